@@ -1,0 +1,26 @@
+import { createRequire } from "node:module";
+import hardhatToolboxViemPlugin from "@nomicfoundation/hardhat-toolbox-viem";
+import { defineConfig } from "hardhat/config";
+
+const require = createRequire(import.meta.url);
+
+// Hardhat cannot download compilers offline; the npm `solc` package's WASM build is used instead.
+const solc = {
+  version: (require("solc/package.json") as { version: string }).version,
+  path: require.resolve("solc/soljson.js"),
+  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
+};
+
+export default defineConfig({
+  plugins: [hardhatToolboxViemPlugin],
+  solidity: {
+    profiles: {
+      default: solc,
+      production: solc,
+    },
+  },
+  paths: { sources: "./contracts", tests: { solidity: "./test", nodejs: "./test" } },
+  networks: {
+    localhost: { type: "http", chainType: "l1", url: process.env.TRIBUTARY_RPC_URL ?? "http://127.0.0.1:8545" },
+  },
+});
