@@ -34,8 +34,8 @@ for (const [where, script] of steps) {
   });
   const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
   const count = (re) => [...plain.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
-  const p = count(/^# pass (\d+)$/gm) + count(/^\s*(\d+) passing\b/gm);
-  const f = count(/^# fail (\d+)$/gm) + count(/^\s*(\d+) failing\b/gm);
+  const p = count(/^(?:#|ℹ) pass (\d+)$/gm) + count(/^\s*(\d+) passing\b/gm);
+  const f = count(/^(?:#|ℹ) fail (\d+)$/gm) + count(/^\s*(\d+) failing\b/gm);
   passed += p;
   failed += f;
   if (code !== 0) {
