@@ -1,0 +1,190 @@
+// The stack, in start order. Adding a service is one entry here: what it needs, how to start it, how
+// to tell it is ready, and what to print. Steps whose piece is not merged yet say so and are skipped.
+import fs from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { addressesWithoutCode, anvilSpawn, chainReady, readDeployments } from "./chain.ts";
+import { configEnv, httpUrl, layout, repoRoot, rpcUrl, type PortSetting, type StackConfig } from "./config.ts";
+import { httpGet } from "./probe.ts";
+import type { SpawnSpec } from "./proc.ts";
+import { readSeedRecord } from "./state.ts";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(import.meta.url);
+
+export interface StepContext {
+  readonly config: StackConfig;
+  /** Names of the services that are running (started and ready) so far. */
+  readonly running: ReadonlySet<string>;
+  readonly genesisHash: string | undefined;
+}
+
+export interface Step {
+  readonly name: string;
+  readonly title: string;
+  /** A service keeps running; a task runs to completion. */
+  readonly kind: "service" | "task";
+  ports?(config: StackConfig): PortSetting[];
+  /** Why this step cannot run in this checkout or now (a piece not merged, a service it needs skipped). */
+  missing?(ctx: StepContext): string | undefined;
+  /** Why a task has nothing to do this time (e.g. already seeded); checked after `missing`. */
+  upToDate?(ctx: StepContext): Promise<string | undefined>;
+  spawn(ctx: StepContext): SpawnSpec;
+  /** One readiness probe: resolves true when ready; false or a throw means "not yet". */
+  ready?(ctx: StepContext): Promise<boolean>;
+  /** Seconds allowed for readiness (services) or completion (tasks); default: TRIBUTARY_READY_TIMEOUT_S. */
+  timeoutS?: number;
+  urls?(config: StackConfig): [string, string][];
+  /** Folders (or files) derived from chain state, reset when the chain is found to be a new one. */
+  chainDerived?(config: StackConfig): string[];
+}
+
+function node(script: string, ctx: StepContext, args: string[] = []): SpawnSpec {
+  return {
+    command: process.execPath,
+    args: [script, ...args],
+    env: { ...configEnv(ctx.config), PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+    cwd: repoRoot,
+    ipc: true,
+  };
+}
+
+function resolves(specifier: string): boolean {
+  try {
+    require.resolve(specifier);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const needs = (ctx: StepContext, ...services: string[]): string | undefined => {
+  const absent = services.filter((s) => !ctx.running.has(s));
+  return absent.length ? `needs ${absent.join(" and ")}, which did not start` : undefined;
+};
+
+const deploymentsPresent = (ctx: StepContext): string | undefined =>
+  fs.existsSync(layout(ctx.config).deploymentsFile) ? undefined : "no contracts deployed yet";
+
+export const STEPS: readonly Step[] = [
+  {
+    name: "chain",
+    title: "Chain (anvil) JSON-RPC",
+    kind: "service",
+    ports: (c) => [c.ports.chain],
+    spawn: (ctx) => anvilSpawn(ctx.config),
+    ready: (ctx) => chainReady(ctx.config),
+    urls: (c) => [["chain RPC", `${rpcUrl(c)}  (chain id ${c.chainId})`]],
+    chainDerived: (c) => [layout(c).deploymentsFile],
+  },
+  {
+    name: "ipfs",
+    title: "IPFS (embedded Helia)",
+    kind: "service",
+    ports: (c) => [c.ports.ipfsApi, c.ports.ipfsGateway],
+    missing: () => (resolves("@tributary/sdk/ipfs") ? undefined : "@tributary/sdk/ipfs is not merged yet"),
+    spawn: (ctx) => node(path.join(here, "runners", "ipfs.ts"), ctx),
+    ready: async (ctx) => {
+      const url = `${httpUrl(ctx.config, ctx.config.ports.ipfsApi.port)}/api/v0/version`;
+      const res = await fetch(url, { method: "POST", signal: AbortSignal.timeout(2000) });
+      return res.ok;
+    },
+    urls: (c) => [
+      ["IPFS RPC API", `${httpUrl(c, c.ports.ipfsApi.port)}/api/v0`],
+      ["IPFS gateway", `${httpUrl(c, c.ports.ipfsGateway.port)}/ipfs/<cid>`],
+    ],
+  },
+  {
+    name: "deploy",
+    title: "Deploy contracts",
+    kind: "task",
+    timeoutS: 600,
+    missing: () => (fs.existsSync(path.join(repoRoot, "scripts", "deploy.ts")) ? undefined : "scripts/deploy.ts is not merged yet"),
+    upToDate: async (ctx) => {
+      const deployments = readDeployments(ctx.config);
+      if (deployments === undefined) return undefined;
+      const stale = await addressesWithoutCode(ctx.config, deployments);
+      return stale.length === 0 ? `contracts already deployed (${path.relative(repoRoot, layout(ctx.config).deploymentsFile)})` : undefined;
+    },
+    spawn: (ctx) => {
+      const hardhat = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
+      const spec = node(hardhat, ctx, ["run", "scripts/deploy.ts", "--network", "localhost"]);
+      return { ...spec, ipc: false };
+    },
+  },
+  {
+    name: "seed",
+    title: "Demo seed",
+    kind: "task",
+    timeoutS: 300,
+    missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs"),
+    upToDate: async (ctx) => {
+      const seed = readSeedRecord(ctx.config);
+      return seed && seed.genesisHash === ctx.genesisHash ? `demo already seeded at ${seed.seededAt}` : undefined;
+    },
+    spawn: (ctx) => ({ ...node(path.join(repoRoot, "scripts", "seed.ts"), ctx), ipc: false }),
+  },
+  {
+    name: "custodian",
+    title: "Custodian (key release)",
+    kind: "service",
+    ports: (c) => [c.ports.custodian],
+    missing: (ctx) =>
+      (resolves("@tributary/sdk/custodian") ? undefined : "@tributary/sdk/custodian is not merged yet") ??
+      deploymentsPresent(ctx),
+    spawn: (ctx) => node(path.join(here, "runners", "custodian.ts"), ctx),
+    ready: async (ctx) => (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.custodian.port)}/health`)).ok,
+    urls: (c) => [["custodian", httpUrl(c, c.ports.custodian.port)]],
+    chainDerived: (c) => [layout(c).custodian],
+  },
+  {
+    name: "indexer",
+    title: "Subgraph indexer (GraphQL)",
+    kind: "service",
+    ports: (c) => [c.ports.indexer],
+    missing: (ctx) =>
+      (resolves("@tributary/subgraph/runner") || resolves("@tributary/subgraph")
+        ? undefined
+        : "the subgraph runner is not merged yet") ?? deploymentsPresent(ctx),
+    spawn: (ctx) => node(path.join(here, "runners", "indexer.ts"), ctx),
+    ready: async (ctx) => {
+      const res = await fetch(`${httpUrl(ctx.config, ctx.config.ports.indexer.port)}/subgraphs/name/tributary`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
+        signal: AbortSignal.timeout(2000),
+      });
+      return res.ok;
+    },
+    urls: (c) => [["subgraph GraphQL", `${httpUrl(c, c.ports.indexer.port)}/subgraphs/name/tributary`]],
+    chainDerived: (c) => [layout(c).indexer],
+  },
+  {
+    name: "trainer",
+    title: "Trainer node + API",
+    kind: "service",
+    ports: (c) => [c.ports.trainer],
+    missing: (ctx) =>
+      (fs.existsSync(path.join(repoRoot, "trainer-node", "src", "stack.ts")) ? undefined : "trainer-node is not merged yet") ??
+      deploymentsPresent(ctx),
+    spawn: (ctx) => node(path.join(repoRoot, "trainer-node", "src", "stack.ts"), ctx),
+    ready: async (ctx) => (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.trainer.port)}/v1/models`)).ok,
+    urls: (c) => [["trainer node API", `${httpUrl(c, c.ports.trainer.port)}/v1`]],
+    chainDerived: (c) => [layout(c).trainer],
+  },
+  {
+    name: "web",
+    title: "Web app",
+    kind: "service",
+    ports: (c) => [c.ports.web],
+    missing: () => (fs.existsSync(path.join(repoRoot, "frontend", "package.json")) ? undefined : "frontend/ is not merged yet"),
+    spawn: (ctx) => {
+      const vite = path.join(path.dirname(require.resolve("vite/package.json", { paths: [path.join(repoRoot, "frontend")] })), "bin", "vite.js");
+      const spec = node(vite, ctx, ["--host", ctx.config.host, "--port", String(ctx.config.ports.web.port), "--strictPort"]);
+      return { ...spec, cwd: path.join(repoRoot, "frontend"), ipc: false };
+    },
+    ready: async (ctx) => (await httpGet(httpUrl(ctx.config, ctx.config.ports.web.port))).ok,
+    urls: (c) => [["web app", httpUrl(c, c.ports.web.port)]],
+  },
+];

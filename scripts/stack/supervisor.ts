@@ -1,0 +1,266 @@
+// The supervisor behind `npm start`: starts the steps of services.ts in order, keeps every service
+// consistent with the chain it finds, prints where everything is, and stops it all cleanly.
+import fs from "node:fs";
+import path from "node:path";
+import { demoAccounts, DEV_MNEMONIC } from "./accounts.ts";
+import { addressesWithoutCode, genesisHash, quarantineBadState, readDeployments } from "./chain.ts";
+import { layout, logFile, repoRoot, type StackConfig } from "./config.ts";
+import { PortInUseError, ServiceNotReadyError, StackError, TaskFailedError } from "./errors.ts";
+import { portIsFree, sleep } from "./probe.ts";
+import { describeExit, reapStale, startProcess, stopProcess, tailLog, type Managed } from "./proc.ts";
+import { EXIT_UNAVAILABLE } from "./runners/runner.ts";
+import { STEPS, type Step, type StepContext } from "./services.ts";
+import { readSeedRecord, seedFile, wipeHome, writeJson } from "./state.ts";
+
+export interface SupervisorOptions {
+  readonly steps?: readonly Step[];
+  readonly out?: (line: string) => void;
+}
+
+class Aborted extends Error {}
+
+/** A path relative to the working directory when it lies below it, else absolute. */
+function show(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith("..") ? rel : p;
+}
+
+export class Supervisor {
+  readonly config: StackConfig;
+  readonly steps: readonly Step[];
+  private readonly out: (line: string) => void;
+  private readonly started: { step: Step; proc: Managed }[] = [];
+  private readonly running = new Set<string>();
+  private genesis: string | undefined;
+  private aborted = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(config: StackConfig, opts: SupervisorOptions) {
+    this.config = config;
+    this.steps = opts.steps ?? STEPS;
+    this.out = opts.out ?? ((line) => console.log(line));
+  }
+
+  private ctx(): StepContext {
+    return { config: this.config, running: this.running, genesisHash: this.genesis };
+  }
+
+  /** Starts every step; resolves once all services are ready (or throws, after stopping what started). */
+  async start(fresh: boolean): Promise<void> {
+    const paths = layout(this.config);
+    if (fresh) {
+      wipeHome(this.config);
+      this.out(`[stack] --fresh: removed ${paths.home}`);
+    }
+    for (const dir of [paths.home, paths.logs, paths.run]) fs.mkdirSync(dir, { recursive: true });
+    await reapStale(paths.run, (line) => this.out(`[stack] ${line}`));
+    try {
+      await this.checkPorts();
+      for (const step of this.steps) {
+        if (this.aborted) throw new Aborted();
+        await this.runStep(step);
+      }
+    } catch (err) {
+      await this.stop();
+      if (err instanceof Aborted) throw new StackError("start-up interrupted; everything that had started is stopped");
+      throw err;
+    }
+  }
+
+  /** Fails early, before anything starts, when a port of a step that would run is taken. */
+  private async checkPorts(): Promise<void> {
+    const optimistic: StepContext = { ...this.ctx(), running: new Set(this.steps.map((s) => s.name)) };
+    for (const step of this.steps) {
+      if (step.missing?.(optimistic)) continue;
+      await this.checkStepPorts(step);
+    }
+  }
+
+  private async checkStepPorts(step: Step): Promise<void> {
+    for (const setting of step.ports?.(this.config) ?? []) {
+      if (!(await portIsFree(setting.port, this.config.host))) {
+        throw new PortInUseError(setting.port, this.config.host, step.name, setting.env);
+      }
+    }
+  }
+
+  private async runStep(step: Step): Promise<void> {
+    const ctx = this.ctx();
+    const missing = step.missing?.(ctx);
+    if (missing) {
+      this.out(`[stack] - ${step.name}: skipped (${missing})`);
+      return;
+    }
+    if (step.kind === "task") {
+      const upToDate = await step.upToDate?.(ctx);
+      if (upToDate) {
+        this.out(`[stack] ✓ ${step.name}: ${upToDate}`);
+        return;
+      }
+    }
+    if (step.name === "chain") {
+      const moved = quarantineBadState(this.config);
+      if (moved) this.out(`[stack] ! the saved chain state could not be read; moved it to ${moved} and starting an empty chain`);
+    }
+    await this.checkStepPorts(step);
+    const log = logFile(this.config, step.name);
+    const began = Date.now();
+    this.out(`[stack] … ${step.name}: starting (log: ${show(log)})`);
+    const proc = startProcess(step.name, step.spawn(ctx), log, layout(this.config).run);
+    const timeoutMs = (step.timeoutS ?? this.config.readyTimeoutS) * 1000;
+    if (step.kind === "task") {
+      this.started.push({ step, proc });
+      const exit = await this.raceExit(proc, timeoutMs);
+      this.started.pop();
+      if (exit === "timeout") {
+        await stopProcess(proc, 2000);
+        throw new TaskFailedError(step.name, `still running after ${timeoutMs / 1000} s`, log, tailLog(log));
+      }
+      if (exit.code !== 0) throw new TaskFailedError(step.name, describeExit(exit), log, tailLog(log));
+      this.out(`[stack] ✓ ${step.name}: done in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+      return;
+    }
+    this.started.push({ step, proc });
+    const deadline = Date.now() + timeoutMs;
+    let lastError = "no answer";
+    for (;;) {
+      if (this.aborted) throw new Aborted();
+      if (proc.exit) {
+        this.started.pop();
+        if (proc.exit.code === EXIT_UNAVAILABLE) {
+          const reason = tailLog(log, 1).replace(/^UNAVAILABLE: /, "");
+          this.out(`[stack] - ${step.name}: skipped (${reason})`);
+          return;
+        }
+        throw new ServiceNotReadyError(step.name, `it exited (${describeExit(proc.exit)})`, log, tailLog(log));
+      }
+      try {
+        if (await step.ready!(ctx)) break;
+      } catch (err) {
+        if (err instanceof StackError) throw err;
+        lastError = (err as Error).message;
+      }
+      if (Date.now() > deadline) {
+        throw new ServiceNotReadyError(step.name, `no ready answer within ${timeoutMs / 1000} s (${lastError})`, log, tailLog(log));
+      }
+      await sleep(200);
+    }
+    this.running.add(step.name);
+    this.out(`[stack] ✓ ${step.name}: ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    proc.exited.then((exit) => this.onUnexpectedExit(step, proc, exit.code === null ? describeExit(exit) : `exit code ${exit.code}`));
+    if (step.name === "chain") await this.reconcileWithChain();
+  }
+
+  private async raceExit(proc: Managed, timeoutMs: number) {
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([
+      proc.exited,
+      new Promise<"timeout">((r) => (timer = setTimeout(() => r("timeout"), timeoutMs))),
+      new Promise<"aborted">((r) => {
+        const poll = setInterval(() => this.aborted && (clearInterval(poll), r("aborted")), 100);
+        proc.exited.then(() => clearInterval(poll));
+      }),
+    ]);
+    clearTimeout(timer);
+    if (result === "aborted") {
+      await stopProcess(proc, 5000);
+      throw new Aborted();
+    }
+    return result;
+  }
+
+  private onUnexpectedExit(step: Step, proc: Managed, how: string): void {
+    if (this.stopping) return;
+    this.running.delete(step.name);
+    this.out(`[stack] ! ${step.name} stopped unexpectedly (${how}); see ${proc.logFile}`);
+    const tail = tailLog(proc.logFile, 8);
+    if (tail) this.out(tail.replace(/^/gm, "    "));
+    if (step.name === "chain") {
+      this.out("[stack] ! without the chain nothing else works; stopping the stack");
+      void this.stop().then(() => process.exit(1));
+    }
+  }
+
+  /**
+   * Keeps state derived from the chain consistent with the chain that is running: when the chain is a
+   * different one than last time (its saved state was lost) or the deployments name contracts that have
+   * no code, the deployments, the seed marker and every service's chain-derived store are reset, so that
+   * deploy and seed run again and indexes rebuild from the new chain.
+   */
+  private async reconcileWithChain(): Promise<void> {
+    const paths = layout(this.config);
+    this.genesis = await genesisHash(this.config);
+    const previous = (() => {
+      try {
+        return JSON.parse(fs.readFileSync(paths.stackFile, "utf8")) as { genesisHash?: string };
+      } catch {
+        return undefined;
+      }
+    })();
+    let reason: string | undefined;
+    if (previous?.genesisHash && previous.genesisHash !== this.genesis) {
+      reason = `the chain is not the one this stack used before (genesis ${previous.genesisHash.slice(0, 10)}… is now ${this.genesis.slice(0, 10)}…): its saved state ${paths.chainState} was lost or replaced`;
+    } else {
+      const deployments = readDeployments(this.config);
+      if (deployments !== undefined) {
+        const noCode = await addressesWithoutCode(this.config, deployments);
+        if (noCode.length > 0) {
+          reason = `${path.relative(repoRoot, paths.deploymentsFile)} names ${noCode.length} contract address(es) with no code on this chain (e.g. ${noCode[0]})`;
+        }
+      }
+      const seed = readSeedRecord(this.config);
+      if (!reason && seed && seed.genesisHash !== this.genesis) reason = "the demo seed was made on another chain";
+    }
+    if (reason) {
+      const reset = [paths.deploymentsFile, seedFile(this.config)];
+      for (const step of this.steps) reset.push(...(step.chainDerived?.(this.config) ?? []));
+      const existing = [...new Set(reset)].filter((p) => fs.existsSync(p));
+      this.out(`[stack] ! ${reason}.`);
+      this.out(`[stack] ! Redeploying and reseeding; resetting state derived from the old chain: ${existing.map(show).join(", ") || "(none present)"}`);
+      for (const p of existing) fs.rmSync(p, { recursive: true, force: true });
+    }
+    writeJson(paths.stackFile, {
+      version: 1,
+      chainId: this.config.chainId,
+      genesisHash: this.genesis,
+      startedAt: new Date().toISOString(),
+    });
+  }
+
+  /** Stops services in reverse start order (the chain last, so it saves its state after the rest). */
+  stop(): Promise<void> {
+    this.aborted = true;
+    this.stopping ??= (async () => {
+      for (const { step, proc } of [...this.started].reverse()) {
+        if (proc.exit) continue;
+        const exit = await stopProcess(proc);
+        this.running.delete(step.name);
+        this.out(`[stack] stopped ${step.name} (${describeExit(exit)})`);
+      }
+    })();
+    return this.stopping;
+  }
+
+  /** A table of the running services and the funded demo accounts. */
+  summary(): string {
+    const rows: [string, string][] = [];
+    for (const step of this.steps) if (this.running.has(step.name)) rows.push(...(step.urls?.(this.config) ?? []));
+    const width = Math.max(...rows.map(([k]) => k.length));
+    const lines = ["", "Tributary local stack is up:", ""];
+    for (const [k, v] of rows) lines.push(`  ${k.padEnd(width)}  ${v}`);
+    const seed = readSeedRecord(this.config);
+    if (seed) {
+      lines.push("", `  demo data: ${seed.datanets.map((d) => `datanet #${d.id} "${d.name}" (${d.approved}/${d.contributions} approved)`).join(", ")}`);
+    }
+    lines.push("", "Funded demo accounts (10,000 ETH each; OPEN from the seed):", "");
+    for (const a of demoAccounts()) lines.push(`  ${a.role.padEnd(9)} ${a.address}  ${a.what}`);
+    lines.push(
+      "",
+      `  These derive from the public dev mnemonic "${DEV_MNEMONIC}".`,
+      "  Their private keys (local test keys, never use on a real network):",
+    );
+    for (const a of demoAccounts()) lines.push(`  ${a.role.padEnd(9)} ${a.privateKey}`);
+    lines.push("", `State: ${this.config.home}   Logs: ${layout(this.config).logs}`, "Press Ctrl-C to stop (state is kept; `npm start -- --fresh` starts over).", "");
+    return lines.join("\n");
+  }
+}
