@@ -2,3 +2,4 @@
 // merkle) are re-exported here; the Node-only embedded IPFS node lives at `@tributary/sdk/ipfs`.
 export * from "./schemas/index.ts";
 export * from "./records/index.ts";
+export * from "./crypto/index.ts";
