@@ -131,6 +131,8 @@ interface IRewardDistributor {
     error AmountTooLarge(uint256 amount);
     /// @notice The zero address was given where an account is needed.
     error ZeroAddress();
+    /// @notice No Datanet `datanetId` exists.
+    error UnknownDatanet(uint256 datanetId);
 
     /// @notice Registers a model's trainer and attribution and fixes its split. `REGISTRAR_ROLE` only.
     function registerModel(uint256 modelId, address trainer, bytes32 attributionRoot, uint128 totalWeight) external;
