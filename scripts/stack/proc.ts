@@ -128,6 +128,16 @@ export async function reapStale(runDir: string, log: (line: string) => void): Pr
     } catch {
       continue;
     }
-    for (let i = 0; i < 100 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 100));
+    for (let i = 0; i < 100 && isLive(pid); i++) await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** True while `pid` runs (a zombie, exited but not yet reaped by its new parent, counts as gone). */
+function isLive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
   }
 }

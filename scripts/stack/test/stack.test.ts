@@ -1,0 +1,166 @@
+// End to end: `npm start` on non-default ports in a temp TRIBUTARY_HOME; every service that this
+// checkout has answers; state survives a restart; a lost chain is detected and everything derived
+// from it reset; --fresh wipes; a hard-killed supervisor is cleaned up after; a taken port is named.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { createPublicClient, http, parseAbi, type Address } from "viem";
+import { deploymentAddresses } from "../chain.ts";
+import { interrupt, readJson, stopAll, rpc, skipped, spawnStack, startStack, testEnv, waitUp, type RunningStack } from "./helpers.ts";
+
+const ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
+const RECEIVER = "0x000000000000000000000000000000000000bEEF";
+
+describe("npm start", { timeout: 600_000 }, () => {
+  let env: Record<string, string>;
+  let home: string;
+  let current: RunningStack | undefined;
+  const state: { genesis?: string; deployments?: string; receiverBalance?: string; cid?: string; seeded?: boolean } = {};
+
+  const genesis = async () => (await rpc<{ hash: string }>(env, "eth_getBlockByNumber", ["0x0", false])).hash;
+  const deploymentsFile = () => path.join(env.TRIBUTARY_DEPLOYMENTS_DIR!, `${env.TRIBUTARY_CHAIN_ID}.json`);
+  const ipfsApi = () => `http://127.0.0.1:${env.TRIBUTARY_IPFS_API_PORT}/api/v0`;
+
+  before(async () => {
+    env = await testEnv();
+    home = env.TRIBUTARY_HOME!;
+  });
+  after(async () => {
+    await stopAll();
+    fs.rmSync(path.dirname(home), { recursive: true, force: true });
+  });
+
+  it("starts every service this checkout has, each answering on its configured port", async () => {
+    current = await startStack(env);
+    const out = current.output;
+    assert.equal(Number(await rpc<string>(env, "eth_chainId")), Number(env.TRIBUTARY_CHAIN_ID));
+    assert.match(out, new RegExp(`chain RPC\\s+http://127\\.0\\.0\\.1:${env.TRIBUTARY_CHAIN_PORT}`));
+    assert.match(out, /0x70997970C51812dc3A010C7d01b50e0d17dc79C8/, "summary lists the demo accounts");
+    assert.match(out, /local test keys, never use on a real network/);
+    state.genesis = await genesis();
+
+    if (!skipped(out, "deploy")) {
+      const deployments = readJson<unknown>(deploymentsFile());
+      const addresses = deploymentAddresses(deployments);
+      assert.ok(addresses.length >= 5, `deployments name the contracts: ${addresses.join(", ")}`);
+      for (const a of addresses) assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} has code`);
+      state.deployments = fs.readFileSync(deploymentsFile(), "utf8");
+    }
+    if (!skipped(out, "ipfs")) {
+      const res = await fetch(`${ipfsApi()}/version`, { method: "POST" });
+      assert.equal(res.status, 200);
+      assert.ok(((await res.json()) as { Version?: string }).Version, "IPFS reports a version");
+    }
+    if (!skipped(out, "seed") && !skipped(out, "deploy")) {
+      const seed = readJson<{ genesisHash: string; contributionCids: string[]; datanets: { name: string }[] }>(path.join(home, "seed.json"));
+      assert.equal(seed.genesisHash, state.genesis);
+      assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
+      const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
+      const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }).contracts.DatanetRegistry.address;
+      const count = await client.readContract({ address: registry, abi: parseAbi(["function datanetCount() view returns (uint256)"]), functionName: "datanetCount" });
+      assert.equal(count, 2n, "the seed created two datanets on chain");
+      state.cid = seed.contributionCids[0];
+      const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
+      assert.equal(cat.status, 200);
+      assert.ok((await cat.arrayBuffer()).byteLength > 0, "a seeded contribution's content is in IPFS");
+      state.seeded = true;
+    }
+    if (!skipped(out, "custodian")) {
+      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_CUSTODIAN_PORT}/health`);
+      assert.equal(res.status, 200);
+    }
+    if (!skipped(out, "indexer")) {
+      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_INDEXER_PORT}/subgraphs/name/tributary`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
+      });
+      const body = (await res.json()) as { data?: { _meta?: { block?: { number?: number } } } };
+      assert.equal(typeof body.data?._meta?.block?.number, "number");
+    }
+
+    // Change chain state so the restart has something to keep.
+    await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1234" }]);
+    state.receiverBalance = await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]);
+    assert.equal(BigInt(state.receiverBalance), 0x1234n);
+
+    assert.equal(await interrupt(current), 0, current.output);
+    assert.match(current.output, /stopped chain \(exit code 0\)/);
+    assert.ok(fs.existsSync(path.join(home, "chain", "state.json")), "the chain saved its state");
+  });
+
+  it("restarts with the chain state, pins and seed of the last run (no re-seed, same addresses)", async () => {
+    current = await startStack(env);
+    assert.equal(await genesis(), state.genesis, "same chain");
+    assert.equal(await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]), state.receiverBalance);
+    assert.doesNotMatch(current.output, /Redeploying/);
+    if (state.deployments) {
+      assert.equal(fs.readFileSync(deploymentsFile(), "utf8"), state.deployments, "same deployments");
+      assert.match(current.output, /deploy: contracts already deployed/);
+    }
+    if (state.seeded) {
+      assert.match(current.output, /seed: demo already seeded/);
+      const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
+      assert.equal(cat.status, 200, "pinned content survived the restart");
+    }
+    assert.equal(await interrupt(current), 0, current.output);
+  });
+
+  it("detects a lost chain state, says so, and resets what was derived from the old chain", async () => {
+    fs.mkdirSync(path.join(home, "indexer"), { recursive: true });
+    fs.writeFileSync(path.join(home, "indexer", "store.db"), "rows from the old chain");
+    fs.rmSync(path.join(home, "chain", "state.json"));
+    current = await startStack(env);
+    assert.match(current.output, /not the one this stack used before/);
+    assert.notEqual(await genesis(), state.genesis, "a new chain");
+    assert.equal(await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]), "0x0");
+    assert.equal(fs.existsSync(path.join(home, "indexer", "store.db")), false, "the indexer store was reset");
+    const record = readJson<{ genesisHash: string }>(path.join(home, "stack.json"));
+    assert.equal(record.genesisHash, await genesis());
+    if (state.deployments) {
+      for (const a of deploymentAddresses(readJson(deploymentsFile()))) {
+        assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} redeployed`);
+      }
+    }
+    if (state.seeded) assert.equal(readJson<{ genesisHash: string }>(path.join(home, "seed.json")).genesisHash, await genesis());
+    state.genesis = await genesis();
+    assert.equal(await interrupt(current), 0, current.output);
+  });
+
+  it("cleans up after a supervisor that was killed hard and keeps the chain", async () => {
+    current = await startStack(env);
+    current.child.kill("SIGKILL");
+    await current.exited;
+    // The chain (its own process group) outlives the supervisor; the next start stops it (it saves its state).
+    assert.equal(await genesis(), state.genesis);
+    current = await startStack(env);
+    assert.match(current.output, /stopping chain \(pid \d+\) left running by an earlier stack/);
+    assert.equal(await genesis(), state.genesis, `same chain after the cleanup:\n${current.output}`);
+    assert.equal(await interrupt(current), 0, current.output);
+  });
+
+  it("names the taken port and the env var that moves it", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(Number(env.TRIBUTARY_CHAIN_PORT), "127.0.0.1", r));
+    try {
+      const stack = spawnStack(env);
+      assert.equal(await stack.exited, 1);
+      assert.match(stack.output, new RegExp(`port ${env.TRIBUTARY_CHAIN_PORT} on 127\\.0\\.0\\.1 \\(chain\\) is already in use`));
+      assert.match(stack.output, new RegExp(`TRIBUTARY_CHAIN_PORT=<port>`));
+    } finally {
+      await new Promise((r) => blocker.close(r));
+    }
+  });
+
+  it("--fresh wipes the state folder and starts a new chain", async () => {
+    fs.writeFileSync(path.join(home, "leftover.txt"), "x");
+    current = spawnStack(env, ["--fresh"]);
+    await waitUp(current);
+    assert.match(current.output, /--fresh: removed/);
+    assert.equal(fs.existsSync(path.join(home, "leftover.txt")), false);
+    assert.notEqual(await genesis(), state.genesis);
+    assert.equal(await interrupt(current), 0, current.output);
+  });
+});
