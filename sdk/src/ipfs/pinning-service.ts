@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
 import { CID } from "multiformats/cid";
+import { linkOnlyWalker } from "./walker.ts";
 import { HttpError, readBody, sendJson } from "./http.ts";
 import { missingBlock } from "./rpc.ts";
 
@@ -67,7 +68,7 @@ async function execute(ctx: PinningServiceContext, pin: StoredPin["pin"]): Promi
   if (missing) return { status: "failed", info: { status_details: `block ${missing} is not on this node; add the content through the RPC API first` } };
   try {
     if (!(await ctx.helia.pins.isPinned(cid))) {
-      for await (const _ of ctx.helia.pins.add(cid, { offline: true } as never)) { /* walk */ }
+      for await (const _ of ctx.helia.pins.add(cid, { walker: linkOnlyWalker() })) { /* walk */ }
     }
     return { status: "pinned" };
   } catch (e) {
@@ -78,7 +79,7 @@ async function execute(ctx: PinningServiceContext, pin: StoredPin["pin"]): Promi
 async function releaseIfUnused(ctx: PinningServiceContext, cid: string): Promise<void> {
   if ((await all(ctx)).some((p) => p.pin.cid === cid && p.status === "pinned")) return;
   const c = CID.parse(cid);
-  if (await ctx.helia.pins.isPinned(c)) for await (const _ of ctx.helia.pins.rm(c)) { /* walk */ }
+  if (await ctx.helia.pins.isPinned(c)) for await (const _ of ctx.helia.pins.rm(c, { walker: linkOnlyWalker() })) { /* walk */ }
 }
 
 export async function handlePinningService(ctx: PinningServiceContext, req: IncomingMessage, res: ServerResponse, url: URL, base: string): Promise<void> {
