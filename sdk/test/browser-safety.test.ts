@@ -5,7 +5,7 @@ import path from "node:path";
 import { describe, it } from "node:test";
 
 const src = path.join(import.meta.dirname, "../src");
-const browserSafe = ["schemas", "records", "crypto", "merkle", "content"];
+const browserSafe = ["schemas", "records", "crypto", "merkle", "content", "contribution"];
 
 describe("browser-safe modules", () => {
   it("import no Node built-ins", () => {
