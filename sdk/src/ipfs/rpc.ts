@@ -6,7 +6,7 @@ import type { Helia } from "helia";
 import type { ImportCandidateStream } from "ipfs-unixfs-importer";
 import * as dagPb from "@ipld/dag-pb";
 import { CID } from "multiformats/cid";
-import { boundaryOf, readMultipart } from "./multipart.ts";
+import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
 import type { MultipartPart } from "./multipart.ts";
 import { linkOnlyWalker } from "./walker.ts";
 import { HttpError, pipeChunks, primed, sendJson } from "./http.ts";
@@ -241,7 +241,7 @@ export async function handleRpc(ctx: RpcContext, req: IncomingMessage, res: Serv
         throw new HttpError(404, `command "${command}" is not served by this node (it serves add, cat, block/get, block/stat, pin/add, pin/rm, pin/ls, version, id)`);
     }
   } catch (e) {
-    const status = e instanceof HttpError ? e.status : 500;
+    const status = e instanceof HttpError ? e.status : e instanceof MultipartError ? 400 : 500;
     const name = (e as Error).name;
     const message = name === "BlockNotFoundWhileOfflineError" || name === "NotFoundError"
       ? `block not found locally (this node is offline and cannot fetch it)${q.get("arg") ? `: ${q.get("arg")}` : ""}`
