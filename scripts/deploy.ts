@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import {
   createPublicClient,
   createWalletClient,
+  getAddress,
   http,
   parseEther,
   type Abi,
@@ -128,9 +129,9 @@ export async function deployProtocol(
     if (receipt.status !== "success" || !receipt.contractAddress) {
       throw new DeployError(`Deploying ${name} failed`, { hash }, "Check the node's logs and the deployer's balance");
     }
-    contracts[name] = { address: receipt.contractAddress, deployBlock: Number(receipt.blockNumber) };
-    log(`${name.padEnd(18)} ${receipt.contractAddress} (block ${receipt.blockNumber})`);
-    return receipt.contractAddress;
+    contracts[name] = { address: getAddress(receipt.contractAddress), deployBlock: Number(receipt.blockNumber) };
+    log(`${name.padEnd(17)} ${contracts[name].address} (block ${receipt.blockNumber})`);
+    return contracts[name].address;
   };
   const send = async (name: ContractName, functionName: string, args: unknown[]): Promise<void> => {
     const hash = await wallet.writeContract({
@@ -181,7 +182,7 @@ export async function deployProtocol(
   await send("ModelRegistry", "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), market]);
   await send("RewardDistributor", "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), market]);
   await send("ModelRegistry", "registerBaseModel", [params.baseModel.name, params.baseModel.cid]);
-  log(`base model 1        ${params.baseModel.name} (${params.baseModel.cid})`);
+  log(`BaseModel #1      ${params.baseModel.name} (${params.baseModel.cid})`);
 
   const deployBlock = Math.min(...Object.values(contracts).map((c) => c.deployBlock));
   return {
@@ -193,8 +194,9 @@ export async function deployProtocol(
   };
 }
 
+/** deployments/<chainId>.json, or under TRIBUTARY_DEPLOYMENTS_DIR when set (tests use a temporary folder). */
 export function deploymentPath(chainId: number): string {
-  return join(root, "deployments", `${chainId}.json`);
+  return join(process.env.TRIBUTARY_DEPLOYMENTS_DIR ?? join(root, "deployments"), `${chainId}.json`);
 }
 
 /** The recorded deployment for `chainId` if every one of its contracts still has code on the chain. */
