@@ -330,11 +330,12 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof(account, weight);
     }
 
-    /// @dev Contributors get what is left after the rounded-down owner, trainer and protocol shares.
+    /// @dev Every part is `floor(revenue * bps / 10_000)`, so each only grows as revenue grows (a remainder
+    /// formula would not: it can shrink by a wei when several floors step at once). The rounding dust, under
+    /// 4 wei per model, stays unclaimed. Without attribution the contributors' basis points go to the owner.
     function _contributorsAccrued(ModelData storage m) private view returns (uint256) {
         if (m.attributionRoot == bytes32(0)) return 0;
-        uint256 revenue = m.revenue;
-        return revenue - revenue * m.ownerBps / BPS - revenue * m.trainerBps / BPS - revenue * m.protocolBps / BPS;
+        return uint256(m.revenue) * _contributorsBps(m) / BPS;
     }
 
     function _pendingShares(ModelData storage m)
@@ -343,12 +344,15 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         returns (uint256 ownerDue, uint256 trainerDue, uint256 protocolDue)
     {
         uint256 revenue = m.revenue;
-        uint256 trainerShare = revenue * m.trainerBps / BPS;
-        uint256 protocolShare = revenue * m.protocolBps / BPS;
-        uint256 ownerShare = m.attributionRoot == bytes32(0)
-            ? revenue - trainerShare - protocolShare
-            : revenue * m.ownerBps / BPS;
-        return (ownerShare - m.ownerPaid, trainerShare - m.trainerPaid, protocolShare - m.protocolPaid);
+        uint256 ownerBps = m.ownerBps;
+        if (m.attributionRoot == bytes32(0)) ownerBps += _contributorsBps(m);
+        ownerDue = revenue * ownerBps / BPS - m.ownerPaid;
+        trainerDue = revenue * m.trainerBps / BPS - m.trainerPaid;
+        protocolDue = revenue * m.protocolBps / BPS - m.protocolPaid;
+    }
+
+    function _contributorsBps(ModelData storage m) private view returns (uint256) {
+        return BPS - m.ownerBps - m.trainerBps - m.protocolBps;
     }
 
     function _registered(uint256 modelId) private view returns (ModelData storage m) {
