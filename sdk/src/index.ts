@@ -4,3 +4,4 @@ export * from "./schemas/index.ts";
 export * from "./records/index.ts";
 export * from "./crypto/index.ts";
 export * from "./merkle/index.ts";
+export * from "./content/index.ts";
