@@ -23,8 +23,9 @@ import {
 } from "../src/chain/index.ts";
 import type { ChainConnection } from "../src/chain/index.ts";
 import { decryptContent, generateKeyPair } from "../src/crypto/index.ts";
-import { MemoryContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
+import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
+import type { KuboContentStore } from "../src/content/index.ts";
 
 describe("keystore", () => {
   it("round-trips a key through a V3 keystore and refuses a wrong password", () => {
@@ -50,7 +51,8 @@ describe("keystore", () => {
 
 describe("chain against a hardhat node", () => {
   let chain: DevChain;
-  const store = new MemoryContentStore();
+  let store: KuboContentStore;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
   let owner: ChainConnection;
   let contributor: ChainConnection;
   let stranger: ChainConnection;
@@ -58,12 +60,17 @@ describe("chain against a hardhat node", () => {
 
   before(async () => {
     chain = await startDevChain();
+    ipfs = await startContentStore();
+    store = ipfs.store;
     const opts = { rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, pollingInterval: 50 };
     owner = await connect({ ...opts, account: privateKeyToAccount(TEST_KEYS[1]) });
     contributor = await connect({ ...opts, account: privateKeyToAccount(TEST_KEYS[2]) });
     stranger = await connect({ ...opts, account: privateKeyToAccount(TEST_KEYS[5]) });
   });
-  after(async () => chain?.stop());
+  after(async () => {
+    await ipfs?.stop();
+    await chain?.stop();
+  });
 
   it("fails with WrongChainError naming both chain ids", async () => {
     await assert.rejects(connect({ rpcUrl: chain.rpcUrl, chainId: 1, deployments: chain.deploymentsFile }), (e: unknown) => {

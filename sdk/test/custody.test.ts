@@ -11,13 +11,15 @@ import type { ChainConnection } from "../src/chain/index.ts";
 import { decryptWithDataKey, generateKeyPair, unwrapDataKey } from "../src/crypto/index.ts";
 import { KeyReleaseDeniedError, keyReleaseDomain, postKeyRelease, requestDataKeys, signKeyRelease, startCustodian } from "../src/custody/index.ts";
 import type { KeyRelease, RunningCustodian } from "../src/custody/index.ts";
-import { MemoryContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
+import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
+import type { KuboContentStore } from "../src/content/index.ts";
 
 describe("custodian key release", () => {
   let chain: DevChain;
   let custodian: RunningCustodian;
-  const store = new MemoryContentStore();
+  let store: KuboContentStore;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
   const conns: ChainConnection[] = [];
   const [deployer, owner, contributor, builder, trainer, other] = [0, 1, 2, 3, 4, 5];
   const trainerKeys = generateKeyPair();
@@ -28,6 +30,8 @@ describe("custodian key release", () => {
 
   before(async () => {
     chain = await startDevChain();
+    ipfs = await startContentStore();
+    store = ipfs.store;
     for (let i = 0; i < 6; i++) {
       conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
     }
@@ -53,6 +57,7 @@ describe("custodian key release", () => {
   });
   after(async () => {
     await custodian?.stop();
+    await ipfs?.stop();
     await chain?.stop();
   });
 

@@ -10,10 +10,8 @@ import { fileURLToPath } from "node:url";
 import { createPublicClient, createWalletClient, http, parseEther } from "viem";
 import type { Abi, Address, Hex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { sha256 } from "@noble/hashes/sha2.js";
-import { CID } from "multiformats/cid";
-import * as raw from "multiformats/codecs/raw";
-import { create as createDigest } from "multiformats/hashes/digest";
+import { KuboContentStore } from "../../src/content/index.ts";
+import { startIpfsNode } from "../../src/ipfs/index.ts";
 import { chainFor } from "../../src/chain/client.ts";
 
 export const REPO_ROOT = fileURLToPath(new URL("../../../", import.meta.url));
@@ -130,26 +128,9 @@ export async function startDevChain(): Promise<DevChain> {
   };
 }
 
-/**
- * A content store holding blocks in memory under raw-codec CIDv1 (sha2-256), verifying every read.
- * Stand-in until the embedded IPFS node (sdk-content) is merged into this branch.
- */
-export class MemoryContentStore {
-  readonly blocks = new Map<string, Uint8Array>();
-  async add(content: Uint8Array | string, opts: { onProgress?: (n: number) => void } = {}): Promise<{ cid: string; size: number }> {
-    const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
-    const cid = CID.createV1(raw.code, createDigest(0x12, sha256(bytes))).toString();
-    this.blocks.set(cid, bytes.slice());
-    opts.onProgress?.(bytes.length);
-    return { cid, size: bytes.length };
-  }
-  async cat(cid: string): Promise<Uint8Array> {
-    const bytes = this.blocks.get(cid);
-    if (!bytes) throw new Error(`no block ${cid}`);
-    const parsed = CID.parse(cid);
-    if (Buffer.compare(Buffer.from(sha256(bytes)), Buffer.from(parsed.multihash.digest)) !== 0) throw new Error(`tampered ${cid}`);
-    return bytes;
-  }
+/** The embedded IPFS node (temp repo, free ports) and a verified Kubo RPC content store on it. */
+export async function startContentStore(): Promise<{ store: KuboContentStore; apiUrl: string; stop(): Promise<void> }> {
+  const repo = mkdtempSync(join(tmpdir(), "tributary-ipfs-"));
+  const node = await startIpfsNode({ repo, apiPort: 0, gatewayPort: 0 });
+  return { store: new KuboContentStore({ url: node.apiUrl }), apiUrl: node.apiUrl, stop: () => node.stop() };
 }
-
-
