@@ -70,7 +70,7 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
     .option("--target-modules <names...>", "LoRA target modules")
     .option("--seed <n>", "random seed")
     .option("--eval-split <f>", "held-out fraction")
-    .option("--data <datanet[:version]...>", "Datanets to train on (version defaults to the current one)")
+    .option("--data <refs...>", "Datanets to train on as <datanetId>[:<version>] (version defaults to the current one)")
     .requiredOption("--budget <OPEN>", "budget escrowed for the trainer and data fees")
     .option("--duration <time>", "time the trainer has after claiming", "1d")
     .option("--parent <modelId>", "continue from this model version")
