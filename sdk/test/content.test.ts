@@ -61,6 +61,13 @@ describe("KuboContentStore against the embedded node", () => {
     await assert.rejects(store.cat(one.cid), (e: unknown) => e instanceof ContentTamperedError && e.block === one.cid);
   });
 
+  it("verifies CIDv0 files with UnixFS (non-raw) leaves", async () => {
+    const data = patternBytes(MiB + 7, 13);
+    const added = await store.client.add(data, { cidVersion: 0 });
+    assert.match(added.cid.toString(), /^Qm/);
+    assert.deepEqual(Buffer.from(await store.cat(added.cid)), Buffer.from(data));
+  });
+
   it("reads verified through the gateway's raw blocks", async () => {
     const data = patternBytes(2 * MiB + 5, 5);
     const { cid } = await store.add(data);
@@ -113,6 +120,22 @@ describe("IPFS Pinning Service API", () => {
     assert.equal((await psa.list({ cid: [cid] })).count, 0);
     assert.ok(!(await local.listPins()).includes(cid));
     await assert.rejects(psa.get(status.requestid), (e: unknown) => e instanceof PinningServiceError && e.status === 404);
+  });
+
+  it("never releases a pin it did not create, and hands its own pin on to a twin request", async () => {
+    const psa = new PinningServiceClient({ endpoint: node.pinningServiceUrl, accessToken: "secret" });
+    const kept = await local.add("pinned through the RPC API"); // pinned by add
+    const r = await psa.add({ cid: kept.cid });
+    await psa.remove(r.requestid);
+    assert.ok((await local.listPins()).includes(kept.cid), "the RPC pin stays");
+    const { cid } = await local.add("pinned twice remotely", { pin: false });
+    const first = await psa.add({ cid });
+    const second = await psa.add({ cid });
+    assert.equal("ownsPin" in first, false, "internal bookkeeping is not sent");
+    await psa.remove(first.requestid);
+    assert.ok((await local.listPins()).includes(cid), "still pinned for the second request");
+    await psa.remove(second.requestid);
+    assert.ok(!(await local.listPins()).includes(cid));
   });
 
   it("fails a pin for content it does not have, and refuses a missing token", async () => {

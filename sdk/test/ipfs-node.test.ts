@@ -151,6 +151,26 @@ describe("embedded node through kubo-rpc-client", () => {
     assert.equal(id.id.toString(), node.peerId);
   });
 
+  it("answers bad requests with Kubo's error shape", async () => {
+    const get = await fetch(`${node.apiUrl}/api/v0/version`);
+    assert.equal(get.status, 405);
+    assert.match((await get.json() as { Message: string }).Message, /takes POST/);
+    const unknown = await fetch(`${node.apiUrl}/api/v0/dag/put`, { method: "POST" });
+    assert.equal(unknown.status, 404);
+    assert.deepEqual(Object.keys(await unknown.json() as object).sort(), ["Code", "Message", "Type"]);
+    const notMultipart = await fetch(`${node.apiUrl}/api/v0/add`, { method: "POST", body: "plain" });
+    assert.equal(notMultipart.status, 400);
+    const truncated = await fetch(`${node.apiUrl}/api/v0/add`, {
+      method: "POST", headers: { "content-type": "multipart/form-data; boundary=XYZ" },
+      body: '--XYZ\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\nno closing boundary',
+    });
+    assert.equal(truncated.status, 400);
+    assert.match((await truncated.json() as { Message: string }).Message, /Malformed multipart body: body ends inside a part/);
+    const badCid = await fetch(`${node.apiUrl}/api/v0/block/get?arg=nope`, { method: "POST" });
+    assert.equal(badCid.status, 400);
+    assert.match((await badCid.json() as { Message: string }).Message, /invalid CID "nope"/);
+  });
+
   it("serves a trustless gateway", async () => {
     const data = patternBytes(2 * MiB + 3, 9);
     const { cid } = await client.add(data);

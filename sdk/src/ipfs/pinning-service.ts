@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
 import { CID } from "multiformats/cid";
+import { linkOnlyWalker } from "./walker.ts";
 import { HttpError, readBody, sendJson } from "./http.ts";
 import { missingBlock } from "./rpc.ts";
 
@@ -16,6 +17,13 @@ interface StoredPin {
   pin: { cid: string; name?: string; origins?: string[]; meta?: Record<string, string> };
   delegates: string[];
   info?: Record<string, string>;
+  /** Whether this request created the node's pin (so removing it may release the pin). Not sent to clients. */
+  ownsPin?: boolean;
+}
+
+function publicView(p: StoredPin): Omit<StoredPin, "ownsPin"> {
+  const { ownsPin: _owns, ...rest } = p;
+  return rest;
 }
 
 const PREFIX = "/tributary/pinning-service/";
@@ -61,24 +69,32 @@ function validatePin(body: unknown): StoredPin["pin"] {
   return { cid: b.cid, ...(b.name ? { name: b.name } : {}), ...(b.origins ? { origins: b.origins } : {}), ...(b.meta ? { meta: b.meta } : {}) };
 }
 
-async function execute(ctx: PinningServiceContext, pin: StoredPin["pin"]): Promise<Pick<StoredPin, "status" | "info">> {
+async function execute(ctx: PinningServiceContext, pin: StoredPin["pin"]): Promise<Pick<StoredPin, "status" | "info" | "ownsPin">> {
   const cid = CID.parse(pin.cid);
   const missing = await missingBlock(ctx.helia, cid);
   if (missing) return { status: "failed", info: { status_details: `block ${missing} is not on this node; add the content through the RPC API first` } };
   try {
-    if (!(await ctx.helia.pins.isPinned(cid))) {
-      for await (const _ of ctx.helia.pins.add(cid, { offline: true } as never)) { /* walk */ }
-    }
-    return { status: "pinned" };
+    if (await ctx.helia.pins.isPinned(cid)) return { status: "pinned", ownsPin: false };
+    for await (const _ of ctx.helia.pins.add(cid, { walker: linkOnlyWalker() })) { /* walk */ }
+    return { status: "pinned", ownsPin: true };
   } catch (e) {
     return { status: "failed", info: { status_details: `content not on this node: ${(e as Error).message}` } };
   }
 }
 
-async function releaseIfUnused(ctx: PinningServiceContext, cid: string): Promise<void> {
-  if ((await all(ctx)).some((p) => p.pin.cid === cid && p.status === "pinned")) return;
-  const c = CID.parse(cid);
-  if (await ctx.helia.pins.isPinned(c)) for await (const _ of ctx.helia.pins.rm(c)) { /* walk */ }
+/**
+ * After a request is deleted: the pin it created passes to another request for the same CID, or is
+ * removed. Pins made through the RPC API (or before the request) are never touched.
+ */
+async function release(ctx: PinningServiceContext, removed: StoredPin): Promise<void> {
+  if (!removed.ownsPin) return;
+  const heir = (await all(ctx)).find((p) => p.pin.cid === removed.pin.cid && p.status === "pinned");
+  if (heir) {
+    await save(ctx, { ...heir, ownsPin: true });
+    return;
+  }
+  const c = CID.parse(removed.pin.cid);
+  if (await ctx.helia.pins.isPinned(c)) for await (const _ of ctx.helia.pins.rm(c, { walker: linkOnlyWalker() })) { /* walk */ }
 }
 
 export async function handlePinningService(ctx: PinningServiceContext, req: IncomingMessage, res: ServerResponse, url: URL, base: string): Promise<void> {
@@ -103,32 +119,32 @@ export async function handlePinningService(ctx: PinningServiceContext, req: Inco
         .filter((p) => statuses.includes(p.status) && (!cids || cids.includes(p.pin.cid)) && nameOk(p.pin.name)
           && (!before || p.created < before) && (!after || p.created > after))
         .sort((a, b) => (a.created < b.created ? 1 : a.created > b.created ? -1 : 0));
-      return sendJson(res, 200, { count: results.length, results: results.slice(0, limit) });
+      return sendJson(res, 200, { count: results.length, results: results.slice(0, limit).map(publicView) });
     }
     if (rest === "/pins" && req.method === "POST") {
       const pin = validatePin(JSON.parse(await readBody(req)));
       const stored: StoredPin = { requestid: randomUUID(), created: new Date().toISOString(), pin, delegates: ctx.delegates, ...(await execute(ctx, pin)) };
       await save(ctx, stored);
-      return sendJson(res, 202, stored);
+      return sendJson(res, 202, publicView(stored));
     }
     const m = /^\/pins\/([^/]+)$/.exec(rest);
     if (m) {
       const id = decodeURIComponent(m[1]);
       const existing = await load(ctx, id);
-      if (req.method === "GET") return sendJson(res, 200, existing);
+      if (req.method === "GET") return sendJson(res, 200, publicView(existing));
       if (req.method === "DELETE") {
         await ctx.helia.datastore.delete(new Key(PREFIX + id));
-        await releaseIfUnused(ctx, existing.pin.cid);
+        await release(ctx, existing);
         res.writeHead(202).end();
         return;
       }
       if (req.method === "POST") {
         const pin = validatePin(JSON.parse(await readBody(req)));
         await ctx.helia.datastore.delete(new Key(PREFIX + id));
-        await releaseIfUnused(ctx, existing.pin.cid);
+        await release(ctx, existing);
         const stored: StoredPin = { requestid: randomUUID(), created: new Date().toISOString(), pin, delegates: ctx.delegates, ...(await execute(ctx, pin)) };
         await save(ctx, stored);
-        return sendJson(res, 202, stored);
+        return sendJson(res, 202, publicView(stored));
       }
     }
     throw new HttpError(404, `no route ${req.method} ${url.pathname}`);

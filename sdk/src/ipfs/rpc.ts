@@ -6,8 +6,9 @@ import type { Helia } from "helia";
 import type { ImportCandidateStream } from "ipfs-unixfs-importer";
 import * as dagPb from "@ipld/dag-pb";
 import { CID } from "multiformats/cid";
-import { boundaryOf, readMultipart } from "./multipart.ts";
+import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
 import type { MultipartPart } from "./multipart.ts";
+import { linkOnlyWalker } from "./walker.ts";
 import { HttpError, pipeChunks, primed, sendJson } from "./http.ts";
 import { importerOptionsFromQuery } from "./profile.ts";
 
@@ -144,7 +145,7 @@ async function pinAdd(helia: Helia, cid: CID, recursive: boolean): Promise<void>
   const missing = await missingBlock(helia, cid, recursive);
   if (missing) throw new HttpError(500, `cannot pin ${cid}: block ${missing} is not on this node (it is offline; add the content first)`);
   try {
-    for await (const _ of helia.pins.add(cid, { depth: recursive ? Infinity : 0, offline: true } as never)) { /* walk */ }
+    for await (const _ of helia.pins.add(cid, { depth: recursive ? Infinity : 0, walker: linkOnlyWalker() })) { /* walk */ }
   } catch (e) {
     if ((e as Error).name === "AlreadyPinnedError") return;
     if ((e as Error).name === "BlockNotFoundWhileOfflineError") throw new HttpError(500, `cannot pin ${cid}: some of its blocks are not on this node (it is offline)`);
@@ -196,7 +197,7 @@ export async function handleRpc(ctx: RpcContext, req: IncomingMessage, res: Serv
         if (cids.length === 0) throw new HttpError(400, 'argument "ipfs-path" is required');
         for (const cid of cids) {
           if (!(await ctx.helia.pins.isPinned(cid))) throw new HttpError(500, `${cid} is not pinned or pinned indirectly`);
-          for await (const _ of ctx.helia.pins.rm(cid)) { /* walk */ }
+          for await (const _ of ctx.helia.pins.rm(cid, { walker: linkOnlyWalker() })) { /* walk */ }
         }
         return sendJson(res, 200, { Pins: cids.map((c) => c.toString()) });
       }
@@ -240,7 +241,7 @@ export async function handleRpc(ctx: RpcContext, req: IncomingMessage, res: Serv
         throw new HttpError(404, `command "${command}" is not served by this node (it serves add, cat, block/get, block/stat, pin/add, pin/rm, pin/ls, version, id)`);
     }
   } catch (e) {
-    const status = e instanceof HttpError ? e.status : 500;
+    const status = e instanceof HttpError ? e.status : e instanceof MultipartError ? 400 : 500;
     const name = (e as Error).name;
     const message = name === "BlockNotFoundWhileOfflineError" || name === "NotFoundError"
       ? `block not found locally (this node is offline and cannot fetch it)${q.get("arg") ? `: ${q.get("arg")}` : ""}`

@@ -1,6 +1,7 @@
 // Turns uploaded .jsonl/.txt/.md/.csv files into validated training records. Pure functions over
 // strings and bytes: they run the same in the browser (before encryption) and in Node.
-import { parse as parseCsv } from "csv-parse/browser/esm/sync";
+// `#csv-parse` is csv-parse/sync in Node and its self-contained browser build under the "browser" condition.
+import { parse as parseCsv } from "#csv-parse";
 import { SchemaValidationError } from "../schemas/errors.ts";
 import { kindOfRecord, parseRecord } from "../schemas/records.ts";
 import type { RecordKind, TrainingRecord } from "../schemas/records.ts";

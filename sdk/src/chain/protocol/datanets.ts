@@ -1,8 +1,9 @@
 // Datanets: create, contribute (normalise -> encrypt -> IPFS -> chain), review, withdraw, list, show.
-import { bytesToHex, sha256 } from "viem";
+import { basename } from "node:path";
+import { bytesToHex } from "viem";
 import type { Address, Hash, Hex } from "viem";
-import { encryptContent, keyIdOf, publicKeyBytes } from "../../crypto/index.ts";
-import { normaliseFile, recordsToJsonl } from "../../records/index.ts";
+import { prepareContribution, uploadContribution } from "../../contribution/index.ts";
+import { keyIdOf, publicKeyBytes } from "../../crypto/index.ts";
 import type { NormaliseOptions } from "../../records/index.ts";
 import { parseContributionManifest, parseDatanetMetadata } from "../../schemas/index.ts";
 import type { ContributionManifest, DatanetMetadata } from "../../schemas/index.ts";
@@ -174,34 +175,23 @@ export interface ContributeResult {
 export async function contribute(conn: ChainConnection, store: ProtocolContentStore, input: ContributeInput): Promise<ContributeResult> {
   if (!conn.account) throw new NoWalletError("datanet contribute");
   const datanet = await getDatanet(conn, input.datanetId, store);
-  const normalised = normaliseFile(input.fileName, input.content, input.normalise);
-  const jsonl = new TextEncoder().encode(recordsToJsonl(normalised.records));
-  const contentHash = sha256(jsonl);
   const custodianKey = datanet.metadata?.custodian?.publicKey;
   const encrypt = datanet.policy !== "open" || custodianKey !== undefined;
   if (encrypt && !custodianKey) {
     throw new NotFoundError(`A custodian key in Datanet ${input.datanetId}'s metadata`, "The Datanet cannot receive encrypted data; ask its owner to set a custodian.");
   }
-  let stored: Uint8Array = jsonl;
-  let encryption: ContributionManifest["encryption"];
-  if (encrypt) ({ ciphertext: stored, encryption } = await encryptContent(jsonl, [custodianKey!]));
-  const total = stored.length;
-  const { cid: contentCid } = await store.add(stored, { onProgress: (n) => input.onProgress?.(n, total) });
-  const manifest = parseContributionManifest({
-    datanetId: input.datanetId.toString(),
+  // The manifest keeps the file's base name only: local paths stay local.
+  const prepared = await prepareContribution(basename(input.fileName), input.content, { recipients: encrypt ? [custodianKey!] : [], normalise: input.normalise });
+  const total = prepared.payload.length;
+  const { manifestCid: cid, contentCid } = await uploadContribution(store, prepared, {
+    datanetId: input.datanetId,
     contributor: conn.account.address,
-    contentCid,
-    contentHash,
-    records: normalised.records.length,
-    bytes: jsonl.length,
-    recordKinds: normalised.kinds,
-    source: { fileName: input.fileName.split(/[\\/]/).pop()!, bytes: normalised.inputBytes },
-    encryption,
-    createdAt: new Date().toISOString(),
+    onProgress: (n) => input.onProgress?.(n, total),
   });
-  const cid = await addJson(store, manifest);
+  const contentHash = prepared.contentHash;
+  const records = prepared.records.length;
   const reg = conn.contracts.DatanetRegistry;
-  const tx = await sendTx(conn, reg, "submitContribution", [input.datanetId, cid, contentHash, normalised.records.length, total, encrypt]);
+  const tx = await sendTx(conn, reg, "submitContribution", [input.datanetId, cid, contentHash, records, total, encrypt]);
   const [ev] = eventsIn(reg, tx.receipt, "ContributionSubmitted");
   return {
     datanetId: input.datanetId,
@@ -209,8 +199,8 @@ export async function contribute(conn: ChainConnection, store: ProtocolContentSt
     cid,
     contentCid,
     contentHash,
-    records: normalised.records.length,
-    bytes: jsonl.length,
+    records,
+    bytes: prepared.bytes,
     encrypted: encrypt,
     hash: tx.hash,
     blockNumber: tx.blockNumber,
