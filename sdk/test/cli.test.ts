@@ -1,10 +1,8 @@
 // The CLI as a subprocess with --json, against a real hardhat node, the embedded IPFS node and a custodian.
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
@@ -14,10 +12,7 @@ import { startCustodian } from "../src/custody/index.ts";
 import type { RunningCustodian } from "../src/custody/index.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
-
-const BIN = fileURLToPath(new URL("../bin/tributary.ts", import.meta.url));
-
-interface CliResult { code: number; json: any; stdout: string; stderr: string }
+import { cliRunner, ok } from "./helpers/cli.ts";
 
 describe("tributary CLI end to end", () => {
   let chain: DevChain;
@@ -28,25 +23,14 @@ describe("tributary CLI end to end", () => {
   const [OWNER, CONTRIBUTOR, BUILDER, STRANGER] = [1, 2, 3, 5];
   const addr = (i: number) => privateKeyToAccount(TEST_KEYS[i]).address;
 
-  const cli = (who: number | undefined, ...args: string[]): Promise<CliResult> => new Promise((resolve) => {
-    const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, TRIBUTARY_RPC_URL: chain.rpcUrl, TRIBUTARY_DEPLOYMENTS: chain.deploymentsFile, TRIBUTARY_IPFS_API: ipfs.apiUrl };
-    if (who !== undefined) env.TRIBUTARY_PRIVATE_KEY = TEST_KEYS[who];
-    execFile(process.execPath, [BIN, ...args, "--json"], { env, cwd: dir }, (err, stdout, stderr) => {
-      let json: unknown;
-      try { json = JSON.parse(stdout); } catch { json = undefined; }
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, json, stdout, stderr });
-    });
-  });
-  const ok = async (p: Promise<CliResult>) => {
-    const r = await p;
-    assert.equal(r.code, 0, `CLI failed: ${r.stdout}${r.stderr}`);
-    return r.json;
-  };
+  let run: ReturnType<typeof cliRunner>;
+  const cli = (who: number | undefined, ...args: string[]) => run(who === undefined ? undefined : TEST_KEYS[who], ...args);
   const read = <T>(name: "DatanetRegistry" | "AccessRegistry" | "JobMarket", functionName: string, args: unknown[]) =>
     deployer.publicClient.readContract({ address: deployer.contracts[name].address, abi: deployer.contracts[name].abi as never, functionName, args } as never) as Promise<T>;
 
   before(async () => {
     [chain, ipfs] = await Promise.all([startDevChain(), startContentStore()]);
+    run = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: dir });
     deployer = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[0]), pollingInterval: 50 });
     custodian = await startCustodian({ conn: deployer, store: ipfs.store, stateDir: join(dir, "custodian"), port: 0 });
     await sendTx(deployer, deployer.contracts.OpenToken, "mint", [addr(BUILDER), parseEther("100")]);

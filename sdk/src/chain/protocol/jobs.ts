@@ -126,6 +126,32 @@ export async function cancelJob(conn: ChainConnection, jobId: bigint): Promise<T
   return { hash: tx.hash, blockNumber: tx.blockNumber, refund: ev.args.refund! };
 }
 
+export interface SubmitResultInput {
+  adapterCid: string;
+  adapterHash: Hex;
+  metricsCid: string;
+  /** Root and total weight of the attribution tree (both zero for none). */
+  attributionRoot: Hex;
+  attributionTotalWeight: bigint;
+  /** CID of the attribution report (`tributary/attribution@1`), needed with a root. */
+  reportCid: string;
+}
+
+/** Submits a trained result for a claimed job (its trainer only); starts the challenge window. */
+export async function submitResult(conn: ChainConnection, jobId: bigint, r: SubmitResultInput): Promise<TxRef & { challengeEndsAt: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "submitResult", [jobId, {
+    adapterCID: r.adapterCid,
+    adapterHash: r.adapterHash,
+    metricsCID: r.metricsCid,
+    attributionRoot: r.attributionRoot,
+    attributionTotalWeight: r.attributionTotalWeight,
+    reportCID: r.reportCid,
+  }]);
+  const [ev] = eventsIn(jm, tx.receipt, "ResultSubmitted");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, challengeEndsAt: BigInt(ev.args.challengeEndsAt!) };
+}
+
 /** Claims an open job as a trainer (needs the minimum stake). */
 export async function claimJob(conn: ChainConnection, jobId: bigint): Promise<TxRef & { dueAt: bigint }> {
   const jm = conn.contracts.JobMarket;

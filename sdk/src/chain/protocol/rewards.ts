@@ -10,6 +10,7 @@ import type { TxRef } from "./access.ts";
 import { catJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
 import { getModel } from "./models.ts";
+import { ensureAllowance } from "./token.ts";
 
 export interface RewardPosition {
   modelId: bigint;
@@ -50,4 +51,13 @@ export async function claimReward(conn: ChainConnection, store: ProtocolContentS
   const tx = await sendTx(conn, rd, "claimReward", [modelId, who, pos.weight, pos.proof]);
   const [ev] = eventsIn(rd, tx.receipt, "RewardClaimed");
   return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount! };
+}
+
+/** Deposits `amount` OPEN of revenue for a registered model (approving it first). */
+export async function depositRevenue(conn: ChainConnection, modelId: bigint, amount: bigint): Promise<TxRef & { totalRevenue: bigint }> {
+  const rd = conn.contracts.RewardDistributor;
+  await ensureAllowance(conn, rd.address, amount);
+  const tx = await sendTx(conn, rd, "depositRevenue", [modelId, amount]);
+  const [ev] = eventsIn(rd, tx.receipt, "RevenueDeposited");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, totalRevenue: ev.args.totalRevenue! };
 }
