@@ -1,18 +1,19 @@
 // The CLI as a subprocess with --json, against a real hardhat node, the embedded IPFS node and a custodian.
 import assert from "node:assert/strict";
 import { mkdtempSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { connect, sendTx } from "../src/chain/index.ts";
+import { connect, encryptKeystore, sendTx } from "../src/chain/index.ts";
 import type { ChainConnection } from "../src/chain/index.ts";
 import { startCustodian } from "../src/custody/index.ts";
 import type { RunningCustodian } from "../src/custody/index.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
-import { cliRunner, ok } from "./helpers/cli.ts";
+import { BIN, cliRunner, ok } from "./helpers/cli.ts";
 
 describe("tributary CLI end to end", () => {
   let chain: DevChain;
@@ -119,5 +120,31 @@ describe("tributary CLI end to end", () => {
     assert.equal(r.code, 1);
     assert.equal(r.json.error.name, "WrongChainError");
     assert.match(r.json.error.message, /expected chain id 5 but .* serves chain id 31337/);
+  });
+
+  it("signs with an encrypted keystore file instead of a raw key", async () => {
+    const file = join(dir, "builder.json");
+    writeFileSync(file, JSON.stringify(encryptKeystore(TEST_KEYS[BUILDER], "s3cret", { n: 1024 })));
+    writeFileSync(join(dir, "pw.txt"), "s3cret\n");
+    const r = await ok(cli(undefined, "access", "request", "1", "--purpose", "eval", "--keystore", file, "--password-file", join(dir, "pw.txt")));
+    const tx = await deployer.publicClient.getTransaction({ hash: r.hash });
+    assert.equal(tx.from.toLowerCase(), addr(BUILDER).toLowerCase());
+    const wrong = await cli(undefined, "wallet", "address", "--keystore", file);
+    assert.equal(wrong.code, 1);
+    assert.match(wrong.json.error.message, /needs a password/);
+  });
+
+  it("runs the custodian until SIGTERM", async () => {
+    const child = spawn(process.execPath, [BIN, "custodian", "start", "--port", "0", "--state-dir", join(dir, "cust2"), "--json"], {
+      env: { PATH: process.env.PATH, TRIBUTARY_RPC_URL: chain.rpcUrl, TRIBUTARY_DEPLOYMENTS: chain.deploymentsFile, TRIBUTARY_IPFS_API: ipfs.apiUrl },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const line = await new Promise<string>((resolve) => { let out = ""; child.stdout.on("data", (d) => { out += d; if (out.includes("\n")) resolve(out); }); });
+    const started = JSON.parse(line);
+    const info = await (await fetch(new URL("/v1/info", started.url))).json() as { publicKey: string };
+    assert.equal(info.publicKey, started.publicKey);
+    const code = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    assert.equal(await code, 0);
   });
 });

@@ -6,13 +6,14 @@ import { addGlobalOptions } from "./context.ts";
 import { datanetCommand } from "./datanet.ts";
 import { jobCommand } from "./job.ts";
 import { channelCommand, modelCommand, rewardsCommand, trainerCommand } from "./misc.ts";
+import { custodianCommand, walletCommand } from "./service.ts";
 
 export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
   const program = new Command("tributary")
     .description("Tributary: fine-tune language models on community data, with rewards for contributors")
     .showHelpAfterError("(run with --help for usage)");
   addGlobalOptions(program, env);
-  for (const sub of [datanetCommand(env), accessCommand(env), jobCommand(env), modelCommand(env), rewardsCommand(env), trainerCommand(env), channelCommand(env)]) {
+  for (const sub of [datanetCommand(env), accessCommand(env), jobCommand(env), modelCommand(env), rewardsCommand(env), trainerCommand(env), channelCommand(env), custodianCommand(env), walletCommand(env)]) {
     program.addCommand(sub);
   }
   return program;

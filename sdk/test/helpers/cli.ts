@@ -4,7 +4,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import type { Hex } from "viem";
 
-const BIN = fileURLToPath(new URL("../../bin/tributary.ts", import.meta.url));
+export const BIN = fileURLToPath(new URL("../../bin/tributary.ts", import.meta.url));
 
 export interface CliResult {
   code: number;
