@@ -7,7 +7,18 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { keccak256, parseEther, toHex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { addJson, balanceOf, claimJob, connect, contribute, createDatanet, depositRevenue, review, sendTx, submitResult } from "../src/chain/index.ts";
+import {
+  addJson,
+  balanceOf,
+  claimJob,
+  connect,
+  contribute,
+  createDatanet,
+  depositRevenue,
+  review,
+  sendTx,
+  submitResult,
+} from "../src/chain/index.ts";
 import type { ChainConnection } from "../src/chain/index.ts";
 import { buildAttributionReport } from "../src/merkle/index.ts";
 import { cliRunner, ok } from "./helpers/cli.ts";
@@ -21,21 +32,47 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
   const conns: ChainConnection[] = [];
   const [DEPLOYER, OWNER, ALICE, BUILDER, TRAINER, BOB, PAYER] = [0, 1, 2, 3, 4, 5, 6];
   const addr = (i: number) => privateKeyToAccount(TEST_KEYS[i]).address;
-  const cli = (who: number | undefined, ...args: string[]) => run(who === undefined ? undefined : TEST_KEYS[who], ...args);
+  const cli = (who: number | undefined, ...args: string[]) =>
+    run(who === undefined ? undefined : TEST_KEYS[who], ...args);
   let weights: Map<string, bigint>;
 
   before(async () => {
     [chain, ipfs] = await Promise.all([startDevChain(), startContentStore()]);
-    run = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: mkdtempSync(join(tmpdir(), "cli-market-")) });
+    run = cliRunner({
+      rpcUrl: chain.rpcUrl,
+      deploymentsFile: chain.deploymentsFile,
+      ipfsApi: ipfs.apiUrl,
+      cwd: mkdtempSync(join(tmpdir(), "cli-market-")),
+    });
     for (let i = 0; i <= PAYER; i++) {
-      conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+      conns.push(
+        await connect({
+          rpcUrl: chain.rpcUrl,
+          chainId: chain.chainId,
+          deployments: chain.deploymentsFile,
+          account: privateKeyToAccount(TEST_KEYS[i]),
+          pollingInterval: 50,
+        }),
+      );
     }
     const d = conns[DEPLOYER];
-    for (const who of [BUILDER, TRAINER, PAYER]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(who), parseEther("1000")]);
-    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tiny-llama", "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"]);
+    for (const who of [BUILDER, TRAINER, PAYER])
+      await sendTx(d, d.contracts.OpenToken, "mint", [addr(who), parseEther("1000")]);
+    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", [
+      "tiny-llama",
+      "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+    ]);
     await createDatanet(conns[OWNER], ipfs.store, { name: "Open wiki", policy: "open" });
-    await contribute(conns[ALICE], ipfs.store, { datanetId: 1n, fileName: "a.jsonl", content: '{"text":"alpha"}\n' });
-    await contribute(conns[BOB], ipfs.store, { datanetId: 1n, fileName: "b.jsonl", content: '{"text":"beta"}\n' });
+    await contribute(conns[ALICE], ipfs.store, {
+      datanetId: 1n,
+      fileName: "a.jsonl",
+      content: '{"text":"alpha"}\n',
+    });
+    await contribute(conns[BOB], ipfs.store, {
+      datanetId: 1n,
+      fileName: "b.jsonl",
+      content: '{"text":"beta"}\n',
+    });
     await review(conns[OWNER], { datanetId: 1n, approve: [1n, 2n] });
   });
   after(async () => {
@@ -44,7 +81,19 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
   });
 
   it("registers and stakes a trainer", async () => {
-    const r = await ok(cli(TRAINER, "trainer", "register", "--endpoint", "http://127.0.0.1:8787", "--base-models", "tiny-llama", "--stake", "150"));
+    const r = await ok(
+      cli(
+        TRAINER,
+        "trainer",
+        "register",
+        "--endpoint",
+        "http://127.0.0.1:8787",
+        "--base-models",
+        "tiny-llama",
+        "--stake",
+        "150",
+      ),
+    );
     assert.equal(r.staked, parseEther("150").toString());
     const shown = await ok(cli(undefined, "trainer", "show", addr(TRAINER)));
     assert.equal(shown.profileCid, r.profileCid);
@@ -52,7 +101,9 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
   });
 
   it("takes a job from post to an accepted model, then pays contributors by attribution", async () => {
-    const posted = await ok(cli(BUILDER, "job", "post", "--base-model", "tiny-llama", "--data", "1", "--budget", "40"));
+    const posted = await ok(
+      cli(BUILDER, "job", "post", "--base-model", "tiny-llama", "--data", "1", "--budget", "40"),
+    );
     await claimJob(conns[TRAINER], BigInt(posted.jobId));
     const { report, tree } = buildAttributionReport([
       { datanetId: 1n, contributionId: 1n, contributor: addr(ALICE), score: 3 },
@@ -71,12 +122,25 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
     const accepted = await ok(cli(BUILDER, "job", "accept", posted.jobId));
     assert.equal(accepted.modelId, "1");
     const models = await ok(cli(undefined, "model", "list"));
-    assert.deepEqual(models.map((m: { modelId: string; jobId: string; owner: string; reportCid: string }) => [m.modelId, m.jobId, m.owner, m.reportCid]), [["1", posted.jobId, addr(BUILDER), reportCid]]);
+    assert.deepEqual(
+      models.map((m: { modelId: string; jobId: string; owner: string; reportCid: string }) => [
+        m.modelId,
+        m.jobId,
+        m.owner,
+        m.reportCid,
+      ]),
+      [["1", posted.jobId, addr(BUILDER), reportCid]],
+    );
     assert.equal((await ok(cli(undefined, "model", "show", "1"))).attributionRoot, tree.root);
 
     await depositRevenue(conns[PAYER], 1n, parseEther("100"));
     const rd = conns[DEPLOYER].contracts.RewardDistributor;
-    const expected = await conns[DEPLOYER].publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [1n, addr(ALICE), weights.get(addr(ALICE))!] });
+    const expected = await conns[DEPLOYER].publicClient.readContract({
+      address: rd.address,
+      abi: rd.abi,
+      functionName: "claimable",
+      args: [1n, addr(ALICE), weights.get(addr(ALICE))!],
+    });
     assert.ok(expected > 0n);
     const shown = await ok(cli(undefined, "rewards", "show", "1", "--account", addr(ALICE)));
     assert.equal(shown.weight, weights.get(addr(ALICE))!.toString());

@@ -10,7 +10,10 @@ export function action<O>(env: NodeJS.ProcessEnv, body: Body<O>) {
   return async (...params: unknown[]): Promise<void> => {
     const cmd = params[params.length - 1] as Command;
     const ctx = new CliContext(cmd.optsWithGlobals() as GlobalOptions, env);
-    const args = params.slice(0, -2).flatMap((a) => (Array.isArray(a) ? a : [a])).filter((a): a is string => typeof a === "string");
+    const args = params
+      .slice(0, -2)
+      .flatMap((a) => (Array.isArray(a) ? a : [a]))
+      .filter((a): a is string => typeof a === "string");
     await body(ctx, cmd.opts() as O, args);
   };
 }

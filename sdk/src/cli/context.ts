@@ -25,13 +25,40 @@ export interface GlobalOptions {
 /** Adds the global options to the program; each has an environment default. */
 export function addGlobalOptions(program: Command, env: NodeJS.ProcessEnv): Command {
   return program
-    .option("--rpc <url>", "JSON-RPC endpoint (env TRIBUTARY_RPC_URL)", env.TRIBUTARY_RPC_URL ?? DEFAULT_RPC_URL)
-    .option("--chain-id <id>", "expected chain id (env TRIBUTARY_CHAIN_ID)", env.TRIBUTARY_CHAIN_ID ?? String(DEFAULT_CHAIN_ID))
-    .option("--deployments <path>", "deployments file or folder (env TRIBUTARY_DEPLOYMENTS; default deployments/<chainId>.json)", env.TRIBUTARY_DEPLOYMENTS)
-    .option("--ipfs <url>", "IPFS (Kubo RPC) API (env TRIBUTARY_IPFS_API)", env.TRIBUTARY_IPFS_API ?? DEFAULT_IPFS_API)
-    .option("--keystore <file>", "V3 keystore file to sign with (env TRIBUTARY_KEYSTORE; or set TRIBUTARY_PRIVATE_KEY)", env.TRIBUTARY_KEYSTORE)
-    .option("--password-file <file>", "file holding the keystore password (default env TRIBUTARY_KEYSTORE_PASSWORD)")
-    .option("--confirmations <n>", "confirmations to wait for after each transaction", env.TRIBUTARY_CONFIRMATIONS ?? "1")
+    .option(
+      "--rpc <url>",
+      "JSON-RPC endpoint (env TRIBUTARY_RPC_URL)",
+      env.TRIBUTARY_RPC_URL ?? DEFAULT_RPC_URL,
+    )
+    .option(
+      "--chain-id <id>",
+      "expected chain id (env TRIBUTARY_CHAIN_ID)",
+      env.TRIBUTARY_CHAIN_ID ?? String(DEFAULT_CHAIN_ID),
+    )
+    .option(
+      "--deployments <path>",
+      "deployments file or folder (env TRIBUTARY_DEPLOYMENTS; default deployments/<chainId>.json)",
+      env.TRIBUTARY_DEPLOYMENTS,
+    )
+    .option(
+      "--ipfs <url>",
+      "IPFS (Kubo RPC) API (env TRIBUTARY_IPFS_API)",
+      env.TRIBUTARY_IPFS_API ?? DEFAULT_IPFS_API,
+    )
+    .option(
+      "--keystore <file>",
+      "V3 keystore file to sign with (env TRIBUTARY_KEYSTORE; or set TRIBUTARY_PRIVATE_KEY)",
+      env.TRIBUTARY_KEYSTORE,
+    )
+    .option(
+      "--password-file <file>",
+      "file holding the keystore password (default env TRIBUTARY_KEYSTORE_PASSWORD)",
+    )
+    .option(
+      "--confirmations <n>",
+      "confirmations to wait for after each transaction",
+      env.TRIBUTARY_CONFIRMATIONS ?? "1",
+    )
     .option("--json", "machine-readable JSON output");
 }
 
@@ -49,11 +76,23 @@ export class CliContext {
   /** The chain connection (chain id checked); signs when a wallet is configured. */
   conn(): Promise<ChainConnection> {
     this.connection ??= (async () => {
-      const password = this.opts.passwordFile ? readFileSync(this.opts.passwordFile, "utf8").replace(/\r?\n$/, "") : undefined;
+      const password = this.opts.passwordFile
+        ? readFileSync(this.opts.passwordFile, "utf8").replace(/\r?\n$/, "")
+        : undefined;
       const account = loadAccount({ keystore: this.opts.keystore, password }, this.env);
       const chainId = Number(this.opts.chainId);
-      if (!Number.isSafeInteger(chainId) || chainId <= 0) throw new UsageError(`--chain-id ${this.opts.chainId} is not a chain id`, "Pass a positive integer, e.g. 31337.");
-      return connect({ rpcUrl: this.opts.rpc, chainId, deployments: this.opts.deployments, account, confirmations: Number(this.opts.confirmations) });
+      if (!Number.isSafeInteger(chainId) || chainId <= 0)
+        throw new UsageError(
+          `--chain-id ${this.opts.chainId} is not a chain id`,
+          "Pass a positive integer, e.g. 31337.",
+        );
+      return connect({
+        rpcUrl: this.opts.rpc,
+        chainId,
+        deployments: this.opts.deployments,
+        account,
+        confirmations: Number(this.opts.confirmations),
+      });
     })();
     return this.connection;
   }
@@ -69,7 +108,9 @@ export class CliContext {
       process.stdout.write(JSON.stringify(result, bigintReplacer) + "\n");
       return;
     }
-    process.stdout.write((human ? human(result as never) : keyValues(result as Record<string, unknown>)) + "\n");
+    process.stdout.write(
+      (human ? human(result as never) : keyValues(result as Record<string, unknown>)) + "\n",
+    );
   }
 
   /** Progress output goes to stderr, and only for people (not --json, only on a terminal). */
@@ -103,13 +144,21 @@ export function table(rows: ReadonlyArray<object>, columns: string[]): string {
   if (rows.length === 0) return "(none)";
   const cells = rows.map((r) => columns.map((c) => show((r as Record<string, unknown>)[c] ?? "")));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i].length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(columns), ...cells.map(line)].join("\n");
 }
 
 /** An OPEN amount in tokens ("12.5") to wei. */
 export function parseOpen(s: string, what = "amount"): bigint {
-  if (!/^\d+(\.\d{1,18})?$/.test(s)) throw new UsageError(`${what} "${s}" is not an OPEN amount`, "Pass a decimal number of OPEN, e.g. 10 or 2.5.");
+  if (!/^\d+(\.\d{1,18})?$/.test(s))
+    throw new UsageError(
+      `${what} "${s}" is not an OPEN amount`,
+      "Pass a decimal number of OPEN, e.g. 10 or 2.5.",
+    );
   return parseEther(s);
 }
 
@@ -122,17 +171,25 @@ export function parseId(s: string, what = "id"): bigint {
 
 /** Ids given as separate arguments and/or comma-separated. */
 export function parseIds(values: string[] | undefined, what: string): bigint[] {
-  return (values ?? []).flatMap((v) => v.split(",")).filter(Boolean).map((v) => parseId(v.trim(), what));
+  return (values ?? [])
+    .flatMap((v) => v.split(","))
+    .filter(Boolean)
+    .map((v) => parseId(v.trim(), what));
 }
 
 export function parseAddress(s: string, what = "account"): `0x${string}` {
-  if (!/^0x[0-9a-fA-F]{40}$/.test(s)) throw new UsageError(`${what} "${s}" is not an address`, "Pass a 0x-prefixed 20-byte address.");
+  if (!/^0x[0-9a-fA-F]{40}$/.test(s))
+    throw new UsageError(`${what} "${s}" is not an address`, "Pass a 0x-prefixed 20-byte address.");
   return s as `0x${string}`;
 }
 
 /** Seconds from "3600", "90s", "30m", "12h", "7d". */
 export function parseDuration(s: string, what = "duration"): number {
   const m = /^(\d+)([smhd]?)$/.exec(s);
-  if (!m) throw new UsageError(`${what} "${s}" is not a duration`, "Pass seconds or a number with s, m, h or d, e.g. 2h.");
+  if (!m)
+    throw new UsageError(
+      `${what} "${s}" is not a duration`,
+      "Pass seconds or a number with s, m, h or d, e.g. 2h.",
+    );
   return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
 }

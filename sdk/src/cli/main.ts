@@ -13,14 +13,27 @@ export function buildProgram(env: NodeJS.ProcessEnv = process.env): Command {
     .description("Tributary: fine-tune language models on community data, with rewards for contributors")
     .showHelpAfterError("(run with --help for usage)");
   addGlobalOptions(program, env);
-  for (const sub of [datanetCommand(env), accessCommand(env), jobCommand(env), modelCommand(env), rewardsCommand(env), trainerCommand(env), channelCommand(env), custodianCommand(env), walletCommand(env)]) {
+  for (const sub of [
+    datanetCommand(env),
+    accessCommand(env),
+    jobCommand(env),
+    modelCommand(env),
+    rewardsCommand(env),
+    trainerCommand(env),
+    channelCommand(env),
+    custodianCommand(env),
+    walletCommand(env),
+  ]) {
     program.addCommand(sub);
   }
   return program;
 }
 
 /** Runs the CLI; returns the exit code. Errors print their message (with --json: a JSON object). */
-export async function run(argv: string[] = process.argv, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function run(
+  argv: string[] = process.argv,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   const program = buildProgram(env).exitOverride();
   const json = argv.includes("--json");
   try {
@@ -31,7 +44,12 @@ export async function run(argv: string[] = process.argv, env: NodeJS.ProcessEnv 
     const err = e as Error & Record<string, unknown>;
     if (json) {
       const { name, message, errorName, args } = err;
-      process.stdout.write(JSON.stringify({ error: { name, message, errorName, args, line: (err as { line?: number }).line } }, bigintReplacer) + "\n");
+      process.stdout.write(
+        JSON.stringify(
+          { error: { name, message, errorName, args, line: (err as { line?: number }).line } },
+          bigintReplacer,
+        ) + "\n",
+      );
     } else {
       process.stderr.write(`error: ${err.message ?? String(e)}\n`);
     }

@@ -24,12 +24,18 @@ function pairOf(privateKey: Uint8Array): KeyPair {
  * The custodian key: `privateKey` (hex) if given, else the one in `<stateDir>/custodian-key.json`,
  * else a new one written there with mode 0600. `created` says whether it was generated now.
  */
-export function loadOrCreateCustodianKey(opts: { privateKey?: string; stateDir: string }): KeyPair & { created: boolean; path?: string } {
+export function loadOrCreateCustodianKey(opts: {
+  privateKey?: string;
+  stateDir: string;
+}): KeyPair & { created: boolean; path?: string } {
   if (opts.privateKey) {
     try {
       return { ...pairOf(privateKeyBytes(opts.privateKey)), created: false };
     } catch {
-      throw new CustodianKeyError("The custodian private key is not a valid secp256k1 key", "Set TRIBUTARY_CUSTODIAN_KEY to 32 bytes of hex, or unset it to use the key in the state folder.");
+      throw new CustodianKeyError(
+        "The custodian private key is not a valid secp256k1 key",
+        "Set TRIBUTARY_CUSTODIAN_KEY to 32 bytes of hex, or unset it to use the key in the state folder.",
+      );
     }
   }
   const path = join(opts.stateDir, CUSTODIAN_KEY_FILE);
@@ -39,12 +45,19 @@ export function loadOrCreateCustodianKey(opts: { privateKey?: string; stateDir: 
       doc = JSON.parse(readFileSync(path, "utf8"));
       return { ...pairOf(privateKeyBytes(doc.privateKey ?? "")), created: false, path };
     } catch {
-      throw new CustodianKeyError(`The custodian key file ${path} is unreadable or corrupt`, "Restore it from a backup; a new key cannot decrypt existing contributions.");
+      throw new CustodianKeyError(
+        `The custodian key file ${path} is unreadable or corrupt`,
+        "Restore it from a backup; a new key cannot decrypt existing contributions.",
+      );
     }
   }
   mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
   const pair = generateKeyPair();
-  const doc = { privateKey: bytesToHex(pair.privateKey), publicKey: bytesToHex(pair.publicKey), keyId: pair.keyId };
+  const doc = {
+    privateKey: bytesToHex(pair.privateKey),
+    publicKey: bytesToHex(pair.publicKey),
+    keyId: pair.keyId,
+  };
   writeFileSync(path, JSON.stringify(doc, null, 2) + "\n", { mode: 0o600, flag: "wx" });
   chmodSync(path, 0o600);
   return { ...pair, created: true, path };

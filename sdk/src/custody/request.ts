@@ -30,12 +30,26 @@ export function keyReleaseDomain(chainId: number, jobMarket: Address): TypedData
   return { name: "Tributary Custodian", version: "1", chainId, verifyingContract: jobMarket };
 }
 
-export async function signKeyRelease(account: LocalAccount, domain: TypedDataDomain, message: KeyRelease): Promise<Hex> {
+export async function signKeyRelease(
+  account: LocalAccount,
+  domain: TypedDataDomain,
+  message: KeyRelease,
+): Promise<Hex> {
   return account.signTypedData({ domain, types: KEY_RELEASE_TYPES, primaryType: "KeyRelease", message });
 }
 
-export async function recoverKeyReleaseSigner(domain: TypedDataDomain, message: KeyRelease, signature: Hex): Promise<Address> {
-  return recoverTypedDataAddress({ domain, types: KEY_RELEASE_TYPES, primaryType: "KeyRelease", message, signature });
+export async function recoverKeyReleaseSigner(
+  domain: TypedDataDomain,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<Address> {
+  return recoverTypedDataAddress({
+    domain,
+    types: KEY_RELEASE_TYPES,
+    primaryType: "KeyRelease",
+    message,
+    signature,
+  });
 }
 
 export function keyReleaseHash(domain: TypedDataDomain, message: KeyRelease): Hex {
@@ -104,18 +118,27 @@ export async function requestDataKeys(opts: {
     trainerPubKey: opts.trainerPubKey,
     expiry: BigInt(Math.floor(Date.now() / 1000) + (opts.ttl ?? 300)),
   };
-  const signature = await signKeyRelease(opts.account, keyReleaseDomain(opts.chainId, opts.jobMarket), message);
+  const signature = await signKeyRelease(
+    opts.account,
+    keyReleaseDomain(opts.chainId, opts.jobMarket),
+    message,
+  );
   return postKeyRelease(opts.url, message, signature);
 }
 
 /** Sends an already signed request. */
-export async function postKeyRelease(url: string, message: KeyRelease, signature: Hex): Promise<KeyReleaseResponse> {
+export async function postKeyRelease(
+  url: string,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<KeyReleaseResponse> {
   const res = await fetch(new URL("/v1/key-release", url), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ request: keyReleaseToJson(message), signature }),
   });
   const body = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (!res.ok) throw new KeyReleaseDeniedError(res.status, body.error ?? "error", body.message ?? res.statusText);
+  if (!res.ok)
+    throw new KeyReleaseDeniedError(res.status, body.error ?? "error", body.message ?? res.statusText);
   return body as unknown as KeyReleaseResponse;
 }

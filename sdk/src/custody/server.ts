@@ -64,14 +64,19 @@ function parseRelease(body: unknown): { message: KeyRelease; signature: Hex } {
   const b = body as { request?: Record<string, unknown>; signature?: unknown };
   const r = b?.request;
   const uint = (v: unknown, name: string) => {
-    if (typeof v !== "string" || !/^(0|[1-9]\d{0,76})$/.test(v)) throw badRequest(`request.${name} must be a decimal integer string`);
+    if (typeof v !== "string" || !/^(0|[1-9]\d{0,76})$/.test(v))
+      throw badRequest(`request.${name} must be a decimal integer string`);
     return BigInt(v);
   };
   if (!r || typeof r !== "object") throw badRequest("body must be {request, signature}");
-  if (typeof r.trainer !== "string" || !isAddress(r.trainer)) throw badRequest("request.trainer must be an address");
-  if (!Array.isArray(r.contributionIds) || r.contributionIds.length === 0) throw badRequest("request.contributionIds must be a non-empty array");
-  if (r.contributionIds.length > MAX_CONTRIBUTIONS_PER_REQUEST) throw badRequest(`at most ${MAX_CONTRIBUTIONS_PER_REQUEST} contributions per request`);
-  if (typeof r.trainerPubKey !== "string" || !isHex(r.trainerPubKey)) throw badRequest("request.trainerPubKey must be 0x hex");
+  if (typeof r.trainer !== "string" || !isAddress(r.trainer))
+    throw badRequest("request.trainer must be an address");
+  if (!Array.isArray(r.contributionIds) || r.contributionIds.length === 0)
+    throw badRequest("request.contributionIds must be a non-empty array");
+  if (r.contributionIds.length > MAX_CONTRIBUTIONS_PER_REQUEST)
+    throw badRequest(`at most ${MAX_CONTRIBUTIONS_PER_REQUEST} contributions per request`);
+  if (typeof r.trainerPubKey !== "string" || !isHex(r.trainerPubKey))
+    throw badRequest("request.trainerPubKey must be 0x hex");
   try {
     publicKeyBytes(r.trainerPubKey);
   } catch {
@@ -112,48 +117,97 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Verifies a key-release request against signature, expiry and chain state, then re-wraps the keys. */
-async function release(opts: CustodianOptions, key: KeyPair, message: KeyRelease, signature: Hex): Promise<KeyReleaseResponse> {
+async function release(
+  opts: CustodianOptions,
+  key: KeyPair,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<KeyReleaseResponse> {
   const { conn, store } = opts;
   const now = BigInt(Math.floor(Date.now() / 1000));
   if (message.expiry <= now) throw unauthorized("the request has expired; sign a new one");
-  if (message.expiry > now + BigInt(MAX_REQUEST_TTL_S)) throw unauthorized(`the request expiry is more than ${MAX_REQUEST_TTL_S} s ahead; sign one that expires sooner`);
+  if (message.expiry > now + BigInt(MAX_REQUEST_TTL_S))
+    throw unauthorized(
+      `the request expiry is more than ${MAX_REQUEST_TTL_S} s ahead; sign one that expires sooner`,
+    );
   let signer: Address;
   try {
-    signer = await recoverKeyReleaseSigner(keyReleaseDomain(conn.chainId, conn.contracts.JobMarket.address), message, signature);
+    signer = await recoverKeyReleaseSigner(
+      keyReleaseDomain(conn.chainId, conn.contracts.JobMarket.address),
+      message,
+      signature,
+    );
   } catch {
     throw unauthorized("the signature is malformed");
   }
-  if (signer.toLowerCase() !== message.trainer.toLowerCase()) throw unauthorized("the signature is not the trainer's");
-  if (opts.datanetIds && !opts.datanetIds.includes(message.datanetId)) throw forbidden(`this custodian does not serve Datanet ${message.datanetId}`);
+  if (signer.toLowerCase() !== message.trainer.toLowerCase())
+    throw unauthorized("the signature is not the trainer's");
+  if (opts.datanetIds && !opts.datanetIds.includes(message.datanetId))
+    throw forbidden(`this custodian does not serve Datanet ${message.datanetId}`);
 
   const pc = conn.publicClient;
   const jm = conn.contracts.JobMarket;
   const reg = conn.contracts.DatanetRegistry;
-  const job = await pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] }).catch(() => undefined);
+  const job = await pc
+    .readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] })
+    .catch(() => undefined);
   if (!job || job.status !== JOB_CLAIMED || job.trainer.toLowerCase() !== message.trainer.toLowerCase()) {
     throw forbidden(`job ${message.jobId} is not claimed by ${message.trainer}`);
   }
-  const [datanetIds, versions] = await pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJobDatanets", args: [message.jobId] });
+  const [datanetIds, versions] = await pc.readContract({
+    address: jm.address,
+    abi: jm.abi,
+    functionName: "getJobDatanets",
+    args: [message.jobId],
+  });
   const at = datanetIds.indexOf(message.datanetId);
   if (at < 0) throw forbidden(`job ${message.jobId} does not train on Datanet ${message.datanetId}`);
   const version = versions[at];
 
   const fromBlock = conn.deployments.deployBlock;
   const [submitted, approved] = await Promise.all([
-    pc.getContractEvents({ address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId: message.datanetId }, fromBlock }),
-    pc.getContractEvents({ address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId: message.datanetId }, fromBlock }),
+    pc.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionSubmitted",
+      args: { datanetId: message.datanetId },
+      fromBlock,
+    }),
+    pc.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionApproved",
+      args: { datanetId: message.datanetId },
+      fromBlock,
+    }),
   ]);
   const cids = new Map(submitted.map((e) => [e.args.contributionId!, e.args.cid!]));
   const approvedIn = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
   const keys: ReleasedKey[] = [];
   for (const id of message.contributionIds) {
-    const c = await pc.readContract({ address: reg.address, abi: reg.abi, functionName: "getContribution", args: [message.datanetId, id] }).catch(() => undefined);
-    if (!c || c.status !== CONTRIBUTION_APPROVED) throw forbidden(`contribution ${id} of Datanet ${message.datanetId} is not approved (or was withdrawn)`);
+    const c = await pc
+      .readContract({
+        address: reg.address,
+        abi: reg.abi,
+        functionName: "getContribution",
+        args: [message.datanetId, id],
+      })
+      .catch(() => undefined);
+    if (!c || c.status !== CONTRIBUTION_APPROVED)
+      throw forbidden(
+        `contribution ${id} of Datanet ${message.datanetId} is not approved (or was withdrawn)`,
+      );
     const v = approvedIn.get(id);
-    if (v === undefined || v > version) throw forbidden(`contribution ${id} is not part of Datanet ${message.datanetId} version ${version}`);
+    if (v === undefined || v > version)
+      throw forbidden(`contribution ${id} is not part of Datanet ${message.datanetId} version ${version}`);
     const cid = cids.get(id)!;
     const manifest = await getContributionManifest(store, cid);
-    const released: ReleasedKey = { contributionId: id.toString(), cid, contentCid: manifest.contentCid, contentHash: manifest.contentHash as Hex };
+    const released: ReleasedKey = {
+      contributionId: id.toString(),
+      cid,
+      contentCid: manifest.contentCid,
+      contentHash: manifest.contentHash as Hex,
+    };
     if (c.encrypted) {
       if (!manifest.encryption) throw forbidden(`contribution ${id} has no encryption manifest`);
       let wrapped;
@@ -172,20 +226,31 @@ async function release(opts: CustodianOptions, key: KeyPair, message: KeyRelease
 
 /** Starts the custodian; resolves once it listens. `stop()` closes it. */
 export async function startCustodian(opts: CustodianOptions): Promise<RunningCustodian> {
-  const key = loadOrCreateCustodianKey({ privateKey: opts.privateKey, stateDir: opts.stateDir ?? ".tributary/custodian" });
+  const key = loadOrCreateCustodianKey({
+    privateKey: opts.privateKey,
+    stateDir: opts.stateDir ?? ".tributary/custodian",
+  });
   const publicKey = bytesToHex(key.publicKey);
   const log = opts.log ?? (() => {});
   const server = createServer((req, res) => {
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (req.method === "GET" && (path === "/v1/info" || path === "/health")) {
-      return send(res, 200, { publicKey, keyId: key.keyId, chainId: opts.conn.chainId, jobMarket: opts.conn.contracts.JobMarket.address });
+      return send(res, 200, {
+        publicKey,
+        keyId: key.keyId,
+        chainId: opts.conn.chainId,
+        jobMarket: opts.conn.contracts.JobMarket.address,
+      });
     }
-    if (path !== "/v1/key-release") return send(res, 404, { error: "not_found", message: "POST /v1/key-release or GET /v1/info" });
+    if (path !== "/v1/key-release")
+      return send(res, 404, { error: "not_found", message: "POST /v1/key-release or GET /v1/info" });
     if (req.method !== "POST") return send(res, 405, { error: "method_not_allowed", message: "use POST" });
     (async () => {
       const { message, signature } = parseRelease(await readBody(req));
       const out = await release(opts, key, message, signature);
-      log(`key-release job ${message.jobId} datanet ${message.datanetId} trainer ${message.trainer}: ${out.keys.length} keys`);
+      log(
+        `key-release job ${message.jobId} datanet ${message.datanetId} trainer ${message.trainer}: ${out.keys.length} keys`,
+      );
       send(res, 200, out);
     })().catch((e: unknown) => {
       if (e instanceof Refusal) {
@@ -193,7 +258,10 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
         return send(res, e.status, { error: e.code, message: e.message });
       }
       log(`key-release failed: ${e instanceof Error ? e.name : "error"}`);
-      send(res, 502, { error: "upstream", message: "the custodian could not read the chain or the content store; try again" });
+      send(res, 502, {
+        error: "upstream",
+        message: "the custodian could not read the chain or the content store; try again",
+      });
     });
   });
   await new Promise<void>((resolve, reject) => {
@@ -207,6 +275,10 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
     publicKey,
     keyId: key.keyId,
     keyCreated: key.created,
-    stop: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

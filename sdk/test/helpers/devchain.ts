@@ -19,7 +19,9 @@ const HARDHAT_CLI = join(REPO_ROOT, "node_modules/hardhat/dist/src/cli.js");
 
 /** Hardhat's default accounts (public test mnemonic): private keys as hex. */
 export const TEST_KEYS: Hex[] = Array.from({ length: 8 }, (_, i) => {
-  const acc = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: i });
+  const acc = mnemonicToAccount("test test test test test test test test test test test junk", {
+    addressIndex: i,
+  });
   return `0x${Buffer.from(acc.getHdKey().privateKey!).toString("hex")}` as Hex;
 });
 
@@ -64,19 +66,36 @@ async function deployFromArtifacts(rpcUrl: string, chainId: number) {
     return r.contractAddress!;
   };
   const call = async (dir: string, name: string, functionName: string, args: unknown[]) => {
-    const hash = await wallet.writeContract({ address: out[name].address, abi: artifact(dir, name).abi, functionName, args });
+    const hash = await wallet.writeContract({
+      address: out[name].address,
+      abi: artifact(dir, name).abi,
+      functionName,
+      args,
+    });
     await pub.waitForTransactionReceipt({ hash });
   };
   const admin = account.address;
   const token = await deploy("token", "OpenToken", [admin]);
   const datanets = await deploy("datanets", "DatanetRegistry", []);
   const models = await deploy("models", "ModelRegistry", [admin]);
-  const rewards = await deploy("rewards", "RewardDistributor", [token, datanets, models, admin, admin, { ownerBps: 3000, trainerBps: 2000, protocolBps: 500 }]);
+  const rewards = await deploy("rewards", "RewardDistributor", [
+    token,
+    datanets,
+    models,
+    admin,
+    admin,
+    { ownerBps: 3000, trainerBps: 2000, protocolBps: 500 },
+  ]);
   const access = await deploy("access", "AccessRegistry", [token, datanets, rewards, admin, 30 * 86400]);
   const trainers = await deploy("trainers", "TrainerRegistry", [token, admin, parseEther("100"), 3600]);
-  const market = await deploy("jobs", "JobMarket", [{ token, datanets, access, trainers, models, rewards }, admin, 3600, 1000, parseEther("10")]);
+  const market = await deploy("jobs", "JobMarket", [
+    { token, datanets, access, trainers, models, rewards },
+    admin,
+    3600,
+    1000,
+    parseEther("10"),
+  ]);
   await deploy("billing", "PaymentChannels", [token, rewards, admin, 3600]);
-
 
   const { keccak256, toHex } = await import("viem");
   const id = (r: string) => keccak256(toHex(r));
@@ -92,20 +111,30 @@ export async function startDevChain(): Promise<DevChain> {
   const port = await freePort();
   const rpcUrl = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), "tributary-chain-"));
-  const child: ChildProcess = spawn(process.execPath, [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: REPO_ROOT,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [HARDHAT_CLI, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    {
+      cwd: REPO_ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hardhat node did not start:\n${output}`)), 60_000);
     const onData = (d: Buffer) => {
       output += d;
-      if (/Started HTTP/.test(output)) { clearTimeout(timer); resolve(); }
+      if (/Started HTTP/.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
     };
     child.stdout!.on("data", onData);
     child.stderr!.on("data", onData);
-    child.once("exit", (code) => { clearTimeout(timer); reject(new Error(`hardhat node exited ${code}:\n${output}`)); });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`hardhat node exited ${code}:\n${output}`));
+    });
   });
   child.stdout!.resume();
   child.stderr!.resume();
@@ -129,7 +158,11 @@ export async function startDevChain(): Promise<DevChain> {
 }
 
 /** The embedded IPFS node (temp repo, free ports) and a verified Kubo RPC content store on it. */
-export async function startContentStore(): Promise<{ store: KuboContentStore; apiUrl: string; stop(): Promise<void> }> {
+export async function startContentStore(): Promise<{
+  store: KuboContentStore;
+  apiUrl: string;
+  stop(): Promise<void>;
+}> {
   const repo = mkdtempSync(join(tmpdir(), "tributary-ipfs-"));
   const node = await startIpfsNode({ repo, apiPort: 0, gatewayPort: 0 });
   return { store: new KuboContentStore({ url: node.apiUrl }), apiUrl: node.apiUrl, stop: () => node.stop() };

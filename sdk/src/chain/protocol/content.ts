@@ -15,7 +15,10 @@ export async function catJson(store: ProtocolContentStore, cid: string, what: st
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new NotFoundError(`A JSON ${what} at ${cid}`, "The CID does not hold JSON; check it is the right document.");
+    throw new NotFoundError(
+      `A JSON ${what} at ${cid}`,
+      "The CID does not hold JSON; check it is the right document.",
+    );
   }
 }
 
