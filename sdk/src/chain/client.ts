@@ -77,7 +77,11 @@ export function chainFor(chainId: number, rpcUrl: string): Chain {
 }
 
 /** Asks the node its chain id; WrongChainError when it is not `expected`. */
-export async function checkChainId(publicClient: PublicClient, expected: number, rpcUrl: string): Promise<void> {
+export async function checkChainId(
+  publicClient: PublicClient,
+  expected: number,
+  rpcUrl: string,
+): Promise<void> {
   let actual: number;
   try {
     actual = await publicClient.getChainId();
@@ -94,12 +98,20 @@ export async function connect(opts: ConnectOptions = {}): Promise<ChainConnectio
   const chain = chainFor(chainId, rpcUrl);
   const transport = http(rpcUrl, { retryCount: 0, timeout: 30_000 });
   const pollingInterval = opts.pollingInterval ?? 250;
-  const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient<Transport, Chain>;
+  const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient<
+    Transport,
+    Chain
+  >;
   await checkChainId(publicClient, chainId, rpcUrl);
-  const deployments = typeof opts.deployments === "object" ? opts.deployments : loadDeployments(chainId, opts.deployments);
+  const deployments =
+    typeof opts.deployments === "object" ? opts.deployments : loadDeployments(chainId, opts.deployments);
   const contracts = {} as Record<ContractName, ContractHandle<ContractName>>;
   for (const name of Object.keys(ABIS) as ContractName[]) {
-    contracts[name] = { name, address: deployments.contracts[name].address, abi: withErrors(ABIS[name]) as Abis[ContractName] };
+    contracts[name] = {
+      name,
+      address: deployments.contracts[name].address,
+      abi: withErrors(ABIS[name]) as Abis[ContractName],
+    };
   }
   const walletClient = opts.account
     ? createWalletClient({ chain, transport, account: opts.account, pollingInterval })

@@ -54,21 +54,33 @@ export function loadDeployments(chainId: number, location?: string): Deployments
   } catch (e) {
     throw new DeploymentsError(path, `not valid JSON (${(e as Error).message})`);
   }
-  const doc = raw as { chainId?: unknown; deployBlock?: unknown; contracts?: Record<string, { address?: unknown; deployBlock?: unknown }> };
+  const doc = raw as {
+    chainId?: unknown;
+    deployBlock?: unknown;
+    contracts?: Record<string, { address?: unknown; deployBlock?: unknown }>;
+  };
   if (Number(doc.chainId) !== chainId) {
     throw new DeploymentsError(path, `it is for chain ${String(doc.chainId)}, not ${chainId}`);
   }
-  if (typeof doc.contracts !== "object" || doc.contracts === null) throw new DeploymentsError(path, "no `contracts` object");
+  if (typeof doc.contracts !== "object" || doc.contracts === null)
+    throw new DeploymentsError(path, "no `contracts` object");
   const contracts = {} as Deployments["contracts"];
   for (const name of CONTRACT_NAMES) {
     const entry = doc.contracts[name];
     if (!entry || typeof entry.address !== "string" || !isAddress(entry.address)) {
       throw new DeploymentsError(path, `no valid address for ${name}`);
     }
-    contracts[name] = { address: getAddress(entry.address), deployBlock: BigInt((entry.deployBlock ?? doc.deployBlock ?? 0) as number | string) };
+    contracts[name] = {
+      address: getAddress(entry.address),
+      deployBlock: BigInt((entry.deployBlock ?? doc.deployBlock ?? 0) as number | string),
+    };
   }
-  const deployBlock = doc.deployBlock !== undefined
-    ? BigInt(doc.deployBlock as number | string)
-    : Object.values(contracts).reduce((m, c) => (c.deployBlock < m ? c.deployBlock : m), contracts.OpenToken.deployBlock);
+  const deployBlock =
+    doc.deployBlock !== undefined
+      ? BigInt(doc.deployBlock as number | string)
+      : Object.values(contracts).reduce(
+          (m, c) => (c.deployBlock < m ? c.deployBlock : m),
+          contracts.OpenToken.deployBlock,
+        );
   return { chainId, deployBlock, contracts, path };
 }

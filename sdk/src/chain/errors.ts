@@ -35,7 +35,9 @@ export class RpcUnreachableError extends Error {
 export class DeploymentsError extends Error {
   readonly path: string;
   constructor(path: string, reason: string) {
-    super(`Deployments ${path}: ${reason}. Run \`npm run deploy\` against this chain, or pass --deployments <file> (TRIBUTARY_DEPLOYMENTS).`);
+    super(
+      `Deployments ${path}: ${reason}. Run \`npm run deploy\` against this chain, or pass --deployments <file> (TRIBUTARY_DEPLOYMENTS).`,
+    );
     this.name = "DeploymentsError";
     this.path = path;
   }
@@ -70,7 +72,14 @@ export class ContractRevertError extends Error {
   readonly errorName?: string;
   readonly args: Record<string, unknown>;
   readonly reason: string;
-  constructor(opts: { contract: string; functionName: string; errorName?: string; args?: Record<string, unknown>; reason: string; cause?: unknown }) {
+  constructor(opts: {
+    contract: string;
+    functionName: string;
+    errorName?: string;
+    args?: Record<string, unknown>;
+    reason: string;
+    cause?: unknown;
+  }) {
     super(`${opts.contract}.${opts.functionName} reverted: ${opts.reason}`, { cause: opts.cause });
     this.name = "ContractRevertError";
     this.contract = opts.contract;
@@ -85,7 +94,9 @@ export class ContractRevertError extends Error {
 export class TransactionFailedError extends Error {
   readonly hash: string;
   constructor(hash: string, what: string) {
-    super(`Transaction ${hash} (${what}) was mined but reverted. Inspect it with the node's trace tools; the state may have changed since simulation.`);
+    super(
+      `Transaction ${hash} (${what}) was mined but reverted. Inspect it with the node's trace tools; the state may have changed since simulation.`,
+    );
     this.name = "TransactionFailedError";
     this.hash = hash;
   }

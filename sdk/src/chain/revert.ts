@@ -28,14 +28,22 @@ const OPENZEPPELIN_ERRORS = [
 
 function parseErrorSignature(sig: string): AbiError {
   const m = /^error (\w+)\((.*)\)$/.exec(sig)!;
-  const inputs = m[2] ? m[2].split(", ").map((p) => { const [type, name] = p.split(" "); return { type, name }; }) : [];
+  const inputs = m[2]
+    ? m[2].split(", ").map((p) => {
+        const [type, name] = p.split(" ");
+        return { type, name };
+      })
+    : [];
   return { type: "error", name: m[1], inputs } as AbiError;
 }
 
 /** Every custom error any Tributary contract can raise, deduplicated by signature. */
 export const errorAbi: readonly AbiError[] = (() => {
   const seen = new Map<string, AbiError>();
-  const all = [...Object.values(abis).flatMap((abi) => (abi as Abi).filter((e): e is AbiError => e.type === "error")), ...OPENZEPPELIN_ERRORS.map(parseErrorSignature)];
+  const all = [
+    ...Object.values(abis).flatMap((abi) => (abi as Abi).filter((e): e is AbiError => e.type === "error")),
+    ...OPENZEPPELIN_ERRORS.map(parseErrorSignature),
+  ];
   for (const e of all) seen.set(`${e.name}(${e.inputs.map((i) => i.type).join(",")})`, e);
   return [...seen.values()];
 })();
@@ -56,71 +64,101 @@ const status = (names: string[], v: unknown) => names[Number(v)] ?? String(v);
 type Args = Record<string, unknown>;
 /** One sentence per custom error: what the contract refused, and what to do about it. */
 const SENTENCES: Record<string, (a: Args) => string> = {
-  DatanetNotFound: (a) => `Datanet ${a.datanetId} does not exist. List Datanets with \`tributary datanet list\`.`,
-  ContributionNotFound: (a) => `Datanet ${a.datanetId} has no contribution ${a.contributionId}. Check the id with \`tributary datanet show ${a.datanetId}\`.`,
+  DatanetNotFound: (a) =>
+    `Datanet ${a.datanetId} does not exist. List Datanets with \`tributary datanet list\`.`,
+  ContributionNotFound: (a) =>
+    `Datanet ${a.datanetId} has no contribution ${a.contributionId}. Check the id with \`tributary datanet show ${a.datanetId}\`.`,
   NotDatanetOwner: (a) => `${a.account} is not the owner of Datanet ${a.datanetId}. Use the owner's wallet.`,
-  NotCurator: (a) => `${a.account} is not a curator of Datanet ${a.datanetId}. Use a curator's wallet, or ask the owner to add you as a curator.`,
+  NotCurator: (a) =>
+    `${a.account} is not a curator of Datanet ${a.datanetId}. Use a curator's wallet, or ask the owner to add you as a curator.`,
   AlreadyCurator: (a) => `${a.account} is already a curator of Datanet ${a.datanetId}.`,
-  NotContributor: (a) => `${a.account} did not submit contribution ${a.contributionId} of Datanet ${a.datanetId}; only its contributor can withdraw it.`,
-  InvalidContributionStatus: (a) => `Contribution ${a.contributionId} of Datanet ${a.datanetId} is ${status(CONTRIBUTION_STATUS, a.status)}, which does not allow this. Only pending contributions can be reviewed; only pending or approved ones withdrawn.`,
+  NotContributor: (a) =>
+    `${a.account} did not submit contribution ${a.contributionId} of Datanet ${a.datanetId}; only its contributor can withdraw it.`,
+  InvalidContributionStatus: (a) =>
+    `Contribution ${a.contributionId} of Datanet ${a.datanetId} is ${status(CONTRIBUTION_STATUS, a.status)}, which does not allow this. Only pending contributions can be reviewed; only pending or approved ones withdrawn.`,
   EmptyCID: () => "A CID argument was empty. Pass the IPFS CID of the document.",
-  EmptyContribution: (a) => `A contribution needs at least one record and one byte (got ${a.records} records, ${a.byteSize} bytes). Check the file is not empty.`,
-  InvalidPrice: (a) => `Price ${a.price} is not valid for a ${status(POLICIES, a.policy)} Datanet: Paid Datanets need a price above 0, others a price of 0.`,
+  EmptyContribution: (a) =>
+    `A contribution needs at least one record and one byte (got ${a.records} records, ${a.byteSize} bytes). Check the file is not empty.`,
+  InvalidPrice: (a) =>
+    `Price ${a.price} is not valid for a ${status(POLICIES, a.policy)} Datanet: Paid Datanets need a price above 0, others a price of 0.`,
   TooManyCurators: (a) => `${a.count} curators is more than the maximum of ${a.max}.`,
-  BatchTooLarge: (a) => `A batch of ${a.count} items exceeds the maximum of ${a.max}. Split it into smaller batches.`,
+  BatchTooLarge: (a) =>
+    `A batch of ${a.count} items exceeds the maximum of ${a.max}. Split it into smaller batches.`,
   ZeroAddress: () => "The zero address was given where an account is needed.",
-  AccessDenied: (a) => `${a.account} has no valid access to Datanet ${a.datanetId}. Request access (\`tributary access request ${a.datanetId}\`), buy it for Paid Datanets, or wait for a curator's grant.`,
-  NotPaidDatanet: (a) => `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
-  InvalidGrant: (a) => `A grant must expire in the future and carry at least one use (expiry ${time(a.expiresAt)}, ${a.uses} uses, chain time ${time(a.timestamp)}).`,
+  AccessDenied: (a) =>
+    `${a.account} has no valid access to Datanet ${a.datanetId}. Request access (\`tributary access request ${a.datanetId}\`), buy it for Paid Datanets, or wait for a curator's grant.`,
+  NotPaidDatanet: (a) =>
+    `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
+  InvalidGrant: (a) =>
+    `A grant must expire in the future and carry at least one use (expiry ${time(a.expiresAt)}, ${a.uses} uses, chain time ${time(a.timestamp)}).`,
   ZeroUses: () => "At least one use must be bought.",
   ZeroDuration: () => "A duration of zero was given.",
   ZeroAmount: () => "An amount of zero was given; pass an amount above 0.",
-  InsufficientStake: (a) => `Trainer ${a.trainer} has ${open(a.available)} staked, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`.`,
-  CooldownActive: (a) => `The unstake cooldown of ${a.trainer} ends at ${time(a.availableAt)}. Try again after that.`,
+  InsufficientStake: (a) =>
+    `Trainer ${a.trainer} has ${open(a.available)} staked, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`.`,
+  CooldownActive: (a) =>
+    `The unstake cooldown of ${a.trainer} ends at ${time(a.availableAt)}. Try again after that.`,
   NothingToWithdraw: (a) => `Nothing to withdraw for ${a.trainer ?? a.account ?? a.channelId}.`,
   HasActiveJobs: (a) => `Trainer ${a.trainer} still holds ${a.activeJobs} claimed jobs. Finish them first.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,
-  InvalidJobStatus: (a) => `Job ${a.jobId} is ${status(JOB_STATUS, a.status)}, but this needs it ${status(JOB_STATUS, a.expected)}. Check it with \`tributary job status ${a.jobId}\`.`,
+  InvalidJobStatus: (a) =>
+    `Job ${a.jobId} is ${status(JOB_STATUS, a.status)}, but this needs it ${status(JOB_STATUS, a.expected)}. Check it with \`tributary job status ${a.jobId}\`.`,
   NotPoster: (a) => `${a.account} did not post job ${a.jobId}; only its poster can do this.`,
   NotTrainer: (a) => `${a.account} is not the trainer of job ${a.jobId}.`,
   DeadlinePassed: (a) => `The deadline of job ${a.jobId} passed at ${time(a.dueAt)}.`,
   DeadlineNotPassed: (a) => `The deadline of job ${a.jobId} is ${time(a.dueAt)}; it has not passed yet.`,
-  ChallengeWindowOpen: (a) => `The challenge window of job ${a.jobId} is open until ${time(a.challengeEndsAt)}; accept early as the poster or wait.`,
-  ChallengeWindowClosed: (a) => `The challenge window of job ${a.jobId} closed at ${time(a.challengeEndsAt)}; the result can no longer be disputed.`,
+  ChallengeWindowOpen: (a) =>
+    `The challenge window of job ${a.jobId} is open until ${time(a.challengeEndsAt)}; accept early as the poster or wait.`,
+  ChallengeWindowClosed: (a) =>
+    `The challenge window of job ${a.jobId} closed at ${time(a.challengeEndsAt)}; the result can no longer be disputed.`,
   InvalidDatanetCount: (a) => `A job needs between 1 and ${a.max} Datanets (got ${a.count}).`,
-  LengthMismatch: (a) => (a.datanets !== undefined ? `${a.datanets} Datanets but ${a.versions} versions were given; give one version per Datanet.` : "Array arguments differ in length."),
+  LengthMismatch: (a) =>
+    a.datanets !== undefined
+      ? `${a.datanets} Datanets but ${a.versions} versions were given; give one version per Datanet.`
+      : "Array arguments differ in length.",
   DuplicateDatanet: (a) => `Datanet ${a.datanetId} is listed twice.`,
-  InvalidVersion: (a) => `Version ${a.version} of Datanet ${a.datanetId} does not exist (current version ${a.current}). Use a version between 1 and ${a.current}.`,
-  InactiveBaseModel: (a) => `Base model ${a.baseModelId} is not registered or not active. List base models with \`tributary model list --base\`.`,
-  ParentModelMismatch: (a) => `Parent model ${a.parentModelId} is built on base model ${a.parentBase}, not ${a.baseModelId}.`,
+  InvalidVersion: (a) =>
+    `Version ${a.version} of Datanet ${a.datanetId} does not exist (current version ${a.current}). Use a version between 1 and ${a.current}.`,
+  InactiveBaseModel: (a) =>
+    `Base model ${a.baseModelId} is not registered or not active. List base models with \`tributary model list --base\`.`,
+  ParentModelMismatch: (a) =>
+    `Parent model ${a.parentModelId} is built on base model ${a.parentBase}, not ${a.baseModelId}.`,
   ZeroBudget: () => "A job needs a budget above 0.",
   InvalidDuration: (a) => `A job duration of ${a.duration} s is outside ${a.min}..${a.max} s.`,
-  InvalidAttribution: (a) => `Attribution root ${a.root} and total weight ${a.totalWeight} must both be zero or both non-zero.`,
+  InvalidAttribution: (a) =>
+    `Attribution root ${a.root} and total weight ${a.totalWeight} must both be zero or both non-zero.`,
   ModelNotFound: (a) => `Model ${a.tokenId} does not exist. List models with \`tributary model list\`.`,
   BaseModelNotFound: (a) => `Base model ${a.baseModelId} does not exist.`,
   NotModelOwner: (a) => `${a.account} does not own model ${a.tokenId}.`,
   EmptyName: () => "A name must not be empty.",
   ModelNotRegistered: (a) => `Model ${a.modelId} is not registered for rewards.`,
   NoAttribution: (a) => `Model ${a.modelId} has no attribution root, so no contributor can claim.`,
-  InvalidProof: (a) => `The proof does not show (${a.account}, weight ${a.weight}) in the model's attribution tree. Use the proof from the model's attribution report.`,
+  InvalidProof: (a) =>
+    `The proof does not show (${a.account}, weight ${a.weight}) in the model's attribution tree. Use the proof from the model's attribution report.`,
   WeightExceedsTotal: (a) => `Weight ${a.weight} exceeds the tree's total weight ${a.totalWeight}.`,
   NothingToClaim: (a) => `Nothing is claimable for ${a.account} right now.`,
   AlreadyClaimed: (a) => `${a.account} already claimed from distribution ${a.distributionId}.`,
   ChannelExists: (a) => `Channel ${a.channelId} already exists; top it up instead.`,
   ChannelNotFound: (a) => `Channel ${a.channelId} does not exist.`,
   NotPayer: (a) => `${a.account} is not the payer of channel ${a.channelId}.`,
-  WithdrawalNotRequested: (a) => `No withdrawal was requested for channel ${a.channelId}; request one first, then wait for the timeout.`,
+  WithdrawalNotRequested: (a) =>
+    `No withdrawal was requested for channel ${a.channelId}; request one first, then wait for the timeout.`,
   WithdrawalTimeoutActive: (a) => `Channel ${a.channelId} can be withdrawn from ${time(a.withdrawableAt)}.`,
   UnknownModel: (a) => `Model ${a.modelId} is not registered for payments.`,
-  ERC20InsufficientBalance: (a) => `${a.sender} holds ${open(a.balance)}, less than the ${open(a.needed)} needed. Get more OPEN first.`,
-  ERC20InsufficientAllowance: (a) => `${a.spender} may spend only ${open(a.allowance)} of your OPEN, less than the ${open(a.needed)} needed. Approve it first.`,
-  AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the role ${a.neededRole} this needs. Use an account that holds it.`,
+  ERC20InsufficientBalance: (a) =>
+    `${a.sender} holds ${open(a.balance)}, less than the ${open(a.needed)} needed. Get more OPEN first.`,
+  ERC20InsufficientAllowance: (a) =>
+    `${a.spender} may spend only ${open(a.allowance)} of your OPEN, less than the ${open(a.needed)} needed. Approve it first.`,
+  AccessControlUnauthorizedAccount: (a) =>
+    `${a.account} lacks the role ${a.neededRole} this needs. Use an account that holds it.`,
 };
 
 /** `Name(arg=value, ...)`: the fallback for errors without a sentence. */
 export function formatErrorCall(name: string, args: Args): string {
-  return `${name}(${Object.entries(args).map(([k, v]) => `${k}=${String(v)}`).join(", ")})`;
+  return `${name}(${Object.entries(args)
+    .map(([k, v]) => `${k}=${String(v)}`)
+    .join(", ")})`;
 }
 
 /** The sentence for a decoded custom error (fallback: its name and arguments). */
@@ -142,8 +180,16 @@ export function decodeRevert(err: unknown, where: { contract: string; functionNa
     const inputs = (data.abiItem as AbiError | undefined)?.inputs ?? [];
     const values = (data.args ?? []) as readonly unknown[];
     const args: Args = {};
-    values.forEach((v, i) => { args[inputs[i]?.name || `arg${i}`] = v; });
-    return new ContractRevertError({ ...where, errorName: data.errorName, args, reason: describeCustomError(data.errorName, args), cause: err });
+    values.forEach((v, i) => {
+      args[inputs[i]?.name || `arg${i}`] = v;
+    });
+    return new ContractRevertError({
+      ...where,
+      errorName: data.errorName,
+      args,
+      reason: describeCustomError(data.errorName, args),
+      cause: err,
+    });
   }
   const reason = reverted.reason
     ? `${reverted.reason}.`

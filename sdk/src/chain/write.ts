@@ -1,6 +1,14 @@
 // Writes: simulate (so a revert is decoded before anything is signed), send, then wait for the receipt.
 import { parseEventLogs } from "viem";
-import type { Abi, ContractEventName, ContractFunctionArgs, ContractFunctionName, Hash, ParseEventLogsReturnType, TransactionReceipt } from "viem";
+import type {
+  Abi,
+  ContractEventName,
+  ContractFunctionArgs,
+  ContractFunctionName,
+  Hash,
+  ParseEventLogsReturnType,
+  TransactionReceipt,
+} from "viem";
 import type { ContractName } from "./deployments.ts";
 import type { ChainConnection, ContractHandle } from "./client.ts";
 import { NoWalletError, TransactionFailedError } from "./errors.ts";
@@ -16,7 +24,10 @@ export interface TxResult {
  * Simulates `functionName(args)` on `contract` as the connection's account, sends it, and waits for
  * `confirmations` (default: the connection's). Reverts become ContractRevertError with a readable reason.
  */
-export async function sendTx<N extends ContractName, F extends ContractFunctionName<ContractHandle<N>["abi"], "nonpayable" | "payable">>(
+export async function sendTx<
+  N extends ContractName,
+  F extends ContractFunctionName<ContractHandle<N>["abi"], "nonpayable" | "payable">,
+>(
   conn: ChainConnection,
   contract: ContractHandle<N>,
   functionName: F,
@@ -34,12 +45,18 @@ export async function sendTx<N extends ContractName, F extends ContractFunctionN
       args: args as readonly unknown[],
       account: conn.account,
     });
-    hash = await conn.walletClient.writeContract(request as Parameters<NonNullable<ChainConnection["walletClient"]>["writeContract"]>[0]);
+    hash = await conn.walletClient.writeContract(
+      request as Parameters<NonNullable<ChainConnection["walletClient"]>["writeContract"]>[0],
+    );
   } catch (e) {
     throw decodeRevert(e, where);
   }
-  const receipt = await conn.publicClient.waitForTransactionReceipt({ hash, confirmations: opts.confirmations ?? conn.confirmations });
-  if (receipt.status !== "success") throw new TransactionFailedError(hash, `${where.contract}.${where.functionName}`);
+  const receipt = await conn.publicClient.waitForTransactionReceipt({
+    hash,
+    confirmations: opts.confirmations ?? conn.confirmations,
+  });
+  if (receipt.status !== "success")
+    throw new TransactionFailedError(hash, `${where.contract}.${where.functionName}`);
   return { hash, receipt, blockNumber: receipt.blockNumber };
 }
 
@@ -50,11 +67,18 @@ export function eventsIn<N extends ContractName, E extends ContractEventName<Con
   eventName: E,
 ): ParseEventLogsReturnType<ContractHandle<N>["abi"], E> {
   const logs = receipt.logs.filter((l) => l.address.toLowerCase() === contract.address.toLowerCase());
-  return parseEventLogs({ abi: contract.abi, logs, eventName }) as ParseEventLogsReturnType<ContractHandle<N>["abi"], E>;
+  return parseEventLogs({ abi: contract.abi, logs, eventName }) as ParseEventLogsReturnType<
+    ContractHandle<N>["abi"],
+    E
+  >;
 }
 
 /** Calls a view through viem with revert decoding. */
-export async function readView<T>(contract: { name: string }, functionName: string, call: () => Promise<T>): Promise<T> {
+export async function readView<T>(
+  contract: { name: string },
+  functionName: string,
+  call: () => Promise<T>,
+): Promise<T> {
   try {
     return await call();
   } catch (e) {

@@ -27,7 +27,10 @@ export async function requestAccess(
     contact: input.contact,
     createdAt: new Date().toISOString(),
   });
-  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "requestAccess", [input.datanetId, requestCid]);
+  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "requestAccess", [
+    input.datanetId,
+    requestCid,
+  ]);
   return { datanetId: input.datanetId, requestCid, hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
@@ -36,12 +39,23 @@ export async function grantAccess(
   conn: ChainConnection,
   input: { datanetId: bigint; account: Address; expiresAt: bigint; uses: number },
 ): Promise<TxRef> {
-  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "grantAccess", [input.datanetId, input.account, input.expiresAt, input.uses]);
+  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "grantAccess", [
+    input.datanetId,
+    input.account,
+    input.expiresAt,
+    input.uses,
+  ]);
   return { hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
-export async function revokeAccess(conn: ChainConnection, input: { datanetId: bigint; account: Address }): Promise<TxRef> {
-  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "revokeAccess", [input.datanetId, input.account]);
+export async function revokeAccess(
+  conn: ChainConnection,
+  input: { datanetId: bigint; account: Address },
+): Promise<TxRef> {
+  const tx = await sendTx(conn, conn.contracts.AccessRegistry, "revokeAccess", [
+    input.datanetId,
+    input.account,
+  ]);
   return { hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
@@ -52,11 +66,22 @@ export async function buyAccess(
 ): Promise<TxRef & { paid: bigint; expiresAt: bigint; usesLeft: number }> {
   const reg = conn.contracts.DatanetRegistry;
   const acc = conn.contracts.AccessRegistry;
-  const [, price] = await conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "accessTermsOf", args: [input.datanetId] });
+  const [, price] = await conn.publicClient.readContract({
+    address: reg.address,
+    abi: reg.abi,
+    functionName: "accessTermsOf",
+    args: [input.datanetId],
+  });
   await ensureAllowance(conn, acc.address, price * BigInt(input.uses));
   const tx = await sendTx(conn, acc, "buyAccess", [input.datanetId, input.uses]);
   const [ev] = eventsIn(acc, tx.receipt, "AccessPurchased");
-  return { hash: tx.hash, blockNumber: tx.blockNumber, paid: ev.args.paid!, expiresAt: BigInt(ev.args.expiresAt!), usesLeft: ev.args.usesLeft! };
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    paid: ev.args.paid!,
+    expiresAt: BigInt(ev.args.expiresAt!),
+    usesLeft: ev.args.usesLeft!,
+  };
 }
 
 export interface AccessEntry {
@@ -81,15 +106,38 @@ export async function listAccess(conn: ChainConnection, datanetId: bigint): Prom
   const requests = new Map<string, string>();
   for (const e of requested) requests.set(e.args.account!.toLowerCase(), e.args.requestCID!);
   const accounts = new Map<string, Address>();
-  for (const e of [...requested, ...granted, ...purchased]) accounts.set(e.args.account!.toLowerCase(), e.args.account!);
+  for (const e of [...requested, ...granted, ...purchased])
+    accounts.set(e.args.account!.toLowerCase(), e.args.account!);
   const out: AccessEntry[] = [];
   for (const [key, account] of accounts) {
     const [grant, has, at] = await Promise.all([
-      conn.publicClient.readContract({ address: acc.address, abi: acc.abi, functionName: "getGrant", args: [datanetId, account] }),
-      conn.publicClient.readContract({ address: acc.address, abi: acc.abi, functionName: "hasAccess", args: [datanetId, account] }),
-      conn.publicClient.readContract({ address: acc.address, abi: acc.abi, functionName: "requestedAt", args: [datanetId, account] }),
+      conn.publicClient.readContract({
+        address: acc.address,
+        abi: acc.abi,
+        functionName: "getGrant",
+        args: [datanetId, account],
+      }),
+      conn.publicClient.readContract({
+        address: acc.address,
+        abi: acc.abi,
+        functionName: "hasAccess",
+        args: [datanetId, account],
+      }),
+      conn.publicClient.readContract({
+        address: acc.address,
+        abi: acc.abi,
+        functionName: "requestedAt",
+        args: [datanetId, account],
+      }),
     ]);
-    out.push({ account, requestedAt: at ? BigInt(at) : undefined, requestCid: requests.get(key), hasAccess: has, expiresAt: BigInt(grant.expiresAt), usesLeft: grant.usesLeft });
+    out.push({
+      account,
+      requestedAt: at ? BigInt(at) : undefined,
+      requestCid: requests.get(key),
+      hasAccess: has,
+      expiresAt: BigInt(grant.expiresAt),
+      usesLeft: grant.usesLeft,
+    });
   }
   return out;
 }

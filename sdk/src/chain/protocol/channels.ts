@@ -8,16 +8,31 @@ import { ensureAllowance } from "./token.ts";
 
 export async function openChannel(
   conn: ChainConnection,
-  input: { provider: Address; modelId: bigint; amount: bigint; sessionKey?: Address; sessionKeyExpiresAt?: bigint },
+  input: {
+    provider: Address;
+    modelId: bigint;
+    amount: bigint;
+    sessionKey?: Address;
+    sessionKeyExpiresAt?: bigint;
+  },
 ): Promise<TxRef & { channelId: Hex }> {
   const pc = conn.contracts.PaymentChannels;
   await ensureAllowance(conn, pc.address, input.amount);
-  const tx = await sendTx(conn, pc, "openChannel", [input.provider, input.modelId, input.amount, input.sessionKey ?? zeroAddress, Number(input.sessionKeyExpiresAt ?? 0n)]);
+  const tx = await sendTx(conn, pc, "openChannel", [
+    input.provider,
+    input.modelId,
+    input.amount,
+    input.sessionKey ?? zeroAddress,
+    Number(input.sessionKeyExpiresAt ?? 0n),
+  ]);
   const [ev] = eventsIn(pc, tx.receipt, "ChannelOpened");
   return { hash: tx.hash, blockNumber: tx.blockNumber, channelId: ev.args.channelId! };
 }
 
-export async function topUpChannel(conn: ChainConnection, input: { channelId: Hex; amount: bigint }): Promise<TxRef & { deposit: bigint }> {
+export async function topUpChannel(
+  conn: ChainConnection,
+  input: { channelId: Hex; amount: bigint },
+): Promise<TxRef & { deposit: bigint }> {
   const pc = conn.contracts.PaymentChannels;
   await ensureAllowance(conn, pc.address, input.amount);
   const tx = await sendTx(conn, pc, "topUp", [input.channelId, input.amount]);
@@ -27,21 +42,40 @@ export async function topUpChannel(conn: ChainConnection, input: { channelId: He
 
 export async function getChannel(conn: ChainConnection, channelId: Hex) {
   const pc = conn.contracts.PaymentChannels;
-  const c = await conn.publicClient.readContract({ address: pc.address, abi: pc.abi, functionName: "getChannel", args: [channelId] });
-  return { channelId, ...c, withdrawableAt: BigInt(c.withdrawableAt), sessionKeyExpiresAt: BigInt(c.sessionKeyExpiresAt), modelId: BigInt(c.modelId) };
+  const c = await conn.publicClient.readContract({
+    address: pc.address,
+    abi: pc.abi,
+    functionName: "getChannel",
+    args: [channelId],
+  });
+  return {
+    channelId,
+    ...c,
+    withdrawableAt: BigInt(c.withdrawableAt),
+    sessionKeyExpiresAt: BigInt(c.sessionKeyExpiresAt),
+    modelId: BigInt(c.modelId),
+  };
 }
 
 /**
  * Withdraws what is left of a channel: the first call requests the withdrawal (starting the timeout),
  * a call after the timeout withdraws. `step` says which happened.
  */
-export async function withdrawChannel(conn: ChainConnection, channelId: Hex): Promise<TxRef & { step: "requested" | "withdrawn"; withdrawableAt?: bigint; amount?: bigint }> {
+export async function withdrawChannel(
+  conn: ChainConnection,
+  channelId: Hex,
+): Promise<TxRef & { step: "requested" | "withdrawn"; withdrawableAt?: bigint; amount?: bigint }> {
   const pc = conn.contracts.PaymentChannels;
   const c = await getChannel(conn, channelId);
   if (c.withdrawableAt === 0n) {
     const tx = await sendTx(conn, pc, "requestWithdrawal", [channelId]);
     const [ev] = eventsIn(pc, tx.receipt, "WithdrawalRequested");
-    return { hash: tx.hash, blockNumber: tx.blockNumber, step: "requested", withdrawableAt: BigInt(ev.args.withdrawableAt!) };
+    return {
+      hash: tx.hash,
+      blockNumber: tx.blockNumber,
+      step: "requested",
+      withdrawableAt: BigInt(ev.args.withdrawableAt!),
+    };
   }
   const tx = await sendTx(conn, pc, "withdraw", [channelId]);
   const [ev] = eventsIn(pc, tx.receipt, "ChannelWithdrawn");

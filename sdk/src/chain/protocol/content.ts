@@ -1,11 +1,8 @@
-// The part of the content store (sdk/src/content) the protocol functions need: add and verified cat.
-// Structural, so any ContentStore (Kubo RPC, embedded node, pinning service) fits.
+// Content store helpers for the protocol functions: JSON documents in, verified JSON documents out.
+import type { ContentStore } from "../../content/store.ts";
 import { NotFoundError } from "../errors.ts";
 
-export interface ProtocolContentStore {
-  add(content: Uint8Array | string, opts?: { pin?: boolean; onProgress?: (bytes: number) => void }): Promise<{ cid: string; size?: number }>;
-  cat(cid: string): Promise<Uint8Array>;
-}
+export type ProtocolContentStore = ContentStore;
 
 /** Adds a JSON document (pinned) and returns its CID. */
 export async function addJson(store: ProtocolContentStore, doc: unknown): Promise<string> {
@@ -18,7 +15,10 @@ export async function catJson(store: ProtocolContentStore, cid: string, what: st
   try {
     return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
-    throw new NotFoundError(`A JSON ${what} at ${cid}`, "The CID does not hold JSON; check it is the right document.");
+    throw new NotFoundError(
+      `A JSON ${what} at ${cid}`,
+      "The CID does not hold JSON; check it is the right document.",
+    );
   }
 }
 

@@ -1,8 +1,9 @@
 // Datanets: create, contribute (normalise -> encrypt -> IPFS -> chain), review, withdraw, list, show.
-import { bytesToHex, sha256 } from "viem";
+import { basename } from "node:path";
+import { bytesToHex } from "viem";
 import type { Address, Hash, Hex } from "viem";
-import { encryptContent, keyIdOf, publicKeyBytes } from "../../crypto/index.ts";
-import { normaliseFile, recordsToJsonl } from "../../records/index.ts";
+import { prepareContribution, uploadContribution } from "../../contribution/index.ts";
+import { keyIdOf, publicKeyBytes } from "../../crypto/index.ts";
 import type { NormaliseOptions } from "../../records/index.ts";
 import { parseContributionManifest, parseDatanetMetadata } from "../../schemas/index.ts";
 import type { ContributionManifest, DatanetMetadata } from "../../schemas/index.ts";
@@ -41,13 +42,24 @@ export interface CreateDatanetResult {
 }
 
 /** Pins the metadata document and creates the Datanet on chain. */
-export async function createDatanet(conn: ChainConnection, store: ProtocolContentStore, input: CreateDatanetInput): Promise<CreateDatanetResult> {
+export async function createDatanet(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  input: CreateDatanetInput,
+): Promise<CreateDatanetResult> {
   if (!conn.account) throw new NoWalletError("datanet create");
   const custodian = input.custodian
-    ? { publicKey: bytesToHex(publicKeyBytes(input.custodian.publicKey)).slice(2), keyId: keyIdOf(input.custodian.publicKey), url: input.custodian.url }
+    ? {
+        publicKey: bytesToHex(publicKeyBytes(input.custodian.publicKey)).slice(2),
+        keyId: keyIdOf(input.custodian.publicKey),
+        url: input.custodian.url,
+      }
     : undefined;
   if (!custodian && input.policy !== "open") {
-    throw new NotFoundError("A custodian public key", "Approval and Paid Datanets store encrypted data: pass --custodian-key <hex public key> (printed by the custodian on start).");
+    throw new NotFoundError(
+      "A custodian public key",
+      "Approval and Paid Datanets store encrypted data: pass --custodian-key <hex public key> (printed by the custodian on start).",
+    );
   }
   const metadata = parseDatanetMetadata({
     name: input.name,
@@ -60,7 +72,12 @@ export async function createDatanet(conn: ChainConnection, store: ProtocolConten
   const metadataCid = await addJson(store, metadata);
   const policy = ACCESS_POLICIES.indexOf(input.policy);
   const reg = conn.contracts.DatanetRegistry;
-  const tx = await sendTx(conn, reg, "createDatanet", [metadataCid, policy, input.price ?? 0n, input.curators ?? []]);
+  const tx = await sendTx(conn, reg, "createDatanet", [
+    metadataCid,
+    policy,
+    input.price ?? 0n,
+    input.curators ?? [],
+  ]);
   const [created] = eventsIn(reg, tx.receipt, "DatanetCreated");
   return { datanetId: created.args.datanetId!, metadataCid, hash: tx.hash, blockNumber: tx.blockNumber };
 }
@@ -76,9 +93,20 @@ export interface DatanetInfo {
   metadata?: DatanetMetadata;
 }
 
-export async function getDatanet(conn: ChainConnection, datanetId: bigint, store?: ProtocolContentStore): Promise<DatanetInfo> {
+export async function getDatanet(
+  conn: ChainConnection,
+  datanetId: bigint,
+  store?: ProtocolContentStore,
+): Promise<DatanetInfo> {
   const reg = conn.contracts.DatanetRegistry;
-  const d = await readView(reg, "getDatanet", () => conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "getDatanet", args: [datanetId] }));
+  const d = await readView(reg, "getDatanet", () =>
+    conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "getDatanet",
+      args: [datanetId],
+    }),
+  );
   const info: DatanetInfo = {
     datanetId,
     owner: d.owner,
@@ -92,9 +120,16 @@ export async function getDatanet(conn: ChainConnection, datanetId: bigint, store
   return info;
 }
 
-export async function listDatanets(conn: ChainConnection, store?: ProtocolContentStore): Promise<DatanetInfo[]> {
+export async function listDatanets(
+  conn: ChainConnection,
+  store?: ProtocolContentStore,
+): Promise<DatanetInfo[]> {
   const reg = conn.contracts.DatanetRegistry;
-  const count = await conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "datanetCount" });
+  const count = await conn.publicClient.readContract({
+    address: reg.address,
+    abi: reg.abi,
+    functionName: "datanetCount",
+  });
   const out: DatanetInfo[] = [];
   for (let id = 1n; id <= count; id++) out.push(await getDatanet(conn, id, store));
   return out;
@@ -115,18 +150,38 @@ export interface ContributionInfo {
 }
 
 /** Every contribution of a Datanet with its current status, from the registry's event logs and state. */
-export async function listContributions(conn: ChainConnection, datanetId: bigint): Promise<ContributionInfo[]> {
+export async function listContributions(
+  conn: ChainConnection,
+  datanetId: bigint,
+): Promise<ContributionInfo[]> {
   const reg = conn.contracts.DatanetRegistry;
   const fromBlock = conn.deployments.deployBlock;
   const [submitted, approved] = await Promise.all([
-    conn.publicClient.getContractEvents({ address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId }, fromBlock }),
-    conn.publicClient.getContractEvents({ address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId }, fromBlock }),
+    conn.publicClient.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionSubmitted",
+      args: { datanetId },
+      fromBlock,
+    }),
+    conn.publicClient.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionApproved",
+      args: { datanetId },
+      fromBlock,
+    }),
   ]);
   const versions = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
   const out: ContributionInfo[] = [];
   for (const e of submitted) {
     const a = e.args as Required<typeof e.args>;
-    const c = await conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "getContribution", args: [datanetId, a.contributionId] });
+    const c = await conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "getContribution",
+      args: [datanetId, a.contributionId],
+    });
     const status = CONTRIBUTION_STATUSES[c.status];
     out.push({
       datanetId,
@@ -138,7 +193,8 @@ export async function listContributions(conn: ChainConnection, datanetId: bigint
       byteSize: Number(a.byteSize),
       encrypted: a.encrypted,
       status,
-      approvedInVersion: status === "approved" || status === "withdrawn" ? versions.get(a.contributionId) : undefined,
+      approvedInVersion:
+        status === "approved" || status === "withdrawn" ? versions.get(a.contributionId) : undefined,
     });
   }
   return out;
@@ -171,37 +227,43 @@ export interface ContributeResult {
  * Normalises a file into records, encrypts them for the Datanet's custodian (unless the Datanet is open
  * and has none), pins content and manifest, and submits the contribution on chain.
  */
-export async function contribute(conn: ChainConnection, store: ProtocolContentStore, input: ContributeInput): Promise<ContributeResult> {
+export async function contribute(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  input: ContributeInput,
+): Promise<ContributeResult> {
   if (!conn.account) throw new NoWalletError("datanet contribute");
   const datanet = await getDatanet(conn, input.datanetId, store);
-  const normalised = normaliseFile(input.fileName, input.content, input.normalise);
-  const jsonl = new TextEncoder().encode(recordsToJsonl(normalised.records));
-  const contentHash = sha256(jsonl);
   const custodianKey = datanet.metadata?.custodian?.publicKey;
   const encrypt = datanet.policy !== "open" || custodianKey !== undefined;
   if (encrypt && !custodianKey) {
-    throw new NotFoundError(`A custodian key in Datanet ${input.datanetId}'s metadata`, "The Datanet cannot receive encrypted data; ask its owner to set a custodian.");
+    throw new NotFoundError(
+      `A custodian key in Datanet ${input.datanetId}'s metadata`,
+      "The Datanet cannot receive encrypted data; ask its owner to set a custodian.",
+    );
   }
-  let stored: Uint8Array = jsonl;
-  let encryption: ContributionManifest["encryption"];
-  if (encrypt) ({ ciphertext: stored, encryption } = await encryptContent(jsonl, [custodianKey!]));
-  const total = stored.length;
-  const { cid: contentCid } = await store.add(stored, { onProgress: (n) => input.onProgress?.(n, total) });
-  const manifest = parseContributionManifest({
-    datanetId: input.datanetId.toString(),
-    contributor: conn.account.address,
-    contentCid,
-    contentHash,
-    records: normalised.records.length,
-    bytes: jsonl.length,
-    recordKinds: normalised.kinds,
-    source: { fileName: input.fileName.split(/[\\/]/).pop()!, bytes: normalised.inputBytes },
-    encryption,
-    createdAt: new Date().toISOString(),
+  // The manifest keeps the file's base name only: local paths stay local.
+  const prepared = await prepareContribution(basename(input.fileName), input.content, {
+    recipients: encrypt ? [custodianKey!] : [],
+    normalise: input.normalise,
   });
-  const cid = await addJson(store, manifest);
+  const total = prepared.payload.length;
+  const { manifestCid: cid, contentCid } = await uploadContribution(store, prepared, {
+    datanetId: input.datanetId,
+    contributor: conn.account.address,
+    onProgress: (n) => input.onProgress?.(n, total),
+  });
+  const contentHash = prepared.contentHash;
+  const records = prepared.records.length;
   const reg = conn.contracts.DatanetRegistry;
-  const tx = await sendTx(conn, reg, "submitContribution", [input.datanetId, cid, contentHash, normalised.records.length, total, encrypt]);
+  const tx = await sendTx(conn, reg, "submitContribution", [
+    input.datanetId,
+    cid,
+    contentHash,
+    records,
+    total,
+    encrypt,
+  ]);
   const [ev] = eventsIn(reg, tx.receipt, "ContributionSubmitted");
   return {
     datanetId: input.datanetId,
@@ -209,8 +271,8 @@ export async function contribute(conn: ChainConnection, store: ProtocolContentSt
     cid,
     contentCid,
     contentHash,
-    records: normalised.records.length,
-    bytes: jsonl.length,
+    records,
+    bytes: prepared.bytes,
     encrypted: encrypt,
     hash: tx.hash,
     blockNumber: tx.blockNumber,
@@ -218,7 +280,10 @@ export async function contribute(conn: ChainConnection, store: ProtocolContentSt
 }
 
 /** Reads and validates a contribution's manifest from the content store. */
-export async function getContributionManifest(store: ProtocolContentStore, cid: string): Promise<ContributionManifest> {
+export async function getContributionManifest(
+  store: ProtocolContentStore,
+  cid: string,
+): Promise<ContributionManifest> {
   return parseContributionManifest(await catJson(store, cid, "contribution manifest"));
 }
 
@@ -232,32 +297,49 @@ export interface ReviewResult {
 }
 
 /** Approves (in batches, in the given order) and rejects pending contributions. Curators only. */
-export async function review(conn: ChainConnection, input: { datanetId: bigint; approve?: bigint[]; reject?: bigint[] }): Promise<ReviewResult> {
+export async function review(
+  conn: ChainConnection,
+  input: { datanetId: bigint; approve?: bigint[]; reject?: bigint[] },
+): Promise<ReviewResult> {
   const reg = conn.contracts.DatanetRegistry;
   const approve = input.approve ?? [];
   const reject = input.reject ?? [];
   const hashes: Hash[] = [];
   for (let i = 0; i < approve.length; i += APPROVE_BATCH) {
     const batch = approve.slice(i, i + APPROVE_BATCH);
-    const tx = batch.length === 1
-      ? await sendTx(conn, reg, "approveContribution", [input.datanetId, batch[0]])
-      : await sendTx(conn, reg, "approveContributions", [input.datanetId, batch]);
+    const tx =
+      batch.length === 1
+        ? await sendTx(conn, reg, "approveContribution", [input.datanetId, batch[0]])
+        : await sendTx(conn, reg, "approveContributions", [input.datanetId, batch]);
     hashes.push(tx.hash);
   }
-  for (const id of reject) hashes.push((await sendTx(conn, reg, "rejectContribution", [input.datanetId, id])).hash);
-  const version = await conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "versionOf", args: [input.datanetId] });
+  for (const id of reject)
+    hashes.push((await sendTx(conn, reg, "rejectContribution", [input.datanetId, id])).hash);
+  const version = await conn.publicClient.readContract({
+    address: reg.address,
+    abi: reg.abi,
+    functionName: "versionOf",
+    args: [input.datanetId],
+  });
   return { datanetId: input.datanetId, approved: approve, rejected: reject, version, hashes };
 }
 
 /** Withdraws consent for one's own contribution. */
-export async function withdrawContribution(conn: ChainConnection, datanetId: bigint, contributionId: bigint): Promise<{ hash: Hash; blockNumber: bigint }> {
-  const tx = await sendTx(conn, conn.contracts.DatanetRegistry, "withdrawContribution", [datanetId, contributionId]);
+export async function withdrawContribution(
+  conn: ChainConnection,
+  datanetId: bigint,
+  contributionId: bigint,
+): Promise<{ hash: Hash; blockNumber: bigint }> {
+  const tx = await sendTx(conn, conn.contracts.DatanetRegistry, "withdrawContribution", [
+    datanetId,
+    contributionId,
+  ]);
   return { hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
 export function parsePolicy(s: string): AccessPolicyName {
   const p = s.toLowerCase() as AccessPolicyName;
-  if (!ACCESS_POLICIES.includes(p)) throw new RangeError(`Unknown access policy "${s}": use one of ${ACCESS_POLICIES.join(", ")}.`);
+  if (!ACCESS_POLICIES.includes(p))
+    throw new RangeError(`Unknown access policy "${s}": use one of ${ACCESS_POLICIES.join(", ")}.`);
   return p;
 }
-

@@ -13,10 +13,19 @@ export interface BaseModelInfo {
 
 export async function listBaseModels(conn: ChainConnection): Promise<BaseModelInfo[]> {
   const mr = conn.contracts.ModelRegistry;
-  const count = await conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "baseModelCount" });
+  const count = await conn.publicClient.readContract({
+    address: mr.address,
+    abi: mr.abi,
+    functionName: "baseModelCount",
+  });
   const out: BaseModelInfo[] = [];
   for (let id = 1; id <= count; id++) {
-    const b = await conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "getBaseModel", args: [id] });
+    const b = await conn.publicClient.readContract({
+      address: mr.address,
+      abi: mr.abi,
+      functionName: "getBaseModel",
+      args: [id],
+    });
     out.push({ baseModelId: id, name: b.name, cid: b.cid, active: b.active });
   }
   return out;
@@ -25,9 +34,14 @@ export async function listBaseModels(conn: ChainConnection): Promise<BaseModelIn
 /** A base model by on-chain id (a number) or registered name. */
 export async function findBaseModel(conn: ChainConnection, nameOrId: string): Promise<BaseModelInfo> {
   const all = await listBaseModels(conn);
-  const found = /^\d+$/.test(nameOrId) ? all.find((b) => b.baseModelId === Number(nameOrId)) : all.find((b) => b.name === nameOrId);
+  const found = /^\d+$/.test(nameOrId)
+    ? all.find((b) => b.baseModelId === Number(nameOrId))
+    : all.find((b) => b.name === nameOrId);
   if (!found) {
-    throw new NotFoundError(`Base model "${nameOrId}"`, `Registered base models: ${all.map((b) => `${b.baseModelId}:${b.name}`).join(", ") || "none"}. Use one of these names or ids.`);
+    throw new NotFoundError(
+      `Base model "${nameOrId}"`,
+      `Registered base models: ${all.map((b) => `${b.baseModelId}:${b.name}`).join(", ") || "none"}. Use one of these names or ids.`,
+    );
   }
   return found;
 }
@@ -50,11 +64,29 @@ export interface ModelInfo {
 
 export async function getModel(conn: ChainConnection, modelId: bigint): Promise<ModelInfo> {
   const mr = conn.contracts.ModelRegistry;
-  const exists = await conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "exists", args: [modelId] });
+  const exists = await conn.publicClient.readContract({
+    address: mr.address,
+    abi: mr.abi,
+    functionName: "exists",
+    args: [modelId],
+  });
   if (!exists) throw new NotFoundError(`Model ${modelId}`, "List models with `tributary model list`.");
   const [m, minted] = await Promise.all([
-    readView(mr, "getModelVersion", () => conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "getModelVersion", args: [modelId] })),
-    conn.publicClient.getContractEvents({ address: mr.address, abi: mr.abi, eventName: "ModelVersionMinted", args: { tokenId: modelId }, fromBlock: conn.deployments.deployBlock }),
+    readView(mr, "getModelVersion", () =>
+      conn.publicClient.readContract({
+        address: mr.address,
+        abi: mr.abi,
+        functionName: "getModelVersion",
+        args: [modelId],
+      }),
+    ),
+    conn.publicClient.getContractEvents({
+      address: mr.address,
+      abi: mr.abi,
+      eventName: "ModelVersionMinted",
+      args: { tokenId: modelId },
+      fromBlock: conn.deployments.deployBlock,
+    }),
   ]);
   const ev = minted[0]?.args;
   return {
@@ -76,7 +108,11 @@ export async function getModel(conn: ChainConnection, modelId: bigint): Promise<
 
 export async function listModels(conn: ChainConnection): Promise<ModelInfo[]> {
   const mr = conn.contracts.ModelRegistry;
-  const count = await conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "modelCount" });
+  const count = await conn.publicClient.readContract({
+    address: mr.address,
+    abi: mr.abi,
+    functionName: "modelCount",
+  });
   const out: ModelInfo[] = [];
   for (let id = 1n; id <= count; id++) out.push(await getModel(conn, id));
   return out;

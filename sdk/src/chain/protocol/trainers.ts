@@ -36,7 +36,10 @@ export async function stake(conn: ChainConnection, amount: bigint): Promise<TxRe
 }
 
 /** Moves `amount` into cooldown. */
-export async function requestUnstake(conn: ChainConnection, amount: bigint): Promise<TxRef & { availableAt: bigint }> {
+export async function requestUnstake(
+  conn: ChainConnection,
+  amount: bigint,
+): Promise<TxRef & { availableAt: bigint }> {
   const reg = conn.contracts.TrainerRegistry;
   const tx = await sendTx(conn, reg, "requestUnstake", [amount]);
   const t = await getTrainer(conn, conn.account!.address);
@@ -52,9 +55,32 @@ export async function withdrawStake(conn: ChainConnection): Promise<TxRef> {
 export async function getTrainer(conn: ChainConnection, trainer: Address) {
   const reg = conn.contracts.TrainerRegistry;
   const [t, eligible, profileCid] = await Promise.all([
-    conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "getTrainer", args: [trainer] }),
-    conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "isEligible", args: [trainer] }),
-    conn.publicClient.readContract({ address: reg.address, abi: reg.abi, functionName: "profileOf", args: [trainer] }),
+    conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "getTrainer",
+      args: [trainer],
+    }),
+    conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "isEligible",
+      args: [trainer],
+    }),
+    conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "profileOf",
+      args: [trainer],
+    }),
   ]);
-  return { trainer, staked: t.staked, unstaking: t.unstaking, unstakeAvailableAt: BigInt(t.unstakeAvailableAt), activeJobs: t.activeJobs, eligible, profileCid };
+  return {
+    trainer,
+    staked: t.staked,
+    unstaking: t.unstaking,
+    unstakeAvailableAt: BigInt(t.unstakeAvailableAt),
+    activeJobs: t.activeJobs,
+    eligible,
+    profileCid,
+  };
 }
