@@ -3,6 +3,7 @@
 // runners' own summaries (node:test "# pass N" / "# fail N", Hardhat/mocha "N passing" / "N failing").
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { stripVTControlCharacters } from "node:util";
 
 const root = new URL("..", import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
@@ -32,7 +33,7 @@ for (const [where, script] of steps) {
     take(child.stderr, process.stderr);
     child.on("close", (c) => resolve({ code: c ?? 1, out }));
   });
-  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  const plain = stripVTControlCharacters(out);
   const count = (re) => [...plain.matchAll(re)].reduce((s, m) => s + Number(m[1]), 0);
   const p = count(/^(?:#|ℹ) pass (\d+)$/gm) + count(/^\s*(\d+) passing\b/gm);
   const f = count(/^(?:#|ℹ) fail (\d+)$/gm) + count(/^\s*(\d+) failing\b/gm);

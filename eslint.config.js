@@ -1,0 +1,23 @@
+// ESLint flat config for every TypeScript package of the repository.
+import js from "@eslint/js";
+import globals from "globals";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  {
+    ignores: [
+      "**/node_modules/**", "**/dist/**", "**/build/**", "**/generated/**", "artifacts/**", "cache/**",
+      "coverage/**", ".tools/**", ".tributary/**", "subgraph/src/**", "subgraph/tests/**", "**/*.d.ts",
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { ...globals.node, ...globals.browser } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+      "@typescript-eslint/consistent-type-imports": "error",
+      "no-console": "off",
+    },
+  },
+);
