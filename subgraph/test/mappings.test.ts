@@ -1,6 +1,8 @@
 // Every handler of the real subgraph: `graph codegen && graph build` here, then each contract event is fed
 // to the built wasm (see helpers/events.ts) and the entities it creates and updates are checked.
 import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { before, describe, it } from "node:test";
 import type { Hex } from "viem";
 import { buildSubgraph } from "../runner/build.ts";
@@ -477,5 +479,34 @@ describe("coverage of the whole subgraph", () => {
     assert.equal(d.protocolStats.eventCount, chain.emitted);
     assert.equal(d.protocolStats.accountCount, d.accounts.length);
     assert.deepEqual(chain.logs.filter((l) => l.startsWith("error")), []);
+  });
+});
+
+describe("the app's queries on the indexed data", () => {
+  it("run without errors and return the data the pages need", async () => {
+    const dir = join(subgraphDir, "queries");
+    const vars: Record<string, Record<string, unknown>> = {
+      "account.graphql": { id: TRAINER },
+      "datanet.graphql": { id: "1", account: BUILDER },
+      "job.graphql": { id: "1" },
+    };
+    const results: Record<string, any> = {};
+    for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
+      results[f] = await chain.query(readFileSync(join(dir, f), "utf8"), vars[f]);
+    }
+    const d = results["datanet.graphql"].datanet;
+    assert.equal(d.contributions.length, 3);
+    assert.equal(d.pending.length, 0);
+    assert.deepEqual(d.myGrant.map((g: { id: string }) => g.id), [`1-${BUILDER}`]);
+    assert.equal(d.jobs.length, 4);
+    assert.equal(d.rewardPool.distributions.length, 1);
+    assert.equal(results["jobs.graphql"].jobs.length, 4);
+    assert.equal(results["job.graphql"].job.model.id, "1");
+    assert.equal(results["job.graphql"].jobFinalizeds.length, 1);
+    assert.equal(results["account.graphql"].account.trainer[0].jobsCompleted, 1);
+    assert.equal(results["trainers.graphql"].trainers.length, 1);
+    assert.equal(results["models.graphql"].modelVersions.length, 1);
+    assert.equal(results["activity.graphql"].events.length, 30);
+    assert.equal(results["protocol-stats.graphql"].protocolStats.datanetCount, 1);
   });
 });

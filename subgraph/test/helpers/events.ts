@@ -96,10 +96,11 @@ export class MockChain {
     return this.number++;
   }
 
-  async query(q: string): Promise<any> {
+  async query(q: string, variables?: Record<string, unknown>): Promise<any> {
     const r = await graphql({
       schema: this.schema,
       source: q,
+      variableValues: variables,
       contextValue: { store: this.store, schema: this.subgraph.schema, deployment: "test", hasIndexingErrors: () => false },
     });
     if (r.errors) throw new Error(r.errors.map((e) => e.message).join("\n"));
