@@ -55,12 +55,21 @@ export class AscMemory {
     this.exports = exports;
   }
 
+  private cachedBuffer: ArrayBuffer | null = null;
+  private cachedView: DataView | null = null;
+
   private get buffer(): ArrayBuffer {
     return this.exports.memory.buffer as ArrayBuffer;
   }
 
+  /** A DataView of memory, re-created only when memory grows (growth detaches the old buffer). */
   private view(): DataView {
-    return new DataView(this.buffer);
+    const buf = this.buffer;
+    if (buf !== this.cachedBuffer || !this.cachedView) {
+      this.cachedBuffer = buf;
+      this.cachedView = new DataView(buf);
+    }
+    return this.cachedView;
   }
 
   u32(ptr: number): number {

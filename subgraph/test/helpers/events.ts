@@ -26,9 +26,12 @@ export class MockChain {
     this.schema = buildGraphQLSchema(subgraph.schema);
   }
 
+  private blockCache: BlockInfo | null = null;
+
   private block(): BlockInfo {
     const n = BigInt(this.number);
-    return {
+    if (this.blockCache?.number === n) return this.blockCache;
+    return (this.blockCache = {
       hash: keccak256(toHex(`block-${n}`)),
       parentHash: keccak256(toHex(`block-${n - 1n}`)),
       unclesHash: keccak256(toHex("uncles")),
@@ -44,7 +47,7 @@ export class MockChain {
       totalDifficulty: 0n,
       size: null,
       baseFeePerGas: 1n,
-    };
+    });
   }
 
   /** Queues `eventName` of data source `dataSource` with named arguments in the current block. */
