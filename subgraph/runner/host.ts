@@ -105,7 +105,8 @@ function writeJson(mem: AscMemory, node: JsonNode): number {
   }
 }
 
-type HostFn = (mem: AscMemory, ctx: HostContext, ...args: number[]) => number | bigint | void;
+/** A host function: reads its arguments from the calling instance's memory, returns a wasm value. */
+export type HostFn = (mem: AscMemory, ctx: HostContext, ...args: number[]) => number | bigint | void;
 
 function bigBinary(op: (a: bigint, b: bigint) => bigint): HostFn {
   return (mem, _ctx, x, y) => mem.writeBigInt(op(mem.readBigInt(x), mem.readBigInt(y)));
@@ -229,8 +230,8 @@ export class MappingModule {
     this.module = new WebAssembly.Module(wasm);
   }
 
-  /** Instantiates the module bound to `ctx` and runs its start function. */
-  instantiate(ctx: HostContext): { mem: AscMemory; exports: WasmExports } {
+  /** Instantiates the module bound to `ctx` (plus `extra` host functions) and runs its start function. */
+  instantiate(ctx: HostContext, extra: Record<string, HostFn> = {}): { mem: AscMemory; exports: WasmExports } {
     let mem: AscMemory | null = null;
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     for (const imp of WebAssembly.Module.imports(this.module)) {
@@ -244,7 +245,7 @@ export class MappingModule {
         };
         continue;
       }
-      const fn = hostFunctions[imp.name];
+      const fn = extra[imp.name] ?? hostFunctions[imp.name];
       ns[imp.name] = fn
         ? (...args: number[]) => fn(mem!, ctx, ...args)
         : () => {

@@ -5,6 +5,7 @@ import type { BlockInfo, EventTrigger } from "./ethereum.ts";
 import { writeEvent } from "./ethereum.ts";
 import type { HostContext } from "./host.ts";
 import type { DataSourceDef, EventHandlerDef, Subgraph } from "./manifest.ts";
+import type { SubgraphSchema } from "./schema.ts";
 import type { BlockChanges, EntityStore } from "./store.ts";
 import type { EntityData, StoreValue } from "./values.ts";
 
@@ -34,6 +35,59 @@ export class HandlerError extends Error {
 }
 
 const LEVELS = ["error", "error", "warn", "info", "debug"] as const;
+
+/**
+ * What `store.set(type, id, data)` leaves in the store, as graph-node does it: `data` merged into the
+ * existing entity, null values removing fields, every required field present, no derived field set.
+ */
+export function mergeEntity(
+  schema: SubgraphSchema,
+  type: string,
+  id: string,
+  existing: EntityData | null,
+  data: EntityData,
+): EntityData {
+  const def = schema.entities.get(type);
+  if (!def) throw new EntityValidationError(type, id, "no such entity type in the schema");
+  const merged: EntityData = { ...(existing ?? {}) };
+  for (const [k, v] of Object.entries(data)) {
+    const f = def.fields.get(k);
+    if (!f) throw new EntityValidationError(type, id, `has no field ${k}`);
+    if (f.derivedFrom) throw new EntityValidationError(type, id, `field ${k} is derived and cannot be set`);
+    if (v[0] === "Null") delete merged[k];
+    else merged[k] = v;
+  }
+  if (idOf(merged.id) !== id) merged.id = def.fields.get("id")!.type === "Bytes" ? ["Bytes", id] : ["String", id];
+  for (const f of def.fields.values()) {
+    if (f.nonNull && !f.derivedFrom && !(f.name in merged)) {
+      throw new EntityValidationError(type, id, `missing value for non-nullable field ${f.name}`);
+    }
+  }
+  return merged;
+}
+
+/** Entities of the type behind derived field `type.field` that point at `id`, from `all`. */
+export function relatedEntities(
+  schema: SubgraphSchema,
+  type: string,
+  id: string,
+  field: string,
+  all: (entityType: string) => Iterable<EntityData>,
+): EntityData[] {
+  const f = schema.entities.get(type)?.fields.get(field);
+  if (!f?.derivedFrom) throw new EntityValidationError(type, id, `field ${field} is not a derived field`);
+  const targets = schema.entities.has(f.type) ? [f.type] : (schema.interfaces.get(f.type)?.implementations ?? []);
+  const out: EntityData[] = [];
+  for (const t of targets) {
+    for (const e of all(t)) {
+      const v = e[f.derivedFrom];
+      if (!v) continue;
+      const hit = v[0] === "Array" ? v[1].some((x) => idOf(x) === id) : idOf(v) === id;
+      if (hit) out.push(e);
+    }
+  }
+  return out;
+}
 
 function idOf(v: StoreValue | undefined): string | null {
   if (!v) return null;
@@ -71,27 +125,10 @@ export class BlockProcessor {
         get,
         getInBlock: (type, id) => cached(type, id) ?? null,
         set: (type, id, data) => {
-          const def = schema.entities.get(type);
-          if (!def) throw new EntityValidationError(type, id, "no such entity type in the schema");
-          const existing = get(type, id);
-          if (def.immutable && this.store.get(type, id)) {
+          if (schema.entities.get(type)?.immutable && this.store.get(type, id)) {
             throw new EntityValidationError(type, id, "is immutable and was already written in an earlier block");
           }
-          const merged: EntityData = { ...(existing ?? {}) };
-          for (const [k, v] of Object.entries(data)) {
-            const f = def.fields.get(k);
-            if (!f) throw new EntityValidationError(type, id, `has no field ${k}`);
-            if (f.derivedFrom) throw new EntityValidationError(type, id, `field ${k} is derived and cannot be set`);
-            if (v[0] === "Null") delete merged[k];
-            else merged[k] = v;
-          }
-          if (idOf(merged.id) !== id) merged.id = def.fields.get("id")!.type === "Bytes" ? ["Bytes", id] : ["String", id];
-          for (const f of def.fields.values()) {
-            if (f.nonNull && !f.derivedFrom && !(f.name in merged)) {
-              throw new EntityValidationError(type, id, `missing value for non-nullable field ${f.name}`);
-            }
-          }
-          write(type, id, merged);
+          write(type, id, mergeEntity(schema, type, id, get(type, id), data));
         },
         remove: (type, id) => {
           if (schema.entities.get(type)?.immutable) {
@@ -99,23 +136,11 @@ export class BlockProcessor {
           }
           write(type, id, null);
         },
-        loadRelated: (type, id, field) => {
-          const f = schema.entities.get(type)?.fields.get(field);
-          if (!f?.derivedFrom) throw new EntityValidationError(type, id, `field ${field} is not a derived field`);
-          const targets = schema.entities.has(f.type) ? [f.type] : (schema.interfaces.get(f.type)?.implementations ?? []);
-          const out: EntityData[] = [];
-          for (const t of targets) {
+        loadRelated: (type, id, field) =>
+          relatedEntities(schema, type, id, field, (t) => {
             const ids = new Set([...this.store.all(t).keys(), ...(changes.get(t)?.keys() ?? [])]);
-            for (const eid of ids) {
-              const e = get(t, eid);
-              const v = e?.[f.derivedFrom];
-              if (!e || !v) continue;
-              const hit = v[0] === "Array" ? v[1].some((x) => idOf(x) === id) : idOf(v) === id;
-              if (hit) out.push(e);
-            }
-          }
-          return out;
-        },
+            return [...ids].map((eid) => get(t, eid)).filter((e): e is EntityData => e !== null);
+          }),
         log: (level, message) => this.logger(LEVELS[level] ?? "info", `[${trigger.dataSource.name}] ${message}`),
         dataSource: { address: trigger.dataSource.address, network: trigger.dataSource.network, context: {} },
       };
