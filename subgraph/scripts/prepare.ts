@@ -1,0 +1,148 @@
+// Generates subgraph.yaml and abis/ from subgraph.template.yaml, the contract interfaces (compiled with the
+// npm solc package: the interfaces declare every event) and, when present, deployments/<chainId>.json.
+//   node scripts/prepare.ts [--deployments ../deployments/31337.json] [--network hardhat]
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import type { Abi, AbiEvent, AbiParameter } from "viem";
+import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { buildSubgraph } from "../runner/build.ts";
+import type { Deployments } from "../runner/indexer.ts";
+
+const require = createRequire(import.meta.url);
+export const subgraphDir = resolve(import.meta.dirname, "..");
+export const repoRoot = resolve(subgraphDir, "..");
+
+type TemplateSource = { name: string; interface: string; file: string; entities: string[] };
+type Template = { specVersion: string; description: string; schema: { file: string }; dataSources: TemplateSource[] };
+
+export class PrepareError extends Error {
+  constructor(message: string, hint: string) {
+    super(`${message}; ${hint}`);
+    this.name = "PrepareError";
+  }
+}
+
+/** Compiles contracts/interfaces/<name>.sol with solc and returns each interface's ABI. */
+export function interfaceAbis(names: string[]): Map<string, Abi> {
+  const solc = require("solc") as { compile(input: string, opts: { import: (p: string) => unknown }): string };
+  const sources: Record<string, { content: string }> = {};
+  for (const n of names) {
+    const path = join(repoRoot, "contracts/interfaces", `${n}.sol`);
+    if (!existsSync(path)) throw new PrepareError(`${path} does not exist`, "merge the contracts' interfaces first");
+    sources[`contracts/interfaces/${n}.sol`] = { content: readFileSync(path, "utf8") };
+  }
+  const findImport = (p: string) => {
+    for (const base of [repoRoot, join(repoRoot, "node_modules")]) {
+      const full = join(base, p);
+      if (existsSync(full)) return { contents: readFileSync(full, "utf8") };
+    }
+    return { error: `import ${p} not found` };
+  };
+  const out = JSON.parse(
+    solc.compile(
+      JSON.stringify({ language: "Solidity", sources, settings: { outputSelection: { "*": { "*": ["abi"] } } } }),
+      { import: findImport },
+    ),
+  ) as { errors?: { severity: string; formattedMessage: string }[]; contracts: Record<string, Record<string, { abi: Abi }>> };
+  const errors = (out.errors ?? []).filter((e) => e.severity === "error");
+  if (errors.length) throw new PrepareError(errors.map((e) => e.formattedMessage).join("\n"), "fix the interfaces");
+  const abis = new Map<string, Abi>();
+  for (const n of names) abis.set(n, out.contracts[`contracts/interfaces/${n}.sol`][n].abi);
+  return abis;
+}
+
+/** The manifest's spelling of an event parameter type: tuples as `(t1,t2)`. */
+function manifestType(p: AbiParameter): string {
+  const m = /^tuple(.*)$/.exec(p.type);
+  if (m) {
+    const comps = (p as { components: readonly AbiParameter[] }).components;
+    return `(${comps.map(manifestType).join(",")})${m[1]}`;
+  }
+  return p.type;
+}
+
+export function eventSignature(e: AbiEvent): string {
+  return `${e.name}(${e.inputs.map((i) => (i.indexed ? "indexed " : "") + manifestType(i)).join(",")})`;
+}
+
+export type PrepareOptions = {
+  /** deployments/<chainId>.json (object or path); without it addresses are zero and start blocks 0. */
+  deployments?: Deployments | string;
+  network?: string;
+};
+
+/** Writes subgraph.yaml + abis/; returns the manifest path. */
+export function prepareSubgraph(opts: PrepareOptions = {}): string {
+  const outDir = subgraphDir;
+  const template = parseYaml(readFileSync(join(subgraphDir, "subgraph.template.yaml"), "utf8")) as Template;
+  let deployments: Deployments | null = null;
+  if (typeof opts.deployments === "string") {
+    deployments = JSON.parse(readFileSync(opts.deployments, "utf8")) as Deployments;
+  } else if (opts.deployments) {
+    deployments = opts.deployments;
+  }
+  const abis = interfaceAbis(template.dataSources.map((d) => d.interface));
+  mkdirSync(join(outDir, "abis"), { recursive: true });
+  const network = opts.network ?? (deployments && deployments.chainId !== 31337 ? `chain-${deployments.chainId}` : "hardhat");
+  const dataSources = template.dataSources.map((ds) => {
+    const abi = abis.get(ds.interface)!;
+    writeFileSync(join(outDir, "abis", `${ds.name}.json`), JSON.stringify(abi, null, 2));
+    const dep = deployments?.contracts[ds.name];
+    const events = abi.filter((x): x is AbiEvent => x.type === "event");
+    return {
+      kind: "ethereum/contract",
+      name: ds.name,
+      network,
+      source: {
+        address: dep?.address ?? "0x0000000000000000000000000000000000000000",
+        abi: ds.name,
+        startBlock: dep?.deployBlock ?? deployments?.deployBlock ?? 0,
+      },
+      mapping: {
+        kind: "ethereum/events",
+        apiVersion: "0.0.9",
+        language: "wasm/assemblyscript",
+        entities: ds.entities,
+        abis: [{ name: ds.name, file: `./abis/${ds.name}.json` }],
+        eventHandlers: events.map((e) => ({ event: eventSignature(e), handler: `handle${e.name}` })),
+        file: ds.file,
+      },
+    };
+  });
+  const manifest = {
+    specVersion: template.specVersion,
+    description: template.description,
+    schema: { file: template.schema.file },
+    dataSources,
+  };
+  const path = join(outDir, "subgraph.yaml");
+  writeFileSync(path, `# Generated by scripts/prepare.ts from subgraph.template.yaml; do not edit.\n${stringifyYaml(manifest, { lineWidth: 0 })}`);
+  return path;
+}
+
+/** Newest modification time of the files a build depends on. */
+function sourcesMtime(): number {
+  const files = [join(subgraphDir, "schema.graphql"), join(subgraphDir, "subgraph.template.yaml")];
+  for (const f of readdirSync(join(subgraphDir, "mappings"))) files.push(join(subgraphDir, "mappings", f));
+  for (const f of readdirSync(join(repoRoot, "contracts/interfaces"))) files.push(join(repoRoot, "contracts/interfaces", f));
+  return Math.max(...files.map((f) => statSync(f).mtimeMs));
+}
+
+/** Builds the subgraph (prepare, codegen, build) unless build/ is newer than every source; returns the manifest. */
+export async function ensureBuilt(): Promise<string> {
+  const manifest = join(subgraphDir, "build", "subgraph.yaml");
+  if (existsSync(manifest) && statSync(manifest).mtimeMs >= sourcesMtime()) return manifest;
+  prepareSubgraph();
+  return buildSubgraph(subgraphDir);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const { values } = parseArgs({ options: { deployments: { type: "string" }, network: { type: "string" } } });
+  const fallback = join(repoRoot, "deployments", "31337.json");
+  const deployments = values.deployments ?? (existsSync(fallback) ? fallback : undefined);
+  const path = prepareSubgraph({ deployments, network: values.network });
+  console.log(`wrote ${path}${deployments ? ` (addresses from ${deployments})` : " (placeholder addresses)"}`);
+}
