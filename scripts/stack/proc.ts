@@ -109,7 +109,13 @@ export async function reapStale(runDir: string, log: (line: string) => void): Pr
   }
   for (const file of files) {
     const full = path.join(runDir, file);
-    const [pidText, command, firstArg] = fs.readFileSync(full, "utf8").split("\n");
+    let text: string;
+    try {
+      text = fs.readFileSync(full, "utf8");
+    } catch {
+      continue; // removed meanwhile: that process just exited
+    }
+    const [pidText, command, firstArg] = text.split("\n");
     const pid = Number(pidText);
     fs.rmSync(full, { force: true });
     if (!Number.isInteger(pid) || pid <= 1) continue;

@@ -50,6 +50,23 @@ function node(script: string, ctx: StepContext, args: string[] = []): SpawnSpec 
   };
 }
 
+/** Latest modification time of the files ending in `ext` under `dir` (0 when none). */
+function newestMtime(dir: string, ext: string): number {
+  let newest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile() && entry.name.endsWith(ext)) {
+      newest = Math.max(newest, fs.statSync(path.join(entry.parentPath, entry.name)).mtimeMs);
+    }
+  }
+  return newest;
+}
+
+/** A path relative to the repository when it lies inside it. */
+function showPath(p: string): string {
+  const rel = path.relative(repoRoot, p);
+  return rel.startsWith("..") ? p : rel;
+}
+
 function resolves(specifier: string): boolean {
   try {
     require.resolve(specifier);
@@ -96,34 +113,35 @@ export const STEPS: readonly Step[] = [
     ],
   },
   {
+    name: "compile",
+    title: "Compile contracts + generate ABIs",
+    kind: "task",
+    timeoutS: 900,
+    missing: () => (fs.existsSync(path.join(repoRoot, "scripts", "gen-abis.ts")) ? undefined : "scripts/gen-abis.ts is not merged yet"),
+    upToDate: async () => {
+      const abis = path.join(repoRoot, "sdk", "src", "chain", "generated", "abis.ts");
+      if (!fs.existsSync(abis)) return undefined;
+      const newest = newestMtime(path.join(repoRoot, "contracts"), ".sol");
+      return newest <= fs.statSync(abis).mtimeMs ? "contracts unchanged since the last compile" : undefined;
+    },
+    spawn: (ctx) => ({ ...node(path.join(here, "tasks", "compile.ts"), ctx), ipc: false }),
+  },
+  {
     name: "deploy",
     title: "Deploy contracts",
     kind: "task",
-    timeoutS: 600,
+    timeoutS: 300,
     missing: () => (fs.existsSync(path.join(repoRoot, "scripts", "deploy.ts")) ? undefined : "scripts/deploy.ts is not merged yet"),
     upToDate: async (ctx) => {
       const deployments = readDeployments(ctx.config);
       if (deployments === undefined) return undefined;
       const stale = await addressesWithoutCode(ctx.config, deployments);
-      return stale.length === 0 ? `contracts already deployed (${path.relative(repoRoot, layout(ctx.config).deploymentsFile)})` : undefined;
+      return stale.length === 0 ? `contracts already deployed (${showPath(layout(ctx.config).deploymentsFile)})` : undefined;
     },
     spawn: (ctx) => {
-      const hardhat = path.join(path.dirname(require.resolve("hardhat/package.json")), "dist", "src", "cli.js");
-      const spec = node(hardhat, ctx, ["run", "scripts/deploy.ts", "--network", "localhost"]);
-      return { ...spec, ipc: false };
+      const spec = node(path.join(here, "tasks", "deploy.ts"), ctx);
+      return { ...spec, env: { ...spec.env, TRIBUTARY_IPFS_RUNNING: ctx.running.has("ipfs") ? "1" : "0" }, ipc: false };
     },
-  },
-  {
-    name: "seed",
-    title: "Demo seed",
-    kind: "task",
-    timeoutS: 300,
-    missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs"),
-    upToDate: async (ctx) => {
-      const seed = readSeedRecord(ctx.config);
-      return seed && seed.genesisHash === ctx.genesisHash ? `demo already seeded at ${seed.seededAt}` : undefined;
-    },
-    spawn: (ctx) => ({ ...node(path.join(repoRoot, "scripts", "seed.ts"), ctx), ipc: false }),
   },
   {
     name: "custodian",
@@ -131,12 +149,25 @@ export const STEPS: readonly Step[] = [
     kind: "service",
     ports: (c) => [c.ports.custodian],
     missing: (ctx) =>
-      (resolves("@tributary/sdk/custodian") ? undefined : "@tributary/sdk/custodian is not merged yet") ??
-      deploymentsPresent(ctx),
+      (resolves("@tributary/sdk/custody") ? undefined : "@tributary/sdk/custody is not merged yet") ??
+      deploymentsPresent(ctx) ??
+      needs(ctx, "ipfs"),
     spawn: (ctx) => node(path.join(here, "runners", "custodian.ts"), ctx),
     ready: async (ctx) => (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.custodian.port)}/health`)).ok,
     urls: (c) => [["custodian", httpUrl(c, c.ports.custodian.port)]],
     chainDerived: (c) => [layout(c).custodian],
+  },
+  {
+    name: "seed",
+    title: "Demo seed",
+    kind: "task",
+    timeoutS: 300,
+    missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs", "custodian"),
+    upToDate: async (ctx) => {
+      const seed = readSeedRecord(ctx.config);
+      return seed && seed.genesisHash === ctx.genesisHash ? `demo already seeded at ${seed.seededAt}` : undefined;
+    },
+    spawn: (ctx) => ({ ...node(path.join(repoRoot, "scripts", "seed.ts"), ctx), ipc: false }),
   },
   {
     name: "indexer",
@@ -144,9 +175,9 @@ export const STEPS: readonly Step[] = [
     kind: "service",
     ports: (c) => [c.ports.indexer],
     missing: (ctx) =>
-      (resolves("@tributary/subgraph/runner") || resolves("@tributary/subgraph")
-        ? undefined
-        : "the subgraph runner is not merged yet") ?? deploymentsPresent(ctx),
+      (resolves("@tributary/subgraph") ? undefined : "the subgraph indexer is not merged yet") ?? deploymentsPresent(ctx),
+    // The first start builds the subgraph (graph codegen + build) before it serves.
+    timeoutS: 300,
     spawn: (ctx) => node(path.join(here, "runners", "indexer.ts"), ctx),
     ready: async (ctx) => {
       const res = await fetch(`${httpUrl(ctx.config, ctx.config.ports.indexer.port)}/subgraphs/name/tributary`, {

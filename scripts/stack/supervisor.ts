@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { demoAccounts, DEV_MNEMONIC } from "./accounts.ts";
 import { addressesWithoutCode, genesisHash, quarantineBadState, readDeployments } from "./chain.ts";
-import { layout, logFile, repoRoot, type StackConfig } from "./config.ts";
+import { layout, logFile, type StackConfig } from "./config.ts";
 import { PortInUseError, ServiceNotReadyError, StackError, TaskFailedError } from "./errors.ts";
 import { portIsFree, sleep } from "./probe.ts";
 import { describeExit, reapStale, startProcess, stopProcess, tailLog, type Managed } from "./proc.ts";
@@ -205,7 +205,7 @@ export class Supervisor {
       if (deployments !== undefined) {
         const noCode = await addressesWithoutCode(this.config, deployments);
         if (noCode.length > 0) {
-          reason = `${path.relative(repoRoot, paths.deploymentsFile)} names ${noCode.length} contract address(es) with no code on this chain (e.g. ${noCode[0]})`;
+          reason = `${show(paths.deploymentsFile)} names ${noCode.length} contract address(es) with no code on this chain (e.g. ${noCode[0]})`;
         }
       }
       const seed = readSeedRecord(this.config);

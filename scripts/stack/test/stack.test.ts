@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, afterEach, before, describe, it } from "node:test";
 import { createPublicClient, http, parseAbi, type Address } from "viem";
 import { deploymentAddresses } from "../chain.ts";
 import { interrupt, readJson, stopAll, rpc, skipped, spawnStack, startStack, testEnv, waitUp, type RunningStack } from "./helpers.ts";
@@ -27,6 +27,8 @@ describe("npm start", { timeout: 600_000 }, () => {
     env = await testEnv();
     home = env.TRIBUTARY_HOME!;
   });
+  // A failed assertion must not leave a stack running into the next test.
+  afterEach(stopAll);
   after(async () => {
     await stopAll();
     fs.rmSync(path.dirname(home), { recursive: true, force: true });
