@@ -34,6 +34,7 @@ async function main(): Promise<number> {
     }
     console.log(`\n[stack] ${signal}: stopping (the chain saves its state last) …`);
     void supervisor.stop().then(() => {
+      supervisor.release();
       console.log("[stack] all stopped");
       process.exit(0);
     });

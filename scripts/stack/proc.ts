@@ -103,7 +103,7 @@ export function tailLog(file: string, n = 15): string {
 export async function reapStale(runDir: string, log: (line: string) => void): Promise<void> {
   let files: string[];
   try {
-    files = fs.readdirSync(runDir).filter((f) => f.endsWith(".pid"));
+    files = fs.readdirSync(runDir).filter((f) => f.endsWith(".pid") && f !== "supervisor.pid");
   } catch {
     return;
   }

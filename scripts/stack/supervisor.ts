@@ -19,6 +19,29 @@ export interface SupervisorOptions {
 
 class Aborted extends Error {}
 
+function supervisorPidFile(config: StackConfig): string {
+  return path.join(layout(config).run, "supervisor.pid");
+}
+
+/** Records this process as the home's supervisor; refuses when another live supervisor holds it. */
+function claimHome(config: StackConfig): void {
+  const file = supervisorPidFile(config);
+  try {
+    const pid = Number(fs.readFileSync(file, "utf8").trim());
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    if (pid !== process.pid && cmdline.includes("index.ts")) {
+      throw new StackError(`another stack is already running from ${config.home} (pid ${pid})`, {
+        hint: `stop it first (Ctrl-C in its terminal, or kill -INT ${pid}), or use another TRIBUTARY_HOME`,
+      });
+    }
+  } catch (err) {
+    if (err instanceof StackError) throw err;
+    // no pid file, or its process is gone
+  }
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, `${process.pid}\n`);
+}
+
 /** A path relative to the working directory when it lies below it, else absolute. */
 function show(p: string): string {
   const rel = path.relative(process.cwd(), p);
@@ -48,12 +71,15 @@ export class Supervisor {
   /** Starts every step; resolves once all services are ready (or throws, after stopping what started). */
   async start(fresh: boolean): Promise<void> {
     const paths = layout(this.config);
+    claimHome(this.config);
+    // Services left running by a supervisor that was killed hard go first (before --fresh deletes their state).
+    await reapStale(paths.run, (line) => this.out(`[stack] ${line}`));
     if (fresh) {
       wipeHome(this.config);
       this.out(`[stack] --fresh: removed ${paths.home}`);
+      claimHome(this.config);
     }
     for (const dir of [paths.home, paths.logs, paths.run]) fs.mkdirSync(dir, { recursive: true });
-    await reapStale(paths.run, (line) => this.out(`[stack] ${line}`));
     try {
       await this.checkPorts();
       for (const step of this.steps) {
@@ -225,6 +251,16 @@ export class Supervisor {
       genesisHash: this.genesis,
       startedAt: new Date().toISOString(),
     });
+  }
+
+  /** Releases the home folder claimed by `start` (call after `stop`). */
+  release(): void {
+    const file = supervisorPidFile(this.config);
+    try {
+      if (fs.readFileSync(file, "utf8").trim() === String(process.pid)) fs.rmSync(file);
+    } catch {
+      /* not claimed */
+    }
   }
 
   /** Stops services in reverse start order (the chain last, so it saves its state after the rest). */

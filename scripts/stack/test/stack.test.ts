@@ -7,6 +7,7 @@ import net from "node:net";
 import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { createPublicClient, http, parseAbi, type Address } from "viem";
+import { demoAccount } from "../accounts.ts";
 import { deploymentAddresses } from "../chain.ts";
 import { interrupt, readJson, stopAll, rpc, skipped, spawnStack, startStack, testEnv, waitUp, type RunningStack } from "./helpers.ts";
 
@@ -56,13 +57,35 @@ describe("npm start", { timeout: 600_000 }, () => {
       assert.ok(((await res.json()) as { Version?: string }).Version, "IPFS reports a version");
     }
     if (!skipped(out, "seed") && !skipped(out, "deploy")) {
-      const seed = readJson<{ genesisHash: string; contributionCids: string[]; datanets: { name: string }[] }>(path.join(home, "seed.json"));
+      const seed = readJson<{ genesisHash: string; contributionCids: string[]; datanets: { name: string; approved: number }[] }>(path.join(home, "seed.json"));
       assert.equal(seed.genesisHash, state.genesis);
       assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
       const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
       const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }).contracts.DatanetRegistry.address;
       const count = await client.readContract({ address: registry, abi: parseAbi(["function datanetCount() view returns (uint256)"]), functionName: "datanetCount" });
       assert.equal(count, 2n, "the seed created two datanets on chain");
+      const plan = readJson<{ datanets: { contributions: { status: string }[] }[] }>(
+        path.join(import.meta.dirname, "..", "..", "seed-data", "demo.json"),
+      );
+      const contracts = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }).contracts;
+      const builder = demoAccount("builder").address;
+      const view = parseAbi([
+        "function hasAccess(uint256 datanetId, address account) view returns (bool)",
+        "function isEligible(address trainer) view returns (bool)",
+        "function balanceOf(address) view returns (uint256)",
+        "function versionOf(uint256 datanetId) view returns (uint32)",
+      ]);
+      const read = (address: Address, functionName: "hasAccess" | "isEligible" | "balanceOf" | "versionOf", args: readonly unknown[]) =>
+        client.readContract({ address, abi: view, functionName, args } as never) as Promise<unknown>;
+      assert.equal(await read(contracts.AccessRegistry.address, "hasAccess", [1n, builder]), true, "the builder's grant");
+      assert.equal(await read(contracts.AccessRegistry.address, "hasAccess", [1n, demoAccount("dave").address]), false);
+      assert.equal(await read(contracts.TrainerRegistry.address, "isEligible", [demoAccount("trainer").address]), true, "the staked trainer");
+      assert.ok((await read(contracts.OpenToken.address, "balanceOf", [builder])) as bigint > 0n, "the builder holds OPEN");
+      assert.deepEqual(
+        [await read(registry, "versionOf", [1n]), await read(registry, "versionOf", [2n])],
+        plan.datanets.map((d) => d.contributions.filter((c) => c.status === "approved").length),
+        "approved contributions raised each datanet's version",
+      );
       state.cid = seed.contributionCids[0];
       const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
       assert.equal(cat.status, 200);
@@ -98,6 +121,10 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.equal(await genesis(), state.genesis, "same chain");
     assert.equal(await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]), state.receiverBalance);
     assert.doesNotMatch(current.output, /Redeploying/);
+    const second = spawnStack(env, ["--fresh"]);
+    assert.equal(await second.exited, 1, "a second stack on the same home is refused");
+    assert.match(second.output, /another stack is already running from .* \(pid \d+\)/);
+    assert.equal(await genesis(), state.genesis, "and the first one's state is untouched");
     if (state.deployments) {
       assert.equal(fs.readFileSync(deploymentsFile(), "utf8"), state.deployments, "same deployments");
       assert.match(current.output, /deploy: contracts already deployed/);
@@ -105,7 +132,10 @@ describe("npm start", { timeout: 600_000 }, () => {
     if (state.seeded) {
       assert.match(current.output, /seed: demo already seeded/);
       const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
-      assert.equal(cat.status, 200, "pinned content survived the restart");
+      assert.equal(cat.status, 200, "the content survived the restart");
+      const pins = await fetch(`${ipfsApi()}/pin/ls?type=recursive`, { method: "POST" });
+      assert.equal(pins.status, 200);
+      assert.ok(Object.keys(((await pins.json()) as { Keys: object }).Keys).includes(state.cid!), "and is still pinned");
     }
     assert.equal(await interrupt(current), 0, current.output);
   });
