@@ -46,7 +46,12 @@ interface DemoPlan {
     price: string;
     file: string;
     metadata: { name: string; description: string; license: string; tags: string[] };
-    contributions: { from: DemoRole; records: [number, number]; file: string; status: "approved" | "pending" }[];
+    contributions: {
+      from: DemoRole;
+      records: [number, number];
+      file: string;
+      status: "approved" | "pending";
+    }[];
     accessRequests: { from: DemoRole; purpose: string; grant?: { days: number; uses: number } }[];
   }[];
 }
@@ -85,14 +90,19 @@ async function main(): Promise<void> {
     functionName: "datanetCount",
   });
   if (existing > 0n) {
-    throw new StackError(`this chain already has ${existing} datanet(s) but no record of a finished demo seed`, {
-      details: "an earlier seed probably stopped half-way",
-      hint: "start over with `npm start -- --fresh`",
-    });
+    throw new StackError(
+      `this chain already has ${existing} datanet(s) but no record of a finished demo seed`,
+      {
+        details: "an earlier seed probably stopped half-way",
+        hint: "start over with `npm start -- --fresh`",
+      },
+    );
   }
 
   // The custodian the encrypted datanet's contributions are wrapped for (started before the seed).
-  const info = (await (await fetch(`${env.TRIBUTARY_CUSTODIAN_URL}/v1/info`)).json()) as { publicKey: string };
+  const info = (await (await fetch(`${env.TRIBUTARY_CUSTODIAN_URL}/v1/info`)).json()) as {
+    publicKey: string;
+  };
   const custodian = { publicKey: info.publicKey, url: env.TRIBUTARY_CUSTODIAN_URL! };
 
   const open = parseUnits(plan.openPerAccount, 18);
@@ -107,7 +117,9 @@ async function main(): Promise<void> {
     hardware: plan.trainerProfile.hardware,
     stake: parseUnits(plan.trainerStake, 18),
   });
-  console.log(`trainer ${demoAccount("trainer").address} staked ${plan.trainerStake} OPEN (profile ${trainer.profileCid})`);
+  console.log(
+    `trainer ${demoAccount("trainer").address} staked ${plan.trainerStake} OPEN (profile ${trainer.profileCid})`,
+  );
 
   const datanets: SeedRecord["datanets"][number][] = [];
   const cids: string[] = [];
@@ -142,14 +154,21 @@ async function main(): Promise<void> {
         });
       }
     }
-    datanets.push({ id: String(datanetId), name: dn.metadata.name, contributions: dn.contributions.length, approved: toApprove.length });
+    datanets.push({
+      id: String(datanetId),
+      name: dn.metadata.name,
+      contributions: dn.contributions.length,
+      approved: toApprove.length,
+    });
     console.log(
       `datanet #${datanetId} "${dn.metadata.name}" (${dn.policy}): ${dn.contributions.length} contributions, ` +
         `${toApprove.length} approved, ${dn.accessRequests.filter((r) => r.grant).length} access grant(s)`,
     );
   }
 
-  const deployments = JSON.parse(fs.readFileSync(deploymentsFile, "utf8")) as { baseModels?: { id: number }[] };
+  const deployments = JSON.parse(fs.readFileSync(deploymentsFile, "utf8")) as {
+    baseModels?: { id: number }[];
+  };
   const done: SeedRecord = {
     version: 1,
     genesisHash: genesis,

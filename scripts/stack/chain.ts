@@ -67,14 +67,22 @@ export function anvilSpawn(config: StackConfig): SpawnSpec {
   return {
     command: anvilBinary(),
     args: [
-      "--host", config.host,
-      "--port", String(config.ports.chain.port),
-      "--chain-id", String(config.chainId),
-      "--mnemonic", DEV_MNEMONIC,
-      "--accounts", "10",
-      "--balance", "10000",
-      "--state", file,
-      "--state-interval", String(STATE_INTERVAL_S),
+      "--host",
+      config.host,
+      "--port",
+      String(config.ports.chain.port),
+      "--chain-id",
+      String(config.chainId),
+      "--mnemonic",
+      DEV_MNEMONIC,
+      "--accounts",
+      "10",
+      "--balance",
+      "10000",
+      "--state",
+      file,
+      "--state-interval",
+      String(STATE_INTERVAL_S),
     ],
   };
 }
@@ -82,13 +90,18 @@ export function anvilSpawn(config: StackConfig): SpawnSpec {
 export async function chainReady(config: StackConfig): Promise<boolean> {
   const id = await jsonRpc<string>(rpcUrl(config), "eth_chainId");
   if (Number(id) !== config.chainId) {
-    throw new StackError(`the node at ${rpcUrl(config)} reports chain id ${Number(id)}, not ${config.chainId}`);
+    throw new StackError(
+      `the node at ${rpcUrl(config)} reports chain id ${Number(id)}, not ${config.chainId}`,
+    );
   }
   return true;
 }
 
 export async function genesisHash(config: StackConfig): Promise<string> {
-  const block = await jsonRpc<{ hash: string } | null>(rpcUrl(config), "eth_getBlockByNumber", ["0x0", false]);
+  const block = await jsonRpc<{ hash: string } | null>(rpcUrl(config), "eth_getBlockByNumber", [
+    "0x0",
+    false,
+  ]);
   if (!block) throw new StackError(`the chain at ${rpcUrl(config)} has no genesis block`);
   return block.hash;
 }

@@ -22,7 +22,8 @@ async function main(): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  if (unknown.length) throw new StackError(`unknown option ${unknown.join(" ")}`, { hint: "see `npm start -- --help`" });
+  if (unknown.length)
+    throw new StackError(`unknown option ${unknown.join(" ")}`, { hint: "see `npm start -- --help`" });
 
   const supervisor = new Supervisor(loadConfig(), {});
   let signals = 0;

@@ -2,7 +2,12 @@
 import net from "node:net";
 
 /** Calls a JSON-RPC method; throws on transport errors and on an error reply. */
-export async function jsonRpc<T>(url: string, method: string, params: unknown[] = [], timeoutMs = 3000): Promise<T> {
+export async function jsonRpc<T>(
+  url: string,
+  method: string,
+  params: unknown[] = [],
+  timeoutMs = 3000,
+): Promise<T> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -5,7 +5,15 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { addressesWithoutCode, anvilSpawn, chainReady, readDeployments } from "./chain.ts";
-import { configEnv, httpUrl, layout, repoRoot, rpcUrl, type PortSetting, type StackConfig } from "./config.ts";
+import {
+  configEnv,
+  httpUrl,
+  layout,
+  repoRoot,
+  rpcUrl,
+  type PortSetting,
+  type StackConfig,
+} from "./config.ts";
 import { httpGet } from "./probe.ts";
 import type { SpawnSpec } from "./proc.ts";
 import { readSeedRecord } from "./state.ts";
@@ -44,7 +52,10 @@ function node(script: string, ctx: StepContext, args: string[] = []): SpawnSpec 
   return {
     command: process.execPath,
     args: [script, ...args],
-    env: { ...configEnv(ctx.config), PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}` },
+    env: {
+      ...configEnv(ctx.config),
+      PATH: `${path.dirname(process.execPath)}${path.delimiter}${process.env.PATH}`,
+    },
     cwd: repoRoot,
     ipc: true,
   };
@@ -117,7 +128,10 @@ export const STEPS: readonly Step[] = [
     title: "Compile contracts + generate ABIs",
     kind: "task",
     timeoutS: 900,
-    missing: () => (fs.existsSync(path.join(repoRoot, "scripts", "gen-abis.ts")) ? undefined : "scripts/gen-abis.ts is not merged yet"),
+    missing: () =>
+      fs.existsSync(path.join(repoRoot, "scripts", "gen-abis.ts"))
+        ? undefined
+        : "scripts/gen-abis.ts is not merged yet",
     upToDate: async () => {
       const abis = path.join(repoRoot, "sdk", "src", "chain", "generated", "abis.ts");
       if (!fs.existsSync(abis)) return undefined;
@@ -131,16 +145,25 @@ export const STEPS: readonly Step[] = [
     title: "Deploy contracts",
     kind: "task",
     timeoutS: 300,
-    missing: () => (fs.existsSync(path.join(repoRoot, "scripts", "deploy.ts")) ? undefined : "scripts/deploy.ts is not merged yet"),
+    missing: () =>
+      fs.existsSync(path.join(repoRoot, "scripts", "deploy.ts"))
+        ? undefined
+        : "scripts/deploy.ts is not merged yet",
     upToDate: async (ctx) => {
       const deployments = readDeployments(ctx.config);
       if (deployments === undefined) return undefined;
       const stale = await addressesWithoutCode(ctx.config, deployments);
-      return stale.length === 0 ? `contracts already deployed (${showPath(layout(ctx.config).deploymentsFile)})` : undefined;
+      return stale.length === 0
+        ? `contracts already deployed (${showPath(layout(ctx.config).deploymentsFile)})`
+        : undefined;
     },
     spawn: (ctx) => {
       const spec = node(path.join(here, "tasks", "deploy.ts"), ctx);
-      return { ...spec, env: { ...spec.env, TRIBUTARY_IPFS_RUNNING: ctx.running.has("ipfs") ? "1" : "0" }, ipc: false };
+      return {
+        ...spec,
+        env: { ...spec.env, TRIBUTARY_IPFS_RUNNING: ctx.running.has("ipfs") ? "1" : "0" },
+        ipc: false,
+      };
     },
   },
   {
@@ -153,7 +176,8 @@ export const STEPS: readonly Step[] = [
       deploymentsPresent(ctx) ??
       needs(ctx, "ipfs"),
     spawn: (ctx) => node(path.join(here, "runners", "custodian.ts"), ctx),
-    ready: async (ctx) => (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.custodian.port)}/health`)).ok,
+    ready: async (ctx) =>
+      (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.custodian.port)}/health`)).ok,
     urls: (c) => [["custodian", httpUrl(c, c.ports.custodian.port)]],
     chainDerived: (c) => [layout(c).custodian],
   },
@@ -165,7 +189,9 @@ export const STEPS: readonly Step[] = [
     missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs", "custodian"),
     upToDate: async (ctx) => {
       const seed = readSeedRecord(ctx.config);
-      return seed && seed.genesisHash === ctx.genesisHash ? `demo already seeded at ${seed.seededAt}` : undefined;
+      return seed && seed.genesisHash === ctx.genesisHash
+        ? `demo already seeded at ${seed.seededAt}`
+        : undefined;
     },
     spawn: (ctx) => ({ ...node(path.join(repoRoot, "scripts", "seed.ts"), ctx), ipc: false }),
   },
@@ -175,17 +201,21 @@ export const STEPS: readonly Step[] = [
     kind: "service",
     ports: (c) => [c.ports.indexer],
     missing: (ctx) =>
-      (resolves("@tributary/subgraph") ? undefined : "the subgraph indexer is not merged yet") ?? deploymentsPresent(ctx),
+      (resolves("@tributary/subgraph") ? undefined : "the subgraph indexer is not merged yet") ??
+      deploymentsPresent(ctx),
     // The first start builds the subgraph (graph codegen + build) before it serves.
     timeoutS: 300,
     spawn: (ctx) => node(path.join(here, "runners", "indexer.ts"), ctx),
     ready: async (ctx) => {
-      const res = await fetch(`${httpUrl(ctx.config, ctx.config.ports.indexer.port)}/subgraphs/name/tributary`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
-        signal: AbortSignal.timeout(2000),
-      });
+      const res = await fetch(
+        `${httpUrl(ctx.config, ctx.config.ports.indexer.port)}/subgraphs/name/tributary`,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
+          signal: AbortSignal.timeout(2000),
+        },
+      );
       return res.ok;
     },
     urls: (c) => [["subgraph GraphQL", `${httpUrl(c, c.ports.indexer.port)}/subgraphs/name/tributary`]],
@@ -197,10 +227,12 @@ export const STEPS: readonly Step[] = [
     kind: "service",
     ports: (c) => [c.ports.trainer],
     missing: (ctx) =>
-      (fs.existsSync(path.join(repoRoot, "trainer-node", "src", "stack.ts")) ? undefined : "trainer-node is not merged yet") ??
-      deploymentsPresent(ctx),
+      (fs.existsSync(path.join(repoRoot, "trainer-node", "src", "stack.ts"))
+        ? undefined
+        : "trainer-node is not merged yet") ?? deploymentsPresent(ctx),
     spawn: (ctx) => node(path.join(repoRoot, "trainer-node", "src", "stack.ts"), ctx),
-    ready: async (ctx) => (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.trainer.port)}/v1/models`)).ok,
+    ready: async (ctx) =>
+      (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.trainer.port)}/v1/models`)).ok,
     urls: (c) => [["trainer node API", `${httpUrl(c, c.ports.trainer.port)}/v1`]],
     chainDerived: (c) => [layout(c).trainer],
   },
@@ -209,10 +241,23 @@ export const STEPS: readonly Step[] = [
     title: "Web app",
     kind: "service",
     ports: (c) => [c.ports.web],
-    missing: () => (fs.existsSync(path.join(repoRoot, "frontend", "package.json")) ? undefined : "frontend/ is not merged yet"),
+    missing: () =>
+      fs.existsSync(path.join(repoRoot, "frontend", "package.json"))
+        ? undefined
+        : "frontend/ is not merged yet",
     spawn: (ctx) => {
-      const vite = path.join(path.dirname(require.resolve("vite/package.json", { paths: [path.join(repoRoot, "frontend")] })), "bin", "vite.js");
-      const spec = node(vite, ctx, ["--host", ctx.config.host, "--port", String(ctx.config.ports.web.port), "--strictPort"]);
+      const vite = path.join(
+        path.dirname(require.resolve("vite/package.json", { paths: [path.join(repoRoot, "frontend")] })),
+        "bin",
+        "vite.js",
+      );
+      const spec = node(vite, ctx, [
+        "--host",
+        ctx.config.host,
+        "--port",
+        String(ctx.config.ports.web.port),
+        "--strictPort",
+      ]);
       return { ...spec, cwd: path.join(repoRoot, "frontend"), ipc: false };
     },
     ready: async (ctx) => (await httpGet(httpUrl(ctx.config, ctx.config.ports.web.port))).ok,

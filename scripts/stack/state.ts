@@ -16,7 +16,12 @@ export interface SeedRecord {
   readonly version: 1;
   readonly genesisHash: string;
   readonly seededAt: string;
-  readonly datanets: { readonly id: string; readonly name: string; readonly contributions: number; readonly approved: number }[];
+  readonly datanets: {
+    readonly id: string;
+    readonly name: string;
+    readonly contributions: number;
+    readonly approved: number;
+  }[];
   readonly contributionCids: string[];
   readonly baseModelId?: string;
 }

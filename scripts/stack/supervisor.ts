@@ -88,7 +88,8 @@ export class Supervisor {
       }
     } catch (err) {
       await this.stop();
-      if (err instanceof Aborted) throw new StackError("start-up interrupted; everything that had started is stopped");
+      if (err instanceof Aborted)
+        throw new StackError("start-up interrupted; everything that had started is stopped");
       throw err;
     }
   }
@@ -126,7 +127,10 @@ export class Supervisor {
     }
     if (step.name === "chain") {
       const moved = quarantineBadState(this.config);
-      if (moved) this.out(`[stack] ! the saved chain state could not be read; moved it to ${moved} and starting an empty chain`);
+      if (moved)
+        this.out(
+          `[stack] ! the saved chain state could not be read; moved it to ${moved} and starting an empty chain`,
+        );
     }
     await this.checkStepPorts(step);
     const log = logFile(this.config, step.name);
@@ -158,7 +162,12 @@ export class Supervisor {
           this.out(`[stack] - ${step.name}: skipped (${reason})`);
           return;
         }
-        throw new ServiceNotReadyError(step.name, `it exited (${describeExit(proc.exit)})`, log, tailLog(log));
+        throw new ServiceNotReadyError(
+          step.name,
+          `it exited (${describeExit(proc.exit)})`,
+          log,
+          tailLog(log),
+        );
       }
       try {
         if (await step.ready!(ctx)) break;
@@ -167,13 +176,20 @@ export class Supervisor {
         lastError = (err as Error).message;
       }
       if (Date.now() > deadline) {
-        throw new ServiceNotReadyError(step.name, `no ready answer within ${timeoutMs / 1000} s (${lastError})`, log, tailLog(log));
+        throw new ServiceNotReadyError(
+          step.name,
+          `no ready answer within ${timeoutMs / 1000} s (${lastError})`,
+          log,
+          tailLog(log),
+        );
       }
       await sleep(200);
     }
     this.running.add(step.name);
     this.out(`[stack] ✓ ${step.name}: ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-    proc.exited.then((exit) => this.onUnexpectedExit(step, proc, exit.code === null ? describeExit(exit) : `exit code ${exit.code}`));
+    proc.exited.then((exit) =>
+      this.onUnexpectedExit(step, proc, exit.code === null ? describeExit(exit) : `exit code ${exit.code}`),
+    );
     if (step.name === "chain") await this.reconcileWithChain();
   }
 
@@ -235,14 +251,17 @@ export class Supervisor {
         }
       }
       const seed = readSeedRecord(this.config);
-      if (!reason && seed && seed.genesisHash !== this.genesis) reason = "the demo seed was made on another chain";
+      if (!reason && seed && seed.genesisHash !== this.genesis)
+        reason = "the demo seed was made on another chain";
     }
     if (reason) {
       const reset = [paths.deploymentsFile, seedFile(this.config)];
       for (const step of this.steps) reset.push(...(step.chainDerived?.(this.config) ?? []));
       const existing = [...new Set(reset)].filter((p) => fs.existsSync(p));
       this.out(`[stack] ! ${reason}.`);
-      this.out(`[stack] ! Redeploying and reseeding; resetting state derived from the old chain: ${existing.map(show).join(", ") || "(none present)"}`);
+      this.out(
+        `[stack] ! Redeploying and reseeding; resetting state derived from the old chain: ${existing.map(show).join(", ") || "(none present)"}`,
+      );
       for (const p of existing) fs.rmSync(p, { recursive: true, force: true });
     }
     writeJson(paths.stackFile, {
@@ -280,13 +299,17 @@ export class Supervisor {
   /** A table of the running services and the funded demo accounts. */
   summary(): string {
     const rows: [string, string][] = [];
-    for (const step of this.steps) if (this.running.has(step.name)) rows.push(...(step.urls?.(this.config) ?? []));
+    for (const step of this.steps)
+      if (this.running.has(step.name)) rows.push(...(step.urls?.(this.config) ?? []));
     const width = Math.max(...rows.map(([k]) => k.length));
     const lines = ["", "Tributary local stack is up:", ""];
     for (const [k, v] of rows) lines.push(`  ${k.padEnd(width)}  ${v}`);
     const seed = readSeedRecord(this.config);
     if (seed) {
-      lines.push("", `  demo data: ${seed.datanets.map((d) => `datanet #${d.id} "${d.name}" (${d.approved}/${d.contributions} approved)`).join(", ")}`);
+      lines.push(
+        "",
+        `  demo data: ${seed.datanets.map((d) => `datanet #${d.id} "${d.name}" (${d.approved}/${d.contributions} approved)`).join(", ")}`,
+      );
     }
     lines.push("", "Funded demo accounts (10,000 ETH each; OPEN from the seed):", "");
     for (const a of demoAccounts()) lines.push(`  ${a.role.padEnd(9)} ${a.address}  ${a.what}`);
@@ -296,7 +319,12 @@ export class Supervisor {
       "  Their private keys (local test keys, never use on a real network):",
     );
     for (const a of demoAccounts()) lines.push(`  ${a.role.padEnd(9)} ${a.privateKey}`);
-    lines.push("", `State: ${this.config.home}   Logs: ${layout(this.config).logs}`, "Press Ctrl-C to stop (state is kept; `npm start -- --fresh` starts over).", "");
+    lines.push(
+      "",
+      `State: ${this.config.home}   Logs: ${layout(this.config).logs}`,
+      "Press Ctrl-C to stop (state is kept; `npm start -- --fresh` starts over).",
+      "",
+    );
     return lines.join("\n");
   }
 }

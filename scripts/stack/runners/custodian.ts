@@ -4,7 +4,9 @@ import { demoAccount } from "../accounts.ts";
 import { configEnv, layout, loadConfig, rpcUrl } from "../config.ts";
 import { findExport, runUntilStopped, type Handle } from "./runner.ts";
 
-type StartCustodian = (opts: Record<string, unknown>) => Promise<Handle & { url: string; publicKey: string; keyId: string }>;
+type StartCustodian = (
+  opts: Record<string, unknown>,
+) => Promise<Handle & { url: string; publicKey: string; keyId: string }>;
 type Connect = (opts: Record<string, unknown>) => Promise<unknown>;
 type StoreClass = new (opts: { url: string }) => unknown;
 
@@ -13,13 +15,19 @@ const env = configEnv(config);
 const startCustodian = await findExport<StartCustodian>("the custodian", [
   { specifier: "@tributary/sdk/custody", exportName: "startCustodian" },
 ]);
-const connect = await findExport<Connect>("the chain client", [{ specifier: "@tributary/sdk/chain", exportName: "connect" }]);
+const connect = await findExport<Connect>("the chain client", [
+  { specifier: "@tributary/sdk/chain", exportName: "connect" },
+]);
 const KuboContentStore = await findExport<StoreClass>("the Kubo content store", [
   { specifier: "@tributary/sdk/content", exportName: "KuboContentStore" },
 ]);
 await runUntilStopped("custodian", async () => {
   const c = await startCustodian({
-    conn: await connect({ rpcUrl: rpcUrl(config), chainId: config.chainId, deployments: layout(config).deploymentsFile }),
+    conn: await connect({
+      rpcUrl: rpcUrl(config),
+      chainId: config.chainId,
+      deployments: layout(config).deploymentsFile,
+    }),
     store: new KuboContentStore({ url: env.TRIBUTARY_IPFS_API_URL! }),
     stateDir: layout(config).custodian,
     privateKey: demoAccount("custodian").privateKey,

@@ -10,7 +10,10 @@ describe("deploymentAddresses", () => {
       chainId: 31337,
       deployer: a(9),
       deployBlock: 1,
-      contracts: { OpenToken: { address: a(1), deployBlock: 1 }, DatanetRegistry: { address: a(2), deployBlock: 2 } },
+      contracts: {
+        OpenToken: { address: a(1), deployBlock: 1 },
+        DatanetRegistry: { address: a(2), deployBlock: 2 },
+      },
     };
     assert.deepEqual(deploymentAddresses(file), [a(1), a(2)]);
   });

@@ -97,7 +97,11 @@ export async function interrupt(stack: RunningStack): Promise<number | null> {
   return stack.exited;
 }
 
-export async function rpc<T>(env: Record<string, string>, method: string, params: unknown[] = []): Promise<T> {
+export async function rpc<T>(
+  env: Record<string, string>,
+  method: string,
+  params: unknown[] = [],
+): Promise<T> {
   const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`, {
     method: "POST",
     headers: { "content-type": "application/json" },

@@ -9,7 +9,18 @@ import { after, afterEach, before, describe, it } from "node:test";
 import { createPublicClient, http, parseAbi, type Address } from "viem";
 import { demoAccount } from "../accounts.ts";
 import { deploymentAddresses } from "../chain.ts";
-import { interrupt, readJson, stopAll, rpc, skipped, spawnStack, startStack, testEnv, waitUp, type RunningStack } from "./helpers.ts";
+import {
+  interrupt,
+  readJson,
+  stopAll,
+  rpc,
+  skipped,
+  spawnStack,
+  startStack,
+  testEnv,
+  waitUp,
+  type RunningStack,
+} from "./helpers.ts";
 
 const ALICE = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8";
 const RECEIVER = "0x000000000000000000000000000000000000bEEF";
@@ -18,7 +29,13 @@ describe("npm start", { timeout: 600_000 }, () => {
   let env: Record<string, string>;
   let home: string;
   let current: RunningStack | undefined;
-  const state: { genesis?: string; deployments?: string; receiverBalance?: string; cid?: string; seeded?: boolean } = {};
+  const state: {
+    genesis?: string;
+    deployments?: string;
+    receiverBalance?: string;
+    cid?: string;
+    seeded?: boolean;
+  } = {};
 
   const genesis = async () => (await rpc<{ hash: string }>(env, "eth_getBlockByNumber", ["0x0", false])).hash;
   const deploymentsFile = () => path.join(env.TRIBUTARY_DEPLOYMENTS_DIR!, `${env.TRIBUTARY_CHAIN_ID}.json`);
@@ -48,7 +65,8 @@ describe("npm start", { timeout: 600_000 }, () => {
       const deployments = readJson<unknown>(deploymentsFile());
       const addresses = deploymentAddresses(deployments);
       assert.ok(addresses.length >= 5, `deployments name the contracts: ${addresses.join(", ")}`);
-      for (const a of addresses) assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} has code`);
+      for (const a of addresses)
+        assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} has code`);
       state.deployments = fs.readFileSync(deploymentsFile(), "utf8");
     }
     if (!skipped(out, "ipfs")) {
@@ -57,17 +75,28 @@ describe("npm start", { timeout: 600_000 }, () => {
       assert.ok(((await res.json()) as { Version?: string }).Version, "IPFS reports a version");
     }
     if (!skipped(out, "seed") && !skipped(out, "deploy")) {
-      const seed = readJson<{ genesisHash: string; contributionCids: string[]; datanets: { name: string; approved: number }[] }>(path.join(home, "seed.json"));
+      const seed = readJson<{
+        genesisHash: string;
+        contributionCids: string[];
+        datanets: { name: string; approved: number }[];
+      }>(path.join(home, "seed.json"));
       assert.equal(seed.genesisHash, state.genesis);
       assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
       const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
-      const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }).contracts.DatanetRegistry.address;
-      const count = await client.readContract({ address: registry, abi: parseAbi(["function datanetCount() view returns (uint256)"]), functionName: "datanetCount" });
+      const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> })
+        .contracts.DatanetRegistry.address;
+      const count = await client.readContract({
+        address: registry,
+        abi: parseAbi(["function datanetCount() view returns (uint256)"]),
+        functionName: "datanetCount",
+      });
       assert.equal(count, 2n, "the seed created two datanets on chain");
       const plan = readJson<{ datanets: { contributions: { status: string }[] }[] }>(
         path.join(import.meta.dirname, "..", "..", "seed-data", "demo.json"),
       );
-      const contracts = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }).contracts;
+      const contracts = (
+        JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }
+      ).contracts;
       const builder = demoAccount("builder").address;
       const view = parseAbi([
         "function hasAccess(uint256 datanetId, address account) view returns (bool)",
@@ -75,12 +104,29 @@ describe("npm start", { timeout: 600_000 }, () => {
         "function balanceOf(address) view returns (uint256)",
         "function versionOf(uint256 datanetId) view returns (uint32)",
       ]);
-      const read = (address: Address, functionName: "hasAccess" | "isEligible" | "balanceOf" | "versionOf", args: readonly unknown[]) =>
-        client.readContract({ address, abi: view, functionName, args } as never) as Promise<unknown>;
-      assert.equal(await read(contracts.AccessRegistry.address, "hasAccess", [1n, builder]), true, "the builder's grant");
-      assert.equal(await read(contracts.AccessRegistry.address, "hasAccess", [1n, demoAccount("dave").address]), false);
-      assert.equal(await read(contracts.TrainerRegistry.address, "isEligible", [demoAccount("trainer").address]), true, "the staked trainer");
-      assert.ok((await read(contracts.OpenToken.address, "balanceOf", [builder])) as bigint > 0n, "the builder holds OPEN");
+      const read = (
+        address: Address,
+        functionName: "hasAccess" | "isEligible" | "balanceOf" | "versionOf",
+        args: readonly unknown[],
+      ) => client.readContract({ address, abi: view, functionName, args } as never) as Promise<unknown>;
+      assert.equal(
+        await read(contracts.AccessRegistry.address, "hasAccess", [1n, builder]),
+        true,
+        "the builder's grant",
+      );
+      assert.equal(
+        await read(contracts.AccessRegistry.address, "hasAccess", [1n, demoAccount("dave").address]),
+        false,
+      );
+      assert.equal(
+        await read(contracts.TrainerRegistry.address, "isEligible", [demoAccount("trainer").address]),
+        true,
+        "the staked trainer",
+      );
+      assert.ok(
+        ((await read(contracts.OpenToken.address, "balanceOf", [builder])) as bigint) > 0n,
+        "the builder holds OPEN",
+      );
       assert.deepEqual(
         [await read(registry, "versionOf", [1n]), await read(registry, "versionOf", [2n])],
         plan.datanets.map((d) => d.contributions.filter((c) => c.status === "approved").length),
@@ -135,7 +181,10 @@ describe("npm start", { timeout: 600_000 }, () => {
       assert.equal(cat.status, 200, "the content survived the restart");
       const pins = await fetch(`${ipfsApi()}/pin/ls?type=recursive`, { method: "POST" });
       assert.equal(pins.status, 200);
-      assert.ok(Object.keys(((await pins.json()) as { Keys: object }).Keys).includes(state.cid!), "and is still pinned");
+      assert.ok(
+        Object.keys(((await pins.json()) as { Keys: object }).Keys).includes(state.cid!),
+        "and is still pinned",
+      );
     }
     assert.equal(await interrupt(current), 0, current.output);
   });
@@ -156,7 +205,11 @@ describe("npm start", { timeout: 600_000 }, () => {
         assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} redeployed`);
       }
     }
-    if (state.seeded) assert.equal(readJson<{ genesisHash: string }>(path.join(home, "seed.json")).genesisHash, await genesis());
+    if (state.seeded)
+      assert.equal(
+        readJson<{ genesisHash: string }>(path.join(home, "seed.json")).genesisHash,
+        await genesis(),
+      );
     state.genesis = await genesis();
     assert.equal(await interrupt(current), 0, current.output);
   });
@@ -179,7 +232,10 @@ describe("npm start", { timeout: 600_000 }, () => {
     try {
       const stack = spawnStack(env);
       assert.equal(await stack.exited, 1);
-      assert.match(stack.output, new RegExp(`port ${env.TRIBUTARY_CHAIN_PORT} on 127\\.0\\.0\\.1 \\(chain\\) is already in use`));
+      assert.match(
+        stack.output,
+        new RegExp(`port ${env.TRIBUTARY_CHAIN_PORT} on 127\\.0\\.0\\.1 \\(chain\\) is already in use`),
+      );
       assert.match(stack.output, new RegExp(`TRIBUTARY_CHAIN_PORT=<port>`));
     } finally {
       await new Promise((r) => blocker.close(r));

@@ -35,15 +35,22 @@ describe("supervisor", { timeout: 60_000 }, () => {
     lines = [];
     const sup = make([
       { ...program("absent", "process.exit(3)"), missing: () => "not merged yet" },
-      program("unavailable", `console.error("UNAVAILABLE: the thing is not in this checkout"); process.exit(${EXIT_UNAVAILABLE})`, async () => false),
+      program(
+        "unavailable",
+        `console.error("UNAVAILABLE: the thing is not in this checkout"); process.exit(${EXIT_UNAVAILABLE})`,
+        async () => false,
+      ),
       program("task", "console.log('did it')"),
     ]);
     await sup.start(false);
     await sup.stop();
-    assert.deepEqual(lines.filter((l) => l.includes("skipped")), [
-      "[stack] - absent: skipped (not merged yet)",
-      "[stack] - unavailable: skipped (the thing is not in this checkout)",
-    ]);
+    assert.deepEqual(
+      lines.filter((l) => l.includes("skipped")),
+      [
+        "[stack] - absent: skipped (not merged yet)",
+        "[stack] - unavailable: skipped (the thing is not in this checkout)",
+      ],
+    );
     assert.ok(lines.some((l) => /✓ task: done/.test(l)));
     assert.match(fs.readFileSync(path.join(config.home, "logs", "task.log"), "utf8"), /did it/);
   });
@@ -52,7 +59,11 @@ describe("supervisor", { timeout: 60_000 }, () => {
     lines = [];
     const marker = path.join(config.home, "first-stopped");
     const sup = make([
-      program("first", `process.on("SIGINT", () => { require("fs").writeFileSync(${JSON.stringify(marker)}, "x"); process.exit(0); }); setInterval(() => {}, 1000);`, async () => true),
+      program(
+        "first",
+        `process.on("SIGINT", () => { require("fs").writeFileSync(${JSON.stringify(marker)}, "x"); process.exit(0); }); setInterval(() => {}, 1000);`,
+        async () => true,
+      ),
       program("sleepy", "console.log('warming up'); setInterval(() => {}, 1000);", async () => false),
     ]);
     await assert.rejects(sup.start(false), (err: unknown) => {
@@ -67,7 +78,9 @@ describe("supervisor", { timeout: 60_000 }, () => {
 
   it("reports a service that exits during start-up with the tail of its log", async () => {
     lines = [];
-    const sup = make([program("crashy", "console.error('Error: cannot open the store'); process.exit(2)", async () => false)]);
+    const sup = make([
+      program("crashy", "console.error('Error: cannot open the store'); process.exit(2)", async () => false),
+    ]);
     await assert.rejects(sup.start(false), (err: unknown) => {
       assert.ok(err instanceof ServiceNotReadyError);
       assert.match(err.message, /crashy did not become ready: it exited \(exit code 2\)/);
@@ -88,7 +101,10 @@ describe("supervisor", { timeout: 60_000 }, () => {
   });
 
   it("rejects a bad port setting with the variable's name", () => {
-    assert.throws(() => loadConfig({ TRIBUTARY_CHAIN_PORT: "85x45" }), /TRIBUTARY_CHAIN_PORT=85x45 is not a valid value/);
+    assert.throws(
+      () => loadConfig({ TRIBUTARY_CHAIN_PORT: "85x45" }),
+      /TRIBUTARY_CHAIN_PORT=85x45 is not a valid value/,
+    );
     assert.throws(() => loadConfig({ TRIBUTARY_WEB_PORT: "70000" }), /TRIBUTARY_WEB_PORT=70000/);
     assert.equal(loadConfig({ TRIBUTARY_INDEXER_PORT: "18000" }).ports.indexer.port, 18000);
   });
