@@ -227,10 +227,10 @@ export const STEPS: readonly Step[] = [
     kind: "service",
     ports: (c) => [c.ports.trainer],
     missing: (ctx) =>
-      (fs.existsSync(path.join(repoRoot, "trainer-node", "src", "stack.ts"))
-        ? undefined
-        : "trainer-node is not merged yet") ?? deploymentsPresent(ctx),
-    spawn: (ctx) => node(path.join(repoRoot, "trainer-node", "src", "stack.ts"), ctx),
+      (resolves("@tributary/trainer-node") ? undefined : "trainer-node is not merged yet") ??
+      deploymentsPresent(ctx) ??
+      needs(ctx, "ipfs", "custodian"),
+    spawn: (ctx) => node(path.join(here, "runners", "trainer.ts"), ctx),
     ready: async (ctx) =>
       (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.trainer.port)}/v1/models`)).ok,
     urls: (c) => [["trainer node API", `${httpUrl(c, c.ports.trainer.port)}/v1`]],
