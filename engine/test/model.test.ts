@@ -33,7 +33,7 @@ async function lossOf(model: ReturnType<typeof initModel>, b: Batch, adapter: Re
 }
 
 test("whole-model gradients (full fine-tuning, tied head) match finite differences", async () => {
-  const model = initModel(cfg, 1);
+  const model = initModel(cfg, { seed: 1 });
   // larger weights than the 0.02 init so every path carries signal
   for (const p of trainableBaseParams(model).values()) for (let i = 0; i < p.length; i++) p[i] *= p.length > 8 ? 15 : 1;
   const b = batch();
@@ -49,7 +49,7 @@ test("whole-model gradients (full fine-tuning, tied head) match finite differenc
 
 test("whole-model LoRA gradients (all projections, untied head) match finite differences", async () => {
   const c = { ...cfg, tieWordEmbeddings: false };
-  const model = initModel(c, 2);
+  const model = initModel(c, { seed: 2 });
   for (const p of trainableBaseParams(model).values()) for (let i = 0; i < p.length; i++) p[i] *= p.length > 8 ? 15 : 1;
   const adapter = createLoraAdapter(c, loraConfig({ r: 2, alpha: 4, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] }), 3);
   const rng = new Rng(4);
@@ -65,7 +65,7 @@ test("whole-model LoRA gradients (all projections, untied head) match finite dif
 });
 
 test("the KV-cache path gives the same logits as the full forward", async () => {
-  const model = initModel(cfg, 5);
+  const model = initModel(cfg, { seed: 5 });
   const adapter = createLoraAdapter(cfg, loraConfig({ r: 2 }), 6);
   for (const m of adapter.modules.values()) m.B.fill(0.3);
   const tokens = [3, 1, 4, 1, 5, 9];
@@ -82,7 +82,7 @@ test("save and load a model directory; NF4 loading stays close to the dense mode
   const dir = await mkdtemp(join(tmpdir(), "engine-model-"));
   try {
     const c = { ...cfg, hiddenSize: 64, numHeads: 4, numKvHeads: 2, headDim: 16, intermediateSize: 128, vocabSize: 32 };
-    const model = initModel(c, 7);
+    const model = initModel(c, { seed: 7 });
     await saveModel(dir, model);
     const back = await loadModel(dir);
     assert.deepEqual(back.config, c);

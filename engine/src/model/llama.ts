@@ -55,17 +55,28 @@ export function assembleModel(
   return { config, ...tensors, rope: ropeTables(config.headDim, config.ropeTheta, maxPos), kernel };
 }
 
-/** A randomly initialised model (normal(0, 0.02) weights as HF's initializer_range, unit norms), seeded. */
-export function initModel(config: LlamaConfig, seed = 0, kernel?: Kernel): LlamaModel {
-  const rng = new Rng(seed);
-  const normal = (n: number, std = 0.02) => {
+export interface InitOptions {
+  seed?: number;
+  /** Standard deviation of the projection weights (HF's initializer_range, 0.02). */
+  std?: number;
+  /** Standard deviation of the embedding (and untied head); defaults to `std`. */
+  embedStd?: number;
+  kernel?: Kernel;
+}
+
+/** A randomly initialised model (normal weights, unit norms), seeded. */
+export function initModel(config: LlamaConfig, opts: InitOptions = {}): LlamaModel {
+  const rng = new Rng(opts.seed ?? 0);
+  const std0 = opts.std ?? 0.02;
+  const normal = (n: number, std = std0) => {
     const a = new Float32Array(n);
     for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
     return a;
   };
   const ones = (n: number) => new Float32Array(n).fill(1);
   const D = config.hiddenSize;
-  const embed = normal(config.vocabSize * D);
+  const embedStd = opts.embedStd ?? std0;
+  const embed = normal(config.vocabSize * D, embedStd);
   const layers: LlamaLayer[] = [];
   for (let l = 0; l < config.numLayers; l++) {
     const proj = {} as Record<Projection, Weight>;
@@ -75,8 +86,8 @@ export function initModel(config: LlamaConfig, seed = 0, kernel?: Kernel): Llama
     }
     layers.push({ inputNorm: ones(D), postNorm: ones(D), proj });
   }
-  const lmHead = config.tieWordEmbeddings ? null : normal(config.vocabSize * D);
-  return assembleModel(config, { embed, layers, norm: ones(D), lmHead }, kernel);
+  const lmHead = config.tieWordEmbeddings ? null : normal(config.vocabSize * D, embedStd);
+  return assembleModel(config, { embed, layers, norm: ones(D), lmHead }, opts.kernel);
 }
 
 /** Every base tensor by its Hugging Face name, in a fixed order. Quantized weights are dequantized. */

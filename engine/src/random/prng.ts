@@ -87,3 +87,14 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
+
+/** A seed for an independent stream (`label`, `index`) of a run seeded with `seed` (FNV-1a 64-bit). */
+export function deriveSeed(seed: number, label: string, index = 0): bigint {
+  let h = 0xcbf29ce484222325n;
+  const mix = (byte: number) => {
+    h ^= BigInt(byte & 0xff);
+    h = BigInt.asUintN(64, h * 0x100000001b3n);
+  };
+  for (const ch of `${seed}/${label}/${index}`) mix(ch.charCodeAt(0));
+  return h;
+}
