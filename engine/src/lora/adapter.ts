@@ -48,6 +48,8 @@ export function loraConfig(p: Partial<LoraConfig> = {}): LoraConfig {
       throw new ConfigError("unknown LoRA target module", { target: t }, `Use some of ${PROJECTIONS.join(", ")}`);
     }
   }
+  // canonical order, no duplicates: equal configs compare equal and serialise identically
+  c.targetModules = PROJECTIONS.filter((p) => c.targetModules.includes(p));
   return c;
 }
 
