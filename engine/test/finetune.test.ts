@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { generateChat } from "../src/generate/generate.ts";
+import type { LoraAdapter } from "../src/lora/adapter.ts";
 import { saveAdapter } from "../src/lora/peft.ts";
 import { llamaConfig } from "../src/model/config.ts";
 import { loadModel, saveModel } from "../src/model/io.ts";
@@ -28,7 +29,7 @@ const trainSet = QA_TRAIN.map((qa) => encodeRecord(tok, chatRecord(qa)));
 const evalSet = QA_EVAL.map((qa) => encodeRecord(tok, chatRecord(qa)));
 const config = trainConfig({ lr: 1e-2, epochs: 90, batchSize: 6, scheduler: "cosine", warmupSteps: 3, seed: 11, lora: { r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] } });
 
-async function answers(model: LlamaModel, adapter: Parameters<typeof generateChat>[3]["adapter"]): Promise<string[]> {
+async function answers(model: LlamaModel, adapter: LoraAdapter | null): Promise<string[]> {
   const out: string[] = [];
   for (const [q] of QA_TRAIN) out.push((await generateChat(model, tok, [{ role: "user", content: q }], { maxTokens: 16, adapter })).text);
   return out;
