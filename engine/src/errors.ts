@@ -13,4 +13,3 @@ export class EngineError extends Error {
 
 export class FormatError extends EngineError {}
 export class ConfigError extends EngineError {}
-export class ShapeError extends EngineError {}
