@@ -92,6 +92,8 @@ test("save and load a model directory; NF4 loading stays close to the dense mode
     assert.deepEqual([...(await forward(back, b)).logits], [...ref]);
     const q = await loadModel(dir, { quantize: "nf4" });
     assert.ok(q.layers[0].proj.q_proj instanceof Nf4Tensor);
+    assert.ok(q.embed instanceof Nf4Tensor);
+    await assert.rejects(async () => trainableBaseParams(q), /quantized/);
     const ql = (await forward(q, b)).logits;
     let err = 0;
     let norm = 0;
@@ -103,8 +105,9 @@ test("save and load a model directory; NF4 loading stays close to the dense mode
     assert.ok(err > 0, "quantization changes something");
     await saveModel(join(dir, "bf16"), model, { dtype: "BF16" });
     const b16 = await loadModel(join(dir, "bf16"));
-    const e = b16.embed;
-    for (let i = 0; i < e.length; i++) assert.ok(Math.abs(e[i] - model.embed[i]) <= Math.abs(model.embed[i]) * 2 ** -8);
+    const e = b16.embed as Float32Array;
+    const e0 = model.embed as Float32Array;
+    for (let i = 0; i < e.length; i++) assert.ok(Math.abs(e[i] - e0[i]) <= Math.abs(e0[i]) * 2 ** -8);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

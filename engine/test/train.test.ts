@@ -158,11 +158,11 @@ test("gradient accumulation (2 x 2) matches one batch of 4", async () => {
 
 test("full fine-tuning trains every tensor and lowers the eval loss on memorised data", async () => {
   const model = initModel(cfg, { seed: 9 });
-  const embedBefore = model.embed.slice();
+  const embedBefore = (model.embed as Float32Array).slice();
   const normBefore = model.layers[1].postNorm.slice();
   const r = await train({ model, train: examples, eval: examples.slice(0, 2), config: trainConfig({ method: "full", lr: 3e-3, epochs: 6, batchSize: 3, scheduler: "linear", warmupSteps: 2, evalEvery: 4 }) });
   assert.equal(r.adapter, null);
-  assert.ok(model.embed.some((v, i) => v !== embedBefore[i]));
+  assert.ok((model.embed as Float32Array).some((v, i) => v !== embedBefore[i]));
   assert.ok(model.layers[1].postNorm.some((v, i) => v !== normBefore[i]));
   assert.deepEqual(r.evalHistory.map((e) => e.step), [0, 4, 8, 12]);
   assert.ok(r.evalHistory[3].loss < r.evalHistory[0].loss - 0.3, JSON.stringify(r.evalHistory));

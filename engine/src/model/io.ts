@@ -20,7 +20,7 @@ import type { LlamaLayer, LlamaModel } from "./llama.ts";
 
 export interface LoadOptions {
   kernel?: Kernel;
-  /** Store the frozen projection weights as NF4 (QLoRA). */
+  /** Store every frozen matrix (projections, embedding, LM head) as NF4 (QLoRA); norms stay f32. */
   quantize?: "nf4" | null;
 }
 
@@ -70,8 +70,9 @@ export function modelFromTensors(config: LlamaConfig, tensors: Map<string, Tenso
       proj,
     });
   }
-  const embed = take("model.embed_tokens.weight", [config.vocabSize, D]);
-  const lmHead = config.tieWordEmbeddings && !tensors.has("lm_head.weight") ? null : take("lm_head.weight", [config.vocabSize, D]);
+  const q = (w: Float32Array, rows: number, cols: number): Weight => (opts.quantize === "nf4" ? quantizeNf4(w, rows, cols) : w);
+  const embed = q(take("model.embed_tokens.weight", [config.vocabSize, D]), config.vocabSize, D);
+  const lmHead = config.tieWordEmbeddings && !tensors.has("lm_head.weight") ? null : q(take("lm_head.weight", [config.vocabSize, D]), config.vocabSize, D);
   return assembleModel(config, { embed, layers, norm: take("model.norm.weight", [D]), lmHead }, opts.kernel);
 }
 

@@ -18,6 +18,7 @@ import { ropeApply, ropeTables } from "../nn/rope.ts";
 import type { RopeTables } from "../nn/rope.ts";
 import { swigluBackward, swigluForward } from "../nn/swiglu.ts";
 import { Rng } from "../random/prng.ts";
+import { EngineError } from "../errors.ts";
 import type { LlamaConfig } from "./config.ts";
 
 export interface LlamaLayer {
@@ -28,10 +29,10 @@ export interface LlamaLayer {
 
 export interface LlamaModel {
   config: LlamaConfig;
-  embed: Float32Array; // [V, D]
+  embed: Weight; // [V, D]
   layers: LlamaLayer[];
   norm: Float32Array; // [D]
-  lmHead: Float32Array | null; // [V, D]; null when tied to embed
+  lmHead: Weight | null; // [V, D]; null when tied to embed
   rope: RopeTables;
   kernel: Kernel;
 }
@@ -48,7 +49,7 @@ export interface Batch {
 
 export function assembleModel(
   config: LlamaConfig,
-  tensors: { embed: Float32Array; layers: LlamaLayer[]; norm: Float32Array; lmHead: Float32Array | null },
+  tensors: { embed: Weight; layers: LlamaLayer[]; norm: Float32Array; lmHead: Weight | null },
   kernel: Kernel = createReferenceKernel(),
 ): LlamaModel {
   const maxPos = Math.min(config.maxPositionEmbeddings, 1 << 16);
@@ -95,7 +96,7 @@ export function modelTensors(model: LlamaModel): Map<string, { shape: number[]; 
   const c = model.config;
   const D = c.hiddenSize;
   const out = new Map<string, { shape: number[]; data: Float32Array }>();
-  out.set("model.embed_tokens.weight", { shape: [c.vocabSize, D], data: model.embed });
+  out.set("model.embed_tokens.weight", { shape: [c.vocabSize, D], data: denseWeight(model.embed) });
   model.layers.forEach((layer, l) => {
     out.set(`model.layers.${l}.input_layernorm.weight`, { shape: [D], data: layer.inputNorm });
     for (const p of PROJECTIONS) {
@@ -104,19 +105,16 @@ export function modelTensors(model: LlamaModel): Map<string, { shape: number[]; 
     out.set(`model.layers.${l}.post_attention_layernorm.weight`, { shape: [D], data: layer.postNorm });
   });
   out.set("model.norm.weight", { shape: [D], data: model.norm });
-  if (model.lmHead) out.set("lm_head.weight", { shape: [c.vocabSize, D], data: model.lmHead });
+  if (model.lmHead) out.set("lm_head.weight", { shape: [c.vocabSize, D], data: denseWeight(model.lmHead) });
   return out;
 }
 
 /** The dense base parameters a full fine-tune trains (shared with the model, not copied). */
 export function trainableBaseParams(model: LlamaModel): Map<string, Float32Array> {
   const out = new Map<string, Float32Array>();
-  for (const l of model.layers) {
-    for (const p of PROJECTIONS) {
-      if (!(l.proj[p] instanceof Float32Array)) {
-        throw new TypeError("full fine-tuning needs dense weights; this model's weights are quantized (use LoRA)");
-      }
-    }
+  const weights = [model.embed, model.lmHead ?? model.embed, ...model.layers.flatMap((l) => PROJECTIONS.map((p) => l.proj[p]))];
+  if (weights.some((w) => !(w instanceof Float32Array))) {
+    throw new EngineError("full fine-tuning needs dense weights; this model is quantized", {}, "Use LoRA on a quantized base (QLoRA)");
   }
   for (const [name, t] of modelTensors(model)) out.set(name, t.data);
   return out;
@@ -203,7 +201,7 @@ export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOpti
   }
   const nf = rmsnormForward(x, model.norm, c.rmsNormEps);
   const N = batch.B * batch.T;
-  const logits = await kernel.matmul({ a: nf.y, b: model.lmHead ?? model.embed, m: N, n: c.vocabSize, k: D, transB: true });
+  const logits = await kernel.matmul({ a: nf.y, b: denseWeight(model.lmHead ?? model.embed), m: N, n: c.vocabSize, k: D, transB: true });
   return { logits, cache: { batch, adapter, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y } };
 }
 
@@ -220,7 +218,7 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
   const { batch, adapter } = cache;
   const N = batch.B * batch.T;
   const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
-  const head = model.lmHead ?? model.embed;
+  const head = denseWeight(model.lmHead ?? model.embed);
   const dHead = grads.get(model.lmHead ? "lm_head.weight" : "model.embed_tokens.weight");
   if (dHead) await kernel.matmul({ a: dlogits, b: cache.xn, m: c.vocabSize, n: D, k: N, transA: true, out: dHead, accumulate: true });
   const dxn = await kernel.matmul({ a: dlogits, b: head, m: N, n: D, k: c.vocabSize });
@@ -320,5 +318,5 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   kv.length = past + n;
   const last = x.subarray((n - 1) * D, n * D);
   const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
-  return kernel.matmul({ a: nf, b: model.lmHead ?? model.embed, m: 1, n: c.vocabSize, k: D, transB: true });
+  return kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: 1, n: c.vocabSize, k: D, transB: true });
 }

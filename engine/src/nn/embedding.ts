@@ -1,14 +1,15 @@
-/** Token embedding: a table lookup forward, a scatter-add backward. */
+/** Token embedding: a table lookup forward, a scatter-add backward. The table may be quantized (QLoRA). */
+import type { Weight } from "./linear.ts";
 
 // forward: table [V, D], ids [N] -> x [N, D]
-export function embeddingForward(table: Float32Array, ids: ArrayLike<number>, dim: number): Float32Array {
+export function embeddingForward(table: Weight, ids: ArrayLike<number>, dim: number): Float32Array {
   const n = ids.length;
-  const vocab = table.length / dim;
+  const vocab = table instanceof Float32Array ? table.length / dim : table.rows;
   const x = new Float32Array(n * dim);
   for (let i = 0; i < n; i++) {
     const id = ids[i];
     if (!(id >= 0 && id < vocab)) throw new RangeError(`token id ${id} outside the vocabulary [0, ${vocab})`);
-    x.set(table.subarray(id * dim, id * dim + dim), i * dim);
+    x.set(table instanceof Float32Array ? table.subarray(id * dim, id * dim + dim) : table.dequantizeRange(id * dim, id * dim + dim), i * dim);
   }
   return x;
 }

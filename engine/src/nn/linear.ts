@@ -18,6 +18,8 @@ export interface WeightSource {
   readonly rows: number;
   readonly cols: number;
   dequantize(): Float32Array;
+  /** Flat elements [start, end) of the dense matrix. */
+  dequantizeRange(start: number, end: number): Float32Array;
 }
 
 export type Weight = Float32Array | WeightSource;

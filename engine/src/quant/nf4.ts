@@ -45,16 +45,19 @@ export class Nf4Tensor implements WeightSource {
 
   /** The dense [rows, cols] matrix. */
   dequantize(): Float32Array {
-    const n = this.rows * this.cols;
-    const out = new Float32Array(n);
-    const nb = this.absmaxCodes.length;
-    for (let b = 0; b < nb; b++) {
+    return this.dequantizeRange(0, this.rows * this.cols);
+  }
+
+  /** Flat elements [start, end) (e.g. a few embedding rows). */
+  dequantizeRange(start: number, end: number): Float32Array {
+    const out = new Float32Array(end - start);
+    for (let b = Math.floor(start / NF4_BLOCK); b * NF4_BLOCK < end; b++) {
       const scale = (this.absmaxCodes[b] * this.absmaxScales[Math.floor(b / ABSMAX_BLOCK)]) / 127 + this.absmaxOffset;
-      const end = Math.min(n, (b + 1) * NF4_BLOCK);
-      for (let i = b * NF4_BLOCK; i < end; i++) {
+      const hi = Math.min(end, (b + 1) * NF4_BLOCK);
+      for (let i = Math.max(start, b * NF4_BLOCK); i < hi; i++) {
         const byte = this.codes[i >> 1];
         const code = i & 1 ? byte >> 4 : byte & 15;
-        out[i] = NF4_LEVELS[code] * scale;
+        out[i - start] = NF4_LEVELS[code] * scale;
       }
     }
     return out;
