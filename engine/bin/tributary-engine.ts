@@ -15,8 +15,7 @@ import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { EngineError } from "../src/errors.ts";
 import { generate, generateChat } from "../src/generate/generate.ts";
-import type { Kernel } from "../src/kernels/kernel.ts";
-import { createReferenceKernel } from "../src/kernels/reference.ts";
+import { selectKernel } from "../src/select-kernel.ts";
 import type { LoraAdapter, Projection } from "../src/lora/adapter.ts";
 import { mergeAdapter } from "../src/lora/merge.ts";
 import { adapterTensors, loadAdapter, saveAdapter, toAdapterConfigJson } from "../src/lora/peft.ts";
@@ -69,24 +68,9 @@ function need(v: string | undefined, name: string): string {
   return v;
 }
 
-async function createKernelByName(name: string, threads: number): Promise<Kernel> {
-  if (name === "ts") return createReferenceKernel();
-  if (name !== "wasm" && name !== "ort") throw new UsageError("unknown kernel", { kernel: name }, "Use ts, wasm or ort");
-  // The fast kernels live in kernels/index.ts; this build may not include them yet.
-  const path = "../src/kernels/index.ts";
-  let mod: { createKernel?: (n: string, o: { threads: number }) => Promise<Kernel> };
-  try {
-    mod = await import(path);
-  } catch {
-    throw new UsageError(`kernel ${name} is not available in this build`, { kernel: name }, "Use --kernel ts");
-  }
-  if (!mod.createKernel) throw new UsageError(`kernel ${name} is not available in this build`, { kernel: name }, "Use --kernel ts");
-  return mod.createKernel(name, { threads });
-}
-
 async function withModel<T>(values: { model?: string; kernel?: string; threads?: string }, quantize: "nf4" | null, fn: (m: LlamaModel, tok: ChatTokenizer, dir: string) => Promise<T>): Promise<T> {
   const dir = need(values.model, "model");
-  const kernel = await createKernelByName(values.kernel ?? "ts", num(values.threads, "threads", 1));
+  const kernel = await selectKernel(values.kernel ?? "ts", num(values.threads, "threads", 1));
   try {
     const model = await loadModel(dir, { kernel, quantize });
     const tok = await ChatTokenizer.fromDir(dir);

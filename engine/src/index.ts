@@ -3,6 +3,7 @@
 // kernels
 export type { Kernel, KernelName, MatmulArgs } from "./kernels/kernel.ts";
 export { createReferenceKernel, matmulReference } from "./kernels/reference.ts";
+export { selectKernel } from "./select-kernel.ts";
 
 // errors
 export { ConfigError, EngineError, FormatError } from "./errors.ts";
