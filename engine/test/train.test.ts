@@ -136,6 +136,7 @@ test("LoRA training lowers the loss, is deterministic, and resumes bit-identical
     assert.equal(await sha(resumed.adapter!, join(dir, "d")), h1);
     assert.deepEqual(resumed.lossHistory, full.lossHistory);
     await assert.rejects(train({ model: initModel(cfg, { seed: 1, std: 0.1, embedStd: 0.5 }), train: examples, config: { ...config, lr: 0.123 }, checkpointDir: ckpt, resume: true }), /different run configuration/);
+    await assert.rejects(train({ model: initModel(cfg, { seed: 1 }), train: examples.slice(1), config, checkpointDir: ckpt, resume: true }), /different run configuration/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

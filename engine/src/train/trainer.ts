@@ -6,6 +6,7 @@
  * Deterministic: given the same seed, data and kernel, the result is bit-identical, also after
  * resuming from a checkpoint.
  */
+import { createHash } from "node:crypto";
 import { EngineError } from "../errors.ts";
 import { adapterParams, createLoraAdapter, loraConfig } from "../lora/adapter.ts";
 import type { LoraAdapter, LoraConfig } from "../lora/adapter.ts";
@@ -125,6 +126,17 @@ export async function evaluate(model: LlamaModel, examples: Example[], opts: { a
   return sum / count;
 }
 
+/** A short hash of the examples (ids and masks), so a checkpoint only resumes the data it was made on. */
+function dataFingerprint(examples: Example[]): string {
+  const h = createHash("sha256");
+  for (const e of examples) {
+    h.update(Int32Array.from(e.ids));
+    h.update(Uint8Array.from(e.train, Number));
+    h.update("|");
+  }
+  return `${examples.length}:${h.digest("hex").slice(0, 16)}`;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { model, config: c } = o;
   const maxSeqLen = c.maxSeqLen ?? Math.min(2048, model.rope.maxPos);
@@ -135,7 +147,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const plan = planBatches(o.train, { batchSize: c.batchSize, maxSeqLen, pack: c.pack, seed: c.seed, epochs: c.epochs });
   const totalSteps = Math.ceil(plan.length / c.gradAccum);
   const warmup = c.warmupSteps ?? Math.ceil(c.warmupRatio * totalSteps);
-  const run = JSON.parse(JSON.stringify({ ...c, trainExamples: o.train.length })) as Record<string, unknown>;
+  const run = JSON.parse(JSON.stringify({ ...c, data: dataFingerprint(o.train), evalData: dataFingerprint(o.eval ?? []) })) as Record<string, unknown>;
   let state: TrainerState = {
     step: 0,
     microStep: 0,
