@@ -77,3 +77,26 @@ test("CLI: train a LoRA adapter, generate its completions, chat, export a merged
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+const gguf = existsSync(fileURLToPath(new URL("../src/export/gguf-llama.ts", import.meta.url)));
+test("CLI: export --format gguf writes a base and an adapter GGUF", { skip: gguf ? false : "GGUF export (src/export/gguf-llama.ts) is not in this build" }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "engine-cli-gguf-"));
+  try {
+    const { tokenizerJson, tokenizerConfig } = tinyTokenizerFiles();
+    const cfg = llamaConfig({ vocabSize: TINY_VOCAB, hiddenSize: 32, numLayers: 1, numHeads: 4, intermediateSize: 64, maxPositionEmbeddings: 64, eosTokenIds: [257] });
+    const modelDir = join(dir, "base");
+    await saveModel(modelDir, initModel(cfg, { seed: 2 }), {
+      extraFiles: { "tokenizer.json": JSON.stringify(tokenizerJson), "tokenizer_config.json": JSON.stringify(tokenizerConfig) },
+    });
+    const { saveAdapter } = await import("../src/lora/peft.ts");
+    const { createLoraAdapter, loraConfig } = await import("../src/lora/adapter.ts");
+    await saveAdapter(join(dir, "adapter"), createLoraAdapter(cfg, loraConfig({ r: 2 }), 1));
+    await cli(["export", "--model", modelDir, "--adapter", join(dir, "adapter"), "--out", join(dir, "gguf"), "--format", "gguf"]);
+    for (const f of ["model.gguf", "adapter.gguf"]) {
+      const bytes = await readFile(join(dir, "gguf", f));
+      assert.equal(new TextDecoder().decode(bytes.subarray(0, 4)), "GGUF", f);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
