@@ -34,10 +34,19 @@ export function crossEntropyBackward(
     if (t < 0) continue;
     if (t >= vocab) throw new RangeError(`target ${t} outside the vocabulary [0, ${vocab})`);
     const o = i * vocab;
-    const lse = rowLse(logits, o, vocab);
-    lossSum += lse - logits[o + t];
+    // one exp per logit: e = exp(z - max) stored in dlogits, then scaled to softmax / normalizer
+    let max = -Infinity;
+    for (let j = 0; j < vocab; j++) if (logits[o + j] > max) max = logits[o + j];
+    let sum = 0;
+    for (let j = 0; j < vocab; j++) {
+      const e = Math.exp(logits[o + j] - max);
+      dlogits[o + j] = e;
+      sum += e;
+    }
+    lossSum += max + Math.log(sum) - logits[o + t];
     count++;
-    for (let j = 0; j < vocab; j++) dlogits[o + j] = Math.exp(logits[o + j] - lse) / normalizer;
+    const c = 1 / (sum * normalizer);
+    for (let j = 0; j < vocab; j++) dlogits[o + j] *= c;
     dlogits[o + t] -= 1 / normalizer;
   }
   return { lossSum, count, dlogits };
