@@ -142,6 +142,14 @@ test("LoRA training lowers the loss, is deterministic, and resumes bit-identical
   }
 });
 
+test("an AbortSignal stops training between steps", async () => {
+  const ac = new AbortController();
+  const r = await train({ model: initModel(cfg, { seed: 1 }), train: examples, config: trainConfig({ epochs: 5, batchSize: 2 }), signal: ac.signal, onProgress: (p) => p.step === 2 && ac.abort() });
+  assert.equal(r.stopped, true);
+  assert.equal(r.steps, 2);
+  assert.equal(r.totalSteps, 15);
+});
+
 test("gradient accumulation (2 x 2) matches one batch of 4", async () => {
   const base = { lr: 1e-2, epochs: 1, seed: 2, lora: { r: 2, targetModules: ["q_proj" as const, "up_proj" as const] } };
   const ex = examples.slice(0, 4);
