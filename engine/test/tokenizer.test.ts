@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ChatTokenizer } from "../src/model/tokenizer.ts";
-import { tinyTokenizerFiles } from "./helpers/tiny-tokenizer.ts";
+import { CHAT_TEMPLATE, tinyTokenizerFiles } from "./helpers/tiny-tokenizer.ts";
 
 const { tokenizerJson, tokenizerConfig } = tinyTokenizerFiles();
 const tok = new ChatTokenizer(tokenizerJson, tokenizerConfig);
@@ -34,4 +37,21 @@ test("chat template renders, and encodeChat trains on assistant turns only", () 
   assert.deepEqual(ids, tok.encode(text));
   const trained = ids.filter((_, i) => train[i]);
   assert.equal(tok.decode(trained, { skipSpecial: false }), "A1<|end|>A2<|end|>");
+});
+
+test("a model directory's tokenizer loads, with the chat template from chat_template.jinja when present", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "engine-tok-"));
+  try {
+    const { chat_template: _, ...config } = tokenizerConfig;
+    await writeFile(join(dir, "tokenizer.json"), JSON.stringify(tokenizerJson));
+    await writeFile(join(dir, "tokenizer_config.json"), JSON.stringify(config));
+    const plain = await ChatTokenizer.fromDir(dir);
+    assert.throws(() => plain.applyChatTemplate([{ role: "user", content: "x" }]), /no chat template/);
+    await writeFile(join(dir, "chat_template.jinja"), CHAT_TEMPLATE);
+    const t = await ChatTokenizer.fromDir(dir);
+    assert.equal(t.applyChatTemplate([{ role: "user", content: "x" }], { addGenerationPrompt: true }), "<|bos|><|user|>x<|end|><|assistant|>");
+    await assert.rejects(ChatTokenizer.fromDir(join(dir, "missing")), /no tokenizer.json/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -51,6 +51,9 @@ export class ChatTokenizer {
     if (!existsSync(tj)) throw new FormatError("no tokenizer.json in the model directory", { dir }, "Add the model's tokenizer.json");
     const tc = join(dir, "tokenizer_config.json");
     const config = existsSync(tc) ? JSON.parse(await readFile(tc, "utf8")) : {};
+    // recent transformers save the template next to the config instead of inside it
+    const jinja = join(dir, "chat_template.jinja");
+    if (config.chat_template === undefined && existsSync(jinja)) config.chat_template = await readFile(jinja, "utf8");
     return new ChatTokenizer(JSON.parse(await readFile(tj, "utf8")), config);
   }
 
