@@ -38,6 +38,8 @@ export type { Example, TrainingRecord } from "./train/data.ts";
 export { evaluate, train, trainConfig } from "./train/trainer.ts";
 export type { TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./train/trainer.ts";
 export { ADAMW_DEFAULTS, AdamW, clipGradNorm } from "./train/adamw.ts";
+export { lossGradient } from "./train/gradient.ts";
+export type { LossGradient } from "./train/gradient.ts";
 export { learningRate } from "./train/schedule.ts";
 export type { SchedulerType } from "./train/schedule.ts";
 export { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
