@@ -18,20 +18,18 @@ import { generate, generateChat } from "../src/generate/generate.ts";
 import { selectKernel } from "../src/select-kernel.ts";
 import type { LoraAdapter, Projection } from "../src/lora/adapter.ts";
 import { mergeAdapter } from "../src/lora/merge.ts";
-import { adapterTensors, loadAdapter, saveAdapter, toAdapterConfigJson } from "../src/lora/peft.ts";
+import { adapterTensors, loadAdapter, toAdapterConfigJson } from "../src/lora/peft.ts";
 import { toHfConfig } from "../src/model/config.ts";
 import { loadModel, saveModel } from "../src/model/io.ts";
 import { modelTensors } from "../src/model/llama.ts";
 import type { LlamaModel } from "../src/model/llama.ts";
 import { ChatTokenizer } from "../src/model/tokenizer.ts";
 import type { ChatMessage } from "../src/model/tokenizer.ts";
-import { encodeRecord, parseRecordsJsonl, splitEval } from "../src/train/data.ts";
-import { train, trainConfig } from "../src/train/trainer.ts";
+import { parseRecordsJsonl } from "../src/train/data.ts";
+import { TOKENIZER_FILES, fineTune } from "../src/train/fine-tune.ts";
 import type { SchedulerType } from "../src/train/schedule.ts";
 
 class UsageError extends EngineError {}
-
-const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"];
 
 const USAGE = `usage: tributary-engine <command> [options]
 
@@ -117,8 +115,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
   if (!["cosine", "linear", "constant"].includes(scheduler)) throw new UsageError("unknown --scheduler", { scheduler });
   const targets = (values.targets ?? "q_proj,v_proj").split(",").map((t) => t.trim()) as Projection[];
   const seed = num(values.seed, "seed", 42);
-  const config = trainConfig({
-    method: method === "full" ? "full" : "lora",
+  const config = {
     lr: values.lr === undefined ? undefined : num(values.lr, "lr"),
     epochs: num(values.epochs, "epochs", 3),
     batchSize: num(values["batch-size"], "batch-size", 4),
@@ -137,24 +134,24 @@ async function cmdTrain(argv: string[]): Promise<void> {
       dropout: num(values.dropout, "dropout", 0),
       useRslora: !!values.rslora,
       targetModules: targets,
-      baseModelNameOrPath: values.model ?? null,
     },
-  });
-  await withModel(values, method === "qlora" ? "nf4" : null, async (model, tok, modelDir) => {
-    const records = parseRecordsJsonl(await readFile(dataPath, "utf8"));
-    const examples = records.map((r) => encodeRecord(tok, r));
-    const split = splitEval(examples, num(values["eval-split"], "eval-split", 0.1), seed);
-    const bar = new cliProgress.SingleBar(
-      { format: "train |{bar}| {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
-      cliProgress.Presets.shades_classic,
-    );
-    let started = false;
-    const result = await train({
-      model,
-      train: split.train,
-      eval: split.eval,
+  };
+  const records = parseRecordsJsonl(await readFile(dataPath, "utf8"));
+  const kernel = await selectKernel(values.kernel ?? "ts", num(values.threads, "threads", 1));
+  const bar = new cliProgress.SingleBar(
+    { format: "train |{bar}| {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  let started = false;
+  try {
+    const { metrics } = await fineTune({
+      modelDir: need(values.model, "model"),
+      records,
+      outDir: out,
+      method,
       config,
-      checkpointDir: join(out, "checkpoints"),
+      evalSplit: num(values["eval-split"], "eval-split", 0.1),
+      kernel,
       resume: !!values.resume,
       onProgress: (p) => {
         const payload = { loss: p.loss.toFixed(4), lr: p.lr.toExponential(2), tps: p.tokensPerSec.toFixed(0) };
@@ -165,36 +162,21 @@ async function cmdTrain(argv: string[]): Promise<void> {
       },
     });
     if (started) bar.stop();
-    await mkdir(out, { recursive: true });
-    if (result.adapter) {
-      await saveAdapter(out, result.adapter, { model: model.config });
-    } else {
-      await saveModel(out, model);
-      for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) await copyFile(join(modelDir, f), join(out, f));
-    }
-    const losses = result.lossHistory;
-    const metrics = {
-      method,
-      steps: result.steps,
-      tokens: result.tokens,
-      seconds: result.seconds,
-      trainExamples: split.train.length,
-      evalExamples: split.eval.length,
-      lossHistory: losses,
-      evalHistory: result.evalHistory,
-      config,
-    };
-    await writeFile(join(out, "metrics.json"), JSON.stringify(metrics, null, 1) + "\n");
-    const ev = result.evalHistory;
+    started = false;
+    const losses = metrics.lossHistory;
+    const ev = metrics.evalHistory;
     console.log(
       [
-        `${method} fine-tune: ${result.steps} steps, ${result.tokens} tokens in ${result.seconds.toFixed(1)} s (${(result.tokens / Math.max(result.seconds, 1e-9)).toFixed(0)} tok/s)`,
+        `${method} fine-tune: ${metrics.steps} steps, ${metrics.tokens} tokens in ${metrics.seconds.toFixed(1)} s (${(metrics.tokens / Math.max(metrics.seconds, 1e-9)).toFixed(0)} tok/s)`,
         losses.length ? `train loss ${losses[0].loss.toFixed(4)} -> ${losses[losses.length - 1].loss.toFixed(4)}` : "no steps run",
         ev.length ? `eval loss ${ev[0].loss.toFixed(4)} -> ${ev[ev.length - 1].loss.toFixed(4)}` : "no eval split",
         `written to ${resolve(out)}`,
       ].join("\n"),
     );
-  });
+  } finally {
+    if (started) bar.stop();
+    await kernel.dispose();
+  }
 }
 
 async function cmdGenerate(argv: string[]): Promise<void> {

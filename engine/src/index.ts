@@ -38,6 +38,8 @@ export type { Example, TrainingRecord } from "./train/data.ts";
 export { evaluate, train, trainConfig } from "./train/trainer.ts";
 export type { TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./train/trainer.ts";
 export { ADAMW_DEFAULTS, AdamW, clipGradNorm } from "./train/adamw.ts";
+export { TOKENIZER_FILES, fineTune } from "./train/fine-tune.ts";
+export type { FineTuneMetrics, FineTuneOptions } from "./train/fine-tune.ts";
 export { lossGradient } from "./train/gradient.ts";
 export type { LossGradient } from "./train/gradient.ts";
 export { learningRate } from "./train/schedule.ts";
