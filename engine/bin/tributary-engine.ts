@@ -36,7 +36,7 @@ const USAGE = `usage: tributary-engine <command> [options]
   train     --model DIR --data FILE.jsonl --out DIR [--method lora|qlora|full] [--rank 8] [--alpha 16]
             [--dropout 0] [--rslora] [--targets q_proj,v_proj] [--lr X] [--epochs 3] [--batch-size 4]
             [--grad-accum 1] [--max-seq-len N] [--scheduler cosine|linear|constant] [--warmup-ratio 0]
-            [--weight-decay 0] [--eval-split 0.1] [--pack] [--seed 42] [--checkpoint-every N] [--resume]
+            [--weight-decay 0] [--eval-split 0.1 | --eval-data FILE] [--pack] [--seed 42] [--checkpoint-every N] [--resume]
   generate  --model DIR [--adapter DIR] --prompt TEXT [--max-tokens 128] [--temperature 0] [--top-k 0]
             [--top-p 1] [--seed 0] [--stop TEXT ...]
   chat      --model DIR [--adapter DIR ...] [--system TEXT] [--max-tokens 256] [--temperature 0]
@@ -101,6 +101,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
       "weight-decay": { type: "string" },
       "max-grad-norm": { type: "string" },
       "eval-split": { type: "string" },
+      "eval-data": { type: "string" },
       pack: { type: "boolean" },
       seed: { type: "string" },
       "checkpoint-every": { type: "string" },
@@ -151,6 +152,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
       method,
       config,
       evalSplit: num(values["eval-split"], "eval-split", 0.1),
+      evalRecords: values["eval-data"] ? parseRecordsJsonl(await readFile(values["eval-data"], "utf8")) : undefined,
       kernel,
       resume: !!values.resume,
       onProgress: (p) => {

@@ -29,7 +29,9 @@ test("fineTune writes a PEFT adapter (QLoRA) or a full HF model directory with m
     assert.equal(adapter.config.baseModelNameOrPath, modelDir);
     assert.equal(JSON.parse(await readFile(join(dir, "qlora", "metrics.json"), "utf8")).evalHistory.length, 2);
 
-    const f = await fineTune({ modelDir, records, outDir: join(dir, "full"), method: "full", evalSplit: 0, config: { epochs: 1, batchSize: 3 } });
+    const f = await fineTune({ modelDir, records, evalRecords: records.slice(0, 1), outDir: join(dir, "full"), method: "full", config: { epochs: 1, batchSize: 3 } });
+    assert.equal(f.metrics.trainExamples, 6);
+    assert.equal(f.metrics.evalExamples, 1);
     assert.equal(f.result.adapter, null);
     const tuned = await loadModel(join(dir, "full"));
     const base = await loadModel(modelDir);

@@ -25,8 +25,10 @@ export interface FineTuneOptions {
   outDir: string;
   method: "lora" | "qlora" | "full";
   config?: Partial<Omit<TrainConfig, "lora" | "method">> & { lora?: Partial<LoraConfig> };
-  /** Fraction of the records held out for eval loss (default 0.1; 0 for none). */
+  /** Fraction of the records held out for eval loss (default 0.1; 0 for none). Ignored with evalRecords. */
   evalSplit?: number;
+  /** A separate eval set instead of a split. */
+  evalRecords?: TrainingRecord[];
   kernel?: Kernel;
   resume?: boolean;
   onProgress?: (p: TrainProgress) => void;
@@ -55,7 +57,8 @@ export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResul
     method: o.method === "full" ? "full" : "lora",
     lora: { baseModelNameOrPath: o.modelDir, ...o.config?.lora },
   });
-  const split = splitEval(o.records.map((r) => encodeRecord(tok, r)), o.evalSplit ?? 0.1, config.seed);
+  const encoded = o.records.map((r) => encodeRecord(tok, r));
+  const split = o.evalRecords ? { train: encoded, eval: o.evalRecords.map((r) => encodeRecord(tok, r)) } : splitEval(encoded, o.evalSplit ?? 0.1, config.seed);
   const result = await train({
     model,
     train: split.train,
