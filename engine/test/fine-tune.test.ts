@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +26,9 @@ test("fineTune writes a PEFT adapter (QLoRA) or a full HF model directory with m
     assert.equal(q.metrics.trainExamples, 4);
     assert.equal(q.metrics.evalExamples, 2);
     assert.equal(q.metrics.steps, 4);
+    assert.equal(q.metrics.kernel, "ts");
+    assert.match(q.metrics.engineVersion, /^\d+\.\d+\.\d+/);
+    assert.equal(q.metrics.sha256, createHash("sha256").update(await readFile(join(dir, "qlora", "adapter_model.safetensors"))).digest("hex"));
     const adapter = await loadAdapter(join(dir, "qlora"), cfg);
     assert.equal(adapter.config.baseModelNameOrPath, modelDir);
     assert.equal(JSON.parse(await readFile(join(dir, "qlora", "metrics.json"), "utf8")).evalHistory.length, 2);

@@ -4,9 +4,11 @@
  * the full model with its tokenizer files) and `metrics.json` into `outDir`. Checkpoints go to
  * `outDir/checkpoints` when `config.checkpointEvery` > 0; `resume` continues from the newest one.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import pkg from "../../package.json" with { type: "json" };
 import type { Kernel } from "../kernels/kernel.ts";
 import type { LoraConfig } from "../lora/adapter.ts";
 import { saveAdapter } from "../lora/peft.ts";
@@ -47,6 +49,11 @@ export interface FineTuneMetrics {
   lossHistory: TrainResult["lossHistory"];
   evalHistory: TrainResult["evalHistory"];
   config: TrainConfig;
+  /** What a replay needs to reproduce the bytes: engine version, kernel, and the artifact's hash. */
+  engineVersion: string;
+  kernel: string;
+  /** sha256 of adapter_model.safetensors (LoRA) or model.safetensors (full). */
+  sha256: string;
 }
 
 export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResult; metrics: FineTuneMetrics }> {
@@ -70,8 +77,10 @@ export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResul
     signal: o.signal,
   });
   await mkdir(o.outDir, { recursive: true });
+  let weightsFile = "model.safetensors";
   if (result.adapter) {
     await saveAdapter(o.outDir, result.adapter, { model: model.config });
+    weightsFile = "adapter_model.safetensors";
   } else {
     await saveModel(o.outDir, model);
     for (const f of TOKENIZER_FILES) if (existsSync(join(o.modelDir, f))) await copyFile(join(o.modelDir, f), join(o.outDir, f));
@@ -88,6 +97,9 @@ export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResul
     lossHistory: result.lossHistory,
     evalHistory: result.evalHistory,
     config,
+    engineVersion: pkg.version,
+    kernel: model.kernel.name,
+    sha256: createHash("sha256").update(await readFile(join(o.outDir, weightsFile))).digest("hex"),
   };
   await writeFile(join(o.outDir, "metrics.json"), JSON.stringify(metrics, null, 1) + "\n");
   return { result, metrics };
