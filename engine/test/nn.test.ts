@@ -104,6 +104,11 @@ test("cross-entropy: ignores masked rows, gradient by finite differences", async
   assert.ok(Math.abs(lossSum - want) < 1e-4);
   assert.ok(dlogits.subarray(V, 2 * V).every((d) => d === 0), "masked row has no gradient");
   assert.equal(crossEntropyForward(z, targets, V).lossSum, lossSum);
+  const inPlace = z.slice();
+  const r2 = crossEntropyBackward(inPlace, targets, V, 3, { inPlace: true });
+  assert.equal(r2.dlogits, inPlace);
+  assert.deepEqual([...r2.dlogits], [...dlogits]);
+  assert.equal(r2.lossSum, lossSum);
   await checkGrad("cross-entropy", z, dlogits, () => crossEntropyForward(z, targets, V).lossSum / 3);
 });
 

@@ -19,21 +19,27 @@ export function crossEntropyForward(logits: Float32Array, targets: ArrayLike<num
   return { lossSum, count };
 }
 
-// forward + backward in one pass: returns dlogits [N, V] = (softmax - onehot) / normalizer on kept rows
+// forward + backward in one pass: returns dlogits [N, V] = (softmax - onehot) / normalizer on kept rows.
+// With inPlace, dlogits overwrites logits (saves an N x V buffer in training, where logits are not reused).
 export function crossEntropyBackward(
   logits: Float32Array,
   targets: ArrayLike<number>,
   vocab: number,
   normalizer: number,
+  { inPlace = false }: { inPlace?: boolean } = {},
 ): { lossSum: number; count: number; dlogits: Float32Array } {
-  const dlogits = new Float32Array(logits.length);
+  const dlogits = inPlace ? logits : new Float32Array(logits.length);
   let lossSum = 0;
   let count = 0;
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i];
-    if (t < 0) continue;
-    if (t >= vocab) throw new RangeError(`target ${t} outside the vocabulary [0, ${vocab})`);
     const o = i * vocab;
+    if (t < 0) {
+      if (inPlace) dlogits.fill(0, o, o + vocab);
+      continue;
+    }
+    if (t >= vocab) throw new RangeError(`target ${t} outside the vocabulary [0, ${vocab})`);
+    const zt = logits[o + t];
     // one exp per logit: e = exp(z - max) stored in dlogits, then scaled to softmax / normalizer
     let max = -Infinity;
     for (let j = 0; j < vocab; j++) if (logits[o + j] > max) max = logits[o + j];
@@ -43,7 +49,7 @@ export function crossEntropyBackward(
       dlogits[o + j] = e;
       sum += e;
     }
-    lossSum += max + Math.log(sum) - logits[o + t];
+    lossSum += max + Math.log(sum) - zt;
     count++;
     const c = 1 / (sum * normalizer);
     for (let j = 0; j < vocab; j++) dlogits[o + j] *= c;
