@@ -35,7 +35,7 @@ const USAGE = `usage: tributary-engine <command> [options]
 
   train     --model DIR --data FILE.jsonl --out DIR [--method lora|qlora|full] [--rank 8] [--alpha 16]
             [--dropout 0] [--rslora] [--targets q_proj,v_proj] [--lr X] [--epochs 3] [--batch-size 4]
-            [--grad-accum 1] [--max-seq-len N] [--scheduler cosine|linear|constant] [--warmup-ratio 0]
+            [--grad-accum 1] [--max-seq-len N] [--scheduler cosine|linear|constant] [--warmup-ratio 0 | --warmup-steps N]
             [--weight-decay 0] [--eval-split 0.1 | --eval-data FILE] [--pack] [--seed 42] [--checkpoint-every N] [--resume]
   generate  --model DIR [--adapter DIR] --prompt TEXT [--max-tokens 128] [--temperature 0] [--top-k 0]
             [--top-p 1] [--seed 0] [--stop TEXT ...]
@@ -98,6 +98,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
       "max-seq-len": { type: "string" },
       scheduler: { type: "string" },
       "warmup-ratio": { type: "string" },
+      "warmup-steps": { type: "string" },
       "weight-decay": { type: "string" },
       "max-grad-norm": { type: "string" },
       "eval-split": { type: "string" },
@@ -124,6 +125,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
     maxSeqLen: values["max-seq-len"] === undefined ? null : num(values["max-seq-len"], "max-seq-len"),
     scheduler,
     warmupRatio: num(values["warmup-ratio"], "warmup-ratio", 0),
+    warmupSteps: values["warmup-steps"] === undefined ? null : num(values["warmup-steps"], "warmup-steps"),
     weightDecay: num(values["weight-decay"], "weight-decay", 0),
     maxGradNorm: num(values["max-grad-norm"], "max-grad-norm", 1),
     seed,
