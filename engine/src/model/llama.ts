@@ -223,17 +223,18 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
   if (dHead) await kernel.matmul({ a: dlogits, b: cache.xn, m: c.vocabSize, n: D, k: N, transA: true, out: dHead, accumulate: true });
   const dxn = await kernel.matmul({ a: dlogits, b: head, m: N, n: D, k: c.vocabSize });
   let dx = rmsnormBackward(dxn, cache.xf, model.norm, cache.rstdF, grads.get("model.norm.weight") ?? null);
+  const dEmbed = grads.get("model.embed_tokens.weight");
   for (let l = c.numLayers - 1; l >= 0; l--) {
     const layer = model.layers[l];
     const lc = cache.layers[l];
-    const back = async (p: Projection, dy: Float32Array) => {
+    const back = async (p: Projection, dy: Float32Array, needDx = true) => {
       const [o, i] = projectionShape(c, p);
       const name = moduleName(l, p);
       const dxp = await linearBackward(kernel, dy, lc.lin[p], layer.proj[p], o, i, layerLora(adapter, l, p), {
         dW: grads.get(`${name}.weight`),
         dA: grads.get(`${name}.lora_A.weight`),
         dB: grads.get(`${name}.lora_B.weight`),
-      });
+      }, needDx);
       return dxp as Float32Array;
     };
     // MLP block: x3 = x2 + down(swiglu(gate(n2), up(n2)))
@@ -249,15 +250,17 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
     const { dq, dk, dv } = await attentionBackward(kernel, dao, lc.q, lc.k, lc.v, lc.attn, shape);
     ropeApply(dq, batch.positions, c.numHeads, model.rope, true);
     ropeApply(dk, batch.positions, c.numKvHeads, model.rope, true);
-    const dn1 = await back("q_proj", dq);
-    const dn1k = await back("k_proj", dk);
-    const dn1v = await back("v_proj", dv);
+    // Below layer 0 only the embedding could use the gradient: without an embedding grad, stop here.
+    const needDx = l > 0 || !!dEmbed || !!grads.get("model.layers.0.input_layernorm.weight");
+    const dn1 = await back("q_proj", dq, needDx);
+    const dn1k = await back("k_proj", dk, needDx);
+    const dn1v = await back("v_proj", dv, needDx);
+    if (!needDx) break;
     for (let i = 0; i < dn1.length; i++) dn1[i] += dn1k[i] + dn1v[i];
     const dxl = rmsnormBackward(dn1, lc.x, layer.inputNorm, lc.rstd1, grads.get(`model.layers.${l}.input_layernorm.weight`) ?? null);
     for (let i = 0; i < dxl.length; i++) dxl[i] += dx2[i];
     dx = dxl;
   }
-  const dEmbed = grads.get("model.embed_tokens.weight");
   if (dEmbed) embeddingBackward(dEmbed, batch.tokens, dx, D);
 }
 
