@@ -144,6 +144,7 @@ interface LayerCache {
   rstd2: Float32Array;
   g: Float32Array; // [N, I]
   u: Float32Array; // [N, I]
+  sig: Float32Array; // [N, I] sigmoid(g)
 }
 
 export interface ForwardCache {
@@ -193,10 +194,11 @@ export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOpti
     const n2 = rmsnormForward(x2, layer.postNorm, c.rmsNormEps);
     const g = await run("gate_proj", n2.y);
     const u = await run("up_proj", n2.y);
-    const mo = await run("down_proj", swigluForward(g, u));
+    const act = swigluForward(g, u);
+    const mo = await run("down_proj", act.h);
     const x3 = new Float32Array(x.length);
     for (let i = 0; i < x3.length; i++) x3[i] = x2[i] + mo[i];
-    caches.push({ x, rstd1: n1.rstd, lin, q, k, v, attn: att.cache, x2, rstd2: n2.rstd, g, u });
+    caches.push({ x, rstd1: n1.rstd, lin, q, k, v, attn: att.cache, x2, rstd2: n2.rstd, g, u, sig: act.sig });
     x = x3;
   }
   const nf = rmsnormForward(x, model.norm, c.rmsNormEps);
@@ -239,7 +241,7 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
     };
     // MLP block: x3 = x2 + down(swiglu(gate(n2), up(n2)))
     const dh = await back("down_proj", dx);
-    const { dg, du } = swigluBackward(dh, lc.g, lc.u);
+    const { dg, du } = swigluBackward(dh, lc.g, lc.u, lc.sig);
     const dn2 = await back("gate_proj", dg);
     const dn2u = await back("up_proj", du);
     for (let i = 0; i < dn2.length; i++) dn2[i] += dn2u[i];
@@ -309,13 +311,17 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
     ropeApply(k, positions, c.numKvHeads, model.rope);
     kv.k[l].set(k, past * w);
     kv.v[l].set(v, past * w);
-    const att = attentionCached(q, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
+    // a fresh prompt runs the batched (kernel) attention; later tokens read the cache
+    const att =
+      past === 0 && n > 1
+        ? (await attentionForward(kernel, q, k, v, null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
+        : attentionCached(q, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
     const ao = await run("o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
     const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
     const g = await run("gate_proj", n2);
     const u = await run("up_proj", n2);
-    const mo = await run("down_proj", swigluForward(g, u));
+    const mo = await run("down_proj", swigluForward(g, u).h);
     for (let i = 0; i < x.length; i++) x[i] += mo[i];
   }
   kv.length = past + n;
