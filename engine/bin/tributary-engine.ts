@@ -66,11 +66,12 @@ function need(v: string | undefined, name: string): string {
   return v;
 }
 
-async function withModel<T>(values: { model?: string; kernel?: string; threads?: string }, quantize: "nf4" | null, fn: (m: LlamaModel, tok: ChatTokenizer, dir: string) => Promise<T>): Promise<T> {
+/** Loads the model (dense) and tokenizer on the chosen kernel, runs fn, and releases the kernel. */
+async function withModel<T>(values: { model?: string; kernel?: string; threads?: string }, fn: (m: LlamaModel, tok: ChatTokenizer, dir: string) => Promise<T>): Promise<T> {
   const dir = need(values.model, "model");
   const kernel = await selectKernel(values.kernel ?? "ts", num(values.threads, "threads", 1));
   try {
-    const model = await loadModel(dir, { kernel, quantize });
+    const model = await loadModel(dir, { kernel });
     const tok = await ChatTokenizer.fromDir(dir);
     return await fn(model, tok, dir);
   } finally {
@@ -199,7 +200,7 @@ async function cmdGenerate(argv: string[]): Promise<void> {
     },
   });
   const prompt = need(values.prompt, "prompt");
-  await withModel(values, null, async (model, tok) => {
+  await withModel(values, async (model, tok) => {
     const adapter = values.adapter ? await loadAdapter(values.adapter, model.config) : null;
     await generate(model, tok, prompt, {
       adapter,
@@ -227,7 +228,7 @@ async function cmdChat(argv: string[]): Promise<void> {
       seed: { type: "string" },
     },
   });
-  await withModel(values, null, async (model, tok) => {
+  await withModel(values, async (model, tok) => {
     const adapters: [string, LoraAdapter | null][] = values.adapter?.length
       ? await Promise.all(values.adapter.map(async (d) => [d, await loadAdapter(d, model.config)] as [string, LoraAdapter]))
       : [["base", null]];
@@ -269,7 +270,7 @@ async function cmdExport(argv: string[]): Promise<void> {
   });
   const out = need(values.out, "out");
   if (values.dtype !== "f32" && values.dtype !== "bf16") throw new UsageError("unknown --dtype", { dtype: values.dtype }, "Use f32 or bf16");
-  await withModel(values, null, async (model, _tok, modelDir) => {
+  await withModel(values, async (model, _tok, modelDir) => {
     const adapter = values.adapter ? await loadAdapter(values.adapter, model.config) : null;
     await mkdir(out, { recursive: true });
     if (values.format === "hf") {
