@@ -15,11 +15,14 @@ export class RDataError extends Error {
 }
 
 /** The R values this reader returns: strings (NA as null), numbers, lists, and named lists. */
+export type RVector = (
+  | { type: "character"; values: (string | null)[] }
+  | { type: "integer" | "double" | "logical"; values: number[] }
+  | { type: "list"; values: RValue[] }
+) & { attributes?: Map<string, RValue> };
 export type RValue =
   | null
-  | { type: "character"; values: (string | null)[]; attributes?: Map<string, RValue> }
-  | { type: "integer" | "double" | "logical"; values: number[]; attributes?: Map<string, RValue> }
-  | { type: "list"; values: RValue[]; attributes?: Map<string, RValue> }
+  | RVector
   | { type: "pairlist"; entries: { tag: string | null; value: RValue }[] }
   | { type: "symbol"; name: string };
 
@@ -151,7 +154,7 @@ function readChars(r: XdrReader, n: number): string | null {
   return n === -1 ? null : r.utf8(n);
 }
 
-function withAttributes<T extends { attributes?: Map<string, RValue> }>(r: XdrReader, value: T, hasAttr: boolean): T {
+function withAttributes(r: XdrReader, value: RVector, hasAttr: boolean): RVector {
   if (!hasAttr) return value;
   const attrs = readItem(r);
   if (attrs !== null && attrs.type === "pairlist") {
