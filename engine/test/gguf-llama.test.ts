@@ -217,7 +217,8 @@ const config: LlamaHfConfig = {
 const GREEDY_TOKENS = 12;
 
 describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
-  let llama: Llama;
+  let llama: Llama | undefined;
+  let unavailable: string | undefined;
   let dir: string;
   let hf: Tokenizer;
   let tokFiles: HfTokenizerFiles;
@@ -228,7 +229,12 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     config.vocab_size = trained.model.vocab.size;
     hf = new Tokenizer(tokFiles.tokenizerJson as object, tokFiles.tokenizerConfig as object);
     dir = mkdtempSync(join(tmpdir(), "gguf-llama-"));
-    llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+    try {
+      llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+    } catch (err) {
+      // node-llama-cpp ships prebuilt CPU binaries for common platforms; elsewhere there is nothing to run.
+      unavailable = `node-llama-cpp has no usable llama.cpp binary here: ${(err as Error).message}`;
+    }
   });
   after(async () => {
     await llama?.dispose();
@@ -236,7 +242,7 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
   });
 
   async function llamaCppGreedy(modelFile: string, prompt: number[], n: number, loraFile?: string): Promise<number[]> {
-    const model = await llama.loadModel({ modelPath: modelFile });
+    const model = await llama!.loadModel({ modelPath: modelFile });
     try {
       // One thread: llama.cpp's spinning worker threads crawl on a busy 2-core machine.
       const context = await model.createContext({ contextSize: 128, threads: 1, ...(loraFile ? { lora: { adapters: [{ filePath: loraFile }] } } : {}) });
@@ -255,11 +261,12 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
 
   const promptText = "Mary walked to the village with her sister";
 
-  it("f32 export: llama.cpp tokenizes like @huggingface/tokenizers and its greedy tokens equal the TypeScript reference", async () => {
+  it("f32 export: llama.cpp tokenizes like @huggingface/tokenizers and its greedy tokens equal the TypeScript reference", async (t) => {
+    if (unavailable) return t.skip(unavailable);
     const tensors = randomLlama(config, 1);
     const file = join(dir, "model-f32.gguf");
     writeFileSync(file, llamaToGguf({ config, tensors, tokenizer: tokFiles, dtype: "f32", name: "test" }));
-    const model = await llama.loadModel({ modelPath: file });
+    const model = await llama!.loadModel({ modelPath: file });
     const unseen = "Mary's sister didn't walk -- she ran 3 miles!\n\nThen tea.  Ünïcödé 🙂";
     const hfIds = hf.encode(unseen, { add_special_tokens: false }).ids;
     assert.deepEqual(model.tokenize(unseen, false), hfIds);
@@ -277,7 +284,8 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     assert.deepEqual(got, ref.tokens);
   });
 
-  it("f16 export with tied embeddings matches the reference run on f16-rounded weights", async () => {
+  it("f16 export with tied embeddings matches the reference run on f16-rounded weights", async (t) => {
+    if (unavailable) return t.skip(unavailable);
     const tiedConfig = { ...config, tie_word_embeddings: true };
     const tensors = randomLlama(tiedConfig, 2);
     const file = join(dir, "model-f16.gguf");
@@ -293,7 +301,8 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     assert.deepEqual(await llamaCppGreedy(file, prompt, GREEDY_TOKENS), ref.tokens);
   });
 
-  it("a LoRA GGUF (q, k, v, o, gate; rsLoRA) loads as an adapter and gives the merged model's greedy output", async () => {
+  it("a LoRA GGUF (q, k, v, o, gate; rsLoRA) loads as an adapter and gives the merged model's greedy output", async (t) => {
+    if (unavailable) return t.skip(unavailable);
     const tensors = randomLlama(config, 3);
     const base = join(dir, "base.gguf");
     writeFileSync(base, llamaToGguf({ config, tensors, tokenizer: tokFiles }));
@@ -312,7 +321,8 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     assert.deepEqual(withAdapter, mergedRef.tokens);
   });
 
-  it("the q/k permutation is what makes llama.cpp agree (exporting without it diverges)", async () => {
+  it("the q/k permutation is what makes llama.cpp agree (exporting without it diverges)", async (t) => {
+    if (unavailable) return t.skip(unavailable);
     const tensors = randomLlama(config, 1);
     // Pre-apply the inverse of the exporter's permutation, so the file holds q/k rows in HF order.
     // The permutation is a perfect shuffle of each head's rows; for head_dim 2^k it has order k,

@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { buildCorpus, type CorpusResult } from "../scripts/corpus.ts";
+import { chunkDocument } from "../scripts/base-model/chunk.ts";
 import { chaptersOf, cleanParagraph, paragraphsOf } from "../scripts/corpus/clean.ts";
 import { trainBaseTokenizer } from "../scripts/tokenizer/base-tokenizer.ts";
 
@@ -32,6 +33,22 @@ describe("corpus cleaning", () => {
     );
     assert.deepEqual(paragraphsOf(["a", null, "b", "c", ""]), ["a", "b c"]);
     assert.equal(cleanParagraph("a\u2014b \u2018c\u2019"), "a--b 'c'");
+  });
+});
+
+describe("pretraining records", () => {
+  const words = (s: string) => s.split(/\s+/).filter(Boolean).length;
+  it("groups whole paragraphs up to the budget, then splits long ones at sentences, then words", () => {
+    const doc = "One two three.\n\nFour five.\n\nSix seven eight nine. Ten eleven.\n\nA b c d e f g h i j";
+    assert.deepEqual(chunkDocument(doc, 5, words), [
+      "One two three.\n\nFour five.",
+      "Six seven eight nine.",
+      "Ten eleven.",
+      "A b c d e",
+      "f g h i j",
+    ]);
+    assert.deepEqual(chunkDocument("a\n\n\n\nb", 10, words), ["a\n\nb"]);
+    assert.throws(() => chunkDocument("a", 0, words), RangeError);
   });
 });
 
@@ -68,5 +85,10 @@ describe("Austen corpus from Debian", () => {
     assert.equal(tok.decode(ids), evalText);
     const charsPerToken = evalText.length / ids.length;
     assert.ok(charsPerToken > 3.5, `chars per token ${charsPerToken}`);
+    // Records for pretraining fit 254 tokens and lose no words.
+    const count = (s: string) => tok.encode(s, { add_special_tokens: false }).ids.length;
+    const chunks = evalText.split(/\n\n\n+/).flatMap((ch) => chunkDocument(ch, 254, count));
+    for (const c of chunks) assert.ok(count(c) <= 254);
+    assert.equal(chunks.join(" ").split(/\s+/).join(" "), evalText.trim().split(/\s+/).join(" "));
   });
 });
