@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
-import { readGguf, roundToFloat16 } from "../src/export/gguf.ts";
+import { readGguf, roundToBfloat16, roundToFloat16 } from "../src/export/gguf.ts";
 import { llamaToGguf, loraToGguf, permuteForLlamaCppRope, type HfTokenizerFiles, type LlamaHfConfig, type NamedTensor } from "../src/export/gguf-llama.ts";
 import { trainBaseTokenizer } from "../scripts/tokenizer/base-tokenizer.ts";
 
@@ -298,6 +298,18 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     const prompt = hf.encode(promptText).ids;
     const ref = referenceGreedy(tiedConfig, rounded, prompt, GREEDY_TOKENS);
     assert.ok(ref.minGap > 1e-3, `reference argmax margin too small (${ref.minGap})`);
+    assert.deepEqual(await llamaCppGreedy(file, prompt, GREEDY_TOKENS), ref.tokens);
+  });
+
+  it("bf16 export loads and matches the reference run on bf16-rounded weights", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const tensors = randomLlama(config, 5);
+    const file = join(dir, "model-bf16.gguf");
+    writeFileSync(file, llamaToGguf({ config, tensors, tokenizer: tokFiles, dtype: "bf16" }));
+    assert.equal(readGguf(readFileSync(file)).metadata.get("general.file_type"), 32);
+    const rounded = tensors.map((x) => (x.shape.length === 2 ? { ...x, data: roundToBfloat16(x.data) } : x));
+    const prompt = hf.encode(promptText).ids;
+    const ref = referenceGreedy(config, rounded, prompt, GREEDY_TOKENS);
     assert.deepEqual(await llamaCppGreedy(file, prompt, GREEDY_TOKENS), ref.tokens);
   });
 

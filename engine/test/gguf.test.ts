@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { float16BitsToFloat32, float32ToFloat16Bits, GgufError, readGguf, writeGguf, type GgufKv } from "../src/export/gguf.ts";
+import { bfloat16BitsToFloat32, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, GgufError, readGguf, writeGguf, type GgufKv } from "../src/export/gguf.ts";
 import { GgufExportError, llamaGgufName, llamaToGguf, loraGgufName, loraToGguf, permuteForLlamaCppRope, type LlamaHfConfig } from "../src/export/gguf-llama.ts";
 
 describe("float16 conversion", () => {
@@ -28,6 +28,24 @@ describe("float16 conversion", () => {
   });
 });
 
+describe("bfloat16 conversion", () => {
+  it("keeps the top 16 bits of float32, rounding to nearest even", () => {
+    const cases: [number, number][] = [
+      [0, 0x0000],
+      [1, 0x3f80],
+      [-2, 0xc000],
+      [Infinity, 0x7f80],
+      [1 + 2 ** -8, 0x3f80], // tie -> even (down)
+      [1 + 3 * 2 ** -8, 0x3f82], // tie -> even (up)
+      [1 + 2 ** -8 + 2 ** -20, 0x3f81], // above the tie -> up
+      [3.4028234663852886e38, 0x7f80], // float32 max rounds to infinity
+    ];
+    for (const [v, bits] of cases) assert.equal(float32ToBfloat16Bits(v), bits, `${v}`);
+    assert.equal(bfloat16BitsToFloat32(0x3f81), 1 + 2 ** -7);
+    assert.ok(Number.isNaN(bfloat16BitsToFloat32(float32ToBfloat16Bits(Number.NaN))));
+  });
+});
+
 describe("GGUF container", () => {
   const kvs: GgufKv[] = [
     { key: "general.architecture", type: "string", value: "llama" },
@@ -49,6 +67,7 @@ describe("GGUF container", () => {
     { name: "m", shape: [2, 3], dtype: "f32" as const, data: Float32Array.from([1, 2, 3, 4, 5, 6]) },
     { name: "h", shape: [5], dtype: "f16" as const, data: Float32Array.from([0.5, -1, 2, 65504, 0.1]) },
     { name: "v", shape: [1], dtype: "f32" as const, data: Float32Array.from([7]) },
+    { name: "b", shape: [2], dtype: "bf16" as const, data: Float32Array.from([1.5, -0.25]) },
   ];
 
   it("writes the v3 header and reads back every value type, shape and tensor", () => {
@@ -56,12 +75,13 @@ describe("GGUF container", () => {
     assert.equal(new TextDecoder().decode(bytes.subarray(0, 4)), "GGUF");
     const view = new DataView(bytes.buffer);
     assert.equal(view.getUint32(4, true), 3);
-    assert.equal(view.getBigUint64(8, true), 3n);
+    assert.equal(view.getBigUint64(8, true), 4n);
     assert.equal(view.getBigUint64(16, true), BigInt(kvs.length));
     const f = readGguf(bytes);
     assert.equal(f.version, 3);
     for (const kv of kvs) assert.deepEqual(f.metadata.get(kv.key), kv.type === "uint64" || kv.type === "int64" ? BigInt(kv.value) : kv.type === "array" ? Array.from(kv.value as ArrayLike<unknown>) : kv.value, kv.key);
-    assert.deepEqual(f.tensors.map((t) => [t.name, t.shape, t.dtype]), [["m", [2, 3], "f32"], ["h", [5], "f16"], ["v", [1], "f32"]]);
+    assert.deepEqual(f.tensors.map((t) => [t.name, t.shape, t.dtype]), [["m", [2, 3], "f32"], ["h", [5], "f16"], ["v", [1], "f32"], ["b", [2], "bf16"]]);
+    assert.deepEqual([...f.tensors[3]!.data], [1.5, -0.25]);
     assert.deepEqual([...f.tensors[0]!.data], [1, 2, 3, 4, 5, 6]);
     assert.deepEqual([...f.tensors[1]!.data], [0.5, -1, 2, 65504, float16BitsToFloat32(0x2e66)]);
     for (const t of f.tensors) assert.equal(t.offset % 32, 0);
@@ -80,7 +100,7 @@ describe("GGUF container", () => {
   it("honours general.alignment", () => {
     const f = readGguf(writeGguf([{ key: "general.alignment", type: "uint32", value: 64 }], tensors));
     assert.equal(f.alignment, 64);
-    assert.deepEqual(f.tensors.map((t) => t.offset), [0, 64, 128]);
+    assert.deepEqual(f.tensors.map((t) => t.offset), [0, 64, 128, 192]);
   });
 
   it("rejects duplicate keys and names, bad shapes and bad alignment; refuses truncated files", () => {
@@ -88,6 +108,7 @@ describe("GGUF container", () => {
     assert.throws(() => writeGguf([], [tensors[0]!, tensors[0]!]), GgufError);
     assert.throws(() => writeGguf([], [{ name: "x", shape: [2, 2], dtype: "f32", data: new Float32Array(3) }]), /does not match its shape/);
     assert.throws(() => writeGguf([{ key: "general.alignment", type: "uint32", value: 12 }], []), /alignment/);
+    assert.throws(() => writeGguf([], [{ name: "x", shape: [1], dtype: "q4" as "f32", data: new Float32Array(1) }]), /unsupported tensor dtype/);
     const bytes = writeGguf(kvs, tensors);
     assert.throws(() => readGguf(bytes.subarray(0, 100)), /truncated/);
     assert.throws(() => readGguf(new Uint8Array(32)), /not a GGUF file/);

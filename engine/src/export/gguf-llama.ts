@@ -66,7 +66,13 @@ export class GgufExportError extends GgufError {
 }
 
 const LLAMA_TOKEN_TYPE = { normal: 1, control: 3, userDefined: 4 } as const;
-const GGUF_FILE_TYPE: Record<GgmlDtype, number> = { f32: 0, f16: 1 };
+// llama_ftype: ALL_F32 0, MOSTLY_F16 1, MOSTLY_BF16 32
+const GGUF_FILE_TYPE: Record<GgmlDtype, number> = { f32: 0, f16: 1, bf16: 32 };
+
+function checkDtype(dtype: string): GgmlDtype {
+  if (!Object.hasOwn(GGUF_FILE_TYPE, dtype)) throw new GgufExportError("unsupported GGUF dtype", dtype, "Use f32, f16 or bf16");
+  return dtype as GgmlDtype;
+}
 
 const LAYER_MAP: Record<string, string> = {
   "self_attn.q_proj": "attn_q",
@@ -208,7 +214,7 @@ export type LlamaGgufOptions = {
 /** Builds a GGUF file of a Llama base model. */
 export function llamaToGguf(options: LlamaGgufOptions): Uint8Array {
   const { config, tokenizer } = options;
-  const dtype = options.dtype ?? "f32";
+  const dtype = checkDtype(options.dtype ?? "f32");
   const { nHead, nKv } = dims(config);
   const tied = config.tie_word_embeddings ?? false;
   const out: GgufTensor[] = [];
@@ -260,7 +266,7 @@ export type LoraGgufOptions = {
 /** Builds a GGUF LoRA adapter for a Llama base model (llama.cpp's --lora format). */
 export function loraToGguf(options: LoraGgufOptions): Uint8Array {
   const { config, adapterConfig } = options;
-  const dtype = options.dtype ?? "f32";
+  const dtype = checkDtype(options.dtype ?? "f32");
   const { nHead, nKv } = dims(config);
   const pairs = new Map<string, { a?: NamedTensor; b?: NamedTensor }>();
   for (const t of options.tensors) {

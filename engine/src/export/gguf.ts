@@ -32,7 +32,7 @@ export const GGUF_TYPE = {
 export type GgufScalarType = Exclude<keyof typeof GGUF_TYPE, "array">;
 
 /** ggml tensor types this module writes. */
-export const GGML_TYPE = { f32: 0, f16: 1 } as const;
+export const GGML_TYPE = { f32: 0, f16: 1, bf16: 30 } as const;
 export type GgmlDtype = keyof typeof GGML_TYPE;
 
 export type GgufKv =
@@ -91,6 +91,19 @@ export function float32ToFloat16Bits(value: number): number {
   return sign | (e << 10) | m;
 }
 
+/** bfloat16 bits of a float32 (its top 16 bits), round to nearest even; NaN stays NaN. */
+export function float32ToBfloat16Bits(value: number): number {
+  scratchF32[0] = value;
+  const x = scratchU32[0]!;
+  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) | 0x40) & 0xffff; // quiet NaN
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bfloat16BitsToFloat32(b: number): number {
+  scratchU32[0] = (b & 0xffff) << 16;
+  return scratchF32[0]!;
+}
+
 export function float16BitsToFloat32(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
@@ -104,6 +117,13 @@ export function float16BitsToFloat32(h: number): number {
 export function roundToFloat16(data: Float32Array): Float32Array {
   const out = new Float32Array(data.length);
   for (let i = 0; i < data.length; i++) out[i] = float16BitsToFloat32(float32ToFloat16Bits(data[i]!));
+  return out;
+}
+
+/** Values as they come back from bf16 storage. */
+export function roundToBfloat16(data: Float32Array): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < data.length; i++) out[i] = bfloat16BitsToFloat32(float32ToBfloat16Bits(data[i]!));
   return out;
 }
 
@@ -173,6 +193,7 @@ export function writeGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensor[]
   }
   const names = new Set<string>();
   for (const t of tensors) {
+    if (!Object.hasOwn(GGML_TYPE, t.dtype)) throw new GgufError("unsupported tensor dtype", `${t.name}: ${String(t.dtype)}`, "Use f32, f16 or bf16");
     if (names.has(t.name)) throw new GgufError("duplicate tensor name", t.name, "Give each tensor once");
     names.add(t.name);
     if (t.shape.length < 1 || t.shape.length > 4 || t.shape.some((d) => !Number.isInteger(d) || d <= 0)) {
@@ -219,7 +240,8 @@ export function writeGguf(kvs: readonly GgufKv[], tensors: readonly GgufTensor[]
     if (t.dtype === "f32") {
       for (let j = 0; j < t.data.length; j++, p += 4) view.setFloat32(p, t.data[j]!, true);
     } else {
-      for (let j = 0; j < t.data.length; j++, p += 2) view.setUint16(p, float32ToFloat16Bits(t.data[j]!), true);
+      const bits = t.dtype === "f16" ? float32ToFloat16Bits : float32ToBfloat16Bits;
+      for (let j = 0; j < t.data.length; j++, p += 2) view.setUint16(p, bits(t.data[j]!), true);
     }
   });
   return out;
@@ -234,7 +256,7 @@ export type GgufFile = {
   alignment: number;
 };
 
-/** Parses a GGUF v2/v3 file with f32/f16 tensors (what {@link writeGguf} produces). */
+/** Parses a GGUF v2/v3 file with f32/f16/bf16 tensors (what {@link writeGguf} produces). */
 export function readGguf(bytes: Uint8Array): GgufFile {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let p = 0;
@@ -292,17 +314,20 @@ export function readGguf(bytes: Uint8Array): GgufFile {
   p += (alignment - (p % alignment)) % alignment;
   const dataStart = p;
   const tensors = infos.map((t) => {
-    if (t.type !== GGML_TYPE.f32 && t.type !== GGML_TYPE.f16) {
-      throw new GgufError("unsupported tensor type", `${t.name}: ggml type ${t.type}`, "This reader handles f32 and f16 tensors only");
+    const dtype = (Object.keys(GGML_TYPE) as GgmlDtype[]).find((k) => GGML_TYPE[k] === t.type);
+    if (dtype === undefined) {
+      throw new GgufError("unsupported tensor type", `${t.name}: ggml type ${t.type}`, "This reader handles f32, f16 and bf16 tensors only");
     }
-    const dtype: GgmlDtype = t.type === GGML_TYPE.f32 ? "f32" : "f16";
     const n = elementCount(t.shape);
     const start = dataStart + t.offset;
     if (t.offset % alignment !== 0) throw new GgufError("misaligned tensor", `${t.name} at offset ${t.offset}`, `Offsets must be multiples of ${alignment}`);
     if (start + n * bytesPerElement(dtype) > bytes.length) throw new GgufError("tensor data past the end of the file", t.name, "The file is incomplete");
     const data = new Float32Array(n);
     for (let j = 0; j < n; j++) {
-      data[j] = dtype === "f32" ? view.getFloat32(start + 4 * j, true) : float16BitsToFloat32(view.getUint16(start + 2 * j, true));
+      data[j] =
+        dtype === "f32" ? view.getFloat32(start + 4 * j, true)
+        : dtype === "f16" ? float16BitsToFloat32(view.getUint16(start + 2 * j, true))
+        : bfloat16BitsToFloat32(view.getUint16(start + 2 * j, true));
     }
     return { name: t.name, shape: t.shape, dtype, offset: t.offset, data };
   });
