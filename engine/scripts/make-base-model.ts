@@ -4,11 +4,12 @@
 //   (~5.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
 //   -> eval loss -> bf16 safetensors + tokenizer + chat template (+ f16 GGUF) in HF layout.
 //
-//   node engine/scripts/make-base-model.ts [--prepare-only] [--epochs N] [--cache DIR] [--no-gguf]
+//   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--cache DIR] [--no-gguf]
 //
 // Output: <cache>/base-model/<name>/ (default cache: <repo>/.tributary/cache). Training checkpoints go
 // to <cache>/base-model/<name>.work/checkpoints and an interrupted run resumes from the newest one.
-// `--prepare-only` runs every step up to training (corpus, tokenizer, records, config) and stops.
+// `--prepare-only` runs every step up to training (corpus, tokenizer, records, config) and stops;
+// `--smoke` runs all steps on a tiny model and a slice of the data (into <name>-smoke/), in minutes.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -18,8 +19,46 @@ import { chunkDocument } from "./base-model/chunk.ts";
 import { BOS, EOS, PAD, trainBaseTokenizer, writeTokenizerFiles } from "./tokenizer/base-tokenizer.ts";
 import { llamaToGguf, type HfTokenizerFiles, type LlamaHfConfig } from "../src/export/gguf-llama.ts";
 
+export type BaseModelRecipe = {
+  name: string;
+  seed: number;
+  tokenizer: { vocabSize: number };
+  model: {
+    vocabSize: number;
+    hiddenSize: number;
+    intermediateSize: number;
+    numLayers: number;
+    numHeads: number;
+    numKvHeads: number;
+    headDim: number;
+    rmsNormEps: number;
+    ropeTheta: number;
+    tieWordEmbeddings: boolean;
+    maxPositionEmbeddings: number;
+  };
+  init: { std: number };
+  data: { seqLen: number; maxRecords?: number };
+  training: {
+    method: "full";
+    lr: number;
+    epochs: number;
+    batchSize: number;
+    gradAccum: number;
+    scheduler: "cosine" | "linear" | "constant";
+    warmupSteps: number;
+    warmupRatio: number;
+    weightDecay: number;
+    maxGradNorm: number;
+    pack: boolean;
+    evalEvery: number;
+    checkpointEvery: number;
+  };
+  output: { dtype: "BF16" | "F32" };
+  samplePrompts: string[];
+};
+
 /** Everything that determines the model. Changing any value changes the artifact. */
-export const BASE_MODEL_RECIPE = {
+export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   name: "tributary-austen-6m",
   seed: 1234,
   tokenizer: { vocabSize: 4096 },
@@ -56,7 +95,22 @@ export const BASE_MODEL_RECIPE = {
   },
   output: { dtype: "BF16" },
   samplePrompts: ["It was a fine morning, and", "\"My dear sister,\" said she,", "Mr. Darcy"],
-} as const;
+};
+
+/**
+ * A minutes-not-hours variant that runs every step of the recipe end to end on a tiny model and a
+ * slice of the data (`--smoke`): a check of the pipeline, not a usable model.
+ */
+export function smokeRecipe(r: BaseModelRecipe = BASE_MODEL_RECIPE): BaseModelRecipe {
+  return {
+    ...r,
+    name: `${r.name}-smoke`,
+    model: { ...r.model, hiddenSize: 64, intermediateSize: 160, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16 },
+    data: { seqLen: 64, maxRecords: 48 },
+    training: { ...r.training, epochs: 1, batchSize: 4, warmupSteps: 2, evalEvery: 0, checkpointEvery: 0 },
+    samplePrompts: r.samplePrompts.slice(0, 1),
+  };
+}
 
 export class BaseModelError extends Error {
   constructor(message: string, details: string, next: string) {
@@ -79,6 +133,7 @@ export async function loadEngineTrainer(): Promise<{ engine: EngineApi } | { mis
 }
 
 export type Prepared = {
+  recipe: BaseModelRecipe;
   dir: string;
   workDir: string;
   corpus: CorpusManifest;
@@ -89,16 +144,16 @@ export type Prepared = {
   params: number;
 };
 
-function parameterCount(m: typeof BASE_MODEL_RECIPE.model): number {
+function parameterCount(m: BaseModelRecipe["model"]): number {
   const d = m.hiddenSize, q = m.numHeads * m.headDim, kv = m.numKvHeads * m.headDim;
   const perLayer = d * q * 2 + d * kv * 2 + 3 * d * m.intermediateSize + 2 * d;
   return m.vocabSize * d * (m.tieWordEmbeddings ? 1 : 2) + m.numLayers * perLayer + d;
 }
 
 /** Steps 1-3: corpus, tokenizer, pretraining records and config. Cheap (seconds). */
-export function prepareBaseModel(options: { cacheDir?: string; log?: (s: string) => void } = {}): Prepared {
+export function prepareBaseModel(options: { recipe?: BaseModelRecipe; cacheDir?: string; log?: (s: string) => void } = {}): Prepared {
   const log = options.log ?? (() => {});
-  const r = BASE_MODEL_RECIPE;
+  const r = options.recipe ?? BASE_MODEL_RECIPE;
   const cacheDir = options.cacheDir ?? defaultCacheDir;
   const dir = join(cacheDir, "base-model", r.name);
   const workDir = join(cacheDir, "base-model", `${r.name}.work`);
@@ -120,9 +175,17 @@ export function prepareBaseModel(options: { cacheDir?: string; log?: (s: string)
   const tok = new Tokenizer(tokenizerFiles.tokenizerJson as object, tokenizerFiles.tokenizerConfig as object);
   const count = (s: string) => tok.encode(s, { add_special_tokens: false }).ids.length;
   const budget = r.data.seqLen - 2;
-  const records = (txt: string) => txt.split(/\n\n\n+/).flatMap((chapter) => chunkDocument(chapter, budget, count)).map((text) => ({ text }));
-  const trainRecords = records(trainText);
-  const evalRecords = records(readFileSync(corpus.evalTxt, "utf8"));
+  const records = (txt: string, limit: number) => {
+    const out: { text: string }[] = [];
+    for (const chapter of txt.split(/\n\n\n+/)) {
+      if (out.length >= limit) break;
+      for (const text of chunkDocument(chapter, budget, count)) out.push({ text });
+    }
+    return out.slice(0, limit);
+  };
+  const limit = r.data.maxRecords ?? Infinity;
+  const trainRecords = records(trainText, limit);
+  const evalRecords = records(readFileSync(corpus.evalTxt, "utf8"), Math.max(4, Math.floor(limit / 4)));
   writeFileSync(join(workDir, "train.jsonl"), trainRecords.map((x) => JSON.stringify(x)).join("\n") + "\n");
   writeFileSync(join(workDir, "eval.jsonl"), evalRecords.map((x) => JSON.stringify(x)).join("\n") + "\n");
   log(`records: ${trainRecords.length} train, ${evalRecords.length} eval (at most ${budget} tokens each)`);
@@ -152,13 +215,13 @@ export function prepareBaseModel(options: { cacheDir?: string; log?: (s: string)
   writeFileSync(join(workDir, "config.json"), JSON.stringify(hfConfig, null, 2) + "\n");
   const params = parameterCount(m);
   log(`model: ${(params / 1e6).toFixed(2)}M parameters (${m.numLayers} layers, hidden ${m.hiddenSize}, ${m.numHeads} heads / ${m.numKvHeads} KV, ffn ${m.intermediateSize}, tied)`);
-  return { dir, workDir, corpus: corpus.manifest, tokenizerFiles, hfConfig, trainRecords, evalRecords, params };
+  return { recipe: r, dir, workDir, corpus: corpus.manifest, tokenizerFiles, hfConfig, trainRecords, evalRecords, params };
 }
 
 /** Steps 4-6: pretrain with the engine's full fine-tuning, evaluate, save bf16 (and GGUF). */
 export async function trainBaseModel(p: Prepared, engine: EngineApi, options: { epochs?: number; gguf?: boolean; log?: (s: string) => void } = {}): Promise<Record<string, unknown>> {
   const log = options.log ?? (() => {});
-  const r = BASE_MODEL_RECIPE;
+  const r = p.recipe;
   const tokenizer = new engine.ChatTokenizer(p.tokenizerFiles.tokenizerJson, p.tokenizerFiles.tokenizerConfig);
   const config = engine.llamaConfig({ ...r.model, bosTokenId: p.hfConfig.bos_token_id, eosTokenIds: [p.hfConfig.eos_token_id] });
   const model = engine.initModel(config, { seed: r.seed, std: r.init.std });
@@ -232,7 +295,8 @@ if (import.meta.main) {
   };
   const log = (s: string) => console.log(s);
   const cache = opt("--cache");
-  const prepared = prepareBaseModel({ cacheDir: cache ? resolve(cache) : undefined, log });
+  const recipe = args.includes("--smoke") ? smokeRecipe() : BASE_MODEL_RECIPE;
+  const prepared = prepareBaseModel({ recipe, cacheDir: cache ? resolve(cache) : undefined, log });
   if (args.includes("--prepare-only")) {
     console.log(`prepared in ${prepared.workDir}; run without --prepare-only to pretrain`);
     process.exit(0);
