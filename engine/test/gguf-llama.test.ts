@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Tokenizer } from "@huggingface/tokenizers";
-import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
+import { Template } from "@huggingface/jinja";
+import { getLlama, LlamaLogLevel, resolveChatWrapper, type Llama, type Token } from "node-llama-cpp";
 import { readGguf, roundToBfloat16, roundToFloat16 } from "../src/export/gguf.ts";
 import { llamaToGguf, loraToGguf, permuteForLlamaCppRope, type HfTokenizerFiles, type LlamaHfConfig, type NamedTensor } from "../src/export/gguf-llama.ts";
 import { trainBaseTokenizer } from "../scripts/tokenizer/base-tokenizer.ts";
@@ -282,6 +283,39 @@ describe("GGUF export loads and runs in llama.cpp (node-llama-cpp)", () => {
     assert.ok(ref.minGap > 1e-3, `reference argmax margin too small to compare (${ref.minGap})`);
     const got = await llamaCppGreedy(file, prompt, GREEDY_TOKENS);
     assert.deepEqual(got, ref.tokens);
+  });
+
+  it("node-llama-cpp picks up the chat template from the GGUF and renders chats to the same tokens", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const file = join(dir, "chat.gguf");
+    writeFileSync(file, llamaToGguf({ config, tensors: randomLlama(config, 6), tokenizer: tokFiles }));
+    const model = await llama!.loadModel({ modelPath: file });
+    try {
+      const wrapper = resolveChatWrapper(model);
+      const state = wrapper.generateContextState({
+        chatHistory: [
+          { type: "system", text: "Be brief." },
+          { type: "user", text: "Where is Mary?" },
+          { type: "model", response: ["In the lane."] },
+          { type: "user", text: "And her sister?" },
+          { type: "model", response: [] },
+        ],
+      });
+      const ours = new Template(tokFiles.tokenizerConfig.chat_template!).render({
+        messages: [
+          { role: "system", content: "Be brief." },
+          { role: "user", content: "Where is Mary?" },
+          { role: "assistant", content: "In the lane." },
+          { role: "user", content: "And her sister?" },
+        ],
+        bos_token: "<|bos|>",
+        eos_token: "<|eos|>",
+        add_generation_prompt: true,
+      });
+      assert.deepEqual(state.contextText.tokenize(model.tokenizer), hf.encode(ours, { add_special_tokens: false }).ids);
+    } finally {
+      await model.dispose();
+    }
   });
 
   it("f16 export with tied embeddings matches the reference run on f16-rounded weights", async (t) => {
