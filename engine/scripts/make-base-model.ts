@@ -81,7 +81,7 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   training: {
     method: "full",
     lr: 1e-3,
-    epochs: 4,
+    epochs: 3,
     batchSize: 16,
     gradAccum: 1,
     scheduler: "cosine",
