@@ -4,7 +4,8 @@
 //   (~5.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
 //   -> eval loss -> bf16 safetensors + tokenizer + chat template (+ f16 GGUF) in HF layout.
 //
-//   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--cache DIR] [--no-gguf]
+//   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--kernel wasm|ort|ts]
+//                                         [--threads N] [--cache DIR] [--no-gguf]
 //
 // Output: <cache>/base-model/<name>/ (default cache: <repo>/.tributary/cache). Training checkpoints go
 // to <cache>/base-model/<name>.work/checkpoints and an interrupted run resumes from the newest one.
@@ -53,6 +54,8 @@ export type BaseModelRecipe = {
     evalEvery: number;
     checkpointEvery: number;
   };
+  /** The engine kernel that trains: "wasm" is bit-identical on every machine and thread count. */
+  kernel: { name: "wasm" | "ort" | "ts"; threads: number };
   output: { dtype: "BF16" | "F32" };
   samplePrompts: string[];
 };
@@ -93,6 +96,7 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
     evalEvery: 100,
     checkpointEvery: 100,
   },
+  kernel: { name: "wasm", threads: 2 },
   output: { dtype: "BF16" },
   samplePrompts: ["It was a fine morning, and", "\"My dear sister,\" said she,", "Mr. Darcy"],
 };
@@ -224,7 +228,24 @@ export async function trainBaseModel(p: Prepared, engine: EngineApi, options: { 
   const r = p.recipe;
   const tokenizer = new engine.ChatTokenizer(p.tokenizerFiles.tokenizerJson, p.tokenizerFiles.tokenizerConfig);
   const config = engine.llamaConfig({ ...r.model, bosTokenId: p.hfConfig.bos_token_id, eosTokenIds: [p.hfConfig.eos_token_id] });
-  const model = engine.initModel(config, { seed: r.seed, std: r.init.std });
+  let kernel: { dispose?: () => Promise<void> } | undefined;
+  if (r.kernel.name !== "ts") {
+    if (typeof engine.selectKernel !== "function") {
+      throw new BaseModelError("the engine cannot select kernels", `kernel ${r.kernel.name} requested`, "Merge the engine kernels, or pass --kernel ts (slow)");
+    }
+    kernel = await engine.selectKernel(r.kernel.name, r.kernel.threads);
+  }
+  log(`kernel: ${r.kernel.name} x ${r.kernel.threads} thread(s)`);
+  try {
+    return await pretrain(p, engine, tokenizer, config, kernel, options, log);
+  } finally {
+    await kernel?.dispose?.();
+  }
+}
+
+async function pretrain(p: Prepared, engine: EngineApi, tokenizer: any, config: unknown, kernel: unknown, options: { epochs?: number; gguf?: boolean }, log: (s: string) => void): Promise<Record<string, unknown>> {
+  const r = p.recipe;
+  const model = engine.initModel(config, { seed: r.seed, std: r.init.std, ...(kernel ? { kernel } : {}) });
   const train = p.trainRecords.map((x) => engine.encodeRecord(tokenizer, x));
   const evalSet = p.evalRecords.map((x) => engine.encodeRecord(tokenizer, x));
   const tokens = train.reduce((s: number, e: { ids: number[] }) => s + e.ids.length, 0);
@@ -295,7 +316,14 @@ if (import.meta.main) {
   };
   const log = (s: string) => console.log(s);
   const cache = opt("--cache");
-  const recipe = args.includes("--smoke") ? smokeRecipe() : BASE_MODEL_RECIPE;
+  let recipe = args.includes("--smoke") ? smokeRecipe() : BASE_MODEL_RECIPE;
+  const kernelName = opt("--kernel");
+  const threads = opt("--threads");
+  if (kernelName || threads) {
+    if (kernelName && !["ts", "wasm", "ort"].includes(kernelName)) throw new BaseModelError("unknown kernel", kernelName, "Use ts, wasm or ort");
+    recipe = { ...recipe, kernel: { name: (kernelName ?? recipe.kernel.name) as BaseModelRecipe["kernel"]["name"], threads: threads ? Number(threads) : recipe.kernel.threads } };
+    if (recipe.kernel.name !== "wasm") console.warn(`note: only the wasm kernel reproduces the recipe bit for bit; ${recipe.kernel.name} gives a similar but not identical model`);
+  }
   const prepared = prepareBaseModel({ recipe, cacheDir: cache ? resolve(cache) : undefined, log });
   if (args.includes("--prepare-only")) {
     console.log(`prepared in ${prepared.workDir}; run without --prepare-only to pretrain`);
