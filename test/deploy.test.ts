@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createPublicClient, http, keccak256, toHex, type Address } from "viem";
+import { LOCAL_PARAMS, NETWORK_PARAMS, paramsFor } from "../scripts/deploy.ts";
 
 const PORT = 8645;
 const URL = `http://127.0.0.1:${PORT}`;
@@ -109,6 +110,27 @@ describe("scripts/deploy.ts against hardhat node", () => {
     assert.equal(await client.getBlockNumber(), blockBefore, "second run sent transactions");
   });
 
+  it("reuses an existing OPEN token when TRIBUTARY_OPEN_TOKEN is set", async () => {
+    const first = JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")) as {
+      contracts: Record<string, { address: Address }>;
+    };
+    const other = mkdtempSync(join(tmpdir(), "tributary-deploy-token-"));
+    try {
+      const token = first.contracts.OpenToken.address;
+      const res = await run(["scripts/deploy.ts"], {
+        TRIBUTARY_RPC_URL: URL,
+        TRIBUTARY_DEPLOYMENTS_DIR: other,
+        TRIBUTARY_OPEN_TOKEN: token,
+      });
+      assert.equal(res.code, 0, res.out);
+      const second = JSON.parse(readFileSync(join(other, "31337.json"), "utf8")) as typeof first;
+      assert.equal(second.contracts.OpenToken.address, token);
+      assert.notEqual(second.contracts.JobMarket.address, first.contracts.JobMarket.address);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it("fails with a clear message when no chain answers", async () => {
     const res = await run(["scripts/deploy.ts"], { TRIBUTARY_RPC_URL: "http://127.0.0.1:9", TRIBUTARY_DEPLOYMENTS_DIR: dir });
     assert.equal(res.code, 1);
@@ -120,5 +142,19 @@ describe("scripts/deploy.ts against hardhat node", () => {
     assert.equal(res.code, 1);
     assert.match(res.out, /not a 32-byte hex key/);
     assert.doesNotMatch(res.out, /deadbeef/);
+  });
+});
+
+describe("deploy parameters", () => {
+  it("uses short windows on local chains and long ones elsewhere", () => {
+    assert.equal(paramsFor(31337, {}).challengeWindow, LOCAL_PARAMS.challengeWindow);
+    assert.equal(paramsFor(8453, {}).challengeWindow, NETWORK_PARAMS.challengeWindow);
+    assert.ok(NETWORK_PARAMS.challengeWindow > LOCAL_PARAMS.challengeWindow);
+  });
+
+  it("rejects a malformed TRIBUTARY_OPEN_TOKEN", () => {
+    assert.throws(() => paramsFor(1, { TRIBUTARY_OPEN_TOKEN: "0x1234" }), /not an address/);
+    const token = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+    assert.equal(paramsFor(1, { TRIBUTARY_OPEN_TOKEN: token }).token, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
   });
 });
