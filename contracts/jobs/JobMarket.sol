@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IAccessRegistry} from "../interfaces/IAccessRegistry.sol";
+import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
+import {IJobMarket} from "../interfaces/IJobMarket.sol";
+import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
+import {ITrainerRegistry} from "../interfaces/ITrainerRegistry.sol";
+
+
+/// @dev Basis points in one whole.
+uint256 constant BPS = 10_000;
+/// @title JobMarket
+/// @notice See {IJobMarket}. The token balance always equals the budgets of jobs in escrow (Open, Claimed,
+/// Submitted, Disputed) plus what is credited to accounts and not yet withdrawn. Calls out go only to the
+/// protocol's own contracts, fixed at construction.
+contract JobMarket is IJobMarket, AccessControl {
+    using SafeERC20 for IERC20;
+
+    /// @notice Role that resolves disputes.
+    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
+    /// @notice Most Datanets one job may train on.
+    uint256 public constant MAX_DATANETS = 8;
+    /// @notice Shortest training duration a job may give.
+    uint32 public constant MIN_DURATION = 1 minutes;
+    /// @notice Longest training duration a job may give.
+    uint32 public constant MAX_DURATION = 90 days;
+
+    /// @dev Slots: (poster, status, baseModelId, duration), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
+    /// parentModelId (written only when set), modelId (written on finalize), data refs (`id << 32 | version`).
+    struct JobData {
+        address poster;
+        JobStatus status;
+        uint32 baseModelId;
+        uint32 duration;
+        address trainer;
+        uint40 dueAt;
+        uint40 challengeEndsAt;
+        uint128 budget;
+        uint128 dataFee;
+        uint256 parentModelId;
+        uint256 modelId;
+        uint256[] dataRefs;
+    }
+
+    IERC20 private immutable _token;
+    IDatanetRegistry private immutable _datanets;
+    IAccessRegistry private immutable _access;
+    ITrainerRegistry private immutable _trainers;
+    IModelRegistry private immutable _models;
+    IRewardDistributor private immutable _rewards;
+
+    uint40 private _challengeWindow;
+    uint16 private _dataFeeBps;
+    uint256 private _slashAmount;
+    uint256 private _jobCount;
+    mapping(uint256 jobId => JobData job) private _jobs;
+    mapping(uint256 jobId => Result jobResult) private _results;
+    mapping(address account => uint256 credit) private _withdrawable;
+
+    /// @notice The protocol contracts the market works with.
+    struct Deps {
+        IERC20 token;
+        IDatanetRegistry datanets;
+        IAccessRegistry access;
+        ITrainerRegistry trainers;
+        IModelRegistry models;
+        IRewardDistributor rewards;
+    }
+
+    /// @param deps The protocol contracts.
+    /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `ARBITER_ROLE`.
+    /// @param challengeWindow_ Seconds a result can be disputed.
+    /// @param dataFeeBps_ Share of each budget paid to the Datanets' pools.
+    /// @param slashAmount_ Stake slashed for a missed deadline or a lost dispute.
+    constructor(Deps memory deps, address admin, uint40 challengeWindow_, uint16 dataFeeBps_, uint256 slashAmount_) {
+        _token = deps.token;
+        _datanets = deps.datanets;
+        _access = deps.access;
+        _trainers = deps.trainers;
+        _models = deps.models;
+        _rewards = deps.rewards;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ARBITER_ROLE, admin);
+        _setChallengeWindow(challengeWindow_);
+        _setDataFeeBps(dataFeeBps_);
+        _slashAmount = slashAmount_;
+        emit SlashAmountUpdated(slashAmount_);
+        deps.token.forceApprove(address(deps.rewards), type(uint256).max);
+    }
+
+    /// @inheritdoc IJobMarket
+    function postJob(JobRequest calldata request) external returns (uint256 jobId) {
+        uint128 budget = request.budget;
+        if (budget == 0) revert ZeroBudget();
+        if (request.duration < MIN_DURATION || request.duration > MAX_DURATION) {
+            revert InvalidDuration(request.duration, MIN_DURATION, MAX_DURATION);
+        }
+        if (bytes(request.specCID).length == 0) revert EmptyCID();
+        if (!_models.isActiveBaseModel(request.baseModelId)) revert InactiveBaseModel(request.baseModelId);
+        if (request.parentModelId != 0) {
+            uint32 parentBase = _models.baseModelOf(request.parentModelId);
+            if (parentBase != request.baseModelId) {
+                revert ParentModelMismatch(request.parentModelId, request.baseModelId, parentBase);
+            }
+        }
+        uint256[] memory refs = _checkData(request.datanetIds, request.versions);
+
+        jobId = ++_jobCount;
+        JobData storage job = _jobs[jobId];
+        job.poster = msg.sender;
+        job.status = JobStatus.Open;
+        job.baseModelId = request.baseModelId;
+        job.duration = request.duration;
+        uint128 dataFee = uint128(uint256(budget) * _dataFeeBps / BPS);
+        job.budget = budget;
+        job.dataFee = dataFee;
+        if (request.parentModelId != 0) job.parentModelId = request.parentModelId;
+        job.dataRefs = refs;
+        _emitPosted(jobId, request, dataFee);
+        _token.safeTransferFrom(msg.sender, address(this), budget);
+    }
+
+    /// @inheritdoc IJobMarket
+    function claimJob(uint256 jobId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Open);
+        uint40 dueAt = uint40(block.timestamp) + job.duration;
+        job.status = JobStatus.Claimed;
+        job.trainer = msg.sender;
+        job.dueAt = dueAt;
+        emit JobClaimed(jobId, msg.sender, dueAt);
+        _trainers.beginJob(msg.sender); // reverts unless the caller is staked enough
+    }
+
+    /// @inheritdoc IJobMarket
+    function submitResult(uint256 jobId, Result calldata result) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
+        if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
+        if (block.timestamp > job.dueAt) revert DeadlinePassed(jobId, job.dueAt);
+        if (bytes(result.adapterCID).length == 0 || bytes(result.metricsCID).length == 0) revert EmptyCID();
+        if ((result.attributionRoot == bytes32(0)) != (result.attributionTotalWeight == 0)) {
+            revert InvalidAttribution(result.attributionRoot, result.attributionTotalWeight);
+        }
+        if (result.attributionRoot != bytes32(0) && bytes(result.reportCID).length == 0) revert EmptyCID();
+        uint40 challengeEndsAt = uint40(block.timestamp) + _challengeWindow;
+        job.status = JobStatus.Submitted;
+        job.challengeEndsAt = challengeEndsAt;
+        _results[jobId] = result;
+        emit ResultSubmitted(
+            jobId,
+            msg.sender,
+            result.adapterCID,
+            result.adapterHash,
+            result.metricsCID,
+            result.attributionRoot,
+            result.attributionTotalWeight,
+            result.reportCID,
+            challengeEndsAt
+        );
+    }
+
+    /// @inheritdoc IJobMarket
+    function acceptResult(uint256 jobId) external returns (uint256 modelId) {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Submitted);
+        if (job.poster != msg.sender) revert NotPoster(jobId, msg.sender);
+        emit ResultAccepted(jobId, msg.sender);
+        return _finalize(jobId, job);
+    }
+
+    /// @inheritdoc IJobMarket
+    function finalizeJob(uint256 jobId) external returns (uint256 modelId) {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Submitted);
+        if (block.timestamp < job.challengeEndsAt) revert ChallengeWindowOpen(jobId, job.challengeEndsAt);
+        return _finalize(jobId, job);
+    }
+
+    /// @inheritdoc IJobMarket
+    function disputeResult(uint256 jobId, string calldata reasonCID) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Submitted);
+        if (job.poster != msg.sender) revert NotPoster(jobId, msg.sender);
+        if (block.timestamp >= job.challengeEndsAt) revert ChallengeWindowClosed(jobId, job.challengeEndsAt);
+        if (bytes(reasonCID).length == 0) revert EmptyCID();
+        job.status = JobStatus.Disputed;
+        emit JobDisputed(jobId, msg.sender, reasonCID);
+    }
+
+    /// @inheritdoc IJobMarket
+    function resolveDispute(uint256 jobId, bool trainerWins, string calldata reasonCID)
+        external
+        onlyRole(ARBITER_ROLE)
+        returns (uint256 modelId)
+    {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Disputed);
+        if (trainerWins) {
+            emit DisputeResolved(jobId, msg.sender, true, 0, reasonCID);
+            return _finalize(jobId, job);
+        }
+        address trainer = job.trainer;
+        address poster = job.poster;
+        uint256 refund = job.budget;
+        job.status = JobStatus.Refunded;
+        _trainers.endJob(trainer);
+        uint256 slashed = _trainers.slash(trainer, _slashAmount);
+        _withdrawable[poster] += refund + slashed;
+        emit DisputeResolved(jobId, msg.sender, false, slashed, reasonCID);
+        emit JobRefunded(jobId, poster, refund);
+    }
+
+    /// @inheritdoc IJobMarket
+    function cancelJob(uint256 jobId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Open);
+        if (job.poster != msg.sender) revert NotPoster(jobId, msg.sender);
+        uint256 refund = job.budget;
+        job.status = JobStatus.Cancelled;
+        _withdrawable[msg.sender] += refund;
+        emit JobCancelled(jobId, msg.sender, refund);
+    }
+
+    /// @inheritdoc IJobMarket
+    function reclaimJob(uint256 jobId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
+        if (block.timestamp <= job.dueAt) revert DeadlineNotPassed(jobId, job.dueAt);
+        address trainer = job.trainer;
+        job.status = JobStatus.Open;
+        job.trainer = address(0);
+        job.dueAt = 0;
+        _trainers.endJob(trainer);
+        uint256 slashed = _trainers.slash(trainer, _slashAmount);
+        _withdrawable[job.poster] += slashed;
+        emit JobReclaimed(jobId, trainer, slashed);
+    }
+
+    /// @inheritdoc IJobMarket
+    function withdraw() external returns (uint256 amount) {
+        amount = _withdrawable[msg.sender];
+        if (amount == 0) revert NothingToWithdraw(msg.sender);
+        _withdrawable[msg.sender] = 0;
+        emit Withdrawn(msg.sender, amount);
+        _token.safeTransfer(msg.sender, amount);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setChallengeWindow(uint40 challengeWindow_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setChallengeWindow(challengeWindow_);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setDataFeeBps(uint16 dataFeeBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setDataFeeBps(dataFeeBps_);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setSlashAmount(uint256 slashAmount_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _slashAmount = slashAmount_;
+        emit SlashAmountUpdated(slashAmount_);
+    }
+
+    /// @inheritdoc IJobMarket
+    function getJob(uint256 jobId) external view returns (Job memory) {
+        JobData storage job = _existing(jobId);
+        return Job({
+            poster: job.poster,
+            status: job.status,
+            baseModelId: job.baseModelId,
+            duration: job.duration,
+            trainer: job.trainer,
+            dueAt: job.dueAt,
+            challengeEndsAt: job.challengeEndsAt,
+            budget: job.budget,
+            dataFee: job.dataFee,
+            parentModelId: job.parentModelId,
+            modelId: job.modelId
+        });
+    }
+
+    /// @inheritdoc IJobMarket
+    function getJobDatanets(uint256 jobId)
+        external
+        view
+        returns (uint256[] memory datanetIds, uint32[] memory versions)
+    {
+        uint256[] storage refs = _existing(jobId).dataRefs;
+        uint256 n = refs.length;
+        datanetIds = new uint256[](n);
+        versions = new uint32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 ref = refs[i];
+            datanetIds[i] = ref >> 32;
+            versions[i] = uint32(ref);
+        }
+    }
+
+    /// @inheritdoc IJobMarket
+    function getResult(uint256 jobId) external view returns (Result memory) {
+        _existing(jobId);
+        return _results[jobId];
+    }
+
+    /// @inheritdoc IJobMarket
+    function isAssigned(uint256 jobId, address trainer, uint256 datanetId) external view returns (bool) {
+        JobData storage job = _jobs[jobId];
+        JobStatus status = job.status;
+        if (
+            trainer == address(0) || job.trainer != trainer
+                || (status != JobStatus.Claimed && status != JobStatus.Submitted && status != JobStatus.Disputed)
+        ) return false;
+        uint256[] storage refs = job.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            if (refs[i] >> 32 == datanetId) return true;
+        }
+        return false;
+    }
+
+    /// @inheritdoc IJobMarket
+    function withdrawable(address account) external view returns (uint256) {
+        return _withdrawable[account];
+    }
+
+    /// @inheritdoc IJobMarket
+    function jobCount() external view returns (uint256) {
+        return _jobCount;
+    }
+
+    /// @inheritdoc IJobMarket
+    function challengeWindow() external view returns (uint40) {
+        return _challengeWindow;
+    }
+
+    /// @inheritdoc IJobMarket
+    function dataFeeBps() external view returns (uint16) {
+        return _dataFeeBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function slashAmount() external view returns (uint256) {
+        return _slashAmount;
+    }
+
+    /// @dev Validates the data references, consumes one access use per Datanet and packs them.
+    function _checkData(uint256[] calldata datanetIds, uint32[] calldata versions)
+        private
+        returns (uint256[] memory refs)
+    {
+        uint256 n = datanetIds.length;
+        if (n == 0 || n > MAX_DATANETS) revert InvalidDatanetCount(n, MAX_DATANETS);
+        if (versions.length != n) revert LengthMismatch(n, versions.length);
+        refs = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 id = datanetIds[i];
+            for (uint256 j = 0; j < i; ++j) {
+                if (datanetIds[j] == id) revert DuplicateDatanet(id);
+            }
+            uint32 version = versions[i];
+            uint32 current = _datanets.versionOf(id);
+            if (version == 0 || version > current) revert InvalidVersion(id, version, current);
+            _access.consumeAccess(id, msg.sender);
+            // Datanet ids are sequential from 1, far below 2^224.
+            refs[i] = (id << 32) | version;
+        }
+    }
+
+    function _emitPosted(uint256 jobId, JobRequest calldata request, uint128 dataFee) private {
+        emit JobPosted(
+            jobId,
+            msg.sender,
+            request.specCID,
+            request.baseModelId,
+            request.parentModelId,
+            request.datanetIds,
+            request.versions,
+            request.budget,
+            dataFee,
+            request.duration
+        );
+    }
+
+    /// @dev Settles a submitted or disputed job: credits the trainer, mints and registers the model, then
+    /// moves the data fee to the Datanets' pools.
+    function _finalize(uint256 jobId, JobData storage job) private returns (uint256 modelId) {
+        address trainer = job.trainer;
+        uint256 dataFee = job.dataFee;
+        uint256 payment = job.budget - dataFee;
+        job.status = JobStatus.Finalized;
+        _withdrawable[trainer] += payment;
+
+        Result storage result = _results[jobId];
+        uint256[] memory refs = job.dataRefs;
+        uint256 n = refs.length;
+        uint256[] memory datanetIds = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            datanetIds[i] = refs[i] >> 32;
+        }
+        modelId = _models.mintModelVersion(
+            IModelRegistry.MintRequest({
+                to: job.poster,
+                jobId: jobId,
+                baseModelId: job.baseModelId,
+                parentId: job.parentModelId,
+                trainer: trainer,
+                adapterCID: result.adapterCID,
+                adapterHash: result.adapterHash,
+                attributionRoot: result.attributionRoot,
+                attributionTotalWeight: result.attributionTotalWeight,
+                reportCID: result.reportCID,
+                datanetIds: datanetIds
+            })
+        );
+        job.modelId = modelId;
+        _rewards.registerModel(modelId, trainer, result.attributionRoot, result.attributionTotalWeight);
+        _trainers.endJob(trainer);
+        emit JobFinalized(jobId, trainer, modelId, payment, dataFee);
+
+        if (dataFee != 0) {
+            // Equal shares; the first Datanet also takes the rounding remainder.
+            uint256 share = dataFee / n;
+            for (uint256 i = 0; i < n; ++i) {
+                uint256 amount = i == 0 ? dataFee - share * (n - 1) : share;
+                if (amount == 0) continue;
+                emit DataFeePaid(jobId, datanetIds[i], amount);
+                _rewards.fundDatanetPool(datanetIds[i], amount);
+            }
+        }
+    }
+
+    function _existing(uint256 jobId) private view returns (JobData storage job) {
+        job = _jobs[jobId];
+        if (job.status == JobStatus.None) revert JobNotFound(jobId);
+    }
+
+    function _jobWithStatus(uint256 jobId, JobStatus expected) private view returns (JobData storage job) {
+        job = _existing(jobId);
+        if (job.status != expected) revert InvalidJobStatus(jobId, job.status, expected);
+    }
+
+    function _setChallengeWindow(uint40 challengeWindow_) private {
+        if (challengeWindow_ == 0) revert ZeroChallengeWindow();
+        _challengeWindow = challengeWindow_;
+        emit ChallengeWindowUpdated(challengeWindow_);
+    }
+
+    function _setDataFeeBps(uint16 dataFeeBps_) private {
+        if (dataFeeBps_ > BPS) revert InvalidBps(dataFeeBps_);
+        _dataFeeBps = dataFeeBps_;
+        emit DataFeeBpsUpdated(dataFeeBps_);
+    }
+}

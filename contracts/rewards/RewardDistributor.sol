@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {MerkleProof} from "@openzeppelin/contracts/utils/cryptography/MerkleProof.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
+import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
+
+
+/// @dev Basis points in one whole.
+uint256 constant BPS = 10_000;
+/// @title RewardDistributor
+/// @notice See {IRewardDistributor}. Deposits touch one storage slot (shares accrue lazily), so a voucher
+/// redemption stays cheap. The token balance always equals, over all models,
+/// `revenue - contributorsClaimed - ownerPaid - trainerPaid - protocolPaid`, plus the undistributed pool
+/// balances, plus `amount - claimed` over all distributions.
+contract RewardDistributor is IRewardDistributor, AccessControl {
+    using SafeERC20 for IERC20;
+
+    /// @notice Role that registers models (the job market).
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    /// @notice Most models one `claimRewards` call handles.
+    uint256 public constant MAX_BATCH = 32;
+
+    /// @dev Slot 0 is all a deposit reads and writes; a claim reads slots 0, 3 and 4 and writes slot 0.
+    struct ModelData {
+        uint96 revenue;
+        uint96 contributorsClaimed;
+        uint16 ownerBps;
+        uint16 trainerBps;
+        uint16 protocolBps;
+        bool registered;
+        uint96 ownerPaid;
+        uint96 trainerPaid;
+        uint96 protocolPaid;
+        address trainer;
+        bytes32 attributionRoot;
+        uint128 totalWeight;
+    }
+
+    IERC20 private immutable _token;
+    IDatanetRegistry private immutable _datanets;
+    IERC721 private immutable _models;
+
+    Split private _split;
+    address private _treasury;
+    uint256 private _distributionCount;
+    mapping(uint256 modelId => ModelData model) private _modelData;
+    mapping(uint256 modelId => mapping(address account => uint256)) private _claimed;
+    mapping(uint256 datanetId => uint256 balance) private _poolBalance;
+    mapping(uint256 distributionId => Distribution distribution) private _distributions;
+    mapping(uint256 distributionId => mapping(address account => bool)) private _poolClaimed;
+
+    /// @param token The OPEN token.
+    /// @param datanets The Datanet registry (curators of pools).
+    /// @param models The model registry (owners of models).
+    /// @param admin Receives `DEFAULT_ADMIN_ROLE`.
+    /// @param treasury_ Receives the protocol share.
+    /// @param split_ Split for models registered from now on.
+    constructor(
+        IERC20 token,
+        IDatanetRegistry datanets,
+        IERC721 models,
+        address admin,
+        address treasury_,
+        Split memory split_
+    ) {
+        if (
+            address(token) == address(0) || address(datanets) == address(0) || address(models) == address(0)
+                || treasury_ == address(0)
+        ) revert ZeroAddress();
+        _token = token;
+        _datanets = datanets;
+        _models = models;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _setSplit(split_);
+        _treasury = treasury_;
+        emit TreasuryUpdated(treasury_);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function registerModel(uint256 modelId, address trainer, bytes32 attributionRoot, uint128 totalWeight)
+        external
+        onlyRole(REGISTRAR_ROLE)
+    {
+        if (trainer == address(0)) revert ZeroAddress();
+        if ((attributionRoot == bytes32(0)) != (totalWeight == 0)) {
+            revert InvalidAttribution(attributionRoot, totalWeight);
+        }
+        ModelData storage m = _modelData[modelId];
+        if (m.registered) revert ModelAlreadyRegistered(modelId);
+        Split memory s = _split;
+        m.ownerBps = s.ownerBps;
+        m.trainerBps = s.trainerBps;
+        m.protocolBps = s.protocolBps;
+        m.registered = true;
+        m.trainer = trainer;
+        m.attributionRoot = attributionRoot;
+        m.totalWeight = totalWeight;
+        emit ModelRegistered(modelId, trainer, attributionRoot, totalWeight, s);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function depositRevenue(uint256 modelId, uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        ModelData storage m = _modelData[modelId];
+        if (!m.registered) revert ModelNotRegistered(modelId);
+        uint256 revenue = m.revenue + amount;
+        if (revenue > type(uint96).max) revert AmountTooLarge(revenue);
+        m.revenue = uint96(revenue);
+        emit RevenueDeposited(modelId, msg.sender, amount, revenue);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function payShares(uint256 modelId) external {
+        ModelData storage m = _registered(modelId);
+        (uint256 ownerDue, uint256 trainerDue, uint256 protocolDue) = _pendingShares(m);
+        if (ownerDue + trainerDue + protocolDue == 0) revert NothingToPay(modelId);
+        // Each due amount is below its accrued share, which fits 96 bits with the revenue.
+        m.ownerPaid += uint96(ownerDue);
+        m.trainerPaid += uint96(trainerDue);
+        m.protocolPaid += uint96(protocolDue);
+        address owner = _models.ownerOf(modelId);
+        address trainer = m.trainer;
+        address treasury_ = _treasury;
+        emit SharesPaid(modelId, owner, ownerDue, trainer, trainerDue, treasury_, protocolDue);
+        if (ownerDue != 0) _token.safeTransfer(owner, ownerDue);
+        if (trainerDue != 0) _token.safeTransfer(trainer, trainerDue);
+        if (protocolDue != 0) _token.safeTransfer(treasury_, protocolDue);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimReward(uint256 modelId, address account, uint256 weight, bytes32[] calldata proof)
+        external
+        returns (uint256 amount)
+    {
+        amount = _claim(modelId, account, weight, proof);
+        if (amount == 0) revert NothingToClaim(account);
+        _token.safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimRewards(
+        uint256[] calldata modelIds,
+        address account,
+        uint256[] calldata weights,
+        bytes32[][] calldata proofs
+    ) external returns (uint256 amount) {
+        uint256 n = modelIds.length;
+        if (n > MAX_BATCH) revert BatchTooLarge(n, MAX_BATCH);
+        if (weights.length != n || proofs.length != n) revert LengthMismatch();
+        for (uint256 i = 0; i < n; ++i) {
+            amount += _claim(modelIds[i], account, weights[i], proofs[i]);
+        }
+        if (amount == 0) revert NothingToClaim(account);
+        _token.safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function fundDatanetPool(uint256 datanetId, uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        if (datanetId == 0 || datanetId > _datanets.datanetCount()) revert UnknownDatanet(datanetId);
+        uint256 balance = _poolBalance[datanetId] + amount;
+        _poolBalance[datanetId] = balance;
+        emit DatanetPoolFunded(datanetId, msg.sender, amount, balance);
+        _token.safeTransferFrom(msg.sender, address(this), amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function createPoolDistribution(uint256 datanetId, bytes32 root, uint128 totalWeight, string calldata reportCID)
+        external
+        returns (uint256 distributionId)
+    {
+        if (!_datanets.isCurator(datanetId, msg.sender)) revert NotCurator(datanetId, msg.sender);
+        if (root == bytes32(0) || totalWeight == 0) revert InvalidAttribution(root, totalWeight);
+        uint256 amount = _poolBalance[datanetId];
+        if (amount == 0) revert EmptyPool(datanetId);
+        if (amount > type(uint128).max) revert AmountTooLarge(amount);
+        _poolBalance[datanetId] = 0;
+        distributionId = ++_distributionCount;
+        _distributions[distributionId] = Distribution({
+            datanetId: datanetId,
+            root: root,
+            totalWeight: totalWeight,
+            amount: uint128(amount),
+            claimed: 0
+        });
+        emit PoolDistributionCreated(distributionId, datanetId, msg.sender, root, totalWeight, amount, reportCID);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimPoolReward(uint256 distributionId, address account, uint256 weight, bytes32[] calldata proof)
+        external
+        returns (uint256 amount)
+    {
+        Distribution storage d = _distributions[distributionId];
+        bytes32 root = d.root;
+        if (root == bytes32(0)) revert DistributionNotFound(distributionId);
+        if (_poolClaimed[distributionId][account]) revert AlreadyClaimed(distributionId, account);
+        uint128 totalWeight = d.totalWeight;
+        if (weight > totalWeight) revert WeightExceedsTotal(weight, totalWeight);
+        _verify(root, proof, account, weight);
+        uint128 total = d.amount;
+        amount = Math.mulDiv(total, weight, totalWeight);
+        if (amount == 0) revert NothingToClaim(account);
+        uint256 claimed = d.claimed + amount;
+        if (claimed > total) revert ClaimExceedsRewards(amount, total - d.claimed);
+        d.claimed = uint128(claimed);
+        _poolClaimed[distributionId][account] = true;
+        emit PoolRewardClaimed(distributionId, d.datanetId, account, weight, amount);
+        _token.safeTransfer(account, amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function setSplit(Split calldata split_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setSplit(split_);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function setTreasury(address treasury_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (treasury_ == address(0)) revert ZeroAddress();
+        _treasury = treasury_;
+        emit TreasuryUpdated(treasury_);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimable(uint256 modelId, address account, uint256 weight) external view returns (uint256) {
+        ModelData storage m = _modelData[modelId];
+        uint128 totalWeight = m.totalWeight;
+        if (totalWeight == 0 || weight > totalWeight) return 0;
+        uint256 entitled = Math.mulDiv(_contributorsAccrued(m), weight, totalWeight);
+        uint256 already = _claimed[modelId][account];
+        return entitled > already ? entitled - already : 0;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function pendingShares(uint256 modelId)
+        external
+        view
+        returns (uint256 ownerAmount, uint256 trainerAmount, uint256 protocolAmount)
+    {
+        return _pendingShares(_modelData[modelId]);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function getModelRewards(uint256 modelId) external view returns (ModelRewards memory) {
+        ModelData storage m = _registered(modelId);
+        return ModelRewards({
+            revenue: m.revenue,
+            contributorsClaimed: m.contributorsClaimed,
+            ownerPaid: m.ownerPaid,
+            trainerPaid: m.trainerPaid,
+            protocolPaid: m.protocolPaid,
+            split: Split({ownerBps: m.ownerBps, trainerBps: m.trainerBps, protocolBps: m.protocolBps}),
+            trainer: m.trainer,
+            attributionRoot: m.attributionRoot,
+            totalWeight: m.totalWeight
+        });
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function isRegistered(uint256 modelId) external view returns (bool) {
+        return _modelData[modelId].registered;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimedBy(uint256 modelId, address account) external view returns (uint256) {
+        return _claimed[modelId][account];
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function poolBalance(uint256 datanetId) external view returns (uint256) {
+        return _poolBalance[datanetId];
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function getDistribution(uint256 distributionId) external view returns (Distribution memory d) {
+        d = _distributions[distributionId];
+        if (d.root == bytes32(0)) revert DistributionNotFound(distributionId);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function isPoolRewardClaimed(uint256 distributionId, address account) external view returns (bool) {
+        return _poolClaimed[distributionId][account];
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function distributionCount() external view returns (uint256) {
+        return _distributionCount;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function currentSplit() external view returns (Split memory) {
+        return _split;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function treasury() external view returns (address) {
+        return _treasury;
+    }
+
+    /// @dev Books a contributor claim and returns its amount (0 when nothing is due); the caller transfers.
+    function _claim(uint256 modelId, address account, uint256 weight, bytes32[] calldata proof)
+        private
+        returns (uint256 amount)
+    {
+        ModelData storage m = _registered(modelId);
+        bytes32 root = m.attributionRoot;
+        if (root == bytes32(0)) revert NoAttribution(modelId);
+        uint128 totalWeight = m.totalWeight;
+        if (weight > totalWeight) revert WeightExceedsTotal(weight, totalWeight);
+        _verify(root, proof, account, weight);
+        uint256 accrued = _contributorsAccrued(m);
+        uint256 entitled = Math.mulDiv(accrued, weight, totalWeight);
+        uint256 already = _claimed[modelId][account];
+        if (entitled <= already) return 0;
+        amount = entitled - already;
+        uint256 claimedTotal = m.contributorsClaimed + amount;
+        if (claimedTotal > accrued) revert ClaimExceedsRewards(amount, accrued - m.contributorsClaimed);
+        m.contributorsClaimed = uint96(claimedTotal);
+        _claimed[modelId][account] = entitled;
+        emit RewardClaimed(modelId, account, weight, amount, entitled);
+    }
+
+    function _verify(bytes32 root, bytes32[] calldata proof, address account, uint256 weight) private pure {
+        bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, weight))));
+        if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof(account, weight);
+    }
+
+    /// @dev Every part is `floor(revenue * bps / 10_000)`, so each only grows as revenue grows (a remainder
+    /// formula would not: it can shrink by a wei when several floors step at once). The rounding dust, under
+    /// 4 wei per model, stays unclaimed. Without attribution the contributors' basis points go to the owner.
+    function _contributorsAccrued(ModelData storage m) private view returns (uint256) {
+        if (m.attributionRoot == bytes32(0)) return 0;
+        return uint256(m.revenue) * _contributorsBps(m) / BPS;
+    }
+
+    function _pendingShares(ModelData storage m)
+        private
+        view
+        returns (uint256 ownerDue, uint256 trainerDue, uint256 protocolDue)
+    {
+        uint256 revenue = m.revenue;
+        uint256 ownerBps = m.ownerBps;
+        if (m.attributionRoot == bytes32(0)) ownerBps += _contributorsBps(m);
+        ownerDue = revenue * ownerBps / BPS - m.ownerPaid;
+        trainerDue = revenue * m.trainerBps / BPS - m.trainerPaid;
+        protocolDue = revenue * m.protocolBps / BPS - m.protocolPaid;
+    }
+
+    function _contributorsBps(ModelData storage m) private view returns (uint256) {
+        return BPS - m.ownerBps - m.trainerBps - m.protocolBps;
+    }
+
+    function _registered(uint256 modelId) private view returns (ModelData storage m) {
+        m = _modelData[modelId];
+        if (!m.registered) revert ModelNotRegistered(modelId);
+    }
+
+    function _setSplit(Split memory s) private {
+        if (uint256(s.ownerBps) + s.trainerBps + s.protocolBps > BPS) {
+            revert InvalidSplit(s.ownerBps, s.trainerBps, s.protocolBps);
+        }
+        _split = s;
+        emit SplitUpdated(s);
+    }
+}
