@@ -5,6 +5,8 @@
 //
 // Idempotent: when deployments/<chainId>.json exists and every address in it holds code, nothing is sent.
 // Defaults: the local node on 127.0.0.1:8545 and Hardhat's first development account. Keys are never logged.
+// TRIBUTARY_OPEN_TOKEN=0x... uses an existing OPEN token instead of deploying OpenToken. Chain id 31337 gets
+// short local windows (10 min challenge, 1 h channel timeout); other chains get 1-day windows.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -55,6 +57,8 @@ export interface DeployParams {
   closeTimeout: number;
   split: { ownerBps: number; trainerBps: number; protocolBps: number };
   treasury?: Address;
+  /** An existing OPEN token to use instead of deploying `OpenToken` (real networks). */
+  token?: Address;
   baseModel: { name: string; cid: string };
 }
 
@@ -72,6 +76,24 @@ export const LOCAL_PARAMS: DeployParams = {
     cid: process.env.TRIBUTARY_BASE_MODEL_CID ?? "unpinned:tributary/tiny-llama",
   },
 };
+
+/** Parameters for public networks: windows long enough for people to react. */
+export const NETWORK_PARAMS: DeployParams = {
+  ...LOCAL_PARAMS,
+  unstakeCooldown: 7n * 86_400n,
+  challengeWindow: 86_400,
+  closeTimeout: 86_400,
+};
+
+/** Local chains (Hardhat node, anvil: chain id 31337) get short windows; others the network parameters. */
+export function paramsFor(chainId: number, env: NodeJS.ProcessEnv = process.env): DeployParams {
+  const base = chainId === 31337 ? LOCAL_PARAMS : NETWORK_PARAMS;
+  const token = env.TRIBUTARY_OPEN_TOKEN;
+  if (token !== undefined && !/^0x[0-9a-fA-F]{40}$/.test(token)) {
+    throw new DeployError("TRIBUTARY_OPEN_TOKEN is not an address", { token }, "Set it to the OPEN token's 0x address or unset it");
+  }
+  return token ? { ...base, token: getAddress(token) } : base;
+}
 
 export interface Deployment {
   chainId: number;
@@ -154,7 +176,18 @@ export async function deployProtocol(
       functionName: roleName,
     })) as Hex;
 
-  const token = await deploy("OpenToken", [admin]);
+  let token: Address;
+  if (params.token) {
+    const code = await publicClient.getCode({ address: params.token });
+    if (!code || code === "0x") {
+      throw new DeployError("No contract at the given OPEN token address", { token: params.token }, "Check TRIBUTARY_OPEN_TOKEN and the network");
+    }
+    token = params.token;
+    contracts.OpenToken = { address: token, deployBlock: Number(await publicClient.getBlockNumber()) };
+    log(`OpenToken         ${token} (existing)`);
+  } else {
+    token = await deploy("OpenToken", [admin]);
+  }
   const datanets = await deploy("DatanetRegistry", []);
   const models = await deploy("ModelRegistry", [admin]);
   const rewards = await deploy("RewardDistributor", [
@@ -243,7 +276,7 @@ async function main(): Promise<void> {
   const chain = { id: chainId, name: `chain-${chainId}`, nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 }, rpcUrls: { default: { http: [url] } } } as const satisfies Chain;
   const wallet = createWalletClient({ account, chain, transport: http(url) });
   console.log(`Deploying Tributary to chain ${chainId} at ${url} from ${account.address}`);
-  const deployment = await deployProtocol(wallet, publicClient, LOCAL_PARAMS, (line) => console.log(`  ${line}`));
+  const deployment = await deployProtocol(wallet, publicClient, paramsFor(chainId), (line) => console.log(`  ${line}`));
   mkdirSync(dirname(deploymentPath(chainId)), { recursive: true });
   writeFileSync(deploymentPath(chainId), `${JSON.stringify(deployment, null, 2)}\n`);
   console.log(`Wrote ${deploymentPath(chainId)}`);

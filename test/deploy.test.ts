@@ -1,18 +1,32 @@
-// The deploy step against a real `hardhat node` process (port 8645, so a local stack on 8545 is untouched):
+// The deploy step against a real `hardhat node` process on a free port (a local stack on 8545 is untouched):
 // it deploys and wires everything, records the deployment, and a second run sends nothing.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createPublicClient, http, keccak256, toHex, type Address } from "viem";
+import { LOCAL_PARAMS, NETWORK_PARAMS, paramsFor } from "../scripts/deploy.ts";
 
-const PORT = 8645;
-const URL = `http://127.0.0.1:${PORT}`;
 const root = join(import.meta.dirname, "..");
 const hardhatCli = join(dirname(createRequire(import.meta.url).resolve("hardhat")), "cli.js");
+
+/** A port nothing listens on now (so the test never deploys onto someone else's node). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+let URL = "";
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -27,11 +41,14 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 describe("scripts/deploy.ts against hardhat node", () => {
   let node: ChildProcess;
   let dir: string;
-  const client = createPublicClient({ transport: http(URL) });
+  let client: ReturnType<typeof createPublicClient>;
 
   before(async () => {
+    const port = await freePort();
+    URL = `http://127.0.0.1:${port}`;
+    client = createPublicClient({ transport: http(URL) });
     dir = mkdtempSync(join(tmpdir(), "tributary-deploy-"));
-    node = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(PORT)], {
+    node = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
       cwd: root,
       stdio: "ignore",
     });
@@ -109,6 +126,27 @@ describe("scripts/deploy.ts against hardhat node", () => {
     assert.equal(await client.getBlockNumber(), blockBefore, "second run sent transactions");
   });
 
+  it("reuses an existing OPEN token when TRIBUTARY_OPEN_TOKEN is set", async () => {
+    const first = JSON.parse(readFileSync(join(dir, "31337.json"), "utf8")) as {
+      contracts: Record<string, { address: Address }>;
+    };
+    const other = mkdtempSync(join(tmpdir(), "tributary-deploy-token-"));
+    try {
+      const token = first.contracts.OpenToken.address;
+      const res = await run(["scripts/deploy.ts"], {
+        TRIBUTARY_RPC_URL: URL,
+        TRIBUTARY_DEPLOYMENTS_DIR: other,
+        TRIBUTARY_OPEN_TOKEN: token,
+      });
+      assert.equal(res.code, 0, res.out);
+      const second = JSON.parse(readFileSync(join(other, "31337.json"), "utf8")) as typeof first;
+      assert.equal(second.contracts.OpenToken.address, token);
+      assert.notEqual(second.contracts.JobMarket.address, first.contracts.JobMarket.address);
+    } finally {
+      rmSync(other, { recursive: true, force: true });
+    }
+  });
+
   it("fails with a clear message when no chain answers", async () => {
     const res = await run(["scripts/deploy.ts"], { TRIBUTARY_RPC_URL: "http://127.0.0.1:9", TRIBUTARY_DEPLOYMENTS_DIR: dir });
     assert.equal(res.code, 1);
@@ -120,5 +158,19 @@ describe("scripts/deploy.ts against hardhat node", () => {
     assert.equal(res.code, 1);
     assert.match(res.out, /not a 32-byte hex key/);
     assert.doesNotMatch(res.out, /deadbeef/);
+  });
+});
+
+describe("deploy parameters", () => {
+  it("uses short windows on local chains and long ones elsewhere", () => {
+    assert.equal(paramsFor(31337, {}).challengeWindow, LOCAL_PARAMS.challengeWindow);
+    assert.equal(paramsFor(8453, {}).challengeWindow, NETWORK_PARAMS.challengeWindow);
+    assert.ok(NETWORK_PARAMS.challengeWindow > LOCAL_PARAMS.challengeWindow);
+  });
+
+  it("rejects a malformed TRIBUTARY_OPEN_TOKEN", () => {
+    assert.throws(() => paramsFor(1, { TRIBUTARY_OPEN_TOKEN: "0x1234" }), /not an address/);
+    const token = "0x5fbdb2315678afecb367f032d93f642f64180aa3";
+    assert.equal(paramsFor(1, { TRIBUTARY_OPEN_TOKEN: token }).token, "0x5FbDB2315678afecb367f032d93F642f64180aa3");
   });
 });

@@ -74,7 +74,7 @@ interface IRewardDistributor {
         uint256 indexed modelId, address indexed account, uint256 weight, uint256 amount, uint256 totalClaimed
     );
     /// @notice `from` added `amount` to Datanet `datanetId`'s pool, whose undistributed balance is `poolBalance`.
-    event DatanetPoolFunded(uint256 indexed datanetId, address indexed from, uint256 amount, uint256 poolBalance);
+    event DatanetPoolFunded(uint256 indexed datanetId, address indexed from, uint256 amount, uint256 balance);
     /// @notice A curator turned `amount` of the pool into distribution `distributionId`.
     event PoolDistributionCreated(
         uint256 indexed distributionId,
@@ -87,7 +87,11 @@ interface IRewardDistributor {
     );
     /// @notice `account` (weight `weight`) claimed `amount` from distribution `distributionId`.
     event PoolRewardClaimed(
-        uint256 indexed distributionId, uint256 indexed datanetId, address indexed account, uint256 weight, uint256 amount
+        uint256 indexed distributionId,
+        uint256 indexed datanetId,
+        address indexed account,
+        uint256 weight,
+        uint256 amount
     );
     /// @notice The split for models registered from now on changed.
     event SplitUpdated(Split split);

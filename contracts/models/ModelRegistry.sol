@@ -17,8 +17,8 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
 
     uint32 private _baseModelCount;
     uint256 private _modelCount;
-    mapping(uint32 baseModelId => BaseModel) private _baseModels;
-    mapping(uint256 tokenId => ModelVersion) private _versions;
+    mapping(uint32 baseModelId => BaseModel baseModel) private _baseModels;
+    mapping(uint256 tokenId => ModelVersion version) private _versions;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `GOVERNOR_ROLE`.
     constructor(address admin) ERC721("Tributary Model Version", "TMV") {

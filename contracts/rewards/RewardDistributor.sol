@@ -10,6 +10,9 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
 
+
+/// @dev Basis points in one whole.
+uint256 constant BPS = 10_000;
 /// @title RewardDistributor
 /// @notice See {IRewardDistributor}. Deposits touch one storage slot (shares accrue lazily), so a voucher
 /// redemption stays cheap. The token balance always equals, over all models,
@@ -22,7 +25,6 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @notice Most models one `claimRewards` call handles.
     uint256 public constant MAX_BATCH = 32;
-    uint256 private constant BPS = 10_000;
 
     /// @dev Slot 0 is all a deposit reads and writes; a claim reads slots 0, 3 and 4 and writes slot 0.
     struct ModelData {
@@ -47,10 +49,10 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     Split private _split;
     address private _treasury;
     uint256 private _distributionCount;
-    mapping(uint256 modelId => ModelData) private _modelData;
+    mapping(uint256 modelId => ModelData model) private _modelData;
     mapping(uint256 modelId => mapping(address account => uint256)) private _claimed;
-    mapping(uint256 datanetId => uint256) private _poolBalance;
-    mapping(uint256 distributionId => Distribution) private _distributions;
+    mapping(uint256 datanetId => uint256 balance) private _poolBalance;
+    mapping(uint256 distributionId => Distribution distribution) private _distributions;
     mapping(uint256 distributionId => mapping(address account => bool)) private _poolClaimed;
 
     /// @param token The OPEN token.
