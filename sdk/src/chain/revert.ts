@@ -91,7 +91,6 @@ const SENTENCES: Record<string, (a: Args) => string> = {
     Number(a.policy) === 0
       ? `Datanet ${a.datanetId} is Open: anyone may train on it, no access is needed.`
       : `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
-    `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
   InvalidGrant: (a) =>
     `A grant must expire in the future and carry at least one use (expiry ${time(a.expiresAt)}, ${a.uses} uses, chain time ${time(a.timestamp)}).`,
   ZeroUses: () => "At least one use must be bought.",
