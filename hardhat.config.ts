@@ -8,7 +8,7 @@ const require = createRequire(import.meta.url);
 const solc = {
   version: (require("solc/package.json") as { version: string }).version,
   path: require.resolve("solc/soljson.js"),
-  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun", viaIR: true },
+  settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
 };
 
 export default defineConfig({

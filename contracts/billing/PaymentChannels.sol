@@ -20,7 +20,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
     IERC20 private immutable _token;
     IRewardDistributor private immutable _rewards;
     uint40 private _closeTimeout;
-    mapping(bytes32 channelId => Channel) private _channels;
+    mapping(bytes32 channelId => Channel channel) private _channels;
 
     /// @param token The OPEN token.
     /// @param rewards The reward distributor that receives redeemed revenue.

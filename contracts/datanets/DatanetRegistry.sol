@@ -24,7 +24,7 @@ contract DatanetRegistry is IDatanetRegistry {
     }
 
     uint256 private _datanetCount;
-    mapping(uint256 datanetId => DatanetData) private _datanets;
+    mapping(uint256 datanetId => DatanetData datanet) private _datanets;
     mapping(uint256 datanetId => mapping(address account => bool)) private _curators;
     mapping(uint256 datanetId => mapping(uint256 contributionId => Contribution)) private _contributions;
 
@@ -117,7 +117,9 @@ contract DatanetRegistry is IDatanetRegistry {
             encrypted: encrypted,
             contentHash: contentHash
         });
-        emit ContributionSubmitted(datanetId, contributionId, msg.sender, cid, contentHash, records, byteSize, encrypted);
+        emit ContributionSubmitted(
+            datanetId, contributionId, msg.sender, cid, contentHash, records, byteSize, encrypted
+        );
     }
 
     /// @inheritdoc IDatanetRegistry

@@ -75,7 +75,9 @@ interface IDatanetRegistry {
     /// @notice `curator` may no longer curate `datanetId`.
     event CuratorRemoved(uint256 indexed datanetId, address indexed curator);
     /// @notice A Datanet changed owner.
-    event DatanetOwnershipTransferred(uint256 indexed datanetId, address indexed previousOwner, address indexed newOwner);
+    event DatanetOwnershipTransferred(
+        uint256 indexed datanetId, address indexed previousOwner, address indexed newOwner
+    );
     /// @notice A contribution was registered, pending curation.
     event ContributionSubmitted(
         uint256 indexed datanetId,

@@ -232,7 +232,10 @@ interface IJobMarket {
     function getJob(uint256 jobId) external view returns (Job memory);
 
     /// @notice The Datanets and versions a job trains on.
-    function getJobDatanets(uint256 jobId) external view returns (uint256[] memory datanetIds, uint32[] memory versions);
+    function getJobDatanets(uint256 jobId)
+        external
+        view
+        returns (uint256[] memory datanetIds, uint32[] memory versions);
 
     /// @notice The submitted result of a job (empty before submission).
     function getResult(uint256 jobId) external view returns (Result memory);

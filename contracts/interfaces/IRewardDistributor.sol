@@ -4,9 +4,10 @@ pragma solidity ^0.8.27;
 /// @title IRewardDistributor
 /// @notice Revenue per model version, split in basis points between the model's owner, its trainer, the
 /// protocol treasury and the data contributors (the remainder, `10_000 - owner - trainer - protocol`).
-/// The split is fixed per model when it is registered. Shares accrue lazily: for revenue `R`,
-/// `owner = R * ownerBps / 10_000` (same for trainer and protocol) and `contributors = R - owner - trainer
-/// - protocol`; a model without attribution root gives the contributors' part to the owner.
+/// The split is fixed per model when it is registered. Shares accrue lazily: for revenue `R` each part is
+/// `floor(R * bps / 10_000)` (contributors' bps = `10_000 - owner - trainer - protocol`), so no part ever
+/// shrinks; the rounding dust (under 4 wei per model) stays unclaimed. A model without attribution root
+/// gives the contributors' part to the owner.
 /// A contributor with weight `w` in the model's attribution tree (total `W`) may claim
 /// `contributors * w / W - alreadyClaimed` at any time, with a Merkle proof of the leaf
 /// `keccak256(bytes.concat(keccak256(abi.encode(account, w))))` (OpenZeppelin's StandardMerkleTree).
@@ -73,7 +74,7 @@ interface IRewardDistributor {
         uint256 indexed modelId, address indexed account, uint256 weight, uint256 amount, uint256 totalClaimed
     );
     /// @notice `from` added `amount` to Datanet `datanetId`'s pool, whose undistributed balance is `poolBalance`.
-    event DatanetPoolFunded(uint256 indexed datanetId, address indexed from, uint256 amount, uint256 poolBalance);
+    event DatanetPoolFunded(uint256 indexed datanetId, address indexed from, uint256 amount, uint256 balance);
     /// @notice A curator turned `amount` of the pool into distribution `distributionId`.
     event PoolDistributionCreated(
         uint256 indexed distributionId,
@@ -86,7 +87,11 @@ interface IRewardDistributor {
     );
     /// @notice `account` (weight `weight`) claimed `amount` from distribution `distributionId`.
     event PoolRewardClaimed(
-        uint256 indexed distributionId, uint256 indexed datanetId, address indexed account, uint256 weight, uint256 amount
+        uint256 indexed distributionId,
+        uint256 indexed datanetId,
+        address indexed account,
+        uint256 weight,
+        uint256 amount
     );
     /// @notice The split for models registered from now on changed.
     event SplitUpdated(Split split);

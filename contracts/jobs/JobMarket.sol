@@ -11,6 +11,9 @@ import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
 import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
 import {ITrainerRegistry} from "../interfaces/ITrainerRegistry.sol";
 
+
+/// @dev Basis points in one whole.
+uint256 constant BPS = 10_000;
 /// @title JobMarket
 /// @notice See {IJobMarket}. The token balance always equals the budgets of jobs in escrow (Open, Claimed,
 /// Submitted, Disputed) plus what is credited to accounts and not yet withdrawn. Calls out go only to the
@@ -26,7 +29,6 @@ contract JobMarket is IJobMarket, AccessControl {
     uint32 public constant MIN_DURATION = 1 minutes;
     /// @notice Longest training duration a job may give.
     uint32 public constant MAX_DURATION = 90 days;
-    uint256 private constant BPS = 10_000;
 
     /// @dev Slots: (poster, status, baseModelId, duration), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
     /// parentModelId (written only when set), modelId (written on finalize), data refs (`id << 32 | version`).
@@ -56,9 +58,9 @@ contract JobMarket is IJobMarket, AccessControl {
     uint16 private _dataFeeBps;
     uint256 private _slashAmount;
     uint256 private _jobCount;
-    mapping(uint256 jobId => JobData) private _jobs;
-    mapping(uint256 jobId => Result) private _results;
-    mapping(address account => uint256) private _withdrawable;
+    mapping(uint256 jobId => JobData job) private _jobs;
+    mapping(uint256 jobId => Result jobResult) private _results;
+    mapping(address account => uint256 credit) private _withdrawable;
 
     /// @notice The protocol contracts the market works with.
     struct Deps {

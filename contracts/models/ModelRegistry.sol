@@ -17,8 +17,8 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
 
     uint32 private _baseModelCount;
     uint256 private _modelCount;
-    mapping(uint32 baseModelId => BaseModel) private _baseModels;
-    mapping(uint256 tokenId => ModelVersion) private _versions;
+    mapping(uint32 baseModelId => BaseModel baseModel) private _baseModels;
+    mapping(uint256 tokenId => ModelVersion version) private _versions;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `GOVERNOR_ROLE`.
     constructor(address admin) ERC721("Tributary Model Version", "TMV") {
@@ -66,20 +66,7 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
             adapterCID: request.adapterCID
         });
         _mint(request.to, tokenId);
-        emit ModelVersionMinted(
-            tokenId,
-            request.jobId,
-            request.to,
-            request.baseModelId,
-            request.parentId,
-            request.adapterCID,
-            request.adapterHash,
-            request.trainer,
-            request.attributionRoot,
-            request.attributionTotalWeight,
-            request.reportCID,
-            request.datanetIds
-        );
+        _emitMinted(tokenId, request);
     }
 
     /// @inheritdoc IModelRegistry
@@ -134,6 +121,24 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
     /// @inheritdoc ERC721
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
         return super.supportsInterface(interfaceId);
+    }
+
+    /// @dev Emitting from a memory copy keeps each string at one stack slot (no stack-too-deep without via-IR).
+    function _emitMinted(uint256 tokenId, MintRequest memory r) private {
+        emit ModelVersionMinted(
+            tokenId,
+            r.jobId,
+            r.to,
+            r.baseModelId,
+            r.parentId,
+            r.adapterCID,
+            r.adapterHash,
+            r.trainer,
+            r.attributionRoot,
+            r.attributionTotalWeight,
+            r.reportCID,
+            r.datanetIds
+        );
     }
 
     function _existingVersion(uint256 tokenId) private view returns (ModelVersion storage v) {

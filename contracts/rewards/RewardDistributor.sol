@@ -10,6 +10,9 @@ import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
 
+
+/// @dev Basis points in one whole.
+uint256 constant BPS = 10_000;
 /// @title RewardDistributor
 /// @notice See {IRewardDistributor}. Deposits touch one storage slot (shares accrue lazily), so a voucher
 /// redemption stays cheap. The token balance always equals, over all models,
@@ -22,7 +25,6 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
     /// @notice Most models one `claimRewards` call handles.
     uint256 public constant MAX_BATCH = 32;
-    uint256 private constant BPS = 10_000;
 
     /// @dev Slot 0 is all a deposit reads and writes; a claim reads slots 0, 3 and 4 and writes slot 0.
     struct ModelData {
@@ -47,10 +49,10 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     Split private _split;
     address private _treasury;
     uint256 private _distributionCount;
-    mapping(uint256 modelId => ModelData) private _modelData;
+    mapping(uint256 modelId => ModelData model) private _modelData;
     mapping(uint256 modelId => mapping(address account => uint256)) private _claimed;
-    mapping(uint256 datanetId => uint256) private _poolBalance;
-    mapping(uint256 distributionId => Distribution) private _distributions;
+    mapping(uint256 datanetId => uint256 balance) private _poolBalance;
+    mapping(uint256 distributionId => Distribution distribution) private _distributions;
     mapping(uint256 distributionId => mapping(address account => bool)) private _poolClaimed;
 
     /// @param token The OPEN token.
@@ -330,11 +332,12 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof(account, weight);
     }
 
-    /// @dev Contributors get what is left after the rounded-down owner, trainer and protocol shares.
+    /// @dev Every part is `floor(revenue * bps / 10_000)`, so each only grows as revenue grows (a remainder
+    /// formula would not: it can shrink by a wei when several floors step at once). The rounding dust, under
+    /// 4 wei per model, stays unclaimed. Without attribution the contributors' basis points go to the owner.
     function _contributorsAccrued(ModelData storage m) private view returns (uint256) {
         if (m.attributionRoot == bytes32(0)) return 0;
-        uint256 revenue = m.revenue;
-        return revenue - revenue * m.ownerBps / BPS - revenue * m.trainerBps / BPS - revenue * m.protocolBps / BPS;
+        return uint256(m.revenue) * _contributorsBps(m) / BPS;
     }
 
     function _pendingShares(ModelData storage m)
@@ -343,12 +346,15 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         returns (uint256 ownerDue, uint256 trainerDue, uint256 protocolDue)
     {
         uint256 revenue = m.revenue;
-        uint256 trainerShare = revenue * m.trainerBps / BPS;
-        uint256 protocolShare = revenue * m.protocolBps / BPS;
-        uint256 ownerShare = m.attributionRoot == bytes32(0)
-            ? revenue - trainerShare - protocolShare
-            : revenue * m.ownerBps / BPS;
-        return (ownerShare - m.ownerPaid, trainerShare - m.trainerPaid, protocolShare - m.protocolPaid);
+        uint256 ownerBps = m.ownerBps;
+        if (m.attributionRoot == bytes32(0)) ownerBps += _contributorsBps(m);
+        ownerDue = revenue * ownerBps / BPS - m.ownerPaid;
+        trainerDue = revenue * m.trainerBps / BPS - m.trainerPaid;
+        protocolDue = revenue * m.protocolBps / BPS - m.protocolPaid;
+    }
+
+    function _contributorsBps(ModelData storage m) private view returns (uint256) {
+        return BPS - m.ownerBps - m.trainerBps - m.protocolBps;
     }
 
     function _registered(uint256 modelId) private view returns (ModelData storage m) {

@@ -18,8 +18,8 @@ contract TrainerRegistry is ITrainerRegistry, AccessControl {
     IERC20 private immutable _token;
     uint256 private _minStake;
     uint64 private _unstakeCooldown;
-    mapping(address trainer => Trainer) private _trainers;
-    mapping(address trainer => string) private _profiles;
+    mapping(address trainer => Trainer record) private _trainers;
+    mapping(address trainer => string profileCID) private _profiles;
 
     /// @param token The OPEN token.
     /// @param admin Receives `DEFAULT_ADMIN_ROLE`.

@@ -1,0 +1,215 @@
+// Gas benchmark for the protocol contracts. Two outputs:
+// 1. bench/results/gas.json: average gasUsed (whole transaction, as a wallet pays it) per operation, measured
+//    from receipts on Hardhat's in-process chain after the real deploy step, with the issue's targets.
+// 2. bench/gas-snapshot.txt: per-function gas from `hardhat test solidity --gas-stats-json`, one sorted line per
+//    function of the protocol contracts, committed so regressions show in diffs.
+// Run: npm run bench:gas
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
+import { network } from "hardhat";
+import { parseEther, type Address, type Hash, type Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { deployProtocol } from "../scripts/deploy.ts";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const RUNS = 10;
+const TARGETS: Record<string, number> = {
+  submitContribution: 120_000,
+  approveContribution: 60_000,
+  postJob: 220_000,
+  claimReward: 80_000,
+  redeemVoucher: 90_000,
+  transfer: 51_000,
+};
+const E = (n: number) => parseEther(String(n));
+/** A realistic CIDv1 (base32, 59 characters). */
+const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
+
+async function measureReceipts(): Promise<Record<string, { avg: number; min: number; max: number; n: number }>> {
+  const { viem } = await network.create();
+  const pc = await viem.getPublicClient();
+  const [deployer, curator, contributor, builder, trainer, payer, provider] = await viem.getWalletClients();
+  const d = await deployProtocol(deployer, pc);
+  const c = d.contracts;
+  const token = await viem.getContractAt("OpenToken", c.OpenToken.address);
+  const datanets = await viem.getContractAt("DatanetRegistry", c.DatanetRegistry.address);
+  const access = await viem.getContractAt("AccessRegistry", c.AccessRegistry.address);
+  const trainers = await viem.getContractAt("TrainerRegistry", c.TrainerRegistry.address);
+  const market = await viem.getContractAt("JobMarket", c.JobMarket.address);
+  const rewards = await viem.getContractAt("RewardDistributor", c.RewardDistributor.address);
+  const channels = await viem.getContractAt("PaymentChannels", c.PaymentChannels.address);
+  const as = (w: { account: { address: Address } }) => ({ account: w.account });
+  const samples: Record<string, bigint[]> = {};
+  const gas = async (key: string | null, tx: Promise<Hash>) => {
+    const receipt = await pc.waitForTransactionReceipt({ hash: await tx });
+    if (receipt.status !== "success") throw new Error(`${key ?? "setup"} reverted`);
+    if (key) (samples[key] ??= []).push(receipt.gasUsed);
+    return receipt;
+  };
+
+  for (const w of [builder, trainer, payer]) await gas(null, token.write.mint([w.account.address, E(1_000_000)]));
+  for (const [w, spender] of [
+    [builder, market.address],
+    [builder, access.address],
+    [builder, rewards.address],
+    [trainer, trainers.address],
+    [payer, channels.address],
+  ] as const) {
+    await gas(null, token.write.approve([spender, 2n ** 255n], as(w)));
+  }
+
+  // ERC-20 transfer to a fresh holder (the common "about 51k" case).
+  for (let i = 0; i < RUNS; i++) {
+    const to = privateKeyToAccount(`0x${(1000 + i).toString(16).padStart(64, "0")}` as Hex).address;
+    await gas("transfer", token.write.transfer([to, E(1)], as(builder)));
+  }
+
+  // Datanet with an approval policy; contributions and curation.
+  await gas("createDatanet", datanets.write.createDatanet([CID, 1, 0n, []], as(curator)));
+  const datanetId = 1n;
+  for (let i = 0; i < RUNS * 3; i++) {
+    const hash = `0x${(i + 1).toString(16).padStart(64, "0")}` as Hex;
+    await gas("submitContribution", datanets.write.submitContribution([datanetId, CID, hash, 250, 65_536n, true], as(contributor)));
+  }
+  for (let i = 1; i <= RUNS; i++) {
+    await gas("approveContribution", datanets.write.approveContribution([datanetId, BigInt(i)], as(curator)));
+  }
+  const batch = Array.from({ length: RUNS }, (_, i) => BigInt(RUNS + 1 + i));
+  await gas("approveContributions10", datanets.write.approveContributions([datanetId, batch], as(curator)));
+  await gas("rejectContribution", datanets.write.rejectContribution([datanetId, BigInt(2 * RUNS + 1)], as(curator)));
+
+  // Access, staking, jobs.
+  const now = BigInt((await pc.getBlock()).timestamp);
+  await gas("grantAccess", access.write.grantAccess([datanetId, builder.account.address, now + 10n ** 6n, 1_000], as(curator)));
+  await gas("stake", trainers.write.stake([E(100)], as(trainer)));
+  const tree = StandardMerkleTree.of(
+    Array.from({ length: 64 }, (_, i) => [privateKeyToAccount(`0x${(5000 + i).toString(16).padStart(64, "0")}` as Hex).address, BigInt(i + 1)]),
+    ["address", "uint256"],
+  );
+  const totalWeight = (64n * 65n) / 2n;
+  const modelIds: bigint[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    await gas(
+      "postJob",
+      market.write.postJob(
+        [{ specCID: CID, baseModelId: 1, parentModelId: 0n, datanetIds: [datanetId], versions: [20], budget: E(1_000), duration: 3600 }],
+        as(builder),
+      ),
+    );
+    const jobId = (await market.read.jobCount()) as bigint;
+    await gas("claimJob", market.write.claimJob([jobId], as(trainer)));
+    await gas(
+      "submitResult",
+      market.write.submitResult(
+        [jobId, { adapterCID: CID, adapterHash: tree.root as Hash, metricsCID: CID, attributionRoot: tree.root as Hash, attributionTotalWeight: totalWeight, reportCID: CID }],
+        as(trainer),
+      ),
+    );
+    await gas("acceptResult", market.write.acceptResult([jobId], as(builder)));
+    modelIds.push(BigInt(i + 1));
+  }
+  await gas("withdrawJobMarket", market.write.withdraw([], as(trainer)));
+
+  // Payment channel: open, then successive vouchers redeemed by the provider.
+  const model = modelIds[0];
+  await gas("openChannel", channels.write.openChannel([provider.account.address, model, E(1_000), "0x0000000000000000000000000000000000000000", 0], as(payer)));
+  const channelId = (await channels.read.channelIdOf([payer.account.address, provider.account.address, model])) as Hash;
+  for (let i = 1; i <= RUNS; i++) {
+    const signature = await payer.signTypedData({
+      account: payer.account,
+      domain: { name: "Tributary PaymentChannels", version: "1", chainId: d.chainId, verifyingContract: channels.address },
+      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }] },
+      primaryType: "Voucher",
+      message: { channelId, cumulativeAmount: E(10 * i) },
+    });
+    await gas("redeemVoucher", channels.write.redeemVoucher([channelId, E(10 * i), signature], as(provider)));
+  }
+  await gas("depositRevenue", rewards.write.depositRevenue([model, E(100)], as(builder)));
+  await gas("payShares", rewards.write.payShares([model]));
+
+  // Contributor claims (64-leaf tree, proof depth 6) to accounts that hold no OPEN yet: the worst common case.
+  for (let i = 0; i < RUNS; i++) {
+    const [account, weight] = tree.at(i * 5) as [Address, bigint];
+    await gas("claimReward", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5) as Hash[]]));
+  }
+  // The same first claim by accounts that already hold OPEN (no fresh balance slot in the token).
+  for (let i = 0; i < RUNS; i++) {
+    const [account, weight] = tree.at(i * 5 + 2) as [Address, bigint];
+    await gas(null, token.write.mint([account, 1n]));
+    await gas("claimRewardHolder", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5 + 2) as Hash[]]));
+  }
+  // A repeat claim after more revenue (no fresh slot at all).
+  await gas(null, rewards.write.depositRevenue([model, E(100)], as(builder)));
+  for (let i = 0; i < RUNS; i++) {
+    const [account, weight] = tree.at(i * 5) as [Address, bigint];
+    await gas("claimRewardRepeat", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5) as Hash[]]));
+  }
+  await gas("createPoolDistribution", rewards.write.createPoolDistribution([datanetId, tree.root as Hash, totalWeight, CID], as(curator)));
+  for (let i = 0; i < RUNS; i++) {
+    const [account, weight] = tree.at(i * 5 + 1) as [Address, bigint];
+    await gas("claimPoolReward", rewards.write.claimPoolReward([1n, account, weight, tree.getProof(i * 5 + 1) as Hash[]]));
+  }
+
+  const out: Record<string, { avg: number; min: number; max: number; n: number }> = {};
+  for (const [key, values] of Object.entries(samples)) {
+    const nums = values.map(Number);
+    out[key] = { avg: Math.round(nums.reduce((a, b) => a + b, 0) / nums.length), min: Math.min(...nums), max: Math.max(...nums), n: nums.length };
+  }
+  return out;
+}
+
+interface GasStats {
+  contracts: Record<string, { functions: Record<string, { min: number; max: number; avg: number; median: number; count: number }>; deployment?: { avg: number; runtimeSize: number } }>;
+}
+
+function writeSnapshot(): void {
+  const dir = mkdtempSync(join(tmpdir(), "tributary-gas-"));
+  const json = join(dir, "gas-stats.json");
+  const hardhat = join(dirname(fileURLToPath(import.meta.resolve("hardhat"))), "cli.js");
+  const res = spawnSync(process.execPath, [hardhat, "test", "solidity", "--gas-stats-json", json], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  if (res.status !== 0) throw new Error("hardhat test solidity --gas-stats-json failed; run `npx hardhat test solidity` to see why");
+  const stats = JSON.parse(readFileSync(json, "utf8")) as GasStats;
+  rmSync(dir, { recursive: true, force: true });
+  const lines = ["# Per-function gas from `hardhat test solidity --gas-stats` (min avg median max calls). Regenerate: npm run bench:gas"];
+  for (const id of Object.keys(stats.contracts).filter((k) => k.startsWith("contracts/")).sort()) {
+    const name = id.split(":")[1];
+    const entry = stats.contracts[id];
+    if (entry.deployment) lines.push(`${name}.<deploy> ${entry.deployment.avg} size=${entry.deployment.runtimeSize}`);
+    for (const fn of Object.keys(entry.functions).sort()) {
+      const f = entry.functions[fn];
+      lines.push(`${name}.${fn} ${f.min} ${f.avg} ${f.median} ${f.max} ${f.count}`);
+    }
+  }
+  writeFileSync(join(root, "bench", "gas-snapshot.txt"), `${lines.join("\n")}\n`);
+}
+
+const measured = await measureReceipts();
+const result: Record<string, unknown> = {};
+for (const [key, m] of Object.entries(measured)) result[key] = m.avg;
+result.details = measured;
+result.targets = TARGETS;
+result.meta = {
+  unit: "gas used per transaction (receipt gasUsed, includes the 21,000 base), average over the samples",
+  chain: "Hardhat in-process EDR, cancun, solc optimizer 200 runs",
+  notes: {
+    transfer: "to a fresh holder",
+    claimReward: "first claim of an account holding no OPEN, 64-leaf tree (proof depth 6): two fresh slots",
+    claimRewardHolder: "first claim of an account that already holds OPEN",
+    claimRewardRepeat: "a later claim of the same account after more revenue",
+    redeemVoucher: "10 successive vouchers on one channel; the first one writes a fresh slot",
+    postJob: "one Approval-policy datanet, consumes a grant use",
+  },
+};
+writeFileSync(join(root, "bench", "results", "gas.json"), `${JSON.stringify(result, null, 2)}\n`);
+writeSnapshot();
+console.log("operation              avg gas   target");
+for (const [key, m] of Object.entries(measured)) {
+  const target = TARGETS[key];
+  const verdict = target ? (m.avg <= target ? `<= ${target} ok` : `> ${target} OVER`) : "";
+  console.log(`${key.padEnd(22)} ${String(m.avg).padStart(8)}   ${verdict}`);
+}
+console.log("Wrote bench/results/gas.json and bench/gas-snapshot.txt");

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {AccessRegistry} from "../../contracts/access/AccessRegistry.sol";
+import {IAccessRegistry} from "../../contracts/interfaces/IAccessRegistry.sol";
+import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
+import {Protocol} from "../utils/Protocol.sol";
+
+contract AccessRegistryTest is Protocol {
+    uint256 internal openNet;
+    uint256 internal approvalNet;
+    uint256 internal paidNet;
+
+    function setUp() public {
+        vm.warp(1_000_000);
+        deployProtocol();
+        openNet = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 0);
+        approvalNet = makeDatanet(IDatanetRegistry.AccessPolicy.Approval, 0, 0);
+        paidNet = makeDatanet(IDatanetRegistry.AccessPolicy.Paid, 5e18, 0);
+        fund(builder, 100e18);
+    }
+
+    function test_constructor_revertsOnZeroArgs() public {
+        vm.expectRevert(IAccessRegistry.ZeroAddress.selector);
+        new AccessRegistry(IERC20(address(0)), datanets, rewards, address(this), 1);
+        vm.expectRevert(IAccessRegistry.ZeroDuration.selector);
+        new AccessRegistry(IERC20(address(token)), datanets, rewards, address(this), 0);
+    }
+
+    function test_request_recordsTimeAndEmits() public {
+        vm.expectEmit();
+        emit IAccessRegistry.AccessRequested(approvalNet, builder, "bafyreq");
+        vm.prank(builder);
+        access.requestAccess(approvalNet, "bafyreq");
+        assertEq(access.requestedAt(approvalNet, builder), 1_000_000, "requestedAt");
+        vm.expectRevert(IAccessRegistry.EmptyCID.selector);
+        access.requestAccess(approvalNet, "");
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DatanetNotFound.selector, 77));
+        access.requestAccess(77, "x");
+    }
+
+    function test_openDatanet_alwaysAccessibleAndConsumeIsNoop() public {
+        assertTrue(access.hasAccess(openNet, stranger), "open");
+        access.grantRole(access.CONSUMER_ROLE(), address(this));
+        access.consumeAccess(openNet, stranger);
+        assertEq(access.getGrant(openNet, stranger).usesLeft, 0, "no grant touched");
+    }
+
+    function test_grant_givesAccessUntilUsesOrExpiry() public {
+        assertTrue(!access.hasAccess(approvalNet, builder), "no access before");
+        vm.expectEmit();
+        emit IAccessRegistry.AccessGranted(approvalNet, builder, alice, 2_000_000, 2);
+        vm.prank(alice);
+        access.grantAccess(approvalNet, builder, 2_000_000, 2);
+        assertTrue(access.hasAccess(approvalNet, builder), "granted");
+        access.grantRole(access.CONSUMER_ROLE(), address(this));
+        vm.expectEmit();
+        emit IAccessRegistry.AccessConsumed(approvalNet, builder, address(this), 1);
+        access.consumeAccess(approvalNet, builder);
+        access.consumeAccess(approvalNet, builder);
+        assertTrue(!access.hasAccess(approvalNet, builder), "uses spent");
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.AccessDenied.selector, approvalNet, builder));
+        access.consumeAccess(approvalNet, builder);
+        vm.prank(alice);
+        access.grantAccess(approvalNet, builder, 2_000_000, 5);
+        vm.warp(2_000_000);
+        assertTrue(!access.hasAccess(approvalNet, builder), "expired");
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.AccessDenied.selector, approvalNet, builder));
+        access.consumeAccess(approvalNet, builder);
+    }
+
+    function test_grant_revertsForNonCuratorAndBadGrant() public {
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.NotCurator.selector, approvalNet, stranger));
+        access.grantAccess(approvalNet, builder, 2_000_000, 1);
+        vm.startPrank(alice);
+        vm.expectRevert(IAccessRegistry.ZeroAddress.selector);
+        access.grantAccess(approvalNet, address(0), 2_000_000, 1);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.InvalidGrant.selector, 1_000_000, 1, 1_000_000));
+        access.grantAccess(approvalNet, builder, 1_000_000, 1);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.InvalidGrant.selector, 2_000_000, 0, 1_000_000));
+        access.grantAccess(approvalNet, builder, 2_000_000, 0);
+        vm.stopPrank();
+    }
+
+    function test_revoke_removesGrant() public {
+        vm.startPrank(alice);
+        access.grantAccess(approvalNet, builder, 2_000_000, 3);
+        vm.expectEmit();
+        emit IAccessRegistry.AccessRevoked(approvalNet, builder, alice);
+        access.revokeAccess(approvalNet, builder);
+        vm.stopPrank();
+        assertTrue(!access.hasAccess(approvalNet, builder), "revoked");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.NotCurator.selector, approvalNet, stranger));
+        access.revokeAccess(approvalNet, builder);
+    }
+
+    function test_buy_paysPoolAndAddsUses() public {
+        vm.expectEmit();
+        emit IAccessRegistry.AccessPurchased(paidNet, builder, 2, 10e18, 1_000_000 + PAID_DURATION, 2);
+        vm.prank(builder);
+        uint64 exp = access.buyAccess(paidNet, 2);
+        assertEq(exp, 1_000_000 + PAID_DURATION, "expiry");
+        assertEq(token.balanceOf(builder), 90e18, "paid");
+        assertEq(rewards.poolBalance(paidNet), 10e18, "pool funded");
+        assertEq(token.balanceOf(address(rewards)), 10e18, "distributor holds fee");
+        assertEq(token.balanceOf(address(access)), 0, "nothing rests in access registry");
+        vm.warp(1_000_000 + 10 days);
+        vm.prank(builder);
+        access.buyAccess(paidNet, 1);
+        IAccessRegistry.Grant memory g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 3, "uses accumulate");
+        assertEq(g.expiresAt, 1_000_000 + 10 days + PAID_DURATION, "expiry extended");
+        vm.warp(g.expiresAt);
+        vm.prank(builder);
+        access.buyAccess(paidNet, 1);
+        assertEq(access.getGrant(paidNet, builder).usesLeft, 1, "expired uses lapse");
+    }
+
+    function test_buy_keepsLongerGrantExpiry() public {
+        vm.prank(alice);
+        access.grantAccess(paidNet, builder, 1_000_000 + 365 days, 1);
+        vm.prank(builder);
+        assertEq(access.buyAccess(paidNet, 1), 1_000_000 + 365 days, "longer expiry kept");
+    }
+
+    function test_buy_reverts() public {
+        vm.prank(builder);
+        vm.expectRevert(IAccessRegistry.ZeroUses.selector);
+        access.buyAccess(paidNet, 0);
+        vm.prank(builder);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessRegistry.NotPaidDatanet.selector, approvalNet, IDatanetRegistry.AccessPolicy.Approval)
+        );
+        access.buyAccess(approvalNet, 1);
+    }
+
+    function test_consume_requiresConsumerRole() public {
+        bytes32 role = access.CONSUMER_ROLE();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role));
+        access.consumeAccess(openNet, stranger);
+    }
+
+    function test_setPaidAccessDuration_adminOnly() public {
+        vm.expectEmit();
+        emit IAccessRegistry.PaidAccessDurationUpdated(5 days);
+        access.setPaidAccessDuration(5 days);
+        assertEq(access.paidAccessDuration(), 5 days, "duration");
+        vm.expectRevert(IAccessRegistry.ZeroDuration.selector);
+        access.setPaidAccessDuration(0);
+        vm.prank(stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
+        access.setPaidAccessDuration(1);
+    }
+
+}

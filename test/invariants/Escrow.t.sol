@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
+import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
+import {ITrainerRegistry} from "../../contracts/interfaces/ITrainerRegistry.sol";
+import {Protocol} from "../utils/Protocol.sol";
+import {Handler} from "./Handler.sol";
+
+/// @notice Invariants over random call sequences: every escrowing contract holds exactly what it owes, no
+/// contributor claims beyond its share, and no voucher moves more than the payer signed.
+/// hardhat-config: invariant.runs = 32
+/// hardhat-config: invariant.depth = 40
+contract EscrowInvariants is Protocol {
+    Handler internal handler;
+
+    function setUp() public {
+        vm.warp(1_000_000);
+        deployProtocol();
+        handler = new Handler(token, datanets, access, trainers, market, rewards, channels, baseModel);
+        token.grantRole(token.MINTER_ROLE(), address(handler));
+        market.grantRole(market.ARBITER_ROLE(), address(handler));
+        handler.init();
+        targetContract(address(handler));
+    }
+
+    /// JobMarket holds the budgets of jobs in escrow plus every unwithdrawn credit.
+    function invariant_jobMarketHoldsWhatItOwes() public view {
+        uint256 owed;
+        for (uint256 i = 0; i < handler.jobCount(); ++i) {
+            IJobMarket.Job memory job = market.getJob(handler.jobIds(i));
+            if (
+                job.status == IJobMarket.JobStatus.Open || job.status == IJobMarket.JobStatus.Claimed
+                    || job.status == IJobMarket.JobStatus.Submitted || job.status == IJobMarket.JobStatus.Disputed
+            ) owed += job.budget;
+        }
+        address[] memory all = handler.accounts();
+        for (uint256 i = 0; i < all.length; ++i) {
+            owed += market.withdrawable(all[i]);
+        }
+        assertEq(token.balanceOf(address(market)), owed, "job market balance");
+    }
+
+    /// TrainerRegistry holds exactly the active plus cooling-down stake.
+    function invariant_trainerRegistryHoldsStake() public view {
+        uint256 owed;
+        for (uint256 i = 0; i < 2; ++i) {
+            ITrainerRegistry.Trainer memory t = trainers.getTrainer(handler.trainerAccounts(i));
+            owed += uint256(t.staked) + t.unstaking;
+        }
+        assertEq(token.balanceOf(address(trainers)), owed, "trainer registry balance");
+    }
+
+    /// RewardDistributor holds unpaid revenue, undistributed pools and unclaimed distributions.
+    function invariant_rewardDistributorHoldsWhatItOwes() public view {
+        uint256 owed = rewards.poolBalance(handler.openNet()) + rewards.poolBalance(handler.paidNet());
+        for (uint256 i = 0; i < handler.modelCount(); ++i) {
+            IRewardDistributor.ModelRewards memory m = rewards.getModelRewards(handler.modelIds(i));
+            owed += uint256(m.revenue) - m.contributorsClaimed - m.ownerPaid - m.trainerPaid - m.protocolPaid;
+        }
+        for (uint256 i = 0; i < handler.distributionCount(); ++i) {
+            IRewardDistributor.Distribution memory d = rewards.getDistribution(handler.distributionIds(i));
+            owed += d.amount - d.claimed;
+        }
+        assertEq(token.balanceOf(address(rewards)), owed, "reward distributor balance");
+        assertEq(token.balanceOf(address(access)), 0, "access registry holds nothing");
+    }
+
+    /// No contributor ever holds more than `accrued * weight / total`, nor all together more than accrued.
+    function invariant_noOverClaim() public view {
+        for (uint256 i = 0; i < handler.modelCount(); ++i) {
+            uint256 id = handler.modelIds(i);
+            IRewardDistributor.ModelRewards memory m = rewards.getModelRewards(id);
+            uint256 cBps = 10_000 - m.split.ownerBps - m.split.trainerBps - m.split.protocolBps;
+            uint256 accrued = m.attributionRoot == bytes32(0) ? 0 : uint256(m.revenue) * cBps / 10_000;
+            assertLe(rewards.claimedBy(id, handler.contributorA()), accrued * 1 / 4, "A within share");
+            assertLe(rewards.claimedBy(id, handler.contributorB()), accrued * 3 / 4, "B within share");
+            assertLe(m.contributorsClaimed, accrued, "all within contributors' part");
+        }
+        for (uint256 i = 0; i < handler.distributionCount(); ++i) {
+            IRewardDistributor.Distribution memory d = rewards.getDistribution(handler.distributionIds(i));
+            assertLe(d.claimed, d.amount, "distribution within amount");
+        }
+    }
+
+    /// PaymentChannels holds exactly the unspent deposits; no channel redeemed more than the payer signed.
+    function invariant_channelsHoldDepositsAndRespectVouchers() public view {
+        uint256 owed;
+        for (uint256 i = 0; i < handler.channelCount(); ++i) {
+            bytes32 id = handler.channelIds(i);
+            IPaymentChannels.Channel memory c = channels.getChannel(id);
+            owed += c.deposit - c.redeemed;
+            assertLe(c.redeemed, handler.maxSigned(id), "voucher bound");
+        }
+        assertEq(token.balanceOf(address(channels)), owed, "channels balance");
+    }
+}

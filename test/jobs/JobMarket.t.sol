@@ -1,0 +1,483 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+
+import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IAccessRegistry} from "../../contracts/interfaces/IAccessRegistry.sol";
+import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
+import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IModelRegistry} from "../../contracts/interfaces/IModelRegistry.sol";
+import {ITrainerRegistry} from "../../contracts/interfaces/ITrainerRegistry.sol";
+import {Protocol} from "../utils/Protocol.sol";
+
+contract JobMarketTest is Protocol {
+    uint256 internal net;
+    uint128 internal constant BUDGET = 1_000e18;
+    uint128 internal constant FEE = 100e18; // 10 %
+    bytes32 internal constant ROOT = keccak256("root");
+
+    function setUp() public {
+        vm.warp(1_000_000);
+        deployProtocol();
+        net = makeDatanet(IDatanetRegistry.AccessPolicy.Approval, 0, 2);
+        vm.prank(alice);
+        access.grantAccess(net, builder, 2_000_000, 10);
+        fund(builder, 10_000e18);
+        stakeTrainer(trainer);
+    }
+
+    function _post() internal returns (uint256 jobId) {
+        vm.prank(builder);
+        jobId = market.postJob(jobRequest(net, BUDGET));
+    }
+
+    function _claimed() internal returns (uint256 jobId) {
+        jobId = _post();
+        vm.prank(trainer);
+        market.claimJob(jobId);
+    }
+
+    function _submitted() internal returns (uint256 jobId) {
+        jobId = _claimed();
+        vm.prank(trainer);
+        market.submitResult(jobId, result(ROOT, 1e18));
+    }
+
+    function _status(uint256 jobId) internal view returns (uint256) {
+        return uint256(market.getJob(jobId).status);
+    }
+
+    function test_post_escrowsAndConsumesAccess() public {
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        vm.expectEmit();
+        emit IJobMarket.JobPosted(1, builder, "bafyspec", baseModel, 0, r.datanetIds, r.versions, BUDGET, FEE, 1 days);
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(job.poster, builder, "poster");
+        assertEq(job.budget, BUDGET, "budget");
+        assertEq(job.dataFee, FEE, "fee");
+        assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Open), "open");
+        assertEq(token.balanceOf(address(market)), BUDGET, "escrow");
+        assertEq(access.getGrant(net, builder).usesLeft, 9, "use consumed");
+        (uint256[] memory ids, uint32[] memory versions) = market.getJobDatanets(jobId);
+        assertEq(ids[0], net, "datanet");
+        assertEq(versions[0], 1, "version");
+        assertEq(market.jobCount(), 1, "count");
+    }
+
+    function test_post_withParentModel() public {
+        uint256 parent = mintModel(ROOT, 1e18);
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        r.parentModelId = parent;
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        assertEq(market.getJob(jobId).parentModelId, parent, "parent");
+        uint32 other = models.registerBaseModel("other", "bafyother");
+        r.baseModelId = other;
+        vm.prank(builder);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.ParentModelMismatch.selector, parent, other, baseModel));
+        market.postJob(r);
+    }
+
+    function test_post_revertsOnBadRequest() public {
+        IJobMarket.JobRequest memory r = jobRequest(net, 0);
+        vm.startPrank(builder);
+        vm.expectRevert(IJobMarket.ZeroBudget.selector);
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.duration = 1;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidDuration.selector, 1, 60, 90 days));
+        market.postJob(r);
+        r.duration = 91 days;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidDuration.selector, 91 days, 60, 90 days));
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.specCID = "";
+        vm.expectRevert(IJobMarket.EmptyCID.selector);
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.baseModelId = 9;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InactiveBaseModel.selector, 9));
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.datanetIds = new uint256[](0);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidDatanetCount.selector, 0, 8));
+        market.postJob(r);
+        r.datanetIds = new uint256[](9);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidDatanetCount.selector, 9, 8));
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.versions = new uint32[](2);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.LengthMismatch.selector, 1, 2));
+        market.postJob(r);
+        r = jobRequest(net, BUDGET);
+        r.versions[0] = 3;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidVersion.selector, net, 3, 2));
+        market.postJob(r);
+        r.versions[0] = 0;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidVersion.selector, net, 0, 2));
+        market.postJob(r);
+        r.datanetIds = new uint256[](2);
+        r.datanetIds[0] = net;
+        r.datanetIds[1] = net;
+        r.versions = new uint32[](2);
+        r.versions[0] = 1;
+        r.versions[1] = 1;
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.DuplicateDatanet.selector, net));
+        market.postJob(r);
+        vm.stopPrank();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.AccessDenied.selector, net, stranger));
+        market.postJob(jobRequest(net, BUDGET));
+    }
+
+    function test_claim_setsTrainerAndDeadline() public {
+        uint256 jobId = _post();
+        vm.expectEmit();
+        emit IJobMarket.JobClaimed(jobId, trainer, 1_000_000 + 1 days);
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(job.trainer, trainer, "trainer");
+        assertEq(job.dueAt, 1_000_000 + 1 days, "due");
+        assertEq(trainers.getTrainer(trainer).activeJobs, 1, "active");
+        assertTrue(market.isAssigned(jobId, trainer, net), "assigned");
+        assertTrue(!market.isAssigned(jobId, trainer, net + 1), "other datanet");
+        assertTrue(!market.isAssigned(jobId, stranger, net), "other trainer");
+        assertTrue(!market.isAssigned(jobId, address(0), net), "zero");
+    }
+
+    function test_claim_reverts() public {
+        uint256 jobId = _post();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.InsufficientStake.selector, stranger, 0, MIN_STAKE));
+        market.claimJob(jobId);
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        vm.prank(trainer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Claimed, IJobMarket.JobStatus.Open
+            )
+        );
+        market.claimJob(jobId);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobNotFound.selector, 42));
+        market.claimJob(42);
+    }
+
+    function test_submit_opensChallengeWindow() public {
+        uint256 jobId = _claimed();
+        vm.warp(1_000_100);
+        vm.expectEmit();
+        emit IJobMarket.ResultSubmitted(
+            jobId, trainer, "bafyadapter", keccak256("adapter"), "bafymetrics", ROOT, 1e18, "bafyreport", 1_000_100 + 1 days
+        );
+        vm.prank(trainer);
+        market.submitResult(jobId, result(ROOT, 1e18));
+        assertEq(market.getJob(jobId).challengeEndsAt, 1_000_100 + 1 days, "window");
+        IJobMarket.Result memory res = market.getResult(jobId);
+        assertEq(res.adapterCID, "bafyadapter", "stored");
+        assertEq(res.attributionTotalWeight, 1e18, "weight");
+        assertTrue(market.isAssigned(jobId, trainer, net), "still assigned");
+    }
+
+    function test_submit_reverts() public {
+        uint256 jobId = _claimed();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotTrainer.selector, jobId, stranger));
+        market.submitResult(jobId, result(ROOT, 1));
+        vm.startPrank(trainer);
+        IJobMarket.Result memory r = result(ROOT, 1);
+        r.adapterCID = "";
+        vm.expectRevert(IJobMarket.EmptyCID.selector);
+        market.submitResult(jobId, r);
+        r = result(ROOT, 1);
+        r.metricsCID = "";
+        vm.expectRevert(IJobMarket.EmptyCID.selector);
+        market.submitResult(jobId, r);
+        r = result(ROOT, 1);
+        r.reportCID = "";
+        vm.expectRevert(IJobMarket.EmptyCID.selector);
+        market.submitResult(jobId, r);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidAttribution.selector, ROOT, 0));
+        market.submitResult(jobId, result(ROOT, 0));
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidAttribution.selector, bytes32(0), 5));
+        market.submitResult(jobId, result(bytes32(0), 5));
+        vm.warp(1_000_000 + 1 days + 1);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.DeadlinePassed.selector, jobId, 1_000_000 + 1 days));
+        market.submitResult(jobId, result(ROOT, 1));
+        vm.stopPrank();
+    }
+
+    function test_accept_finalizesPaysAndMints() public {
+        uint256 jobId = _submitted();
+        vm.expectEmit();
+        emit IJobMarket.ResultAccepted(jobId, builder);
+        vm.prank(builder);
+        uint256 modelId = market.acceptResult(jobId);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Finalized), "finalized");
+        assertEq(job.modelId, modelId, "model stored");
+        assertEq(models.ownerOf(modelId), builder, "minted to poster");
+        IModelRegistry.ModelVersion memory v = models.getModelVersion(modelId);
+        assertEq(v.jobId, jobId, "job link");
+        assertEq(v.attributionRoot, ROOT, "root");
+        assertTrue(rewards.isRegistered(modelId), "registered for rewards");
+        assertEq(market.withdrawable(trainer), BUDGET - FEE, "trainer credited");
+        assertEq(rewards.poolBalance(net), FEE, "data fee to pool");
+        assertEq(token.balanceOf(address(market)), BUDGET - FEE, "escrow holds trainer pay");
+        assertEq(trainers.getTrainer(trainer).activeJobs, 0, "job ended");
+        assertTrue(!market.isAssigned(jobId, trainer, net), "no longer assigned");
+        vm.prank(trainer);
+        assertEq(market.withdraw(), BUDGET - FEE, "withdrawn");
+        assertEq(token.balanceOf(trainer), BUDGET - FEE, "trainer paid");
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NothingToWithdraw.selector, trainer));
+        market.withdraw();
+    }
+
+    function test_accept_revertsForOthers() public {
+        uint256 jobId = _submitted();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotPoster.selector, jobId, stranger));
+        market.acceptResult(jobId);
+    }
+
+    function test_finalize_afterWindowOnly() public {
+        uint256 jobId = _submitted();
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.ChallengeWindowOpen.selector, jobId, 1_000_000 + 1 days));
+        market.finalizeJob(jobId);
+        vm.warp(1_000_000 + 1 days);
+        vm.prank(stranger);
+        uint256 modelId = market.finalizeJob(jobId);
+        assertEq(models.ownerOf(modelId), builder, "minted");
+    }
+
+    function test_finalize_splitsFeeOverDatanetsWithRemainderToFirst() public {
+        uint256 net2 = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+        uint256 net3 = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+        IJobMarket.JobRequest memory r = jobRequest(net, 1_000);
+        r.datanetIds = new uint256[](3);
+        r.datanetIds[0] = net;
+        r.datanetIds[1] = net2;
+        r.datanetIds[2] = net3;
+        r.versions = new uint32[](3);
+        r.versions[0] = 2;
+        r.versions[1] = 1;
+        r.versions[2] = 1;
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r); // fee 100 -> 34, 33, 33
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        vm.prank(trainer);
+        market.submitResult(jobId, result(bytes32(0), 0));
+        vm.prank(builder);
+        market.acceptResult(jobId);
+        assertEq(rewards.poolBalance(net), 34, "first + remainder");
+        assertEq(rewards.poolBalance(net2), 33, "second");
+        assertEq(rewards.poolBalance(net3), 33, "third");
+        assertEq(market.withdrawable(trainer), 900, "trainer");
+    }
+
+    function test_finalize_withZeroFeeSkipsPools() public {
+        market.setDataFeeBps(0);
+        uint256 jobId = _submitted();
+        vm.prank(builder);
+        market.acceptResult(jobId);
+        assertEq(rewards.poolBalance(net), 0, "no fee");
+        assertEq(market.withdrawable(trainer), BUDGET, "all to trainer");
+    }
+
+    function test_finalize_tinyFeeSkipsZeroShares() public {
+        uint256 net2 = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+        IJobMarket.JobRequest memory r = jobRequest(net, 10); // fee 1 over 2 datanets -> 1, 0
+        r.datanetIds = new uint256[](2);
+        r.datanetIds[0] = net;
+        r.datanetIds[1] = net2;
+        r.versions = new uint32[](2);
+        r.versions[0] = 1;
+        r.versions[1] = 1;
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        vm.prank(trainer);
+        market.submitResult(jobId, result(bytes32(0), 0));
+        vm.prank(builder);
+        market.acceptResult(jobId);
+        assertEq(rewards.poolBalance(net), 1, "first");
+        assertEq(rewards.poolBalance(net2), 0, "second gets nothing");
+    }
+
+    function test_dispute_withinWindowOnly() public {
+        uint256 jobId = _submitted();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotPoster.selector, jobId, stranger));
+        market.disputeResult(jobId, "bafywhy");
+        vm.prank(builder);
+        vm.expectRevert(IJobMarket.EmptyCID.selector);
+        market.disputeResult(jobId, "");
+        vm.expectEmit();
+        emit IJobMarket.JobDisputed(jobId, builder, "bafywhy");
+        vm.prank(builder);
+        market.disputeResult(jobId, "bafywhy");
+        assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Disputed), "disputed");
+        assertTrue(market.isAssigned(jobId, trainer, net), "assigned while disputed");
+        uint256 late = _submitted();
+        vm.warp(1_000_000 + 1 days);
+        vm.prank(builder);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.ChallengeWindowClosed.selector, late, 1_000_000 + 1 days));
+        market.disputeResult(late, "bafywhy");
+    }
+
+    function test_resolve_trainerWinsFinalizes() public {
+        uint256 jobId = _submitted();
+        vm.prank(builder);
+        market.disputeResult(jobId, "bafywhy");
+        vm.expectEmit();
+        emit IJobMarket.DisputeResolved(jobId, address(this), true, 0, "bafyruling");
+        uint256 modelId = market.resolveDispute(jobId, true, "bafyruling");
+        assertEq(models.ownerOf(modelId), builder, "minted");
+        assertEq(market.withdrawable(trainer), BUDGET - FEE, "paid");
+    }
+
+    function test_resolve_posterWinsRefundsAndSlashes() public {
+        uint256 jobId = _submitted();
+        vm.prank(builder);
+        market.disputeResult(jobId, "bafywhy");
+        vm.expectEmit();
+        emit IJobMarket.JobRefunded(jobId, builder, BUDGET);
+        assertEq(market.resolveDispute(jobId, false, "bafyruling"), 0, "no model");
+        assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Refunded), "refunded");
+        assertEq(market.withdrawable(builder), BUDGET + SLASH, "budget + slashed stake");
+        assertEq(trainers.getTrainer(trainer).staked, MIN_STAKE - SLASH, "slashed");
+        assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
+        assertEq(token.balanceOf(address(market)), BUDGET + SLASH, "escrow matches credit");
+    }
+
+    function test_resolve_arbiterOnlyAndDisputedOnly() public {
+        uint256 jobId = _submitted();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Submitted, IJobMarket.JobStatus.Disputed
+            )
+        );
+        market.resolveDispute(jobId, true, "r");
+        bytes32 role = market.ARBITER_ROLE();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role));
+        market.resolveDispute(jobId, true, "r");
+    }
+
+    function test_cancel_refundsOpenJob() public {
+        uint256 jobId = _post();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotPoster.selector, jobId, stranger));
+        market.cancelJob(jobId);
+        vm.expectEmit();
+        emit IJobMarket.JobCancelled(jobId, builder, BUDGET);
+        vm.prank(builder);
+        market.cancelJob(jobId);
+        assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Cancelled), "cancelled");
+        uint256 before = token.balanceOf(builder);
+        vm.prank(builder);
+        market.withdraw();
+        assertEq(token.balanceOf(builder) - before, BUDGET, "refund");
+        uint256 claimed = _claimed();
+        vm.prank(builder);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, claimed, IJobMarket.JobStatus.Claimed, IJobMarket.JobStatus.Open
+            )
+        );
+        market.cancelJob(claimed);
+    }
+
+    function test_reclaim_afterDeadlineSlashesAndReopens() public {
+        uint256 jobId = _claimed();
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.DeadlineNotPassed.selector, jobId, 1_000_000 + 1 days));
+        market.reclaimJob(jobId);
+        vm.warp(1_000_000 + 1 days + 1);
+        vm.expectEmit();
+        emit IJobMarket.JobReclaimed(jobId, trainer, SLASH);
+        vm.prank(stranger);
+        market.reclaimJob(jobId);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Open), "reopened");
+        assertEq(job.trainer, address(0), "trainer cleared");
+        assertEq(market.withdrawable(builder), SLASH, "slash to poster");
+        assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
+        address second = address(0x2222);
+        stakeTrainer(second);
+        vm.prank(second);
+        market.claimJob(jobId);
+        assertEq(market.getJob(jobId).trainer, second, "claimable again");
+    }
+
+    function test_adminSetters() public {
+        vm.expectEmit();
+        emit IJobMarket.ChallengeWindowUpdated(2 days);
+        market.setChallengeWindow(2 days);
+        market.setDataFeeBps(2_500);
+        market.setSlashAmount(7);
+        assertEq(market.challengeWindow(), 2 days, "window");
+        assertEq(market.dataFeeBps(), 2_500, "bps");
+        assertEq(market.slashAmount(), 7, "slash");
+        vm.expectRevert(IJobMarket.ZeroChallengeWindow.selector);
+        market.setChallengeWindow(0);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidBps.selector, 10_001));
+        market.setDataFeeBps(10_001);
+        bytes memory err =
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0));
+        vm.startPrank(stranger);
+        vm.expectRevert(err);
+        market.setChallengeWindow(1);
+        vm.expectRevert(err);
+        market.setDataFeeBps(1);
+        vm.expectRevert(err);
+        market.setSlashAmount(1);
+        vm.stopPrank();
+    }
+
+    function test_views_revertForMissingJob() public {
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobNotFound.selector, 5));
+        market.getJob(5);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobNotFound.selector, 5));
+        market.getJobDatanets(5);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobNotFound.selector, 5));
+        market.getResult(5);
+        assertTrue(!market.isAssigned(5, trainer, net), "absent job");
+    }
+
+    /// Fuzz: the fee split always sums to the budget and every Datanet gets a share within 1 of the others.
+    function testFuzz_finalize_conservesBudget(uint128 budget, uint16 bps, uint8 count) public {
+        budget = uint128(bound(budget, 1, 1e30));
+        bps = uint16(bound(bps, 0, 10_000));
+        uint256 n = bound(count, 1, 8);
+        market.setDataFeeBps(bps);
+        IJobMarket.JobRequest memory r = jobRequest(net, budget);
+        r.datanetIds = new uint256[](n);
+        r.versions = new uint32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            r.datanetIds[i] = i == 0 ? net : makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+            r.versions[i] = 1;
+        }
+        fund(builder, budget);
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        vm.prank(trainer);
+        market.submitResult(jobId, result(bytes32(0), 0));
+        vm.prank(builder);
+        market.acceptResult(jobId);
+        uint256 pools;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 p = rewards.poolBalance(r.datanetIds[i]);
+            pools += p;
+            assertLe(p, uint256(budget) * bps / 10_000 / n + n, "share bounded");
+        }
+        assertEq(pools + market.withdrawable(trainer), budget, "budget conserved");
+        assertEq(pools, uint256(budget) * bps / 10_000, "fee exact");
+    }
+}
