@@ -17,6 +17,7 @@ import {
   listContributions,
   loadAccount,
   review,
+  sendTx,
   WalletError,
   withdrawContribution,
   WrongChainError,
@@ -118,6 +119,31 @@ describe("chain against a hardhat node", () => {
       assert.match(e.message, /DatanetRegistry\.approveContribution reverted: Datanet 99 does not exist/);
       return true;
     });
+  });
+
+  it("waits for the configured number of confirmations before resolving a write", async () => {
+    const deployer = await connect({
+      rpcUrl: chain.rpcUrl,
+      chainId: chain.chainId,
+      deployments: chain.deploymentsFile,
+      account: privateKeyToAccount(TEST_KEYS[0]),
+      pollingInterval: 50,
+      confirmations: 2,
+    });
+    let done = false;
+    const pending = sendTx(deployer, deployer.contracts.OpenToken, "mint", [
+      deployer.account!.address,
+      1n,
+    ]).then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(done, false, "one block is not two confirmations");
+    await deployer.publicClient.request({ method: "evm_mine" } as never);
+    const r = await pending;
+    assert.equal(r.receipt.status, "success");
+    assert.equal(await deployer.publicClient.getBlockNumber(), r.blockNumber + 1n);
   });
 
   it("creates a Datanet, takes an encrypted contribution, approves it and records the withdrawal", async () => {
