@@ -20,6 +20,8 @@ export default defineConfig({
     },
   },
   paths: { sources: "./contracts", tests: { solidity: "./test", nodejs: "./test" } },
+  // Fuzz runs per fuzz test; invariant runs/depth are set inline in test/invariants/Escrow.t.sol.
+  test: { solidity: { fuzz: { runs: 256 } } },
   networks: {
     localhost: { type: "http", chainType: "l1", url: process.env.TRIBUTARY_RPC_URL ?? "http://127.0.0.1:8545" },
   },

@@ -170,11 +170,11 @@ function writeSnapshot(): void {
   const dir = mkdtempSync(join(tmpdir(), "tributary-gas-"));
   const json = join(dir, "gas-stats.json");
   const hardhat = join(dirname(fileURLToPath(import.meta.resolve("hardhat"))), "cli.js");
-  const res = spawnSync(process.execPath, [hardhat, "test", "solidity", "--gas-stats-json", json], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
+  const res = spawnSync(process.execPath, [hardhat, "test", "solidity", "--grep-exclude", "testFuzz|invariant_", "--gas-stats-json", json], { cwd: root, stdio: ["ignore", "ignore", "inherit"] });
   if (res.status !== 0) throw new Error("hardhat test solidity --gas-stats-json failed; run `npx hardhat test solidity` to see why");
   const stats = JSON.parse(readFileSync(json, "utf8")) as GasStats;
   rmSync(dir, { recursive: true, force: true });
-  const lines = ["# Per-function gas from `hardhat test solidity --gas-stats` (min avg median max calls). Regenerate: npm run bench:gas"];
+  const lines = ["# Per-function gas from `hardhat test solidity --gas-stats` over the unit tests (fuzz and invariant runs excluded, so the numbers are stable): min avg median max calls. Regenerate: npm run bench:gas"];
   for (const id of Object.keys(stats.contracts).filter((k) => k.startsWith("contracts/")).sort()) {
     const name = id.split(":")[1];
     const entry = stats.contracts[id];

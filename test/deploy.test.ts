@@ -1,19 +1,32 @@
-// The deploy step against a real `hardhat node` process (port 8645, so a local stack on 8545 is untouched):
+// The deploy step against a real `hardhat node` process on a free port (a local stack on 8545 is untouched):
 // it deploys and wires everything, records the deployment, and a second run sends nothing.
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { createPublicClient, http, keccak256, toHex, type Address } from "viem";
 import { LOCAL_PARAMS, NETWORK_PARAMS, paramsFor } from "../scripts/deploy.ts";
 
-const PORT = 8645;
-const URL = `http://127.0.0.1:${PORT}`;
 const root = join(import.meta.dirname, "..");
 const hardhatCli = join(dirname(createRequire(import.meta.url).resolve("hardhat")), "cli.js");
+
+/** A port nothing listens on now (so the test never deploys onto someone else's node). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+let URL = "";
 
 function run(args: string[], env: Record<string, string>): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -28,11 +41,14 @@ function run(args: string[], env: Record<string, string>): Promise<{ code: numbe
 describe("scripts/deploy.ts against hardhat node", () => {
   let node: ChildProcess;
   let dir: string;
-  const client = createPublicClient({ transport: http(URL) });
+  let client: ReturnType<typeof createPublicClient>;
 
   before(async () => {
+    const port = await freePort();
+    URL = `http://127.0.0.1:${port}`;
+    client = createPublicClient({ transport: http(URL) });
     dir = mkdtempSync(join(tmpdir(), "tributary-deploy-"));
-    node = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(PORT)], {
+    node = spawn(process.execPath, [hardhatCli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
       cwd: root,
       stdio: "ignore",
     });
