@@ -3,20 +3,24 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { sha256 } from "viem";
+import { parseEther, sha256 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
+  buyAccess,
   connect,
   contribute,
   ContractRevertError,
   createDatanet,
   decryptKeystore,
+  describeCustomError,
   DeploymentsError,
   encryptKeystore,
+  getDatanet,
   getContributionManifest,
   listContributions,
   loadAccount,
   review,
+  sendTx,
   WalletError,
   withdrawContribution,
   WrongChainError,
@@ -26,6 +30,23 @@ import { decryptContent, generateKeyPair } from "../src/crypto/index.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
 import type { KuboContentStore } from "../src/content/index.ts";
+
+describe("custom error sentences", () => {
+  it("names an error without a sentence with its arguments, and never throws on odd values", () => {
+    assert.equal(
+      describeCustomError("InvalidSplit", { ownerBps: 9000, trainerBps: 2000, protocolBps: 0 }),
+      "the contract raised InvalidSplit(ownerBps=9000, trainerBps=2000, protocolBps=0).",
+    );
+    assert.match(
+      describeCustomError("CooldownActive", { trainer: "0xabc", availableAt: 0n }),
+      /1970-01-01T00:00:00.000Z/,
+    );
+    assert.match(
+      describeCustomError("ERC20InsufficientBalance", {}),
+      /^the contract raised ERC20InsufficientBalance/,
+    );
+  });
+});
 
 describe("keystore", () => {
   it("round-trips a key through a V3 keystore and refuses a wrong password", () => {
@@ -120,13 +141,56 @@ describe("chain against a hardhat node", () => {
     });
   });
 
+  it("decodes an OpenZeppelin error raised inside a nested token transfer", async () => {
+    const paid = await createDatanet(owner, store, {
+      name: "Paid set",
+      policy: "paid",
+      price: parseEther("3"),
+      custodian: { publicKey: Buffer.from(custodian.publicKey).toString("hex") },
+    });
+    await assert.rejects(buyAccess(stranger, { datanetId: paid.datanetId, uses: 1 }), (e: unknown) => {
+      assert.ok(e instanceof ContractRevertError, String(e));
+      assert.equal(e.contract, "AccessRegistry");
+      assert.equal(e.errorName, "ERC20InsufficientBalance");
+      assert.equal(e.args.needed, parseEther("3"));
+      assert.match(e.message, /holds 0 OPEN, less than the 3 OPEN needed/);
+      return true;
+    });
+  });
+
+  it("waits for the configured number of confirmations before resolving a write", async () => {
+    const deployer = await connect({
+      rpcUrl: chain.rpcUrl,
+      chainId: chain.chainId,
+      deployments: chain.deploymentsFile,
+      account: privateKeyToAccount(TEST_KEYS[0]),
+      pollingInterval: 50,
+      confirmations: 2,
+    });
+    let done = false;
+    const pending = sendTx(deployer, deployer.contracts.OpenToken, "mint", [
+      deployer.account!.address,
+      1n,
+    ]).then((r) => {
+      done = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(done, false, "one block is not two confirmations");
+    await deployer.publicClient.request({ method: "evm_mine" } as never);
+    const r = await pending;
+    assert.equal(r.receipt.status, "success");
+    assert.equal(await deployer.publicClient.getBlockNumber(), r.blockNumber + 1n);
+  });
+
   it("creates a Datanet, takes an encrypted contribution, approves it and records the withdrawal", async () => {
     const created = await createDatanet(owner, store, {
       name: "Support chats",
       policy: "approval",
       custodian: { publicKey: Buffer.from(custodian.publicKey).toString("hex") },
     });
-    assert.equal(created.datanetId, 1n);
+    const id = created.datanetId;
+    assert.equal((await getDatanet(owner, id)).owner, owner.account!.address);
     const jsonl = '{"prompt":"2+2?","completion":"4"}\n{"text":"hello world"}\n';
     const c = await contribute(contributor, store, {
       datanetId: created.datanetId,
@@ -144,17 +208,17 @@ describe("chain against a hardhat node", () => {
     const plain = await decryptContent(ciphertext, manifest.encryption!, custodian.privateKey);
     assert.equal(sha256(plain), c.contentHash);
 
-    await assert.rejects(review(contributor, { datanetId: 1n, approve: [c.contributionId] }), /NotCurator/);
-    const r = await review(owner, { datanetId: 1n, approve: [c.contributionId] });
+    await assert.rejects(review(contributor, { datanetId: id, approve: [c.contributionId] }), /NotCurator/);
+    const r = await review(owner, { datanetId: id, approve: [c.contributionId] });
     assert.equal(r.version, 1);
-    let list = await listContributions(owner, 1n);
+    let list = await listContributions(owner, id);
     assert.deepEqual(
       list.map((x) => [x.contributionId, x.status, x.approvedInVersion, x.cid]),
       [[1n, "approved", 1, c.cid]],
     );
 
-    await withdrawContribution(contributor, 1n, c.contributionId);
-    list = await listContributions(owner, 1n);
+    await withdrawContribution(contributor, id, c.contributionId);
+    list = await listContributions(owner, id);
     assert.equal(list[0].status, "withdrawn");
   });
 });

@@ -154,6 +154,31 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
     assert.equal(again.json.error.errorName, "NothingToClaim");
   });
 
+  it("disputes a submitted result within the challenge window", async () => {
+    const posted = await ok(
+      cli(BUILDER, "job", "post", "--base-model", "tiny-llama", "--data", "1", "--budget", "5"),
+    );
+    await claimJob(conns[TRAINER], BigInt(posted.jobId));
+    const cid = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+    await submitResult(conns[TRAINER], BigInt(posted.jobId), {
+      adapterCid: cid,
+      adapterHash: keccak256(toHex("adapter 2")),
+      metricsCid: cid,
+      attributionRoot: `0x${"00".repeat(32)}`,
+      attributionTotalWeight: 0n,
+      reportCid: "",
+    });
+    const notPoster = await cli(ALICE, "job", "dispute", posted.jobId, "--reason", "spam");
+    assert.equal(notPoster.json.error.errorName, "NotPoster");
+    const disputed = await ok(
+      cli(BUILDER, "job", "dispute", posted.jobId, "--reason", "eval loss is worse than the base model"),
+    );
+    assert.ok(disputed.reasonCid);
+    const status = await ok(cli(undefined, "job", "status", posted.jobId));
+    assert.equal(status.status, "disputed");
+    assert.equal(status.result.adapterHash, keccak256(toHex("adapter 2")));
+  });
+
   it("moves stake into cooldown", async () => {
     const r = await ok(cli(TRAINER, "trainer", "unstake", "50"));
     assert.ok(BigInt(r.availableAt) > BigInt(Math.floor(Date.now() / 1000)));

@@ -22,7 +22,7 @@ export class RpcUnreachableError extends Error {
   readonly rpcUrl: string;
   constructor(rpcUrl: string, cause: unknown) {
     super(
-      `Cannot reach the chain at ${rpcUrl}: ${cause instanceof Error ? cause.message.split("\n")[0] : String(cause)}. ` +
+      `Cannot reach the chain at ${rpcUrl}: ${cause instanceof Error ? cause.message.split("\n")[0].replace(/\.+$/, "") : String(cause)}. ` +
         "Start the node (npm start) or pass the right --rpc / TRIBUTARY_RPC_URL.",
       { cause },
     );

@@ -58,7 +58,10 @@ const CONTRIBUTION_STATUS = ["None", "Pending", "Approved", "Rejected", "Withdra
 const JOB_STATUS = ["None", "Open", "Claimed", "Submitted", "Disputed", "Finalized", "Cancelled", "Refunded"];
 
 const open = (v: unknown) => `${formatEther(BigInt(v as bigint))} OPEN`;
-const time = (v: unknown) => new Date(Number(v) * 1000).toISOString();
+const time = (v: unknown) => {
+  const ms = Number(v) * 1000;
+  return Number.isFinite(ms) && Math.abs(ms) < 8.64e15 ? new Date(ms).toISOString() : String(v);
+};
 const status = (names: string[], v: unknown) => names[Number(v)] ?? String(v);
 
 type Args = Record<string, unknown>;
@@ -88,7 +91,9 @@ const SENTENCES: Record<string, (a: Args) => string> = {
   AccessDenied: (a) =>
     `${a.account} has no valid access to Datanet ${a.datanetId}. Request access (\`tributary access request ${a.datanetId}\`), buy it for Paid Datanets, or wait for a curator's grant.`,
   NotPaidDatanet: (a) =>
-    `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
+    Number(a.policy) === 0
+      ? `Datanet ${a.datanetId} is Open: anyone may train on it, no access is needed.`
+      : `Access to Datanet ${a.datanetId} cannot be bought: its policy is ${status(POLICIES, a.policy)}. Request access instead.`,
   InvalidGrant: (a) =>
     `A grant must expire in the future and carry at least one use (expiry ${time(a.expiresAt)}, ${a.uses} uses, chain time ${time(a.timestamp)}).`,
   ZeroUses: () => "At least one use must be bought.",
@@ -146,6 +151,22 @@ const SENTENCES: Record<string, (a: Args) => string> = {
     `No withdrawal was requested for channel ${a.channelId}; request one first, then wait for the timeout.`,
   WithdrawalTimeoutActive: (a) => `Channel ${a.channelId} can be withdrawn from ${time(a.withdrawableAt)}.`,
   UnknownModel: (a) => `Model ${a.modelId} is not registered for payments.`,
+  NotProvider: (a) => `${a.account} is not the provider of channel ${a.channelId}.`,
+  InvalidSigner: (a) =>
+    `The voucher for channel ${a.channelId} is signed by ${a.signer}, neither the payer nor a valid session key.`,
+  NothingToRedeem: (a) =>
+    `The voucher's cumulative ${open(a.cumulativeAmount)} adds nothing to the ${open(a.redeemed)} already redeemed from channel ${a.channelId} (deposit ${open(a.deposit)}).`,
+  NoSessionKey: (a) => `Channel ${a.channelId} has no session key to revoke.`,
+  InvalidSessionKeyExpiry: (a) => `A session key expiry of ${time(a.expiresAt)} is not in the future.`,
+  AmountTooLarge: (a) => `${open(a.amount)} exceeds what the contract can account for.`,
+  ClaimExceedsRewards: (a) =>
+    `The claim of ${open(a.amount)} exceeds the ${open(a.available)} available: the attribution tree's weights exceed its total.`,
+  DistributionNotFound: (a) => `Distribution ${a.distributionId} does not exist.`,
+  EmptyPool: (a) => `Datanet ${a.datanetId}'s reward pool holds nothing to distribute.`,
+  NothingToPay: (a) => `Nothing has accrued for the owner, trainer or protocol of model ${a.modelId} yet.`,
+  UnknownDatanet: (a) => `Datanet ${a.datanetId} does not exist.`,
+  ModelAlreadyRegistered: (a) => `Model ${a.modelId} is already registered for rewards.`,
+  ERC721NonexistentToken: (a) => `Model ${a.tokenId} does not exist.`,
   ERC20InsufficientBalance: (a) =>
     `${a.sender} holds ${open(a.balance)}, less than the ${open(a.needed)} needed. Get more OPEN first.`,
   ERC20InsufficientAllowance: (a) =>
@@ -164,7 +185,14 @@ export function formatErrorCall(name: string, args: Args): string {
 /** The sentence for a decoded custom error (fallback: its name and arguments). */
 export function describeCustomError(name: string, args: Args): string {
   const sentence = SENTENCES[name];
-  return sentence ? `${sentence(args)} [${name}]` : `the contract raised ${formatErrorCall(name, args)}.`;
+  if (sentence) {
+    try {
+      return `${sentence(args)} [${name}]`;
+    } catch {
+      // A sentence that cannot render its arguments falls back to the plain form below.
+    }
+  }
+  return `the contract raised ${formatErrorCall(name, args)}.`;
 }
 
 /**

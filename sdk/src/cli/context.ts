@@ -37,8 +37,8 @@ export function addGlobalOptions(program: Command, env: NodeJS.ProcessEnv): Comm
     )
     .option(
       "--deployments <path>",
-      "deployments file or folder (env TRIBUTARY_DEPLOYMENTS; default deployments/<chainId>.json)",
-      env.TRIBUTARY_DEPLOYMENTS,
+      "deployments file or folder (env TRIBUTARY_DEPLOYMENTS or TRIBUTARY_DEPLOYMENTS_DIR; default deployments/<chainId>.json)",
+      env.TRIBUTARY_DEPLOYMENTS ?? env.TRIBUTARY_DEPLOYMENTS_DIR,
     )
     .option(
       "--ipfs <url>",

@@ -52,9 +52,16 @@ export function datanetCommand(env: NodeJS.ProcessEnv): Command {
           throw new UsageError("A paid Datanet needs a price", "Pass --price <OPEN per use>.");
         let publicKey = o.custodianKey;
         if (!publicKey && o.custodianUrl) {
-          const info = (await (await fetch(new URL("/v1/info", o.custodianUrl))).json()) as {
-            publicKey: string;
-          };
+          const url = new URL("/v1/info", o.custodianUrl);
+          const info = (await fetch(url)
+            .then((r) => r.json())
+            .catch(() => undefined)) as { publicKey?: string } | undefined;
+          if (!info?.publicKey) {
+            throw new UsageError(
+              `Cannot get the custodian's key from ${url}`,
+              "Start it with `tributary custodian start`, or pass --custodian-key <hex>.",
+            );
+          }
           publicKey = info.publicKey;
         }
         const conn = await ctx.conn();

@@ -1,6 +1,7 @@
 // The `tributary` command line: every protocol action, for scripts (--json) and people.
 import { Command, CommanderError } from "commander";
 import { bigintReplacer } from "../chain/protocol/content.ts";
+import { decodeRevert } from "../chain/revert.ts";
 import { accessCommand } from "./access.ts";
 import { addGlobalOptions } from "./context.ts";
 import { datanetCommand } from "./datanet.ts";
@@ -41,7 +42,11 @@ export async function run(
     return 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode; // commander already printed usage or help
-    const err = e as Error & Record<string, unknown>;
+    // Any revert a command did not decode itself still gets its custom error named.
+    const err = decodeRevert(e, {
+      contract: "contract",
+      functionName: String((e as { functionName?: unknown }).functionName ?? "call"),
+    }) as Error & Record<string, unknown>;
     if (json) {
       const { name, message, errorName, args } = err;
       process.stdout.write(

@@ -2,7 +2,7 @@
 import type { Address, Hash } from "viem";
 import type { ChainConnection } from "../client.ts";
 import { NoWalletError } from "../errors.ts";
-import { eventsIn, sendTx } from "../write.ts";
+import { eventsIn, readView, sendTx } from "../write.ts";
 import { addJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
 import { ensureAllowance } from "./token.ts";
@@ -66,12 +66,14 @@ export async function buyAccess(
 ): Promise<TxRef & { paid: bigint; expiresAt: bigint; usesLeft: number }> {
   const reg = conn.contracts.DatanetRegistry;
   const acc = conn.contracts.AccessRegistry;
-  const [, price] = await conn.publicClient.readContract({
-    address: reg.address,
-    abi: reg.abi,
-    functionName: "accessTermsOf",
-    args: [input.datanetId],
-  });
+  const [, price] = await readView(reg, "accessTermsOf", () =>
+    conn.publicClient.readContract({
+      address: reg.address,
+      abi: reg.abi,
+      functionName: "accessTermsOf",
+      args: [input.datanetId],
+    }),
+  );
   await ensureAllowance(conn, acc.address, price * BigInt(input.uses));
   const tx = await sendTx(conn, acc, "buyAccess", [input.datanetId, input.uses]);
   const [ev] = eventsIn(acc, tx.receipt, "AccessPurchased");

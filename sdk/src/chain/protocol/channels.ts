@@ -2,7 +2,7 @@
 import { zeroAddress } from "viem";
 import type { Address, Hex } from "viem";
 import type { ChainConnection } from "../client.ts";
-import { eventsIn, sendTx } from "../write.ts";
+import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { ensureAllowance } from "./token.ts";
 
@@ -42,12 +42,14 @@ export async function topUpChannel(
 
 export async function getChannel(conn: ChainConnection, channelId: Hex) {
   const pc = conn.contracts.PaymentChannels;
-  const c = await conn.publicClient.readContract({
-    address: pc.address,
-    abi: pc.abi,
-    functionName: "getChannel",
-    args: [channelId],
-  });
+  const c = await readView(pc, "getChannel", () =>
+    conn.publicClient.readContract({
+      address: pc.address,
+      abi: pc.abi,
+      functionName: "getChannel",
+      args: [channelId],
+    }),
+  );
   return {
     channelId,
     ...c,
