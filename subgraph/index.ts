@@ -3,10 +3,17 @@
 import { startIndexer, type IndexerOptions, type RunningIndexer } from "./runner/indexer.ts";
 import { ensureBuilt } from "./scripts/prepare.ts";
 
-export { startIndexer, type Deployments, type IndexerOptions, type RunningIndexer } from "./runner/indexer.ts";
+export {
+  startIndexer,
+  type Deployments,
+  type IndexerOptions,
+  type RunningIndexer,
+} from "./runner/indexer.ts";
 export { ensureBuilt, prepareSubgraph } from "./scripts/prepare.ts";
 
 /** Builds the subgraph if its sources changed, then indexes `rpcUrl` and serves GraphQL (default port 8000). */
-export async function startTributaryIndexer(opts: Omit<IndexerOptions, "manifest"> = {}): Promise<RunningIndexer> {
+export async function startTributaryIndexer(
+  opts: Omit<IndexerOptions, "manifest"> = {},
+): Promise<RunningIndexer> {
   return startIndexer({ ...opts, manifest: await ensureBuilt() });
 }

@@ -53,7 +53,9 @@ type RpcBlock = {
 
 export class RpcUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
-    super(`cannot reach the chain at ${url}: ${(cause as Error).message}; start it (npx hardhat node) or set rpcUrl`);
+    super(
+      `cannot reach the chain at ${url}: ${(cause as Error).message}; start it (npx hardhat node) or set rpcUrl`,
+    );
     this.name = "RpcUnavailableError";
   }
 }
@@ -120,7 +122,9 @@ export class ChainFollower {
 
   constructor(opts: FollowerOptions) {
     this.opts = { pollMs: 200, rangeSize: 2000, ...opts };
-    this.client = createPublicClient({ transport: http(opts.rpcUrl, { batch: { batchSize: 100 }, retryCount: 0 }) });
+    this.client = createPublicClient({
+      transport: http(opts.rpcUrl, { batch: { batchSize: 100 }, retryCount: 0 }),
+    });
     this.processor = new BlockProcessor(opts.subgraph, opts.store, opts.logger);
     this.startBlock = Math.min(...opts.subgraph.dataSources.map((d) => d.startBlock));
     const err = opts.store.getMeta("error");
@@ -166,11 +170,18 @@ export class ChainFollower {
     let from = head ? head.number + 1 : this.startBlock;
     let handled = 0;
     const addresses = this.opts.subgraph.dataSources.map((d) => d.address);
-    const topics = [...new Set(this.opts.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.topic0)))];
+    const topics = [
+      ...new Set(this.opts.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.topic0))),
+    ];
     while (from <= chainHead) {
       const to = Math.min(chainHead, from + this.opts.rangeSize - 1);
       const logs = await this.rpc<RpcLog[]>("eth_getLogs", [
-        { fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), address: addresses, topics: [topics] },
+        {
+          fromBlock: "0x" + from.toString(16),
+          toBlock: "0x" + to.toString(16),
+          address: addresses,
+          topics: [topics],
+        },
       ]);
       const byBlock = new Map<number, RpcLog[]>();
       for (const log of logs) {
@@ -189,7 +200,10 @@ export class ChainFollower {
           numbers.forEach((n, i) => {
             const block = blocks[i];
             if (!block) throw new Error(`block ${n} disappeared while indexing`);
-            handled += this.processor.processBlock(toBlockInfo(block), this.triggersOf(block, byBlock.get(n)!));
+            handled += this.processor.processBlock(
+              toBlockInfo(block),
+              this.triggersOf(block, byBlock.get(n)!),
+            );
           });
           store.setHead({
             number: to,
@@ -226,7 +240,11 @@ export class ChainFollower {
         if (ds.address !== address || Number(log.blockNumber) < ds.startBlock) continue;
         for (const h of ds.handlers) {
           if (h.topic0 !== log.topics[0]) continue;
-          const decoded = decodeEventLog({ abi: [h.event], data: log.data, topics: log.topics as [Hex, ...Hex[]] });
+          const decoded = decodeEventLog({
+            abi: [h.event],
+            data: log.data,
+            topics: log.topics as [Hex, ...Hex[]],
+          });
           const args = decoded.args as unknown as Record<string, unknown> | unknown[];
           const event: EventTrigger = {
             address,

@@ -34,7 +34,9 @@ function rewardsOf(modelId: BigInt, trainer: Address, event: ethereum.Event): Mo
     r = new ModelRewards(modelId.toString());
     r.model = modelId.toString();
     r.trainer = account(trainer, event).id;
-    r.attributionRoot = Bytes.fromHexString("0x0000000000000000000000000000000000000000000000000000000000000000");
+    r.attributionRoot = Bytes.fromHexString(
+      "0x0000000000000000000000000000000000000000000000000000000000000000",
+    );
     r.totalWeight = ZERO;
     r.ownerBps = 0;
     r.trainerBps = 0;
