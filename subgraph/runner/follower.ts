@@ -4,7 +4,7 @@
 import { createPublicClient, decodeEventLog, http, type Hex, type PublicClient } from "viem";
 import type { BlockInfo, EventTrigger, TransactionInfo } from "./ethereum.ts";
 import type { Subgraph } from "./manifest.ts";
-import { BlockProcessor, type Logger, type Trigger } from "./processor.ts";
+import { BlockProcessor, HandlerError, type Logger, type Trigger } from "./processor.ts";
 import type { BlockPointer, EntityStore } from "./store.ts";
 
 type RpcLog = {
@@ -213,9 +213,12 @@ export class ChainFollower {
           });
         });
       } catch (e) {
+        if (e instanceof HandlerError)
+          handled = await this.commitBefore(e.blockNumber, numbers, blocks, byBlock, from);
         this.failure = e as Error;
         store.setMeta("error", (e as Error).message);
         this.opts.logger("error", (e as Error).message);
+        this.eventsProcessed += handled;
         this.notify();
         return handled;
       }
@@ -223,6 +226,36 @@ export class ChainFollower {
       from = to + 1;
       this.notify();
     }
+    return handled;
+  }
+
+  /** After a handler failed in block `failed`, indexes the range's blocks before it (as graph-node does). */
+  private async commitBefore(
+    failed: number,
+    numbers: number[],
+    blocks: (RpcBlock | null)[],
+    byBlock: Map<number, RpcLog[]>,
+    from: number,
+  ): Promise<number> {
+    if (failed - 1 < from) return 0;
+    const last = await this.blockAt(failed - 1, false);
+    if (!last) return 0;
+    let handled = 0;
+    this.opts.store.transaction(() => {
+      numbers.forEach((n, i) => {
+        if (n < failed)
+          handled += this.processor.processBlock(
+            toBlockInfo(blocks[i]!),
+            this.triggersOf(blocks[i]!, byBlock.get(n)!),
+          );
+      });
+      this.opts.store.setHead({
+        number: failed - 1,
+        hash: last.hash,
+        parentHash: last.parentHash,
+        timestamp: Number(last.timestamp),
+      });
+    });
     return handled;
   }
 

@@ -464,12 +464,19 @@ describe("restart, resume and reorgs", () => {
     assert.equal(d.counters[0].count, String(sent.length));
   });
 
-  it("stops at a failing handler, reports hasIndexingErrors and keeps serving the last good state", async () => {
-    const good = sent.length;
-    await increment(chain.accounts[0], 1, "boom", []);
+  it("stops at a failing handler, indexes the blocks before it, and keeps serving the last good state", async () => {
+    // Both blocks land in one range: the good one must be kept, the failing one must not.
+    await indexer.stop();
+    const good = await increment(chain.accounts[0], 1, "before-boom", []);
+    const boom = await increment(chain.accounts[0], 1, "boom", []);
+    sent.pop();
+    indexer = await start();
     await assert.rejects(indexer.waitForBlock(await head()), /critical.*boom/);
-    const d = await ok(`{ _meta { hasIndexingErrors } counters { count } }`);
+    const d = await ok(`{ _meta { hasIndexingErrors block { number } } counters { count lastNote } }`);
     assert.equal(d._meta.hasIndexingErrors, true);
-    assert.equal(d.counters[0].count, String(good));
+    assert.equal(d._meta.block.number, boom.block - 1);
+    assert.ok(good.block < boom.block);
+    assert.equal(d.counters[0].count, String(sent.length));
+    assert.equal(d.counters[0].lastNote, "before-boom");
   });
 });
