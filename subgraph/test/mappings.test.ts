@@ -700,12 +700,8 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
   });
 
   it("funds a Datanet pool, creates a distribution and pays a claim", async () => {
-    chain.emit("RewardDistributor", "DatanetPoolFunded", {
-      datanetId: 1n,
-      from: MARKET,
-      amount: 10n * E18,
-      poolBalance: 10n * E18,
-    });
+    // by position: the last parameter is named poolBalance or balance depending on the contracts' version
+    chain.emit("RewardDistributor", "DatanetPoolFunded", [1n, MARKET, 10n * E18, 10n * E18]);
     chain.emit("RewardDistributor", "PoolDistributionCreated", {
       distributionId: 1n,
       datanetId: 1n,

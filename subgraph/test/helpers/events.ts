@@ -58,7 +58,7 @@ export class MockChain {
   emit(
     dataSource: string,
     eventName: string,
-    args: Record<string, unknown>,
+    argsByNameOrPosition: Record<string, unknown> | unknown[],
     from: Hex = "0x00000000000000000000000000000000000000f0",
   ): Hex {
     const ds = this.subgraph.dataSources.find((d) => d.name === dataSource);
@@ -66,6 +66,9 @@ export class MockChain {
     const handler = ds.handlers.find((h) => h.event.name === eventName);
     if (!handler) throw new Error(`${dataSource} has no handler for ${eventName}`);
     const ev = handler.event;
+    const args = Array.isArray(argsByNameOrPosition)
+      ? Object.fromEntries(ev.inputs.map((input, i) => [input.name!, argsByNameOrPosition[i]]))
+      : argsByNameOrPosition;
     for (const input of ev.inputs) {
       if (!(input.name! in args)) throw new Error(`${eventName}: missing argument ${input.name}`);
     }
