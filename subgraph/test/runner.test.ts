@@ -383,6 +383,9 @@ describe("query dialect", () => {
     assert.equal(d.counters[0].lastNote, third.note);
     assert.equal(d.increments.length, 3);
     assert.equal(d._meta.block.number, third.block);
+    const thirdBlock = await chain.publicClient.getBlock({ blockNumber: BigInt(third.block) });
+    const byHash = await ok(`query($h: Bytes!) { counters(block: { hash: $h }) { count } }`, { h: thirdBlock.hash });
+    assert.equal(byHash.counters[0].count, "3");
     const before = await ok(`{ counters(block: { number: ${counter.block} }) { id } }`);
     assert.equal(before.counters.length, 0);
   });
