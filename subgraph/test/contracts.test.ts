@@ -244,7 +244,7 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
 
   it("agrees with the contracts on the job, the model, its rewards and the channel", async () => {
     const d = await q(`{
-      job(id: "1") { status trainer { id } model { id owner { id } adapterCID } trainerPayment }
+      job(id: "1") { status trainer { id } model { id owner { id } adapterCID transfers { from to { id } } } trainerPayment }
       modelRewards(id: "1") { revenue ownerBps trainerBps protocolBps }
       channels { redeemed deposit payer { id } model { id } }
       accessGrant(id: "1-${actors.builder.toLowerCase()}") { paid usesLeft usesConsumed }
@@ -254,6 +254,9 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
     assert.equal(d.job.trainer.id, actors.trainer.toLowerCase());
     assert.equal(d.job.model.owner.id, String(await read("ModelRegistry", "ownerOf", [1n])).toLowerCase());
     assert.equal(d.job.model.adapterCID, "bafyadapter");
+    assert.deepEqual(d.job.model.transfers, [
+      { from: "0x0000000000000000000000000000000000000000", to: { id: actors.builder.toLowerCase() } },
+    ]);
     assert.equal(d.job.trainerPayment, String(E(900)));
     const rewards = (await read("RewardDistributor", "getModelRewards", [1n])) as { revenue: bigint };
     assert.equal(d.modelRewards.revenue, String(rewards.revenue));

@@ -442,6 +442,8 @@ describe("JobMarket and ModelRegistry handlers", () => {
       reasonCID: "bafy-ruling",
     });
     chain.emit("JobMarket", "ResultAccepted", { jobId: 1n, poster: BUILDER });
+    // ERC-721 _mint emits Transfer before the registry's own event
+    chain.emit("ModelRegistry", "Transfer", { from: addr(0), to: BUILDER, tokenId: 1n });
     chain.emit("ModelRegistry", "ModelVersionMinted", {
       tokenId: 1n,
       jobId: 1n,
@@ -523,6 +525,23 @@ describe("JobMarket and ModelRegistry handlers", () => {
     assert.equal(ev.jobClaimeds.length, 1);
     assert.equal(ev.resultSubmitteds.length, 1);
     assert.equal(ev.jobDisputeds.length, 1);
+  });
+
+  it("follows ERC-721 transfers of model versions", async () => {
+    chain.emit("ModelRegistry", "Transfer", { from: BUILDER, to: BUYER, tokenId: 1n });
+    chain.mine();
+    const m = await one(
+      `modelVersion(id: "1") { owner { id } transfers(orderBy: blockNumber) { from to { id } } }`,
+    );
+    assert.deepEqual(m, {
+      owner: { id: BUYER },
+      transfers: [
+        { from: addr(0), to: { id: BUILDER } },
+        { from: BUILDER, to: { id: BUYER } },
+      ],
+    });
+    assert.deepEqual(await one(`account(id: "${BUYER}") { models { id } }`), { models: [{ id: "1" }] });
+    assert.deepEqual(await one(`account(id: "${BUILDER}") { models { id } }`), { models: [] });
   });
 
   it("handles cancellation, reclaim with slashing, and refund after a lost dispute", async () => {
@@ -756,13 +775,15 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 60);
+    assert.equal(names.size, 61);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );
     const seen = new Set(
-      d.events.map((e: { __typename: string }) =>
-        e.__typename === "JobMarketWithdrawal" ? "Withdrawn" : e.__typename,
+      // event entities are named after their events, except where the event's name is too generic
+      d.events.map(
+        (e: { __typename: string }) =>
+          ({ JobMarketWithdrawal: "Withdrawn", ModelTransfer: "Transfer" })[e.__typename] ?? e.__typename,
       ),
     );
     assert.deepEqual(
