@@ -1,7 +1,14 @@
 // Follows a chain over JSON-RPC: polls the head, fetches the data sources' logs in ranges, decodes them
 // with the ABIs and hands each block's triggers to the processor in (block, logIndex) order. Detects
 // reorgs (the stored head's hash no longer on chain) and reverts the store to the common ancestor.
-import { createPublicClient, decodeEventLog, http, type Hex, type PublicClient } from "viem";
+import {
+  createPublicClient,
+  decodeEventLog,
+  http,
+  HttpRequestError,
+  type Hex,
+  type PublicClient,
+} from "viem";
 import type { BlockInfo, EventTrigger, TransactionInfo } from "./ethereum.ts";
 import type { Subgraph } from "./manifest.ts";
 import { BlockProcessor, HandlerError, type Logger, type Trigger } from "./processor.ts";
@@ -118,6 +125,7 @@ export class ChainFollower {
   /** Set when a handler fails: indexing stops there, as in graph-node. */
   failure: Error | null = null;
   eventsProcessed = 0;
+  private unreachable = false;
   private readonly listeners = new Set<() => void>();
 
   constructor(opts: FollowerOptions) {
@@ -313,8 +321,18 @@ export class ChainFollower {
     const tick = async () => {
       if (this.stopped) return;
       this.running = this.syncOnce()
-        .then(() => undefined)
-        .catch((e: Error) => this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message));
+        .then(() => {
+          this.unreachable = false;
+        })
+        .catch((e: Error) => {
+          // Network trouble is retried on the next poll; anything else is worth an error line.
+          const network = e instanceof HttpRequestError || /fetch failed|ECONNREFUSED/.test(e.message);
+          if (network && !this.unreachable)
+            this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message);
+          if (network)
+            this.unreachable = true; // said once, until the chain answers again
+          else this.opts.logger("error", `indexing paused, retrying: ${e.message}`);
+        });
       await this.running;
       if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollMs);
     };
