@@ -1,0 +1,331 @@
+/**
+ * The Llama decoder: embedding -> L x [RMSNorm -> GQA attention (RoPE) -> residual -> RMSNorm ->
+ * SwiGLU MLP -> residual] -> RMSNorm -> LM head (tied to the embedding or not).
+ * `forward` keeps what `backward` needs; `forwardCached` is the inference path with a KV cache.
+ * Shapes: N = B * T tokens, D hidden, H / Hkv heads of hd, I intermediate, V vocabulary.
+ */
+import type { Kernel } from "../kernels/kernel.ts";
+import { createReferenceKernel } from "../kernels/reference.ts";
+import type { LoraAdapter, Projection } from "../lora/adapter.ts";
+import { PROJECTIONS, loraScale, moduleName, projectionShape } from "../lora/adapter.ts";
+import { attentionBackward, attentionCached, attentionForward } from "../nn/attention.ts";
+import type { AttentionCache, AttentionShape } from "../nn/attention.ts";
+import { embeddingBackward, embeddingForward } from "../nn/embedding.ts";
+import { denseWeight, linearBackward, linearForward } from "../nn/linear.ts";
+import type { LinearCache, LoraWeights, Weight } from "../nn/linear.ts";
+import { rmsnormBackward, rmsnormForward } from "../nn/rmsnorm.ts";
+import { ropeApply, ropeTables } from "../nn/rope.ts";
+import type { RopeTables } from "../nn/rope.ts";
+import { swigluBackward, swigluForward } from "../nn/swiglu.ts";
+import { Rng } from "../random/prng.ts";
+import { EngineError } from "../errors.ts";
+import type { LlamaConfig } from "./config.ts";
+
+export interface LlamaLayer {
+  inputNorm: Float32Array; // [D]
+  postNorm: Float32Array; // [D]
+  proj: Record<Projection, Weight>; // each [out, in]
+}
+
+export interface LlamaModel {
+  config: LlamaConfig;
+  embed: Weight; // [V, D]
+  layers: LlamaLayer[];
+  norm: Float32Array; // [D]
+  lmHead: Weight | null; // [V, D]; null when tied to embed
+  rope: RopeTables;
+  kernel: Kernel;
+}
+
+/** A batch of B rows of T tokens. Segments (optional) separate packed examples within a row. */
+export interface Batch {
+  B: number;
+  T: number;
+  tokens: Int32Array; // [B*T]
+  positions: Int32Array; // [B*T]
+  segments: Int32Array | null; // [B*T]
+  targets: Int32Array; // [B*T], next-token ids, negative = no loss
+}
+
+export function assembleModel(
+  config: LlamaConfig,
+  tensors: { embed: Weight; layers: LlamaLayer[]; norm: Float32Array; lmHead: Weight | null },
+  kernel: Kernel = createReferenceKernel(),
+): LlamaModel {
+  const maxPos = Math.min(config.maxPositionEmbeddings, 1 << 16);
+  return { config, ...tensors, rope: ropeTables(config.headDim, config.ropeTheta, maxPos), kernel };
+}
+
+export interface InitOptions {
+  seed?: number;
+  /** Standard deviation of the projection weights (HF's initializer_range, 0.02). */
+  std?: number;
+  /** Standard deviation of the embedding (and untied head); defaults to `std`. */
+  embedStd?: number;
+  kernel?: Kernel;
+}
+
+/** A randomly initialised model (normal weights, unit norms), seeded. */
+export function initModel(config: LlamaConfig, opts: InitOptions = {}): LlamaModel {
+  const rng = new Rng(opts.seed ?? 0);
+  const std0 = opts.std ?? 0.02;
+  const normal = (n: number, std = std0) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) a[i] = rng.normal() * std;
+    return a;
+  };
+  const ones = (n: number) => new Float32Array(n).fill(1);
+  const D = config.hiddenSize;
+  const embedStd = opts.embedStd ?? std0;
+  const embed = normal(config.vocabSize * D, embedStd);
+  const layers: LlamaLayer[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    const proj = {} as Record<Projection, Weight>;
+    for (const p of PROJECTIONS) {
+      const [o, i] = projectionShape(config, p);
+      proj[p] = normal(o * i);
+    }
+    layers.push({ inputNorm: ones(D), postNorm: ones(D), proj });
+  }
+  const lmHead = config.tieWordEmbeddings ? null : normal(config.vocabSize * D, embedStd);
+  return assembleModel(config, { embed, layers, norm: ones(D), lmHead }, opts.kernel);
+}
+
+/** Every base tensor by its Hugging Face name, in a fixed order. Quantized weights are dequantized. */
+export function modelTensors(model: LlamaModel): Map<string, { shape: number[]; data: Float32Array }> {
+  const c = model.config;
+  const D = c.hiddenSize;
+  const out = new Map<string, { shape: number[]; data: Float32Array }>();
+  out.set("model.embed_tokens.weight", { shape: [c.vocabSize, D], data: denseWeight(model.embed) });
+  model.layers.forEach((layer, l) => {
+    out.set(`model.layers.${l}.input_layernorm.weight`, { shape: [D], data: layer.inputNorm });
+    for (const p of PROJECTIONS) {
+      out.set(`${moduleName(l, p)}.weight`, { shape: projectionShape(c, p), data: denseWeight(layer.proj[p]) });
+    }
+    out.set(`model.layers.${l}.post_attention_layernorm.weight`, { shape: [D], data: layer.postNorm });
+  });
+  out.set("model.norm.weight", { shape: [D], data: model.norm });
+  if (model.lmHead) out.set("lm_head.weight", { shape: [c.vocabSize, D], data: denseWeight(model.lmHead) });
+  return out;
+}
+
+/** The dense base parameters a full fine-tune trains (shared with the model, not copied). */
+export function trainableBaseParams(model: LlamaModel): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  const weights = [model.embed, model.lmHead ?? model.embed, ...model.layers.flatMap((l) => PROJECTIONS.map((p) => l.proj[p]))];
+  if (weights.some((w) => !(w instanceof Float32Array))) {
+    throw new EngineError("full fine-tuning needs dense weights; this model is quantized", {}, "Use LoRA on a quantized base (QLoRA)");
+  }
+  for (const [name, t] of modelTensors(model)) out.set(name, t.data);
+  return out;
+}
+
+export function countParams(model: LlamaModel): number {
+  let n = 0;
+  for (const t of modelTensors(model).values()) n += t.data.length;
+  return n;
+}
+
+function layerLora(adapter: LoraAdapter | null | undefined, l: number, p: Projection): LoraWeights | null {
+  const m = adapter?.modules.get(moduleName(l, p));
+  if (!m || !adapter) return null;
+  return { A: m.A, B: m.B, r: adapter.config.r, scale: loraScale(adapter.config), dropout: adapter.config.dropout };
+}
+
+interface LayerCache {
+  x: Float32Array; // [N, D] layer input (residual stream)
+  rstd1: Float32Array;
+  lin: Record<Projection, LinearCache>;
+  q: Float32Array; // [N, H*hd] after RoPE
+  k: Float32Array; // [N, Hkv*hd] after RoPE
+  v: Float32Array;
+  attn: AttentionCache;
+  x2: Float32Array; // [N, D] after the attention residual
+  rstd2: Float32Array;
+  g: Float32Array; // [N, I]
+  u: Float32Array; // [N, I]
+  sig: Float32Array; // [N, I] sigmoid(g)
+}
+
+export interface ForwardCache {
+  batch: Batch;
+  adapter: LoraAdapter | null;
+  layers: LayerCache[];
+  xf: Float32Array; // [N, D] input of the final norm
+  rstdF: Float32Array;
+  xn: Float32Array; // [N, D] normalized final hidden state (LM-head input)
+}
+
+export interface ForwardOptions {
+  adapter?: LoraAdapter | null;
+  /** When given, LoRA dropout is applied (training); otherwise it is off. */
+  dropoutRng?: Rng | null;
+}
+
+// forward: batch tokens [B*T] -> logits [B*T, V]
+export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOptions = {}): Promise<{ logits: Float32Array; cache: ForwardCache }> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const D = c.hiddenSize;
+  const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+  const adapter = opts.adapter ?? null;
+  const drop = opts.dropoutRng ?? null;
+  let x = embeddingForward(model.embed, batch.tokens, D);
+  const caches: LayerCache[] = [];
+  for (let l = 0; l < c.numLayers; l++) {
+    const layer = model.layers[l];
+    const lin = {} as Record<Projection, LinearCache>;
+    const run = async (p: Projection, input: Float32Array) => {
+      const [o, i] = projectionShape(c, p);
+      const r = await linearForward(kernel, input, layer.proj[p], o, i, layerLora(adapter, l, p), drop);
+      lin[p] = r.cache;
+      return r.y;
+    };
+    const n1 = rmsnormForward(x, layer.inputNorm, c.rmsNormEps);
+    const q = await run("q_proj", n1.y);
+    const k = await run("k_proj", n1.y);
+    const v = await run("v_proj", n1.y);
+    ropeApply(q, batch.positions, c.numHeads, model.rope);
+    ropeApply(k, batch.positions, c.numKvHeads, model.rope);
+    const att = await attentionForward(kernel, q, k, v, batch.segments, shape);
+    const ao = await run("o_proj", att.out);
+    const x2 = new Float32Array(x.length);
+    for (let i = 0; i < x2.length; i++) x2[i] = x[i] + ao[i];
+    const n2 = rmsnormForward(x2, layer.postNorm, c.rmsNormEps);
+    const g = await run("gate_proj", n2.y);
+    const u = await run("up_proj", n2.y);
+    const act = swigluForward(g, u);
+    const mo = await run("down_proj", act.h);
+    const x3 = new Float32Array(x.length);
+    for (let i = 0; i < x3.length; i++) x3[i] = x2[i] + mo[i];
+    caches.push({ x, rstd1: n1.rstd, lin, q, k, v, attn: att.cache, x2, rstd2: n2.rstd, g, u, sig: act.sig });
+    x = x3;
+  }
+  const nf = rmsnormForward(x, model.norm, c.rmsNormEps);
+  const N = batch.B * batch.T;
+  const logits = await kernel.matmul({ a: nf.y, b: denseWeight(model.lmHead ?? model.embed), m: N, n: c.vocabSize, k: D, transB: true });
+  return { logits, cache: { batch, adapter, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y } };
+}
+
+/**
+ * backward: dlogits [B*T, V] -> gradients accumulated into `grads`, keyed by tensor name: base names
+ * (`model.layers.0.self_attn.q_proj.weight`, ...) for full fine-tuning, adapter names
+ * (`...q_proj.lora_A.weight`) for LoRA. A parameter without an entry in `grads` gets no gradient
+ * (and its weight-gradient product is skipped).
+ */
+export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: Float32Array, grads: Map<string, Float32Array>): Promise<void> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const D = c.hiddenSize;
+  const { batch, adapter } = cache;
+  const N = batch.B * batch.T;
+  const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+  const head = denseWeight(model.lmHead ?? model.embed);
+  const dHead = grads.get(model.lmHead ? "lm_head.weight" : "model.embed_tokens.weight");
+  if (dHead) await kernel.matmul({ a: dlogits, b: cache.xn, m: c.vocabSize, n: D, k: N, transA: true, out: dHead, accumulate: true });
+  const dxn = await kernel.matmul({ a: dlogits, b: head, m: N, n: D, k: c.vocabSize });
+  let dx = rmsnormBackward(dxn, cache.xf, model.norm, cache.rstdF, grads.get("model.norm.weight") ?? null);
+  const dEmbed = grads.get("model.embed_tokens.weight");
+  for (let l = c.numLayers - 1; l >= 0; l--) {
+    const layer = model.layers[l];
+    const lc = cache.layers[l];
+    const back = async (p: Projection, dy: Float32Array, needDx = true) => {
+      const [o, i] = projectionShape(c, p);
+      const name = moduleName(l, p);
+      const dxp = await linearBackward(kernel, dy, lc.lin[p], layer.proj[p], o, i, layerLora(adapter, l, p), {
+        dW: grads.get(`${name}.weight`),
+        dA: grads.get(`${name}.lora_A.weight`),
+        dB: grads.get(`${name}.lora_B.weight`),
+      }, needDx);
+      return dxp as Float32Array;
+    };
+    // MLP block: x3 = x2 + down(swiglu(gate(n2), up(n2)))
+    const dh = await back("down_proj", dx);
+    const { dg, du } = swigluBackward(dh, lc.g, lc.u, lc.sig);
+    const dn2 = await back("gate_proj", dg);
+    const dn2u = await back("up_proj", du);
+    for (let i = 0; i < dn2.length; i++) dn2[i] += dn2u[i];
+    const dx2 = rmsnormBackward(dn2, lc.x2, layer.postNorm, lc.rstd2, grads.get(`model.layers.${l}.post_attention_layernorm.weight`) ?? null);
+    for (let i = 0; i < dx2.length; i++) dx2[i] += dx[i];
+    // attention block: x2 = x + o(attn(rope(q(n1)), rope(k(n1)), v(n1)))
+    const dao = await back("o_proj", dx2);
+    const { dq, dk, dv } = await attentionBackward(kernel, dao, lc.q, lc.k, lc.v, lc.attn, shape);
+    ropeApply(dq, batch.positions, c.numHeads, model.rope, true);
+    ropeApply(dk, batch.positions, c.numKvHeads, model.rope, true);
+    // Below layer 0 only the embedding could use the gradient: without an embedding grad, stop here.
+    const needDx = l > 0 || !!dEmbed || !!grads.get("model.layers.0.input_layernorm.weight");
+    const dn1 = await back("q_proj", dq, needDx);
+    const dn1k = await back("k_proj", dk, needDx);
+    const dn1v = await back("v_proj", dv, needDx);
+    if (!needDx) break;
+    for (let i = 0; i < dn1.length; i++) dn1[i] += dn1k[i] + dn1v[i];
+    const dxl = rmsnormBackward(dn1, lc.x, layer.inputNorm, lc.rstd1, grads.get(`model.layers.${l}.input_layernorm.weight`) ?? null);
+    for (let i = 0; i < dxl.length; i++) dxl[i] += dx2[i];
+    dx = dxl;
+  }
+  if (dEmbed) embeddingBackward(dEmbed, batch.tokens, dx, D);
+}
+
+/** Keys and values of every layer for positions [0, length). */
+export interface KvCache {
+  k: Float32Array[]; // per layer [maxLen, Hkv*hd]
+  v: Float32Array[];
+  length: number;
+  maxLen: number;
+}
+
+export function createKvCache(config: LlamaConfig, maxLen: number): KvCache {
+  const w = config.numKvHeads * config.headDim;
+  const k: Float32Array[] = [];
+  const v: Float32Array[] = [];
+  for (let l = 0; l < config.numLayers; l++) {
+    k.push(new Float32Array(maxLen * w));
+    v.push(new Float32Array(maxLen * w));
+  }
+  return { k, v, length: 0, maxLen };
+}
+
+// inference: n new tokens appended to the cache -> logits of the last token [V]
+export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>, kv: KvCache, adapter: LoraAdapter | null = null): Promise<Float32Array> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const D = c.hiddenSize;
+  const n = tokens.length;
+  const past = kv.length;
+  if (past + n > kv.maxLen) throw new RangeError(`KV cache full: ${past} + ${n} tokens > ${kv.maxLen}`);
+  const positions = new Int32Array(n);
+  for (let i = 0; i < n; i++) positions[i] = past + i;
+  let x = embeddingForward(model.embed, tokens, D);
+  const w = c.numKvHeads * c.headDim;
+  for (let l = 0; l < c.numLayers; l++) {
+    const layer = model.layers[l];
+    const run = async (p: Projection, input: Float32Array) => {
+      const [o, i] = projectionShape(c, p);
+      return (await linearForward(kernel, input, layer.proj[p], o, i, layerLora(adapter, l, p), null)).y;
+    };
+    const n1 = rmsnormForward(x, layer.inputNorm, c.rmsNormEps).y;
+    const q = await run("q_proj", n1);
+    const k = await run("k_proj", n1);
+    const v = await run("v_proj", n1);
+    ropeApply(q, positions, c.numHeads, model.rope);
+    ropeApply(k, positions, c.numKvHeads, model.rope);
+    kv.k[l].set(k, past * w);
+    kv.v[l].set(v, past * w);
+    // a fresh prompt runs the batched (kernel) attention; later tokens read the cache
+    const att =
+      past === 0 && n > 1
+        ? (await attentionForward(kernel, q, k, v, null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
+        : attentionCached(q, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
+    const ao = await run("o_proj", att);
+    for (let i = 0; i < x.length; i++) x[i] += ao[i];
+    const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
+    const g = await run("gate_proj", n2);
+    const u = await run("up_proj", n2);
+    const mo = await run("down_proj", swigluForward(g, u).h);
+    for (let i = 0; i < x.length; i++) x[i] += mo[i];
+  }
+  kv.length = past + n;
+  const last = x.subarray((n - 1) * D, n * D);
+  const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
+  return kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: 1, n: c.vocabSize, k: D, transB: true });
+}

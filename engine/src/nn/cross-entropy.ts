@@ -1,0 +1,67 @@
+/**
+ * Softmax cross-entropy over the vocabulary with a label mask: rows whose target is negative
+ * (Hugging Face uses -100) contribute nothing. Targets are already shifted (target[t] is the token
+ * that should follow position t).
+ *   loss = sum over kept rows of (logsumexp(z) - z[target]),  dz = (softmax(z) - onehot) / normalizer
+ */
+export const IGNORE_INDEX = -100;
+
+// forward: logits [N, V], targets [N] -> summed loss and number of kept rows
+export function crossEntropyForward(logits: Float32Array, targets: ArrayLike<number>, vocab: number): { lossSum: number; count: number } {
+  let lossSum = 0;
+  let count = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    if (t < 0) continue;
+    lossSum += rowLse(logits, i * vocab, vocab) - logits[i * vocab + t];
+    count++;
+  }
+  return { lossSum, count };
+}
+
+// forward + backward in one pass: returns dlogits [N, V] = (softmax - onehot) / normalizer on kept rows.
+// With inPlace, dlogits overwrites logits (saves an N x V buffer in training, where logits are not reused).
+export function crossEntropyBackward(
+  logits: Float32Array,
+  targets: ArrayLike<number>,
+  vocab: number,
+  normalizer: number,
+  { inPlace = false }: { inPlace?: boolean } = {},
+): { lossSum: number; count: number; dlogits: Float32Array } {
+  const dlogits = inPlace ? logits : new Float32Array(logits.length);
+  let lossSum = 0;
+  let count = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i];
+    const o = i * vocab;
+    if (t < 0) {
+      if (inPlace) dlogits.fill(0, o, o + vocab);
+      continue;
+    }
+    if (t >= vocab) throw new RangeError(`target ${t} outside the vocabulary [0, ${vocab})`);
+    const zt = logits[o + t];
+    // one exp per logit: e = exp(z - max) stored in dlogits, then scaled to softmax / normalizer
+    let max = -Infinity;
+    for (let j = 0; j < vocab; j++) if (logits[o + j] > max) max = logits[o + j];
+    let sum = 0;
+    for (let j = 0; j < vocab; j++) {
+      const e = Math.exp(logits[o + j] - max);
+      dlogits[o + j] = e;
+      sum += e;
+    }
+    lossSum += max + Math.log(sum) - zt;
+    count++;
+    const c = 1 / (sum * normalizer);
+    for (let j = 0; j < vocab; j++) dlogits[o + j] *= c;
+    dlogits[o + t] -= 1 / normalizer;
+  }
+  return { lossSum, count, dlogits };
+}
+
+function rowLse(z: Float32Array, o: number, n: number): number {
+  let max = -Infinity;
+  for (let j = 0; j < n; j++) if (z[o + j] > max) max = z[o + j];
+  let s = 0;
+  for (let j = 0; j < n; j++) s += Math.exp(z[o + j] - max);
+  return max + Math.log(s);
+}

@@ -1,0 +1,3 @@
+export * from "./weights.ts";
+export * from "./tree.ts";
+export * from "./report.ts";

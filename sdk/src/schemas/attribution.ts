@@ -1,0 +1,47 @@
+// The attribution report (attribution.json): influence per contribution, weight per contributor, and
+// the Merkle root of (account, weight) leaves that goes on chain.
+import { z } from "zod";
+import { Address, Bytes32, Sha256, schemaField, Uint256String } from "./common.ts";
+
+export const ContributionAttribution = z.object({
+  datanetId: Uint256String,
+  contributionId: Uint256String,
+  contributor: Address,
+  contentHash: Sha256.optional(),
+  /** Raw influence score (TracIn: sum of lr x gradient dot products); may be negative. */
+  score: z.number(),
+  /** Normalised integer weight; the weights of all contributions sum to `totalWeight`. */
+  weight: Uint256String,
+});
+
+export const ContributorWeight = z.object({
+  account: Address,
+  weight: Uint256String,
+});
+
+export const AttributionReport = z.object({
+  schema: schemaField("attribution"),
+  method: z.enum(["tracin", "uniform"]).default("tracin"),
+  totalWeight: Uint256String,
+  /** Root of the OpenZeppelin StandardMerkleTree over `leafEncoding` leaves (account, weight). */
+  merkleRoot: Bytes32,
+  leafEncoding: z.tuple([z.literal("address"), z.literal("uint256")]).default(["address", "uint256"]),
+  contributions: z.array(ContributionAttribution),
+  contributors: z.array(ContributorWeight).min(1, "must attribute to at least one contributor"),
+}).superRefine((report, ctx) => {
+  const total = BigInt(report.totalWeight);
+  const sum = report.contributors.reduce((acc, c) => acc + BigInt(c.weight), 0n);
+  if (sum !== total) {
+    ctx.addIssue({ code: "custom", path: ["contributors"], message: `weights sum to ${sum}, expected totalWeight ${total}` });
+  }
+  const seen = new Set<string>();
+  report.contributors.forEach((c, i) => {
+    const key = c.account.toLowerCase();
+    if (seen.has(key)) ctx.addIssue({ code: "custom", path: ["contributors", i, "account"], message: `duplicate account ${c.account}` });
+    seen.add(key);
+  });
+});
+
+export type ContributionAttribution = z.infer<typeof ContributionAttribution>;
+export type ContributorWeight = z.infer<typeof ContributorWeight>;
+export type AttributionReport = z.infer<typeof AttributionReport>;

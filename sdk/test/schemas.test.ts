@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import {
+  jsonSchemas, parseAttributionReport, parseDatanetMetadata, parseDocument, parseJobSpec, parseRecord,
+  SchemaValidationError,
+} from "../src/schemas/index.ts";
+
+const addr = (n: number) => `0x${n.toString(16).padStart(40, "0")}`;
+
+describe("job spec", () => {
+  it("fills LLaMA-Factory-like defaults for a minimal spec", () => {
+    const spec = parseJobSpec({ baseModel: "tributary/tiny-llama", data: [{ datanetId: "1", version: 3 }] });
+    assert.equal(spec.schema, "tributary/job-spec@1");
+    assert.equal(spec.method, "lora");
+    assert.deepEqual(spec.lora, { r: 8, alpha: 16, dropout: 0.05, targetModules: ["q_proj", "v_proj"], rslora: false });
+    assert.equal(spec.training.learningRate, 2e-4);
+    assert.equal(spec.training.epochs, 3);
+    assert.equal(spec.training.batchSize, 4);
+    assert.equal(spec.training.scheduler, "cosine");
+    assert.deepEqual(spec.quantization, { type: "nf4", doubleQuant: true, blockSize: 64, computeDtype: "bf16" });
+    assert.equal(spec.evalSplit, 0.1);
+  });
+
+  it("keeps values given and defaults the rest of a partly given section", () => {
+    const spec = parseJobSpec({
+      baseModel: "m", method: "qlora", data: [{ datanetId: "7", version: 1 }],
+      lora: { r: 16 }, training: { learningRate: 1e-4, scheduler: "linear" },
+    });
+    assert.equal(spec.lora.r, 16);
+    assert.equal(spec.lora.alpha, 16);
+    assert.equal(spec.training.learningRate, 1e-4);
+    assert.equal(spec.training.epochs, 3);
+    assert.equal(spec.training.scheduler, "linear");
+  });
+
+  it("names the field and the reason on bad input", () => {
+    assert.throws(
+      () => parseJobSpec({ baseModel: "m", data: [{ datanetId: "1", version: 1 }], training: { learningRate: -1 }, lora: { targetModules: ["q", 3] } }),
+      (err: unknown) => {
+        assert.ok(err instanceof SchemaValidationError);
+        const paths = err.issues.map((i) => i.path);
+        assert.ok(paths.includes("training.learningRate"), paths.join());
+        assert.ok(paths.includes("lora.targetModules[1]"), paths.join());
+        assert.match(err.message, /training\.learningRate: .*0/);
+        return true;
+      });
+  });
+
+  it("rejects a wrong schema version, missing data and duplicate datanets", () => {
+    assert.throws(() => parseJobSpec({ schema: "tributary/job-spec@2", baseModel: "m", data: [{ datanetId: "1", version: 1 }] }),
+      /schema: expected "tributary\/job-spec@1", got "tributary\/job-spec@2"/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", data: [] }), /data: must reference at least one Datanet version/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", data: [{ datanetId: "1", version: 1 }, { datanetId: "1", version: 2 }] }),
+      /must not list a Datanet twice/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", method: "full", data: [{ datanetId: "1", version: 1 }] }), /method/);
+  });
+});
+
+describe("records", () => {
+  it("accepts the three record shapes", () => {
+    assert.deepEqual(parseRecord({ text: "hi" }), { text: "hi" });
+    assert.deepEqual(parseRecord({ prompt: "q", completion: "a" }), { prompt: "q", completion: "a" });
+    const chat = { messages: [{ role: "user", content: "q" }, { role: "assistant", content: "a" }] };
+    assert.deepEqual(parseRecord(chat), chat);
+  });
+
+  it("names the bad field of the shape the keys point to", () => {
+    assert.throws(() => parseRecord({ messages: [{ role: "user", content: "q" }, { role: "robot", content: "a" }] }),
+      (err: unknown) => err instanceof SchemaValidationError && err.issues[0].path === "messages[1].role");
+    assert.throws(() => parseRecord({ messages: [{ role: "user", content: "q" }] }), /at least one assistant message/);
+    assert.throws(() => parseRecord({ prompt: "q" }), /completion/);
+    assert.throws(() => parseRecord({ foo: 1 }), /"messages", "prompt"\+"completion" or "text", got an object with keys \[foo\]/);
+    assert.throws(() => parseRecord([1]), /got an array/);
+  });
+});
+
+describe("documents", () => {
+  it("validates datanet metadata with defaults", () => {
+    const md = parseDatanetMetadata({ name: "Medical QA" });
+    assert.equal(md.schema, "tributary/datanet@1");
+    assert.deepEqual(md.recordKinds, ["chat", "prompt-completion", "text"]);
+    assert.throws(() => parseDatanetMetadata({ name: "" }), /name: must not be empty/);
+    assert.throws(() => parseDatanetMetadata({ name: "x", custodian: { publicKey: "02ab", keyId: "k" } }), /custodian\.publicKey/);
+  });
+
+  it("checks that attribution weights sum to the total", () => {
+    const base = {
+      totalWeight: "100", merkleRoot: `0x${"ab".repeat(32)}`, contributions: [],
+      contributors: [{ account: addr(1), weight: "60" }, { account: addr(2), weight: "40" }],
+    };
+    assert.equal(parseAttributionReport(base).contributors.length, 2);
+    assert.throws(() => parseAttributionReport({ ...base, totalWeight: "99" }), /contributors: weights sum to 100, expected totalWeight 99/);
+    assert.throws(() => parseAttributionReport({ ...base, contributors: [{ account: addr(1), weight: "50" }, { account: addr(1), weight: "50" }] }),
+      /contributors\[1\]\.account: duplicate account/);
+  });
+
+  it("dispatches on the schema field", () => {
+    assert.equal(parseDocument({ schema: "tributary/datanet@1", name: "n" }).schema, "tributary/datanet@1");
+    assert.throws(() => parseDocument({ schema: "tributary/nope@1" }), /schema: expected one of .*got "tributary\/nope@1"/);
+  });
+});
+
+describe("JSON Schema export", () => {
+  it("exports every document with its constraints and defaults", () => {
+    const all = jsonSchemas();
+    assert.deepEqual(Object.keys(all).sort(), [
+      "adapter-manifest.v1.json", "attribution.v1.json", "contribution.v1.json", "datanet.v1.json",
+      "job-spec.v1.json", "metrics.v1.json", "record.v1.json",
+    ]);
+    const job = all["job-spec.v1.json"] as any;
+    assert.equal(job.properties.schema.const, "tributary/job-spec@1");
+    assert.equal(job.properties.lora.properties.r.default, 8);
+    assert.deepEqual(job.properties.method.enum, ["lora", "qlora"]);
+    assert.ok(job.required.includes("baseModel") && job.required.includes("data"));
+    assert.ok(!job.required.includes("method"), "fields with defaults are optional on input");
+    const record = all["record.v1.json"] as any;
+    assert.equal(record.anyOf.length, 3);
+  });
+});
