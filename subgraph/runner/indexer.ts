@@ -1,6 +1,6 @@
 // The local indexer: a built subgraph + a chain follower + the entity store + the GraphQL server.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ChainFollower } from "./follower.ts";
 import { buildGraphQLSchema } from "./graphql-schema.ts";
@@ -74,6 +74,12 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
   const logger = opts.logger ?? defaultLogger;
   const subgraph = loadSubgraph(opts.manifest ?? join(packageDir, "build", "subgraph.yaml"));
   if (opts.deployments) {
+    if (typeof opts.deployments === "string" && !existsSync(opts.deployments)) {
+      throw new ManifestError(
+        `no deployments file at ${opts.deployments}`,
+        "deploy the contracts first (npm run deploy)",
+      );
+    }
     const d =
       typeof opts.deployments === "string"
         ? (JSON.parse(readFileSync(opts.deployments, "utf8")) as Deployments)
@@ -81,6 +87,10 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
     if (!d.contracts)
       throw new ManifestError("the deployments file has no `contracts`", "run the deploy step again");
     applyDeployments(subgraph, d);
+    for (const ds of subgraph.dataSources) {
+      if (!d.contracts[ds.name])
+        logger("warn", `deployments has no ${ds.name}: indexing ${ds.address} from the manifest`);
+    }
   }
   const addresses = subgraph.dataSources.map((ds) => `${ds.name}@${ds.address}:${ds.startBlock}`).join(",");
   const deployment = createHash("sha256").update(subgraph.buildHash).update(addresses).digest("hex");

@@ -384,7 +384,9 @@ describe("query dialect", () => {
     assert.equal(d.increments.length, 3);
     assert.equal(d._meta.block.number, third.block);
     const thirdBlock = await chain.publicClient.getBlock({ blockNumber: BigInt(third.block) });
-    const byHash = await ok(`query($h: Bytes!) { counters(block: { hash: $h }) { count } }`, { h: thirdBlock.hash });
+    const byHash = await ok(`query($h: Bytes!) { counters(block: { hash: $h }) { count } }`, {
+      h: thirdBlock.hash,
+    });
     assert.equal(byHash.counters[0].count, "3");
     const before = await ok(`{ counters(block: { number: ${counter.block} }) { id } }`);
     assert.equal(before.counters.length, 0);
@@ -425,6 +427,20 @@ describe("bad queries get GraphQL errors", () => {
     assert.equal(other.status, 404);
     const get = await fetch(`${indexer.url}?query=${encodeURIComponent("{ counters { count } }")}`);
     assert.equal(((await get.json()) as { data: { counters: unknown[] } }).data.counters.length, 1);
+  });
+});
+
+describe("startup errors", () => {
+  it("refuses a missing deployments file or build with a clear error", async () => {
+    const base = { rpcUrl: chain.rpcUrl, dataDir, port: 0, logger: quiet };
+    await assert.rejects(
+      startIndexer({ ...base, manifest, deployments: join(dataDir, "nope.json") }),
+      /no deployments file at .*deploy the contracts first/,
+    );
+    await assert.rejects(
+      startIndexer({ ...base, manifest: join(dataDir, "missing", "subgraph.yaml") }),
+      /no built subgraph at .*graph build/,
+    );
   });
 });
 
