@@ -6,11 +6,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import type { Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { ensureBuilt } from "../subgraph/scripts/prepare.ts";
 import { startIndexer } from "../subgraph/runner/indexer.ts";
 import { compileSolidity, deploy, fixtureDir, startChain } from "../subgraph/test/helpers/chain.ts";
+import type { Data } from "../subgraph/test/helpers/events.ts";
 
 const EVENTS = 10_000;
 const DATANETS = 10;
@@ -75,7 +75,7 @@ const post = async (query: string, variables: unknown) => {
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ query, variables }),
   });
-  const body = (await res.json()) as { errors?: unknown[]; data?: any };
+  const body = (await res.json()) as { errors?: unknown[]; data?: Data };
   if (body.errors) throw new Error(JSON.stringify(body.errors));
   return body.data;
 };

@@ -4,7 +4,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { startTributaryIndexer } from "../index.ts";
+import { startIndexer } from "../index.ts";
 
 const root = resolve(import.meta.dirname, "../..");
 const { values } = parseArgs({
@@ -19,7 +19,7 @@ const { values } = parseArgs({
 const fallback = join(root, "deployments", "31337.json");
 const deployments = values.deployments ?? (existsSync(fallback) ? fallback : undefined);
 if (!deployments) console.warn("[subgraph] no deployments file: indexing the addresses in subgraph.yaml");
-const indexer = await startTributaryIndexer({
+const indexer = await startIndexer({
   rpcUrl: values.rpc,
   deployments,
   dataDir: values["data-dir"],

@@ -9,7 +9,9 @@ const require = createRequire(import.meta.url);
 
 export class GraphBuildError extends Error {
   constructor(step: string, output: string) {
-    super(`graph ${step} failed:\n${output.trim().split("\n").slice(-30).join("\n")}\nfix the mapping or schema and rebuild`);
+    super(
+      `graph ${step} failed:\n${output.trim().split("\n").slice(-30).join("\n")}\nfix the mapping or schema and rebuild`,
+    );
     this.name = "GraphBuildError";
   }
 }
@@ -28,7 +30,11 @@ async function graph(step: string, args: string[], cwd: string): Promise<void> {
 }
 
 /** `graph codegen` then `graph build` of `manifest` (relative to `dir`); returns the built manifest's path. */
-export async function buildSubgraph(dir: string, manifest = "subgraph.yaml", outDir = "build"): Promise<string> {
+export async function buildSubgraph(
+  dir: string,
+  manifest = "subgraph.yaml",
+  outDir = "build",
+): Promise<string> {
   await graph("codegen", [manifest, "--output-dir", "generated", "--skip-migrations"], dir);
   await graph("build", [manifest, "--output-dir", outDir, "--skip-migrations"], dir);
   return join(dir, outDir, "subgraph.yaml");

@@ -7,7 +7,9 @@ const PRECISION = 34;
 
 export class DecimalParseError extends Error {
   constructor(input: string) {
-    super(`"${input}" is not a decimal number; use digits with an optional sign, point and exponent (e.g. -12.5e3)`);
+    super(
+      `"${input}" is not a decimal number; use digits with an optional sign, point and exponent (e.g. -12.5e3)`,
+    );
     this.name = "DecimalParseError";
   }
 }

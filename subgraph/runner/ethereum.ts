@@ -1,6 +1,7 @@
 // Chain data -> graph-ts `ethereum.Event`, `ethereum.Block`, `ethereum.Transaction`, `ethereum.Value`.
 import type { AbiEvent, AbiParameter } from "viem";
-import { AscMemory, TypeId } from "./asc.ts";
+import type { AscMemory } from "./asc.ts";
+import { TypeId } from "./asc.ts";
 import { fromHex } from "./values.ts";
 
 /** The block fields graph-ts exposes, as the follower reads them over JSON-RPC. */
@@ -79,7 +80,10 @@ function writeEthValue(mem: AscMemory, param: AbiParameter, value: unknown): num
   if (arr) {
     const inner = { ...param, type: arr[1] } as AbiParameter;
     const items = (value as unknown[]).map((v) => writeEthValue(mem, inner, v));
-    return w(arr[2] === "" ? EthKind.ARRAY : EthKind.FIXED_ARRAY, mem.writeU32Array(items, TypeId.ArrayEthereumValue));
+    return w(
+      arr[2] === "" ? EthKind.ARRAY : EthKind.FIXED_ARRAY,
+      mem.writeU32Array(items, TypeId.ArrayEthereumValue),
+    );
   }
   if (type === "tuple") {
     const components = (param as { components: readonly AbiParameter[] }).components;
@@ -150,7 +154,11 @@ export function writeEvent(mem: AscMemory, trigger: EventTrigger): number {
     const v = trigger.args[i];
     const value =
       input.indexed && isDynamic(input.type)
-        ? mem.writeEnum(EthKind.FIXED_BYTES, BigInt(mem.writeBytes(fromHex(v as string))), TypeId.EthereumValue)
+        ? mem.writeEnum(
+            EthKind.FIXED_BYTES,
+            BigInt(mem.writeBytes(fromHex(v as string))),
+            TypeId.EthereumValue,
+          )
         : writeEthValue(mem, input, v);
     return mem.writeStruct([name, value], TypeId.EventParam);
   });

@@ -1,10 +1,17 @@
 // Follows a chain over JSON-RPC: polls the head, fetches the data sources' logs in ranges, decodes them
 // with the ABIs and hands each block's triggers to the processor in (block, logIndex) order. Detects
 // reorgs (the stored head's hash no longer on chain) and reverts the store to the common ancestor.
-import { createPublicClient, decodeEventLog, http, type Hex, type PublicClient } from "viem";
+import {
+  createPublicClient,
+  decodeEventLog,
+  http,
+  HttpRequestError,
+  type Hex,
+  type PublicClient,
+} from "viem";
 import type { BlockInfo, EventTrigger, TransactionInfo } from "./ethereum.ts";
 import type { Subgraph } from "./manifest.ts";
-import { BlockProcessor, type Logger, type Trigger } from "./processor.ts";
+import { BlockProcessor, HandlerError, type Logger, type Trigger } from "./processor.ts";
 import type { BlockPointer, EntityStore } from "./store.ts";
 
 type RpcLog = {
@@ -53,7 +60,9 @@ type RpcBlock = {
 
 export class RpcUnavailableError extends Error {
   constructor(url: string, cause: unknown) {
-    super(`cannot reach the chain at ${url}: ${(cause as Error).message}; start it (npx hardhat node) or set rpcUrl`);
+    super(
+      `cannot reach the chain at ${url}: ${(cause as Error).message}; start it (npx hardhat node) or set rpcUrl`,
+    );
     this.name = "RpcUnavailableError";
   }
 }
@@ -116,11 +125,14 @@ export class ChainFollower {
   /** Set when a handler fails: indexing stops there, as in graph-node. */
   failure: Error | null = null;
   eventsProcessed = 0;
+  private unreachable = false;
   private readonly listeners = new Set<() => void>();
 
   constructor(opts: FollowerOptions) {
     this.opts = { pollMs: 200, rangeSize: 2000, ...opts };
-    this.client = createPublicClient({ transport: http(opts.rpcUrl, { batch: { batchSize: 100 }, retryCount: 0 }) });
+    this.client = createPublicClient({
+      transport: http(opts.rpcUrl, { batch: { batchSize: 100 }, retryCount: 0 }),
+    });
     this.processor = new BlockProcessor(opts.subgraph, opts.store, opts.logger);
     this.startBlock = Math.min(...opts.subgraph.dataSources.map((d) => d.startBlock));
     const err = opts.store.getMeta("error");
@@ -166,11 +178,18 @@ export class ChainFollower {
     let from = head ? head.number + 1 : this.startBlock;
     let handled = 0;
     const addresses = this.opts.subgraph.dataSources.map((d) => d.address);
-    const topics = [...new Set(this.opts.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.topic0)))];
+    const topics = [
+      ...new Set(this.opts.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.topic0))),
+    ];
     while (from <= chainHead) {
       const to = Math.min(chainHead, from + this.opts.rangeSize - 1);
       const logs = await this.rpc<RpcLog[]>("eth_getLogs", [
-        { fromBlock: "0x" + from.toString(16), toBlock: "0x" + to.toString(16), address: addresses, topics: [topics] },
+        {
+          fromBlock: "0x" + from.toString(16),
+          toBlock: "0x" + to.toString(16),
+          address: addresses,
+          topics: [topics],
+        },
       ]);
       const byBlock = new Map<number, RpcLog[]>();
       for (const log of logs) {
@@ -189,7 +208,10 @@ export class ChainFollower {
           numbers.forEach((n, i) => {
             const block = blocks[i];
             if (!block) throw new Error(`block ${n} disappeared while indexing`);
-            handled += this.processor.processBlock(toBlockInfo(block), this.triggersOf(block, byBlock.get(n)!));
+            handled += this.processor.processBlock(
+              toBlockInfo(block),
+              this.triggersOf(block, byBlock.get(n)!),
+            );
           });
           store.setHead({
             number: to,
@@ -199,9 +221,12 @@ export class ChainFollower {
           });
         });
       } catch (e) {
+        if (e instanceof HandlerError)
+          handled = await this.commitBefore(e.blockNumber, numbers, blocks, byBlock, from);
         this.failure = e as Error;
         store.setMeta("error", (e as Error).message);
         this.opts.logger("error", (e as Error).message);
+        this.eventsProcessed += handled;
         this.notify();
         return handled;
       }
@@ -209,6 +234,36 @@ export class ChainFollower {
       from = to + 1;
       this.notify();
     }
+    return handled;
+  }
+
+  /** After a handler failed in block `failed`, indexes the range's blocks before it (as graph-node does). */
+  private async commitBefore(
+    failed: number,
+    numbers: number[],
+    blocks: (RpcBlock | null)[],
+    byBlock: Map<number, RpcLog[]>,
+    from: number,
+  ): Promise<number> {
+    if (failed - 1 < from) return 0;
+    const last = await this.blockAt(failed - 1, false);
+    if (!last) return 0;
+    let handled = 0;
+    this.opts.store.transaction(() => {
+      numbers.forEach((n, i) => {
+        if (n < failed)
+          handled += this.processor.processBlock(
+            toBlockInfo(blocks[i]!),
+            this.triggersOf(blocks[i]!, byBlock.get(n)!),
+          );
+      });
+      this.opts.store.setHead({
+        number: failed - 1,
+        hash: last.hash,
+        parentHash: last.parentHash,
+        timestamp: Number(last.timestamp),
+      });
+    });
     return handled;
   }
 
@@ -226,7 +281,11 @@ export class ChainFollower {
         if (ds.address !== address || Number(log.blockNumber) < ds.startBlock) continue;
         for (const h of ds.handlers) {
           if (h.topic0 !== log.topics[0]) continue;
-          const decoded = decodeEventLog({ abi: [h.event], data: log.data, topics: log.topics as [Hex, ...Hex[]] });
+          const decoded = decodeEventLog({
+            abi: [h.event],
+            data: log.data,
+            topics: log.topics as [Hex, ...Hex[]],
+          });
           const args = decoded.args as unknown as Record<string, unknown> | unknown[];
           const event: EventTrigger = {
             address,
@@ -262,8 +321,18 @@ export class ChainFollower {
     const tick = async () => {
       if (this.stopped) return;
       this.running = this.syncOnce()
-        .then(() => undefined)
-        .catch((e: Error) => this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message));
+        .then(() => {
+          this.unreachable = false;
+        })
+        .catch((e: Error) => {
+          // Network trouble is retried on the next poll; anything else is worth an error line.
+          const network = e instanceof HttpRequestError || /fetch failed|ECONNREFUSED/.test(e.message);
+          if (network && !this.unreachable)
+            this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message);
+          if (network)
+            this.unreachable = true; // said once, until the chain answers again
+          else this.opts.logger("error", `indexing paused, retrying: ${e.message}`);
+        });
       await this.running;
       if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollMs);
     };

@@ -61,7 +61,8 @@ function scalar(name: string, description: string, check: (s: string) => string)
     serialize: (v) => String(v),
     parseValue: parse,
     parseLiteral: (ast: ValueNode) => {
-      if (ast.kind === Kind.STRING || ast.kind === Kind.INT) return parse(ast.kind === Kind.INT ? Number(ast.value) : ast.value);
+      if (ast.kind === Kind.STRING || ast.kind === Kind.INT)
+        return parse(ast.kind === Kind.INT ? Number(ast.value) : ast.value);
       throw new TypeError(`${name} must be a string`);
     },
   });
@@ -72,7 +73,11 @@ const integer = (what: string) => (s: string) => {
   return s;
 };
 
-export const BigIntScalar = scalar("BigInt", "Arbitrary-size integer, as a decimal string", integer("BigInt"));
+export const BigIntScalar = scalar(
+  "BigInt",
+  "Arbitrary-size integer, as a decimal string",
+  integer("BigInt"),
+);
 export const Int8Scalar = scalar("Int8", "64-bit integer, as a decimal string", integer("Int8"));
 export const TimestampScalar = scalar("Timestamp", "Microseconds since the Unix epoch", integer("Timestamp"));
 export const BigDecimalScalar = scalar("BigDecimal", "Arbitrary-precision decimal, as a string", (s) => {
@@ -161,7 +166,8 @@ function comparableInput(type: string, v: unknown): Comparable {
 
 function cmp(a: Comparable, b: Comparable): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? 1 : -1; // nulls last
-  if (typeof a === "object" && typeof b === "object") return compareDecimal(parseDecimal(a.dec), parseDecimal(b.dec));
+  if (typeof a === "object" && typeof b === "object")
+    return compareDecimal(parseDecimal(a.dec), parseDecimal(b.dec));
   if (typeof a === "bigint" || typeof b === "bigint") {
     const x = BigInt(a as bigint);
     const y = BigInt(b as bigint);
@@ -225,11 +231,16 @@ function stringOp(op: string, value: string, needle: string): boolean {
   const a = nocase ? value.toLowerCase() : value;
   const b = nocase ? needle.toLowerCase() : needle;
   const base = op.replace(/_nocase$/, "").replace(/^_not/, "");
-  const hit = base === "_contains" ? a.includes(b) : base === "_starts_with" ? a.startsWith(b) : a.endsWith(b);
+  const hit =
+    base === "_contains" ? a.includes(b) : base === "_starts_with" ? a.startsWith(b) : a.endsWith(b);
   return op.startsWith("_not") ? !hit : hit;
 }
 
-export function compileFilter(schema: SubgraphSchema, type: string, where: Record<string, unknown>): Predicate {
+export function compileFilter(
+  schema: SubgraphSchema,
+  type: string,
+  where: Record<string, unknown>,
+): Predicate {
   const def = schema.entities.get(type) ?? schema.interfaces.get(type);
   if (!def) throw new QueryError(`unknown type ${type}`);
   const preds: Predicate[] = [];
@@ -268,11 +279,16 @@ export function compileFilter(schema: SubgraphSchema, type: string, where: Recor
       const containsAll = (list: Comparable[], needles: Comparable[], nocase: boolean) =>
         needles.every((n) =>
           list.some((x) =>
-            nocase && typeof x === "string" && typeof n === "string" ? x.toLowerCase() === n.toLowerCase() : eq(x, n),
+            nocase && typeof x === "string" && typeof n === "string"
+              ? x.toLowerCase() === n.toLowerCase()
+              : eq(x, n),
           ),
         );
       const sameList = (list: Comparable[] | null) =>
-        list !== null && wanted !== null && list.length === wanted.length && list.every((x, i) => eq(x, wanted[i]));
+        list !== null &&
+        wanted !== null &&
+        list.length === wanted.length &&
+        list.every((x, i) => eq(x, wanted[i]));
       switch (op) {
         case "":
           preds.push((e) => (wanted === null ? items(e) === null : sameList(items(e))));
@@ -362,11 +378,18 @@ function sortKey(schema: SubgraphSchema, type: string, orderBy: string): (e: Res
   return (e) => comparableOf(e.__data[f.name]);
 }
 
-export function collect(schema: SubgraphSchema, type: string, rows: Resolved[], args: CollectionArgs): Resolved[] {
+export function collect(
+  schema: SubgraphSchema,
+  type: string,
+  rows: Resolved[],
+  args: CollectionArgs,
+): Resolved[] {
   const first = args.first ?? DEFAULT_FIRST;
   const skip = args.skip ?? 0;
-  if (first < 0 || first > MAX_FIRST) throw new QueryError(`first must be between 0 and ${MAX_FIRST}, got ${first}`);
-  if (skip < 0 || skip > MAX_SKIP) throw new QueryError(`skip must be between 0 and ${MAX_SKIP}, got ${skip}`);
+  if (first < 0 || first > MAX_FIRST)
+    throw new QueryError(`first must be between 0 and ${MAX_FIRST}, got ${first}`);
+  if (skip < 0 || skip > MAX_SKIP)
+    throw new QueryError(`skip must be between 0 and ${MAX_SKIP}, got ${skip}`);
   let out = args.where ? rows.filter(compileFilter(schema, type, args.where)) : rows.slice();
   const key = sortKey(schema, type, args.orderBy ?? "id");
   const idKey = (e: Resolved) => comparableOf(e.__data.id);
@@ -402,13 +425,17 @@ function viewFor(ctx: QueryContext, block: BlockArg | undefined): QueryView {
   }
   if (block.number_gte !== undefined) {
     if (block.number_gte > headNumber) {
-      throw new QueryError(`the subgraph has only indexed up to block number ${headNumber}; block.number_gte is ${block.number_gte}`);
+      throw new QueryError(
+        `the subgraph has only indexed up to block number ${headNumber}; block.number_gte is ${block.number_gte}`,
+      );
     }
     return new QueryView(ctx.store, ctx.schema, null);
   }
   if (block.number !== undefined) {
     if (block.number > headNumber) {
-      throw new QueryError(`the subgraph has only indexed up to block number ${headNumber}; block.number is ${block.number}`);
+      throw new QueryError(
+        `the subgraph has only indexed up to block number ${headNumber}; block.number is ${block.number}`,
+      );
     }
     return new QueryView(ctx.store, ctx.schema, block.number === headNumber ? null : block.number);
   }
@@ -430,7 +457,10 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
   });
   const enums = new Map<string, GraphQLEnumType>();
   for (const [name, values] of schema.enums) {
-    enums.set(name, new GraphQLEnumType({ name, values: Object.fromEntries(values.map((v) => [v, { value: v }])) }));
+    enums.set(
+      name,
+      new GraphQLEnumType({ name, values: Object.fromEntries(values.map((v) => [v, { value: v }])) }),
+    );
   }
   const outputs = new Map<string, GraphQLObjectType | GraphQLInterfaceType>();
   const filters = new Map<string, GraphQLInputObjectType>();
@@ -442,7 +472,7 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
     if (scalarTypes[type]) return scalarTypes[type];
     if (enums.has(type)) return enums.get(type)!;
     // entity references are filtered by id
-    return type === "ID" ? GraphQLID : scalarTypes[defOf(type).fields.get("id")!.type] ?? GraphQLID;
+    return type === "ID" ? GraphQLID : (scalarTypes[defOf(type).fields.get("id")!.type] ?? GraphQLID);
   };
 
   const filterOf = (name: string): GraphQLInputObjectType => {
@@ -462,7 +492,14 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
           const valueType = isRef ? namedInput(f.type) : base;
           if (f.list) {
             const listT = new GraphQLList(new GraphQLNonNull(valueType));
-            for (const s of ["", "_not", "_contains", "_contains_nocase", "_not_contains", "_not_contains_nocase"]) {
+            for (const s of [
+              "",
+              "_not",
+              "_contains",
+              "_contains_nocase",
+              "_not_contains",
+              "_not_contains_nocase",
+            ]) {
               fields[f.name + s] = { type: listT };
             }
           } else {
@@ -476,7 +513,9 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
             }
             if (ct === "Bytes") ops.push("_contains", "_not_contains");
             for (const s of ops) {
-              fields[f.name + s] = { type: s.endsWith("in") ? new GraphQLList(new GraphQLNonNull(valueType)) : valueType };
+              fields[f.name + s] = {
+                type: s.endsWith("in") ? new GraphQLList(new GraphQLNonNull(valueType)) : valueType,
+              };
             }
           }
           if (isRef) fields[`${f.name}_`] = { type: filterOf(f.type) };
@@ -534,7 +573,9 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
         resolve: (e) => {
           const r = related(e, f)[0] ?? null;
           if (!r && !f.derivedFrom && e.__data[f.name] && f.nonNull) {
-            throw new QueryError(`${e.__type}.${f.name} refers to a missing ${f.type} ${refId(e.__data[f.name])}`);
+            throw new QueryError(
+              `${e.__type}.${f.name} refers to a missing ${f.type} ${refId(e.__data[f.name])}`,
+            );
           }
           return r;
         },
@@ -594,7 +635,8 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
         block: { type: BlockHeight },
         subgraphError: { type: ErrorPolicy, defaultValue: "deny" },
       },
-      resolve: (_root, args: { id: string; block?: BlockArg }, ctx) => viewFor(ctx, args.block).get(name, args.id),
+      resolve: (_root, args: { id: string; block?: BlockArg }, ctx) =>
+        viewFor(ctx, args.block).get(name, args.id),
     };
     queryFields[collectionName(name)] = {
       type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(type))),

@@ -35,7 +35,9 @@ export class MappingAbortError extends Error {
 
 export class HostFunctionUnavailableError extends Error {
   constructor(name: string) {
-    super(`host function ${name} is not offered by the local runner; avoid it in mappings or index with graph-node`);
+    super(
+      `host function ${name} is not offered by the local runner; avoid it in mappings or index with graph-node`,
+    );
     this.name = "HostFunctionUnavailableError";
   }
 }
@@ -94,7 +96,12 @@ function writeJson(mem: AscMemory, node: JsonNode): number {
     case JsonKind.STRING:
       return w(mem.writeString(node.value as string));
     case JsonKind.ARRAY:
-      return w(mem.writeU32Array((node.value as JsonNode[]).map((n) => writeJson(mem, n)), TypeId.ArrayJsonValue));
+      return w(
+        mem.writeU32Array(
+          (node.value as JsonNode[]).map((n) => writeJson(mem, n)),
+          TypeId.ArrayJsonValue,
+        ),
+      );
     default: {
       const entries = (node.value as [string, JsonNode][]).map(([k, v]) =>
         mem.writeStruct([mem.writeString(k), writeJson(mem, v)], TypeId.TypedMapEntryStringJsonValue),
@@ -153,7 +160,7 @@ const hostFunctions: Record<string, HostFn> = {
     ctx.log(level, text);
   },
   "typeConversion.bytesToString": (mem, _ctx, b) =>
-    mem.writeString(utf8.decode(mem.readBytes(b)).replace(/\u0000/g, "")),
+    mem.writeString(utf8.decode(mem.readBytes(b)).replaceAll("\0", "")),
   "typeConversion.bytesToHex": (mem, _ctx, b) => mem.writeString(toHex(mem.readBytes(b))),
   "typeConversion.bigIntToString": (mem, _ctx, b) => mem.writeString(mem.readBigInt(b).toString()),
   "typeConversion.bigIntToHex": (mem, _ctx, b) => {
@@ -163,7 +170,8 @@ const hostFunctions: Record<string, HostFn> = {
   "typeConversion.stringToH160": (mem, _ctx, s) => {
     const text = mem.readString(s);
     const bytes = fromHex(text);
-    if (bytes.length !== 20) throw new MappingAbortError(`"${text}" is not a 20-byte address`, "stringToH160");
+    if (bytes.length !== 20)
+      throw new MappingAbortError(`"${text}" is not a 20-byte address`, "stringToH160");
     return mem.writeBytes(bytes);
   },
   "typeConversion.bytesToBase58": (mem, _ctx, b) => mem.writeString(base58(mem.readBytes(b))),
@@ -179,7 +187,8 @@ const hostFunctions: Record<string, HostFn> = {
   "bigInt.rightShift": (mem, _ctx, x, bits) => mem.writeBigInt(mem.readBigInt(x) >> BigInt(bits & 0xff)),
   "bigInt.fromString": (mem, _ctx, s) => {
     const text = mem.readString(s);
-    if (!/^-?\d+$/.test(text)) throw new MappingAbortError(`"${text}" is not an integer`, "BigInt.fromString");
+    if (!/^-?\d+$/.test(text))
+      throw new MappingAbortError(`"${text}" is not an integer`, "BigInt.fromString");
     return mem.writeBigInt(BigInt(text));
   },
   "bigInt.dividedByDecimal": (mem, _ctx, x, y) => {
@@ -199,7 +208,8 @@ const hostFunctions: Record<string, HostFn> = {
   "dataSource.network": (mem, ctx) => mem.writeString(ctx.dataSource.network),
   "dataSource.context": (mem, ctx) => writeEntity(mem, ctx.dataSource.context),
   "ens.nameByHash": () => 0,
-  "json.fromBytes": (mem, _ctx, b) => writeJson(mem, parseJsonPreservingNumbers(utf8.decode(mem.readBytes(b)))),
+  "json.fromBytes": (mem, _ctx, b) =>
+    writeJson(mem, parseJsonPreservingNumbers(utf8.decode(mem.readBytes(b)))),
   "json.try_fromBytes": (mem, _ctx, b) => {
     let node: JsonNode | null = null;
     try {
@@ -231,7 +241,10 @@ export class MappingModule {
   }
 
   /** Instantiates the module bound to `ctx` (plus `extra` host functions) and runs its start function. */
-  instantiate(ctx: HostContext, extra: Record<string, HostFn> = {}): { mem: AscMemory; exports: WasmExports } {
+  instantiate(
+    ctx: HostContext,
+    extra: Record<string, HostFn> = {},
+  ): { mem: AscMemory; exports: WasmExports } {
     let mem: AscMemory | null = null;
     const imports: Record<string, Record<string, WebAssembly.ImportValue>> = {};
     for (const imp of WebAssembly.Module.imports(this.module)) {

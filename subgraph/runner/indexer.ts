@@ -1,6 +1,6 @@
 // The local indexer: a built subgraph + a chain follower + the entity store + the GraphQL server.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { ChainFollower } from "./follower.ts";
 import { buildGraphQLSchema } from "./graphql-schema.ts";
@@ -45,7 +45,9 @@ export type RunningIndexer = {
 
 export class IndexerTimeoutError extends Error {
   constructor(block: number, head: number, ms: number) {
-    super(`block ${block} was not indexed within ${ms} ms (indexed up to ${head}); check the chain and the logs`);
+    super(
+      `block ${block} was not indexed within ${ms} ms (indexed up to ${head}); check the chain and the logs`,
+    );
     this.name = "IndexerTimeoutError";
   }
 }
@@ -72,18 +74,30 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
   const logger = opts.logger ?? defaultLogger;
   const subgraph = loadSubgraph(opts.manifest ?? join(packageDir, "build", "subgraph.yaml"));
   if (opts.deployments) {
+    if (typeof opts.deployments === "string" && !existsSync(opts.deployments)) {
+      throw new ManifestError(
+        `no deployments file at ${opts.deployments}`,
+        "deploy the contracts first (npm run deploy)",
+      );
+    }
     const d =
       typeof opts.deployments === "string"
         ? (JSON.parse(readFileSync(opts.deployments, "utf8")) as Deployments)
         : opts.deployments;
-    if (!d.contracts) throw new ManifestError("the deployments file has no `contracts`", "run the deploy step again");
+    if (!d.contracts)
+      throw new ManifestError("the deployments file has no `contracts`", "run the deploy step again");
     applyDeployments(subgraph, d);
+    for (const ds of subgraph.dataSources) {
+      if (!d.contracts[ds.name])
+        logger("warn", `deployments has no ${ds.name}: indexing ${ds.address} from the manifest`);
+    }
   }
   const addresses = subgraph.dataSources.map((ds) => `${ds.name}@${ds.address}:${ds.startBlock}`).join(",");
   const deployment = createHash("sha256").update(subgraph.buildHash).update(addresses).digest("hex");
   const store = new EntityStore(join(resolve(opts.dataDir ?? ".tributary/subgraph"), "store.sqlite"));
   if (store.getMeta("deployment") !== deployment) {
-    if (store.getMeta("deployment")) logger("info", "the subgraph build or its addresses changed; re-indexing from the start");
+    if (store.getMeta("deployment"))
+      logger("info", "the subgraph build or its addresses changed; re-indexing from the start");
     store.reset();
     store.setMeta("deployment", deployment);
   }
@@ -96,7 +110,12 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
   });
   const { server, url } = await serveGraphQL({
     schema: buildGraphQLSchema(subgraph.schema),
-    context: { store, schema: subgraph.schema, deployment, hasIndexingErrors: () => follower.failure !== null },
+    context: {
+      store,
+      schema: subgraph.schema,
+      deployment,
+      hasIndexingErrors: () => follower.failure !== null,
+    },
     host: opts.host ?? "127.0.0.1",
     port: opts.port ?? 8000,
     subgraphName: opts.subgraphName ?? "tributary",
@@ -110,8 +129,8 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
     waitForBlock: (block, timeoutMs = 10_000) =>
       new Promise<void>((res, rej) => {
         const check = () => {
-          if ((store.head()?.number ?? -1) >= block) return done(), res();
-          if (follower.failure) return done(), rej(follower.failure);
+          if ((store.head()?.number ?? -1) >= block) return (done(), res());
+          if (follower.failure) return (done(), rej(follower.failure));
         };
         const off = follower.onSynced(check);
         const timer = setTimeout(() => {

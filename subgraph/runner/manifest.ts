@@ -67,7 +67,10 @@ export function canonicalSignature(sig: string): string {
 export function loadSubgraph(manifestPath: string): Subgraph {
   const path = resolve(manifestPath);
   if (!existsSync(path)) {
-    throw new ManifestError(`no built subgraph at ${path}`, "run `graph codegen && graph build` in the subgraph first");
+    throw new ManifestError(
+      `no built subgraph at ${path}`,
+      "run `graph codegen && graph build` in the subgraph first",
+    );
   }
   const dir = dirname(path);
   const text = readFileSync(path, "utf8");
@@ -79,16 +82,29 @@ export function loadSubgraph(manifestPath: string): Subgraph {
   const dataSources: DataSourceDef[] = [];
   for (const ds of raw.dataSources) {
     if (ds.kind !== "ethereum/contract" && ds.kind !== "ethereum") {
-      throw new ManifestError(`data source ${ds.name} has kind ${ds.kind}`, "the runner indexes ethereum/contract only");
+      throw new ManifestError(
+        `data source ${ds.name} has kind ${ds.kind}`,
+        "the runner indexes ethereum/contract only",
+      );
     }
     if (!ds.source.address) {
-      throw new ManifestError(`data source ${ds.name} has no address`, "generate subgraph.yaml from deployments/");
+      throw new ManifestError(
+        `data source ${ds.name} has no address`,
+        "generate subgraph.yaml from deployments/",
+      );
     }
     if (ds.mapping.callHandlers?.length || ds.mapping.blockHandlers?.length) {
-      throw new ManifestError(`data source ${ds.name} has call or block handlers`, "the runner runs event handlers only");
+      throw new ManifestError(
+        `data source ${ds.name} has call or block handlers`,
+        "the runner runs event handlers only",
+      );
     }
     const abiFile = ds.mapping.abis.find((a) => a.name === ds.source.abi);
-    if (!abiFile) throw new ManifestError(`data source ${ds.name} lists no ABI named ${ds.source.abi}`, "fix subgraph.yaml");
+    if (!abiFile)
+      throw new ManifestError(
+        `data source ${ds.name} lists no ABI named ${ds.source.abi}`,
+        "fix subgraph.yaml",
+      );
     const abiJson = JSON.parse(readFileSync(resolve(dir, abiFile.file), "utf8")) as Abi | { abi: Abi };
     const abi: Abi = Array.isArray(abiJson) ? (abiJson as Abi) : (abiJson as { abi: Abi }).abi;
     const wasm = new Uint8Array(readFileSync(resolve(dir, ds.mapping.file)));
@@ -98,7 +114,10 @@ export function loadSubgraph(manifestPath: string): Subgraph {
       const topic0 = keccak256(toHex(canonicalSignature(h.event)));
       const event = events.find((e) => toEventSelector(e) === topic0);
       if (!event) {
-        throw new ManifestError(`event ${h.event} of ${ds.name} is not in ABI ${ds.source.abi}`, "rebuild after updating the ABI");
+        throw new ManifestError(
+          `event ${h.event} of ${ds.name} is not in ABI ${ds.source.abi}`,
+          "rebuild after updating the ABI",
+        );
       }
       return { signature: h.event, handler: h.handler, topic0, event };
     });

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { promisify } from "node:util";
-import { AscMemory } from "./asc.ts";
+import type { AscMemory } from "./asc.ts";
 import { HostFunctionUnavailableError, MappingModule, type HostContext, type HostFn } from "./host.ts";
 import { mergeEntity, relatedEntities } from "./processor.ts";
 import type { SubgraphSchema } from "./schema.ts";
@@ -18,13 +18,19 @@ const require = createRequire(import.meta.url);
 
 export class MatchstickCompileError extends Error {
   constructor(file: string, output: string) {
-    super(`cannot compile ${file}:\n${output.trim().split("\n").slice(-30).join("\n")}\nrun graph codegen first, then fix the test`);
+    super(
+      `cannot compile ${file}:\n${output.trim().split("\n").slice(-30).join("\n")}\nrun graph codegen first, then fix the test`,
+    );
     this.name = "MatchstickCompileError";
   }
 }
 
 /** Compiles one matchstick test file (relative to `subgraphDir`) to `outFile`. */
-export async function compileMatchstickTest(subgraphDir: string, testFile: string, outFile: string): Promise<void> {
+export async function compileMatchstickTest(
+  subgraphDir: string,
+  testFile: string,
+  outFile: string,
+): Promise<void> {
   const asc = join(dirname(dirname(require.resolve("assemblyscript/cli/asc"))), "bin", "asc");
   const graphTs = dirname(require.resolve("@graphprotocol/graph-ts/package.json"));
   const libs = dirname(dirname(graphTs)); // the node_modules holding graph-ts and matchstick-as
@@ -129,8 +135,10 @@ export function runMatchstickTests(
       store.get(type)?.delete(id);
       inBlock.delete(`${type}:${id}`);
     },
-    loadRelated: (type, id, field) => relatedEntities(schema, type, id, field, (t) => store.get(t)?.values() ?? []),
-    log: (level, message) => log(`[${["critical", "error", "warning", "info", "debug", "success"][level] ?? level}] ${message}`),
+    loadRelated: (type, id, field) =>
+      relatedEntities(schema, type, id, field, (t) => store.get(t)?.values() ?? []),
+    log: (level, message) =>
+      log(`[${["critical", "error", "warning", "info", "debug", "success"][level] ?? level}] ${message}`),
     dataSource: { address: "0x0000000000000000000000000000000000000000", network: "mainnet", context: {} },
   };
 
@@ -141,7 +149,12 @@ export function runMatchstickTests(
   };
   const extra: Record<string, HostFn> = {
     _registerTest: (mem, _c, name, shouldFail, fn) => {
-      stack[stack.length - 1].children.push({ kind: "test", name: mem.readString(name), shouldFail: shouldFail !== 0, fn });
+      stack[stack.length - 1].children.push({
+        kind: "test",
+        name: mem.readString(name),
+        shouldFail: shouldFail !== 0,
+        fn,
+      });
     },
     _registerDescribe: (mem, _c, name, fn) => {
       const frame = newFrame(mem.readString(name));
@@ -171,7 +184,8 @@ export function runMatchstickTests(
       const t = mem.readString(type);
       const i = mem.readString(id);
       const e: EntityData = {};
-      for (const entry of mem.readPtrArray(mem.u32(data))) e[mem.readString(mem.u32(entry))] = readStoreValue(mem, mem.u32(entry + 4));
+      for (const entry of mem.readPtrArray(mem.u32(data)))
+        e[mem.readString(mem.u32(entry))] = readStoreValue(mem, mem.u32(entry + 4));
       inBlock.set(`${t}:${i}`, mergeEntity(schema, t, i, null, e));
     },
     countEntities: (mem, _c, type) => store.get(mem.readString(type))?.size ?? 0,
@@ -186,30 +200,56 @@ export function runMatchstickTests(
       ctx.dataSource.address = mem.readString(address).toLowerCase();
       ctx.dataSource.network = mem.readString(network);
       const e: EntityData = {};
-      for (const entry of mem.readPtrArray(mem.u32(context))) e[mem.readString(mem.u32(entry))] = readStoreValue(mem, mem.u32(entry + 4));
+      for (const entry of mem.readPtrArray(mem.u32(context)))
+        e[mem.readString(mem.u32(entry))] = readStoreValue(mem, mem.u32(entry + 4));
       ctx.dataSource.context = e;
     },
     "_assert.fieldEquals": (mem, _c, type, id, field, expected) =>
-      fieldEquals(mem.readString(type), mem.readString(id), mem.readString(field), mem.readString(expected), null),
+      fieldEquals(
+        mem.readString(type),
+        mem.readString(id),
+        mem.readString(field),
+        mem.readString(expected),
+        null,
+      ),
     "_assert.fieldEqualsWithMessage": (mem, _c, type, id, field, expected, message) =>
-      fieldEquals(mem.readString(type), mem.readString(id), mem.readString(field), mem.readString(expected), mem.readString(message)),
+      fieldEquals(
+        mem.readString(type),
+        mem.readString(id),
+        mem.readString(field),
+        mem.readString(expected),
+        mem.readString(message),
+      ),
     "_assert.equals": (mem, _c, a, b) => valuesEqual(mem, a, b, null),
     "_assert.equalsWithMessage": (mem, _c, a, b, message) => valuesEqual(mem, a, b, mem.readString(message)),
     "_assert.notInStore": (mem, _c, type, id) => notInStore(mem.readString(type), mem.readString(id), null),
     "_assert.notInStoreWithMessage": (mem, _c, type, id, message) =>
       notInStore(mem.readString(type), mem.readString(id), mem.readString(message)),
   };
-  for (const name of ["mockFunction", "mockIpfsFile", "readFile", "_assert.dataSourceCount", "_assert.dataSourceExists"]) {
+  for (const name of [
+    "mockFunction",
+    "mockIpfsFile",
+    "readFile",
+    "_assert.dataSourceCount",
+    "_assert.dataSourceExists",
+  ]) {
     extra[name] = () => {
       throw new HostFunctionUnavailableError(name);
     };
   }
 
-  function fieldEquals(type: string, id: string, field: string, expected: string, message: string | null): number {
+  function fieldEquals(
+    type: string,
+    id: string,
+    field: string,
+    expected: string,
+    message: string | null,
+  ): number {
     const e = store.get(type)?.get(id);
     if (!e) return fail(message ?? `${type}[${id}] is not in the store`);
     const actual = formatValue(e[field]);
-    if (actual !== expected) return fail(message ?? `${type}[${id}].${field}: expected ${expected}, got ${actual}`);
+    if (actual !== expected)
+      return fail(message ?? `${type}[${id}].${field}: expected ${expected}, got ${actual}`);
     return 1;
   }
   function notInStore(type: string, id: string, message: string | null): number {
@@ -247,7 +287,12 @@ export function runMatchstickTests(
         error = [...failures, (e as Error).message].join("; ");
       }
       const failed = error !== null;
-      results.push({ name: [...path, child.name].join(" > "), shouldFail: child.shouldFail, passed: failed === child.shouldFail, error });
+      results.push({
+        name: [...path, child.name].join(" > "),
+        shouldFail: child.shouldFail,
+        passed: failed === child.shouldFail,
+        error,
+      });
     }
     frame.hooks.afterAll.forEach(callFn);
   };

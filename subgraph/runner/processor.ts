@@ -57,7 +57,8 @@ export function mergeEntity(
     if (v[0] === "Null") delete merged[k];
     else merged[k] = v;
   }
-  if (idOf(merged.id) !== id) merged.id = def.fields.get("id")!.type === "Bytes" ? ["Bytes", id] : ["String", id];
+  if (idOf(merged.id) !== id)
+    merged.id = def.fields.get("id")!.type === "Bytes" ? ["Bytes", id] : ["String", id];
   for (const f of def.fields.values()) {
     if (f.nonNull && !f.derivedFrom && !(f.name in merged)) {
       throw new EntityValidationError(type, id, `missing value for non-nullable field ${f.name}`);
@@ -76,7 +77,9 @@ export function relatedEntities(
 ): EntityData[] {
   const f = schema.entities.get(type)?.fields.get(field);
   if (!f?.derivedFrom) throw new EntityValidationError(type, id, `field ${field} is not a derived field`);
-  const targets = schema.entities.has(f.type) ? [f.type] : (schema.interfaces.get(f.type)?.implementations ?? []);
+  const targets = schema.entities.has(f.type)
+    ? [f.type]
+    : (schema.interfaces.get(f.type)?.implementations ?? []);
   const out: EntityData[] = [];
   for (const t of targets) {
     for (const e of all(t)) {
@@ -126,7 +129,11 @@ export class BlockProcessor {
         getInBlock: (type, id) => cached(type, id) ?? null,
         set: (type, id, data) => {
           if (schema.entities.get(type)?.immutable && this.store.get(type, id)) {
-            throw new EntityValidationError(type, id, "is immutable and was already written in an earlier block");
+            throw new EntityValidationError(
+              type,
+              id,
+              "is immutable and was already written in an earlier block",
+            );
           }
           write(type, id, mergeEntity(schema, type, id, get(type, id), data));
         },
@@ -141,7 +148,8 @@ export class BlockProcessor {
             const ids = new Set([...this.store.all(t).keys(), ...(changes.get(t)?.keys() ?? [])]);
             return [...ids].map((eid) => get(t, eid)).filter((e): e is EntityData => e !== null);
           }),
-        log: (level, message) => this.logger(LEVELS[level] ?? "info", `[${trigger.dataSource.name}] ${message}`),
+        log: (level, message) =>
+          this.logger(LEVELS[level] ?? "info", `[${trigger.dataSource.name}] ${message}`),
         dataSource: { address: trigger.dataSource.address, network: trigger.dataSource.network, context: {} },
       };
       try {

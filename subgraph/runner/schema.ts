@@ -33,7 +33,17 @@ export type SubgraphSchema = {
   source: string;
 };
 
-export const SCALARS = new Set(["ID", "String", "Int", "Int8", "BigInt", "BigDecimal", "Bytes", "Boolean", "Timestamp"]);
+export const SCALARS = new Set([
+  "ID",
+  "String",
+  "Int",
+  "Int8",
+  "BigInt",
+  "BigDecimal",
+  "Bytes",
+  "Boolean",
+  "Timestamp",
+]);
 
 export class SchemaError extends Error {
   constructor(message: string) {
@@ -81,7 +91,10 @@ export function parseSchema(source: string): SubgraphSchema {
   const raw: { name: string; fields: Map<string, Omit<FieldDef, "kind">> }[] = [];
   for (const def of doc.definitions) {
     if (def.kind === Kind.ENUM_TYPE_DEFINITION) {
-      enums.set(def.name.value, (def.values ?? []).map((v) => v.name.value));
+      enums.set(
+        def.name.value,
+        (def.values ?? []).map((v) => v.name.value),
+      );
     } else if (def.kind === Kind.INTERFACE_TYPE_DEFINITION) {
       const fields = readFields(def.fields);
       raw.push({ name: def.name.value, fields });

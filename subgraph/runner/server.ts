@@ -52,7 +52,9 @@ export async function serveGraphQL(opts: GraphQLServerOptions): Promise<{ server
         try {
           body = JSON.parse(await readBody(req)) as typeof body;
         } catch (e) {
-          return send(res, 400, { errors: [{ message: `request body is not JSON: ${(e as Error).message}` }] });
+          return send(res, 400, {
+            errors: [{ message: `request body is not JSON: ${(e as Error).message}` }],
+          });
         }
       } else {
         return send(res, 405, { errors: [{ message: "use GET or POST" }] });

@@ -13,7 +13,9 @@ export type BlockChanges = Map<string, Map<string, EntityData | null>>;
 
 export class StoreOpenError extends Error {
   constructor(path: string, cause: unknown) {
-    super(`cannot open the entity store at ${path}: ${(cause as Error).message}; check the data directory is writable`);
+    super(
+      `cannot open the entity store at ${path}: ${(cause as Error).message}; check the data directory is writable`,
+    );
     this.name = "StoreOpenError";
   }
 }
@@ -47,16 +49,24 @@ export class EntityStore {
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     `);
     this.st = {
-      close: this.db.prepare("UPDATE versions SET block_to = ? WHERE type = ? AND id = ? AND block_to IS NULL"),
-      insert: this.db.prepare("INSERT INTO versions (type, id, block_from, block_to, data) VALUES (?, ?, ?, NULL, ?)"),
-      block: this.db.prepare("INSERT OR REPLACE INTO blocks (number, hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)"),
+      close: this.db.prepare(
+        "UPDATE versions SET block_to = ? WHERE type = ? AND id = ? AND block_to IS NULL",
+      ),
+      insert: this.db.prepare(
+        "INSERT INTO versions (type, id, block_from, block_to, data) VALUES (?, ?, ?, NULL, ?)",
+      ),
+      block: this.db.prepare(
+        "INSERT OR REPLACE INTO blocks (number, hash, parent_hash, timestamp) VALUES (?, ?, ?, ?)",
+      ),
       metaGet: this.db.prepare("SELECT value FROM meta WHERE key = ?"),
       metaSet: this.db.prepare("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)"),
       at: this.db.prepare(
         "SELECT id, data FROM versions WHERE type = ? AND block_from <= ? AND (block_to IS NULL OR block_to > ?)",
       ),
       blockGet: this.db.prepare("SELECT number, hash, parent_hash, timestamp FROM blocks WHERE number = ?"),
-      blocksDesc: this.db.prepare("SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC LIMIT ?"),
+      blocksDesc: this.db.prepare(
+        "SELECT number, hash FROM blocks WHERE number <= ? ORDER BY number DESC LIMIT ?",
+      ),
     };
     this.loadCurrent();
   }
@@ -64,7 +74,8 @@ export class EntityStore {
   private loadCurrent(): void {
     this.current.clear();
     const rows = this.db.prepare("SELECT type, id, data FROM versions WHERE block_to IS NULL").all();
-    for (const r of rows) this.table(String(r.type)).set(String(r.id), JSON.parse(String(r.data)) as EntityData);
+    for (const r of rows)
+      this.table(String(r.type)).set(String(r.id), JSON.parse(String(r.data)) as EntityData);
     this.version++;
   }
 
@@ -89,7 +100,8 @@ export class EntityStore {
   /** Every entity of a type as it was at the end of `block`. */
   allAt(type: string, block: number): Map<string, EntityData> {
     const out = new Map<string, EntityData>();
-    for (const r of this.st.at.all(type, block, block)) out.set(String(r.id), JSON.parse(String(r.data)) as EntityData);
+    for (const r of this.st.at.all(type, block, block))
+      out.set(String(r.id), JSON.parse(String(r.data)) as EntityData);
     return out;
   }
 
@@ -147,7 +159,12 @@ export class EntityStore {
   block(number: number): BlockPointer | null {
     const r = this.st.blockGet.get(number);
     if (!r) return null;
-    return { number: Number(r.number), hash: String(r.hash), parentHash: String(r.parent_hash), timestamp: Number(r.timestamp) };
+    return {
+      number: Number(r.number),
+      hash: String(r.hash),
+      parentHash: String(r.parent_hash),
+      timestamp: Number(r.timestamp),
+    };
   }
 
   blockByHash(hash: string): BlockPointer | null {
@@ -157,7 +174,9 @@ export class EntityStore {
 
   /** Known block hashes at or below `number`, newest first (for finding a common ancestor after a reorg). */
   recentBlocks(number: number, limit: number): { number: number; hash: string }[] {
-    return this.st.blocksDesc.all(number, limit).map((r) => ({ number: Number(r.number), hash: String(r.hash) }));
+    return this.st.blocksDesc
+      .all(number, limit)
+      .map((r) => ({ number: Number(r.number), hash: String(r.hash) }));
   }
 
   /** Forgets everything after `number` (a reorg), making `number` the head. */

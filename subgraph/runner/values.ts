@@ -1,5 +1,6 @@
 // Store values: graph-ts `Value` in wasm memory <-> tagged JSON kept on disk and served over GraphQL.
-import { AscMemory, TypeId } from "./asc.ts";
+import type { AscMemory } from "./asc.ts";
+import { TypeId } from "./asc.ts";
 import { decimalToString, parseDecimal } from "./decimal.ts";
 
 export type StoreValue =

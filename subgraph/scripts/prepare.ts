@@ -15,8 +15,20 @@ const require = createRequire(import.meta.url);
 export const subgraphDir = resolve(import.meta.dirname, "..");
 export const repoRoot = resolve(subgraphDir, "..");
 
-type TemplateSource = { name: string; interface: string; file: string; entities: string[] };
-type Template = { specVersion: string; description: string; schema: { file: string }; dataSources: TemplateSource[] };
+type TemplateSource = {
+  name: string;
+  interface: string;
+  file: string;
+  entities: string[];
+  /** Events the contract inherits without declaring them in its interface (e.g. ERC-721 Transfer). */
+  alsoEvents?: (ContractRef & { events: string[] })[];
+};
+type Template = {
+  specVersion: string;
+  description: string;
+  schema: { file: string };
+  dataSources: TemplateSource[];
+};
 
 export class PrepareError extends Error {
   constructor(message: string, hint: string) {
@@ -25,32 +37,50 @@ export class PrepareError extends Error {
   }
 }
 
-/** Compiles contracts/interfaces/<name>.sol with solc and returns each interface's ABI. */
-export function interfaceAbis(names: string[]): Map<string, Abi> {
-  const solc = require("solc") as { compile(input: string, opts: { import: (p: string) => unknown }): string };
-  const sources: Record<string, { content: string }> = {};
-  for (const n of names) {
-    const path = join(repoRoot, "contracts/interfaces", `${n}.sol`);
-    if (!existsSync(path)) throw new PrepareError(`${path} does not exist`, "merge the contracts' interfaces first");
-    sources[`contracts/interfaces/${n}.sol`] = { content: readFileSync(path, "utf8") };
-  }
-  const findImport = (p: string) => {
+/** A Solidity source (repository-relative or a package import path) and the contract in it. */
+export type ContractRef = { source: string; contract: string };
+
+/** Compiles the given interfaces with solc and returns each one's ABI, keyed `source:contract`. */
+export function interfaceAbis(refs: ContractRef[]): Map<string, Abi> {
+  const solc = require("solc") as {
+    compile(input: string, opts: { import: (p: string) => unknown }): string;
+  };
+  const read = (p: string): string | null => {
     for (const base of [repoRoot, join(repoRoot, "node_modules")]) {
       const full = join(base, p);
-      if (existsSync(full)) return { contents: readFileSync(full, "utf8") };
+      if (existsSync(full)) return readFileSync(full, "utf8");
     }
-    return { error: `import ${p} not found` };
+    return null;
+  };
+  const sources: Record<string, { content: string }> = {};
+  for (const r of refs) {
+    const content = read(r.source);
+    if (content === null)
+      throw new PrepareError(`${r.source} does not exist`, "merge the contracts' interfaces first");
+    sources[r.source] = { content };
+  }
+  const findImport = (p: string) => {
+    const contents = read(p);
+    return contents === null ? { error: `import ${p} not found` } : { contents };
   };
   const out = JSON.parse(
     solc.compile(
-      JSON.stringify({ language: "Solidity", sources, settings: { outputSelection: { "*": { "*": ["abi"] } } } }),
+      JSON.stringify({
+        language: "Solidity",
+        sources,
+        settings: { outputSelection: { "*": { "*": ["abi"] } } },
+      }),
       { import: findImport },
     ),
-  ) as { errors?: { severity: string; formattedMessage: string }[]; contracts: Record<string, Record<string, { abi: Abi }>> };
+  ) as {
+    errors?: { severity: string; formattedMessage: string }[];
+    contracts: Record<string, Record<string, { abi: Abi }>>;
+  };
   const errors = (out.errors ?? []).filter((e) => e.severity === "error");
-  if (errors.length) throw new PrepareError(errors.map((e) => e.formattedMessage).join("\n"), "fix the interfaces");
+  if (errors.length)
+    throw new PrepareError(errors.map((e) => e.formattedMessage).join("\n"), "fix the interfaces");
   const abis = new Map<string, Abi>();
-  for (const n of names) abis.set(n, out.contracts[`contracts/interfaces/${n}.sol`][n].abi);
+  for (const r of refs) abis.set(`${r.source}:${r.contract}`, out.contracts[r.source][r.contract].abi);
   return abis;
 }
 
@@ -84,11 +114,31 @@ export function prepareSubgraph(opts: PrepareOptions = {}): string {
   } else if (opts.deployments) {
     deployments = opts.deployments;
   }
-  const abis = interfaceAbis(template.dataSources.map((d) => d.interface));
+  const own = (ds: TemplateSource): ContractRef => ({
+    source: `contracts/interfaces/${ds.interface}.sol`,
+    contract: ds.interface,
+  });
+  const refs = template.dataSources.flatMap((ds) => [own(ds), ...(ds.alsoEvents ?? [])]);
+  const compiled = interfaceAbis(refs);
+  const abiOf = (ds: TemplateSource): Abi => {
+    const abi = [...compiled.get(`${own(ds).source}:${own(ds).contract}`)!];
+    for (const extra of ds.alsoEvents ?? []) {
+      const from = compiled.get(`${extra.source}:${extra.contract}`)!;
+      for (const name of extra.events) {
+        const ev = from.find((x) => x.type === "event" && x.name === name);
+        if (!ev)
+          throw new PrepareError(`${extra.contract} has no event ${name}`, "fix subgraph.template.yaml");
+        abi.push(ev);
+      }
+    }
+    return abi;
+  };
   mkdirSync(join(outDir, "abis"), { recursive: true });
-  const network = opts.network ?? (deployments && deployments.chainId !== 31337 ? `chain-${deployments.chainId}` : "hardhat");
+  const network =
+    opts.network ??
+    (deployments && deployments.chainId !== 31337 ? `chain-${deployments.chainId}` : "hardhat");
   const dataSources = template.dataSources.map((ds) => {
-    const abi = abis.get(ds.interface)!;
+    const abi = abiOf(ds);
     writeFileSync(join(outDir, "abis", `${ds.name}.json`), JSON.stringify(abi, null, 2));
     const dep = deployments?.contracts[ds.name];
     const events = abi.filter((x): x is AbiEvent => x.type === "event");
@@ -119,15 +169,19 @@ export function prepareSubgraph(opts: PrepareOptions = {}): string {
     dataSources,
   };
   const path = join(outDir, "subgraph.yaml");
-  writeFileSync(path, `# Generated by scripts/prepare.ts from subgraph.template.yaml; do not edit.\n${stringifyYaml(manifest, { lineWidth: 0 })}`);
+  writeFileSync(
+    path,
+    `# Generated by scripts/prepare.ts from subgraph.template.yaml; do not edit.\n${stringifyYaml(manifest, { lineWidth: 0 })}`,
+  );
   return path;
 }
 
 /** Newest modification time of the files a build depends on. */
 function sourcesMtime(): number {
   const files = [join(subgraphDir, "schema.graphql"), join(subgraphDir, "subgraph.template.yaml")];
-  for (const f of readdirSync(join(subgraphDir, "mappings"))) files.push(join(subgraphDir, "mappings", f));
-  for (const f of readdirSync(join(repoRoot, "contracts/interfaces"))) files.push(join(repoRoot, "contracts/interfaces", f));
+  for (const f of readdirSync(join(subgraphDir, "src"))) files.push(join(subgraphDir, "src", f));
+  for (const f of readdirSync(join(repoRoot, "contracts/interfaces")))
+    files.push(join(repoRoot, "contracts/interfaces", f));
   return Math.max(...files.map((f) => statSync(f).mtimeMs));
 }
 
@@ -144,5 +198,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const fallback = join(repoRoot, "deployments", "31337.json");
   const deployments = values.deployments ?? (existsSync(fallback) ? fallback : undefined);
   const path = prepareSubgraph({ deployments, network: values.network });
-  console.log(`wrote ${path}${deployments ? ` (addresses from ${deployments})` : " (placeholder addresses)"}`);
+  console.log(
+    `wrote ${path}${deployments ? ` (addresses from ${deployments})` : " (placeholder addresses)"}`,
+  );
 }

@@ -23,14 +23,18 @@ for (const f of files) {
   describe(`matchstick ${f}`, () => {
     it("registers its tests", () => assert.ok(results.get(f)!.length >= 3));
     for (const t of results.get(f)!) {
-      it(t.name + (t.shouldFail ? " (expected to fail)" : ""), () => assert.ok(t.passed, t.error ?? "passed, but was expected to fail"));
+      it(t.name + (t.shouldFail ? " (expected to fail)" : ""), () =>
+        assert.ok(t.passed, t.error ?? "passed, but was expected to fail"),
+      );
     }
   });
 }
 
 describe("the matchstick runner", () => {
   it("reports a failing assertion with the expected and actual values", () => {
-    const t = results.get("datanets.test.ts")!.find((x) => x.name.endsWith("a wrong expectation fails the test"))!;
+    const t = results
+      .get("datanets.test.ts")!
+      .find((x) => x.name.endsWith("a wrong expectation fails the test"))!;
     assert.equal(t.shouldFail, true);
     assert.match(t.error ?? "", /Datanet\[3\]\.policy: expected Paid, got Open/);
   });

@@ -22,7 +22,10 @@ describe("app queries", () => {
       const ops = doc.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
       assert.equal(ops.length, 1);
       assert.ok(ops[0].kind === Kind.OPERATION_DEFINITION && ops[0].name, "the operation is named");
-      assert.deepEqual(validate(schema, doc).map((e) => e.message), []);
+      assert.deepEqual(
+        validate(schema, doc).map((e) => e.message),
+        [],
+      );
     });
   }
 

@@ -13,7 +13,7 @@ import {
   handleContributionSubmitted,
   handleContributionWithdrawn,
   handleDatanetCreated,
-} from "../mappings/datanets";
+} from "../src/datanets";
 
 const OWNER = Address.fromString("0x00000000000000000000000000000000000000a1");
 const CURATOR = Address.fromString("0x00000000000000000000000000000000000000c1");
@@ -119,8 +119,12 @@ describe("contributions", () => {
     assert.fieldEquals("ProtocolStats", "protocol", "contributionCount", "2");
   });
 
-  test("a wrong expectation fails the test", () => {
-    handleDatanetCreated(datanetCreated(3, 0));
-    assert.fieldEquals("Datanet", "3", "policy", "Paid");
-  }, true);
+  test(
+    "a wrong expectation fails the test",
+    () => {
+      handleDatanetCreated(datanetCreated(3, 0));
+      assert.fieldEquals("Datanet", "3", "policy", "Paid");
+    },
+    true,
+  );
 });

@@ -4,9 +4,9 @@ import { assert, beforeAll, clearStore, describe, newMockEvent, test } from "mat
 import { JobClaimed, JobPosted, JobReclaimed } from "../generated/JobMarket/JobMarket";
 import { ChannelOpened, VoucherRedeemed } from "../generated/PaymentChannels/PaymentChannels";
 import { Staked } from "../generated/TrainerRegistry/TrainerRegistry";
-import { handleChannelOpened, handleVoucherRedeemed } from "../mappings/channels";
-import { handleJobClaimed, handleJobPosted, handleJobReclaimed } from "../mappings/jobs";
-import { handleStaked } from "../mappings/trainers";
+import { handleChannelOpened, handleVoucherRedeemed } from "../src/channels";
+import { handleJobClaimed, handleJobPosted, handleJobReclaimed } from "../src/jobs";
+import { handleStaked } from "../src/trainers";
 
 const BUILDER = Address.fromString("0x00000000000000000000000000000000000000b1");
 const TRAINER = Address.fromString("0x0000000000000000000000000000000000000071");

@@ -41,10 +41,14 @@ export type TestChain = {
 export async function startChain(): Promise<TestChain> {
   const port = await freePort();
   const cli = resolve(repoRoot, "node_modules/hardhat/dist/src/cli.js");
-  const child: ChildProcess = spawn(process.execPath, [cli, "node", "--hostname", "127.0.0.1", "--port", String(port)], {
-    cwd: repoRoot,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [cli, "node", "--hostname", "127.0.0.1", "--port", String(port)],
+    {
+      cwd: repoRoot,
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout!.on("data", (d) => (output += d));
   child.stderr!.on("data", (d) => (output += d));
@@ -100,7 +104,7 @@ export function compileSolidity(file: string, contract: string): Compiled {
   return { abi: c.abi, bytecode: `0x${c.evm.bytecode.object}` };
 }
 
-export const fixtureDir = resolve(import.meta.dirname, "../fixture");
+export const fixtureDir = resolve(import.meta.dirname, "../../tests/fixture");
 
 /** Compiles the fixture contract and writes its ABI where the fixture subgraph expects it. */
 export function prepareFixture(): Compiled {

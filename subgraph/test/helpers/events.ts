@@ -9,6 +9,10 @@ import type { Subgraph } from "../../runner/manifest.ts";
 import { BlockProcessor, type Trigger } from "../../runner/processor.ts";
 import { EntityStore } from "../../runner/store.ts";
 
+/** A GraphQL result as a client sees it; tests check its shape with their assertions. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Data = any;
+
 export class MockChain {
   readonly subgraph: Subgraph;
   readonly store = new EntityStore(":memory:");
@@ -51,12 +55,20 @@ export class MockChain {
   }
 
   /** Queues `eventName` of data source `dataSource` with named arguments in the current block. */
-  emit(dataSource: string, eventName: string, args: Record<string, unknown>, from: Hex = "0x00000000000000000000000000000000000000f0"): Hex {
+  emit(
+    dataSource: string,
+    eventName: string,
+    argsByNameOrPosition: Record<string, unknown> | unknown[],
+    from: Hex = "0x00000000000000000000000000000000000000f0",
+  ): Hex {
     const ds = this.subgraph.dataSources.find((d) => d.name === dataSource);
     if (!ds) throw new Error(`no data source ${dataSource}`);
     const handler = ds.handlers.find((h) => h.event.name === eventName);
     if (!handler) throw new Error(`${dataSource} has no handler for ${eventName}`);
     const ev = handler.event;
+    const args = Array.isArray(argsByNameOrPosition)
+      ? Object.fromEntries(ev.inputs.map((input, i) => [input.name!, argsByNameOrPosition[i]]))
+      : argsByNameOrPosition;
     for (const input of ev.inputs) {
       if (!(input.name! in args)) throw new Error(`${eventName}: missing argument ${input.name}`);
     }
@@ -95,16 +107,26 @@ export class MockChain {
     const triggers = this.pending;
     this.pending = [];
     this.store.transaction(() => this.processor.processBlock(this.block(), triggers));
-    this.store.setHead({ number: this.number, hash: this.block().hash, parentHash: this.block().parentHash, timestamp: 0 });
+    this.store.setHead({
+      number: this.number,
+      hash: this.block().hash,
+      parentHash: this.block().parentHash,
+      timestamp: 0,
+    });
     return this.number++;
   }
 
-  async query(q: string, variables?: Record<string, unknown>): Promise<any> {
+  async query(q: string, variables?: Record<string, unknown>): Promise<Data> {
     const r = await graphql({
       schema: this.schema,
       source: q,
       variableValues: variables,
-      contextValue: { store: this.store, schema: this.subgraph.schema, deployment: "test", hasIndexingErrors: () => false },
+      contextValue: {
+        store: this.store,
+        schema: this.subgraph.schema,
+        deployment: "test",
+        hasIndexingErrors: () => false,
+      },
     });
     if (r.errors) throw new Error(r.errors.map((e) => e.message).join("\n"));
     return JSON.parse(JSON.stringify(r.data)); // plain objects, as a client would see them

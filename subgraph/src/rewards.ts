@@ -34,7 +34,9 @@ function rewardsOf(modelId: BigInt, trainer: Address, event: ethereum.Event): Mo
     r = new ModelRewards(modelId.toString());
     r.model = modelId.toString();
     r.trainer = account(trainer, event).id;
-    r.attributionRoot = Bytes.fromHexString("0x0000000000000000000000000000000000000000000000000000000000000000");
+    r.attributionRoot = Bytes.fromHexString(
+      "0x0000000000000000000000000000000000000000000000000000000000000000",
+    );
     r.totalWeight = ZERO;
     r.ownerBps = 0;
     r.trainerBps = 0;
@@ -150,8 +152,11 @@ export function handleRewardClaimed(event: RewardClaimedEvent): void {
 }
 
 export function handleDatanetPoolFunded(event: DatanetPoolFundedEvent): void {
+  // The 4th parameter is the pool's new balance; read by position because its name changed in the
+  // contracts (poolBalance -> balance) and the mapping must build against either ABI.
+  const poolBalance = event.parameters[3].value.toBigInt();
   const p = poolOf(event.params.datanetId);
-  p.balance = event.params.poolBalance;
+  p.balance = poolBalance;
   p.totalFunded = p.totalFunded.plus(event.params.amount);
   p.save();
   const s = stats(event);
@@ -161,7 +166,7 @@ export function handleDatanetPoolFunded(event: DatanetPoolFundedEvent): void {
   e.pool = p.id;
   e.from = event.params.from;
   e.amount = event.params.amount;
-  e.poolBalance = event.params.poolBalance;
+  e.poolBalance = poolBalance;
   stamp(e, event);
   e.save();
 }

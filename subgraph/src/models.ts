@@ -4,6 +4,7 @@ import {
   BaseModelStatusChanged as BaseModelStatusChangedEvent,
   InferencePriceSet as InferencePriceSetEvent,
   ModelVersionMinted as ModelVersionMintedEvent,
+  Transfer as TransferEvent,
 } from "../generated/ModelRegistry/ModelRegistry";
 import {
   BaseModel,
@@ -11,6 +12,7 @@ import {
   BaseModelStatusChanged,
   InferencePriceSet,
   Job,
+  ModelTransfer,
   ModelVersion,
   ModelVersionMinted,
 } from "../generated/schema";
@@ -95,6 +97,22 @@ export function handleInferencePriceSet(event: InferencePriceSetEvent): void {
   const e = new InferencePriceSet(eventId(event));
   e.model = m.id;
   e.price = event.params.price;
+  stamp(e, event);
+  e.save();
+}
+
+/** ERC-721 transfer of a model version. The mint's transfer comes before ModelVersionMinted creates it. */
+export function handleTransfer(event: TransferEvent): void {
+  const to = account(event.params.to, event);
+  const m = ModelVersion.load(event.params.tokenId.toString());
+  if (m != null) {
+    m.owner = to.id;
+    m.save();
+  }
+  const e = new ModelTransfer(eventId(event));
+  e.model = event.params.tokenId.toString();
+  e.from = event.params.from;
+  e.to = to.id;
   stamp(e, event);
   e.save();
 }
