@@ -26,7 +26,7 @@ import {
 } from "@tributary/sdk/chain";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { demoAccount, type DemoRole } from "./stack/accounts.ts";
-import { genesisHash } from "./stack/chain.ts";
+import { chainInstance } from "./stack/chain.ts";
 import { configEnv, layout, loadConfig, rpcUrl } from "./stack/config.ts";
 import { StackError } from "./stack/errors.ts";
 import { readSeedRecord, seedFile, writeJson, type SeedRecord } from "./stack/state.ts";
@@ -59,9 +59,14 @@ interface DemoPlan {
 async function main(): Promise<void> {
   const config = loadConfig();
   const env = configEnv(config);
-  const genesis = await genesisHash(config);
+  const instance = await chainInstance(config, { create: false });
+  if (!instance) {
+    throw new StackError("the chain has no stack instance id", {
+      hint: "run the seed through `npm start`, which marks the chain first",
+    });
+  }
   const previous = readSeedRecord(config);
-  if (previous?.genesisHash === genesis) {
+  if (previous?.chainInstance === instance) {
     console.log(`demo already seeded on this chain at ${previous.seededAt}; nothing to do`);
     return;
   }
@@ -171,7 +176,7 @@ async function main(): Promise<void> {
   };
   const done: SeedRecord = {
     version: 1,
-    genesisHash: genesis,
+    chainInstance: instance,
     seededAt: new Date().toISOString(),
     datanets,
     contributionCids: cids,

@@ -1,6 +1,7 @@
 // The local chain: anvil (from the `@foundry-rs/anvil` npm package), persisted with `--state`.
 // Hardhat's node keeps nothing across restarts; anvil dumps its state (accounts, code, storage, blocks,
 // receipts and logs) on SIGINT/SIGTERM and every `STATE_INTERVAL_S` seconds, and loads it on start.
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -97,13 +98,38 @@ export async function chainReady(config: StackConfig): Promise<boolean> {
   return true;
 }
 
-export async function genesisHash(config: StackConfig): Promise<string> {
-  const block = await jsonRpc<{ hash: string } | null>(rpcUrl(config), "eth_getBlockByNumber", [
-    "0x0",
-    false,
-  ]);
-  if (!block) throw new StackError(`the chain at ${rpcUrl(config)} has no genesis block`);
-  return block.hash;
+/**
+ * Where the stack keeps its chain instance id: storage slot 0 of an address no contract uses
+ * ("tributary-stack-id"). The genesis hash cannot serve: anvil re-creates the genesis block when it
+ * loads a dumped state, so the hash changes from the second restart on, while storage is kept.
+ */
+export const INSTANCE_SLOT_ADDRESS = "0x7472696275746172792d737461636b2d69640000";
+const ZERO_WORD = `0x${"0".repeat(64)}`;
+
+/**
+ * The id of the running chain: a random 32-byte word the stack writes into the chain's own state the
+ * first time it sees it (`create`), and reads back on every later start. A chain whose saved state was
+ * lost has none (or, once marked, a different one).
+ */
+export async function chainInstance(
+  config: StackConfig,
+  opts: { create: boolean },
+): Promise<string | undefined> {
+  const url = rpcUrl(config);
+  const word = await jsonRpc<string>(url, "eth_getStorageAt", [INSTANCE_SLOT_ADDRESS, "0x0", "latest"]);
+  if (word && BigInt(word) !== 0n) return word;
+  if (!opts.create) return undefined;
+  const id = `0x${randomBytes(32).toString("hex")}`;
+  await jsonRpc<boolean>(url, "anvil_setStorageAt", [INSTANCE_SLOT_ADDRESS, "0x0", id]).catch(async () =>
+    jsonRpc<boolean>(url, "hardhat_setStorageAt", [INSTANCE_SLOT_ADDRESS, "0x0", id]),
+  );
+  const check = await jsonRpc<string>(url, "eth_getStorageAt", [INSTANCE_SLOT_ADDRESS, "0x0", "latest"]);
+  if (check === ZERO_WORD || BigInt(check) !== BigInt(id)) {
+    throw new StackError(`could not mark the chain at ${url} with an instance id`, {
+      hint: "the stack needs anvil (or a Hardhat node): check TRIBUTARY_CHAIN_PORT points at the stack's own chain",
+    });
+  }
+  return id;
 }
 
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;

@@ -25,7 +25,8 @@ export interface StepContext {
   readonly config: StackConfig;
   /** Names of the services that are running (started and ready) so far. */
   readonly running: ReadonlySet<string>;
-  readonly genesisHash: string | undefined;
+  /** The running chain's instance id (see `chainInstance` in chain.ts), once the chain is up. */
+  readonly chainInstance: string | undefined;
 }
 
 export interface Step {
@@ -189,7 +190,7 @@ export const STEPS: readonly Step[] = [
     missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs", "custodian"),
     upToDate: async (ctx) => {
       const seed = readSeedRecord(ctx.config);
-      return seed && seed.genesisHash === ctx.genesisHash
+      return seed && seed.chainInstance === ctx.chainInstance
         ? `demo already seeded at ${seed.seededAt}`
         : undefined;
     },

@@ -1,5 +1,5 @@
 // What the stack remembers between runs, in `<home>/stack.json`, and the demo seed's marker in
-// `<home>/seed.json`. Both are tied to the chain's genesis hash: a chain whose genesis differs from
+// `<home>/seed.json`. Both are tied to the chain's instance id (chain.ts): a chain with another id than
 // the recorded one is a different chain, and everything derived from the old one is reset.
 import fs from "node:fs";
 import path from "node:path";
@@ -8,13 +8,13 @@ import { layout, type StackConfig } from "./config.ts";
 export interface StackRecord {
   readonly version: 1;
   readonly chainId: number;
-  readonly genesisHash: string;
+  readonly chainInstance: string;
   readonly startedAt: string;
 }
 
 export interface SeedRecord {
   readonly version: 1;
-  readonly genesisHash: string;
+  readonly chainInstance: string;
   readonly seededAt: string;
   readonly datanets: {
     readonly id: string;

@@ -3,7 +3,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { demoAccounts, DEV_MNEMONIC } from "./accounts.ts";
-import { addressesWithoutCode, genesisHash, quarantineBadState, readDeployments } from "./chain.ts";
+import { addressesWithoutCode, chainInstance, quarantineBadState, readDeployments } from "./chain.ts";
 import { layout, logFile, type StackConfig } from "./config.ts";
 import { PortInUseError, ServiceNotReadyError, StackError, TaskFailedError } from "./errors.ts";
 import { portIsFree, sleep } from "./probe.ts";
@@ -54,7 +54,7 @@ export class Supervisor {
   private readonly out: (line: string) => void;
   private readonly started: { step: Step; proc: Managed }[] = [];
   private readonly running = new Set<string>();
-  private genesis: string | undefined;
+  private instance: string | undefined;
   private aborted = false;
   private stopping: Promise<void> | undefined;
 
@@ -65,7 +65,7 @@ export class Supervisor {
   }
 
   private ctx(): StepContext {
-    return { config: this.config, running: this.running, genesisHash: this.genesis };
+    return { config: this.config, running: this.running, chainInstance: this.instance };
   }
 
   /** Starts every step; resolves once all services are ready (or throws, after stopping what started). */
@@ -231,17 +231,18 @@ export class Supervisor {
    */
   private async reconcileWithChain(): Promise<void> {
     const paths = layout(this.config);
-    this.genesis = await genesisHash(this.config);
+    const found = await chainInstance(this.config, { create: false });
+    this.instance = found ?? (await chainInstance(this.config, { create: true }));
     const previous = (() => {
       try {
-        return JSON.parse(fs.readFileSync(paths.stackFile, "utf8")) as { genesisHash?: string };
+        return JSON.parse(fs.readFileSync(paths.stackFile, "utf8")) as { chainInstance?: string };
       } catch {
         return undefined;
       }
     })();
     let reason: string | undefined;
-    if (previous?.genesisHash && previous.genesisHash !== this.genesis) {
-      reason = `the chain is not the one this stack used before (genesis ${previous.genesisHash.slice(0, 10)}… is now ${this.genesis.slice(0, 10)}…): its saved state ${paths.chainState} was lost or replaced`;
+    if (previous?.chainInstance && previous.chainInstance !== found) {
+      reason = `the chain is not the one this stack used before (${found ? "another chain's id" : "a new, empty chain"}): its saved state ${show(paths.chainState)} was lost or replaced`;
     } else {
       const deployments = readDeployments(this.config);
       if (deployments !== undefined) {
@@ -251,7 +252,7 @@ export class Supervisor {
         }
       }
       const seed = readSeedRecord(this.config);
-      if (!reason && seed && seed.genesisHash !== this.genesis)
+      if (!reason && seed && seed.chainInstance !== this.instance)
         reason = "the demo seed was made on another chain";
     }
     if (reason) {
@@ -267,7 +268,7 @@ export class Supervisor {
     writeJson(paths.stackFile, {
       version: 1,
       chainId: this.config.chainId,
-      genesisHash: this.genesis,
+      chainInstance: this.instance,
       startedAt: new Date().toISOString(),
     });
   }

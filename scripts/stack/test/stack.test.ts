@@ -8,7 +8,7 @@ import path from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { createPublicClient, http, parseAbi, type Address } from "viem";
 import { demoAccount } from "../accounts.ts";
-import { deploymentAddresses } from "../chain.ts";
+import { deploymentAddresses, INSTANCE_SLOT_ADDRESS } from "../chain.ts";
 import {
   interrupt,
   readJson,
@@ -30,14 +30,15 @@ describe("npm start", { timeout: 600_000 }, () => {
   let home: string;
   let current: RunningStack | undefined;
   const state: {
-    genesis?: string;
+    instance?: string;
     deployments?: string;
     receiverBalance?: string;
     cid?: string;
     seeded?: boolean;
   } = {};
 
-  const genesis = async () => (await rpc<{ hash: string }>(env, "eth_getBlockByNumber", ["0x0", false])).hash;
+  /** The chain's identity as the stack marks it (see chainInstance in chain.ts). */
+  const instance = async () => rpc<string>(env, "eth_getStorageAt", [INSTANCE_SLOT_ADDRESS, "0x0", "latest"]);
   const deploymentsFile = () => path.join(env.TRIBUTARY_DEPLOYMENTS_DIR!, `${env.TRIBUTARY_CHAIN_ID}.json`);
   const ipfsApi = () => `http://127.0.0.1:${env.TRIBUTARY_IPFS_API_PORT}/api/v0`;
 
@@ -59,7 +60,8 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.match(out, new RegExp(`chain RPC\\s+http://127\\.0\\.0\\.1:${env.TRIBUTARY_CHAIN_PORT}`));
     assert.match(out, /0x70997970C51812dc3A010C7d01b50e0d17dc79C8/, "summary lists the demo accounts");
     assert.match(out, /local test keys, never use on a real network/);
-    state.genesis = await genesis();
+    state.instance = await instance();
+    assert.notEqual(BigInt(state.instance), 0n, "the stack marked its chain");
 
     if (!skipped(out, "deploy")) {
       const deployments = readJson<unknown>(deploymentsFile());
@@ -76,11 +78,11 @@ describe("npm start", { timeout: 600_000 }, () => {
     }
     if (!skipped(out, "seed") && !skipped(out, "deploy")) {
       const seed = readJson<{
-        genesisHash: string;
+        chainInstance: string;
         contributionCids: string[];
         datanets: { name: string; approved: number }[];
       }>(path.join(home, "seed.json"));
-      assert.equal(seed.genesisHash, state.genesis);
+      assert.equal(seed.chainInstance, state.instance);
       assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
       const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
       const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> })
@@ -164,13 +166,13 @@ describe("npm start", { timeout: 600_000 }, () => {
 
   it("restarts with the chain state, pins and seed of the last run (no re-seed, same addresses)", async () => {
     current = await startStack(env);
-    assert.equal(await genesis(), state.genesis, "same chain");
+    assert.equal(await instance(), state.instance, "same chain");
     assert.equal(await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]), state.receiverBalance);
     assert.doesNotMatch(current.output, /Redeploying/);
     const second = spawnStack(env, ["--fresh"]);
     assert.equal(await second.exited, 1, "a second stack on the same home is refused");
     assert.match(second.output, /another stack is already running from .* \(pid \d+\)/);
-    assert.equal(await genesis(), state.genesis, "and the first one's state is untouched");
+    assert.equal(await instance(), state.instance, "and the first one's state is untouched");
     if (state.deployments) {
       assert.equal(fs.readFileSync(deploymentsFile(), "utf8"), state.deployments, "same deployments");
       assert.match(current.output, /deploy: contracts already deployed/);
@@ -195,11 +197,11 @@ describe("npm start", { timeout: 600_000 }, () => {
     fs.rmSync(path.join(home, "chain", "state.json"));
     current = await startStack(env);
     assert.match(current.output, /not the one this stack used before/);
-    assert.notEqual(await genesis(), state.genesis, "a new chain");
+    assert.notEqual(await instance(), state.instance, "a new chain");
     assert.equal(await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]), "0x0");
     assert.equal(fs.existsSync(path.join(home, "indexer", "store.db")), false, "the indexer store was reset");
-    const record = readJson<{ genesisHash: string }>(path.join(home, "stack.json"));
-    assert.equal(record.genesisHash, await genesis());
+    const record = readJson<{ chainInstance: string }>(path.join(home, "stack.json"));
+    assert.equal(record.chainInstance, await instance());
     if (state.deployments) {
       for (const a of deploymentAddresses(readJson(deploymentsFile()))) {
         assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} redeployed`);
@@ -207,10 +209,10 @@ describe("npm start", { timeout: 600_000 }, () => {
     }
     if (state.seeded)
       assert.equal(
-        readJson<{ genesisHash: string }>(path.join(home, "seed.json")).genesisHash,
-        await genesis(),
+        readJson<{ chainInstance: string }>(path.join(home, "seed.json")).chainInstance,
+        await instance(),
       );
-    state.genesis = await genesis();
+    state.instance = await instance();
     assert.equal(await interrupt(current), 0, current.output);
   });
 
@@ -219,10 +221,10 @@ describe("npm start", { timeout: 600_000 }, () => {
     current.child.kill("SIGKILL");
     await current.exited;
     // The chain (its own process group) outlives the supervisor; the next start stops it (it saves its state).
-    assert.equal(await genesis(), state.genesis);
+    assert.equal(await instance(), state.instance);
     current = await startStack(env);
     assert.match(current.output, /stopping chain \(pid \d+\) left running by an earlier stack/);
-    assert.equal(await genesis(), state.genesis, `same chain after the cleanup:\n${current.output}`);
+    assert.equal(await instance(), state.instance, `same chain after the cleanup:\n${current.output}`);
     assert.equal(await interrupt(current), 0, current.output);
   });
 
@@ -248,7 +250,7 @@ describe("npm start", { timeout: 600_000 }, () => {
     await waitUp(current);
     assert.match(current.output, /--fresh: removed/);
     assert.equal(fs.existsSync(path.join(home, "leftover.txt")), false);
-    assert.notEqual(await genesis(), state.genesis);
+    assert.notEqual(await instance(), state.instance);
     assert.equal(await interrupt(current), 0, current.output);
   });
 });
