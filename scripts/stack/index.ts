@@ -43,7 +43,12 @@ async function main(): Promise<number> {
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
-  await supervisor.start(args.includes("--fresh"));
+  try {
+    await supervisor.start(args.includes("--fresh"));
+  } catch (err) {
+    supervisor.release();
+    throw err;
+  }
   if (signals > 0) return new Promise(() => {}); // a signal arrived at the very end; its handler exits
   console.log(supervisor.summary());
   return new Promise(() => {}); // runs until a signal
