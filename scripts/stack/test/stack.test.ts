@@ -138,6 +138,11 @@ describe("npm start", { timeout: 600_000 }, () => {
       const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
       assert.equal(cat.status, 200);
       assert.ok((await cat.arrayBuffer()).byteLength > 0, "a seeded contribution's content is in IPFS");
+      const base = (JSON.parse(state.deployments!) as { baseModels?: { cid: string }[] }).baseModels?.[0];
+      assert.ok(base, "the deploy step registered a base model");
+      const config = await fetch(`${ipfsApi()}/cat?arg=${base.cid}`, { method: "POST" });
+      assert.equal(config.status, 200, `the base model's CID ${base.cid} resolves in IPFS`);
+      assert.equal(((await config.json()) as { model_type?: string }).model_type, "llama");
       state.seeded = true;
     }
     if (!skipped(out, "custodian")) {
@@ -188,7 +193,14 @@ describe("npm start", { timeout: 600_000 }, () => {
         "and is still pinned",
       );
     }
-    assert.equal(await interrupt(current), 0, current.output);
+    await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1" }]);
+    const head = await rpc<string>(env, "eth_blockNumber");
+    current.child.kill("SIGTERM"); // as a service manager stops it
+    assert.equal(await current.exited, 0, current.output);
+    assert.match(current.output, /SIGTERM: stopping/);
+    assert.match(current.output, /stopped chain \(exit code 0\)/);
+    const saved = readJson<{ block: { number: string } }>(path.join(home, "chain", "state.json"));
+    assert.equal(BigInt(saved.block.number), BigInt(head), "the chain saved its latest block on SIGTERM");
   });
 
   it("detects a lost chain state, says so, and resets what was derived from the old chain", async () => {
