@@ -1,0 +1,130 @@
+// Connecting to a chain: viem clients for a configured RPC and chain id, checked against the node,
+// and typed contract handles (address + ABI) from the deployments file.
+import { createPublicClient, createWalletClient, defineChain, http } from "viem";
+import type { Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from "viem";
+import {
+  accessRegistryAbi,
+  datanetRegistryAbi,
+  jobMarketAbi,
+  modelRegistryAbi,
+  openTokenAbi,
+  paymentChannelsAbi,
+  rewardDistributorAbi,
+  trainerRegistryAbi,
+} from "./generated/abis.ts";
+import { loadDeployments } from "./deployments.ts";
+import type { ContractName, Deployments } from "./deployments.ts";
+import { RpcUnreachableError, WrongChainError } from "./errors.ts";
+import { withErrors } from "./revert.ts";
+
+export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
+/** Hardhat's and anvil's default chain id. */
+export const DEFAULT_CHAIN_ID = 31337;
+
+const ABIS = {
+  OpenToken: openTokenAbi,
+  DatanetRegistry: datanetRegistryAbi,
+  AccessRegistry: accessRegistryAbi,
+  TrainerRegistry: trainerRegistryAbi,
+  JobMarket: jobMarketAbi,
+  ModelRegistry: modelRegistryAbi,
+  RewardDistributor: rewardDistributorAbi,
+  PaymentChannels: paymentChannelsAbi,
+} as const;
+type Abis = typeof ABIS;
+
+/** A deployed contract: where it is and its ABI (with every error the protocol can raise). */
+export interface ContractHandle<N extends ContractName> {
+  name: N;
+  address: Address;
+  abi: Abis[N];
+}
+export type Contracts = { [N in ContractName]: ContractHandle<N> };
+
+export interface ConnectOptions {
+  rpcUrl?: string;
+  chainId?: number;
+  /** A deployments file, or a folder holding `<chainId>.json`; or the deployments themselves. */
+  deployments?: string | Deployments;
+  /** Signs transactions; without it the connection is read-only. */
+  account?: LocalAccount;
+  /** Confirmations every write waits for (default 1). */
+  confirmations?: number;
+  /** Receipt polling interval in ms (default 250; local nodes mine instantly). */
+  pollingInterval?: number;
+}
+
+export interface ChainConnection {
+  chainId: number;
+  rpcUrl: string;
+  chain: Chain;
+  publicClient: PublicClient<Transport, Chain>;
+  walletClient?: WalletClient<Transport, Chain, LocalAccount>;
+  account?: LocalAccount;
+  deployments: Deployments;
+  contracts: Contracts;
+  confirmations: number;
+}
+
+/** A viem chain definition for an id and RPC we are told about (local chains have no registry entry). */
+export function chainFor(chainId: number, rpcUrl: string): Chain {
+  return defineChain({
+    id: chainId,
+    name: chainId === DEFAULT_CHAIN_ID ? "Tributary local" : `chain ${chainId}`,
+    nativeCurrency: { name: "Ether", symbol: "ETH", decimals: 18 },
+    rpcUrls: { default: { http: [rpcUrl] } },
+  });
+}
+
+/** Asks the node its chain id; WrongChainError when it is not `expected`. */
+export async function checkChainId(
+  publicClient: PublicClient,
+  expected: number,
+  rpcUrl: string,
+): Promise<void> {
+  let actual: number;
+  try {
+    actual = await publicClient.getChainId();
+  } catch (e) {
+    throw new RpcUnreachableError(rpcUrl, e);
+  }
+  if (actual !== expected) throw new WrongChainError(expected, actual, rpcUrl);
+}
+
+/** Connects to the configured chain, checks its id, and resolves the contract addresses. */
+export async function connect(opts: ConnectOptions = {}): Promise<ChainConnection> {
+  const rpcUrl = opts.rpcUrl ?? DEFAULT_RPC_URL;
+  const chainId = opts.chainId ?? DEFAULT_CHAIN_ID;
+  const chain = chainFor(chainId, rpcUrl);
+  const transport = http(rpcUrl, { retryCount: 0, timeout: 30_000 });
+  const pollingInterval = opts.pollingInterval ?? 250;
+  const publicClient = createPublicClient({ chain, transport, pollingInterval }) as PublicClient<
+    Transport,
+    Chain
+  >;
+  await checkChainId(publicClient, chainId, rpcUrl);
+  const deployments =
+    typeof opts.deployments === "object" ? opts.deployments : loadDeployments(chainId, opts.deployments);
+  const contracts = {} as Record<ContractName, ContractHandle<ContractName>>;
+  for (const name of Object.keys(ABIS) as ContractName[]) {
+    contracts[name] = {
+      name,
+      address: deployments.contracts[name].address,
+      abi: withErrors(ABIS[name]) as Abis[ContractName],
+    };
+  }
+  const walletClient = opts.account
+    ? createWalletClient({ chain, transport, account: opts.account, pollingInterval })
+    : undefined;
+  return {
+    chainId,
+    rpcUrl,
+    chain,
+    publicClient,
+    walletClient,
+    account: opts.account,
+    deployments,
+    contracts: contracts as Contracts,
+    confirmations: opts.confirmations ?? 1,
+  };
+}

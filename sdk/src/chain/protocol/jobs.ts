@@ -1,0 +1,228 @@
+// Fine-tuning jobs: post (spec to IPFS, approve budget, post), status, accept, dispute, cancel.
+import type { Address, Hex } from "viem";
+import { parseJobSpec } from "../../schemas/index.ts";
+import type { JobSpec, JobSpecInput } from "../../schemas/index.ts";
+import type { ChainConnection } from "../client.ts";
+import { NotFoundError } from "../errors.ts";
+import { eventsIn, readView, sendTx } from "../write.ts";
+import type { TxRef } from "./access.ts";
+import { addJson } from "./content.ts";
+import type { ProtocolContentStore } from "./content.ts";
+import { findBaseModel } from "./models.ts";
+import { ensureAllowance } from "./token.ts";
+
+export const JOB_STATUSES = [
+  "none",
+  "open",
+  "claimed",
+  "submitted",
+  "disputed",
+  "finalized",
+  "cancelled",
+  "refunded",
+] as const;
+export type JobStatusName = (typeof JOB_STATUSES)[number];
+
+export interface PostJobInput {
+  /** The job spec; validated (and defaults filled) with the `tributary/job-spec@1` schema. */
+  spec: JobSpecInput | unknown;
+  /** Budget in OPEN wei, escrowed on posting. */
+  budget: bigint;
+  /** Seconds the trainer has after claiming. */
+  duration: number;
+  /** On-chain base model id; default: looked up by the spec's `baseModel` name. */
+  baseModelId?: number;
+  parentModelId?: bigint;
+}
+
+export interface PostJobResult extends TxRef {
+  jobId: bigint;
+  specCid: string;
+  spec: JobSpec;
+  dataFee: bigint;
+}
+
+export async function postJob(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  input: PostJobInput,
+): Promise<PostJobResult> {
+  const spec = parseJobSpec(input.spec);
+  const baseModelId = input.baseModelId ?? (await findBaseModel(conn, spec.baseModel)).baseModelId;
+  const specCid = await addJson(store, spec);
+  const jm = conn.contracts.JobMarket;
+  await ensureAllowance(conn, jm.address, input.budget);
+  const tx = await sendTx(conn, jm, "postJob", [
+    {
+      specCID: specCid,
+      baseModelId,
+      parentModelId: input.parentModelId ?? 0n,
+      datanetIds: spec.data.map((d) => BigInt(d.datanetId)),
+      versions: spec.data.map((d) => d.version),
+      budget: input.budget,
+      duration: input.duration,
+    },
+  ]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobPosted");
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    jobId: ev.args.jobId!,
+    specCid,
+    spec,
+    dataFee: ev.args.dataFee!,
+  };
+}
+
+export interface JobInfo {
+  jobId: bigint;
+  status: JobStatusName;
+  poster: Address;
+  trainer?: Address;
+  baseModelId: number;
+  parentModelId: bigint;
+  budget: bigint;
+  dataFee: bigint;
+  duration: number;
+  dueAt?: bigint;
+  challengeEndsAt?: bigint;
+  modelId?: bigint;
+  specCid: string;
+  datanets: Array<{ datanetId: bigint; version: number }>;
+  result?: {
+    adapterCid: string;
+    adapterHash: Hex;
+    metricsCid: string;
+    attributionRoot: Hex;
+    attributionTotalWeight: bigint;
+    reportCid: string;
+  };
+}
+
+export async function getJob(conn: ChainConnection, jobId: bigint): Promise<JobInfo> {
+  const jm = conn.contracts.JobMarket;
+  const pc = conn.publicClient;
+  const job = await readView(jm, "getJob", () =>
+    pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [jobId] }),
+  );
+  if (job.status === 0)
+    throw new NotFoundError(`Job ${jobId}`, "List jobs with `tributary job status` on a known id.");
+  const [[ids, versions], posted] = await Promise.all([
+    pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJobDatanets", args: [jobId] }),
+    pc.getContractEvents({
+      address: jm.address,
+      abi: jm.abi,
+      eventName: "JobPosted",
+      args: { jobId },
+      fromBlock: conn.deployments.deployBlock,
+    }),
+  ]);
+  const status = JOB_STATUSES[job.status];
+  const info: JobInfo = {
+    jobId,
+    status,
+    poster: job.poster,
+    trainer: /^0x0+$/.test(job.trainer) ? undefined : job.trainer,
+    baseModelId: job.baseModelId,
+    parentModelId: job.parentModelId,
+    budget: job.budget,
+    dataFee: job.dataFee,
+    duration: job.duration,
+    dueAt: job.dueAt ? BigInt(job.dueAt) : undefined,
+    challengeEndsAt: job.challengeEndsAt ? BigInt(job.challengeEndsAt) : undefined,
+    modelId: job.modelId || undefined,
+    specCid: posted[0]?.args.specCID ?? "",
+    datanets: ids.map((id, i) => ({ datanetId: id, version: versions[i] })),
+  };
+  if (["submitted", "disputed", "finalized"].includes(status)) {
+    const r = await pc.readContract({
+      address: jm.address,
+      abi: jm.abi,
+      functionName: "getResult",
+      args: [jobId],
+    });
+    info.result = {
+      adapterCid: r.adapterCID,
+      adapterHash: r.adapterHash,
+      metricsCid: r.metricsCID,
+      attributionRoot: r.attributionRoot,
+      attributionTotalWeight: r.attributionTotalWeight,
+      reportCid: r.reportCID,
+    };
+  }
+  return info;
+}
+
+/** Accepts a submitted result early (poster only); mints the model version. */
+export async function acceptJob(conn: ChainConnection, jobId: bigint): Promise<TxRef & { modelId?: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "acceptResult", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobFinalized");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, modelId: ev?.args.modelId };
+}
+
+/** Disputes a submitted result within the challenge window; the reason is pinned as a document. */
+export async function disputeJob(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  jobId: bigint,
+  reason: string,
+): Promise<TxRef & { reasonCid: string }> {
+  const reasonCid = await addJson(store, {
+    schema: "tributary/dispute@1",
+    jobId: jobId.toString(),
+    reason,
+    createdAt: new Date().toISOString(),
+  });
+  const tx = await sendTx(conn, conn.contracts.JobMarket, "disputeResult", [jobId, reasonCid]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber, reasonCid };
+}
+
+/** Cancels an open (unclaimed) job; the budget is refunded to the poster. */
+export async function cancelJob(conn: ChainConnection, jobId: bigint): Promise<TxRef & { refund: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "cancelJob", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobCancelled");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, refund: ev.args.refund! };
+}
+
+export interface SubmitResultInput {
+  adapterCid: string;
+  adapterHash: Hex;
+  metricsCid: string;
+  /** Root and total weight of the attribution tree (both zero for none). */
+  attributionRoot: Hex;
+  attributionTotalWeight: bigint;
+  /** CID of the attribution report (`tributary/attribution@1`), needed with a root. */
+  reportCid: string;
+}
+
+/** Submits a trained result for a claimed job (its trainer only); starts the challenge window. */
+export async function submitResult(
+  conn: ChainConnection,
+  jobId: bigint,
+  r: SubmitResultInput,
+): Promise<TxRef & { challengeEndsAt: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "submitResult", [
+    jobId,
+    {
+      adapterCID: r.adapterCid,
+      adapterHash: r.adapterHash,
+      metricsCID: r.metricsCid,
+      attributionRoot: r.attributionRoot,
+      attributionTotalWeight: r.attributionTotalWeight,
+      reportCID: r.reportCid,
+    },
+  ]);
+  const [ev] = eventsIn(jm, tx.receipt, "ResultSubmitted");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, challengeEndsAt: BigInt(ev.args.challengeEndsAt!) };
+}
+
+/** Claims an open job as a trainer (needs the minimum stake). */
+export async function claimJob(conn: ChainConnection, jobId: bigint): Promise<TxRef & { dueAt: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "claimJob", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobClaimed");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, dueAt: BigInt(ev.args.dueAt!) };
+}

@@ -1,0 +1,207 @@
+// `tributary datanet create|list|show|contribute|review|withdraw`
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import cliProgress from "cli-progress";
+import { Command } from "commander";
+import {
+  contribute,
+  createDatanet,
+  getDatanet,
+  listContributions,
+  listDatanets,
+  parsePolicy,
+  review,
+  withdrawContribution,
+} from "../chain/protocol/index.ts";
+import type { ContributeResult } from "../chain/protocol/index.ts";
+import { action } from "./action.ts";
+import { keyValues, open, parseAddress, parseId, parseIds, parseOpen, table, UsageError } from "./context.ts";
+
+export function datanetCommand(env: NodeJS.ProcessEnv): Command {
+  const cmd = new Command("datanet").description("Datanets: community data pools");
+
+  cmd
+    .command("create")
+    .description("create a Datanet (metadata pinned to IPFS)")
+    .requiredOption("--name <name>", "display name")
+    .option("--description <text>", "what the data is", "")
+    .option("--license <spdx>", "licence of the data")
+    .option("--tag <tag...>", "tags")
+    .option("--policy <policy>", "open | approval | paid", "approval")
+    .option("--price <OPEN>", "price per access use (paid only)")
+    .option("--curator <address...>", "curators besides you")
+    .option("--custodian-key <hex>", "custodian's secp256k1 public key (needed unless open)")
+    .option(
+      "--custodian-url <url>",
+      "custodian service URL; its key is fetched from /v1/info when --custodian-key is absent",
+    )
+    .action(
+      action<{
+        name: string;
+        description: string;
+        license?: string;
+        tag?: string[];
+        policy: string;
+        price?: string;
+        curator?: string[];
+        custodianKey?: string;
+        custodianUrl?: string;
+      }>(env, async (ctx, o) => {
+        const policy = parsePolicy(o.policy);
+        if (policy === "paid" && !o.price)
+          throw new UsageError("A paid Datanet needs a price", "Pass --price <OPEN per use>.");
+        let publicKey = o.custodianKey;
+        if (!publicKey && o.custodianUrl) {
+          const url = new URL("/v1/info", o.custodianUrl);
+          const info = (await fetch(url)
+            .then((r) => r.json())
+            .catch(() => undefined)) as { publicKey?: string } | undefined;
+          if (!info?.publicKey) {
+            throw new UsageError(
+              `Cannot get the custodian's key from ${url}`,
+              "Start it with `tributary custodian start`, or pass --custodian-key <hex>.",
+            );
+          }
+          publicKey = info.publicKey;
+        }
+        const conn = await ctx.conn();
+        const r = await createDatanet(conn, ctx.store(), {
+          name: o.name,
+          description: o.description,
+          license: o.license,
+          tags: o.tag,
+          policy,
+          price: o.price ? parseOpen(o.price, "--price") : 0n,
+          curators: (o.curator ?? []).map((c) => parseAddress(c, "--curator")),
+          custodian: publicKey ? { publicKey, url: o.custodianUrl } : undefined,
+        });
+        ctx.print(
+          r,
+          (x: typeof r) => `Created Datanet ${x.datanetId} (metadata ${x.metadataCid}, tx ${x.hash})`,
+        );
+      }),
+    );
+
+  cmd
+    .command("list")
+    .description("list Datanets")
+    .option("--metadata", "also read each Datanet's name from IPFS")
+    .action(
+      action<{ metadata?: boolean }>(env, async (ctx, o) => {
+        const conn = await ctx.conn();
+        const all = await listDatanets(conn, o.metadata ? ctx.store() : undefined);
+        ctx.print(all, (rows: typeof all) =>
+          table(
+            rows.map((d) => ({
+              ...d,
+              name: d.metadata?.name,
+              price: d.policy === "paid" ? open(d.price) : "",
+            })),
+            ["datanetId", "name", "policy", "price", "version", "contributionCount", "owner"],
+          ),
+        );
+      }),
+    );
+
+  cmd
+    .command("show <datanetId>")
+    .description("show a Datanet and its contributions")
+    .action(
+      action(env, async (ctx, _o, [id]) => {
+        const conn = await ctx.conn();
+        const datanet = await getDatanet(conn, parseId(id, "datanetId"), ctx.store());
+        const contributions = await listContributions(conn, datanet.datanetId);
+        const r = { ...datanet, contributions };
+        ctx.print(
+          r,
+          (x: typeof r) =>
+            `${keyValues({ datanetId: x.datanetId, name: x.metadata?.name, owner: x.owner, policy: x.policy, price: x.policy === "paid" ? open(x.price) : undefined, version: x.version, metadataCid: x.metadataCid, custodian: x.metadata?.custodian?.url })}\n\n${table(x.contributions, ["contributionId", "status", "approvedInVersion", "records", "byteSize", "encrypted", "contributor", "cid"])}`,
+        );
+      }),
+    );
+
+  cmd
+    .command("contribute <datanetId> <files...>")
+    .description("normalise, encrypt, pin and register files (.jsonl, .txt, .md, .csv)")
+    .action(
+      action(env, async (ctx, _o, [id, ...files]) => {
+        const datanetId = parseId(id, "datanetId");
+        const conn = await ctx.conn();
+        const results: ContributeResult[] = [];
+        for (const file of files) {
+          let content: Buffer;
+          try {
+            content = readFileSync(file);
+          } catch (e) {
+            throw new UsageError(
+              `Cannot read ${file} (${(e as NodeJS.ErrnoException).code})`,
+              "Check the path.",
+            );
+          }
+          const bar = ctx.interactive
+            ? new cliProgress.SingleBar(
+                { format: `${basename(file)} [{bar}] {percentage}% {value}/{total} bytes`, hideCursor: true },
+                cliProgress.Presets.shades_classic,
+              )
+            : undefined;
+          try {
+            results.push(
+              await contribute(conn, ctx.store(), {
+                datanetId,
+                fileName: file,
+                content,
+                onProgress: (sent, total) => {
+                  if (!bar) return;
+                  if (bar.getTotal() !== total) bar.start(total, 0);
+                  bar.update(Math.min(sent, total));
+                },
+              }),
+            );
+          } finally {
+            bar?.stop();
+          }
+        }
+        ctx.print(results, (rows: ContributeResult[]) =>
+          table(rows, ["contributionId", "records", "bytes", "encrypted", "cid", "hash"]),
+        );
+      }),
+    );
+
+  cmd
+    .command("review <datanetId>")
+    .description("approve and/or reject pending contributions (curators)")
+    .option("--approve <ids...>", "contribution ids to approve (space or comma separated)")
+    .option("--reject <ids...>", "contribution ids to reject")
+    .action(
+      action<{ approve?: string[]; reject?: string[] }>(env, async (ctx, o, [id]) => {
+        const approve = parseIds(o.approve, "--approve");
+        const reject = parseIds(o.reject, "--reject");
+        if (!approve.length && !reject.length)
+          throw new UsageError("Nothing to review", "Pass --approve <ids> and/or --reject <ids>.");
+        const r = await review(await ctx.conn(), { datanetId: parseId(id, "datanetId"), approve, reject });
+        ctx.print(
+          r,
+          (x: typeof r) =>
+            `Approved ${x.approved.length}, rejected ${x.rejected.length}; Datanet ${x.datanetId} is at version ${x.version}`,
+        );
+      }),
+    );
+
+  cmd
+    .command("withdraw <datanetId> <contributionId>")
+    .description("withdraw consent for your contribution (excluded from later jobs)")
+    .action(
+      action(env, async (ctx, _o, [id, cid]) => {
+        const r = await withdrawContribution(
+          await ctx.conn(),
+          parseId(id, "datanetId"),
+          parseId(cid, "contributionId"),
+        );
+        ctx.print(
+          { datanetId: id, contributionId: cid, ...r },
+          () => `Withdrew contribution ${cid} of Datanet ${id} (tx ${r.hash})`,
+        );
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,187 @@
+// `tributary job post|status|accept|dispute|cancel`
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { acceptJob, cancelJob, disputeJob, getDatanet, getJob, postJob } from "../chain/protocol/index.ts";
+import type { JobSpecInput } from "../schemas/index.ts";
+import { action } from "./action.ts";
+import { keyValues, open, parseDuration, parseId, parseOpen, UsageError } from "./context.ts";
+
+interface PostOptions {
+  baseModel?: string;
+  method?: string;
+  lr?: string;
+  epochs?: string;
+  batchSize?: string;
+  gradAccum?: string;
+  maxSeqLength?: string;
+  rank?: string;
+  alpha?: string;
+  dropout?: string;
+  targetModules?: string[];
+  seed?: string;
+  evalSplit?: string;
+  data?: string[];
+  budget: string;
+  duration: string;
+  parent?: string;
+}
+
+function num(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new UsageError(`${flag} ${v} is not a number`, `Pass a number to ${flag}.`);
+  return n;
+}
+
+/** The spec file (if any) with the flags laid over it; validation happens in postJob. */
+function specFrom(file: string | undefined, o: PostOptions): Record<string, unknown> {
+  let spec: Record<string, unknown> = {};
+  if (file) {
+    try {
+      spec = JSON.parse(readFileSync(file, "utf8"));
+    } catch (e) {
+      throw new UsageError(
+        `Cannot read job spec ${file}: ${(e as Error).message}`,
+        "Pass a JSON job spec (tributary/job-spec@1).",
+      );
+    }
+  }
+  const lora = {
+    ...(spec.lora as object),
+    ...defined({
+      r: num(o.rank, "--rank"),
+      alpha: num(o.alpha, "--alpha"),
+      dropout: num(o.dropout, "--dropout"),
+      targetModules: o.targetModules,
+    }),
+  };
+  const training = {
+    ...(spec.training as object),
+    ...defined({
+      learningRate: num(o.lr, "--lr"),
+      epochs: num(o.epochs, "--epochs"),
+      batchSize: num(o.batchSize, "--batch-size"),
+      gradientAccumulation: num(o.gradAccum, "--grad-accum"),
+      maxSeqLength: num(o.maxSeqLength, "--max-seq-length"),
+      seed: num(o.seed, "--seed"),
+    }),
+  };
+  return {
+    ...spec,
+    ...defined({ baseModel: o.baseModel, method: o.method, evalSplit: num(o.evalSplit, "--eval-split") }),
+    lora,
+    training,
+  };
+}
+
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+export function jobCommand(env: NodeJS.ProcessEnv): Command {
+  const cmd = new Command("job").description("fine-tuning jobs");
+
+  cmd
+    .command("post [specFile]")
+    .description("post a job: a job spec file and/or flags; the budget is escrowed")
+    .option("--base-model <name>", "base model name or id as registered on chain")
+    .option("--method <method>", "lora | qlora")
+    .option("--lr <rate>", "learning rate")
+    .option("--epochs <n>", "epochs")
+    .option("--batch-size <n>", "batch size")
+    .option("--grad-accum <n>", "gradient accumulation steps")
+    .option("--max-seq-length <n>", "maximum sequence length")
+    .option("--rank <r>", "LoRA rank")
+    .option("--alpha <a>", "LoRA alpha")
+    .option("--dropout <p>", "LoRA dropout")
+    .option("--target-modules <names...>", "LoRA target modules")
+    .option("--seed <n>", "random seed")
+    .option("--eval-split <f>", "held-out fraction")
+    .option(
+      "--data <refs...>",
+      "Datanets to train on as <datanetId>[:<version>] (version defaults to the current one)",
+    )
+    .requiredOption("--budget <OPEN>", "budget escrowed for the trainer and data fees")
+    .option("--duration <time>", "time the trainer has after claiming", "1d")
+    .option("--parent <modelId>", "continue from this model version")
+    .action(
+      action<PostOptions>(env, async (ctx, o, [file]) => {
+        const spec = specFrom(file, o);
+        const conn = await ctx.conn();
+        if (o.data?.length) {
+          spec.data = await Promise.all(
+            o.data
+              .flatMap((d) => d.split(","))
+              .map(async (d) => {
+                const [id, v] = d.split(":");
+                const datanetId = parseId(id, "--data datanet");
+                const version = v !== undefined ? Number(v) : (await getDatanet(conn, datanetId)).version;
+                return { datanetId: datanetId.toString(), version };
+              }),
+          );
+        }
+        const r = await postJob(conn, ctx.store(), {
+          spec: spec as JobSpecInput,
+          budget: parseOpen(o.budget, "--budget"),
+          duration: parseDuration(o.duration, "--duration"),
+          parentModelId: o.parent ? parseId(o.parent, "--parent") : undefined,
+        });
+        ctx.print(
+          r,
+          () => `Posted job ${r.jobId} (spec ${r.specCid}, data fee ${open(r.dataFee)}, tx ${r.hash})`,
+        );
+      }),
+    );
+
+  cmd
+    .command("status <jobId>")
+    .description("a job's state, trainer, datanets and result")
+    .action(
+      action(env, async (ctx, _o, [id]) => {
+        const j = await getJob(await ctx.conn(), parseId(id, "jobId"));
+        ctx.print(j, () =>
+          keyValues({
+            ...j,
+            budget: open(j.budget),
+            dataFee: open(j.dataFee),
+            datanets: j.datanets.map((d) => `${d.datanetId}@v${d.version}`),
+          }),
+        );
+      }),
+    );
+
+  cmd
+    .command("accept <jobId>")
+    .description("accept a submitted result early (poster)")
+    .action(
+      action(env, async (ctx, _o, [id]) => {
+        const r = await acceptJob(await ctx.conn(), parseId(id, "jobId"));
+        ctx.print({ jobId: id, ...r }, () => `Accepted job ${id}; model ${r.modelId} minted (tx ${r.hash})`);
+      }),
+    );
+
+  cmd
+    .command("dispute <jobId>")
+    .description("dispute a submitted result within the challenge window (poster)")
+    .requiredOption("--reason <text>", "why the result is wrong")
+    .action(
+      action<{ reason: string }>(env, async (ctx, o, [id]) => {
+        const r = await disputeJob(await ctx.conn(), ctx.store(), parseId(id, "jobId"), o.reason);
+        ctx.print({ jobId: id, ...r }, () => `Disputed job ${id} (reason ${r.reasonCid}, tx ${r.hash})`);
+      }),
+    );
+
+  cmd
+    .command("cancel <jobId>")
+    .description("cancel an unclaimed job and get the budget back (poster)")
+    .action(
+      action(env, async (ctx, _o, [id]) => {
+        const r = await cancelJob(await ctx.conn(), parseId(id, "jobId"));
+        ctx.print(
+          { jobId: id, ...r },
+          () => `Cancelled job ${id}; refunded ${open(r.refund)} (tx ${r.hash})`,
+        );
+      }),
+    );
+  return cmd;
+}

@@ -1,0 +1,144 @@
+// The key-release request a trainer signs (EIP-712), and the client that sends it.
+import { hashTypedData, recoverTypedDataAddress } from "viem";
+import type { Address, Hex, LocalAccount, TypedDataDomain } from "viem";
+import type { WrappedKey } from "../schemas/index.ts";
+
+export const KEY_RELEASE_TYPES = {
+  KeyRelease: [
+    { name: "trainer", type: "address" },
+    { name: "jobId", type: "uint256" },
+    { name: "datanetId", type: "uint256" },
+    { name: "contributionIds", type: "uint256[]" },
+    { name: "trainerPubKey", type: "bytes" },
+    { name: "expiry", type: "uint64" },
+  ],
+} as const;
+
+export interface KeyRelease {
+  trainer: Address;
+  jobId: bigint;
+  datanetId: bigint;
+  contributionIds: bigint[];
+  /** Compressed secp256k1 public key the data keys are wrapped for. */
+  trainerPubKey: Hex;
+  /** Unix seconds after which the request is void. */
+  expiry: bigint;
+}
+
+/** The domain binds a request to one chain and one JobMarket. */
+export function keyReleaseDomain(chainId: number, jobMarket: Address): TypedDataDomain {
+  return { name: "Tributary Custodian", version: "1", chainId, verifyingContract: jobMarket };
+}
+
+export async function signKeyRelease(
+  account: LocalAccount,
+  domain: TypedDataDomain,
+  message: KeyRelease,
+): Promise<Hex> {
+  return account.signTypedData({ domain, types: KEY_RELEASE_TYPES, primaryType: "KeyRelease", message });
+}
+
+export async function recoverKeyReleaseSigner(
+  domain: TypedDataDomain,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<Address> {
+  return recoverTypedDataAddress({
+    domain,
+    types: KEY_RELEASE_TYPES,
+    primaryType: "KeyRelease",
+    message,
+    signature,
+  });
+}
+
+export function keyReleaseHash(domain: TypedDataDomain, message: KeyRelease): Hex {
+  return hashTypedData({ domain, types: KEY_RELEASE_TYPES, primaryType: "KeyRelease", message });
+}
+
+/** The wire form: uint256s as decimal strings. */
+export function keyReleaseToJson(m: KeyRelease) {
+  return {
+    trainer: m.trainer,
+    jobId: m.jobId.toString(),
+    datanetId: m.datanetId.toString(),
+    contributionIds: m.contributionIds.map(String),
+    trainerPubKey: m.trainerPubKey,
+    expiry: m.expiry.toString(),
+  };
+}
+
+export interface ReleasedKey {
+  contributionId: string;
+  /** Contribution manifest CID (as registered on chain). */
+  cid: string;
+  contentCid: string;
+  contentHash: Hex;
+  /** The data key wrapped for `trainerPubKey`; absent for plaintext contributions. */
+  wrappedKey?: WrappedKey;
+  iv?: string;
+}
+
+export interface KeyReleaseResponse {
+  jobId: string;
+  datanetId: string;
+  version: number;
+  keys: ReleasedKey[];
+}
+
+export class KeyReleaseDeniedError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(`The custodian refused the key release (${status} ${code}): ${message}`);
+    this.name = "KeyReleaseDeniedError";
+    this.status = status;
+    this.code = code;
+  }
+}
+
+/** Signs a key-release request as `account` and sends it to the custodian at `url`. */
+export async function requestDataKeys(opts: {
+  url: string;
+  account: LocalAccount;
+  chainId: number;
+  jobMarket: Address;
+  jobId: bigint;
+  datanetId: bigint;
+  contributionIds: bigint[];
+  trainerPubKey: Hex;
+  /** Seconds the request stays valid (default 300). */
+  ttl?: number;
+}): Promise<KeyReleaseResponse> {
+  const message: KeyRelease = {
+    trainer: opts.account.address,
+    jobId: opts.jobId,
+    datanetId: opts.datanetId,
+    contributionIds: opts.contributionIds,
+    trainerPubKey: opts.trainerPubKey,
+    expiry: BigInt(Math.floor(Date.now() / 1000) + (opts.ttl ?? 300)),
+  };
+  const signature = await signKeyRelease(
+    opts.account,
+    keyReleaseDomain(opts.chainId, opts.jobMarket),
+    message,
+  );
+  return postKeyRelease(opts.url, message, signature);
+}
+
+/** Sends an already signed request. */
+export async function postKeyRelease(
+  url: string,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<KeyReleaseResponse> {
+  const res = await fetch(new URL("/v1/key-release", url), {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ request: keyReleaseToJson(message), signature }),
+  });
+  const body = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+  if (!res.ok)
+    throw new KeyReleaseDeniedError(res.status, body.error ?? "error", body.message ?? res.statusText);
+  return body as unknown as KeyReleaseResponse;
+}

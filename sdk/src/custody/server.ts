@@ -1,0 +1,284 @@
+// The custodian service: re-wraps a contribution's data key for a trainer only when the chain says the
+// trainer holds the job that trains on that contribution. Everything else gets 400/401/403 with a reason
+// about public chain state only; key material never leaves except wrapped for the trainer's key.
+import { createServer } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { isAddress, isHex } from "viem";
+import type { Address, Hex } from "viem";
+import { publicKeyBytes, rewrapDataKey, wrappedKeyFor } from "../crypto/index.ts";
+import type { KeyPair } from "../crypto/index.ts";
+import type { ChainConnection } from "../chain/client.ts";
+import { getContributionManifest } from "../chain/protocol/datanets.ts";
+import type { ProtocolContentStore } from "../chain/protocol/content.ts";
+import { loadOrCreateCustodianKey } from "./key.ts";
+import { keyReleaseDomain, recoverKeyReleaseSigner } from "./request.ts";
+import type { KeyRelease, KeyReleaseResponse, ReleasedKey } from "./request.ts";
+
+export const DEFAULT_CUSTODIAN_PORT = 8788;
+/** A request may be valid for at most this long (so a leaked signature expires soon). */
+export const MAX_REQUEST_TTL_S = 3600;
+export const MAX_CONTRIBUTIONS_PER_REQUEST = 1000;
+const MAX_BODY_BYTES = 256 * 1024;
+const JOB_CLAIMED = 2;
+const CONTRIBUTION_APPROVED = 2;
+
+export interface CustodianOptions {
+  conn: ChainConnection;
+  store: ProtocolContentStore;
+  /** Where the generated key is kept (default `.tributary/custodian`). */
+  stateDir?: string;
+  /** The key, hex (overrides the state folder), e.g. from TRIBUTARY_CUSTODIAN_KEY. */
+  privateKey?: string;
+  host?: string;
+  /** 0 picks a free port. Default 8788. */
+  port?: number;
+  /** Serve only these Datanets (default: any whose envelopes carry this custodian's key). */
+  datanetIds?: bigint[];
+  /** Called once per request with its outcome (no key material). */
+  log?: (line: string) => void;
+}
+
+export interface RunningCustodian {
+  url: string;
+  publicKey: string;
+  keyId: string;
+  keyCreated: boolean;
+  stop(): Promise<void>;
+}
+
+class Refusal extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+const badRequest = (m: string) => new Refusal(400, "bad_request", m);
+const unauthorized = (m: string) => new Refusal(401, "unauthorized", m);
+const forbidden = (m: string) => new Refusal(403, "forbidden", m);
+
+function parseRelease(body: unknown): { message: KeyRelease; signature: Hex } {
+  const b = body as { request?: Record<string, unknown>; signature?: unknown };
+  const r = b?.request;
+  const uint = (v: unknown, name: string) => {
+    if (typeof v !== "string" || !/^(0|[1-9]\d{0,76})$/.test(v))
+      throw badRequest(`request.${name} must be a decimal integer string`);
+    return BigInt(v);
+  };
+  if (!r || typeof r !== "object") throw badRequest("body must be {request, signature}");
+  if (typeof r.trainer !== "string" || !isAddress(r.trainer))
+    throw badRequest("request.trainer must be an address");
+  if (!Array.isArray(r.contributionIds) || r.contributionIds.length === 0)
+    throw badRequest("request.contributionIds must be a non-empty array");
+  if (r.contributionIds.length > MAX_CONTRIBUTIONS_PER_REQUEST)
+    throw badRequest(`at most ${MAX_CONTRIBUTIONS_PER_REQUEST} contributions per request`);
+  if (typeof r.trainerPubKey !== "string" || !isHex(r.trainerPubKey))
+    throw badRequest("request.trainerPubKey must be 0x hex");
+  try {
+    publicKeyBytes(r.trainerPubKey);
+  } catch {
+    throw badRequest("request.trainerPubKey is not a secp256k1 public key");
+  }
+  if (typeof b.signature !== "string" || !isHex(b.signature)) throw badRequest("signature must be 0x hex");
+  return {
+    message: {
+      trainer: r.trainer as Address,
+      jobId: uint(r.jobId, "jobId"),
+      datanetId: uint(r.datanetId, "datanetId"),
+      contributionIds: r.contributionIds.map((c, i) => uint(c, `contributionIds[${i}]`)),
+      trainerPubKey: r.trainerPubKey as Hex,
+      expiry: uint(r.expiry, "expiry"),
+    },
+    signature: b.signature as Hex,
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw badRequest("body too large");
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw badRequest("body is not JSON");
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { "content-type": "application/json", "cache-control": "no-store" });
+  res.end(JSON.stringify(body));
+}
+
+/** Verifies a key-release request against signature, expiry and chain state, then re-wraps the keys. */
+async function release(
+  opts: CustodianOptions,
+  key: KeyPair,
+  message: KeyRelease,
+  signature: Hex,
+): Promise<KeyReleaseResponse> {
+  const { conn, store } = opts;
+  const now = BigInt(Math.floor(Date.now() / 1000));
+  if (message.expiry <= now) throw unauthorized("the request has expired; sign a new one");
+  if (message.expiry > now + BigInt(MAX_REQUEST_TTL_S))
+    throw unauthorized(
+      `the request expiry is more than ${MAX_REQUEST_TTL_S} s ahead; sign one that expires sooner`,
+    );
+  let signer: Address;
+  try {
+    signer = await recoverKeyReleaseSigner(
+      keyReleaseDomain(conn.chainId, conn.contracts.JobMarket.address),
+      message,
+      signature,
+    );
+  } catch {
+    throw unauthorized("the signature is malformed");
+  }
+  if (signer.toLowerCase() !== message.trainer.toLowerCase())
+    throw unauthorized("the signature is not the trainer's");
+  if (opts.datanetIds && !opts.datanetIds.includes(message.datanetId))
+    throw forbidden(`this custodian does not serve Datanet ${message.datanetId}`);
+
+  const pc = conn.publicClient;
+  const jm = conn.contracts.JobMarket;
+  const reg = conn.contracts.DatanetRegistry;
+  const job = await pc
+    .readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] })
+    .catch(() => undefined);
+  if (!job || job.status !== JOB_CLAIMED || job.trainer.toLowerCase() !== message.trainer.toLowerCase()) {
+    throw forbidden(`job ${message.jobId} is not claimed by ${message.trainer}`);
+  }
+  const [datanetIds, versions] = await pc.readContract({
+    address: jm.address,
+    abi: jm.abi,
+    functionName: "getJobDatanets",
+    args: [message.jobId],
+  });
+  const at = datanetIds.indexOf(message.datanetId);
+  if (at < 0) throw forbidden(`job ${message.jobId} does not train on Datanet ${message.datanetId}`);
+  const version = versions[at];
+
+  const fromBlock = conn.deployments.deployBlock;
+  const [submitted, approved] = await Promise.all([
+    pc.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionSubmitted",
+      args: { datanetId: message.datanetId },
+      fromBlock,
+    }),
+    pc.getContractEvents({
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionApproved",
+      args: { datanetId: message.datanetId },
+      fromBlock,
+    }),
+  ]);
+  const cids = new Map(submitted.map((e) => [e.args.contributionId!, e.args.cid!]));
+  const approvedIn = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
+  const keys: ReleasedKey[] = [];
+  for (const id of message.contributionIds) {
+    const c = await pc
+      .readContract({
+        address: reg.address,
+        abi: reg.abi,
+        functionName: "getContribution",
+        args: [message.datanetId, id],
+      })
+      .catch(() => undefined);
+    if (!c || c.status !== CONTRIBUTION_APPROVED)
+      throw forbidden(
+        `contribution ${id} of Datanet ${message.datanetId} is not approved (or was withdrawn)`,
+      );
+    const v = approvedIn.get(id);
+    if (v === undefined || v > version)
+      throw forbidden(`contribution ${id} is not part of Datanet ${message.datanetId} version ${version}`);
+    const cid = cids.get(id)!;
+    const manifest = await getContributionManifest(store, cid);
+    const released: ReleasedKey = {
+      contributionId: id.toString(),
+      cid,
+      contentCid: manifest.contentCid,
+      contentHash: manifest.contentHash as Hex,
+    };
+    if (c.encrypted) {
+      if (!manifest.encryption) throw forbidden(`contribution ${id} has no encryption manifest`);
+      let wrapped;
+      try {
+        wrapped = wrappedKeyFor(manifest.encryption, key.privateKey);
+      } catch {
+        throw forbidden(`contribution ${id} is not encrypted for this custodian`);
+      }
+      released.wrappedKey = await rewrapDataKey(wrapped, key.privateKey, message.trainerPubKey.slice(2));
+      released.iv = manifest.encryption.iv;
+    }
+    keys.push(released);
+  }
+  return { jobId: message.jobId.toString(), datanetId: message.datanetId.toString(), version, keys };
+}
+
+/** Starts the custodian; resolves once it listens. `stop()` closes it. */
+export async function startCustodian(opts: CustodianOptions): Promise<RunningCustodian> {
+  const key = loadOrCreateCustodianKey({
+    privateKey: opts.privateKey,
+    stateDir: opts.stateDir ?? ".tributary/custodian",
+  });
+  const publicKey = bytesToHex(key.publicKey);
+  const log = opts.log ?? (() => {});
+  const server = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (req.method === "GET" && (path === "/v1/info" || path === "/health")) {
+      return send(res, 200, {
+        publicKey,
+        keyId: key.keyId,
+        chainId: opts.conn.chainId,
+        jobMarket: opts.conn.contracts.JobMarket.address,
+      });
+    }
+    if (path !== "/v1/key-release")
+      return send(res, 404, { error: "not_found", message: "POST /v1/key-release or GET /v1/info" });
+    if (req.method !== "POST") return send(res, 405, { error: "method_not_allowed", message: "use POST" });
+    (async () => {
+      const { message, signature } = parseRelease(await readBody(req));
+      const out = await release(opts, key, message, signature);
+      log(
+        `key-release job ${message.jobId} datanet ${message.datanetId} trainer ${message.trainer}: ${out.keys.length} keys`,
+      );
+      send(res, 200, out);
+    })().catch((e: unknown) => {
+      if (e instanceof Refusal) {
+        log(`key-release refused ${e.status}: ${e.message}`);
+        return send(res, e.status, { error: e.code, message: e.message });
+      }
+      log(`key-release failed: ${e instanceof Error ? e.name : "error"}`);
+      send(res, 502, {
+        error: "upstream",
+        message: "the custodian could not read the chain or the content store; try again",
+      });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(opts.port ?? DEFAULT_CUSTODIAN_PORT, opts.host ?? "127.0.0.1", () => resolve());
+  });
+  const addr = server.address() as { port: number; address: string };
+  const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    publicKey,
+    keyId: key.keyId,
+    keyCreated: key.created,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

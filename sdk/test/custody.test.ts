@@ -1,0 +1,187 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { bytesToHex, parseEther, sha256 } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Hex } from "viem";
+import {
+  claimJob,
+  connect,
+  contribute,
+  createDatanet,
+  grantAccess,
+  postJob,
+  review,
+  sendTx,
+  stake,
+} from "../src/chain/index.ts";
+import type { ChainConnection } from "../src/chain/index.ts";
+import { decryptWithDataKey, generateKeyPair, unwrapDataKey } from "../src/crypto/index.ts";
+import {
+  KeyReleaseDeniedError,
+  keyReleaseDomain,
+  postKeyRelease,
+  requestDataKeys,
+  signKeyRelease,
+  startCustodian,
+} from "../src/custody/index.ts";
+import type { KeyRelease, RunningCustodian } from "../src/custody/index.ts";
+import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
+import type { DevChain } from "./helpers/devchain.ts";
+import type { KuboContentStore } from "../src/content/index.ts";
+
+describe("custodian key release", () => {
+  let chain: DevChain;
+  let custodian: RunningCustodian;
+  let store: KuboContentStore;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
+  const conns: ChainConnection[] = [];
+  const [deployer, owner, contributor, builder, trainer, other] = [0, 1, 2, 3, 4, 5];
+  const trainerKeys = generateKeyPair();
+  const trainerPubKey = bytesToHex(trainerKeys.publicKey);
+  const contents = [
+    '{"prompt":"capital of France?","completion":"Paris"}\n',
+    '{"text":"rivers flow to the sea"}\n',
+    '{"text":"late contribution"}\n',
+  ];
+  const contributionHashes: Hex[] = [];
+  let stateDir: string;
+
+  before(async () => {
+    chain = await startDevChain();
+    ipfs = await startContentStore();
+    store = ipfs.store;
+    for (let i = 0; i < 6; i++) {
+      conns.push(
+        await connect({
+          rpcUrl: chain.rpcUrl,
+          chainId: chain.chainId,
+          deployments: chain.deploymentsFile,
+          account: privateKeyToAccount(TEST_KEYS[i]),
+          pollingInterval: 50,
+        }),
+      );
+    }
+    stateDir = mkdtempSync(join(tmpdir(), "custodian-"));
+    custodian = await startCustodian({ conn: conns[owner], store, stateDir, port: 0 });
+    const d = conns[deployer];
+    for (const who of [builder, trainer, other])
+      await sendTx(d, d.contracts.OpenToken, "mint", [conns[who].account!.address, parseEther("1000")]);
+    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", [
+      "tiny-llama",
+      "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy",
+    ]);
+    const { datanetId } = await createDatanet(conns[owner], store, {
+      name: "Geo QA",
+      policy: "approval",
+      custodian: { publicKey: custodian.publicKey, url: custodian.url },
+    });
+    for (const [i, text] of contents.slice(0, 2).entries()) {
+      const c = await contribute(conns[contributor], store, {
+        datanetId,
+        fileName: `f${i}.jsonl`,
+        content: text,
+      });
+      contributionHashes.push(c.contentHash);
+    }
+    await review(conns[owner], { datanetId, approve: [1n, 2n] });
+    await grantAccess(conns[owner], {
+      datanetId,
+      account: conns[builder].account!.address,
+      expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400),
+      uses: 3,
+    });
+    await postJob(conns[builder], store, {
+      spec: { baseModel: "tiny-llama", data: [{ datanetId: "1", version: 2 }] },
+      budget: parseEther("50"),
+      duration: 3600,
+    });
+    await stake(conns[trainer], parseEther("100"));
+    await stake(conns[other], parseEther("100"));
+    await claimJob(conns[trainer], 1n);
+    // A third contribution approved after the job was posted: version 3, outside the job's version 2.
+    await contribute(conns[contributor], store, { datanetId, fileName: "late.jsonl", content: contents[2] });
+    await review(conns[owner], { datanetId, approve: [3n] });
+  });
+  after(async () => {
+    await custodian?.stop();
+    await ipfs?.stop();
+    await chain?.stop();
+  });
+
+  const ask = (who: number, ids: bigint[], ttl?: number) =>
+    requestDataKeys({
+      url: custodian.url,
+      account: conns[who].account!,
+      chainId: chain.chainId,
+      jobMarket: conns[who].contracts.JobMarket.address,
+      jobId: 1n,
+      datanetId: 1n,
+      contributionIds: ids,
+      trainerPubKey,
+      ttl,
+    });
+  const refused = (status: number, pattern: RegExp) => (e: unknown) => {
+    assert.ok(e instanceof KeyReleaseDeniedError, String(e));
+    assert.equal(e.status, status);
+    assert.match(e.message, pattern);
+    assert.ok(!e.message.includes("wrappedKey"));
+    return true;
+  };
+
+  it("keeps a generated key in the state folder readable by its owner only", () => {
+    assert.equal(custodian.keyCreated, true);
+    assert.equal(statSync(join(stateDir, "custodian-key.json")).mode & 0o777, 0o600);
+  });
+
+  it("gives the trainer that claimed the job the keys, and the content decrypts to the registered hash", async () => {
+    const res = await ask(trainer, [1n, 2n]);
+    assert.equal(res.version, 2);
+    assert.equal(res.keys.length, 2);
+    for (const [i, k] of res.keys.entries()) {
+      const dataKey = await unwrapDataKey(k.wrappedKey!, trainerKeys.privateKey);
+      const plain = await decryptWithDataKey(await store.cat(k.contentCid), { iv: k.iv! }, dataKey);
+      assert.equal(sha256(plain), contributionHashes[i]);
+      assert.equal(new TextDecoder().decode(plain), contents[i]);
+    }
+  });
+
+  it("refuses (403) a staked trainer that did not claim the job", async () => {
+    await assert.rejects(ask(other, [1n]), refused(403, /job 1 is not claimed by/));
+  });
+
+  it("refuses (403) a contribution outside the job's Datanet version", async () => {
+    await assert.rejects(
+      ask(trainer, [1n, 3n]),
+      refused(403, /contribution 3 is not part of Datanet 1 version 2/),
+    );
+  });
+
+  it("refuses (401) a request signed by someone other than the trainer it names", async () => {
+    const message: KeyRelease = {
+      trainer: conns[trainer].account!.address,
+      jobId: 1n,
+      datanetId: 1n,
+      contributionIds: [1n],
+      trainerPubKey,
+      expiry: BigInt(Math.floor(Date.now() / 1000) + 60),
+    };
+    const sig = await signKeyRelease(
+      conns[other].account!,
+      keyReleaseDomain(chain.chainId, conns[other].contracts.JobMarket.address),
+      message,
+    );
+    await assert.rejects(postKeyRelease(custodian.url, message, sig), refused(401, /not the trainer's/));
+  });
+
+  it("refuses (401) an expired request", async () => {
+    await assert.rejects(ask(trainer, [1n], -5), refused(401, /expired/));
+  });
+
+  it("answers 400 to a malformed body", async () => {
+    const res = await fetch(new URL("/v1/key-release", custodian.url), { method: "POST", body: "{not json" });
+    assert.equal(res.status, 400);
+  });
+});
