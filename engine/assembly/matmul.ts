@@ -12,9 +12,10 @@
 // Work partition: the output is split into fixed TILE_M x TILE_N tiles, numbered row-major. Threads
 // claim tile numbers from a shared atomic counter; a tile's arithmetic is the same whoever claims it.
 
-// Micro-kernel: MR rows x NR columns of C held in 16 f32x4 registers.
+// Micro-kernel: MR rows x NR columns of C held in 8 f32x4 registers. 4x8 measured ~1.8x faster than 4x16,
+// 6x8 or 4x12 in V8 (those need more than the ~12 v128 registers V8 keeps free and spill in the inner loop).
 const MR: i32 = 4;
-const NR: i32 = 16;
+const NR: i32 = 8;
 // Cache blocking: a tile of C is TILE_M x TILE_N; k is consumed KC at a time.
 export const TILE_M: i32 = 64;
 export const TILE_N: i32 = 256;
@@ -70,8 +71,6 @@ function packB(b: usize, n: i32, k: i32, transB: bool, j0: i32, cols: i32, p0: i
         const d = strip + <usize>(p * NR) * 4;
         v128.store(d, v128.load(src));
         v128.store(d, v128.load(src, 16), 16);
-        v128.store(d, v128.load(src, 32), 32);
-        v128.store(d, v128.load(src, 48), 48);
       }
     } else {
       for (let p: i32 = 0; p < kc; p++) {
@@ -90,37 +89,33 @@ function micro(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, first: bool): 
   const r1 = c + <usize>ldc * 4;
   const r2 = r1 + <usize>ldc * 4;
   const r3 = r2 + <usize>ldc * 4;
-  let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
-  let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-  let c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-  let c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+  let c00 = f32x4.splat(0), c01 = c00;
+  let c10 = c00, c11 = c00;
+  let c20 = c00, c21 = c00;
+  let c30 = c00, c31 = c00;
   if (!first) {
-    c00 = v128.load(c); c01 = v128.load(c, 16); c02 = v128.load(c, 32); c03 = v128.load(c, 48);
-    c10 = v128.load(r1); c11 = v128.load(r1, 16); c12 = v128.load(r1, 32); c13 = v128.load(r1, 48);
-    c20 = v128.load(r2); c21 = v128.load(r2, 16); c22 = v128.load(r2, 32); c23 = v128.load(r2, 48);
-    c30 = v128.load(r3); c31 = v128.load(r3, 16); c32 = v128.load(r3, 32); c33 = v128.load(r3, 48);
+    c00 = v128.load(c); c01 = v128.load(c, 16);
+    c10 = v128.load(r1); c11 = v128.load(r1, 16);
+    c20 = v128.load(r2); c21 = v128.load(r2, 16);
+    c30 = v128.load(r3); c31 = v128.load(r3, 16);
   }
   for (let p: i32 = 0; p < kc; p++) {
-    const b0 = v128.load(pb), b1 = v128.load(pb, 16), b2 = v128.load(pb, 32), b3 = v128.load(pb, 48);
+    const b0 = v128.load(pb), b1 = v128.load(pb, 16);
     let a = v128.load32_splat(pa);
     c00 = f32x4.add(c00, f32x4.mul(a, b0)); c01 = f32x4.add(c01, f32x4.mul(a, b1));
-    c02 = f32x4.add(c02, f32x4.mul(a, b2)); c03 = f32x4.add(c03, f32x4.mul(a, b3));
     a = v128.load32_splat(pa, 4);
     c10 = f32x4.add(c10, f32x4.mul(a, b0)); c11 = f32x4.add(c11, f32x4.mul(a, b1));
-    c12 = f32x4.add(c12, f32x4.mul(a, b2)); c13 = f32x4.add(c13, f32x4.mul(a, b3));
     a = v128.load32_splat(pa, 8);
     c20 = f32x4.add(c20, f32x4.mul(a, b0)); c21 = f32x4.add(c21, f32x4.mul(a, b1));
-    c22 = f32x4.add(c22, f32x4.mul(a, b2)); c23 = f32x4.add(c23, f32x4.mul(a, b3));
     a = v128.load32_splat(pa, 12);
     c30 = f32x4.add(c30, f32x4.mul(a, b0)); c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    c32 = f32x4.add(c32, f32x4.mul(a, b2)); c33 = f32x4.add(c33, f32x4.mul(a, b3));
     pa += MR * 4;
     pb += NR * 4;
   }
-  v128.store(c, c00); v128.store(c, c01, 16); v128.store(c, c02, 32); v128.store(c, c03, 48);
-  v128.store(r1, c10); v128.store(r1, c11, 16); v128.store(r1, c12, 32); v128.store(r1, c13, 48);
-  v128.store(r2, c20); v128.store(r2, c21, 16); v128.store(r2, c22, 32); v128.store(r2, c23, 48);
-  v128.store(r3, c30); v128.store(r3, c31, 16); v128.store(r3, c32, 32); v128.store(r3, c33, 48);
+  v128.store(c, c00); v128.store(c, c01, 16);
+  v128.store(r1, c10); v128.store(r1, c11, 16);
+  v128.store(r2, c20); v128.store(r2, c21, 16);
+  v128.store(r3, c30); v128.store(r3, c31, 16);
 }
 
 function computeTile(

@@ -5,7 +5,7 @@ import { matmulReference } from "../src/kernels/reference.ts";
 import { createWasmKernel } from "../src/kernels/wasm.ts";
 import { randomMatrix, sequentialF32Matmul, assertClose } from "./kernels-helpers.ts";
 
-// Shapes that cross every blocking boundary of the kernel (micro-tile 4x16, tile 64x256, k block 256)
+// Shapes that cross every blocking boundary of the kernel (micro-tile 4x8, tile 64x256, k block 256)
 // and degenerate ones.
 const shapes: Array<[number, number, number]> = [
   [1, 1, 1], [3, 5, 7], [4, 16, 256], [5, 17, 257], [67, 130, 300], [65, 257, 513], [1, 384, 384], [130, 8, 40],
