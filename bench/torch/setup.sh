@@ -6,6 +6,10 @@ set -u
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 VENV="${TORCH_VENV:-$ROOT/.tools/torch-venv}"
 PY="$VENV/bin/python"
+# The engine's parity test venv (engine/scripts/python-venv.sh) has the same packages: reuse it.
+if [ -z "${TORCH_VENV:-}" ] && [ -x "$ROOT/engine/.venv/bin/python" ] && "$ROOT/engine/.venv/bin/python" -c "import torch, transformers, peft" 2>/dev/null; then
+  echo "$ROOT/engine/.venv/bin/python"; exit 0
+fi
 if [ -x "$PY" ] && "$PY" -c "import torch, transformers, peft" 2>/dev/null; then
   echo "$PY"; exit 0
 fi
