@@ -162,8 +162,88 @@ function computeTile(
   }
 }
 
+// Products with fewer than ROW_MODE_M rows (decoding one token, LoRA's narrow products) skip the packed
+// path, which would compute MR rows for each one and repack B on every call: each row is computed
+// directly from A and B, over column tiles of ROW_TILE_N. Same per-element arithmetic as the packed path.
+const ROW_MODE_M: i32 = 3;
+const ROW_TILE_N: i32 = 128;
+
+// Row i of C, columns [j0, j1): c[j] = sum over p (in order) of op(A)[i, p] * op(B)[p, j].
+function rowTile(a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, transA: bool, transB: bool, i: i32, j0: i32, j1: i32): void {
+  // op(A)[i, p] = x[p * xs]
+  const x = transA ? a + <usize>i * 4 : a + <usize>i * <usize>k * 4;
+  const xs: usize = transA ? <usize>m * 4 : 4;
+  const crow = c + <usize>i * <usize>n * 4;
+  if (!transB) {
+    // B stored [k, n]: stream its rows, accumulating into C (which stays in L1).
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) v128.store(crow + <usize>j * 4, f32x4.splat(0));
+    for (; j < j1; j++) store<f32>(crow + <usize>j * 4, 0);
+    for (let p: i32 = 0; p < k; p++) {
+      const xp = load<f32>(x + <usize>p * xs);
+      const xv = f32x4.splat(xp);
+      const brow = b + <usize>p * <usize>n * 4;
+      j = j0;
+      for (; j + 4 <= j1; j += 4) {
+        const cp = crow + <usize>j * 4;
+        v128.store(cp, f32x4.add(v128.load(cp), f32x4.mul(xv, v128.load(brow + <usize>j * 4))));
+      }
+      for (; j < j1; j++) {
+        const cp = crow + <usize>j * 4;
+        store<f32>(cp, load<f32>(cp) + xp * load<f32>(brow + <usize>j * 4));
+      }
+    }
+    return;
+  }
+  // B stored [n, k]: rows of B four at a time, transposed 4x4 in registers so that each lane keeps one
+  // output column and consumes p in order. Two groups of four rows per pass: two independent add chains.
+  let j = j0;
+  for (; j + 8 <= j1; j += 8) {
+    const w0 = b + <usize>j * <usize>k * 4;
+    let acc0 = f32x4.splat(0), acc1 = acc0;
+    let p: i32 = 0;
+    for (; p + 4 <= k; p += 4) {
+      const px = x + <usize>p * xs;
+      const x0 = v128.load32_splat(px), x1 = v128.load32_splat(px + xs);
+      const x2 = v128.load32_splat(px + 2 * xs), x3 = v128.load32_splat(px + 3 * xs);
+      let g = w0 + <usize>p * 4;
+      let r0 = v128.load(g), r1 = v128.load(g + <usize>k * 4), r2 = v128.load(g + <usize>k * 8), r3 = v128.load(g + <usize>k * 12);
+      let t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5), t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      let t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7), t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      acc0 = f32x4.add(acc0, f32x4.mul(x0, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5)));
+      acc0 = f32x4.add(acc0, f32x4.mul(x1, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7)));
+      acc0 = f32x4.add(acc0, f32x4.mul(x2, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5)));
+      acc0 = f32x4.add(acc0, f32x4.mul(x3, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7)));
+      g += <usize>k * 16;
+      r0 = v128.load(g); r1 = v128.load(g + <usize>k * 4); r2 = v128.load(g + <usize>k * 8); r3 = v128.load(g + <usize>k * 12);
+      t0 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5); t1 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
+      t2 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7); t3 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+      acc1 = f32x4.add(acc1, f32x4.mul(x0, v128.shuffle<f32>(t0, t1, 0, 1, 4, 5)));
+      acc1 = f32x4.add(acc1, f32x4.mul(x1, v128.shuffle<f32>(t0, t1, 2, 3, 6, 7)));
+      acc1 = f32x4.add(acc1, f32x4.mul(x2, v128.shuffle<f32>(t2, t3, 0, 1, 4, 5)));
+      acc1 = f32x4.add(acc1, f32x4.mul(x3, v128.shuffle<f32>(t2, t3, 2, 3, 6, 7)));
+    }
+    for (; p < k; p++) {
+      const xv = v128.load32_splat(x + <usize>p * xs);
+      const g = w0 + <usize>p * 4;
+      const kb = <usize>k * 4;
+      acc0 = f32x4.add(acc0, f32x4.mul(xv, f32x4(load<f32>(g), load<f32>(g + kb), load<f32>(g + 2 * kb), load<f32>(g + 3 * kb))));
+      acc1 = f32x4.add(acc1, f32x4.mul(xv, f32x4(load<f32>(g + 4 * kb), load<f32>(g + 5 * kb), load<f32>(g + 6 * kb), load<f32>(g + 7 * kb))));
+    }
+    v128.store(crow + <usize>j * 4, acc0);
+    v128.store(crow + <usize>(j + 4) * 4, acc1);
+  }
+  for (; j < j1; j++) {
+    const w = b + <usize>j * <usize>k * 4;
+    let s: f32 = 0;
+    for (let p: i32 = 0; p < k; p++) s = s + load<f32>(x + <usize>p * xs) * load<f32>(w + <usize>p * 4);
+    store<f32>(crow + <usize>j * 4, s);
+  }
+}
+
 /** Number of tiles the output of an m x n product is split into. */
 export function tileCount(m: i32, n: i32): i32 {
+  if (m < ROW_MODE_M) return m * ((n + ROW_TILE_N - 1) / ROW_TILE_N);
   return ((m + TILE_M - 1) / TILE_M) * ((n + TILE_N - 1) / TILE_N);
 }
 
@@ -176,7 +256,9 @@ export function runTiles(
   a: usize, b: usize, c: usize, m: i32, n: i32, k: i32, transA: bool, transB: bool,
   counter: usize, scratch: usize,
 ): i32 {
-  const tilesN = (n + TILE_N - 1) / TILE_N;
+  const rowMode = m < ROW_MODE_M;
+  const tileN = rowMode ? ROW_TILE_N : TILE_N;
+  const tilesN = (n + tileN - 1) / tileN;
   const total = tileCount(m, n);
   let done: i32 = 0;
   while (true) {
@@ -184,7 +266,11 @@ export function runTiles(
     if (t >= total) break;
     const ti = t / tilesN;
     const tj = t - ti * tilesN;
-    computeTile(a, b, c, m, n, k, transA, transB, ti * TILE_M, tj * TILE_N, scratch);
+    if (rowMode) {
+      rowTile(a, b, c, m, n, k, transA, transB, ti, tj * ROW_TILE_N, min(n, (tj + 1) * ROW_TILE_N));
+    } else {
+      computeTile(a, b, c, m, n, k, transA, transB, ti * TILE_M, tj * TILE_N, scratch);
+    }
     done++;
   }
   return done;

@@ -6,9 +6,9 @@ import { createWasmKernel } from "../src/kernels/wasm.ts";
 import { randomMatrix, sequentialF32Matmul, assertClose } from "./kernels-helpers.ts";
 
 // Shapes that cross every blocking boundary of the kernel (micro-tile 4x8, tile 64x256, k block 256)
-// and degenerate ones.
+// and degenerate ones; fewer than 3 rows take the row-by-row path.
 const shapes: Array<[number, number, number]> = [
-  [1, 1, 1], [3, 5, 7], [4, 16, 256], [5, 17, 257], [67, 130, 300], [65, 257, 513], [1, 384, 384], [130, 8, 40],
+  [1, 1, 1], [2, 37, 13], [3, 5, 7], [4, 16, 256], [5, 17, 257], [67, 130, 300], [65, 257, 513], [1, 384, 384], [130, 8, 40],
 ];
 
 describe("wasm kernel", () => {
@@ -48,6 +48,7 @@ describe("wasm kernel", () => {
     let seed = 100;
     for (const [m, n, k, transA, transB] of [
       [300, 600, 700, false, true], [257, 513, 129, true, false], [1024, 384, 384, false, false], [384, 384, 1024, true, false],
+      [2, 700, 300, false, true], [1, 5000, 100, true, false],
     ] as Array<[number, number, number, boolean, boolean]>) {
       const args: MatmulArgs = { a: randomMatrix(m * k, seed++), b: randomMatrix(k * n, seed++), m, n, k, transA, transB };
       const r1 = await one.matmul(args);
