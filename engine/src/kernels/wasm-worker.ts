@@ -18,8 +18,14 @@ for (;;) {
   generation = Atomics.load(header, H.generation);
   if (Atomics.load(header, H.quit)) break;
   const scratch = header[H.scratch] + id * header[H.scratchStride];
-  wasm.runTiles(header[H.a], header[H.b], header[H.c], header[H.m], header[H.n], header[H.k],
-    header[H.transA], header[H.transB], H.counter * 4, scratch);
+  try {
+    wasm.runTiles(header[H.a], header[H.b], header[H.c], header[H.m], header[H.n], header[H.k],
+      header[H.transA], header[H.transB], H.counter * 4, scratch);
+  } catch (err) {
+    // Report instead of dying: the calling thread is blocked until every worker says done.
+    process.emitWarning(`wasm kernel worker ${id}: ${String(err)}`);
+    Atomics.store(header, H.failed, id);
+  }
   Atomics.add(header, H.done, 1);
   Atomics.notify(header, H.done);
 }

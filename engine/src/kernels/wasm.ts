@@ -26,6 +26,8 @@ export interface MatmulExports {
 export const H = {
   generation: 0, counter: 1, done: 2, quit: 3,
   a: 4, b: 5, c: 6, m: 7, n: 8, k: 9, transA: 10, transB: 11, scratch: 12, scratchStride: 13,
+  /** Id of a worker whose computation threw (0: none). */
+  failed: 14,
 } as const;
 
 /** Where the buffers start: after the header and the module's (tiny) static data. */
@@ -101,8 +103,8 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
     const tiles = wasm.tileCount(m, n);
     const helpers = m * n * k >= PARALLEL_MIN_MACS ? Math.min(workers.length, tiles - 1) : 0;
     ensureBytes(scratch + (helpers > 0 ? threads : 1) * scratchStride);
-    f32.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr >> 2);
-    f32.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr >> 2);
+    f32.set(a.length === m * k ? a : a.subarray(0, m * k), aPtr / 4);
+    f32.set(b.length === k * n ? b : b.subarray(0, k * n), bPtr / 4);
 
     header[H.a] = aPtr; header[H.b] = bPtr; header[H.c] = cPtr;
     header[H.m] = m; header[H.n] = n; header[H.k] = k;
@@ -115,14 +117,22 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
       Atomics.add(header, H.generation, 1);
       Atomics.notify(header, H.generation);
     }
-    wasm.runTiles(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, H.counter * 4, scratch);
+    let error: unknown;
+    try {
+      wasm.runTiles(aPtr, bPtr, cPtr, m, n, k, transA ? 1 : 0, transB ? 1 : 0, H.counter * 4, scratch);
+    } catch (err) {
+      error = err; // still wait for the workers below: they must be idle before the next call
+    }
     if (helpers > 0) {
       for (let d = Atomics.load(header, H.done); d < workers.length; d = Atomics.load(header, H.done)) {
         Atomics.wait(header, H.done, d);
       }
+      const failed = Atomics.exchange(header, H.failed, 0);
+      if (failed) throw new Error(`wasm kernel: worker ${failed} failed during a ${m}x${n}x${k} product (see the warning it printed); dispose this kernel and create a new one`);
     }
+    if (error) throw error;
 
-    const c = f32.subarray(cPtr >> 2, (cPtr >> 2) + size);
+    const c = f32.subarray(cPtr / 4, cPtr / 4 + size);
     if (accumulate) {
       for (let i = 0; i < size; i++) out[i] += c[i];
     } else {
