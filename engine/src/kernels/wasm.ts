@@ -32,8 +32,9 @@ export const H = {
 
 /** Where the buffers start: after the header and the module's (tiny) static data. */
 const DATA_BASE = 65536;
-/** Below this many multiply-adds a product runs on the calling thread alone: waking workers costs more. */
-const PARALLEL_MIN_MACS = 1 << 18;
+/** Below this many multiply-adds (measured crossover: ~3-4M on 2 cores) a product runs on the calling
+ * thread alone: waking the workers costs more than they save. */
+const PARALLEL_MIN_MACS = 1 << 22;
 
 export interface WasmKernelOptions {
   /** Threads that compute, the calling thread included. Default 1. */
