@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 import { createKernel, kernelNames, UnknownKernelError } from "../src/kernels/index.ts";
 import type { KernelName } from "../src/kernels/index.ts";
-import { assertClose, randomMatrix } from "./kernels-helpers.ts";
+import { assertClose, randomMatrix, sequentialF32Matmul } from "./kernels-helpers.ts";
 
 test("createKernel builds every named kernel, and they agree on one product", async () => {
   assert.deepEqual([...kernelNames].sort(), ["ort", "ts", "wasm"]);
@@ -43,4 +43,23 @@ try { await createKernel("ort"); console.log("created"); } catch (e) { console.l
   const r = spawnSync(process.execPath, ["--import", `data:text/javascript,${encodeURIComponent(hook)}`, "--input-type=module", "-e", script], { encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^KernelUnavailableError: kernel "ort" is unavailable: onnxruntime-node could not be loaded .*use the wasm kernel/);
+});
+
+test("every kernel reads and writes subarray views at an offset, touching nothing around out", async () => {
+  const big = randomMatrix(10_000, 5);
+  const [m, n, k] = [7, 9, 11];
+  const args = { a: big.subarray(101, 101 + m * k), b: big.subarray(3001, 3001 + k * n), m, n, k };
+  const want = sequentialF32Matmul(args);
+  for (const name of kernelNames) {
+    const kernel = await createKernel(name);
+    try {
+      const outer = new Float32Array(200).fill(7);
+      const out = outer.subarray(13, 13 + m * n);
+      await kernel.matmul({ ...args, out });
+      assertClose(out, want, args, name);
+      assert.ok(outer.subarray(0, 13).every((v) => v === 7) && outer.subarray(13 + m * n).every((v) => v === 7), `${name} wrote outside out`);
+    } finally {
+      await kernel.dispose();
+    }
+  }
 });
