@@ -112,7 +112,7 @@ for (const [name, threads] of kernels) {
     if (!quick) {
       for (const shape of workload) {
         const r = await measure(kernel, shape);
-        rows.push({ kernel: name, threads, ...shape, gflops: r.gflops, best_ms: r.bestMs });
+        rows.push({ kernel: name, threads, ...shape, gflops: r.gflops, best_ms: r.bestMs, gflops_per_cpu_second: r.cpuGflops });
         console.log(`${name} ${threads}t ${shape.what} ${shape.m}x${shape.n}x${shape.k}: ${r.gflops} GFLOP/s (${r.bestMs} ms)`);
       }
     }
@@ -146,7 +146,7 @@ const out = {
     "medians would be lower. wasm is the deterministic SIMD128 kernel, ort is onnxruntime-node (MLAS). " +
     "step_matmul_ms_* sums the main products of one LoRA training step of the reference workload " +
     "(forward + input grads; attention products counted forward and backward), from the shapes below. " +
-    "*_gflops_per_cpu_second: the same 1-thread run divided by the process CPU time instead of wall time.",
+    "*gflops_per_cpu_second: flops over the process CPU time (all its threads) instead of wall time.",
   machine: { cpu: cpus()[0]?.model ?? "unknown", cores: availableParallelism(), node: process.version },
   date: started.toISOString(),
   shapes: rows,
