@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { checkMatmulArgs } from "./args.ts";
+import { KernelUnavailableError } from "./errors.ts";
 import type { Kernel, MatmulArgs } from "./kernel.ts";
 import { MAX_PAGES, loadMatmulModule } from "./wasm-build.ts";
 import { WebAssemblyApi } from "./wasm-api.ts";
@@ -51,26 +52,28 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
   const scratchStride = align(wasm.SCRATCH_BYTES.value as number, 64);
   const header = new Int32Array(memory.buffer, 0, 64);
 
+  // Workers start in parallel; each says "ready" once its instance exists and it waits for jobs.
   const workers: Worker[] = [];
-  try {
-    for (let id = 1; id < threads; id++) {
-      const w = new Worker(new URL("./wasm-worker.ts", import.meta.url), { workerData: { module, memory, id } });
-      workers.push(w);
-      await new Promise<void>((resolve, reject) => {
-        w.once("message", () => resolve());
-        w.once("error", reject);
-        w.once("exit", (code) => reject(new Error(`wasm worker exited with code ${code} during start-up`)));
-      });
-      w.removeAllListeners("exit");
-      w.removeAllListeners("error");
-      // An error after start-up would leave the caller blocked: make it loud.
-      w.on("error", (err) => { process.emitWarning(`wasm kernel worker ${id} failed: ${String(err)}`); });
-      w.unref();
-    }
-  } catch (err) {
-    await Promise.all(workers.map((w) => w.terminate()));
-    throw err;
+  for (let id = 1; id < threads; id++) {
+    workers.push(new Worker(new URL("./wasm-worker.ts", import.meta.url), { workerData: { module, memory, id } }));
   }
+  const started = await Promise.allSettled(workers.map((w) => new Promise<void>((resolve, reject) => {
+    w.once("message", () => resolve());
+    w.once("error", reject);
+    w.once("exit", (code) => reject(new Error(`wasm kernel worker exited with code ${code} during start-up`)));
+  })));
+  const failure = started.find((r) => r.status === "rejected");
+  if (failure) {
+    await Promise.all(workers.map((w) => w.terminate()));
+    throw new KernelUnavailableError("wasm", `a worker thread failed to start (${String(failure.reason)})`, "check that worker_threads and shared WebAssembly memory are available (Node >= 22)", failure.reason);
+  }
+  workers.forEach((w, i) => {
+    w.removeAllListeners("exit");
+    w.removeAllListeners("error");
+    // A worker reports computation errors through the header; anything else is printed, loudly.
+    w.on("error", (err) => { process.emitWarning(`wasm kernel worker ${i + 1} failed: ${String(err)}`); });
+    w.unref();
+  });
 
   let disposed = false;
   let f32 = new Float32Array(memory.buffer);
