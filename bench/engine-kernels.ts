@@ -91,6 +91,8 @@ function round(x: number, digits = 2): number {
 }
 
 const kernels: Array<[KernelName, number]> = [["wasm", 1], ["wasm", 2], ["ort", 1], ["ort", 2]];
+// ort on 2 threads with onnxruntime's spin-waiting threads (off by default, see OrtKernelOptions.spin).
+const ORT_SPIN_KEY = "matmul_ort_2threads_spinning_gflops";
 const results: Record<string, unknown> = {};
 const rows: Array<Record<string, unknown>> = [];
 const started = new Date();
@@ -116,6 +118,17 @@ for (const [name, threads] of kernels) {
         console.log(`${name} ${threads}t ${shape.what} ${shape.m}x${shape.n}x${shape.k}: ${r.gflops} GFLOP/s (${r.bestMs} ms)`);
       }
     }
+  } finally {
+    await kernel.dispose();
+  }
+}
+
+{
+  const kernel = await createKernel("ort", { threads: 2, spin: true });
+  try {
+    const c = await measure(kernel, cube);
+    results[ORT_SPIN_KEY] = c.gflops;
+    console.log(`ort 2t spinning ${cube.what}: ${c.gflops} GFLOP/s (${c.bestMs} ms)`);
   } finally {
     await kernel.dispose();
   }

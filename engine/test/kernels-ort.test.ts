@@ -41,6 +41,16 @@ describe("ort kernel", () => {
     }
   }
 
+  test("spin-waiting threads (spin: true) compute the same product", async () => {
+    const spinning = await createOrtKernel({ threads: 2, spin: true });
+    try {
+      const args: MatmulArgs = { a: randomMatrix(300 * 200, 51), b: randomMatrix(200 * 100, 52), m: 300, n: 100, k: 200, transB: true };
+      assertClose(await spinning.matmul(args), matmulReference(args), args, "spin");
+    } finally {
+      await spinning.dispose();
+    }
+  });
+
   test("accepts inputs longer than needed and writes only m*n elements of out", async () => {
     const a = randomMatrix(3 * 5 + 4, 41), b = randomMatrix(5 * 4 + 3, 42);
     const out = new Float32Array(3 * 4 + 2).fill(9);

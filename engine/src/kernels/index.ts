@@ -13,6 +13,8 @@ export const kernelNames: readonly KernelName[] = ["ts", "wasm", "ort"];
 export interface KernelOptions {
   /** Threads that compute (the calling thread included). Default 1. The `ts` kernel is single-threaded. */
   threads?: number;
+  /** ort only: let idle onnxruntime threads spin-wait (faster on idle cores, much slower on shared ones). Default false. */
+  spin?: boolean;
 }
 
 /**

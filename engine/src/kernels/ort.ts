@@ -18,9 +18,10 @@ export interface OrtKernelOptions {
   /** Intra-op threads of each session. Default 1. */
   threads?: number;
   /**
-   * Whether idle intra-op threads spin-wait for the next product (onnxruntime's default). Default true:
-   * on 2 threads it gives ~1.8x over one thread at 1024^3, without it ~1.0x (measured here). Turn it off
-   * where cores are oversubscribed: spinning threads take CPU from the JS work between products.
+   * Whether idle intra-op threads spin-wait for the next product (onnxruntime's own default). Default
+   * false. Spinning helps only when the cores are otherwise idle (1024^3 on 2 threads: ~1.8x one thread
+   * with it, ~1.0x without); when they are shared, the spinning thread takes CPU from the JS work between
+   * products: the engine's LoRA training step on a loaded 2-core machine ran 2-5x slower with it.
    */
   spin?: boolean;
 }
@@ -40,7 +41,7 @@ async function loadOrt(): Promise<Ort> {
 
 export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kernel> {
   const threads = opts.threads ?? 1;
-  const spin = opts.spin ?? true;
+  const spin = opts.spin ?? false;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`ort kernel: threads must be a positive integer, got ${threads}`);
   const ort = await loadOrt();
   const sessions = new Map<string, Promise<Session>>();
