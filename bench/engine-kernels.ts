@@ -135,13 +135,15 @@ for (const [name, threads] of kernels) {
 }
 
 // One training step's matmul time on the reference workload, per kernel and thread count: the sum of the
-// big products above, each counted as often as one step runs it (6 layers; LoRA on q and v; frozen base).
+// big products above, each counted as often as one step of the engine's trainer runs it (6 layers; LoRA
+// on q and v; frozen base; counts checked against the trainer's calls).
 if (!quick) {
   const perStep: Record<string, number> = {
     "attn q/k/v/o forward": 6 * 4, "attn q/k/v/o input grad": 6 * 4,
     "mlp gate/up forward": 6 * 2, "mlp gate/up input grad": 6 * 2, "mlp down forward": 6, "mlp down input grad": 6,
     "lm head forward (tied)": 1, "lm head input grad": 1,
-    "attention scores q k^T (one head)": 6 * 8 * 6 * 3, "attention output p v (one head)": 6 * 8 * 6 * 3,
+    // per layer, sequence and head: q k^T and dP v (128x128x64 tB), p v, dV = p^T dO, dQ/dK (128x64x128)
+    "attention scores q k^T (one head)": 6 * 8 * 6 * 2, "attention output p v (one head)": 6 * 8 * 6 * 4,
   };
   for (const [name, threads] of kernels) {
     let ms = 0;
