@@ -142,7 +142,7 @@ if (!quick) {
     "attn q/k/v/o forward": 6 * 4, "attn q/k/v/o input grad": 6 * 4,
     "mlp gate/up forward": 6 * 2, "mlp gate/up input grad": 6 * 2, "mlp down forward": 6, "mlp down input grad": 6,
     "lm head forward (tied)": 1, "lm head input grad": 1,
-    // per layer, sequence and head: q k^T and dP v (128x128x64 tB), p v, dV = p^T dO, dQ/dK (128x64x128)
+    // per layer, sequence and head the trainer runs 2 products of 128x128x64 (tB) and 4 of 128x64x128
     "attention scores q k^T (one head)": 6 * 8 * 6 * 2, "attention output p v (one head)": 6 * 8 * 6 * 4,
   };
   for (const [name, threads] of kernels) {
