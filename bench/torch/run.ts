@@ -5,6 +5,7 @@
 // As a script: node bench/torch/run.ts [--threads 1,2] [--steps N]  -> writes bench/results/torch-reference.json
 import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -14,6 +15,7 @@ export interface TorchThreadResult {
   train_tokens_per_s: number;
   train_tokens_per_s_best_step: number;
   step_ms_mean: number;
+  train_tokens_per_cpu_s: number;
   decode_tokens_per_s: number;
   params: number;
   trainable_params: number;
@@ -49,13 +51,16 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const opt = (name: string) => (argv.includes(name) ? argv[argv.indexOf(name) + 1] : undefined);
   const threads = opt("--threads")?.split(",").map(Number);
   const steps = opt("--steps") ? Number(opt("--steps")) : undefined;
+  const loadBefore = loadavg()[0];
   const r = runTorchReference({ threads, steps });
   if (!r.ok) {
     console.log(`torch reference skipped: ${r.skipped}`);
   } else {
     const file = join(here, "..", "results", "torch-reference.json");
     mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify({ ...r.result, date: new Date().toISOString() }, null, 2)}\n`);
+    const note = `1-min load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (machine shared with other work: ` +
+      "torch's threads suffer badly from oversubscription; train_tokens_per_cpu_s is the steadier figure)";
+    writeFileSync(file, `${JSON.stringify({ ...r.result, note, date: new Date().toISOString() }, null, 2)}\n`);
     console.log(JSON.stringify(r.result, null, 2));
     console.log(`wrote ${file}`);
   }
