@@ -11,6 +11,8 @@ Usage: .tools/torch-venv/bin/python bench/torch/train_step.py [--threads 1,2] [-
 import argparse
 import json
 import platform
+import subprocess
+import sys
 import time
 
 import peft
@@ -108,9 +110,19 @@ def main() -> None:
         "python": platform.python_version(),
         "threads": {},
     }
-    for t in [int(x) for x in args.threads.split(",")]:
-        torch.set_num_threads(t)
-        result["threads"][str(t)] = {**train_tokens_per_s(args.steps, args.seed), **decode_tokens_per_s(args.decode_tokens, args.seed)}
+    counts = [int(x) for x in args.threads.split(",")]
+    if len(counts) == 1:
+        torch.set_num_threads(counts[0])
+        result["threads"][str(counts[0])] = {**train_tokens_per_s(args.steps, args.seed), **decode_tokens_per_s(args.decode_tokens, args.seed)}
+    else:
+        # One process per thread count: changing torch's thread count inside a process slowed the runs
+        # after the change 2-3x here (the OpenMP pool does not resize cleanly).
+        for t in counts:
+            child = subprocess.run(
+                [sys.executable, __file__, "--threads", str(t), "--steps", str(args.steps), "--decode-tokens", str(args.decode_tokens), "--seed", str(args.seed)],
+                check=True, capture_output=True, text=True,
+            )
+            result["threads"].update(json.loads(child.stdout.strip().splitlines()[-1])["threads"])
     print(json.dumps(result))
 
 
