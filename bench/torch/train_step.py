@@ -1,0 +1,130 @@
+"""PyTorch + PEFT reference numbers for the engine's reference workload, printed as one JSON object.
+
+Workload (issue 4): Llama, vocab 8192, hidden 384, intermediate 1024, 6 layers, 6 heads, tied
+embeddings; LoRA r=8, alpha 16 on q_proj and v_proj; batch 8 x 128 tokens; AdamW. Measures training
+tokens/s (forward + backward + optimizer step) and greedy decode tokens/s through transformers'
+`generate`, for each requested thread count.
+
+Usage: .tools/torch-venv/bin/python bench/torch/train_step.py [--threads 1,2] [--steps 6] [--decode-tokens 64]
+(bench/torch/setup.sh creates that venv).
+"""
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+
+import peft
+import torch
+import transformers
+from peft import LoraConfig, get_peft_model
+from transformers import LlamaConfig, LlamaForCausalLM
+
+VOCAB, HIDDEN, INTERMEDIATE, LAYERS, HEADS = 8192, 384, 1024, 6, 6
+BATCH, SEQ = 8, 128
+
+
+def build_model(seed: int) -> LlamaForCausalLM:
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=VOCAB,
+        hidden_size=HIDDEN,
+        intermediate_size=INTERMEDIATE,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=HEADS,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+    )
+    return LlamaForCausalLM(config)
+
+
+def train_tokens_per_s(steps: int, seed: int) -> dict:
+    model = build_model(seed)
+    params = sum(p.numel() for p in model.parameters())
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "v_proj"]))
+    model.train()
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    gen = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, VOCAB, (BATCH, SEQ), generator=gen)
+
+    def step() -> float:
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return out.loss.item()
+
+    for _ in range(2):  # warm-up: allocator, kernels' first-call costs
+        step()
+    times = []
+    cpu0 = time.process_time()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu0
+    best, total = min(times), sum(times)
+    return {
+        "train_tokens_per_s": round(BATCH * SEQ * steps / total, 1),
+        "train_tokens_per_s_best_step": round(BATCH * SEQ / best, 1),
+        "step_ms_mean": round(1000 * total / steps, 1),
+        # tokens per second of the process's CPU time (all threads): less sensitive to other processes
+        "train_tokens_per_cpu_s": round(BATCH * SEQ * steps / cpu, 1),
+        "params": params,
+        "trainable_params": trainable,
+    }
+
+
+@torch.no_grad()
+def decode_tokens_per_s(new_tokens: int, seed: int) -> dict:
+    model = build_model(seed).eval()
+    gen = torch.Generator().manual_seed(seed + 1)
+    prompt = torch.randint(0, VOCAB, (1, 16), generator=gen)
+    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, eos_token_id=None, pad_token_id=0)
+    model.generate(prompt, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        out = model.generate(prompt, **kwargs)
+        best = min(best, time.perf_counter() - t0)
+    generated = out.shape[1] - prompt.shape[1]
+    return {"decode_tokens_per_s": round(generated / best, 1), "decode_new_tokens": generated}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--decode-tokens", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    result = {
+        "workload": f"Llama vocab {VOCAB} hidden {HIDDEN} intermediate {INTERMEDIATE} layers {LAYERS} heads {HEADS} tied; "
+        f"LoRA r=8 alpha=16 q_proj,v_proj; batch {BATCH}x{SEQ}; AdamW",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
+        "python": platform.python_version(),
+        "threads": {},
+    }
+    counts = [int(x) for x in args.threads.split(",")]
+    if len(counts) == 1:
+        torch.set_num_threads(counts[0])
+        result["threads"][str(counts[0])] = {**train_tokens_per_s(args.steps, args.seed), **decode_tokens_per_s(args.decode_tokens, args.seed)}
+    else:
+        # One process per thread count: changing torch's thread count inside a process slowed the runs
+        # after the change 2-3x here (the OpenMP pool does not resize cleanly).
+        for t in counts:
+            child = subprocess.run(
+                [sys.executable, __file__, "--threads", str(t), "--steps", str(args.steps), "--decode-tokens", str(args.decode_tokens), "--seed", str(args.seed)],
+                check=True, capture_output=True, text=True,
+            )
+            result["threads"].update(json.loads(child.stdout.strip().splitlines()[-1])["threads"])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
