@@ -5,11 +5,12 @@
 // is developed on ship Node 20), so it uses only long-stable Node APIs.
 //  - Node < 22: installs the official Node 22 binary from the npm registry (package node-<os>-<arch>)
 //    into .tools/ once and puts it first on PATH. Node >= 22 (22, 24, macOS, ...) is used as it is.
-//  - node_modules missing or older than package-lock.json: runs `npm ci` (or `npm install` without a
-//    lockfile) under that Node, so packages whose engines need Node 22 install too.
+//  - node_modules missing or installed from another lockfile: runs `npm ci` (or `npm install` on an
+//    existing tree) under that Node, so packages whose engines need Node 22 install too.
 // Usage: node scripts/bootstrap.mjs <npm-script> [args...]
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -53,17 +54,25 @@ if (major < 22) {
   env.PATH = binDir + path.delimiter + env.PATH;
 }
 
+// Install when node_modules is missing or was installed from a different lockfile. The lockfile's
+// content hash is recorded after each install (mtimes are useless: git rewrites files on checkout).
 const lock = path.join(root, "package-lock.json");
-const installed = path.join(root, "node_modules", ".package-lock.json");
-const stale = !existsSync(installed) ||
-  (existsSync(lock) && statSync(lock).mtimeMs > statSync(installed).mtimeMs);
-if (stale || env.TRIBUTARY_FORCE_INSTALL) {
-  console.error("[bootstrap] Installing dependencies ...");
-  const status = run(npmCli, [existsSync(lock) ? "ci" : "install", "--no-audit", "--no-fund"]);
+const modules = path.join(root, "node_modules");
+const marker = path.join(modules, ".tributary-lock-sha256");
+const lockHash = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "none";
+const installedHash = existsSync(marker) ? readFileSync(marker, "utf8").trim() : "";
+if (installedHash !== lockHash || env.TRIBUTARY_FORCE_INSTALL) {
+  const fresh = !existsSync(path.join(modules, ".package-lock.json"));
+  // A fresh tree gets the exact lockfile (npm ci); an existing one is updated in place, which is faster.
+  const cmd = fresh && existsSync(lock) ? "ci" : "install";
+  console.error(`[bootstrap] Installing dependencies (npm ${cmd}) ...`);
+  const status = run(npmCli, [cmd, "--no-audit", "--no-fund"]);
   if (status !== 0) {
     console.error("[bootstrap] Dependency install failed (see above). Check the npm registry is reachable.");
     process.exit(status);
   }
+  const newHash = existsSync(lock) ? createHash("sha256").update(readFileSync(lock)).digest("hex") : "none";
+  writeFileSync(marker, newHash + "\n");
 }
 
 process.exit(run(npmCli, ["run", "--silent", script, "--", ...args]));
