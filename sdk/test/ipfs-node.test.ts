@@ -132,8 +132,13 @@ describe("embedded node through kubo-rpc-client", () => {
     assert.equal((await client.pin.add(b.cid)).toString(), b.cid.toString());
     await client.pin.add(b.cid); // idempotent, as Kubo
     assert.ok((await pins()).includes(`${b.cid}:recursive`));
+    // pin ls for one CID (arg=) answers like the full list, and errors for an unpinned CID.
+    const one = async (cid: typeof a.cid) => { const out: string[] = []; for await (const p of client.pin.ls({ paths: [cid] })) out.push(`${p.cid}:${p.type}`); return out; };
+    assert.deepEqual(await one(a.cid), [`${a.cid}:recursive`]);
+    assert.deepEqual(await one(b.cid), [`${b.cid}:recursive`]);
     await client.pin.rm(b.cid);
     assert.ok(!(await pins()).some((p) => p.startsWith(b.cid.toString())));
+    await assert.rejects(one(b.cid), /not pinned/);
     await assert.rejects(client.pin.rm(b.cid), /not pinned/);
     const missing = CID.parse("bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy");
     await assert.rejects(client.pin.add(missing), /not on this node/);

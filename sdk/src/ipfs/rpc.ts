@@ -154,8 +154,16 @@ async function pinAdd(helia: Helia, cid: CID, recursive: boolean): Promise<void>
 }
 
 async function pinnedType(helia: Helia, cid: CID): Promise<"recursive" | "direct" | undefined> {
-  for await (const p of helia.pins.ls({ cid })) return p.depth === 0 ? "direct" : "recursive";
-  return undefined;
+  // pins.get, not pins.ls({ cid }): ls filters by a key prefix that does not match how Helia stores pin
+  // keys, so it never finds one. (isPinned is no help either: it is also true for blocks pinned indirectly.)
+  let pin: { depth: number };
+  try {
+    pin = await helia.pins.get(cid);
+  } catch (e) {
+    if ((e as Error).name === "NotFoundError") return undefined;
+    throw e;
+  }
+  return pin.depth === 0 ? "direct" : "recursive";
 }
 
 export async function handleRpc(ctx: RpcContext, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
