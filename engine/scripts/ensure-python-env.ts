@@ -1,0 +1,25 @@
+/**
+ * Runs before the engine's tests: makes the optional Python env (torch, transformers, peft) that the
+ * Hugging Face parity test uses, if it can be made here within a time limit. Never fails the test run:
+ * where pip cannot reach the packages, the parity test skips with its own message.
+ * Set TRIBUTARY_SKIP_PYTHON=1 to skip this step.
+ */
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const LIMIT_S = Number(process.env.TRIBUTARY_PYTHON_SETUP_TIMEOUT ?? 900);
+
+if (process.env.TRIBUTARY_SKIP_PYTHON) {
+  console.error("[engine] TRIBUTARY_SKIP_PYTHON is set: not preparing the Python env (the parity test will skip)");
+} else {
+  const script = fileURLToPath(new URL("./python-venv.sh", import.meta.url));
+  const started = Date.now();
+  const r = spawnSync("sh", [script], { encoding: "utf8", timeout: LIMIT_S * 1000, stdio: ["ignore", "pipe", "pipe"] });
+  const took = ((Date.now() - started) / 1000).toFixed(0);
+  if (r.status === 0) {
+    console.error(`[engine] Python env ready (${r.stdout.trim()}, ${took} s)`);
+  } else {
+    const why = r.error ? r.error.message : (r.stderr || "").trim().split("\n").slice(-3).join(" | ");
+    console.error(`[engine] Python env unavailable after ${took} s (${why}); the PyTorch parity test will skip.`);
+  }
+}
