@@ -91,9 +91,18 @@ export async function setSessionKey(
   input: { channelId: Hex; sessionKey: Address; expiresAt: bigint },
 ): Promise<TxRef & { sessionKey: Address; expiresAt: bigint }> {
   const pc = conn.contracts.PaymentChannels;
-  const tx = await sendTx(conn, pc, "setSessionKey", [input.channelId, input.sessionKey, Number(input.expiresAt)]);
+  const tx = await sendTx(conn, pc, "setSessionKey", [
+    input.channelId,
+    input.sessionKey,
+    Number(input.expiresAt),
+  ]);
   const [ev] = eventsIn(pc, tx.receipt, "SessionKeySet");
-  return { hash: tx.hash, blockNumber: tx.blockNumber, sessionKey: ev.args.sessionKey!, expiresAt: BigInt(ev.args.expiresAt!) };
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    sessionKey: ev.args.sessionKey!,
+    expiresAt: BigInt(ev.args.expiresAt!),
+  };
 }
 
 /** Revokes the session key (payer only); its vouchers stay valid until `validUntil`. */
@@ -104,7 +113,12 @@ export async function revokeSessionKey(
   const pc = conn.contracts.PaymentChannels;
   const tx = await sendTx(conn, pc, "revokeSessionKey", [channelId]);
   const [ev] = eventsIn(pc, tx.receipt, "SessionKeyRevoked");
-  return { hash: tx.hash, blockNumber: tx.blockNumber, sessionKey: ev.args.sessionKey!, validUntil: BigInt(ev.args.validUntil!) };
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    sessionKey: ev.args.sessionKey!,
+    validUntil: BigInt(ev.args.validUntil!),
+  };
 }
 
 /** A signed voucher: the payer (or its session key) owes the provider `cumulativeAmount` in total. */
@@ -133,7 +147,12 @@ export async function signVoucher(
   if (!conn.account) throw new NoWalletError("signing a voucher");
   const pc = conn.contracts.PaymentChannels;
   const signature = await conn.account.signTypedData({
-    domain: { name: "Tributary PaymentChannels", version: "1", chainId: conn.chainId, verifyingContract: pc.address },
+    domain: {
+      name: "Tributary PaymentChannels",
+      version: "1",
+      chainId: conn.chainId,
+      verifyingContract: pc.address,
+    },
     types: VOUCHER_TYPES,
     primaryType: "Voucher",
     message: { channelId: input.channelId, cumulativeAmount: input.cumulativeAmount },
@@ -152,7 +171,10 @@ export async function signVoucher(
 /** Redeems a voucher (provider only); what it adds over the redeemed total becomes the model's revenue. */
 export async function redeemVoucher(
   conn: ChainConnection,
-  voucher: Pick<Voucher, "channelId" | "cumulativeAmount" | "signature"> & { chainId?: number; contract?: string },
+  voucher: Pick<Voucher, "channelId" | "cumulativeAmount" | "signature"> & {
+    chainId?: number;
+    contract?: string;
+  },
 ): Promise<TxRef & { amount: bigint; signer: Address }> {
   const pc = conn.contracts.PaymentChannels;
   if (

@@ -114,7 +114,15 @@ export async function depositRevenue(
 export async function payShares(
   conn: ChainConnection,
   modelId: bigint,
-): Promise<TxRef & { owner: Address; ownerAmount: bigint; trainer: Address; trainerAmount: bigint; protocolAmount: bigint }> {
+): Promise<
+  TxRef & {
+    owner: Address;
+    ownerAmount: bigint;
+    trainer: Address;
+    trainerAmount: bigint;
+    protocolAmount: bigint;
+  }
+> {
   const rd = conn.contracts.RewardDistributor;
   const tx = await sendTx(conn, rd, "payShares", [modelId]);
   const [ev] = eventsIn(rd, tx.receipt, "SharesPaid");
@@ -143,7 +151,9 @@ export interface PoolDistributionReport {
 export function parseWeights(doc: unknown): Array<{ account: Address; weight: bigint }> {
   const list = Array.isArray(doc) ? doc : (doc as { contributors?: unknown })?.contributors;
   if (!Array.isArray(list) || list.length === 0)
-    throw new InvalidWeightsError("expected a non-empty list of {account, weight} (or {contributors: [...]})");
+    throw new InvalidWeightsError(
+      "expected a non-empty list of {account, weight} (or {contributors: [...]})",
+    );
   return list.map((e, i) => {
     const { account, weight } = (e ?? {}) as { account?: unknown; weight?: unknown };
     if (typeof account !== "string" || !isAddress(account))
@@ -174,7 +184,9 @@ export async function createPoolDistribution(
   conn: ChainConnection,
   store: ProtocolContentStore,
   input: { datanetId: bigint; leaves: Array<{ account: Address; weight: bigint }> },
-): Promise<TxRef & { distributionId: bigint; amount: bigint; root: Hex; totalWeight: bigint; reportCid: string }> {
+): Promise<
+  TxRef & { distributionId: bigint; amount: bigint; root: Hex; totalWeight: bigint; reportCid: string }
+> {
   const tree = AttributionTree.build(input.leaves);
   const totalWeight = input.leaves.reduce((s, l) => s + l.weight, 0n);
   const report: PoolDistributionReport = {
@@ -187,7 +199,12 @@ export async function createPoolDistribution(
   };
   const reportCid = await addJson(store, report);
   const rd = conn.contracts.RewardDistributor;
-  const tx = await sendTx(conn, rd, "createPoolDistribution", [input.datanetId, tree.root, totalWeight, reportCid]);
+  const tx = await sendTx(conn, rd, "createPoolDistribution", [
+    input.datanetId,
+    tree.root,
+    totalWeight,
+    reportCid,
+  ]);
   const [ev] = eventsIn(rd, tx.receipt, "PoolDistributionCreated");
   return {
     hash: tx.hash,
@@ -241,7 +258,12 @@ export async function claimPoolReward(
       `A weight for ${who} in distribution ${distributionId}`,
       "This account is not among the distribution's contributors.",
     );
-  const tx = await sendTx(conn, rd, "claimPoolReward", [distributionId, who, leaf.weight, tree.proof(who).proof]);
+  const tx = await sendTx(conn, rd, "claimPoolReward", [
+    distributionId,
+    who,
+    leaf.weight,
+    tree.proof(who).proof,
+  ]);
   const [ev] = eventsIn(rd, tx.receipt, "PoolRewardClaimed");
   return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount!, weight: leaf.weight };
 }
