@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { formatEther, parseEther } from "viem";
 import type { Command } from "commander";
-import { connect, DEFAULT_CHAIN_ID, DEFAULT_RPC_URL } from "../chain/client.ts";
+import { DEFAULT_CHAIN_ID, DEFAULT_RPC_URL } from "../chain/client.ts";
+import { connect } from "../chain/node.ts";
 import type { ChainConnection } from "../chain/client.ts";
 import { bigintReplacer } from "../chain/protocol/content.ts";
 import { loadAccount } from "../chain/wallet.ts";
