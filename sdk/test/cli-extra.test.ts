@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { keccak256, parseEther, toHex } from "viem";
+import type { Abi } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   addJson,
@@ -44,13 +45,9 @@ describe("tributary CLI: the remaining protocol actions", () => {
     args: unknown[] = [],
   ) => {
     const c = conns[DEPLOYER].contracts[contract];
+    const call = { address: c.address, abi: c.abi as Abi, functionName, args };
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
-    return conns[DEPLOYER].publicClient.readContract({
-      address: c.address,
-      abi: c.abi,
-      functionName,
-      args,
-    } as any) as Promise<any>;
+    return conns[DEPLOYER].publicClient.readContract(call) as Promise<any>;
   };
   const advance = async (seconds: number) => {
     for (const [method, params] of [

@@ -26,7 +26,6 @@ import {
   parseDuration,
   parseId,
   parseOpen,
-  readJsonFile,
   UsageError,
 } from "./context.ts";
 
