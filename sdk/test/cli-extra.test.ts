@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { keccak256, parseEther, toHex } from "viem";
+import type { Command } from "commander";
 import type { Abi } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import {
@@ -22,6 +23,7 @@ import {
   sendTx,
 } from "../src/chain/index.ts";
 import type { ChainConnection } from "../src/chain/index.ts";
+import { buildProgram } from "../src/cli/main.ts";
 import { buildAttributionReport } from "../src/merkle/index.ts";
 import { cliRunner, ok } from "./helpers/cli.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
@@ -255,5 +257,23 @@ describe("tributary CLI: the remaining protocol actions", () => {
     await ok(cli(PAYER, "channel", "voucher", channelId, "3", "--out", v3));
     const r3 = await ok(cli(TRAINER, "channel", "redeem", v3));
     assert.deepEqual([r3.amount, r3.signer], [parseEther("1").toString(), addr(PAYER)]);
+  });
+});
+
+describe("tributary CLI help", () => {
+  it("ends every command's help with an example of that command", () => {
+    const leaves: Array<[string, Command]> = [];
+    const walk = (cmd: Command, path: string) => {
+      if (cmd.commands.length === 0) leaves.push([path, cmd]);
+      for (const sub of cmd.commands) walk(sub, `${path} ${sub.name()}`.trim());
+    };
+    walk(buildProgram({}), "");
+    assert.ok(leaves.length >= 45, `${leaves.length} commands`);
+    for (const [path, cmd] of leaves) {
+      let help = "";
+      cmd.configureOutput({ writeOut: (s) => (help += s) });
+      cmd.outputHelp();
+      assert.match(help, new RegExp(`Example:\\n  \\$ (\\S+=\\S+ )?tributary ${path}(\\s|$)`, "m"), path);
+    }
   });
 });

@@ -195,8 +195,12 @@ export function parseDuration(s: string, what = "duration"): number {
   return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
 }
 
+const withExample = new WeakSet<Command>();
+export const hasExample = (cmd: Command): boolean => withExample.has(cmd);
+
 /** Appends an "Example:" section to a command's help. */
 export function example(cmd: Command, ...lines: string[]): Command {
+  withExample.add(cmd);
   return cmd.addHelpText("after", `\nExample:\n${lines.map((l) => `  $ ${l}`).join("\n")}`);
 }
 
