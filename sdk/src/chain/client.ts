@@ -1,5 +1,6 @@
 // Connecting to a chain: viem clients for a configured RPC and chain id, checked against the node,
-// and typed contract handles (address + ABI) from the deployments file.
+// and typed contract handles (address + ABI) from the deployments. Browser-safe: the Node-only
+// `connect` in `./node.ts` reads the deployments file and calls `connectChain`.
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
 import type { Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from "viem";
 import {
@@ -12,9 +13,8 @@ import {
   rewardDistributorAbi,
   trainerRegistryAbi,
 } from "./generated/abis.ts";
-import { loadDeployments } from "./deployments.ts";
 import type { ContractName, Deployments } from "./deployments.ts";
-import { RpcUnreachableError, WrongChainError } from "./errors.ts";
+import { DeploymentsError, RpcUnreachableError, WrongChainError } from "./errors.ts";
 import { withErrors } from "./revert.ts";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
@@ -44,8 +44,8 @@ export type Contracts = { [N in ContractName]: ContractHandle<N> };
 export interface ConnectOptions {
   rpcUrl?: string;
   chainId?: number;
-  /** A deployments file, or a folder holding `<chainId>.json`; or the deployments themselves. */
-  deployments?: string | Deployments;
+  /** The contract addresses (`parseDeployments` of a fetched `deployments/<chainId>.json`). */
+  deployments?: Deployments;
   /** Signs transactions; without it the connection is read-only. */
   account?: LocalAccount;
   /** Confirmations every write waits for (default 1). */
@@ -91,8 +91,14 @@ export async function checkChainId(
   if (actual !== expected) throw new WrongChainError(expected, actual, rpcUrl);
 }
 
-/** Connects to the configured chain, checks its id, and resolves the contract addresses. */
-export async function connect(opts: ConnectOptions = {}): Promise<ChainConnection> {
+/**
+ * Connects to the configured chain, checks its id, and binds the contracts of `opts.deployments` (or of
+ * what `resolveDeployments` returns for the chain id).
+ */
+export async function connectChain(
+  opts: ConnectOptions,
+  resolveDeployments?: (chainId: number) => Deployments,
+): Promise<ChainConnection> {
   const rpcUrl = opts.rpcUrl ?? DEFAULT_RPC_URL;
   const chainId = opts.chainId ?? DEFAULT_CHAIN_ID;
   const chain = chainFor(chainId, rpcUrl);
@@ -103,8 +109,12 @@ export async function connect(opts: ConnectOptions = {}): Promise<ChainConnectio
     Chain
   >;
   await checkChainId(publicClient, chainId, rpcUrl);
-  const deployments =
-    typeof opts.deployments === "object" ? opts.deployments : loadDeployments(chainId, opts.deployments);
+  const deployments = opts.deployments ?? resolveDeployments?.(chainId);
+  if (!deployments)
+    throw new DeploymentsError(
+      "(none given)",
+      `no deployments for chain ${chainId} were passed to connectChain`,
+    );
   const contracts = {} as Record<ContractName, ContractHandle<ContractName>>;
   for (const name of Object.keys(ABIS) as ContractName[]) {
     contracts[name] = {

@@ -1,7 +1,5 @@
-// Contract addresses from `deployments/<chainId>.json`, written by `scripts/deploy.ts`.
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+// Contract addresses as written to `deployments/<chainId>.json` by `scripts/deploy.ts`: the shape and its
+// validation. Browser-safe; reading the file lives in `./node.ts`.
 import { getAddress, isAddress } from "viem";
 import type { Address } from "viem";
 import { DeploymentsError } from "./errors.ts";
@@ -24,36 +22,15 @@ export interface Deployments {
   /** First block any of the contracts exists at: where log queries start. */
   deployBlock: bigint;
   contracts: Record<ContractName, { address: Address; deployBlock: bigint }>;
-  /** The file they were read from. */
+  /** Where they came from (a file path or a URL). */
   path: string;
 }
 
-/** The repository's own `deployments/` folder (this file lives in sdk/src/chain/). */
-const REPO_DEPLOYMENTS = fileURLToPath(new URL("../../../deployments/", import.meta.url));
-
 /**
- * Where the deployments of `chainId` are: `location` may be a file or a folder holding `<chainId>.json`;
- * without it, `./deployments/` then the repository's `deployments/`.
+ * Checks a parsed deployments document for `chainId` (e.g. fetched by a web app); `path` names its source
+ * in errors. Throws DeploymentsError saying to run `npm run deploy`.
  */
-export function deploymentsPath(chainId: number, location?: string): string {
-  if (location) {
-    const abs = isAbsolute(location) ? location : resolve(location);
-    return existsSync(abs) && statSync(abs).isDirectory() ? join(abs, `${chainId}.json`) : abs;
-  }
-  const local = resolve("deployments", `${chainId}.json`);
-  return existsSync(local) ? local : join(REPO_DEPLOYMENTS, `${chainId}.json`);
-}
-
-/** Reads and checks the deployments of `chainId`. Throws DeploymentsError saying to run `npm run deploy`. */
-export function loadDeployments(chainId: number, location?: string): Deployments {
-  const path = deploymentsPath(chainId, location);
-  if (!existsSync(path)) throw new DeploymentsError(path, `no deployments for chain ${chainId}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
-  } catch (e) {
-    throw new DeploymentsError(path, `not valid JSON (${(e as Error).message})`);
-  }
+export function parseDeployments(raw: unknown, chainId: number, path = "deployments"): Deployments {
   const doc = raw as {
     chainId?: unknown;
     deployBlock?: unknown;

@@ -3,7 +3,8 @@
 import { readFileSync } from "node:fs";
 import { formatEther, parseEther } from "viem";
 import type { Command } from "commander";
-import { connect, DEFAULT_CHAIN_ID, DEFAULT_RPC_URL } from "../chain/client.ts";
+import { DEFAULT_CHAIN_ID, DEFAULT_RPC_URL } from "../chain/client.ts";
+import { connect } from "../chain/node.ts";
 import type { ChainConnection } from "../chain/client.ts";
 import { bigintReplacer } from "../chain/protocol/content.ts";
 import { loadAccount } from "../chain/wallet.ts";
@@ -192,4 +193,29 @@ export function parseDuration(s: string, what = "duration"): number {
       "Pass seconds or a number with s, m, h or d, e.g. 2h.",
     );
   return Number(m[1]) * { "": 1, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "" | "s" | "m" | "h" | "d"];
+}
+
+const withExample = new WeakSet<Command>();
+export const hasExample = (cmd: Command): boolean => withExample.has(cmd);
+
+/** Appends an "Example:" section to a command's help. */
+export function example(cmd: Command, ...lines: string[]): Command {
+  withExample.add(cmd);
+  return cmd.addHelpText("after", `\nExample:\n${lines.map((l) => `  $ ${l}`).join("\n")}`);
+}
+
+/** A 32-byte hex value (a hash, a root, a channel id). */
+export function parseBytes32(s: string, what = "value"): `0x${string}` {
+  if (!/^0x[0-9a-fA-F]{64}$/.test(s))
+    throw new UsageError(`${what} ${s} is not 32 bytes of hex`, `Pass 0x followed by 64 hex digits.`);
+  return s as `0x${string}`;
+}
+
+/** Reads and parses a JSON file; a UsageError naming the file when it cannot. */
+export function readJsonFile(file: string, what: string): unknown {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new UsageError(`Cannot read ${what} ${file}: ${(e as Error).message}`, `Pass a JSON ${what} file.`);
+  }
 }

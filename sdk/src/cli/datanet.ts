@@ -1,4 +1,4 @@
-// `tributary datanet create|list|show|contribute|review|withdraw`
+// `tributary datanet create|list|show|contribute|review|withdraw|curators add|remove`
 import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import cliProgress from "cli-progress";
@@ -11,11 +11,22 @@ import {
   listDatanets,
   parsePolicy,
   review,
+  setCurator,
   withdrawContribution,
 } from "../chain/protocol/index.ts";
 import type { ContributeResult } from "../chain/protocol/index.ts";
 import { action } from "./action.ts";
-import { keyValues, open, parseAddress, parseId, parseIds, parseOpen, table, UsageError } from "./context.ts";
+import {
+  example,
+  keyValues,
+  open,
+  parseAddress,
+  parseId,
+  parseIds,
+  parseOpen,
+  table,
+  UsageError,
+} from "./context.ts";
 
 export function datanetCommand(env: NodeJS.ProcessEnv): Command {
   const cmd = new Command("datanet").description("Datanets: community data pools");
@@ -203,5 +214,30 @@ export function datanetCommand(env: NodeJS.ProcessEnv): Command {
         );
       }),
     );
+  const curators = cmd.command("curators").description("who may review contributions (owner only)");
+  for (const verb of ["add", "remove"] as const) {
+    example(
+      curators
+        .command(`${verb} <datanetId> <account>`)
+        .description(
+          verb === "add" ? "make an account a curator of your Datanet" : "remove a curator of your Datanet",
+        )
+        .action(
+          action(env, async (ctx, _o, [id, account]) => {
+            const r = await setCurator(await ctx.conn(), {
+              datanetId: parseId(id, "datanetId"),
+              curator: parseAddress(account),
+              remove: verb === "remove",
+            });
+            ctx.print(
+              { datanetId: id, ...r },
+              () =>
+                `${r.curator} is ${r.isCurator ? "now" : "no longer"} a curator of Datanet ${id} (tx ${r.hash})`,
+            );
+          }),
+        ),
+      `tributary datanet curators ${verb} 1 0x70997970C51812dc3A010C7d01b50e0d17dc79C8`,
+    );
+  }
   return cmd;
 }

@@ -1,10 +1,36 @@
-// `tributary job post|status|accept|dispute|cancel`
+// `tributary job post|status|claim|submit|accept|dispute|finalize|reclaim|cancel`
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { acceptJob, cancelJob, disputeJob, getDatanet, getJob, postJob } from "../chain/protocol/index.ts";
+import {
+  acceptJob,
+  cancelJob,
+  claimJob,
+  disputeJob,
+  finalizeJob,
+  getDatanet,
+  getJob,
+  postJob,
+  reclaimJob,
+  submitResult,
+} from "../chain/protocol/index.ts";
+import { catJson } from "../chain/protocol/content.ts";
+import { AttributionTree } from "../merkle/index.ts";
+import { parseAttributionReport } from "../schemas/index.ts";
 import type { JobSpecInput } from "../schemas/index.ts";
 import { action } from "./action.ts";
-import { keyValues, open, parseDuration, parseId, parseOpen, UsageError } from "./context.ts";
+import {
+  example,
+  keyValues,
+  open,
+  parseBytes32,
+  parseDuration,
+  parseId,
+  parseOpen,
+  UsageError,
+} from "./context.ts";
+
+const ZERO_ROOT = `0x${"00".repeat(32)}` as const;
+const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();
 
 interface PostOptions {
   baseModel?: string;
@@ -183,5 +209,101 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
         );
       }),
     );
+  example(
+    cmd
+      .command("claim <jobId>")
+      .description("claim an open job as a trainer (needs the minimum stake)")
+      .action(
+        action(env, async (ctx, _o, [id]) => {
+          const r = await claimJob(await ctx.conn(), parseId(id, "jobId"));
+          ctx.print({ jobId: id, ...r }, () => `Claimed job ${id}; submit by ${iso(r.dueAt)} (tx ${r.hash})`);
+        }),
+      ),
+    "tributary job claim 3",
+  );
+
+  example(
+    cmd
+      .command("submit <jobId>")
+      .description("submit a trained result for your claimed job (trainer); starts the challenge window")
+      .requiredOption("--adapter <cid>", "IPFS CID of the adapter directory")
+      .requiredOption("--adapter-hash <bytes32>", "SHA-256 of adapter_model.safetensors")
+      .requiredOption("--metrics <cid>", "IPFS CID of metrics.json")
+      .option("--report <cid>", "IPFS CID of the attribution report (root and total weight are read from it)")
+      .option("--attribution-root <bytes32>", "attribution root (default: from --report)")
+      .option("--total-weight <n>", "attribution total weight (default: from --report)")
+      .action(
+        action<{
+          adapter: string;
+          adapterHash: string;
+          metrics: string;
+          report?: string;
+          attributionRoot?: string;
+          totalWeight?: string;
+        }>(env, async (ctx, o, [id]) => {
+          let root = o.attributionRoot ? parseBytes32(o.attributionRoot, "--attribution-root") : undefined;
+          let total =
+            o.totalWeight !== undefined ? BigInt(parseId(o.totalWeight, "--total-weight")) : undefined;
+          if (o.report && (root === undefined || total === undefined)) {
+            const report = parseAttributionReport(await catJson(ctx.store(), o.report, "attribution report"));
+            root ??= AttributionTree.build(
+              report.contributors.map((c) => ({ account: c.account, weight: BigInt(c.weight) })),
+            ).root;
+            total ??= BigInt(report.totalWeight);
+          }
+          if ((root === undefined) !== (total === undefined) || (root && !o.report))
+            throw new UsageError(
+              "An attribution root needs its total weight and report",
+              "Pass --report <cid> (and optionally --attribution-root and --total-weight), or none of them.",
+            );
+          const r = await submitResult(await ctx.conn(), parseId(id, "jobId"), {
+            adapterCid: o.adapter,
+            adapterHash: parseBytes32(o.adapterHash, "--adapter-hash"),
+            metricsCid: o.metrics,
+            attributionRoot: root ?? ZERO_ROOT,
+            attributionTotalWeight: total ?? 0n,
+            reportCid: o.report ?? "",
+          });
+          ctx.print(
+            { jobId: id, ...r },
+            () => `Submitted job ${id}; challenge window ends ${iso(r.challengeEndsAt)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary job submit 3 --adapter bafy… --adapter-hash 0x… --metrics bafk… --report bafk…",
+  );
+
+  example(
+    cmd
+      .command("finalize <jobId>")
+      .description("finalize a submitted job after its challenge window (anyone); mints the model")
+      .action(
+        action(env, async (ctx, _o, [id]) => {
+          const r = await finalizeJob(await ctx.conn(), parseId(id, "jobId"));
+          ctx.print(
+            { jobId: id, ...r },
+            () =>
+              `Finalized job ${id}; model ${r.modelId} minted, trainer paid ${open(r.trainerPayment)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary job finalize 3",
+  );
+
+  example(
+    cmd
+      .command("reclaim <jobId>")
+      .description("reopen a claimed job whose deadline passed (anyone); slashes the trainer")
+      .action(
+        action(env, async (ctx, _o, [id]) => {
+          const r = await reclaimJob(await ctx.conn(), parseId(id, "jobId"));
+          ctx.print(
+            { jobId: id, ...r },
+            () => `Reopened job ${id}; trainer ${r.trainer} slashed ${open(r.slashed)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary job reclaim 3",
+  );
   return cmd;
 }

@@ -1,14 +1,25 @@
 // `tributary model|rewards|trainer|channel ...`
+const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();
+import { writeFileSync } from "node:fs";
 import { Command } from "commander";
 import type { Hex } from "viem";
 import {
+  claimPoolReward,
   claimReward,
+  createPoolDistribution,
   getModel,
   getTrainer,
   listBaseModels,
   listModels,
   openChannel,
+  parseWeights,
+  payShares,
+  redeemVoucher,
   registerTrainer,
+  revokeSessionKey,
+  setInferencePrice,
+  setSessionKey,
+  signVoucher,
   requestUnstake,
   rewardPosition,
   stake,
@@ -17,13 +28,17 @@ import {
   withdrawStake,
 } from "../chain/protocol/index.ts";
 import { action } from "./action.ts";
+import type { Voucher } from "../chain/protocol/index.ts";
 import {
+  example,
   keyValues,
   open,
   parseAddress,
   parseDuration,
   parseId,
+  parseBytes32,
   parseOpen,
+  readJsonFile,
   table,
   UsageError,
 } from "./context.ts";
@@ -56,6 +71,37 @@ export function modelCommand(env: NodeJS.ProcessEnv): Command {
         ctx.print(m, () => keyValues({ ...m, inferencePrice: open(m.inferencePrice) }));
       }),
     );
+  example(
+    cmd
+      .command("base-models")
+      .description("list the base models governance registered for fine-tuning")
+      .action(
+        action(env, async (ctx) => {
+          const rows = await listBaseModels(await ctx.conn());
+          ctx.print(rows, (x: typeof rows) => table(x, ["baseModelId", "name", "active", "cid"]));
+        }),
+      ),
+    "tributary model base-models --json",
+  );
+  example(
+    cmd
+      .command("set-price <modelId> <OPEN>")
+      .description("set your model's inference price, in OPEN per 1,000 tokens (owner)")
+      .action(
+        action(env, async (ctx, _o, [id, price]) => {
+          const r = await setInferencePrice(
+            await ctx.conn(),
+            parseId(id, "modelId"),
+            parseOpen(price, "price"),
+          );
+          ctx.print(
+            { modelId: id, ...r },
+            () => `Model ${id} now costs ${open(r.price)} per 1,000 tokens (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary model set-price 1 0.002",
+  );
   return cmd;
 }
 
@@ -98,6 +144,61 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
         ctx.print(r, () => `Claimed ${open(r.amount)} (tx ${r.hash})`);
       }),
     );
+  example(
+    cmd
+      .command("pay-shares <modelId>")
+      .description("pay a model's accrued owner, trainer and protocol shares (anyone)")
+      .action(
+        action(env, async (ctx, _o, [id]) => {
+          const r = await payShares(await ctx.conn(), parseId(id, "modelId"));
+          ctx.print(
+            { modelId: id, ...r },
+            () =>
+              `Paid owner ${open(r.ownerAmount)}, trainer ${open(r.trainerAmount)}, protocol ${open(r.protocolAmount)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary rewards pay-shares 1",
+  );
+  example(
+    cmd
+      .command("pool-distribute <datanetId> <weightsFile>")
+      .description(
+        "freeze a Datanet's reward pool into a Merkle distribution (curator); weightsFile is JSON [{account, weight}] or {contributors: [...]}",
+      )
+      .action(
+        action(env, async (ctx, _o, [id, file]) => {
+          const r = await createPoolDistribution(await ctx.conn(), ctx.store(), {
+            datanetId: parseId(id, "datanetId"),
+            leaves: parseWeights(readJsonFile(file, "weights")),
+          });
+          ctx.print(
+            { datanetId: id, ...r },
+            () =>
+              `Distribution ${r.distributionId}: ${open(r.amount)} over weight ${r.totalWeight} (report ${r.reportCid}, tx ${r.hash})`,
+          );
+        }),
+      ),
+    `tributary rewards pool-distribute 1 weights.json   # weights.json: [{"account":"0x…","weight":"3"}]`,
+  );
+  example(
+    cmd
+      .command("pool-claim <distributionId>")
+      .description("claim your share of a Datanet pool distribution (proof from its report on IPFS)")
+      .option("--account <address>", "claim for this account (default: your wallet)")
+      .action(
+        action<{ account?: string }>(env, async (ctx, o, [id]) => {
+          const r = await claimPoolReward(
+            await ctx.conn(),
+            ctx.store(),
+            parseId(id, "distributionId"),
+            o.account ? parseAddress(o.account, "--account") : undefined,
+          );
+          ctx.print({ distributionId: id, ...r }, () => `Claimed ${open(r.amount)} (tx ${r.hash})`);
+        }),
+      ),
+    "tributary rewards pool-claim 1",
+  );
   return cmd;
 }
 
@@ -224,5 +325,94 @@ export function channelCommand(env: NodeJS.ProcessEnv): Command {
         );
       }),
     );
+  example(
+    cmd
+      .command("voucher <channelId> <cumulativeOPEN>")
+      .description("sign a voucher for the cumulative amount owed (payer or session key, EIP-712)")
+      .option("--out <file>", "write the voucher JSON to this file")
+      .action(
+        action<{ out?: string }>(env, async (ctx, o, [channelId, amount]) => {
+          const v = await signVoucher(await ctx.conn(), {
+            channelId: parseBytes32(channelId, "channelId"),
+            cumulativeAmount: parseOpen(amount, "cumulative amount"),
+          });
+          if (o.out) writeFileSync(o.out, JSON.stringify(v, null, 2) + "\n");
+          ctx.print(o.out ? { ...v, file: o.out } : v, () =>
+            o.out
+              ? `Wrote voucher for ${open(BigInt(v.cumulativeAmount))} to ${o.out}`
+              : JSON.stringify(v, null, 2),
+          );
+        }),
+      ),
+    "tributary channel voucher 0x…channelId 2.5 --out voucher.json",
+  );
+  example(
+    cmd
+      .command("redeem <voucherFile>")
+      .description("redeem a signed voucher (provider); the new amount becomes the model's revenue")
+      .action(
+        action(env, async (ctx, _o, [file]) => {
+          const v = readJsonFile(file, "voucher") as Partial<Voucher>;
+          if (
+            typeof v.channelId !== "string" ||
+            typeof v.signature !== "string" ||
+            v.cumulativeAmount === undefined
+          )
+            throw new UsageError(
+              `${file} is not a voucher`,
+              "Pass a file written by `tributary channel voucher --out` (channelId, cumulativeAmount, signature).",
+            );
+          const r = await redeemVoucher(await ctx.conn(), {
+            channelId: parseBytes32(v.channelId, "channelId"),
+            cumulativeAmount: String(v.cumulativeAmount),
+            signature: v.signature as Hex,
+            chainId: v.chainId,
+            contract: v.contract,
+          });
+          ctx.print(
+            { channelId: v.channelId, ...r },
+            () => `Redeemed ${open(r.amount)} signed by ${r.signer} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary channel redeem voucher.json",
+  );
+  const sk = cmd.command("session-key").description("delegate voucher signing to an app's hot key (payer)");
+  example(
+    sk
+      .command("set <channelId> <address>")
+      .description("set (or replace) the session key")
+      .option("--ttl <time>", "how long the key may sign", "1d")
+      .action(
+        action<{ ttl: string }>(env, async (ctx, o, [channelId, key]) => {
+          const conn = await ctx.conn();
+          const r = await setSessionKey(conn, {
+            channelId: parseBytes32(channelId, "channelId"),
+            sessionKey: parseAddress(key, "session key"),
+            expiresAt: (await conn.publicClient.getBlock()).timestamp + BigInt(parseDuration(o.ttl, "--ttl")),
+          });
+          ctx.print(
+            { channelId, ...r },
+            () => `Session key ${r.sessionKey} may sign until ${iso(r.expiresAt)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary channel session-key set 0x…channelId 0x…key --ttl 12h",
+  );
+  example(
+    sk
+      .command("revoke <channelId>")
+      .description("revoke the session key (its vouchers stay redeemable for the close timeout)")
+      .action(
+        action(env, async (ctx, _o, [channelId]) => {
+          const r = await revokeSessionKey(await ctx.conn(), parseBytes32(channelId, "channelId"));
+          ctx.print(
+            { channelId, ...r },
+            () => `Revoked ${r.sessionKey}; its vouchers are valid until ${iso(r.validUntil)} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary channel session-key revoke 0x…channelId",
+  );
   return cmd;
 }

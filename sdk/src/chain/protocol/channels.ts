@@ -2,6 +2,7 @@
 import { zeroAddress } from "viem";
 import type { Address, Hex } from "viem";
 import type { ChainConnection } from "../client.ts";
+import { NoWalletError, NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { ensureAllowance } from "./token.ts";
@@ -82,4 +83,113 @@ export async function withdrawChannel(
   const tx = await sendTx(conn, pc, "withdraw", [channelId]);
   const [ev] = eventsIn(pc, tx.receipt, "ChannelWithdrawn");
   return { hash: tx.hash, blockNumber: tx.blockNumber, step: "withdrawn", amount: ev.args.amount! };
+}
+
+/** Delegates voucher signing to `sessionKey` until `expiresAt` (payer only). */
+export async function setSessionKey(
+  conn: ChainConnection,
+  input: { channelId: Hex; sessionKey: Address; expiresAt: bigint },
+): Promise<TxRef & { sessionKey: Address; expiresAt: bigint }> {
+  const pc = conn.contracts.PaymentChannels;
+  const tx = await sendTx(conn, pc, "setSessionKey", [
+    input.channelId,
+    input.sessionKey,
+    Number(input.expiresAt),
+  ]);
+  const [ev] = eventsIn(pc, tx.receipt, "SessionKeySet");
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    sessionKey: ev.args.sessionKey!,
+    expiresAt: BigInt(ev.args.expiresAt!),
+  };
+}
+
+/** Revokes the session key (payer only); its vouchers stay valid until `validUntil`. */
+export async function revokeSessionKey(
+  conn: ChainConnection,
+  channelId: Hex,
+): Promise<TxRef & { sessionKey: Address; validUntil: bigint }> {
+  const pc = conn.contracts.PaymentChannels;
+  const tx = await sendTx(conn, pc, "revokeSessionKey", [channelId]);
+  const [ev] = eventsIn(pc, tx.receipt, "SessionKeyRevoked");
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    sessionKey: ev.args.sessionKey!,
+    validUntil: BigInt(ev.args.validUntil!),
+  };
+}
+
+/** A signed voucher: the payer (or its session key) owes the provider `cumulativeAmount` in total. */
+export interface Voucher {
+  schema: "tributary/voucher@1";
+  chainId: number;
+  contract: Address;
+  channelId: Hex;
+  cumulativeAmount: string;
+  signer: Address;
+  signature: Hex;
+}
+
+export const VOUCHER_TYPES = {
+  Voucher: [
+    { name: "channelId", type: "bytes32" },
+    { name: "cumulativeAmount", type: "uint256" },
+  ],
+} as const;
+
+/** Signs an EIP-712 voucher for a cumulative amount with the connection's account (payer or session key). */
+export async function signVoucher(
+  conn: ChainConnection,
+  input: { channelId: Hex; cumulativeAmount: bigint },
+): Promise<Voucher> {
+  if (!conn.account) throw new NoWalletError("signing a voucher");
+  const pc = conn.contracts.PaymentChannels;
+  const signature = await conn.account.signTypedData({
+    domain: {
+      name: "Tributary PaymentChannels",
+      version: "1",
+      chainId: conn.chainId,
+      verifyingContract: pc.address,
+    },
+    types: VOUCHER_TYPES,
+    primaryType: "Voucher",
+    message: { channelId: input.channelId, cumulativeAmount: input.cumulativeAmount },
+  });
+  return {
+    schema: "tributary/voucher@1",
+    chainId: conn.chainId,
+    contract: pc.address,
+    channelId: input.channelId,
+    cumulativeAmount: input.cumulativeAmount.toString(),
+    signer: conn.account.address,
+    signature,
+  };
+}
+
+/** Redeems a voucher (provider only); what it adds over the redeemed total becomes the model's revenue. */
+export async function redeemVoucher(
+  conn: ChainConnection,
+  voucher: Pick<Voucher, "channelId" | "cumulativeAmount" | "signature"> & {
+    chainId?: number;
+    contract?: string;
+  },
+): Promise<TxRef & { amount: bigint; signer: Address }> {
+  const pc = conn.contracts.PaymentChannels;
+  if (
+    (voucher.chainId !== undefined && voucher.chainId !== conn.chainId) ||
+    (voucher.contract !== undefined && voucher.contract.toLowerCase() !== pc.address.toLowerCase())
+  )
+    throw new NotFoundError(
+      `A voucher for chain ${conn.chainId} and PaymentChannels ${pc.address}`,
+      `This voucher is for chain ${voucher.chainId} at ${voucher.contract}; redeem it on that chain.`,
+    );
+  const tx = await sendTx(conn, pc, "redeemVoucher", [
+    voucher.channelId,
+    BigInt(voucher.cumulativeAmount),
+    voucher.signature,
+  ]);
+  const [ev] = eventsIn(pc, tx.receipt, "VoucherRedeemed");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount!, signer: ev.args.signer! };
 }

@@ -1,5 +1,4 @@
 // Datanets: create, contribute (normalise -> encrypt -> IPFS -> chain), review, withdraw, list, show.
-import { basename } from "node:path";
 import { bytesToHex } from "viem";
 import type { Address, Hash, Hex } from "viem";
 import { prepareContribution, uploadContribution } from "../../contribution/index.ts";
@@ -12,6 +11,11 @@ import { NoWalletError, NotFoundError } from "../errors.ts";
 import { readView, sendTx, eventsIn } from "../write.ts";
 import { addJson, catJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
+
+/** The last path segment (either separator): browser-safe `path.basename`. */
+function basename(p: string): string {
+  return p.split(/[\\/]/).pop() ?? p;
+}
 
 export const ACCESS_POLICIES = ["open", "approval", "paid"] as const;
 export type AccessPolicyName = (typeof ACCESS_POLICIES)[number];
@@ -342,4 +346,23 @@ export function parsePolicy(s: string): AccessPolicyName {
   if (!ACCESS_POLICIES.includes(p))
     throw new RangeError(`Unknown access policy "${s}": use one of ${ACCESS_POLICIES.join(", ")}.`);
   return p;
+}
+
+/** Adds (or removes) a curator of a datanet (its owner only). */
+export async function setCurator(
+  conn: ChainConnection,
+  input: { datanetId: bigint; curator: Address; remove?: boolean },
+): Promise<{ hash: Hash; blockNumber: bigint; curator: Address; isCurator: boolean }> {
+  const dr = conn.contracts.DatanetRegistry;
+  const tx = await sendTx(conn, dr, input.remove ? "removeCurator" : "addCurator", [
+    input.datanetId,
+    input.curator,
+  ]);
+  const isCurator = await conn.publicClient.readContract({
+    address: dr.address,
+    abi: dr.abi,
+    functionName: "isCurator",
+    args: [input.datanetId, input.curator],
+  });
+  return { hash: tx.hash, blockNumber: tx.blockNumber, curator: input.curator, isCurator };
 }

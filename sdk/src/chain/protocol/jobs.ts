@@ -226,3 +226,30 @@ export async function claimJob(conn: ChainConnection, jobId: bigint): Promise<Tx
   const [ev] = eventsIn(jm, tx.receipt, "JobClaimed");
   return { hash: tx.hash, blockNumber: tx.blockNumber, dueAt: BigInt(ev.args.dueAt!) };
 }
+
+/** Finalizes a submitted job once its challenge window is over (anyone); mints the model version. */
+export async function finalizeJob(
+  conn: ChainConnection,
+  jobId: bigint,
+): Promise<TxRef & { modelId: bigint; trainerPayment: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "finalizeJob", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobFinalized");
+  return {
+    hash: tx.hash,
+    blockNumber: tx.blockNumber,
+    modelId: ev.args.modelId!,
+    trainerPayment: ev.args.trainerPayment!,
+  };
+}
+
+/** Reopens a claimed job whose deadline passed (anyone); the trainer is slashed to the poster. */
+export async function reclaimJob(
+  conn: ChainConnection,
+  jobId: bigint,
+): Promise<TxRef & { trainer: Address; slashed: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "reclaimJob", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobReclaimed");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, slashed: ev.args.slashed! };
+}

@@ -2,7 +2,8 @@
 import type { Address, Hex } from "viem";
 import type { ChainConnection } from "../client.ts";
 import { NotFoundError } from "../errors.ts";
-import { readView } from "../write.ts";
+import { eventsIn, readView, sendTx } from "../write.ts";
+import type { TxRef } from "./access.ts";
 
 export interface BaseModelInfo {
   baseModelId: number;
@@ -116,4 +117,16 @@ export async function listModels(conn: ChainConnection): Promise<ModelInfo[]> {
   const out: ModelInfo[] = [];
   for (let id = 1n; id <= count; id++) out.push(await getModel(conn, id));
   return out;
+}
+
+/** Sets a model version's inference price in OPEN wei per 1,000 tokens (its owner only). */
+export async function setInferencePrice(
+  conn: ChainConnection,
+  modelId: bigint,
+  price: bigint,
+): Promise<TxRef & { price: bigint }> {
+  const mr = conn.contracts.ModelRegistry;
+  const tx = await sendTx(conn, mr, "setInferencePrice", [modelId, price]);
+  const [ev] = eventsIn(mr, tx.receipt, "InferencePriceSet");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, price: ev.args.price! };
 }
