@@ -48,7 +48,7 @@ describe("tributary CLI: the remaining protocol actions", () => {
   ) => {
     const c = conns[DEPLOYER].contracts[contract];
     const call = { address: c.address, abi: c.abi as Abi, functionName, args };
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+     
     return conns[DEPLOYER].publicClient.readContract(call) as Promise<any>;
   };
   const advance = async (seconds: number) => {

@@ -8,7 +8,7 @@ export const BIN = fileURLToPath(new URL("../../bin/tributary.ts", import.meta.u
 
 export interface CliResult {
   code: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+   
   json: any;
   stdout: string;
   stderr: string;
@@ -43,7 +43,7 @@ export function cliRunner(env: { rpcUrl: string; deploymentsFile: string; ipfsAp
 }
 
 /** Awaits a CLI run, asserts it succeeded, returns its JSON. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export async function ok(p: Promise<CliResult>): Promise<any> {
   const r = await p;
   assert.equal(r.code, 0, `CLI failed: ${r.stdout}${r.stderr}`);

@@ -10,7 +10,7 @@ import { BlockProcessor, type Trigger } from "../../runner/processor.ts";
 import { EntityStore } from "../../runner/store.ts";
 
 /** A GraphQL result as a client sees it; tests check its shape with their assertions. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Data = any;
 
 export class MockChain {
