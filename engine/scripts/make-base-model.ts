@@ -1,11 +1,17 @@
 // Makes the project's own small base model, deterministically from a seed (engine/docs/base-model.md):
 //
 //   corpus (Austen, Debian r-cran-janeaustenr) -> byte-level BPE tokenizer (4096) -> Llama config
-//   (~5.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
+//   (~3.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
 //   -> eval loss -> bf16 safetensors + tokenizer + chat template (+ f16 GGUF) in HF layout.
 //
 //   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--kernel wasm|ort|ts]
 //                                         [--threads N] [--cache DIR] [--no-gguf]
+//                                         [--trainer engine|torch] [--steps N | --time-budget S]
+//
+// `--trainer engine` (the default) pretrains with the engine's wasm kernel: bit-identical on any machine,
+// but slow on a CPU (hours). `--trainer torch` is the fast path: the same corpus, tokenizer, records and
+// config, trained by PyTorch (scripts/pretrain_torch.py in the venv of scripts/python-venv.sh) for
+// `--steps N` steps or as many as fit in `--time-budget S` seconds; the best-eval weights are kept.
 //
 // Output: <cache>/base-model/<name>/ (default cache: <repo>/.tributary/cache). Training checkpoints go
 // to <cache>/base-model/<name>.work/checkpoints and an interrupted run resumes from the newest one.
@@ -13,7 +19,9 @@
 // `--smoke` runs all steps on a tiny model and a slice of the data (into <name>-smoke/), in minutes.
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { buildCorpus, defaultCacheDir, type CorpusManifest } from "./corpus.ts";
 import { chunkDocument } from "./base-model/chunk.ts";
@@ -62,14 +70,14 @@ export type BaseModelRecipe = {
 
 /** Everything that determines the model. Changing any value changes the artifact. */
 export const BASE_MODEL_RECIPE: BaseModelRecipe = {
-  name: "tributary-austen-6m",
+  name: "tributary-austen-4m",
   seed: 1234,
   tokenizer: { vocabSize: 4096 },
   model: {
     vocabSize: 4096,
     hiddenSize: 256,
-    intermediateSize: 768,
-    numLayers: 6,
+    intermediateSize: 640,
+    numLayers: 4,
     numHeads: 8,
     numKvHeads: 4,
     headDim: 32,
@@ -83,7 +91,7 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   data: { seqLen: 256 },
   training: {
     method: "full",
-    lr: 1e-3,
+    lr: 2e-3,
     epochs: 3,
     batchSize: 16,
     gradAccum: 1,
@@ -308,6 +316,52 @@ async function pretrain(p: Prepared, engine: EngineApi, tokenizer: any, config: 
   return report;
 }
 
+/** The records tokenized by the engine's tokenizer, as pretrain_torch.py reads them (one {"ids"} per line). */
+export async function writeTokenizedRecords(p: Prepared): Promise<void> {
+  const { ChatTokenizer, encodeRecord } = await import("../src/index.ts");
+  const tokenizer = new ChatTokenizer(p.tokenizerFiles.tokenizerJson as any, p.tokenizerFiles.tokenizerConfig as any);
+  for (const [name, recs] of [["train", p.trainRecords], ["eval", p.evalRecords]] as const) {
+    const lines = recs.map((r) => JSON.stringify({ ids: encodeRecord(tokenizer, r).ids }));
+    writeFileSync(join(p.workDir, `${name}.tokens.jsonl`), lines.join("\n") + "\n");
+  }
+}
+
+/** Fast path: pretrain with PyTorch (scripts/pretrain_torch.py), then write recipe.json next to the model. */
+export async function trainBaseModelTorch(p: Prepared, options: { steps?: number; timeBudget?: number; log?: (s: string) => void } = {}): Promise<Record<string, unknown>> {
+  const log = options.log ?? (() => {});
+  const r = p.recipe;
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const venv = spawnSync("sh", [join(here, "python-venv.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const python = venv.stdout.trim().split("\n").pop() ?? "";
+  if (venv.status !== 0 || !existsSync(python)) {
+    throw new BaseModelError("no Python venv with torch", `scripts/python-venv.sh exited ${venv.status}`, "Check that pip can reach torch and transformers, or use --trainer engine");
+  }
+  await writeTokenizedRecords(p);
+  const t = r.training;
+  const args = [join(here, "pretrain_torch.py"), "--work", p.workDir, "--out", p.dir, "--seed", String(r.seed), "--seq-len", String(r.data.seqLen),
+    "--batch-size", String(t.batchSize), "--lr", String(t.lr), "--weight-decay", String(t.weightDecay), "--warmup-steps", String(t.warmupSteps),
+    "--max-grad-norm", String(t.maxGradNorm), "--init-std", String(r.init.std), "--eval-every", String(t.evalEvery || 100),
+    ...(options.steps ? ["--steps", String(options.steps)] : ["--time-budget", String(options.timeBudget ?? 1800)])];
+  log(`${python} ${args.join(" ")}`);
+  const run = spawnSync(python, args, { stdio: "inherit" });
+  if (run.status !== 0) throw new BaseModelError("PyTorch pretraining failed", `pretrain_torch.py exited ${run.status}`, "Read its output above; rerun to resume from the last checkpoint");
+  const trainReport = JSON.parse(readFileSync(join(p.dir, "train-report.json"), "utf8"));
+  rmSync(join(p.dir, "train-report.json"));
+  const report = {
+    name: r.name,
+    trainer: "torch",
+    recipe: r,
+    corpus: { name: p.corpus.name, source: p.corpus.source, licence: p.corpus.licence, debianVersion: p.corpus.debianVersion, trainSha256: p.corpus.train.sha256, evalSha256: p.corpus.eval.sha256 },
+    tokenizer: { type: "byte-level BPE (engine/scripts/tokenizer)", vocabSize: r.tokenizer.vocabSize, sha256: sha256(readFileSync(join(p.dir, "tokenizer.json"))) },
+    config: p.hfConfig,
+    parameters: p.params,
+    training: trainReport,
+    files: { "model.safetensors": sha256(readFileSync(join(p.dir, "model.safetensors"))) },
+  };
+  writeFileSync(join(p.dir, "recipe.json"), JSON.stringify(report, null, 2) + "\n");
+  return report;
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const opt = (name: string) => {
@@ -329,6 +383,15 @@ if (import.meta.main) {
     console.log(`prepared in ${prepared.workDir}; run without --prepare-only to pretrain`);
     process.exit(0);
   }
+  const trainer = opt("--trainer") ?? "engine";
+  if (trainer === "torch") {
+    const steps = opt("--steps");
+    const budget = opt("--time-budget");
+    const report = await trainBaseModelTorch(prepared, { steps: steps ? Number(steps) : undefined, timeBudget: budget ? Number(budget) : undefined, log });
+    console.log(`base model written to ${prepared.dir} (eval loss ${((report.training as { eval_loss: number }).eval_loss).toFixed(4)})`);
+    process.exit(0);
+  }
+  if (trainer !== "engine") throw new BaseModelError("unknown trainer", trainer, "Use --trainer engine or --trainer torch");
   const loaded = await loadEngineTrainer();
   if ("missing" in loaded) {
     console.error(
