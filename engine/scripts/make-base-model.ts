@@ -6,19 +6,20 @@
 //
 //   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--kernel wasm|ort|ts]
 //                                         [--threads N] [--cache DIR] [--no-gguf]
-//                                         [--trainer engine|torch] [--steps N | --time-budget S]
+//                                         [--trainer engine|torch] [--steps N | --time-budget S] [--install]
 //
 // `--trainer engine` (the default) pretrains with the engine's wasm kernel: bit-identical on any machine,
 // but slow on a CPU (hours). `--trainer torch` is the fast path: the same corpus, tokenizer, records and
 // config, trained by PyTorch (scripts/pretrain_torch.py in the venv of scripts/python-venv.sh) for
 // `--steps N` steps or as many as fit in `--time-budget S` seconds; the best-eval weights are kept.
+// `--install` (torch path) copies the result, without GGUF, into engine/models/<name>/ to be committed.
 //
 // Output: <cache>/base-model/<name>/ (default cache: <repo>/.tributary/cache). Training checkpoints go
 // to <cache>/base-model/<name>.work/checkpoints and an interrupted run resumes from the newest one.
 // `--prepare-only` runs every step up to training (corpus, tokenizer, records, config) and stops;
 // `--smoke` runs all steps on a tiny model and a slice of the data (into <name>-smoke/), in minutes.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -108,6 +109,12 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   output: { dtype: "BF16" },
   samplePrompts: ["It was a fine morning, and", "\"My dear sister,\" said she,", "Mr. Darcy"],
 };
+
+/** Where the built model is committed (bf16, under 8 MB): engine/models/<name>/. */
+export const COMMITTED_BASE_MODEL_DIR = fileURLToPath(new URL(`../models/${BASE_MODEL_RECIPE.name}/`, import.meta.url));
+
+/** The files `--install` copies into COMMITTED_BASE_MODEL_DIR (README.md there is the hand-written model card). */
+export const INSTALLED_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "recipe.json"];
 
 /**
  * A minutes-not-hours variant that runs every step of the recipe end to end on a tiny model and a
@@ -351,7 +358,17 @@ export async function trainBaseModelTorch(p: Prepared, options: { steps?: number
     name: r.name,
     trainer: "torch",
     recipe: r,
-    corpus: { name: p.corpus.name, source: p.corpus.source, licence: p.corpus.licence, debianVersion: p.corpus.debianVersion, trainSha256: p.corpus.train.sha256, evalSha256: p.corpus.eval.sha256 },
+    corpus: {
+      name: p.corpus.name,
+      source: p.corpus.source,
+      licence: p.corpus.licence,
+      debianPackage: p.corpus.debianPackage,
+      debianVersion: p.corpus.debianVersion,
+      debSha256: p.corpus.debSha256,
+      train: p.corpus.train,
+      eval: p.corpus.eval,
+      records: { train: p.trainRecords.length, eval: p.evalRecords.length, maxTokens: r.data.seqLen - 2 },
+    },
     tokenizer: { type: "byte-level BPE (engine/scripts/tokenizer)", vocabSize: r.tokenizer.vocabSize, sha256: sha256(readFileSync(join(p.dir, "tokenizer.json"))) },
     config: p.hfConfig,
     parameters: p.params,
@@ -376,7 +393,7 @@ if (import.meta.main) {
   if (kernelName || threads) {
     if (kernelName && !["ts", "wasm", "ort"].includes(kernelName)) throw new BaseModelError("unknown kernel", kernelName, "Use ts, wasm or ort");
     recipe = { ...recipe, kernel: { name: (kernelName ?? recipe.kernel.name) as BaseModelRecipe["kernel"]["name"], threads: threads ? Number(threads) : recipe.kernel.threads } };
-    if (recipe.kernel.name !== "wasm") console.warn(`note: only the wasm kernel reproduces the recipe bit for bit; ${recipe.kernel.name} gives a similar but not identical model`);
+    if (recipe.kernel.name !== "wasm") process.stderr.write(`note: only the wasm kernel reproduces the recipe bit for bit; ${recipe.kernel.name} gives a similar but not identical model\n`);
   }
   const prepared = prepareBaseModel({ recipe, cacheDir: cache ? resolve(cache) : undefined, log });
   if (args.includes("--prepare-only")) {
@@ -389,14 +406,20 @@ if (import.meta.main) {
     const budget = opt("--time-budget");
     const report = await trainBaseModelTorch(prepared, { steps: steps ? Number(steps) : undefined, timeBudget: budget ? Number(budget) : undefined, log });
     console.log(`base model written to ${prepared.dir} (eval loss ${((report.training as { eval_loss: number }).eval_loss).toFixed(4)})`);
+    if (args.includes("--install")) {
+      // the committed copy: everything but GGUF (made on demand by the exporter); the model card stays
+      mkdirSync(COMMITTED_BASE_MODEL_DIR, { recursive: true });
+      for (const f of INSTALLED_FILES) copyFileSync(join(prepared.dir, f), join(COMMITTED_BASE_MODEL_DIR, f));
+      console.log(`installed into ${COMMITTED_BASE_MODEL_DIR}`);
+    }
     process.exit(0);
   }
   if (trainer !== "engine") throw new BaseModelError("unknown trainer", trainer, "Use --trainer engine or --trainer torch");
   const loaded = await loadEngineTrainer();
   if ("missing" in loaded) {
-    console.error(
+    process.stderr.write(
       `The engine's trainer is not available yet: engine/src/index.ts does not export ${loaded.missing.join(", ")}.\n` +
-        `Corpus, tokenizer, records and config are ready in ${prepared.workDir}; run this script again once the engine core has landed.`,
+        `Corpus, tokenizer, records and config are ready in ${prepared.workDir}; run this script again once the engine core has landed.\n`,
     );
     process.exit(3);
   }
