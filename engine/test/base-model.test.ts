@@ -134,30 +134,51 @@ describe("the committed base model", () => {
   it("writes mostly real, varied English words; a random-init model of the same shape does not", async (t) => {
     if (typeof corpus === "string") return t.skip(corpus);
     // The word list: every word that occurs at least twice in the training chapters (real English spelled
-    // as the corpus spells it; a single occurrence could be a typo or a name).
+    // as the corpus spells it; a single occurrence could be a typo or a name), and every pair of adjacent
+    // words there. Most BPE tokens are whole words, so word-level checks alone are weak (a 12-step model
+    // scores 71% known words by emitting frequent tokens in random order); known word pairs are what a model
+    // that has learned some English gets and one that has not does not (that model: 17%; random init: 0%).
     const counts = new Map<string, number>();
-    for (const w of words(readFileSync(corpus.trainTxt, "utf8"))) counts.set(w, (counts.get(w) ?? 0) + 1);
+    const pairs = new Set<string>();
+    for (const p of readFileSync(corpus.trainTxt, "utf8").split(/\n\n+/)) {
+      const ws = words(p);
+      for (let i = 0; i < ws.length; i++) {
+        counts.set(ws[i], (counts.get(ws[i]) ?? 0) + 1);
+        if (i) pairs.add(`${ws[i - 1]} ${ws[i]}`);
+      }
+    }
     const known = new Set([...counts].filter(([, c]) => c >= 2).map(([w]) => w));
     const prompts = ["It was a fine morning, and", "\"My dear sister,\" said she,", "The young man", "When they returned to the house"];
     const judge = async (m: LlamaModel) => {
       const texts: string[] = [];
       for (const [i, p] of prompts.entries()) texts.push((await generate(m, tok, p, { maxTokens: 40, temperature: 0.8, topK: 40, seed: 100 + i, eosIds: [] })).text);
       const ws = texts.flatMap(words);
-      return { texts, count: ws.length, knownFrac: ws.filter((w) => known.has(w)).length / ws.length, distinctFrac: new Set(ws).size / ws.length };
+      const adjacent = texts.flatMap((s) => {
+        const w = words(s);
+        return w.slice(1).map((x, i) => `${w[i]} ${x}`);
+      });
+      return {
+        texts,
+        count: ws.length,
+        knownFrac: ws.filter((w) => known.has(w)).length / ws.length,
+        pairFrac: adjacent.filter((p) => pairs.has(p)).length / adjacent.length,
+        distinctFrac: new Set(ws).size / ws.length,
+      };
     };
+    const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
     const ours = await judge(model);
-    t.diagnostic(`base model: ${ours.count} words, ${(ours.knownFrac * 100).toFixed(0)}% known, ${(ours.distinctFrac * 100).toFixed(0)}% distinct`);
+    t.diagnostic(`base model: ${ours.count} words, ${pct(ours.knownFrac)} known, ${pct(ours.pairFrac)} known pairs, ${pct(ours.distinctFrac)} distinct`);
     for (const [i, s] of ours.texts.entries()) t.diagnostic(`${prompts[i]}${s}`);
-    const passes = (r: typeof ours) => r.count >= 80 && r.knownFrac >= 0.8 && r.distinctFrac >= 0.35;
+    const passes = (r: typeof ours) => r.count >= 80 && r.knownFrac >= 0.9 && r.pairFrac >= 0.6 && r.distinctFrac >= 0.35;
     assert.ok(passes(ours), `the base model writes English: ${JSON.stringify(ours)}`);
 
     const random = initModel(model.config, { seed: 7, std: 0.02, kernel });
     const control = await judge(random);
-    t.diagnostic(`random-init control: ${control.count} words, ${(control.knownFrac * 100).toFixed(0)}% known, ${(control.distinctFrac * 100).toFixed(0)}% distinct`);
+    t.diagnostic(`random-init control: ${control.count} words, ${pct(control.knownFrac)} known, ${pct(control.pairFrac)} known pairs, ${pct(control.distinctFrac)} distinct`);
     assert.ok(!passes(control), `the same check rejects a random-init model: ${JSON.stringify(control)}`);
   });
 
-  it("learns two chat answers with a short LoRA fine-tune that it did not know before", async () => {
+  it("learns two chat answers with a short LoRA fine-tune that it did not know before", async (t) => {
     const qa: [string, string][] = [
       ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
       ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
@@ -180,6 +201,7 @@ describe("the committed base model", () => {
       const adapter = await loadAdapter(out, model.config);
       const answers = [];
       for (const [q] of qa) answers.push((await generateChat(model, tok, chat(q), { maxTokens: 16, adapter })).text);
+      t.diagnostic(`before: ${JSON.stringify(before)}; after ${metrics.steps} LoRA steps (${metrics.seconds.toFixed(1)} s): ${JSON.stringify(answers)}`);
       assert.deepEqual(answers, qa.map(([, a]) => a));
       assert.equal(before.filter((b, i) => b === qa[i][1]).length, 0, `the base alone does not know: ${JSON.stringify(before)}`);
       assert.ok(metrics.evalHistory.at(-1)!.loss < metrics.evalHistory[0].loss / 4, `eval loss falls: ${JSON.stringify(metrics.evalHistory)}`);
