@@ -152,7 +152,7 @@ if (import.meta.main) {
   const args = process.argv.slice(2);
   const at = args.indexOf("--cache");
   const cacheDir = at >= 0 ? resolve(args[at + 1] ?? "") : undefined;
-  const result = buildCorpus({ cacheDir, log: (l) => console.error(l) });
+  const result = buildCorpus({ cacheDir, log: (l) => process.stderr.write(`${l}\n`) });
   const m = result.manifest;
   console.log(`corpus ${m.name}: ${m.books.length} books, train ${m.train.chapters} chapters / ${m.train.chars} chars, eval ${m.eval.chapters} chapters / ${m.eval.chars} chars`);
   console.log(`written to ${result.dir}`);

@@ -1,19 +1,28 @@
 // Makes the project's own small base model, deterministically from a seed (engine/docs/base-model.md):
 //
 //   corpus (Austen, Debian r-cran-janeaustenr) -> byte-level BPE tokenizer (4096) -> Llama config
-//   (~5.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
+//   (~3.8M parameters, tied embeddings, GQA) -> pretraining with the engine's full fine-tuning mode
 //   -> eval loss -> bf16 safetensors + tokenizer + chat template (+ f16 GGUF) in HF layout.
 //
 //   node engine/scripts/make-base-model.ts [--prepare-only | --smoke] [--epochs N] [--kernel wasm|ort|ts]
 //                                         [--threads N] [--cache DIR] [--no-gguf]
+//                                         [--trainer engine|torch] [--steps N | --time-budget S] [--install]
+//
+// `--trainer engine` (the default) pretrains with the engine's wasm kernel: bit-identical on any machine,
+// but slow on a CPU (hours). `--trainer torch` is the fast path: the same corpus, tokenizer, records and
+// config, trained by PyTorch (scripts/pretrain_torch.py in the venv of scripts/python-venv.sh) for
+// `--steps N` steps or as many as fit in `--time-budget S` seconds; the best-eval weights are kept.
+// `--install` (torch path) copies the result, without GGUF, into engine/models/<name>/ to be committed.
 //
 // Output: <cache>/base-model/<name>/ (default cache: <repo>/.tributary/cache). Training checkpoints go
 // to <cache>/base-model/<name>.work/checkpoints and an interrupted run resumes from the newest one.
 // `--prepare-only` runs every step up to training (corpus, tokenizer, records, config) and stops;
 // `--smoke` runs all steps on a tiny model and a slice of the data (into <name>-smoke/), in minutes.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
 import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Tokenizer } from "@huggingface/tokenizers";
 import { buildCorpus, defaultCacheDir, type CorpusManifest } from "./corpus.ts";
 import { chunkDocument } from "./base-model/chunk.ts";
@@ -62,14 +71,14 @@ export type BaseModelRecipe = {
 
 /** Everything that determines the model. Changing any value changes the artifact. */
 export const BASE_MODEL_RECIPE: BaseModelRecipe = {
-  name: "tributary-austen-6m",
+  name: "tributary-austen-4m",
   seed: 1234,
   tokenizer: { vocabSize: 4096 },
   model: {
     vocabSize: 4096,
     hiddenSize: 256,
-    intermediateSize: 768,
-    numLayers: 6,
+    intermediateSize: 640,
+    numLayers: 4,
     numHeads: 8,
     numKvHeads: 4,
     headDim: 32,
@@ -83,7 +92,7 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   data: { seqLen: 256 },
   training: {
     method: "full",
-    lr: 1e-3,
+    lr: 2e-3,
     epochs: 3,
     batchSize: 16,
     gradAccum: 1,
@@ -100,6 +109,12 @@ export const BASE_MODEL_RECIPE: BaseModelRecipe = {
   output: { dtype: "BF16" },
   samplePrompts: ["It was a fine morning, and", "\"My dear sister,\" said she,", "Mr. Darcy"],
 };
+
+/** Where the built model is committed (bf16, under 8 MB): engine/models/<name>/. */
+export const COMMITTED_BASE_MODEL_DIR = fileURLToPath(new URL(`../models/${BASE_MODEL_RECIPE.name}/`, import.meta.url));
+
+/** The files `--install` copies into COMMITTED_BASE_MODEL_DIR (README.md there is the hand-written model card). */
+export const INSTALLED_FILES = ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json", "recipe.json"];
 
 /**
  * A minutes-not-hours variant that runs every step of the recipe end to end on a tiny model and a
@@ -308,6 +323,62 @@ async function pretrain(p: Prepared, engine: EngineApi, tokenizer: any, config: 
   return report;
 }
 
+/** The records tokenized by the engine's tokenizer, as pretrain_torch.py reads them (one {"ids"} per line). */
+export async function writeTokenizedRecords(p: Prepared): Promise<void> {
+  const { ChatTokenizer, encodeRecord } = await import("../src/index.ts");
+  const tokenizer = new ChatTokenizer(p.tokenizerFiles.tokenizerJson as any, p.tokenizerFiles.tokenizerConfig as any);
+  for (const [name, recs] of [["train", p.trainRecords], ["eval", p.evalRecords]] as const) {
+    const lines = recs.map((r) => JSON.stringify({ ids: encodeRecord(tokenizer, r).ids }));
+    writeFileSync(join(p.workDir, `${name}.tokens.jsonl`), lines.join("\n") + "\n");
+  }
+}
+
+/** Fast path: pretrain with PyTorch (scripts/pretrain_torch.py), then write recipe.json next to the model. */
+export async function trainBaseModelTorch(p: Prepared, options: { steps?: number; timeBudget?: number; log?: (s: string) => void } = {}): Promise<Record<string, unknown>> {
+  const log = options.log ?? (() => {});
+  const r = p.recipe;
+  const here = fileURLToPath(new URL(".", import.meta.url));
+  const venv = spawnSync("sh", [join(here, "python-venv.sh")], { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] });
+  const python = venv.stdout.trim().split("\n").pop() ?? "";
+  if (venv.status !== 0 || !existsSync(python)) {
+    throw new BaseModelError("no Python venv with torch", `scripts/python-venv.sh exited ${venv.status}`, "Check that pip can reach torch and transformers, or use --trainer engine");
+  }
+  await writeTokenizedRecords(p);
+  const t = r.training;
+  const args = [join(here, "pretrain_torch.py"), "--work", p.workDir, "--out", p.dir, "--seed", String(r.seed), "--seq-len", String(r.data.seqLen),
+    "--batch-size", String(t.batchSize), "--lr", String(t.lr), "--weight-decay", String(t.weightDecay), "--warmup-steps", String(t.warmupSteps),
+    "--max-grad-norm", String(t.maxGradNorm), "--init-std", String(r.init.std), "--eval-every", String(t.evalEvery || 100),
+    ...(options.steps ? ["--steps", String(options.steps)] : ["--time-budget", String(options.timeBudget ?? 1800)])];
+  log(`${python} ${args.join(" ")}`);
+  const run = spawnSync(python, args, { stdio: "inherit" });
+  if (run.status !== 0) throw new BaseModelError("PyTorch pretraining failed", `pretrain_torch.py exited ${run.status}`, "Read its output above; rerun to resume from the last checkpoint");
+  const trainReport = JSON.parse(readFileSync(join(p.dir, "train-report.json"), "utf8"));
+  rmSync(join(p.dir, "train-report.json"));
+  const report = {
+    name: r.name,
+    trainer: "torch",
+    recipe: r,
+    corpus: {
+      name: p.corpus.name,
+      source: p.corpus.source,
+      licence: p.corpus.licence,
+      debianPackage: p.corpus.debianPackage,
+      debianVersion: p.corpus.debianVersion,
+      debSha256: p.corpus.debSha256,
+      train: p.corpus.train,
+      eval: p.corpus.eval,
+      records: { train: p.trainRecords.length, eval: p.evalRecords.length, maxTokens: r.data.seqLen - 2 },
+    },
+    tokenizer: { type: "byte-level BPE (engine/scripts/tokenizer)", vocabSize: r.tokenizer.vocabSize, sha256: sha256(readFileSync(join(p.dir, "tokenizer.json"))) },
+    config: p.hfConfig,
+    parameters: p.params,
+    training: trainReport,
+    files: { "model.safetensors": sha256(readFileSync(join(p.dir, "model.safetensors"))) },
+  };
+  writeFileSync(join(p.dir, "recipe.json"), JSON.stringify(report, null, 2) + "\n");
+  return report;
+}
+
 if (import.meta.main) {
   const args = process.argv.slice(2);
   const opt = (name: string) => {
@@ -322,18 +393,33 @@ if (import.meta.main) {
   if (kernelName || threads) {
     if (kernelName && !["ts", "wasm", "ort"].includes(kernelName)) throw new BaseModelError("unknown kernel", kernelName, "Use ts, wasm or ort");
     recipe = { ...recipe, kernel: { name: (kernelName ?? recipe.kernel.name) as BaseModelRecipe["kernel"]["name"], threads: threads ? Number(threads) : recipe.kernel.threads } };
-    if (recipe.kernel.name !== "wasm") console.warn(`note: only the wasm kernel reproduces the recipe bit for bit; ${recipe.kernel.name} gives a similar but not identical model`);
+    if (recipe.kernel.name !== "wasm") process.stderr.write(`note: only the wasm kernel reproduces the recipe bit for bit; ${recipe.kernel.name} gives a similar but not identical model\n`);
   }
   const prepared = prepareBaseModel({ recipe, cacheDir: cache ? resolve(cache) : undefined, log });
   if (args.includes("--prepare-only")) {
     console.log(`prepared in ${prepared.workDir}; run without --prepare-only to pretrain`);
     process.exit(0);
   }
+  const trainer = opt("--trainer") ?? "engine";
+  if (trainer === "torch") {
+    const steps = opt("--steps");
+    const budget = opt("--time-budget");
+    const report = await trainBaseModelTorch(prepared, { steps: steps ? Number(steps) : undefined, timeBudget: budget ? Number(budget) : undefined, log });
+    console.log(`base model written to ${prepared.dir} (eval loss ${((report.training as { eval_loss: number }).eval_loss).toFixed(4)})`);
+    if (args.includes("--install")) {
+      // the committed copy: everything but GGUF (made on demand by the exporter); the model card stays
+      mkdirSync(COMMITTED_BASE_MODEL_DIR, { recursive: true });
+      for (const f of INSTALLED_FILES) copyFileSync(join(prepared.dir, f), join(COMMITTED_BASE_MODEL_DIR, f));
+      console.log(`installed into ${COMMITTED_BASE_MODEL_DIR}`);
+    }
+    process.exit(0);
+  }
+  if (trainer !== "engine") throw new BaseModelError("unknown trainer", trainer, "Use --trainer engine or --trainer torch");
   const loaded = await loadEngineTrainer();
   if ("missing" in loaded) {
-    console.error(
+    process.stderr.write(
       `The engine's trainer is not available yet: engine/src/index.ts does not export ${loaded.missing.join(", ")}.\n` +
-        `Corpus, tokenizer, records and config are ready in ${prepared.workDir}; run this script again once the engine core has landed.`,
+        `Corpus, tokenizer, records and config are ready in ${prepared.workDir}; run this script again once the engine core has landed.\n`,
     );
     process.exit(3);
   }

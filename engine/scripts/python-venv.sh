@@ -1,8 +1,16 @@
 #!/bin/sh
-# Creates engine/.venv with torch, transformers, peft and safetensors for the optional parity test
-# (test/hf-parity.test.ts). Takes several minutes; the test skips with a message where this venv is absent.
+# The project's one Python venv: engine/.venv with torch, transformers, peft and safetensors, used by the
+# optional parity test (test/hf-parity.test.ts), the fast base-model pretraining path
+# (scripts/pretrain_torch.py via make-base-model.ts --trainer torch) and the PyTorch reference bench
+# (bench/torch/setup.sh reuses it). Creates it once (several minutes); prints the venv's python path.
+# pip retries are off: the default index is unreachable here and pip falls back to the local mirror.
 set -e
 cd "$(dirname "$0")/.."
-python3 -m venv .venv
-.venv/bin/pip install --quiet torch transformers peft safetensors
-.venv/bin/python -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)"
+PY="$(pwd)/.venv/bin/python"
+if [ -x "$PY" ] && "$PY" -c "import torch, transformers, peft, safetensors" 2>/dev/null; then
+  echo "$PY"; exit 0
+fi
+python3 -m venv .venv >&2
+.venv/bin/pip install --quiet --retries 0 --timeout 10 torch transformers peft safetensors >&2
+"$PY" -c "import torch, transformers, peft; print('torch', torch.__version__, 'transformers', transformers.__version__, 'peft', peft.__version__)" >&2
+echo "$PY"

@@ -9,7 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { getLlama, LlamaLogLevel, type Llama, type Token } from "node-llama-cpp";
 import { llamaToGguf, loraToGguf, type HfTokenizerFiles, type LlamaHfConfig } from "../src/export/gguf-llama.ts";
 import { trainBaseTokenizer } from "../scripts/tokenizer/base-tokenizer.ts";
-import { BASE_MODEL_RECIPE } from "../scripts/make-base-model.ts";
+import { BASE_MODEL_RECIPE, COMMITTED_BASE_MODEL_DIR } from "../scripts/make-base-model.ts";
 import { defaultCacheDir } from "../scripts/corpus.ts";
 
 const NEEDED = ["llamaConfig", "initModel", "modelTensors", "toHfConfig", "ChatTokenizer", "generate", "createLoraAdapter", "loraConfig", "adapterTensors", "toAdapterConfigJson", "loadModel"];
@@ -104,7 +104,8 @@ describe("engine greedy output equals llama.cpp's on the exported GGUF", { skip:
     assert.deepEqual(await llamaCppGreedy(baseFile, ids, STEPS, loraFile), ours.ids);
   });
 
-  const baseDir = join(defaultCacheDir, "base-model", BASE_MODEL_RECIPE.name);
+  // the committed model (engine/models/<name>/), else a local rebuild in the cache
+  const baseDir = [COMMITTED_BASE_MODEL_DIR, join(defaultCacheDir, "base-model", BASE_MODEL_RECIPE.name)].find((d) => existsSync(join(d, "model.safetensors"))) ?? COMMITTED_BASE_MODEL_DIR;
   const built = existsSync(join(baseDir, "model.safetensors"));
   it("the project's base model (bf16 weights, exported as bf16)", { skip: built ? false : `base model not built (run node engine/scripts/make-base-model.ts)` }, async (t) => {
     if (unavailable) return t.skip(unavailable);
