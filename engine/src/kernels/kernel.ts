@@ -34,6 +34,12 @@ export interface Kernel {
   readonly name: KernelName;
   readonly threads: number;
   matmul(args: MatmulArgs): Promise<Float32Array>;
+  /**
+   * Optional: whether the elementwise ops around the products (softmax, SwiGLU, cross-entropy) may use
+   * the fast deterministic exp of nn/fast-math.ts (~1 f32 ulp from Math.exp, identical on every
+   * machine and thread count) instead of Math.exp. Absent/false: exact Math.exp (the `ts` reference).
+   */
+  readonly fastMath?: boolean;
   /** Releases worker threads / native sessions. The kernel must not be used afterwards. */
   dispose(): Promise<void>;
 }

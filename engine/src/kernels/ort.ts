@@ -72,6 +72,7 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
 
   return {
     name: "ort",
+    fastMath: true,
     threads,
     async matmul(args: MatmulArgs): Promise<Float32Array> {
       if (disposed) throw new Error("ort kernel: used after dispose(); create a new kernel");

@@ -147,6 +147,7 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
 
   return {
     name: "wasm",
+    fastMath: true,
     threads,
     matmul: async (args) => matmulSync(args),
     async dispose() {

@@ -7,6 +7,7 @@
  *   dk += dS^T q / sqrt(hd).
  */
 import type { Kernel } from "../kernels/kernel.ts";
+import { expFast } from "./fast-math.ts";
 
 export interface AttentionShape {
   B: number;
@@ -20,22 +21,53 @@ export interface AttentionCache {
   probs: Float32Array; // [B, H, T, T]
 }
 
-function gatherHead(x: Float32Array, b: number, h: number, heads: number, s: AttentionShape): Float32Array {
+// Copies head h of batch row b out of x [B*T, heads*hd] into dst [T, hd].
+function gatherHead(dst: Float32Array, x: Float32Array, b: number, h: number, heads: number, s: AttentionShape): Float32Array {
   const { T, hd } = s;
-  const out = new Float32Array(T * hd);
   for (let t = 0; t < T; t++) {
     const src = ((b * T + t) * heads + h) * hd;
-    out.set(x.subarray(src, src + hd), t * hd);
+    dst.set(x.subarray(src, src + hd), t * hd);
   }
-  return out;
+  return dst;
 }
 
 function scatterHead(x: Float32Array, src: Float32Array, b: number, h: number, heads: number, s: AttentionShape, add: boolean): void {
   const { T, hd } = s;
   for (let t = 0; t < T; t++) {
     const dst = ((b * T + t) * heads + h) * hd;
-    if (add) for (let j = 0; j < hd; j++) x[dst + j] += src[t * hd + j];
-    else x.set(src.subarray(t * hd, t * hd + hd), dst);
+    if (add) {
+      const so = t * hd;
+      for (let j = 0; j < hd; j++) x[dst + j] += src[so + j];
+    } else x.set(src.subarray(t * hd, t * hd + hd), dst);
+  }
+}
+
+// Causal (and segment-masked) softmax of the raw scores of one head, in place: p [T, T].
+function softmaxRows(p: Float32Array, T: number, scale: number, segments: Int32Array | null, base: number, fast: boolean): void {
+  for (let i = 0; i < T; i++) {
+    const row = i * T;
+    const segI = segments ? segments[base + i] : 0;
+    let max = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      if (segments && segments[base + j] !== segI) {
+        p[row + j] = 0;
+        continue;
+      }
+      const val = p[row + j] * scale;
+      p[row + j] = val;
+      if (val > max) max = val;
+    }
+    p.fill(0, row + i + 1, row + T);
+    let sum = 0;
+    for (let j = 0; j <= i; j++) {
+      if (segments && segments[base + j] !== segI) continue;
+      const x = p[row + j] - max;
+      const e = fast ? expFast(x) : Math.exp(x);
+      p[row + j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = 0; j <= i; j++) p[row + j] *= inv;
   }
 }
 
@@ -51,41 +83,25 @@ export async function attentionForward(
   const { B, T, H, Hkv, hd } = s;
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
+  const fast = !!kernel.fastMath;
   const out = new Float32Array(B * T * H * hd);
   const probs = new Float32Array(B * H * T * T);
+  // per-head work buffers, reused for every head
+  const kb = new Float32Array(T * hd);
+  const vb = new Float32Array(T * hd);
+  const qb = new Float32Array(T * hd);
+  const ob = new Float32Array(T * hd);
   for (let b = 0; b < B; b++) {
     for (let kh = 0; kh < Hkv; kh++) {
-      const kb = gatherHead(k, b, kh, Hkv, s);
-      const vb = gatherHead(v, b, kh, Hkv, s);
+      gatherHead(kb, k, b, kh, Hkv, s);
+      gatherHead(vb, v, b, kh, Hkv, s);
       for (let g = 0; g < group; g++) {
         const h = kh * group + g;
-        const qb = gatherHead(q, b, h, H, s);
+        gatherHead(qb, q, b, h, H, s);
         const p = probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);
         await kernel.matmul({ a: qb, b: kb, m: T, n: T, k: hd, transB: true, out: p });
-        for (let i = 0; i < T; i++) {
-          const row = i * T;
-          const segI = segments ? segments[b * T + i] : 0;
-          let max = -Infinity;
-          for (let j = 0; j <= i; j++) {
-            if (segments && segments[b * T + j] !== segI) continue;
-            const val = p[row + j] * scale;
-            p[row + j] = val;
-            if (val > max) max = val;
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) {
-            if (j > i || (segments && segments[b * T + j] !== segI)) {
-              p[row + j] = 0;
-              continue;
-            }
-            const e = Math.exp(p[row + j] - max);
-            p[row + j] = e;
-            sum += e;
-          }
-          const inv = 1 / sum;
-          for (let j = 0; j <= i; j++) p[row + j] *= inv;
-        }
-        const ob = await kernel.matmul({ a: p, b: vb, m: T, n: hd, k: T });
+        softmaxRows(p, T, scale, segments, b * T, fast);
+        await kernel.matmul({ a: p, b: vb, m: T, n: hd, k: T, out: ob });
         scatterHead(out, ob, b, h, H, s, false);
       }
     }
@@ -109,26 +125,35 @@ export async function attentionBackward(
   const dq = new Float32Array(q.length);
   const dk = new Float32Array(k.length);
   const dv = new Float32Array(v.length);
+  const kb = new Float32Array(T * hd);
+  const vb = new Float32Array(T * hd);
+  const qb = new Float32Array(T * hd);
+  const dob = new Float32Array(T * hd);
+  const dqb = new Float32Array(T * hd);
+  const dkb = new Float32Array(T * hd);
+  const dvb = new Float32Array(T * hd);
+  const dp = new Float32Array(T * T);
   for (let b = 0; b < B; b++) {
     for (let kh = 0; kh < Hkv; kh++) {
-      const kb = gatherHead(k, b, kh, Hkv, s);
-      const vb = gatherHead(v, b, kh, Hkv, s);
-      const dkb = new Float32Array(T * hd);
-      const dvb = new Float32Array(T * hd);
+      gatherHead(kb, k, b, kh, Hkv, s);
+      gatherHead(vb, v, b, kh, Hkv, s);
+      dkb.fill(0);
+      dvb.fill(0);
       for (let g = 0; g < group; g++) {
         const h = kh * group + g;
-        const qb = gatherHead(q, b, h, H, s);
-        const dob = gatherHead(dout, b, h, H, s);
+        gatherHead(qb, q, b, h, H, s);
+        gatherHead(dob, dout, b, h, H, s);
         const p = cache.probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);
-        const dp = await kernel.matmul({ a: dob, b: vb, m: T, n: T, k: hd, transB: true });
+        await kernel.matmul({ a: dob, b: vb, m: T, n: T, k: hd, transB: true, out: dp });
         await kernel.matmul({ a: p, b: dob, m: T, n: hd, k: T, transA: true, out: dvb, accumulate: true });
         for (let i = 0; i < T; i++) {
           const row = i * T;
           let dot = 0;
           for (let j = 0; j <= i; j++) dot += dp[row + j] * p[row + j];
-          for (let j = 0; j < T; j++) dp[row + j] = j <= i ? p[row + j] * (dp[row + j] - dot) * scale : 0;
+          for (let j = 0; j <= i; j++) dp[row + j] = p[row + j] * (dp[row + j] - dot) * scale;
+          dp.fill(0, row + i + 1, row + T);
         }
-        const dqb = await kernel.matmul({ a: dp, b: kb, m: T, n: hd, k: T });
+        await kernel.matmul({ a: dp, b: kb, m: T, n: hd, k: T, out: dqb });
         scatterHead(dq, dqb, b, h, H, s, false);
         await kernel.matmul({ a: dp, b: qb, m: T, n: hd, k: T, transA: true, out: dkb, accumulate: true });
       }
@@ -152,36 +177,38 @@ export function attentionCached(
   H: number,
   Hkv: number,
   hd: number,
+  out: Float32Array = new Float32Array(n * H * hd),
 ): Float32Array {
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
-  const out = new Float32Array(n * H * hd);
   const kvw = Hkv * hd;
+  out.fill(0, 0, n * H * hd);
   const scores = new Float64Array(past + n);
   for (let i = 0; i < n; i++) {
     const len = past + i + 1;
     for (let h = 0; h < H; h++) {
-      const kh = Math.floor(h / group);
+      const kh = (h / group) | 0;
       const qo = (i * H + h) * hd;
+      const qEnd = qo + hd;
       let max = -Infinity;
-      for (let j = 0; j < len; j++) {
-        const ko = j * kvw + kh * hd;
+      for (let j = 0, ko = kh * hd; j < len; j++, ko += kvw) {
         let dot = 0;
-        for (let d = 0; d < hd; d++) dot += q[qo + d] * kCache[ko + d];
+        for (let d = qo, kd = ko; d < qEnd; d++, kd++) dot += q[d] * kCache[kd];
         const sc = Math.fround(dot) * scale;
         scores[j] = sc;
         if (sc > max) max = sc;
       }
       let sum = 0;
       for (let j = 0; j < len; j++) {
-        scores[j] = Math.exp(scores[j] - max);
-        sum += scores[j];
+        const e = Math.exp(scores[j] - max);
+        scores[j] = e;
+        sum += e;
       }
       const oo = (i * H + h) * hd;
-      for (let j = 0; j < len; j++) {
+      const oEnd = oo + hd;
+      for (let j = 0, vo = kh * hd; j < len; j++, vo += kvw) {
         const pj = scores[j] / sum;
-        const vo = j * kvw + kh * hd;
-        for (let d = 0; d < hd; d++) out[oo + d] += pj * vCache[vo + d];
+        for (let d = oo, vd = vo; d < oEnd; d++, vd++) out[d] += pj * vCache[vd];
       }
     }
   }
