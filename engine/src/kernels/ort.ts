@@ -1,4 +1,5 @@
 import { checkMatmulArgs } from "./args.ts";
+import { matmulReference } from "./reference.ts";
 import { KernelUnavailableError } from "./errors.ts";
 import type { BatchMatmulArgs, Kernel, MatmulArgs } from "./kernel.ts";
 import { batchMatmulModel, gemmModel } from "./ort-graph.ts";
@@ -25,6 +26,12 @@ export interface OrtKernelOptions {
    */
   spin?: boolean;
 }
+
+/**
+ * Products of at most this many multiply-adds (decoding's LoRA branch: 1 x 8 x 384) run in plain
+ * TypeScript: a session run costs tens of microseconds, the product itself a few.
+ */
+const SMALL_MACS = 1 << 15;
 
 async function loadOrt(): Promise<Ort> {
   try {
@@ -84,6 +91,7 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
         if (!accumulate) out.fill(0, 0, size);
         return out;
       }
+      if (m * n * k <= SMALL_MACS) return matmulReference({ ...args, out });
       const s = await session(transA, transB);
       const A = new ort.Tensor("float32", a.length === m * k ? a : a.subarray(0, m * k), transA ? [k, m] : [m, k]);
       const B = new ort.Tensor("float32", b.length === k * n ? b : b.subarray(0, k * n), transB ? [n, k] : [k, n]);

@@ -34,7 +34,8 @@ function toHeadMajor(x: Float32Array, heads: number, s: AttentionShape): Float32
       const dst0 = (b * H + h) * T * hd;
       for (let t = 0; t < T; t++) {
         const src = src0 + t * heads * hd;
-        out.set(x.subarray(src, src + hd), dst0 + t * hd);
+        const dst = dst0 + t * hd;
+        for (let j = 0; j < hd; j++) out[dst + j] = x[src + j];
       }
     }
   }
@@ -54,7 +55,7 @@ function fromHeadMajor(xh: Float32Array, heads: number, s: AttentionShape): Floa
       for (let t = 0; t < T; t++) {
         const dst = dst0 + t * heads * hd;
         const src = src0 + t * hd;
-        if (group === 1) out.set(xh.subarray(src, src + hd), dst);
+        if (group === 1) for (let j = 0; j < hd; j++) out[dst + j] = xh[src + j];
         else for (let j = 0; j < hd; j++) out[dst + j] += xh[src + j];
       }
     }
