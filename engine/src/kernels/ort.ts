@@ -1,4 +1,5 @@
 import { checkMatmulArgs } from "./args.ts";
+import { loadElementwise } from "./elementwise.ts";
 import { matmulReference } from "./reference.ts";
 import { KernelUnavailableError } from "./errors.ts";
 import type { BatchMatmulArgs, Kernel, MatmulArgs } from "./kernel.ts";
@@ -51,6 +52,7 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
   const spin = opts.spin ?? false;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`ort kernel: threads must be a positive integer, got ${threads}`);
   const ort = await loadOrt();
+  await loadElementwise(); // the fast elementwise ops (fastMath); null where it cannot compile: TS then
   const sessions = new Map<string, Promise<Session>>();
   let disposed = false;
 
