@@ -61,6 +61,7 @@ for (const name of ["wasm", "ort"] as KernelName[]) {
 // 3. PyTorch + PEFT on the same step, same thread count, right after
 let torchTokens: number | null = null;
 let torchDecode: number | null = null;
+let torchPerCpu: number | null = null;
 if (values["no-torch"]) {
   notes.push("torch_train_tokens_per_s: null, --no-torch given");
 } else {
@@ -69,6 +70,7 @@ if (values["no-torch"]) {
     const t = r.result.threads[String(threads)];
     torchTokens = t.train_tokens_per_s;
     torchDecode = t.decode_tokens_per_s;
+    torchPerCpu = t.train_tokens_per_cpu_s;
     notes.push(`torch ${r.result.torch}, transformers ${r.result.transformers}, peft ${r.result.peft} (bench/torch/train_step.py, ${threads} threads, run after the engine in this bench run)`);
   } else {
     notes.push(`torch_train_tokens_per_s: null, PyTorch reference skipped: ${r.skipped}`);
@@ -99,6 +101,9 @@ const result = {
   matmul_wasm_gflops: peak.wasm.all,
   matmul_ort_gflops: peak.ort.all,
   train_flops_per_token: flopsPerToken,
+  train_tokens_per_cpu_s_wasm: core.wasm.train_tokens_per_cpu_s,
+  train_tokens_per_cpu_s_ort: core.ort.train_tokens_per_cpu_s,
+  torch_train_tokens_per_cpu_s: torchPerCpu,
   train_step_ms_wasm: core.wasm.train_step_ms,
   train_step_ms_ort: core.ort.train_step_ms,
   threads,
@@ -110,7 +115,8 @@ notes.push(
   `decode_tokens_per_s / prefill_tokens_per_s: ort kernel, ${threads} threads, 128-token prompt then ${decode} greedy tokens through the KV cache (best of 3); *_wasm: the deterministic kernel.`,
   `train_tokens_per_s_*: ${steps} timed steps of 8 x 128 tokens after one warm-up step (forward, backward, AdamW).`,
   "adapter_switch_ms: loading a PEFT adapter from disk (adapters are applied unmerged, so that is the whole switch).",
-  "The machine is shared with other engineers' work: wall-clock figures depend on the load average below.",
+  "The machine is shared with other engineers' work: wall-clock figures depend on the load average below; " +
+    "*_tokens_per_cpu_s (tokens over the process's CPU time, all threads) compare engine and torch with less noise.",
 );
 const out = {
   ...result,

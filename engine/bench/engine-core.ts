@@ -77,6 +77,8 @@ export interface CoreResult {
   params: number;
   train_tokens_per_s: number;
   train_step_ms: number;
+  /** Tokens per second of process CPU time (all threads): steadier than wall time on a shared machine. */
+  train_tokens_per_cpu_s: number;
   prefill_tokens_per_s: number;
   decode_tokens_per_s: number;
 }
@@ -95,7 +97,9 @@ export async function benchKernel(kernel: Kernel, opts: { steps?: number; decode
   const tc = trainConfig({ epochs: 1, batchSize: BATCH, maxSeqLen: SEQ, lora });
   await train({ model, train: randomExamples(cfg, BATCH, 7), config: tc }); // warm-up: JIT, sessions
   const examples = randomExamples(cfg, BATCH * steps, 2);
+  const cpu0 = process.cpuUsage();
   const t = await train({ model, train: examples, config: tc });
+  const cpu = process.cpuUsage(cpu0);
 
   const prompt = examples[0].ids;
   let bestPrefill = Infinity;
@@ -120,6 +124,7 @@ export async function benchKernel(kernel: Kernel, opts: { steps?: number; decode
     params: countParams(model),
     train_tokens_per_s: +(t.tokens / t.seconds).toFixed(1),
     train_step_ms: +((t.seconds * 1000) / t.steps).toFixed(1),
+    train_tokens_per_cpu_s: +(t.tokens / ((cpu.user + cpu.system) / 1e6)).toFixed(1),
     prefill_tokens_per_s: +((SEQ / bestPrefill) * 1000).toFixed(1),
     decode_tokens_per_s: +((decode / bestDecode) * 1000).toFixed(1),
   };
