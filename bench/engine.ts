@@ -65,8 +65,13 @@ let torchPerCpu: number | null = null;
 if (values["no-torch"]) {
   notes.push("torch_train_tokens_per_s: null, --no-torch given");
 } else {
-  const r = runTorchReference({ threads: [threads], steps: Math.max(steps, 4) });
+  // Torch's 2-thread step collapses (~10x) whenever another process takes a core during its run (seen
+  // in consecutive runs: 253 and 2,561 tokens/s): it runs twice and the faster run counts, which favours torch.
+  const runs = [runTorchReference({ threads: [threads], steps: Math.max(steps, 4) }), runTorchReference({ threads: [threads], steps: Math.max(steps, 4) })];
+  const ok = runs.filter((x) => x.ok);
+  const r = ok.length ? ok.reduce((a, b) => (a.result.threads[String(threads)].train_tokens_per_s >= b.result.threads[String(threads)].train_tokens_per_s ? a : b)) : runs[0];
   if (r.ok) {
+    if (ok.length > 1) notes.push(`torch runs (tokens/s): ${ok.map((x) => x.result.threads[String(threads)].train_tokens_per_s).join(", ")}; the faster one is reported`);
     const t = r.result.threads[String(threads)];
     torchTokens = t.train_tokens_per_s;
     torchDecode = t.decode_tokens_per_s;
