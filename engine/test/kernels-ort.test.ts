@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { batchMatmul } from "../src/kernels/kernel.ts";
 import type { Kernel, MatmulArgs } from "../src/kernels/kernel.ts";
 import { createOrtKernel } from "../src/kernels/ort.ts";
 import { matmulReference } from "../src/kernels/reference.ts";
@@ -22,6 +23,29 @@ describe("ort kernel", () => {
   test("reports its name and thread count", () => {
     assert.equal(one.name, "ort");
     assert.equal(two.threads, 2);
+  });
+
+  test("batchMatmul (one batched MatMul) agrees with the reference block by block, all transposes, accumulate", async () => {
+    assert.ok(two.batchMatmul, "the ort kernel has a native batchMatmul");
+    let seed = 100;
+    for (const [batch, m, n, k] of [[1, 3, 5, 7], [12, 33, 33, 16], [4, 128, 64, 128]]) {
+      for (const transA of [false, true]) {
+        for (const transB of [false, true]) {
+          const a = randomMatrix(batch * m * k, seed++);
+          const b = randomMatrix(batch * k * n, seed++);
+          const base = randomMatrix(batch * m * n, seed++);
+          for (const accumulate of [false, true]) {
+            const out = base.slice();
+            const got = await batchMatmul(two, { a, b, m, n, k, batch, transA, transB, out, accumulate });
+            for (let i = 0; i < batch; i++) {
+              const args: MatmulArgs = { a: a.subarray(i * m * k, (i + 1) * m * k), b: b.subarray(i * k * n, (i + 1) * k * n), m, n, k, transA, transB, out: base.slice(i * m * n, (i + 1) * m * n), accumulate };
+              const want = matmulReference(args);
+              assertClose(got.subarray(i * m * n, (i + 1) * m * n), want, args, `block ${i} of ${batch}x${m}x${n}x${k} tA=${transA} tB=${transB} acc=${accumulate}`);
+            }
+          }
+        }
+      }
+    }
   });
 
   for (const transA of [false, true]) {

@@ -30,10 +30,45 @@ export interface MatmulArgs {
   accumulate?: boolean;
 }
 
+/**
+ * `batch` independent products of the same shape, stored back to back: a holds batch blocks of m*k
+ * elements, b batch blocks of k*n, out batch blocks of m*n (each block laid out as in MatmulArgs).
+ */
+export interface BatchMatmulArgs extends MatmulArgs {
+  batch: number;
+}
+
 export interface Kernel {
   readonly name: KernelName;
   readonly threads: number;
   matmul(args: MatmulArgs): Promise<Float32Array>;
+  /**
+   * Optional: whether the elementwise ops around the products (softmax, SwiGLU, cross-entropy) may use
+   * the fast deterministic exp of nn/fast-math.ts (~1 f32 ulp from Math.exp, identical on every
+   * machine and thread count) instead of Math.exp. Absent/false: exact Math.exp (the `ts` reference).
+   */
+  readonly fastMath?: boolean;
+  /**
+   * Optional: the batched product in one call (ort: one batched MatMul instead of `batch` Gemm calls).
+   * Callers use `batchMatmul` below, which falls back to `batch` matmul calls when it is absent.
+   */
+  batchMatmul?(args: BatchMatmulArgs): Promise<Float32Array>;
   /** Releases worker threads / native sessions. The kernel must not be used afterwards. */
   dispose(): Promise<void>;
+}
+
+/** Runs a batched product through `kernel.batchMatmul` when the kernel has it, else one matmul per block. */
+export async function batchMatmul(kernel: Kernel, args: BatchMatmulArgs): Promise<Float32Array> {
+  if (kernel.batchMatmul) return kernel.batchMatmul(args);
+  const { a, b, m, n, k, batch } = args;
+  const out = args.out ?? new Float32Array(batch * m * n);
+  for (let i = 0; i < batch; i++) {
+    await kernel.matmul({
+      ...args,
+      a: a.subarray(i * m * k, (i + 1) * m * k),
+      b: b.subarray(i * k * n, (i + 1) * k * n),
+      out: out.subarray(i * m * n, (i + 1) * m * n),
+    });
+  }
+  return out;
 }

@@ -90,3 +90,35 @@ export function gemmModel(transA: boolean, transB: boolean): Uint8Array {
     .message(8 /* opset_import */, pb().string(1 /* domain */, "").int(2 /* version */, 17))
     .finish();
 }
+
+/**
+ * Model bytes for the batched product Y[P, M, N] = op(A)[P, M, K] @ op(B)[P, K, N]: MatMul over 3-D
+ * inputs, with a Transpose (perm 0, 2, 1) in front of an input stored transposed. Inputs "A", "B"; output "Y".
+ */
+export function batchMatmulModel(transA: boolean, transB: boolean): Uint8Array {
+  const graph = pb();
+  const perm = pb().string(1 /* name */, "perm").int(20 /* type */, 7 /* INTS */);
+  for (const p of [0, 2, 1]) perm.int(8 /* ints */, p);
+  let inA = "A";
+  let inB = "B";
+  if (transA) {
+    graph.message(1, pb().string(1, "A").string(2, "At").string(3, "ta").string(4, "Transpose").message(5, perm));
+    inA = "At";
+  }
+  if (transB) {
+    graph.message(1, pb().string(1, "B").string(2, "Bt").string(3, "tb").string(4, "Transpose").message(5, perm));
+    inB = "Bt";
+  }
+  graph
+    .message(1, pb().string(1, inA).string(1, inB).string(2, "Y").string(3, "matmul").string(4, "MatMul"))
+    .string(2 /* name */, "batch_matmul")
+    .message(11 /* input */, floatInput("A", transA ? ["P", "K", "M"] : ["P", "M", "K"]))
+    .message(11, floatInput("B", transB ? ["P", "N", "K"] : ["P", "K", "N"]))
+    .message(12 /* output */, floatInput("Y", ["P", "M", "N"]));
+  return pb()
+    .int(1 /* ir_version */, 8)
+    .string(2 /* producer_name */, "tributary-engine")
+    .message(7 /* graph */, graph)
+    .message(8 /* opset_import */, pb().string(1 /* domain */, "").int(2 /* version */, 17))
+    .finish();
+}

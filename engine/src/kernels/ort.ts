@@ -1,7 +1,9 @@
 import { checkMatmulArgs } from "./args.ts";
+import { loadElementwise } from "./elementwise.ts";
+import { matmulReference } from "./reference.ts";
 import { KernelUnavailableError } from "./errors.ts";
-import type { Kernel, MatmulArgs } from "./kernel.ts";
-import { gemmModel } from "./ort-graph.ts";
+import type { BatchMatmulArgs, Kernel, MatmulArgs } from "./kernel.ts";
+import { batchMatmulModel, gemmModel } from "./ort-graph.ts";
 
 /**
  * The `ort` kernel: matmul through onnxruntime-node (MLAS on CPU), one Gemm session per (transA, transB)
@@ -26,6 +28,12 @@ export interface OrtKernelOptions {
   spin?: boolean;
 }
 
+/**
+ * Products of at most this many multiply-adds (decoding's LoRA branch: 1 x 8 x 384) run in plain
+ * TypeScript: a session run costs tens of microseconds, the product itself a few.
+ */
+const SMALL_MACS = 1 << 15;
+
 async function loadOrt(): Promise<Ort> {
   try {
     return await import("onnxruntime-node");
@@ -44,14 +52,15 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
   const spin = opts.spin ?? false;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`ort kernel: threads must be a positive integer, got ${threads}`);
   const ort = await loadOrt();
+  await loadElementwise(); // the fast elementwise ops (fastMath); null where it cannot compile: TS then
   const sessions = new Map<string, Promise<Session>>();
   let disposed = false;
 
-  function session(transA: boolean, transB: boolean): Promise<Session> {
-    const key = `${+transA}${+transB}`;
+  function session(transA: boolean, transB: boolean, batched = false): Promise<Session> {
+    const key = `${batched ? "b" : ""}${+transA}${+transB}`;
     let s = sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(gemmModel(transA, transB), {
+      s = ort.InferenceSession.create(batched ? batchMatmulModel(transA, transB) : gemmModel(transA, transB), {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: "sequential",
@@ -72,6 +81,7 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
 
   return {
     name: "ort",
+    fastMath: true,
     threads,
     async matmul(args: MatmulArgs): Promise<Float32Array> {
       if (disposed) throw new Error("ort kernel: used after dispose(); create a new kernel");
@@ -83,12 +93,41 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
         if (!accumulate) out.fill(0, 0, size);
         return out;
       }
+      if (m * n * k <= SMALL_MACS) return matmulReference({ ...args, out });
       const s = await session(transA, transB);
       const A = new ort.Tensor("float32", a.length === m * k ? a : a.subarray(0, m * k), transA ? [k, m] : [m, k]);
       const B = new ort.Tensor("float32", b.length === k * n ? b : b.subarray(0, k * n), transB ? [n, k] : [k, n]);
       if (!accumulate) {
         // Let onnxruntime write straight into the destination.
         const Y = new ort.Tensor("float32", out.length === size ? out : out.subarray(0, size), [m, n]);
+        await s.run({ A, B }, { Y });
+        return out;
+      }
+      const { Y } = await s.run({ A, B });
+      const y = Y.data as Float32Array;
+      for (let i = 0; i < size; i++) out[i] += y[i];
+      Y.dispose();
+      return out;
+    },
+    // batch products as one batched MatMul (attention: every head of every sequence in one call)
+    async batchMatmul(args: BatchMatmulArgs): Promise<Float32Array> {
+      if (disposed) throw new Error("ort kernel: used after dispose(); create a new kernel");
+      const { a, b, m, n, k, batch, transA = false, transB = false, accumulate = false } = args;
+      if (!Number.isInteger(batch) || batch < 0) throw new RangeError(`batchMatmul: batch must be a non-negative integer, got ${batch}`);
+      checkMatmulArgs({ a, b, m: batch * m, n, k, out: args.out, accumulate });
+      if (b.length < batch * k * n) throw new RangeError(`batchMatmul: b has ${b.length} elements, needs ${batch * k * n}`);
+      const size = batch * m * n;
+      const out = args.out ?? new Float32Array(size);
+      if (size === 0) return out;
+      if (k === 0) {
+        if (!accumulate) out.fill(0, 0, size);
+        return out;
+      }
+      const s = await session(transA, transB, true);
+      const A = new ort.Tensor("float32", a.length === batch * m * k ? a : a.subarray(0, batch * m * k), transA ? [batch, k, m] : [batch, m, k]);
+      const B = new ort.Tensor("float32", b.length === batch * k * n ? b : b.subarray(0, batch * k * n), transB ? [batch, n, k] : [batch, k, n]);
+      if (!accumulate) {
+        const Y = new ort.Tensor("float32", out.length === size ? out : out.subarray(0, size), [batch, m, n]);
         await s.run({ A, B }, { Y });
         return out;
       }

@@ -14,7 +14,6 @@ import type { WasmModule } from "./wasm-api.ts";
  */
 
 const engineRoot = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const sourcePath = join(engineRoot, "assembly", "matmul.ts");
 const cacheDir = join(engineRoot, "build", "kernels");
 
 /** Wasm pages (64 KiB) the shared memory may grow to: 4 GiB, the wasm32 limit. */
@@ -36,18 +35,43 @@ const compilerOptions = {
   disable: ["relaxed-simd"],
 };
 
-let cached: Promise<WasmModule> | undefined;
+/** Options of the elementwise module (assembly/elementwise.ts): its own, unshared memory. */
+const elementwiseOptions = {
+  optimizeLevel: 3,
+  shrinkLevel: 0,
+  runtime: "stub",
+  noAssert: true,
+  initialMemory: 1,
+  enable: ["simd"],
+  disable: ["relaxed-simd"],
+};
+
+const cached = new Map<string, Promise<WasmModule>>();
+
+function load(name: string, options: object): Promise<WasmModule> {
+  let m = cached.get(name);
+  if (!m) {
+    m = build(name, options).catch((err: unknown) => {
+      cached.delete(name);
+      throw err;
+    });
+    cached.set(name, m);
+  }
+  return m;
+}
 
 /** The compiled matmul module (compiled once per process, from the disk cache when present). */
 export function loadMatmulModule(): Promise<WasmModule> {
-  cached ??= build().catch((err: unknown) => {
-    cached = undefined;
-    throw err;
-  });
-  return cached;
+  return load("matmul", compilerOptions);
 }
 
-async function build(): Promise<WasmModule> {
+/** The compiled elementwise module (fast exp, SwiGLU, cross-entropy rows), cached likewise. */
+export function loadElementwiseModule(): Promise<WasmModule> {
+  return load("elementwise", elementwiseOptions);
+}
+
+async function build(name: string, options: object): Promise<WasmModule> {
+  const sourcePath = join(engineRoot, "assembly", `${name}.ts`);
   const source = await readFile(sourcePath, "utf8");
   let version: string;
   try {
@@ -55,15 +79,15 @@ async function build(): Promise<WasmModule> {
   } catch (err) {
     throw new KernelUnavailableError("wasm", "the AssemblyScript compiler (npm package `assemblyscript`) is not installed", "run `npm install` in the repository root", err);
   }
-  const key = createHash("sha256").update(JSON.stringify([source, version, compilerOptions])).digest("hex").slice(0, 16);
-  const file = join(cacheDir, `matmul-${key}.wasm`);
+  const key = createHash("sha256").update(JSON.stringify([source, version, options])).digest("hex").slice(0, 16);
+  const file = join(cacheDir, `${name}-${key}.wasm`);
   try {
     return new WebAssemblyApi.Module(await readFile(file));
   } catch {
     // not built yet (or unreadable): compile below
   }
   const { default: asc } = await import("assemblyscript/asc");
-  const result = await asc.compileString({ "matmul.ts": source }, compilerOptions);
+  const result = await asc.compileString({ [`${name}.ts`]: source }, options);
   if (result.error || !result.binary) {
     throw new KernelUnavailableError("wasm", `AssemblyScript failed to compile ${sourcePath}: ${result.error?.message ?? "no binary"}\n${result.stderr.toString()}`, "fix the AssemblyScript source", result.error);
   }

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import { checkMatmulArgs } from "./args.ts";
+import { loadElementwise } from "./elementwise.ts";
 import { KernelUnavailableError } from "./errors.ts";
 import type { Kernel, MatmulArgs } from "./kernel.ts";
 import { MAX_PAGES, loadMatmulModule } from "./wasm-build.ts";
@@ -46,6 +47,7 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
   const threads = opts.threads ?? 1;
   if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`wasm kernel: threads must be a positive integer, got ${threads}`);
   const module = await loadMatmulModule();
+  await loadElementwise(); // the fast elementwise ops (fastMath); null where it cannot compile: TS then
   const memory = new WebAssemblyApi.Memory({ initial: 2, maximum: MAX_PAGES, shared: true });
   const instance = new WebAssemblyApi.Instance(module, { env: { memory, abort: () => { throw new Error("wasm matmul aborted"); } } });
   const wasm = instance.exports as unknown as MatmulExports;
@@ -147,6 +149,7 @@ export async function createWasmKernel(opts: WasmKernelOptions = {}): Promise<Ke
 
   return {
     name: "wasm",
+    fastMath: true,
     threads,
     matmul: async (args) => matmulSync(args),
     async dispose() {

@@ -194,7 +194,7 @@ export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOpti
     const n2 = rmsnormForward(x2, layer.postNorm, c.rmsNormEps);
     const g = await run("gate_proj", n2.y);
     const u = await run("up_proj", n2.y);
-    const act = swigluForward(g, u);
+    const act = swigluForward(g, u, kernel.fastMath);
     const mo = await run("down_proj", act.h);
     const x3 = new Float32Array(x.length);
     for (let i = 0; i < x3.length; i++) x3[i] = x2[i] + mo[i];
@@ -241,7 +241,7 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
     };
     // MLP block: x3 = x2 + down(swiglu(gate(n2), up(n2)))
     const dh = await back("down_proj", dx);
-    const { dg, du } = swigluBackward(dh, lc.g, lc.u, lc.sig);
+    const { dg, du } = swigluBackward(dh, lc.g, lc.u, lc.sig, { inPlace: true });
     const dn2 = await back("gate_proj", dg);
     const dn2u = await back("up_proj", du);
     for (let i = 0; i < dn2.length; i++) dn2[i] += dn2u[i];
@@ -321,7 +321,7 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
     const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
     const g = await run("gate_proj", n2);
     const u = await run("up_proj", n2);
-    const mo = await run("down_proj", swigluForward(g, u).h);
+    const mo = await run("down_proj", swigluForward(g, u, kernel.fastMath).h);
     for (let i = 0; i < x.length; i++) x[i] += mo[i];
   }
   kv.length = past + n;

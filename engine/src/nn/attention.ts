@@ -6,7 +6,9 @@
  * Backward:  dP = dO v^T,  dv += P^T dO,  dS = P * (dP - rowsum(dP * P)),  dq = dS k / sqrt(hd),
  *   dk += dS^T q / sqrt(hd).
  */
+import { batchMatmul } from "../kernels/kernel.ts";
 import type { Kernel } from "../kernels/kernel.ts";
+import { expFast } from "./fast-math.ts";
 
 export interface AttentionShape {
   B: number;
@@ -20,26 +22,78 @@ export interface AttentionCache {
   probs: Float32Array; // [B, H, T, T]
 }
 
-function gatherHead(x: Float32Array, b: number, h: number, heads: number, s: AttentionShape): Float32Array {
-  const { T, hd } = s;
-  const out = new Float32Array(T * hd);
-  for (let t = 0; t < T; t++) {
-    const src = ((b * T + t) * heads + h) * hd;
-    out.set(x.subarray(src, src + hd), t * hd);
+// [B*T, heads*hd] (token-major) -> [B, H, T, hd] (head-major, one contiguous block per query head);
+// for key/value tensors (heads = Hkv < H) each kv head is repeated for the `group` query heads that read it.
+function toHeadMajor(x: Float32Array, heads: number, s: AttentionShape): Float32Array {
+  const { B, T, H, hd } = s;
+  const group = H / heads;
+  const out = new Float32Array(B * H * T * hd);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const src0 = b * T * heads * hd + ((h / group) | 0) * hd;
+      const dst0 = (b * H + h) * T * hd;
+      for (let t = 0; t < T; t++) {
+        const src = src0 + t * heads * hd;
+        const dst = dst0 + t * hd;
+        for (let j = 0; j < hd; j++) out[dst + j] = x[src + j];
+      }
+    }
   }
   return out;
 }
 
-function scatterHead(x: Float32Array, src: Float32Array, b: number, h: number, heads: number, s: AttentionShape, add: boolean): void {
-  const { T, hd } = s;
-  for (let t = 0; t < T; t++) {
-    const dst = ((b * T + t) * heads + h) * hd;
-    if (add) for (let j = 0; j < hd; j++) x[dst + j] += src[t * hd + j];
-    else x.set(src.subarray(t * hd, t * hd + hd), dst);
+// [B, H, T, hd] -> [B*T, heads*hd]; with heads = Hkv < H the `group` query heads of a kv head are summed
+// in head order (0 + g0 + g1 + ...), as accumulating products one query head at a time would.
+function fromHeadMajor(xh: Float32Array, heads: number, s: AttentionShape): Float32Array {
+  const { B, T, H, hd } = s;
+  const group = H / heads;
+  const out = new Float32Array(B * T * heads * hd);
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const dst0 = b * T * heads * hd + ((h / group) | 0) * hd;
+      const src0 = (b * H + h) * T * hd;
+      for (let t = 0; t < T; t++) {
+        const dst = dst0 + t * heads * hd;
+        const src = src0 + t * hd;
+        if (group === 1) for (let j = 0; j < hd; j++) out[dst + j] = xh[src + j];
+        else for (let j = 0; j < hd; j++) out[dst + j] += xh[src + j];
+      }
+    }
+  }
+  return out;
+}
+
+// Causal (and segment-masked) softmax of the raw scores of one head, in place: p [T, T].
+function softmaxRows(p: Float32Array, o: number, T: number, scale: number, segments: Int32Array | null, base: number, fast: boolean): void {
+  for (let i = 0; i < T; i++) {
+    const row = o + i * T;
+    const segI = segments ? segments[base + i] : 0;
+    let max = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      if (segments && segments[base + j] !== segI) {
+        p[row + j] = 0;
+        continue;
+      }
+      const val = p[row + j] * scale;
+      p[row + j] = val;
+      if (val > max) max = val;
+    }
+    p.fill(0, row + i + 1, row + T);
+    let sum = 0;
+    for (let j = 0; j <= i; j++) {
+      if (segments && segments[base + j] !== segI) continue;
+      const x = p[row + j] - max;
+      const e = fast ? expFast(x) : Math.exp(x);
+      p[row + j] = e;
+      sum += e;
+    }
+    const inv = 1 / sum;
+    for (let j = 0; j <= i; j++) p[row + j] *= inv;
   }
 }
 
 // forward: q [B*T, H*hd], k, v [B*T, Hkv*hd], segments [B*T] or null -> out [B*T, H*hd]
+// All B*H heads go through the kernel as two batched products (scores, then probabilities x values).
 export async function attentionForward(
   kernel: Kernel,
   q: Float32Array,
@@ -49,48 +103,19 @@ export async function attentionForward(
   s: AttentionShape,
 ): Promise<{ out: Float32Array; cache: AttentionCache }> {
   const { B, T, H, Hkv, hd } = s;
-  const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
-  const out = new Float32Array(B * T * H * hd);
-  const probs = new Float32Array(B * H * T * T);
+  const fast = !!kernel.fastMath;
+  const batch = B * H;
+  const qh = toHeadMajor(q, H, s);
+  const kh = toHeadMajor(k, Hkv, s);
+  const vh = toHeadMajor(v, Hkv, s);
+  const probs = new Float32Array(batch * T * T);
+  await batchMatmul(kernel, { a: qh, b: kh, m: T, n: T, k: hd, transB: true, out: probs, batch });
   for (let b = 0; b < B; b++) {
-    for (let kh = 0; kh < Hkv; kh++) {
-      const kb = gatherHead(k, b, kh, Hkv, s);
-      const vb = gatherHead(v, b, kh, Hkv, s);
-      for (let g = 0; g < group; g++) {
-        const h = kh * group + g;
-        const qb = gatherHead(q, b, h, H, s);
-        const p = probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);
-        await kernel.matmul({ a: qb, b: kb, m: T, n: T, k: hd, transB: true, out: p });
-        for (let i = 0; i < T; i++) {
-          const row = i * T;
-          const segI = segments ? segments[b * T + i] : 0;
-          let max = -Infinity;
-          for (let j = 0; j <= i; j++) {
-            if (segments && segments[b * T + j] !== segI) continue;
-            const val = p[row + j] * scale;
-            p[row + j] = val;
-            if (val > max) max = val;
-          }
-          let sum = 0;
-          for (let j = 0; j < T; j++) {
-            if (j > i || (segments && segments[b * T + j] !== segI)) {
-              p[row + j] = 0;
-              continue;
-            }
-            const e = Math.exp(p[row + j] - max);
-            p[row + j] = e;
-            sum += e;
-          }
-          const inv = 1 / sum;
-          for (let j = 0; j <= i; j++) p[row + j] *= inv;
-        }
-        const ob = await kernel.matmul({ a: p, b: vb, m: T, n: hd, k: T });
-        scatterHead(out, ob, b, h, H, s, false);
-      }
-    }
+    for (let h = 0; h < H; h++) softmaxRows(probs, (b * H + h) * T * T, T, scale, segments, b * T, fast);
   }
-  return { out, cache: { probs } };
+  const oh = await batchMatmul(kernel, { a: probs, b: vh, m: T, n: hd, k: T, out: qh, batch }); // qh reused
+  return { out: fromHeadMajor(oh, H, s), cache: { probs } };
 }
 
 // backward: dout [B*T, H*hd] -> dq [B*T, H*hd], dk, dv [B*T, Hkv*hd]
@@ -104,38 +129,28 @@ export async function attentionBackward(
   s: AttentionShape,
 ): Promise<{ dq: Float32Array; dk: Float32Array; dv: Float32Array }> {
   const { B, T, H, Hkv, hd } = s;
-  const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
-  const dq = new Float32Array(q.length);
-  const dk = new Float32Array(k.length);
-  const dv = new Float32Array(v.length);
-  for (let b = 0; b < B; b++) {
-    for (let kh = 0; kh < Hkv; kh++) {
-      const kb = gatherHead(k, b, kh, Hkv, s);
-      const vb = gatherHead(v, b, kh, Hkv, s);
-      const dkb = new Float32Array(T * hd);
-      const dvb = new Float32Array(T * hd);
-      for (let g = 0; g < group; g++) {
-        const h = kh * group + g;
-        const qb = gatherHead(q, b, h, H, s);
-        const dob = gatherHead(dout, b, h, H, s);
-        const p = cache.probs.subarray((b * H + h) * T * T, (b * H + h + 1) * T * T);
-        const dp = await kernel.matmul({ a: dob, b: vb, m: T, n: T, k: hd, transB: true });
-        await kernel.matmul({ a: p, b: dob, m: T, n: hd, k: T, transA: true, out: dvb, accumulate: true });
-        for (let i = 0; i < T; i++) {
-          const row = i * T;
-          let dot = 0;
-          for (let j = 0; j <= i; j++) dot += dp[row + j] * p[row + j];
-          for (let j = 0; j < T; j++) dp[row + j] = j <= i ? p[row + j] * (dp[row + j] - dot) * scale : 0;
-        }
-        const dqb = await kernel.matmul({ a: dp, b: kb, m: T, n: hd, k: T });
-        scatterHead(dq, dqb, b, h, H, s, false);
-        await kernel.matmul({ a: dp, b: qb, m: T, n: hd, k: T, transA: true, out: dkb, accumulate: true });
-      }
-      scatterHead(dk, dkb, b, kh, Hkv, s, true);
-      scatterHead(dv, dvb, b, kh, Hkv, s, true);
-    }
+  const batch = B * H;
+  const p = cache.probs;
+  const doh = toHeadMajor(dout, H, s);
+  const vh = toHeadMajor(v, Hkv, s);
+  const dp = await batchMatmul(kernel, { a: doh, b: vh, m: T, n: T, k: hd, transB: true, batch });
+  const dvh = await batchMatmul(kernel, { a: p, b: doh, m: T, n: hd, k: T, transA: true, out: vh, batch }); // vh reused
+  const dv = fromHeadMajor(dvh, Hkv, s);
+  for (let r = 0; r < batch * T; r++) {
+    const i = r % T;
+    const row = r * T;
+    let dot = 0;
+    for (let j = 0; j <= i; j++) dot += dp[row + j] * p[row + j];
+    for (let j = 0; j <= i; j++) dp[row + j] = p[row + j] * (dp[row + j] - dot) * scale;
+    dp.fill(0, row + i + 1, row + T);
   }
+  const kh = toHeadMajor(k, Hkv, s);
+  const qh = toHeadMajor(q, H, s);
+  const dqh = await batchMatmul(kernel, { a: dp, b: kh, m: T, n: hd, k: T, out: doh, batch }); // doh reused
+  const dq = fromHeadMajor(dqh, H, s);
+  const dkh = await batchMatmul(kernel, { a: dp, b: qh, m: T, n: hd, k: T, transA: true, out: kh, batch }); // kh reused
+  const dk = fromHeadMajor(dkh, Hkv, s);
   return { dq, dk, dv };
 }
 
@@ -152,36 +167,38 @@ export function attentionCached(
   H: number,
   Hkv: number,
   hd: number,
+  out: Float32Array = new Float32Array(n * H * hd),
 ): Float32Array {
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
-  const out = new Float32Array(n * H * hd);
   const kvw = Hkv * hd;
+  out.fill(0, 0, n * H * hd);
   const scores = new Float64Array(past + n);
   for (let i = 0; i < n; i++) {
     const len = past + i + 1;
     for (let h = 0; h < H; h++) {
-      const kh = Math.floor(h / group);
+      const kh = (h / group) | 0;
       const qo = (i * H + h) * hd;
+      const qEnd = qo + hd;
       let max = -Infinity;
-      for (let j = 0; j < len; j++) {
-        const ko = j * kvw + kh * hd;
+      for (let j = 0, ko = kh * hd; j < len; j++, ko += kvw) {
         let dot = 0;
-        for (let d = 0; d < hd; d++) dot += q[qo + d] * kCache[ko + d];
+        for (let d = qo, kd = ko; d < qEnd; d++, kd++) dot += q[d] * kCache[kd];
         const sc = Math.fround(dot) * scale;
         scores[j] = sc;
         if (sc > max) max = sc;
       }
       let sum = 0;
       for (let j = 0; j < len; j++) {
-        scores[j] = Math.exp(scores[j] - max);
-        sum += scores[j];
+        const e = Math.exp(scores[j] - max);
+        scores[j] = e;
+        sum += e;
       }
       const oo = (i * H + h) * hd;
-      for (let j = 0; j < len; j++) {
+      const oEnd = oo + hd;
+      for (let j = 0, vo = kh * hd; j < len; j++, vo += kvw) {
         const pj = scores[j] / sum;
-        const vo = j * kvw + kh * hd;
-        for (let d = 0; d < hd; d++) out[oo + d] += pj * vCache[vo + d];
+        for (let d = oo, vd = vo; d < oEnd; d++, vd++) out[d] += pj * vCache[vd];
       }
     }
   }

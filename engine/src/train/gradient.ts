@@ -32,7 +32,7 @@ export async function lossGradient(
   let lossSum = 0;
   for (const b of batches) {
     const { logits, cache } = await forward(model, b, { adapter });
-    const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, tokens, { inPlace: true });
+    const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, tokens, { inPlace: true, fast: model.kernel.fastMath });
     lossSum += ce.lossSum;
     await backward(model, cache, ce.dlogits, grads);
   }

@@ -191,7 +191,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let lossSum = 0;
     for (const b of micro) {
       const { logits, cache } = await forward(model, b, { adapter, dropoutRng });
-      const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, normalizer, { inPlace: true });
+      const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, normalizer, { inPlace: true, fast: model.kernel.fastMath });
       lossSum += ce.lossSum;
       await backward(model, cache, ce.dlogits, grads);
       const n = countTokens(b);
