@@ -18,6 +18,9 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "@typescript-eslint/consistent-type-imports": "error",
       "no-console": "off",
+      // Parsed JSON from other tools (HF configs, tokenizer.json, PEFT files) is typed `any` at the edge
+      // and validated by hand; flag it, don't fail on it.
+      "@typescript-eslint/no-explicit-any": "warn",
     },
   },
   {

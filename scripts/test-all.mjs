@@ -8,8 +8,11 @@ import { stripVTControlCharacters } from "node:util";
 const root = new URL("..", import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
 
-/** Steps in dependency order: contracts first (they generate ABIs the rest import). */
-const steps = [["root", "test:contracts"]];
+/**
+ * Steps in dependency order: contracts first (they compile and generate the ABIs the rest import), then
+ * the static checks (ESLint + solhint, tsc over every package), then each workspace's tests.
+ */
+const steps = [["root", "test:contracts"], ["root", "lint"], ["root", "typecheck"]];
 for (const ws of pkg.workspaces ?? []) {
   const wsPkg = JSON.parse(readFileSync(new URL(`${ws}/package.json`, root), "utf8"));
   if (wsPkg.scripts?.test) steps.push([ws, "test"]);

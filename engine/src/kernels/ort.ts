@@ -1,3 +1,4 @@
+import type * as OrtModule from "onnxruntime-node";
 import { checkMatmulArgs } from "./args.ts";
 import { loadElementwise } from "./elementwise.ts";
 import { matmulReference } from "./reference.ts";
@@ -13,7 +14,7 @@ import { batchMatmulModel, gemmModel } from "./ort-graph.ts";
  * different instruction sets take different code paths. Replayable jobs use the `wasm` kernel.
  */
 
-type Ort = typeof import("onnxruntime-node");
+type Ort = typeof OrtModule;
 type Session = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 
 export interface OrtKernelOptions {

@@ -86,7 +86,10 @@ async function build(name: string, options: object): Promise<WasmModule> {
   } catch {
     // not built yet (or unreadable): compile below
   }
-  const { default: asc } = await import("assemblyscript/asc");
+  // Imported through a variable so that TypeScript does not load asc's declaration files, which
+  // redeclare globals such as `console` for the whole program.
+  const ascModule = "assemblyscript/asc";
+  const { default: asc } = (await import(ascModule)) as { default: AscCompiler };
   const result = await asc.compileString({ [`${name}.ts`]: source }, options);
   if (result.error || !result.binary) {
     throw new KernelUnavailableError("wasm", `AssemblyScript failed to compile ${sourcePath}: ${result.error?.message ?? "no binary"}\n${result.stderr.toString()}`, "fix the AssemblyScript source", result.error);
@@ -101,4 +104,12 @@ async function build(name: string, options: object): Promise<WasmModule> {
     // a read-only install still works, it just recompiles in each process
   }
   return module;
+}
+
+/** The part of AssemblyScript's `asc` API used here. */
+interface AscCompiler {
+  compileString(
+    sources: Record<string, string>,
+    options: object,
+  ): Promise<{ error: Error | null; binary: Uint8Array | null; stderr: { toString(): string } }>;
 }

@@ -295,7 +295,7 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   if (past + n > kv.maxLen) throw new RangeError(`KV cache full: ${past} + ${n} tokens > ${kv.maxLen}`);
   const positions = new Int32Array(n);
   for (let i = 0; i < n; i++) positions[i] = past + i;
-  let x = embeddingForward(model.embed, tokens, D);
+  const x = embeddingForward(model.embed, tokens, D);
   const w = c.numKvHeads * c.headDim;
   for (let l = 0; l < c.numLayers; l++) {
     const layer = model.layers[l];
