@@ -9,6 +9,7 @@ import { loadModel, saveModel } from "../src/model/io.ts";
 import { backward, createKvCache, forward, forwardCached, initModel, trainableBaseParams } from "../src/model/llama.ts";
 import type { Batch } from "../src/model/llama.ts";
 import { crossEntropyBackward, crossEntropyForward } from "../src/nn/cross-entropy.ts";
+import { createWasmKernel } from "../src/kernels/wasm.ts";
 import { Nf4Tensor } from "../src/quant/nf4.ts";
 import { Rng } from "../src/random/prng.ts";
 import { checkGrad } from "./helpers/gradcheck.ts";
@@ -76,6 +77,36 @@ test("the KV-cache path gives the same logits as the full forward", async () => 
   await forwardCached(model, tokens.slice(3, 5), kv, adapter);
   const last = await forwardCached(model, tokens.slice(5), kv, adapter);
   for (let j = 0; j < cfg.vocabSize; j++) assert.ok(Math.abs(last[j] - logits[5 * cfg.vocabSize + j]) < 1e-5);
+});
+
+test("decoding with fused q/k/v and gate/up products (non-ts kernels) matches the full forward, also after the weights change", async () => {
+  const kernel = await createWasmKernel({ threads: 1 });
+  try {
+    const model = initModel(cfg, { seed: 8, kernel });
+    const all = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+    const adapter = createLoraAdapter(cfg, loraConfig({ r: 2, targetModules: [...all] }), 9);
+    for (const m of adapter.modules.values()) m.B.fill(0.2);
+    const tokens = [2, 7, 1, 8, 2];
+    const b: Batch = { B: 1, T: 5, tokens: Int32Array.from(tokens), positions: Int32Array.from([0, 1, 2, 3, 4]), segments: null, targets: new Int32Array(5) };
+    const check = async () => {
+      const { logits } = await forward(model, b, { adapter });
+      const kv = createKvCache(cfg, 8);
+      await forwardCached(model, tokens.slice(0, 3), kv, adapter);
+      await forwardCached(model, tokens.slice(3, 4), kv, adapter);
+      const last = await forwardCached(model, tokens.slice(4), kv, adapter);
+      for (let j = 0; j < cfg.vocabSize; j++) assert.ok(Math.abs(last[j] - logits[4 * cfg.vocabSize + j]) < 1e-5, `logit ${j}: ${last[j]} vs ${logits[4 * cfg.vocabSize + j]}`);
+    };
+    await check();
+    // changing base weights in place (as full fine-tuning does) must not leave stale fused weights
+    const params = trainableBaseParams(model);
+    for (const name of ["model.layers.0.self_attn.k_proj.weight", "model.layers.1.mlp.up_proj.weight"]) {
+      const w = params.get(name)!;
+      for (let i = 0; i < w.length; i++) w[i] = -3 * w[i] + 0.01;
+    }
+    await check();
+  } finally {
+    await kernel.dispose();
+  }
 });
 
 test("save and load a model directory; NF4 loading stays close to the dense model", async () => {

@@ -117,6 +117,7 @@ export function trainableBaseParams(model: LlamaModel): Map<string, Float32Array
     throw new EngineError("full fine-tuning needs dense weights; this model is quantized", {}, "Use LoRA on a quantized base (QLoRA)");
   }
   for (const [name, t] of modelTensors(model)) out.set(name, t.data);
+  dropFusedWeights(model); // the caller may now change the weights in place
   return out;
 }
 
@@ -266,6 +267,56 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
   if (dEmbed) embeddingBackward(dEmbed, batch.tokens, dx, D);
 }
 
+/**
+ * Decode-time fused weights of one layer: [q; k; v] ([(H + 2 Hkv) hd, D]) and [gate; up] ([2I, D]) stacked
+ * row-wise, so that a decoded token runs 4 products per layer instead of 7 (the `ort` kernel pays tens
+ * of microseconds of session overhead per product). Built lazily per model for dense weights only, and
+ * dropped by `dropFusedWeights` whenever the base weights may change (full fine-tuning).
+ */
+interface FusedLayer {
+  qkv: Float32Array;
+  gateUp: Float32Array;
+}
+
+const fusedCache = new WeakMap<LlamaModel, FusedLayer[]>();
+
+/** Forgets the fused decode weights of `model` (call after changing its base weights in place). */
+export function dropFusedWeights(model: LlamaModel): void {
+  fusedCache.delete(model);
+}
+
+function stack(parts: Float32Array[]): Float32Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Float32Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function fusedWeights(model: LlamaModel): FusedLayer[] | null {
+  let f = fusedCache.get(model);
+  if (f) return f;
+  const dense = (l: LlamaLayer) => PROJECTIONS.every((p) => l.proj[p] instanceof Float32Array);
+  if (!model.layers.every(dense)) return null;
+  f = model.layers.map((l) => ({
+    qkv: stack([l.proj.q_proj, l.proj.k_proj, l.proj.v_proj] as Float32Array[]),
+    gateUp: stack([l.proj.gate_proj, l.proj.up_proj] as Float32Array[]),
+  }));
+  fusedCache.set(model, f);
+  return f;
+}
+
+/** y [n, outF] += the LoRA branch of `lora` on x [n, inF] (as linearForward computes it, no dropout). */
+async function addLora(kernel: Kernel, x: Float32Array, y: Float32Array, n: number, outF: number, inF: number, lora: LoraWeights): Promise<void> {
+  const h = await kernel.matmul({ a: x, b: lora.A, m: n, n: lora.r, k: inF, transB: true });
+  for (let i = 0; i < h.length; i++) h[i] *= lora.scale;
+  await kernel.matmul({ a: h, b: lora.B, m: n, n: outF, k: lora.r, transB: true, out: y, accumulate: true });
+}
+
 /** Keys and values of every layer for positions [0, length). */
 export interface KvCache {
   k: Float32Array[]; // per layer [maxLen, Hkv*hd]
@@ -297,16 +348,34 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   for (let i = 0; i < n; i++) positions[i] = past + i;
   const x = embeddingForward(model.embed, tokens, D);
   const w = c.numKvHeads * c.headDim;
+  const qw = c.numHeads * c.headDim;
+  // One decoded token: fused products (the reference `ts` kernel keeps one product per projection).
+  const fused = n === 1 && kernel.name !== "ts" ? fusedWeights(model) : null;
   for (let l = 0; l < c.numLayers; l++) {
     const layer = model.layers[l];
     const run = async (p: Projection, input: Float32Array) => {
       const [o, i] = projectionShape(c, p);
       return (await linearForward(kernel, input, layer.proj[p], o, i, layerLora(adapter, l, p), null)).y;
     };
+    const fl = fused?.[l];
     const n1 = rmsnormForward(x, layer.inputNorm, c.rmsNormEps).y;
-    const q = await run("q_proj", n1);
-    const k = await run("k_proj", n1);
-    const v = await run("v_proj", n1);
+    let q: Float32Array, k: Float32Array, v: Float32Array;
+    if (fl) {
+      const qkv = await kernel.matmul({ a: n1, b: fl.qkv, m: 1, n: qw + 2 * w, k: D, transB: true });
+      q = qkv.subarray(0, qw);
+      k = qkv.subarray(qw, qw + w);
+      v = qkv.subarray(qw + w);
+      const lq = layerLora(adapter, l, "q_proj");
+      const lk = layerLora(adapter, l, "k_proj");
+      const lv = layerLora(adapter, l, "v_proj");
+      if (lq) await addLora(kernel, n1, q, 1, qw, D, lq);
+      if (lk) await addLora(kernel, n1, k, 1, w, D, lk);
+      if (lv) await addLora(kernel, n1, v, 1, w, D, lv);
+    } else {
+      q = await run("q_proj", n1);
+      k = await run("k_proj", n1);
+      v = await run("v_proj", n1);
+    }
     ropeApply(q, positions, c.numHeads, model.rope);
     ropeApply(k, positions, c.numKvHeads, model.rope);
     kv.k[l].set(k, past * w);
@@ -319,8 +388,20 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
     const ao = await run("o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
     const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
-    const g = await run("gate_proj", n2);
-    const u = await run("up_proj", n2);
+    let g: Float32Array, u: Float32Array;
+    if (fl) {
+      const I = c.intermediateSize;
+      const gu = await kernel.matmul({ a: n2, b: fl.gateUp, m: 1, n: 2 * I, k: D, transB: true });
+      g = gu.subarray(0, I);
+      u = gu.subarray(I);
+      const lg = layerLora(adapter, l, "gate_proj");
+      const lu = layerLora(adapter, l, "up_proj");
+      if (lg) await addLora(kernel, n2, g, 1, I, D, lg);
+      if (lu) await addLora(kernel, n2, u, 1, I, D, lu);
+    } else {
+      g = await run("gate_proj", n2);
+      u = await run("up_proj", n2);
+    }
     const mo = await run("down_proj", swigluForward(g, u, kernel.fastMath).h);
     for (let i = 0; i < x.length; i++) x[i] += mo[i];
   }

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { EngineError } from "../errors.ts";
 import { adapterParams, createLoraAdapter, loraConfig } from "../lora/adapter.ts";
 import type { LoraAdapter, LoraConfig } from "../lora/adapter.ts";
-import { backward, forward, trainableBaseParams } from "../model/llama.ts";
+import { backward, dropFusedWeights, forward, trainableBaseParams } from "../model/llama.ts";
 import type { Batch, LlamaModel } from "../model/llama.ts";
 import { crossEntropyBackward, crossEntropyForward } from "../nn/cross-entropy.ts";
 import { Rng, deriveSeed } from "../random/prng.ts";
@@ -201,6 +201,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const gradNorm = clipGradNorm(grads, c.maxGradNorm);
     const lr = learningRate(state.step, { type: c.scheduler, lr: c.lr, warmupSteps: warmup, totalSteps });
     opt.step(grads, lr);
+    if (!adapter) dropFusedWeights(model); // full fine-tuning changed the base weights
     state.step++;
     state.microStep += micro.length;
     const loss = lossSum / normalizer;
