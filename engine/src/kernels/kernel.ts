@@ -14,6 +14,9 @@
  * machine. The `wasm` kernel is additionally bit-identical to itself everywhere (fixed reduction order,
  * fixed work partition); it is the kernel used when a job must be replayable.
  */
+import type { Projection } from "../lora/adapter.ts";
+import type { RopeTables } from "../nn/rope.ts";
+
 export type KernelName = "ts" | "wasm" | "ort";
 
 export interface MatmulArgs {
@@ -53,6 +56,11 @@ export interface Kernel {
    * Callers use `batchMatmul` below, which falls back to `batch` matmul calls when it is absent.
    */
   batchMatmul?(args: BatchMatmulArgs): Promise<Float32Array>;
+  /**
+   * Optional: fused operations for the work between the products (ort: onnxruntime graphs). The model
+   * uses them when present and the TypeScript ops of nn/ otherwise; they agree with those to rounding.
+   */
+  readonly ops?: FusedOps;
   /** Releases worker threads / native sessions. The kernel must not be used afterwards. */
   dispose(): Promise<void>;
 }
@@ -71,4 +79,66 @@ export async function batchMatmul(kernel: Kernel, args: BatchMatmulArgs): Promis
     });
   }
   return out;
+}
+
+export interface FusedLayerLora {
+  A: Float32Array; // [r, in]
+  B: Float32Array; // [out, r]
+  r: number;
+  scale: number;
+  /** Dropout: per input element 0 or 1 / (1 - p) (training with LoRA dropout), else absent. */
+  mask?: Float32Array | null;
+}
+
+/** One decoder layer's inputs for Kernel.ops.layerForward (see model/llama.ts for the computation). */
+export interface FusedLayerArgs {
+  x: Float32Array; // [B*T, D] layer input (residual stream)
+  inputNorm: Float32Array; // [D]
+  postNorm: Float32Array; // [D]
+  weights: Record<Projection, Float32Array>; // dense [out, in]
+  lora: Partial<Record<Projection, FusedLayerLora>>;
+  intermediate: number;
+  eps: number;
+  positions: Int32Array; // [B*T]
+  segments: Int32Array | null; // [B*T]
+  rope: RopeTables;
+  shape: { B: number; T: number; H: number; Hkv: number; hd: number };
+  /** Whether the backward will want weight gradients of every projection and norm (full fine-tuning). */
+  weightGrads: boolean;
+}
+
+/** Where Kernel.ops.layerBackward adds the layer's parameter gradients. */
+export interface FusedLayerGrads {
+  proj: Partial<Record<Projection, { dW?: Float32Array | null; dA?: Float32Array | null; dB?: Float32Array | null }>>;
+  dInputNorm?: Float32Array | null;
+  dPostNorm?: Float32Array | null;
+  /** Whether the gradient of the layer input is wanted (returned), else null is returned. */
+  inputGrad: boolean;
+}
+
+export interface FusedHeadLossArgs {
+  x: Float32Array; // [N, D] the LM head's input (final normalized hidden state)
+  w: Float32Array; // [V, D] the head weight
+  targets: ArrayLike<number>; // [N], negative = no loss
+  vocab: number;
+  /** Divides the loss gradient (the number of target tokens of the optimizer step). */
+  normalizer: number;
+  /** When given, d loss / d w is added to it (full fine-tuning). */
+  dW?: Float32Array | null;
+}
+
+export interface FusedHeadLossResult {
+  lossSum: number;
+  count: number;
+  dx: Float32Array; // [N, D]
+}
+
+/** Fused operations a kernel may provide; see Kernel.ops. */
+export interface FusedOps {
+  /** A whole decoder layer: RMSNorm, q/k/v with LoRA, RoPE, masked attention, o, residual, RMSNorm, SwiGLU MLP, residual. */
+  layerForward(args: FusedLayerArgs): Promise<{ out: Float32Array; state: unknown }>;
+  /** Its backward from the gradient of the layer output; parameter gradients are added into `grads`. */
+  layerBackward(dout: Float32Array, state: unknown, grads: FusedLayerGrads): Promise<Float32Array | null>;
+  /** LM head + softmax cross-entropy: summed loss, d loss / d x (and d loss / d w); the logits never leave the kernel. */
+  headLoss(args: FusedHeadLossArgs): Promise<FusedHeadLossResult>;
 }

@@ -5,6 +5,7 @@ import { matmulReference } from "./reference.ts";
 import { KernelUnavailableError } from "./errors.ts";
 import type { BatchMatmulArgs, Kernel, MatmulArgs } from "./kernel.ts";
 import { batchMatmulModel, gemmModel } from "./ort-graph.ts";
+import { createOrtOps } from "./ort-ops.ts";
 
 /**
  * The `ort` kernel: matmul through onnxruntime-node (MLAS on CPU), one Gemm session per (transA, transB)
@@ -58,10 +59,14 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
   let disposed = false;
 
   function session(transA: boolean, transB: boolean, batched = false): Promise<Session> {
-    const key = `${batched ? "b" : ""}${+transA}${+transB}`;
+    return graphSession(`${batched ? "b" : ""}${+transA}${+transB}`, () => (batched ? batchMatmulModel(transA, transB) : gemmModel(transA, transB)));
+  }
+
+  function graphSession(key: string, model: () => Uint8Array): Promise<Session> {
+    if (disposed) return Promise.reject(new Error("ort kernel: used after dispose(); create a new kernel"));
     let s = sessions.get(key);
     if (!s) {
-      s = ort.InferenceSession.create(batched ? batchMatmulModel(transA, transB) : gemmModel(transA, transB), {
+      s = ort.InferenceSession.create(model(), {
         intraOpNumThreads: threads,
         interOpNumThreads: 1,
         executionMode: "sequential",
@@ -70,7 +75,7 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
         extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } },
       }).catch((err: unknown) => {
         sessions.delete(key);
-        throw new KernelUnavailableError("ort", `onnxruntime could not create a Gemm session (${String(err)})`, "check the onnxruntime-node install or use the wasm kernel", err);
+        throw new KernelUnavailableError("ort", `onnxruntime could not create the ${key} session (${String(err)})`, "check the onnxruntime-node install or use the wasm kernel", err);
       });
       sessions.set(key, s);
     }
@@ -80,10 +85,13 @@ export async function createOrtKernel(opts: OrtKernelOptions = {}): Promise<Kern
   // Sessions for the common layouts are built up front so that the first matmul is not slow to start.
   await Promise.all([session(false, false), session(false, true), session(true, false)]);
 
+  const ops = createOrtOps(ort, graphSession);
+
   return {
     name: "ort",
     fastMath: true,
     threads,
+    ops,
     async matmul(args: MatmulArgs): Promise<Float32Array> {
       if (disposed) throw new Error("ort kernel: used after dispose(); create a new kernel");
       const size = checkMatmulArgs(args);

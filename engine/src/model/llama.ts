@@ -4,12 +4,13 @@
  * `forward` keeps what `backward` needs; `forwardCached` is the inference path with a KV cache.
  * Shapes: N = B * T tokens, D hidden, H / Hkv heads of hd, I intermediate, V vocabulary.
  */
-import type { Kernel } from "../kernels/kernel.ts";
+import type { FusedLayerGrads, FusedLayerLora, Kernel } from "../kernels/kernel.ts";
 import { createReferenceKernel } from "../kernels/reference.ts";
 import type { LoraAdapter, Projection } from "../lora/adapter.ts";
 import { PROJECTIONS, loraScale, moduleName, projectionShape } from "../lora/adapter.ts";
 import { attentionBackward, attentionCached, attentionForward } from "../nn/attention.ts";
 import type { AttentionCache, AttentionShape } from "../nn/attention.ts";
+import { crossEntropyBackward } from "../nn/cross-entropy.ts";
 import { embeddingBackward, embeddingForward } from "../nn/embedding.ts";
 import { denseWeight, linearBackward, linearForward } from "../nn/linear.ts";
 import type { LinearCache, LoraWeights, Weight } from "../nn/linear.ts";
@@ -133,7 +134,9 @@ function layerLora(adapter: LoraAdapter | null | undefined, l: number, p: Projec
   return { A: m.A, B: m.B, r: adapter.config.r, scale: loraScale(adapter.config), dropout: adapter.config.dropout };
 }
 
-interface LayerCache {
+type LayerCache = JsLayerCache | { fused: unknown };
+
+interface JsLayerCache {
   x: Float32Array; // [N, D] layer input (residual stream)
   rstd1: Float32Array;
   lin: Record<Projection, LinearCache>;
@@ -161,10 +164,50 @@ export interface ForwardOptions {
   adapter?: LoraAdapter | null;
   /** When given, LoRA dropout is applied (training); otherwise it is off. */
   dropoutRng?: Rng | null;
+  /**
+   * Whether the backward may ask for base weight gradients (full fine-tuning): a kernel with fused layers
+   * then keeps the activations those need. Default: true without an adapter.
+   */
+  weightGrads?: boolean;
 }
 
 // forward: batch tokens [B*T] -> logits [B*T, V]
 export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOptions = {}): Promise<{ logits: Float32Array; cache: ForwardCache }> {
+  const cache = await forwardHidden(model, batch, opts);
+  const N = batch.B * batch.T;
+  const logits = await model.kernel.matmul({ a: cache.xn, b: denseWeight(model.lmHead ?? model.embed), m: N, n: model.config.vocabSize, k: model.config.hiddenSize, transB: true });
+  return { logits, cache };
+}
+
+/**
+ * One micro-batch of training: forward, softmax cross-entropy on the batch's targets (divided by
+ * `normalizer`, the target tokens of the whole optimizer step) and backward into `grads`. Returns the
+ * summed loss and the number of target tokens. With a kernel that fuses the LM head and the loss (ort),
+ * the [N, V] logits never reach JavaScript.
+ */
+export async function lossBackward(
+  model: LlamaModel,
+  batch: Batch,
+  normalizer: number,
+  grads: Map<string, Float32Array>,
+  opts: ForwardOptions = {},
+): Promise<{ lossSum: number; count: number }> {
+  const ops = model.kernel.ops;
+  if (!ops) {
+    const { logits, cache } = await forward(model, batch, opts);
+    const ce = crossEntropyBackward(logits, batch.targets, model.config.vocabSize, normalizer, { inPlace: true, fast: model.kernel.fastMath });
+    await backward(model, cache, ce.dlogits, grads);
+    return { lossSum: ce.lossSum, count: ce.count };
+  }
+  const cache = await forwardHidden(model, batch, { ...opts, weightGrads: grads.has(`${moduleName(0, "q_proj")}.weight`) });
+  const dW = grads.get(model.lmHead ? "lm_head.weight" : "model.embed_tokens.weight");
+  const r = await ops.headLoss({ x: cache.xn, w: denseWeight(model.lmHead ?? model.embed), targets: batch.targets, vocab: model.config.vocabSize, normalizer, dW });
+  await backwardHidden(model, cache, r.dx, grads);
+  return { lossSum: r.lossSum, count: r.count };
+}
+
+// the decoder up to the LM head's input (cache.xn)
+async function forwardHidden(model: LlamaModel, batch: Batch, opts: ForwardOptions): Promise<ForwardCache> {
   const c = model.config;
   const kernel = model.kernel;
   const D = c.hiddenSize;
@@ -175,6 +218,13 @@ export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOpti
   const caches: LayerCache[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     const layer = model.layers[l];
+    if (kernel.ops) {
+      // the whole layer in one kernel call (ort: one onnxruntime graph)
+      const r = await kernel.ops.layerForward(fusedLayerArgs(model, l, x, batch, adapter, drop, opts.weightGrads ?? !adapter));
+      caches.push({ fused: r.state });
+      x = r.out;
+      continue;
+    }
     const lin = {} as Record<Projection, LinearCache>;
     const run = async (p: Projection, input: Float32Array) => {
       const [o, i] = projectionShape(c, p);
@@ -203,9 +253,7 @@ export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOpti
     x = x3;
   }
   const nf = rmsnormForward(x, model.norm, c.rmsNormEps);
-  const N = batch.B * batch.T;
-  const logits = await kernel.matmul({ a: nf.y, b: denseWeight(model.lmHead ?? model.embed), m: N, n: c.vocabSize, k: D, transB: true });
-  return { logits, cache: { batch, adapter, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y } };
+  return { batch, adapter, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y };
 }
 
 /**
@@ -218,18 +266,43 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
   const c = model.config;
   const kernel = model.kernel;
   const D = c.hiddenSize;
-  const { batch, adapter } = cache;
-  const N = batch.B * batch.T;
-  const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+  const N = cache.batch.B * cache.batch.T;
   const head = denseWeight(model.lmHead ?? model.embed);
   const dHead = grads.get(model.lmHead ? "lm_head.weight" : "model.embed_tokens.weight");
   if (dHead) await kernel.matmul({ a: dlogits, b: cache.xn, m: c.vocabSize, n: D, k: N, transA: true, out: dHead, accumulate: true });
   const dxn = await kernel.matmul({ a: dlogits, b: head, m: N, n: D, k: c.vocabSize });
+  await backwardHidden(model, cache, dxn, grads);
+}
+
+// backward from the gradient of the LM head's input, dxn [N, D]
+async function backwardHidden(model: LlamaModel, cache: ForwardCache, dxn: Float32Array, grads: Map<string, Float32Array>): Promise<void> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const { batch, adapter } = cache;
+  const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+  const D = c.hiddenSize;
   let dx = rmsnormBackward(dxn, cache.xf, model.norm, cache.rstdF, grads.get("model.norm.weight") ?? null);
   const dEmbed = grads.get("model.embed_tokens.weight");
   for (let l = c.numLayers - 1; l >= 0; l--) {
     const layer = model.layers[l];
-    const lc = cache.layers[l];
+    const lcAny = cache.layers[l];
+    // Below layer 0 only the embedding could use the gradient: without an embedding grad, stop there.
+    const needDx = l > 0 || !!dEmbed || !!grads.get("model.layers.0.input_layernorm.weight");
+    if ("fused" in lcAny) {
+      if (!kernel.ops) throw new EngineError("backward: the forward ran fused layers that this model's kernel does not have", {});
+      const fg: FusedLayerGrads = { proj: {}, inputGrad: needDx };
+      for (const p of PROJECTIONS) {
+        const name = moduleName(l, p);
+        fg.proj[p] = { dW: grads.get(`${name}.weight`), dA: grads.get(`${name}.lora_A.weight`), dB: grads.get(`${name}.lora_B.weight`) };
+      }
+      fg.dInputNorm = grads.get(`model.layers.${l}.input_layernorm.weight`);
+      fg.dPostNorm = grads.get(`model.layers.${l}.post_attention_layernorm.weight`);
+      const dxl = await kernel.ops.layerBackward(dx, lcAny.fused, fg);
+      if (!dxl) break;
+      dx = dxl;
+      continue;
+    }
+    const lc = lcAny;
     const back = async (p: Projection, dy: Float32Array, needDx = true) => {
       const [o, i] = projectionShape(c, p);
       const name = moduleName(l, p);
@@ -253,8 +326,6 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
     const { dq, dk, dv } = await attentionBackward(kernel, dao, lc.q, lc.k, lc.v, lc.attn, shape);
     ropeApply(dq, batch.positions, c.numHeads, model.rope, true);
     ropeApply(dk, batch.positions, c.numKvHeads, model.rope, true);
-    // Below layer 0 only the embedding could use the gradient: without an embedding grad, stop here.
-    const needDx = l > 0 || !!dEmbed || !!grads.get("model.layers.0.input_layernorm.weight");
     const dn1 = await back("q_proj", dq, needDx);
     const dn1k = await back("k_proj", dk, needDx);
     const dn1v = await back("v_proj", dv, needDx);
@@ -265,6 +336,42 @@ export async function backward(model: LlamaModel, cache: ForwardCache, dlogits: 
     dx = dxl;
   }
   if (dEmbed) embeddingBackward(dEmbed, batch.tokens, dx, D);
+}
+
+// The inputs of Kernel.ops.layerForward for layer l. LoRA dropout masks are drawn from `drop` in the
+// order linearForward draws them (projection by projection, element by element), as 0 or 1 / (1 - p).
+function fusedLayerArgs(model: LlamaModel, l: number, x: Float32Array, batch: Batch, adapter: LoraAdapter | null, drop: Rng | null, weightGrads: boolean) {
+  const c = model.config;
+  const layer = model.layers[l];
+  const N = batch.B * batch.T;
+  const weights = {} as Record<Projection, Float32Array>;
+  const lora: Partial<Record<Projection, FusedLayerLora>> = {};
+  for (const p of PROJECTIONS) {
+    weights[p] = denseWeight(layer.proj[p]);
+    const lw = layerLora(adapter, l, p);
+    if (!lw) continue;
+    let mask: Float32Array | null = null;
+    if (lw.dropout > 0 && drop) {
+      const keep = 1 - lw.dropout;
+      mask = new Float32Array(N * projectionShape(c, p)[1]);
+      for (let i = 0; i < mask.length; i++) if (drop.next() < keep) mask[i] = 1 / keep;
+    }
+    lora[p] = { A: lw.A, B: lw.B, r: lw.r, scale: lw.scale, mask };
+  }
+  return {
+    x,
+    inputNorm: layer.inputNorm,
+    postNorm: layer.postNorm,
+    weights,
+    lora,
+    intermediate: c.intermediateSize,
+    eps: c.rmsNormEps,
+    positions: batch.positions,
+    segments: batch.segments,
+    rope: model.rope,
+    shape: { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim },
+    weightGrads,
+  };
 }
 
 /**

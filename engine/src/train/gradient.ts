@@ -5,9 +5,8 @@
  */
 import { adapterParams } from "../lora/adapter.ts";
 import type { LoraAdapter } from "../lora/adapter.ts";
-import { backward, forward, trainableBaseParams } from "../model/llama.ts";
+import { lossBackward, trainableBaseParams } from "../model/llama.ts";
 import type { LlamaModel } from "../model/llama.ts";
-import { crossEntropyBackward } from "../nn/cross-entropy.ts";
 import { countTargets, planBatches } from "./data.ts";
 import type { Example } from "./data.ts";
 
@@ -31,10 +30,7 @@ export async function lossGradient(
   const tokens = batches.reduce((s, b) => s + countTargets(b), 0);
   let lossSum = 0;
   for (const b of batches) {
-    const { logits, cache } = await forward(model, b, { adapter });
-    const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, tokens, { inPlace: true, fast: model.kernel.fastMath });
-    lossSum += ce.lossSum;
-    await backward(model, cache, ce.dlogits, grads);
+    lossSum += (await lossBackward(model, b, tokens, grads, { adapter })).lossSum;
   }
   return { loss: lossSum / tokens, tokens, grads };
 }

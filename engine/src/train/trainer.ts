@@ -10,9 +10,9 @@ import { createHash } from "node:crypto";
 import { EngineError } from "../errors.ts";
 import { adapterParams, createLoraAdapter, loraConfig } from "../lora/adapter.ts";
 import type { LoraAdapter, LoraConfig } from "../lora/adapter.ts";
-import { backward, dropFusedWeights, forward, trainableBaseParams } from "../model/llama.ts";
+import { dropFusedWeights, forward, lossBackward, trainableBaseParams } from "../model/llama.ts";
 import type { Batch, LlamaModel } from "../model/llama.ts";
-import { crossEntropyBackward, crossEntropyForward } from "../nn/cross-entropy.ts";
+import { crossEntropyForward } from "../nn/cross-entropy.ts";
 import { Rng, deriveSeed } from "../random/prng.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./checkpoint.ts";
@@ -190,10 +190,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     for (const g of grads.values()) g.fill(0);
     let lossSum = 0;
     for (const b of micro) {
-      const { logits, cache } = await forward(model, b, { adapter, dropoutRng });
-      const ce = crossEntropyBackward(logits, b.targets, model.config.vocabSize, normalizer, { inPlace: true, fast: model.kernel.fastMath });
-      lossSum += ce.lossSum;
-      await backward(model, cache, ce.dlogits, grads);
+      lossSum += (await lossBackward(model, b, normalizer, grads, { adapter, dropoutRng })).lossSum;
       const n = countTokens(b);
       tokensThisRun += n;
       state.tokens += n;
