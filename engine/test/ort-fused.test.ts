@@ -9,7 +9,8 @@ import { adapterParams, createLoraAdapter, loraConfig } from "../src/lora/adapte
 import type { LoraAdapter } from "../src/lora/adapter.ts";
 import { llamaConfig } from "../src/model/config.ts";
 import type { LlamaConfig } from "../src/model/config.ts";
-import { backward, forward, initModel, lossBackward, trainableBaseParams } from "../src/model/llama.ts";
+import { modelFromTensors } from "../src/model/io.ts";
+import { backward, forward, initModel, lossBackward, modelTensors, trainableBaseParams } from "../src/model/llama.ts";
 import type { Batch, LlamaModel } from "../src/model/llama.ts";
 import { crossEntropyBackward } from "../src/nn/cross-entropy.ts";
 import { Rng } from "../src/random/prng.ts";
@@ -127,6 +128,19 @@ describe("ort fused layer and head graphs", () => {
     const got = await run(ort);
     assert.ok(relErr(got.logits, want.logits) < 1e-5, `logits relative error ${relErr(got.logits, want.logits)}`);
     assertGradsClose(got.g, want.g);
+  });
+
+  test("QLoRA (NF4 base dequantized per use): the same adapter gradients as the reference", async () => {
+    const grads = async (kernel: Kernel) => {
+      const dense = sameModel(cfg, kernel, 17);
+      const model = modelFromTensors(cfg, modelTensors(dense), { quantize: "nf4", kernel });
+      const adapter = createLoraAdapter(cfg, loraConfig({ r: 4, alpha: 8, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] }), 18);
+      randomizeB(adapter, 19);
+      const g = new Map([...adapterParams(adapter)].map(([k, v]) => [k, new Float32Array(v.length)]));
+      await lossBackward(model, batch(cfg, 20), 21, g, { adapter });
+      return g;
+    };
+    assertGradsClose(await grads(ort), await grads(ts));
   });
 
   test("a training step with the fused graphs lowers the loss on its batch", async () => {

@@ -137,8 +137,11 @@ export interface FusedHeadLossResult {
 export interface FusedOps {
   /** A whole decoder layer: RMSNorm, q/k/v with LoRA, RoPE, masked attention, o, residual, RMSNorm, SwiGLU MLP, residual. */
   layerForward(args: FusedLayerArgs): Promise<{ out: Float32Array; state: unknown }>;
-  /** Its backward from the gradient of the layer output; parameter gradients are added into `grads`. */
-  layerBackward(dout: Float32Array, state: unknown, grads: FusedLayerGrads): Promise<Float32Array | null>;
+  /**
+   * Its backward from the gradient of the layer output, given the layer's weights again (the state does not
+   * keep them: a quantized base is dequantized per use); parameter gradients are added into `grads`.
+   */
+  layerBackward(dout: Float32Array, state: unknown, weights: Record<Projection, Float32Array>, grads: FusedLayerGrads): Promise<Float32Array | null>;
   /** LM head + softmax cross-entropy: summed loss, d loss / d x (and d loss / d w); the logits never leave the kernel. */
   headLoss(args: FusedHeadLossArgs): Promise<FusedHeadLossResult>;
 }

@@ -341,7 +341,8 @@ function batchTables(a: FusedLayerArgs): BatchTables {
 
 /** What the layer forward hands to its backward. */
 interface LayerState {
-  args: FusedLayerArgs;
+  /** The forward's arguments without the weights (a quantized base is dequantized again for the backward, never kept). */
+  args: Omit<FusedLayerArgs, "weights">;
   spec: LayerSpec;
   tables: BatchTables;
   saved: Record<string, Float32Array>;
@@ -378,7 +379,7 @@ export function createOrtOps(ort: Ort, session: (key: string, model: () => Uint8
   const f32 = (data: Float32Array, dims: number[]) => new ort.Tensor("float32", data, dims);
   let tables: BatchTables | null = null;
 
-  function weightFeeds(a: FusedLayerArgs, spec: LayerSpec, t: BatchTables): Record<string, Tensor> {
+  function weightFeeds(a: Omit<FusedLayerArgs, "weights">, weights: FusedLayerArgs["weights"], spec: LayerSpec, t: BatchTables): Record<string, Tensor> {
     const feeds: Record<string, Tensor> = {
       WN1: f32(a.inputNorm, [spec.D]),
       WN2: f32(a.postNorm, [spec.D]),
@@ -389,7 +390,7 @@ export function createOrtOps(ort: Ort, session: (key: string, model: () => Uint8
     const N = t.B * t.T;
     for (const p of LAYER_PROJECTIONS) {
       const [o, i] = shapeOf(spec, p);
-      feeds[w(p)] = f32(a.weights[p], [o, i]);
+      feeds[w(p)] = f32(weights[p], [o, i]);
       const l = a.lora[p];
       if (!l) continue;
       feeds[la(p)] = f32(l.A, [l.r, i]);
@@ -419,23 +420,24 @@ export function createOrtOps(ort: Ort, session: (key: string, model: () => Uint8
         saved[name] = new Float32Array(dims.reduce((x, y) => x * y, 1));
         fetches[name] = f32(saved[name], dims);
       }
-      const feeds = weightFeeds(a, spec, t);
+      const feeds = weightFeeds(a, a.weights, spec, t);
       feeds.X = f32(a.x, [B * T, spec.D]);
       feeds.MASK = f32(t.mask, [B, 1, T, T]);
       await s.run(feeds, fetches);
       const out = saved.X3;
       delete saved.X3;
-      const state: LayerState = { args: a, spec, tables: t, saved };
+      const { weights: _, ...rest } = a;
+      const state: LayerState = { args: rest, spec, tables: t, saved };
       return { out, state };
     },
 
-    async layerBackward(dout: Float32Array, state: unknown, grads: FusedLayerGrads): Promise<Float32Array | null> {
+    async layerBackward(dout: Float32Array, state: unknown, weights: FusedLayerArgs["weights"], grads: FusedLayerGrads): Promise<Float32Array | null> {
       const st = state as LayerState;
       const { args: a, tables: t } = st;
       const spec: LayerSpec = { ...st.spec, inputGrad: grads.inputGrad || st.spec.weightGrads };
       const s = await session(`layer-bw:${JSON.stringify(spec)}`, () => layerBackwardModel(spec));
       const { B, T } = t;
-      const feeds = weightFeeds(a, spec, t);
+      const feeds = weightFeeds(a, weights, spec, t);
       feeds.DOUT = f32(dout, [B * T, spec.D]);
       feeds.X = f32(a.x, [B * T, spec.D]);
       for (const [name, data] of Object.entries(st.saved)) feeds[name] = f32(data, outputDims(spec, name, B, T));

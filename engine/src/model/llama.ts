@@ -297,7 +297,9 @@ async function backwardHidden(model: LlamaModel, cache: ForwardCache, dxn: Float
       }
       fg.dInputNorm = grads.get(`model.layers.${l}.input_layernorm.weight`);
       fg.dPostNorm = grads.get(`model.layers.${l}.post_attention_layernorm.weight`);
-      const dxl = await kernel.ops.layerBackward(dx, lcAny.fused, fg);
+      const weights = {} as Record<Projection, Float32Array>;
+      for (const p of PROJECTIONS) weights[p] = denseWeight(layer.proj[p]);
+      const dxl = await kernel.ops.layerBackward(dx, lcAny.fused, weights, fg);
       if (!dxl) break;
       dx = dxl;
       continue;
