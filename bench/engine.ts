@@ -94,6 +94,9 @@ const result = {
   train_tokens_per_s_wasm: core.wasm.train_tokens_per_s,
   train_tokens_per_s_ort: core.ort.train_tokens_per_s,
   torch_train_tokens_per_s: torchTokens,
+  // the training goals as ratios: ort >= 1.0x PyTorch, wasm >= 0.3x (null without the torch run)
+  train_ort_over_torch: torchTokens ? round(core.ort.train_tokens_per_s / torchTokens, 3) : null,
+  train_wasm_over_torch: torchTokens ? round(core.wasm.train_tokens_per_s / torchTokens, 3) : null,
   train_mfu: mfu("ort"),
   train_mfu_wasm: mfu("wasm"),
   ...qloraBytes(),
