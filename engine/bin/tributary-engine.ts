@@ -9,6 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
@@ -41,13 +42,14 @@ const USAGE = `usage: tributary-engine <command> [options]
             [--top-p 1] [--seed 0] [--stop TEXT ...]
   chat      --model DIR [--adapter DIR ...] [--system TEXT] [--max-tokens 256] [--temperature 0]
   export    --model DIR [--adapter DIR] --out DIR --format hf|gguf [--dtype f32|bf16]
-  common    --kernel ts|wasm|ort (default ts) --threads N (default 1)
+  common    --kernel ort|wasm|ts (default ort, the fastest; wasm: bit-identical results on every machine
+            and thread count, for replayable jobs; ts: the plain reference) --threads N (default: all cores)
 `;
 
 const common = {
   model: { type: "string" },
-  kernel: { type: "string", default: "ts" },
-  threads: { type: "string", default: "1" },
+  kernel: { type: "string", default: "ort" },
+  threads: { type: "string", default: String(availableParallelism()) },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -69,7 +71,7 @@ function need(v: string | undefined, name: string): string {
 /** Loads the model (dense) and tokenizer on the chosen kernel, runs fn, and releases the kernel. */
 async function withModel<T>(values: { model?: string; kernel?: string; threads?: string }, fn: (m: LlamaModel, tok: ChatTokenizer, dir: string) => Promise<T>): Promise<T> {
   const dir = need(values.model, "model");
-  const kernel = await selectKernel(values.kernel ?? "ts", num(values.threads, "threads", 1));
+  const kernel = await selectKernel(values.kernel ?? "ort", num(values.threads, "threads", availableParallelism()));
   try {
     const model = await loadModel(dir, { kernel });
     const tok = await ChatTokenizer.fromDir(dir);
@@ -141,7 +143,7 @@ async function cmdTrain(argv: string[]): Promise<void> {
     },
   };
   const records = parseRecordsJsonl(await readFile(dataPath, "utf8"));
-  const kernel = await selectKernel(values.kernel ?? "ts", num(values.threads, "threads", 1));
+  const kernel = await selectKernel(values.kernel ?? "ort", num(values.threads, "threads", availableParallelism()));
   const bar = new cliProgress.SingleBar(
     { format: "train |{bar}| {value}/{total} steps | loss {loss} | lr {lr} | {tps} tok/s | ETA {eta_formatted}", stream: process.stderr, hideCursor: true },
     cliProgress.Presets.shades_classic,
