@@ -1,0 +1,118 @@
+// A directory stored as a file set: every file added (and pinned) on its own, plus one JSON document
+// (`tributary/file-set@1`) listing path, CID, sha256 and size. Its CID names the directory: base model
+// folders (Hugging Face layout) and adapter folders (PEFT layout) travel this way. Reading it back
+// verifies each file twice: block by block against its CID (ContentStore.cat) and against the listed
+// sha256; the folder appears on disk only once complete (written to a temporary folder, then renamed).
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { dirname, join, normalize, sep } from "node:path";
+import { z } from "zod";
+import type { ContentStore } from "../content/store.ts";
+
+export const FileSetSchema = z.object({
+  schema: z.literal("tributary/file-set@1"),
+  files: z
+    .array(
+      z.object({
+        path: z.string().min(1).refine((p) => !p.startsWith("/") && !normalize(p).split(sep).includes(".."), "must be a relative path inside the folder"),
+        cid: z.string().min(1),
+        sha256: z.string().regex(/^0x[0-9a-f]{64}$/, "must be 0x + 64 lowercase hex digits"),
+        size: z.number().int().nonnegative(),
+      }),
+    )
+    .min(1, "must list at least one file"),
+});
+export type FileSet = z.infer<typeof FileSetSchema>;
+
+/** The stored files do not match their file set (tampered or corrupted content). */
+export class FileSetMismatchError extends Error {
+  readonly path: string;
+  constructor(path: string, detail: string) {
+    super(`File set entry ${path}: ${detail}. The content was altered; do not use it.`);
+    this.name = "FileSetMismatchError";
+    this.path = path;
+  }
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+async function listFiles(dir: string, prefix = ""): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await listFiles(dir, rel)));
+    else if (e.isFile()) out.push(rel);
+  }
+  return out;
+}
+
+/**
+ * Adds the files of `dir` (all, recursively, or only `files`, relative paths) and their file set;
+ * returns the file set's CID. Same folder content -> same CID.
+ */
+export async function addFileSet(store: ContentStore, dir: string, opts: { files?: readonly string[]; signal?: AbortSignal } = {}): Promise<{ cid: string; fileSet: FileSet }> {
+  const paths = opts.files ? [...opts.files].sort() : await listFiles(dir);
+  const files: FileSet["files"] = [];
+  for (const p of paths) {
+    const bytes = await readFile(join(dir, p));
+    const { cid } = await store.add(bytes, { signal: opts.signal });
+    files.push({ path: p.split(sep).join("/"), cid, sha256: sha256Hex(bytes), size: bytes.length });
+  }
+  const fileSet = FileSetSchema.parse({ schema: "tributary/file-set@1", files });
+  const { cid } = await store.add(JSON.stringify(fileSet), { signal: opts.signal });
+  return { cid, fileSet };
+}
+
+/** Reads and validates the file set document at `cid`. */
+export async function readFileSet(store: ContentStore, cid: string, opts: { signal?: AbortSignal } = {}): Promise<FileSet> {
+  const raw = await store.cat(cid, { signal: opts.signal, maxBytes: 4 << 20 });
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(raw));
+  } catch {
+    throw new FileSetMismatchError(cid, "the file set is not JSON");
+  }
+  const r = FileSetSchema.safeParse(json);
+  if (!r.success) throw new FileSetMismatchError(cid, `not a tributary/file-set@1 document (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
+  return r.data;
+}
+
+/**
+ * Materialises the file set `cid` as the folder `destDir` (verified), unless `destDir` already holds
+ * it (a `.file-set` marker with this CID). Returns the file set.
+ */
+export async function fetchFileSet(store: ContentStore, cid: string, destDir: string, opts: { signal?: AbortSignal } = {}): Promise<FileSet> {
+  const marker = join(destDir, ".file-set");
+  if (existsSync(marker) && (await readFile(marker, "utf8")).trim() === cid) return readFileSet(store, cid, opts);
+  const fileSet = await readFileSet(store, cid, opts);
+  const tmp = `${destDir}.partial-${process.pid}-${Date.now()}`;
+  await rm(tmp, { recursive: true, force: true });
+  try {
+    for (const f of fileSet.files) {
+      const bytes = await store.cat(f.cid, { signal: opts.signal, maxBytes: f.size });
+      if (bytes.length !== f.size) throw new FileSetMismatchError(f.path, `size ${bytes.length}, listed ${f.size}`);
+      const actual = sha256Hex(bytes);
+      if (actual !== f.sha256) throw new FileSetMismatchError(f.path, `sha256 ${actual}, listed ${f.sha256}`);
+      const target = join(tmp, f.path);
+      await mkdir(dirname(target), { recursive: true });
+      await writeFile(target, bytes);
+    }
+    await writeFile(join(tmp, ".file-set"), `${cid}\n`);
+    await rm(destDir, { recursive: true, force: true });
+    await mkdir(dirname(destDir), { recursive: true });
+    await rename(tmp, destDir);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return fileSet;
+}
+
+/** Whether `destDir` holds the complete file set `cid` (as fetchFileSet leaves it). */
+export async function hasFileSet(destDir: string, cid: string): Promise<boolean> {
+  const marker = join(destDir, ".file-set");
+  return existsSync(marker) && (await stat(marker)).isFile() && (await readFile(marker, "utf8")).trim() === cid;
+}
