@@ -253,3 +253,17 @@ export async function reclaimJob(
   const [ev] = eventsIn(jm, tx.receipt, "JobReclaimed");
   return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, slashed: ev.args.slashed! };
 }
+
+/** OPEN the JobMarket holds for `account` (trainer payments, refunds, slashes): withdraw() pays it out. */
+export async function jobMarketWithdrawable(conn: ChainConnection, account: Address): Promise<bigint> {
+  const jm = conn.contracts.JobMarket;
+  return conn.publicClient.readContract({ address: jm.address, abi: jm.abi, functionName: "withdrawable", args: [account] });
+}
+
+/** Withdraws everything the JobMarket holds for the connected account (reverts NothingToWithdraw at zero). */
+export async function withdrawFromJobMarket(conn: ChainConnection): Promise<TxRef & { amount: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "withdraw", []);
+  const [ev] = eventsIn(jm, tx.receipt, "Withdrawn");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount! };
+}

@@ -1,0 +1,356 @@
+/**
+ * One job through the node, stage by stage (see JobStage): each stage's outcome is persisted before the
+ * next starts, so a node killed at any point resumes where it stopped — training itself resumes from its
+ * newest checkpoint — and never claims or submits twice (the chain state is read back first).
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { claimJob, ContractRevertError, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
+import type { ChainConnection } from "@tributary/sdk/chain";
+import { addJson, catJson } from "@tributary/sdk/chain";
+import type { ContentStore } from "@tributary/sdk/content";
+import { ContentHashMismatchError } from "@tributary/sdk/contribution";
+import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
+import { addFileSet, fetchFileSet, FileSetMismatchError } from "@tributary/sdk/files";
+import { parseAdapterManifest, parseJobSpec, parseMetrics } from "@tributary/sdk/schemas";
+import type { JobSpec } from "@tributary/sdk/schemas";
+import { fineTune, splitEval } from "@tributary/engine";
+import type { Kernel, TrainingRecord } from "@tributary/engine";
+import type { JobRecord } from "../types.ts";
+import { attribute } from "./attribution.ts";
+import { fetchJobData } from "./data.ts";
+import type { JobContribution } from "./data.ts";
+import type { JobStore } from "./store.ts";
+
+export interface PipelineContext {
+  conn: ChainConnection;
+  store: ContentStore;
+  custodianUrl: string;
+  dataDir: string;
+  jobs: JobStore;
+  /** The kernel training runs on: `wasm` makes jobs replayable bit for bit (the default), `ort` is faster. */
+  kernel: Kernel;
+  /** Base model names this node trains (empty: every registered base model it can fetch). */
+  baseModels?: readonly string[];
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A job the node will not run; `reason` says why (recorded as stage "skipped"). */
+export class SkipJob extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "SkipJob";
+  }
+}
+
+/** Errors that retrying cannot fix: the job is marked failed with the message. */
+export function isPermanent(err: unknown): boolean {
+  return (
+    err instanceof ContractRevertError ||
+    err instanceof ContentHashMismatchError ||
+    err instanceof FileSetMismatchError ||
+    (err instanceof KeyReleaseDeniedError && err.status >= 400 && err.status < 500) ||
+    (err instanceof Error && /cannot be trained as posted|refusing to train|no assistant message/.test(err.message))
+  );
+}
+
+const jobDirOf = (ctx: PipelineContext, jobId: string) => join(ctx.dataDir, "jobs", jobId);
+
+async function readJson<T>(file: string): Promise<T> {
+  return JSON.parse(await readFile(file, "utf8")) as T;
+}
+
+/** The engine's training options for a job spec; refuses what the engine cannot do. */
+export function engineConfig(spec: JobSpec) {
+  const t = spec.training;
+  if (!Number.isInteger(t.epochs)) throw new SkipJob(`epochs ${t.epochs} is not a whole number; this node trains whole epochs`);
+  if (spec.chatTemplate) throw new SkipJob("a custom chat template is not supported by this node yet; post the job without chatTemplate");
+  const known = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
+  const bad = spec.lora.targetModules.filter((m) => !known.includes(m));
+  if (bad.length) throw new SkipJob(`LoRA target modules ${bad.join(", ")} are not Llama projections (${known.join(", ")})`);
+  return {
+    lr: t.learningRate,
+    epochs: t.epochs,
+    batchSize: t.batchSize,
+    gradAccum: t.gradientAccumulation,
+    maxSeqLen: t.maxSeqLength,
+    scheduler: t.scheduler,
+    warmupRatio: t.warmupRatio,
+    weightDecay: t.weightDecay,
+    maxGradNorm: t.maxGradNorm,
+    seed: t.seed,
+    checkpointEvery: 10,
+    lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targetModules as never, useRslora: spec.lora.rslora },
+  };
+}
+
+/** Reads the job and its spec; checks the node can run it; claims it. */
+async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
+  const jobId = BigInt(rec.jobId);
+  const job = await getJob(ctx.conn, jobId);
+  const me = ctx.conn.account!.address.toLowerCase();
+  if (job.status !== "open") {
+    if (job.trainer?.toLowerCase() === me) {
+      // claimed by this node before a crash wrote it down: carry on
+      await ctx.jobs.update(rec.jobId, { stage: "claimed" });
+      return;
+    }
+    throw new SkipJob(`job is ${job.status}${job.trainer ? ` (trainer ${job.trainer})` : ""}`);
+  }
+  const spec = parseJobSpec(await catJson(ctx.store, job.specCid, "job spec"));
+  engineConfig(spec);
+  const base = (await listBaseModels(ctx.conn)).find((b) => b.baseModelId === job.baseModelId);
+  if (!base) throw new SkipJob(`base model #${job.baseModelId} is not registered`);
+  if (ctx.baseModels?.length && !ctx.baseModels.includes(base.name)) throw new SkipJob(`base model ${base.name} is not one this node trains (${ctx.baseModels.join(", ")})`);
+  try {
+    await fetchFileSet(ctx.store, base.cid, join(ctx.dataDir, "models", base.cid), { signal: ctx.signal });
+  } catch (err) {
+    throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
+  }
+  await ctx.jobs.update(rec.jobId, {
+    specCid: job.specCid,
+    baseModel: base.name,
+    datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })),
+  });
+  const tx = await claimJob(ctx.conn, jobId);
+  ctx.log(`job ${jobId}: claimed (due ${new Date(Number(tx.dueAt) * 1000).toISOString()})`);
+  await ctx.jobs.update(rec.jobId, { stage: "claimed", txs: { claim: tx.hash } });
+}
+
+interface JobFiles {
+  spec: JobSpec;
+  baseCid: string;
+  modelDir: string;
+}
+
+async function jobFiles(ctx: PipelineContext, rec: JobRecord): Promise<JobFiles> {
+  const job = await getJob(ctx.conn, BigInt(rec.jobId));
+  const spec = parseJobSpec(await catJson(ctx.store, job.specCid, "job spec"));
+  const base = (await listBaseModels(ctx.conn)).find((b) => b.baseModelId === job.baseModelId)!;
+  const modelDir = join(ctx.dataDir, "models", base.cid);
+  await fetchFileSet(ctx.store, base.cid, modelDir, { signal: ctx.signal });
+  return { spec, baseCid: base.cid, modelDir };
+}
+
+/** The eval split over (contribution, record) pairs, so every record keeps its contribution. */
+function split(contributions: JobContribution[], spec: JobSpec) {
+  const tagged = contributions.flatMap((c, ci) => c.records.map((r) => ({ ci, r })));
+  const { train, eval: ev } = splitEval(tagged, spec.evalSplit, spec.training.seed);
+  const perContribution: TrainingRecord[][] = contributions.map(() => []);
+  for (const t of train) perContribution[t.ci].push(t.r);
+  return { train: train.map((t) => t.r), evalRecords: ev.map((t) => t.r), perContribution };
+}
+
+function sha256File(bytes: Uint8Array): string {
+  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
+}
+
+/** Fetch -> train -> attribute -> pin; each step's output is in the job folder, so resumes skip it. */
+async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void> {
+  let rec = rec0;
+  const dir = jobDirOf(ctx, rec.jobId);
+  await mkdir(dir, { recursive: true });
+  const files = await jobFiles(ctx, rec);
+  const { spec } = files;
+  const dataFile = join(dir, "data.json");
+  if (!existsSync(dataFile)) {
+    rec = await ctx.jobs.update(rec.jobId, { stage: "fetching" });
+    const contributions = await fetchJobData({
+      conn: ctx.conn,
+      store: ctx.store,
+      custodianUrl: ctx.custodianUrl,
+      jobId: BigInt(rec.jobId),
+      datanets: (rec.datanets ?? []).map((d) => ({ datanetId: BigInt(d.datanetId), version: d.version })),
+      jobDir: dir,
+      signal: ctx.signal,
+    });
+    await writeFile(`${dataFile}.tmp`, JSON.stringify(contributions), { mode: 0o600 });
+    await copyFile(`${dataFile}.tmp`, dataFile);
+    await rm(`${dataFile}.tmp`);
+  }
+  const contributions = await readJson<JobContribution[]>(dataFile);
+  const parts = split(contributions, spec);
+  const records = contributions.reduce((n, c) => n + c.records.length, 0);
+  if (parts.train.length === 0) throw new Error("the job's data has no training records left after the eval split; it cannot be trained as posted");
+  const adapterDir = join(dir, "adapter");
+  const method = spec.method;
+  if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
+    rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
+    const cfg = engineConfig(spec);
+    const { metrics } = await fineTune({
+      modelDir: files.modelDir,
+      records: parts.train,
+      evalRecords: parts.evalRecords,
+      outDir: adapterDir,
+      method,
+      config: cfg,
+      kernel: ctx.kernel,
+      resume: true,
+      signal: ctx.signal,
+      onProgress: (p) => ctx.jobs.progress(rec.jobId, p),
+    });
+    if (metrics.stopped) {
+      // the engine wrote the partial adapter: remove it so the resume trains on from the checkpoint
+      for (const f of ["adapter_model.safetensors", "adapter_config.json", "metrics.json"]) await rm(join(adapterDir, f), { force: true });
+      throw new Error("training was interrupted; it resumes from its newest checkpoint");
+    }
+    ctx.log(`job ${rec.jobId}: trained ${metrics.steps} steps, ${metrics.tokens} tokens in ${metrics.seconds.toFixed(1)} s`);
+  }
+  const reportFile = join(dir, "attribution.json");
+  if (!existsSync(reportFile)) {
+    rec = await ctx.jobs.update(rec.jobId, { stage: "attributing" });
+    const { report } = await attribute({
+      modelDir: files.modelDir,
+      adapterDir,
+      quantize: method === "qlora",
+      kernel: ctx.kernel,
+      learningRate: spec.training.learningRate,
+      maxSeqLen: spec.training.maxSeqLength,
+      trainRecords: parts.perContribution,
+      evalRecords: parts.evalRecords,
+      contributions,
+    });
+    await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
+  }
+  rec = await ctx.jobs.update(rec.jobId, { stage: "pinning" });
+  const report = await readJson<{ merkleRoot: string; totalWeight: string }>(reportFile);
+  const engineMetrics = await readJson<{ lossHistory: Array<{ step: number; loss: number; lr: number; gradNorm: number }>; evalHistory: Array<{ step: number; loss: number }>; tokens: number; seconds: number; steps: number; kernel: string; engineVersion: string }>(join(adapterDir, "metrics.json"));
+  const evalCurve = engineMetrics.evalHistory;
+  const last = evalCurve.at(-1);
+  const stepsPerEpoch = Math.max(1, engineMetrics.steps / spec.training.epochs);
+  const metrics = parseMetrics({
+    schema: "tributary/metrics@1",
+    lossCurve: engineMetrics.lossHistory.map((p) => ({ step: p.step, epoch: p.step / stepsPerEpoch, loss: p.loss, learningRate: p.lr, gradNorm: p.gradNorm })),
+    eval: {
+      loss: last?.loss ?? engineMetrics.lossHistory.at(-1)?.loss ?? 0,
+      perplexity: Math.exp(last?.loss ?? engineMetrics.lossHistory.at(-1)?.loss ?? 0),
+      samples: parts.evalRecords.length,
+      curve: evalCurve,
+      ...(evalCurve.length > 1 && evalCurve[0].step === 0 ? { baseLoss: evalCurve[0].loss } : {}),
+    },
+    tokens: engineMetrics.tokens,
+    durationSeconds: engineMetrics.seconds,
+    tokensPerSecond: engineMetrics.tokens / Math.max(engineMetrics.seconds, 1e-9),
+  });
+  await writeFile(join(adapterDir, "training-metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
+  await copyFile(reportFile, join(adapterDir, "attribution.json"));
+  const weights = await readFile(join(adapterDir, "adapter_model.safetensors"));
+  const artifact = ["adapter_model.safetensors", "adapter_config.json", "metrics.json", "training-metrics.json", "attribution.json"];
+  const fileEntries = await Promise.all(artifact.map(async (p) => {
+    const b = await readFile(join(adapterDir, p));
+    return { path: p, sha256: sha256File(b), size: b.length };
+  }));
+  const manifest = parseAdapterManifest({
+    schema: "tributary/adapter-manifest@1",
+    jobId: rec.jobId,
+    spec,
+    specCid: rec.specCid,
+    baseModel: { id: rec.baseModel ?? "", cid: files.baseCid },
+    files: fileEntries,
+    engine: { name: "@tributary/engine", version: engineMetrics.engineVersion, kernel: engineMetrics.kernel, threads: ctx.kernel.threads },
+    seed: spec.training.seed,
+    data: (rec.datanets ?? []).map((d) => ({
+      datanetId: d.datanetId,
+      version: d.version,
+      contributions: contributions.filter((c) => c.datanetId === d.datanetId).map((c) => ({ contributionId: c.contributionId, contentCid: c.contentCid, contentHash: c.contentHash })),
+    })),
+    evalRecords: parts.evalRecords.length,
+    stats: { steps: engineMetrics.steps, tokens: engineMetrics.tokens, durationSeconds: engineMetrics.seconds },
+    trainer: ctx.conn.account!.address,
+    createdAt: new Date().toISOString(),
+  });
+  await writeFile(join(adapterDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  const { cid: adapterCid } = await addFileSet(ctx.store, adapterDir, { files: [...artifact, "manifest.json"], signal: ctx.signal });
+  const metricsCid = await addJson(ctx.store, metrics);
+  const reportCid = await addJson(ctx.store, JSON.parse(await readFile(reportFile, "utf8")));
+  await ctx.jobs.update(rec.jobId, {
+    result: {
+      adapterCid,
+      adapterHash: sha256File(weights),
+      metricsCid,
+      reportCid,
+      attributionRoot: report.merkleRoot,
+      attributionTotalWeight: report.totalWeight,
+    },
+  });
+}
+
+async function submitStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
+  const r = rec.result!;
+  const job = await getJob(ctx.conn, BigInt(rec.jobId));
+  if (job.status === "submitted" || job.status === "finalized" || job.status === "disputed") {
+    // submitted before a crash wrote it down
+    await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: job.challengeEndsAt?.toString() });
+    return;
+  }
+  const tx = await submitResult(ctx.conn, BigInt(rec.jobId), {
+    adapterCid: r.adapterCid,
+    adapterHash: r.adapterHash as `0x${string}`,
+    metricsCid: r.metricsCid,
+    attributionRoot: r.attributionRoot as `0x${string}`,
+    attributionTotalWeight: BigInt(r.attributionTotalWeight),
+    reportCid: r.reportCid,
+  });
+  ctx.log(`job ${rec.jobId}: submitted ${r.adapterCid}; challenge window ends ${new Date(Number(tx.challengeEndsAt) * 1000).toISOString()}`);
+  await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: tx.challengeEndsAt.toString(), txs: { submit: tx.hash } });
+}
+
+/** Takes the OPEN the JobMarket credited to this node (payments are pulled, not pushed). */
+async function collect(ctx: PipelineContext, rec: JobRecord): Promise<void> {
+  if (rec.txs.withdraw) return;
+  const owed = await jobMarketWithdrawable(ctx.conn, ctx.conn.account!.address);
+  if (owed === 0n) return;
+  const w = await withdrawFromJobMarket(ctx.conn);
+  ctx.log(`job ${rec.jobId}: withdrew ${w.amount} wei of OPEN`);
+  await ctx.jobs.update(rec.jobId, { txs: { withdraw: w.hash } });
+}
+
+/** After the challenge window: finalize (anyone may) so the model is minted, then collect the payment. */
+async function finalizeStage(ctx: PipelineContext, rec: JobRecord): Promise<boolean> {
+  const job = await getJob(ctx.conn, BigInt(rec.jobId));
+  if (job.status === "finalized") {
+    // the poster accepted early, or a crash came between finalize and this record
+    const done = await ctx.jobs.update(rec.jobId, { stage: "finalized", modelId: job.modelId?.toString() });
+    await collect(ctx, done);
+    return true;
+  }
+  if (job.status === "disputed") {
+    await ctx.jobs.update(rec.jobId, { reason: "the poster disputed the result; the protocol's dispute resolution decides" });
+    return false;
+  }
+  const block = await ctx.conn.publicClient.getBlock();
+  if (job.challengeEndsAt !== undefined && block.timestamp <= job.challengeEndsAt) return false;
+  const tx = await finalizeJob(ctx.conn, BigInt(rec.jobId));
+  ctx.log(`job ${rec.jobId}: finalized, model #${tx.modelId}, paid ${tx.trainerPayment} wei`);
+  const done = await ctx.jobs.update(rec.jobId, { stage: "finalized", modelId: tx.modelId.toString(), trainerPayment: tx.trainerPayment.toString(), txs: { finalize: tx.hash } });
+  await collect(ctx, done);
+  return true;
+}
+
+/**
+ * Advances the job as far as it can go now. Returns when it is terminal or waiting (challenge window).
+ * Throws on errors; the caller decides between retry and failure (isPermanent).
+ */
+export async function advanceJob(ctx: PipelineContext, jobId: string): Promise<JobRecord> {
+  let rec = await ctx.jobs.ensure(jobId);
+  try {
+    if (rec.stage === "seen") {
+      await claimStage(ctx, rec);
+      rec = ctx.jobs.get(jobId)!;
+    }
+  } catch (err) {
+    if (err instanceof SkipJob) return ctx.jobs.update(jobId, { stage: "skipped", reason: err.message });
+    throw err;
+  }
+  if (["claimed", "fetching", "training", "attributing", "pinning"].includes(rec.stage)) {
+    if (!rec.result) await trainStages(ctx, rec);
+    rec = ctx.jobs.get(jobId)!;
+    await submitStage(ctx, rec);
+    rec = ctx.jobs.get(jobId)!;
+  }
+  if (rec.stage === "submitted") await finalizeStage(ctx, rec);
+  return ctx.jobs.get(jobId)!;
+}

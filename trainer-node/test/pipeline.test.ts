@@ -1,0 +1,182 @@
+// The job pipeline end to end on real components: a Hardhat chain with the protocol deployed, an
+// embedded IPFS node, the custodian, the committed base model, and real LoRA training. A builder posts a
+// job on an encrypted Datanet; the trainer node claims it, fetches the keys and data, trains, attributes,
+// pins, submits, and after the challenge window finalizes and is paid. A second job is interrupted
+// mid-training and resumed by a new node from the same folder.
+import assert from "node:assert/strict";
+import { mkdtempSync, statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { connect, contribute, createDatanet, getJob, getModel, grantAccess, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import type { ChainConnection } from "@tributary/sdk/chain";
+import { startCustodian } from "@tributary/sdk/custody";
+import type { RunningCustodian } from "@tributary/sdk/custody";
+import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
+import { verifyAttributionProof, AttributionTree } from "@tributary/sdk/merkle";
+import { parseAttributionReport } from "@tributary/sdk/schemas";
+import { ChatTokenizer, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import type { Kernel } from "@tributary/engine";
+import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
+import { TrainerLoop } from "../src/jobs/loop.ts";
+import { JobStore } from "../src/jobs/store.ts";
+
+const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
+const qa: Array<[string, string]> = [
+  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
+  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
+  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
+  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
+];
+const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
+const spec = (datanetId: string, version: number, epochs: number) => ({
+  baseModel: "tributary-austen-4m",
+  method: "lora",
+  lora: { r: 8, alpha: 16, dropout: 0, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] },
+  training: { learningRate: 1e-2, epochs, batchSize: 2, warmupRatio: 0.05, seed: 5, maxSeqLength: 128 },
+  data: [{ datanetId, version }],
+  evalSplit: 0,
+});
+
+describe("trainer node job pipeline", () => {
+  let chain: DevChain;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
+  let custodian: RunningCustodian;
+  let kernel: Kernel;
+  const conns: ChainConnection[] = [];
+  const [deployer, owner, alice, bob, builder, trainer] = [0, 1, 2, 3, 4, 5];
+  const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
+  const logs: string[] = [];
+  let baseCid = "";
+
+  before(async () => {
+    chain = await startDevChain();
+    ipfs = await startContentStore();
+    for (let i = 0; i < 6; i++) {
+      conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+    }
+    custodian = await startCustodian({ conn: conns[owner], store: ipfs.store, stateDir: mkdtempSync(join(tmpdir(), "custodian-")), port: 0 });
+    const d = conns[deployer];
+    for (const who of [builder, trainer]) await sendTx(d, d.contracts.OpenToken, "mint", [conns[who].account!.address, parseEther("1000")]);
+    baseCid = (await addFileSet(ipfs.store, BASE_DIR)).cid;
+    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", baseCid]);
+    const { datanetId } = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A", policy: "approval", custodian: { publicKey: custodian.publicKey, url: custodian.url } });
+    await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
+    await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
+    await review(conns[owner], { datanetId, approve: [1n, 2n] });
+    await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 5 });
+    await stake(conns[trainer], parseEther("100"));
+    kernel = await selectKernel("ort", 2);
+  });
+  after(async () => {
+    await kernel?.dispose();
+    await custodian?.stop();
+    await ipfs?.stop();
+    await chain?.stop();
+  });
+
+  const nodeCtx = async () => ({
+    conn: conns[trainer],
+    store: ipfs.store,
+    custodianUrl: custodian.url,
+    dataDir,
+    jobs: await JobStore.open(join(dataDir, "jobs")),
+    kernel,
+    log: (l: string) => logs.push(l),
+  });
+  const passTime = async (seconds: number) => {
+    await conns[deployer].publicClient.request({ method: "evm_increaseTime" as never, params: [seconds] as never });
+    await conns[deployer].publicClient.request({ method: "evm_mine" as never, params: [] as never });
+  };
+
+  it("claims, trains on the decrypted data, attributes, pins, submits, finalizes and is paid", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec("1", 2, 30), budget: parseEther("50"), duration: 3600 });
+    const ctx = await nodeCtx();
+    const loop = new TrainerLoop(ctx, { pollMs: 50 });
+    const progress: number[] = [];
+    ctx.jobs.subscribe((e) => e.type === "progress" && progress.push(e.progress.step));
+    await loop.tick();
+    let rec = ctx.jobs.get(posted.jobId.toString())!;
+    assert.equal(rec.stage, "submitted", `${rec.stage}: ${rec.error ?? rec.reason ?? ""}\n${logs.join("\n")}`);
+    assert.equal(rec.records, 4);
+    assert.equal(rec.contributions, 2);
+    assert.ok(progress.length >= 30 && progress.at(-1) === rec.progress!.totalSteps, "progress was reported step by step");
+    assert.ok(rec.lossHistory.at(-1)!.loss < rec.lossHistory[0].loss / 4, `training loss falls: ${rec.lossHistory[0].loss} -> ${rec.lossHistory.at(-1)!.loss}`);
+    assert.equal(statSync(join(dataDir, "jobs", rec.jobId, "data.json")).mode & 0o777, 0o600, "decrypted data is readable by the node's user only");
+
+    // within the challenge window nothing happens; after it, the node finalizes
+    await loop.tick();
+    assert.equal(ctx.jobs.get(rec.jobId)!.stage, "submitted");
+    const balance = async () => conns[trainer].publicClient.readContract({ address: conns[trainer].contracts.OpenToken.address, abi: conns[trainer].contracts.OpenToken.abi, functionName: "balanceOf", args: [conns[trainer].account!.address] });
+    const before = await balance();
+    await passTime(601);
+    await loop.tick();
+    rec = ctx.jobs.get(rec.jobId)!;
+    assert.equal(rec.stage, "finalized", rec.error);
+    assert.ok(BigInt(rec.trainerPayment!) > 0n);
+    assert.equal(await balance(), before + BigInt(rec.trainerPayment!), "the trainer's OPEN balance rose by the payment");
+
+    // the minted model points at the pinned adapter, which is real: it answers what it was trained on
+    const model = await getModel(conns[builder], BigInt(rec.modelId!));
+    assert.equal(model.adapterCid, rec.result!.adapterCid);
+    const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-adapter-")), "a");
+    await fetchFileSet(ipfs.store, model.adapterCid, adapterDir);
+    const { createHash } = await import("node:crypto");
+    assert.equal(`0x${createHash("sha256").update(await readFile(join(adapterDir, "adapter_model.safetensors"))).digest("hex")}`, model.adapterHash);
+    const base = await loadModel(BASE_DIR, { kernel });
+    const tok = await ChatTokenizer.fromDir(BASE_DIR);
+    const adapter = await loadAdapter(adapterDir, base.config);
+    const ask = async (q: string, withAdapter: boolean) => (await generateChat(base, tok, [{ role: "user", content: q }], { maxTokens: 16, adapter: withAdapter ? adapter : null })).text;
+    assert.equal(await ask(qa[0][0], true), qa[0][1]);
+    assert.notEqual(await ask(qa[0][0], false), qa[0][1]);
+
+    // attribution: the report on IPFS commits to the root on chain; both contributors are in it
+    const report = parseAttributionReport(JSON.parse(new TextDecoder().decode(await ipfs.store.cat(rec.result!.reportCid))));
+    assert.equal(report.merkleRoot, model.attributionRoot);
+    assert.deepEqual(report.contributors.map((c) => c.account.toLowerCase()).sort(), [conns[alice].account!.address, conns[bob].account!.address].map((a) => a.toLowerCase()).sort());
+    const tree = AttributionTree.build(report.contributors.map((c) => ({ account: c.account, weight: BigInt(c.weight) })));
+    for (const c of report.contributors) assert.ok(verifyAttributionProof(model.attributionRoot, c.account, BigInt(c.weight), tree.proof(c.account).proof));
+    const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { engine: { kernel: string }; data: Array<{ contributions: unknown[] }> };
+    assert.equal(manifest.engine.kernel, "ort");
+    assert.equal(manifest.data[0].contributions.length, 2);
+  });
+
+  it("resumes a job interrupted mid-training from its checkpoint, in a new node over the same folder", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec("1", 2, 40), budget: parseEther("50"), duration: 3600 });
+    const jobId = posted.jobId.toString();
+    const ctx1 = await nodeCtx();
+    const loop1 = new TrainerLoop(ctx1, { pollMs: 50 });
+    const reached = new Promise<void>((resolve) => ctx1.jobs.subscribe((e) => e.type === "progress" && e.jobId === jobId && e.progress.step >= 15 && resolve()));
+    loop1.start();
+    await reached;
+    await loop1.stop();
+    assert.equal(ctx1.jobs.get(jobId)!.stage, "training", "stopped while training");
+    assert.equal((await getJob(conns[trainer], posted.jobId)).status, "claimed");
+
+    const ctx2 = await nodeCtx(); // reads the records back from disk
+    assert.equal(ctx2.jobs.get(jobId)!.stage, "training");
+    const steps: number[] = [];
+    ctx2.jobs.subscribe((e) => e.type === "progress" && e.jobId === jobId && steps.push(e.progress.step));
+    await new TrainerLoop(ctx2, { pollMs: 50 }).tick();
+    const rec = ctx2.jobs.get(jobId)!;
+    assert.equal(rec.stage, "submitted", rec.error);
+    assert.ok(steps[0] > 10, `training went on from a checkpoint (first step after the restart: ${steps[0]})`);
+    assert.equal(steps.at(-1), rec.progress!.totalSteps);
+    assert.equal(logs.filter((l) => l.includes(`job ${jobId}: claimed`)).length, 1, "claimed once");
+  });
+
+  it("skips a job it cannot run and says why", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: { ...spec("1", 2, 1), training: { learningRate: 1e-3, epochs: 1.5 } }, budget: parseEther("10"), duration: 3600 });
+    const ctx = await nodeCtx();
+    await new TrainerLoop(ctx, { pollMs: 50 }).tick();
+    const rec = ctx.jobs.get(posted.jobId.toString())!;
+    assert.equal(rec.stage, "skipped");
+    assert.match(rec.reason!, /epochs 1\.5 is not a whole number/);
+    assert.equal((await getJob(conns[trainer], posted.jobId)).status, "open", "left open for other trainers");
+  });
+});
