@@ -38,7 +38,7 @@ interface DemoPlan {
   fundedRoles: DemoRole[];
   trainerStake: string;
   trainerProfile: { endpoint: string; hardware: string };
-  baseModel: { name: string; config: unknown };
+  baseModel: { name: string; dir: string };
   datanets: {
     key: string;
     owner: DemoRole;

@@ -1,6 +1,7 @@
 // Deploys the contracts for the stack (contracts' scripts/deploy.ts, idempotent) as the demo deployer,
-// with the demo base model: its config.json is pinned to the stack's IPFS node first, so the base
-// model registered on chain points at content that exists.
+// with the demo base model: the committed model folder (engine/models/tributary-austen-4m) is pinned to
+// the stack's IPFS node first as a file set, so the base model registered on chain is one a trainer node
+// can fetch and train.
 import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -10,16 +11,14 @@ import { repoRoot } from "../config.ts";
 const plan = JSON.parse(
   fs.readFileSync(path.join(repoRoot, "scripts", "seed-data", "demo.json"), "utf8"),
 ) as {
-  baseModel: { name: string; config: unknown };
+  baseModel: { name: string; dir: string };
 };
 
-async function pinBaseModelConfig(apiUrl: string): Promise<string> {
-  const form = new FormData();
-  form.append("file", new Blob([JSON.stringify(plan.baseModel.config, null, 2) + "\n"]), "config.json");
-  const res = await fetch(`${apiUrl}/api/v0/add?pin=true&cid-version=1`, { method: "POST", body: form });
-  if (!res.ok)
-    throw new Error(`IPFS add of the base model config failed: HTTP ${res.status} ${await res.text()}`);
-  return (JSON.parse((await res.text()).trim().split("\n").pop()!) as { Hash: string }).Hash;
+async function pinBaseModel(apiUrl: string): Promise<string> {
+  const { KuboContentStore } = await import("@tributary/sdk/content");
+  const { addFileSet } = await import("@tributary/sdk/files");
+  const { cid } = await addFileSet(new KuboContentStore({ url: apiUrl }), path.join(repoRoot, plan.baseModel.dir));
+  return cid;
 }
 
 const env: NodeJS.ProcessEnv = { ...process.env, TRIBUTARY_PRIVATE_KEY: demoAccount("deployer").privateKey };
@@ -29,10 +28,8 @@ if (
   env.TRIBUTARY_IPFS_API_URL &&
   process.env.TRIBUTARY_IPFS_RUNNING === "1"
 ) {
-  env.TRIBUTARY_BASE_MODEL_CID = await pinBaseModelConfig(env.TRIBUTARY_IPFS_API_URL);
-  console.log(
-    `base model ${env.TRIBUTARY_BASE_MODEL_NAME}: config.json pinned as ${env.TRIBUTARY_BASE_MODEL_CID}`,
-  );
+  env.TRIBUTARY_BASE_MODEL_CID = await pinBaseModel(env.TRIBUTARY_IPFS_API_URL);
+  console.log(`base model ${env.TRIBUTARY_BASE_MODEL_NAME}: ${plan.baseModel.dir} pinned as file set ${env.TRIBUTARY_BASE_MODEL_CID}`);
 }
 const r = spawnSync(process.execPath, [path.join(repoRoot, "scripts", "deploy.ts")], {
   cwd: repoRoot,

@@ -140,8 +140,11 @@ describe("npm start", { timeout: 600_000 }, () => {
       assert.ok((await cat.arrayBuffer()).byteLength > 0, "a seeded contribution's content is in IPFS");
       const base = (JSON.parse(state.deployments!) as { baseModels?: { cid: string }[] }).baseModels?.[0];
       assert.ok(base, "the deploy step registered a base model");
-      const config = await fetch(`${ipfsApi()}/cat?arg=${base.cid}`, { method: "POST" });
-      assert.equal(config.status, 200, `the base model's CID ${base.cid} resolves in IPFS`);
+      const set = await fetch(`${ipfsApi()}/cat?arg=${base.cid}`, { method: "POST" });
+      assert.equal(set.status, 200, `the base model's CID ${base.cid} resolves in IPFS`);
+      const files = ((await set.json()) as { files: { path: string; cid: string }[] }).files;
+      assert.ok(files.some((f) => f.path === "model.safetensors"), "the base model's weights are pinned");
+      const config = await fetch(`${ipfsApi()}/cat?arg=${files.find((f) => f.path === "config.json")!.cid}`, { method: "POST" });
       assert.equal(((await config.json()) as { model_type?: string }).model_type, "llama");
       state.seeded = true;
     }

@@ -1,0 +1,93 @@
+#!/usr/bin/env node
+// The trainer node as a command: `npx tributary-trainer [options]`. Every option has an environment
+// variable (the local stack's names); the operator key comes from the environment only, never a flag.
+import { parseArgs } from "node:util";
+import { loadAccount } from "@tributary/sdk/chain";
+import { startTrainerNode } from "../src/index.ts";
+
+const HELP = `tributary-trainer: claims fine-tuning jobs, trains them, submits and collects; serves the models.
+
+Options (environment variable in brackets):
+  --rpc URL            chain RPC [TRIBUTARY_RPC_URL] (default http://127.0.0.1:8545)
+  --chain-id N         [TRIBUTARY_CHAIN_ID] (default 31337)
+  --deployments FILE   deployments/<chainId>.json [TRIBUTARY_DEPLOYMENTS_FILE] (default deployments/<chain-id>.json)
+  --ipfs URL           Kubo RPC API [TRIBUTARY_IPFS_API_URL] (default http://127.0.0.1:5001)
+  --custodian URL      [TRIBUTARY_CUSTODIAN_URL] (default http://127.0.0.1:8788)
+  --data-dir DIR       job state, checkpoints, model cache [TRIBUTARY_TRAINER_DIR] (default .tributary/trainer)
+  --host H --port N    API address [TRIBUTARY_TRAINER_HOST, TRIBUTARY_TRAINER_PORT] (default 127.0.0.1:8787)
+  --kernel wasm|ort    training kernel (default wasm: replayable bit for bit; ort is ~4x faster)
+  --threads N          (default: all cores)
+  --base-models A,B    only train jobs on these base models
+  --serve-only         do not take jobs; serve models only
+Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
+
+Example:
+  TRIBUTARY_PRIVATE_KEY=0x... npx tributary-trainer --kernel ort --base-models tributary-austen-4m`;
+
+const { values } = parseArgs({
+  options: {
+    rpc: { type: "string" },
+    "chain-id": { type: "string" },
+    deployments: { type: "string" },
+    ipfs: { type: "string" },
+    custodian: { type: "string" },
+    "data-dir": { type: "string" },
+    host: { type: "string" },
+    port: { type: "string" },
+    kernel: { type: "string" },
+    threads: { type: "string" },
+    "base-models": { type: "string" },
+    "serve-only": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  },
+});
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+const env = process.env;
+const fail = (msg: string): never => {
+  console.error(`tributary-trainer: ${msg}\nRun with --help for the options.`);
+  process.exit(2);
+};
+const int = (v: string | undefined, name: string, def: number) => {
+  if (v === undefined) return def;
+  const n = Number(v);
+  return Number.isInteger(n) && n >= 0 ? n : fail(`${name} must be a whole number, got ${v}`);
+};
+const kernel = values.kernel ?? "wasm";
+if (kernel !== "wasm" && kernel !== "ort") fail(`--kernel must be wasm or ort, got ${kernel}`);
+const chainId = int(values["chain-id"] ?? env.TRIBUTARY_CHAIN_ID, "--chain-id", 31337);
+let account;
+try {
+  account = loadAccount({}, env);
+} catch (err) {
+  fail((err as Error).message);
+}
+if (!account) fail("no operator key: set TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE and TRIBUTARY_KEYSTORE_PASSWORD");
+try {
+  const node = await startTrainerNode({
+    rpcUrl: values.rpc ?? env.TRIBUTARY_RPC_URL ?? "http://127.0.0.1:8545",
+    chainId,
+    deployments: values.deployments ?? env.TRIBUTARY_DEPLOYMENTS_FILE ?? `deployments/${chainId}.json`,
+    ipfsApiUrl: values.ipfs ?? env.TRIBUTARY_IPFS_API_URL ?? "http://127.0.0.1:5001",
+    custodianUrl: values.custodian ?? env.TRIBUTARY_CUSTODIAN_URL ?? "http://127.0.0.1:8788",
+    dataDir: values["data-dir"] ?? env.TRIBUTARY_TRAINER_DIR ?? ".tributary/trainer",
+    host: values.host ?? env.TRIBUTARY_TRAINER_HOST ?? "127.0.0.1",
+    port: int(values.port ?? env.TRIBUTARY_TRAINER_PORT, "--port", 8787),
+    account,
+    kernel: kernel as "wasm" | "ort",
+    threads: values.threads === undefined ? undefined : int(values.threads, "--threads", 1),
+    baseModels: values["base-models"]?.split(",").map((s) => s.trim()).filter(Boolean),
+    train: !values["serve-only"],
+  });
+  const shutdown = async () => {
+    console.log("[trainer] stopping (the running job keeps its checkpoint)");
+    await node.stop();
+    process.exit(0);
+  };
+  process.once("SIGINT", shutdown);
+  process.once("SIGTERM", shutdown);
+} catch (err) {
+  fail((err as Error).message);
+}

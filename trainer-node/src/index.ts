@@ -1,0 +1,97 @@
+/**
+ * @tributary/trainer-node: a trainer operator's daemon. `startTrainerNode` connects to the chain with the
+ * operator's key, watches for jobs, trains them (src/jobs) and serves the trained models through an
+ * OpenAI-compatible API with job progress and Prometheus metrics (src/serve). State lives in `dataDir`
+ * (job records, job folders with checkpoints, the block cursor, the model cache): a restarted node picks
+ * up where it stopped.
+ */
+import { mkdir } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { privateKeyToAccount } from "viem/accounts";
+import type { Hex, LocalAccount } from "viem";
+import { Registry, Gauge } from "prom-client";
+import { connect } from "@tributary/sdk/chain";
+import { KuboContentStore } from "@tributary/sdk/content";
+import { selectKernel } from "@tributary/engine";
+import { TrainerLoop } from "./jobs/loop.ts";
+import { JobStore } from "./jobs/store.ts";
+import { chainCatalog, ModelServer, startApi } from "./serve/index.ts";
+
+export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog, ServedModel } from "./types.ts";
+export { JobStore } from "./jobs/store.ts";
+export { TrainerLoop } from "./jobs/loop.ts";
+export { advanceJob } from "./jobs/pipeline.ts";
+
+export interface TrainerNodeOptions {
+  rpcUrl: string;
+  chainId: number;
+  /** Path of `deployments/<chainId>.json`. */
+  deployments: string;
+  /** Kubo RPC API of the IPFS node (`http://127.0.0.1:5001`). */
+  ipfsApiUrl: string;
+  /** The custodian that releases data keys to the trainer of a claimed job. */
+  custodianUrl: string;
+  dataDir: string;
+  /** API interface and port (default 127.0.0.1:8787). */
+  host?: string;
+  port?: number;
+  /** The operator's key (or `account`): signs claims, submissions and key-release requests. Never logged. */
+  privateKey?: Hex;
+  account?: LocalAccount;
+  /** Training kernel: `wasm` (default) makes every job replayable bit for bit; `ort` is ~4x faster. */
+  kernel?: "wasm" | "ort";
+  threads?: number;
+  /** Base model names this node trains (default: any registered one it can fetch). */
+  baseModels?: string[];
+  /** Milliseconds between looks for new jobs (default 2000). */
+  pollMs?: number;
+  /** Whether to take jobs (default true); false serves models only. */
+  train?: boolean;
+  log?: (line: string) => void;
+}
+
+export interface TrainerNode {
+  url: string;
+  jobs: JobStore;
+  stop(): Promise<void>;
+}
+
+export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNode> {
+  const log = o.log ?? ((l: string) => console.log(`[trainer] ${l}`));
+  const account = o.account ?? (o.privateKey ? privateKeyToAccount(o.privateKey) : undefined);
+  if (!account) throw new Error("The trainer node needs the operator's key: set TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE and TRIBUTARY_KEYSTORE_PASSWORD");
+  const conn = await connect({ rpcUrl: o.rpcUrl, chainId: o.chainId, deployments: o.deployments, account });
+  const store = new KuboContentStore({ url: o.ipfsApiUrl });
+  await mkdir(o.dataDir, { recursive: true });
+  const jobs = await JobStore.open(join(o.dataDir, "jobs"));
+  const threads = o.threads ?? availableParallelism();
+  const trainKernel = await selectKernel(o.kernel ?? "wasm", threads);
+  const registry = new Registry();
+  const byStage = new Gauge({ name: "tributary_trainer_jobs", help: "Jobs known to the node, by stage", labelNames: ["stage"], registers: [registry] });
+  const tokensPerSec = new Gauge({ name: "tributary_trainer_training_tokens_per_second", help: "Training throughput of the running job", registers: [registry] });
+  const countStages = () => {
+    byStage.reset();
+    for (const j of jobs.list()) byStage.inc({ stage: j.stage });
+  };
+  countStages();
+  jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
+  const models = new ModelServer({ store, cacheDir: o.dataDir });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry });
+  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, log }, { pollMs: o.pollMs });
+  if (o.train !== false) loop.start();
+  log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);
+  let stopped = false;
+  return {
+    url: api.url,
+    jobs,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await loop.stop();
+      await api.stop();
+      await models.close();
+      await trainKernel.dispose();
+    },
+  };
+}
