@@ -6,7 +6,6 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ChatTokenizer, generate, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
@@ -165,12 +164,9 @@ export class ModelServer {
       }
     };
     if (existsSync(dest)) {
-      try {
-        await check(dest);
-        return dest;
-      } catch {
-        await rm(dest, { recursive: true, force: true }); // altered on disk: fetch it again
-      }
+      // verified against its CID when it was fetched: a mismatch here means the claimed hash is wrong
+      await check(dest);
+      return dest;
     }
     try {
       return await fetchDirectory(this.store, cid, dest, { check });
