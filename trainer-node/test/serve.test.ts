@@ -199,6 +199,31 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
     assert.equal(order.join(""), [...order].sort().join(""), `B's text comes only after A ended: ${order.join("")}`);
   });
 
+  it("stops generating when the request is aborted or the client goes away", async () => {
+    const model: ServedModel = { id: "b", baseModelId: 1, baseModelName: "b", baseModelCid: baseCid, created: 0 };
+    const abort = new AbortController();
+    let deltas = 0;
+    await assert.rejects(
+      models.chat(model, ask("Tell me everything."), { maxTokens: 400, temperature: 1, seed: 4, signal: abort.signal }, () => {
+        if (++deltas === 3) abort.abort();
+      }),
+      { name: "AbortError" },
+    );
+    assert.equal(deltas, 3);
+    assert.equal(models.stats().running, false);
+    // through the API: the client reads one chunk and hangs up; the server stays healthy
+    const client = new AbortController();
+    const res = await fetch(`${api.url}/v1/chat/completions`, { method: "POST", signal: client.signal, body: JSON.stringify({ model: "tributary-austen-4m", messages: ask("Tell me everything."), max_tokens: 400, stream: true, seed: 4 }) });
+    const reader = sseEvents(res);
+    await reader.next();
+    client.abort();
+    await assert.rejects(reader.next());
+    for (let i = 0; i < 100 && models.stats().running; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(models.stats().running, false);
+    const after = await complete({ model: "model-1", messages: ask(QA[0][0]), temperature: 0, max_tokens: 16 });
+    assert.equal(after.choices[0].message.content, QA[0][1]);
+  });
+
   it("refuses an adapter whose content does not match its registered hash, and caches nothing", async () => {
     const res = await post({ model: "model-2", messages: ask(QA[0][0]), max_tokens: 4 });
     const body = (await res.json()) as { error: { message: string; type: string; code: string } };

@@ -174,12 +174,15 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
         stream.onAbort(() => abort.abort());
         try {
           await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
+          // deltas arrive synchronously from the generation loop; writes are chained in order, and a
+          // failed write (the client went away) stops the generation
           let writes = Promise.resolve();
           const r = await o.models.chat(model, req.messages, { ...opts, signal: abort.signal }, (delta) => {
             firstToken();
-            writes = writes.then(() => stream.writeSSE({ data: chunk({ content: delta }, null) }));
+            writes = writes.then(() => stream.writeSSE({ data: chunk({ content: delta }, null) })).catch(() => abort.abort());
           });
           await writes;
+          if (abort.signal.aborted) return;
           account(r);
           await stream.writeSSE({ data: chunk({}, r.finishReason) });
           if (req.includeUsage) {

@@ -31,6 +31,7 @@ export function chainCatalog(conn: ChainConnection, opts: ChainCatalogOptions = 
   const mr = conn.contracts.ModelRegistry;
   const versions = new Map<number, ServedModel>();
   const blockTimes = new Map<bigint, number>();
+  const baseCreated = new Map<number, number>();
   let cached: { at: number; models: ServedModel[] } | undefined;
   let refreshing: Promise<ServedModel[]> | undefined;
 
@@ -50,9 +51,10 @@ export function chainCatalog(conn: ChainConnection, opts: ChainCatalogOptions = 
     const count = Number(await conn.publicClient.readContract({ address: mr.address, abi: mr.abi, functionName: "modelCount" }));
     const missing: number[] = [];
     for (let id = 1; id <= count; id++) if (!versions.has(id)) missing.push(id);
-    const baseCreated = new Map<number, number>();
-    const registered = await conn.publicClient.getContractEvents({ address: mr.address, abi: mr.abi, eventName: "BaseModelRegistered", fromBlock: conn.deployments.deployBlock });
-    for (const ev of registered) if (ev.args.baseModelId !== undefined) baseCreated.set(Number(ev.args.baseModelId), await timeOf(ev.blockNumber));
+    if (bases.some((b) => !baseCreated.has(b.baseModelId))) {
+      const registered = await conn.publicClient.getContractEvents({ address: mr.address, abi: mr.abi, eventName: "BaseModelRegistered", fromBlock: conn.deployments.deployBlock });
+      for (const ev of registered) if (ev.args.baseModelId !== undefined) baseCreated.set(Number(ev.args.baseModelId), await timeOf(ev.blockNumber));
+    }
     if (missing.length) {
       const minted = await conn.publicClient.getContractEvents({ address: mr.address, abi: mr.abi, eventName: "ModelVersionMinted", fromBlock: conn.deployments.deployBlock });
       const mintBlock = new Map(minted.map((ev) => [Number(ev.args.tokenId), ev.blockNumber]));

@@ -76,6 +76,15 @@ function normalizeHash(hash: string): string {
   return h;
 }
 
+/** A download failure as the API reports it: altered content (502 content_mismatch) or IPFS unavailable (502). */
+function contentError(what: string, cid: string, e: unknown): ServeError {
+  if (e instanceof ServeError) return e;
+  if (e instanceof Error && e.name === "ContentTamperedError") {
+    return new ContentMismatchError(`${what} content failed verification against its CID`, { cid, reason: e.message }, "The IPFS node served altered blocks; fetch from another node");
+  }
+  return new ContentUnavailableError(what, cid, e);
+}
+
 /** Runs async tasks one at a time, in arrival order. */
 class Slot {
   private tail: Promise<void> = Promise.resolve();
@@ -145,8 +154,7 @@ export class ModelServer {
     try {
       return await fetchDirectory(this.store, cid, dest);
     } catch (e) {
-      if (e instanceof ServeError) throw e;
-      throw new ContentUnavailableError("base model", cid, e);
+      throw contentError("base model", cid, e);
     }
   }
 
@@ -171,8 +179,7 @@ export class ModelServer {
     try {
       return await fetchDirectory(this.store, cid, dest, { check });
     } catch (e) {
-      if (e instanceof ServeError) throw e;
-      throw new ContentUnavailableError("adapter", cid, e);
+      throw contentError("adapter", cid, e);
     }
   }
 
