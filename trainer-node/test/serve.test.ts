@@ -132,6 +132,9 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
   });
 
   it("answers the trained questions through the adapter, and the base does not", async (t) => {
+    const cold = performance.now();
+    await complete({ model: "model-1", messages: ask("Hello"), temperature: 0, max_tokens: 1 });
+    t.diagnostic(`cold first request (base and adapter fetched from IPFS, checked, loaded): ${(performance.now() - cold).toFixed(0)} ms`);
     for (const [q, a] of QA) {
       const tuned = await complete({ model: "model-1", messages: ask(q), temperature: 0, max_tokens: 16 });
       const base = await complete({ model: "tributary-austen-4m", messages: ask(q), temperature: 0, max_tokens: 16 });

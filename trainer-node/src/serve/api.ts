@@ -22,7 +22,7 @@ import { parseChatRequest } from "./validate.ts";
 export interface ApiOptions {
   /** Interface to listen on (default 127.0.0.1). */
   host?: string;
-  /** Port (default 8000; 0 picks a free one). */
+  /** Port (default 8787, the trainer API port of the local stack; 0 picks a free one). */
   port?: number;
   catalog: ModelCatalog;
   models: ModelServer;
@@ -251,7 +251,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     });
   });
 
-  const server = serve({ fetch: app.fetch, port: o.port ?? 8000, hostname: o.host ?? "127.0.0.1" });
+  const server = serve({ fetch: app.fetch, port: o.port ?? 8787, hostname: o.host ?? "127.0.0.1" });
   await new Promise<void>((resolve, reject) => {
     if (server.listening) return resolve();
     server.once("listening", () => resolve());
