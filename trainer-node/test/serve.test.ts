@@ -383,5 +383,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
     assert.match(text, /tributary_api_request_duration_seconds_bucket\{le="0.005",method="GET",route="\/v1\/models"\}/);
     assert.match(text, /tributary_time_to_first_token_seconds_count \d+/);
     assert.match(text, /tributary_jobs_seen_total 3/);
+    assert.match(text, /tributary_api_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+    assert.match(text, /tributary_api_requests_total\{method="GET",route="\/v1\/jobs\/:id\/events",status="200"\} 2/);
   });
 });

@@ -95,7 +95,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   app.use("*", async (c, next) => {
     const t0 = performance.now();
     await next();
-    const route = c.res.status === 404 && !c.req.routePath ? "unmatched" : routePath(c, -1);
+    const route = routePath(c, -1); // the matched handler's pattern, or this middleware's "/*" when none matched
     const label = route === "*" || route === "/*" ? "unmatched" : route;
     m.requests.inc({ method: c.req.method, route: label, status: String(c.res.status) });
     m.latency.observe({ method: c.req.method, route: label }, (performance.now() - t0) / 1000);
@@ -114,7 +114,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.get("/v1/models", async (c) => c.json({ object: "list", data: (await o.catalog.list()).map(modelEntry) }));
 
-  app.get("/v1/models/:id{.+}", async (c) => {
+  app.get("/v1/models/:id", async (c) => {
     const id = c.req.param("id");
     const model = await o.catalog.resolve(id);
     if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));

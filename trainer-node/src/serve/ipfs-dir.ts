@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { finished } from "node:stream/promises";
+import { pipeline } from "node:stream/promises";
 import { toCid, verifyBlock } from "@tributary/sdk/content";
 import type { BlockGetter, ContentStore } from "@tributary/sdk/content";
 import { ContentMismatchError } from "./errors.ts";
@@ -145,16 +145,16 @@ async function writeTree(src: DirectorySource, cidStr: string, dest: string, bud
       continue;
     }
     if (++budget.files > 1000) throw new ContentMismatchError("directory has too many files", { cid: cidStr }, "A model directory has a few files");
-    const out = createWriteStream(join(dest, name));
-    try {
-      for await (const chunk of src.catStream(link.cid, { signal, maxBytes: budget.maxBytes - budget.bytes })) {
-        budget.bytes += chunk.length;
-        if (!out.write(chunk)) await new Promise<void>((r) => out.once("drain", () => r()));
-      }
-    } finally {
-      out.end();
-      await finished(out);
-    }
+    const chunks = src.catStream(link.cid, { signal, maxBytes: Math.max(1, budget.maxBytes - budget.bytes) });
+    await pipeline(
+      async function* () {
+        for await (const chunk of chunks) {
+          budget.bytes += chunk.length;
+          yield chunk;
+        }
+      },
+      createWriteStream(join(dest, name)),
+    );
   }
 }
 
@@ -178,7 +178,11 @@ export async function fetchDirectory(src: DirectorySource, cid: string, dest: st
     await writeTree(src, cid, tmp, { files: 0, bytes: 0, maxBytes: opts.maxBytes ?? 64 * 2 ** 30 }, opts.signal);
     await opts.check?.(tmp);
     if (existsSync(dest)) return dest;
-    await rename(tmp, dest);
+    try {
+      await rename(tmp, dest);
+    } catch (e) {
+      if (!existsSync(dest)) throw e; // another process renamed its copy into place first: keep that one
+    }
     return dest;
   } finally {
     await rm(tmp, { recursive: true, force: true });
