@@ -26,7 +26,7 @@ const ADAPTER_FILES = ["adapter_config.json", "adapter_model.safetensors"];
 const sha256 = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
 const ask = (q: string) => [{ role: "user", content: q }];
 
-describe("serve: models from IPFS through the OpenAI-compatible API", () => {
+describe("serve: models from IPFS through the OpenAI-compatible API", { timeout: 180_000 }, () => {
   let tmp: string;
   let ipfs: IpfsNode;
   let store: KuboContentStore;
@@ -108,6 +108,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
 
   after(async () => {
     await api?.stop();
+    assert.equal(jobs.listenerCount, 0, "stop() ended the open job stream");
     await models?.close();
     await ipfs?.stop();
     rmSync(tmp, { recursive: true, force: true });
@@ -325,6 +326,10 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
     for await (const e of sseEvents(await fetch(`${api.url}/v1/jobs/7/events`))) done.push(JSON.parse(e.data));
     assert.deepEqual(done.map((e) => e.job.stage), ["finalized"]);
     assert.equal(jobs.listenerCount, 0);
+    // a stream of a running job is left open: api.stop() in after() must still end it
+    const open = sseEvents(await fetch(`${api.url}/v1/jobs/8/events`));
+    assert.equal(JSON.parse((await open.next()).value!.data).job.stage, "submitted");
+    assert.equal(jobs.listenerCount, 1);
   });
 
   it("keeps at most maxAdapters in memory and reuses the disk cache without IPFS", async () => {
@@ -384,6 +389,6 @@ describe("serve: models from IPFS through the OpenAI-compatible API", () => {
     assert.match(text, /tributary_time_to_first_token_seconds_count \d+/);
     assert.match(text, /tributary_jobs_seen_total 3/);
     assert.match(text, /tributary_api_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
-    assert.match(text, /tributary_api_requests_total\{method="GET",route="\/v1\/jobs\/:id\/events",status="200"\} 2/);
+    assert.match(text, /tributary_api_requests_total\{method="GET",route="\/v1\/jobs\/:id\/events",status="200"\} 3/);
   });
 });

@@ -67,8 +67,7 @@ export function parseChatRequest(body: unknown): ChatRequest {
   const topP = optNumber(body, "top_p", 0, 1) ?? 1;
   if (topP === 0) throw new BadRequestError("top_p", "'top_p' must be greater than 0");
   const seed = optNumber(body, "seed", -(2 ** 53), 2 ** 53, true);
-  const n = optNumber(body, "n", 1, 1, true);
-  void n;
+  if (body.n !== undefined && body.n !== null && body.n !== 1) throw new BadRequestError("n", `'n' must be 1 (this server returns one choice per request), got ${JSON.stringify(body.n)}`);
 
   let stop: string[] = [];
   if (typeof body.stop === "string") stop = [body.stop];
