@@ -1,0 +1,274 @@
+/**
+ * The trainer node's HTTP API (Hono on Node): OpenAI-compatible `GET /v1/models` and
+ * `POST /v1/chat/completions` (SSE streaming), the node's jobs (`/v1/jobs`, live SSE events),
+ * Prometheus `/metrics` and `/healthz`. Errors use OpenAI's shape `{error: {message, type, param, code}}`.
+ */
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { routePath } from "hono/route";
+import { streamSSE } from "hono/streaming";
+import type { SSEStreamingApi } from "hono/streaming";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Metric } from "prom-client";
+import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
+import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
+import type { ModelServer } from "./models.ts";
+import { parseChatRequest } from "./validate.ts";
+
+export interface ApiOptions {
+  /** Interface to listen on (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 8787, the trainer API port of the local stack; 0 picks a free one). */
+  port?: number;
+  catalog: ModelCatalog;
+  models: ModelServer;
+  jobs: JobsView;
+  /** Registry for /metrics; the API adds its metrics to it (default: a new one). */
+  registry?: Registry;
+  /** Largest request body accepted (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Interval of SSE keep-alive comments (default 15000 ms). */
+  keepAliveMs?: number;
+}
+
+export interface ApiServer {
+  url: string;
+  app: Hono;
+  registry: Registry;
+  stop(): Promise<void>;
+}
+
+const TERMINAL = new Set(["finalized", "failed", "skipped"]);
+
+function errorBody(message: string, type: string, param: string | null = null, code: string | null = null) {
+  return { error: { message, type, param, code } };
+}
+
+function metric<T extends Metric>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
+function apiMetrics(registry: Registry, models: ModelServer) {
+  const registers = [registry];
+  return {
+    requests: metric(registry, "tributary_api_requests_total", () => new Counter({ name: "tributary_api_requests_total", help: "HTTP requests answered, by route and status", labelNames: ["method", "route", "status"], registers })),
+    latency: metric(registry, "tributary_api_request_duration_seconds", () => new Histogram({ name: "tributary_api_request_duration_seconds", help: "Time to the response headers (streams: to the first byte), by route", labelNames: ["method", "route"], buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers })),
+    completionTokens: metric(registry, "tributary_generated_tokens_total", () => new Counter({ name: "tributary_generated_tokens_total", help: "Completion tokens generated, by model", labelNames: ["model"], registers })),
+    promptTokens: metric(registry, "tributary_prompt_tokens_total", () => new Counter({ name: "tributary_prompt_tokens_total", help: "Prompt tokens processed, by model", labelNames: ["model"], registers })),
+    tokensPerSec: metric(registry, "tributary_generation_tokens_per_second", () => new Gauge({ name: "tributary_generation_tokens_per_second", help: "Decode speed of the last completion (completion tokens / decode seconds), by model", labelNames: ["model"], registers })),
+    firstToken: metric(registry, "tributary_time_to_first_token_seconds", () => new Histogram({ name: "tributary_time_to_first_token_seconds", help: "From the request to the first generated text (queue, load, prefill, first token)", buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30], registers })),
+    loadedAdapters: metric(registry, "tributary_loaded_adapters", () => new Gauge({ name: "tributary_loaded_adapters", help: "LoRA adapters held in memory", registers, collect() { this.set(models.stats().adapters); } })),
+    loadedBases: metric(registry, "tributary_loaded_base_models", () => new Gauge({ name: "tributary_loaded_base_models", help: "Base models held in memory", registers, collect() { this.set(models.stats().baseModels); } })),
+    queued: metric(registry, "tributary_generation_queue", () => new Gauge({ name: "tributary_generation_queue", help: "Completions waiting for the generation slot", registers, collect() { this.set(models.stats().queued); } })),
+  };
+}
+
+function modelEntry(m: ServedModel) {
+  return {
+    id: m.id,
+    object: "model" as const,
+    created: m.created,
+    owned_by: m.owner ?? "tributary",
+    tributary: {
+      kind: m.adapterCid ? "model-version" : "base-model",
+      base_model: m.baseModelName,
+      base_model_id: m.baseModelId,
+      base_model_cid: m.baseModelCid,
+      adapter_cid: m.adapterCid ?? null,
+      adapter_hash: m.adapterHash ?? null,
+      model_id: m.modelId ?? null,
+    },
+  };
+}
+
+export async function startApi(o: ApiOptions): Promise<ApiServer> {
+  const registry = o.registry ?? new Registry();
+  const m = apiMetrics(registry, o.models);
+  const keepAliveMs = o.keepAliveMs ?? 15000;
+  const streams = new Set<AbortController>();
+  const app = new Hono();
+
+  app.use("*", async (c, next) => {
+    const t0 = performance.now();
+    await next();
+    const route = routePath(c, -1); // the matched handler's pattern, or this middleware's "/*" when none matched
+    const label = route === "*" || route === "/*" ? "unmatched" : route;
+    m.requests.inc({ method: c.req.method, route: label, status: String(c.res.status) });
+    m.latency.observe({ method: c.req.method, route: label }, (performance.now() - t0) / 1000);
+  });
+
+  app.notFound((c) => c.json(errorBody(`No route ${c.req.method} ${c.req.path}`, "invalid_request_error", null, "unknown_route"), 404));
+  app.onError((err, c) => {
+    if (err instanceof ServeError) return c.json(errorBody(err.message, err.type, err.param, err.code), err.status as 400);
+    console.error(`[api] ${c.req.method} ${c.req.path}:`, err);
+    return c.json(errorBody(`Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error", null, "internal_error"), 500);
+  });
+
+  app.get("/healthz", (c) => c.json({ ok: true, ...o.models.stats() }));
+
+  app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
+
+  app.get("/v1/models", async (c) => c.json({ object: "list", data: (await o.catalog.list()).map(modelEntry) }));
+
+  app.get("/v1/models/:id", async (c) => {
+    const id = c.req.param("id");
+    const model = await o.catalog.resolve(id);
+    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
+    return c.json(modelEntry(model));
+  });
+
+  app.post(
+    "/v1/chat/completions",
+    bodyLimit({ maxSize: o.maxBodyBytes ?? 4 * 2 ** 20, onError: (c) => c.json(errorBody("The request body is too large", "invalid_request_error", null, "body_too_large"), 413) }),
+    async (c) => {
+      const t0 = performance.now();
+      let raw: unknown;
+      try {
+        raw = JSON.parse(await c.req.text());
+      } catch (e) {
+        throw new BadRequestError(null, `the request body is not valid JSON: ${(e as Error).message}`, "invalid_json");
+      }
+      const req = parseChatRequest(raw);
+      const model = await o.catalog.resolve(req.model);
+      if (!model) throw new ModelNotFoundError(req.model, (await o.catalog.list()).map((x) => x.id));
+      await o.models.prepare(model); // fetch/load failures become a JSON error before any stream starts
+      const id = `chatcmpl-${randomBytes(12).toString("hex")}`;
+      const created = Math.floor(Date.now() / 1000);
+      const opts = { maxTokens: req.maxTokens ?? (await o.models.contextLength(model)), temperature: req.temperature, topP: req.topP, seed: req.seed, stop: req.stop };
+      let first = true;
+      const firstToken = () => {
+        if (first) m.firstToken.observe((performance.now() - t0) / 1000);
+        first = false;
+      };
+      const account = (r: { promptTokens: number; completionTokens: number; decodeMs: number }) => {
+        m.promptTokens.inc({ model: model.id }, r.promptTokens);
+        m.completionTokens.inc({ model: model.id }, r.completionTokens);
+        if (r.completionTokens > 1 && r.decodeMs > 0) m.tokensPerSec.set({ model: model.id }, (r.completionTokens - 1) / (r.decodeMs / 1000));
+      };
+      const usage = (r: { promptTokens: number; completionTokens: number }) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });
+
+      if (!req.stream) {
+        const r = await o.models.chat(model, req.messages, opts, firstToken);
+        account(r);
+        return c.json({
+          id,
+          object: "chat.completion",
+          created,
+          model: model.id,
+          choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason }],
+          usage: usage(r),
+          system_fingerprint: null,
+          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs },
+        });
+      }
+
+      const chunk = (delta: Record<string, unknown>, finish: string | null) =>
+        JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
+      return streamSSE(c, async (stream) => {
+        const abort = new AbortController();
+        streams.add(abort);
+        stream.onAbort(() => abort.abort());
+        try {
+          await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
+          // deltas arrive synchronously from the generation loop; writes are chained in order, and a
+          // failed write (the client went away) stops the generation
+          let writes = Promise.resolve();
+          const r = await o.models.chat(model, req.messages, { ...opts, signal: abort.signal }, (delta) => {
+            firstToken();
+            writes = writes.then(() => stream.writeSSE({ data: chunk({ content: delta }, null) })).catch(() => abort.abort());
+          });
+          await writes;
+          if (abort.signal.aborted) return;
+          account(r);
+          await stream.writeSSE({ data: chunk({}, r.finishReason) });
+          if (req.includeUsage) {
+            await stream.writeSSE({ data: JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [], usage: usage(r) }) });
+          }
+          await stream.writeSSE({ data: "[DONE]" });
+        } catch (e) {
+          if (!abort.signal.aborted) {
+            const err = e instanceof ServeError ? errorBody(e.message, e.type, e.param, e.code) : errorBody(`Internal error: ${(e as Error).message}`, "server_error", null, "internal_error");
+            await stream.writeSSE({ data: JSON.stringify(err) });
+          }
+        } finally {
+          streams.delete(abort);
+        }
+      });
+    },
+  );
+
+  app.get("/v1/jobs", (c) => c.json({ object: "list", data: o.jobs.list() }));
+
+  app.get("/v1/jobs/:id", (c) => {
+    const job = o.jobs.get(c.req.param("id"));
+    if (!job) return c.json(errorBody(`No job ${c.req.param("id")} on this node`, "invalid_request_error", "id", "job_not_found"), 404);
+    return c.json(job);
+  });
+
+  app.get("/v1/jobs/:id/events", (c) => {
+    const jobId = c.req.param("id");
+    const pending: JobEvent[] = [];
+    let wake: (() => void) | undefined;
+    // subscribe before reading the record, so no event between the two is lost
+    const unsubscribe = o.jobs.subscribe((e) => {
+      if ((e.type === "stage" ? e.job.jobId : e.jobId) !== jobId) return;
+      pending.push(e);
+      wake?.();
+    });
+    const job = o.jobs.get(jobId);
+    if (!job) {
+      unsubscribe();
+      return c.json(errorBody(`No job ${jobId} on this node`, "invalid_request_error", "id", "job_not_found"), 404);
+    }
+    return streamSSE(c, async (stream: SSEStreamingApi) => {
+      const abort = new AbortController();
+      streams.add(abort);
+      stream.onAbort(() => abort.abort());
+      abort.signal.addEventListener("abort", () => wake?.());
+      const ping = setInterval(() => void stream.write(": keep-alive\n\n").catch(() => undefined), keepAliveMs);
+      try {
+        const send = (e: JobEvent) => stream.writeSSE({ event: e.type, data: JSON.stringify(e) });
+        await send({ type: "stage", job });
+        let done = TERMINAL.has(job.stage);
+        while (!done && !abort.signal.aborted) {
+          if (!pending.length) await new Promise<void>((r) => (wake = r));
+          wake = undefined;
+          while (pending.length && !done) {
+            const e = pending.shift()!;
+            await send(e);
+            if (e.type === "stage" && TERMINAL.has(e.job.stage)) done = true;
+          }
+        }
+      } finally {
+        clearInterval(ping);
+        unsubscribe();
+        streams.delete(abort);
+      }
+    });
+  });
+
+  const server = serve({ fetch: app.fetch, port: o.port ?? 8787, hostname: o.host ?? "127.0.0.1" });
+  await new Promise<void>((resolve, reject) => {
+    if (server.listening) return resolve();
+    server.once("listening", () => resolve());
+    server.once("error", reject);
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === "IPv6" ? `[${addr.address}]` : addr.address;
+  return {
+    url: `http://${host}:${addr.port}`,
+    app,
+    registry,
+    async stop() {
+      for (const s of streams) s.abort();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+      });
+    },
+  };
+}

@@ -1,0 +1,292 @@
+/**
+ * ModelServer: the models behind the API. Base model directories and PEFT adapters come from IPFS by
+ * CID (verified, cached on disk under `<cacheDir>/models/<cid>` and `<cacheDir>/adapters/<cid>`); each
+ * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU. One
+ * generation runs at a time per process (the kernel is not re-entrant); the others wait their turn.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream, existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join } from "node:path";
+import { ChatTokenizer, generate, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import type { ChatMessage, Kernel, LlamaModel, LoraAdapter } from "@tributary/engine";
+import { BadRequestError, ContentMismatchError, ContentUnavailableError, ServeError } from "./errors.ts";
+import { fetchDirectory } from "./ipfs-dir.ts";
+import type { DirectorySource } from "./ipfs-dir.ts";
+import type { ServedModel } from "../types.ts";
+
+export interface ModelServerOptions {
+  /** Where models and adapters come from (a KuboContentStore fits: verified reads plus raw blocks). */
+  store: DirectorySource;
+  /** Disk cache: `models/<cid>/` and `adapters/<cid>/` below it. */
+  cacheDir: string;
+  /** Kernel for every model; default the engine's `ort` on all cores (created on first use, disposed by close()). */
+  kernel?: Kernel;
+  /** Adapters kept loaded (default 16). */
+  maxAdapters?: number;
+}
+
+export interface ChatOptions {
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  /** Sampling seed; a random one when not given. */
+  seed?: number;
+  stop?: string[];
+  /** Stops generating (the promise rejects with an AbortError) when aborted, e.g. the client went away. */
+  signal?: AbortSignal;
+}
+
+export interface ChatResult {
+  text: string;
+  finishReason: "stop" | "length";
+  promptTokens: number;
+  completionTokens: number;
+  /** Time waiting for the generation slot, prefilling the prompt, and decoding (ms). */
+  queueMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  seed: number;
+}
+
+export interface ModelServerStats {
+  baseModels: number;
+  adapters: number;
+  /** Generations waiting for the slot (not counting the running one). */
+  queued: number;
+  running: boolean;
+}
+
+interface LoadedBase {
+  model: LlamaModel;
+  tokenizer: ChatTokenizer;
+}
+
+const ADAPTER_WEIGHTS = "adapter_model.safetensors";
+
+async function sha256File(path: string): Promise<string> {
+  const h = createHash("sha256");
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  return h.digest("hex");
+}
+
+function normalizeHash(hash: string): string {
+  const h = hash.toLowerCase().replace(/^0x/, "");
+  if (!/^[0-9a-f]{64}$/.test(h)) throw new ServeError("adapter hash is not a sha256 hex digest", { status: 500, type: "server_error", code: "bad_catalog_entry", details: { adapterHash: hash }, hint: "The catalog must give sha256(adapter_model.safetensors) as 64 hex digits" });
+  return h;
+}
+
+/** A download failure as the API reports it: altered content (502 content_mismatch) or IPFS unavailable (502). */
+function contentError(what: string, cid: string, e: unknown): ServeError {
+  if (e instanceof ServeError) return e;
+  if (e instanceof Error && e.name === "ContentTamperedError") {
+    return new ContentMismatchError(`${what} content failed verification against its CID`, { cid, reason: e.message }, "The IPFS node served altered blocks; fetch from another node");
+  }
+  return new ContentUnavailableError(what, cid, e);
+}
+
+/** Runs async tasks one at a time, in arrival order. */
+class Slot {
+  private tail: Promise<void> = Promise.resolve();
+  queued = 0;
+  running = false;
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    const prev = this.tail;
+    let release!: () => void;
+    this.tail = new Promise<void>((r) => (release = r));
+    this.queued++;
+    await prev;
+    this.queued--;
+    this.running = true;
+    try {
+      return await fn();
+    } finally {
+      this.running = false;
+      release();
+    }
+  }
+}
+
+function abortError(): Error {
+  const e = new Error("generation aborted");
+  e.name = "AbortError";
+  return e;
+}
+
+export class ModelServer {
+  readonly cacheDir: string;
+  readonly maxAdapters: number;
+  private readonly store: DirectorySource;
+  private kernelPromise: Promise<Kernel> | undefined;
+  private readonly ownsKernel: boolean;
+  private readonly bases = new Map<string, Promise<LoadedBase>>();
+  /** Loaded adapters by `<cid>#<hash>`, least recently used first. */
+  private readonly adapters = new Map<string, LoraAdapter>();
+  private readonly adapterLoads = new Map<string, Promise<LoraAdapter>>();
+  private readonly slot = new Slot();
+
+  constructor(o: ModelServerOptions) {
+    this.store = o.store;
+    this.cacheDir = o.cacheDir;
+    this.maxAdapters = o.maxAdapters ?? 16;
+    if (!(this.maxAdapters >= 1)) throw new RangeError(`maxAdapters must be at least 1, got ${o.maxAdapters}`);
+    this.ownsKernel = !o.kernel;
+    if (o.kernel) this.kernelPromise = Promise.resolve(o.kernel);
+  }
+
+  private kernel(): Promise<Kernel> {
+    this.kernelPromise ??= selectKernel("ort", availableParallelism());
+    return this.kernelPromise;
+  }
+
+  stats(): ModelServerStats {
+    return { baseModels: this.bases.size, adapters: this.adapters.size, queued: this.slot.queued, running: this.slot.running };
+  }
+
+  /** CIDs of the adapters in memory, least recently used first. */
+  loadedAdapters(): string[] {
+    return [...this.adapters.keys()].map((k) => k.split("#")[0]);
+  }
+
+  /** Local directory of a base model (downloaded on first use). */
+  async baseDir(cid: string): Promise<string> {
+    const dest = join(this.cacheDir, "models", cid);
+    try {
+      return await fetchDirectory(this.store, cid, dest);
+    } catch (e) {
+      throw contentError("base model", cid, e);
+    }
+  }
+
+  /** Local directory of an adapter, its adapter_model.safetensors checked against `hash` when given. */
+  async adapterDir(cid: string, hash?: string): Promise<string> {
+    const dest = join(this.cacheDir, "adapters", cid);
+    const want = hash === undefined ? undefined : normalizeHash(hash);
+    const check = async (dir: string) => {
+      if (want === undefined) return;
+      const file = join(dir, ADAPTER_WEIGHTS);
+      if (!existsSync(file)) throw new ContentMismatchError("adapter directory has no adapter_model.safetensors", { adapterCid: cid }, "The CID must point to a PEFT adapter directory");
+      const got = await sha256File(file);
+      if (got !== want) {
+        throw new ContentMismatchError("adapter content does not match its registered hash; refusing to serve it", { adapterCid: cid, expected: want, actual: got }, "The content under this CID is not the adapter the chain registered: check the model version's adapterCid/adapterHash");
+      }
+    };
+    if (existsSync(dest)) {
+      // verified against its CID when it was fetched: a mismatch here means the claimed hash is wrong
+      await check(dest);
+      return dest;
+    }
+    try {
+      return await fetchDirectory(this.store, cid, dest, { check });
+    } catch (e) {
+      throw contentError("adapter", cid, e);
+    }
+  }
+
+  private base(cid: string): Promise<LoadedBase> {
+    let p = this.bases.get(cid);
+    if (!p) {
+      p = (async () => {
+        const dir = await this.baseDir(cid);
+        const kernel = await this.kernel();
+        return { model: await loadModel(dir, { kernel }), tokenizer: await ChatTokenizer.fromDir(dir) };
+      })();
+      this.bases.set(cid, p);
+      p.catch(() => this.bases.delete(cid));
+    }
+    return p;
+  }
+
+  private async adapter(m: ServedModel, base: LoadedBase): Promise<LoraAdapter | null> {
+    if (!m.adapterCid) return null;
+    const key = `${m.adapterCid}#${m.adapterHash ?? ""}`;
+    const hit = this.adapters.get(key);
+    if (hit) {
+      this.adapters.delete(key);
+      this.adapters.set(key, hit);
+      return hit;
+    }
+    let p = this.adapterLoads.get(key);
+    if (!p) {
+      p = (async () => {
+        const dir = await this.adapterDir(m.adapterCid!, m.adapterHash);
+        const a = await loadAdapter(dir, base.model.config);
+        this.adapters.set(key, a);
+        while (this.adapters.size > this.maxAdapters) this.adapters.delete(this.adapters.keys().next().value!);
+        return a;
+      })();
+      this.adapterLoads.set(key, p);
+      p.then(
+        () => this.adapterLoads.delete(key),
+        () => this.adapterLoads.delete(key),
+      );
+    }
+    return p;
+  }
+
+  /** Fetches and loads what `model` needs (base, adapter) without generating; errors as chat() would throw them. */
+  async prepare(model: ServedModel): Promise<void> {
+    const base = await this.base(model.baseModelCid);
+    await this.adapter(model, base);
+  }
+
+  /** The context length of `model`'s base (loads it). */
+  async contextLength(model: ServedModel): Promise<number> {
+    return (await this.base(model.baseModelCid)).model.rope.maxPos;
+  }
+
+  /** One chat completion; `onDelta` receives the text as it is generated. */
+  async chat(model: ServedModel, messages: ChatMessage[], opts: ChatOptions = {}, onDelta?: (delta: string) => void): Promise<ChatResult> {
+    const base = await this.base(model.baseModelCid);
+    const adapter = await this.adapter(model, base);
+    let prompt: number[];
+    try {
+      prompt = base.tokenizer.encode(base.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }));
+    } catch (e) {
+      throw new BadRequestError("messages", `the model's chat template rejected the messages: ${(e as Error).message}`);
+    }
+    const context = base.model.rope.maxPos;
+    if (prompt.length >= context) {
+      throw new BadRequestError("messages", `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the conversation`, "context_length_exceeded");
+    }
+    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+    const queued = performance.now();
+    return this.slot.run(async () => {
+      const queueMs = performance.now() - queued;
+      if (opts.signal?.aborted) throw abortError();
+      const r = await generate(base.model, base.tokenizer, prompt, {
+        maxTokens: opts.maxTokens,
+        temperature: opts.temperature,
+        topP: opts.topP,
+        seed,
+        stop: opts.stop,
+        adapter,
+        onText: (delta) => {
+          if (opts.signal?.aborted) throw abortError();
+          onDelta?.(delta);
+        },
+      });
+      return {
+        text: r.text,
+        finishReason: r.finishReason === "length" ? "length" : "stop",
+        promptTokens: r.promptTokens,
+        completionTokens: r.ids.length,
+        queueMs,
+        prefillMs: r.prefillMs,
+        decodeMs: r.decodeMs,
+        seed,
+      };
+    });
+  }
+
+  /** Drops the loaded models and disposes the kernel if this server created it. */
+  async close(): Promise<void> {
+    this.adapters.clear();
+    this.bases.clear();
+    if (this.ownsKernel && this.kernelPromise) {
+      const k = await this.kernelPromise.catch(() => undefined);
+      this.kernelPromise = undefined;
+      await k?.dispose();
+    }
+  }
+}
