@@ -334,7 +334,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
 
   it("keeps at most maxAdapters in memory and reuses the disk cache without IPFS", async () => {
     // IPFS unreachable for this server: everything must come from the disk cache of the first one
-    const offline = { getBlock: () => Promise.reject(new Error("offline")), catStream: () => (async function* () { throw new Error("offline"); })() };
+    const offline = { cat: () => Promise.reject(new Error("offline")) };
     const small = new ModelServer({ store: offline, cacheDir: cacheDir(), maxAdapters: 1 });
     try {
       const v1: ServedModel = { id: "model-1", baseModelId: 1, baseModelName: "b", baseModelCid: baseCid, adapterCid, adapterHash, created: 0 };

@@ -80,13 +80,25 @@ export async function readFileSet(store: ContentStore, cid: string, opts: { sign
   return r.data;
 }
 
+/** The file set a folder made by fetchFileSet holds (its `.file-set` marker), or null. */
+async function localFileSet(destDir: string, cid: string): Promise<FileSet | null> {
+  const marker = join(destDir, ".file-set");
+  if (!existsSync(marker) || !(await stat(marker)).isFile()) return null;
+  try {
+    const m = JSON.parse(await readFile(marker, "utf8")) as { cid?: string; fileSet?: unknown };
+    return m.cid === cid ? FileSetSchema.parse(m.fileSet) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Materialises the file set `cid` as the folder `destDir` (verified), unless `destDir` already holds
- * it (a `.file-set` marker with this CID). Returns the file set.
+ * it (its `.file-set` marker names this CID: then no IPFS access is needed). Returns the file set.
  */
 export async function fetchFileSet(store: ContentStore, cid: string, destDir: string, opts: { signal?: AbortSignal } = {}): Promise<FileSet> {
-  const marker = join(destDir, ".file-set");
-  if (existsSync(marker) && (await readFile(marker, "utf8")).trim() === cid) return readFileSet(store, cid, opts);
+  const cached = await localFileSet(destDir, cid);
+  if (cached) return cached;
   const fileSet = await readFileSet(store, cid, opts);
   const tmp = `${destDir}.partial-${process.pid}-${Date.now()}`;
   await rm(tmp, { recursive: true, force: true });
@@ -100,7 +112,7 @@ export async function fetchFileSet(store: ContentStore, cid: string, destDir: st
       await mkdir(dirname(target), { recursive: true });
       await writeFile(target, bytes);
     }
-    await writeFile(join(tmp, ".file-set"), `${cid}\n`);
+    await writeFile(join(tmp, ".file-set"), `${JSON.stringify({ cid, fileSet })}\n`);
     await rm(destDir, { recursive: true, force: true });
     await mkdir(dirname(destDir), { recursive: true });
     await rename(tmp, destDir);
@@ -113,6 +125,5 @@ export async function fetchFileSet(store: ContentStore, cid: string, destDir: st
 
 /** Whether `destDir` holds the complete file set `cid` (as fetchFileSet leaves it). */
 export async function hasFileSet(destDir: string, cid: string): Promise<boolean> {
-  const marker = join(destDir, ".file-set");
-  return existsSync(marker) && (await stat(marker)).isFile() && (await readFile(marker, "utf8")).trim() === cid;
+  return (await localFileSet(destDir, cid)) !== null;
 }

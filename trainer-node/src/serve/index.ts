@@ -5,8 +5,6 @@ export { ModelServer } from "./models.ts";
 export type { ChatOptions, ChatResult, ModelServerOptions, ModelServerStats } from "./models.ts";
 export { startApi } from "./api.ts";
 export type { ApiOptions, ApiServer } from "./api.ts";
-export { fetchDirectory } from "./ipfs-dir.ts";
-export type { DirectorySource, FetchDirectoryOptions } from "./ipfs-dir.ts";
 export { parseChatRequest } from "./validate.ts";
 export type { ChatRequest } from "./validate.ts";
 export { BadRequestError, ContentMismatchError, ContentUnavailableError, ModelNotFoundError, ServeError } from "./errors.ts";

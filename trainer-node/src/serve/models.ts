@@ -6,18 +6,19 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { ChatTokenizer, generate, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
 import type { ChatMessage, Kernel, LlamaModel, LoraAdapter } from "@tributary/engine";
 import { BadRequestError, ContentMismatchError, ContentUnavailableError, ServeError } from "./errors.ts";
-import { fetchDirectory } from "./ipfs-dir.ts";
-import type { DirectorySource } from "./ipfs-dir.ts";
+import type { ContentStore } from "@tributary/sdk/content";
+import { fetchFileSet, hasFileSet } from "@tributary/sdk/files";
 import type { ServedModel } from "../types.ts";
 
 export interface ModelServerOptions {
   /** Where models and adapters come from (a KuboContentStore fits: verified reads plus raw blocks). */
-  store: DirectorySource;
+  store: Pick<ContentStore, "cat">;
   /** Disk cache: `models/<cid>/` and `adapters/<cid>/` below it. */
   cacheDir: string;
   /** Kernel for every model; default the engine's `ort` on all cores (created on first use, disposed by close()). */
@@ -116,7 +117,7 @@ function abortError(): Error {
 export class ModelServer {
   readonly cacheDir: string;
   readonly maxAdapters: number;
-  private readonly store: DirectorySource;
+  private readonly store: Pick<ContentStore, "cat">;
   private kernelPromise: Promise<Kernel> | undefined;
   private readonly ownsKernel: boolean;
   private readonly bases = new Map<string, Promise<LoadedBase>>();
@@ -152,7 +153,8 @@ export class ModelServer {
   async baseDir(cid: string): Promise<string> {
     const dest = join(this.cacheDir, "models", cid);
     try {
-      return await fetchDirectory(this.store, cid, dest);
+      await fetchFileSet(this.store as ContentStore, cid, dest);
+      return dest;
     } catch (e) {
       throw contentError("base model", cid, e);
     }
@@ -171,16 +173,23 @@ export class ModelServer {
         throw new ContentMismatchError("adapter content does not match its registered hash; refusing to serve it", { adapterCid: cid, expected: want, actual: got }, "The content under this CID is not the adapter the chain registered: check the model version's adapterCid/adapterHash");
       }
     };
-    if (existsSync(dest)) {
+    if (await hasFileSet(dest, cid)) {
       // verified against its CID when it was fetched: a mismatch here means the claimed hash is wrong
       await check(dest);
       return dest;
     }
     try {
-      return await fetchDirectory(this.store, cid, dest, { check });
+      await fetchFileSet(this.store as ContentStore, cid, dest);
     } catch (e) {
       throw contentError("adapter", cid, e);
     }
+    try {
+      await check(dest);
+    } catch (e) {
+      await rm(dest, { recursive: true, force: true });
+      throw e;
+    }
+    return dest;
   }
 
   private base(cid: string): Promise<LoadedBase> {

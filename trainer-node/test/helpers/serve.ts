@@ -1,7 +1,6 @@
 // Helpers of the serving tests: an in-memory JobsView, an SSE reader, and adding a local directory to IPFS.
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { KUBO_ADD_PARAMS } from "@tributary/sdk/content";
+import { addFileSet } from "@tributary/sdk/files";
+import { readdirSync } from "node:fs";
 import type { KuboContentStore } from "@tributary/sdk/content";
 import type { JobEvent, JobRecord, JobStage, JobsView } from "../../src/types.ts";
 
@@ -66,11 +65,7 @@ export async function* sseEvents(res: Response): AsyncGenerator<SseEvent> {
   }
 }
 
-/** Adds the files of a local (flat) directory to IPFS as one UnixFS directory; returns its CID. */
+/** Adds the files of a local (flat) directory to IPFS as a file set (@tributary/sdk/files); returns its CID. */
 export async function addDirectory(store: KuboContentStore, dir: string, files = readdirSync(dir)): Promise<string> {
-  let root: string | undefined;
-  const entries = files.map((f) => ({ path: `d/${f}`, content: readFileSync(join(dir, f)) }));
-  for await (const r of store.client.addAll(entries, { ...KUBO_ADD_PARAMS, pin: true })) if (r.path === "d") root = r.cid.toString();
-  if (!root) throw new Error(`addDirectory: no directory CID for ${dir}`);
-  return root;
+  return (await addFileSet(store, dir, { files })).cid;
 }
