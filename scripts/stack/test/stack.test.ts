@@ -161,6 +161,12 @@ describe("npm start", { timeout: 600_000 }, () => {
       const body = (await res.json()) as { data?: { _meta?: { block?: { number?: number } } } };
       assert.equal(typeof body.data?._meta?.block?.number, "number");
     }
+    if (!skipped(out, "trainer")) {
+      // the trainer node serves the base model the deploy step pinned and registered
+      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_TRAINER_PORT}/v1/models`);
+      const models = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+      assert.ok(models.includes("tributary-austen-4m"), `the trainer node lists the base model: ${models.join(", ")}`);
+    }
 
     // Change chain state so the restart has something to keep.
     await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1234" }]);
