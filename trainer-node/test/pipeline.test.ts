@@ -4,7 +4,9 @@
 // pins, submits, and after the challenge window finalizes and is paid. A second job is interrupted
 // mid-training and resumed by a new node from the same folder.
 import assert from "node:assert/strict";
-import { mkdtempSync, statSync } from "node:fs";
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,7 +23,7 @@ import { verifyAttributionProof, AttributionTree } from "@tributary/sdk/merkle";
 import { parseAttributionReport } from "@tributary/sdk/schemas";
 import { ChatTokenizer, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
@@ -168,6 +170,69 @@ describe("trainer node job pipeline", () => {
     assert.ok(steps[0] > 10, `training went on from a checkpoint (first step after the restart: ${steps[0]})`);
     assert.equal(steps.at(-1), rec.progress!.totalSteps);
     assert.equal(logs.filter((l) => l.includes(`job ${jobId}: claimed`)).length, 1, "claimed once");
+  });
+
+  it("survives SIGKILL mid-training: the restarted CLI resumes from the checkpoint and submits", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec("1", 2, 60), budget: parseEther("50"), duration: 3600 });
+    const jobId = posted.jobId.toString();
+    const dir = mkdtempSync(join(tmpdir(), "trainer-cli-"));
+    const port = await freePort();
+    const bin = fileURLToPath(new URL("../bin/tributary-trainer.ts", import.meta.url));
+    const env = {
+      ...process.env,
+      TRIBUTARY_PRIVATE_KEY: TEST_KEYS[trainer],
+      TRIBUTARY_RPC_URL: chain.rpcUrl,
+      TRIBUTARY_CHAIN_ID: String(chain.chainId),
+      TRIBUTARY_DEPLOYMENTS_FILE: chain.deploymentsFile,
+      TRIBUTARY_IPFS_API_URL: ipfs.apiUrl,
+      TRIBUTARY_CUSTODIAN_URL: custodian.url,
+      TRIBUTARY_TRAINER_DIR: dir,
+      TRIBUTARY_TRAINER_PORT: String(port),
+    };
+    const output: string[] = [];
+    const run = (): ChildProcess => {
+      const child = spawn(process.execPath, [bin, "--kernel", "ort", "--threads", "2"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      child.stdout!.on("data", (d) => output.push(String(d)));
+      child.stderr!.on("data", (d) => output.push(String(d)));
+      return child;
+    };
+    const record = () => {
+      const f = join(dir, "jobs", `${jobId}.json`);
+      try {
+        return existsSync(f) ? (JSON.parse(readFileSync(f, "utf8")) as { stage: string; error?: string }) : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const waitFor = async (what: string, ok: () => boolean, ms = 120_000) => {
+      const end = Date.now() + ms;
+      while (!ok()) {
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what}; record ${JSON.stringify(record())}\n${output.join("")}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const checkpoints = join(dir, "jobs", jobId, "adapter", "checkpoints");
+    const first = run();
+    try {
+      await waitFor("a complete checkpoint", () => existsSync(checkpoints) && readdirSync(checkpoints).some((n) => /^step-\d+$/.test(n)));
+    } finally {
+      first.kill("SIGKILL");
+    }
+    await new Promise((r) => first.once("exit", r));
+    assert.equal(record()?.stage, "training", "killed while training");
+    assert.ok(!output.join("").includes(TEST_KEYS[trainer].slice(2)), "the operator key is never printed");
+    const second = run();
+    try {
+      await waitFor("the submission", () => record()?.stage === "submitted");
+      const api = (await (await fetch(`http://127.0.0.1:${port}/v1/jobs/${jobId}`)).json()) as { stage: string };
+      assert.equal(api.stage, "submitted", "the API serves the job record");
+    } finally {
+      second.kill("SIGTERM");
+      await new Promise((r) => second.once("exit", r));
+    }
+    assert.equal((await getJob(conns[trainer], posted.jobId)).status, "submitted");
+    const history = (JSON.parse(readFileSync(join(dir, "jobs", `${jobId}.json`), "utf8")) as { lossHistory: { step: number }[] }).lossHistory;
+    assert.ok(history[0].step > 1, `the restarted node trained on from its checkpoint (first step ${history[0].step})`);
   });
 
   it("skips a job it cannot run and says why", async () => {

@@ -94,8 +94,12 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   const me = ctx.conn.account!.address.toLowerCase();
   if (job.status !== "open") {
     if (job.trainer?.toLowerCase() === me) {
-      // claimed by this node before a crash wrote it down: carry on
-      await ctx.jobs.update(rec.jobId, { stage: "claimed" });
+      // this operator's job from before a crash or from another data folder: pick up at the chain's state
+      const base = { specCid: job.specCid, datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })) };
+      if (job.status === "claimed") await ctx.jobs.update(rec.jobId, { ...base, stage: "claimed" });
+      else if (job.status === "submitted" || job.status === "disputed") await ctx.jobs.update(rec.jobId, { ...base, stage: "submitted", challengeEndsAt: job.challengeEndsAt?.toString() });
+      else if (job.status === "finalized") await ctx.jobs.update(rec.jobId, { ...base, stage: "finalized", modelId: job.modelId?.toString() });
+      else throw new SkipJob(`job is ${job.status}`);
       return;
     }
     throw new SkipJob(`job is ${job.status}${job.trainer ? ` (trainer ${job.trainer})` : ""}`);
