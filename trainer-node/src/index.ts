@@ -16,7 +16,7 @@ import { KuboContentStore } from "@tributary/sdk/content";
 import { selectKernel } from "@tributary/engine";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
-import { chainCatalog, ModelServer, startApi } from "./serve/index.ts";
+import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
 
 export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog, ServedModel } from "./types.ts";
 export { JobStore } from "./jobs/store.ts";
@@ -46,6 +46,8 @@ export interface TrainerNodeOptions {
   baseModels?: string[];
   /** Milliseconds between looks for new jobs (default 2000). */
   pollMs?: number;
+  /** How often vouchers of paid inference are redeemed on chain (ms, default 60000; they are also redeemed at stop). */
+  redeemEveryMs?: number;
   /** Whether to take jobs (default true); false serves models only. */
   train?: boolean;
   log?: (line: string) => void;
@@ -77,7 +79,8 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   countStages();
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
   const models = new ModelServer({ store, cacheDir: o.dataDir });
-  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry });
+  const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, log }, { pollMs: o.pollMs });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);
@@ -90,6 +93,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
       stopped = true;
       await loop.stop();
       await api.stop();
+      await billing.close();
       await models.close();
       await trainKernel.dispose();
     },

@@ -14,7 +14,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { connect, contribute, createDatanet, getJob, getModel, grantAccess, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import { claimReward, connect, contribute, createDatanet, getChannel, getJob, getModel, grantAccess, openChannel, postJob, review, rewardPosition, sendTx, setInferencePrice, signVoucher, stake } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
@@ -26,6 +26,7 @@ import type { Kernel } from "@tributary/engine";
 import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
+import { Billing, chainCatalog, ModelServer, startApi } from "../src/serve/index.ts";
 import { JobStore } from "../src/jobs/store.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
@@ -55,6 +56,7 @@ describe("trainer node job pipeline", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
   const logs: string[] = [];
   let baseCid = "";
+  let firstModelId = 0n;
 
   before(async () => {
     chain = await startDevChain();
@@ -126,6 +128,7 @@ describe("trainer node job pipeline", () => {
     // the minted model points at the pinned adapter, which is real: it answers what it was trained on
     const model = await getModel(conns[builder], BigInt(rec.modelId!));
     assert.equal(model.adapterCid, rec.result!.adapterCid);
+    firstModelId = model.modelId;
     const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-adapter-")), "a");
     await fetchFileSet(ipfs.store, model.adapterCid, adapterDir);
     const { createHash } = await import("node:crypto");
@@ -146,6 +149,68 @@ describe("trainer node job pipeline", () => {
     const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { engine: { kernel: string }; data: Array<{ contributions: unknown[] }> };
     assert.equal(manifest.engine.kernel, "ort");
     assert.equal(manifest.data[0].contributions.length, 2);
+  });
+
+  it("sells the model's answers for vouchers, redeems them, and a contributor claims her attributed share", async () => {
+    assert.ok(firstModelId > 0n, "needs the model of the first test");
+    const modelId = firstModelId;
+    const pricePer1k = parseEther("0.001");
+    await setInferencePrice(conns[builder], modelId, pricePer1k); // the job's poster owns the model
+    const user = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[6]), pollingInterval: 50 });
+    const stranger = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[7]), pollingInterval: 50 });
+    await sendTx(conns[deployer], conns[deployer].contracts.OpenToken, "mint", [user.account!.address, parseEther("10")]);
+    const { channelId } = await openChannel(user, { provider: conns[trainer].account!.address, modelId, amount: parseEther("1") });
+    const billing = await Billing.open({ conn: conns[trainer], file: join(mkdtempSync(join(tmpdir(), "billing-")), "vouchers.json"), redeemEveryMs: 0 });
+    const models = new ModelServer({ store: ipfs.store, cacheDir: mkdtempSync(join(tmpdir(), "serve-cache-")), kernel });
+    const jobs = await JobStore.open(mkdtempSync(join(tmpdir(), "serve-jobs-")));
+    const api = await startApi({ port: 0, catalog: chainCatalog(conns[trainer]), models, jobs, billing });
+    try {
+      const ask = async (voucher?: unknown) => {
+        const res = await fetch(`${api.url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(voucher ? { "x-tributary-voucher": JSON.stringify(voucher) } : {}) },
+          body: JSON.stringify({ model: `model-${modelId}`, messages: [{ role: "user", content: qa[0][0] }], max_tokens: 16, temperature: 0 }),
+        });
+        return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string }; tributary?: { billing?: { owed: string; cost: string }; price_per_1k_tokens?: string }; choices?: { message: { content: string } }[] } };
+      };
+      const none = await ask();
+      assert.equal(none.status, 402);
+      assert.equal(none.body.error!.code, "voucher_required");
+      assert.equal(none.body.tributary!.price_per_1k_tokens, pricePer1k.toString(), "the 402 states the price");
+      const forged = await ask(await signVoucher(stranger, { channelId, cumulativeAmount: 0n }));
+      assert.equal(forged.status, 402);
+      assert.equal(forged.body.error!.code, "bad_signature");
+
+      const first = await ask(await signVoucher(user, { channelId, cumulativeAmount: 0n }));
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      assert.equal(first.body.choices![0].message.content, qa[0][1], "the paid model answers what it learned");
+      const owed1 = BigInt(first.body.tributary!.billing!.owed);
+      assert.ok(owed1 > 0n && owed1 === BigInt(first.body.tributary!.billing!.cost));
+      const stale = await ask(await signVoucher(user, { channelId, cumulativeAmount: owed1 - 1n }));
+      assert.equal(stale.status, 402);
+      assert.equal(stale.body.error!.code, "voucher_insufficient");
+      assert.match(stale.body.error!.message, new RegExp(`sign at least ${owed1}`));
+      const second = await ask(await signVoucher(user, { channelId, cumulativeAmount: owed1 }));
+      assert.equal(second.status, 200);
+      const owed2 = BigInt(second.body.tributary!.billing!.owed);
+      assert.equal(owed2, 2n * owed1, "the same request costs the same");
+
+      // redemption moves the signed amount to the model's revenue; the attribution decides the contributors' share
+      await billing.redeemAll();
+      assert.equal((await getChannel(user, channelId)).redeemed, owed1, "the best voucher (signed for owed1) was redeemed");
+      const pos = await rewardPosition(conns[alice], ipfs.store, modelId, conns[alice].account!.address);
+      assert.ok(pos.claimable > 0n, "alice has a claimable share of the revenue");
+      const token = conns[alice].contracts.OpenToken;
+      const bal = () => conns[alice].publicClient.readContract({ address: token.address, abi: token.abi, functionName: "balanceOf", args: [conns[alice].account!.address] });
+      const before = await bal();
+      const claimed = await claimReward(conns[alice], ipfs.store, modelId);
+      assert.equal(claimed.amount, pos.claimable);
+      assert.equal(await bal(), before + pos.claimable);
+    } finally {
+      await api.stop();
+      await billing.close();
+      await models.close();
+    }
   });
 
   it("resumes a job interrupted mid-training from its checkpoint, in a new node over the same folder", async () => {

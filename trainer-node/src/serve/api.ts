@@ -15,6 +15,7 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
+import type { Billing } from "./billing.ts";
 import type { ModelServer } from "./models.ts";
 import { parseChatRequest } from "./validate.ts";
 
@@ -32,6 +33,8 @@ export interface ApiOptions {
   maxBodyBytes?: number;
   /** Interval of SSE keep-alive comments (default 15000 ms). */
   keepAliveMs?: number;
+  /** Paid inference: model versions with a price need a voucher (see billing.ts). Absent: everything is free. */
+  billing?: Billing;
 }
 
 export interface ApiServer {
@@ -102,7 +105,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.notFound((c) => c.json(errorBody(`No route ${c.req.method} ${c.req.path}`, "invalid_request_error", null, "unknown_route"), 404));
   app.onError((err, c) => {
-    if (err instanceof ServeError) return c.json(errorBody(err.message, err.type, err.param, err.code), err.status as 400);
+    if (err instanceof ServeError) return c.json({ ...errorBody(err.message, err.type, err.param, err.code), ...(Object.keys(err.details).length ? { tributary: err.details } : {}) }, err.status as 400);
     console.error(`[api] ${c.req.method} ${c.req.path}:`, err);
     return c.json(errorBody(`Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error", null, "internal_error"), 500);
   });
@@ -138,6 +141,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       const id = `chatcmpl-${randomBytes(12).toString("hex")}`;
       const created = Math.floor(Date.now() / 1000);
       const opts = { maxTokens: req.maxTokens ?? (await o.models.contextLength(model)), temperature: req.temperature, topP: req.topP, seed: req.seed, stop: req.stop };
+      // a priced model version is served against a voucher (402 with the terms otherwise)
+      const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), opts.maxTokens) : null;
+      const bill = async (r: { promptTokens: number; completionTokens: number }) => {
+        if (!paid || !o.billing) return null;
+        const b = await o.billing.charge(paid, r.promptTokens + r.completionTokens);
+        return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+      };
       let first = true;
       const firstToken = () => {
         if (first) m.firstToken.observe((performance.now() - t0) / 1000);
@@ -153,6 +163,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       if (!req.stream) {
         const r = await o.models.chat(model, req.messages, opts, firstToken);
         account(r);
+        const billing = await bill(r);
         return c.json({
           id,
           object: "chat.completion",
@@ -161,7 +172,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason }],
           usage: usage(r),
           system_fingerprint: null,
-          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs },
+          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs, ...(billing ? { billing } : {}) },
         });
       }
 
@@ -183,7 +194,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           await writes;
           if (abort.signal.aborted) return;
           account(r);
-          await stream.writeSSE({ data: chunk({}, r.finishReason) });
+          const billing = await bill(r);
+          await stream.writeSSE({ data: billing ? JSON.stringify({ ...JSON.parse(chunk({}, r.finishReason)), tributary: { billing } }) : chunk({}, r.finishReason) });
           if (req.includeUsage) {
             await stream.writeSSE({ data: JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [], usage: usage(r) }) });
           }

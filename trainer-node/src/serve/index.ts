@@ -8,3 +8,5 @@ export type { ApiOptions, ApiServer } from "./api.ts";
 export { parseChatRequest } from "./validate.ts";
 export type { ChatRequest } from "./validate.ts";
 export { BadRequestError, ContentMismatchError, ContentUnavailableError, ModelNotFoundError, ServeError } from "./errors.ts";
+export { Billing, PaymentRequiredError, tokenCost } from "./billing.ts";
+export type { BillingOptions } from "./billing.ts";
