@@ -14,6 +14,7 @@ import { Registry, Gauge } from "prom-client";
 import { connect } from "@tributary/sdk/chain";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { selectKernel } from "@tributary/engine";
+import { citationProvider } from "./jobs/citations.ts";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
 import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
@@ -80,7 +81,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
-  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, log }, { pollMs: o.pollMs });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);

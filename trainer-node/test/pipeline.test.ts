@@ -27,6 +27,7 @@ import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { Billing, chainCatalog, ModelServer, startApi } from "../src/serve/index.ts";
+import { citationProvider } from "../src/jobs/citations.ts";
 import { JobStore } from "../src/jobs/store.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
@@ -162,8 +163,9 @@ describe("trainer node job pipeline", () => {
     const { channelId } = await openChannel(user, { provider: conns[trainer].account!.address, modelId, amount: parseEther("1") });
     const billing = await Billing.open({ conn: conns[trainer], file: join(mkdtempSync(join(tmpdir(), "billing-")), "vouchers.json"), redeemEveryMs: 0 });
     const models = new ModelServer({ store: ipfs.store, cacheDir: mkdtempSync(join(tmpdir(), "serve-cache-")), kernel });
-    const jobs = await JobStore.open(mkdtempSync(join(tmpdir(), "serve-jobs-")));
-    const api = await startApi({ port: 0, catalog: chainCatalog(conns[trainer]), models, jobs, billing });
+    const jobs = await JobStore.open(join(dataDir, "jobs")); // the node's own records: it trained this model
+    const citations = citationProvider({ jobs, dataDir, tokenizer: (m) => models.tokenizer(m) });
+    const api = await startApi({ port: 0, catalog: chainCatalog(conns[trainer]), models, jobs, billing, citations });
     try {
       const ask = async (voucher?: unknown) => {
         const res = await fetch(`${api.url}/v1/chat/completions`, {
@@ -171,7 +173,7 @@ describe("trainer node job pipeline", () => {
           headers: { "content-type": "application/json", ...(voucher ? { "x-tributary-voucher": JSON.stringify(voucher) } : {}) },
           body: JSON.stringify({ model: `model-${modelId}`, messages: [{ role: "user", content: qa[0][0] }], max_tokens: 16, temperature: 0 }),
         });
-        return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string }; tributary?: { billing?: { owed: string; cost: string }; price_per_1k_tokens?: string }; choices?: { message: { content: string } }[] } };
+        return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string }; tributary?: { billing?: { owed: string; cost: string }; price_per_1k_tokens?: string; citations?: { contribution_id: string; contributor: string; text: string; tokens: number }[] }; choices?: { message: { content: string } }[] } };
       };
       const none = await ask();
       assert.equal(none.status, 402);
@@ -184,6 +186,14 @@ describe("trainer node job pipeline", () => {
       const first = await ask(await signVoucher(user, { channelId, cumulativeAmount: 0n }));
       assert.equal(first.status, 200, JSON.stringify(first.body));
       assert.equal(first.body.choices![0].message.content, qa[0][1], "the paid model answers what it learned");
+      // inference-time attribution: the answer is cited to alice's contribution (#1), and the use is logged
+      const cites = first.body.tributary!.citations!;
+      assert.ok(cites.length >= 1, JSON.stringify(first.body.tributary));
+      assert.equal(cites[0].contribution_id, "1");
+      assert.equal(cites[0].contributor.toLowerCase(), conns[alice].account!.address.toLowerCase());
+      assert.match(cites[0].text, /Jane Austen wrote it/);
+      const usage = readFileSync(join(dataDir, "usage.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { contribution_id: string; tokens: number });
+      assert.ok(usage.some((u) => u.contribution_id === "1" && u.tokens === cites[0].tokens));
       const owed1 = BigInt(first.body.tributary!.billing!.owed);
       assert.ok(owed1 > 0n && owed1 === BigInt(first.body.tributary!.billing!.cost));
       const stale = await ask(await signVoucher(user, { channelId, cumulativeAmount: owed1 - 1n }));

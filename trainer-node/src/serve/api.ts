@@ -35,6 +35,8 @@ export interface ApiOptions {
   keepAliveMs?: number;
   /** Paid inference: model versions with a price need a voucher (see billing.ts). Absent: everything is free. */
   billing?: Billing;
+  /** Inference-time attribution: the spans of a completion found in the model's training data (citations.ts). */
+  citations?: (model: ServedModel, ids: number[]) => Promise<unknown[] | null>;
 }
 
 export interface ApiServer {
@@ -164,6 +166,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
         const r = await o.models.chat(model, req.messages, opts, firstToken);
         account(r);
         const billing = await bill(r);
+        const citations = o.citations ? await o.citations(model, r.ids) : null;
         return c.json({
           id,
           object: "chat.completion",
@@ -172,7 +175,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason }],
           usage: usage(r),
           system_fingerprint: null,
-          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs, ...(billing ? { billing } : {}) },
+          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs, ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) },
         });
       }
 
@@ -195,7 +198,9 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           if (abort.signal.aborted) return;
           account(r);
           const billing = await bill(r);
-          await stream.writeSSE({ data: billing ? JSON.stringify({ ...JSON.parse(chunk({}, r.finishReason)), tributary: { billing } }) : chunk({}, r.finishReason) });
+          const citations = o.citations ? await o.citations(model, r.ids) : null;
+          const extra = { ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) };
+          await stream.writeSSE({ data: Object.keys(extra).length ? JSON.stringify({ ...JSON.parse(chunk({}, r.finishReason)), tributary: extra }) : chunk({}, r.finishReason) });
           if (req.includeUsage) {
             await stream.writeSSE({ data: JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [], usage: usage(r) }) });
           }

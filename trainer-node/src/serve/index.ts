@@ -10,3 +10,5 @@ export type { ChatRequest } from "./validate.ts";
 export { BadRequestError, ContentMismatchError, ContentUnavailableError, ModelNotFoundError, ServeError } from "./errors.ts";
 export { Billing, PaymentRequiredError, tokenCost } from "./billing.ts";
 export type { BillingOptions } from "./billing.ts";
+export { CitationIndex } from "./citations.ts";
+export type { CitationSource, Span } from "./citations.ts";

@@ -40,6 +40,8 @@ export interface ChatOptions {
 
 export interface ChatResult {
   text: string;
+  /** The completion's token ids. */
+  ids: number[];
   finishReason: "stop" | "length";
   promptTokens: number;
   completionTokens: number;
@@ -239,6 +241,11 @@ export class ModelServer {
     await this.adapter(model, base);
   }
 
+  /** The tokenizer of `model`'s base (loads it). */
+  async tokenizer(model: ServedModel): Promise<ChatTokenizer> {
+    return (await this.base(model.baseModelCid)).tokenizer;
+  }
+
   /** The context length of `model`'s base (loads it). */
   async contextLength(model: ServedModel): Promise<number> {
     return (await this.base(model.baseModelCid)).model.rope.maxPos;
@@ -277,6 +284,7 @@ export class ModelServer {
       });
       return {
         text: r.text,
+        ids: r.ids,
         finishReason: r.finishReason === "length" ? "length" : "stop",
         promptTokens: r.promptTokens,
         completionTokens: r.ids.length,
