@@ -35,7 +35,8 @@ export function toRuntimeConfig(raw: AppConfig, origin: string): RuntimeConfig {
     deployments,
     proxied: {
       rpc: origin + PROXY_PATHS.rpc,
-      ipfs: origin + PROXY_PATHS.ipfs,
+      // kubo-rpc-client uses a URL path as the API root as it is (it adds /api/v0 only to a bare host).
+      ipfs: origin + PROXY_PATHS.ipfs + "/api/v0",
       subgraph: origin + PROXY_PATHS.subgraph,
       trainer: origin + PROXY_PATHS.trainer + "/v1",
     },

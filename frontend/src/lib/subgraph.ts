@@ -60,7 +60,7 @@ export interface GrantRow {
   usesLeft: number;
 }
 
-export const MY_GRANTS = `query($account: String!) {
+export const MY_GRANTS = `query($account: Bytes!) {
   accessGrants(first: 500, where: { account: $account }) { datanet { id } requested active expiresAt usesLeft }
 }`;
 
@@ -87,7 +87,7 @@ export interface JobRow {
   model: { tokenId: string } | null;
 }
 
-export const MY_JOBS = `query($poster: String!) {
+export const MY_JOBS = `query($poster: Bytes!) {
   jobs(first: 100, where: { poster: $poster }, orderBy: postedAt, orderDirection: desc) {
     id jobId status budget postedAt baseModel { name } datanets { id } model { tokenId }
   }

@@ -138,3 +138,12 @@ export async function installWallet(
   }, WALLET_NAME);
   return wallet;
 }
+
+/** Moves the wallet to another chain as a person would in their wallet (the page gets `chainChanged`). */
+export async function switchWalletChain(page: Page, wallet: HeadlessWallet, chainId: number): Promise<void> {
+  wallet.chainId = chainId;
+  await page.evaluate(
+    (hex) => (window as unknown as { __headlessWalletEmit(e: string, v: unknown): void }).__headlessWalletEmit("chainChanged", hex),
+    numberToHex(chainId),
+  );
+}
