@@ -6,7 +6,8 @@ import type { ReactNode } from "react";
 import type { ChainConnection } from "@tributary/sdk/chain/browser";
 import type { ContentStore } from "@tributary/sdk/content";
 import type { LocalAccount } from "viem";
-import { useAccount, useWalletClient } from "wagmi";
+import { useAccount, useConfig } from "wagmi";
+import { getWalletClient } from "wagmi/actions";
 import type { RuntimeConfig } from "./config.ts";
 import { errorMessage } from "./lib/errors.ts";
 
@@ -58,7 +59,7 @@ export type TxState =
 export function useTx() {
   const { conn } = useProtocol();
   const { address, chainId } = useAccount();
-  const { data: walletClient } = useWalletClient();
+  const wagmiConfig = useConfig();
   const [state, setState] = useState<TxState>({ phase: "idle", steps: [] });
 
   const run = useCallback(
@@ -66,7 +67,7 @@ export function useTx() {
       const steps: TxStep[] = [];
       const show = (s: Partial<TxState> & { phase: TxState["phase"] }) =>
         setState({ ...s, steps: [...steps] } as TxState);
-      if (!walletClient || !address) {
+      if (!address) {
         show({ phase: "error", error: "Connect your wallet first." });
         return undefined;
       }
@@ -74,7 +75,15 @@ export function useTx() {
         show({ phase: "error", error: `Your wallet is on another network. Switch it to chain ${conn.chainId} first.` });
         return undefined;
       }
-      const wc = walletClient;
+      show({ phase: "running", note });
+      let wc: Awaited<ReturnType<typeof getWalletClient>>;
+      try {
+        // Asked at the time of use: right after connecting or switching, the hook's client may still load.
+        wc = await getWalletClient(wagmiConfig, { chainId: conn.chainId });
+      } catch (e) {
+        show({ phase: "error", error: errorMessage(e) });
+        return undefined;
+      }
       const confirmOf = async (hash: `0x${string}`) => {
         const receipt = await conn.publicClient.waitForTransactionReceipt({ hash });
         const step = steps.find((s) => s.hash === hash);
@@ -86,7 +95,8 @@ export function useTx() {
       const reporting = {
         ...wc,
         writeContract: async (args: Parameters<typeof wc.writeContract>[0]) => {
-          const step: TxStep = { label: ACTIONS[args.functionName] ?? args.functionName, state: "sign" };
+          const name = String((args as { functionName: unknown }).functionName);
+          const step: TxStep = { label: ACTIONS[name] ?? name, state: "sign" };
           steps.push(step);
           show({ phase: "running", note });
           const hash = await wc.writeContract(args);
@@ -116,8 +126,8 @@ export function useTx() {
         return undefined;
       }
     },
-    [conn, address, chainId, walletClient],
+    [conn, address, chainId, wagmiConfig],
   );
   const reset = useCallback(() => setState({ phase: "idle", steps: [] }), []);
-  return { state, run, reset, ready: Boolean(walletClient && address && chainId === conn.chainId) };
+  return { state, run, reset, ready: Boolean(address && chainId === conn.chainId) };
 }

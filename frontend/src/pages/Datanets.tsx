@@ -99,7 +99,7 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
     );
   }
   if (d.policy === "Approval") {
-    if (access.requested && tx.state.phase !== "done") {
+    if (access.requested || tx.state.phase === "done") {
       return <p className="access pending" data-testid="access-requested">Access requested: waiting for the owner's approval.</p>;
     }
     return (
