@@ -20,7 +20,11 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
   if (min === max) return [min];
   const raw = (max - min) / Math.max(1, count - 1);
   const mag = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw) ?? 10 * mag;
+  // The round step whose tick count comes closest to `count`.
+  const span = max - min;
+  const step = [1, 2, 5, 10]
+    .map((m) => m * mag)
+    .reduce((best, s) => (Math.abs(span / s - (count - 1)) < Math.abs(span / best - (count - 1)) ? s : best));
   const out: number[] = [];
   for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
   return out;
