@@ -6,6 +6,7 @@ import { JobPage } from "./pages/Job.tsx";
 import { JobsPage } from "./pages/Jobs.tsx";
 import { ChatPage, ModelsPage } from "./pages/Models.tsx";
 import { NewJobPage } from "./pages/NewJob.tsx";
+import { RewardsPage } from "./pages/Rewards.tsx";
 import { Link, useRoute } from "./router.tsx";
 
 function page(route: string[]) {
@@ -23,14 +24,7 @@ function page(route: string[]) {
     case "chat":
       return second ? <ChatPage key={second} modelId={second} /> : <ModelsPage />;
     case "rewards":
-      return (
-        <section>
-          <h1>Rewards</h1>
-          <Empty>
-            <p>Claiming attribution rewards in the web app is not built yet.</p>
-          </Empty>
-        </section>
-      );
+      return <RewardsPage />;
     default:
       return (
         <Empty>

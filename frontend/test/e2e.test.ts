@@ -8,10 +8,10 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { grantAccess, parseDeployments, revokeAccess, connectChain } from "@tributary/sdk/chain/browser";
+import { connectChain, depositRevenue, getModel, grantAccess, parseDeployments, revokeAccess } from "@tributary/sdk/chain/browser";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
-import { demoAccount } from "../../scripts/stack/accounts.ts";
+import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
 import { launchBrowser } from "./support/browser.ts";
 import { startTestStack } from "./support/stack.ts";
 import type { TestStack } from "./support/stack.ts";
@@ -30,6 +30,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
   let chainId: number;
   let rpcUrl: string;
   let jobId: string | undefined;
+  let modelId: bigint | undefined;
   const pageErrors: string[] = [];
 
   /** Alice (the cooking Datanet's owner) acting from outside the app. */
@@ -180,10 +181,11 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const chatLink = page.getByRole("link", { name: "Chat with it" });
     await chatLink.waitFor({ timeout: 20_000 });
     await chatLink.click();
-    const modelId = decodeURIComponent(/#\/chat\/(.+)$/.exec(page.url())![1]);
-    assert.match(modelId, /^model-\d+$/);
+    const apiId = decodeURIComponent(/#\/chat\/(.+)$/.exec(page.url())![1]);
+    assert.match(apiId, /^model-\d+$/);
+    modelId = BigInt(apiId.slice("model-".length));
     const snippet = page.getByTestId("api-snippet");
-    assert.match(await snippet.innerText(), new RegExp(`"model": "${modelId}"`));
+    assert.match(await snippet.innerText(), new RegExp(`"model": "${apiId}"`));
     assert.match(await snippet.innerText(), new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`));
     await page.getByLabel("Message").fill("How do I keep pasta from sticking?");
     await page.getByRole("button", { name: "Send" }).click();
@@ -192,6 +194,38 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const text = (await answer.innerText()).trim();
     assert.ok(text.length > 0, "the model answered");
     assert.doesNotMatch(await answer.getAttribute("class") ?? "", /error/, `not an error: ${text}`);
+  });
+
+  it("with a trainer node: a contributor sees their attribution share and claims revenue", async (t) => {
+    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+    assert.ok(modelId, "a model was minted");
+    // Revenue for the model (as the payment channels would deposit it), from alice.
+    const alice = await asAlice();
+    await depositRevenue(alice, modelId, 100n * 10n ** 18n);
+    // The contributor with the largest attribution weight, from the report on IPFS.
+    const model = await getModel(alice, modelId);
+    const res = await fetch(`${stack.url("TRIBUTARY_IPFS_API_PORT")}/api/v0/cat?arg=${model.reportCid}`, { method: "POST" });
+    const report = (await res.json()) as { contributors: Array<{ account: string; weight: string }> };
+    const top = report.contributors.reduce((a, b) => (BigInt(b.weight) > BigInt(a.weight) ? b : a));
+    const who = demoAccounts().find((a) => a.address.toLowerCase() === top.account.toLowerCase());
+    assert.ok(who, `the top contributor ${top.account} is a demo account`);
+    const p2 = await context.newPage();
+    await installWallet(p2, { privateKey: who.privateKey, rpcUrl, chainId });
+    await p2.goto(`${web}/#/rewards`);
+    await connect(p2);
+    const row = p2.getByTestId(`reward-model-${modelId}`);
+    await row.waitFor({ timeout: 30_000 });
+    assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
+    await row.getByRole("button", { name: "Claim" }).click();
+    await row.locator(".tx-done").waitFor({ timeout: 60_000 });
+    const claimed = await alice.publicClient.readContract({
+      address: alice.contracts.RewardDistributor.address,
+      abi: alice.contracts.RewardDistributor.abi,
+      functionName: "claimedBy",
+      args: [modelId, who.address],
+    });
+    assert.ok(claimed > 0n, `${who.role} claimed on chain`);
+    await p2.close();
   });
 
   it("lets a builder without access request it, and shows the request as pending", async () => {

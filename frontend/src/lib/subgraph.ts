@@ -106,3 +106,18 @@ export const MODELS = `{
     tokenId owner { id } baseModel { name } job { jobId } mintedAt
   }
 }`;
+
+export interface RewardModelRow {
+  tokenId: string;
+  baseModel: { name: string };
+  reportCID: string;
+  datanets: Array<{ id: string }>;
+  rewards: Array<{ revenue: string; contributorsClaimed: string }>;
+}
+
+/** Model versions with an attribution report (only those can pay contributors). */
+export const REWARD_MODELS = `{
+  modelVersions(first: 200, orderBy: tokenId, orderDirection: desc, where: { reportCID_not: "" }) {
+    tokenId baseModel { name } reportCID datanets { id } rewards { revenue contributorsClaimed }
+  }
+}`;
