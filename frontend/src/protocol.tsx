@@ -39,8 +39,8 @@ const ACTIONS: Record<string, string> = {
   acceptResult: "Accept the result",
   finalizeJob: "Finalize the job",
   cancelJob: "Cancel the job",
-  claim: "Claim your reward",
-  claimBatch: "Claim your rewards",
+  claimReward: "Claim your reward",
+  claimPoolReward: "Claim your Datanet pool reward",
 };
 
 export interface TxStep {

@@ -19,6 +19,11 @@ import { installWallet, switchWalletChain, WALLET_NAME } from "./support/wallet.
 import type { HeadlessWallet } from "./support/wallet.ts";
 
 const COOKING = 1n;
+/** Set WEB_SCREENSHOTS=<dir> to keep a screenshot of each page the test passes through (for review). */
+const SHOTS = process.env.WEB_SCREENSHOTS;
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+};
 
 describe("web app, end to end", { timeout: 420_000 }, () => {
   let stack: TestStack;
@@ -79,6 +84,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     assert.match(await cooking.innerText(), /Practical answers to everyday home-cooking questions/);
     assert.match(await cooking.innerText(), /4 approved of 5/);
     await page.getByTestId("datanet-2").getByRole("heading", { name: "Houseplant Care" }).waitFor();
+    await shot(page, "01-datanets");
     assert.match(await page.getByTestId("datanet-2").innerText(), /Open/);
   });
 
@@ -90,6 +96,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const banner = page.getByTestId("wrong-network");
     await banner.waitFor({ timeout: 10_000 });
     assert.match(await banner.innerText(), new RegExp(`chain id ${chainId}`));
+    await shot(page, "02-wrong-network");
     await banner.getByRole("button").click();
     await banner.waitFor({ state: "detached", timeout: 10_000 });
     assert.equal(wallet.chainId, chainId, "the wallet was switched to the stack's chain");
@@ -102,7 +109,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
   });
 
   it("goes through the wizard: inline errors, a revert as a sentence, then the job is posted", async () => {
-    await page.getByRole("link", { name: "Fine-tune" }).click();
+    await page.getByRole("navigation").getByRole("link", { name: "Fine-tune" }).click();
     await page.getByText("tributary-austen-4m").click();
     await page.getByRole("button", { name: "Next" }).click();
     // Data step: nothing chosen yet -> the schema's error next to the field.
@@ -117,6 +124,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await page.locator('input[name="epochs"]').fill("1");
     await page.getByRole("button", { name: "Next" }).click();
     assert.equal(await page.getByTestId("error-learningRate").innerText(), "enter a number");
+    await shot(page, "03-wizard-error");
     await page.locator('input[name="learningRate"]').fill("5");
     assert.match(await page.getByTestId("error-learningRate").innerText(), /at most 1/);
     await page.locator('input[name="learningRate"]').fill("0.0003");
@@ -136,6 +144,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await status.locator(".tx-error").waitFor({ timeout: 60_000 });
     const sentence = await status.locator(".tx-error").innerText();
     assert.match(sentence, /has no valid access to Datanet 1/);
+    await shot(page, "04-review-revert");
     assert.doesNotMatch(sentence, /0x[0-9a-fA-F]{64,}/, "no raw revert data");
 
     // Access back: the same button now posts.
@@ -157,7 +166,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     assert.ok(["open", "claimed", "submitted"].includes(status), `status ${status}`);
     assert.match(await page.locator(".facts").innerText(), /20 OPEN/);
     assert.match(await page.locator(".facts").innerText(), /Datanet #1 v4/);
-    await page.getByRole("link", { name: "My jobs" }).click();
+    await page.getByRole("navigation").getByRole("link", { name: "My jobs" }).click();
     await page.getByRole("link", { name: `#${jobId}` }).waitFor({ timeout: 20_000 });
     await page.getByRole("link", { name: `#${jobId}` }).click();
   });
@@ -168,9 +177,11 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const chart = page.getByTestId("loss-chart");
     await chart.waitFor({ timeout: 120_000 });
     assert.ok(Number(await chart.getAttribute("data-points")) >= 1, "the chart has points");
+    await shot(page, "05-training");
     assert.match(await page.getByTestId("progress").innerText(), /\d+ \/ \d+\s*steps/);
     await page.getByTestId("job-status").filter({ hasText: "submitted" }).waitFor({ timeout: 180_000 });
     assert.ok(Number(await chart.getAttribute("data-points")) >= 2, "the whole curve is drawn");
+    await shot(page, "06-submitted");
   });
 
   it("with a trainer node: accepting the result mints a model that answers in the chat; the API panel names it", async (t) => {
@@ -187,12 +198,18 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const snippet = page.getByTestId("api-snippet");
     assert.match(await snippet.innerText(), new RegExp(`"model": "${apiId}"`));
     assert.match(await snippet.innerText(), new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`));
+    // The Models page lists it next to the base model, with a way back to this chat.
+    await page.getByRole("navigation").getByRole("link", { name: "Models & chat" }).click();
+    await page.getByRole("cell", { name: apiId, exact: true }).waitFor({ timeout: 20_000 });
+    await page.getByRole("cell", { name: "tributary-austen-4m", exact: true }).waitFor();
+    await page.getByRole("row", { name: new RegExp(`^${apiId}\\b`) }).getByRole("link", { name: "Chat" }).click();
     await page.getByLabel("Message").fill("How do I keep pasta from sticking?");
     await page.getByRole("button", { name: "Send" }).click();
     const answer = page.getByTestId("msg-assistant").last();
     await page.getByRole("button", { name: "Send" }).waitFor({ timeout: 120_000 });
     const text = (await answer.innerText()).trim();
     assert.ok(text.length > 0, "the model answered");
+    await shot(page, "07-chat");
     assert.doesNotMatch(await answer.getAttribute("class") ?? "", /error/, `not an error: ${text}`);
   });
 
@@ -218,6 +235,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
     await row.getByRole("button", { name: "Claim" }).click();
     await row.locator(".tx-done").waitFor({ timeout: 60_000 });
+    await shot(p2, "08-rewards");
     const claimed = await alice.publicClient.readContract({
       address: alice.contracts.RewardDistributor.address,
       abi: alice.contracts.RewardDistributor.abi,
@@ -238,6 +256,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await cooking.getByRole("textbox").fill("A pasta assistant");
     await cooking.getByRole("button", { name: "Request access" }).click();
     await cooking.getByTestId("access-requested").waitFor({ timeout: 60_000 });
+    await shot(davePage, "09-access-requested");
     const alice = await asAlice();
     const requested = await alice.publicClient.readContract({
       address: alice.contracts.AccessRegistry.address,

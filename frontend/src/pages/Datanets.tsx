@@ -10,6 +10,7 @@ import type { AccessInfo } from "../hooks.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
 import type { DatanetRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
+import { Link } from "../router.tsx";
 
 const POLICY_TEXT = {
   Open: "Open: anyone may train on it",
@@ -29,6 +30,13 @@ export function DatanetsPage() {
       <p className="lead">
         Community data sets you can fine-tune on. Contributors are paid from every job and every use of the models trained on their data.
       </p>
+      <ol className="howto">
+        <li>Pick Datanets you may use (or request access).</li>
+        <li>
+          <Link to="/new">Fine-tune</Link> a base model on them: a trainer node does the work for the budget you set.
+        </li>
+        <li>Watch it train, then chat with your model or call it through its API.</li>
+      </ol>
       {!isConnected && <p className="note">Connect your wallet to see which Datanets you may use.</p>}
       {access.isError && <ErrorBox error={access.error} retry={() => void access.refetch()} />}
       {datanets.data.length === 0 ? (

@@ -172,7 +172,7 @@ export function JobPage({ id }: { id: string }) {
               </div>
               <div>
                 <span className="stat">{p.step >= p.totalSteps ? "done" : formatDuration(p.etaSec)}</span>
-                {p.step >= p.totalSteps ? "" : "left"}
+                {p.step >= p.totalSteps ? "training" : "left (ETA)"}
               </div>
               <progress max={p.totalSteps} value={p.step} />
             </div>
