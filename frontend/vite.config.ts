@@ -12,7 +12,8 @@ import type { AppConfig } from "./src/served-config.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "..");
 const env = process.env;
-const host = env.TRIBUTARY_HOST && !["0.0.0.0", "::"].includes(env.TRIBUTARY_HOST) ? env.TRIBUTARY_HOST : "127.0.0.1";
+const host =
+  env.TRIBUTARY_HOST && !["0.0.0.0", "::"].includes(env.TRIBUTARY_HOST) ? env.TRIBUTARY_HOST : "127.0.0.1";
 const url = (name: string, port: string | undefined, fallback: number) =>
   env[name] || `http://${host.includes(":") ? `[${host}]` : host}:${port || fallback}`;
 

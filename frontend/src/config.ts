@@ -48,7 +48,10 @@ export async function loadRuntimeConfig(origin: string): Promise<RuntimeConfig> 
   try {
     res = await fetch(`${origin}/tributary-config.json`, { cache: "no-store" });
   } catch (e) {
-    throw new ConfigError(`Cannot load the app's configuration: ${String(e)}`, "Check that the web server is running.");
+    throw new ConfigError(
+      `Cannot load the app's configuration: ${String(e)}`,
+      "Check that the web server is running.",
+    );
   }
   if (!res.ok) {
     throw new ConfigError(

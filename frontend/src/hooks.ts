@@ -81,7 +81,8 @@ export function useBaseModels() {
   const { config } = useProtocol();
   return useQuery({
     queryKey: ["base-models"],
-    queryFn: async () => (await gql<{ baseModels: BaseModelRow[] }>(config.proxied.subgraph, BASE_MODELS)).baseModels,
+    queryFn: async () =>
+      (await gql<{ baseModels: BaseModelRow[] }>(config.proxied.subgraph, BASE_MODELS)).baseModels,
   });
 }
 

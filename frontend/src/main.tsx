@@ -19,7 +19,11 @@ const root = createRoot(document.getElementById("root")!);
 
 async function boot() {
   const config = await loadRuntimeConfig(window.location.origin);
-  const conn = await connectChain({ rpcUrl: config.proxied.rpc, chainId: config.chainId, deployments: config.deployments });
+  const conn = await connectChain({
+    rpcUrl: config.proxied.rpc,
+    chainId: config.chainId,
+    deployments: config.deployments,
+  });
   const store = new KuboContentStore({ url: config.proxied.ipfs });
   // Wallets get the chain's own RPC URL (to add the network); the app reads through the same-origin proxy.
   const chain = chainFor(config.chainId, config.rpcUrl);
@@ -33,7 +37,9 @@ async function boot() {
     transports: { [chain.id]: http(config.proxied.rpc) },
     pollingInterval: 1000,
   });
-  const queryClient = new QueryClient({ defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } } });
+  const queryClient = new QueryClient({
+    defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } },
+  });
   root.render(
     <StrictMode>
       <WagmiProvider config={wagmiConfig}>

@@ -63,7 +63,11 @@ export function useTx() {
   const [state, setState] = useState<TxState>({ phase: "idle", steps: [] });
 
   const run = useCallback(
-    async <T,>(note: string, action: (signer: ChainConnection) => Promise<T>, doneNote?: (r: T) => string) => {
+    async <T,>(
+      note: string,
+      action: (signer: ChainConnection) => Promise<T>,
+      doneNote?: (r: T) => string,
+    ) => {
       const steps: TxStep[] = [];
       const show = (s: Partial<TxState> & { phase: TxState["phase"] }) =>
         setState({ ...s, steps: [...steps] } as TxState);
@@ -72,7 +76,10 @@ export function useTx() {
         return undefined;
       }
       if (chainId !== conn.chainId) {
-        show({ phase: "error", error: `Your wallet is on another network. Switch it to chain ${conn.chainId} first.` });
+        show({
+          phase: "error",
+          error: `Your wallet is on another network. Switch it to chain ${conn.chainId} first.`,
+        });
         return undefined;
       }
       show({ phase: "running", note });

@@ -20,4 +20,3 @@ export interface AppConfig {
   /** The raw `deployments/<chainId>.json`, or null when nothing is deployed yet. */
   deployments: unknown;
 }
-

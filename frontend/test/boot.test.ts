@@ -13,7 +13,11 @@ import type { Browser } from "playwright-core";
 import { launchBrowser } from "./support/browser.ts";
 
 const frontend = path.resolve(import.meta.dirname, "..");
-const vite = path.join(path.dirname(fileURLToPath(import.meta.resolve("vite/package.json"))), "bin", "vite.js");
+const vite = path.join(
+  path.dirname(fileURLToPath(import.meta.resolve("vite/package.json"))),
+  "bin",
+  "vite.js",
+);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -27,11 +31,15 @@ async function freePort(): Promise<number> {
 /** Starts the Vite dev server with `env`; resolves to its URL once it answers. */
 async function startVite(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [vite, "--host", "127.0.0.1", "--port", String(port), "--strictPort"], {
-    cwd: frontend,
-    env: { ...process.env, ...env },
-    stdio: "ignore",
-  });
+  const child = spawn(
+    process.execPath,
+    [vite, "--host", "127.0.0.1", "--port", String(port), "--strictPort"],
+    {
+      cwd: frontend,
+      env: { ...process.env, ...env },
+      stdio: "ignore",
+    },
+  );
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 150; i++) {
     try {
@@ -69,7 +77,10 @@ describe("start-up errors", { timeout: 120_000 }, () => {
   };
 
   it("says that nothing is deployed and how to fix it", async () => {
-    const server = await startVite({ TRIBUTARY_DEPLOYMENTS_DIR: path.join(dir, "none"), TRIBUTARY_CHAIN_ID: "31337" });
+    const server = await startVite({
+      TRIBUTARY_DEPLOYMENTS_DIR: path.join(dir, "none"),
+      TRIBUTARY_CHAIN_ID: "31337",
+    });
     children.push(server.child);
     const text = await bootMessage(server.url);
     assert.match(text, /No contracts are deployed for chain 31337/);
@@ -80,11 +91,21 @@ describe("start-up errors", { timeout: 120_000 }, () => {
     const deployments = path.join(dir, "deployments");
     fs.mkdirSync(deployments);
     const contracts = Object.fromEntries(
-      ["OpenToken", "DatanetRegistry", "AccessRegistry", "TrainerRegistry", "JobMarket", "ModelRegistry", "RewardDistributor", "PaymentChannels"].map(
-        (name, i) => [name, { address: `0x${String(i + 1).padStart(40, "0")}`, deployBlock: 1 }],
-      ),
+      [
+        "OpenToken",
+        "DatanetRegistry",
+        "AccessRegistry",
+        "TrainerRegistry",
+        "JobMarket",
+        "ModelRegistry",
+        "RewardDistributor",
+        "PaymentChannels",
+      ].map((name, i) => [name, { address: `0x${String(i + 1).padStart(40, "0")}`, deployBlock: 1 }]),
     );
-    fs.writeFileSync(path.join(deployments, "31337.json"), JSON.stringify({ chainId: 31337, deployBlock: 1, contracts }));
+    fs.writeFileSync(
+      path.join(deployments, "31337.json"),
+      JSON.stringify({ chainId: 31337, deployBlock: 1, contracts }),
+    );
     const closed = await freePort();
     const server = await startVite({
       TRIBUTARY_DEPLOYMENTS_DIR: deployments,

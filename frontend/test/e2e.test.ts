@@ -8,7 +8,14 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
-import { connectChain, depositRevenue, getModel, grantAccess, parseDeployments, revokeAccess } from "@tributary/sdk/chain/browser";
+import {
+  connectChain,
+  depositRevenue,
+  getModel,
+  grantAccess,
+  parseDeployments,
+  revokeAccess,
+} from "@tributary/sdk/chain/browser";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
@@ -54,7 +61,10 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
   const connect = async (p: Page) => {
     await p.getByRole("button", { name: "Connect Wallet" }).first().click();
     await p.getByText(WALLET_NAME).first().click();
-    await p.getByRole("button", { name: "Connect Wallet" }).first().waitFor({ state: "detached", timeout: 20_000 });
+    await p
+      .getByRole("button", { name: "Connect Wallet" })
+      .first()
+      .waitFor({ state: "detached", timeout: 20_000 });
   };
 
   before(async () => {
@@ -68,7 +78,12 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     page = await context.newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
     // The wallet starts on Ethereum mainnet's id: the app must notice and offer the switch.
-    wallet = await installWallet(page, { privateKey: demoAccount("builder").privateKey, rpcUrl, chainId, startChainId: 1 });
+    wallet = await installWallet(page, {
+      privateKey: demoAccount("builder").privateKey,
+      rpcUrl,
+      chainId,
+      startChainId: 1,
+    });
   });
 
   after(async () => {
@@ -134,7 +149,11 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await page.locator('input[name="budget"]').fill("20");
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByRole("button", { name: "Approve & post job" }).waitFor();
-    assert.match((await page.locator(".review pre").textContent()) ?? "", /"learningRate": 0\.0003/, "the pinned spec has the value typed");
+    assert.match(
+      (await page.locator(".review pre").textContent()) ?? "",
+      /"learningRate": 0\.0003/,
+      "the pinned spec has the value typed",
+    );
 
     // Alice revokes the builder's grant behind the app's back: posting now reverts on chain.
     const alice = await asAlice();
@@ -197,12 +216,18 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     modelId = BigInt(apiId.slice("model-".length));
     const snippet = page.getByTestId("api-snippet");
     assert.match(await snippet.innerText(), new RegExp(`"model": "${apiId}"`));
-    assert.match(await snippet.innerText(), new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`));
+    assert.match(
+      await snippet.innerText(),
+      new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`),
+    );
     // The Models page lists it next to the base model, with a way back to this chat.
     await page.getByRole("navigation").getByRole("link", { name: "Models & chat" }).click();
     await page.getByRole("cell", { name: apiId, exact: true }).waitFor({ timeout: 20_000 });
     await page.getByRole("cell", { name: "tributary-austen-4m", exact: true }).waitFor();
-    await page.getByRole("row", { name: new RegExp(`^${apiId}\\b`) }).getByRole("link", { name: "Chat" }).click();
+    await page
+      .getByRole("row", { name: new RegExp(`^${apiId}\\b`) })
+      .getByRole("link", { name: "Chat" })
+      .click();
     await page.getByLabel("Message").fill("How do I keep pasta from sticking?");
     await page.getByRole("button", { name: "Send" }).click();
     const answer = page.getByTestId("msg-assistant").last();
@@ -210,7 +235,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     const text = (await answer.innerText()).trim();
     assert.ok(text.length > 0, "the model answered");
     await shot(page, "07-chat");
-    assert.doesNotMatch(await answer.getAttribute("class") ?? "", /error/, `not an error: ${text}`);
+    assert.doesNotMatch((await answer.getAttribute("class")) ?? "", /error/, `not an error: ${text}`);
   });
 
   it("with a trainer node: a contributor sees their attribution share and claims revenue", async (t) => {
@@ -221,7 +246,9 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await depositRevenue(alice, modelId, 100n * 10n ** 18n);
     // The contributor with the largest attribution weight, from the report on IPFS.
     const model = await getModel(alice, modelId);
-    const res = await fetch(`${stack.url("TRIBUTARY_IPFS_API_PORT")}/api/v0/cat?arg=${model.reportCid}`, { method: "POST" });
+    const res = await fetch(`${stack.url("TRIBUTARY_IPFS_API_PORT")}/api/v0/cat?arg=${model.reportCid}`, {
+      method: "POST",
+    });
     const report = (await res.json()) as { contributors: Array<{ account: string; weight: string }> };
     const top = report.contributors.reduce((a, b) => (BigInt(b.weight) > BigInt(a.weight) ? b : a));
     const who = demoAccounts().find((a) => a.address.toLowerCase() === top.account.toLowerCase());

@@ -6,7 +6,11 @@ import { parseEther } from "viem";
 import { DEFAULT_FORM, specInputOf, stepErrors, validateJobForm } from "../src/lib/job-form.ts";
 import type { JobForm } from "../src/lib/job-form.ts";
 
-const good: JobForm = { ...DEFAULT_FORM, baseModel: "tributary-austen-4m", data: [{ datanetId: "1", version: 4 }] };
+const good: JobForm = {
+  ...DEFAULT_FORM,
+  baseModel: "tributary-austen-4m",
+  data: [{ datanetId: "1", version: 4 }],
+};
 
 describe("job form", () => {
   it("turns a complete form into a spec the SDK accepts, with the typed values", () => {
@@ -53,8 +57,14 @@ describe("job form", () => {
   it("checks the schema's bounds (learning rate at most 1) and the balance", () => {
     assert.equal(validateJobForm({ ...good, learningRate: "2" }).errors.learningRate, "must be at most 1");
     assert.equal(validateJobForm({ ...good, budget: "0" }).errors.budget, "the budget must be more than 0");
-    assert.equal(validateJobForm({ ...good, budget: "100" }, { balanceWei: parseEther("99.5") }).errors.budget, "more than your OPEN balance");
-    assert.equal(validateJobForm({ ...good, budget: "99.5" }, { balanceWei: parseEther("99.5") }).errors.budget, undefined);
+    assert.equal(
+      validateJobForm({ ...good, budget: "100" }, { balanceWei: parseEther("99.5") }).errors.budget,
+      "more than your OPEN balance",
+    );
+    assert.equal(
+      validateJobForm({ ...good, budget: "99.5" }, { balanceWei: parseEther("99.5") }).errors.budget,
+      undefined,
+    );
   });
 
   it("keeps a step's errors to its own fields", () => {

@@ -29,11 +29,20 @@ describe("format", () => {
 
 describe("SSE parser", () => {
   it("assembles messages split anywhere across chunks, skipping comments", () => {
-    const text = 'event: stage\ndata: {"a":1}\n\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n';
+    const text =
+      'event: stage\ndata: {"a":1}\n\n: keep-alive\n\ndata: line1\ndata: line2\n\ndata: [DONE]\n\n';
     for (const cut of [1, 5, 17, 30, text.length - 3]) {
       const p = new SseParser();
       const got = [...p.feed(text.slice(0, cut)), ...p.feed(text.slice(cut))];
-      assert.deepEqual(got, [{ event: "stage", data: '{"a":1}' }, { event: undefined, data: "line1\nline2" }, { event: undefined, data: "[DONE]" }], `cut at ${cut}`);
+      assert.deepEqual(
+        got,
+        [
+          { event: "stage", data: '{"a":1}' },
+          { event: undefined, data: "line1\nline2" },
+          { event: undefined, data: "[DONE]" },
+        ],
+        `cut at ${cut}`,
+      );
     }
   });
   it("handles CRLF line ends and holds back an unfinished message", () => {
@@ -45,7 +54,17 @@ describe("SSE parser", () => {
 
 describe("loss chart geometry", () => {
   it("maps the lowest loss to the bottom and the highest to the top of the plot", () => {
-    const g = chartGeometry([{ x: 1, y: 3 }, { x: 2, y: 1 }, { x: 4, y: 2 }], 200, 100, 10, 4);
+    const g = chartGeometry(
+      [
+        { x: 1, y: 3 },
+        { x: 2, y: 1 },
+        { x: 4, y: 2 },
+      ],
+      200,
+      100,
+      10,
+      4,
+    );
     assert.deepEqual(g.toScreen({ x: 2, y: 1 }), { x: 10 + (2 / 4) * 180, y: 90 });
     assert.deepEqual(g.toScreen({ x: 1, y: 3 }), { x: 10 + (1 / 4) * 180, y: 10 });
     assert.equal(g.path.split(/[ML]/).filter(Boolean).length, 3);
@@ -68,10 +87,28 @@ describe("job events", () => {
     progress: { step, totalSteps: 10, loss, lr: 1e-4, tokensPerSec: 500, etaSec: 20, evalLoss },
   });
   it("folds the stage snapshot and progress into one ordered curve", () => {
-    let live = applyJobEvent(EMPTY_LIVE, { type: "stage", job: { jobId: "7", stage: "training", lossHistory: [{ step: 1, loss: 4 }, { step: 2, loss: 3.5 }] } }, "7");
+    let live = applyJobEvent(
+      EMPTY_LIVE,
+      {
+        type: "stage",
+        job: {
+          jobId: "7",
+          stage: "training",
+          lossHistory: [
+            { step: 1, loss: 4 },
+            { step: 2, loss: 3.5 },
+          ],
+        },
+      },
+      "7",
+    );
     live = applyJobEvent(live, progress(3, 3.1, 3.3), "7");
     live = applyJobEvent(live, progress(2, 3.4), "7"); // a repeated step replaces, never duplicates
-    assert.deepEqual(live.loss, [{ x: 1, y: 4 }, { x: 2, y: 3.4 }, { x: 3, y: 3.1 }]);
+    assert.deepEqual(live.loss, [
+      { x: 1, y: 4 },
+      { x: 2, y: 3.4 },
+      { x: 3, y: 3.1 },
+    ]);
     assert.deepEqual(live.evalLoss, [{ x: 3, y: 3.3 }]);
     assert.equal(live.stage, "training");
     assert.equal(live.progress?.step, 2);
@@ -84,11 +121,15 @@ describe("job events", () => {
 describe("API snippets", () => {
   const api = "http://127.0.0.1:8787/v1";
   it("curl posts valid JSON naming the model to the chat endpoint", () => {
-    const s = curlSnippet(api, "model-3", "it's \"quoted\"");
+    const s = curlSnippet(api, "model-3", 'it\'s "quoted"');
     assert.match(s, /^curl http:\/\/127\.0\.0\.1:8787\/v1\/chat\/completions/);
     // Undo the shell quoting of the -d argument and parse it.
     const body = /-d '([\s\S]*)'$/.exec(s)![1].replace(/'\\''/g, "'");
-    assert.deepEqual(JSON.parse(body), { model: "model-3", messages: [{ role: "user", content: "it's \"quoted\"" }], stream: true });
+    assert.deepEqual(JSON.parse(body), {
+      model: "model-3",
+      messages: [{ role: "user", content: 'it\'s "quoted"' }],
+      stream: true,
+    });
   });
   it("the OpenAI SDK snippets use the base URL and model id", () => {
     for (const s of [openAiJsSnippet(api, "model-3"), openAiPythonSnippet(api, "model-3")]) {
@@ -100,12 +141,23 @@ describe("API snippets", () => {
 
 describe("error messages", () => {
   it("a contract revert shows the SDK's sentence", () => {
-    const e = new ContractRevertError({ contract: "JobMarket", functionName: "postJob", errorName: "AccessDenied", reason: "0xabc has no valid access to Datanet 1." });
+    const e = new ContractRevertError({
+      contract: "JobMarket",
+      functionName: "postJob",
+      errorName: "AccessDenied",
+      reason: "0xabc has no valid access to Datanet 1.",
+    });
     assert.equal(errorMessage(new Error("wrapped", { cause: e })), "0xabc has no valid access to Datanet 1.");
   });
   it("a wallet rejection says nothing was sent; viem's details are cut", () => {
     const rejected = Object.assign(new Error("User rejected the request."), { code: 4001 });
     assert.match(errorMessage(new Error("x", { cause: rejected })), /rejected the request in your wallet/);
-    assert.equal(errorMessage({ shortMessage: "HTTP request failed.", message: "HTTP request failed.\n\nURL: http://x\nVersion: viem" }), "HTTP request failed.");
+    assert.equal(
+      errorMessage({
+        shortMessage: "HTTP request failed.",
+        message: "HTTP request failed.\n\nURL: http://x\nVersion: viem",
+      }),
+      "HTTP request failed.",
+    );
   });
 });

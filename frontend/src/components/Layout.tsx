@@ -22,8 +22,8 @@ export function NetworkBanner() {
   return (
     <div className="banner warn" role="alert" data-testid="wrong-network">
       <span>
-        Your wallet is on network {chainId ?? "unknown"}, but Tributary runs on <strong>{conn.chain.name}</strong> (chain id{" "}
-        {conn.chainId}). Switch networks to send transactions.
+        Your wallet is on network {chainId ?? "unknown"}, but Tributary runs on{" "}
+        <strong>{conn.chain.name}</strong> (chain id {conn.chainId}). Switch networks to send transactions.
       </span>
       <button type="button" disabled={isPending} onClick={() => switchChain({ chainId: conn.chainId })}>
         {isPending ? "Switching…" : `Switch to ${conn.chain.name}`}

@@ -7,7 +7,15 @@ const W = 640;
 const H = 260;
 const PAD = 40;
 
-export function LossChart({ loss, evalLoss, totalSteps }: { loss: Point[]; evalLoss: Point[]; totalSteps?: number }) {
+export function LossChart({
+  loss,
+  evalLoss,
+  totalSteps,
+}: {
+  loss: Point[];
+  evalLoss: Point[];
+  totalSteps?: number;
+}) {
   const g = chartGeometry([...loss, ...evalLoss], W, H, PAD, totalSteps);
   // One scale for both series: draw the training line with the combined geometry's mapping.
   const line = loss.map((p, i) => {
@@ -16,7 +24,13 @@ export function LossChart({ loss, evalLoss, totalSteps }: { loss: Point[]; evalL
   });
   return (
     <figure className="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label="Training loss by step" data-testid="loss-chart" data-points={loss.length}>
+      <svg
+        viewBox={`0 0 ${W} ${H}`}
+        role="img"
+        aria-label="Training loss by step"
+        data-testid="loss-chart"
+        data-points={loss.length}
+      >
         {g.yTicks.map((t) => (
           <g key={`y${t.value}`}>
             <line x1={PAD} x2={W - PAD} y1={t.pos} y2={t.pos} className="grid" />

@@ -1,7 +1,11 @@
 // Shows a running transaction flow: each wallet prompt, its hash while pending, confirmations, the outcome.
 import type { TxState } from "../protocol.tsx";
 
-const STATE_TEXT = { sign: "confirm in your wallet…", pending: "waiting for confirmation…", confirmed: "confirmed" } as const;
+const STATE_TEXT = {
+  sign: "confirm in your wallet…",
+  pending: "waiting for confirmation…",
+  confirmed: "confirmed",
+} as const;
 
 export function TxStatus({ state }: { state: TxState }) {
   if (state.phase === "idle") return null;
@@ -13,7 +17,12 @@ export function TxStatus({ state }: { state: TxState }) {
           {state.steps.map((s, i) => (
             <li key={i} className={`tx-step ${s.state}`}>
               <strong>{s.label}</strong>: {STATE_TEXT[s.state]}
-              {s.hash && <code className="hash" title={s.hash}> {s.hash.slice(0, 10)}…</code>}
+              {s.hash && (
+                <code className="hash" title={s.hash}>
+                  {" "}
+                  {s.hash.slice(0, 10)}…
+                </code>
+              )}
             </li>
           ))}
         </ol>

@@ -26,7 +26,8 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
     .map((m) => m * mag)
     .reduce((best, s) => (Math.abs(span / s - (count - 1)) < Math.abs(span / best - (count - 1)) ? s : best));
   const out: number[] = [];
-  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step) out.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(min / step) * step; v <= max + step * 1e-9; v += step)
+    out.push(Number(v.toPrecision(12)));
   return out;
 }
 
@@ -34,7 +35,13 @@ export function niceTicks(min: number, max: number, count = 5): number[] {
  * Lays out `points` in a `width` x `height` box with `pad` pixels of margin on each side. The x range
  * runs from 0 (or the first x) to at least `xMax` (e.g. the total steps), so the curve grows left to right.
  */
-export function chartGeometry(points: Point[], width: number, height: number, pad = 32, xMax?: number): ChartGeometry {
+export function chartGeometry(
+  points: Point[],
+  width: number,
+  height: number,
+  pad = 32,
+  xMax?: number,
+): ChartGeometry {
   const xs = points.map((p) => p.x);
   const ys = points.map((p) => p.y).filter(Number.isFinite);
   const x0 = Math.min(0, ...xs);

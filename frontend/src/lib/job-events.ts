@@ -24,7 +24,8 @@ export interface TrainerJobRecord {
   modelId?: string;
 }
 
-export type JobEvent = { type: "stage"; job: TrainerJobRecord } | { type: "progress"; jobId: string; progress: JobProgress };
+export type JobEvent =
+  { type: "stage"; job: TrainerJobRecord } | { type: "progress"; jobId: string; progress: JobProgress };
 
 export interface LiveJob {
   stage?: string;
@@ -56,7 +57,14 @@ export function applyJobEvent(live: LiveJob, e: JobEvent, jobId: string): LiveJo
     for (const p of j.lossHistory ?? []) loss = upsert(loss, p.step, p.loss);
     let evalLoss = live.evalLoss;
     for (const p of j.evalHistory ?? []) evalLoss = upsert(evalLoss, p.step, p.loss);
-    return { stage: j.stage, error: j.error, reason: j.reason, progress: j.progress ?? live.progress, loss, evalLoss };
+    return {
+      stage: j.stage,
+      error: j.error,
+      reason: j.reason,
+      progress: j.progress ?? live.progress,
+      loss,
+      evalLoss,
+    };
   }
   if (e.jobId !== jobId) return live;
   const p = e.progress;
@@ -65,6 +73,9 @@ export function applyJobEvent(live: LiveJob, e: JobEvent, jobId: string): LiveJo
     stage: live.stage ?? "training",
     progress: p,
     loss: Number.isFinite(p.loss) ? upsert(live.loss, p.step, p.loss) : live.loss,
-    evalLoss: p.evalLoss !== undefined && Number.isFinite(p.evalLoss) ? upsert(live.evalLoss, p.step, p.evalLoss) : live.evalLoss,
+    evalLoss:
+      p.evalLoss !== undefined && Number.isFinite(p.evalLoss)
+        ? upsert(live.evalLoss, p.step, p.evalLoss)
+        : live.evalLoss,
   };
 }

@@ -28,7 +28,15 @@ export interface JobForm {
 }
 
 /** The Llama projection layers LoRA can adapt. */
-export const TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+export const TARGET_MODULES = [
+  "q_proj",
+  "k_proj",
+  "v_proj",
+  "o_proj",
+  "gate_proj",
+  "up_proj",
+  "down_proj",
+] as const;
 
 /** Defaults that work for a small model and a small Datanet (LLaMA-Factory-like). */
 export const DEFAULT_FORM: JobForm = {
@@ -50,19 +58,25 @@ export type FormField = keyof JobForm;
 
 /** Plain-language help for each setting. */
 export const HINTS: Record<FormField, string> = {
-  baseModel: "The pretrained model you start from. Your fine-tune learns a small add-on (an adapter) on top of it.",
+  baseModel:
+    "The pretrained model you start from. Your fine-tune learns a small add-on (an adapter) on top of it.",
   data: "The Datanets to learn from. A version is the number of approved contributions; newer versions have more data.",
   method:
     "LoRA trains a small adapter next to the frozen model. QLoRA does the same on a compressed (4-bit) copy of the model: less memory, slightly less precise.",
-  learningRate: "How big each learning step is. Too high and training becomes unstable; too low and it learns little. 0.0002 is a good start.",
-  epochs: "How many times training reads the whole data set. More epochs fit the data more closely; too many makes the model parrot it.",
+  learningRate:
+    "How big each learning step is. Too high and training becomes unstable; too low and it learns little. 0.0002 is a good start.",
+  epochs:
+    "How many times training reads the whole data set. More epochs fit the data more closely; too many makes the model parrot it.",
   batchSize: "How many examples are averaged per step. Larger batches give smoother, slower steps.",
   rank: "The adapter's capacity (LoRA r). 8 is plenty for small data sets; higher learns more but costs more.",
   alpha: "How strongly the adapter's changes count (scaled by alpha / rank). Twice the rank is usual.",
-  targetModules: "Which layers get an adapter. The attention query and value projections (q_proj, v_proj) are the usual choice.",
+  targetModules:
+    "Which layers get an adapter. The attention query and value projections (q_proj, v_proj) are the usual choice.",
   maxSeqLength: "Longest example, in tokens; longer ones are cut. The demo model reads at most 512.",
-  budget: "OPEN you escrow now. The trainer is paid from it when the job finishes; part of it goes to the Datanets as data fees.",
-  durationHours: "How long the trainer has to deliver once it takes the job. If it misses the deadline it is penalised and the job reopens.",
+  budget:
+    "OPEN you escrow now. The trainer is paid from it when the job finishes; part of it goes to the Datanets as data fees.",
+  durationHours:
+    "How long the trainer has to deliver once it takes the job. If it misses the deadline it is penalised and the job reopens.",
 };
 
 /** Which fields each wizard step owns (errors on a later step do not block an earlier one). */

@@ -2,7 +2,11 @@
 
 /** A curl command streaming a chat completion from `apiUrl` (…/v1). */
 export function curlSnippet(apiUrl: string, modelId: string, prompt = "Hello!"): string {
-  const body = JSON.stringify({ model: modelId, messages: [{ role: "user", content: prompt }], stream: true }, null, 2);
+  const body = JSON.stringify(
+    { model: modelId, messages: [{ role: "user", content: prompt }], stream: true },
+    null,
+    2,
+  );
   return [
     `curl ${apiUrl}/chat/completions \\`,
     `  -H "Content-Type: application/json" \\`,

@@ -68,7 +68,9 @@ export async function streamChat(
     });
   } catch (e) {
     if ((e as Error).name === "AbortError") throw e;
-    throw new ChatStreamError("The trainer node's API cannot be reached. Is the trainer node running (npm start)?");
+    throw new ChatStreamError(
+      "The trainer node's API cannot be reached. Is the trainer node running (npm start)?",
+    );
   }
   if (!res.ok || !res.body) {
     let detail = "";

@@ -8,7 +8,11 @@ export class SubgraphError extends Error {
 }
 
 /** POSTs a GraphQL query; throws SubgraphError with the indexer's message on errors. */
-export async function gql<T>(url: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
+export async function gql<T>(
+  url: string,
+  query: string,
+  variables: Record<string, unknown> = {},
+): Promise<T> {
   let res: Response;
   try {
     res = await fetch(url, {
@@ -17,7 +21,9 @@ export async function gql<T>(url: string, query: string, variables: Record<strin
       body: JSON.stringify({ query, variables }),
     });
   } catch {
-    throw new SubgraphError("The subgraph (indexer) cannot be reached. Is the local stack running (npm start)?");
+    throw new SubgraphError(
+      "The subgraph (indexer) cannot be reached. Is the local stack running (npm start)?",
+    );
   }
   let body: { data?: T; errors?: Array<{ message: string }> };
   try {
@@ -25,7 +31,8 @@ export async function gql<T>(url: string, query: string, variables: Record<strin
   } catch {
     throw new SubgraphError(`The subgraph answered ${res.status} without JSON. Is the indexer running?`);
   }
-  if (body.errors?.length) throw new SubgraphError(`Subgraph query failed: ${body.errors.map((e) => e.message).join("; ")}`);
+  if (body.errors?.length)
+    throw new SubgraphError(`Subgraph query failed: ${body.errors.map((e) => e.message).join("; ")}`);
   if (!body.data) throw new SubgraphError(`The subgraph answered ${res.status} with no data.`);
   return body.data;
 }
@@ -74,7 +81,8 @@ export const BASE_MODELS = `{
   baseModels(first: 100, where: { active: true }, orderBy: baseModelId) { baseModelId name cid }
 }`;
 
-export type JobStatusName = "Open" | "Claimed" | "Submitted" | "Disputed" | "Finalized" | "Cancelled" | "Refunded";
+export type JobStatusName =
+  "Open" | "Claimed" | "Submitted" | "Disputed" | "Finalized" | "Cancelled" | "Refunded";
 
 export interface JobRow {
   id: string;

@@ -28,12 +28,14 @@ export function DatanetsPage() {
     <section>
       <h1>Datanets</h1>
       <p className="lead">
-        Community data sets you can fine-tune on. Contributors are paid from every job and every use of the models trained on their data.
+        Community data sets you can fine-tune on. Contributors are paid from every job and every use of the
+        models trained on their data.
       </p>
       <ol className="howto">
         <li>Pick Datanets you may use (or request access).</li>
         <li>
-          <Link to="/new">Fine-tune</Link> a base model on them: a trainer node does the work for the budget you set.
+          <Link to="/new">Fine-tune</Link> a base model on them: a trainer node does the work for the budget
+          you set.
         </li>
         <li>Watch it train, then chat with your model or call it through its API.</li>
       </ol>
@@ -41,12 +43,19 @@ export function DatanetsPage() {
       {access.isError && <ErrorBox error={access.error} retry={() => void access.refetch()} />}
       {datanets.data.length === 0 ? (
         <Empty>
-          <p>No Datanets yet. Create one with the CLI: <code>npx tributary datanet create</code>.</p>
+          <p>
+            No Datanets yet. Create one with the CLI: <code>npx tributary datanet create</code>.
+          </p>
         </Empty>
       ) : (
         <div className="cards">
           {datanets.data.map((d) => (
-            <DatanetCard key={d.id} datanet={d} access={access.data?.[d.id]} accessLoading={isConnected && access.isPending} />
+            <DatanetCard
+              key={d.id}
+              datanet={d}
+              access={access.data?.[d.id]}
+              accessLoading={isConnected && access.isPending}
+            />
           ))}
         </div>
       )}
@@ -54,7 +63,15 @@ export function DatanetsPage() {
   );
 }
 
-function DatanetCard({ datanet: d, access, accessLoading }: { datanet: DatanetRow; access?: AccessInfo; accessLoading: boolean }) {
+function DatanetCard({
+  datanet: d,
+  access,
+  accessLoading,
+}: {
+  datanet: DatanetRow;
+  access?: AccessInfo;
+  accessLoading: boolean;
+}) {
   const meta = useDatanetMeta(d.metadataCID);
   return (
     <article className="card" data-testid={`datanet-${d.datanetId}`}>
@@ -63,7 +80,11 @@ function DatanetCard({ datanet: d, access, accessLoading }: { datanet: DatanetRo
         <span className={`badge policy-${d.policy.toLowerCase()}`}>{d.policy}</span>
       </header>
       {meta.isPending && <p className="muted">Loading description…</p>}
-      {meta.isError && <p className="muted">Description unavailable (metadata {d.metadataCID.slice(0, 12)}… could not be read from IPFS).</p>}
+      {meta.isError && (
+        <p className="muted">
+          Description unavailable (metadata {d.metadataCID.slice(0, 12)}… could not be read from IPFS).
+        </p>
+      )}
       {meta.data?.description && <p>{meta.data.description}</p>}
       <dl className="facts">
         <dt>Version</dt>
@@ -86,7 +107,11 @@ function DatanetCard({ datanet: d, access, accessLoading }: { datanet: DatanetRo
           </>
         )}
       </dl>
-      {accessLoading ? <p className="muted">Checking your access…</p> : access && <AccessPanel datanet={d} access={access} />}
+      {accessLoading ? (
+        <p className="muted">Checking your access…</p>
+      ) : (
+        access && <AccessPanel datanet={d} access={access} />
+      )}
     </article>
   );
 }
@@ -102,13 +127,18 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
     return (
       <p className="access yes" data-testid="access-yes">
         ✓ You may use this Datanet
-        {d.policy !== "Open" && ` (${access.usesLeft} job${access.usesLeft === 1 ? "" : "s"} left${access.expiresAt ? `, until ${formatTime(access.expiresAt)}` : ""})`}
+        {d.policy !== "Open" &&
+          ` (${access.usesLeft} job${access.usesLeft === 1 ? "" : "s"} left${access.expiresAt ? `, until ${formatTime(access.expiresAt)}` : ""})`}
       </p>
     );
   }
   if (d.policy === "Approval") {
     if (access.requested || tx.state.phase === "done") {
-      return <p className="access pending" data-testid="access-requested">Access requested: waiting for the owner's approval.</p>;
+      return (
+        <p className="access pending" data-testid="access-requested">
+          Access requested: waiting for the owner's approval.
+        </p>
+      );
     }
     return (
       <form
@@ -117,14 +147,21 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
           e.preventDefault();
           void tx
             .run("Requesting access…", (signer) =>
-              requestAccess(signer, store, { datanetId: BigInt(d.datanetId), purpose: purpose.trim() || "Fine-tuning" }),
+              requestAccess(signer, store, {
+                datanetId: BigInt(d.datanetId),
+                purpose: purpose.trim() || "Fine-tuning",
+              }),
             )
             .then(refresh);
         }}
       >
         <label>
           What will you train? <span className="muted">(the owner reads this)</span>
-          <input value={purpose} onChange={(e) => setPurpose(e.target.value)} placeholder="e.g. a recipe assistant" />
+          <input
+            value={purpose}
+            onChange={(e) => setPurpose(e.target.value)}
+            placeholder="e.g. a recipe assistant"
+          />
         </label>
         <button type="submit" disabled={tx.state.phase === "running"}>
           Request access
@@ -138,7 +175,11 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
       <button
         type="button"
         disabled={tx.state.phase === "running"}
-        onClick={() => void tx.run("Buying access…", (signer) => buyAccess(signer, { datanetId: BigInt(d.datanetId), uses: 1 })).then(refresh)}
+        onClick={() =>
+          void tx
+            .run("Buying access…", (signer) => buyAccess(signer, { datanetId: BigInt(d.datanetId), uses: 1 }))
+            .then(refresh)
+        }
       >
         Buy access for one job ({formatOpen(d.price)})
       </button>

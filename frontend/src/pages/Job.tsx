@@ -18,7 +18,8 @@ const STATUS_TEXT: Record<JobInfo["status"], string> = {
   none: "Unknown job.",
   open: "Waiting for a trainer to take the job.",
   claimed: "A trainer took the job and is working on it.",
-  submitted: "The trainer delivered the model. It becomes final after the challenge window, or when you accept it.",
+  submitted:
+    "The trainer delivered the model. It becomes final after the challenge window, or when you accept it.",
   disputed: "You disputed the result; an arbiter decides.",
   finalized: "Done: the trainer was paid and your model was minted.",
   cancelled: "Cancelled; the budget was refunded.",
@@ -98,7 +99,8 @@ export function JobPage({ id }: { id: string }) {
     queryKey: ["job", id],
     enabled: valid,
     queryFn: () => getJob(conn, BigInt(id)),
-    refetchInterval: (q) => (["finalized", "cancelled", "refunded"].includes(q.state.data?.status ?? "") ? false : 2000),
+    refetchInterval: (q) =>
+      ["finalized", "cancelled", "refunded"].includes(q.state.data?.status ?? "") ? false : 2000,
   });
   const { live, connected, waiting } = useLiveJob(id);
   if (!valid) return <ErrorBox error={`"${id}" is not a job number.`} />;
@@ -110,7 +112,10 @@ export function JobPage({ id }: { id: string }) {
   return (
     <section>
       <h1>
-        Job #{id} <span className={`badge status-${j.status}`} data-testid="job-status">{j.status}</span>
+        Job #{id}{" "}
+        <span className={`badge status-${j.status}`} data-testid="job-status">
+          {j.status}
+        </span>
       </h1>
       <p className="lead">{STATUS_TEXT[j.status]}</p>
       <dl className="facts">
@@ -180,9 +185,14 @@ export function JobPage({ id }: { id: string }) {
           {live.loss.length > 0 ? (
             <LossChart loss={live.loss} evalLoss={live.evalLoss} totalSteps={p?.totalSteps} />
           ) : waiting ? (
-            <p className="muted">No live progress yet: the trainer node has not reported on this job (or cannot be reached). Retrying…</p>
+            <p className="muted">
+              No live progress yet: the trainer node has not reported on this job (or cannot be reached).
+              Retrying…
+            </p>
           ) : (
-            <p className="muted">{connected ? "Waiting for the first training steps…" : "Connecting to the trainer node…"}</p>
+            <p className="muted">
+              {connected ? "Waiting for the first training steps…" : "Connecting to the trainer node…"}
+            </p>
           )}
         </div>
       )}
@@ -211,7 +221,11 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
         </p>
       )}
       {mine && j.status === "submitted" && (
-        <button type="button" disabled={tx.state.phase === "running"} onClick={() => void tx.run("Accepting the result…", (s) => acceptJob(s, j.jobId)).then(after)}>
+        <button
+          type="button"
+          disabled={tx.state.phase === "running"}
+          onClick={() => void tx.run("Accepting the result…", (s) => acceptJob(s, j.jobId)).then(after)}
+        >
           Accept the result now
         </button>
       )}
@@ -220,7 +234,15 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
           type="button"
           className="secondary"
           disabled={tx.state.phase === "running"}
-          onClick={() => void tx.run("Cancelling the job…", (s) => cancelJob(s, j.jobId), (r) => `Cancelled; ${formatOpen(r.refund)} refunded.`).then(after)}
+          onClick={() =>
+            void tx
+              .run(
+                "Cancelling the job…",
+                (s) => cancelJob(s, j.jobId),
+                (r) => `Cancelled; ${formatOpen(r.refund)} refunded.`,
+              )
+              .then(after)
+          }
         >
           Cancel job
         </button>

@@ -16,7 +16,9 @@ export function JobsPage() {
     queryKey: ["my-jobs", address],
     enabled: Boolean(address),
     refetchInterval: 5000,
-    queryFn: async () => (await gql<{ jobs: JobRow[] }>(config.proxied.subgraph, MY_JOBS, { poster: address!.toLowerCase() })).jobs,
+    queryFn: async () =>
+      (await gql<{ jobs: JobRow[] }>(config.proxied.subgraph, MY_JOBS, { poster: address!.toLowerCase() }))
+        .jobs,
   });
   if (!address) return <ConnectFirst what="see your jobs" />;
   if (jobs.isPending) return <Loading what="your jobs" />;
@@ -56,7 +58,9 @@ export function JobsPage() {
                 <td>
                   <span className={`badge status-${j.status.toLowerCase()}`}>{j.status}</span>
                 </td>
-                <td>{j.model ? <Link to={`/chat/model-${j.model.tokenId}`}>model-{j.model.tokenId}</Link> : "—"}</td>
+                <td>
+                  {j.model ? <Link to={`/chat/model-${j.model.tokenId}`}>model-{j.model.tokenId}</Link> : "—"}
+                </td>
               </tr>
             ))}
           </tbody>

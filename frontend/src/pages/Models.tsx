@@ -54,7 +54,9 @@ export function ModelsPage() {
   return (
     <section>
       <h1>Models</h1>
-      <p className="lead">Every model here answers right away through an OpenAI-compatible API. Pick one to chat with it.</p>
+      <p className="lead">
+        Every model here answers right away through an OpenAI-compatible API. Pick one to chat with it.
+      </p>
       {models.data.length === 0 ? (
         <Empty>No models are served yet.</Empty>
       ) : (
@@ -74,8 +76,12 @@ export function ModelsPage() {
                 <td>
                   <code>{m.id}</code>
                 </td>
-                <td>{m.tributary?.kind === "model-version" ? `fine-tune of ${m.tributary.base_model}` : "base model"}</td>
-                <td>{m.owned_by?.startsWith("0x") ? shortAddress(m.owned_by) : m.owned_by ?? "—"}</td>
+                <td>
+                  {m.tributary?.kind === "model-version"
+                    ? `fine-tune of ${m.tributary.base_model}`
+                    : "base model"}
+                </td>
+                <td>{m.owned_by?.startsWith("0x") ? shortAddress(m.owned_by) : (m.owned_by ?? "—")}</td>
                 <td>{m.created ? formatTime(m.created) : "—"}</td>
                 <td>
                   <Link to={`/chat/${m.id}`} className="button">
@@ -105,12 +111,16 @@ export function ChatPage({ modelId }: { modelId: string }) {
   const send = async () => {
     const text = input.trim();
     if (!text || busy) return;
-    const history: ChatMessage[] = [...turns.filter((t) => !t.error), { role: "user" as const, content: text }].map(({ role, content }) => ({ role, content }));
+    const history: ChatMessage[] = [
+      ...turns.filter((t) => !t.error),
+      { role: "user" as const, content: text },
+    ].map(({ role, content }) => ({ role, content }));
     setTurns((t) => [...t, { role: "user", content: text }, { role: "assistant", content: "" }]);
     setInput("");
     setBusy(true);
     abort.current = new AbortController();
-    const appendToLast = (f: (t: Turn) => Turn) => setTurns((ts) => [...ts.slice(0, -1), f(ts[ts.length - 1])]);
+    const appendToLast = (f: (t: Turn) => Turn) =>
+      setTurns((ts) => [...ts.slice(0, -1), f(ts[ts.length - 1])]);
     try {
       await streamChat(
         config.proxied.trainer,
@@ -119,7 +129,8 @@ export function ChatPage({ modelId }: { modelId: string }) {
         abort.current.signal,
       );
     } catch (e) {
-      if ((e as Error).name !== "AbortError") appendToLast((t) => ({ ...t, content: errorMessage(e), error: true }));
+      if ((e as Error).name !== "AbortError")
+        appendToLast((t) => ({ ...t, content: errorMessage(e), error: true }));
     } finally {
       setBusy(false);
     }
@@ -133,9 +144,15 @@ export function ChatPage({ modelId }: { modelId: string }) {
       <div className="chat-layout">
         <div className="chat">
           <div className="messages" data-testid="messages">
-            {turns.length === 0 && <p className="muted">Ask something. Answers stream in as the model writes them.</p>}
+            {turns.length === 0 && (
+              <p className="muted">Ask something. Answers stream in as the model writes them.</p>
+            )}
             {turns.map((t, i) => (
-              <div key={i} className={`msg ${t.role}${t.error ? " error" : ""}`} data-testid={`msg-${t.role}`}>
+              <div
+                key={i}
+                className={`msg ${t.role}${t.error ? " error" : ""}`}
+                data-testid={`msg-${t.role}`}
+              >
                 {t.content || (busy && i === turns.length - 1 ? "…" : "")}
               </div>
             ))}
@@ -147,7 +164,12 @@ export function ChatPage({ modelId }: { modelId: string }) {
               void send();
             }}
           >
-            <input value={input} onChange={(e) => setInput(e.target.value)} placeholder="Type a message" aria-label="Message" />
+            <input
+              value={input}
+              onChange={(e) => setInput(e.target.value)}
+              placeholder="Type a message"
+              aria-label="Message"
+            />
             {busy ? (
               <button type="button" className="secondary" onClick={() => abort.current?.abort()}>
                 Stop
@@ -167,7 +189,12 @@ export function ChatPage({ modelId }: { modelId: string }) {
 
 function ApiPanel({ apiUrl, modelId }: { apiUrl: string; modelId: string }) {
   const [tab, setTab] = useState<"curl" | "js" | "python">("curl");
-  const code = tab === "curl" ? curlSnippet(apiUrl, modelId) : tab === "js" ? openAiJsSnippet(apiUrl, modelId) : openAiPythonSnippet(apiUrl, modelId);
+  const code =
+    tab === "curl"
+      ? curlSnippet(apiUrl, modelId)
+      : tab === "js"
+        ? openAiJsSnippet(apiUrl, modelId)
+        : openAiPythonSnippet(apiUrl, modelId);
   return (
     <aside className="panel api" data-testid="api-panel">
       <h2>API</h2>
@@ -176,7 +203,12 @@ function ApiPanel({ apiUrl, modelId }: { apiUrl: string; modelId: string }) {
       </p>
       <div className="tabs">
         {(["curl", "js", "python"] as const).map((t) => (
-          <button key={t} type="button" className={tab === t ? "active" : "secondary"} onClick={() => setTab(t)}>
+          <button
+            key={t}
+            type="button"
+            className={tab === t ? "active" : "secondary"}
+            onClick={() => setTab(t)}
+          >
             {t === "curl" ? "curl" : t === "js" ? "OpenAI SDK (JS)" : "OpenAI SDK (Python)"}
           </button>
         ))}

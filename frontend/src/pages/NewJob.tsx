@@ -36,7 +36,8 @@ export function NewJobPage() {
 
   if (!isConnected) return <ConnectFirst what="fine-tune a model" />;
   const key = STEPS[step][0];
-  const errors: FieldErrors = key === "review" ? validated.errors : shown.has(key) ? stepErrors(validated.errors, key) : {};
+  const errors: FieldErrors =
+    key === "review" ? validated.errors : shown.has(key) ? stepErrors(validated.errors, key) : {};
 
   const next = () => {
     if (key !== "review" && Object.keys(stepErrors(validated.errors, key)).length > 0) {
@@ -84,7 +85,11 @@ export function NewJobPage() {
   );
 }
 
-type StepProps = { form: JobForm; set: <K extends keyof JobForm>(k: K, v: JobForm[K]) => void; errors: FieldErrors };
+type StepProps = {
+  form: JobForm;
+  set: <K extends keyof JobForm>(k: K, v: JobForm[K]) => void;
+  errors: FieldErrors;
+};
 
 function ModelStep({ form, set, errors }: StepProps) {
   const models = useBaseModels();
@@ -96,7 +101,13 @@ function ModelStep({ form, set, errors }: StepProps) {
       <div className="choices">
         {models.data.map((m) => (
           <label key={m.baseModelId} className="choice">
-            <input type="radio" name="baseModel" value={m.name} checked={form.baseModel === m.name} onChange={() => set("baseModel", m.name)} />
+            <input
+              type="radio"
+              name="baseModel"
+              value={m.name}
+              checked={form.baseModel === m.name}
+              onChange={() => set("baseModel", m.name)}
+            />
             <span>
               <strong>{m.name}</strong> <span className="muted">#{m.baseModelId}</span>
             </span>
@@ -118,7 +129,9 @@ function DataStep({ form, set, errors }: StepProps) {
   const toggle = (d: DatanetRow, on: boolean) =>
     set(
       "data",
-      on ? [...form.data, { datanetId: d.datanetId, version: d.version }] : form.data.filter((x) => x.datanetId !== d.datanetId),
+      on
+        ? [...form.data, { datanetId: d.datanetId, version: d.version }]
+        : form.data.filter((x) => x.datanetId !== d.datanetId),
     );
   return (
     <Field name="data" label="Training data" hint={HINTS.data} error={errors.data}>
@@ -135,7 +148,12 @@ function DataStep({ form, set, errors }: StepProps) {
             return (
               <div key={d.id} className="choice">
                 <label>
-                  <input type="checkbox" data-testid={`use-datanet-${d.datanetId}`} checked={Boolean(chosen)} onChange={(e) => toggle(d, e.target.checked)} />
+                  <input
+                    type="checkbox"
+                    data-testid={`use-datanet-${d.datanetId}`}
+                    checked={Boolean(chosen)}
+                    onChange={(e) => toggle(d, e.target.checked)}
+                  />
                   <DatanetName datanet={d} />
                 </label>
                 {chosen && (
@@ -146,7 +164,9 @@ function DataStep({ form, set, errors }: StepProps) {
                       onChange={(e) =>
                         set(
                           "data",
-                          form.data.map((x) => (x.datanetId === d.datanetId ? { ...x, version: Number(e.target.value) } : x)),
+                          form.data.map((x) =>
+                            x.datanetId === d.datanetId ? { ...x, version: Number(e.target.value) } : x,
+                          ),
                         )
                       }
                     >
@@ -166,7 +186,8 @@ function DataStep({ form, set, errors }: StepProps) {
       )}
       {others.length > 0 && (
         <p className="muted">
-          Not available to you: {others.map((d) => `#${d.datanetId}`).join(", ")} (<Link to="/datanets">see Datanets</Link>).
+          Not available to you: {others.map((d) => `#${d.datanetId}`).join(", ")} (
+          <Link to="/datanets">see Datanets</Link>).
         </p>
       )}
     </Field>
@@ -185,7 +206,14 @@ function DatanetName({ datanet: d }: { datanet: DatanetRow }) {
   );
 }
 
-function NumberField({ form, set, errors, name, label, step }: StepProps & { name: keyof JobForm; label: string; step?: string }) {
+function NumberField({
+  form,
+  set,
+  errors,
+  name,
+  label,
+  step,
+}: StepProps & { name: keyof JobForm; label: string; step?: string }) {
   return (
     <Field name={name} label={label} hint={HINTS[name]} error={errors[name]}>
       <input
@@ -208,7 +236,12 @@ function MethodStep(props: StepProps) {
         <div className="choices row">
           {(["lora", "qlora"] as const).map((m) => (
             <label key={m} className="choice">
-              <input type="radio" name="method" checked={form.method === m} onChange={() => set("method", m)} />
+              <input
+                type="radio"
+                name="method"
+                checked={form.method === m}
+                onChange={() => set("method", m)}
+              />
               <strong>{m === "lora" ? "LoRA" : "QLoRA (4-bit)"}</strong>
             </label>
           ))}
@@ -222,14 +255,24 @@ function MethodStep(props: StepProps) {
         <NumberField {...props} name="rank" label="LoRA rank (r)" />
         <NumberField {...props} name="alpha" label="LoRA alpha" />
       </div>
-      <Field name="targetModules" label="Layers to adapt" hint={HINTS.targetModules} error={errors.targetModules}>
+      <Field
+        name="targetModules"
+        label="Layers to adapt"
+        hint={HINTS.targetModules}
+        error={errors.targetModules}
+      >
         <div className="choices row">
           {TARGET_MODULES.map((m) => (
             <label key={m} className="choice small">
               <input
                 type="checkbox"
                 checked={form.targetModules.includes(m)}
-                onChange={(e) => set("targetModules", e.target.checked ? [...form.targetModules, m] : form.targetModules.filter((x) => x !== m))}
+                onChange={(e) =>
+                  set(
+                    "targetModules",
+                    e.target.checked ? [...form.targetModules, m] : form.targetModules.filter((x) => x !== m),
+                  )
+                }
               />
               <code>{m}</code>
             </label>
@@ -256,14 +299,23 @@ function BudgetStep(props: StepProps & { balance?: bigint }) {
       <NumberField {...props} name="budget" label="Budget (OPEN)" />
       <p className="muted" data-testid="balance">
         Your balance: {props.balance === undefined ? "…" : formatOpen(props.balance)}
-        {feeBps.data !== undefined && ` · ${Number(feeBps.data) / 100}% of the budget goes to the Datanets' contributors as data fees`}
+        {feeBps.data !== undefined &&
+          ` · ${Number(feeBps.data) / 100}% of the budget goes to the Datanets' contributors as data fees`}
       </p>
       <NumberField {...props} name="durationHours" label="Deadline after a trainer takes the job (hours)" />
     </>
   );
 }
 
-function ReviewStep({ form, validated, onEdit }: { form: JobForm; validated: ReturnType<typeof validateJobForm>; onEdit: (i: number) => void }) {
+function ReviewStep({
+  form,
+  validated,
+  onEdit,
+}: {
+  form: JobForm;
+  validated: ReturnType<typeof validateJobForm>;
+  onEdit: (i: number) => void;
+}) {
   const { store } = useProtocol();
   const tx = useTx();
   const qc = useQueryClient();
@@ -304,21 +356,25 @@ function ReviewStep({ form, validated, onEdit }: { form: JobForm; validated: Ret
         </dd>
         <dt>Data</dt>
         <dd>
-          {form.data.map((d) => `Datanet #${d.datanetId} v${d.version}`).join(", ") || "—"} <EditLink to={1} onEdit={onEdit} />
+          {form.data.map((d) => `Datanet #${d.datanetId} v${d.version}`).join(", ") || "—"}{" "}
+          <EditLink to={1} onEdit={onEdit} />
         </dd>
         <dt>Method</dt>
         <dd>
-          {form.method === "lora" ? "LoRA" : "QLoRA"}, rank {form.rank}, alpha {form.alpha} on {form.targetModules.join(", ")}
+          {form.method === "lora" ? "LoRA" : "QLoRA"}, rank {form.rank}, alpha {form.alpha} on{" "}
+          {form.targetModules.join(", ")}
           <EditLink to={2} onEdit={onEdit} />
         </dd>
         <dt>Training</dt>
         <dd>
-          learning rate {form.learningRate}, {form.epochs} epochs, batch {form.batchSize}, up to {form.maxSeqLength} tokens
+          learning rate {form.learningRate}, {form.epochs} epochs, batch {form.batchSize}, up to{" "}
+          {form.maxSeqLength} tokens
         </dd>
         <dt>Budget</dt>
         <dd>
-          {budgetWei !== undefined ? `${formatEther(budgetWei)} OPEN` : "—"}, deadline {durationSeconds ? formatDuration(durationSeconds) : "—"} after
-          claiming <EditLink to={3} onEdit={onEdit} />
+          {budgetWei !== undefined ? `${formatEther(budgetWei)} OPEN` : "—"}, deadline{" "}
+          {durationSeconds ? formatDuration(durationSeconds) : "—"} after claiming{" "}
+          <EditLink to={3} onEdit={onEdit} />
         </dd>
       </dl>
       {spec && (
@@ -328,7 +384,12 @@ function ReviewStep({ form, validated, onEdit }: { form: JobForm; validated: Ret
         </details>
       )}
       <div className="actions">
-        <button type="button" className="primary" disabled={!spec || errorList.length > 0 || tx.state.phase === "running"} onClick={() => void post()}>
+        <button
+          type="button"
+          className="primary"
+          disabled={!spec || errorList.length > 0 || tx.state.phase === "running"}
+          onClick={() => void post()}
+        >
           Approve & post job
         </button>
       </div>

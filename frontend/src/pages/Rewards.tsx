@@ -26,11 +26,17 @@ export function RewardsPage() {
     queryKey: ["rewards", address],
     enabled: Boolean(address),
     queryFn: async (): Promise<Row[]> => {
-      const { modelVersions } = await gql<{ modelVersions: RewardModelRow[] }>(config.proxied.subgraph, REWARD_MODELS);
+      const { modelVersions } = await gql<{ modelVersions: RewardModelRow[] }>(
+        config.proxied.subgraph,
+        REWARD_MODELS,
+      );
       return Promise.all(
         modelVersions.map(async (model) => {
           try {
-            return { model, position: await rewardPosition(conn, store, BigInt(model.tokenId), address as Address) };
+            return {
+              model,
+              position: await rewardPosition(conn, store, BigInt(model.tokenId), address as Address),
+            };
           } catch (e) {
             return { model, error: e instanceof Error ? e.message : String(e) };
           }
@@ -47,8 +53,8 @@ export function RewardsPage() {
     <section>
       <h1>Rewards</h1>
       <p className="lead">
-        When a model trained on your contributions earns revenue, part of it is yours, in proportion to how much your data
-        influenced the model (its attribution).
+        When a model trained on your contributions earns revenue, part of it is yours, in proportion to how
+        much your data influenced the model (its attribution).
       </p>
       {mine.length === 0 ? (
         <Empty>
@@ -101,7 +107,11 @@ function RewardRow({ row, onClaimed }: { row: Row; onClaimed: () => void }) {
           disabled={p.claimable === 0n || tx.state.phase === "running"}
           onClick={() =>
             void tx
-              .run("Claiming…", (s) => claimReward(s, store, p.modelId), (r) => `Claimed ${formatOpen(r.amount)}.`)
+              .run(
+                "Claiming…",
+                (s) => claimReward(s, store, p.modelId),
+                (r) => `Claimed ${formatOpen(r.amount)}.`,
+              )
               .then(() => {
                 onClaimed();
                 void qc.invalidateQueries({ queryKey: ["open-balance"] });

@@ -5,7 +5,12 @@ import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
 
 export function chromiumPath(): string {
-  const candidates = [process.env.CHROME_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+  const candidates = [
+    process.env.CHROME_PATH,
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+  ];
   const found = candidates.find((p): p is string => Boolean(p && fs.existsSync(p)));
   if (!found) {
     throw new Error(
