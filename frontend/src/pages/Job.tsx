@@ -221,13 +221,20 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
         </p>
       )}
       {mine && j.status === "submitted" && (
-        <button
-          type="button"
-          disabled={tx.state.phase === "running"}
-          onClick={() => void tx.run("Accepting the result…", (s) => acceptJob(s, j.jobId)).then(after)}
-        >
-          Accept the result now
-        </button>
+        <>
+          <p className="muted">
+            Accepting now pays the trainer and mints your model right away. Otherwise it happens by itself
+            when the challenge window ends; until then you could dispute a bad result (CLI:{" "}
+            <code>tributary job dispute</code>).
+          </p>
+          <button
+            type="button"
+            disabled={tx.state.phase === "running"}
+            onClick={() => void tx.run("Accepting the result…", (s) => acceptJob(s, j.jobId)).then(after)}
+          >
+            Accept the result now
+          </button>
+        </>
       )}
       {mine && j.status === "open" && (
         <button

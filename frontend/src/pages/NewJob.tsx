@@ -367,8 +367,8 @@ function ReviewStep({
         </dd>
         <dt>Training</dt>
         <dd>
-          learning rate {form.learningRate}, {form.epochs} epochs, batch {form.batchSize}, up to{" "}
-          {form.maxSeqLength} tokens
+          learning rate {form.learningRate}, {form.epochs} epoch{form.epochs.trim() === "1" ? "" : "s"}, batch{" "}
+          {form.batchSize}, up to {form.maxSeqLength} tokens
         </dd>
         <dt>Budget</dt>
         <dd>
