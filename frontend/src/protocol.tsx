@@ -45,7 +45,7 @@ const ACTIONS: Record<string, string> = {
 
 export interface TxStep {
   label: string;
-  state: "sign" | "pending" | "confirmed";
+  state: "sign" | "pending" | "confirmed" | "failed";
   hash?: string;
 }
 
@@ -106,7 +106,13 @@ export function useTx() {
           const step: TxStep = { label: ACTIONS[name] ?? name, state: "sign" };
           steps.push(step);
           show({ phase: "running", note });
-          const hash = await wc.writeContract(args);
+          let hash: `0x${string}`;
+          try {
+            hash = await wc.writeContract(args);
+          } catch (e) {
+            step.state = "failed";
+            throw e;
+          }
           step.hash = hash;
           step.state = "pending";
           show({ phase: "running", note });

@@ -261,7 +261,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await row.waitFor({ timeout: 30_000 });
     assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
     await row.getByRole("button", { name: "Claim" }).click();
-    await row.locator(".tx-done").waitFor({ timeout: 60_000 });
+    await row.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
     await shot(p2, "08-rewards");
     const claimed = await alice.publicClient.readContract({
       address: alice.contracts.RewardDistributor.address,
@@ -275,12 +275,24 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
 
   it("lets a builder without access request it, and shows the request as pending", async () => {
     const davePage = await context.newPage();
-    await installWallet(davePage, { privateKey: demoAccount("dave").privateKey, rpcUrl, chainId });
+    const daveWallet = await installWallet(davePage, {
+      privateKey: demoAccount("dave").privateKey,
+      rpcUrl,
+      chainId,
+    });
     await davePage.goto(`${web}/#/datanets`);
     await connect(davePage);
     const cooking = davePage.getByTestId("datanet-1");
     await cooking.getByRole("button", { name: "Request access" }).waitFor({ timeout: 30_000 });
     await cooking.getByRole("textbox").fill("A pasta assistant");
+    // First dave refuses in the wallet: the app says so, nothing is sent; then he confirms.
+    daveWallet.rejectNext = true;
+    await cooking.getByRole("button", { name: "Request access" }).click();
+    await cooking.locator(".tx-error").waitFor({ timeout: 30_000 });
+    assert.equal(
+      await cooking.locator(".tx-error").innerText(),
+      "You rejected the request in your wallet. Nothing was sent.",
+    );
     await cooking.getByRole("button", { name: "Request access" }).click();
     await cooking.getByTestId("access-requested").waitFor({ timeout: 60_000 });
     await shot(davePage, "09-access-requested");

@@ -5,12 +5,13 @@ const STATE_TEXT = {
   sign: "confirm in your wallet…",
   pending: "waiting for confirmation…",
   confirmed: "confirmed",
+  failed: "not sent",
 } as const;
 
 export function TxStatus({ state }: { state: TxState }) {
   if (state.phase === "idle") return null;
   return (
-    <div className={`tx tx-${state.phase}`} data-testid="tx-status" aria-live="polite">
+    <div className={`tx tx-phase-${state.phase}`} data-testid="tx-status" aria-live="polite">
       {state.phase !== "error" && <p className="tx-note">{state.note}</p>}
       {state.steps.length > 0 && (
         <ol className="tx-steps">

@@ -16,6 +16,8 @@ export interface HeadlessWallet {
   chainId: number;
   /** Methods the page called, in order (for assertions). */
   readonly calls: string[];
+  /** Set to refuse the next transaction as a person would (EIP-1193 error 4001). */
+  rejectNext?: boolean;
 }
 
 /**
@@ -98,6 +100,10 @@ export async function installWallet(
           }
           case "eth_sendTransaction": {
             if (wallet.chainId !== opts.chainId) return onWrongChain();
+            if (wallet.rejectNext) {
+              wallet.rejectNext = false;
+              return { error: { code: 4001, message: "User rejected the request." } };
+            }
             const tx = params[0] as { to?: Hex; data?: Hex; value?: Hex; gas?: Hex };
             const hash = await client.sendTransaction({
               chain: null,
