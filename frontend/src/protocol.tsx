@@ -35,6 +35,7 @@ const ACTIONS: Record<string, string> = {
   approve: "Allow the protocol to take your OPEN",
   postJob: "Post the job",
   requestAccess: "Request access",
+  grantAccess: "Grant access",
   buyAccess: "Buy access",
   acceptResult: "Accept the result",
   finalizeJob: "Finalize the job",

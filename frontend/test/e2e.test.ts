@@ -273,7 +273,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await p2.close();
   });
 
-  it("lets a builder without access request it, and shows the request as pending", async () => {
+  it("lets a builder without access request it; the owner sees the purpose and grants it", async () => {
     const davePage = await context.newPage();
     const daveWallet = await installWallet(davePage, {
       privateKey: demoAccount("dave").privateKey,
@@ -304,6 +304,26 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
       args: [COOKING, demoAccount("dave").address],
     });
     assert.ok(Number(requested) > 0, "the request is on chain");
+
+    // Alice, the owner, sees the request with its purpose and grants it; dave may then use the Datanet.
+    const alicePage = await context.newPage();
+    await installWallet(alicePage, { privateKey: demoAccount("alice").privateKey, rpcUrl, chainId });
+    await alicePage.goto(`${web}/#/datanets`);
+    await connect(alicePage);
+    const request = alicePage.getByTestId(`request-${demoAccount("dave").address.toLowerCase()}`);
+    await alicePage.getByTestId("access-requests").first().waitFor({ timeout: 30_000 });
+    await shot(alicePage, "10-requests");
+    await request.waitFor({ timeout: 30_000 });
+    await request.getByText("A pasta assistant").waitFor({ timeout: 20_000 });
+    await request.getByLabel("Jobs").fill("2");
+    await request.getByRole("button", { name: "Grant" }).click();
+    await request.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    await shot(alicePage, "11-granted");
+    await alicePage.close();
+    await davePage.reload();
+    const daveCooking = davePage.getByTestId("datanet-1");
+    await daveCooking.getByTestId("access-yes").waitFor({ timeout: 30_000 });
+    assert.match(await daveCooking.getByTestId("access-yes").innerText(), /2 jobs left/);
     await davePage.close();
   });
 

@@ -51,11 +51,27 @@ export interface DatanetRow {
   approvedCount: number;
   totalRecords: string;
   accessRequestCount: number;
+  curators: Array<{ id: string }>;
 }
 
 export const DATANETS = `{
   datanets(first: 200, orderBy: datanetId) {
     id datanetId owner { id } metadataCID policy price version contributionCount approvedCount totalRecords accessRequestCount
+    curators { id }
+  }
+}`;
+
+export interface AccessRequestRow {
+  account: { id: string };
+  requestCID: string | null;
+  active: boolean;
+  updatedAt: string;
+}
+
+/** Requests to a Datanet that no grant answers yet. */
+export const PENDING_REQUESTS = `query($datanet: ID!) {
+  accessGrants(first: 200, where: { datanet: $datanet, requested: true, active: false }, orderBy: updatedAt) {
+    account { id } requestCID active updatedAt
   }
 }`;
 

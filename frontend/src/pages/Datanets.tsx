@@ -1,6 +1,7 @@
 // Browse Datanets: what each holds, its access policy, and whether the connected account may train on it.
-import { useQueryClient } from "@tanstack/react-query";
-import { buyAccess, requestAccess } from "@tributary/sdk/chain/browser";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { buyAccess, catJson, grantAccess, requestAccess } from "@tributary/sdk/chain/browser";
+import type { Address } from "viem";
 import { useState } from "react";
 import { useAccount } from "wagmi";
 import { TxStatus } from "../components/TxStatus.tsx";
@@ -8,7 +9,8 @@ import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { useDatanetMeta, useDatanets, useMyAccess } from "../hooks.ts";
 import type { AccessInfo } from "../hooks.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
-import type { DatanetRow } from "../lib/subgraph.ts";
+import { gql, PENDING_REQUESTS } from "../lib/subgraph.ts";
+import type { AccessRequestRow, DatanetRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link } from "../router.tsx";
 
@@ -112,7 +114,93 @@ function DatanetCard({
       ) : (
         access && <AccessPanel datanet={d} access={access} />
       )}
+      <CuratorRequests datanet={d} />
     </article>
+  );
+}
+
+/** For the Datanet's owner and curators: pending access requests, each with its purpose and a grant. */
+function CuratorRequests({ datanet: d }: { datanet: DatanetRow }) {
+  const { config } = useProtocol();
+  const { address } = useAccount();
+  const me = address?.toLowerCase();
+  const isCurator = Boolean(me && (d.owner.id === me || d.curators.some((c) => c.id === me)));
+  const requests = useQuery({
+    queryKey: ["access-requests", d.id],
+    enabled: isCurator && d.policy !== "Open",
+    queryFn: async () =>
+      (
+        await gql<{ accessGrants: AccessRequestRow[] }>(config.proxied.subgraph, PENDING_REQUESTS, {
+          datanet: d.id,
+        })
+      ).accessGrants,
+  });
+  if (!isCurator || d.policy === "Open") return null;
+  return (
+    <div className="curator" data-testid="access-requests">
+      <h3>Access requests (you curate this Datanet)</h3>
+      {requests.isPending && <p className="muted">Loading requests…</p>}
+      {requests.isError && <ErrorBox error={requests.error} retry={() => void requests.refetch()} />}
+      {requests.data?.length === 0 && <p className="muted">No pending requests.</p>}
+      {requests.data?.map((r) => (
+        <AccessRequest key={r.account.id} datanet={d} request={r} />
+      ))}
+    </div>
+  );
+}
+
+function AccessRequest({ datanet: d, request: r }: { datanet: DatanetRow; request: AccessRequestRow }) {
+  const { store } = useProtocol();
+  const tx = useTx();
+  const qc = useQueryClient();
+  const [days, setDays] = useState("30");
+  const [uses, setUses] = useState("1");
+  const purpose = useQuery({
+    queryKey: ["access-request-doc", r.requestCID],
+    enabled: Boolean(r.requestCID),
+    staleTime: Infinity,
+    queryFn: async () => (await catJson(store, r.requestCID!, "access request")) as { purpose?: string },
+  });
+  const valid = Number(days) > 0 && Number.isInteger(Number(uses)) && Number(uses) > 0;
+  return (
+    <form
+      className="request"
+      data-testid={`request-${r.account.id}`}
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!valid) return;
+        const expiresAt = BigInt(Math.floor(Date.now() / 1000 + Number(days) * 86_400));
+        void tx
+          .run(
+            "Granting access…",
+            (s) =>
+              grantAccess(s, {
+                datanetId: BigInt(d.datanetId),
+                account: r.account.id as Address,
+                expiresAt,
+                uses: Number(uses),
+              }),
+            () => `Granted ${shortAddress(r.account.id)} ${uses} job(s) for ${days} days.`,
+          )
+          // The list refreshes on the next visit: removing the request now would hide this outcome.
+          .then(() => qc.invalidateQueries({ queryKey: ["my-access"] }));
+      }}
+    >
+      <p>
+        <strong title={r.account.id}>{shortAddress(r.account.id)}</strong>:{" "}
+        {purpose.data?.purpose ? `“${purpose.data.purpose}”` : purpose.isPending ? "…" : "(no purpose given)"}
+      </p>
+      <label className="inline">
+        jobs <input value={uses} onChange={(e) => setUses(e.target.value)} size={3} aria-label="Jobs" />
+      </label>
+      <label className="inline">
+        days <input value={days} onChange={(e) => setDays(e.target.value)} size={4} aria-label="Days" />
+      </label>
+      <button type="submit" disabled={!valid || tx.state.phase === "running" || tx.state.phase === "done"}>
+        Grant
+      </button>
+      <TxStatus state={tx.state} />
+    </form>
   );
 }
 
@@ -121,6 +209,8 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
   const tx = useTx();
   const qc = useQueryClient();
   const [purpose, setPurpose] = useState("");
+  const { address } = useAccount();
+  const me = address?.toLowerCase();
   const refresh = () => qc.invalidateQueries({ queryKey: ["my-access"] });
 
   if (access.hasAccess) {
@@ -129,6 +219,17 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
         ✓ You may use this Datanet
         {d.policy !== "Open" &&
           ` (${access.usesLeft} job${access.usesLeft === 1 ? "" : "s"} left${access.expiresAt ? `, until ${formatTime(access.expiresAt)}` : ""})`}
+      </p>
+    );
+  }
+  if (me && (d.owner.id === me || d.curators.some((c) => c.id === me))) {
+    return (
+      <p className="access pending" data-testid="access-curator">
+        You curate this Datanet. To train on it yourself, grant your own account access (CLI:{" "}
+        <code>
+          tributary access grant {d.datanetId} {address}
+        </code>
+        ).
       </p>
     );
   }
