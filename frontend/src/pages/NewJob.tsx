@@ -1,0 +1,407 @@
+// The fine-tuning wizard: base model -> data -> method and settings -> budget -> review, approve and post.
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { postJob } from "@tributary/sdk/chain/browser";
+import { useMemo, useState } from "react";
+import { formatEther } from "viem";
+import { useAccount } from "wagmi";
+import { Field } from "../components/Field.tsx";
+import { ConnectFirst } from "../components/Layout.tsx";
+import { TxStatus } from "../components/TxStatus.tsx";
+import { Empty, ErrorBox, Loading } from "../components/states.tsx";
+import { useBaseModels, useDatanetMeta, useDatanets, useMyAccess, useOpenBalance } from "../hooks.ts";
+import { formatDuration, formatOpen } from "../lib/format.ts";
+import { DEFAULT_FORM, HINTS, stepErrors, TARGET_MODULES, validateJobForm } from "../lib/job-form.ts";
+import type { FieldErrors, JobForm } from "../lib/job-form.ts";
+import type { DatanetRow } from "../lib/subgraph.ts";
+import { useProtocol, useTx } from "../protocol.tsx";
+import { Link, navigate } from "../router.tsx";
+
+const STEPS = [
+  ["model", "Base model"],
+  ["data", "Data"],
+  ["method", "Method & settings"],
+  ["budget", "Budget"],
+  ["review", "Review & post"],
+] as const;
+type StepKey = (typeof STEPS)[number][0];
+
+export function NewJobPage() {
+  const { isConnected } = useAccount();
+  const [form, setForm] = useState<JobForm>(DEFAULT_FORM);
+  const [step, setStep] = useState(0);
+  const [shown, setShown] = useState<Set<StepKey>>(new Set());
+  const balance = useOpenBalance();
+  const validated = useMemo(() => validateJobForm(form, { balanceWei: balance.data }), [form, balance.data]);
+  const set = <K extends keyof JobForm>(k: K, v: JobForm[K]) => setForm((f) => ({ ...f, [k]: v }));
+
+  if (!isConnected) return <ConnectFirst what="fine-tune a model" />;
+  const key = STEPS[step][0];
+  const errors: FieldErrors =
+    key === "review" ? validated.errors : shown.has(key) ? stepErrors(validated.errors, key) : {};
+
+  const next = () => {
+    if (key !== "review" && Object.keys(stepErrors(validated.errors, key)).length > 0) {
+      setShown((s) => new Set(s).add(key));
+      return;
+    }
+    setStep((s) => Math.min(s + 1, STEPS.length - 1));
+  };
+
+  return (
+    <section className="wizard">
+      <h1>Fine-tune a model</h1>
+      <ol className="steps">
+        {STEPS.map(([k, label], i) => (
+          <li key={k} className={i === step ? "current" : i < step ? "done" : undefined}>
+            <button type="button" disabled={i > step} onClick={() => setStep(i)}>
+              {i + 1}. {label}
+            </button>
+          </li>
+        ))}
+      </ol>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          next();
+        }}
+      >
+        {key === "model" && <ModelStep form={form} set={set} errors={errors} />}
+        {key === "data" && <DataStep form={form} set={set} errors={errors} />}
+        {key === "method" && <MethodStep form={form} set={set} errors={errors} />}
+        {key === "budget" && <BudgetStep form={form} set={set} errors={errors} balance={balance.data} />}
+        {key === "review" && <ReviewStep form={form} validated={validated} onEdit={setStep} />}
+        {key !== "review" && (
+          <div className="actions">
+            {step > 0 && (
+              <button type="button" className="secondary" onClick={() => setStep(step - 1)}>
+                Back
+              </button>
+            )}
+            <button type="submit">Next</button>
+          </div>
+        )}
+      </form>
+    </section>
+  );
+}
+
+type StepProps = {
+  form: JobForm;
+  set: <K extends keyof JobForm>(k: K, v: JobForm[K]) => void;
+  errors: FieldErrors;
+};
+
+function ModelStep({ form, set, errors }: StepProps) {
+  const models = useBaseModels();
+  if (models.isPending) return <Loading what="base models" />;
+  if (models.isError) return <ErrorBox error={models.error} retry={() => void models.refetch()} />;
+  if (models.data.length === 0) return <Empty>No base models are registered yet.</Empty>;
+  return (
+    <Field name="baseModel" label="Base model" hint={HINTS.baseModel} error={errors.baseModel}>
+      <div className="choices">
+        {models.data.map((m) => (
+          <label key={m.baseModelId} className="choice">
+            <input
+              type="radio"
+              name="baseModel"
+              value={m.name}
+              checked={form.baseModel === m.name}
+              onChange={() => set("baseModel", m.name)}
+            />
+            <span>
+              <strong>{m.name}</strong> <span className="muted">#{m.baseModelId}</span>
+            </span>
+          </label>
+        ))}
+      </div>
+    </Field>
+  );
+}
+
+function DataStep({ form, set, errors }: StepProps) {
+  const datanets = useDatanets();
+  const access = useMyAccess(datanets.data);
+  if (datanets.isPending || access.isPending) return <Loading what="Datanets you may use" />;
+  if (datanets.isError) return <ErrorBox error={datanets.error} retry={() => void datanets.refetch()} />;
+  if (access.isError) return <ErrorBox error={access.error} retry={() => void access.refetch()} />;
+  const usable = datanets.data.filter((d) => access.data[d.id]?.hasAccess && d.version > 0);
+  const others = datanets.data.filter((d) => !usable.includes(d));
+  const toggle = (d: DatanetRow, on: boolean) =>
+    set(
+      "data",
+      on
+        ? [...form.data, { datanetId: d.datanetId, version: d.version }]
+        : form.data.filter((x) => x.datanetId !== d.datanetId),
+    );
+  return (
+    <Field name="data" label="Training data" hint={HINTS.data} error={errors.data}>
+      {usable.length === 0 ? (
+        <Empty>
+          <p>
+            You may not use any Datanet yet. <Link to="/datanets">Request access</Link> first.
+          </p>
+        </Empty>
+      ) : (
+        <div className="choices">
+          {usable.map((d) => {
+            const chosen = form.data.find((x) => x.datanetId === d.datanetId);
+            return (
+              <div key={d.id} className="choice">
+                <label>
+                  <input
+                    type="checkbox"
+                    data-testid={`use-datanet-${d.datanetId}`}
+                    checked={Boolean(chosen)}
+                    onChange={(e) => toggle(d, e.target.checked)}
+                  />
+                  <DatanetName datanet={d} />
+                </label>
+                {chosen && (
+                  <label className="inline">
+                    version{" "}
+                    <select
+                      value={chosen.version}
+                      onChange={(e) =>
+                        set(
+                          "data",
+                          form.data.map((x) =>
+                            x.datanetId === d.datanetId ? { ...x, version: Number(e.target.value) } : x,
+                          ),
+                        )
+                      }
+                    >
+                      {Array.from({ length: d.version }, (_, i) => d.version - i).map((v) => (
+                        <option key={v} value={v}>
+                          {v}
+                          {v === d.version ? " (latest)" : ""}
+                        </option>
+                      ))}
+                    </select>
+                  </label>
+                )}
+              </div>
+            );
+          })}
+        </div>
+      )}
+      {others.length > 0 && (
+        <p className="muted">
+          Not available to you: {others.map((d) => `#${d.datanetId}`).join(", ")} (
+          <Link to="/datanets">see Datanets</Link>).
+        </p>
+      )}
+    </Field>
+  );
+}
+
+function DatanetName({ datanet: d }: { datanet: DatanetRow }) {
+  const meta = useDatanetMeta(d.metadataCID);
+  return (
+    <span>
+      <strong>{meta.data?.name ?? `Datanet #${d.datanetId}`}</strong>{" "}
+      <span className="muted">
+        #{d.datanetId}, {d.totalRecords} records, {d.policy.toLowerCase()}
+      </span>
+    </span>
+  );
+}
+
+function NumberField({
+  form,
+  set,
+  errors,
+  name,
+  label,
+  step,
+}: StepProps & { name: keyof JobForm; label: string; step?: string }) {
+  return (
+    <Field name={name} label={label} hint={HINTS[name]} error={errors[name]}>
+      <input
+        name={name}
+        inputMode="decimal"
+        step={step}
+        value={form[name] as string}
+        onChange={(e) => set(name, e.target.value as never)}
+        aria-invalid={Boolean(errors[name])}
+      />
+    </Field>
+  );
+}
+
+function MethodStep(props: StepProps) {
+  const { form, set, errors } = props;
+  return (
+    <>
+      <Field name="method" label="Method" hint={HINTS.method} error={errors.method}>
+        <div className="choices row">
+          {(["lora", "qlora"] as const).map((m) => (
+            <label key={m} className="choice">
+              <input
+                type="radio"
+                name="method"
+                checked={form.method === m}
+                onChange={() => set("method", m)}
+              />
+              <strong>{m === "lora" ? "LoRA" : "QLoRA (4-bit)"}</strong>
+            </label>
+          ))}
+        </div>
+      </Field>
+      <div className="grid2">
+        <NumberField {...props} name="learningRate" label="Learning rate" />
+        <NumberField {...props} name="epochs" label="Epochs" />
+        <NumberField {...props} name="batchSize" label="Batch size" />
+        <NumberField {...props} name="maxSeqLength" label="Max length (tokens)" />
+        <NumberField {...props} name="rank" label="LoRA rank (r)" />
+        <NumberField {...props} name="alpha" label="LoRA alpha" />
+      </div>
+      <Field
+        name="targetModules"
+        label="Layers to adapt"
+        hint={HINTS.targetModules}
+        error={errors.targetModules}
+      >
+        <div className="choices row">
+          {TARGET_MODULES.map((m) => (
+            <label key={m} className="choice small">
+              <input
+                type="checkbox"
+                checked={form.targetModules.includes(m)}
+                onChange={(e) =>
+                  set(
+                    "targetModules",
+                    e.target.checked ? [...form.targetModules, m] : form.targetModules.filter((x) => x !== m),
+                  )
+                }
+              />
+              <code>{m}</code>
+            </label>
+          ))}
+        </div>
+      </Field>
+    </>
+  );
+}
+
+function BudgetStep(props: StepProps & { balance?: bigint }) {
+  const { conn } = useProtocol();
+  const feeBps = useQuery({
+    queryKey: ["data-fee-bps"],
+    queryFn: () =>
+      conn.publicClient.readContract({
+        address: conn.contracts.JobMarket.address,
+        abi: conn.contracts.JobMarket.abi,
+        functionName: "dataFeeBps",
+      }),
+  });
+  return (
+    <>
+      <NumberField {...props} name="budget" label="Budget (OPEN)" />
+      <p className="muted" data-testid="balance">
+        Your balance: {props.balance === undefined ? "…" : formatOpen(props.balance)}
+        {feeBps.data !== undefined &&
+          ` · ${Number(feeBps.data) / 100}% of the budget goes to the Datanets' contributors as data fees`}
+      </p>
+      <NumberField {...props} name="durationHours" label="Deadline after a trainer takes the job (hours)" />
+    </>
+  );
+}
+
+function ReviewStep({
+  form,
+  validated,
+  onEdit,
+}: {
+  form: JobForm;
+  validated: ReturnType<typeof validateJobForm>;
+  onEdit: (i: number) => void;
+}) {
+  const { store } = useProtocol();
+  const tx = useTx();
+  const qc = useQueryClient();
+  const models = useBaseModels();
+  const errorList = Object.entries(validated.errors);
+  const { spec, budgetWei, durationSeconds } = validated;
+  const baseModelId = models.data?.find((m) => m.name === form.baseModel)?.baseModelId;
+  const post = async () => {
+    if (!spec || budgetWei === undefined || durationSeconds === undefined) return;
+    const r = await tx.run(
+      "Posting your job: pinning the spec to IPFS, then two wallet confirmations (allow OPEN, post).",
+      (signer) => postJob(signer, store, { spec, budget: budgetWei, duration: durationSeconds, baseModelId }),
+      (r) => `Job #${r.jobId} posted.`,
+    );
+    if (r) {
+      void qc.invalidateQueries();
+      navigate(`/jobs/${r.jobId}`);
+    }
+  };
+  return (
+    <div className="review">
+      {errorList.length > 0 && (
+        <div className="state error" role="alert">
+          <p>Fix these first:</p>
+          <ul>
+            {errorList.map(([f, msg]) => (
+              <li key={f}>
+                {f}: {msg}
+              </li>
+            ))}
+          </ul>
+        </div>
+      )}
+      <dl className="facts">
+        <dt>Base model</dt>
+        <dd>
+          {form.baseModel || "—"} <EditLink to={0} onEdit={onEdit} />
+        </dd>
+        <dt>Data</dt>
+        <dd>
+          {form.data.map((d) => `Datanet #${d.datanetId} v${d.version}`).join(", ") || "—"}{" "}
+          <EditLink to={1} onEdit={onEdit} />
+        </dd>
+        <dt>Method</dt>
+        <dd>
+          {form.method === "lora" ? "LoRA" : "QLoRA"}, rank {form.rank}, alpha {form.alpha} on{" "}
+          {form.targetModules.join(", ")}
+          <EditLink to={2} onEdit={onEdit} />
+        </dd>
+        <dt>Training</dt>
+        <dd>
+          learning rate {form.learningRate}, {form.epochs} epoch{form.epochs.trim() === "1" ? "" : "s"}, batch{" "}
+          {form.batchSize}, up to {form.maxSeqLength} tokens
+        </dd>
+        <dt>Budget</dt>
+        <dd>
+          {budgetWei !== undefined ? `${formatEther(budgetWei)} OPEN` : "—"}, deadline{" "}
+          {durationSeconds ? formatDuration(durationSeconds) : "—"} after claiming{" "}
+          <EditLink to={3} onEdit={onEdit} />
+        </dd>
+      </dl>
+      {spec && (
+        <details>
+          <summary>The job spec (tributary/job-spec@1) that will be pinned</summary>
+          <pre>{JSON.stringify(spec, null, 2)}</pre>
+        </details>
+      )}
+      <div className="actions">
+        <button
+          type="button"
+          className="primary"
+          disabled={!spec || errorList.length > 0 || tx.state.phase === "running"}
+          onClick={() => void post()}
+        >
+          Approve & post job
+        </button>
+      </div>
+      <TxStatus state={tx.state} />
+    </div>
+  );
+}
+
+function EditLink({ to, onEdit }: { to: number; onEdit: (i: number) => void }) {
+  return (
+    <button type="button" className="link" onClick={() => onEdit(to)}>
+      edit
+    </button>
+  );
+}

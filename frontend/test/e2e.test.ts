@@ -1,0 +1,333 @@
+// The web app in a real browser against the real local stack (chain, IPFS, custodian, indexer, trainer
+// node, Vite): a headless wallet (test/support/wallet.ts) acts as the demo builder. It connects through
+// RainbowKit, recovers from a wrong network, browses the Datanets, goes through the wizard (inline errors,
+// a revert decoded into a sentence), posts a job and follows it; with the trainer node in the stack it
+// also watches the loss curve, accepts the result and chats with the new model. A second wallet (dave)
+// requests access to an approval-only Datanet.
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  connectChain,
+  depositRevenue,
+  getModel,
+  grantAccess,
+  parseDeployments,
+  revokeAccess,
+} from "@tributary/sdk/chain/browser";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { privateKeyToAccount } from "viem/accounts";
+import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
+import { launchBrowser } from "./support/browser.ts";
+import { startTestStack } from "./support/stack.ts";
+import type { TestStack } from "./support/stack.ts";
+import { installWallet, switchWalletChain, WALLET_NAME } from "./support/wallet.ts";
+import type { HeadlessWallet } from "./support/wallet.ts";
+
+const COOKING = 1n;
+/** Set WEB_SCREENSHOTS=<dir> to keep a screenshot of each page the test passes through (for review). */
+const SHOTS = process.env.WEB_SCREENSHOTS;
+const shot = async (p: Page, name: string) => {
+  if (SHOTS) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+};
+
+describe("web app, end to end", { timeout: 420_000 }, () => {
+  let stack: TestStack;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let wallet: HeadlessWallet;
+  let web: string;
+  let chainId: number;
+  let rpcUrl: string;
+  let jobId: string | undefined;
+  let modelId: bigint | undefined;
+  const pageErrors: string[] = [];
+
+  /** Alice (the cooking Datanet's owner) acting from outside the app. */
+  const asAlice = async () => {
+    const deployments = JSON.parse(
+      fs.readFileSync(path.join(stack.env.TRIBUTARY_DEPLOYMENTS_DIR, `${chainId}.json`), "utf8"),
+    ) as unknown;
+    return connectChain({
+      rpcUrl,
+      chainId,
+      deployments: parseDeployments(deployments, chainId),
+      account: privateKeyToAccount(demoAccount("alice").privateKey),
+    });
+  };
+
+  const connect = async (p: Page) => {
+    await p.getByRole("button", { name: "Connect Wallet" }).first().click();
+    await p.getByText(WALLET_NAME).first().click();
+    await p
+      .getByRole("button", { name: "Connect Wallet" })
+      .first()
+      .waitFor({ state: "detached", timeout: 20_000 });
+  };
+
+  before(async () => {
+    stack = await startTestStack();
+    chainId = Number(stack.env.TRIBUTARY_CHAIN_ID);
+    rpcUrl = stack.url("TRIBUTARY_CHAIN_PORT");
+    web = stack.url("TRIBUTARY_WEB_PORT");
+    assert.ok(!stack.skipped("web"), `the stack started the web app:\n${stack.output()}`);
+    browser = await launchBrowser();
+    context = await browser.newContext();
+    page = await context.newPage();
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    // The wallet starts on Ethereum mainnet's id: the app must notice and offer the switch.
+    wallet = await installWallet(page, {
+      privateKey: demoAccount("builder").privateKey,
+      rpcUrl,
+      chainId,
+      startChainId: 1,
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  it("lists the Datanets with names and descriptions from their IPFS metadata", async () => {
+    await page.goto(`${web}/`, { timeout: 120_000 });
+    await page.getByRole("heading", { name: "Datanets" }).waitFor({ timeout: 120_000 });
+    const cooking = page.getByTestId("datanet-1");
+    await cooking.getByRole("heading", { name: "Home Cooking Q&A" }).waitFor({ timeout: 30_000 });
+    assert.match(await cooking.innerText(), /Practical answers to everyday home-cooking questions/);
+    assert.match(await cooking.innerText(), /4 approved of 5/);
+    await page.getByTestId("datanet-2").getByRole("heading", { name: "Houseplant Care" }).waitFor();
+    await shot(page, "01-datanets");
+    assert.match(await page.getByTestId("datanet-2").innerText(), /Open/);
+  });
+
+  it("connects the wallet through RainbowKit; a wrong network shows a banner whose button switches", async () => {
+    await connect(page);
+    assert.ok(wallet.calls.includes("eth_requestAccounts"), "the app asked the wallet for accounts");
+    // RainbowKit asked to switch while connecting; now the person moves the wallet elsewhere.
+    await switchWalletChain(page, wallet, 1);
+    const banner = page.getByTestId("wrong-network");
+    await banner.waitFor({ timeout: 10_000 });
+    assert.match(await banner.innerText(), new RegExp(`chain id ${chainId}`));
+    await shot(page, "02-wrong-network");
+    await banner.getByRole("button").click();
+    await banner.waitFor({ state: "detached", timeout: 10_000 });
+    assert.equal(wallet.chainId, chainId, "the wallet was switched to the stack's chain");
+  });
+
+  it("shows that the builder may use both demo Datanets (a grant on #1, #2 is open)", async () => {
+    await page.getByTestId("datanet-1").getByTestId("access-yes").waitFor({ timeout: 20_000 });
+    assert.match(await page.getByTestId("datanet-1").getByTestId("access-yes").innerText(), /5 jobs left/);
+    await page.getByTestId("datanet-2").getByTestId("access-yes").waitFor();
+  });
+
+  it("goes through the wizard: inline errors, a revert as a sentence, then the job is posted", async () => {
+    await page.getByRole("navigation").getByRole("link", { name: "Fine-tune" }).click();
+    await page.getByText("tributary-austen-4m").click();
+    await page.getByRole("button", { name: "Next" }).click();
+    // Data step: nothing chosen yet -> the schema's error next to the field.
+    await page.getByTestId("use-datanet-1").waitFor({ timeout: 20_000 });
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("error-data").waitFor();
+    assert.match(await page.getByTestId("error-data").innerText(), /at least one Datanet/);
+    await page.getByTestId("use-datanet-1").check();
+    await page.getByRole("button", { name: "Next" }).click();
+    // Method step: a bad learning rate blocks the step with a plain message.
+    await page.locator('input[name="learningRate"]').fill("abc");
+    await page.locator('input[name="epochs"]').fill("1");
+    await page.getByRole("button", { name: "Next" }).click();
+    assert.equal(await page.getByTestId("error-learningRate").innerText(), "enter a number");
+    await shot(page, "03-wizard-error");
+    await page.locator('input[name="learningRate"]').fill("5");
+    assert.match(await page.getByTestId("error-learningRate").innerText(), /at most 1/);
+    await page.locator('input[name="learningRate"]').fill("0.0003");
+    await page.getByTestId("error-learningRate").waitFor({ state: "detached" });
+    await page.getByRole("button", { name: "Next" }).click();
+    // Budget step.
+    await page.locator('input[name="budget"]').fill("20");
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByRole("button", { name: "Approve & post job" }).waitFor();
+    assert.match(
+      (await page.locator(".review pre").textContent()) ?? "",
+      /"learningRate": 0\.0003/,
+      "the pinned spec has the value typed",
+    );
+
+    // Alice revokes the builder's grant behind the app's back: posting now reverts on chain.
+    const alice = await asAlice();
+    await revokeAccess(alice, { datanetId: COOKING, account: wallet.address });
+    await page.getByRole("button", { name: "Approve & post job" }).click();
+    const status = page.getByTestId("tx-status");
+    await status.locator(".tx-error").waitFor({ timeout: 60_000 });
+    const sentence = await status.locator(".tx-error").innerText();
+    assert.match(sentence, /has no valid access to Datanet 1/);
+    await shot(page, "04-review-revert");
+    assert.doesNotMatch(sentence, /0x[0-9a-fA-F]{64,}/, "no raw revert data");
+
+    // Access back: the same button now posts.
+    await grantAccess(alice, {
+      datanetId: COOKING,
+      account: wallet.address,
+      expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86_400),
+      uses: 3,
+    });
+    await page.getByRole("button", { name: "Approve & post job" }).click();
+    await page.waitForURL(/#\/jobs\/\d+$/, { timeout: 90_000 });
+    jobId = /#\/jobs\/(\d+)$/.exec(page.url())![1];
+  });
+
+  it("shows the posted job with its status from the chain", async () => {
+    assert.ok(jobId, "a job was posted");
+    await page.getByRole("heading", { name: new RegExp(`Job #${jobId}`) }).waitFor();
+    const status = await page.getByTestId("job-status").innerText();
+    assert.ok(["open", "claimed", "submitted"].includes(status), `status ${status}`);
+    assert.match(await page.locator(".facts").innerText(), /20 OPEN/);
+    assert.match(await page.locator(".facts").innerText(), /Datanet #1 v4/);
+    await page.getByRole("navigation").getByRole("link", { name: "My jobs" }).click();
+    await page.getByRole("link", { name: `#${jobId}` }).waitFor({ timeout: 20_000 });
+    await page.getByRole("link", { name: `#${jobId}` }).click();
+  });
+
+  it("with a trainer node: draws the loss curve live, then the job is submitted", async (t) => {
+    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+    assert.ok(jobId, "a job was posted");
+    const chart = page.getByTestId("loss-chart");
+    await chart.waitFor({ timeout: 120_000 });
+    assert.ok(Number(await chart.getAttribute("data-points")) >= 1, "the chart has points");
+    await shot(page, "05-training");
+    assert.match(await page.getByTestId("progress").innerText(), /\d+ \/ \d+\s*steps/);
+    await page.getByTestId("job-status").filter({ hasText: "submitted" }).waitFor({ timeout: 180_000 });
+    assert.ok(Number(await chart.getAttribute("data-points")) >= 2, "the whole curve is drawn");
+    await shot(page, "06-submitted");
+  });
+
+  it("with a trainer node: accepting the result mints a model that answers in the chat; the API panel names it", async (t) => {
+    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+    assert.ok(jobId, "a job was posted");
+    await page.getByRole("button", { name: "Accept the result now" }).click();
+    await page.getByTestId("job-status").filter({ hasText: "finalized" }).waitFor({ timeout: 60_000 });
+    const chatLink = page.getByRole("link", { name: "Chat with it" });
+    await chatLink.waitFor({ timeout: 20_000 });
+    await chatLink.click();
+    const apiId = decodeURIComponent(/#\/chat\/(.+)$/.exec(page.url())![1]);
+    assert.match(apiId, /^model-\d+$/);
+    modelId = BigInt(apiId.slice("model-".length));
+    const snippet = page.getByTestId("api-snippet");
+    assert.match(await snippet.innerText(), new RegExp(`"model": "${apiId}"`));
+    assert.match(
+      await snippet.innerText(),
+      new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`),
+    );
+    // The Models page lists it next to the base model, with a way back to this chat.
+    await page.getByRole("navigation").getByRole("link", { name: "Models & chat" }).click();
+    await page.getByRole("cell", { name: apiId, exact: true }).waitFor({ timeout: 20_000 });
+    await page.getByRole("cell", { name: "tributary-austen-4m", exact: true }).waitFor();
+    await page
+      .getByRole("row", { name: new RegExp(`^${apiId}\\b`) })
+      .getByRole("link", { name: "Chat" })
+      .click();
+    await page.getByLabel("Message").fill("How do I keep pasta from sticking?");
+    await page.getByRole("button", { name: "Send" }).click();
+    const answer = page.getByTestId("msg-assistant").last();
+    await page.getByRole("button", { name: "Send" }).waitFor({ timeout: 120_000 });
+    const text = (await answer.innerText()).trim();
+    assert.ok(text.length > 0, "the model answered");
+    await shot(page, "07-chat");
+    assert.doesNotMatch((await answer.getAttribute("class")) ?? "", /error/, `not an error: ${text}`);
+  });
+
+  it("with a trainer node: a contributor sees their attribution share and claims revenue", async (t) => {
+    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+    assert.ok(modelId, "a model was minted");
+    // Revenue for the model (as the payment channels would deposit it), from alice.
+    const alice = await asAlice();
+    await depositRevenue(alice, modelId, 100n * 10n ** 18n);
+    // The contributor with the largest attribution weight, from the report on IPFS.
+    const model = await getModel(alice, modelId);
+    const res = await fetch(`${stack.url("TRIBUTARY_IPFS_API_PORT")}/api/v0/cat?arg=${model.reportCid}`, {
+      method: "POST",
+    });
+    const report = (await res.json()) as { contributors: Array<{ account: string; weight: string }> };
+    const top = report.contributors.reduce((a, b) => (BigInt(b.weight) > BigInt(a.weight) ? b : a));
+    const who = demoAccounts().find((a) => a.address.toLowerCase() === top.account.toLowerCase());
+    assert.ok(who, `the top contributor ${top.account} is a demo account`);
+    const p2 = await context.newPage();
+    await installWallet(p2, { privateKey: who.privateKey, rpcUrl, chainId });
+    await p2.goto(`${web}/#/rewards`);
+    await connect(p2);
+    const row = p2.getByTestId(`reward-model-${modelId}`);
+    await row.waitFor({ timeout: 30_000 });
+    assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
+    await row.getByRole("button", { name: "Claim" }).click();
+    await row.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    await shot(p2, "08-rewards");
+    const claimed = await alice.publicClient.readContract({
+      address: alice.contracts.RewardDistributor.address,
+      abi: alice.contracts.RewardDistributor.abi,
+      functionName: "claimedBy",
+      args: [modelId, who.address],
+    });
+    assert.ok(claimed > 0n, `${who.role} claimed on chain`);
+    await p2.close();
+  });
+
+  it("lets a builder without access request it; the owner sees the purpose and grants it", async () => {
+    const davePage = await context.newPage();
+    const daveWallet = await installWallet(davePage, {
+      privateKey: demoAccount("dave").privateKey,
+      rpcUrl,
+      chainId,
+    });
+    await davePage.goto(`${web}/#/datanets`);
+    await connect(davePage);
+    const cooking = davePage.getByTestId("datanet-1");
+    await cooking.getByRole("button", { name: "Request access" }).waitFor({ timeout: 30_000 });
+    await cooking.getByRole("textbox").fill("A pasta assistant");
+    // First dave refuses in the wallet: the app says so, nothing is sent; then he confirms.
+    daveWallet.rejectNext = true;
+    await cooking.getByRole("button", { name: "Request access" }).click();
+    await cooking.locator(".tx-error").waitFor({ timeout: 30_000 });
+    assert.equal(
+      await cooking.locator(".tx-error").innerText(),
+      "You rejected the request in your wallet. Nothing was sent.",
+    );
+    await cooking.getByRole("button", { name: "Request access" }).click();
+    await cooking.getByTestId("access-requested").waitFor({ timeout: 60_000 });
+    await shot(davePage, "09-access-requested");
+    const alice = await asAlice();
+    const requested = await alice.publicClient.readContract({
+      address: alice.contracts.AccessRegistry.address,
+      abi: alice.contracts.AccessRegistry.abi,
+      functionName: "requestedAt",
+      args: [COOKING, demoAccount("dave").address],
+    });
+    assert.ok(Number(requested) > 0, "the request is on chain");
+
+    // Alice, the owner, sees the request with its purpose and grants it; dave may then use the Datanet.
+    const alicePage = await context.newPage();
+    await installWallet(alicePage, { privateKey: demoAccount("alice").privateKey, rpcUrl, chainId });
+    await alicePage.goto(`${web}/#/datanets`);
+    await connect(alicePage);
+    const request = alicePage.getByTestId(`request-${demoAccount("dave").address.toLowerCase()}`);
+    await alicePage.getByTestId("access-requests").first().waitFor({ timeout: 30_000 });
+    await shot(alicePage, "10-requests");
+    await request.waitFor({ timeout: 30_000 });
+    await request.getByText("A pasta assistant").waitFor({ timeout: 20_000 });
+    await request.getByLabel("Jobs").fill("2");
+    await request.getByRole("button", { name: "Grant" }).click();
+    await request.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    await shot(alicePage, "11-granted");
+    await alicePage.close();
+    await davePage.reload();
+    const daveCooking = davePage.getByTestId("datanet-1");
+    await daveCooking.getByTestId("access-yes").waitFor({ timeout: 30_000 });
+    assert.match(await daveCooking.getByTestId("access-yes").innerText(), /2 jobs left/);
+    await davePage.close();
+  });
+
+  it("raised no uncaught errors in the page", () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});

@@ -1,0 +1,37 @@
+// Launches the system Chromium headless through playwright-core (`npx playwright install` cannot work
+// offline; the Debian package can).
+import fs from "node:fs";
+import { chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
+
+export function chromiumPath(): string {
+  const candidates = [
+    process.env.CHROME_PATH,
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+    "/usr/bin/google-chrome",
+  ];
+  const found = candidates.find((p): p is string => Boolean(p && fs.existsSync(p)));
+  if (!found) {
+    throw new Error(
+      "No Chromium found for the browser test. Install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROME_PATH to a Chrome/Chromium binary.",
+    );
+  }
+  return found;
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: chromiumPath(),
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}
