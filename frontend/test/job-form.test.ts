@@ -51,7 +51,13 @@ describe("job form", () => {
     assert.match(v.errors.rank!, />=\s*1|at least 1|too small/i);
     assert.equal(v.errors.targetModules, "must name at least one module");
     assert.match(v.errors.budget!, /amount of OPEN/);
-    assert.match(v.errors.durationHours!, /above 0/);
+    assert.match(v.errors.durationHours!, /at least 1 minute/);
+  });
+
+  it("keeps the deadline within the job market's bounds (1 minute to 90 days)", () => {
+    assert.match(validateJobForm({ ...good, durationHours: "0.01" }).errors.durationHours!, /at least 1 minute/);
+    assert.match(validateJobForm({ ...good, durationHours: "2161" }).errors.durationHours!, /at most 90 days/);
+    assert.equal(validateJobForm({ ...good, durationHours: "2160" }).errors.durationHours, undefined);
   });
 
   it("checks the schema's bounds (learning rate at most 1) and the balance", () => {

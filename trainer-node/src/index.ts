@@ -45,6 +45,8 @@ export interface TrainerNodeOptions {
   threads?: number;
   /** Base model names this node trains (default: any registered one it can fetch). */
   baseModels?: string[];
+  /** Training FLOP/s for the deadline check before claiming (default: measured on the last job). */
+  trainFlops?: number;
   /** Milliseconds between looks for new jobs (default 2000). */
   pollMs?: number;
   /** How often vouchers of paid inference are redeemed on chain (ms, default 60000; they are also redeemed at stop). */
@@ -82,7 +84,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
   const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
-  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, log }, { pollMs: o.pollMs });
+  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);
   let stopped = false;

@@ -319,4 +319,15 @@ describe("trainer node job pipeline", () => {
     assert.match(rec.reason!, /epochs 1\.5 is not a whole number/);
     assert.equal((await getJob(conns[trainer], posted.jobId)).status, "open", "left open for other trainers");
   });
+
+  it("does not claim a job it cannot train before the deadline (its stake would be slashed)", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec("1", 2, 1000), budget: parseEther("10"), duration: 60 });
+    const ctx = await nodeCtx();
+    await new TrainerLoop(ctx, { pollMs: 50 }).tick();
+    const rec = ctx.jobs.get(posted.jobId.toString())!;
+    assert.equal(rec.stage, "skipped");
+    assert.match(rec.reason!, /training would take about \d+ s on this node .* of the job's 60 s deadline/);
+    assert.equal((await getJob(conns[trainer], posted.jobId)).status, "open");
+    assert.ok(existsSync(join(dataDir, "throughput.json")), "the estimate uses what the node measured on earlier jobs");
+  });
 });

@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { claimJob, ContractRevertError, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
+import { claimJob, ContractRevertError, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, listContributions, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addJson, catJson } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
@@ -34,6 +34,12 @@ export interface PipelineContext {
   kernel: Kernel;
   /** Base model names this node trains (empty: every registered base model it can fetch). */
   baseModels?: readonly string[];
+  /**
+   * Training FLOP/s this node sustains (6 x parameters x tokens per second), for the deadline check
+   * before claiming. Default: what the node measured on its last job (throughput.json), else a
+   * conservative figure for the kernel (wasm 2e9, ort 8e9 on 2 CPU cores).
+   */
+  trainFlops?: number;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -87,6 +93,44 @@ export function engineConfig(spec: JobSpec) {
   };
 }
 
+/** Bytes of JSONL per token, roughly, for English BPE: a low guess makes the estimate err long. */
+const BYTES_PER_TOKEN = 3;
+/** Share of the job's duration the estimated work may fill (the rest: data, attribution, pinning, slack). */
+const DEADLINE_SHARE = 0.6;
+
+async function trainFlops(ctx: PipelineContext): Promise<number> {
+  if (ctx.trainFlops) return ctx.trainFlops;
+  const file = join(ctx.dataDir, "throughput.json");
+  if (existsSync(file)) {
+    const t = await readJson<{ flops?: number; kernel?: string }>(file);
+    if (t.kernel === ctx.kernel.name && t.flops && t.flops > 0) return t.flops;
+  }
+  return ctx.kernel.name === "ort" ? 8e9 : 2e9;
+}
+
+async function modelParams(modelDir: string): Promise<number> {
+  const c = await readJson<{ vocab_size: number; hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads?: number; tie_word_embeddings?: boolean }>(join(modelDir, "config.json"));
+  const D = c.hidden_size;
+  const kv = (D / c.num_attention_heads) * (c.num_key_value_heads ?? c.num_attention_heads);
+  const layer = 2 * D * D + 2 * D * kv + 3 * D * c.intermediate_size;
+  return c.num_hidden_layers * layer + c.vocab_size * D * (c.tie_word_embeddings ? 1 : 2);
+}
+
+/** Refuses (skips) a job whose training would not fit well inside its duration on this node. */
+async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, modelDir: string): Promise<void> {
+  let bytes = 0;
+  for (const ref of job.datanets) {
+    for (const c of await listContributions(ctx.conn, ref.datanetId)) {
+      if (c.status === "approved" && c.approvedInVersion !== undefined && c.approvedInVersion <= ref.version) bytes += c.byteSize;
+    }
+  }
+  const tokens = (bytes / BYTES_PER_TOKEN) * spec.training.epochs * 1.3; // + eval and attribution passes
+  const seconds = (6 * (await modelParams(modelDir)) * tokens) / (await trainFlops(ctx));
+  if (seconds > DEADLINE_SHARE * job.duration) {
+    throw new SkipJob(`training would take about ${Math.ceil(seconds)} s on this node (${Math.round(tokens)} tokens), more than ${Math.round(DEADLINE_SHARE * 100)}% of the job's ${job.duration} s deadline; claiming it would risk the stake`);
+  }
+}
+
 /** Reads the job and its spec; checks the node can run it; claims it. */
 async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   const jobId = BigInt(rec.jobId);
@@ -109,11 +153,13 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   const base = (await listBaseModels(ctx.conn)).find((b) => b.baseModelId === job.baseModelId);
   if (!base) throw new SkipJob(`base model #${job.baseModelId} is not registered`);
   if (ctx.baseModels?.length && !ctx.baseModels.includes(base.name)) throw new SkipJob(`base model ${base.name} is not one this node trains (${ctx.baseModels.join(", ")})`);
+  const modelDir = join(ctx.dataDir, "models", base.cid);
   try {
-    await fetchFileSet(ctx.store, base.cid, join(ctx.dataDir, "models", base.cid), { signal: ctx.signal });
+    await fetchFileSet(ctx.store, base.cid, modelDir, { signal: ctx.signal });
   } catch (err) {
     throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
   }
+  await checkDeadline(ctx, job, spec, modelDir);
   await ctx.jobs.update(rec.jobId, {
     specCid: job.specCid,
     baseModel: base.name,
@@ -202,6 +248,11 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       throw new Error("training was interrupted; it resumes from its newest checkpoint");
     }
     ctx.log(`job ${rec.jobId}: trained ${metrics.steps} steps, ${metrics.tokens} tokens in ${metrics.seconds.toFixed(1)} s`);
+    if (metrics.seconds > 0.1 && metrics.tokens > 0) {
+      // what this node sustains, for the next jobs' deadline checks
+      const flops = (6 * (await modelParams(files.modelDir)) * metrics.tokens) / metrics.seconds;
+      await writeFile(join(ctx.dataDir, "throughput.json"), JSON.stringify({ kernel: ctx.kernel.name, flops, measuredAt: new Date().toISOString() }));
+    }
   }
   const reportFile = join(dir, "attribution.json");
   if (!existsSync(reportFile)) {
