@@ -42,6 +42,10 @@ const ACTIONS: Record<string, string> = {
   cancelJob: "Cancel the job",
   claimReward: "Claim your reward",
   claimPoolReward: "Claim your Datanet pool reward",
+  submitContribution: "Register your contribution",
+  approveContribution: "Approve the contribution",
+  approveContributions: "Approve the contributions",
+  rejectContribution: "Reject the contribution",
 };
 
 export interface TxStep {

@@ -327,6 +327,85 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await davePage.close();
   });
 
+  it("lets a contributor upload records (encrypted in the browser) and the owner approve them", async () => {
+    const carolPage = await context.newPage();
+    carolPage.on("pageerror", (e) => pageErrors.push(e.message));
+    await installWallet(carolPage, { privateKey: demoAccount("carol").privateKey, rpcUrl, chainId });
+    await carolPage.goto(`${web}/#/datanets`);
+    await connect(carolPage);
+    const cooking = carolPage.getByTestId("datanet-1");
+    const panel = cooking.getByTestId("contribute");
+    await panel.locator("summary").click();
+    const records = [
+      {
+        messages: [
+          { role: "user", content: "How long do I rest a steak?" },
+          { role: "assistant", content: "Five minutes under foil." },
+        ],
+      },
+      {
+        messages: [
+          { role: "user", content: "Why salt pasta water?" },
+          { role: "assistant", content: "It seasons the pasta from inside." },
+        ],
+      },
+    ];
+    await panel.getByLabel("Records file").setInputFiles({
+      name: "carol-steaks.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(records.map((r) => JSON.stringify(r)).join("\n") + "\n"),
+    });
+    await panel.getByRole("button", { name: "Contribute" }).click();
+    await panel.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    const done = await panel.locator(".tx-note").innerText();
+    const id = BigInt(/Contribution #(\d+): 2 records, encrypted/.exec(done)?.[1] ?? "0");
+    assert.ok(id > 0n, done);
+    await shot(carolPage, "12-contributed");
+    const alice = await asAlice();
+    const onChain = await alice.publicClient.readContract({
+      address: alice.contracts.DatanetRegistry.address,
+      abi: alice.contracts.DatanetRegistry.abi,
+      functionName: "getContribution",
+      args: [COOKING, id],
+    });
+    assert.equal(onChain.contributor.toLowerCase(), demoAccount("carol").address.toLowerCase());
+    assert.equal(onChain.status, 1, "pending");
+    await carolPage.close();
+
+    // Alice (the owner) sees it waiting and approves it; the Datanet's version rises.
+    const versionBefore = await alice.publicClient.readContract({
+      address: alice.contracts.DatanetRegistry.address,
+      abi: alice.contracts.DatanetRegistry.abi,
+      functionName: "versionOf",
+      args: [COOKING],
+    });
+    const alicePage = await context.newPage();
+    await installWallet(alicePage, { privateKey: demoAccount("alice").privateKey, rpcUrl, chainId });
+    await alicePage.goto(`${web}/#/datanets`);
+    await connect(alicePage);
+    const row = alicePage.getByTestId(`contribution-${id}`);
+    await row.waitFor({ timeout: 60_000 });
+    assert.match(await row.innerText(), /2 records, .*encrypted/);
+    await row.getByRole("button", { name: "Approve" }).click();
+    await row.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    await shot(alicePage, "13-approved");
+    await alicePage.close();
+    const after = await alice.publicClient.readContract({
+      address: alice.contracts.DatanetRegistry.address,
+      abi: alice.contracts.DatanetRegistry.abi,
+      functionName: "getContribution",
+      args: [COOKING, id],
+    });
+    assert.equal(after.status, 2, "approved");
+    const versionAfter = await alice.publicClient.readContract({
+      address: alice.contracts.DatanetRegistry.address,
+      abi: alice.contracts.DatanetRegistry.abi,
+      functionName: "versionOf",
+      args: [COOKING],
+    });
+    assert.equal(versionAfter, versionBefore + 1);
+  });
+
   it("raised no uncaught errors in the page", () => {
     assert.deepEqual(pageErrors, []);
   });

@@ -55,8 +55,14 @@ describe("job form", () => {
   });
 
   it("keeps the deadline within the job market's bounds (1 minute to 90 days)", () => {
-    assert.match(validateJobForm({ ...good, durationHours: "0.01" }).errors.durationHours!, /at least 1 minute/);
-    assert.match(validateJobForm({ ...good, durationHours: "2161" }).errors.durationHours!, /at most 90 days/);
+    assert.match(
+      validateJobForm({ ...good, durationHours: "0.01" }).errors.durationHours!,
+      /at least 1 minute/,
+    );
+    assert.match(
+      validateJobForm({ ...good, durationHours: "2161" }).errors.durationHours!,
+      /at most 90 days/,
+    );
     assert.equal(validateJobForm({ ...good, durationHours: "2160" }).errors.durationHours, undefined);
   });
 

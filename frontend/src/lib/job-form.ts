@@ -172,7 +172,8 @@ export function validateJobForm(form: JobForm, opts: { balanceWei?: bigint } = {
   const hours = num(form.durationHours);
   let durationSeconds: number | undefined;
   // the JobMarket's bounds: 1 minute to 90 days
-  if (!Number.isFinite(hours) || hours * 3600 < 60) errors.durationHours = "enter at least 1 minute (0.017 hours)";
+  if (!Number.isFinite(hours) || hours * 3600 < 60)
+    errors.durationHours = "enter at least 1 minute (0.017 hours)";
   else if (hours > 24 * 90) errors.durationHours = "at most 90 days (2160 hours), the job market's limit";
   else durationSeconds = Math.round(hours * 3600);
 

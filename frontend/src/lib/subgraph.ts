@@ -75,6 +75,22 @@ export const PENDING_REQUESTS = `query($datanet: ID!) {
   }
 }`;
 
+export interface PendingContributionRow {
+  contributionId: string;
+  contributor: { id: string };
+  records: number;
+  byteSize: string;
+  encrypted: boolean;
+  submittedAt: string;
+}
+
+/** Contributions of a Datanet waiting for a curator. */
+export const PENDING_CONTRIBUTIONS = `query($datanet: ID!) {
+  contributions(first: 200, where: { datanet: $datanet, status: Pending }, orderBy: contributionId) {
+    contributionId contributor { id } records byteSize encrypted submittedAt
+  }
+}`;
+
 export interface GrantRow {
   datanet: { id: string };
   requested: boolean;

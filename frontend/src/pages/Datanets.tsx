@@ -1,6 +1,13 @@
 // Browse Datanets: what each holds, its access policy, and whether the connected account may train on it.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { buyAccess, catJson, grantAccess, requestAccess } from "@tributary/sdk/chain/browser";
+import {
+  buyAccess,
+  catJson,
+  contribute,
+  grantAccess,
+  requestAccess,
+  review,
+} from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
 import { useState } from "react";
 import { useAccount } from "wagmi";
@@ -9,8 +16,8 @@ import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { useDatanetMeta, useDatanets, useMyAccess } from "../hooks.ts";
 import type { AccessInfo } from "../hooks.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
-import { gql, PENDING_REQUESTS } from "../lib/subgraph.ts";
-import type { AccessRequestRow, DatanetRow } from "../lib/subgraph.ts";
+import { gql, PENDING_CONTRIBUTIONS, PENDING_REQUESTS } from "../lib/subgraph.ts";
+import type { AccessRequestRow, DatanetRow, PendingContributionRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link } from "../router.tsx";
 
@@ -114,8 +121,145 @@ function DatanetCard({
       ) : (
         access && <AccessPanel datanet={d} access={access} />
       )}
+      <ContributePanel datanet={d} />
       <CuratorRequests datanet={d} />
+      <CuratorContributions datanet={d} />
     </article>
+  );
+}
+
+/**
+ * For anyone connected: add records to the Datanet. The file (.jsonl chat or prompt/completion records,
+ * .csv, .txt or .md) is split into records in the browser, encrypted for the Datanet's custodian unless
+ * the Datanet is open, pinned to IPFS and registered on chain; a curator then approves it.
+ */
+function ContributePanel({ datanet: d }: { datanet: DatanetRow }) {
+  const { store } = useProtocol();
+  const { isConnected } = useAccount();
+  const tx = useTx();
+  const qc = useQueryClient();
+  const [file, setFile] = useState<File | null>(null);
+  if (!isConnected) return null;
+  return (
+    <details className="contribute" data-testid="contribute">
+      <summary>Contribute data</summary>
+      <p className="muted">
+        A .jsonl file of chat or prompt/completion records, or .csv, .txt or .md text. It is split into
+        records here,{" "}
+        {d.policy === "Open"
+          ? "stored as is (this Datanet is open)"
+          : "encrypted so that only trainers of approved jobs can read it"}
+        , and registered under your address; you are paid from jobs and model use once a curator approves it.
+      </p>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (!file) return;
+          void (async () => {
+            const content = new Uint8Array(await file.arrayBuffer());
+            await tx.run(
+              "Preparing, encrypting and uploading your records…",
+              (s) => contribute(s, store, { datanetId: BigInt(d.datanetId), fileName: file.name, content }),
+              (r) =>
+                `Contribution #${r.contributionId}: ${r.records} record${r.records === 1 ? "" : "s"}${r.encrypted ? ", encrypted" : ""}. It waits for a curator's approval.`,
+            );
+            await qc.invalidateQueries({ queryKey: ["datanets"] });
+            await qc.invalidateQueries({ queryKey: ["pending-contributions", d.id] });
+          })();
+        }}
+      >
+        <input
+          type="file"
+          accept=".jsonl,.json,.csv,.txt,.md"
+          aria-label="Records file"
+          onChange={(e) => {
+            setFile(e.target.files?.[0] ?? null);
+            tx.reset();
+          }}
+        />
+        <button type="submit" disabled={!file || tx.state.phase === "running"}>
+          Contribute
+        </button>
+      </form>
+      <TxStatus state={tx.state} />
+    </details>
+  );
+}
+
+/** For the Datanet's owner and curators: contributions waiting for review, each approved or rejected. */
+function CuratorContributions({ datanet: d }: { datanet: DatanetRow }) {
+  const { config } = useProtocol();
+  const { address } = useAccount();
+  const me = address?.toLowerCase();
+  const isCurator = Boolean(me && (d.owner.id === me || d.curators.some((c) => c.id === me)));
+  const pending = useQuery({
+    queryKey: ["pending-contributions", d.id],
+    enabled: isCurator,
+    queryFn: async () =>
+      (
+        await gql<{ contributions: PendingContributionRow[] }>(
+          config.proxied.subgraph,
+          PENDING_CONTRIBUTIONS,
+          {
+            datanet: d.id,
+          },
+        )
+      ).contributions,
+  });
+  if (!isCurator) return null;
+  return (
+    <div className="curator" data-testid="pending-contributions">
+      <h3>Contributions to review</h3>
+      {pending.isPending && <p className="muted">Loading contributions…</p>}
+      {pending.isError && <ErrorBox error={pending.error} retry={() => void pending.refetch()} />}
+      {pending.data?.length === 0 && <p className="muted">Nothing waits for review.</p>}
+      {pending.data?.map((c) => (
+        <PendingContribution key={c.contributionId} datanet={d} contribution={c} />
+      ))}
+    </div>
+  );
+}
+
+function PendingContribution({
+  datanet: d,
+  contribution: c,
+}: {
+  datanet: DatanetRow;
+  contribution: PendingContributionRow;
+}) {
+  const tx = useTx();
+  const qc = useQueryClient();
+  const decide = (approve: boolean) =>
+    void tx
+      .run(
+        approve ? "Approving…" : "Rejecting…",
+        (s) =>
+          review(s, {
+            datanetId: BigInt(d.datanetId),
+            ...(approve ? { approve: [BigInt(c.contributionId)] } : { reject: [BigInt(c.contributionId)] }),
+          }),
+        () =>
+          approve
+            ? `Approved: the Datanet's next version includes contribution #${c.contributionId}.`
+            : `Rejected contribution #${c.contributionId}.`,
+      )
+      .then(() => qc.invalidateQueries({ queryKey: ["datanets"] }));
+  const busy = tx.state.phase === "running" || tx.state.phase === "done";
+  return (
+    <div className="request" data-testid={`contribution-${c.contributionId}`}>
+      <p>
+        #{c.contributionId} from <strong title={c.contributor.id}>{shortAddress(c.contributor.id)}</strong>:{" "}
+        {c.records} records, {Number(c.byteSize).toLocaleString()} bytes{c.encrypted ? ", encrypted" : ""},{" "}
+        {formatTime(Number(c.submittedAt))}
+      </p>
+      <button type="button" disabled={busy} onClick={() => decide(true)}>
+        Approve
+      </button>{" "}
+      <button type="button" className="secondary" disabled={busy} onClick={() => decide(false)}>
+        Reject
+      </button>
+      <TxStatus state={tx.state} />
+    </div>
   );
 }
 
