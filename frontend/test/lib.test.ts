@@ -94,10 +94,13 @@ describe("job events", () => {
         job: {
           jobId: "7",
           stage: "training",
+          updatedAt: "2026-11-25T12:00:00.000Z",
           lossHistory: [
             { step: 1, loss: 4 },
             { step: 2, loss: 3.5 },
           ],
+          evalHistory: [],
+          txs: {},
         },
       },
       "7",

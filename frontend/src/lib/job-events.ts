@@ -1,31 +1,9 @@
 // The trainer node's job progress (GET /v1/jobs/:id/events, SSE of JobEvent) folded into what the job
-// page shows. Shapes as in trainer-node/src/types.ts.
+// page shows. The shapes are the trainer node's own (trainer-node/src/types.ts).
 
-export interface JobProgress {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  lr: number;
-  tokensPerSec: number;
-  etaSec: number;
-  evalLoss?: number;
-}
+import type { JobEvent, JobProgress } from "@tributary/trainer-node/types";
 
-export interface TrainerJobRecord {
-  jobId: string;
-  stage: string;
-  error?: string;
-  reason?: string;
-  records?: number;
-  contributions?: number;
-  progress?: JobProgress;
-  lossHistory?: Array<{ step: number; loss: number }>;
-  evalHistory?: Array<{ step: number; loss: number }>;
-  modelId?: string;
-}
-
-export type JobEvent =
-  { type: "stage"; job: TrainerJobRecord } | { type: "progress"; jobId: string; progress: JobProgress };
+export type { JobEvent, JobProgress };
 
 export interface LiveJob {
   stage?: string;

@@ -4,50 +4,26 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
-import os from "node:os";
 import path from "node:path";
+import { testEnv } from "../../../scripts/stack/test/helpers.ts";
 
 const repoRoot = path.resolve(import.meta.dirname, "..", "..", "..");
-const PORTS = [
-  "TRIBUTARY_CHAIN_PORT",
-  "TRIBUTARY_IPFS_API_PORT",
-  "TRIBUTARY_IPFS_GATEWAY_PORT",
-  "TRIBUTARY_CUSTODIAN_PORT",
-  "TRIBUTARY_INDEXER_PORT",
-  "TRIBUTARY_TRAINER_PORT",
-  "TRIBUTARY_WEB_PORT",
-] as const;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export interface TestStack {
   env: Record<string, string>;
   output(): string;
-  url(port: (typeof PORTS)[number]): string;
+  url(port: string): string;
   /** Whether the stack skipped a step (its piece is not in this checkout). */
   skipped(step: string): boolean;
   stop(): Promise<void>;
 }
 
 export async function startTestStack(timeoutMs = 240_000): Promise<TestStack> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-web-test-"));
+  // the stack tests' environment (temp home and deployments, free ports), with this suite's own chain id
   const env: Record<string, string> = {
-    TRIBUTARY_HOME: path.join(dir, "state"),
-    TRIBUTARY_DEPLOYMENTS_DIR: path.join(dir, "deployments"),
+    ...(await testEnv()),
     TRIBUTARY_CHAIN_ID: "31998",
     TRIBUTARY_READY_TIMEOUT_S: "120",
   };
-  for (const name of PORTS) env[name] = String(await freePort());
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "scripts", "stack", "index.ts")], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -67,7 +43,7 @@ export async function startTestStack(timeoutMs = 240_000): Promise<TestStack> {
         await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
         if (child.exitCode === null) child.kill("SIGKILL");
       }
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(path.dirname(env.TRIBUTARY_HOME), { recursive: true, force: true });
     },
   };
   const deadline = Date.now() + timeoutMs;
