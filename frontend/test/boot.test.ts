@@ -10,6 +10,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
+import { CONTRACT_NAMES } from "@tributary/sdk/chain/browser";
 import { launchBrowser } from "./support/browser.ts";
 
 const frontend = path.resolve(import.meta.dirname, "..");
@@ -91,16 +92,10 @@ describe("start-up errors", { timeout: 120_000 }, () => {
     const deployments = path.join(dir, "deployments");
     fs.mkdirSync(deployments);
     const contracts = Object.fromEntries(
-      [
-        "OpenToken",
-        "DatanetRegistry",
-        "AccessRegistry",
-        "TrainerRegistry",
-        "JobMarket",
-        "ModelRegistry",
-        "RewardDistributor",
-        "PaymentChannels",
-      ].map((name, i) => [name, { address: `0x${String(i + 1).padStart(40, "0")}`, deployBlock: 1 }]),
+      CONTRACT_NAMES.map((name, i) => [
+        name,
+        { address: `0x${String(i + 1).padStart(40, "0")}`, deployBlock: 1 },
+      ]),
     );
     fs.writeFileSync(
       path.join(deployments, "31337.json"),
