@@ -127,6 +127,11 @@ interface IJobMarket {
     event JobCancelled(uint256 indexed jobId, address indexed poster, uint256 refund);
     /// @notice The trainer missed `dueAt`; `slashed` OPEN of its stake went to the poster and the job reopened.
     event JobReclaimed(uint256 indexed jobId, address indexed trainer, uint256 slashed);
+    /// @notice The trainer gave the claimed job back before its deadline; `fee` OPEN of its stake went to the
+    /// job's Datanet pools (the trainer has seen their data) and the job reopened.
+    event JobReleased(uint256 indexed jobId, address indexed trainer, uint256 fee);
+    /// @notice The share of the slash amount a trainer pays to release a job changed.
+    event ReleaseFeeBpsUpdated(uint16 releaseFeeBps);
     /// @notice The poster won the dispute; `refund` credited back.
     event JobRefunded(uint256 indexed jobId, address indexed poster, uint256 refund);
     /// @notice `account` withdrew `amount` of its credited OPEN.
@@ -180,6 +185,9 @@ interface IJobMarket {
     error InvalidBps(uint256 bps);
     /// @notice A challenge window of zero.
     error ZeroChallengeWindow();
+    /// @notice A release fee share of zero (releasing must cost something) or of the whole slash amount or more
+    /// (releasing must cost less than missing the deadline).
+    error InvalidReleaseFeeBps(uint256 bps);
 
     /// @notice Posts a job and escrows `request.budget`. Consumes one access use per Datanet.
     /// @return jobId The new job id (1-based).
@@ -215,6 +223,11 @@ interface IJobMarket {
     /// @notice Reopens a claimed job whose deadline passed, slashing the trainer (to the poster). Anyone.
     function reclaimJob(uint256 jobId) external;
 
+    /// @notice The trainer gives a claimed job back before its deadline instead of letting it run out: the job
+    /// reopens at once and the trainer pays `slashAmount * releaseFeeBps / 10_000` of its stake (less than a
+    /// missed deadline, more than nothing: it has seen the data) to the job's Datanet pools.
+    function releaseJob(uint256 jobId) external;
+
     /// @notice Withdraws the caller's credited OPEN (trainer pay, refunds, slashed stake).
     /// @return amount The amount sent.
     function withdraw() external returns (uint256 amount);
@@ -227,6 +240,10 @@ interface IJobMarket {
 
     /// @notice Sets the stake slashed for a missed deadline or a lost dispute. `DEFAULT_ADMIN_ROLE` only.
     function setSlashAmount(uint256 slashAmount) external;
+
+    /// @notice Sets the share of the slash amount a release costs, in basis points, strictly between 0 and
+    /// 10,000. `DEFAULT_ADMIN_ROLE` only.
+    function setReleaseFeeBps(uint16 releaseFeeBps) external;
 
     /// @notice Returns a job; reverts with `JobNotFound` if absent.
     function getJob(uint256 jobId) external view returns (Job memory);
@@ -258,4 +275,7 @@ interface IJobMarket {
 
     /// @notice Stake slashed for a missed deadline or a lost dispute.
     function slashAmount() external view returns (uint256);
+
+    /// @notice Share of the slash amount a trainer pays to release a claimed job, in basis points.
+    function releaseFeeBps() external view returns (uint16);
 }

@@ -57,6 +57,7 @@ contract JobMarket is IJobMarket, AccessControl {
     uint40 private _challengeWindow;
     uint16 private _dataFeeBps;
     uint256 private _slashAmount;
+    uint16 private _releaseFeeBps;
     uint256 private _jobCount;
     mapping(uint256 jobId => JobData job) private _jobs;
     mapping(uint256 jobId => Result jobResult) private _results;
@@ -90,6 +91,7 @@ contract JobMarket is IJobMarket, AccessControl {
         _setDataFeeBps(dataFeeBps_);
         _slashAmount = slashAmount_;
         emit SlashAmountUpdated(slashAmount_);
+        _setReleaseFeeBps(2_500);
         deps.token.forceApprove(address(deps.rewards), type(uint256).max);
     }
 
@@ -235,6 +237,20 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
+    function releaseJob(uint256 jobId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
+        if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
+        if (block.timestamp > job.dueAt) revert DeadlinePassed(jobId, job.dueAt);
+        job.status = JobStatus.Open;
+        job.trainer = address(0);
+        job.dueAt = 0;
+        _trainers.endJob(msg.sender);
+        uint256 fee = _trainers.slash(msg.sender, _slashAmount * _releaseFeeBps / BPS);
+        emit JobReleased(jobId, msg.sender, fee);
+        _fundPools(jobId, job.dataRefs, fee, false);
+    }
+
+    /// @inheritdoc IJobMarket
     function withdraw() external returns (uint256 amount) {
         amount = _withdrawable[msg.sender];
         if (amount == 0) revert NothingToWithdraw(msg.sender);
@@ -257,6 +273,11 @@ contract JobMarket is IJobMarket, AccessControl {
     function setSlashAmount(uint256 slashAmount_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _slashAmount = slashAmount_;
         emit SlashAmountUpdated(slashAmount_);
+    }
+
+    /// @inheritdoc IJobMarket
+    function setReleaseFeeBps(uint16 releaseFeeBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setReleaseFeeBps(releaseFeeBps_);
     }
 
     /// @inheritdoc IJobMarket
@@ -340,6 +361,11 @@ contract JobMarket is IJobMarket, AccessControl {
         return _slashAmount;
     }
 
+    /// @inheritdoc IJobMarket
+    function releaseFeeBps() external view returns (uint16) {
+        return _releaseFeeBps;
+    }
+
     /// @dev Validates the data references, consumes one access use per Datanet and packs them.
     function _checkData(uint256[] calldata datanetIds, uint32[] calldata versions)
         private
@@ -414,15 +440,22 @@ contract JobMarket is IJobMarket, AccessControl {
         _trainers.endJob(trainer);
         emit JobFinalized(jobId, trainer, modelId, payment, dataFee);
 
-        if (dataFee != 0) {
-            // Equal shares; the first Datanet also takes the rounding remainder.
-            uint256 share = dataFee / n;
-            for (uint256 i = 0; i < n; ++i) {
-                uint256 amount = i == 0 ? dataFee - share * (n - 1) : share;
-                if (amount == 0) continue;
-                emit DataFeePaid(jobId, datanetIds[i], amount);
-                _rewards.fundDatanetPool(datanetIds[i], amount);
-            }
+        _fundPools(jobId, refs, dataFee, true);
+    }
+
+    /// @dev Pays `amount` (held by the market) to the pools of the Datanets in `refs`, in equal shares; the
+    /// first Datanet also takes the rounding remainder. `isDataFee` emits `DataFeePaid` per Datanet (a release
+    /// fee is reported by `JobReleased` and the distributor's `DatanetPoolFunded`).
+    function _fundPools(uint256 jobId, uint256[] memory refs, uint256 amount, bool isDataFee) private {
+        if (amount == 0) return;
+        uint256 n = refs.length;
+        uint256 share = amount / n;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 part = i == 0 ? amount - share * (n - 1) : share;
+            if (part == 0) continue;
+            uint256 datanetId = refs[i] >> 32;
+            if (isDataFee) emit DataFeePaid(jobId, datanetId, part);
+            _rewards.fundDatanetPool(datanetId, part);
         }
     }
 
@@ -440,6 +473,12 @@ contract JobMarket is IJobMarket, AccessControl {
         if (challengeWindow_ == 0) revert ZeroChallengeWindow();
         _challengeWindow = challengeWindow_;
         emit ChallengeWindowUpdated(challengeWindow_);
+    }
+
+    function _setReleaseFeeBps(uint16 releaseFeeBps_) private {
+        if (releaseFeeBps_ == 0 || releaseFeeBps_ >= BPS) revert InvalidReleaseFeeBps(releaseFeeBps_);
+        _releaseFeeBps = releaseFeeBps_;
+        emit ReleaseFeeBpsUpdated(releaseFeeBps_);
     }
 
     function _setDataFeeBps(uint16 dataFeeBps_) private {

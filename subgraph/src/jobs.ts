@@ -12,6 +12,8 @@ import {
   JobPosted as JobPostedEvent,
   JobReclaimed as JobReclaimedEvent,
   JobRefunded as JobRefundedEvent,
+  JobReleased as JobReleasedEvent,
+  ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
   ResultAccepted as ResultAcceptedEvent,
   ResultSubmitted as ResultSubmittedEvent,
   SlashAmountUpdated as SlashAmountUpdatedEvent,
@@ -32,7 +34,9 @@ import {
   JobPosted,
   JobReclaimed,
   JobRefunded,
+  JobReleased,
   ModelVersion,
+  ReleaseFeeBpsUpdated,
   ResultAccepted,
   ResultSubmitted,
   SlashAmountUpdated,
@@ -236,6 +240,23 @@ export function handleJobReclaimed(event: JobReclaimedEvent): void {
   e.save();
 }
 
+export function handleJobReleased(event: JobReleasedEvent): void {
+  const trainer = account(event.params.trainer, event);
+  const j = loadJob(event.params.jobId, event);
+  // The trainer gave the job back before its deadline: it paid the release fee and the job is open again.
+  j.status = "Open";
+  j.trainer = null;
+  j.dueAt = null;
+  j.slashed = j.slashed.plus(event.params.fee);
+  j.save();
+  const e = new JobReleased(eventId(event));
+  e.job = j.id;
+  e.trainer = trainer.id;
+  e.fee = event.params.fee;
+  stamp(e, event);
+  e.save();
+}
+
 export function handleJobRefunded(event: JobRefundedEvent): void {
   const poster = account(event.params.poster, event);
   const j = loadJob(event.params.jobId, event);
@@ -285,6 +306,16 @@ export function handleSlashAmountUpdated(event: SlashAmountUpdatedEvent): void {
   s.save();
   const e = new SlashAmountUpdated(eventId(event));
   e.slashAmount = event.params.slashAmount;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleReleaseFeeBpsUpdated(event: ReleaseFeeBpsUpdatedEvent): void {
+  const s = stats(event);
+  s.releaseFeeBps = event.params.releaseFeeBps;
+  s.save();
+  const e = new ReleaseFeeBpsUpdated(eventId(event));
+  e.releaseFeeBps = event.params.releaseFeeBps;
   stamp(e, event);
   e.save();
 }

@@ -593,6 +593,21 @@ describe("JobMarket and ModelRegistry handlers", () => {
     assert.equal(ev.jobRefundeds[0].refund, String(100n * E18));
     assert.equal(ev.slasheds.length, 2);
   });
+
+  it("reopens a job its trainer released and records the release fee", async () => {
+    post(5n);
+    chain.mine();
+    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.mine();
+    chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
+    chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
+    chain.mine();
+    const job = await one(`job(id: "5") { status trainer { id } dueAt slashed }`);
+    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, slashed: String(3n * E18) });
+    const ev = await chain.query(`{ jobReleaseds { fee trainer { id } } protocolStats(id: "protocol") { releaseFeeBps } }`);
+    assert.deepEqual(ev.jobReleaseds, [{ fee: String(3n * E18), trainer: { id: TRAINER } }]);
+    assert.equal(ev.protocolStats.releaseFeeBps, 3_000);
+  });
 });
 
 describe("PaymentChannels and RewardDistributor handlers", () => {
@@ -775,7 +790,7 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 61);
+    assert.equal(names.size, 63);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );
@@ -820,9 +835,9 @@ describe("the app's queries on the indexed data", () => {
       d.myGrant.map((g: { id: string }) => g.id),
       [`1-${BUILDER}`],
     );
-    assert.equal(d.jobs.length, 4);
+    assert.equal(d.jobs.length, 5);
     assert.equal(d.rewardPool.distributions.length, 1);
-    assert.equal(results["jobs.graphql"].jobs.length, 4);
+    assert.equal(results["jobs.graphql"].jobs.length, 5);
     assert.equal(results["job.graphql"].job.model.id, "1");
     assert.equal(results["job.graphql"].jobFinalizeds.length, 1);
     assert.equal(results["account.graphql"].account.trainer[0].jobsCompleted, 1);

@@ -246,8 +246,13 @@ contract Handler {
             vm.prank(job.poster);
             market.cancelJob(id);
         } else if (job.status == IJobMarket.JobStatus.Claimed) {
-            _advance(2 hours);
-            market.reclaimJob(id);
+            if (how % 2 == 0 && block.timestamp <= job.dueAt) {
+                vm.prank(job.trainer);
+                market.releaseJob(id);
+            } else {
+                _advance(2 hours);
+                market.reclaimJob(id);
+            }
         }
         if (modelId != 0) modelIds.push(modelId);
     }

@@ -414,6 +414,95 @@ contract JobMarketTest is Protocol {
         assertEq(market.getJob(jobId).trainer, second, "claimable again");
     }
 
+    function test_release_reopensAtOnceForLessThanAMissedDeadline() public {
+        uint256 jobId = _claimed();
+        uint256 fee = SLASH * market.releaseFeeBps() / 10_000;
+        assertLe(1, fee, "costs something");
+        assertLe(fee, SLASH - 1, "costs less than a missed deadline");
+        uint256 stakeBefore = trainers.getTrainer(trainer).staked;
+        uint256 poolBefore = rewards.poolBalance(net);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotTrainer.selector, jobId, stranger));
+        market.releaseJob(jobId);
+        vm.expectEmit();
+        emit IJobMarket.JobReleased(jobId, trainer, fee);
+        vm.prank(trainer);
+        market.releaseJob(jobId);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Open), "reopened");
+        assertEq(job.trainer, address(0), "trainer cleared");
+        assertEq(job.dueAt, 0, "deadline cleared");
+        assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
+        assertEq(stakeBefore - trainers.getTrainer(trainer).staked, fee, "fee from the stake");
+        assertEq(rewards.poolBalance(net) - poolBefore, fee, "fee to the Datanet's pool");
+        assertEq(market.withdrawable(builder), 0, "nothing to the poster");
+        assertEq(token.balanceOf(address(market)), BUDGET, "budget still escrowed");
+        // released twice: the job is open now
+        vm.prank(trainer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Open, IJobMarket.JobStatus.Claimed
+            )
+        );
+        market.releaseJob(jobId);
+        // claimable again (the releasing trainer only after topping its stake back up to the minimum)
+        address second = address(0x2222);
+        stakeTrainer(second);
+        vm.prank(second);
+        market.claimJob(jobId);
+        assertEq(market.getJob(jobId).trainer, second, "claimable again");
+    }
+
+    function test_release_afterDeadlineIsAReclaim() public {
+        uint256 jobId = _claimed();
+        uint40 dueAt = market.getJob(jobId).dueAt;
+        vm.warp(uint256(dueAt) + 1);
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.DeadlinePassed.selector, jobId, dueAt));
+        market.releaseJob(jobId);
+    }
+
+    function test_release_splitsTheFeeOverTheJobsDatanets() public {
+        uint256 other = makeDatanet(IDatanetRegistry.AccessPolicy.Approval, 0, 1);
+        vm.prank(alice);
+        access.grantAccess(other, builder, 2_000_000, 10);
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        uint256[] memory ids = new uint256[](2);
+        uint32[] memory versions = new uint32[](2);
+        ids[0] = net;
+        ids[1] = other;
+        versions[0] = 1;
+        versions[1] = 1;
+        r.datanetIds = ids;
+        r.versions = versions;
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        vm.prank(trainer);
+        market.claimJob(jobId);
+        market.setReleaseFeeBps(3_333);
+        uint256 fee = SLASH * 3_333 / 10_000;
+        vm.prank(trainer);
+        market.releaseJob(jobId);
+        assertEq(rewards.poolBalance(net), fee - fee / 2, "first Datanet takes the remainder");
+        assertEq(rewards.poolBalance(other), fee / 2, "second Datanet's share");
+    }
+
+    function test_setReleaseFeeBps_bounds() public {
+        vm.expectEmit();
+        emit IJobMarket.ReleaseFeeBpsUpdated(9_999);
+        market.setReleaseFeeBps(9_999);
+        assertEq(market.releaseFeeBps(), 9_999, "set");
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidReleaseFeeBps.selector, 0));
+        market.setReleaseFeeBps(0);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidReleaseFeeBps.selector, 10_000));
+        market.setReleaseFeeBps(10_000);
+        vm.prank(stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0))
+        );
+        market.setReleaseFeeBps(1);
+    }
+
     function test_adminSetters() public {
         vm.expectEmit();
         emit IJobMarket.ChallengeWindowUpdated(2 days);

@@ -11,6 +11,7 @@ import {
   getJob,
   postJob,
   reclaimJob,
+  releaseJob,
   submitResult,
 } from "../chain/protocol/index.ts";
 import { catJson } from "../chain/protocol/content.ts";
@@ -304,6 +305,24 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
         }),
       ),
     "tributary job reclaim 3",
+  );
+
+  example(
+    cmd
+      .command("release <jobId>")
+      .description(
+        "give back a job you claimed and cannot finish, before its deadline: it reopens at once; you pay the release fee (a share of the missed-deadline slash) to its Datanets",
+      )
+      .action(
+        action(env, async (ctx, _o, [id]) => {
+          const r = await releaseJob(await ctx.conn(), parseId(id, "jobId"));
+          ctx.print(
+            { jobId: id, ...r },
+            () => `Released job ${id}; it is open again. Release fee ${open(r.fee)} went to its Datanets (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary job release 3",
   );
   return cmd;
 }

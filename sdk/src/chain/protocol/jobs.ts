@@ -254,6 +254,21 @@ export async function reclaimJob(
   return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, slashed: ev.args.slashed! };
 }
 
+/**
+ * The trainer gives a claimed job back before its deadline (a job it found it cannot finish): the job
+ * reopens at once and the trainer pays the release fee (`releaseFeeBps` of the slash amount, less than a
+ * missed deadline) from its stake to the job's Datanet pools.
+ */
+export async function releaseJob(
+  conn: ChainConnection,
+  jobId: bigint,
+): Promise<TxRef & { trainer: Address; fee: bigint }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "releaseJob", [jobId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobReleased");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, fee: ev.args.fee! };
+}
+
 /** OPEN the JobMarket holds for `account` (trainer payments, refunds, slashes): withdraw() pays it out. */
 export async function jobMarketWithdrawable(conn: ChainConnection, account: Address): Promise<bigint> {
   const jm = conn.contracts.JobMarket;
