@@ -38,6 +38,7 @@ const USAGE = `usage: tributary-engine <command> [options]
             [--dropout 0] [--rslora] [--targets q_proj,v_proj] [--lr X] [--epochs 3] [--batch-size 4]
             [--grad-accum 1] [--max-seq-len N] [--scheduler cosine|linear|constant] [--warmup-ratio 0 | --warmup-steps N]
             [--weight-decay 0] [--eval-split 0.1 | --eval-data FILE] [--pack] [--seed 42] [--checkpoint-every N] [--resume]
+            (unset: the model's recommended settings from its tributary-model.json, else the values shown)
   generate  --model DIR [--adapter DIR] --prompt TEXT [--max-tokens 128] [--temperature 0] [--top-k 0]
             [--top-p 1] [--seed 0] [--stop TEXT ...]
   chat      --model DIR [--adapter DIR ...] [--system TEXT] [--max-tokens 256] [--temperature 0]
@@ -69,6 +70,22 @@ function need(v: string | undefined, name: string): string {
 }
 
 /** Loads the model (dense) and tokenizer on the chosen kernel, runs fn, and releases the kernel. */
+interface Recommended {
+  lora?: { r?: number; alpha?: number; dropout?: number; targetModules?: string[] };
+  training?: { learningRate?: number; epochs?: number; batchSize?: number; maxSeqLength?: number; warmupRatio?: number };
+}
+
+/** The recommended settings of the model folder's card (`tributary-model.json`), if it has one. */
+async function recommendedSettings(modelDir: string): Promise<Recommended> {
+  const file = join(modelDir, "tributary-model.json");
+  if (!existsSync(file)) return {};
+  try {
+    return (JSON.parse(await readFile(file, "utf8")) as { recommended?: Recommended }).recommended ?? {};
+  } catch (err) {
+    throw new UsageError("the model's tributary-model.json is not valid JSON", { file, error: (err as Error).message }, "Fix or remove the file");
+  }
+}
+
 async function withModel<T>(values: { model?: string; kernel?: string; threads?: string }, fn: (m: LlamaModel, tok: ChatTokenizer, dir: string) => Promise<T>): Promise<T> {
   const dir = need(values.model, "model");
   const kernel = await selectKernel(values.kernel ?? "ort", num(values.threads, "threads", availableParallelism()));
@@ -118,16 +135,19 @@ async function cmdTrain(argv: string[]): Promise<void> {
   const out = need(values.out, "out");
   const scheduler = (values.scheduler ?? "cosine") as SchedulerType;
   if (!["cosine", "linear", "constant"].includes(scheduler)) throw new UsageError("unknown --scheduler", { scheduler });
-  const targets = (values.targets ?? "q_proj,v_proj").split(",").map((t) => t.trim()) as Projection[];
+  // Unset settings come from the base model's card (tributary-model.json: what works for this model), else
+  // the engine's generic defaults.
+  const rec = await recommendedSettings(need(values.model, "model"));
+  const targets = (values.targets ?? rec.lora?.targetModules?.join(",") ?? "q_proj,v_proj").split(",").map((t) => t.trim()) as Projection[];
   const seed = num(values.seed, "seed", 42);
   const config = {
-    lr: values.lr === undefined ? undefined : num(values.lr, "lr"),
-    epochs: num(values.epochs, "epochs", 3),
-    batchSize: num(values["batch-size"], "batch-size", 4),
+    lr: values.lr === undefined ? rec.training?.learningRate : num(values.lr, "lr"),
+    epochs: num(values.epochs, "epochs", rec.training?.epochs ?? 3),
+    batchSize: num(values["batch-size"], "batch-size", rec.training?.batchSize ?? 4),
     gradAccum: num(values["grad-accum"], "grad-accum", 1),
-    maxSeqLen: values["max-seq-len"] === undefined ? null : num(values["max-seq-len"], "max-seq-len"),
+    maxSeqLen: values["max-seq-len"] === undefined ? (rec.training?.maxSeqLength ?? null) : num(values["max-seq-len"], "max-seq-len"),
     scheduler,
-    warmupRatio: num(values["warmup-ratio"], "warmup-ratio", 0),
+    warmupRatio: num(values["warmup-ratio"], "warmup-ratio", values["warmup-steps"] === undefined ? (rec.training?.warmupRatio ?? 0) : 0),
     warmupSteps: values["warmup-steps"] === undefined ? null : num(values["warmup-steps"], "warmup-steps"),
     weightDecay: num(values["weight-decay"], "weight-decay", 0),
     maxGradNorm: num(values["max-grad-norm"], "max-grad-norm", 1),
@@ -135,9 +155,9 @@ async function cmdTrain(argv: string[]): Promise<void> {
     pack: !!values.pack,
     checkpointEvery: num(values["checkpoint-every"], "checkpoint-every", 0),
     lora: {
-      r: num(values.rank, "rank", 8),
-      alpha: num(values.alpha, "alpha", 16),
-      dropout: num(values.dropout, "dropout", 0),
+      r: num(values.rank, "rank", rec.lora?.r ?? 8),
+      alpha: num(values.alpha, "alpha", rec.lora?.alpha ?? 16),
+      dropout: num(values.dropout, "dropout", rec.lora?.dropout ?? 0),
       useRslora: !!values.rslora,
       targetModules: targets,
     },

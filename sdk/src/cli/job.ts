@@ -153,9 +153,14 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
           duration: parseDuration(o.duration, "--duration"),
           parentModelId: o.parent ? parseId(o.parent, "--parent") : undefined,
         });
-        ctx.print(
-          r,
-          () => `Posted job ${r.jobId} (spec ${r.specCid}, data fee ${open(r.dataFee)}, tx ${r.hash})`,
+        const t = r.spec.training;
+        ctx.print(r, () =>
+          [
+            `Posted job ${r.jobId} (spec ${r.specCid}, data fee ${open(r.dataFee)}, tx ${r.hash})`,
+            `  ${r.spec.method} r=${r.spec.lora.r} alpha=${r.spec.lora.alpha} on ${r.spec.lora.targetModules.join(",")}; lr ${t.learningRate}, ${t.epochs} epochs, batch ${t.batchSize}, max length ${t.maxSeqLength}` +
+              (r.card ? ` (unset values from ${r.card.name}'s recommended settings: \`tributary model card ${r.card.name}\`)` : ""),
+            ...r.adjusted.map((a) => `  note: ${a}`),
+          ].join("\n"),
         );
       }),
     );

@@ -49,7 +49,7 @@ const EXAMPLES: Record<string, string> = {
   "access revoke": "tributary access revoke 1 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
   "access buy": "tributary access buy 1",
   "access list": "tributary access list 1",
-  "job post": "tributary job post --base-model tiny-llama --data 1:3 --budget 10 --rank 16 --epochs 2",
+  "job post": "tributary job post --base-model tributary-austen-4m --data 1 --budget 20",
   "job status": "tributary job status 3 --json",
   "job accept": "tributary job accept 3",
   "job dispute": 'tributary job dispute 3 --reason "eval loss is worse than the base model"',

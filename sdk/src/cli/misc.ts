@@ -1,9 +1,16 @@
 // `tributary model|rewards|trainer|channel ...`
 const iso = (t: bigint) => new Date(Number(t) * 1000).toISOString();
-import { writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import type { Hex } from "viem";
+import { addFileSet } from "../files/index.ts";
+import { BASE_MODEL_CARD_FILE, cardFromConfig, parseBaseModelCard } from "../schemas/index.ts";
+import type { HfModelConfig } from "../schemas/index.ts";
 import {
+  baseModelCard,
+  findBaseModel,
+  registerBaseModel,
   claimPoolReward,
   claimReward,
   createPoolDistribution,
@@ -42,6 +49,10 @@ import {
   table,
   UsageError,
 } from "./context.ts";
+
+function readdirSafetensors(dir: string): boolean {
+  return readdirSync(dir).some((f) => f.endsWith(".safetensors"));
+}
 
 export function modelCommand(env: NodeJS.ProcessEnv): Command {
   const cmd = new Command("model").description("model versions and base models");
@@ -82,6 +93,61 @@ export function modelCommand(env: NodeJS.ProcessEnv): Command {
         }),
       ),
     "tributary model base-models --json",
+  );
+  example(
+    cmd
+      .command("card <baseModel>")
+      .description("a base model's card: architecture, size, context and the fine-tuning settings recommended for it, with why")
+      .action(
+        action(env, async (ctx, _o, [name]) => {
+          const base = await findBaseModel(await ctx.conn(), name);
+          const card = await baseModelCard(ctx.store(), base);
+          ctx.print(card, () =>
+            [
+              `${card.name}: ${card.architecture} (${card.modelType}), ${card.parameters.toLocaleString("en-US")} parameters, context ${card.contextLength}, vocabulary ${card.vocabSize}`,
+              "recommended settings (what `tributary job post` and the web app start from):",
+              keyValues({ method: card.recommended.method, ...card.recommended.lora, ...card.recommended.training, evalSplit: card.recommended.evalSplit }),
+              ...Object.entries(card.notes).map(([k, v]) => `  ${k}: ${v}`),
+            ].join("\n"),
+          );
+        }),
+      ),
+    "tributary model card tributary-austen-4m",
+  );
+  example(
+    cmd
+      .command("register-base")
+      .description(
+        `pin a Hugging Face model folder to IPFS as a file set and register it as a base model (governance role). Its card (${BASE_MODEL_CARD_FILE}: size, context, recommended settings) is the folder's own or is made from config.json`,
+      )
+      .requiredOption("--dir <folder>", "the model folder: config.json, model.safetensors, tokenizer.json, ...")
+      .option("--name <name>", "registered name (default: the card's name, else the folder's name)")
+      .option("--license <id>", "licence of the weights, recorded in a generated card")
+      .action(
+        action<{ dir: string; name?: string; license?: string }>(env, async (ctx, o) => {
+          const dir = resolve(o.dir);
+          for (const f of ["config.json", "tokenizer.json"]) {
+            if (!existsSync(join(dir, f))) {
+              throw new UsageError(`${dir} has no ${f}`, "Pass a Hugging Face model folder (config.json, tokenizer.json, *.safetensors).");
+            }
+          }
+          if (!readdirSafetensors(dir)) {
+            throw new UsageError(`${dir} has no .safetensors weights`, "Save the model with save_pretrained(safe_serialization=True).");
+          }
+          const own = join(dir, BASE_MODEL_CARD_FILE);
+          let card = existsSync(own) ? parseBaseModelCard(JSON.parse(readFileSync(own, "utf8"))) : undefined;
+          const name = o.name ?? card?.name ?? basename(dir);
+          card = card
+            ? { ...card, name }
+            : cardFromConfig(name, JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as HfModelConfig, o.license ? { license: o.license } : {});
+          const { cid } = await addFileSet(ctx.store(), dir, { extra: { [BASE_MODEL_CARD_FILE]: `${JSON.stringify(card, null, 2)}\n` } });
+          const r = await registerBaseModel(await ctx.conn(), name, cid);
+          ctx.print({ ...r, name, cid, card }, () =>
+            `Registered base model ${r.baseModelId} "${name}" (${card.parameters.toLocaleString("en-US")} parameters, context ${card.contextLength}) as file set ${cid} (tx ${r.hash})`,
+          );
+        }),
+      ),
+    "tributary model register-base --dir ./my-model --name my-model",
   );
   example(
     cmd

@@ -53,13 +53,22 @@ async function listFiles(dir: string, prefix = ""): Promise<string[]> {
  * Adds the files of `dir` (all, recursively, or only `files`, relative paths) and their file set;
  * returns the file set's CID. Same folder content -> same CID.
  */
-export async function addFileSet(store: ContentStore, dir: string, opts: { files?: readonly string[]; signal?: AbortSignal } = {}): Promise<{ cid: string; fileSet: FileSet }> {
-  const paths = opts.files ? [...opts.files].sort() : await listFiles(dir);
+export async function addFileSet(
+  store: ContentStore,
+  dir: string,
+  opts: { files?: readonly string[]; extra?: Readonly<Record<string, string | Uint8Array>>; signal?: AbortSignal } = {},
+): Promise<{ cid: string; fileSet: FileSet }> {
+  const extra = opts.extra ?? {};
+  const paths = (opts.files ? [...opts.files] : await listFiles(dir)).filter((p) => !(p.split(sep).join("/") in extra));
+  const entries: Array<[string, () => Promise<Uint8Array>]> = [
+    ...paths.map((p): [string, () => Promise<Uint8Array>] => [p.split(sep).join("/"), () => readFile(join(dir, p))]),
+    ...Object.entries(extra).map(([p, v]): [string, () => Promise<Uint8Array>] => [p, async () => (typeof v === "string" ? new TextEncoder().encode(v) : v)]),
+  ].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const files: FileSet["files"] = [];
-  for (const p of paths) {
-    const bytes = await readFile(join(dir, p));
+  for (const [path, read] of entries) {
+    const bytes = await read();
     const { cid } = await store.add(bytes, { signal: opts.signal });
-    files.push({ path: p.split(sep).join("/"), cid, sha256: sha256Hex(bytes), size: bytes.length });
+    files.push({ path, cid, sha256: sha256Hex(bytes), size: bytes.length });
   }
   const fileSet = FileSetSchema.parse({ schema: "tributary/file-set@1", files });
   const { cid } = await store.add(JSON.stringify(fileSet), { signal: opts.signal });
@@ -78,6 +87,18 @@ export async function readFileSet(store: ContentStore, cid: string, opts: { sign
   const r = FileSetSchema.safeParse(json);
   if (!r.success) throw new FileSetMismatchError(cid, `not a tributary/file-set@1 document (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
   return r.data;
+}
+
+/**
+ * One file of the file set `cid`, verified against its CID and sha256; null when the set has no such path.
+ */
+export async function readFileFromSet(store: ContentStore, cid: string, path: string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<Uint8Array | null> {
+  const set = await readFileSet(store, cid, opts);
+  const entry = set.files.find((f) => f.path === path);
+  if (!entry) return null;
+  const bytes = await store.cat(entry.cid, { signal: opts.signal, maxBytes: opts.maxBytes ?? entry.size });
+  if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.sha256) throw new FileSetMismatchError(path, "its content does not match the file set's sha256");
+  return bytes;
 }
 
 /** The file set a folder made by fetchFileSet holds (its `.file-set` marker), or null. */

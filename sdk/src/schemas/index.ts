@@ -2,6 +2,7 @@
 import { z } from "zod";
 import { AdapterManifest, Metrics } from "./adapter.ts";
 import { AttributionReport } from "./attribution.ts";
+import { BaseModelCard } from "./base-model.ts";
 import { ContributionManifest } from "./contribution.ts";
 import { DatanetMetadata } from "./datanet.ts";
 import { parseWith, SchemaValidationError } from "./errors.ts";
@@ -17,6 +18,7 @@ export * from "./contribution.ts";
 export * from "./job-spec.ts";
 export * from "./adapter.ts";
 export * from "./attribution.ts";
+export * from "./base-model.ts";
 
 /** Every document schema by its `schema` id; records have no `schema` field (one per JSONL line). */
 export const documentSchemas = {
@@ -26,6 +28,7 @@ export const documentSchemas = {
   "tributary/adapter-manifest@1": AdapterManifest,
   "tributary/metrics@1": Metrics,
   "tributary/attribution@1": AttributionReport,
+  "tributary/base-model@1": BaseModelCard,
 } as const;
 
 export type DocumentSchemaId = keyof typeof documentSchemas;
@@ -40,6 +43,7 @@ export const parseAdapterManifest = (v: unknown): AdapterManifest =>
 export const parseMetrics = (v: unknown): Metrics => parseWith(Metrics, "tributary/metrics@1", v);
 export const parseAttributionReport = (v: unknown): AttributionReport =>
   parseWith(AttributionReport, "tributary/attribution@1", v);
+export const parseBaseModelCard = (v: unknown): BaseModelCard => parseWith(BaseModelCard, "tributary/base-model@1", v);
 
 /**
  * Validates any Tributary document by its `schema` field.

@@ -41,7 +41,7 @@ export const DataRef = z.object({
 
 export const JobSpec = z.object({
   schema: schemaField("job-spec"),
-  /** Base model id as registered on chain (e.g. `tributary/tiny-llama-13m`). */
+  /** Base model id as registered on chain (e.g. `tributary-austen-4m`). */
   baseModel: z.string().min(1, "must name a base model"),
   /** Optional CID of the base model's Hugging Face layout directory. */
   baseModelCid: CidString.optional(),

@@ -69,8 +69,12 @@ async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await readFile(file, "utf8")) as T;
 }
 
-/** The engine's training options for a job spec; refuses what the engine cannot do. */
-export function engineConfig(spec: JobSpec) {
+/**
+ * The engine's training options for a job spec; refuses what the engine cannot do. A max length above
+ * the model's context (`contextLength`) is cut to the context: sequences can never be longer than the
+ * model's positions, so the job trains exactly what a poster asking for more gets from the model.
+ */
+export function engineConfig(spec: JobSpec, contextLength = Infinity) {
   const t = spec.training;
   if (!Number.isInteger(t.epochs)) throw new SkipJob(`epochs ${t.epochs} is not a whole number; this node trains whole epochs`);
   if (spec.chatTemplate) throw new SkipJob("a custom chat template is not supported by this node yet; post the job without chatTemplate");
@@ -82,7 +86,7 @@ export function engineConfig(spec: JobSpec) {
     epochs: t.epochs,
     batchSize: t.batchSize,
     gradAccum: t.gradientAccumulation,
-    maxSeqLen: t.maxSeqLength,
+    maxSeqLen: Math.min(t.maxSeqLength, contextLength),
     scheduler: t.scheduler,
     warmupRatio: t.warmupRatio,
     weightDecay: t.weightDecay,
@@ -114,6 +118,12 @@ async function modelParams(modelDir: string): Promise<number> {
   const kv = (D / c.num_attention_heads) * (c.num_key_value_heads ?? c.num_attention_heads);
   const layer = 2 * D * D + 2 * D * kv + 3 * D * c.intermediate_size;
   return c.num_hidden_layers * layer + c.vocab_size * D * (c.tie_word_embeddings ? 1 : 2);
+}
+
+/** The model's context length (max_position_embeddings). */
+async function contextLengthOf(modelDir: string): Promise<number> {
+  const c = await readJson<{ max_position_embeddings?: number }>(join(modelDir, "config.json"));
+  return c.max_position_embeddings ?? Infinity;
 }
 
 /** Refuses (skips) a job whose training would not fit well inside its duration on this node. */
@@ -229,7 +239,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const method = spec.method;
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
-    const cfg = engineConfig(spec);
+    const cfg = engineConfig(spec, await contextLengthOf(files.modelDir));
     const { metrics } = await fineTune({
       modelDir: files.modelDir,
       records: parts.train,
@@ -263,7 +273,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       quantize: method === "qlora",
       kernel: ctx.kernel,
       learningRate: spec.training.learningRate,
-      maxSeqLen: spec.training.maxSeqLength,
+      maxSeqLen: Math.min(spec.training.maxSeqLength, await contextLengthOf(files.modelDir)),
       trainRecords: parts.perContribution,
       evalRecords: parts.evalRecords,
       contributions,

@@ -1,14 +1,16 @@
 // Fine-tuning jobs: post (spec to IPFS, approve budget, post), status, accept, dispute, cancel.
 import type { Address, Hex } from "viem";
-import { parseJobSpec } from "../../schemas/index.ts";
-import type { JobSpec, JobSpecInput } from "../../schemas/index.ts";
+import { applyRecommended, parseJobSpec } from "../../schemas/index.ts";
+import type { BaseModelCard, JobSpec, JobSpecInput } from "../../schemas/index.ts";
 import type { ChainConnection } from "../client.ts";
+import { ContentStoreError } from "../../content/errors.ts";
+import { FileSetMismatchError } from "../../files/index.ts";
 import { NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { addJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
-import { findBaseModel } from "./models.ts";
+import { baseModelCard, findBaseModel } from "./models.ts";
 import { ensureAllowance } from "./token.ts";
 
 export const JOB_STATUSES = [
@@ -33,6 +35,12 @@ export interface PostJobInput {
   /** On-chain base model id; default: looked up by the spec's `baseModel` name. */
   baseModelId?: number;
   parentModelId?: bigint;
+  /**
+   * Where the settings the spec leaves out come from: the base model's card (its recommended
+   * settings, read from its file set: the default), a card given here, or `false` for the schema's
+   * generic defaults. Either way a max length above the model's context is cut to the context.
+   */
+  recommended?: BaseModelCard | false;
 }
 
 export interface PostJobResult extends TxRef {
@@ -40,6 +48,44 @@ export interface PostJobResult extends TxRef {
   specCid: string;
   spec: JobSpec;
   dataFee: bigint;
+  /** The card whose recommended settings filled the spec, if any. */
+  card?: BaseModelCard;
+  /** Settings changed from what was asked, each with the reason (e.g. a max length above the context). */
+  adjusted: string[];
+}
+
+/**
+ * The spec as it will be posted: the base model's recommended settings under whatever the caller set,
+ * the max length cut to the model's context, then validated with every remaining default filled.
+ */
+export async function resolveJobSpec(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  input: Pick<PostJobInput, "spec" | "recommended">,
+): Promise<{ spec: JobSpec; baseModelId: number; card?: BaseModelCard; adjusted: string[] }> {
+  const raw = (input.spec ?? {}) as JobSpecInput;
+  const base = await findBaseModel(conn, String(raw.baseModel ?? ""));
+  const adjusted: string[] = [];
+  let card: BaseModelCard | undefined;
+  if (input.recommended !== false) {
+    try {
+      card = input.recommended ?? (await baseModelCard(store, base));
+    } catch (err) {
+      // a base model registered without a model folder (an id only): generic defaults, said so
+      const missing = err instanceof ContentStoreError && /not found/i.test(err.message);
+      if (!(err instanceof NotFoundError || err instanceof FileSetMismatchError || missing)) throw err;
+      adjusted.push(`no recommended settings for ${base.name} (${err.message}); the job spec's generic defaults apply`);
+    }
+  }
+  let laid: unknown = raw;
+  if (card) {
+    const asked = (raw.training as { maxSeqLength?: number } | undefined)?.maxSeqLength;
+    laid = applyRecommended(raw as never, card);
+    if (asked !== undefined && asked > card.contextLength) {
+      adjusted.push(`training.maxSeqLength ${asked} -> ${card.contextLength}: ${card.name}'s context is ${card.contextLength} tokens`);
+    }
+  }
+  return { spec: parseJobSpec(laid), baseModelId: base.baseModelId, card, adjusted };
 }
 
 export async function postJob(
@@ -47,8 +93,8 @@ export async function postJob(
   store: ProtocolContentStore,
   input: PostJobInput,
 ): Promise<PostJobResult> {
-  const spec = parseJobSpec(input.spec);
-  const baseModelId = input.baseModelId ?? (await findBaseModel(conn, spec.baseModel)).baseModelId;
+  const { spec, baseModelId: found, card, adjusted } = await resolveJobSpec(conn, store, input);
+  const baseModelId = input.baseModelId ?? found;
   const specCid = await addJson(store, spec);
   const jm = conn.contracts.JobMarket;
   await ensureAllowance(conn, jm.address, input.budget);
@@ -71,6 +117,8 @@ export async function postJob(
     specCid,
     spec,
     dataFee: ev.args.dataFee!,
+    card,
+    adjusted,
   };
 }
 

@@ -3,6 +3,10 @@ import type { Address, Hex } from "viem";
 import type { ChainConnection } from "../client.ts";
 import { NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
+import type { ContentStore } from "../../content/store.ts";
+import { readFileFromSet } from "../../files/index.ts";
+import { BASE_MODEL_CARD_FILE, cardFromConfig, CidString, parseBaseModelCard } from "../../schemas/index.ts";
+import type { BaseModelCard, HfModelConfig } from "../../schemas/index.ts";
 import type { TxRef } from "./access.ts";
 
 export interface BaseModelInfo {
@@ -45,6 +49,34 @@ export async function findBaseModel(conn: ChainConnection, nameOrId: string): Pr
     );
   }
   return found;
+}
+
+/**
+ * A base model's card: its `tributary-model.json` when the file set has one, otherwise derived from its
+ * `config.json` (size, context and recommended settings by size). Reads are verified (CID + sha256).
+ */
+export async function baseModelCard(store: ContentStore, base: Pick<BaseModelInfo, "name" | "cid">, opts: { signal?: AbortSignal } = {}): Promise<BaseModelCard> {
+  if (!CidString.safeParse(base.cid).success) {
+    throw new NotFoundError(`A model folder for base model ${base.name}`, `It is registered with "${base.cid}", not an IPFS CID; register a Hugging Face folder with \`tributary model register-base --dir\`.`);
+  }
+  const card = await readFileFromSet(store, base.cid, BASE_MODEL_CARD_FILE, { ...opts, maxBytes: 1 << 20 });
+  if (card) return parseBaseModelCard(JSON.parse(new TextDecoder().decode(card)));
+  const config = await readFileFromSet(store, base.cid, "config.json", { ...opts, maxBytes: 1 << 20 });
+  if (!config) {
+    throw new NotFoundError(
+      `config.json in base model ${base.name} (${base.cid})`,
+      "The registered file set is not a Hugging Face model folder; register the folder with `tributary model register-base --dir`.",
+    );
+  }
+  return cardFromConfig(base.name, JSON.parse(new TextDecoder().decode(config)) as HfModelConfig);
+}
+
+/** Registers a base model (a model folder pinned as a file set). `GOVERNOR_ROLE` only. */
+export async function registerBaseModel(conn: ChainConnection, name: string, cid: string): Promise<TxRef & { baseModelId: number }> {
+  const mr = conn.contracts.ModelRegistry;
+  const tx = await sendTx(conn, mr, "registerBaseModel", [name, cid]);
+  const [ev] = eventsIn(mr, tx.receipt, "BaseModelRegistered");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, baseModelId: Number(ev.args.baseModelId) };
 }
 
 export interface ModelInfo {
