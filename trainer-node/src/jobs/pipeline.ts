@@ -196,7 +196,7 @@ async function jobFiles(ctx: PipelineContext, rec: JobRecord): Promise<JobFiles>
 }
 
 /** The eval split over (contribution, record) pairs, so every record keeps its contribution. */
-function split(contributions: JobContribution[], spec: JobSpec) {
+export function splitJobRecords(contributions: JobContribution[], spec: JobSpec) {
   const tagged = contributions.flatMap((c, ci) => c.records.map((r) => ({ ci, r })));
   const { train, eval: ev } = splitEval(tagged, spec.evalSplit, spec.training.seed);
   const perContribution: TrainingRecord[][] = contributions.map(() => []);
@@ -232,7 +232,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     await rm(`${dataFile}.tmp`);
   }
   const contributions = await readJson<JobContribution[]>(dataFile);
-  const parts = split(contributions, spec);
+  const parts = splitJobRecords(contributions, spec);
   const records = contributions.reduce((n, c) => n + c.records.length, 0);
   if (parts.train.length === 0) throw new Error("the job's data has no training records left after the eval split; it cannot be trained as posted");
   const adapterDir = join(dir, "adapter");
