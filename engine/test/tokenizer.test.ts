@@ -147,6 +147,8 @@ test("config special tokens in the vocabulary but not added become special token
   assert.deepEqual(new ChatTokenizer(files.tokenizerJson, files.tokenizerConfig).encode("a<|pad|>").length, 8);
   const t = new ChatTokenizer(files.tokenizerJson, { ...files.tokenizerConfig, pad_token: "<|pad|>" });
   assert.deepEqual(t.encode("a<|pad|>"), [97, 261]);
+  // transformers 5's named extra special tokens (a dict) count too
+  assert.deepEqual(new ChatTokenizer(files.tokenizerJson, { ...files.tokenizerConfig, extra_special_tokens: { image_token: "<|pad|>" } }).encode("<|pad|>"), [261]);
 });
 
 test("chat templates get transformers' variables: special tokens, tools/documents none, raise_exception, strftime_now", () => {

@@ -132,8 +132,9 @@ function modelVocabId(model: any, token: string): number | null {
 function withConfigSpecials(tokenizerJson: Record<string, any>, config: Record<string, any>): Record<string, any> {
   const added: any[] = Array.isArray(tokenizerJson.added_tokens) ? [...tokenizerJson.added_tokens] : [];
   const have = new Set(added.map((a) => a?.content));
-  const extra = config.additional_special_tokens ?? config.extra_special_tokens;
-  const names = [...SPECIAL_TOKEN_KEYS.map((k) => config[k]), ...(Array.isArray(extra) ? extra : [])].map(tokenText).filter((t): t is string => t !== null);
+  const extra = config.additional_special_tokens ?? config.extra_special_tokens; // a list, or (5.x) a dict of named tokens
+  const extras: unknown[] = Array.isArray(extra) ? extra : extra && typeof extra === "object" ? Object.values(extra) : [];
+  const names = [...SPECIAL_TOKEN_KEYS.map((k) => config[k]), ...extras].map(tokenText).filter((t): t is string => t !== null);
   for (const content of names) {
     if (have.has(content)) continue;
     const id = modelVocabId(tokenizerJson.model, content);
