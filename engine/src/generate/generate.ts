@@ -35,9 +35,9 @@ export interface GenerateResult {
   decodeMs: number;
 }
 
-/** Completes `prompt` (token ids, or text encoded with BOS as the tokenizer asks). */
+/** Completes `prompt`: token ids, or text encoded as `ChatTokenizer.encodePrompt` does (BOS only where the model's tokenizer adds it). */
 export async function generate(model: LlamaModel, tokenizer: ChatTokenizer, prompt: number[] | string, o: GenerateOptions = {}): Promise<GenerateResult> {
-  const promptIds = typeof prompt === "string" ? tokenizer.encode(prompt, { bos: tokenizer.addBos }) : prompt;
+  const promptIds = typeof prompt === "string" ? tokenizer.encodePrompt(prompt) : prompt;
   if (!promptIds.length) throw new EngineError("empty prompt", {}, "Give at least one token");
   const maxTokens = o.maxTokens ?? 128;
   const maxLen = Math.min(model.rope.maxPos, promptIds.length + maxTokens);

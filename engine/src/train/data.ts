@@ -43,6 +43,14 @@ export function parseRecordsJsonl(text: string): TrainingRecord[] {
   return out;
 }
 
+/**
+ * One record as token ids, with the special tokens transformers' `tokenizer(text)` puts around a text
+ * (BOS only where the model's post-processor adds one) and EOS at the end unless it is already there:
+ * - text: tokenizer(text) + EOS; trained on everything after the post-processor's prefix;
+ * - prompt/completion: prefix + prompt (not trained), then completion + the post-processor's suffix
+ *   + EOS (trained); the prompt is encoded as `generate` encodes it, so what was trained is what runs;
+ * - messages: the chat template's render, encoded without added specials (as apply_chat_template).
+ */
 export function encodeRecord(tok: ChatTokenizer, r: TrainingRecord): Example {
   if ("messages" in r) {
     if (!r.messages.some((m) => m.role === "assistant")) {
@@ -50,14 +58,15 @@ export function encodeRecord(tok: ChatTokenizer, r: TrainingRecord): Example {
     }
     return tok.encodeChat(r.messages);
   }
-  const eos = tok.eosId === null ? [] : [tok.eosId];
+  const withEos = (ids: number[]) => (tok.eosId === null || ids.at(-1) === tok.eosId ? ids : [...ids, tok.eosId]);
   if ("prompt" in r) {
-    const p = tok.encode(r.prompt, { bos: tok.addBos });
-    const c = [...tok.encode(r.completion), ...eos];
+    const p = tok.encodePrompt(r.prompt);
+    const c = withEos([...tok.encode(r.completion), ...tok.frame.suffix]);
     return { ids: [...p, ...c], train: [...p.map(() => false), ...c.map(() => true)] };
   }
-  const ids = [...tok.encode(r.text, { bos: tok.addBos }), ...eos];
-  return { ids, train: ids.map((_, i) => i > 0 || !tok.addBos) };
+  const ids = withEos(tok.encode(r.text, { addSpecialTokens: true }));
+  const context = tok.frame.prefix.length;
+  return { ids, train: ids.map((_, i) => i >= context) };
 }
 
 /** Deterministic split: a seeded shuffle, then the first round(fraction * n) examples (at least 1) for eval. */
