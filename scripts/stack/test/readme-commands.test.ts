@@ -55,7 +55,7 @@ test("the README shows its commands in shell blocks, the stack ones marked", () 
 });
 
 test("every README command runs with the machine's Node and exits 0", { timeout: 15 * 60_000 }, () => {
-  const env = { ...process.env, PATH: machinePath() };
+  const env: NodeJS.ProcessEnv = { ...process.env, PATH: machinePath() };
   delete env.NODE_OPTIONS;
   const node = spawnSync("node", ["--version"], { env, encoding: "utf8" });
   assert.equal(node.status, 0, "a node on the machine's PATH");
