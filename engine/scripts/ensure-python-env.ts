@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 const LIMIT_S = Number(process.env.TRIBUTARY_PYTHON_SETUP_TIMEOUT ?? 900);
 
 if (process.env.TRIBUTARY_SKIP_PYTHON) {
-  console.error("[engine] TRIBUTARY_SKIP_PYTHON is set: not preparing the Python env (the parity test will skip)");
+  console.error("[engine] TRIBUTARY_SKIP_PYTHON is set: not preparing the Python env (the parity tests will fail and say how to build it)");
 } else {
   const script = fileURLToPath(new URL("./python-venv.sh", import.meta.url));
   const started = Date.now();
@@ -20,6 +20,6 @@ if (process.env.TRIBUTARY_SKIP_PYTHON) {
     console.error(`[engine] Python env ready (${r.stdout.trim()}, ${took} s)`);
   } else {
     const why = r.error ? r.error.message : (r.stderr || "").trim().split("\n").slice(-3).join(" | ");
-    console.error(`[engine] Python env unavailable after ${took} s (${why}); the PyTorch parity test will skip.`);
+    console.error(`[engine] Python env unavailable after ${took} s (${why}); the PyTorch parity tests will fail and say how to build it.`);
   }
 }

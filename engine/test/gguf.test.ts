@@ -163,6 +163,8 @@ describe("Llama mapping", () => {
         { id: 1, content: "</s>", special: true },
         { id: 2, content: "<tool>", special: false },
       ],
+      // tokenizer(text) adds <s> in front: llama.cpp must too
+      post_processor: { type: "TemplateProcessing", single: [{ SpecialToken: { id: "<s>", type_id: 0 } }, { Sequence: { id: "A", type_id: 0 } }], pair: [], special_tokens: { "<s>": { id: "<s>", ids: [0], tokens: ["<s>"] } } },
     },
     tokenizerConfig: { bos_token: "<s>", eos_token: { content: "</s>" }, chat_template: "{{ x }}" },
   };
@@ -207,7 +209,11 @@ describe("Llama mapping", () => {
     assert.equal(m.get("tokenizer.ggml.bos_token_id"), 0);
     assert.equal(m.get("tokenizer.ggml.eos_token_id"), 1);
     assert.equal(m.get("tokenizer.ggml.add_bos_token"), true);
+    assert.equal(m.get("tokenizer.ggml.add_eos_token"), false);
     assert.equal(m.get("tokenizer.chat_template"), "{{ x }}");
+    // a byte-level tokenizer whose post-processor adds nothing (GPT-2, SmolLM2, Qwen): no BOS, whatever the config names
+    const noBos = { ...tokenizer, tokenizerJson: { ...tokenizer.tokenizerJson, post_processor: { type: "ByteLevel", trim_offsets: false } }, tokenizerConfig: { ...tokenizer.tokenizerConfig, add_bos_token: true } };
+    assert.equal(readGguf(llamaToGguf({ config, tensors: weights(), tokenizer: noBos, dtype: "f16", name: "tiny" })).metadata.get("tokenizer.ggml.add_bos_token"), false);
     assert.equal(f.tensors.some((t) => t.name === "output.weight"), false, "tied: no output tensor");
     assert.equal(f.tensors.find((t) => t.name === "blk.0.ffn_norm.weight")!.dtype, "f32");
     assert.equal(f.tensors.find((t) => t.name === "blk.0.ffn_up.weight")!.dtype, "f16");

@@ -11,6 +11,7 @@
 //  - adapters: general.type "adapter", adapter.type "lora", adapter.lora.alpha, tensors
 //    "<base name>.lora_a" (A, r x in) and ".lora_b" (B, out x r). llama.cpp scales by alpha / r, so
 //    rsLoRA (alpha / sqrt(r)) is exported as alpha * sqrt(r).
+import { postProcessorFrame } from "../model/tokenizer.ts";
 import { GgufError, writeGguf, type GgmlDtype, type GgufKv, type GgufTensor } from "./gguf.ts";
 
 /** A tensor as the engine holds it: row-major float32 data. */
@@ -40,6 +41,7 @@ export type HfTokenizerFiles = {
     model: { type: string; vocab: Record<string, number>; merges: (string | [string, string])[] };
     added_tokens?: { id: number; content: string; special: boolean }[];
     pre_tokenizer?: unknown;
+    post_processor?: unknown;
   };
   tokenizerConfig: {
     bos_token?: string | { content: string } | null;
@@ -174,8 +176,11 @@ export function gpt2TokenizerKvs(tok: HfTokenizerFiles, vocabSize: number): Gguf
   if (bos !== undefined) kvs.push({ key: "tokenizer.ggml.bos_token_id", type: "uint32", value: bos });
   if (eos !== undefined) kvs.push({ key: "tokenizer.ggml.eos_token_id", type: "uint32", value: eos });
   if (pad !== undefined) kvs.push({ key: "tokenizer.ggml.padding_token_id", type: "uint32", value: pad });
-  kvs.push({ key: "tokenizer.ggml.add_bos_token", type: "bool", value: cfg.add_bos_token ?? bos !== undefined });
-  kvs.push({ key: "tokenizer.ggml.add_eos_token", type: "bool", value: cfg.add_eos_token ?? false });
+  // what tokenizer(text) adds is decided by tokenizer.json's post-processor (as transformers 5 does), not
+  // by tokenizer_config's add_bos_token/add_eos_token: llama.cpp must add the same tokens as the engine
+  const frame = postProcessorFrame(tok.tokenizerJson.post_processor);
+  kvs.push({ key: "tokenizer.ggml.add_bos_token", type: "bool", value: bos !== undefined && frame.prefix[0] === bos });
+  kvs.push({ key: "tokenizer.ggml.add_eos_token", type: "bool", value: eos !== undefined && frame.suffix.at(-1) === eos });
   if (cfg.chat_template) kvs.push({ key: "tokenizer.chat_template", type: "string", value: cfg.chat_template });
   return kvs;
 }
