@@ -1,7 +1,7 @@
 /**
- * Runs before the engine's tests: makes the optional Python env (torch, transformers, peft) that the
- * Hugging Face parity test uses, if it can be made here within a time limit. Never fails the test run:
- * where pip cannot reach the packages, the parity test skips with its own message.
+ * Runs before the engine's tests: makes the Python env (torch, transformers, peft) that the Hugging Face
+ * parity tests use, within a time limit. It does not fail the run itself: where pip cannot reach the
+ * packages, the parity tests fail with a message saying how to build the env.
  * Set TRIBUTARY_SKIP_PYTHON=1 to skip this step.
  */
 import { spawnSync } from "node:child_process";
