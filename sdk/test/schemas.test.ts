@@ -104,7 +104,7 @@ describe("JSON Schema export", () => {
   it("exports every document with its constraints and defaults", () => {
     const all = jsonSchemas();
     assert.deepEqual(Object.keys(all).sort(), [
-      "adapter-manifest.v1.json", "attribution.v1.json", "contribution.v1.json", "datanet.v1.json",
+      "adapter-manifest.v1.json", "attribution.v1.json", "base-model.v1.json", "contribution.v1.json", "datanet.v1.json",
       "job-spec.v1.json", "metrics.v1.json", "record.v1.json",
     ]);
     const job = all["job-spec.v1.json"] as any;

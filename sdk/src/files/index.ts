@@ -6,34 +6,13 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname, join, normalize, sep } from "node:path";
-import { z } from "zod";
+import { dirname, join, sep } from "node:path";
 import type { ContentStore } from "../content/store.ts";
+import { FileSetMismatchError, FileSetSchema, readFileSet } from "./set.ts";
+import type { FileSet } from "./set.ts";
 
-export const FileSetSchema = z.object({
-  schema: z.literal("tributary/file-set@1"),
-  files: z
-    .array(
-      z.object({
-        path: z.string().min(1).refine((p) => !p.startsWith("/") && !normalize(p).split(sep).includes(".."), "must be a relative path inside the folder"),
-        cid: z.string().min(1),
-        sha256: z.string().regex(/^0x[0-9a-f]{64}$/, "must be 0x + 64 lowercase hex digits"),
-        size: z.number().int().nonnegative(),
-      }),
-    )
-    .min(1, "must list at least one file"),
-});
-export type FileSet = z.infer<typeof FileSetSchema>;
-
-/** The stored files do not match their file set (tampered or corrupted content). */
-export class FileSetMismatchError extends Error {
-  readonly path: string;
-  constructor(path: string, detail: string) {
-    super(`File set entry ${path}: ${detail}. The content was altered; do not use it.`);
-    this.name = "FileSetMismatchError";
-    this.path = path;
-  }
-}
+export { FileSetMismatchError, FileSetSchema, readFileFromSet, readFileSet } from "./set.ts";
+export type { FileSet } from "./set.ts";
 
 function sha256Hex(bytes: Uint8Array): string {
   return `0x${createHash("sha256").update(bytes).digest("hex")}`;
@@ -73,32 +52,6 @@ export async function addFileSet(
   const fileSet = FileSetSchema.parse({ schema: "tributary/file-set@1", files });
   const { cid } = await store.add(JSON.stringify(fileSet), { signal: opts.signal });
   return { cid, fileSet };
-}
-
-/** Reads and validates the file set document at `cid`. */
-export async function readFileSet(store: ContentStore, cid: string, opts: { signal?: AbortSignal } = {}): Promise<FileSet> {
-  const raw = await store.cat(cid, { signal: opts.signal, maxBytes: 4 << 20 });
-  let json: unknown;
-  try {
-    json = JSON.parse(new TextDecoder().decode(raw));
-  } catch {
-    throw new FileSetMismatchError(cid, "the file set is not JSON");
-  }
-  const r = FileSetSchema.safeParse(json);
-  if (!r.success) throw new FileSetMismatchError(cid, `not a tributary/file-set@1 document (${r.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")})`);
-  return r.data;
-}
-
-/**
- * One file of the file set `cid`, verified against its CID and sha256; null when the set has no such path.
- */
-export async function readFileFromSet(store: ContentStore, cid: string, path: string, opts: { signal?: AbortSignal; maxBytes?: number } = {}): Promise<Uint8Array | null> {
-  const set = await readFileSet(store, cid, opts);
-  const entry = set.files.find((f) => f.path === path);
-  if (!entry) return null;
-  const bytes = await store.cat(entry.cid, { signal: opts.signal, maxBytes: opts.maxBytes ?? entry.size });
-  if (bytes.length !== entry.size || sha256Hex(bytes) !== entry.sha256) throw new FileSetMismatchError(path, "its content does not match the file set's sha256");
-  return bytes;
 }
 
 /** The file set a folder made by fetchFileSet holds (its `.file-set` marker), or null. */

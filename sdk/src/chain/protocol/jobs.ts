@@ -4,7 +4,7 @@ import { applyRecommended, parseJobSpec } from "../../schemas/index.ts";
 import type { BaseModelCard, JobSpec, JobSpecInput } from "../../schemas/index.ts";
 import type { ChainConnection } from "../client.ts";
 import { ContentStoreError } from "../../content/errors.ts";
-import { FileSetMismatchError } from "../../files/index.ts";
+import { FileSetMismatchError } from "../../files/set.ts";
 import { NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";

@@ -4,7 +4,7 @@ import type { ChainConnection } from "../client.ts";
 import { NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { ContentStore } from "../../content/store.ts";
-import { readFileFromSet } from "../../files/index.ts";
+import { readFileFromSet } from "../../files/set.ts";
 import { BASE_MODEL_CARD_FILE, cardFromConfig, CidString, parseBaseModelCard } from "../../schemas/index.ts";
 import type { BaseModelCard, HfModelConfig } from "../../schemas/index.ts";
 import type { TxRef } from "./access.ts";
