@@ -1,18 +1,9 @@
 // Runs the embedded IPFS node (sdk-content's `startIpfsNode`) with the stack's configuration.
 import { layout, loadConfig } from "../config.ts";
-import { findExport, runUntilStopped, type Handle } from "./runner.ts";
-
-type StartIpfsNode = (opts: {
-  repo: string;
-  apiPort: number;
-  gatewayPort: number;
-  host?: string;
-}) => Promise<Handle & { apiUrl: string; gatewayUrl: string }>;
+import { startIpfsNode } from "@tributary/sdk/ipfs";
+import { runUntilStopped } from "./runner.ts";
 
 const config = loadConfig();
-const startIpfsNode = await findExport<StartIpfsNode>("the embedded IPFS node", [
-  { specifier: "@tributary/sdk/ipfs", exportName: "startIpfsNode" },
-]);
 await runUntilStopped("ipfs", async () => {
   const node = await startIpfsNode({
     repo: layout(config).ipfs,
