@@ -184,4 +184,40 @@ describe("custodian key release", () => {
     const res = await fetch(new URL("/v1/key-release", custodian.url), { method: "POST", body: "{not json" });
     assert.equal(res.status, 400);
   });
+
+  it("refuses web pages from origins not allowed (403), serves the allowed one with CORS, caps bodies (413)", async () => {
+    const web = "http://127.0.0.1:5173";
+    const guarded = await startCustodian({
+      conn: conns[owner],
+      store,
+      stateDir,
+      port: 0,
+      allowedOrigins: [web],
+      maxBodyBytes: 4096,
+    });
+    try {
+      const url = (p: string) => new URL(p, guarded.url);
+      const foreign = await fetch(url("/v1/key-release"), {
+        method: "POST",
+        headers: { origin: "https://evil.example", "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(foreign.status, 403);
+      assert.match(((await foreign.json()) as { message: string }).message, /web origin https:\/\/evil\.example are not allowed/);
+      const info = await fetch(url("/v1/info"), { headers: { origin: web } });
+      assert.equal(info.status, 200);
+      assert.equal(info.headers.get("access-control-allow-origin"), web);
+      assert.equal(((await info.json()) as { publicKey: string }).publicKey, custodian.publicKey);
+      assert.equal((await fetch(url("/v1/info"))).status, 200, "a program without an Origin");
+      const big = await fetch(url("/v1/key-release"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ request: { contributionIds: Array.from({ length: 1000 }, (_, i) => String(i)) } }),
+      });
+      assert.equal(big.status, 413);
+      assert.match(((await big.json()) as { message: string }).message, /larger than this service accepts \(4096 bytes\)/);
+    } finally {
+      await guarded.stop();
+    }
+  });
 });

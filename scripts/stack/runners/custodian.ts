@@ -1,7 +1,7 @@
 // Runs the demo datanets' custodian (sdk's `startCustodian`) with the stack's configuration. Its key is
 // the demo custodian account's (a public dev key), so the seed can encrypt for it before it is asked.
 import { demoAccount } from "../accounts.ts";
-import { configEnv, layout, loadConfig, rpcUrl } from "../config.ts";
+import { configEnv, layout, loadConfig, rpcUrl, webOrigins } from "../config.ts";
 import { connect } from "@tributary/sdk/chain";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { startCustodian } from "@tributary/sdk/custody";
@@ -21,6 +21,7 @@ await runUntilStopped("custodian", async () => {
     privateKey: demoAccount("custodian").privateKey,
     host: config.host,
     port: config.ports.custodian.port,
+    allowedOrigins: webOrigins(config),
     log: (line: string) => console.log(`${new Date().toISOString()} ${line}`),
   });
   console.log(`custodian ${c.url} public key ${c.publicKey} (${c.keyId})`);
