@@ -19,7 +19,7 @@ import {
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
-import { launchBrowser } from "./support/browser.ts";
+import { browserMissing, launchBrowser } from "./support/browser.ts";
 import { startTestStack } from "./support/stack.ts";
 import type { TestStack } from "./support/stack.ts";
 import { installWallet, switchWalletChain, WALLET_NAME } from "./support/wallet.ts";
@@ -32,7 +32,7 @@ const shot = async (p: Page, name: string) => {
   if (SHOTS) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 };
 
-describe("web app, end to end", { timeout: 420_000 }, () => {
+describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, () => {
   let stack: TestStack;
   let browser: Browser;
   let context: BrowserContext;
