@@ -2,6 +2,7 @@
 // trainer holds the job that trains on that contribution. Everything else gets 400/401/403 with a reason
 // about public chain state only; key material never leaves except wrapped for the trainer's key.
 import { createServer } from "node:http";
+import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { isAddress, isHex } from "viem";
@@ -15,6 +16,8 @@ import { closeAfterResponse, createHttpGuard, HttpGuardError, readBody as readCa
 import { loadOrCreateCustodianKey } from "./key.ts";
 import { keyReleaseDomain, recoverKeyReleaseSigner } from "./request.ts";
 import type { KeyRelease, KeyReleaseResponse, ReleasedKey } from "./request.ts";
+import { scanEvents, type LogScanOptions } from "../chain/logs.ts";
+import { fileLogStore } from "../chain/log-store.ts";
 
 export const DEFAULT_CUSTODIAN_PORT = 8788;
 /** A request may be valid for at most this long (so a leaked signature expires soon). */
@@ -131,6 +134,7 @@ async function release(
   key: KeyPair,
   message: KeyRelease,
   signature: Hex,
+  scans: LogScanOptions,
 ): Promise<KeyReleaseResponse> {
   const { conn, store } = opts;
   const now = BigInt(Math.floor(Date.now() / 1000));
@@ -173,22 +177,12 @@ async function release(
   if (at < 0) throw forbidden(`job ${message.jobId} does not train on Datanet ${message.datanetId}`);
   const version = versions[at];
 
-  const fromBlock = conn.deployments.deployBlock;
+  // The CIDs and approval versions are only in the registry's events: read from the chain itself (never
+  // an index), in bounded pages, resuming from the state folder's scan cursors.
+  const datanetId = message.datanetId;
   const [submitted, approved] = await Promise.all([
-    pc.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionSubmitted",
-      args: { datanetId: message.datanetId },
-      fromBlock,
-    }),
-    pc.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionApproved",
-      args: { datanetId: message.datanetId },
-      fromBlock,
-    }),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId } }, scans),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId } }, scans),
   ]);
   const cids = new Map(submitted.map((e) => [e.args.contributionId!, e.args.cid!]));
   const approvedIn = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
@@ -235,10 +229,10 @@ async function release(
 
 /** Starts the custodian; resolves once it listens. `stop()` closes it. */
 export async function startCustodian(opts: CustodianOptions): Promise<RunningCustodian> {
-  const key = loadOrCreateCustodianKey({
-    privateKey: opts.privateKey,
-    stateDir: opts.stateDir ?? ".tributary/custodian",
-  });
+  const stateDir = opts.stateDir ?? ".tributary/custodian";
+  const key = loadOrCreateCustodianKey({ privateKey: opts.privateKey, stateDir });
+  // log scans resume from <stateDir>/log-scans (pages of the connection's logBlockRange, final blocks only)
+  const scans: LogScanOptions = { store: fileLogStore(path.join(stateDir, "log-scans")) };
   const publicKey = bytesToHex(key.publicKey);
   const log = opts.log ?? (() => {});
   const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_CUSTODIAN_MAX_BODY_BYTES;
@@ -262,7 +256,7 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
     if (req.method !== "POST") return send(res, 405, { error: "method_not_allowed", message: "use POST" });
     (async () => {
       const { message, signature } = parseRelease(await readBody(req, maxBodyBytes));
-      const out = await release(opts, key, message, signature);
+      const out = await release(opts, key, message, signature, scans);
       log(
         `key-release job ${message.jobId} datanet ${message.datanetId} trainer ${message.trainer}: ${out.keys.length} keys`,
       );

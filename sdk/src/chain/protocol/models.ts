@@ -4,6 +4,7 @@ import type { ChainConnection } from "../client.ts";
 import { NotFoundError } from "../errors.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
+import { scanEvents } from "../logs.ts";
 
 export interface BaseModelInfo {
   baseModelId: number;
@@ -81,13 +82,7 @@ export async function getModel(conn: ChainConnection, modelId: bigint): Promise<
         args: [modelId],
       }),
     ),
-    conn.publicClient.getContractEvents({
-      address: mr.address,
-      abi: mr.abi,
-      eventName: "ModelVersionMinted",
-      args: { tokenId: modelId },
-      fromBlock: conn.deployments.deployBlock,
-    }),
+    scanEvents(conn, { address: mr.address, abi: mr.abi, eventName: "ModelVersionMinted", args: { tokenId: modelId } }),
   ]);
   const ev = minted[0]?.args;
   return {
