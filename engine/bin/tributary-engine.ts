@@ -15,6 +15,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import cliProgress from "cli-progress";
 import { EngineError } from "../src/errors.ts";
+import { llamaToGguf, loraToGguf, type LlamaHfConfig, type LoraAdapterConfig } from "../src/export/gguf-llama.ts";
 import { generate, generateChat } from "../src/generate/generate.ts";
 import { selectKernel } from "../src/select-kernel.ts";
 import type { LoraAdapter, Projection } from "../src/lora/adapter.ts";
@@ -301,23 +302,17 @@ async function cmdExport(argv: string[]): Promise<void> {
       for (const f of TOKENIZER_FILES) if (existsSync(join(modelDir, f))) await copyFile(join(modelDir, f), join(out, f));
       console.log(`merged Hugging Face model written to ${resolve(out)}`);
     } else if (values.format === "gguf") {
-      const path = "../src/export/gguf-llama.ts";
-      let gguf: any;
-      try {
-        gguf = await import(path);
-      } catch {
-        throw new UsageError("GGUF export is not available in this build", {}, "Use --format hf");
-      }
       const tokenizer = {
         tokenizerJson: JSON.parse(await readFile(join(modelDir, "tokenizer.json"), "utf8")),
         tokenizerConfig: existsSync(join(modelDir, "tokenizer_config.json")) ? JSON.parse(await readFile(join(modelDir, "tokenizer_config.json"), "utf8")) : {},
       };
-      const config = toHfConfig(model.config);
+      const config = toHfConfig(model.config) as LlamaHfConfig;
+      const dtype = values.dtype as "f32" | "bf16";
       const tensors = [...modelTensors(model)].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
-      await writeFile(join(out, "model.gguf"), gguf.llamaToGguf({ config, tensors, tokenizer, dtype: values.dtype }));
+      await writeFile(join(out, "model.gguf"), llamaToGguf({ config, tensors, tokenizer, dtype }));
       if (adapter) {
         const at = [...adapterTensors(adapter, model.config)].map(([name, t]) => ({ name, shape: t.shape, data: t.data }));
-        await writeFile(join(out, "adapter.gguf"), gguf.loraToGguf({ config, adapterConfig: toAdapterConfigJson(adapter.config), tensors: at, dtype: values.dtype }));
+        await writeFile(join(out, "adapter.gguf"), loraToGguf({ config, adapterConfig: toAdapterConfigJson(adapter.config) as LoraAdapterConfig, tensors: at, dtype }));
       }
       console.log(`GGUF written to ${resolve(out)}`);
     } else {

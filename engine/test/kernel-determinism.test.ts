@@ -1,6 +1,6 @@
 /**
  * Replayability across kernels' thread counts: the same LoRA run on the `wasm` kernel with 1 and 2
- * threads must give identical adapter bytes. Skips where this build has no wasm kernel yet.
+ * threads must give identical adapter bytes.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -13,14 +13,7 @@ import { selectKernel } from "../src/select-kernel.ts";
 import { train, trainConfig } from "../src/train/trainer.ts";
 import { Rng } from "../src/random/prng.ts";
 
-let skip: string | false = false;
-try {
-  await (await selectKernel("wasm", 1)).dispose();
-} catch (e) {
-  skip = `wasm kernel unavailable: ${(e as Error).message}`;
-}
-
-test("LoRA training on the wasm kernel gives the same adapter sha256 with 1 and 2 threads", { skip }, async () => {
+test("LoRA training on the wasm kernel gives the same adapter sha256 with 1 and 2 threads", async () => {
   const cfg = llamaConfig({ vocabSize: 96, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 64, maxPositionEmbeddings: 64 });
   const rng = new Rng(1);
   const examples = Array.from({ length: 6 }, () => {

@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import type { Browser } from "playwright-core";
 import { CONTRACT_NAMES } from "@tributary/sdk/chain/browser";
-import { launchBrowser } from "./support/browser.ts";
+import { browserMissing, launchBrowser } from "./support/browser.ts";
 
 const frontend = path.resolve(import.meta.dirname, "..");
 const vite = path.join(
@@ -54,7 +54,7 @@ async function startVite(env: Record<string, string>): Promise<{ url: string; ch
   throw new Error("Vite did not start within 30 s");
 }
 
-describe("start-up errors", { timeout: 120_000 }, () => {
+describe("start-up errors", { timeout: 120_000, skip: browserMissing() }, () => {
   let browser: Browser;
   const children: ChildProcess[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "tributary-web-boot-"));

@@ -19,7 +19,7 @@ import {
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
-import { launchBrowser } from "./support/browser.ts";
+import { browserMissing, launchBrowser } from "./support/browser.ts";
 import { startTestStack } from "./support/stack.ts";
 import type { TestStack } from "./support/stack.ts";
 import { installWallet, switchWalletChain, WALLET_NAME } from "./support/wallet.ts";
@@ -32,7 +32,7 @@ const shot = async (p: Page, name: string) => {
   if (SHOTS) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 };
 
-describe("web app, end to end", { timeout: 420_000 }, () => {
+describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, () => {
   let stack: TestStack;
   let browser: Browser;
   let context: BrowserContext;
@@ -72,7 +72,6 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     chainId = Number(stack.env.TRIBUTARY_CHAIN_ID);
     rpcUrl = stack.url("TRIBUTARY_CHAIN_PORT");
     web = stack.url("TRIBUTARY_WEB_PORT");
-    assert.ok(!stack.skipped("web"), `the stack started the web app:\n${stack.output()}`);
     browser = await launchBrowser();
     context = await browser.newContext();
     page = await context.newPage();
@@ -190,8 +189,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await page.getByRole("link", { name: `#${jobId}` }).click();
   });
 
-  it("with a trainer node: draws the loss curve live, then the job is submitted", async (t) => {
-    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+  it("with a trainer node: draws the loss curve live, then the job is submitted", async () => {
     assert.ok(jobId, "a job was posted");
     const chart = page.getByTestId("loss-chart");
     await chart.waitFor({ timeout: 120_000 });
@@ -203,8 +201,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     await shot(page, "06-submitted");
   });
 
-  it("with a trainer node: accepting the result mints a model that answers in the chat; the API panel names it", async (t) => {
-    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+  it("with a trainer node: accepting the result mints a model that answers in the chat; the API panel names it", async () => {
     assert.ok(jobId, "a job was posted");
     await page.getByRole("button", { name: "Accept the result now" }).click();
     await page.getByTestId("job-status").filter({ hasText: "finalized" }).waitFor({ timeout: 60_000 });
@@ -238,8 +235,7 @@ describe("web app, end to end", { timeout: 420_000 }, () => {
     assert.doesNotMatch((await answer.getAttribute("class")) ?? "", /error/, `not an error: ${text}`);
   });
 
-  it("with a trainer node: a contributor sees their attribution share and claims revenue", async (t) => {
-    if (stack.skipped("trainer")) return t.skip("the stack has no trainer node in this checkout");
+  it("with a trainer node: a contributor sees their attribution share and claims revenue", async () => {
     assert.ok(modelId, "a model was minted");
     // Revenue for the model (as the payment channels would deposit it), from alice.
     const alice = await asAlice();

@@ -89,9 +89,18 @@ export function configEnv(config: StackConfig): Record<string, string> {
     TRIBUTARY_IPFS_GATEWAY_URL: httpUrl(config, config.ports.ipfsGateway.port),
     TRIBUTARY_CUSTODIAN_URL: httpUrl(config, config.ports.custodian.port),
     TRIBUTARY_INDEXER_URL: httpUrl(config, config.ports.indexer.port),
+    // the web app's pages may call the local services (sdk/src/http/guard.ts); no other site's may
+    TRIBUTARY_ALLOWED_ORIGINS: webOrigins(config).join(","),
   };
   for (const setting of Object.values(config.ports)) env[setting.env] = String(setting.port);
   return env;
+}
+
+/** The web app's origins (as the stack prints it, and as localhost), which the services allow. */
+export function webOrigins(config: StackConfig): string[] {
+  const printed = httpUrl(config, config.ports.web.port);
+  const local = `http://localhost:${config.ports.web.port}`;
+  return printed === local ? [printed] : [printed, local];
 }
 
 /** host:port as a URL host (IPv6 literals in brackets; 0.0.0.0 is reached through loopback). */

@@ -1,5 +1,5 @@
 // The stack, in start order. Adding a service is one entry here: what it needs, how to start it, how
-// to tell it is ready, and what to print. Steps whose piece is not merged yet say so and are skipped.
+// to tell it is ready, and what to print. Every step runs: a piece that is missing or broken fails the start.
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -35,9 +35,7 @@ export interface Step {
   /** A service keeps running; a task runs to completion. */
   readonly kind: "service" | "task";
   ports?(config: StackConfig): PortSetting[];
-  /** Why this step cannot run in this checkout or now (a piece not merged, a service it needs skipped). */
-  missing?(ctx: StepContext): string | undefined;
-  /** Why a task has nothing to do this time (e.g. already seeded); checked after `missing`. */
+  /** Why a task has nothing to do this time (e.g. already seeded). */
   upToDate?(ctx: StepContext): Promise<string | undefined>;
   spawn(ctx: StepContext): SpawnSpec;
   /** One readiness probe: resolves true when ready; false or a throw means "not yet". */
@@ -79,23 +77,6 @@ function showPath(p: string): string {
   return rel.startsWith("..") ? p : rel;
 }
 
-function resolves(specifier: string): boolean {
-  try {
-    require.resolve(specifier);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const needs = (ctx: StepContext, ...services: string[]): string | undefined => {
-  const absent = services.filter((s) => !ctx.running.has(s));
-  return absent.length ? `needs ${absent.join(" and ")}, which did not start` : undefined;
-};
-
-const deploymentsPresent = (ctx: StepContext): string | undefined =>
-  fs.existsSync(layout(ctx.config).deploymentsFile) ? undefined : "no contracts deployed yet";
-
 export const STEPS: readonly Step[] = [
   {
     name: "chain",
@@ -112,7 +93,6 @@ export const STEPS: readonly Step[] = [
     title: "IPFS (embedded Helia)",
     kind: "service",
     ports: (c) => [c.ports.ipfsApi, c.ports.ipfsGateway],
-    missing: () => (resolves("@tributary/sdk/ipfs") ? undefined : "@tributary/sdk/ipfs is not merged yet"),
     spawn: (ctx) => node(path.join(here, "runners", "ipfs.ts"), ctx),
     ready: async (ctx) => {
       const url = `${httpUrl(ctx.config, ctx.config.ports.ipfsApi.port)}/api/v0/version`;
@@ -129,10 +109,6 @@ export const STEPS: readonly Step[] = [
     title: "Compile contracts + generate ABIs",
     kind: "task",
     timeoutS: 900,
-    missing: () =>
-      fs.existsSync(path.join(repoRoot, "scripts", "gen-abis.ts"))
-        ? undefined
-        : "scripts/gen-abis.ts is not merged yet",
     upToDate: async () => {
       const abis = path.join(repoRoot, "sdk", "src", "chain", "generated", "abis.ts");
       if (!fs.existsSync(abis)) return undefined;
@@ -146,10 +122,6 @@ export const STEPS: readonly Step[] = [
     title: "Deploy contracts",
     kind: "task",
     timeoutS: 300,
-    missing: () =>
-      fs.existsSync(path.join(repoRoot, "scripts", "deploy.ts"))
-        ? undefined
-        : "scripts/deploy.ts is not merged yet",
     upToDate: async (ctx) => {
       const deployments = readDeployments(ctx.config);
       if (deployments === undefined) return undefined;
@@ -172,10 +144,6 @@ export const STEPS: readonly Step[] = [
     title: "Custodian (key release)",
     kind: "service",
     ports: (c) => [c.ports.custodian],
-    missing: (ctx) =>
-      (resolves("@tributary/sdk/custody") ? undefined : "@tributary/sdk/custody is not merged yet") ??
-      deploymentsPresent(ctx) ??
-      needs(ctx, "ipfs"),
     spawn: (ctx) => node(path.join(here, "runners", "custodian.ts"), ctx),
     ready: async (ctx) =>
       (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.custodian.port)}/health`)).ok,
@@ -187,7 +155,6 @@ export const STEPS: readonly Step[] = [
     title: "Demo seed",
     kind: "task",
     timeoutS: 300,
-    missing: (ctx) => deploymentsPresent(ctx) ?? needs(ctx, "ipfs", "custodian"),
     upToDate: async (ctx) => {
       const seed = readSeedRecord(ctx.config);
       return seed && seed.chainInstance === ctx.chainInstance
@@ -201,9 +168,6 @@ export const STEPS: readonly Step[] = [
     title: "Subgraph indexer (GraphQL)",
     kind: "service",
     ports: (c) => [c.ports.indexer],
-    missing: (ctx) =>
-      (resolves("@tributary/subgraph") ? undefined : "the subgraph indexer is not merged yet") ??
-      deploymentsPresent(ctx),
     // The first start builds the subgraph (graph codegen + build) before it serves.
     timeoutS: 300,
     spawn: (ctx) => node(path.join(here, "runners", "indexer.ts"), ctx),
@@ -227,10 +191,6 @@ export const STEPS: readonly Step[] = [
     title: "Trainer node + API",
     kind: "service",
     ports: (c) => [c.ports.trainer],
-    missing: (ctx) =>
-      (resolves("@tributary/trainer-node") ? undefined : "trainer-node is not merged yet") ??
-      deploymentsPresent(ctx) ??
-      needs(ctx, "ipfs", "custodian"),
     spawn: (ctx) => node(path.join(here, "runners", "trainer.ts"), ctx),
     ready: async (ctx) =>
       (await httpGet(`${httpUrl(ctx.config, ctx.config.ports.trainer.port)}/v1/models`)).ok,
@@ -242,10 +202,6 @@ export const STEPS: readonly Step[] = [
     title: "Web app",
     kind: "service",
     ports: (c) => [c.ports.web],
-    missing: () =>
-      fs.existsSync(path.join(repoRoot, "frontend", "package.json"))
-        ? undefined
-        : "frontend/ is not merged yet",
     spawn: (ctx) => {
       const vite = path.join(
         path.dirname(require.resolve("vite/package.json", { paths: [path.join(repoRoot, "frontend")] })),

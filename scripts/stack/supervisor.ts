@@ -8,7 +8,6 @@ import { layout, logFile, type StackConfig } from "./config.ts";
 import { PortInUseError, ServiceNotReadyError, StackError, TaskFailedError } from "./errors.ts";
 import { portIsFree, sleep } from "./probe.ts";
 import { describeExit, reapStale, startProcess, stopProcess, tailLog, type Managed } from "./proc.ts";
-import { EXIT_UNAVAILABLE } from "./runners/runner.ts";
 import { STEPS, type Step, type StepContext } from "./services.ts";
 import { readSeedRecord, seedFile, wipeHome, writeJson } from "./state.ts";
 
@@ -96,11 +95,7 @@ export class Supervisor {
 
   /** Fails early, before anything starts, when a port of a step that would run is taken. */
   private async checkPorts(): Promise<void> {
-    const optimistic: StepContext = { ...this.ctx(), running: new Set(this.steps.map((s) => s.name)) };
-    for (const step of this.steps) {
-      if (step.missing?.(optimistic)) continue;
-      await this.checkStepPorts(step);
-    }
+    for (const step of this.steps) await this.checkStepPorts(step);
   }
 
   private async checkStepPorts(step: Step): Promise<void> {
@@ -113,11 +108,6 @@ export class Supervisor {
 
   private async runStep(step: Step): Promise<void> {
     const ctx = this.ctx();
-    const missing = step.missing?.(ctx);
-    if (missing) {
-      this.out(`[stack] - ${step.name}: skipped (${missing})`);
-      return;
-    }
     if (step.kind === "task") {
       const upToDate = await step.upToDate?.(ctx);
       if (upToDate) {
@@ -157,11 +147,6 @@ export class Supervisor {
       if (this.aborted) throw new Aborted();
       if (proc.exit) {
         this.started.pop();
-        if (proc.exit.code === EXIT_UNAVAILABLE) {
-          const reason = tailLog(log, 1).replace(/^UNAVAILABLE: /, "");
-          this.out(`[stack] - ${step.name}: skipped (${reason})`);
-          return;
-        }
         throw new ServiceNotReadyError(
           step.name,
           `it exited (${describeExit(proc.exit)})`,

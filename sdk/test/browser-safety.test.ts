@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 const src = path.join(import.meta.dirname, "../src");
 const browserSafe = ["schemas", "records", "crypto", "merkle", "content", "contribution", "chain"];
 /** The chain layer's Node-only files, kept out of `chain/browser.ts`. */
-const nodeOnly = new Set(["chain/node.ts", "chain/keystore.ts", "chain/wallet.ts", "chain/index.ts"]);
+const nodeOnly = new Set(["chain/node.ts", "chain/keystore.ts", "chain/wallet.ts", "chain/index.ts", "chain/log-store.ts"]);
 
 describe("browser-safe modules", () => {
   it("import no Node built-ins", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -28,6 +28,7 @@ import {
   startCustodian,
 } from "../src/custody/index.ts";
 import type { KeyRelease, RunningCustodian } from "../src/custody/index.ts";
+import { startCappedRpc } from "./helpers/capped-rpc.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
 import type { KuboContentStore } from "../src/content/index.ts";
@@ -183,5 +184,79 @@ describe("custodian key release", () => {
   it("answers 400 to a malformed body", async () => {
     const res = await fetch(new URL("/v1/key-release", custodian.url), { method: "POST", body: "{not json" });
     assert.equal(res.status, 400);
+  });
+
+  it("refuses web pages from origins not allowed (403), serves the allowed one with CORS, caps bodies (413)", async () => {
+    const web = "http://127.0.0.1:5173";
+    const guarded = await startCustodian({
+      conn: conns[owner],
+      store,
+      stateDir,
+      port: 0,
+      allowedOrigins: [web],
+      maxBodyBytes: 4096,
+    });
+    try {
+      const url = (p: string) => new URL(p, guarded.url);
+      const foreign = await fetch(url("/v1/key-release"), {
+        method: "POST",
+        headers: { origin: "https://evil.example", "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(foreign.status, 403);
+      assert.match(((await foreign.json()) as { message: string }).message, /web origin https:\/\/evil\.example are not allowed/);
+      const info = await fetch(url("/v1/info"), { headers: { origin: web } });
+      assert.equal(info.status, 200);
+      assert.equal(info.headers.get("access-control-allow-origin"), web);
+      assert.equal(((await info.json()) as { publicKey: string }).publicKey, custodian.publicKey);
+      assert.equal((await fetch(url("/v1/info"))).status, 200, "a program without an Origin");
+      const big = await fetch(url("/v1/key-release"), {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ request: { contributionIds: Array.from({ length: 1000 }, (_, i) => String(i)) } }),
+      });
+      assert.equal(big.status, 413);
+      assert.match(((await big.json()) as { message: string }).message, /larger than this service accepts \(4096 bytes\)/);
+    } finally {
+      await guarded.stop();
+    }
+  });
+
+  it("decides from the chain across 100,000 blocks behind a provider's 10,000-block eth_getLogs cap, resuming its scans after a restart", async () => {
+    await conns[deployer].publicClient.request({ method: "hardhat_mine" as never, params: ["0x186a0"] as never });
+    const proxy = await startCappedRpc(chain.rpcUrl, 10_000n);
+    const dir = mkdtempSync(join(tmpdir(), "custodian-long-"));
+    const viaProxy = await connect({ rpcUrl: proxy.url, chainId: chain.chainId, deployments: chain.deploymentsFile });
+    // the same custodian (its key) in a new state folder, so no scan state yet
+    copyFileSync(join(stateDir, "custodian-key.json"), join(dir, "custodian-key.json"));
+    const start = () => startCustodian({ conn: viaProxy, store, stateDir: dir, port: 0 });
+    let c = await start();
+    try {
+      const askC = () =>
+        requestDataKeys({
+          url: c.url,
+          account: conns[trainer].account!,
+          chainId: chain.chainId,
+          jobMarket: conns[trainer].contracts.JobMarket.address,
+          jobId: 1n,
+          datanetId: 1n,
+          contributionIds: [1n, 2n],
+          trainerPubKey,
+        });
+      const res = await askC();
+      assert.equal(res.keys.length, 2);
+      assert.ok(proxy.ranges.length > 2 * 10, `paged: ${proxy.ranges.length} eth_getLogs`);
+      assert.ok(proxy.ranges.every(([a, b]) => b - a + 1n <= 10_000n));
+      assert.equal(proxy.refused, 0);
+      await c.stop();
+      proxy.ranges.length = 0;
+      c = await start(); // a restart resumes from <stateDir>/log-scans
+      assert.equal((await askC()).keys.length, 2);
+      assert.ok(proxy.ranges.length <= 2, `after a restart: ${proxy.ranges.length} eth_getLogs`);
+    } finally {
+      await c.stop();
+      await proxy.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { parseAllowedOrigins } from "@tributary/sdk/http";
 import { startIndexer } from "../index.ts";
 
 const root = resolve(import.meta.dirname, "../..");
@@ -25,6 +26,8 @@ const indexer = await startIndexer({
   dataDir: values["data-dir"],
   host: values.host,
   port: Number(values.port),
+  // web pages may query only from these origins (comma-separated), e.g. http://127.0.0.1:5173
+  allowedOrigins: parseAllowedOrigins(process.env.TRIBUTARY_ALLOWED_ORIGINS),
 });
 console.log(`[subgraph] GraphQL at ${indexer.url} (indexing ${values.rpc})`);
 const shutdown = () => void indexer.stop().then(() => process.exit(0));

@@ -29,6 +29,10 @@ export type IndexerOptions = {
   /** GraphQL port (default 8000; 0 picks a free one). */
   port?: number;
   subgraphName?: string;
+  /** Web origins (scheme://host:port) whose pages may query GraphQL, e.g. the web app's; default none. */
+  allowedOrigins?: readonly string[];
+  /** Cap on a GraphQL POST body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
   pollMs?: number;
   logger?: Logger;
 };
@@ -117,6 +121,8 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
       hasIndexingErrors: () => follower.failure !== null,
     },
     host: opts.host ?? "127.0.0.1",
+    allowedOrigins: opts.allowedOrigins,
+    maxBodyBytes: opts.maxBodyBytes,
     port: opts.port ?? 8000,
     subgraphName: opts.subgraphName ?? "tributary",
   });

@@ -1,6 +1,9 @@
 // GraphQL over HTTP at /subgraphs/name/<name> (POST JSON {query, variables, operationName}, or GET ?query=).
-// Every failure is answered as GraphQL errors; a bad request never takes the server down.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+// Every failure is answered as GraphQL errors; a bad request never takes the server down. Web pages may
+// query it only from `allowedOrigins` (the SDK's shared guard: Origin/Referer allow-list, DNS rebinding,
+// body cap), as for the other local services.
+import { createServer, type Server, type ServerResponse } from "node:http";
+import { closeAfterResponse, createHttpGuard, DEFAULT_MAX_BODY_BYTES, HttpGuardError, readBody } from "@tributary/sdk/http";
 import { graphql, type GraphQLSchema } from "graphql";
 import type { QueryContext } from "./graphql-schema.ts";
 
@@ -10,34 +13,23 @@ export type GraphQLServerOptions = {
   host: string;
   port: number;
   subgraphName: string;
+  /** Web origins (scheme://host:port) whose pages may query; default none. `*` allows any. */
+  allowedOrigins?: readonly string[];
+  /** Cap on a POST body in bytes (default 1 MiB); more is answered 413. */
+  maxBodyBytes?: number;
 };
 
-const MAX_BODY = 1 << 20;
-
 function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, {
-    "content-type": "application/json; charset=utf-8",
-    "access-control-allow-origin": "*",
-    "access-control-allow-headers": "content-type",
-    "access-control-allow-methods": "GET, POST, OPTIONS",
-  });
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8" });
   res.end(JSON.stringify(body));
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  let size = 0;
-  const chunks: Buffer[] = [];
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > MAX_BODY) throw new Error(`request body larger than ${MAX_BODY} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 export async function serveGraphQL(opts: GraphQLServerOptions): Promise<{ server: Server; url: string }> {
   const path = `/subgraphs/name/${opts.subgraphName}`;
+  const maxBody = opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const guard = createHttpGuard({ allowedOrigins: opts.allowedOrigins, listenHost: opts.host });
   const server = createServer((req, res) => {
+    if (!guard.admit(req, res, (status, message) => send(res, status, { errors: [{ message }] }))) return;
     void (async () => {
       const url = new URL(req.url ?? "/", "http://localhost");
       if (req.method === "OPTIONS") return send(res, 204, null);
@@ -50,8 +42,12 @@ export async function serveGraphQL(opts: GraphQLServerOptions): Promise<{ server
         body = { query: url.searchParams.get("query"), variables: vars ? JSON.parse(vars) : undefined };
       } else if (req.method === "POST") {
         try {
-          body = JSON.parse(await readBody(req)) as typeof body;
+          body = JSON.parse(await readBody(req, maxBody, "the indexer's maxBodyBytes")) as typeof body;
         } catch (e) {
+          if (e instanceof HttpGuardError) {
+            closeAfterResponse(res);
+            return send(res, e.status, { errors: [{ message: e.message }] });
+          }
           return send(res, 400, {
             errors: [{ message: `request body is not JSON: ${(e as Error).message}` }],
           });

@@ -20,35 +20,104 @@ export interface SafetensorsFile {
 
 const BYTES: Record<StDtype, number> = { F32: 4, F16: 2, BF16: 2 };
 
-export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
-  if (bytes.length < 8) throw new FormatError("safetensors file too short", { bytes: bytes.length });
+/** The safetensors format's own cap on the JSON header (100 MB), so a bad length cannot make us read gigabytes. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+/** One tensor's entry in the header, checked: offsets are relative to the start of the data section. */
+export interface TensorEntry {
+  name: string;
+  dtype: StDtype;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+const CORRUPT = "The file is truncated or corrupt: download or export it again";
+
+function bad(message: string, details: Record<string, unknown>, hint = CORRUPT): FormatError {
+  return new FormatError(`safetensors: ${message}`, details, hint);
+}
+
+const isCount = (v: unknown): v is number => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+/**
+ * Reads and checks a safetensors header against the file's size: each tensor's dtype is supported, its
+ * shape is a list of whole numbers, its offsets satisfy 0 <= begin <= end <= the data section's size, its
+ * byte length equals shape x dtype size, and no two tensors' bytes overlap. Throws a FormatError naming the
+ * tensor and what is wrong. Returns the entries and where the data section starts.
+ */
+export function readSafetensorsHeader(bytes: Uint8Array): { entries: TensorEntry[]; metadata: Record<string, string>; dataStart: number } {
+  if (bytes.length < 8) throw bad("file too short for a header length", { bytes: bytes.length });
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLen = Number(view.getBigUint64(0, true));
-  if (8 + headerLen > bytes.length) {
-    throw new FormatError("safetensors header runs past the end of the file", { headerLen, bytes: bytes.length });
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) throw bad("header length is over the format's 100 MB limit", { headerLen: headerLen.toString() });
+  if (8n + headerLen > BigInt(bytes.length)) {
+    throw bad("header runs past the end of the file", { headerLen: Number(headerLen), bytes: bytes.length });
   }
-  let header: Record<string, any>;
+  const dataStart = 8 + Number(headerLen);
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+    header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(8, dataStart)));
   } catch (e) {
-    throw new FormatError("safetensors header is not JSON", { error: String(e) });
+    throw bad("header is not UTF-8 JSON", { error: String(e) });
   }
-  const base = 8 + headerLen;
+  if (!header || typeof header !== "object" || Array.isArray(header)) throw bad("header is not a JSON object", {});
+  const dataSize = bytes.length - dataStart;
+  const metadata: Record<string, string> = {};
+  const entries: TensorEntry[] = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (!info || typeof info !== "object" || Array.isArray(info)) throw bad("__metadata__ is not an object of strings", {});
+      for (const [k, v] of Object.entries(info)) {
+        if (typeof v !== "string") throw bad("__metadata__ values must be strings", { key: k });
+        metadata[k] = v;
+      }
+      continue;
+    }
+    const t = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown } | null;
+    if (!t || typeof t !== "object") throw bad("tensor entry is not an object", { name });
+    const dtype = t.dtype as StDtype;
+    if (typeof dtype !== "string" || !Object.hasOwn(BYTES, dtype)) {
+      throw new FormatError("unsupported safetensors dtype", { name, dtype: t.dtype }, "Convert the tensor to F32, F16 or BF16");
+    }
+    if (!Array.isArray(t.shape) || !t.shape.every(isCount)) throw bad("tensor shape must be a list of whole numbers >= 0", { name, shape: t.shape });
+    const shape = t.shape as number[];
+    const offsets = t.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount)) {
+      throw bad("tensor data_offsets must be two whole numbers [begin, end] >= 0", { name, data_offsets: offsets });
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end) throw bad("tensor data_offsets has begin after end", { name, begin, end });
+    if (end > dataSize) throw bad("tensor bytes run past the end of the file", { name, end, dataBytes: dataSize });
+    let count = 1;
+    for (const d of shape) count *= d;
+    const want = count * BYTES[dtype];
+    if (!Number.isSafeInteger(want) || end - begin !== want) {
+      throw bad(
+        "tensor byte length does not match its shape and dtype",
+        { name, shape, dtype, bytes: end - begin, expected: want },
+        "The header and the data disagree: the file is corrupt, or was written by a broken exporter",
+      );
+    }
+    entries.push({ name, dtype, shape, begin, end });
+  }
+  // no two tensors share a byte (empty tensors hold none)
+  let last: TensorEntry | undefined;
+  for (const cur of entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin)) {
+    if (last && cur.begin < last.end) {
+      throw bad("two tensors' bytes overlap", { first: last.name, firstRange: [last.begin, last.end], second: cur.name, secondRange: [cur.begin, cur.end] });
+    }
+    if (!last || cur.end > last.end) last = cur;
+  }
+  return { entries, metadata, dataStart };
+}
+
+export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  const { entries, metadata, dataStart } = readSafetensorsHeader(bytes);
   const tensors = new Map<string, Tensor>();
-  const metadata: Record<string, string> = header.__metadata__ ?? {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const dtype = info.dtype as StDtype;
-    if (!(dtype in BYTES)) {
-      throw new FormatError("unsupported safetensors dtype", { name, dtype }, "Convert the tensor to F32, F16 or BF16");
-    }
-    const shape: number[] = info.shape;
-    const count = shape.reduce((a, b) => a * b, 1);
-    const [begin, end] = info.data_offsets as [number, number];
-    if (end - begin !== count * BYTES[dtype] || base + end > bytes.length) {
-      throw new FormatError("safetensors tensor has bad offsets", { name, begin, end, shape, dtype });
-    }
-    tensors.set(name, { shape, data: decode(bytes, base + begin, count, dtype) });
+  for (const e of entries) {
+    const count = (e.end - e.begin) / BYTES[e.dtype];
+    tensors.set(e.name, { shape: e.shape, data: decode(bytes, dataStart + e.begin, count, e.dtype) });
   }
   return { tensors, metadata };
 }

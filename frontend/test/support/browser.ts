@@ -4,19 +4,22 @@ import fs from "node:fs";
 import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
 
+const candidates = () =>
+  [process.env.CHROME_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+const NO_CHROMIUM =
+  "No Chromium found for the browser test. Install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROME_PATH to a Chrome/Chromium binary.";
+
+/**
+ * Why the browser tests cannot run here (no Chromium), for their `skip`; false when they can. `npm test`
+ * accepts this skip only outside CI (scripts/skip-allow.json).
+ */
+export function browserMissing(): string | false {
+  return candidates().some((p) => p && fs.existsSync(p)) ? false : NO_CHROMIUM;
+}
+
 export function chromiumPath(): string {
-  const candidates = [
-    process.env.CHROME_PATH,
-    "/usr/bin/chromium",
-    "/usr/bin/chromium-browser",
-    "/usr/bin/google-chrome",
-  ];
-  const found = candidates.find((p): p is string => Boolean(p && fs.existsSync(p)));
-  if (!found) {
-    throw new Error(
-      "No Chromium found for the browser test. Install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROME_PATH to a Chrome/Chromium binary.",
-    );
-  }
+  const found = candidates().find((p): p is string => Boolean(p && fs.existsSync(p)));
+  if (!found) throw new Error(NO_CHROMIUM);
   return found;
 }
 

@@ -12,8 +12,6 @@ export interface TestStack {
   env: Record<string, string>;
   output(): string;
   url(port: string): string;
-  /** Whether the stack skipped a step (its piece is not in this checkout). */
-  skipped(step: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -36,7 +34,6 @@ export async function startTestStack(timeoutMs = 240_000): Promise<TestStack> {
     env,
     output: () => out,
     url: (port) => `http://127.0.0.1:${env[port]}`,
-    skipped: (step) => new RegExp(`- ${step}: skipped`).test(out),
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) {
         child.kill("SIGINT");

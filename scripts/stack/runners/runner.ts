@@ -1,37 +1,8 @@
-// Shared body of the service runners: find the service's start function in the workspace package that
-// provides it, start it with the stack's configuration, and stop it on SIGINT/SIGTERM or when the
-// supervisor goes away (IPC channel closed). Exit code 78 means "this piece is not merged yet".
-export const EXIT_UNAVAILABLE = 78;
-
+// Shared body of the service runners: start the service with the stack's configuration, and stop it on
+// SIGINT/SIGTERM or when the supervisor goes away (IPC channel closed). The runners import their service
+// normally: a package that is missing or broken fails the runner, and with it `npm start`, loudly.
 export interface Handle {
   stop(): Promise<void> | void;
-}
-
-export interface Candidate {
-  readonly specifier: string;
-  readonly exportName: string;
-}
-
-/** Imports the first candidate module that exports the function, or exits with EXIT_UNAVAILABLE. */
-export async function findExport<F>(service: string, candidates: readonly Candidate[]): Promise<F> {
-  const tried: string[] = [];
-  for (const { specifier, exportName } of candidates) {
-    let mod: Record<string, unknown>;
-    try {
-      mod = (await import(specifier)) as Record<string, unknown>;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === "ERR_MODULE_NOT_FOUND" || code === "ERR_PACKAGE_PATH_NOT_EXPORTED") {
-        tried.push(`${specifier} (not found)`);
-        continue;
-      }
-      throw err;
-    }
-    if (typeof mod[exportName] === "function") return mod[exportName] as F;
-    tried.push(`${specifier} (no ${exportName} export)`);
-  }
-  console.error(`UNAVAILABLE: ${service} is not in this checkout yet; tried ${tried.join(", ")}`);
-  process.exit(EXIT_UNAVAILABLE);
 }
 
 export async function runUntilStopped(service: string, start: () => Promise<Handle>): Promise<void> {

@@ -1,17 +1,12 @@
 // Runs the demo trainer node (the trainer-node package's `startTrainerNode`) as the demo trainer account,
-// which the seed staked. Until that package exists the runner reports itself unavailable (exit 78).
-// Contract with the package: startTrainerNode(options) -> Promise<{ url, stop() }>, options as below.
+// which the seed staked.
 import { demoAccount } from "../accounts.ts";
 import { configEnv, layout, loadConfig, rpcUrl } from "../config.ts";
-import { findExport, runUntilStopped, type Handle } from "./runner.ts";
-
-type StartTrainerNode = (opts: Record<string, unknown>) => Promise<Handle & { url: string }>;
+import { startTrainerNode } from "@tributary/trainer-node";
+import { runUntilStopped } from "./runner.ts";
 
 const config = loadConfig();
 const env = configEnv(config);
-const startTrainerNode = await findExport<StartTrainerNode>("the trainer node", [
-  { specifier: "@tributary/trainer-node", exportName: "startTrainerNode" },
-]);
 await runUntilStopped("trainer", async () => {
   const trainer = await startTrainerNode({
     rpcUrl: rpcUrl(config),

@@ -116,7 +116,3 @@ export function readJson<T>(file: string): T {
   return JSON.parse(fs.readFileSync(file, "utf8")) as T;
 }
 
-/** Whether the step was skipped in this checkout (its piece not merged yet). */
-export function skipped(output: string, step: string): boolean {
-  return new RegExp(`- ${step}: skipped`).test(output);
-}

@@ -1,5 +1,4 @@
-// End to end: `npm start` on non-default ports in a temp TRIBUTARY_HOME; every service that this
-// checkout has answers; state survives a restart; a lost chain is detected and everything derived
+// End to end: `npm start` on non-default ports in a temp TRIBUTARY_HOME; every service answers; state survives a restart; a lost chain is detected and everything derived
 // from it reset; --fresh wipes; a hard-killed supervisor is cleaned up after; a taken port is named.
 import assert from "node:assert/strict";
 import fs from "node:fs";
@@ -14,7 +13,6 @@ import {
   readJson,
   stopAll,
   rpc,
-  skipped,
   spawnStack,
   startStack,
   testEnv,
@@ -53,7 +51,7 @@ describe("npm start", { timeout: 600_000 }, () => {
     fs.rmSync(path.dirname(home), { recursive: true, force: true });
   });
 
-  it("starts every service this checkout has, each answering on its configured port", async () => {
+  it("starts every service, each answering on its configured port", async () => {
     current = await startStack(env);
     const out = current.output;
     assert.equal(Number(await rpc<string>(env, "eth_chainId")), Number(env.TRIBUTARY_CHAIN_ID));
@@ -63,110 +61,100 @@ describe("npm start", { timeout: 600_000 }, () => {
     state.instance = await instance();
     assert.notEqual(BigInt(state.instance), 0n, "the stack marked its chain");
 
-    if (!skipped(out, "deploy")) {
-      const deployments = readJson<unknown>(deploymentsFile());
-      const addresses = deploymentAddresses(deployments);
-      assert.ok(addresses.length >= 5, `deployments name the contracts: ${addresses.join(", ")}`);
-      for (const a of addresses)
-        assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} has code`);
-      state.deployments = fs.readFileSync(deploymentsFile(), "utf8");
-    }
-    if (!skipped(out, "ipfs")) {
-      const res = await fetch(`${ipfsApi()}/version`, { method: "POST" });
-      assert.equal(res.status, 200);
-      assert.ok(((await res.json()) as { Version?: string }).Version, "IPFS reports a version");
-    }
-    if (!skipped(out, "seed") && !skipped(out, "deploy")) {
-      const seed = readJson<{
-        chainInstance: string;
-        contributionCids: string[];
-        datanets: { name: string; approved: number }[];
-      }>(path.join(home, "seed.json"));
-      assert.equal(seed.chainInstance, state.instance);
-      assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
-      const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
-      const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> })
-        .contracts.DatanetRegistry.address;
-      const count = await client.readContract({
-        address: registry,
-        abi: parseAbi(["function datanetCount() view returns (uint256)"]),
-        functionName: "datanetCount",
-      });
-      assert.equal(count, 2n, "the seed created two datanets on chain");
-      const plan = readJson<{ datanets: { contributions: { status: string }[] }[] }>(
-        path.join(import.meta.dirname, "..", "..", "seed-data", "demo.json"),
-      );
-      const contracts = (
-        JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }
-      ).contracts;
-      const builder = demoAccount("builder").address;
-      const view = parseAbi([
-        "function hasAccess(uint256 datanetId, address account) view returns (bool)",
-        "function isEligible(address trainer) view returns (bool)",
-        "function balanceOf(address) view returns (uint256)",
-        "function versionOf(uint256 datanetId) view returns (uint32)",
-      ]);
-      const read = (
-        address: Address,
-        functionName: "hasAccess" | "isEligible" | "balanceOf" | "versionOf",
-        args: readonly unknown[],
-      ) => client.readContract({ address, abi: view, functionName, args } as never) as Promise<unknown>;
-      assert.equal(
-        await read(contracts.AccessRegistry.address, "hasAccess", [1n, builder]),
-        true,
-        "the builder's grant",
-      );
-      assert.equal(
-        await read(contracts.AccessRegistry.address, "hasAccess", [1n, demoAccount("dave").address]),
-        false,
-      );
-      assert.equal(
-        await read(contracts.TrainerRegistry.address, "isEligible", [demoAccount("trainer").address]),
-        true,
-        "the staked trainer",
-      );
-      assert.ok(
-        ((await read(contracts.OpenToken.address, "balanceOf", [builder])) as bigint) > 0n,
-        "the builder holds OPEN",
-      );
-      assert.deepEqual(
-        [await read(registry, "versionOf", [1n]), await read(registry, "versionOf", [2n])],
-        plan.datanets.map((d) => d.contributions.filter((c) => c.status === "approved").length),
-        "approved contributions raised each datanet's version",
-      );
-      state.cid = seed.contributionCids[0];
-      const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
-      assert.equal(cat.status, 200);
-      assert.ok((await cat.arrayBuffer()).byteLength > 0, "a seeded contribution's content is in IPFS");
-      const base = (JSON.parse(state.deployments!) as { baseModels?: { cid: string }[] }).baseModels?.[0];
-      assert.ok(base, "the deploy step registered a base model");
-      const set = await fetch(`${ipfsApi()}/cat?arg=${base.cid}`, { method: "POST" });
-      assert.equal(set.status, 200, `the base model's CID ${base.cid} resolves in IPFS`);
-      const files = ((await set.json()) as { files: { path: string; cid: string }[] }).files;
-      assert.ok(files.some((f) => f.path === "model.safetensors"), "the base model's weights are pinned");
-      const config = await fetch(`${ipfsApi()}/cat?arg=${files.find((f) => f.path === "config.json")!.cid}`, { method: "POST" });
-      assert.equal(((await config.json()) as { model_type?: string }).model_type, "llama");
-      state.seeded = true;
-    }
-    if (!skipped(out, "custodian")) {
-      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_CUSTODIAN_PORT}/health`);
-      assert.equal(res.status, 200);
-    }
-    if (!skipped(out, "indexer")) {
-      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_INDEXER_PORT}/subgraphs/name/tributary`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
-      });
-      const body = (await res.json()) as { data?: { _meta?: { block?: { number?: number } } } };
-      assert.equal(typeof body.data?._meta?.block?.number, "number");
-    }
-    if (!skipped(out, "trainer")) {
-      // the trainer node serves the base model the deploy step pinned and registered
-      const res = await fetch(`http://127.0.0.1:${env.TRIBUTARY_TRAINER_PORT}/v1/models`);
-      const models = ((await res.json()) as { data: { id: string }[] }).data.map((m) => m.id);
-      assert.ok(models.includes("tributary-austen-4m"), `the trainer node lists the base model: ${models.join(", ")}`);
-    }
+    const deployments = readJson<unknown>(deploymentsFile());
+    const addresses = deploymentAddresses(deployments);
+    assert.ok(addresses.length >= 5, `deployments name the contracts: ${addresses.join(", ")}`);
+    for (const a of addresses)
+      assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} has code`);
+    state.deployments = fs.readFileSync(deploymentsFile(), "utf8");
+    const version = await fetch(`${ipfsApi()}/version`, { method: "POST" });
+    assert.equal(version.status, 200);
+    assert.ok(((await version.json()) as { Version?: string }).Version, "IPFS reports a version");
+
+    const seed = readJson<{
+      chainInstance: string;
+      contributionCids: string[];
+      datanets: { name: string; approved: number }[];
+    }>(path.join(home, "seed.json"));
+    assert.equal(seed.chainInstance, state.instance);
+    assert.deepEqual(seed.datanets.map((d) => d.name).sort(), ["Home Cooking Q&A", "Houseplant Care"]);
+    const client = createPublicClient({ transport: http(`http://127.0.0.1:${env.TRIBUTARY_CHAIN_PORT}`) });
+    const registry = (JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> })
+      .contracts.DatanetRegistry.address;
+    const count = await client.readContract({
+      address: registry,
+      abi: parseAbi(["function datanetCount() view returns (uint256)"]),
+      functionName: "datanetCount",
+    });
+    assert.equal(count, 2n, "the seed created two datanets on chain");
+    const plan = readJson<{ datanets: { contributions: { status: string }[] }[] }>(
+      path.join(import.meta.dirname, "..", "..", "seed-data", "demo.json"),
+    );
+    const contracts = (
+      JSON.parse(state.deployments!) as { contracts: Record<string, { address: Address }> }
+    ).contracts;
+    const builder = demoAccount("builder").address;
+    const view = parseAbi([
+      "function hasAccess(uint256 datanetId, address account) view returns (bool)",
+      "function isEligible(address trainer) view returns (bool)",
+      "function balanceOf(address) view returns (uint256)",
+      "function versionOf(uint256 datanetId) view returns (uint32)",
+    ]);
+    const read = (
+      address: Address,
+      functionName: "hasAccess" | "isEligible" | "balanceOf" | "versionOf",
+      args: readonly unknown[],
+    ) => client.readContract({ address, abi: view, functionName, args } as never) as Promise<unknown>;
+    assert.equal(
+      await read(contracts.AccessRegistry.address, "hasAccess", [1n, builder]),
+      true,
+      "the builder's grant",
+    );
+    assert.equal(
+      await read(contracts.AccessRegistry.address, "hasAccess", [1n, demoAccount("dave").address]),
+      false,
+    );
+    assert.equal(
+      await read(contracts.TrainerRegistry.address, "isEligible", [demoAccount("trainer").address]),
+      true,
+      "the staked trainer",
+    );
+    assert.ok(
+      ((await read(contracts.OpenToken.address, "balanceOf", [builder])) as bigint) > 0n,
+      "the builder holds OPEN",
+    );
+    assert.deepEqual(
+      [await read(registry, "versionOf", [1n]), await read(registry, "versionOf", [2n])],
+      plan.datanets.map((d) => d.contributions.filter((c) => c.status === "approved").length),
+      "approved contributions raised each datanet's version",
+    );
+    state.cid = seed.contributionCids[0];
+    const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
+    assert.equal(cat.status, 200);
+    assert.ok((await cat.arrayBuffer()).byteLength > 0, "a seeded contribution's content is in IPFS");
+    const base = (JSON.parse(state.deployments!) as { baseModels?: { cid: string }[] }).baseModels?.[0];
+    assert.ok(base, "the deploy step registered a base model");
+    const set = await fetch(`${ipfsApi()}/cat?arg=${base.cid}`, { method: "POST" });
+    assert.equal(set.status, 200, `the base model's CID ${base.cid} resolves in IPFS`);
+    const files = ((await set.json()) as { files: { path: string; cid: string }[] }).files;
+    assert.ok(files.some((f) => f.path === "model.safetensors"), "the base model's weights are pinned");
+    const config = await fetch(`${ipfsApi()}/cat?arg=${files.find((f) => f.path === "config.json")!.cid}`, { method: "POST" });
+    assert.equal(((await config.json()) as { model_type?: string }).model_type, "llama");
+    state.seeded = true;
+
+    const health = await fetch(`http://127.0.0.1:${env.TRIBUTARY_CUSTODIAN_PORT}/health`);
+    assert.equal(health.status, 200);
+    const graph = await fetch(`http://127.0.0.1:${env.TRIBUTARY_INDEXER_PORT}/subgraphs/name/tributary`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ query: "{ _meta { block { number } } }" }),
+    });
+    const body = (await graph.json()) as { data?: { _meta?: { block?: { number?: number } } } };
+    assert.equal(typeof body.data?._meta?.block?.number, "number");
+    // the trainer node serves the base model the deploy step pinned and registered
+    const listed = await fetch(`http://127.0.0.1:${env.TRIBUTARY_TRAINER_PORT}/v1/models`);
+    const models = ((await listed.json()) as { data: { id: string }[] }).data.map((m) => m.id);
+    assert.ok(models.includes("tributary-austen-4m"), `the trainer node lists the base model: ${models.join(", ")}`);
 
     // Change chain state so the restart has something to keep.
     await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1234" }]);
@@ -187,21 +175,18 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.equal(await second.exited, 1, "a second stack on the same home is refused");
     assert.match(second.output, /another stack is already running from .* \(pid \d+\)/);
     assert.equal(await instance(), state.instance, "and the first one's state is untouched");
-    if (state.deployments) {
-      assert.equal(fs.readFileSync(deploymentsFile(), "utf8"), state.deployments, "same deployments");
-      assert.match(current.output, /deploy: contracts already deployed/);
-    }
-    if (state.seeded) {
-      assert.match(current.output, /seed: demo already seeded/);
-      const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
-      assert.equal(cat.status, 200, "the content survived the restart");
-      const pins = await fetch(`${ipfsApi()}/pin/ls?type=recursive`, { method: "POST" });
-      assert.equal(pins.status, 200);
-      assert.ok(
-        Object.keys(((await pins.json()) as { Keys: object }).Keys).includes(state.cid!),
-        "and is still pinned",
-      );
-    }
+    assert.ok(state.deployments && state.seeded, "the first start deployed and seeded");
+    assert.equal(fs.readFileSync(deploymentsFile(), "utf8"), state.deployments, "same deployments");
+    assert.match(current.output, /deploy: contracts already deployed/);
+    assert.match(current.output, /seed: demo already seeded/);
+    const cat = await fetch(`${ipfsApi()}/cat?arg=${state.cid}`, { method: "POST" });
+    assert.equal(cat.status, 200, "the content survived the restart");
+    const pins = await fetch(`${ipfsApi()}/pin/ls?type=recursive`, { method: "POST" });
+    assert.equal(pins.status, 200);
+    assert.ok(
+      Object.keys(((await pins.json()) as { Keys: object }).Keys).includes(state.cid!),
+      "and is still pinned",
+    );
     await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1" }]);
     const head = await rpc<string>(env, "eth_blockNumber");
     current.child.kill("SIGTERM"); // as a service manager stops it
@@ -223,16 +208,13 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.equal(fs.existsSync(path.join(home, "indexer", "store.db")), false, "the indexer store was reset");
     const record = readJson<{ chainInstance: string }>(path.join(home, "stack.json"));
     assert.equal(record.chainInstance, await instance());
-    if (state.deployments) {
-      for (const a of deploymentAddresses(readJson(deploymentsFile()))) {
-        assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} redeployed`);
-      }
+    for (const a of deploymentAddresses(readJson(deploymentsFile()))) {
+      assert.notEqual(await rpc<string>(env, "eth_getCode", [a, "latest"]), "0x", `${a} redeployed`);
     }
-    if (state.seeded)
-      assert.equal(
-        readJson<{ chainInstance: string }>(path.join(home, "seed.json")).chainInstance,
-        await instance(),
-      );
+    assert.equal(
+      readJson<{ chainInstance: string }>(path.join(home, "seed.json")).chainInstance,
+      await instance(),
+    );
     state.instance = await instance();
     assert.equal(await interrupt(current), 0, current.output);
   });

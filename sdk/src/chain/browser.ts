@@ -4,6 +4,7 @@
 export * from "./errors.ts";
 export * from "./deployments.ts";
 export * from "./client.ts";
+export * from "./logs.ts";
 export * from "./revert.ts";
 export * from "./write.ts";
 export * from "./protocol/index.ts";

@@ -16,6 +16,7 @@ import {
 import type { ContractName, Deployments } from "./deployments.ts";
 import { DeploymentsError, RpcUnreachableError, WrongChainError } from "./errors.ts";
 import { withErrors } from "./revert.ts";
+import { DEFAULT_LOG_FINALITY, logBlockRange, memoryLogStore, type LogStore } from "./logs.ts";
 
 export const DEFAULT_RPC_URL = "http://127.0.0.1:8545";
 /** Hardhat's and anvil's default chain id. */
@@ -52,6 +53,12 @@ export interface ConnectOptions {
   confirmations?: number;
   /** Receipt polling interval in ms (default 250; local nodes mine instantly). */
   pollingInterval?: number;
+  /** Most blocks one eth_getLogs asks for (default 10,000; lower it for a provider with a smaller cap). */
+  logBlockRange?: bigint | number | string;
+  /** Blocks below the head taken as final by log scans (default 64). */
+  logFinality?: bigint;
+  /** Where log scans keep what they read (default: in memory, for this connection). */
+  logStore?: LogStore;
 }
 
 export interface ChainConnection {
@@ -64,6 +71,8 @@ export interface ChainConnection {
   deployments: Deployments;
   contracts: Contracts;
   confirmations: number;
+  /** How protocol reads scan event logs (see `scanEvents`). */
+  logs: { blockRange: bigint; finality: bigint; store?: LogStore };
 }
 
 /** A viem chain definition for an id and RPC we are told about (local chains have no registry entry). */
@@ -136,5 +145,10 @@ export async function connectChain(
     deployments,
     contracts: contracts as Contracts,
     confirmations: opts.confirmations ?? 1,
+    logs: {
+      blockRange: logBlockRange(opts.logBlockRange),
+      finality: opts.logFinality ?? DEFAULT_LOG_FINALITY,
+      store: opts.logStore ?? memoryLogStore(),
+    },
   };
 }

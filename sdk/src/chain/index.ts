@@ -5,3 +5,4 @@ export * from "./browser.ts";
 export * from "./node.ts";
 export * from "./keystore.ts";
 export * from "./wallet.ts";
+export * from "./log-store.ts";

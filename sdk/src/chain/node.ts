@@ -45,7 +45,9 @@ export function loadDeployments(chainId: number, location?: string): Deployments
 export async function connect(
   opts: Omit<ConnectOptions, "deployments"> & { deployments?: string | Deployments } = {},
 ): Promise<ChainConnection> {
-  const { deployments, ...rest } = opts;
+  const { deployments, ...base } = opts;
+  // TRIBUTARY_LOG_BLOCK_RANGE: the RPC provider's eth_getLogs block cap, when it is below 10,000
+  const rest = { ...base, logBlockRange: base.logBlockRange ?? process.env.TRIBUTARY_LOG_BLOCK_RANGE };
   return connectChain(typeof deployments === "object" ? { ...rest, deployments } : rest, (chainId) =>
     loadDeployments(chainId, deployments as string | undefined),
   );

@@ -5,6 +5,7 @@ import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
 import { encryptKeystore } from "../chain/keystore.ts";
 import { loadAccount, parsePrivateKey } from "../chain/wallet.ts";
 import { DEFAULT_CUSTODIAN_PORT, startCustodian } from "../custody/server.ts";
+import { parseAllowedOrigins } from "../http/guard.ts";
 import { action } from "./action.ts";
 import { parseIds, UsageError } from "./context.ts";
 
@@ -13,7 +14,7 @@ export function custodianCommand(env: NodeJS.ProcessEnv): Command {
   cmd
     .command("start")
     .description(
-      "serve key release on loopback until interrupted (key from TRIBUTARY_CUSTODIAN_KEY or the state folder)",
+      "serve key release on loopback until interrupted (key from TRIBUTARY_CUSTODIAN_KEY or the state folder; web pages allowed only from TRIBUTARY_ALLOWED_ORIGINS, comma-separated)",
     )
     .option("--host <host>", "interface to listen on", env.TRIBUTARY_CUSTODIAN_HOST ?? "127.0.0.1")
     .option(
@@ -38,6 +39,7 @@ export function custodianCommand(env: NodeJS.ProcessEnv): Command {
           host: o.host,
           port: Number(o.port),
           datanetIds,
+          allowedOrigins: parseAllowedOrigins(env.TRIBUTARY_ALLOWED_ORIGINS),
           log: ctx.opts.json
             ? undefined
             : (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),

@@ -2,6 +2,7 @@
 // trainer holds the job that trains on that contribution. Everything else gets 400/401/403 with a reason
 // about public chain state only; key material never leaves except wrapped for the trainer's key.
 import { createServer } from "node:http";
+import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { isAddress, isHex } from "viem";
@@ -11,15 +12,19 @@ import type { KeyPair } from "../crypto/index.ts";
 import type { ChainConnection } from "../chain/client.ts";
 import { getContributionManifest } from "../chain/protocol/datanets.ts";
 import type { ProtocolContentStore } from "../chain/protocol/content.ts";
+import { closeAfterResponse, createHttpGuard, HttpGuardError, readBody as readCappedBody } from "../http/guard.ts";
 import { loadOrCreateCustodianKey } from "./key.ts";
 import { keyReleaseDomain, recoverKeyReleaseSigner } from "./request.ts";
 import type { KeyRelease, KeyReleaseResponse, ReleasedKey } from "./request.ts";
+import { scanEvents, type LogScanOptions } from "../chain/logs.ts";
+import { fileLogStore } from "../chain/log-store.ts";
 
 export const DEFAULT_CUSTODIAN_PORT = 8788;
 /** A request may be valid for at most this long (so a leaked signature expires soon). */
 export const MAX_REQUEST_TTL_S = 3600;
 export const MAX_CONTRIBUTIONS_PER_REQUEST = 1000;
-const MAX_BODY_BYTES = 256 * 1024;
+/** Default cap on a key-release request body (1000 contribution ids fit in well under this). */
+export const DEFAULT_CUSTODIAN_MAX_BODY_BYTES = 256 * 1024;
 const JOB_CLAIMED = 2;
 const CONTRIBUTION_APPROVED = 2;
 
@@ -37,6 +42,13 @@ export interface CustodianOptions {
   datanetIds?: bigint[];
   /** Called once per request with its outcome (no key material). */
   log?: (line: string) => void;
+  /**
+   * Web origins (scheme://host:port) whose pages may call the custodian, e.g. the web app's; default none
+   * (a request with another Origin/Referer gets 403). Non-browser clients are unaffected.
+   */
+  allowedOrigins?: readonly string[];
+  /** Cap on a request body in bytes (default 256 KiB); more is answered 413. */
+  maxBodyBytes?: number;
 }
 
 export interface RunningCustodian {
@@ -96,16 +108,16 @@ function parseRelease(body: unknown): { message: KeyRelease; signature: Hex } {
   };
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw badRequest("body too large");
-    chunks.push(chunk as Buffer);
+async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readCappedBody(req, limit, "the custodian's maxBodyBytes");
+  } catch (e) {
+    if (e instanceof HttpGuardError) throw new Refusal(e.status, "body_too_large", e.message);
+    throw e;
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    return JSON.parse(text);
   } catch {
     throw badRequest("body is not JSON");
   }
@@ -122,6 +134,7 @@ async function release(
   key: KeyPair,
   message: KeyRelease,
   signature: Hex,
+  scans: LogScanOptions,
 ): Promise<KeyReleaseResponse> {
   const { conn, store } = opts;
   const now = BigInt(Math.floor(Date.now() / 1000));
@@ -164,22 +177,12 @@ async function release(
   if (at < 0) throw forbidden(`job ${message.jobId} does not train on Datanet ${message.datanetId}`);
   const version = versions[at];
 
-  const fromBlock = conn.deployments.deployBlock;
+  // The CIDs and approval versions are only in the registry's events: read from the chain itself (never
+  // an index), in bounded pages, resuming from the state folder's scan cursors.
+  const datanetId = message.datanetId;
   const [submitted, approved] = await Promise.all([
-    pc.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionSubmitted",
-      args: { datanetId: message.datanetId },
-      fromBlock,
-    }),
-    pc.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionApproved",
-      args: { datanetId: message.datanetId },
-      fromBlock,
-    }),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId } }, scans),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId } }, scans),
   ]);
   const cids = new Map(submitted.map((e) => [e.args.contributionId!, e.args.cid!]));
   const approvedIn = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
@@ -226,13 +229,19 @@ async function release(
 
 /** Starts the custodian; resolves once it listens. `stop()` closes it. */
 export async function startCustodian(opts: CustodianOptions): Promise<RunningCustodian> {
-  const key = loadOrCreateCustodianKey({
-    privateKey: opts.privateKey,
-    stateDir: opts.stateDir ?? ".tributary/custodian",
-  });
+  const stateDir = opts.stateDir ?? ".tributary/custodian";
+  const key = loadOrCreateCustodianKey({ privateKey: opts.privateKey, stateDir });
+  // log scans resume from <stateDir>/log-scans (pages of the connection's logBlockRange, final blocks only)
+  const scans: LogScanOptions = { store: fileLogStore(path.join(stateDir, "log-scans")) };
   const publicKey = bytesToHex(key.publicKey);
   const log = opts.log ?? (() => {});
+  const maxBodyBytes = opts.maxBodyBytes ?? DEFAULT_CUSTODIAN_MAX_BODY_BYTES;
+  if (!Number.isSafeInteger(maxBodyBytes) || maxBodyBytes <= 0)
+    throw new RangeError(`maxBodyBytes must be a positive whole number of bytes, got ${maxBodyBytes}`);
+  const host = opts.host ?? "127.0.0.1";
+  const guard = createHttpGuard({ allowedOrigins: opts.allowedOrigins, listenHost: host });
   const server = createServer((req, res) => {
+    if (!guard.admit(req, res)) return;
     const path = new URL(req.url ?? "/", "http://x").pathname;
     if (req.method === "GET" && (path === "/v1/info" || path === "/health")) {
       return send(res, 200, {
@@ -246,8 +255,8 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
       return send(res, 404, { error: "not_found", message: "POST /v1/key-release or GET /v1/info" });
     if (req.method !== "POST") return send(res, 405, { error: "method_not_allowed", message: "use POST" });
     (async () => {
-      const { message, signature } = parseRelease(await readBody(req));
-      const out = await release(opts, key, message, signature);
+      const { message, signature } = parseRelease(await readBody(req, maxBodyBytes));
+      const out = await release(opts, key, message, signature, scans);
       log(
         `key-release job ${message.jobId} datanet ${message.datanetId} trainer ${message.trainer}: ${out.keys.length} keys`,
       );
@@ -255,6 +264,7 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
     })().catch((e: unknown) => {
       if (e instanceof Refusal) {
         log(`key-release refused ${e.status}: ${e.message}`);
+        if (e.status === 413) closeAfterResponse(res);
         return send(res, e.status, { error: e.code, message: e.message });
       }
       log(`key-release failed: ${e instanceof Error ? e.name : "error"}`);
@@ -266,12 +276,12 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(opts.port ?? DEFAULT_CUSTODIAN_PORT, opts.host ?? "127.0.0.1", () => resolve());
+    server.listen(opts.port ?? DEFAULT_CUSTODIAN_PORT, host, () => resolve());
   });
   const addr = server.address() as { port: number; address: string };
-  const host = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
+  const urlHost = addr.address.includes(":") ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `http://${urlHost}:${addr.port}`,
     publicKey,
     keyId: key.keyId,
     keyCreated: key.created,

@@ -1,15 +1,8 @@
 // Small HTTP helpers shared by the RPC, gateway and pinning-service handlers.
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ServerResponse } from "node:http";
 
-/** An error the handlers turn into an HTTP answer with this status. */
-export class HttpError extends Error {
-  readonly status: number;
-  constructor(status: number, message: string) {
-    super(message);
-    this.name = "HttpError";
-    this.status = status;
-  }
-}
+/** An error the handlers turn into an HTTP answer with this status (the shared guard's, so its 413s and 403s are answered alike). */
+export { HttpGuardError as HttpError, readBody } from "../http/guard.ts";
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -28,17 +21,6 @@ export async function pipeChunks(res: ServerResponse, chunks: AsyncIterable<Uint
     });
   }
   res.end();
-}
-
-export async function readBody(req: IncomingMessage, limit = 1024 * 1024): Promise<string> {
-  const parts: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new HttpError(413, `request body over ${limit} bytes`);
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts).toString("utf8");
 }
 
 /** Pulls the first value of a stream before any header is sent, so early errors become clean HTTP errors. */

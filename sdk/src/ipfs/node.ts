@@ -1,5 +1,7 @@
 // The embedded IPFS node: Helia with no networking (no libp2p, routers or block brokers), blocks and
 // pins on disk, serving the Kubo RPC subset, a trustless gateway and a Pinning Service API on loopback.
+// The API port refuses web pages from origins not on `allowedOrigins` (as Kubo's API.HTTPHeaders do), caps
+// request bodies, and its Pinning Service API needs a token unless the node listens on loopback only.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -13,6 +15,7 @@ import { FsBlockstore } from "blockstore-fs";
 import { FsDatastore } from "datastore-fs";
 import { createHeliaLight } from "helia";
 import type { Helia } from "helia";
+import { createHttpGuard, DEFAULT_MAX_BODY_BYTES, isLoopback } from "../http/guard.ts";
 import { handleGateway } from "./gateway.ts";
 import { handlePinningService } from "./pinning-service.ts";
 import { handleRpc } from "./rpc.ts";
@@ -21,6 +24,8 @@ import type { NodeIdentity } from "./rpc.ts";
 export const NODE_VERSION = "0.1.0";
 export const DEFAULT_REPO = ".tributary/ipfs";
 export const PINNING_SERVICE_PATH = "/psa";
+/** Default cap on one `add` request (all its files): 4 GiB. */
+export const DEFAULT_MAX_ADD_BYTES = 4 * 1024 ** 3;
 
 export interface IpfsNodeOptions {
   /** Repository directory (blocks, datastore, identity); default `.tributary/ipfs`. */
@@ -31,8 +36,38 @@ export interface IpfsNodeOptions {
   apiPort?: number;
   /** Gateway port; default 8080, 0 picks a free one. */
   gatewayPort?: number;
-  /** Bearer token for the Pinning Service API; unset leaves it open (it only listens on loopback by default). */
+  /**
+   * Bearer token for the Pinning Service API. Required when `host` is not a loopback address; on loopback,
+   * unset leaves it open to local processes (web pages are still refused by origin).
+   */
   pinningToken?: string;
+  /**
+   * Web origins (scheme://host:port) whose pages may call the RPC and Pinning Service APIs, e.g. the web
+   * app's `http://127.0.0.1:5173`. Default none: requests with any other Origin/Referer get 403.
+   */
+  allowedOrigins?: readonly string[];
+  /** Cap on one `add` request's body in bytes (default 4 GiB); more is answered 413. */
+  maxAddBytes?: number;
+  /** Cap on a Pinning Service API request's JSON body (default 1 MiB). */
+  maxBodyBytes?: number;
+}
+
+/** The node was asked to listen beyond loopback with an open Pinning Service API. */
+export class PinningTokenRequiredError extends Error {
+  constructor(host: string) {
+    super(
+      `the IPFS node would listen on ${host}, beyond loopback, with no Pinning Service API token: anyone who can ` +
+        "reach it could pin and unpin. Set pinningToken (tributary-ipfs --pinning-token, or TRIBUTARY_IPFS_PINNING_TOKEN), " +
+        "or listen on 127.0.0.1.",
+    );
+    this.name = "PinningTokenRequiredError";
+  }
+}
+
+function positiveBytes(name: string, v: number | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!Number.isSafeInteger(v) || v <= 0) throw new RangeError(`${name} must be a positive whole number of bytes, got ${v}`);
+  return v;
 }
 
 export interface IpfsNode {
@@ -127,6 +162,14 @@ export async function createOfflineHelia(repo: string): Promise<{ helia: Helia; 
 export async function startIpfsNode(opts: IpfsNodeOptions = {}): Promise<IpfsNode> {
   const repo = path.resolve(opts.repo ?? DEFAULT_REPO);
   const host = opts.host ?? "127.0.0.1";
+  if (!isLoopback(host) && !opts.pinningToken) throw new PinningTokenRequiredError(host);
+  const maxAddBytes = positiveBytes("maxAddBytes", opts.maxAddBytes, DEFAULT_MAX_ADD_BYTES);
+  const maxBodyBytes = positiveBytes("maxBodyBytes", opts.maxBodyBytes, DEFAULT_MAX_BODY_BYTES);
+  const guard = createHttpGuard({
+    allowedOrigins: opts.allowedOrigins,
+    listenHost: host,
+    methods: ["GET", "POST", "DELETE"],
+  });
   mkdirSync(repo, { recursive: true });
   const unlock = lockRepo(repo);
   let helia: Helia | undefined;
@@ -135,11 +178,19 @@ export async function startIpfsNode(opts: IpfsNodeOptions = {}): Promise<IpfsNod
     const identity = await loadIdentity(repo);
     const created = await createOfflineHelia(repo);
     helia = created.helia;
-    const ctx = { helia, fs: created.fs, identity, version: NODE_VERSION };
-    const psa = { helia, accessToken: opts.pinningToken, delegates: [`/ip4/127.0.0.1/tcp/0/p2p/${identity.id}`] };
+    const ctx = { helia, fs: created.fs, identity, version: NODE_VERSION, maxAddBytes };
+    const psa = { helia, accessToken: opts.pinningToken, delegates: [`/ip4/127.0.0.1/tcp/0/p2p/${identity.id}`], maxBodyBytes };
 
     const api = createServer((req: IncomingMessage, res: ServerResponse) => {
       const url = new URL(req.url ?? "/", "http://api");
+      const refuse = (status: number, message: string) => {
+        const text = url.pathname.startsWith(PINNING_SERVICE_PATH)
+          ? JSON.stringify({ error: { reason: "FORBIDDEN", details: message } })
+          : JSON.stringify({ Message: message, Code: 0, Type: "error" }); // Kubo's error shape
+        res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), connection: "close" });
+        res.end(text);
+      };
+      if (!guard.admit(req, res, refuse)) return;
       if (url.pathname.startsWith("/api/v0/")) void handleRpc(ctx, req, res, url);
       else if (url.pathname.startsWith(`${PINNING_SERVICE_PATH}/`)) void handlePinningService(psa, req, res, url, PINNING_SERVICE_PATH);
       else {

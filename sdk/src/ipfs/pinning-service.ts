@@ -1,7 +1,7 @@
 // A local IPFS Pinning Service API (/pins) backed by the embedded node's own pins, so code written for
 // a remote pinning service runs (and is tested) against the local stack. The node is offline: content
 // must already be on it (added through the RPC API), otherwise the request ends `failed`.
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Helia } from "helia";
 import { Key } from "interface-datastore";
@@ -34,9 +34,18 @@ function psaError(res: ServerResponse, status: number, reason: string, details?:
 
 export interface PinningServiceContext {
   helia: Helia;
-  /** Bearer token required on every request; unset means open (loopback use). */
+  /** Bearer token required on every request; unset means open (allowed only on loopback, see node.ts). */
   accessToken?: string;
   delegates: string[];
+  /** Cap on a request's JSON body. */
+  maxBodyBytes: number;
+}
+
+const digest = (s: string) => createHash("sha256").update(s).digest();
+
+/** Compares the Authorization header with the token in constant time. */
+function authorized(header: string | undefined, token: string): boolean {
+  return header !== undefined && timingSafeEqual(digest(header), digest(`Bearer ${token}`));
 }
 
 async function all(ctx: PinningServiceContext): Promise<StoredPin[]> {
@@ -99,7 +108,7 @@ async function release(ctx: PinningServiceContext, removed: StoredPin): Promise<
 
 export async function handlePinningService(ctx: PinningServiceContext, req: IncomingMessage, res: ServerResponse, url: URL, base: string): Promise<void> {
   try {
-    if (ctx.accessToken && req.headers.authorization !== `Bearer ${ctx.accessToken}`) {
+    if (ctx.accessToken && !authorized(req.headers.authorization, ctx.accessToken)) {
       return psaError(res, 401, "UNAUTHORIZED", "Access token is missing or invalid");
     }
     const rest = url.pathname.slice(base.length);
@@ -122,7 +131,7 @@ export async function handlePinningService(ctx: PinningServiceContext, req: Inco
       return sendJson(res, 200, { count: results.length, results: results.slice(0, limit).map(publicView) });
     }
     if (rest === "/pins" && req.method === "POST") {
-      const pin = validatePin(JSON.parse(await readBody(req)));
+      const pin = validatePin(JSON.parse(await readBody(req, ctx.maxBodyBytes)));
       const stored: StoredPin = { requestid: randomUUID(), created: new Date().toISOString(), pin, delegates: ctx.delegates, ...(await execute(ctx, pin)) };
       await save(ctx, stored);
       return sendJson(res, 202, publicView(stored));
@@ -139,7 +148,7 @@ export async function handlePinningService(ctx: PinningServiceContext, req: Inco
         return;
       }
       if (req.method === "POST") {
-        const pin = validatePin(JSON.parse(await readBody(req)));
+        const pin = validatePin(JSON.parse(await readBody(req, ctx.maxBodyBytes)));
         await ctx.helia.datastore.delete(new Key(PREFIX + id));
         await release(ctx, existing);
         const stored: StoredPin = { requestid: randomUUID(), created: new Date().toISOString(), pin, delegates: ctx.delegates, ...(await execute(ctx, pin)) };

@@ -9,6 +9,7 @@ import { CID } from "multiformats/cid";
 import { boundaryOf, MultipartError, readMultipart } from "./multipart.ts";
 import type { MultipartPart } from "./multipart.ts";
 import { linkOnlyWalker } from "./walker.ts";
+import { capBody, closeAfterResponse } from "../http/guard.ts";
 import { HttpError, pipeChunks, primed, sendJson } from "./http.ts";
 import { importerOptionsFromQuery } from "./profile.ts";
 
@@ -23,6 +24,8 @@ export interface RpcContext {
   fs: UnixFS;
   identity: NodeIdentity;
   version: string;
+  /** Cap on an `add` request's body (all its files together). */
+  maxAddBytes: number;
 }
 
 const truthy = (v: string | null, dflt: boolean) => (v === null ? dflt : v !== "false" && v !== "0");
@@ -108,7 +111,8 @@ async function add(ctx: RpcContext, req: IncomingMessage, res: ServerResponse, q
   }
   if (truthy(q.get("only-hash"), false)) throw new HttpError(400, "only-hash is not supported by this node");
   const pin = truthy(q.get("pin"), true);
-  const results = ctx.fs.addAll(candidates(readMultipart(req, boundary)), { ...options, fileImportConcurrency: 1 });
+  const body = capBody(req, ctx.maxAddBytes, "the node's maxAddBytes (tributary-ipfs --max-add-bytes)");
+  const results = ctx.fs.addAll(candidates(readMultipart(body, boundary)), { ...options, fileImportConcurrency: 1 });
   const entries = await primed(results);
   res.writeHead(200, { "content-type": "application/json", "x-chunked-output": "1", "x-stream-output": "1" });
   const lines: Array<{ path: string; cid: CID }> = [];
@@ -250,6 +254,7 @@ export async function handleRpc(ctx: RpcContext, req: IncomingMessage, res: Serv
     }
   } catch (e) {
     const status = e instanceof HttpError ? e.status : e instanceof MultipartError ? 400 : 500;
+    if (status === 413) closeAfterResponse(res);
     const name = (e as Error).name;
     const message = name === "BlockNotFoundWhileOfflineError" || name === "NotFoundError"
       ? `block not found locally (this node is offline and cannot fetch it)${q.get("arg") ? `: ${q.get("arg")}` : ""}`

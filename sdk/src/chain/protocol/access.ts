@@ -6,6 +6,7 @@ import { eventsIn, readView, sendTx } from "../write.ts";
 import { addJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
 import { ensureAllowance } from "./token.ts";
+import { scanEvents } from "../logs.ts";
 
 export interface TxRef {
   hash: Hash;
@@ -98,12 +99,11 @@ export interface AccessEntry {
 /** Everyone who requested, was granted or bought access to a Datanet, with their current grant. */
 export async function listAccess(conn: ChainConnection, datanetId: bigint): Promise<AccessEntry[]> {
   const acc = conn.contracts.AccessRegistry;
-  const fromBlock = conn.deployments.deployBlock;
-  const q = { address: acc.address, abi: acc.abi, args: { datanetId }, fromBlock } as const;
+  const q = { address: acc.address, abi: acc.abi, args: { datanetId } } as const;
   const [requested, granted, purchased] = await Promise.all([
-    conn.publicClient.getContractEvents({ ...q, eventName: "AccessRequested" }),
-    conn.publicClient.getContractEvents({ ...q, eventName: "AccessGranted" }),
-    conn.publicClient.getContractEvents({ ...q, eventName: "AccessPurchased" }),
+    scanEvents(conn, { ...q, eventName: "AccessRequested" }),
+    scanEvents(conn, { ...q, eventName: "AccessGranted" }),
+    scanEvents(conn, { ...q, eventName: "AccessPurchased" }),
   ]);
   const requests = new Map<string, string>();
   for (const e of requested) requests.set(e.args.account!.toLowerCase(), e.args.requestCID!);

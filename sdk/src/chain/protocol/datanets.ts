@@ -11,6 +11,7 @@ import { NoWalletError, NotFoundError } from "../errors.ts";
 import { readView, sendTx, eventsIn } from "../write.ts";
 import { addJson, catJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
+import { scanEvents } from "../logs.ts";
 
 /** The last path segment (either separator): browser-safe `path.basename`. */
 function basename(p: string): string {
@@ -159,22 +160,9 @@ export async function listContributions(
   datanetId: bigint,
 ): Promise<ContributionInfo[]> {
   const reg = conn.contracts.DatanetRegistry;
-  const fromBlock = conn.deployments.deployBlock;
   const [submitted, approved] = await Promise.all([
-    conn.publicClient.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionSubmitted",
-      args: { datanetId },
-      fromBlock,
-    }),
-    conn.publicClient.getContractEvents({
-      address: reg.address,
-      abi: reg.abi,
-      eventName: "ContributionApproved",
-      args: { datanetId },
-      fromBlock,
-    }),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId } }),
+    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId } }),
   ]);
   const versions = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
   const out: ContributionInfo[] = [];

@@ -12,6 +12,7 @@ import { addJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
 import { baseModelCard, findBaseModel } from "./models.ts";
 import { ensureAllowance } from "./token.ts";
+import { scanEvents } from "../logs.ts";
 
 export const JOB_STATUSES = [
   "none",
@@ -157,13 +158,7 @@ export async function getJob(conn: ChainConnection, jobId: bigint): Promise<JobI
     throw new NotFoundError(`Job ${jobId}`, "List jobs with `tributary job status` on a known id.");
   const [[ids, versions], posted] = await Promise.all([
     pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJobDatanets", args: [jobId] }),
-    pc.getContractEvents({
-      address: jm.address,
-      abi: jm.abi,
-      eventName: "JobPosted",
-      args: { jobId },
-      fromBlock: conn.deployments.deployBlock,
-    }),
+    scanEvents(conn, { address: jm.address, abi: jm.abi, eventName: "JobPosted", args: { jobId } }),
   ]);
   const status = JOB_STATUSES[job.status];
   const info: JobInfo = {

@@ -8,6 +8,7 @@ import { readFileFromSet } from "../../files/set.ts";
 import { BASE_MODEL_CARD_FILE, cardFromConfig, CidString, parseBaseModelCard } from "../../schemas/index.ts";
 import type { BaseModelCard, HfModelConfig } from "../../schemas/index.ts";
 import type { TxRef } from "./access.ts";
+import { scanEvents } from "../logs.ts";
 
 export interface BaseModelInfo {
   baseModelId: number;
@@ -113,13 +114,7 @@ export async function getModel(conn: ChainConnection, modelId: bigint): Promise<
         args: [modelId],
       }),
     ),
-    conn.publicClient.getContractEvents({
-      address: mr.address,
-      abi: mr.abi,
-      eventName: "ModelVersionMinted",
-      args: { tokenId: modelId },
-      fromBlock: conn.deployments.deployBlock,
-    }),
+    scanEvents(conn, { address: mr.address, abi: mr.abi, eventName: "ModelVersionMinted", args: { tokenId: modelId } }),
   ]);
   const ev = minted[0]?.args;
   return {

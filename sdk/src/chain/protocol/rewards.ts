@@ -12,6 +12,7 @@ import { addJson, catJson } from "./content.ts";
 import type { ProtocolContentStore } from "./content.ts";
 import { getModel } from "./models.ts";
 import { ensureAllowance } from "./token.ts";
+import { scanEvents } from "../logs.ts";
 
 export interface RewardPosition {
   modelId: bigint;
@@ -235,12 +236,11 @@ export async function claimPoolReward(
       args: [distributionId],
     }),
   );
-  const [created] = await conn.publicClient.getContractEvents({
+  const [created] = await scanEvents(conn, {
     address: rd.address,
     abi: rd.abi,
     eventName: "PoolDistributionCreated",
     args: { distributionId },
-    fromBlock: conn.deployments.deployBlock,
   });
   const reportCid = created?.args.reportCID;
   if (!reportCid)
