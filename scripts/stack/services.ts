@@ -45,6 +45,8 @@ export interface Step {
   /** Seconds allowed for readiness (services) or completion (tasks); default: TRIBUTARY_READY_TIMEOUT_S. */
   timeoutS?: number;
   urls?(config: StackConfig): [string, string][];
+  /** A service that cannot run without the chain: after a crash it is restarted once the chain answers. */
+  readonly needsChain?: boolean;
   /** Folders (or files) derived from chain state, reset when the chain is found to be a new one. */
   chainDerived?(config: StackConfig): string[];
 }
@@ -169,6 +171,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "custodian",
+    needsChain: true,
     title: "Custodian (key release)",
     kind: "service",
     ports: (c) => [c.ports.custodian],
@@ -198,6 +201,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "indexer",
+    needsChain: true,
     title: "Subgraph indexer (GraphQL)",
     kind: "service",
     ports: (c) => [c.ports.indexer],
@@ -224,6 +228,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "trainer",
+    needsChain: true,
     title: "Trainer node + API",
     kind: "service",
     ports: (c) => [c.ports.trainer],

@@ -24,10 +24,11 @@ describe("failure classification", () => {
         classify(new ContentStoreError("Content store add failed at http://127.0.0.1:5001/api/v0/add: fetch failed. Check the IPFS node is running and reachable.", { cause: refused() })),
         classify(new KeyReleaseDeniedError(503, "chain_unavailable", "the chain does not answer")),
         classify(new NotFoundError("Job 3", "List jobs")),
+        classify(new ContractRevertError({ contract: "JobMarket", functionName: "getJob", errorName: "JobNotFound", reason: "Job 6 does not exist" })),
         classify(refused()),
         classify(new Error("something nobody classified")),
       ].map((f) => [f.kind, f.source]),
-      [["transient", "chain"], ["transient", "ipfs"], ["transient", "custodian"], ["transient", "chain"], ["transient", "network"], ["transient", "unclassified"]],
+      [["transient", "chain"], ["transient", "ipfs"], ["transient", "custodian"], ["transient", "chain"], ["transient", "chain"], ["transient", "network"], ["transient", "unclassified"]],
     );
   });
 

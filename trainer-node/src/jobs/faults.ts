@@ -81,14 +81,16 @@ export const UNRUNNABLE = /cannot be trained as posted|refusing to train|no assi
 
 /** Sorts an error into transient (retry) or deterministic (release); unknown errors count as transient. */
 export function classify(err: unknown): Failure {
-  const message = err instanceof Error ? err.message : String(err);
+  // viem's messages run over many lines (request body, docs link, version): the first says what failed
+  const message = (err instanceof Error ? ((err as { shortMessage?: string }).shortMessage ?? err.message) : String(err)).split("\n")[0];
   const det = (source: string): Failure => ({ kind: "deterministic", source, message });
   const tr = (source: string): Failure => ({ kind: "transient", source, message });
+  // a job the chain does not know: its post was lost with blocks the chain dropped (restarted from an older state dump)
+  if (err instanceof ContractRevertError && err.errorName === "JobNotFound") return tr("chain");
   if (err instanceof ContractRevertError || err instanceof TransactionFailedError) return det("contract");
   if (err instanceof ContentHashMismatchError || err instanceof FileSetMismatchError || err instanceof ContentTamperedError) return det("content");
   if (err instanceof UnsupportedContentError) return det("content");
   if (err instanceof KeyReleaseDeniedError) return err.status >= 500 || err.status === 429 || err.status === 408 ? tr("custodian") : det("custodian");
-  // a job the chain does not know: its post was lost with blocks the chain dropped (restarted from an older state dump)
   if (err instanceof NotFoundError) return tr("chain");
   if (err instanceof Error && UNRUNNABLE.test(err.message)) return det("spec");
   if (err instanceof ContentStoreError) return tr(/gateway/i.test(err.message) ? "gateway" : "ipfs");

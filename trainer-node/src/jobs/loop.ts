@@ -28,7 +28,7 @@ export interface LoopOptions {
   clock?: Clock;
 }
 
-const msg = (err: unknown) => (err instanceof Error ? err.message : String(err));
+const msg = (err: unknown) => classify(err).message;
 
 /** Blocks re-read before the cursor when the chain turns out to have gone back to an older state. */
 const REWIND_MARGIN = 64n;
@@ -109,7 +109,7 @@ export class TrainerLoop {
       if (id === undefined) continue;
       const rec = this.ctx.jobs.get(id.toString());
       // a job skipped because the chain did not know it (its post was lost in a rewind) is looked at again
-      if (rec?.stage === "skipped" && /not found/i.test(rec.reason ?? "")) await this.ctx.jobs.update(rec.jobId, { stage: "seen", reason: undefined });
+      if (rec?.stage === "skipped" && /not found|does not exist/i.test(rec.reason ?? "")) await this.ctx.jobs.update(rec.jobId, { stage: "seen", reason: undefined });
       else await this.ctx.jobs.ensure(id.toString());
     }
     await this.saveCursor(head.number + 1n, head.hash!);
