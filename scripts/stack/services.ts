@@ -45,6 +45,8 @@ export interface Step {
   /** Seconds allowed for readiness (services) or completion (tasks); default: TRIBUTARY_READY_TIMEOUT_S. */
   timeoutS?: number;
   urls?(config: StackConfig): [string, string][];
+  /** This service is the chain: the ones with `needsChain` wait for its readiness check before a restart. */
+  readonly chain?: boolean;
   /** A service that cannot run without the chain: after a crash it is restarted once the chain answers. */
   readonly needsChain?: boolean;
   /** Folders (or files) derived from chain state, reset when the chain is found to be a new one. */
@@ -103,6 +105,7 @@ export const STEPS: readonly Step[] = [
     name: "chain",
     title: "Chain (anvil) JSON-RPC",
     kind: "service",
+    chain: true,
     ports: (c) => [c.ports.chain],
     spawn: (ctx) => anvilSpawn(ctx.config),
     ready: (ctx) => chainReady(ctx.config),

@@ -290,7 +290,7 @@ export class Supervisor {
   }
 
   private async chainUp(): Promise<boolean> {
-    const chain = this.steps.find((s) => s.name === "chain");
+    const chain = this.steps.find((s) => s.chain);
     if (!chain?.ready) return true;
     try {
       return await chain.ready(this.ctx());
