@@ -8,7 +8,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseEther, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
-import { connect, getDatanet, getJob, grantAccess, postJob, type ChainConnection } from "@tributary/sdk/chain";
+import {
+  connect,
+  getDatanet,
+  getJob,
+  grantAccess,
+  postJob,
+  type ChainConnection,
+} from "@tributary/sdk/chain";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { demoAccount } from "./accounts.ts";
 import { httpUrl, layout, loadConfig, rpcUrl, type StackConfig } from "./config.ts";
@@ -17,7 +24,15 @@ import { Supervisor, type RestartPolicy } from "./supervisor.ts";
 
 export const SERVICES = ["chain", "ipfs", "custodian", "trainer", "indexer"] as const;
 export type Service = (typeof SERVICES)[number];
-export const STAGES = ["claiming", "fetching", "training", "attributing", "pinning", "submitting", "finalizing"] as const;
+export const STAGES = [
+  "claiming",
+  "fetching",
+  "training",
+  "attributing",
+  "pinning",
+  "submitting",
+  "finalizing",
+] as const;
 export type FaultStage = (typeof STAGES)[number];
 
 export interface ScenarioResult {
@@ -54,11 +69,22 @@ function reached(stage: FaultStage, rec: JobFile | undefined): boolean {
     case "claiming":
       return true; // the node has noticed the job: the claim is under way
     case "submitting":
-      return (rec.stage === "pinning" && !!rec.result) || rec.stage === "submitted" || rec.stage === "finalized";
+      return (
+        (rec.stage === "pinning" && !!rec.result) || rec.stage === "submitted" || rec.stage === "finalized"
+      );
     case "finalizing":
       return rec.stage === "submitted" || rec.stage === "finalized";
     default: {
-      const order = ["seen", "claimed", "fetching", "training", "attributing", "pinning", "submitted", "finalized"];
+      const order = [
+        "seen",
+        "claimed",
+        "fetching",
+        "training",
+        "attributing",
+        "pinning",
+        "submitted",
+        "finalized",
+      ];
       return order.indexOf(rec.stage) >= order.indexOf(stage);
     }
   }
@@ -108,13 +134,31 @@ export class FaultStack {
 
   async start(): Promise<void> {
     await this.sup.start(false);
-    for (const s of SERVICES) if (!this.sup.process(s)) throw new Error(`${s} did not start: ${this.lines.join("\n")}`);
+    for (const s of SERVICES)
+      if (!this.sup.process(s)) throw new Error(`${s} did not start: ${this.lines.join("\n")}`);
     const deployments = layout(this.config).deploymentsFile;
-    this.builder = await connect({ rpcUrl: rpcUrl(this.config), chainId: this.config.chainId, deployments, account: privateKeyToAccount(demoAccount("builder").privateKey as Hex), pollingInterval: 100 });
-    const alice = await connect({ rpcUrl: rpcUrl(this.config), chainId: this.config.chainId, deployments, account: privateKeyToAccount(demoAccount("alice").privateKey as Hex), pollingInterval: 100 });
+    this.builder = await connect({
+      rpcUrl: rpcUrl(this.config),
+      chainId: this.config.chainId,
+      deployments,
+      account: privateKeyToAccount(demoAccount("builder").privateKey as Hex),
+      pollingInterval: 100,
+    });
+    const alice = await connect({
+      rpcUrl: rpcUrl(this.config),
+      chainId: this.config.chainId,
+      deployments,
+      account: privateKeyToAccount(demoAccount("alice").privateKey as Hex),
+      pollingInterval: 100,
+    });
     this.store = new KuboContentStore({ url: httpUrl(this.config, this.config.ports.ipfsApi.port) });
     // the seed's grant allows 5 jobs; the matrix posts more
-    await grantAccess(alice, { datanetId: 1n, account: this.builder.account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 30 * 86400), uses: 1000 });
+    await grantAccess(alice, {
+      datanetId: 1n,
+      account: this.builder.account!.address,
+      expiresAt: BigInt(Math.floor(Date.now() / 1000) + 30 * 86400),
+      uses: 1000,
+    });
     this.datanet = { id: 1n, version: (await getDatanet(this.builder, 1n)).version };
   }
 
@@ -127,7 +171,14 @@ export class FaultStack {
       baseModel: "tributary-austen-4m",
       method: "lora",
       lora: { r: 4, alpha: 8, dropout: 0, targetModules: ["q_proj", "v_proj"] },
-      training: { learningRate: 5e-3, epochs: this.epochs, batchSize: 2, warmupRatio: 0, seed: 11, maxSeqLength: 96 },
+      training: {
+        learningRate: 5e-3,
+        epochs: this.epochs,
+        batchSize: 2,
+        warmupRatio: 0,
+        seed: 11,
+        maxSeqLength: 96,
+      },
       data: [{ datanetId: this.datanet.id.toString(), version: this.datanet.version }],
       evalSplit: 0,
     };
@@ -135,7 +186,9 @@ export class FaultStack {
 
   private record(jobId: string): JobFile | undefined {
     try {
-      return JSON.parse(fs.readFileSync(path.join(layout(this.config).trainer, "jobs", `${jobId}.json`), "utf8")) as JobFile;
+      return JSON.parse(
+        fs.readFileSync(path.join(layout(this.config).trainer, "jobs", `${jobId}.json`), "utf8"),
+      ) as JobFile;
     } catch {
       return undefined;
     }
@@ -145,7 +198,12 @@ export class FaultStack {
   private async rpc<T>(method: string, params: unknown[] = []): Promise<T> {
     for (;;) {
       try {
-        const res = await fetch(rpcUrl(this.config), { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }), signal: AbortSignal.timeout(3000) });
+        const res = await fetch(rpcUrl(this.config), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+          signal: AbortSignal.timeout(3000),
+        });
         const body = (await res.json()) as { result: T; error?: { message: string } };
         if (body.error) throw new Error(body.error.message);
         return body.result;
@@ -171,19 +229,31 @@ export class FaultStack {
   private async counts(jobId: bigint): Promise<{ claims: number; submissions: number }> {
     const jm = this.builder.contracts.JobMarket;
     const from = BigInt(this.builder.deployments.deployBlock ?? 0);
-    const ev = (eventName: "JobClaimed" | "ResultSubmitted") => this.builder.publicClient.getContractEvents({ address: jm.address, abi: jm.abi, eventName, args: { jobId } as never, fromBlock: from });
+    const ev = (eventName: "JobClaimed" | "ResultSubmitted") =>
+      this.builder.publicClient.getContractEvents({
+        address: jm.address,
+        abi: jm.abi,
+        eventName,
+        args: { jobId } as never,
+        fromBlock: from,
+      });
     return { claims: (await ev("JobClaimed")).length, submissions: (await ev("ResultSubmitted")).length };
   }
 
   /** The indexer's view of the job (after a restart it must match the chain). */
   private async indexed(jobId: bigint): Promise<{ status: string; adapterHash: string | null } | undefined> {
-    const res = await fetch(`${httpUrl(this.config, this.config.ports.indexer.port)}/subgraphs/name/tributary`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ query: `{ job(id: "${jobId}") { status adapterHash } }` }),
-      signal: AbortSignal.timeout(3000),
-    });
-    const body = (await res.json()) as { data?: { job: { status: string; adapterHash: string | null } | null } };
+    const res = await fetch(
+      `${httpUrl(this.config, this.config.ports.indexer.port)}/subgraphs/name/tributary`,
+      {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ query: `{ job(id: "${jobId}") { status adapterHash } }` }),
+        signal: AbortSignal.timeout(3000),
+      },
+    );
+    const body = (await res.json()) as {
+      data?: { job: { status: string; adapterHash: string | null } | null };
+    };
     return body.data?.job ?? undefined;
   }
 
@@ -197,10 +267,23 @@ export class FaultStack {
     const timeoutMs = opts.timeoutMs ?? 600_000;
     const began = Date.now();
     const spec = this.spec();
-    let posted = await this.retry(() => postJob(this.builder, this.store, { spec, budget: parseEther("10"), duration: 3600 }), "posting the job");
+    let posted = await this.retry(
+      () => postJob(this.builder, this.store, { spec, budget: parseEther("10"), duration: 3600 }),
+      "posting the job",
+    );
     const jobId = posted.jobId;
     const id = jobId.toString();
-    const result: ScenarioResult = { service, stage, jobId: id, survived: false, claims: 0, submissions: 0, wallSeconds: 0, failedAttempts: 0, failingSeconds: 0 };
+    const result: ScenarioResult = {
+      service,
+      stage,
+      jobId: id,
+      survived: false,
+      claims: 0,
+      submissions: 0,
+      wallSeconds: 0,
+      failedAttempts: 0,
+      failingSeconds: 0,
+    };
     let firstFailure: number | undefined;
     let unhold: (() => void) | undefined;
     const end = began + timeoutMs;
@@ -208,7 +291,8 @@ export class FaultStack {
     let lastAdvance = 0;
     try {
       for (;;) {
-        if (Date.now() > end) throw new Error(`timed out; the node's record: ${JSON.stringify(this.record(id))}`);
+        if (Date.now() > end)
+          throw new Error(`timed out; the node's record: ${JSON.stringify(this.record(id))}`);
         const rec = this.record(id);
         if (rec?.failure) {
           const at = Date.parse(rec.failure.at);
@@ -233,15 +317,24 @@ export class FaultStack {
           }
         }
         if (killed && rec?.stage === "finalized") break;
-        if (killed && (rec?.stage === "failed" || rec?.stage === "skipped")) throw new Error(`the job ended ${rec.stage}: ${rec.error ?? ""} ${JSON.stringify(rec.failure ?? "")}`);
+        if (killed && (rec?.stage === "failed" || rec?.stage === "skipped"))
+          throw new Error(
+            `the job ended ${rec.stage}: ${rec.error ?? ""} ${JSON.stringify(rec.failure ?? "")}`,
+          );
         if (killed && Date.now() - lastAdvance > 1000) {
           lastAdvance = Date.now();
           // a poster whose job vanished with the chain's lost blocks posts it again
-          const job = await getJob(this.builder, jobId).catch((err: Error) => (/not found|does not exist|JobNotFound/i.test(err.message) ? null : undefined));
+          const job = await getJob(this.builder, jobId).catch((err: Error) =>
+            /not found|does not exist|JobNotFound/i.test(err.message) ? null : undefined,
+          );
           if (job === null) {
             this.log(`[faults] job ${id} vanished with the chain's lost blocks; posting it again`);
-            posted = await this.retry(() => postJob(this.builder, this.store, { spec, budget: parseEther("10"), duration: 3600 }), "posting the job again");
-            if (posted.jobId !== jobId) throw new Error(`the reposted job got id ${posted.jobId}, not ${jobId}`);
+            posted = await this.retry(
+              () => postJob(this.builder, this.store, { spec, budget: parseEther("10"), duration: 3600 }),
+              "posting the job again",
+            );
+            if (posted.jobId !== jobId)
+              throw new Error(`the reposted job got id ${posted.jobId}, not ${jobId}`);
           } else if (job && job.status === "submitted" && job.challengeEndsAt !== undefined) {
             // the challenge window passes at once (chain time moves on)
             const block = await this.builder.publicClient.getBlock().catch(() => undefined);
@@ -259,17 +352,34 @@ export class FaultStack {
       Object.assign(result, await this.retry(() => this.counts(jobId), "reading events"));
       const problems: string[] = [];
       if (onChain.status !== "finalized") problems.push(`on chain the job is ${onChain.status}`);
-      if (onChain.result?.adapterHash !== result.adapterHash) problems.push(`on-chain adapter hash ${onChain.result?.adapterHash} != the node's ${result.adapterHash}`);
-      if (reference && result.adapterHash !== reference.hash) problems.push(`adapter hash ${result.adapterHash} differs from the undisturbed run's ${reference.hash}`);
-      if (result.claims !== 1 || result.submissions !== 1) problems.push(`${result.claims} claims and ${result.submissions} submissions on chain (want 1 and 1)`);
+      if (onChain.result?.adapterHash !== result.adapterHash)
+        problems.push(
+          `on-chain adapter hash ${onChain.result?.adapterHash} != the node's ${result.adapterHash}`,
+        );
+      if (reference && result.adapterHash !== reference.hash)
+        problems.push(
+          `adapter hash ${result.adapterHash} differs from the undisturbed run's ${reference.hash}`,
+        );
+      if (result.claims !== 1 || result.submissions !== 1)
+        problems.push(
+          `${result.claims} claims and ${result.submissions} submissions on chain (want 1 and 1)`,
+        );
       if (service === "indexer") {
         // the restarted indexer catches up with the chain
-        const view = await this.retry(async () => {
-          const v = await this.indexed(jobId);
-          if (v?.status !== "Finalized") throw new Error(`the subgraph says ${JSON.stringify(v)}`);
-          return v;
-        }, "the subgraph catching up", 60_000).catch((err: Error) => ({ status: err.message, adapterHash: null }));
-        if (view.status !== "Finalized" || view.adapterHash?.toLowerCase() !== onChain.result?.adapterHash.toLowerCase()) problems.push(`subgraph inconsistent with the chain: ${JSON.stringify(view)}`);
+        const view = await this.retry(
+          async () => {
+            const v = await this.indexed(jobId);
+            if (v?.status !== "Finalized") throw new Error(`the subgraph says ${JSON.stringify(v)}`);
+            return v;
+          },
+          "the subgraph catching up",
+          60_000,
+        ).catch((err: Error) => ({ status: err.message, adapterHash: null }));
+        if (
+          view.status !== "Finalized" ||
+          view.adapterHash?.toLowerCase() !== onChain.result?.adapterHash.toLowerCase()
+        )
+          problems.push(`subgraph inconsistent with the chain: ${JSON.stringify(view)}`);
       }
       if (problems.length) throw new Error(problems.join("; "));
       result.survived = true;
@@ -281,7 +391,12 @@ export class FaultStack {
     result.wallSeconds = (Date.now() - began) / 1000;
     if (reference) result.extraSeconds = Math.round((result.wallSeconds - reference.seconds) * 10) / 10;
     // every service back before the next scenario
-    for (const s of SERVICES) await this.retry(async () => void (this.sup.isRunning(s) || Promise.reject(new Error(`${s} not running`))), `${s} back`, 60_000).catch(() => {});
+    for (const s of SERVICES)
+      await this.retry(
+        async () => void (this.sup.isRunning(s) || Promise.reject(new Error(`${s} not running`))),
+        `${s} back`,
+        60_000,
+      ).catch(() => {});
     return result;
   }
 }

@@ -23,7 +23,12 @@ export interface RestartPolicy {
   readonly maxFastCrashes: number;
 }
 
-export const DEFAULT_RESTART: RestartPolicy = { baseMs: 1000, capMs: 30_000, fastMs: 10_000, maxFastCrashes: 5 };
+export const DEFAULT_RESTART: RestartPolicy = {
+  baseMs: 1000,
+  capMs: 30_000,
+  fastMs: 10_000,
+  maxFastCrashes: 5,
+};
 
 export interface SupervisorOptions {
   readonly steps?: readonly Step[];
@@ -269,18 +274,23 @@ export class Supervisor {
     const fast = ranMs < this.restart.fastMs;
     const next = { inRow: fast ? c.inRow + 1 : 1, fast: fast ? c.fast + 1 : 0 };
     this.crashes.set(step.name, next);
-    this.out(`[stack] ! ${step.name} stopped unexpectedly (${how}) after ${(ranMs / 1000).toFixed(1)} s; see ${proc.logFile}`);
+    this.out(
+      `[stack] ! ${step.name} stopped unexpectedly (${how}) after ${(ranMs / 1000).toFixed(1)} s; see ${proc.logFile}`,
+    );
     const tail = tailLog(proc.logFile, 8);
     if (tail) this.out(tail.replace(/^/gm, "    "));
     if (next.fast >= this.restart.maxFastCrashes) {
       this.out(
         `[stack] ! ${step.name} crashed ${next.fast} times in a row within ${this.restart.fastMs / 1000} s of starting; giving up on it (read ${proc.logFile}, fix the cause, then restart the stack)`,
       );
-      if (step.name === "chain") this.out("[stack] ! without the chain the other services wait; the stack keeps running");
+      if (step.name === "chain")
+        this.out("[stack] ! without the chain the other services wait; the stack keeps running");
       return;
     }
     const waitMs = Math.min(this.restart.capMs, this.restart.baseMs * 2 ** (next.inRow - 1));
-    this.out(`[stack] ↻ ${step.name}: restarting in ${(waitMs / 1000).toFixed(1)} s (crash ${next.inRow} in a row)`);
+    this.out(
+      `[stack] ↻ ${step.name}: restarting in ${(waitMs / 1000).toFixed(1)} s (crash ${next.inRow} in a row)`,
+    );
     void this.restartService(step, proc, waitMs);
   }
 

@@ -16,7 +16,8 @@ describe("faults: a service killed mid-job costs no work", { timeout: 900_000 },
   let stack: FaultStack;
   let reference: ScenarioResult;
   let home: string;
-  const show = (r: ScenarioResult) => `${JSON.stringify(r)}\n--- stack output:\n${stack.lines.slice(-40).join("\n")}`;
+  const show = (r: ScenarioResult) =>
+    `${JSON.stringify(r)}\n--- stack output:\n${stack.lines.slice(-40).join("\n")}`;
   const survives = (r: ScenarioResult) => {
     assert.equal(r.error, undefined, show(r));
     assert.ok(r.survived);
@@ -40,8 +41,14 @@ describe("faults: a service killed mid-job costs no work", { timeout: 900_000 },
 
   const ref = () => ({ hash: reference.adapterHash!, seconds: reference.wallSeconds });
   const restarted = (service: string) => {
-    assert.ok(stack.lines.some((l) => l.startsWith(`[stack] ↻ ${service}: restarting in`)), `the supervisor said it restarts ${service}`);
-    assert.ok(stack.lines.some((l) => l.startsWith(`[stack] ✓ ${service}: restarted`)), `${service} came back`);
+    assert.ok(
+      stack.lines.some((l) => l.startsWith(`[stack] ↻ ${service}: restarting in`)),
+      `the supervisor said it restarts ${service}`,
+    );
+    assert.ok(
+      stack.lines.some((l) => l.startsWith(`[stack] ✓ ${service}: restarted`)),
+      `${service} came back`,
+    );
   };
 
   it("trainer node SIGKILLed while training: restarted by the supervisor, resumes from the job folder", async () => {
@@ -52,11 +59,16 @@ describe("faults: a service killed mid-job costs no work", { timeout: 900_000 },
 
   it("IPFS down from training until past the old retry budget: the node keeps retrying the pin, then submits", async () => {
     // held down until the node has failed to pin at least 6 times (the old budget gave up after 5)
-    const r = await stack.scenario("ipfs", "training", ref(), { holdUntil: (rec) => rec.stage === "pinning" && (rec.failure?.attempts ?? 0) >= 6 });
+    const r = await stack.scenario("ipfs", "training", ref(), {
+      holdUntil: (rec) => rec.stage === "pinning" && (rec.failure?.attempts ?? 0) >= 6,
+    });
     survives(r);
     restarted("ipfs");
     assert.ok(r.failedAttempts >= 6, `failed attempts ${r.failedAttempts}`);
-    assert.ok(r.failingSeconds > 62, `the outage lasted ${r.failingSeconds} s on the node's clock: longer than the old budget (about 62 s)`);
+    assert.ok(
+      r.failingSeconds > 62,
+      `the outage lasted ${r.failingSeconds} s on the node's clock: longer than the old budget (about 62 s)`,
+    );
   });
 
   it("custodian SIGKILLed while the node fetches the data keys", async () => {

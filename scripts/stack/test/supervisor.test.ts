@@ -147,11 +147,19 @@ describe("supervisor: crashed services", { timeout: 60_000 }, () => {
     const sup = make([flaky("worker", 2)]);
     await sup.start(false);
     try {
-      await waitFor("the second restart", () => lines.some((l) => l.includes("✓ worker: restarted")) && lines.filter((l) => l.includes("✓ worker: restarted")).length === 2);
+      await waitFor(
+        "the second restart",
+        () =>
+          lines.some((l) => l.includes("✓ worker: restarted")) &&
+          lines.filter((l) => l.includes("✓ worker: restarted")).length === 2,
+      );
       assert.ok(lines.some((l) => /! worker stopped unexpectedly \(exit code 3\) after \d+\.\d s/.test(l)));
       assert.deepEqual(
         lines.filter((l) => l.includes("↻ worker")),
-        ["[stack] ↻ worker: restarting in 0.1 s (crash 1 in a row)", "[stack] ↻ worker: restarting in 0.2 s (crash 2 in a row)"],
+        [
+          "[stack] ↻ worker: restarting in 0.1 s (crash 1 in a row)",
+          "[stack] ↻ worker: restarting in 0.2 s (crash 2 in a row)",
+        ],
       );
       assert.ok(sup.isRunning("worker"));
       await waitFor("the third run", () => fs.readFileSync(path.join(dir, "worker.runs"), "utf8") === "3");
@@ -168,7 +176,10 @@ describe("supervisor: crashed services", { timeout: 60_000 }, () => {
     await sup.start(false);
     try {
       await waitFor("giving up", () => lines.some((l) => l.includes("giving up on it")));
-      assert.match(lines.find((l) => l.includes("giving up on it"))!, /! broken crashed 3 times in a row within 5 s of starting; giving up on it \(read .*broken\.log/);
+      assert.match(
+        lines.find((l) => l.includes("giving up on it"))!,
+        /! broken crashed 3 times in a row within 5 s of starting; giving up on it \(read .*broken\.log/,
+      );
       assert.equal(lines.filter((l) => l.includes("↻ broken")).length, 2);
       await new Promise((r) => setTimeout(r, 600));
       assert.equal(fs.readFileSync(path.join(dir, "broken.runs"), "utf8"), "3", "no restart after giving up");
@@ -182,14 +193,23 @@ describe("supervisor: crashed services", { timeout: 60_000 }, () => {
     lines = [];
     const up = path.join(dir, "chain-up");
     fs.writeFileSync(up, "");
-    const chain: Step = { ...program("fakechain", "setInterval(() => {}, 1000)", async () => fs.existsSync(up)), chain: true };
+    const chain: Step = {
+      ...program("fakechain", "setInterval(() => {}, 1000)", async () => fs.existsSync(up)),
+      chain: true,
+    };
     const sup = make([chain, { ...flaky("indexerish", 1, 600), needsChain: true }]);
     await sup.start(false);
     try {
       fs.rmSync(up); // the chain stops answering before the dependent service crashes
-      await waitFor("waiting", () => lines.some((l) => l.includes("indexerish: waiting for the chain before restarting")));
+      await waitFor("waiting", () =>
+        lines.some((l) => l.includes("indexerish: waiting for the chain before restarting")),
+      );
       await new Promise((r) => setTimeout(r, 500));
-      assert.equal(fs.readFileSync(path.join(dir, "indexerish.runs"), "utf8"), "1", "not restarted while the chain is down");
+      assert.equal(
+        fs.readFileSync(path.join(dir, "indexerish.runs"), "utf8"),
+        "1",
+        "not restarted while the chain is down",
+      );
       fs.writeFileSync(up, "");
       await waitFor("the restart", () => lines.some((l) => l.includes("✓ indexerish: restarted")));
       assert.ok(sup.isRunning("fakechain") && sup.isRunning("indexerish"));

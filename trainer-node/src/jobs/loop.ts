@@ -88,7 +88,9 @@ export class TrainerLoop {
   async scan(): Promise<void> {
     const { conn } = this.ctx;
     const pc = conn.publicClient;
-    let { nextBlock: from, lastHash } = await this.cursor();
+    const cursor = await this.cursor();
+    const lastHash = cursor.lastHash;
+    let from = cursor.nextBlock;
     const head = await pc.getBlock();
     this.chainOffset = Number(head.timestamp) - this.clock.now() / 1000;
     const deployBlock = BigInt(conn.deployments.deployBlock ?? 0);
