@@ -37,7 +37,7 @@ try {
   console.log(`reference: adapter ${reference.adapterHash} in ${reference.wallSeconds.toFixed(1)} s`);
   for (const service of services) {
     for (const stage of stages) {
-      const r = await stack.scenario(service, stage, { hash: reference.adapterHash!, seconds: reference.wallSeconds });
+      const r = await stack.scenario(service, stage, { hash: reference.adapterHash!, seconds: reference.wallSeconds }, { timeoutMs: 300_000 });
       results.push(r);
       console.log(`${r.survived ? "SURVIVED" : "LOST    "} ${service.padEnd(9)} at ${stage.padEnd(11)} (killed at record stage ${r.killedAt ?? "-"}) +${r.extraSeconds ?? "?"} s${r.error ? `: ${r.error}` : ""}`);
     }

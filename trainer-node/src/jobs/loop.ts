@@ -13,8 +13,8 @@ import { readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { getJob } from "@tributary/sdk/chain";
 import type { PipelineContext } from "./pipeline.ts";
-import { advanceJob, releaseHeldJob } from "./pipeline.ts";
-import { classify, DEADLINE_STAGES, nextRetry, systemClock } from "./faults.ts";
+import { advanceJob, reconcileWithChain, releaseHeldJob } from "./pipeline.ts";
+import { backoffMs, classify, DEADLINE_STAGES, nextRetry, systemClock } from "./faults.ts";
 import type { BackoffOptions, Clock, Failure, ReleaseCause } from "./faults.ts";
 import { TERMINAL_STAGES } from "./store.ts";
 import type { JobRecord } from "../types.ts";
@@ -236,6 +236,22 @@ export class TrainerLoop {
       return;
     }
     if (f.kind === "deterministic" && DEADLINE_STAGES.has(rec.stage)) {
+      // a refusal may come from a chain that lost this node's claim (restarted from an older state):
+      // then the claim is made again and the step retried, not released
+      let now: JobRecord;
+      try {
+        now = await reconcileWithChain(this.ctx, rec);
+      } catch (e) {
+        this.ctx.log(`job ${jobId}: ${f.message}; cannot check the claim on chain yet (${msg(e)}); retrying`);
+        this.attempts.set(jobId, { n, notBefore: this.clock.now() + backoffMs(n, this.backoff) });
+        return;
+      }
+      if (now.stage === "failed") return;
+      if (now.txs.claim !== rec.txs.claim) {
+        this.ctx.log(`job ${jobId}: ${f.message}: the claim had vanished from the chain and is made again; retrying`);
+        this.attempts.delete(jobId);
+        return;
+      }
       this.ctx.log(`job ${jobId}: ${f.message} (deterministic, ${f.source}: a retry cannot fix it); releasing the job`);
       await this.ctx.jobs.update(jobId, { error: f.message, failure });
       await this.release(jobId, { kind: "abandon", reason: "deterministic", message: f.message });
