@@ -43,6 +43,10 @@ export interface Step {
   /** Seconds allowed for readiness (services) or completion (tasks); default: TRIBUTARY_READY_TIMEOUT_S. */
   timeoutS?: number;
   urls?(config: StackConfig): [string, string][];
+  /** This service is the chain: the ones with `needsChain` wait for its readiness check before a restart. */
+  readonly chain?: boolean;
+  /** A service that cannot run without the chain: after a crash it is restarted once the chain answers. */
+  readonly needsChain?: boolean;
   /** Folders (or files) derived from chain state, reset when the chain is found to be a new one. */
   chainDerived?(config: StackConfig): string[];
 }
@@ -82,6 +86,7 @@ export const STEPS: readonly Step[] = [
     name: "chain",
     title: "Chain (anvil) JSON-RPC",
     kind: "service",
+    chain: true,
     ports: (c) => [c.ports.chain],
     spawn: (ctx) => anvilSpawn(ctx.config),
     ready: (ctx) => chainReady(ctx.config),
@@ -141,6 +146,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "custodian",
+    needsChain: true,
     title: "Custodian (key release)",
     kind: "service",
     ports: (c) => [c.ports.custodian],
@@ -165,6 +171,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "indexer",
+    needsChain: true,
     title: "Subgraph indexer (GraphQL)",
     kind: "service",
     ports: (c) => [c.ports.indexer],
@@ -188,6 +195,7 @@ export const STEPS: readonly Step[] = [
   },
   {
     name: "trainer",
+    needsChain: true,
     title: "Trainer node + API",
     kind: "service",
     ports: (c) => [c.ports.trainer],

@@ -1,5 +1,7 @@
 // The supervisor behind `npm start`: starts the steps of services.ts in order, keeps every service
-// consistent with the chain it finds, prints where everything is, and stops it all cleanly.
+// consistent with the chain it finds, prints where everything is, and stops it all cleanly. A service
+// that crashes is restarted with backoff (and says so); one that keeps crashing right after its start is
+// given up on. While the chain is down the services that need it wait for it instead of the stack stopping.
 import fs from "node:fs";
 import path from "node:path";
 import { demoAccounts, DEV_MNEMONIC } from "./accounts.ts";
@@ -11,9 +13,26 @@ import { describeExit, reapStale, startProcess, stopProcess, tailLog, type Manag
 import { STEPS, type Step, type StepContext } from "./services.ts";
 import { readSeedRecord, seedFile, wipeHome, writeJson } from "./state.ts";
 
+export interface RestartPolicy {
+  /** First wait before a restart (ms); doubles per crash in a row, up to `capMs`. Default 1000. */
+  readonly baseMs: number;
+  readonly capMs: number;
+  /** A run shorter than this (ms) is a fast crash; `maxFastCrashes` of them in a row give up. */
+  readonly fastMs: number;
+  readonly maxFastCrashes: number;
+}
+
+export const DEFAULT_RESTART: RestartPolicy = {
+  baseMs: 1000,
+  capMs: 30_000,
+  fastMs: 10_000,
+  maxFastCrashes: 5,
+};
+
 export interface SupervisorOptions {
   readonly steps?: readonly Step[];
   readonly out?: (line: string) => void;
+  readonly restart?: Partial<RestartPolicy>;
 }
 
 class Aborted extends Error {}
@@ -54,6 +73,13 @@ export class Supervisor {
   private readonly started: { step: Step; proc: Managed }[] = [];
   private readonly running = new Set<string>();
   private instance: string | undefined;
+  private readonly restart: RestartPolicy;
+  /** Per service: crashes in a row, and of those, fast ones in a row. */
+  private readonly crashes = new Map<string, { inRow: number; fast: number }>();
+  private readonly startedAt = new Map<Managed, number>();
+  private readonly holds = new Map<string, Promise<void>>();
+  private onStop!: () => void;
+  private readonly stopSignal = new Promise<void>((r) => (this.onStop = r));
   private aborted = false;
   private stopping: Promise<void> | undefined;
 
@@ -61,6 +87,31 @@ export class Supervisor {
     this.config = config;
     this.steps = opts.steps ?? STEPS;
     this.out = opts.out ?? ((line) => console.log(line));
+    this.restart = { ...DEFAULT_RESTART, ...opts.restart };
+  }
+
+  /**
+   * Keeps a crashed service down until the returned function is called (the fault tests make an outage
+   * as long as they need). A restart already waiting for its backoff waits for this too.
+   */
+  holdRestart(name: string): () => void {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    this.holds.set(name, held);
+    return () => {
+      if (this.holds.get(name) === held) this.holds.delete(name);
+      release();
+    };
+  }
+
+  /** Whether the service is up (started and answering its readiness check). */
+  isRunning(name: string): boolean {
+    return this.running.has(name);
+  }
+
+  /** The running process of a service (tests and the fault benchmark kill it). */
+  process(name: string): Managed | undefined {
+    return this.started.find((s) => s.step.name === name && !s.proc.exit)?.proc;
   }
 
   private ctx(): StepContext {
@@ -141,6 +192,7 @@ export class Supervisor {
       return;
     }
     this.started.push({ step, proc });
+    this.startedAt.set(proc, began);
     const deadline = Date.now() + timeoutMs;
     let lastError = "no answer";
     for (;;) {
@@ -172,10 +224,12 @@ export class Supervisor {
     }
     this.running.add(step.name);
     this.out(`[stack] ✓ ${step.name}: ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
-    proc.exited.then((exit) =>
-      this.onUnexpectedExit(step, proc, exit.code === null ? describeExit(exit) : `exit code ${exit.code}`),
-    );
+    this.watch(step, proc);
     if (step.name === "chain") await this.reconcileWithChain();
+  }
+
+  private watch(step: Step, proc: Managed): void {
+    void proc.exited.then((exit) => this.onUnexpectedExit(step, proc, describeExit(exit)));
   }
 
   private async raceExit(proc: Managed, timeoutMs: number) {
@@ -199,12 +253,100 @@ export class Supervisor {
   private onUnexpectedExit(step: Step, proc: Managed, how: string): void {
     if (this.stopping) return;
     this.running.delete(step.name);
-    this.out(`[stack] ! ${step.name} stopped unexpectedly (${how}); see ${proc.logFile}`);
+    const ranMs = Date.now() - (this.startedAt.get(proc) ?? 0);
+    this.startedAt.delete(proc);
+    const c = this.crashes.get(step.name) ?? { inRow: 0, fast: 0 };
+    const fast = ranMs < this.restart.fastMs;
+    const next = { inRow: fast ? c.inRow + 1 : 1, fast: fast ? c.fast + 1 : 0 };
+    this.crashes.set(step.name, next);
+    this.out(
+      `[stack] ! ${step.name} stopped unexpectedly (${how}) after ${(ranMs / 1000).toFixed(1)} s; see ${proc.logFile}`,
+    );
     const tail = tailLog(proc.logFile, 8);
     if (tail) this.out(tail.replace(/^/gm, "    "));
+    if (next.fast >= this.restart.maxFastCrashes) {
+      this.out(
+        `[stack] ! ${step.name} crashed ${next.fast} times in a row within ${this.restart.fastMs / 1000} s of starting; giving up on it (read ${proc.logFile}, fix the cause, then restart the stack)`,
+      );
+      if (step.name === "chain")
+        this.out("[stack] ! without the chain the other services wait; the stack keeps running");
+      return;
+    }
+    const waitMs = Math.min(this.restart.capMs, this.restart.baseMs * 2 ** (next.inRow - 1));
+    this.out(
+      `[stack] ↻ ${step.name}: restarting in ${(waitMs / 1000).toFixed(1)} s (crash ${next.inRow} in a row)`,
+    );
+    void this.restartService(step, proc, waitMs);
+  }
+
+  /** Whether the step needs the chain to run (it waits for it before a restart). */
+  private needsChain(step: Step): boolean {
+    return step.needsChain ?? false;
+  }
+
+  private async chainUp(): Promise<boolean> {
+    const chain = this.steps.find((s) => s.chain);
+    if (!chain?.ready) return true;
+    try {
+      return await chain.ready(this.ctx());
+    } catch {
+      return false;
+    }
+  }
+
+  /** Starts a crashed service again after `waitMs` (and, for one that needs the chain, once the chain answers). */
+  private async restartService(step: Step, old: Managed, waitMs: number): Promise<void> {
+    await sleep(waitMs);
+    const hold = this.holds.get(step.name);
+    if (hold) {
+      this.out(`[stack] … ${step.name}: restart held (fault test)`);
+      await Promise.race([hold, this.stopSignal]);
+    }
+    if (this.stopping) return;
+    if (this.needsChain(step) && !(await this.chainUp())) {
+      this.out(`[stack] … ${step.name}: waiting for the chain before restarting`);
+      while (!(await this.chainUp())) {
+        if (this.stopping) return;
+        await sleep(500);
+      }
+    }
+    if (this.stopping) return;
     if (step.name === "chain") {
-      this.out("[stack] ! without the chain nothing else works; stopping the stack");
-      void this.stop().then(() => process.exit(1));
+      const moved = quarantineBadState(this.config);
+      if (moved) this.out(`[stack] ! the saved chain state could not be read; moved it to ${moved}`);
+    }
+    const log = logFile(this.config, step.name);
+    const began = Date.now();
+    const proc = startProcess(step.name, step.spawn(this.ctx()), log, layout(this.config).run);
+    const slot = this.started.find((s) => s.proc === old);
+    if (slot) slot.proc = proc;
+    else this.started.push({ step, proc });
+    this.startedAt.set(proc, began);
+    const deadline = Date.now() + (step.timeoutS ?? this.config.readyTimeoutS) * 1000;
+    this.watch(step, proc);
+    for (;;) {
+      if (this.stopping || proc.exit) return; // a crash during start-up is handled by watch()
+      try {
+        if (await step.ready!(this.ctx())) break;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) {
+        this.out(`[stack] ! ${step.name}: no ready answer after its restart; stopping it to try again`);
+        await stopProcess(proc, 2000);
+        return;
+      }
+      await sleep(200);
+    }
+    this.running.add(step.name);
+    this.out(`[stack] ✓ ${step.name}: restarted, ready in ${((Date.now() - began) / 1000).toFixed(1)} s`);
+    if (step.name === "chain") {
+      const found = await chainInstance(this.config, { create: false }).catch(() => undefined);
+      if (this.instance && found !== this.instance) {
+        this.out(
+          "[stack] ! the restarted chain is not the one the stack used (its saved state was lost); stop the stack and `npm start` again to redeploy and reseed",
+        );
+      }
     }
   }
 
@@ -271,6 +413,7 @@ export class Supervisor {
   /** Stops services in reverse start order (the chain last, so it saves its state after the rest). */
   stop(): Promise<void> {
     this.aborted = true;
+    this.onStop();
     this.stopping ??= (async () => {
       for (const { step, proc } of [...this.started].reverse()) {
         if (proc.exit) continue;

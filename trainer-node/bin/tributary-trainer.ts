@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { loadAccount } from "@tributary/sdk/chain";
 import { startTrainerNode } from "../src/index.ts";
+import { jobsCommand } from "./jobs.ts";
 
 const HELP = `tributary-trainer: claims fine-tuning jobs, trains them, submits and collects; serves the models.
 
@@ -21,11 +22,21 @@ Options (environment variable in brackets):
   --serve-only         do not take jobs; serve models only
 Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
 
+Jobs (the same options locate the node's data folder and the chain):
+  tributary-trainer jobs               the node's jobs: stage, reason, status on chain, deadline
+  tributary-trainer jobs retry ID      a failed job the node still holds goes back to its last stage
+                                       (the running node acts at its next pass, else at its next start)
+  tributary-trainer jobs abandon ID    release the job on chain now (releaseJob: the release fee, less
+                                       than a missed deadline); the node stops working on it
+  --json                               machine-readable list
+
 Example:
   TRIBUTARY_PRIVATE_KEY=0x... npx tributary-trainer --kernel ort --base-models tributary-austen-4m`;
 
-const { values } = parseArgs({
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
   options: {
+    json: { type: "boolean" },
     rpc: { type: "string" },
     "chain-id": { type: "string" },
     deployments: { type: "string" },
@@ -59,6 +70,18 @@ const kernel = values.kernel ?? "wasm";
 if (kernel !== "wasm" && kernel !== "ort") fail(`--kernel must be wasm or ort, got ${kernel}`);
 const chainId = int(values["chain-id"] ?? env.TRIBUTARY_CHAIN_ID, "--chain-id", 31337);
 let account;
+if (positionals[0] === "jobs") {
+  const code = await jobsCommand(positionals.slice(1), {
+    dataDir: values["data-dir"] ?? env.TRIBUTARY_TRAINER_DIR ?? ".tributary/trainer",
+    rpcUrl: values.rpc ?? env.TRIBUTARY_RPC_URL ?? "http://127.0.0.1:8545",
+    chainId,
+    deployments: values.deployments ?? env.TRIBUTARY_DEPLOYMENTS_FILE ?? `deployments/${chainId}.json`,
+    json: values.json ?? false,
+    env,
+  });
+  process.exit(code);
+}
+if (positionals.length) fail(`unknown command ${positionals.join(" ")}`);
 try {
   account = loadAccount({}, env);
 } catch (err) {

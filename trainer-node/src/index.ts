@@ -15,6 +15,8 @@ import { connect } from "@tributary/sdk/chain";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { selectKernel } from "@tributary/engine";
 import { citationProvider } from "./jobs/citations.ts";
+import { scaledClock } from "./jobs/faults.ts";
+import type { BackoffOptions, Clock } from "./jobs/faults.ts";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
 import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
@@ -22,7 +24,9 @@ import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
 export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog, ServedModel } from "./types.ts";
 export { JobStore } from "./jobs/store.ts";
 export { TrainerLoop } from "./jobs/loop.ts";
-export { advanceJob } from "./jobs/pipeline.ts";
+export { advanceJob, releaseHeldJob } from "./jobs/pipeline.ts";
+export { classify, nextRetry, remainingWorkSeconds, scaledClock, systemClock } from "./jobs/faults.ts";
+export type { BackoffOptions, Clock, Failure, ReleaseCause } from "./jobs/faults.ts";
 
 export interface TrainerNodeOptions {
   rpcUrl: string;
@@ -51,6 +55,12 @@ export interface TrainerNodeOptions {
   pollMs?: number;
   /** How often vouchers of paid inference are redeemed on chain (ms, default 60000; they are also redeemed at stop). */
   redeemEveryMs?: number;
+  /** Backoff of transient failures (default 1 s doubling to a 60 s cap, with jitter; bounded by each job's deadline). */
+  retry?: BackoffOptions;
+  /** The clock of retries and polls (tests: a scaled or fake one). */
+  clock?: Clock;
+  /** Tests only: run retries and polls on a clock this many times faster than the wall clock. */
+  timeScale?: number;
   /** Whether to take jobs (default true); false serves models only. */
   train?: boolean;
   log?: (line: string) => void;
@@ -84,7 +94,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
   const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
-  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs });
+  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);
   let stopped = false;

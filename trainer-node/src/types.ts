@@ -13,7 +13,7 @@ export type JobStage =
   | "pinning" // adapter, metrics and attribution report to IPFS
   | "submitted" // submitResult confirmed; the challenge window runs
   | "finalized" // finalizeJob (or the poster's acceptance) done: the trainer was paid, the model minted
-  | "failed" // stopped with an error the node cannot recover from (error says why)
+  | "failed" // stopped with an error the node cannot recover from (error says why; failure: kind and stage)
   | "skipped"; // not a job this node can run (reason says why)
 
 export interface JobProgress {
@@ -56,7 +56,15 @@ export interface JobRecord {
   modelId?: string;
   /** OPEN paid to the trainer at finalization (wei, decimal string). */
   trainerPayment?: string;
-  /** Transaction hashes by step (claim, submit, finalize). */
+  /** Unix seconds (chain time) by which the result must be submitted; set at the claim. */
+  dueAt?: string;
+  /** The fit check's estimate of the training time on this node, for the remaining-work estimate. */
+  estimate?: { trainSeconds: number };
+  /** The last failure: transient (being retried) or deterministic, with the stage it happened in. */
+  failure?: { kind: "transient" | "deterministic"; source: string; message: string; stage: JobStage; attempts: number; at: string };
+  /** The job given back on chain (releaseJob): why, and the fee paid (wei). */
+  release?: { kind: string; reason: string; message: string; fee?: string; at?: string };
+  /** Transaction hashes by step (claim, submit, finalize, release). */
   txs: Record<string, string>;
 }
 

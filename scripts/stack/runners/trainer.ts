@@ -7,6 +7,14 @@ import { runUntilStopped } from "./runner.ts";
 
 const config = loadConfig();
 const env = configEnv(config);
+/** Optional tuning from the environment (the fault tests compress retries with the last two). */
+const num = (name: string): number | undefined => {
+  const v = process.env[name];
+  if (v === undefined || v === "") return undefined;
+  const n = Number(v);
+  if (!(n > 0)) throw new Error(`${name}=${v} is not a positive number; unset it or give one`);
+  return n;
+};
 await runUntilStopped("trainer", async () => {
   const trainer = await startTrainerNode({
     rpcUrl: rpcUrl(config),
@@ -18,6 +26,9 @@ await runUntilStopped("trainer", async () => {
     host: config.host,
     port: config.ports.trainer.port,
     privateKey: demoAccount("trainer").privateKey,
+    pollMs: num("TRIBUTARY_TRAINER_POLL_MS"),
+    retry: { baseMs: num("TRIBUTARY_TRAINER_RETRY_BASE_MS"), capMs: num("TRIBUTARY_TRAINER_RETRY_CAP_MS") },
+    timeScale: num("TRIBUTARY_TRAINER_TIME_SCALE"),
   });
   console.log(`trainer node ${trainer.url}`);
   return trainer;

@@ -14,7 +14,7 @@ import type { ChainConnection } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { readContribution } from "@tributary/sdk/contribution";
 import { generateKeyPair, unwrapDataKey } from "@tributary/sdk/crypto";
-import { MAX_CONTRIBUTIONS_PER_REQUEST, requestDataKeys } from "@tributary/sdk/custody";
+import { KeyReleaseDeniedError, MAX_CONTRIBUTIONS_PER_REQUEST, requestDataKeys } from "@tributary/sdk/custody";
 import type { TrainingRecord } from "@tributary/engine";
 
 /** One contribution the job trains on, with its records. */
@@ -83,6 +83,9 @@ export async function fetchJobData(opts: {
         datanetId: ref.datanetId,
         contributionIds: part.map((c) => c.contributionId),
         trainerPubKey: key.publicKey,
+      }).catch((err: unknown) => {
+        if (err instanceof KeyReleaseDeniedError) throw err; // the custodian answered: its status says what it means
+        throw new Error(`the custodian at ${opts.custodianUrl} did not answer the key release: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
       });
       for (const k of res.keys) {
         if (!k.wrappedKey) continue;

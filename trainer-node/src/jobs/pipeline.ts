@@ -7,13 +7,11 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { claimJob, ContractRevertError, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, listContributions, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
+import { claimJob, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, listContributions, releaseJob, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addJson, catJson } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
-import { ContentHashMismatchError } from "@tributary/sdk/contribution";
-import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
-import { addFileSet, fetchFileSet, FileSetMismatchError } from "@tributary/sdk/files";
+import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { parseAdapterManifest, parseJobSpec, parseMetrics } from "@tributary/sdk/schemas";
 import type { JobSpec } from "@tributary/sdk/schemas";
 import { fineTune, splitEval } from "@tributary/engine";
@@ -22,7 +20,10 @@ import type { JobRecord } from "../types.ts";
 import { attribute } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
+import { classify } from "./faults.ts";
+import type { ReleaseCause } from "./faults.ts";
 import type { JobStore } from "./store.ts";
+import { TERMINAL_STAGES } from "./store.ts";
 
 export interface PipelineContext {
   conn: ChainConnection;
@@ -52,15 +53,9 @@ export class SkipJob extends Error {
   }
 }
 
-/** Errors that retrying cannot fix: the job is marked failed with the message. */
+/** Errors that retrying cannot fix (see `classify` in faults.ts). */
 export function isPermanent(err: unknown): boolean {
-  return (
-    err instanceof ContractRevertError ||
-    err instanceof ContentHashMismatchError ||
-    err instanceof FileSetMismatchError ||
-    (err instanceof KeyReleaseDeniedError && err.status >= 400 && err.status < 500) ||
-    (err instanceof Error && /cannot be trained as posted|refusing to train|no assistant message/.test(err.message))
-  );
+  return classify(err).kind === "deterministic";
 }
 
 const jobDirOf = (ctx: PipelineContext, jobId: string) => join(ctx.dataDir, "jobs", jobId);
@@ -127,7 +122,7 @@ async function contextLengthOf(modelDir: string): Promise<number> {
 }
 
 /** Refuses (skips) a job whose training would not fit well inside its duration on this node. */
-async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, modelDir: string): Promise<void> {
+async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, modelDir: string): Promise<number> {
   let bytes = 0;
   for (const ref of job.datanets) {
     for (const c of await listContributions(ctx.conn, ref.datanetId)) {
@@ -139,6 +134,7 @@ async function checkDeadline(ctx: PipelineContext, job: { duration: number; data
   if (seconds > DEADLINE_SHARE * job.duration) {
     throw new SkipJob(`training would take about ${Math.ceil(seconds)} s on this node (${Math.round(tokens)} tokens), more than ${Math.round(DEADLINE_SHARE * 100)}% of the job's ${job.duration} s deadline; claiming it would risk the stake`);
   }
+  return seconds;
 }
 
 /** Reads the job and its spec; checks the node can run it; claims it. */
@@ -150,7 +146,7 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
     if (job.trainer?.toLowerCase() === me) {
       // this operator's job from before a crash or from another data folder: pick up at the chain's state
       const base = { specCid: job.specCid, datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })) };
-      if (job.status === "claimed") await ctx.jobs.update(rec.jobId, { ...base, stage: "claimed" });
+      if (job.status === "claimed") await ctx.jobs.update(rec.jobId, { ...base, stage: "claimed", dueAt: job.dueAt?.toString() });
       else if (job.status === "submitted" || job.status === "disputed") await ctx.jobs.update(rec.jobId, { ...base, stage: "submitted", challengeEndsAt: job.challengeEndsAt?.toString() });
       else if (job.status === "finalized") await ctx.jobs.update(rec.jobId, { ...base, stage: "finalized", modelId: job.modelId?.toString() });
       else throw new SkipJob(`job is ${job.status}`);
@@ -169,15 +165,16 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   } catch (err) {
     throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
   }
-  await checkDeadline(ctx, job, spec, modelDir);
+  const trainSeconds = await checkDeadline(ctx, job, spec, modelDir);
   await ctx.jobs.update(rec.jobId, {
+    estimate: { trainSeconds },
     specCid: job.specCid,
     baseModel: base.name,
     datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })),
   });
   const tx = await claimJob(ctx.conn, jobId);
   ctx.log(`job ${jobId}: claimed (due ${new Date(Number(tx.dueAt) * 1000).toISOString()})`);
-  await ctx.jobs.update(rec.jobId, { stage: "claimed", txs: { claim: tx.hash } });
+  await ctx.jobs.update(rec.jobId, { stage: "claimed", dueAt: tx.dueAt.toString(), txs: { claim: tx.hash } });
 }
 
 interface JobFiles {
@@ -343,7 +340,9 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   });
 }
 
-async function submitStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
+async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void> {
+  const rec = await reconcileWithChain(ctx, rec0);
+  if (rec.stage === "failed") return;
   const r = rec.result!;
   const job = await getJob(ctx.conn, BigInt(rec.jobId));
   if (job.status === "submitted" || job.status === "finalized" || job.status === "disputed") {
@@ -401,6 +400,7 @@ async function finalizeStage(ctx: PipelineContext, rec: JobRecord): Promise<bool
  */
 export async function advanceJob(ctx: PipelineContext, jobId: string): Promise<JobRecord> {
   let rec = await ctx.jobs.ensure(jobId);
+  if (rec.stage !== "seen" && !TERMINAL_STAGES.has(rec.stage)) rec = await reconcileWithChain(ctx, rec);
   try {
     if (rec.stage === "seen") {
       await claimStage(ctx, rec);
@@ -410,7 +410,7 @@ export async function advanceJob(ctx: PipelineContext, jobId: string): Promise<J
     if (err instanceof SkipJob) return ctx.jobs.update(jobId, { stage: "skipped", reason: err.message });
     throw err;
   }
-  if (["claimed", "fetching", "training", "attributing", "pinning"].includes(rec.stage)) {
+  if (HELD_STAGES.has(rec.stage)) {
     if (!rec.result) await trainStages(ctx, rec);
     rec = ctx.jobs.get(jobId)!;
     await submitStage(ctx, rec);
@@ -418,4 +418,61 @@ export async function advanceJob(ctx: PipelineContext, jobId: string): Promise<J
   }
   if (rec.stage === "submitted") await finalizeStage(ctx, rec);
   return ctx.jobs.get(jobId)!;
+}
+
+/** Stages in which the node holds a claim it has not submitted yet. */
+const HELD_STAGES: ReadonlySet<JobRecord["stage"]> = new Set(["claimed", "fetching", "training", "attributing", "pinning"]);
+
+const isMe = (ctx: PipelineContext, a: string | undefined) => a?.toLowerCase() === ctx.conn.account!.address.toLowerCase();
+
+/**
+ * Compares a held job's record with the chain and repairs what a chain restart from an older state dump
+ * lost: a claim that vanished is claimed again, a submission that vanished is submitted again (the
+ * result is kept). A job the operator abandoned, or that is no longer this node's, ends as failed.
+ */
+export async function reconcileWithChain(ctx: PipelineContext, rec: JobRecord): Promise<JobRecord> {
+  if (!HELD_STAGES.has(rec.stage) && rec.stage !== "submitted") return rec;
+  const abandoned = ctx.jobs.request(rec.jobId, "abandon");
+  const job = await getJob(ctx.conn, BigInt(rec.jobId));
+  if (job.status === "open") {
+    if (abandoned || rec.release) {
+      return ctx.jobs.update(rec.jobId, { stage: "failed", error: rec.release?.message ?? "abandoned by the operator (tributary-trainer jobs abandon); the job is open again" });
+    }
+    ctx.log(`job ${rec.jobId}: this node's ${rec.stage === "submitted" ? "claim and submission" : "claim"} vanished from the chain (restarted from an older state?); claiming again`);
+    const tx = await claimJob(ctx.conn, BigInt(rec.jobId));
+    ctx.log(`job ${rec.jobId}: claimed again (due ${new Date(Number(tx.dueAt) * 1000).toISOString()})`);
+    return ctx.jobs.update(rec.jobId, { dueAt: tx.dueAt.toString(), txs: { claim: tx.hash }, ...(rec.stage === "submitted" ? { stage: rec.result ? "pinning" : "claimed" } : {}) });
+  }
+  if (!isMe(ctx, job.trainer)) {
+    return ctx.jobs.update(rec.jobId, { stage: "failed", error: `the job is ${job.status}${job.trainer ? ` by another trainer (${job.trainer})` : ""}; this node no longer holds it` });
+  }
+  if (job.status === "claimed" && rec.stage === "submitted") {
+    ctx.log(`job ${rec.jobId}: the submission vanished from the chain (restarted from an older state?); submitting again`);
+    return ctx.jobs.update(rec.jobId, { stage: rec.result ? "pinning" : "claimed", dueAt: job.dueAt?.toString() });
+  }
+  if (job.status === "claimed" && job.dueAt !== undefined && rec.dueAt !== job.dueAt.toString()) return ctx.jobs.update(rec.jobId, { dueAt: job.dueAt.toString() });
+  return rec;
+}
+
+/**
+ * Gives a claimed job back on chain with its cause, and records it (stage failed, `release`). The cause's
+ * kind picks the chain call: `abandon` is `releaseJob` (the trainer pays the release fee).
+ */
+export async function releaseHeldJob(ctx: PipelineContext, jobId: string, cause: ReleaseCause): Promise<JobRecord> {
+  const rec = ctx.jobs.get(jobId)!;
+  const pending = { kind: cause.kind, reason: cause.reason, message: cause.message };
+  await ctx.jobs.update(jobId, { stage: "failed", error: cause.message, release: pending });
+  const job = await getJob(ctx.conn, BigInt(jobId));
+  if (job.status !== "claimed" || !isMe(ctx, job.trainer)) {
+    ctx.log(`job ${jobId}: not released: the job is ${job.status} on chain, not held by this node`);
+    return ctx.jobs.update(jobId, { release: { ...pending, at: new Date().toISOString(), message: `${cause.message} (nothing to release: the job is ${job.status} on chain)` } });
+  }
+  let tx: { hash: string; fee: bigint };
+  switch (cause.kind) {
+    case "abandon":
+      tx = await releaseJob(ctx.conn, BigInt(jobId));
+      break;
+  }
+  ctx.log(`job ${jobId}: released on chain (${cause.reason}: ${cause.message}); fee ${tx.fee} wei (stage was ${rec.failure?.stage ?? rec.stage})`);
+  return ctx.jobs.update(jobId, { release: { ...pending, fee: tx.fee.toString(), at: new Date().toISOString() }, txs: { release: tx.hash } });
 }

@@ -2,11 +2,16 @@
  * The node's job records: one JSON file per job under `<dir>/<jobId>.json`, written atomically (temporary
  * file, then rename), so a crash at any moment leaves either the old or the new record, never half of
  * one. Listeners get every stage change and every training progress report (the API streams them).
+ * An operator's request about a job (`tributary-trainer jobs retry|abandon <id>`, from another process)
+ * is a file next to the record, `<jobId>.<retry|abandon>`; the node acts on it at its next pass.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { JobEvent, JobProgress, JobRecord, JobsView } from "../types.ts";
+
+/** What an operator can ask the node to do with one of its jobs. */
+export type JobRequest = "retry" | "abandon";
 
 export const TERMINAL_STAGES: ReadonlySet<JobRecord["stage"]> = new Set(["finalized", "failed", "skipped"]);
 
@@ -94,6 +99,26 @@ export class JobStore implements JobsView {
       await rename(tmp, file);
     });
     return this.writes;
+  }
+
+  /** The operator's pending request of this kind about the job (its note), if any. */
+  request(jobId: string, kind: JobRequest): { at: string; note?: string } | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.dir, `${jobId}.${kind}`), "utf8")) as { at: string; note?: string };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Files a request (the CLI; the running node picks it up at its next pass, or at its next start). */
+  addRequest(jobId: string, kind: JobRequest, note?: string): void {
+    const file = join(this.dir, `${jobId}.${kind}`);
+    writeFileSync(`${file}.tmp`, JSON.stringify({ at: new Date().toISOString(), ...(note ? { note } : {}) }));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  clearRequest(jobId: string, kind: JobRequest): void {
+    rmSync(join(this.dir, `${jobId}.${kind}`), { force: true });
   }
 
   /** Whether a record file exists for the job (tests, tooling). */
