@@ -222,7 +222,7 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     assert.ok(next.usage!.prompt_tokens > r.usage!.prompt_tokens, "the call and the tool result are in the prompt");
   });
 
-  it("logprobs are those of the distribution sampled from: greedy takes the top one, the grammar mask leaves forced tokens at 0", async () => {
+  it("logprobs are those of the distribution sampled from: greedy takes the top one, the grammar mask leaves only the continuations of a forced answer", async () => {
     const g = await client.chat.completions.create({ model: MODEL, messages: ask("Who is Mr. Darcy?"), temperature: 0, max_tokens: 20, logprobs: true, top_logprobs: 5 });
     const content = g.choices[0].logprobs!.content!;
     assert.equal(content.length, g.usage!.completion_tokens);
@@ -351,6 +351,20 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     assert.equal(text, ch.text);
     assert.equal(finish, ch.finish_reason);
     assert.deepEqual(usage, whole.usage);
+    // streamed logprobs: the same tokens, offsets and alternatives as the whole answer
+    const sl = await client.completions.create({ ...req, logprobs: 3, stream: true });
+    const offsets: number[] = [];
+    const lps: number[] = [];
+    for await (const c of sl) {
+      offsets.push(...(c.choices[0]?.logprobs?.text_offset ?? []));
+      lps.push(...(c.choices[0]?.logprobs?.token_logprobs ?? []));
+    }
+    assert.deepEqual(offsets, ch.logprobs!.text_offset);
+    assert.deepEqual(lps, ch.logprobs!.token_logprobs);
+    // a request the model cannot take is a 400 before any stream starts
+    for (const bad of [{ prompt: "x ".repeat(2000) }, { logit_bias: { 4096: 1 } }]) {
+      await assert.rejects(client.completions.create({ ...req, ...bad, stream: true }), (e: any) => e instanceof OpenAI.BadRequestError && e.param === Object.keys(bad)[0]);
+    }
     const echo = await client.completions.create({ ...req, echo: true });
     assert.equal(echo.choices[0].text, req.prompt + ch.text);
     // the prompt as token ids (BOS included by the caller), and a list of one prompt

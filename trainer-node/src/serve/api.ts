@@ -198,6 +198,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       topLogprobs: req.topLogprobs,
       grammar: g.grammar,
     };
+    await o.models.check(model, creq, { prompt: chat ? "messages" : "prompt", grammar: chat && chat.responseFormat.type === "text" ? "tools" : "response_format" });
     // a priced model version is served against a voucher (402 with the terms otherwise), for every choice's tokens
     const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), maxTokens * req.n) : null;
     const bill = async (r: { promptTokens: number; completionTokens: number }) => {
@@ -287,12 +288,15 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
         writes = writes.then(() => stream.writeSSE({ data })).catch(() => abort.abort());
       };
       // per choice: the text streamed so far, what of its view was sent, and logprobs not yet sent
-      const acc = Array.from({ length: req.n }, () => ({ text: "", content: 0, calls: [] as number[], logprobs: 0 }));
+      const acc = Array.from({ length: req.n }, () => ({ text: "", content: 0, calls: [] as number[], logprobs: 0, offset: g.promptText.length }));
       const pendingLogprobs = (seqLogprobs: TokenLogprob[] | null | undefined, i: number) => {
         if (!seqLogprobs) return null;
         const lps = seqLogprobs.slice(acc[i].logprobs);
         acc[i].logprobs = seqLogprobs.length;
-        return g.kind === "chat" ? chatLogprobs(lps) : textLogprobs(lps, 0);
+        if (g.kind === "chat") return chatLogprobs(lps);
+        const out = textLogprobs(lps, acc[i].offset);
+        for (const t of lps) acc[i].offset += table.text[t.id].length;
+        return out;
       };
       const emitView = (i: number, view: AnswerView, lps: TokenLogprob[] | null | undefined) => {
         const a = acc[i];

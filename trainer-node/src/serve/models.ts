@@ -354,19 +354,42 @@ export class ModelServer {
    * Generates `req.n` choices for a prompt of token ids: one prefill, then the choices in turns, one token
    * each. `onDelta(index, text)` receives each choice's text as it becomes final.
    */
-  async complete(model: ServedModel, req: CompletionRequest, onDelta?: (index: number, delta: string, seq: Sequence) => void): Promise<CompletionResult> {
+  /**
+   * Checks a request against the model (prompt within the context, logit_bias ids in the vocabulary, the
+   * grammar compiles) so that the API can answer 400 before a stream starts; complete() checks the same.
+   * `params` name the request fields the prompt and the grammar come from.
+   */
+  async check(model: ServedModel, req: CompletionRequest, params: { prompt?: string; grammar?: string } = {}): Promise<void> {
+    const promptParam = params.prompt ?? "messages";
+    const grammarParam = params.grammar ?? "response_format";
     const base = await this.base(model.baseModelCid);
-    const adapter = await this.adapter(model, base);
     const prompt = req.prompt;
     const context = base.model.rope.maxPos;
-    if (!prompt.length) throw new BadRequestError("prompt", "the prompt is empty");
+    if (!prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
     if (prompt.length >= context) {
-      throw new BadRequestError("messages", `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the conversation`, "context_length_exceeded");
+      throw new BadRequestError(promptParam, `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the ${promptParam === "messages" ? "conversation" : "prompt"}`, "context_length_exceeded");
     }
     const vocab = base.model.config.vocabSize;
     for (const id of req.logitBias?.keys() ?? []) {
       if (!(id >= 0 && id < vocab)) throw new BadRequestError("logit_bias", `'logit_bias' names token ${id}; this model's token ids are 0..${vocab - 1}`);
     }
+    if (req.grammar) {
+      let c;
+      try {
+        c = await (await this.grammar(model)).constraint(req.grammar);
+      } catch (e) {
+        throw new BadRequestError(grammarParam, `'${grammarParam}': the grammar could not be built from it: ${e instanceof Error ? e.message : String(e)}`, "unsupported_schema");
+      }
+      c.dispose();
+    }
+  }
+
+  async complete(model: ServedModel, req: CompletionRequest, onDelta?: (index: number, delta: string, seq: Sequence) => void): Promise<CompletionResult> {
+    await this.check(model, req);
+    const base = await this.base(model.baseModelCid);
+    const adapter = await this.adapter(model, base);
+    const prompt = req.prompt;
+    const context = base.model.rope.maxPos;
     const n = req.n ?? 1;
     const maxTokens = req.maxTokens ?? context;
     const seed = req.seed ?? Math.floor(Math.random() * 2 ** 32);
