@@ -383,7 +383,7 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     const plain = await client.chat.completions.create(m);
     const ignored = { user: "u1", metadata: { k: "v" }, store: false, service_tier: "auto", parallel_tool_calls: false, prompt_cache_key: "k", safety_identifier: "s", prediction: { type: "content", content: "x" }, prompt_cache_retention: "in-memory" };
     assert.deepEqual(Object.keys(ignored).sort(), [...IGNORED.chat].sort());
-    const withIgnored = await client.chat.completions.create({ ...m, ...(ignored as any), modalities: ["text"] });
+    const withIgnored = await client.chat.completions.create({ ...m, ...(ignored as any), modalities: ["text"], functions: null, audio: null } as any);
     assert.equal(withIgnored.choices[0].message.content, plain.choices[0].message.content);
     const refusedChat: [Record<string, unknown>, string][] = [
       [{ audio: { voice: "alloy", format: "wav" } }, "audio"],

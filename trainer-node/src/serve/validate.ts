@@ -127,10 +127,10 @@ function content(v: unknown, at: string, nullable: boolean): string {
   throw new BadRequestError(`${at}.content`, `'${at}.content' must be a string or an array of text parts`, "invalid_type");
 }
 
-/** Refuses unknown and unsupported parameters; `known` are the ones the endpoint handles. */
+/** Refuses unknown and unsupported parameters (null means unset); `known` are the ones the endpoint handles. */
 function checkKeys(body: Record<string, unknown>, known: Set<string>, ignored: readonly string[]): void {
   for (const key of Object.keys(body)) {
-    if (known.has(key) || ignored.includes(key)) continue;
+    if (known.has(key) || ignored.includes(key) || body[key] === null) continue;
     if (key in REFUSED) throw new BadRequestError(key, `'${key}' is not supported by this server: ${REFUSED[key]}`, "unsupported_parameter");
     throw new BadRequestError(key, `'${key}' is not a parameter this endpoint knows; remove it (parameters that would change the output are never ignored)`, "unknown_parameter");
   }
