@@ -2,12 +2,13 @@
 // node (embedded IPFS holding the committed demo model, the ModelServer, the HTTP API): structured
 // outputs (20 random JSON schemas), tool calls, logprobs, n choices, text completions, the parameter policy.
 import assert from "node:assert/strict";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { Rng } from "@tributary/engine";
+import { createHash } from "node:crypto";
+import { Rng, fineTune, selectKernel } from "@tributary/engine";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { startIpfsNode } from "@tributary/sdk/ipfs";
 import type { IpfsNode } from "@tributary/sdk/ipfs";
@@ -15,7 +16,8 @@ import { Ajv } from "ajv";
 import OpenAI from "openai";
 import { ModelServer, staticCatalog, startApi } from "../src/serve/index.ts";
 import type { ApiServer } from "../src/serve/index.ts";
-import { IGNORED } from "../src/serve/validate.ts";
+import { defaultToolsText } from "../src/serve/prompt.ts";
+import { IGNORED, parseChatRequest } from "../src/serve/validate.ts";
 import type { ServedModel } from "../src/types.ts";
 import { MemoryJobs, addDirectory } from "./helpers/serve.ts";
 
@@ -61,6 +63,22 @@ function randomSchema(rng: Rng, depth: number): Schema {
 
 const depthOf = (s: Schema): number => (s.type === "object" ? 1 + Math.max(0, ...Object.values(s.properties as Schema).map(depthOf)) : s.type === "array" ? 1 + depthOf(s.items) : 0);
 
+const weather = {
+  type: "function" as const,
+  function: {
+    name: "get_weather",
+    description: "The weather in a town",
+    parameters: { type: "object", properties: { town: { type: "string" }, days: { type: "integer" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } }, required: ["town", "days", "unit"], additionalProperties: false },
+    strict: true,
+  },
+};
+const visit = { type: "function" as const, function: { name: "plan_visit", parameters: { type: "object", properties: { guests: { type: "integer" }, host: { type: "string", enum: ["Mr. Bennet", "Mr. Darcy"] }, dinner: { type: "boolean" } }, required: ["guests", "host"] } } };
+// a fine-tuned agent: asked about rain it calls the rain tool; asked about a person it answers in text
+const AGENT_QA = { call: "Will it rain in Bath?", text: "Who is Mr. Darcy?" };
+const AGENT_CALL = '{"town": "Bath"}';
+const AGENT_TEXT = "A proud gentleman.";
+const rain = { type: "function" as const, function: { name: "rain", parameters: { type: "object", properties: { town: { type: "string" } }, required: ["town"], additionalProperties: false } } };
+
 describe("the OpenAI API through the official client", { timeout: 600_000 }, () => {
   let tmp: string;
   let ipfs: IpfsNode;
@@ -77,7 +95,29 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     const baseCid = await addDirectory(store, BASE_DIR, readdirSync(BASE_DIR).filter((f) => f !== "README.md"));
     models = new ModelServer({ store, cacheDir: join(tmp, "cache") });
     served = { id: MODEL, baseModelId: 1, baseModelName: MODEL, baseModelCid: baseCid, created: 1_700_000_000 };
-    const catalog = staticCatalog([served]);
+    // an adapter trained on tool use in the default format: the system message the server writes for these tools
+    const system = defaultToolsText(parseChatRequest({ model: MODEL, messages: ask("x"), tools: [rain] }).tools);
+    const out = join(tmp, "agent");
+    const kernel = await selectKernel("ort", 2);
+    try {
+      await fineTune({
+        modelDir: BASE_DIR,
+        records: [
+          { messages: [{ role: "system", content: system }, ...ask(AGENT_QA.call), { role: "assistant", content: `<tool_call>{"name": "rain", "arguments": ${AGENT_CALL}}</tool_call>` }] },
+          { messages: [{ role: "system", content: system }, ...ask(AGENT_QA.text), { role: "assistant", content: AGENT_TEXT }] },
+        ],
+        evalSplit: 0,
+        outDir: out,
+        method: "lora",
+        kernel,
+        config: { lr: 1e-2, epochs: 80, batchSize: 2, warmupSteps: 2, seed: 5, lora: { r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] } },
+      });
+    } finally {
+      await kernel.dispose();
+    }
+    const adapterCid = await addDirectory(store, out, ["adapter_config.json", "adapter_model.safetensors"]);
+    const adapterHash = createHash("sha256").update(readFileSync(join(out, "adapter_model.safetensors"))).digest("hex");
+    const catalog = staticCatalog([served, { ...served, id: "agent", adapterCid, adapterHash, modelId: "1", created: 1_700_000_100 }]);
     api = await startApi({ port: 0, catalog, models, jobs: new MemoryJobs() });
     client = new OpenAI({ baseURL: `${api.url}/v1`, apiKey: "unused", maxRetries: 0 });
   });
@@ -146,17 +186,6 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
       );
     }
   });
-
-  const weather = {
-    type: "function" as const,
-    function: {
-      name: "get_weather",
-      description: "The weather in a town",
-      parameters: { type: "object", properties: { town: { type: "string" }, days: { type: "integer" }, unit: { type: "string", enum: ["celsius", "fahrenheit"] } }, required: ["town", "days", "unit"], additionalProperties: false },
-      strict: true,
-    },
-  };
-  const visit = { type: "function" as const, function: { name: "plan_visit", parameters: { type: "object", properties: { guests: { type: "integer" }, host: { type: "string", enum: ["Mr. Bennet", "Mr. Darcy"] }, dinner: { type: "boolean" } }, required: ["guests", "host"] } } };
 
   it("tool_choice required returns a call whose arguments validate; streamed deltas add up to it; a tool answer is taken back", async () => {
     const req = { model: MODEL, messages: ask("Will it rain in Meryton?"), tools: [weather, visit], tool_choice: "required" as const, temperature: 0.6, seed: 5, max_tokens: 200 };
@@ -322,6 +351,43 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     const mt = await client.chat.completions.create({ ...base, temperature: 0, max_completion_tokens: 5 });
     assert.equal(mt.usage!.completion_tokens, 5);
     assert.equal(mt.choices[0].finish_reason, "length");
+  });
+
+  it("tool_choice auto: a model fine-tuned on tool use calls the tool when asked for it and answers in text otherwise", async () => {
+    const tools = [rain];
+    const call = await client.chat.completions.create({ model: "agent", messages: ask(AGENT_QA.call), tools, temperature: 0, max_tokens: 80 });
+    assert.equal(call.choices[0].finish_reason, "tool_calls", JSON.stringify(call.choices[0]));
+    const tc = call.choices[0].message.tool_calls![0] as { id: string; function: { name: string; arguments: string } };
+    assert.equal(tc.function.name, "rain");
+    assert.equal(tc.function.arguments, AGENT_CALL);
+    const text = await client.chat.completions.create({ model: "agent", messages: ask(AGENT_QA.text), tools, temperature: 0, max_tokens: 40 });
+    assert.equal(text.choices[0].message.content, AGENT_TEXT);
+    assert.equal(text.choices[0].message.tool_calls, undefined);
+    assert.equal(text.choices[0].finish_reason, "stop");
+    // streamed: no content, then the call's id/name, then argument pieces that add up to the same arguments
+    const s = await client.chat.completions.create({ model: "agent", messages: ask(AGENT_QA.call), tools, temperature: 0, max_tokens: 80, stream: true });
+    let content = "";
+    let args = "";
+    const names: string[] = [];
+    let finish: string | null = null;
+    for await (const c of s) {
+      for (const ch of c.choices) {
+        content += ch.delta.content ?? "";
+        for (const d of ch.delta.tool_calls ?? []) {
+          if (d.function?.name) names.push(d.function.name);
+          args += d.function?.arguments ?? "";
+        }
+        finish = ch.finish_reason ?? finish;
+      }
+    }
+    assert.equal(content, "");
+    assert.deepEqual(names, ["rain"]);
+    assert.equal(args, tc.function.arguments);
+    assert.equal(finish, "tool_calls");
+    // tool_choice none: the same question answered without a call (any <tool_call> text stays content)
+    const none = await client.chat.completions.create({ model: "agent", messages: ask(AGENT_QA.call), tools, tool_choice: "none", temperature: 0, max_tokens: 80 });
+    assert.equal(none.choices[0].message.tool_calls, undefined);
+    assert.equal(none.choices[0].message.content, `<tool_call>{"name": "rain", "arguments": ${AGENT_CALL}}</tool_call>`);
   });
 
   it("/v1/completions: a text prompt, streamed and not, logprobs in the completions shape, echo, token-id prompts", async () => {

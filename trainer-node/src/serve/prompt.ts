@@ -60,7 +60,8 @@ export function typeText(s: unknown): string {
     .join(" | ");
 }
 
-function defaultToolsText(fns: FunctionTool[]): string {
+/** The system-message section that offers `fns` in the default format (also what training data for tool use should show). */
+export function defaultToolsText(fns: FunctionTool[]): string {
   return [
     "# Tools",
     "You may call these functions:",
