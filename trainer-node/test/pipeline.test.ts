@@ -26,7 +26,7 @@ import type { Kernel } from "@tributary/engine";
 import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
-import { Billing, chainCatalog, ModelServer, startApi } from "../src/serve/index.ts";
+import { Billing, chainCatalog, ModelServer, startApi, tokenCost } from "../src/serve/index.ts";
 import { citationProvider } from "../src/jobs/citations.ts";
 import { JobStore } from "../src/jobs/store.ts";
 
@@ -216,6 +216,35 @@ describe("trainer node job pipeline", () => {
       const claimed = await claimReward(conns[alice], ipfs.store, modelId);
       assert.equal(claimed.amount, pos.claimable);
       assert.equal(await bal(), before + pos.claimable);
+
+      // every generated token is billed: all n choices, tool calls, text completions, an aborted stream
+      let owed = owed2;
+      const paid = async (path: string, body: Record<string, unknown>, signal?: AbortSignal) =>
+        fetch(`${api.url}${path}`, { method: "POST", signal, headers: { "content-type": "application/json", "x-tributary-voucher": JSON.stringify(await signVoucher(user, { channelId, cumulativeAmount: owed })) }, body: JSON.stringify({ model: `model-${modelId}`, ...body }) });
+      const tool = { type: "function", function: { name: "author", parameters: { type: "object", properties: { name: { type: "string", enum: ["Jane Austen", "Fanny Burney"] }, year: { type: "integer" } }, required: ["name", "year"], additionalProperties: false } } };
+      const requests: [string, Record<string, unknown>, (r: any) => number][] = [
+        ["/v1/chat/completions", { messages: [{ role: "user", content: qa[0][0] }], n: 2, max_tokens: 40, temperature: 1, seed: 3, tools: [tool], tool_choice: "required", logprobs: true }, (r) => r.choices.reduce((s: number, c: any) => s + c.logprobs.content.length, 0)],
+        ["/v1/completions", { prompt: "Jane Austen", n: 3, max_tokens: 10, temperature: 1, seed: 2, logprobs: 0 }, (r) => r.choices.reduce((s: number, c: any) => s + c.logprobs.tokens.length, 0)],
+      ];
+      for (const [path, body, generated] of requests) {
+        const res = await paid(path, body);
+        const r = (await res.json()) as any;
+        assert.equal(res.status, 200, JSON.stringify(r));
+        assert.equal(r.usage.completion_tokens, generated(r), "usage counts every choice's tokens");
+        if (path === "/v1/chat/completions") assert.ok(r.choices.every((c: any) => c.message.tool_calls.length === 1));
+        assert.equal(BigInt(r.tributary.billing.cost), tokenCost(pricePer1k, r.usage.prompt_tokens + r.usage.completion_tokens));
+        assert.equal(BigInt(r.tributary.billing.owed), owed + BigInt(r.tributary.billing.cost));
+        owed = BigInt(r.tributary.billing.owed);
+      }
+      const stored = () => BigInt(billing.channel(channelId)!.owed);
+      assert.equal(stored(), owed);
+      const client = new AbortController();
+      const res = await paid("/v1/chat/completions", { messages: [{ role: "user", content: "Tell me everything." }], max_tokens: 300, temperature: 1, seed: 4, stream: true }, client.signal);
+      const reader = res.body!.getReader();
+      await reader.read();
+      client.abort();
+      for (let i = 0; i < 200 && stored() === owed; i++) await new Promise((r) => setTimeout(r, 25));
+      assert.ok(stored() > owed, "the tokens of an aborted stream are charged");
     } finally {
       await api.stop();
       await billing.close();

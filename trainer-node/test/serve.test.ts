@@ -273,7 +273,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
       [{ ...m, top_p: 0 }, "top_p"],
       [{ ...m, stop: ["a", "b", "c", "d", "e"] }, "stop"],
       [{ ...m, stream: "yes" }, "stream"],
-      [{ ...m, n: 2 }, "n"],
+      [{ ...m, n: 9 }, "n"],
       [{ ...m, messages: ask("x ".repeat(2000)) }, "messages"],
     ];
     for (const [body, param] of cases) {

@@ -1,12 +1,14 @@
 /**
- * The trainer node's HTTP API (Hono on Node): OpenAI-compatible `GET /v1/models` and
- * `POST /v1/chat/completions` (SSE streaming), the node's jobs (`/v1/jobs`, live SSE events),
+ * The trainer node's HTTP API (Hono on Node): OpenAI-compatible `GET /v1/models[/{id}]`,
+ * `POST /v1/chat/completions` and `POST /v1/completions` (SSE streaming; n choices, logprobs, structured
+ * outputs and tool calls by constrained decoding), the node's jobs (`/v1/jobs`, live SSE events),
  * Prometheus `/metrics` and `/healthz`. Errors use OpenAI's shape `{error: {message, type, param, code}}`.
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { routePath } from "hono/route";
 import { streamSSE } from "hono/streaming";
@@ -16,8 +18,14 @@ import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
 import type { Billing } from "./billing.ts";
-import type { ModelServer } from "./models.ts";
-import { parseChatRequest } from "./validate.ts";
+import type { GrammarSpec } from "./grammar/xgrammar.ts";
+import type { TokenLogprob } from "./decode.ts";
+import { GenerationAbortedError } from "./models.ts";
+import type { CompletionChoice, CompletionRequest, CompletionResult, ModelServer } from "./models.ts";
+import { chatGrammar, chatPrompt, readAnswer } from "./prompt.ts";
+import type { AnswerView } from "./prompt.ts";
+import { parseChatRequest, parseCompletionRequest } from "./validate.ts";
+import type { ChatRequest, SamplingRequest } from "./validate.ts";
 
 export interface ApiOptions {
   /** Interface to listen on (default 127.0.0.1). */
@@ -125,97 +133,239 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     return c.json(modelEntry(model));
   });
 
-  app.post(
-    "/v1/chat/completions",
-    bodyLimit({ maxSize: o.maxBodyBytes ?? 4 * 2 ** 20, onError: (c) => c.json(errorBody("The request body is too large", "invalid_request_error", null, "body_too_large"), 413) }),
-    async (c) => {
-      const t0 = performance.now();
-      let raw: unknown;
-      try {
-        raw = JSON.parse(await c.req.text());
-      } catch (e) {
-        throw new BadRequestError(null, `the request body is not valid JSON: ${(e as Error).message}`, "invalid_json");
-      }
-      const req = parseChatRequest(raw);
-      const model = await o.catalog.resolve(req.model);
-      if (!model) throw new ModelNotFoundError(req.model, (await o.catalog.list()).map((x) => x.id));
-      await o.models.prepare(model); // fetch/load failures become a JSON error before any stream starts
-      const id = `chatcmpl-${randomBytes(12).toString("hex")}`;
-      const created = Math.floor(Date.now() / 1000);
-      const opts = { maxTokens: req.maxTokens ?? (await o.models.contextLength(model)), temperature: req.temperature, topP: req.topP, seed: req.seed, stop: req.stop };
-      // a priced model version is served against a voucher (402 with the terms otherwise)
-      const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), opts.maxTokens) : null;
-      const bill = async (r: { promptTokens: number; completionTokens: number }) => {
-        if (!paid || !o.billing) return null;
-        const b = await o.billing.charge(paid, r.promptTokens + r.completionTokens);
-        return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
-      };
-      let first = true;
-      const firstToken = () => {
-        if (first) m.firstToken.observe((performance.now() - t0) / 1000);
-        first = false;
-      };
-      const account = (r: { promptTokens: number; completionTokens: number; decodeMs: number }) => {
-        m.promptTokens.inc({ model: model.id }, r.promptTokens);
-        m.completionTokens.inc({ model: model.id }, r.completionTokens);
-        if (r.completionTokens > 1 && r.decodeMs > 0) m.tokensPerSec.set({ model: model.id }, (r.completionTokens - 1) / (r.decodeMs / 1000));
-      };
-      const usage = (r: { promptTokens: number; completionTokens: number }) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });
+  const limit = bodyLimit({ maxSize: o.maxBodyBytes ?? 4 * 2 ** 20, onError: (c) => c.json(errorBody("The request body is too large", "invalid_request_error", null, "body_too_large"), 413) });
+  const readJson = async (c: Context) => {
+    try {
+      return JSON.parse(await c.req.text()) as unknown;
+    } catch (e) {
+      throw new BadRequestError(null, `the request body is not valid JSON: ${(e as Error).message}`, "invalid_json");
+    }
+  };
 
-      if (!req.stream) {
-        const r = await o.models.chat(model, req.messages, opts, firstToken);
-        account(r);
-        const billing = await bill(r);
-        const citations = o.citations ? await o.citations(model, r.ids) : null;
-        return c.json({
-          id,
-          object: "chat.completion",
-          created,
-          model: model.id,
-          choices: [{ index: 0, message: { role: "assistant", content: r.text, refusal: null }, logprobs: null, finish_reason: r.finishReason }],
-          usage: usage(r),
-          system_fingerprint: null,
-          tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs, ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) },
-        });
-      }
+  app.post("/v1/chat/completions", limit, async (c) => {
+    const t0 = performance.now();
+    const req = parseChatRequest(await readJson(c));
+    const model = await resolveModel(req.model);
+    const tokenizer = await o.models.tokenizer(model);
+    const prompt = tokenizer.encode(chatPrompt(tokenizer, req));
+    return generation(c, t0, { kind: "chat", model, req, chat: req, prompt, grammar: chatGrammar(req), promptText: "" });
+  });
 
-      const chunk = (delta: Record<string, unknown>, finish: string | null) =>
-        JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] });
-      return streamSSE(c, async (stream) => {
-        const abort = new AbortController();
-        streams.add(abort);
-        stream.onAbort(() => abort.abort());
-        try {
-          await stream.writeSSE({ data: chunk({ role: "assistant", content: "" }, null) });
-          // deltas arrive synchronously from the generation loop; writes are chained in order, and a
-          // failed write (the client went away) stops the generation
-          let writes = Promise.resolve();
-          const r = await o.models.chat(model, req.messages, { ...opts, signal: abort.signal }, (delta) => {
-            firstToken();
-            writes = writes.then(() => stream.writeSSE({ data: chunk({ content: delta }, null) })).catch(() => abort.abort());
-          });
-          await writes;
-          if (abort.signal.aborted) return;
-          account(r);
-          const billing = await bill(r);
-          const citations = o.citations ? await o.citations(model, r.ids) : null;
-          const extra = { ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) };
-          await stream.writeSSE({ data: Object.keys(extra).length ? JSON.stringify({ ...JSON.parse(chunk({}, r.finishReason)), tributary: extra }) : chunk({}, r.finishReason) });
-          if (req.includeUsage) {
-            await stream.writeSSE({ data: JSON.stringify({ id, object: "chat.completion.chunk", created, model: model.id, system_fingerprint: null, choices: [], usage: usage(r) }) });
-          }
-          await stream.writeSSE({ data: "[DONE]" });
-        } catch (e) {
-          if (!abort.signal.aborted) {
-            const err = e instanceof ServeError ? errorBody(e.message, e.type, e.param, e.code) : errorBody(`Internal error: ${(e as Error).message}`, "server_error", null, "internal_error");
-            await stream.writeSSE({ data: JSON.stringify(err) });
-          }
-        } finally {
-          streams.delete(abort);
-        }
+  app.post("/v1/completions", limit, async (c) => {
+    const t0 = performance.now();
+    const req = parseCompletionRequest(await readJson(c));
+    const model = await resolveModel(req.model);
+    const tokenizer = await o.models.tokenizer(model);
+    let prompt: number[];
+    if (typeof req.prompt === "string") prompt = tokenizer.encode(req.prompt, { bos: tokenizer.addBos });
+    else {
+      const vocab = (await o.models.tokens(model)).vocab.vocabSize;
+      const bad = req.prompt.find((id) => id >= vocab);
+      if (bad !== undefined) throw new BadRequestError("prompt", `'prompt' holds token id ${bad}; this model's token ids are 0..${vocab - 1}`);
+      prompt = req.prompt;
+    }
+    const promptText = req.echo ? (typeof req.prompt === "string" ? req.prompt : tokenizer.decode(req.prompt)) : "";
+    return generation(c, t0, { kind: "text", model, req, chat: null, prompt, grammar: null, promptText });
+  });
+
+  async function resolveModel(id: string): Promise<ServedModel> {
+    const model = await o.catalog.resolve(id);
+    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
+    await o.models.prepare(model); // fetch/load failures become a JSON error before any stream starts
+    return model;
+  }
+
+  /** Runs one chat or text completion request and answers it (JSON or SSE), billed and cited. */
+  async function generation(c: Context, t0: number, g: { kind: "chat" | "text"; model: ServedModel; req: SamplingRequest; chat: ChatRequest | null; prompt: number[]; grammar: GrammarSpec | null; promptText: string }) {
+    const { model, req, chat } = g;
+    const table = await o.models.tokens(model);
+    const id = `${g.kind === "chat" ? "chatcmpl" : "cmpl"}-${randomBytes(12).toString("hex")}`;
+    const object = g.kind === "chat" ? "chat.completion" : "text_completion";
+    const chunkObject = g.kind === "chat" ? "chat.completion.chunk" : "text_completion";
+    const created = Math.floor(Date.now() / 1000);
+    const maxTokens = req.maxTokens ?? (await o.models.contextLength(model));
+    const creq: CompletionRequest = {
+      prompt: g.prompt,
+      n: req.n,
+      maxTokens,
+      temperature: req.temperature,
+      topP: req.topP,
+      seed: req.seed,
+      stop: req.stop,
+      presencePenalty: req.presencePenalty,
+      frequencyPenalty: req.frequencyPenalty,
+      logitBias: req.logitBias,
+      topLogprobs: req.topLogprobs,
+      grammar: g.grammar,
+    };
+    await o.models.check(model, creq, { prompt: chat ? "messages" : "prompt", grammar: chat && chat.responseFormat.type === "text" ? "tools" : "response_format" });
+    // a priced model version is served against a voucher (402 with the terms otherwise), for every choice's tokens
+    const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), maxTokens * req.n) : null;
+    const bill = async (r: { promptTokens: number; completionTokens: number }) => {
+      if (!paid || !o.billing) return null;
+      const b = await o.billing.charge(paid, r.promptTokens + r.completionTokens);
+      return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+    };
+    let first = true;
+    const firstToken = () => {
+      if (first) m.firstToken.observe((performance.now() - t0) / 1000);
+      first = false;
+    };
+    const account = (r: { promptTokens: number; completionTokens: number; decodeMs?: number }) => {
+      m.promptTokens.inc({ model: model.id }, r.promptTokens);
+      m.completionTokens.inc({ model: model.id }, r.completionTokens);
+      if (r.decodeMs && r.completionTokens > 1) m.tokensPerSec.set({ model: model.id }, (r.completionTokens - 1) / (r.decodeMs / 1000));
+    };
+    const usage = (r: { promptTokens: number; completionTokens: number }) => ({ prompt_tokens: r.promptTokens, completion_tokens: r.completionTokens, total_tokens: r.promptTokens + r.completionTokens });
+    const cite = async (choices: CompletionChoice[]) => {
+      if (!o.citations) return null;
+      if (choices.length === 1) return o.citations(model, choices[0].ids);
+      const all: unknown[] = [];
+      for (const ch of choices) for (const x of (await o.citations(model, ch.ids)) ?? []) all.push({ ...(x as object), index: ch.index });
+      return all;
+    };
+    const extras = async (r: CompletionResult) => {
+      const billing = await bill(r);
+      const citations = await cite(r.choices);
+      return { ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) };
+    };
+    const tokenEntry = (t: { id: number; logprob: number }) => ({ token: table.text[t.id], logprob: t.logprob, bytes: [...table.bytes[t.id]] });
+    const chatLogprobs = (lps: TokenLogprob[]) => ({ content: lps.map((t) => ({ ...tokenEntry(t), top_logprobs: t.top.map(tokenEntry) })), refusal: null });
+    const textLogprobs = (lps: TokenLogprob[], offset: number) => {
+      const text_offset: number[] = [];
+      let at = offset;
+      for (const t of lps) {
+        text_offset.push(at);
+        at += table.text[t.id].length;
+      }
+      return { tokens: lps.map((t) => table.text[t.id]), token_logprobs: lps.map((t) => t.logprob), top_logprobs: req.topLogprobs ? lps.map((t) => Object.fromEntries(t.top.map((x) => [table.text[x.id], x.logprob]))) : null, text_offset };
+    };
+    // tool calls get their ids when first seen (streamed) or read (JSON)
+    const callIds: string[][] = Array.from({ length: req.n }, () => []);
+    const callId = (index: number, k: number) => (callIds[index][k] ??= `call_${randomBytes(12).toString("hex")}`);
+    const finishOf = (ch: CompletionChoice, view: AnswerView) => (view.calls.some((x) => x.complete) ? (chat!.toolChoice.mode === "function" ? "stop" : "tool_calls") : ch.finishReason);
+
+    if (!req.stream) {
+      const r = await o.models.complete(model, creq, () => firstToken()).catch(async (e: unknown) => {
+        if (e instanceof GenerationAbortedError) await bill(e.usage);
+        throw e;
       });
-    },
-  );
+      account(r);
+      const extra = await extras(r);
+      const choices = r.choices.map((ch) => {
+        if (!chat) return { index: ch.index, text: g.promptText + ch.text, logprobs: ch.logprobs ? textLogprobs(ch.logprobs, g.promptText.length) : null, finish_reason: ch.finishReason };
+        const view = readAnswer(ch.text, chat, true);
+        const calls = view.calls.map((x, k) => ({ id: callId(ch.index, k), type: "function" as const, function: { name: x.name, arguments: x.arguments } }));
+        return {
+          index: ch.index,
+          message: { role: "assistant", content: calls.length && !view.content ? null : view.content, refusal: null, ...(calls.length ? { tool_calls: calls } : {}) },
+          logprobs: ch.logprobs ? chatLogprobs(ch.logprobs) : null,
+          finish_reason: finishOf(ch, view),
+        };
+      });
+      return c.json({
+        id,
+        object,
+        created,
+        model: model.id,
+        choices,
+        usage: usage(r),
+        system_fingerprint: null,
+        tributary: { seed: r.seed, base_model: model.baseModelName, adapter_cid: model.adapterCid ?? null, queue_ms: r.queueMs, prefill_ms: r.prefillMs, decode_ms: r.decodeMs, ...extra },
+      });
+    }
+
+    const chunk = (choices: unknown[], more: Record<string, unknown> = {}) => JSON.stringify({ id, object: chunkObject, created, model: model.id, system_fingerprint: null, choices, ...more });
+    const forced = chat !== null && (chat.toolChoice.mode === "required" || chat.toolChoice.mode === "function");
+    return streamSSE(c, async (stream) => {
+      const abort = new AbortController();
+      streams.add(abort);
+      stream.onAbort(() => abort.abort());
+      // deltas arrive synchronously from the generation loop; writes are chained in order, and a
+      // failed write (the client went away) stops the generation
+      let writes = Promise.resolve();
+      const send = (data: string) => {
+        writes = writes.then(() => stream.writeSSE({ data })).catch(() => abort.abort());
+      };
+      // per choice: the text streamed so far, what of its view was sent, and logprobs not yet sent
+      const acc = Array.from({ length: req.n }, () => ({ text: "", content: 0, calls: [] as number[], logprobs: 0, offset: g.promptText.length }));
+      const pendingLogprobs = (seqLogprobs: TokenLogprob[] | null | undefined, i: number) => {
+        if (!seqLogprobs) return null;
+        const lps = seqLogprobs.slice(acc[i].logprobs);
+        acc[i].logprobs = seqLogprobs.length;
+        if (g.kind === "chat") return chatLogprobs(lps);
+        const out = textLogprobs(lps, acc[i].offset);
+        for (const t of lps) acc[i].offset += table.text[t.id].length;
+        return out;
+      };
+      const emitView = (i: number, view: AnswerView, lps: TokenLogprob[] | null | undefined) => {
+        const a = acc[i];
+        const deltas: Record<string, unknown>[] = [];
+        if (view.content.length > a.content) {
+          deltas.push({ content: view.content.slice(a.content) });
+          a.content = view.content.length;
+        }
+        view.calls.forEach((x, k) => {
+          if (a.calls[k] === undefined) {
+            deltas.push({ tool_calls: [{ index: k, id: callId(i, k), type: "function", function: { name: x.name, arguments: "" } }] });
+            a.calls[k] = 0;
+          }
+          if (x.arguments.length > a.calls[k]) {
+            deltas.push({ tool_calls: [{ index: k, function: { arguments: x.arguments.slice(a.calls[k]) } }] });
+            a.calls[k] = x.arguments.length;
+          }
+        });
+        deltas.forEach((d, j) => send(chunk([{ index: i, delta: d, logprobs: j === deltas.length - 1 ? pendingLogprobs(lps, i) : null, finish_reason: null }])));
+      };
+      try {
+        for (let i = 0; i < req.n; i++) {
+          if (g.kind === "chat") send(chunk([{ index: i, delta: { role: "assistant", content: forced ? null : "" }, logprobs: null, finish_reason: null }]));
+          else if (g.promptText) send(chunk([{ index: i, text: g.promptText, logprobs: null, finish_reason: null }]));
+        }
+        let r: CompletionResult;
+        try {
+          r = await o.models.complete(model, { ...creq, signal: abort.signal }, (i, delta, seq) => {
+            firstToken();
+            if (!chat) return send(chunk([{ index: i, text: delta, logprobs: pendingLogprobs(seq.logprobs.length ? seq.logprobs : null, i), finish_reason: null }]));
+            acc[i].text += delta;
+            emitView(i, readAnswer(acc[i].text, chat, false), creq.topLogprobs === null ? null : seq.logprobs);
+          });
+        } catch (e) {
+          if (e instanceof GenerationAbortedError) {
+            account(e.usage);
+            await bill(e.usage);
+          }
+          throw e;
+        }
+        await writes;
+        if (abort.signal.aborted) return;
+        account(r);
+        const extra = await extras(r);
+        r.choices.forEach((ch, k) => {
+          const last = k === r.choices.length - 1 && Object.keys(extra).length ? { tributary: extra } : {};
+          if (!chat) {
+            send(chunk([{ index: ch.index, text: "", logprobs: pendingLogprobs(ch.logprobs, ch.index), finish_reason: ch.finishReason }], last));
+            return;
+          }
+          const view = readAnswer(ch.text, chat, true);
+          emitView(ch.index, view, ch.logprobs);
+          const rest = ch.logprobs && ch.logprobs.length > acc[ch.index].logprobs ? pendingLogprobs(ch.logprobs, ch.index) : null;
+          send(chunk([{ index: ch.index, delta: {}, logprobs: rest, finish_reason: finishOf(ch, view) }], last));
+        });
+        if (req.includeUsage) send(chunk([], { usage: usage(r) }));
+        send("[DONE]");
+        await writes;
+      } catch (e) {
+        if (!abort.signal.aborted) {
+          const err = e instanceof ServeError ? errorBody(e.message, e.type, e.param, e.code) : errorBody(`Internal error: ${(e as Error).message}`, "server_error", null, "internal_error");
+          await writes;
+          await stream.writeSSE({ data: JSON.stringify(err) });
+        }
+      } finally {
+        streams.delete(abort);
+      }
+    });
+  }
 
   app.get("/v1/jobs", (c) => c.json({ object: "list", data: o.jobs.list() }));
 

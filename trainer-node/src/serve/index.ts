@@ -1,12 +1,19 @@
 // The trainer node's serving side: model catalogs, the model server (IPFS -> engine), the HTTP API.
 export { chainCatalog, staticCatalog } from "./catalog.ts";
 export type { ChainCatalogOptions } from "./catalog.ts";
-export { ModelServer } from "./models.ts";
-export type { ChatOptions, ChatResult, ModelServerOptions, ModelServerStats } from "./models.ts";
+export { GenerationAbortedError, ModelServer } from "./models.ts";
+export type { ChatOptions, ChatResult, CompletionChoice, CompletionRequest, CompletionResult, ModelServerOptions, ModelServerStats } from "./models.ts";
+export { Sequence } from "./decode.ts";
+export type { DecodeOptions, FinishReason, TokenLogprob } from "./decode.ts";
+export { GrammarCompiler } from "./grammar/xgrammar.ts";
+export type { GrammarSpec, TokenConstraint, Vocabulary } from "./grammar/xgrammar.ts";
+export { checkSchema } from "./grammar/schema.ts";
+export { tokenTable } from "./grammar/vocab.ts";
+export type { TokenTable } from "./grammar/vocab.ts";
 export { startApi } from "./api.ts";
 export type { ApiOptions, ApiServer } from "./api.ts";
-export { parseChatRequest } from "./validate.ts";
-export type { ChatRequest } from "./validate.ts";
+export { IGNORED, parseChatRequest, parseCompletionRequest } from "./validate.ts";
+export type { ApiMessage, ChatRequest, FunctionTool, ResponseFormat, TextCompletionRequest, ToolCall, ToolChoice } from "./validate.ts";
 export { BadRequestError, ContentMismatchError, ContentUnavailableError, ModelNotFoundError, ServeError } from "./errors.ts";
 export { Billing, PaymentRequiredError, tokenCost } from "./billing.ts";
 export type { BillingOptions } from "./billing.ts";

@@ -3,14 +3,23 @@
  * CID (verified, cached on disk under `<cacheDir>/models/<cid>` and `<cacheDir>/adapters/<cid>`); each
  * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU. One
  * generation runs at a time per process (the kernel is not re-entrant); the others wait their turn.
+ * A generation prefills its prompt once and decodes its n choices (one Sequence each, decode.ts) in
+ * turns over copies of that prompt's KV cache.
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { ChatTokenizer, generate, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
-import type { ChatMessage, Kernel, LlamaModel, LoraAdapter } from "@tributary/engine";
+import { readFile } from "node:fs/promises";
+import { ChatTokenizer, createKvCache, deriveSeed, forwardCached, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import type { ChatMessage, Kernel, KvCache, LlamaModel, LoraAdapter } from "@tributary/engine";
+import { Sequence } from "./decode.ts";
+import type { DecodeOptions, FinishReason, TokenLogprob } from "./decode.ts";
+import { GrammarCompiler } from "./grammar/xgrammar.ts";
+import type { GrammarSpec } from "./grammar/xgrammar.ts";
+import { tokenTable } from "./grammar/vocab.ts";
+import type { TokenTable } from "./grammar/vocab.ts";
 import { BadRequestError, ContentMismatchError, ContentUnavailableError, ServeError } from "./errors.ts";
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet, hasFileSet } from "@tributary/sdk/files";
@@ -60,9 +69,65 @@ export interface ModelServerStats {
   running: boolean;
 }
 
+/** One generation: a prompt (token ids) and how to decode its choices. */
+export interface CompletionRequest {
+  prompt: number[];
+  /** Choices (default 1), decoded from one shared prefill. */
+  n?: number;
+  /** Completion tokens per choice; default: up to the context. */
+  maxTokens?: number;
+  temperature?: number;
+  topP?: number;
+  presencePenalty?: number;
+  frequencyPenalty?: number;
+  /** Token id -> added logit. */
+  logitBias?: ReadonlyMap<number, number>;
+  /** Top alternatives reported per token; null/absent: no logprobs. */
+  topLogprobs?: number | null;
+  /** Sampling seed of choice 0 (choice i uses a seed derived from it); a random one when not given. */
+  seed?: number;
+  stop?: string[];
+  /** Constrained decoding (structured output, tool calls). */
+  grammar?: GrammarSpec | null;
+  signal?: AbortSignal;
+}
+
+export interface CompletionChoice {
+  index: number;
+  text: string;
+  ids: number[];
+  finishReason: FinishReason;
+  /** Per generated token, when asked for. */
+  logprobs: TokenLogprob[] | null;
+}
+
+export interface CompletionResult {
+  choices: CompletionChoice[];
+  promptTokens: number;
+  /** All choices together. */
+  completionTokens: number;
+  queueMs: number;
+  prefillMs: number;
+  decodeMs: number;
+  seed: number;
+}
+
 interface LoadedBase {
   model: LlamaModel;
   tokenizer: ChatTokenizer;
+  dir: string;
+  table?: Promise<TokenTable>;
+  grammar?: Promise<GrammarCompiler>;
+}
+
+/** Rejection of an aborted generation; `usage` says what had been computed (it is still billable). */
+export class GenerationAbortedError extends Error {
+  readonly usage: { promptTokens: number; completionTokens: number };
+  constructor(usage: { promptTokens: number; completionTokens: number }) {
+    super("generation aborted");
+    this.usage = usage;
+    this.name = "AbortError";
+  }
 }
 
 const ADAPTER_WEIGHTS = "adapter_model.safetensors";
@@ -110,10 +175,8 @@ class Slot {
   }
 }
 
-function abortError(): Error {
-  const e = new Error("generation aborted");
-  e.name = "AbortError";
-  return e;
+function cloneKv(kv: KvCache): KvCache {
+  return { k: kv.k.map((a) => a.slice()), v: kv.v.map((a) => a.slice()), length: kv.length, maxLen: kv.maxLen };
 }
 
 export class ModelServer {
@@ -200,7 +263,7 @@ export class ModelServer {
       p = (async () => {
         const dir = await this.baseDir(cid);
         const kernel = await this.kernel();
-        return { model: await loadModel(dir, { kernel }), tokenizer: await ChatTokenizer.fromDir(dir) };
+        return { model: await loadModel(dir, { kernel }), tokenizer: await ChatTokenizer.fromDir(dir), dir };
       })();
       this.bases.set(cid, p);
       p.catch(() => this.bases.delete(cid));
@@ -251,53 +314,145 @@ export class ModelServer {
     return (await this.base(model.baseModelCid)).model.rope.maxPos;
   }
 
+  /** The token table of `model`'s base: each token's bytes and text, and the vocabulary for grammars. */
+  async tokens(model: ServedModel): Promise<TokenTable> {
+    const base = await this.base(model.baseModelCid);
+    base.table ??= (async () => {
+      const json = JSON.parse(await readFile(join(base.dir, "tokenizer.json"), "utf8"));
+      return tokenTable(json, base.model.config.vocabSize, [...this.eosIds(base)]);
+    })();
+    return base.table;
+  }
+
+  /** The grammar compiler of `model`'s base (built once per tokenizer). */
+  async grammar(model: ServedModel): Promise<GrammarCompiler> {
+    const base = await this.base(model.baseModelCid);
+    base.grammar ??= this.tokens(model).then((t) => GrammarCompiler.create(t.vocab));
+    base.grammar.catch(() => (base.grammar = undefined));
+    return base.grammar;
+  }
+
+  private eosIds(base: LoadedBase): Set<number> {
+    return new Set([...base.model.config.eosTokenIds, ...(base.tokenizer.eosId === null ? [] : [base.tokenizer.eosId])]);
+  }
+
   /** One chat completion; `onDelta` receives the text as it is generated. */
   async chat(model: ServedModel, messages: ChatMessage[], opts: ChatOptions = {}, onDelta?: (delta: string) => void): Promise<ChatResult> {
-    const base = await this.base(model.baseModelCid);
-    const adapter = await this.adapter(model, base);
+    const tokenizer = await this.tokenizer(model);
     let prompt: number[];
     try {
-      prompt = base.tokenizer.encode(base.tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }));
+      prompt = tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }));
     } catch (e) {
       throw new BadRequestError("messages", `the model's chat template rejected the messages: ${(e as Error).message}`);
     }
+    const r = await this.complete(model, { prompt, maxTokens: opts.maxTokens, temperature: opts.temperature, topP: opts.topP, seed: opts.seed, stop: opts.stop, signal: opts.signal }, onDelta && ((_, d) => onDelta(d)));
+    const c = r.choices[0];
+    return { text: c.text, ids: c.ids, finishReason: c.finishReason, promptTokens: r.promptTokens, completionTokens: r.completionTokens, queueMs: r.queueMs, prefillMs: r.prefillMs, decodeMs: r.decodeMs, seed: r.seed };
+  }
+
+  /**
+   * Generates `req.n` choices for a prompt of token ids: one prefill, then the choices in turns, one token
+   * each. `onDelta(index, text)` receives each choice's text as it becomes final.
+   */
+  /**
+   * Checks a request against the model (prompt within the context, logit_bias ids in the vocabulary, the
+   * grammar compiles) so that the API can answer 400 before a stream starts; complete() checks the same.
+   * `params` name the request fields the prompt and the grammar come from.
+   */
+  async check(model: ServedModel, req: CompletionRequest, params: { prompt?: string; grammar?: string } = {}): Promise<void> {
+    const promptParam = params.prompt ?? "messages";
+    const grammarParam = params.grammar ?? "response_format";
+    const base = await this.base(model.baseModelCid);
+    const prompt = req.prompt;
     const context = base.model.rope.maxPos;
+    if (!prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
     if (prompt.length >= context) {
-      throw new BadRequestError("messages", `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the conversation`, "context_length_exceeded");
+      throw new BadRequestError(promptParam, `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the ${promptParam === "messages" ? "conversation" : "prompt"}`, "context_length_exceeded");
     }
-    const seed = opts.seed ?? Math.floor(Math.random() * 2 ** 32);
+    const vocab = base.model.config.vocabSize;
+    for (const id of req.logitBias?.keys() ?? []) {
+      if (!(id >= 0 && id < vocab)) throw new BadRequestError("logit_bias", `'logit_bias' names token ${id}; this model's token ids are 0..${vocab - 1}`);
+    }
+    if (req.grammar) {
+      let c;
+      try {
+        c = await (await this.grammar(model)).constraint(req.grammar);
+      } catch (e) {
+        throw new BadRequestError(grammarParam, `'${grammarParam}': the grammar could not be built from it: ${e instanceof Error ? e.message : String(e)}`, "unsupported_schema");
+      }
+      c.dispose();
+    }
+  }
+
+  async complete(model: ServedModel, req: CompletionRequest, onDelta?: (index: number, delta: string, seq: Sequence) => void): Promise<CompletionResult> {
+    await this.check(model, req);
+    const base = await this.base(model.baseModelCid);
+    const adapter = await this.adapter(model, base);
+    const prompt = req.prompt;
+    const context = base.model.rope.maxPos;
+    const n = req.n ?? 1;
+    const maxTokens = req.maxTokens ?? context;
+    const seed = req.seed ?? Math.floor(Math.random() * 2 ** 32);
+    const decode: DecodeOptions = {
+      maxTokens,
+      temperature: req.temperature ?? 0,
+      topP: req.topP ?? 1,
+      presencePenalty: req.presencePenalty ?? 0,
+      frequencyPenalty: req.frequencyPenalty ?? 0,
+      logitBias: req.logitBias ?? new Map(),
+      topLogprobs: req.topLogprobs ?? null,
+      stop: (req.stop ?? []).filter((s) => s.length > 0),
+      eos: this.eosIds(base),
+    };
+    const grammar = req.grammar ? await this.grammar(model) : null;
     const queued = performance.now();
     return this.slot.run(async () => {
       const queueMs = performance.now() - queued;
-      if (opts.signal?.aborted) throw abortError();
-      const r = await generate(base.model, base.tokenizer, prompt, {
-        maxTokens: opts.maxTokens,
-        temperature: opts.temperature,
-        topP: opts.topP,
-        seed,
-        stop: opts.stop,
-        adapter,
-        onText: (delta) => {
-          if (opts.signal?.aborted) throw abortError();
-          onDelta?.(delta);
-        },
-      });
-      return {
-        text: r.text,
-        ids: r.ids,
-        finishReason: r.finishReason === "length" ? "length" : "stop",
-        promptTokens: r.promptTokens,
-        completionTokens: r.ids.length,
-        queueMs,
-        prefillMs: r.prefillMs,
-        decodeMs: r.decodeMs,
-        seed,
+      const seqs: Sequence[] = [];
+      const usage = () => ({ promptTokens: seqs.length ? prompt.length : 0, completionTokens: seqs.reduce((s, q) => s + q.ids.length, 0) });
+      const check = () => {
+        if (req.signal?.aborted) throw new GenerationAbortedError(usage());
       };
+      check();
+      try {
+        const t0 = performance.now();
+        const kv = createKvCache(base.model.config, Math.min(context, prompt.length + maxTokens));
+        const logits = await forwardCached(base.model, prompt, kv, adapter);
+        const t1 = performance.now();
+        for (let i = 0; i < n; i++) {
+          const s = i === 0 ? seed : Number(deriveSeed(seed, "choice", i) & 0xffffffffn);
+          const constraint = grammar && req.grammar ? await grammar.constraint(req.grammar) : null;
+          seqs.push(new Sequence(i, s, decode, i === n - 1 ? kv : cloneKv(kv), i === n - 1 ? logits : logits.slice(), (ids) => base.tokenizer.decode(ids), constraint));
+        }
+        for (let active = seqs; active.length; active = active.filter((q) => !q.done)) {
+          for (const q of active) {
+            check();
+            const id = await q.choose();
+            const delta = q.advance(id);
+            if (delta) {
+              onDelta?.(q.index, delta, q);
+              check();
+            }
+            if (!q.done) q.logits = await forwardCached(base.model, [id], q.kv, adapter);
+          }
+        }
+        return {
+          choices: seqs.map((q) => ({ index: q.index, text: q.text, ids: q.ids, finishReason: q.finishReason!, logprobs: decode.topLogprobs === null ? null : q.logprobs })),
+          ...usage(),
+          queueMs,
+          prefillMs: t1 - t0,
+          decodeMs: performance.now() - t1,
+          seed,
+        };
+      } finally {
+        for (const q of seqs) q.dispose();
+      }
     });
   }
 
   /** Drops the loaded models and disposes the kernel if this server created it. */
   async close(): Promise<void> {
+    for (const b of this.bases.values()) void b.then((x) => x.grammar?.then((g) => g.dispose())).catch(() => undefined);
     this.adapters.clear();
     this.bases.clear();
     if (this.ownsKernel && this.kernelPromise) {
