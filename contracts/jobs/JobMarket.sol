@@ -4,6 +4,7 @@ pragma solidity ^0.8.27;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAccessRegistry} from "../interfaces/IAccessRegistry.sol";
 import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
@@ -30,8 +31,13 @@ contract JobMarket is IJobMarket, AccessControl {
     /// @notice Longest training duration a job may give.
     uint32 public constant MAX_DURATION = 90 days;
 
+    /// @notice Share of a lost dispute's slashed collateral paid to the challenger (the wronged party); the rest
+    /// goes to the job's Datanet pools.
+    uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
+
     /// @dev Slots: (poster, status, baseModelId, duration), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
-    /// parentModelId (written only when set), modelId (written on finalize), data refs (`id << 32 | version`).
+    /// collateral (written on claim), parentModelId (written only when set), modelId (written on finalize), data
+    /// refs (`id << 32 | version`).
     struct JobData {
         address poster;
         JobStatus status;
@@ -42,6 +48,7 @@ contract JobMarket is IJobMarket, AccessControl {
         uint40 challengeEndsAt;
         uint128 budget;
         uint128 dataFee;
+        uint128 collateral;
         uint256 parentModelId;
         uint256 modelId;
         uint256[] dataRefs;
@@ -58,6 +65,7 @@ contract JobMarket is IJobMarket, AccessControl {
     uint16 private _dataFeeBps;
     uint256 private _slashAmount;
     uint16 private _releaseFeeBps;
+    uint16 private _collateralBps;
     uint256 private _jobCount;
     mapping(uint256 jobId => JobData job) private _jobs;
     mapping(uint256 jobId => Result jobResult) private _results;
@@ -77,7 +85,7 @@ contract JobMarket is IJobMarket, AccessControl {
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `ARBITER_ROLE`.
     /// @param challengeWindow_ Seconds a result can be disputed.
     /// @param dataFeeBps_ Share of each budget paid to the Datanets' pools.
-    /// @param slashAmount_ Stake slashed for a missed deadline or a lost dispute.
+    /// @param slashAmount_ Collateral floor: a claim locks `max(slashAmount, budget * collateralBps / 10_000)`.
     constructor(Deps memory deps, address admin, uint40 challengeWindow_, uint16 dataFeeBps_, uint256 slashAmount_) {
         _token = deps.token;
         _datanets = deps.datanets;
@@ -92,6 +100,7 @@ contract JobMarket is IJobMarket, AccessControl {
         _slashAmount = slashAmount_;
         emit SlashAmountUpdated(slashAmount_);
         _setReleaseFeeBps(2_500);
+        _setCollateralBps(uint16(BPS));
         deps.token.forceApprove(address(deps.rewards), type(uint256).max);
     }
 
@@ -131,11 +140,14 @@ contract JobMarket is IJobMarket, AccessControl {
     function claimJob(uint256 jobId) external {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Open);
         uint40 dueAt = uint40(block.timestamp) + job.duration;
+        uint256 collateral = uint256(job.budget) * _collateralBps / BPS;
+        if (collateral < _slashAmount) collateral = _slashAmount;
         job.status = JobStatus.Claimed;
         job.trainer = msg.sender;
         job.dueAt = dueAt;
-        emit JobClaimed(jobId, msg.sender, dueAt);
-        _trainers.beginJob(msg.sender); // reverts unless the caller is staked enough
+        job.collateral = SafeCast.toUint128(collateral);
+        emit JobClaimed(jobId, msg.sender, dueAt, collateral);
+        _trainers.beginJob(msg.sender, collateral); // reverts unless the caller's free stake covers it
     }
 
     /// @inheritdoc IJobMarket
@@ -201,15 +213,15 @@ contract JobMarket is IJobMarket, AccessControl {
             emit DisputeResolved(jobId, msg.sender, true, 0, reasonCID);
             return _finalize(jobId, job);
         }
-        address trainer = job.trainer;
         address poster = job.poster;
         uint256 refund = job.budget;
         job.status = JobStatus.Refunded;
-        _trainers.endJob(trainer);
-        uint256 slashed = _trainers.slash(trainer, _slashAmount);
-        _withdrawable[poster] += refund + slashed;
+        uint256 slashed = _trainers.endJob(job.trainer, job.collateral, job.collateral);
+        uint256 reward = slashed * CHALLENGER_SHARE_BPS / BPS;
+        _withdrawable[poster] += refund + reward;
         emit DisputeResolved(jobId, msg.sender, false, slashed, reasonCID);
         emit JobRefunded(jobId, poster, refund);
+        _fundPools(jobId, job.dataRefs, slashed - reward, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -227,13 +239,11 @@ contract JobMarket is IJobMarket, AccessControl {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
         if (block.timestamp <= job.dueAt) revert DeadlineNotPassed(jobId, job.dueAt);
         address trainer = job.trainer;
-        job.status = JobStatus.Open;
-        job.trainer = address(0);
-        job.dueAt = 0;
-        _trainers.endJob(trainer);
-        uint256 slashed = _trainers.slash(trainer, _slashAmount);
-        _withdrawable[job.poster] += slashed;
+        uint256 collateral = _reopen(job);
+        // To the Datanets whose data the trainer held, never to the poster, who chose the deadline.
+        uint256 slashed = _trainers.endJob(trainer, collateral, collateral);
         emit JobReclaimed(jobId, trainer, slashed);
+        _fundPools(jobId, job.dataRefs, slashed, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -241,11 +251,8 @@ contract JobMarket is IJobMarket, AccessControl {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
         if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
         if (block.timestamp > job.dueAt) revert DeadlinePassed(jobId, job.dueAt);
-        job.status = JobStatus.Open;
-        job.trainer = address(0);
-        job.dueAt = 0;
-        _trainers.endJob(msg.sender);
-        uint256 fee = _trainers.slash(msg.sender, _slashAmount * _releaseFeeBps / BPS);
+        uint256 collateral = _reopen(job);
+        uint256 fee = _trainers.endJob(msg.sender, collateral, collateral * _releaseFeeBps / BPS);
         emit JobReleased(jobId, msg.sender, fee);
         _fundPools(jobId, job.dataRefs, fee, false);
     }
@@ -281,6 +288,11 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
+    function setCollateralBps(uint16 collateralBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setCollateralBps(collateralBps_);
+    }
+
+    /// @inheritdoc IJobMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         JobData storage job = _existing(jobId);
         return Job({
@@ -293,6 +305,7 @@ contract JobMarket is IJobMarket, AccessControl {
             challengeEndsAt: job.challengeEndsAt,
             budget: job.budget,
             dataFee: job.dataFee,
+            collateral: job.collateral,
             parentModelId: job.parentModelId,
             modelId: job.modelId
         });
@@ -366,6 +379,17 @@ contract JobMarket is IJobMarket, AccessControl {
         return _releaseFeeBps;
     }
 
+    /// @inheritdoc IJobMarket
+    function collateralBps() external view returns (uint16) {
+        return _collateralBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function collateralFor(uint256 budget) external view returns (uint256) {
+        uint256 collateral = budget * _collateralBps / BPS;
+        return collateral < _slashAmount ? _slashAmount : collateral;
+    }
+
     /// @dev Validates the data references, consumes one access use per Datanet and packs them.
     function _checkData(uint256[] calldata datanetIds, uint32[] calldata versions)
         private
@@ -437,15 +461,24 @@ contract JobMarket is IJobMarket, AccessControl {
         );
         job.modelId = modelId;
         _rewards.registerModel(modelId, trainer, result.attributionRoot, result.attributionTotalWeight);
-        _trainers.endJob(trainer);
+        _trainers.endJob(trainer, job.collateral, 0);
         emit JobFinalized(jobId, trainer, modelId, payment, dataFee);
 
         _fundPools(jobId, refs, dataFee, true);
     }
 
+    /// @dev Returns a claimed job to Open; returns the collateral its claim locked.
+    function _reopen(JobData storage job) private returns (uint256 collateral) {
+        collateral = job.collateral;
+        job.status = JobStatus.Open;
+        job.trainer = address(0);
+        job.dueAt = 0;
+        job.collateral = 0;
+    }
+
     /// @dev Pays `amount` (held by the market) to the pools of the Datanets in `refs`, in equal shares; the
-    /// first Datanet also takes the rounding remainder. `isDataFee` emits `DataFeePaid` per Datanet (a release
-    /// fee is reported by `JobReleased` and the distributor's `DatanetPoolFunded`).
+    /// first Datanet also takes the rounding remainder. `isDataFee` emits `DataFeePaid` per Datanet (slashed
+    /// collateral is reported by its own event and the distributor's `DatanetPoolFunded`).
     function _fundPools(uint256 jobId, uint256[] memory refs, uint256 amount, bool isDataFee) private {
         if (amount == 0) return;
         uint256 n = refs.length;
@@ -479,6 +512,12 @@ contract JobMarket is IJobMarket, AccessControl {
         if (releaseFeeBps_ == 0 || releaseFeeBps_ >= BPS) revert InvalidReleaseFeeBps(releaseFeeBps_);
         _releaseFeeBps = releaseFeeBps_;
         emit ReleaseFeeBpsUpdated(releaseFeeBps_);
+    }
+
+    function _setCollateralBps(uint16 collateralBps_) private {
+        if (collateralBps_ > BPS) revert InvalidBps(collateralBps_);
+        _collateralBps = collateralBps_;
+        emit CollateralBpsUpdated(collateralBps_);
     }
 
     function _setDataFeeBps(uint16 dataFeeBps_) private {

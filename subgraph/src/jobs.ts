@@ -14,6 +14,7 @@ import {
   JobRefunded as JobRefundedEvent,
   JobReleased as JobReleasedEvent,
   ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
+  CollateralBpsUpdated as CollateralBpsUpdatedEvent,
   ResultAccepted as ResultAcceptedEvent,
   ResultSubmitted as ResultSubmittedEvent,
   SlashAmountUpdated as SlashAmountUpdatedEvent,
@@ -37,6 +38,7 @@ import {
   JobReleased,
   ModelVersion,
   ReleaseFeeBpsUpdated,
+  CollateralBpsUpdated,
   ResultAccepted,
   ResultSubmitted,
   SlashAmountUpdated,
@@ -97,11 +99,13 @@ export function handleJobClaimed(event: JobClaimedEvent): void {
   j.status = "Claimed";
   j.trainer = t.id;
   j.dueAt = event.params.dueAt;
+  j.collateral = event.params.collateral;
   j.save();
   const e = new JobClaimed(eventId(event));
   e.job = j.id;
   e.trainer = t.account;
   e.dueAt = event.params.dueAt;
+  e.collateral = event.params.collateral;
   stamp(e, event);
   e.save();
 }
@@ -230,6 +234,7 @@ export function handleJobReclaimed(event: JobReclaimedEvent): void {
   j.status = "Open";
   j.trainer = null;
   j.dueAt = null;
+  j.collateral = null;
   j.slashed = j.slashed.plus(event.params.slashed);
   j.save();
   const e = new JobReclaimed(eventId(event));
@@ -247,6 +252,7 @@ export function handleJobReleased(event: JobReleasedEvent): void {
   j.status = "Open";
   j.trainer = null;
   j.dueAt = null;
+  j.collateral = null;
   j.slashed = j.slashed.plus(event.params.fee);
   j.save();
   const e = new JobReleased(eventId(event));
@@ -316,6 +322,16 @@ export function handleReleaseFeeBpsUpdated(event: ReleaseFeeBpsUpdatedEvent): vo
   s.save();
   const e = new ReleaseFeeBpsUpdated(eventId(event));
   e.releaseFeeBps = event.params.releaseFeeBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleCollateralBpsUpdated(event: CollateralBpsUpdatedEvent): void {
+  const s = stats(event);
+  s.collateralBps = event.params.collateralBps;
+  s.save();
+  const e = new CollateralBpsUpdated(eventId(event));
+  e.collateralBps = event.params.collateralBps;
   stamp(e, event);
   e.save();
 }

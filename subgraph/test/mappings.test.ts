@@ -340,14 +340,14 @@ describe("TrainerRegistry handlers", () => {
       account: { id: TRAINER },
     });
     chain.emit("TrainerRegistry", "StakeWithdrawn", { trainer: TRAINER, amount: 20n * E18 });
-    chain.emit("TrainerRegistry", "ActiveJobsChanged", { trainer: TRAINER, activeJobs: 1 });
+    chain.emit("TrainerRegistry", "ActiveJobsChanged", { trainer: TRAINER, activeJobs: 1, locked: 60n * E18 });
     chain.mine();
-    t = await one(`trainer(id: "${TRAINER}") { staked unstaking activeJobs }`);
-    assert.deepEqual(t, { staked: String(130n * E18), unstaking: "0", activeJobs: 1 });
+    t = await one(`trainer(id: "${TRAINER}") { staked unstaking activeJobs locked }`);
+    assert.deepEqual(t, { staked: String(130n * E18), unstaking: "0", activeJobs: 1, locked: String(60n * E18) });
     const s = await one(`protocolStats(id: "protocol") { trainerCount totalStaked }`);
     assert.deepEqual(s, { trainerCount: 1, totalStaked: String(130n * E18) });
     const ev = await chain.query(
-      `{ stakeds(orderBy: totalStaked) { amount totalStaked } unstakeRequesteds { amount availableAt } stakeWithdrawns { amount } profileUpdateds { profileCID } activeJobsChangeds { activeJobs } }`,
+      `{ stakeds(orderBy: totalStaked) { amount totalStaked } unstakeRequesteds { amount availableAt } stakeWithdrawns { amount } profileUpdateds { profileCID } activeJobsChangeds { activeJobs locked } }`,
     );
     assert.deepEqual(
       ev.stakeds.map((x: Data) => x.totalStaked),
@@ -357,6 +357,7 @@ describe("TrainerRegistry handlers", () => {
     assert.equal(ev.stakeWithdrawns[0].amount, String(20n * E18));
     assert.equal(ev.profileUpdateds[0].profileCID, "bafy-profile");
     assert.equal(ev.activeJobsChangeds[0].activeJobs, 1);
+    assert.equal(ev.activeJobsChangeds[0].locked, String(60n * E18));
   });
 });
 
@@ -406,13 +407,17 @@ describe("JobMarket and ModelRegistry handlers", () => {
       duration: 3600,
       slashed: "0",
     });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 1n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 1n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
-    assert.deepEqual(await one(`job(id: "1") { status trainer { id } dueAt }`), {
+    assert.deepEqual(await one(`job(id: "1") { status trainer { id } dueAt collateral }`), {
       status: "Claimed",
       trainer: { id: TRAINER },
       dueAt: "1700050000",
+      collateral: String(100n * E18),
     });
+    assert.deepEqual((await chain.query(`{ jobClaimeds { collateral } }`)).jobClaimeds, [
+      { collateral: String(100n * E18) },
+    ]);
     submit(1n);
     chain.mine();
     j = await one(
@@ -550,8 +555,8 @@ describe("JobMarket and ModelRegistry handlers", () => {
     post(4n);
     chain.mine();
     chain.emit("JobMarket", "JobCancelled", { jobId: 2n, poster: BUILDER, refund: 100n * E18 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 3n, trainer: TRAINER, dueAt: 1_700_050_000 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 4n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 3n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 4n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
     chain.emit("JobMarket", "JobReclaimed", { jobId: 3n, trainer: TRAINER, slashed: 10n * E18 });
     chain.emit("TrainerRegistry", "Slashed", { trainer: TRAINER, slasher: MARKET, amount: 10n * E18 });
@@ -597,16 +602,21 @@ describe("JobMarket and ModelRegistry handlers", () => {
   it("reopens a job its trainer released and records the release fee", async () => {
     post(5n);
     chain.mine();
-    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
     chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
     chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
+    chain.emit("JobMarket", "CollateralBpsUpdated", { collateralBps: 5_000 });
     chain.mine();
-    const job = await one(`job(id: "5") { status trainer { id } dueAt slashed }`);
-    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, slashed: String(3n * E18) });
-    const ev = await chain.query(`{ jobReleaseds { fee trainer { id } } protocolStats(id: "protocol") { releaseFeeBps } }`);
+    const job = await one(`job(id: "5") { status trainer { id } dueAt collateral slashed }`);
+    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: String(3n * E18) });
+    const ev = await chain.query(
+      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } protocolStats(id: "protocol") { releaseFeeBps collateralBps } }`,
+    );
     assert.deepEqual(ev.jobReleaseds, [{ fee: String(3n * E18), trainer: { id: TRAINER } }]);
     assert.equal(ev.protocolStats.releaseFeeBps, 3_000);
+    assert.equal(ev.protocolStats.collateralBps, 5_000);
+    assert.deepEqual(ev.collateralBpsUpdateds, [{ collateralBps: 5_000 }]);
   });
 });
 

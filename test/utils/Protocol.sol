@@ -23,6 +23,8 @@ abstract contract Protocol is Test {
     uint40 internal constant CHALLENGE_WINDOW = 1 days;
     uint16 internal constant DATA_FEE_BPS = 1_000;
     uint256 internal constant SLASH = 50e18;
+    /// @dev What `stakeTrainer` stakes: the minimum plus the collateral of one 1,000 OPEN job.
+    uint256 internal constant TRAINER_STAKE = 1_100e18;
     uint40 internal constant CLOSE_TIMEOUT = 1 days;
     uint64 internal constant PAID_DURATION = 30 days;
 
@@ -110,9 +112,9 @@ abstract contract Protocol is Test {
     }
 
     function stakeTrainer(address account) internal {
-        fund(account, MIN_STAKE);
+        fund(account, TRAINER_STAKE);
         vm.prank(account);
-        trainers.stake(MIN_STAKE);
+        trainers.stake(TRAINER_STAKE);
     }
 
     function jobRequest(uint256 datanetId, uint128 budget) internal view returns (IJobMarket.JobRequest memory r) {
@@ -148,7 +150,7 @@ abstract contract Protocol is Test {
         fund(builder, 1_000e18);
         vm.prank(builder);
         uint256 jobId = market.postJob(jobRequest(d, 1_000e18));
-        if (trainers.getTrainer(trainer).staked < MIN_STAKE) stakeTrainer(trainer);
+        if (trainers.freeStakeOf(trainer) < market.collateralFor(1_000e18)) stakeTrainer(trainer);
         vm.prank(trainer);
         market.claimJob(jobId);
         vm.prank(trainer);

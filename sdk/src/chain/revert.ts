@@ -104,7 +104,9 @@ const SENTENCES: Record<string, (a: Args) => string> = {
   CooldownActive: (a) =>
     `The unstake cooldown of ${a.trainer} ends at ${time(a.availableAt)}. Try again after that.`,
   NothingToWithdraw: (a) => `Nothing to withdraw for ${a.trainer ?? a.account ?? a.channelId}.`,
-  HasActiveJobs: (a) => `Trainer ${a.trainer} still holds ${a.activeJobs} claimed jobs. Finish them first.`,
+  InsufficientFreeStake: (a) =>
+    `Trainer ${a.trainer} has ${open(a.free)} of stake not locked as collateral of its claimed jobs, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`, or finish a claimed job first.`,
+  PenaltyExceedsCollateral: (a) => `A penalty of ${open(a.penalty)} exceeds the job's collateral of ${open(a.collateral)}.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,
   InvalidJobStatus: (a) =>
