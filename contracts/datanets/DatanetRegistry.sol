@@ -27,6 +27,12 @@ contract DatanetRegistry is IDatanetRegistry {
     mapping(uint256 datanetId => DatanetData datanet) private _datanets;
     mapping(uint256 datanetId => mapping(address account => bool)) private _curators;
     mapping(uint256 datanetId => mapping(uint256 contributionId => Contribution)) private _contributions;
+    /// @dev The version each contribution's approval created, eight `uint32` per slot (contribution `c` at
+    /// bits `(c % 8) * 32` of word `c / 8`): the `Contribution` struct is one full slot plus its hash, and
+    /// sequential approvals share a word, so recording the version costs about 5k gas instead of a new slot.
+    mapping(uint256 datanetId => mapping(uint256 word => uint256 versions)) private _approvedIn;
+    /// @dev When an approved contribution was withdrawn (only those; withdrawals are rare).
+    mapping(uint256 datanetId => mapping(uint256 contributionId => uint256 time)) private _withdrawnAt;
 
     /// @inheritdoc IDatanetRegistry
     function createDatanet(
@@ -162,6 +168,7 @@ contract DatanetRegistry is IDatanetRegistry {
             revert InvalidContributionStatus(datanetId, contributionId, status);
         }
         c.status = ContributionStatus.Withdrawn;
+        if (status == ContributionStatus.Approved) _withdrawnAt[datanetId][contributionId] = block.timestamp;
         emit ContributionWithdrawn(datanetId, contributionId, msg.sender);
     }
 
@@ -186,6 +193,16 @@ contract DatanetRegistry is IDatanetRegistry {
     {
         c = _contributions[datanetId][contributionId];
         if (c.status == ContributionStatus.None) revert ContributionNotFound(datanetId, contributionId);
+    }
+
+    /// @inheritdoc IDatanetRegistry
+    function inclusionOf(uint256 datanetId, uint256 contributionId)
+        external
+        view
+        returns (uint32 approvedInVersion, uint40 withdrawnAt)
+    {
+        approvedInVersion = uint32(_approvedIn[datanetId][contributionId >> 3] >> ((contributionId & 7) * 32));
+        withdrawnAt = uint40(_withdrawnAt[datanetId][contributionId]);
     }
 
     /// @inheritdoc IDatanetRegistry
@@ -220,6 +237,8 @@ contract DatanetRegistry is IDatanetRegistry {
         unchecked {
             ++version; // at most 2^32 - 1 contributions exist, each approved once
         }
+        // Each contribution is approved at most once, so its 32 bits are still zero.
+        _approvedIn[datanetId][contributionId >> 3] |= uint256(version) << ((contributionId & 7) * 32);
         emit ContributionApproved(datanetId, contributionId, msg.sender, version);
         return version;
     }

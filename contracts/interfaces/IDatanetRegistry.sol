@@ -187,6 +187,15 @@ interface IDatanetRegistry {
     /// @notice Withdraws consent for a pending or approved contribution. Its contributor only.
     function withdrawContribution(uint256 datanetId, uint256 contributionId) external;
 
+    /// @notice Where a contribution stands in the Datanet's versions: `approvedInVersion` is the version its
+    /// approval created (it is part of every version `>= approvedInVersion`; 0 if never approved), and
+    /// `withdrawnAt` when its contributor withdrew it after approval (0 if not). What a job's no-fault release
+    /// checks on chain.
+    function inclusionOf(uint256 datanetId, uint256 contributionId)
+        external
+        view
+        returns (uint32 approvedInVersion, uint40 withdrawnAt);
+
     /// @notice Returns a Datanet; reverts with `DatanetNotFound` if absent.
     function getDatanet(uint256 datanetId) external view returns (Datanet memory);
 

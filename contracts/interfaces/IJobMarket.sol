@@ -5,7 +5,7 @@ pragma solidity ^0.8.27;
 /// @notice Fine-tuning jobs with escrow. State machine:
 /// Open -claim-> Claimed -submit-> Submitted -accept|finalize-> Finalized;
 /// Open -cancel-> Cancelled; Claimed -reclaim after dueAt (trainer slashed)-> Open;
-/// Claimed -release by the trainer (fee)-> Open;
+/// Claimed -release by the trainer (fee), or no-fault release (a contribution withdrawn)-> Open;
 /// Submitted -dispute within the challenge window-> Disputed -resolve-> Finalized | Refunded (trainer slashed).
 /// Finalizing pays the trainer `budget - dataFee` (pull: `withdraw`), splits `dataFee` over the job's
 /// Datanets' reward pools and mints the model version (ERC-721) to the poster.
@@ -140,6 +140,11 @@ interface IJobMarket {
     /// @notice The trainer gave the claimed job back before its deadline; `fee` OPEN of its collateral went to
     /// the job's Datanet pools (the trainer has seen their data), the rest was unlocked and the job reopened.
     event JobReleased(uint256 indexed jobId, address indexed trainer, uint256 fee);
+    /// @notice The trainer gave the claimed job back without a fee because contribution `contributionId` of
+    /// Datanet `datanetId`, part of the job's version, was withdrawn while the claim ran; the job reopened.
+    event JobReleasedNoFault(
+        uint256 indexed jobId, address indexed trainer, uint256 indexed datanetId, uint256 contributionId
+    );
     /// @notice The share of its collateral a trainer pays to release a job changed.
     event ReleaseFeeBpsUpdated(uint16 releaseFeeBps);
     /// @notice The poster won the dispute; `refund` credited back.
@@ -191,6 +196,9 @@ interface IJobMarket {
     error EmptyCID();
     /// @notice The attribution root and total weight must be both zero or both non-zero.
     error InvalidAttribution(bytes32 root, uint128 totalWeight);
+    /// @notice Contribution `contributionId` of Datanet `datanetId` is not in the job's Datanet version, or was
+    /// not withdrawn after the job was claimed: no on-chain cause for a no-fault release.
+    error NoFaultCauseUnproven(uint256 jobId, uint256 datanetId, uint256 contributionId);
     /// @notice `account` has nothing to withdraw.
     error NothingToWithdraw(address account);
     /// @notice A basis-point value above 10,000.
@@ -241,6 +249,12 @@ interface IJobMarket {
     /// reopens at once and the trainer pays `collateral * releaseFeeBps / 10_000` of the job's collateral (less than
     /// a missed deadline, more than nothing: it has seen the data) to the job's Datanet pools.
     function releaseJob(uint256 jobId) external;
+
+    /// @notice The trainer gives a claimed job back without a fee for a cause the chain proves: contribution
+    /// `contributionId` of Datanet `datanetId` was approved in or before the job's version of that Datanet and
+    /// its contributor withdrew it after the claim (`DatanetRegistry.inclusionOf`). The whole collateral is
+    /// unlocked and the job reopens; the poster may cancel it or leave it for a trainer who claims knowing.
+    function releaseJobNoFault(uint256 jobId, uint256 datanetId, uint256 contributionId) external;
 
     /// @notice Withdraws the caller's credited OPEN (trainer pay, refunds, slashed stake).
     /// @return amount The amount sent.

@@ -258,6 +258,27 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
+    function releaseJobNoFault(uint256 jobId, uint256 datanetId, uint256 contributionId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
+        if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
+        uint32 version;
+        uint256[] storage refs = job.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            if (refs[i] >> 32 == datanetId) version = uint32(refs[i]);
+        }
+        (uint32 approvedIn, uint40 withdrawnAt) = _datanets.inclusionOf(datanetId, contributionId);
+        // The job's version includes the contribution, and its consent was withdrawn while this claim ran
+        // (one before the claim, or in its block, was visible to the trainer when it claimed).
+        if (
+            version == 0 || approvedIn == 0 || approvedIn > version || withdrawnAt == 0
+                || withdrawnAt <= job.dueAt - job.duration
+        ) revert NoFaultCauseUnproven(jobId, datanetId, contributionId);
+        uint256 collateral = _reopen(job);
+        _trainers.endJob(msg.sender, collateral, 0);
+        emit JobReleasedNoFault(jobId, msg.sender, datanetId, contributionId);
+    }
+
+    /// @inheritdoc IJobMarket
     function withdraw() external returns (uint256 amount) {
         amount = _withdrawable[msg.sender];
         if (amount == 0) revert NothingToWithdraw(msg.sender);

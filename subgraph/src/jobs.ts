@@ -13,6 +13,7 @@ import {
   JobReclaimed as JobReclaimedEvent,
   JobRefunded as JobRefundedEvent,
   JobReleased as JobReleasedEvent,
+  JobReleasedNoFault as JobReleasedNoFaultEvent,
   ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
   CollateralBpsUpdated as CollateralBpsUpdatedEvent,
   ResultAccepted as ResultAcceptedEvent,
@@ -36,6 +37,7 @@ import {
   JobReclaimed,
   JobRefunded,
   JobReleased,
+  JobReleasedNoFault,
   ModelVersion,
   ReleaseFeeBpsUpdated,
   CollateralBpsUpdated,
@@ -332,6 +334,24 @@ export function handleCollateralBpsUpdated(event: CollateralBpsUpdatedEvent): vo
   s.save();
   const e = new CollateralBpsUpdated(eventId(event));
   e.collateralBps = event.params.collateralBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleJobReleasedNoFault(event: JobReleasedNoFaultEvent): void {
+  const trainer = account(event.params.trainer, event);
+  const j = loadJob(event.params.jobId, event);
+  // A contribution in the job's data was withdrawn during the claim: no fee, the job is open again.
+  j.status = "Open";
+  j.trainer = null;
+  j.dueAt = null;
+  j.collateral = null;
+  j.save();
+  const e = new JobReleasedNoFault(eventId(event));
+  e.job = j.id;
+  e.trainer = trainer.id;
+  e.datanet = event.params.datanetId.toString();
+  e.contributionId = event.params.contributionId;
   stamp(e, event);
   e.save();
 }

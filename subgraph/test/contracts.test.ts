@@ -106,7 +106,7 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
 
     for (const [who, amount] of [
       [builder, E(10_000)],
-      [trainer, E(1_000)],
+      [trainer, E(1_100)],
       [payer, E(1_000)],
     ] as const) {
       await sendAs("OpenToken", "mint", [who, amount]);
@@ -124,8 +124,9 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
     await send("DatanetRegistry", "approveContributions", [1n, [1n, 2n, 3n]], actors.curator);
     await send("OpenToken", "approve", [addr.AccessRegistry, E(5)], builder);
     await send("AccessRegistry", "buyAccess", [1n, 1], builder);
-    await send("OpenToken", "approve", [addr.TrainerRegistry, E(100)], trainer);
-    await send("TrainerRegistry", "stake", [E(100)], trainer);
+    // The minimum stake plus the collateral the 1,000 OPEN job's claim locks (the whole budget by default).
+    await send("OpenToken", "approve", [addr.TrainerRegistry, E(1_100)], trainer);
+    await send("TrainerRegistry", "stake", [E(1_100)], trainer);
     await send("OpenToken", "approve", [addr.JobMarket, E(1_000)], builder);
     const job = {
       specCID: "bafyspec",
@@ -269,6 +270,6 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
       },
     ]);
     assert.deepEqual(d.accessGrant, { paid: String(E(5)), usesLeft: 0, usesConsumed: 1 });
-    assert.deepEqual(d.trainer, { staked: String(E(100)), jobsCompleted: 1, earnings: String(E(900)) });
+    assert.deepEqual(d.trainer, { staked: String(E(1_100)), jobsCompleted: 1, earnings: String(E(900)) });
   });
 });

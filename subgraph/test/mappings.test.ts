@@ -618,6 +618,21 @@ describe("JobMarket and ModelRegistry handlers", () => {
     assert.equal(ev.protocolStats.collateralBps, 5_000);
     assert.deepEqual(ev.collateralBpsUpdateds, [{ collateralBps: 5_000 }]);
   });
+
+  it("reopens a job released without a fee for a withdrawn contribution", async () => {
+    post(6n);
+    chain.mine();
+    chain.emit("JobMarket", "JobClaimed", { jobId: 6n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.mine();
+    chain.emit("JobMarket", "JobReleasedNoFault", { jobId: 6n, trainer: TRAINER, datanetId: 1n, contributionId: 2n });
+    chain.mine();
+    const job = await one(`job(id: "6") { status trainer { id } dueAt collateral slashed }`);
+    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: "0" });
+    const ev = await chain.query(`{ jobReleasedNoFaults { job { id } trainer { id } datanet { id } contributionId } }`);
+    assert.deepEqual(ev.jobReleasedNoFaults, [
+      { job: { id: "6" }, trainer: { id: TRAINER }, datanet: { id: "1" }, contributionId: "2" },
+    ]);
+  });
 });
 
 describe("PaymentChannels and RewardDistributor handlers", () => {

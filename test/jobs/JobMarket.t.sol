@@ -623,6 +623,73 @@ contract JobMarketTest is Protocol {
         assertEq(market.withdrawable(builder), BUDGET, "only the budget back");
     }
 
+    /// Review finding 3: a contributor withdrawing consent slashed the trainer. The trainer now releases
+    /// without a fee when the chain proves the cause.
+    function test_releaseNoFault_onlyForAWithdrawalInTheJobsVersionDuringTheClaim() public {
+        // net has contributions 1 and 2 (versions 1 and 2); the job trains on version 1.
+        vm.prank(bob);
+        uint256 late = datanets.submitContribution(net, "bafylate", keccak256("late"), 1, 1, false);
+        vm.prank(alice);
+        datanets.approveContribution(net, late); // version 3, not in the job
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 2); // before the claim: the trainer could see it
+        uint256 jobId = _claimed();
+        uint256 stakeBefore = trainers.getTrainer(trainer).staked;
+        vm.warp(1_000_100);
+        vm.prank(bob);
+        datanets.withdrawContribution(net, late);
+        bytes memory unproven2 = abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 2);
+        vm.prank(trainer);
+        vm.expectRevert(unproven2);
+        market.releaseJobNoFault(jobId, net, 2); // withdrawn before the claim
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, late));
+        market.releaseJobNoFault(jobId, net, late); // withdrawn during the claim, but not in version 1
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 1));
+        market.releaseJobNoFault(jobId, net, 1); // in version 1, not withdrawn
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net + 7, 1));
+        market.releaseJobNoFault(jobId, net + 7, 1); // not one of the job's Datanets
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotTrainer.selector, jobId, stranger));
+        market.releaseJobNoFault(jobId, net, 1);
+        vm.expectEmit();
+        emit IJobMarket.JobReleasedNoFault(jobId, trainer, net, 1);
+        vm.prank(trainer);
+        market.releaseJobNoFault(jobId, net, 1);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Open), "reopened");
+        assertEq(job.trainer, address(0), "trainer cleared");
+        assertTrue(!market.isAssigned(jobId, trainer, net), "no longer assigned: keys stop");
+        assertEq(trainers.getTrainer(trainer).staked, stakeBefore, "no fee");
+        assertEq(trainers.getTrainer(trainer).locked, 0, "collateral unlocked");
+        assertEq(rewards.poolBalance(net), 0, "nothing slashed");
+        // The next trainer claims knowing of the withdrawal, so it cannot use it; the poster may cancel.
+        address second = address(0x2222);
+        stakeTrainer(second);
+        vm.prank(second);
+        market.claimJob(jobId);
+        vm.prank(second);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 1));
+        market.releaseJobNoFault(jobId, net, 1);
+    }
+
+    function test_releaseNoFault_needsAClaimedJob() public {
+        uint256 jobId = _submitted();
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 1);
+        vm.prank(trainer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Submitted, IJobMarket.JobStatus.Claimed
+            )
+        );
+        market.releaseJobNoFault(jobId, net, 1);
+    }
+
     function test_views_revertForMissingJob() public {
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.JobNotFound.selector, 5));
         market.getJob(5);

@@ -106,6 +106,8 @@ const SENTENCES: Record<string, (a: Args) => string> = {
   NothingToWithdraw: (a) => `Nothing to withdraw for ${a.trainer ?? a.account ?? a.channelId}.`,
   InsufficientFreeStake: (a) =>
     `Trainer ${a.trainer} has ${open(a.free)} of stake not locked as collateral of its claimed jobs, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`, or finish a claimed job first.`,
+  NoFaultCauseUnproven: (a) =>
+    `Contribution ${a.contributionId} of Datanet ${a.datanetId} is not in job ${a.jobId}'s Datanet version or was not withdrawn after the claim, so the job cannot be released without a fee. Use \`releaseJob\` (fee) instead.`,
   PenaltyExceedsCollateral: (a) => `A penalty of ${open(a.penalty)} exceeds the job's collateral of ${open(a.collateral)}.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,

@@ -289,6 +289,23 @@ export async function releaseJob(
   return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, fee: ev.args.fee! };
 }
 
+/**
+ * The trainer gives a claimed job back without a fee because contribution `contributionId` of Datanet
+ * `datanetId`, part of the job's version, was withdrawn while the claim ran (the contract checks this on chain
+ * and reverts NoFaultCauseUnproven otherwise). The collateral is unlocked and the job reopens.
+ */
+export async function releaseJobNoFault(
+  conn: ChainConnection,
+  jobId: bigint,
+  datanetId: bigint,
+  contributionId: bigint,
+): Promise<TxRef & { trainer: Address }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "releaseJobNoFault", [jobId, datanetId, contributionId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobReleasedNoFault");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer! };
+}
+
 /** OPEN the JobMarket holds for `account` (trainer payments, refunds, slashes): withdraw() pays it out. */
 export async function jobMarketWithdrawable(conn: ChainConnection, account: Address): Promise<bigint> {
   const jm = conn.contracts.JobMarket;
