@@ -53,7 +53,7 @@ describe("protocol lifecycle", () => {
 
     // The builder buys one use; the fee lands in the datanet's pool.
     await mined(token.write.approve([access.address, E(5)], as(builder)));
-    await mined(access.write.buyAccess([datanetId, 1], as(builder)));
+    await mined(access.write.buyAccess([datanetId, 1, E(5)], as(builder)));
     assert.equal(await rewards.read.poolBalance([datanetId]), E(5));
 
     // The trainer stakes the minimum plus one job's collateral (by default the whole budget); the builder

@@ -8,7 +8,7 @@ import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 /// owner manages it and its curators curate. A contribution takes two storage slots (its CID lives in the
 /// event log), which keeps `submitContribution` cheap.
 contract DatanetRegistry is IDatanetRegistry {
-    /// @notice Most curators a Datanet can be created with.
+    /// @notice Most curators (besides the owner) a Datanet can have.
     uint256 public constant MAX_CURATORS = 16;
     /// @notice Most contributions one `approveContributions` call handles.
     uint256 public constant MAX_BATCH = 100;
@@ -19,6 +19,7 @@ contract DatanetRegistry is IDatanetRegistry {
         AccessPolicy policy;
         uint32 contributionCount;
         uint32 version;
+        uint8 curatorCount;
         uint128 price;
         string metadataCID;
     }
@@ -50,6 +51,7 @@ contract DatanetRegistry is IDatanetRegistry {
         d.policy = policy;
         d.price = price;
         d.metadataCID = metadataCID;
+        d.curatorCount = uint8(curators.length);
         for (uint256 i = 0; i < curators.length; ++i) {
             address curator = curators[i];
             if (curator == address(0)) revert ZeroAddress();
@@ -81,15 +83,19 @@ contract DatanetRegistry is IDatanetRegistry {
         DatanetData storage d = _ownedDatanet(datanetId);
         if (curator == address(0)) revert ZeroAddress();
         if (curator == d.owner || _curators[datanetId][curator]) revert AlreadyCurator(datanetId, curator);
+        uint8 count = d.curatorCount;
+        if (count >= MAX_CURATORS) revert TooManyCurators(uint256(count) + 1, MAX_CURATORS);
+        d.curatorCount = count + 1;
         _curators[datanetId][curator] = true;
         emit CuratorAdded(datanetId, curator);
     }
 
     /// @inheritdoc IDatanetRegistry
     function removeCurator(uint256 datanetId, address curator) external {
-        _ownedDatanet(datanetId);
+        DatanetData storage d = _ownedDatanet(datanetId);
         if (!_curators[datanetId][curator]) revert NotCurator(datanetId, curator);
         delete _curators[datanetId][curator];
+        --d.curatorCount;
         emit CuratorRemoved(datanetId, curator);
     }
 

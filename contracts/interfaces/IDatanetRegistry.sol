@@ -120,7 +120,7 @@ interface IDatanetRegistry {
     error EmptyContribution(uint32 records, uint48 byteSize);
     /// @notice Paid Datanets need a non-zero price; other policies need price 0.
     error InvalidPrice(AccessPolicy policy, uint256 price);
-    /// @notice More than `max` curators.
+    /// @notice More than `max` curators (besides the owner): `createDatanet` and `addCurator` both enforce it.
     error TooManyCurators(uint256 count, uint256 max);
     /// @notice A batch of `count` items exceeds `max`.
     error BatchTooLarge(uint256 count, uint256 max);

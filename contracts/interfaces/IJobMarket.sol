@@ -238,7 +238,8 @@ interface IJobMarket {
         external
         returns (uint256 modelId);
 
-    /// @notice The poster cancels an open (unclaimed) job; the budget is credited back.
+    /// @notice The poster cancels an open (unclaimed) job; the budget is credited back and the access use
+    /// posting consumed on each Datanet is restored (as paid or granted, as it was).
     function cancelJob(uint256 jobId) external;
 
     /// @notice Reopens a claimed job whose deadline passed, slashing the trainer's collateral to the job's

@@ -35,7 +35,7 @@ contract JobMarket is IJobMarket, AccessControl {
     /// goes to the job's Datanet pools.
     uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
 
-    /// @dev Slots: (poster, status, baseModelId, duration), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
+    /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
     /// collateral (written on claim), parentModelId (written only when set), modelId (written on finalize), data
     /// refs (`id << 32 | version`).
     struct JobData {
@@ -43,6 +43,8 @@ contract JobMarket is IJobMarket, AccessControl {
         JobStatus status;
         uint32 baseModelId;
         uint32 duration;
+        uint8 paidMask;
+        uint8 grantedMask;
         address trainer;
         uint40 dueAt;
         uint40 challengeEndsAt;
@@ -119,7 +121,7 @@ contract JobMarket is IJobMarket, AccessControl {
                 revert ParentModelMismatch(request.parentModelId, request.baseModelId, parentBase);
             }
         }
-        uint256[] memory refs = _checkData(request.datanetIds, request.versions);
+        (uint256[] memory refs, uint8 paidMask, uint8 grantedMask) = _checkData(request.datanetIds, request.versions);
 
         jobId = ++_jobCount;
         JobData storage job = _jobs[jobId];
@@ -127,6 +129,8 @@ contract JobMarket is IJobMarket, AccessControl {
         job.status = JobStatus.Open;
         job.baseModelId = request.baseModelId;
         job.duration = request.duration;
+        job.paidMask = paidMask;
+        job.grantedMask = grantedMask;
         uint128 dataFee = uint128(uint256(budget) * _dataFeeBps / BPS);
         job.budget = budget;
         job.dataFee = dataFee;
@@ -232,6 +236,14 @@ contract JobMarket is IJobMarket, AccessControl {
         job.status = JobStatus.Cancelled;
         _withdrawable[msg.sender] += refund;
         emit JobCancelled(jobId, msg.sender, refund);
+        // Review finding 7: the access uses posting consumed go back to the poster.
+        uint256 paidMask = job.paidMask;
+        uint256 grantedMask = job.grantedMask;
+        uint256[] storage refs = job.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            bool paid = (paidMask >> i) & 1 == 1;
+            if (paid || (grantedMask >> i) & 1 == 1) _access.restoreAccess(refs[i] >> 32, msg.sender, paid);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -411,10 +423,11 @@ contract JobMarket is IJobMarket, AccessControl {
         return collateral < _slashAmount ? _slashAmount : collateral;
     }
 
-    /// @dev Validates the data references, consumes one access use per Datanet and packs them.
+    /// @dev Validates the data references, consumes one access use per Datanet and packs them; bit `i` of
+    /// the masks says Datanet `i` consumed a paid or a granted use (restored on cancel).
     function _checkData(uint256[] calldata datanetIds, uint32[] calldata versions)
         private
-        returns (uint256[] memory refs)
+        returns (uint256[] memory refs, uint8 paidMask, uint8 grantedMask)
     {
         uint256 n = datanetIds.length;
         if (n == 0 || n > MAX_DATANETS) revert InvalidDatanetCount(n, MAX_DATANETS);
@@ -428,7 +441,9 @@ contract JobMarket is IJobMarket, AccessControl {
             uint32 version = versions[i];
             uint32 current = _datanets.versionOf(id);
             if (version == 0 || version > current) revert InvalidVersion(id, version, current);
-            _access.consumeAccess(id, msg.sender);
+            uint8 kind = _access.consumeAccess(id, msg.sender);
+            if (kind == 2) paidMask |= uint8(1 << i);
+            else if (kind == 1) grantedMask |= uint8(1 << i);
             // Datanet ids are sequential from 1, far below 2^224.
             refs[i] = (id << 32) | version;
         }

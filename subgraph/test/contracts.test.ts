@@ -123,7 +123,7 @@ describe("real contracts through the subgraph", { skip: missing ?? false }, () =
     }
     await send("DatanetRegistry", "approveContributions", [1n, [1n, 2n, 3n]], actors.curator);
     await send("OpenToken", "approve", [addr.AccessRegistry, E(5)], builder);
-    await send("AccessRegistry", "buyAccess", [1n, 1], builder);
+    await send("AccessRegistry", "buyAccess", [1n, 1, E(5)], builder);
     // The minimum stake plus the collateral the 1,000 OPEN job's claim locks (the whole budget by default).
     await send("OpenToken", "approve", [addr.TrainerRegistry, E(1_100)], trainer);
     await send("TrainerRegistry", "stake", [E(1_100)], trainer);

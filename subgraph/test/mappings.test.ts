@@ -258,9 +258,22 @@ describe("AccessRegistry handlers", () => {
       account: BUILDER,
       grantor: CURATOR2,
       expiresAt: 2_000_000_000n,
-      uses: 3,
+      usesLeft: 3,
     });
     chain.emit("AccessRegistry", "AccessConsumed", {
+      datanetId: 1n,
+      account: BUILDER,
+      consumer: MARKET,
+      usesLeft: 2,
+    });
+    chain.emit("AccessRegistry", "AccessConsumed", {
+      datanetId: 1n,
+      account: BUILDER,
+      consumer: MARKET,
+      usesLeft: 1,
+    });
+    // The job that consumed the second use was cancelled: the use comes back.
+    chain.emit("AccessRegistry", "AccessRestored", {
       datanetId: 1n,
       account: BUILDER,
       consumer: MARKET,
@@ -274,7 +287,8 @@ describe("AccessRegistry handlers", () => {
       expiresAt: 1_900_000_000n,
       usesLeft: 2,
     });
-    chain.emit("AccessRegistry", "AccessRevoked", { datanetId: 1n, account: BUYER, revoker: CURATOR2 });
+    // A curator's revocation leaves the 2 uses the buyer paid for.
+    chain.emit("AccessRegistry", "AccessRevoked", { datanetId: 1n, account: BUYER, revoker: CURATOR2, usesLeft: 2 });
     chain.mine();
     const g = await one(
       `accessGrant(id: "1-${BUILDER}") { requested requestCID active grantor { id } expiresAt usesLeft usesConsumed paid datanet { id } account { id } }`,
@@ -293,11 +307,13 @@ describe("AccessRegistry handlers", () => {
     });
     const bought = await one(`accessGrant(id: "1-${BUYER}") { active paid usesLeft expiresAt }`);
     assert.deepEqual(bought, {
-      active: false,
+      active: true,
       paid: String(14n * E18),
-      usesLeft: 0,
+      usesLeft: 2,
       expiresAt: "1900000000",
     });
+    const restored = await chain.query(`{ accessRestoreds { usesLeft consumer account { id } } }`);
+    assert.deepEqual(restored.accessRestoreds, [{ usesLeft: 2, consumer: MARKET, account: { id: BUILDER } }]);
     const d = await one(`datanet(id: "1") { accessRequestCount accessGrants(orderBy: id) { id } }`);
     assert.equal(d.accessRequestCount, 1);
     assert.equal(d.accessGrants.length, 2);
@@ -479,10 +495,12 @@ describe("JobMarket and ModelRegistry handlers", () => {
     });
     chain.emit("JobMarket", "DataFeePaid", { jobId: 1n, datanetId: 1n, amount: 10n * E18 });
     chain.emit("ModelRegistry", "InferencePriceSet", { tokenId: 1n, price: 10n ** 15n });
+    chain.emit("ModelRegistry", "TransferHookSet", { hook: TREASURY });
     chain.emit("JobMarket", "Withdrawn", { account: TRAINER, amount: 90n * E18 });
     chain.mine();
     j = await one(`job(id: "1") { status model { id } trainerPayment }`);
     assert.deepEqual(j, { status: "Finalized", model: { id: "1" }, trainerPayment: String(90n * E18) });
+    assert.deepEqual((await chain.query(`{ transferHookSets { hook } }`)).transferHookSets, [{ hook: TREASURY }]);
     const m = await one(
       `modelVersion(id: "1") { tokenId job { id } owner { id } baseModel { id } parent { id } adapterCID trainer { id } attributionTotalWeight datanets { id } inferencePrice rewards { ownerBps trainerBps protocolBps totalWeight } }`,
     );
@@ -815,7 +833,7 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 63);
+    assert.equal(names.size, 67);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );
@@ -860,9 +878,9 @@ describe("the app's queries on the indexed data", () => {
       d.myGrant.map((g: { id: string }) => g.id),
       [`1-${BUILDER}`],
     );
-    assert.equal(d.jobs.length, 5);
+    assert.equal(d.jobs.length, 6);
     assert.equal(d.rewardPool.distributions.length, 1);
-    assert.equal(results["jobs.graphql"].jobs.length, 5);
+    assert.equal(results["jobs.graphql"].jobs.length, 6);
     assert.equal(results["job.graphql"].job.model.id, "1");
     assert.equal(results["job.graphql"].jobFinalizeds.length, 1);
     assert.equal(results["account.graphql"].account.trainer[0].jobsCompleted, 1);

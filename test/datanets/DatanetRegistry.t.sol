@@ -295,6 +295,22 @@ contract DatanetRegistryTest is Test {
         assertEq(w, 0, "a pending withdrawal affects no version");
     }
 
+    /// Review finding 7: addCurator had no cap although the docs said 16.
+    function test_addCurator_cappedAtMaxCurators() public {
+        // setUp created the Datanet with one curator.
+        vm.startPrank(owner);
+        for (uint256 i = 1; i < 16; ++i) {
+            reg.addCurator(id, address(uint160(0x1000 + i)));
+        }
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.TooManyCurators.selector, 17, 16));
+        reg.addCurator(id, address(0x2000));
+        reg.removeCurator(id, address(0x1001));
+        reg.addCurator(id, address(0x2000)); // a removal frees a seat
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.TooManyCurators.selector, 17, 16));
+        reg.addCurator(id, address(0x2001));
+        vm.stopPrank();
+    }
+
     function test_views_revertForMissing() public {
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DatanetNotFound.selector, 3));
         reg.getDatanet(3);

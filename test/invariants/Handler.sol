@@ -147,7 +147,7 @@ contract Handler {
         uint256 net = paid ? paidNet : openNet;
         if (paid) {
             vm.prank(user);
-            access.buyAccess(paidNet, 1);
+            access.buyAccess(paidNet, 1, 3e18);
         }
         uint256[] memory ids = new uint256[](1);
         ids[0] = net;

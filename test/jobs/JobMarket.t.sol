@@ -401,6 +401,30 @@ contract JobMarketTest is Protocol {
         market.cancelJob(claimed);
     }
 
+    /// Review finding 7: cancelJob did not restore the access uses posting consumed.
+    function test_cancel_restoresTheAccessUsesPostingConsumed() public {
+        uint256 paidNet = makeDatanet(IDatanetRegistry.AccessPolicy.Paid, 5e18, 1);
+        vm.prank(builder);
+        access.buyAccess(paidNet, 1, 5e18);
+        uint256 openNet = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        r.datanetIds = new uint256[](3);
+        r.versions = new uint32[](3);
+        (r.datanetIds[0], r.datanetIds[1], r.datanetIds[2]) = (net, paidNet, openNet);
+        (r.versions[0], r.versions[1], r.versions[2]) = (1, 1, 1);
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        assertEq(access.getGrant(net, builder).usesLeft, 9, "granted use consumed");
+        assertEq(access.getGrant(paidNet, builder).usesLeft, 0, "paid use consumed");
+        vm.prank(builder);
+        market.cancelJob(jobId);
+        assertEq(access.getGrant(net, builder).usesLeft, 10, "granted use restored");
+        IAccessRegistry.Grant memory g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 1, "paid use restored");
+        assertEq(g.paidUses, 1, "still a paid use: a curator cannot revoke it");
+        assertEq(access.getGrant(openNet, builder).usesLeft, 0, "nothing consumed on an Open Datanet");
+    }
+
     function test_reclaim_afterDeadlineSlashesAndReopens() public {
         uint256 jobId = _claimed();
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.DeadlineNotPassed.selector, jobId, 1_000_000 + 1 days));

@@ -13,6 +13,7 @@ import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IModelTransferHook} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
 import {Test} from "./Test.sol";
 
@@ -79,6 +80,7 @@ abstract contract Protocol is Test {
         trainers.grantRole(trainers.JOB_MARKET_ROLE(), address(market));
         models.grantRole(models.MINTER_ROLE(), address(market));
         rewards.grantRole(rewards.REGISTRAR_ROLE(), address(market));
+        models.setTransferHook(IModelTransferHook(address(rewards)));
         baseModel = models.registerBaseModel("tributary/tiny-llama", "bafybase");
     }
 

@@ -108,6 +108,9 @@ const SENTENCES: Record<string, (a: Args) => string> = {
     `Trainer ${a.trainer} has ${open(a.free)} of stake not locked as collateral of its claimed jobs, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`, or finish a claimed job first.`,
   NoFaultCauseUnproven: (a) =>
     `Contribution ${a.contributionId} of Datanet ${a.datanetId} is not in job ${a.jobId}'s Datanet version or was not withdrawn after the claim, so the job cannot be released without a fee. Use \`releaseJob\` (fee) instead.`,
+  PriceAboveMax: (a) =>
+    `Datanet ${a.datanetId} now costs ${open(a.price)} per use, above your maximum of ${open(a.maxPrice)}. Check the price and buy again if it suits you.`,
+  NotModelRegistry: (a) => `${a.account} is not the ModelRegistry; only it reports model transfers.`,
   PenaltyExceedsCollateral: (a) => `A penalty of ${open(a.penalty)} exceeds the job's collateral of ${open(a.collateral)}.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,
