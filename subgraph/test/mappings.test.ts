@@ -322,7 +322,10 @@ describe("AccessRegistry handlers", () => {
     );
     assert.deepEqual(ev.accessRequesteds, [{ requestCID: "bafy-req" }]);
     assert.deepEqual(ev.accessGranteds, [{ uses: 3, grantor: { id: CURATOR2 } }]);
-    assert.deepEqual(ev.accessConsumeds, [{ consumer: MARKET, usesLeft: 2 }]);
+    assert.deepEqual(ev.accessConsumeds, [
+      { consumer: MARKET, usesLeft: 2 },
+      { consumer: MARKET, usesLeft: 1 },
+    ]);
     assert.deepEqual(ev.accessPurchaseds, [{ uses: 2, paid: String(14n * E18), usesLeft: 2 }]);
     assert.deepEqual(ev.accessRevokeds, [{ revoker: { id: CURATOR2 } }]);
     assert.equal((await one(`protocolStats(id: "protocol") { accessGrantCount }`)).accessGrantCount, 2);

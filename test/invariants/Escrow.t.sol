@@ -12,6 +12,7 @@ import {Handler} from "./Handler.sol";
 /// contributor claims beyond its share, and no voucher moves more than the payer signed.
 /// hardhat-config: invariant.runs = 64
 /// hardhat-config: invariant.depth = 64
+/// hardhat-config: invariant.failOnRevert = true
 contract EscrowInvariants is Protocol {
     Handler internal handler;
 

@@ -111,6 +111,8 @@ const SENTENCES: Record<string, (a: Args) => string> = {
   PriceAboveMax: (a) =>
     `Datanet ${a.datanetId} now costs ${open(a.price)} per use, above your maximum of ${open(a.maxPrice)}. Check the price and buy again if it suits you.`,
   NotModelRegistry: (a) => `${a.account} is not the ModelRegistry; only it reports model transfers.`,
+  KeyRotationPending: (a) =>
+    `The session key of channel ${a.channelId} was replaced recently; the replaced key stays valid until ${time(a.until)}. Replace it again after that.`,
   PenaltyExceedsCollateral: (a) => `A penalty of ${open(a.penalty)} exceeds the job's collateral of ${open(a.collateral)}.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,
