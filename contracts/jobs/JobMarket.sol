@@ -35,9 +35,10 @@ contract JobMarket is IJobMarket, AccessControl {
     /// goes to the job's Datanet pools.
     uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
 
-    /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
-    /// collateral (written on claim), parentModelId (written only when set), modelId (written on finalize), data
-    /// refs (`id << 32 | version`).
+    /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt,
+    /// challengeEndsAt), (budget, dataFee), collateral (written on claim), parentModelId (written only when set),
+    /// modelId (written on finalize), data refs (`id << 32 | version`). The masks say which Datanets' access uses
+    /// were paid or granted, so `cancelJob` restores them as they were.
     struct JobData {
         address poster;
         JobStatus status;
