@@ -85,7 +85,8 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   // Access, staking, jobs.
   const now = BigInt((await pc.getBlock()).timestamp);
   await gas("grantAccess", access.write.grantAccess([datanetId, builder.account.address, now + 10n ** 6n, 1_000], as(curator)));
-  await gas("stake", trainers.write.stake([E(100)], as(trainer)));
+  // The minimum stake plus the collateral of one 1,000 OPEN claim (the whole budget by default).
+  await gas("stake", trainers.write.stake([E(1_100)], as(trainer)));
   const tree = StandardMerkleTree.of(
     Array.from({ length: 64 }, (_, i) => [privateKeyToAccount(`0x${(5000 + i).toString(16).padStart(64, "0")}` as Hex).address, BigInt(i + 1)]),
     ["address", "uint256"],

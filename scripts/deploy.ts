@@ -214,6 +214,8 @@ export async function deployProtocol(
   await send("TrainerRegistry", "grantRole", [await role("TrainerRegistry", "JOB_MARKET_ROLE"), market]);
   await send("ModelRegistry", "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), market]);
   await send("RewardDistributor", "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), market]);
+  // Every model transfer first pays the previous owner the owner share accrued to it.
+  await send("ModelRegistry", "setTransferHook", [rewards]);
   await send("ModelRegistry", "registerBaseModel", [params.baseModel.name, params.baseModel.cid]);
   log(`BaseModel #1      ${params.baseModel.name} (${params.baseModel.cid})`);
 

@@ -118,6 +118,12 @@ describe("scripts/deploy.ts against hardhat node", () => {
       args: [1],
     });
     assert.equal(active, true);
+    const hook = await client.readContract({
+      address: deployment.contracts.ModelRegistry.address,
+      abi: [{ type: "function", name: "transferHook", stateMutability: "view", inputs: [], outputs: [{ type: "address" }] }],
+      functionName: "transferHook",
+    });
+    assert.equal(hook, deployment.contracts.RewardDistributor.address);
 
     const blockBefore = await client.getBlockNumber();
     const second = await run(["scripts/deploy.ts"], env);

@@ -36,7 +36,7 @@ describe("protocol lifecycle", () => {
     const balance = (a: Address) => token.read.balanceOf([a]);
     const as = <T extends { account: { address: Address } }>(w: T) => ({ account: w.account });
 
-    for (const [w, amount] of [[builder, E(10_000)], [trainer, E(1_000)], [payer, E(1_000)]] as const) {
+    for (const [w, amount] of [[builder, E(10_000)], [trainer, E(1_100)], [payer, E(1_000)]] as const) {
       await mined(token.write.mint([w.account.address, amount]));
     }
 
@@ -53,12 +53,13 @@ describe("protocol lifecycle", () => {
 
     // The builder buys one use; the fee lands in the datanet's pool.
     await mined(token.write.approve([access.address, E(5)], as(builder)));
-    await mined(access.write.buyAccess([datanetId, 1], as(builder)));
+    await mined(access.write.buyAccess([datanetId, 1, E(5)], as(builder)));
     assert.equal(await rewards.read.poolBalance([datanetId]), E(5));
 
-    // The trainer stakes; the builder posts a 1,000 OPEN job (10% data fee) on version 3.
-    await mined(token.write.approve([trainers.address, E(100)], as(trainer)));
-    await mined(trainers.write.stake([E(100)], as(trainer)));
+    // The trainer stakes the minimum plus one job's collateral (by default the whole budget); the builder
+    // posts a 1,000 OPEN job (10% data fee) on version 3.
+    await mined(token.write.approve([trainers.address, E(1_100)], as(trainer)));
+    await mined(trainers.write.stake([E(1_100)], as(trainer)));
     await mined(token.write.approve([market.address, E(1_000)], as(builder)));
     await mined(
       market.write.postJob(
@@ -79,6 +80,7 @@ describe("protocol lifecycle", () => {
       ["address", "uint256"],
     );
     await mined(market.write.claimJob([1n], as(trainer)));
+    assert.equal(((await trainers.read.getTrainer([trainer.account.address])) as { locked: bigint }).locked, E(1_000));
     await mined(
       market.write.submitResult(
         [
@@ -145,13 +147,14 @@ describe("protocol lifecycle", () => {
     assert.equal(await balance(bob.account.address), bobShare + E(70));
     assert.equal(await balance(carol.account.address), carolShare + E(35));
     assert.equal(await balance(builder.account.address), E(10_000) - E(5) - E(1_000) + E(4));
-    assert.equal(await balance(trainer.account.address), E(1_000) - E(100) + E(900) + E(2));
+    assert.equal(await balance(trainer.account.address), E(1_100) - E(1_100) + E(900) + E(2));
     assert.equal(await balance(deployer.account.address), E(1));
     assert.equal(await balance(payer.account.address), E(1_000) - E(20));
     assert.equal(await balance(market.address), 0n);
     assert.equal(await balance(channels.address), 0n);
     assert.equal(await balance(access.address), 0n);
-    assert.equal(await balance(trainers.address), E(100));
+    assert.equal(await balance(trainers.address), E(1_100));
+    assert.equal(((await trainers.read.getTrainer([trainer.account.address])) as { locked: bigint }).locked, 0n);
     // Only the rounding dust of the 2:1 split (1 wei) stays in the distributor.
     assert.equal(await balance(rewards.address), contributors - bobShare - carolShare);
     assert.equal(contributors - bobShare - carolShare, 1n);

@@ -62,39 +62,58 @@ contract AccessRegistry is IAccessRegistry, AccessControl {
         _checkCurator(datanetId);
         if (account == address(0)) revert ZeroAddress();
         if (expiresAt <= block.timestamp || uses == 0) revert InvalidGrant(expiresAt, uses, block.timestamp);
-        _grants[datanetId][account] = Grant({expiresAt: expiresAt, usesLeft: uses});
-        emit AccessGranted(datanetId, account, msg.sender, expiresAt, uses);
+        Grant storage g = _grants[datanetId][account];
+        uint32 paid = _livePaid(g);
+        // Review finding 6: paid uses survive a curator's grant, and their expiry never moves earlier.
+        if (paid != 0 && g.expiresAt > expiresAt) expiresAt = g.expiresAt;
+        g.expiresAt = expiresAt;
+        g.usesLeft = paid + uses;
+        g.paidUses = paid;
+        emit AccessGranted(datanetId, account, msg.sender, expiresAt, paid + uses);
     }
 
     /// @inheritdoc IAccessRegistry
     function revokeAccess(uint256 datanetId, address account) external {
         _checkCurator(datanetId);
-        delete _grants[datanetId][account];
-        emit AccessRevoked(datanetId, account, msg.sender);
+        Grant storage g = _grants[datanetId][account];
+        uint32 paid = _livePaid(g);
+        if (paid == 0) {
+            delete _grants[datanetId][account];
+        } else {
+            g.usesLeft = paid; // the uses the account paid for stay
+        }
+        emit AccessRevoked(datanetId, account, msg.sender, paid);
     }
 
     /// @inheritdoc IAccessRegistry
-    function buyAccess(uint256 datanetId, uint32 uses) external returns (uint64 expiresAt) {
+    function buyAccess(uint256 datanetId, uint32 uses, uint128 maxPrice) external returns (uint64 expiresAt) {
         if (uses == 0) revert ZeroUses();
         (IDatanetRegistry.AccessPolicy policy, uint128 price,) = _datanets.accessTermsOf(datanetId);
         if (policy != IDatanetRegistry.AccessPolicy.Paid) revert NotPaidDatanet(datanetId, policy);
+        if (price > maxPrice) revert PriceAboveMax(datanetId, price, maxPrice);
         uint256 cost = uint256(price) * uses;
         Grant storage g = _grants[datanetId][msg.sender];
         uint64 extended = uint64(block.timestamp) + _paidAccessDuration;
         expiresAt = g.expiresAt > extended ? g.expiresAt : extended;
         // An expired grant's leftover uses lapse with it.
-        uint32 usesLeft = (g.expiresAt > block.timestamp ? g.usesLeft : 0) + uses;
+        bool live = g.expiresAt > block.timestamp;
+        uint32 usesLeft = (live ? g.usesLeft : 0) + uses;
         g.expiresAt = expiresAt;
         g.usesLeft = usesLeft;
+        g.paidUses = (live ? g.paidUses : 0) + uses;
         emit AccessPurchased(datanetId, msg.sender, uses, cost, expiresAt, usesLeft);
         _token.safeTransferFrom(msg.sender, address(this), cost);
         _rewards.fundDatanetPool(datanetId, cost);
     }
 
     /// @inheritdoc IAccessRegistry
-    function consumeAccess(uint256 datanetId, address account) external onlyRole(CONSUMER_ROLE) {
+    function consumeAccess(uint256 datanetId, address account)
+        external
+        onlyRole(CONSUMER_ROLE)
+        returns (uint8 kind)
+    {
         (IDatanetRegistry.AccessPolicy policy,,) = _datanets.accessTermsOf(datanetId);
-        if (policy == IDatanetRegistry.AccessPolicy.Open) return;
+        if (policy == IDatanetRegistry.AccessPolicy.Open) return 0;
         Grant storage g = _grants[datanetId][account];
         uint32 usesLeft = g.usesLeft;
         if (usesLeft == 0 || g.expiresAt <= block.timestamp) revert AccessDenied(datanetId, account);
@@ -102,7 +121,22 @@ contract AccessRegistry is IAccessRegistry, AccessControl {
             --usesLeft;
         }
         g.usesLeft = usesLeft;
+        // Granted uses go first; a paid one only when no granted use is left.
+        kind = 1;
+        if (g.paidUses > usesLeft) {
+            g.paidUses = usesLeft;
+            kind = 2;
+        }
         emit AccessConsumed(datanetId, account, msg.sender, usesLeft);
+    }
+
+    /// @inheritdoc IAccessRegistry
+    function restoreAccess(uint256 datanetId, address account, bool paid) external onlyRole(CONSUMER_ROLE) {
+        Grant storage g = _grants[datanetId][account];
+        uint32 usesLeft = g.usesLeft + 1;
+        g.usesLeft = usesLeft;
+        if (paid) ++g.paidUses;
+        emit AccessRestored(datanetId, account, msg.sender, usesLeft);
     }
 
     /// @inheritdoc IAccessRegistry
@@ -133,6 +167,11 @@ contract AccessRegistry is IAccessRegistry, AccessControl {
     /// @inheritdoc IAccessRegistry
     function paidAccessDuration() external view returns (uint64) {
         return _paidAccessDuration;
+    }
+
+    /// @dev Paid uses still valid (zero once the grant expired).
+    function _livePaid(Grant storage g) private view returns (uint32) {
+        return g.expiresAt > block.timestamp ? g.paidUses : 0;
     }
 
     function _checkCurator(uint256 datanetId) private view {

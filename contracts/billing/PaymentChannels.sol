@@ -85,6 +85,18 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
         Channel storage c = _payerChannel(channelId);
         if (sessionKey == address(0)) revert ZeroAddress();
         if (expiresAt <= block.timestamp) revert InvalidSessionKeyExpiry(expiresAt);
+        address old = c.sessionKey;
+        uint40 oldExpiry = c.sessionKeyExpiresAt;
+        // Review finding 5: a replaced key keeps the grace a revoked one has.
+        if (old != address(0) && old != sessionKey && block.timestamp <= oldExpiry) {
+            uint40 pending = c.previousKeyValidUntil;
+            if (block.timestamp <= pending) revert KeyRotationPending(channelId, pending);
+            uint40 graceEnd = uint40(block.timestamp) + _closeTimeout;
+            uint40 validUntil = oldExpiry < graceEnd ? oldExpiry : graceEnd;
+            c.previousKey = old;
+            c.previousKeyValidUntil = validUntil;
+            emit SessionKeyRevoked(channelId, old, validUntil);
+        }
         c.sessionKey = sessionKey;
         c.sessionKeyExpiresAt = expiresAt;
         emit SessionKeySet(channelId, sessionKey, expiresAt);
@@ -111,9 +123,10 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
         if (provider == address(0)) revert ChannelNotFound(channelId);
         if (provider != msg.sender) revert NotProvider(channelId, msg.sender);
         address signer = ECDSA.recover(voucherDigest(channelId, cumulativeAmount), signature);
-        if (signer != c.payer && (signer != c.sessionKey || block.timestamp > c.sessionKeyExpiresAt)) {
-            revert InvalidSigner(channelId, signer);
-        }
+        if (
+            signer != c.payer && (signer != c.sessionKey || block.timestamp > c.sessionKeyExpiresAt)
+                && (signer != c.previousKey || block.timestamp > c.previousKeyValidUntil)
+        ) revert InvalidSigner(channelId, signer);
         uint128 deposit = c.deposit;
         uint128 redeemed = c.redeemed;
         uint256 capped = cumulativeAmount < deposit ? cumulativeAmount : deposit;

@@ -8,7 +8,7 @@ import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 /// owner manages it and its curators curate. A contribution takes two storage slots (its CID lives in the
 /// event log), which keeps `submitContribution` cheap.
 contract DatanetRegistry is IDatanetRegistry {
-    /// @notice Most curators a Datanet can be created with.
+    /// @notice Most curators (besides the owner) a Datanet can have.
     uint256 public constant MAX_CURATORS = 16;
     /// @notice Most contributions one `approveContributions` call handles.
     uint256 public constant MAX_BATCH = 100;
@@ -19,6 +19,7 @@ contract DatanetRegistry is IDatanetRegistry {
         AccessPolicy policy;
         uint32 contributionCount;
         uint32 version;
+        uint8 curatorCount;
         uint128 price;
         string metadataCID;
     }
@@ -27,6 +28,12 @@ contract DatanetRegistry is IDatanetRegistry {
     mapping(uint256 datanetId => DatanetData datanet) private _datanets;
     mapping(uint256 datanetId => mapping(address account => bool)) private _curators;
     mapping(uint256 datanetId => mapping(uint256 contributionId => Contribution)) private _contributions;
+    /// @dev The version each contribution's approval created, eight `uint32` per slot (contribution `c` at
+    /// bits `(c % 8) * 32` of word `c / 8`): the `Contribution` struct is one full slot plus its hash, and
+    /// sequential approvals share a word, so recording the version costs about 5k gas instead of a new slot.
+    mapping(uint256 datanetId => mapping(uint256 word => uint256 versions)) private _approvedIn;
+    /// @dev When an approved contribution was withdrawn (only those; withdrawals are rare).
+    mapping(uint256 datanetId => mapping(uint256 contributionId => uint256 time)) private _withdrawnAt;
 
     /// @inheritdoc IDatanetRegistry
     function createDatanet(
@@ -44,6 +51,7 @@ contract DatanetRegistry is IDatanetRegistry {
         d.policy = policy;
         d.price = price;
         d.metadataCID = metadataCID;
+        d.curatorCount = uint8(curators.length);
         for (uint256 i = 0; i < curators.length; ++i) {
             address curator = curators[i];
             if (curator == address(0)) revert ZeroAddress();
@@ -75,15 +83,19 @@ contract DatanetRegistry is IDatanetRegistry {
         DatanetData storage d = _ownedDatanet(datanetId);
         if (curator == address(0)) revert ZeroAddress();
         if (curator == d.owner || _curators[datanetId][curator]) revert AlreadyCurator(datanetId, curator);
+        uint8 count = d.curatorCount;
+        if (count >= MAX_CURATORS) revert TooManyCurators(uint256(count) + 1, MAX_CURATORS);
+        d.curatorCount = count + 1;
         _curators[datanetId][curator] = true;
         emit CuratorAdded(datanetId, curator);
     }
 
     /// @inheritdoc IDatanetRegistry
     function removeCurator(uint256 datanetId, address curator) external {
-        _ownedDatanet(datanetId);
+        DatanetData storage d = _ownedDatanet(datanetId);
         if (!_curators[datanetId][curator]) revert NotCurator(datanetId, curator);
         delete _curators[datanetId][curator];
+        --d.curatorCount;
         emit CuratorRemoved(datanetId, curator);
     }
 
@@ -162,6 +174,7 @@ contract DatanetRegistry is IDatanetRegistry {
             revert InvalidContributionStatus(datanetId, contributionId, status);
         }
         c.status = ContributionStatus.Withdrawn;
+        if (status == ContributionStatus.Approved) _withdrawnAt[datanetId][contributionId] = block.timestamp;
         emit ContributionWithdrawn(datanetId, contributionId, msg.sender);
     }
 
@@ -186,6 +199,16 @@ contract DatanetRegistry is IDatanetRegistry {
     {
         c = _contributions[datanetId][contributionId];
         if (c.status == ContributionStatus.None) revert ContributionNotFound(datanetId, contributionId);
+    }
+
+    /// @inheritdoc IDatanetRegistry
+    function inclusionOf(uint256 datanetId, uint256 contributionId)
+        external
+        view
+        returns (uint32 approvedInVersion, uint40 withdrawnAt)
+    {
+        approvedInVersion = uint32(_approvedIn[datanetId][contributionId >> 3] >> ((contributionId & 7) * 32));
+        withdrawnAt = uint40(_withdrawnAt[datanetId][contributionId]);
     }
 
     /// @inheritdoc IDatanetRegistry
@@ -220,6 +243,8 @@ contract DatanetRegistry is IDatanetRegistry {
         unchecked {
             ++version; // at most 2^32 - 1 contributions exist, each approved once
         }
+        // Each contribution is approved at most once, so its 32 bits are still zero.
+        _approvedIn[datanetId][contributionId >> 3] |= uint256(version) << ((contributionId & 7) * 32);
         emit ContributionApproved(datanetId, contributionId, msg.sender, version);
         return version;
     }

@@ -120,7 +120,7 @@ interface IDatanetRegistry {
     error EmptyContribution(uint32 records, uint48 byteSize);
     /// @notice Paid Datanets need a non-zero price; other policies need price 0.
     error InvalidPrice(AccessPolicy policy, uint256 price);
-    /// @notice More than `max` curators.
+    /// @notice More than `max` curators (besides the owner): `createDatanet` and `addCurator` both enforce it.
     error TooManyCurators(uint256 count, uint256 max);
     /// @notice A batch of `count` items exceeds `max`.
     error BatchTooLarge(uint256 count, uint256 max);
@@ -186,6 +186,15 @@ interface IDatanetRegistry {
 
     /// @notice Withdraws consent for a pending or approved contribution. Its contributor only.
     function withdrawContribution(uint256 datanetId, uint256 contributionId) external;
+
+    /// @notice Where a contribution stands in the Datanet's versions: `approvedInVersion` is the version its
+    /// approval created (it is part of every version `>= approvedInVersion`; 0 if never approved), and
+    /// `withdrawnAt` when its contributor withdrew it after approval (0 if not). What a job's no-fault release
+    /// checks on chain.
+    function inclusionOf(uint256 datanetId, uint256 contributionId)
+        external
+        view
+        returns (uint32 approvedInVersion, uint40 withdrawnAt);
 
     /// @notice Returns a Datanet; reverts with `DatanetNotFound` if absent.
     function getDatanet(uint256 datanetId) external view returns (Datanet memory);

@@ -5,9 +5,15 @@ pragma solidity ^0.8.27;
 /// @notice Fine-tuning jobs with escrow. State machine:
 /// Open -claim-> Claimed -submit-> Submitted -accept|finalize-> Finalized;
 /// Open -cancel-> Cancelled; Claimed -reclaim after dueAt (trainer slashed)-> Open;
+/// Claimed -release by the trainer (fee), or no-fault release (a contribution withdrawn)-> Open;
 /// Submitted -dispute within the challenge window-> Disputed -resolve-> Finalized | Refunded (trainer slashed).
 /// Finalizing pays the trainer `budget - dataFee` (pull: `withdraw`), splits `dataFee` over the job's
 /// Datanets' reward pools and mints the model version (ERC-721) to the poster.
+/// Collateral: a claim locks `max(slashAmount, budget * collateralBps / 10_000)` of the trainer's stake for that
+/// job alone (fixed at claim; admin changes apply to later claims). Finalizing unlocks it; a missed deadline
+/// slashes all of it to the job's Datanet pools (never to the poster, who chose the deadline); a release slashes
+/// `releaseFeeBps` of it to the pools; a lost dispute slashes all of it, `CHALLENGER_SHARE_BPS` to the
+/// challenger and the rest to the pools.
 interface IJobMarket {
     /// @notice Job status; see the contract notice for transitions.
     enum JobStatus {
@@ -49,6 +55,7 @@ interface IJobMarket {
     /// @param challengeEndsAt End of the challenge window (set on submit).
     /// @param budget Escrowed OPEN.
     /// @param dataFee Part of `budget` that goes to the Datanets' pools on finalize.
+    /// @param collateral Stake the trainer's claim locked (0 while Open).
     /// @param parentModelId Parent model version (0 for none).
     /// @param modelId Model version minted on finalize (0 before).
     struct Job {
@@ -61,6 +68,7 @@ interface IJobMarket {
         uint40 challengeEndsAt;
         uint128 budget;
         uint128 dataFee;
+        uint128 collateral;
         uint256 parentModelId;
         uint256 modelId;
     }
@@ -95,8 +103,8 @@ interface IJobMarket {
         uint256 dataFee,
         uint32 duration
     );
-    /// @notice `trainer` claimed the job and must submit by `dueAt`.
-    event JobClaimed(uint256 indexed jobId, address indexed trainer, uint40 dueAt);
+    /// @notice `trainer` claimed the job, locking `collateral` of its stake, and must submit by `dueAt`.
+    event JobClaimed(uint256 indexed jobId, address indexed trainer, uint40 dueAt, uint256 collateral);
     /// @notice `trainer` submitted its result; it can be disputed until `challengeEndsAt`.
     event ResultSubmitted(
         uint256 indexed jobId,
@@ -113,7 +121,8 @@ interface IJobMarket {
     event ResultAccepted(uint256 indexed jobId, address indexed poster);
     /// @notice The poster disputed the result, giving reasons at `reasonCID`.
     event JobDisputed(uint256 indexed jobId, address indexed poster, string reasonCID);
-    /// @notice The arbiter resolved a dispute; `slashed` OPEN of the trainer's stake went to the poster.
+    /// @notice The arbiter resolved a dispute; when the trainer lost, its collateral `slashed` went
+    /// `CHALLENGER_SHARE_BPS` to the poster and the rest to the job's Datanet pools.
     event DisputeResolved(
         uint256 indexed jobId, address indexed arbiter, bool trainerWins, uint256 slashed, string reasonCID
     );
@@ -125,12 +134,18 @@ interface IJobMarket {
     event DataFeePaid(uint256 indexed jobId, uint256 indexed datanetId, uint256 amount);
     /// @notice The poster cancelled the open job; `refund` credited back.
     event JobCancelled(uint256 indexed jobId, address indexed poster, uint256 refund);
-    /// @notice The trainer missed `dueAt`; `slashed` OPEN of its stake went to the poster and the job reopened.
+    /// @notice The trainer missed `dueAt`; its collateral `slashed` went to the job's Datanet pools and the job
+    /// reopened.
     event JobReclaimed(uint256 indexed jobId, address indexed trainer, uint256 slashed);
-    /// @notice The trainer gave the claimed job back before its deadline; `fee` OPEN of its stake went to the
-    /// job's Datanet pools (the trainer has seen their data) and the job reopened.
+    /// @notice The trainer gave the claimed job back before its deadline; `fee` OPEN of its collateral went to
+    /// the job's Datanet pools (the trainer has seen their data), the rest was unlocked and the job reopened.
     event JobReleased(uint256 indexed jobId, address indexed trainer, uint256 fee);
-    /// @notice The share of the slash amount a trainer pays to release a job changed.
+    /// @notice The trainer gave the claimed job back without a fee because contribution `contributionId` of
+    /// Datanet `datanetId`, part of the job's version, was withdrawn while the claim ran; the job reopened.
+    event JobReleasedNoFault(
+        uint256 indexed jobId, address indexed trainer, uint256 indexed datanetId, uint256 contributionId
+    );
+    /// @notice The share of its collateral a trainer pays to release a job changed.
     event ReleaseFeeBpsUpdated(uint16 releaseFeeBps);
     /// @notice The poster won the dispute; `refund` credited back.
     event JobRefunded(uint256 indexed jobId, address indexed poster, uint256 refund);
@@ -140,8 +155,10 @@ interface IJobMarket {
     event ChallengeWindowUpdated(uint40 challengeWindow);
     /// @notice The data fee share for new jobs changed.
     event DataFeeBpsUpdated(uint16 dataFeeBps);
-    /// @notice The stake slashed for a missed deadline or lost dispute changed.
+    /// @notice The collateral floor of later claims changed.
     event SlashAmountUpdated(uint256 slashAmount);
+    /// @notice The share of a job's budget later claims lock as collateral changed.
+    event CollateralBpsUpdated(uint16 collateralBps);
 
     /// @notice No job has id `jobId`.
     error JobNotFound(uint256 jobId);
@@ -179,13 +196,16 @@ interface IJobMarket {
     error EmptyCID();
     /// @notice The attribution root and total weight must be both zero or both non-zero.
     error InvalidAttribution(bytes32 root, uint128 totalWeight);
+    /// @notice Contribution `contributionId` of Datanet `datanetId` is not in the job's Datanet version, or was
+    /// not withdrawn after the job was claimed: no on-chain cause for a no-fault release.
+    error NoFaultCauseUnproven(uint256 jobId, uint256 datanetId, uint256 contributionId);
     /// @notice `account` has nothing to withdraw.
     error NothingToWithdraw(address account);
     /// @notice A basis-point value above 10,000.
     error InvalidBps(uint256 bps);
     /// @notice A challenge window of zero.
     error ZeroChallengeWindow();
-    /// @notice A release fee share of zero (releasing must cost something) or of the whole slash amount or more
+    /// @notice A release fee share of zero (releasing must cost something) or of the whole collateral or more
     /// (releasing must cost less than missing the deadline).
     error InvalidReleaseFeeBps(uint256 bps);
 
@@ -193,7 +213,8 @@ interface IJobMarket {
     /// @return jobId The new job id (1-based).
     function postJob(JobRequest calldata request) external returns (uint256 jobId);
 
-    /// @notice Claims an open job. The caller must be an eligible trainer (stake >= min stake).
+    /// @notice Claims an open job, locking `collateralFor(budget)` of the caller's stake. The caller must be an
+    /// eligible trainer (stake >= min stake) whose free stake covers the collateral.
     function claimJob(uint256 jobId) external;
 
     /// @notice Submits the result of a claimed job before its deadline; opens the challenge window.
@@ -211,22 +232,30 @@ interface IJobMarket {
     function disputeResult(uint256 jobId, string calldata reasonCID) external;
 
     /// @notice Resolves a dispute. `ARBITER_ROLE` only. If the trainer wins the job finalizes; otherwise the
-    /// trainer is slashed (to the poster) and the budget refunded.
+    /// trainer's collateral is slashed (half to the poster, half to the Datanet pools) and the budget refunded.
     /// @return modelId The minted model version (0 when the poster wins).
     function resolveDispute(uint256 jobId, bool trainerWins, string calldata reasonCID)
         external
         returns (uint256 modelId);
 
-    /// @notice The poster cancels an open (unclaimed) job; the budget is credited back.
+    /// @notice The poster cancels an open (unclaimed) job; the budget is credited back and the access use
+    /// posting consumed on each Datanet is restored (as paid or granted, as it was).
     function cancelJob(uint256 jobId) external;
 
-    /// @notice Reopens a claimed job whose deadline passed, slashing the trainer (to the poster). Anyone.
+    /// @notice Reopens a claimed job whose deadline passed, slashing the trainer's collateral to the job's
+    /// Datanet pools. Anyone.
     function reclaimJob(uint256 jobId) external;
 
     /// @notice The trainer gives a claimed job back before its deadline instead of letting it run out: the job
-    /// reopens at once and the trainer pays `slashAmount * releaseFeeBps / 10_000` of its stake (less than a
-    /// missed deadline, more than nothing: it has seen the data) to the job's Datanet pools.
+    /// reopens at once and the trainer pays `collateral * releaseFeeBps / 10_000` of the job's collateral (less than
+    /// a missed deadline, more than nothing: it has seen the data) to the job's Datanet pools.
     function releaseJob(uint256 jobId) external;
+
+    /// @notice The trainer gives a claimed job back without a fee for a cause the chain proves: contribution
+    /// `contributionId` of Datanet `datanetId` was approved in or before the job's version of that Datanet and
+    /// its contributor withdrew it after the claim (`DatanetRegistry.inclusionOf`). The whole collateral is
+    /// unlocked and the job reopens; the poster may cancel it or leave it for a trainer who claims knowing.
+    function releaseJobNoFault(uint256 jobId, uint256 datanetId, uint256 contributionId) external;
 
     /// @notice Withdraws the caller's credited OPEN (trainer pay, refunds, slashed stake).
     /// @return amount The amount sent.
@@ -238,10 +267,14 @@ interface IJobMarket {
     /// @notice Sets the data fee share of future budgets, in basis points. `DEFAULT_ADMIN_ROLE` only.
     function setDataFeeBps(uint16 dataFeeBps) external;
 
-    /// @notice Sets the stake slashed for a missed deadline or a lost dispute. `DEFAULT_ADMIN_ROLE` only.
+    /// @notice Sets the collateral floor of later claims. `DEFAULT_ADMIN_ROLE` only.
     function setSlashAmount(uint256 slashAmount) external;
 
-    /// @notice Sets the share of the slash amount a release costs, in basis points, strictly between 0 and
+    /// @notice Sets the share of a job's budget later claims lock as collateral, in basis points (at most
+    /// 10,000; default 10,000: the whole budget). `DEFAULT_ADMIN_ROLE` only.
+    function setCollateralBps(uint16 collateralBps) external;
+
+    /// @notice Sets the share of its collateral a release costs, in basis points, strictly between 0 and
     /// 10,000. `DEFAULT_ADMIN_ROLE` only.
     function setReleaseFeeBps(uint16 releaseFeeBps) external;
 
@@ -273,9 +306,16 @@ interface IJobMarket {
     /// @notice Data fee share of new budgets in basis points.
     function dataFeeBps() external view returns (uint16);
 
-    /// @notice Stake slashed for a missed deadline or a lost dispute.
+    /// @notice Collateral floor of a claim.
     function slashAmount() external view returns (uint256);
 
-    /// @notice Share of the slash amount a trainer pays to release a claimed job, in basis points.
+    /// @notice Share of a job's budget a claim locks as collateral, in basis points.
+    function collateralBps() external view returns (uint16);
+
+    /// @notice The collateral a claim of a job with `budget` locks now: `max(slashAmount, budget * collateralBps
+    /// / 10_000)`.
+    function collateralFor(uint256 budget) external view returns (uint256);
+
+    /// @notice Share of its collateral a trainer pays to release a claimed job, in basis points.
     function releaseFeeBps() external view returns (uint16);
 }

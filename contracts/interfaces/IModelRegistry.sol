@@ -4,6 +4,13 @@ pragma solidity ^0.8.27;
 /// @title IModelRegistry
 /// @notice Model versions as ERC-721 tokens (token URI `ipfs://<adapterCID>`), minted by the job market to
 /// the job's poster, plus a governance-kept list of base models that jobs may fine-tune.
+/// @notice Told by the ModelRegistry before a model version changes hands (the RewardDistributor, which pays
+/// the previous owner what accrued to it).
+interface IModelTransferHook {
+    /// @notice Model `modelId` is leaving `from` (never the zero address). Must not revert for known models.
+    function onModelTransfer(uint256 modelId, address from) external;
+}
+
 interface IModelRegistry {
     /// @notice A base model.
     /// @param name Human name / Hugging Face repo id (e.g. "tributary/tiny-llama-13m").
@@ -75,6 +82,8 @@ interface IModelRegistry {
     );
     /// @notice The owner set the inference price of `tokenId` (OPEN wei per 1,000 tokens).
     event InferencePriceSet(uint256 indexed tokenId, uint128 price);
+    /// @notice The contract told of every transfer changed.
+    event TransferHookSet(address hook);
 
     /// @notice No model version `tokenId`.
     error ModelNotFound(uint256 tokenId);
@@ -88,6 +97,13 @@ interface IModelRegistry {
     error EmptyCID();
     /// @notice The zero address was given where an account is needed.
     error ZeroAddress();
+
+    /// @notice Sets the contract told of every transfer of a model version (`address(0)`: none).
+    /// `DEFAULT_ADMIN_ROLE` only.
+    function setTransferHook(IModelTransferHook hook) external;
+
+    /// @notice The contract told of every transfer (the RewardDistributor once wired).
+    function transferHook() external view returns (IModelTransferHook);
 
     /// @notice Adds an active base model. `GOVERNOR_ROLE` only.
     /// @return baseModelId The new id (1-based).

@@ -30,6 +30,8 @@ interface IPaymentChannels {
         uint40 sessionKeyExpiresAt;
         uint128 deposit;
         uint128 redeemed;
+        address previousKey;
+        uint40 previousKeyValidUntil;
     }
 
     /// @notice A channel was opened with `amount` deposited.
@@ -92,6 +94,8 @@ interface IPaymentChannels {
     error ZeroAmount();
     /// @notice An amount above the 128-bit accounting limit.
     error AmountTooLarge(uint256 amount);
+    /// @notice A replaced session key is still in its grace until `until`; replace the key again after it.
+    error KeyRotationPending(bytes32 channelId, uint40 until);
     /// @notice The zero address was given where an account is needed.
     error ZeroAddress();
     /// @notice A timeout of zero.
@@ -112,7 +116,10 @@ interface IPaymentChannels {
     /// @notice Adds `amount` OPEN to a channel and cancels a pending withdrawal. Payer only.
     function topUp(bytes32 channelId, uint256 amount) external;
 
-    /// @notice Sets (or replaces) the session key. Payer only.
+    /// @notice Sets (or replaces) the session key. Payer only. A replaced key that is still valid keeps signing
+    /// valid vouchers for `closeTimeout` more at most (as after `revokeSessionKey`; `SessionKeyRevoked` reports
+    /// until when), so a replacement cannot void vouchers the provider has not redeemed yet. One replaced key is
+    /// kept at a time: replacing again before its grace ends reverts with `KeyRotationPending`.
     function setSessionKey(bytes32 channelId, address sessionKey, uint40 expiresAt) external;
 
     /// @notice Revokes the session key; its vouchers stay valid for `closeTimeout` more at most. Payer only.

@@ -138,12 +138,21 @@ interface IRewardDistributor {
     error ZeroAddress();
     /// @notice No Datanet `datanetId` exists.
     error UnknownDatanet(uint256 datanetId);
+    /// @notice Only the ModelRegistry reports transfers.
+    error NotModelRegistry(address account);
+    /// @notice Only the Datanet's owner turns its pool into a distribution.
+    error NotDatanetOwner(uint256 datanetId, address account);
 
-    /// @notice Registers a model's trainer and attribution and fixes its split. `REGISTRAR_ROLE` only.
+    /// @notice Registers a minted model's trainer and attribution and fixes its split (an unminted id reverts
+    /// with `ERC721NonexistentToken`, so no id can be taken before its job finalizes). `REGISTRAR_ROLE` only.
     function registerModel(uint256 modelId, address trainer, bytes32 attributionRoot, uint128 totalWeight) external;
 
     /// @notice Deposits `amount` OPEN of revenue for a registered model (approve this contract first). Anyone.
     function depositRevenue(uint256 modelId, uint256 amount) external;
+
+    /// @notice Called by the ModelRegistry before model `modelId` leaves `from`: pays `from` the owner share
+    /// accrued so far (emits `SharesPaid` with zero trainer and protocol amounts). ModelRegistry only.
+    function onModelTransfer(uint256 modelId, address from) external;
 
     /// @notice Pays the accrued owner share to the model's current owner, the trainer share to its trainer
     /// and the protocol share to the treasury. Anyone may trigger it.
@@ -169,7 +178,8 @@ interface IRewardDistributor {
     /// @notice Adds `amount` OPEN (approve this contract first) to Datanet `datanetId`'s reward pool. Anyone.
     function fundDatanetPool(uint256 datanetId, uint256 amount) external;
 
-    /// @notice Turns the pool's whole undistributed balance into a claimable distribution. Curators only.
+    /// @notice Turns the pool's whole undistributed balance into a claimable distribution. The Datanet's owner
+    /// only: curators review contributions, but one curator alone cannot direct a whole pool.
     /// @param root Root of the `(account, weight)` tree.
     /// @param totalWeight Sum of the weights.
     /// @param reportCID IPFS CID of the distribution report (how weights were computed).

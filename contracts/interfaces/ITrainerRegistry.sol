@@ -2,20 +2,23 @@
 pragma solidity ^0.8.27;
 
 /// @title ITrainerRegistry
-/// @notice Trainer operators stake OPEN to claim jobs. Unstaking moves stake into a cooldown; it can be
-/// withdrawn after the cooldown when the trainer holds no claimed job. Stake (active, then cooling down)
-/// can be slashed only by the job market.
+/// @notice Trainer operators stake OPEN to claim jobs. Each claim locks part of the active stake as that job's
+/// collateral (`beginJob`); settling the job unlocks it and slashes none, part or all of it (`endJob`), so one
+/// stake backs only as many claims as it covers. Unstaking moves free (unlocked) stake into a cooldown; it can
+/// be withdrawn after the cooldown. Only locked collateral can be slashed, and only by the job market.
 interface ITrainerRegistry {
     /// @notice A trainer's stake.
     /// @param staked Active stake (counts towards `minStake`).
     /// @param unstaking Stake in cooldown (still slashable).
     /// @param unstakeAvailableAt Unix time from which `unstaking` can be withdrawn.
     /// @param activeJobs Jobs claimed and not yet settled.
+    /// @param locked Part of `staked` locked as collateral of the active jobs (never more than `staked`).
     struct Trainer {
         uint128 staked;
         uint128 unstaking;
         uint64 unstakeAvailableAt;
         uint32 activeJobs;
+        uint128 locked;
     }
 
     /// @notice `trainer` staked `amount`; its active stake is now `totalStaked`.
@@ -28,8 +31,8 @@ interface ITrainerRegistry {
     event Slashed(address indexed trainer, address indexed slasher, uint256 amount);
     /// @notice `trainer` published its profile (endpoint, capabilities, hardware) at `profileCID`.
     event ProfileUpdated(address indexed trainer, string profileCID);
-    /// @notice `trainer` now holds `activeJobs` claimed jobs.
-    event ActiveJobsChanged(address indexed trainer, uint32 activeJobs);
+    /// @notice `trainer` now holds `activeJobs` claimed jobs whose collateral locks `locked` of its stake.
+    event ActiveJobsChanged(address indexed trainer, uint32 activeJobs, uint256 locked);
     /// @notice The stake needed to claim jobs changed.
     event MinStakeUpdated(uint256 minStake);
     /// @notice The unstake cooldown changed.
@@ -43,9 +46,11 @@ interface ITrainerRegistry {
     error CooldownActive(address trainer, uint64 availableAt);
     /// @notice `trainer` has no stake in cooldown.
     error NothingToWithdraw(address trainer);
-    /// @notice `trainer` still holds `activeJobs` claimed jobs.
-    error HasActiveJobs(address trainer, uint32 activeJobs);
-    /// @notice `trainer` holds no claimed job to end.
+    /// @notice `trainer` has `free` stake not locked as collateral, less than the `needed` amount.
+    error InsufficientFreeStake(address trainer, uint256 free, uint256 needed);
+    /// @notice A penalty above the job's collateral.
+    error PenaltyExceedsCollateral(uint256 penalty, uint256 collateral);
+    /// @notice `trainer` holds no claimed job (or less locked collateral than `collateral`) to end.
     error NoActiveJobs(address trainer);
     /// @notice A CID argument was empty.
     error EmptyCID();
@@ -56,24 +61,24 @@ interface ITrainerRegistry {
     /// @notice Publishes the caller's profile CID (endpoint URL, capabilities, supported base models).
     function setProfile(string calldata profileCID) external;
 
-    /// @notice Moves `amount` of active stake into cooldown, restarting the cooldown for all of it.
+    /// @notice Moves `amount` of free (unlocked) active stake into cooldown, restarting the cooldown for all of
+    /// it; reverts with `InsufficientFreeStake` when `amount` exceeds `staked - locked`.
     function requestUnstake(uint256 amount) external;
 
-    /// @notice Withdraws all cooled-down stake to the caller. Needs the cooldown over and no active jobs.
+    /// @notice Withdraws all cooled-down stake to the caller once the cooldown is over. Cooling-down stake is
+    /// never collateral, so claimed jobs do not block it.
     /// @return amount The amount withdrawn.
     function withdrawStake() external returns (uint256 amount);
 
-    /// @notice Slashes up to `amount` of `trainer`'s stake (active first, then cooling down) and sends it
-    /// to the caller. `JOB_MARKET_ROLE` only.
-    /// @return slashed The amount actually slashed (less than `amount` when the stake is smaller).
-    function slash(address trainer, uint256 amount) external returns (uint256 slashed);
+    /// @notice Records that `trainer` claimed a job and locks `collateral` of its stake for it. Reverts with
+    /// `InsufficientStake` below `minStake` and with `InsufficientFreeStake` when less than `collateral` of the
+    /// stake is unlocked. `JOB_MARKET_ROLE` only.
+    function beginJob(address trainer, uint256 collateral) external;
 
-    /// @notice Records that `trainer` claimed a job; reverts with `InsufficientStake` below `minStake`.
-    /// `JOB_MARKET_ROLE` only.
-    function beginJob(address trainer) external;
-
-    /// @notice Records that one of `trainer`'s jobs ended. `JOB_MARKET_ROLE` only.
-    function endJob(address trainer) external;
+    /// @notice Records that one of `trainer`'s jobs ended: unlocks its `collateral` and slashes `penalty` of
+    /// it (0..collateral), sending the slashed OPEN to the caller. `JOB_MARKET_ROLE` only.
+    /// @return slashed `penalty` (always fully covered: locked collateral cannot be unstaked).
+    function endJob(address trainer, uint256 collateral, uint256 penalty) external returns (uint256 slashed);
 
     /// @notice Sets the active stake needed to claim a job. `DEFAULT_ADMIN_ROLE` only.
     function setMinStake(uint256 minStake) external;
@@ -86,6 +91,9 @@ interface ITrainerRegistry {
 
     /// @notice Whether `trainer`'s active stake is at least `minStake`.
     function isEligible(address trainer) external view returns (bool);
+
+    /// @notice Active stake of `trainer` not locked as collateral: what further claims can lock.
+    function freeStakeOf(address trainer) external view returns (uint256);
 
     /// @notice A trainer's published profile CID ("" if none).
     function profileOf(address trainer) external view returns (string memory);

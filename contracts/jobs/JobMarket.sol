@@ -4,6 +4,7 @@ pragma solidity ^0.8.27;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IAccessRegistry} from "../interfaces/IAccessRegistry.sol";
 import {IDatanetRegistry} from "../interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
@@ -30,18 +31,27 @@ contract JobMarket is IJobMarket, AccessControl {
     /// @notice Longest training duration a job may give.
     uint32 public constant MAX_DURATION = 90 days;
 
-    /// @dev Slots: (poster, status, baseModelId, duration), (trainer, dueAt, challengeEndsAt), (budget, dataFee),
-    /// parentModelId (written only when set), modelId (written on finalize), data refs (`id << 32 | version`).
+    /// @notice Share of a lost dispute's slashed collateral paid to the challenger (the wronged party); the rest
+    /// goes to the job's Datanet pools.
+    uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
+
+    /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt,
+    /// challengeEndsAt), (budget, dataFee), collateral (written on claim), parentModelId (written only when set),
+    /// modelId (written on finalize), data refs (`id << 32 | version`). The masks say which Datanets' access uses
+    /// were paid or granted, so `cancelJob` restores them as they were.
     struct JobData {
         address poster;
         JobStatus status;
         uint32 baseModelId;
         uint32 duration;
+        uint8 paidMask;
+        uint8 grantedMask;
         address trainer;
         uint40 dueAt;
         uint40 challengeEndsAt;
         uint128 budget;
         uint128 dataFee;
+        uint128 collateral;
         uint256 parentModelId;
         uint256 modelId;
         uint256[] dataRefs;
@@ -58,6 +68,7 @@ contract JobMarket is IJobMarket, AccessControl {
     uint16 private _dataFeeBps;
     uint256 private _slashAmount;
     uint16 private _releaseFeeBps;
+    uint16 private _collateralBps;
     uint256 private _jobCount;
     mapping(uint256 jobId => JobData job) private _jobs;
     mapping(uint256 jobId => Result jobResult) private _results;
@@ -77,7 +88,7 @@ contract JobMarket is IJobMarket, AccessControl {
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `ARBITER_ROLE`.
     /// @param challengeWindow_ Seconds a result can be disputed.
     /// @param dataFeeBps_ Share of each budget paid to the Datanets' pools.
-    /// @param slashAmount_ Stake slashed for a missed deadline or a lost dispute.
+    /// @param slashAmount_ Collateral floor: a claim locks `max(slashAmount, budget * collateralBps / 10_000)`.
     constructor(Deps memory deps, address admin, uint40 challengeWindow_, uint16 dataFeeBps_, uint256 slashAmount_) {
         _token = deps.token;
         _datanets = deps.datanets;
@@ -92,6 +103,7 @@ contract JobMarket is IJobMarket, AccessControl {
         _slashAmount = slashAmount_;
         emit SlashAmountUpdated(slashAmount_);
         _setReleaseFeeBps(2_500);
+        _setCollateralBps(uint16(BPS));
         deps.token.forceApprove(address(deps.rewards), type(uint256).max);
     }
 
@@ -110,7 +122,7 @@ contract JobMarket is IJobMarket, AccessControl {
                 revert ParentModelMismatch(request.parentModelId, request.baseModelId, parentBase);
             }
         }
-        uint256[] memory refs = _checkData(request.datanetIds, request.versions);
+        (uint256[] memory refs, uint8 paidMask, uint8 grantedMask) = _checkData(request.datanetIds, request.versions);
 
         jobId = ++_jobCount;
         JobData storage job = _jobs[jobId];
@@ -118,6 +130,8 @@ contract JobMarket is IJobMarket, AccessControl {
         job.status = JobStatus.Open;
         job.baseModelId = request.baseModelId;
         job.duration = request.duration;
+        job.paidMask = paidMask;
+        job.grantedMask = grantedMask;
         uint128 dataFee = uint128(uint256(budget) * _dataFeeBps / BPS);
         job.budget = budget;
         job.dataFee = dataFee;
@@ -131,11 +145,14 @@ contract JobMarket is IJobMarket, AccessControl {
     function claimJob(uint256 jobId) external {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Open);
         uint40 dueAt = uint40(block.timestamp) + job.duration;
+        uint256 collateral = uint256(job.budget) * _collateralBps / BPS;
+        if (collateral < _slashAmount) collateral = _slashAmount;
         job.status = JobStatus.Claimed;
         job.trainer = msg.sender;
         job.dueAt = dueAt;
-        emit JobClaimed(jobId, msg.sender, dueAt);
-        _trainers.beginJob(msg.sender); // reverts unless the caller is staked enough
+        job.collateral = SafeCast.toUint128(collateral);
+        emit JobClaimed(jobId, msg.sender, dueAt, collateral);
+        _trainers.beginJob(msg.sender, collateral); // reverts unless the caller's free stake covers it
     }
 
     /// @inheritdoc IJobMarket
@@ -201,15 +218,15 @@ contract JobMarket is IJobMarket, AccessControl {
             emit DisputeResolved(jobId, msg.sender, true, 0, reasonCID);
             return _finalize(jobId, job);
         }
-        address trainer = job.trainer;
         address poster = job.poster;
         uint256 refund = job.budget;
         job.status = JobStatus.Refunded;
-        _trainers.endJob(trainer);
-        uint256 slashed = _trainers.slash(trainer, _slashAmount);
-        _withdrawable[poster] += refund + slashed;
+        uint256 slashed = _trainers.endJob(job.trainer, job.collateral, job.collateral);
+        uint256 reward = slashed * CHALLENGER_SHARE_BPS / BPS;
+        _withdrawable[poster] += refund + reward;
         emit DisputeResolved(jobId, msg.sender, false, slashed, reasonCID);
         emit JobRefunded(jobId, poster, refund);
+        _fundPools(jobId, job.dataRefs, slashed - reward, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -220,6 +237,14 @@ contract JobMarket is IJobMarket, AccessControl {
         job.status = JobStatus.Cancelled;
         _withdrawable[msg.sender] += refund;
         emit JobCancelled(jobId, msg.sender, refund);
+        // Review finding 7: the access uses posting consumed go back to the poster.
+        uint256 paidMask = job.paidMask;
+        uint256 grantedMask = job.grantedMask;
+        uint256[] storage refs = job.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            bool paid = (paidMask >> i) & 1 == 1;
+            if (paid || (grantedMask >> i) & 1 == 1) _access.restoreAccess(refs[i] >> 32, msg.sender, paid);
+        }
     }
 
     /// @inheritdoc IJobMarket
@@ -227,13 +252,11 @@ contract JobMarket is IJobMarket, AccessControl {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
         if (block.timestamp <= job.dueAt) revert DeadlineNotPassed(jobId, job.dueAt);
         address trainer = job.trainer;
-        job.status = JobStatus.Open;
-        job.trainer = address(0);
-        job.dueAt = 0;
-        _trainers.endJob(trainer);
-        uint256 slashed = _trainers.slash(trainer, _slashAmount);
-        _withdrawable[job.poster] += slashed;
+        uint256 collateral = _reopen(job);
+        // To the Datanets whose data the trainer held, never to the poster, who chose the deadline.
+        uint256 slashed = _trainers.endJob(trainer, collateral, collateral);
         emit JobReclaimed(jobId, trainer, slashed);
+        _fundPools(jobId, job.dataRefs, slashed, false);
     }
 
     /// @inheritdoc IJobMarket
@@ -241,13 +264,31 @@ contract JobMarket is IJobMarket, AccessControl {
         JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
         if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
         if (block.timestamp > job.dueAt) revert DeadlinePassed(jobId, job.dueAt);
-        job.status = JobStatus.Open;
-        job.trainer = address(0);
-        job.dueAt = 0;
-        _trainers.endJob(msg.sender);
-        uint256 fee = _trainers.slash(msg.sender, _slashAmount * _releaseFeeBps / BPS);
+        uint256 collateral = _reopen(job);
+        uint256 fee = _trainers.endJob(msg.sender, collateral, collateral * _releaseFeeBps / BPS);
         emit JobReleased(jobId, msg.sender, fee);
         _fundPools(jobId, job.dataRefs, fee, false);
+    }
+
+    /// @inheritdoc IJobMarket
+    function releaseJobNoFault(uint256 jobId, uint256 datanetId, uint256 contributionId) external {
+        JobData storage job = _jobWithStatus(jobId, JobStatus.Claimed);
+        if (job.trainer != msg.sender) revert NotTrainer(jobId, msg.sender);
+        uint32 version;
+        uint256[] storage refs = job.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            if (refs[i] >> 32 == datanetId) version = uint32(refs[i]);
+        }
+        (uint32 approvedIn, uint40 withdrawnAt) = _datanets.inclusionOf(datanetId, contributionId);
+        // The job's version includes the contribution, and its consent was withdrawn while this claim ran
+        // (one before the claim, or in its block, was visible to the trainer when it claimed).
+        if (
+            version == 0 || approvedIn == 0 || approvedIn > version || withdrawnAt == 0
+                || withdrawnAt <= job.dueAt - job.duration
+        ) revert NoFaultCauseUnproven(jobId, datanetId, contributionId);
+        uint256 collateral = _reopen(job);
+        _trainers.endJob(msg.sender, collateral, 0);
+        emit JobReleasedNoFault(jobId, msg.sender, datanetId, contributionId);
     }
 
     /// @inheritdoc IJobMarket
@@ -281,6 +322,11 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
+    function setCollateralBps(uint16 collateralBps_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setCollateralBps(collateralBps_);
+    }
+
+    /// @inheritdoc IJobMarket
     function getJob(uint256 jobId) external view returns (Job memory) {
         JobData storage job = _existing(jobId);
         return Job({
@@ -293,6 +339,7 @@ contract JobMarket is IJobMarket, AccessControl {
             challengeEndsAt: job.challengeEndsAt,
             budget: job.budget,
             dataFee: job.dataFee,
+            collateral: job.collateral,
             parentModelId: job.parentModelId,
             modelId: job.modelId
         });
@@ -366,10 +413,22 @@ contract JobMarket is IJobMarket, AccessControl {
         return _releaseFeeBps;
     }
 
-    /// @dev Validates the data references, consumes one access use per Datanet and packs them.
+    /// @inheritdoc IJobMarket
+    function collateralBps() external view returns (uint16) {
+        return _collateralBps;
+    }
+
+    /// @inheritdoc IJobMarket
+    function collateralFor(uint256 budget) external view returns (uint256) {
+        uint256 collateral = budget * _collateralBps / BPS;
+        return collateral < _slashAmount ? _slashAmount : collateral;
+    }
+
+    /// @dev Validates the data references, consumes one access use per Datanet and packs them; bit `i` of
+    /// the masks says Datanet `i` consumed a paid or a granted use (restored on cancel).
     function _checkData(uint256[] calldata datanetIds, uint32[] calldata versions)
         private
-        returns (uint256[] memory refs)
+        returns (uint256[] memory refs, uint8 paidMask, uint8 grantedMask)
     {
         uint256 n = datanetIds.length;
         if (n == 0 || n > MAX_DATANETS) revert InvalidDatanetCount(n, MAX_DATANETS);
@@ -383,7 +442,9 @@ contract JobMarket is IJobMarket, AccessControl {
             uint32 version = versions[i];
             uint32 current = _datanets.versionOf(id);
             if (version == 0 || version > current) revert InvalidVersion(id, version, current);
-            _access.consumeAccess(id, msg.sender);
+            uint8 kind = _access.consumeAccess(id, msg.sender);
+            if (kind == 2) paidMask |= uint8(1 << i);
+            else if (kind == 1) grantedMask |= uint8(1 << i);
             // Datanet ids are sequential from 1, far below 2^224.
             refs[i] = (id << 32) | version;
         }
@@ -437,15 +498,24 @@ contract JobMarket is IJobMarket, AccessControl {
         );
         job.modelId = modelId;
         _rewards.registerModel(modelId, trainer, result.attributionRoot, result.attributionTotalWeight);
-        _trainers.endJob(trainer);
+        _trainers.endJob(trainer, job.collateral, 0);
         emit JobFinalized(jobId, trainer, modelId, payment, dataFee);
 
         _fundPools(jobId, refs, dataFee, true);
     }
 
+    /// @dev Returns a claimed job to Open; returns the collateral its claim locked.
+    function _reopen(JobData storage job) private returns (uint256 collateral) {
+        collateral = job.collateral;
+        job.status = JobStatus.Open;
+        job.trainer = address(0);
+        job.dueAt = 0;
+        job.collateral = 0;
+    }
+
     /// @dev Pays `amount` (held by the market) to the pools of the Datanets in `refs`, in equal shares; the
-    /// first Datanet also takes the rounding remainder. `isDataFee` emits `DataFeePaid` per Datanet (a release
-    /// fee is reported by `JobReleased` and the distributor's `DatanetPoolFunded`).
+    /// first Datanet also takes the rounding remainder. `isDataFee` emits `DataFeePaid` per Datanet (slashed
+    /// collateral is reported by its own event and the distributor's `DatanetPoolFunded`).
     function _fundPools(uint256 jobId, uint256[] memory refs, uint256 amount, bool isDataFee) private {
         if (amount == 0) return;
         uint256 n = refs.length;
@@ -479,6 +549,12 @@ contract JobMarket is IJobMarket, AccessControl {
         if (releaseFeeBps_ == 0 || releaseFeeBps_ >= BPS) revert InvalidReleaseFeeBps(releaseFeeBps_);
         _releaseFeeBps = releaseFeeBps_;
         emit ReleaseFeeBpsUpdated(releaseFeeBps_);
+    }
+
+    function _setCollateralBps(uint16 collateralBps_) private {
+        if (collateralBps_ > BPS) revert InvalidBps(collateralBps_);
+        _collateralBps = collateralBps_;
+        emit CollateralBpsUpdated(collateralBps_);
     }
 
     function _setDataFeeBps(uint16 dataFeeBps_) private {

@@ -4,7 +4,7 @@ pragma solidity ^0.8.27;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ERC721} from "@openzeppelin/contracts/token/ERC721/ERC721.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {IModelRegistry} from "../interfaces/IModelRegistry.sol";
+import {IModelRegistry, IModelTransferHook} from "../interfaces/IModelRegistry.sol";
 
 /// @title ModelRegistry
 /// @notice See {IModelRegistry}. Tokens are minted with `_mint`, not `_safeMint`: a poster that is a
@@ -19,6 +19,7 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
     uint256 private _modelCount;
     mapping(uint32 baseModelId => BaseModel baseModel) private _baseModels;
     mapping(uint256 tokenId => ModelVersion version) private _versions;
+    IModelTransferHook private _transferHook;
 
     /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `GOVERNOR_ROLE`.
     constructor(address admin) ERC721("Tributary Model Version", "TMV") {
@@ -40,6 +41,15 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc IModelRegistry
+    function setTransferHook(IModelTransferHook hook) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _transferHook = hook;
+        emit TransferHookSet(address(hook));
+    }
+
+    function transferHook() external view returns (IModelTransferHook) {
+        return _transferHook;
+    }
+
     function setBaseModelActive(uint32 baseModelId, bool active) external onlyRole(GOVERNOR_ROLE) {
         _existingBase(baseModelId).active = active;
         emit BaseModelStatusChanged(baseModelId, active);
@@ -119,6 +129,15 @@ contract ModelRegistry is IModelRegistry, ERC721, AccessControl {
     }
 
     /// @inheritdoc ERC721
+    /// @dev Review finding 7: the owner's accrued share is settled to the previous owner before a transfer,
+    /// so revenue earned under one owner is never paid to the next.
+    function _update(address to, uint256 tokenId, address auth) internal override returns (address from) {
+        from = _ownerOf(tokenId);
+        IModelTransferHook hook = _transferHook;
+        if (from != address(0) && from != to && address(hook) != address(0)) hook.onModelTransfer(tokenId, from);
+        return super._update(to, tokenId, auth);
+    }
+
     function supportsInterface(bytes4 interfaceId) public view override(ERC721, AccessControl) returns (bool) {
         return super.supportsInterface(interfaceId);
     }

@@ -88,6 +88,7 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         onlyRole(REGISTRAR_ROLE)
     {
         if (trainer == address(0)) revert ZeroAddress();
+        _models.ownerOf(modelId); // reverts for an id not minted yet (review finding 7: pre-registration)
         if ((attributionRoot == bytes32(0)) != (totalWeight == 0)) {
             revert InvalidAttribution(attributionRoot, totalWeight);
         }
@@ -135,6 +136,18 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     }
 
     /// @inheritdoc IRewardDistributor
+    function onModelTransfer(uint256 modelId, address from) external {
+        if (msg.sender != address(_models)) revert NotModelRegistry(msg.sender);
+        ModelData storage m = _modelData[modelId];
+        if (!m.registered) return;
+        (uint256 ownerDue,,) = _pendingShares(m);
+        if (ownerDue == 0) return;
+        m.ownerPaid += uint96(ownerDue);
+        emit SharesPaid(modelId, from, ownerDue, m.trainer, 0, _treasury, 0);
+        _token.safeTransfer(from, ownerDue);
+    }
+
+    /// @inheritdoc IRewardDistributor
     function claimReward(uint256 modelId, address account, uint256 weight, bytes32[] calldata proof)
         external
         returns (uint256 amount)
@@ -176,7 +189,8 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         external
         returns (uint256 distributionId)
     {
-        if (!_datanets.isCurator(datanetId, msg.sender)) revert NotCurator(datanetId, msg.sender);
+        (,, address owner) = _datanets.accessTermsOf(datanetId);
+        if (owner != msg.sender) revert NotDatanetOwner(datanetId, msg.sender);
         if (root == bytes32(0) || totalWeight == 0) revert InvalidAttribution(root, totalWeight);
         uint256 amount = _poolBalance[datanetId];
         if (amount == 0) revert EmptyPool(datanetId);

@@ -8,11 +8,12 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {ITrainerRegistry} from "../interfaces/ITrainerRegistry.sol";
 
 /// @title TrainerRegistry
-/// @notice See {ITrainerRegistry}. The token balance always equals the sum of `staked + unstaking`.
+/// @notice See {ITrainerRegistry}. The token balance always equals the sum of `staked + unstaking`, and every
+/// trainer's `locked <= staked`.
 contract TrainerRegistry is ITrainerRegistry, AccessControl {
     using SafeERC20 for IERC20;
 
-    /// @notice Role of the job market: slashes, begins and ends jobs.
+    /// @notice Role of the job market: begins and ends jobs, locking, unlocking and slashing their collateral.
     bytes32 public constant JOB_MARKET_ROLE = keccak256("JOB_MARKET_ROLE");
 
     IERC20 private immutable _token;
@@ -54,7 +55,8 @@ contract TrainerRegistry is ITrainerRegistry, AccessControl {
         if (amount == 0) revert ZeroAmount();
         Trainer storage t = _trainers[msg.sender];
         uint128 staked = t.staked;
-        if (amount > staked) revert InsufficientStake(msg.sender, staked, amount);
+        uint256 free = staked - t.locked;
+        if (amount > free) revert InsufficientFreeStake(msg.sender, free, amount);
         uint128 unstaking = t.unstaking + uint128(amount);
         uint64 availableAt = uint64(block.timestamp) + _unstakeCooldown;
         t.staked = staked - uint128(amount);
@@ -69,49 +71,49 @@ contract TrainerRegistry is ITrainerRegistry, AccessControl {
         amount = t.unstaking;
         if (amount == 0) revert NothingToWithdraw(msg.sender);
         if (block.timestamp < t.unstakeAvailableAt) revert CooldownActive(msg.sender, t.unstakeAvailableAt);
-        if (t.activeJobs != 0) revert HasActiveJobs(msg.sender, t.activeJobs);
         t.unstaking = 0;
         emit StakeWithdrawn(msg.sender, amount);
         _token.safeTransfer(msg.sender, amount);
     }
 
     /// @inheritdoc ITrainerRegistry
-    function slash(address trainer, uint256 amount) external onlyRole(JOB_MARKET_ROLE) returns (uint256 slashed) {
+    function beginJob(address trainer, uint256 collateral) external onlyRole(JOB_MARKET_ROLE) {
         Trainer storage t = _trainers[trainer];
         uint128 staked = t.staked;
-        uint128 unstaking = t.unstaking;
-        uint256 available = uint256(staked) + unstaking;
-        slashed = amount < available ? amount : available;
-        if (slashed == 0) return 0;
-        if (slashed <= staked) {
-            t.staked = staked - uint128(slashed);
-        } else {
-            t.staked = 0;
-            t.unstaking = uint128(available - slashed);
-        }
-        emit Slashed(trainer, msg.sender, slashed);
-        _token.safeTransfer(msg.sender, slashed);
-    }
-
-    /// @inheritdoc ITrainerRegistry
-    function beginJob(address trainer) external onlyRole(JOB_MARKET_ROLE) {
-        Trainer storage t = _trainers[trainer];
-        if (t.staked < _minStake) revert InsufficientStake(trainer, t.staked, _minStake);
+        if (staked < _minStake) revert InsufficientStake(trainer, staked, _minStake);
+        uint256 free = staked - t.locked;
+        if (collateral > free) revert InsufficientFreeStake(trainer, free, collateral);
+        uint128 locked = t.locked + uint128(collateral); // <= staked
         uint32 active = t.activeJobs + 1;
+        t.locked = locked;
         t.activeJobs = active;
-        emit ActiveJobsChanged(trainer, active);
+        emit ActiveJobsChanged(trainer, active, locked);
     }
 
     /// @inheritdoc ITrainerRegistry
-    function endJob(address trainer) external onlyRole(JOB_MARKET_ROLE) {
+    function endJob(address trainer, uint256 collateral, uint256 penalty)
+        external
+        onlyRole(JOB_MARKET_ROLE)
+        returns (uint256 slashed)
+    {
+        if (penalty > collateral) revert PenaltyExceedsCollateral(penalty, collateral);
         Trainer storage t = _trainers[trainer];
         uint32 active = t.activeJobs;
-        if (active == 0) revert NoActiveJobs(trainer);
+        uint128 locked = t.locked;
+        if (active == 0 || collateral > locked) revert NoActiveJobs(trainer);
         unchecked {
             --active;
+            locked -= uint128(collateral);
         }
         t.activeJobs = active;
-        emit ActiveJobsChanged(trainer, active);
+        t.locked = locked;
+        emit ActiveJobsChanged(trainer, active, locked);
+        if (penalty == 0) return 0;
+        // locked <= staked before, so penalty <= collateral <= staked.
+        t.staked -= uint128(penalty);
+        emit Slashed(trainer, msg.sender, penalty);
+        _token.safeTransfer(msg.sender, penalty);
+        return penalty;
     }
 
     /// @inheritdoc ITrainerRegistry
@@ -134,6 +136,12 @@ contract TrainerRegistry is ITrainerRegistry, AccessControl {
     /// @inheritdoc ITrainerRegistry
     function isEligible(address trainer) external view returns (bool) {
         return _trainers[trainer].staked >= _minStake;
+    }
+
+    /// @inheritdoc ITrainerRegistry
+    function freeStakeOf(address trainer) external view returns (uint256) {
+        Trainer storage t = _trainers[trainer];
+        return t.staked - t.locked;
     }
 
     /// @inheritdoc ITrainerRegistry

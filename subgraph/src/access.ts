@@ -5,6 +5,7 @@ import {
   AccessGranted as AccessGrantedEvent,
   AccessPurchased as AccessPurchasedEvent,
   AccessRequested as AccessRequestedEvent,
+  AccessRestored as AccessRestoredEvent,
   AccessRevoked as AccessRevokedEvent,
   PaidAccessDurationUpdated as PaidAccessDurationUpdatedEvent,
 } from "../generated/AccessRegistry/AccessRegistry";
@@ -14,6 +15,7 @@ import {
   AccessGranted,
   AccessPurchased,
   AccessRequested,
+  AccessRestored,
   AccessRevoked,
   Datanet,
   PaidAccessDurationUpdated,
@@ -64,7 +66,7 @@ export function handleAccessGranted(event: AccessGrantedEvent): void {
   g.active = true;
   g.grantor = grantor.id;
   g.expiresAt = event.params.expiresAt;
-  g.usesLeft = event.params.uses.toI32();
+  g.usesLeft = event.params.usesLeft.toI32();
   g.save();
   const e = new AccessGranted(eventId(event));
   e.grant = g.id;
@@ -72,7 +74,7 @@ export function handleAccessGranted(event: AccessGrantedEvent): void {
   e.account = g.account;
   e.grantor = grantor.id;
   e.expiresAt = event.params.expiresAt;
-  e.uses = event.params.uses.toI32();
+  e.uses = event.params.usesLeft.toI32();
   stamp(e, event);
   e.save();
 }
@@ -80,8 +82,9 @@ export function handleAccessGranted(event: AccessGrantedEvent): void {
 export function handleAccessRevoked(event: AccessRevokedEvent): void {
   const revoker = account(event.params.revoker, event);
   const g = grantOf(event.params.datanetId, event.params.account, event);
-  g.active = false;
-  g.usesLeft = 0;
+  // Uses the account paid for survive a revocation.
+  g.usesLeft = event.params.usesLeft.toI32();
+  g.active = g.usesLeft > 0;
   g.save();
   const e = new AccessRevoked(eventId(event));
   e.grant = g.id;
@@ -132,6 +135,22 @@ export function handlePaidAccessDurationUpdated(event: PaidAccessDurationUpdated
   s.save();
   const e = new PaidAccessDurationUpdated(eventId(event));
   e.duration = event.params.duration;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleAccessRestored(event: AccessRestoredEvent): void {
+  const g = grantOf(event.params.datanetId, event.params.account, event);
+  // The job that consumed the use was cancelled.
+  g.usesLeft = event.params.usesLeft.toI32();
+  g.usesConsumed = g.usesConsumed - 1;
+  g.save();
+  const e = new AccessRestored(eventId(event));
+  e.grant = g.id;
+  e.datanet = g.datanet;
+  e.account = g.account;
+  e.consumer = event.params.consumer;
+  e.usesLeft = g.usesLeft;
   stamp(e, event);
   e.save();
 }

@@ -13,7 +13,9 @@ import {
   JobReclaimed as JobReclaimedEvent,
   JobRefunded as JobRefundedEvent,
   JobReleased as JobReleasedEvent,
+  JobReleasedNoFault as JobReleasedNoFaultEvent,
   ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
+  CollateralBpsUpdated as CollateralBpsUpdatedEvent,
   ResultAccepted as ResultAcceptedEvent,
   ResultSubmitted as ResultSubmittedEvent,
   SlashAmountUpdated as SlashAmountUpdatedEvent,
@@ -35,8 +37,10 @@ import {
   JobReclaimed,
   JobRefunded,
   JobReleased,
+  JobReleasedNoFault,
   ModelVersion,
   ReleaseFeeBpsUpdated,
+  CollateralBpsUpdated,
   ResultAccepted,
   ResultSubmitted,
   SlashAmountUpdated,
@@ -97,11 +101,13 @@ export function handleJobClaimed(event: JobClaimedEvent): void {
   j.status = "Claimed";
   j.trainer = t.id;
   j.dueAt = event.params.dueAt;
+  j.collateral = event.params.collateral;
   j.save();
   const e = new JobClaimed(eventId(event));
   e.job = j.id;
   e.trainer = t.account;
   e.dueAt = event.params.dueAt;
+  e.collateral = event.params.collateral;
   stamp(e, event);
   e.save();
 }
@@ -230,6 +236,7 @@ export function handleJobReclaimed(event: JobReclaimedEvent): void {
   j.status = "Open";
   j.trainer = null;
   j.dueAt = null;
+  j.collateral = null;
   j.slashed = j.slashed.plus(event.params.slashed);
   j.save();
   const e = new JobReclaimed(eventId(event));
@@ -247,6 +254,7 @@ export function handleJobReleased(event: JobReleasedEvent): void {
   j.status = "Open";
   j.trainer = null;
   j.dueAt = null;
+  j.collateral = null;
   j.slashed = j.slashed.plus(event.params.fee);
   j.save();
   const e = new JobReleased(eventId(event));
@@ -316,6 +324,34 @@ export function handleReleaseFeeBpsUpdated(event: ReleaseFeeBpsUpdatedEvent): vo
   s.save();
   const e = new ReleaseFeeBpsUpdated(eventId(event));
   e.releaseFeeBps = event.params.releaseFeeBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleCollateralBpsUpdated(event: CollateralBpsUpdatedEvent): void {
+  const s = stats(event);
+  s.collateralBps = event.params.collateralBps;
+  s.save();
+  const e = new CollateralBpsUpdated(eventId(event));
+  e.collateralBps = event.params.collateralBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleJobReleasedNoFault(event: JobReleasedNoFaultEvent): void {
+  const trainer = account(event.params.trainer, event);
+  const j = loadJob(event.params.jobId, event);
+  // A contribution in the job's data was withdrawn during the claim: no fee, the job is open again.
+  j.status = "Open";
+  j.trainer = null;
+  j.dueAt = null;
+  j.collateral = null;
+  j.save();
+  const e = new JobReleasedNoFault(eventId(event));
+  e.job = j.id;
+  e.trainer = trainer.id;
+  e.datanet = event.params.datanetId.toString();
+  e.contributionId = event.params.contributionId;
   stamp(e, event);
   e.save();
 }

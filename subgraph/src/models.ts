@@ -5,6 +5,7 @@ import {
   InferencePriceSet as InferencePriceSetEvent,
   ModelVersionMinted as ModelVersionMintedEvent,
   Transfer as TransferEvent,
+  TransferHookSet as TransferHookSetEvent,
 } from "../generated/ModelRegistry/ModelRegistry";
 import {
   BaseModel,
@@ -15,6 +16,7 @@ import {
   ModelTransfer,
   ModelVersion,
   ModelVersionMinted,
+  TransferHookSet,
 } from "../generated/schema";
 import { ZERO, account, bigIntsToStrings, eventId, stamp, stats } from "./common";
 
@@ -113,6 +115,13 @@ export function handleTransfer(event: TransferEvent): void {
   e.model = event.params.tokenId.toString();
   e.from = event.params.from;
   e.to = to.id;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleTransferHookSet(event: TransferHookSetEvent): void {
+  const e = new TransferHookSet(eventId(event));
+  e.hook = event.params.hook;
   stamp(e, event);
   e.save();
 }

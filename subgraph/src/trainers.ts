@@ -34,6 +34,7 @@ export function trainerOf(address: Address, event: ethereum.Event): Trainer {
     t.unstaking = ZERO;
     t.slashed = ZERO;
     t.activeJobs = 0;
+    t.locked = ZERO;
     t.jobsCompleted = 0;
     t.earnings = ZERO;
     const s = stats(event);
@@ -119,10 +120,12 @@ export function handleProfileUpdated(event: ProfileUpdatedEvent): void {
 export function handleActiveJobsChanged(event: ActiveJobsChangedEvent): void {
   const t = trainerOf(event.params.trainer, event);
   t.activeJobs = event.params.activeJobs.toI32();
+  t.locked = event.params.locked;
   t.save();
   const e = new ActiveJobsChanged(eventId(event));
   e.trainer = t.id;
   e.activeJobs = t.activeJobs;
+  e.locked = t.locked;
   stamp(e, event);
   e.save();
 }

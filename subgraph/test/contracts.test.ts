@@ -102,7 +102,7 @@ describe("real contracts through the subgraph", () => {
 
     for (const [who, amount] of [
       [builder, E(10_000)],
-      [trainer, E(1_000)],
+      [trainer, E(1_100)],
       [payer, E(1_000)],
     ] as const) {
       await sendAs("OpenToken", "mint", [who, amount]);
@@ -119,9 +119,10 @@ describe("real contracts through the subgraph", () => {
     }
     await send("DatanetRegistry", "approveContributions", [1n, [1n, 2n, 3n]], actors.curator);
     await send("OpenToken", "approve", [addr.AccessRegistry, E(5)], builder);
-    await send("AccessRegistry", "buyAccess", [1n, 1], builder);
-    await send("OpenToken", "approve", [addr.TrainerRegistry, E(100)], trainer);
-    await send("TrainerRegistry", "stake", [E(100)], trainer);
+    await send("AccessRegistry", "buyAccess", [1n, 1, E(5)], builder);
+    // The minimum stake plus the collateral the 1,000 OPEN job's claim locks (the whole budget by default).
+    await send("OpenToken", "approve", [addr.TrainerRegistry, E(1_100)], trainer);
+    await send("TrainerRegistry", "stake", [E(1_100)], trainer);
     await send("OpenToken", "approve", [addr.JobMarket, E(1_000)], builder);
     const job = {
       specCID: "bafyspec",
@@ -265,6 +266,6 @@ describe("real contracts through the subgraph", () => {
       },
     ]);
     assert.deepEqual(d.accessGrant, { paid: String(E(5)), usesLeft: 0, usesConsumed: 1 });
-    assert.deepEqual(d.trainer, { staked: String(E(100)), jobsCompleted: 1, earnings: String(E(900)) });
+    assert.deepEqual(d.trainer, { staked: String(E(1_100)), jobsCompleted: 1, earnings: String(E(900)) });
   });
 });

@@ -258,9 +258,22 @@ describe("AccessRegistry handlers", () => {
       account: BUILDER,
       grantor: CURATOR2,
       expiresAt: 2_000_000_000n,
-      uses: 3,
+      usesLeft: 3,
     });
     chain.emit("AccessRegistry", "AccessConsumed", {
+      datanetId: 1n,
+      account: BUILDER,
+      consumer: MARKET,
+      usesLeft: 2,
+    });
+    chain.emit("AccessRegistry", "AccessConsumed", {
+      datanetId: 1n,
+      account: BUILDER,
+      consumer: MARKET,
+      usesLeft: 1,
+    });
+    // The job that consumed the second use was cancelled: the use comes back.
+    chain.emit("AccessRegistry", "AccessRestored", {
       datanetId: 1n,
       account: BUILDER,
       consumer: MARKET,
@@ -274,7 +287,8 @@ describe("AccessRegistry handlers", () => {
       expiresAt: 1_900_000_000n,
       usesLeft: 2,
     });
-    chain.emit("AccessRegistry", "AccessRevoked", { datanetId: 1n, account: BUYER, revoker: CURATOR2 });
+    // A curator's revocation leaves the 2 uses the buyer paid for.
+    chain.emit("AccessRegistry", "AccessRevoked", { datanetId: 1n, account: BUYER, revoker: CURATOR2, usesLeft: 2 });
     chain.mine();
     const g = await one(
       `accessGrant(id: "1-${BUILDER}") { requested requestCID active grantor { id } expiresAt usesLeft usesConsumed paid datanet { id } account { id } }`,
@@ -293,11 +307,13 @@ describe("AccessRegistry handlers", () => {
     });
     const bought = await one(`accessGrant(id: "1-${BUYER}") { active paid usesLeft expiresAt }`);
     assert.deepEqual(bought, {
-      active: false,
+      active: true,
       paid: String(14n * E18),
-      usesLeft: 0,
+      usesLeft: 2,
       expiresAt: "1900000000",
     });
+    const restored = await chain.query(`{ accessRestoreds { usesLeft consumer account { id } } }`);
+    assert.deepEqual(restored.accessRestoreds, [{ usesLeft: 2, consumer: MARKET, account: { id: BUILDER } }]);
     const d = await one(`datanet(id: "1") { accessRequestCount accessGrants(orderBy: id) { id } }`);
     assert.equal(d.accessRequestCount, 1);
     assert.equal(d.accessGrants.length, 2);
@@ -306,7 +322,10 @@ describe("AccessRegistry handlers", () => {
     );
     assert.deepEqual(ev.accessRequesteds, [{ requestCID: "bafy-req" }]);
     assert.deepEqual(ev.accessGranteds, [{ uses: 3, grantor: { id: CURATOR2 } }]);
-    assert.deepEqual(ev.accessConsumeds, [{ consumer: MARKET, usesLeft: 2 }]);
+    assert.deepEqual(ev.accessConsumeds, [
+      { consumer: MARKET, usesLeft: 2 },
+      { consumer: MARKET, usesLeft: 1 },
+    ]);
     assert.deepEqual(ev.accessPurchaseds, [{ uses: 2, paid: String(14n * E18), usesLeft: 2 }]);
     assert.deepEqual(ev.accessRevokeds, [{ revoker: { id: CURATOR2 } }]);
     assert.equal((await one(`protocolStats(id: "protocol") { accessGrantCount }`)).accessGrantCount, 2);
@@ -340,14 +359,14 @@ describe("TrainerRegistry handlers", () => {
       account: { id: TRAINER },
     });
     chain.emit("TrainerRegistry", "StakeWithdrawn", { trainer: TRAINER, amount: 20n * E18 });
-    chain.emit("TrainerRegistry", "ActiveJobsChanged", { trainer: TRAINER, activeJobs: 1 });
+    chain.emit("TrainerRegistry", "ActiveJobsChanged", { trainer: TRAINER, activeJobs: 1, locked: 60n * E18 });
     chain.mine();
-    t = await one(`trainer(id: "${TRAINER}") { staked unstaking activeJobs }`);
-    assert.deepEqual(t, { staked: String(130n * E18), unstaking: "0", activeJobs: 1 });
+    t = await one(`trainer(id: "${TRAINER}") { staked unstaking activeJobs locked }`);
+    assert.deepEqual(t, { staked: String(130n * E18), unstaking: "0", activeJobs: 1, locked: String(60n * E18) });
     const s = await one(`protocolStats(id: "protocol") { trainerCount totalStaked }`);
     assert.deepEqual(s, { trainerCount: 1, totalStaked: String(130n * E18) });
     const ev = await chain.query(
-      `{ stakeds(orderBy: totalStaked) { amount totalStaked } unstakeRequesteds { amount availableAt } stakeWithdrawns { amount } profileUpdateds { profileCID } activeJobsChangeds { activeJobs } }`,
+      `{ stakeds(orderBy: totalStaked) { amount totalStaked } unstakeRequesteds { amount availableAt } stakeWithdrawns { amount } profileUpdateds { profileCID } activeJobsChangeds { activeJobs locked } }`,
     );
     assert.deepEqual(
       ev.stakeds.map((x: Data) => x.totalStaked),
@@ -357,6 +376,7 @@ describe("TrainerRegistry handlers", () => {
     assert.equal(ev.stakeWithdrawns[0].amount, String(20n * E18));
     assert.equal(ev.profileUpdateds[0].profileCID, "bafy-profile");
     assert.equal(ev.activeJobsChangeds[0].activeJobs, 1);
+    assert.equal(ev.activeJobsChangeds[0].locked, String(60n * E18));
   });
 });
 
@@ -406,13 +426,17 @@ describe("JobMarket and ModelRegistry handlers", () => {
       duration: 3600,
       slashed: "0",
     });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 1n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 1n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
-    assert.deepEqual(await one(`job(id: "1") { status trainer { id } dueAt }`), {
+    assert.deepEqual(await one(`job(id: "1") { status trainer { id } dueAt collateral }`), {
       status: "Claimed",
       trainer: { id: TRAINER },
       dueAt: "1700050000",
+      collateral: String(100n * E18),
     });
+    assert.deepEqual((await chain.query(`{ jobClaimeds { collateral } }`)).jobClaimeds, [
+      { collateral: String(100n * E18) },
+    ]);
     submit(1n);
     chain.mine();
     j = await one(
@@ -474,10 +498,12 @@ describe("JobMarket and ModelRegistry handlers", () => {
     });
     chain.emit("JobMarket", "DataFeePaid", { jobId: 1n, datanetId: 1n, amount: 10n * E18 });
     chain.emit("ModelRegistry", "InferencePriceSet", { tokenId: 1n, price: 10n ** 15n });
+    chain.emit("ModelRegistry", "TransferHookSet", { hook: TREASURY });
     chain.emit("JobMarket", "Withdrawn", { account: TRAINER, amount: 90n * E18 });
     chain.mine();
     j = await one(`job(id: "1") { status model { id } trainerPayment }`);
     assert.deepEqual(j, { status: "Finalized", model: { id: "1" }, trainerPayment: String(90n * E18) });
+    assert.deepEqual((await chain.query(`{ transferHookSets { hook } }`)).transferHookSets, [{ hook: TREASURY }]);
     const m = await one(
       `modelVersion(id: "1") { tokenId job { id } owner { id } baseModel { id } parent { id } adapterCID trainer { id } attributionTotalWeight datanets { id } inferencePrice rewards { ownerBps trainerBps protocolBps totalWeight } }`,
     );
@@ -550,8 +576,8 @@ describe("JobMarket and ModelRegistry handlers", () => {
     post(4n);
     chain.mine();
     chain.emit("JobMarket", "JobCancelled", { jobId: 2n, poster: BUILDER, refund: 100n * E18 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 3n, trainer: TRAINER, dueAt: 1_700_050_000 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 4n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 3n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 4n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
     chain.emit("JobMarket", "JobReclaimed", { jobId: 3n, trainer: TRAINER, slashed: 10n * E18 });
     chain.emit("TrainerRegistry", "Slashed", { trainer: TRAINER, slasher: MARKET, amount: 10n * E18 });
@@ -597,16 +623,36 @@ describe("JobMarket and ModelRegistry handlers", () => {
   it("reopens a job its trainer released and records the release fee", async () => {
     post(5n);
     chain.mine();
-    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000 });
+    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
     chain.mine();
     chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
     chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
+    chain.emit("JobMarket", "CollateralBpsUpdated", { collateralBps: 5_000 });
     chain.mine();
-    const job = await one(`job(id: "5") { status trainer { id } dueAt slashed }`);
-    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, slashed: String(3n * E18) });
-    const ev = await chain.query(`{ jobReleaseds { fee trainer { id } } protocolStats(id: "protocol") { releaseFeeBps } }`);
+    const job = await one(`job(id: "5") { status trainer { id } dueAt collateral slashed }`);
+    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: String(3n * E18) });
+    const ev = await chain.query(
+      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } protocolStats(id: "protocol") { releaseFeeBps collateralBps } }`,
+    );
     assert.deepEqual(ev.jobReleaseds, [{ fee: String(3n * E18), trainer: { id: TRAINER } }]);
     assert.equal(ev.protocolStats.releaseFeeBps, 3_000);
+    assert.equal(ev.protocolStats.collateralBps, 5_000);
+    assert.deepEqual(ev.collateralBpsUpdateds, [{ collateralBps: 5_000 }]);
+  });
+
+  it("reopens a job released without a fee for a withdrawn contribution", async () => {
+    post(6n);
+    chain.mine();
+    chain.emit("JobMarket", "JobClaimed", { jobId: 6n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.mine();
+    chain.emit("JobMarket", "JobReleasedNoFault", { jobId: 6n, trainer: TRAINER, datanetId: 1n, contributionId: 2n });
+    chain.mine();
+    const job = await one(`job(id: "6") { status trainer { id } dueAt collateral slashed }`);
+    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: "0" });
+    const ev = await chain.query(`{ jobReleasedNoFaults { job { id } trainer { id } datanet { id } contributionId } }`);
+    assert.deepEqual(ev.jobReleasedNoFaults, [
+      { job: { id: "6" }, trainer: { id: TRAINER }, datanet: { id: "1" }, contributionId: "2" },
+    ]);
   });
 });
 
@@ -790,7 +836,7 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 63);
+    assert.equal(names.size, 67);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );
@@ -835,9 +881,9 @@ describe("the app's queries on the indexed data", () => {
       d.myGrant.map((g: { id: string }) => g.id),
       [`1-${BUILDER}`],
     );
-    assert.equal(d.jobs.length, 5);
+    assert.equal(d.jobs.length, 6);
     assert.equal(d.rewardPool.distributions.length, 1);
-    assert.equal(results["jobs.graphql"].jobs.length, 5);
+    assert.equal(results["jobs.graphql"].jobs.length, 6);
     assert.equal(results["job.graphql"].job.model.id, "1");
     assert.equal(results["job.graphql"].jobFinalizeds.length, 1);
     assert.equal(results["account.graphql"].account.trainer[0].jobsCompleted, 1);

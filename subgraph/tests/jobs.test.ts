@@ -69,6 +69,7 @@ describe("jobs", () => {
         p("jobId", ethereum.Value.fromI32(1)),
         p("trainer", ethereum.Value.fromAddress(TRAINER)),
         p("dueAt", ethereum.Value.fromI32(1700000000)),
+        p("collateral", ethereum.Value.fromUnsignedBigInt(E18)),
       ]),
     );
     assert.fieldEquals("Job", "1", "status", "Claimed");

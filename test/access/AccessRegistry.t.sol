@@ -89,7 +89,7 @@ contract AccessRegistryTest is Protocol {
         vm.startPrank(alice);
         access.grantAccess(approvalNet, builder, 2_000_000, 3);
         vm.expectEmit();
-        emit IAccessRegistry.AccessRevoked(approvalNet, builder, alice);
+        emit IAccessRegistry.AccessRevoked(approvalNet, builder, alice, 0);
         access.revokeAccess(approvalNet, builder);
         vm.stopPrank();
         assertTrue(!access.hasAccess(approvalNet, builder), "revoked");
@@ -102,7 +102,7 @@ contract AccessRegistryTest is Protocol {
         vm.expectEmit();
         emit IAccessRegistry.AccessPurchased(paidNet, builder, 2, 10e18, 1_000_000 + PAID_DURATION, 2);
         vm.prank(builder);
-        uint64 exp = access.buyAccess(paidNet, 2);
+        uint64 exp = access.buyAccess(paidNet, 2, 5e18);
         assertEq(exp, 1_000_000 + PAID_DURATION, "expiry");
         assertEq(token.balanceOf(builder), 90e18, "paid");
         assertEq(rewards.poolBalance(paidNet), 10e18, "pool funded");
@@ -110,13 +110,13 @@ contract AccessRegistryTest is Protocol {
         assertEq(token.balanceOf(address(access)), 0, "nothing rests in access registry");
         vm.warp(1_000_000 + 10 days);
         vm.prank(builder);
-        access.buyAccess(paidNet, 1);
+        access.buyAccess(paidNet, 1, 5e18);
         IAccessRegistry.Grant memory g = access.getGrant(paidNet, builder);
         assertEq(g.usesLeft, 3, "uses accumulate");
         assertEq(g.expiresAt, 1_000_000 + 10 days + PAID_DURATION, "expiry extended");
         vm.warp(g.expiresAt);
         vm.prank(builder);
-        access.buyAccess(paidNet, 1);
+        access.buyAccess(paidNet, 1, 5e18);
         assertEq(access.getGrant(paidNet, builder).usesLeft, 1, "expired uses lapse");
     }
 
@@ -124,18 +124,68 @@ contract AccessRegistryTest is Protocol {
         vm.prank(alice);
         access.grantAccess(paidNet, builder, 1_000_000 + 365 days, 1);
         vm.prank(builder);
-        assertEq(access.buyAccess(paidNet, 1), 1_000_000 + 365 days, "longer expiry kept");
+        assertEq(access.buyAccess(paidNet, 1, 5e18), 1_000_000 + 365 days, "longer expiry kept");
     }
 
     function test_buy_reverts() public {
         vm.prank(builder);
         vm.expectRevert(IAccessRegistry.ZeroUses.selector);
-        access.buyAccess(paidNet, 0);
+        access.buyAccess(paidNet, 0, 5e18);
         vm.prank(builder);
         vm.expectRevert(
             abi.encodeWithSelector(IAccessRegistry.NotPaidDatanet.selector, approvalNet, IDatanetRegistry.AccessPolicy.Approval)
         );
-        access.buyAccess(approvalNet, 1);
+        access.buyAccess(approvalNet, 1, 5e18);
+    }
+
+    /// Review finding 6: curators deleted access uses a builder paid for.
+    function test_paidUses_surviveCuratorsRevokeAndGrant() public {
+        vm.prank(builder);
+        access.buyAccess(paidNet, 2, 5e18);
+        vm.prank(alice);
+        access.grantAccess(paidNet, builder, 1_000_000 + 1 days, 1); // an earlier expiry, one granted use
+        IAccessRegistry.Grant memory g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 3, "2 paid + 1 granted");
+        assertEq(g.paidUses, 2, "paid");
+        assertEq(g.expiresAt, 1_000_000 + PAID_DURATION, "paid expiry kept");
+        vm.prank(alice);
+        access.revokeAccess(paidNet, builder);
+        g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 2, "revoke keeps paid uses");
+        assertTrue(access.hasAccess(paidNet, builder), "still has access");
+        // Granted uses are consumed first, and a consumer can restore what it took.
+        vm.prank(alice);
+        access.grantAccess(paidNet, builder, 2_000_000, 1);
+        access.grantRole(access.CONSUMER_ROLE(), address(this));
+        assertEq(access.consumeAccess(paidNet, builder), 1, "granted first");
+        assertEq(access.consumeAccess(paidNet, builder), 2, "then paid");
+        g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 1, "one left");
+        assertEq(g.paidUses, 1, "a paid one");
+        vm.expectEmit();
+        emit IAccessRegistry.AccessRestored(paidNet, builder, address(this), 2);
+        access.restoreAccess(paidNet, builder, true);
+        assertEq(access.getGrant(paidNet, builder).paidUses, 2, "paid use restored");
+        vm.prank(alice);
+        access.revokeAccess(paidNet, builder);
+        assertEq(access.getGrant(paidNet, builder).usesLeft, 2, "restored use survives a revoke too");
+    }
+
+    /// Review finding 6: the owner front-ran a purchase with a 1000x price.
+    function test_buy_refusesAPriceAboveTheBuyersMax() public {
+        vm.prank(alice);
+        datanets.setAccessPolicy(paidNet, IDatanetRegistry.AccessPolicy.Paid, 5_000e18);
+        vm.prank(builder);
+        vm.expectRevert(abi.encodeWithSelector(IAccessRegistry.PriceAboveMax.selector, paidNet, 5_000e18, 5e18));
+        access.buyAccess(paidNet, 1, 5e18);
+        assertEq(token.balanceOf(builder), 100e18, "nothing paid");
+    }
+
+    function test_restore_requiresConsumerRole() public {
+        bytes32 role = access.CONSUMER_ROLE();
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role));
+        access.restoreAccess(paidNet, stranger, true);
     }
 
     function test_consume_requiresConsumerRole() public {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.27;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
 import {Protocol} from "../utils/Protocol.sol";
@@ -130,8 +131,9 @@ contract PaymentChannelsTest is Protocol {
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, vm.addr(0xBAD)));
         channels.redeemVoucher(channel, 1e18, forged);
         // A voucher for 1e18 does not authorise 2e18.
+        address wrongSigner = ECDSA.recover(channels.voucherDigest(channel, 2e18), sig);
         vm.prank(provider);
-        vm.expectRevert();
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, wrongSigner));
         channels.redeemVoucher(channel, 2e18, sig);
         _redeem(payerKey, 2e18);
         vm.prank(provider);
@@ -146,26 +148,58 @@ contract PaymentChannelsTest is Protocol {
         vm.prank(payer);
         channels.setSessionKey(channel, key2, 2_000_000);
         assertEq(_redeem(0x2222, 1e18), 1e18, "new key works");
-        bytes memory old = _sign(sessionPk, channel, 2e18);
+        // Review finding 5: the replaced key's vouchers stay valid for the grace, like a revoked key's.
+        assertEq(_redeem(sessionPk, 2e18), 1e18, "replaced key valid during its grace");
+        vm.warp(1_000_000 + CLOSE_TIMEOUT + 1);
+        bytes memory old = _sign(sessionPk, channel, 3e18);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, session));
-        channels.redeemVoucher(channel, 2e18, old);
+        channels.redeemVoucher(channel, 3e18, old);
+        vm.warp(1_000_000);
         vm.expectEmit();
         emit IPaymentChannels.SessionKeyRevoked(channel, key2, 1_000_000 + CLOSE_TIMEOUT);
         vm.prank(payer);
         channels.revokeSessionKey(channel);
-        assertEq(_redeem(0x2222, 2e18), 1e18, "valid during grace");
+        assertEq(_redeem(0x2222, 2e18 + 1), 1, "valid during grace");
         vm.warp(1_000_000 + CLOSE_TIMEOUT + 1);
-        bytes memory late = _sign(0x2222, channel, 3e18);
+        bytes memory late = _sign(0x2222, channel, 4e18);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, key2));
-        channels.redeemVoucher(channel, 3e18, late);
+        channels.redeemVoucher(channel, 4e18, late);
         vm.startPrank(payer);
         vm.expectRevert(IPaymentChannels.ZeroAddress.selector);
         channels.setSessionKey(channel, address(0), 2_000_000);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSessionKeyExpiry.selector, 5));
         channels.setSessionKey(channel, key2, 5);
         vm.stopPrank();
+    }
+
+    /// Review finding 5: the payer replaced the session key to void an unredeemed voucher, then withdrew.
+    function test_sessionKey_replacementCannotVoidAnUnredeemedVoucher() public {
+        bytes memory owed = _sign(sessionPk, channel, 60e18);
+        address key2 = vm.addr(0x2222);
+        vm.expectEmit();
+        emit IPaymentChannels.SessionKeyRevoked(channel, session, 1_000_000 + CLOSE_TIMEOUT);
+        vm.startPrank(payer);
+        channels.setSessionKey(channel, key2, 2_000_000);
+        channels.requestWithdrawal(channel);
+        // Rotating again during the grace would drop the first key early: refused.
+        vm.expectRevert(
+            abi.encodeWithSelector(IPaymentChannels.KeyRotationPending.selector, channel, 1_000_000 + CLOSE_TIMEOUT)
+        );
+        channels.setSessionKey(channel, vm.addr(0x3333), 2_000_000);
+        vm.stopPrank();
+        vm.prank(provider);
+        assertEq(channels.redeemVoucher(channel, 60e18, owed), 60e18, "the provider still redeems what it was signed");
+        vm.warp(1_000_000 + CLOSE_TIMEOUT);
+        vm.prank(payer);
+        assertEq(channels.withdraw(channel), 40e18, "the payer takes back only the unspent part");
+        IPaymentChannels.Channel memory c = channels.getChannel(channel);
+        assertEq(c.previousKey, session, "replaced key recorded");
+        assertEq(c.previousKeyValidUntil, 1_000_000 + CLOSE_TIMEOUT, "until the grace ends");
+        vm.warp(1_000_000 + CLOSE_TIMEOUT + 1);
+        vm.prank(payer);
+        channels.setSessionKey(channel, vm.addr(0x3333), 2_000_000); // after the grace: allowed
     }
 
     function test_revoke_keepsEarlierExpiryAndNeedsKey() public {
@@ -281,9 +315,12 @@ contract PaymentChannelsTest is Protocol {
             uint256 cumulative = bound(amounts[i], 0, 2e27);
             bytes memory sig = _sign(payerKey, id, cumulative);
             uint256 capped = cumulative < deposit ? cumulative : deposit;
+            uint256 redeemed = channels.getChannel(id).redeemed;
             vm.prank(p2);
             if (capped <= (maxSigned < deposit ? maxSigned : deposit)) {
-                vm.expectRevert();
+                vm.expectRevert(
+                    abi.encodeWithSelector(IPaymentChannels.NothingToRedeem.selector, id, cumulative, deposit, redeemed)
+                );
                 channels.redeemVoucher(id, cumulative, sig);
             } else {
                 moved += channels.redeemVoucher(id, cumulative, sig);

@@ -256,6 +256,61 @@ contract DatanetRegistryTest is Test {
         reg.withdrawContribution(id, c);
     }
 
+    function test_inclusionOf_recordsApprovalVersionAndWithdrawalTime() public {
+        uint256[] memory ids = new uint256[](10);
+        for (uint256 i = 0; i < 10; ++i) {
+            ids[i] = _submit();
+        }
+        uint256 rejected = _submit();
+        vm.prank(curator);
+        reg.rejectContribution(id, rejected);
+        // Approve out of order and across the 8-per-word boundary: each keeps its own version.
+        vm.prank(curator);
+        reg.approveContribution(id, ids[9]);
+        uint256[] memory batch = new uint256[](9);
+        for (uint256 i = 0; i < 9; ++i) {
+            batch[i] = ids[8 - i];
+        }
+        vm.prank(owner);
+        reg.approveContributions(id, batch);
+        (uint32 v, uint40 w) = reg.inclusionOf(id, ids[9]);
+        assertEq(v, 1, "first approval");
+        assertEq(w, 0, "not withdrawn");
+        for (uint256 i = 0; i < 9; ++i) {
+            (v,) = reg.inclusionOf(id, ids[8 - i]);
+            assertEq(v, i + 2, "batch order");
+        }
+        (v,) = reg.inclusionOf(id, rejected);
+        assertEq(v, 0, "rejected: never in a version");
+        vm.warp(5_000);
+        vm.prank(contributor);
+        reg.withdrawContribution(id, ids[3]);
+        (v, w) = reg.inclusionOf(id, ids[3]);
+        assertEq(v, 7, "still records the version it was approved in");
+        assertEq(w, 5_000, "withdrawal time");
+        uint256 pending = _submit();
+        vm.prank(contributor);
+        reg.withdrawContribution(id, pending);
+        (v, w) = reg.inclusionOf(id, pending);
+        assertEq(w, 0, "a pending withdrawal affects no version");
+    }
+
+    /// Review finding 7: addCurator had no cap although the docs said 16.
+    function test_addCurator_cappedAtMaxCurators() public {
+        // setUp created the Datanet with one curator.
+        vm.startPrank(owner);
+        for (uint256 i = 1; i < 16; ++i) {
+            reg.addCurator(id, address(uint160(0x1000 + i)));
+        }
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.TooManyCurators.selector, 17, 16));
+        reg.addCurator(id, address(0x2000));
+        reg.removeCurator(id, address(0x1001));
+        reg.addCurator(id, address(0x2000)); // a removal frees a seat
+        vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.TooManyCurators.selector, 17, 16));
+        reg.addCurator(id, address(0x2001));
+        vm.stopPrank();
+    }
+
     function test_views_revertForMissing() public {
         vm.expectRevert(abi.encodeWithSelector(IDatanetRegistry.DatanetNotFound.selector, 3));
         reg.getDatanet(3);

@@ -12,6 +12,7 @@ import {Handler} from "./Handler.sol";
 /// contributor claims beyond its share, and no voucher moves more than the payer signed.
 /// hardhat-config: invariant.runs = 64
 /// hardhat-config: invariant.depth = 64
+/// hardhat-config: invariant.failOnRevert = true
 contract EscrowInvariants is Protocol {
     Handler internal handler;
 
@@ -90,12 +91,30 @@ contract EscrowInvariants is Protocol {
         assertEq(token.balanceOf(address(market)), owed, "job market balance");
     }
 
-    /// TrainerRegistry holds exactly the active plus cooling-down stake.
+    /// TrainerRegistry holds exactly the active plus cooling-down stake; each trainer's locked stake is the sum
+    /// of the collateral of the jobs it holds, and never more than its active stake.
     function invariant_trainerRegistryHoldsStake() public view {
         uint256 owed;
         for (uint256 i = 0; i < 2; ++i) {
-            ITrainerRegistry.Trainer memory t = trainers.getTrainer(handler.trainerAccounts(i));
+            address account = handler.trainerAccounts(i);
+            ITrainerRegistry.Trainer memory t = trainers.getTrainer(account);
             owed += uint256(t.staked) + t.unstaking;
+            assertLe(t.locked, t.staked, "locked within stake");
+            uint256 held;
+            uint256 jobs;
+            for (uint256 j = 0; j < handler.jobCount(); ++j) {
+                IJobMarket.Job memory job = market.getJob(handler.jobIds(j));
+                if (
+                    job.trainer == account
+                        && (job.status == IJobMarket.JobStatus.Claimed || job.status == IJobMarket.JobStatus.Submitted
+                            || job.status == IJobMarket.JobStatus.Disputed)
+                ) {
+                    held += job.collateral;
+                    ++jobs;
+                }
+            }
+            assertEq(t.locked, held, "locked = collateral of held jobs");
+            assertEq(t.activeJobs, jobs, "active jobs = held jobs");
         }
         assertEq(token.balanceOf(address(trainers)), owed, "trainer registry balance");
     }

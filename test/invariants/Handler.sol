@@ -147,7 +147,7 @@ contract Handler {
         uint256 net = paid ? paidNet : openNet;
         if (paid) {
             vm.prank(user);
-            access.buyAccess(paidNet, 1);
+            access.buyAccess(paidNet, 1, 3e18);
         }
         uint256[] memory ids = new uint256[](1);
         ids[0] = net;
@@ -183,15 +183,15 @@ contract Handler {
 
     function requestUnstake(uint256 trainerSeed, uint256 amount) external {
         address t = trainerAccounts[trainerSeed % 2];
-        uint256 staked = trainers.getTrainer(t).staked;
-        if (staked == 0) return;
+        uint256 free = trainers.freeStakeOf(t);
+        if (free == 0) return;
         vm.prank(t);
-        trainers.requestUnstake(1 + amount % staked);
+        trainers.requestUnstake(1 + amount % free);
     }
 
     function withdrawStake(uint256 trainerSeed) external {
         address t = trainerAccounts[trainerSeed % 2];
-        if (trainers.getTrainer(t).unstaking == 0 || trainers.getTrainer(t).activeJobs != 0) return;
+        if (trainers.getTrainer(t).unstaking == 0) return;
         _advance(7 days);
         vm.prank(t);
         trainers.withdrawStake();
@@ -201,9 +201,11 @@ contract Handler {
         (uint256 id, IJobMarket.Job memory job) = _job(seed);
         if (job.status != IJobMarket.JobStatus.Open) return;
         address t = trainerAccounts[trainerSeed % 2];
-        if (!trainers.isEligible(t)) {
+        uint256 collateral = market.collateralFor(job.budget);
+        uint256 free = trainers.freeStakeOf(t);
+        if (!trainers.isEligible(t) || free < collateral) {
             vm.prank(t);
-            trainers.stake(100e18);
+            trainers.stake(100e18 + collateral);
         }
         vm.prank(t);
         market.claimJob(id);

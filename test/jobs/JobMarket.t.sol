@@ -14,6 +14,8 @@ contract JobMarketTest is Protocol {
     uint128 internal constant BUDGET = 1_000e18;
     uint128 internal constant FEE = 100e18; // 10 %
     bytes32 internal constant ROOT = keccak256("root");
+    /// @dev A claim locks the whole budget by default (collateralBps 10,000 > the SLASH floor).
+    uint256 internal constant COLLATERAL = BUDGET;
 
     function setUp() public {
         vm.warp(1_000_000);
@@ -134,11 +136,13 @@ contract JobMarketTest is Protocol {
     function test_claim_setsTrainerAndDeadline() public {
         uint256 jobId = _post();
         vm.expectEmit();
-        emit IJobMarket.JobClaimed(jobId, trainer, 1_000_000 + 1 days);
+        emit IJobMarket.JobClaimed(jobId, trainer, 1_000_000 + 1 days, COLLATERAL);
         vm.prank(trainer);
         market.claimJob(jobId);
         IJobMarket.Job memory job = market.getJob(jobId);
         assertEq(job.trainer, trainer, "trainer");
+        assertEq(job.collateral, COLLATERAL, "collateral fixed at claim");
+        assertEq(trainers.getTrainer(trainer).locked, COLLATERAL, "locked in the registry");
         assertEq(job.dueAt, 1_000_000 + 1 days, "due");
         assertEq(trainers.getTrainer(trainer).activeJobs, 1, "active");
         assertTrue(market.isAssigned(jobId, trainer, net), "assigned");
@@ -323,6 +327,7 @@ contract JobMarketTest is Protocol {
         market.disputeResult(jobId, "bafywhy");
         assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Disputed), "disputed");
         assertTrue(market.isAssigned(jobId, trainer, net), "assigned while disputed");
+        stakeTrainer(trainer); // collateral for a second claim
         uint256 late = _submitted();
         vm.warp(1_000_000 + 1 days);
         vm.prank(builder);
@@ -349,10 +354,13 @@ contract JobMarketTest is Protocol {
         emit IJobMarket.JobRefunded(jobId, builder, BUDGET);
         assertEq(market.resolveDispute(jobId, false, "bafyruling"), 0, "no model");
         assertEq(_status(jobId), uint256(IJobMarket.JobStatus.Refunded), "refunded");
-        assertEq(market.withdrawable(builder), BUDGET + SLASH, "budget + slashed stake");
-        assertEq(trainers.getTrainer(trainer).staked, MIN_STAKE - SLASH, "slashed");
+        uint256 reward = COLLATERAL * market.CHALLENGER_SHARE_BPS() / 10_000;
+        assertEq(market.withdrawable(builder), BUDGET + reward, "budget + the challenger's share");
+        assertEq(rewards.poolBalance(net), COLLATERAL - reward, "the rest to the Datanet");
+        assertEq(trainers.getTrainer(trainer).staked, TRAINER_STAKE - COLLATERAL, "slashed the whole collateral");
+        assertEq(trainers.getTrainer(trainer).locked, 0, "unlocked");
         assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
-        assertEq(token.balanceOf(address(market)), BUDGET + SLASH, "escrow matches credit");
+        assertEq(token.balanceOf(address(market)), BUDGET + reward, "escrow matches credit");
     }
 
     function test_resolve_arbiterOnlyAndDisputedOnly() public {
@@ -393,19 +401,47 @@ contract JobMarketTest is Protocol {
         market.cancelJob(claimed);
     }
 
+    /// Review finding 7: cancelJob did not restore the access uses posting consumed.
+    function test_cancel_restoresTheAccessUsesPostingConsumed() public {
+        uint256 paidNet = makeDatanet(IDatanetRegistry.AccessPolicy.Paid, 5e18, 1);
+        vm.prank(builder);
+        access.buyAccess(paidNet, 1, 5e18);
+        uint256 openNet = makeDatanet(IDatanetRegistry.AccessPolicy.Open, 0, 1);
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        r.datanetIds = new uint256[](3);
+        r.versions = new uint32[](3);
+        (r.datanetIds[0], r.datanetIds[1], r.datanetIds[2]) = (net, paidNet, openNet);
+        (r.versions[0], r.versions[1], r.versions[2]) = (1, 1, 1);
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        assertEq(access.getGrant(net, builder).usesLeft, 9, "granted use consumed");
+        assertEq(access.getGrant(paidNet, builder).usesLeft, 0, "paid use consumed");
+        vm.prank(builder);
+        market.cancelJob(jobId);
+        assertEq(access.getGrant(net, builder).usesLeft, 10, "granted use restored");
+        IAccessRegistry.Grant memory g = access.getGrant(paidNet, builder);
+        assertEq(g.usesLeft, 1, "paid use restored");
+        assertEq(g.paidUses, 1, "still a paid use: a curator cannot revoke it");
+        assertEq(access.getGrant(openNet, builder).usesLeft, 0, "nothing consumed on an Open Datanet");
+    }
+
     function test_reclaim_afterDeadlineSlashesAndReopens() public {
         uint256 jobId = _claimed();
         vm.expectRevert(abi.encodeWithSelector(IJobMarket.DeadlineNotPassed.selector, jobId, 1_000_000 + 1 days));
         market.reclaimJob(jobId);
         vm.warp(1_000_000 + 1 days + 1);
         vm.expectEmit();
-        emit IJobMarket.JobReclaimed(jobId, trainer, SLASH);
+        emit IJobMarket.JobReclaimed(jobId, trainer, COLLATERAL);
         vm.prank(stranger);
         market.reclaimJob(jobId);
         IJobMarket.Job memory job = market.getJob(jobId);
         assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Open), "reopened");
         assertEq(job.trainer, address(0), "trainer cleared");
-        assertEq(market.withdrawable(builder), SLASH, "slash to poster");
+        assertEq(job.collateral, 0, "collateral cleared");
+        // Review finding 3: the poster chose the deadline, so the slash never goes to the poster.
+        assertEq(market.withdrawable(builder), 0, "nothing to the poster");
+        assertEq(rewards.poolBalance(net), COLLATERAL, "slash to the Datanet's pool");
+        assertEq(trainers.getTrainer(trainer).locked, 0, "unlocked");
         assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
         address second = address(0x2222);
         stakeTrainer(second);
@@ -416,9 +452,9 @@ contract JobMarketTest is Protocol {
 
     function test_release_reopensAtOnceForLessThanAMissedDeadline() public {
         uint256 jobId = _claimed();
-        uint256 fee = SLASH * market.releaseFeeBps() / 10_000;
+        uint256 fee = COLLATERAL * market.releaseFeeBps() / 10_000;
         assertLe(1, fee, "costs something");
-        assertLe(fee, SLASH - 1, "costs less than a missed deadline");
+        assertLe(fee, COLLATERAL - 1, "costs less than a missed deadline");
         uint256 stakeBefore = trainers.getTrainer(trainer).staked;
         uint256 poolBefore = rewards.poolBalance(net);
         vm.prank(stranger);
@@ -434,6 +470,7 @@ contract JobMarketTest is Protocol {
         assertEq(job.dueAt, 0, "deadline cleared");
         assertEq(trainers.getTrainer(trainer).activeJobs, 0, "ended");
         assertEq(stakeBefore - trainers.getTrainer(trainer).staked, fee, "fee from the stake");
+        assertEq(trainers.getTrainer(trainer).locked, 0, "rest of the collateral unlocked");
         assertEq(rewards.poolBalance(net) - poolBefore, fee, "fee to the Datanet's pool");
         assertEq(market.withdrawable(builder), 0, "nothing to the poster");
         assertEq(token.balanceOf(address(market)), BUDGET, "budget still escrowed");
@@ -480,7 +517,7 @@ contract JobMarketTest is Protocol {
         vm.prank(trainer);
         market.claimJob(jobId);
         market.setReleaseFeeBps(3_333);
-        uint256 fee = SLASH * 3_333 / 10_000;
+        uint256 fee = COLLATERAL * 3_333 / 10_000;
         vm.prank(trainer);
         market.releaseJob(jobId);
         assertEq(rewards.poolBalance(net), fee - fee / 2, "first Datanet takes the remainder");
@@ -509,6 +546,12 @@ contract JobMarketTest is Protocol {
         market.setChallengeWindow(2 days);
         market.setDataFeeBps(2_500);
         market.setSlashAmount(7);
+        vm.expectEmit();
+        emit IJobMarket.CollateralBpsUpdated(2_000);
+        market.setCollateralBps(2_000);
+        assertEq(market.collateralBps(), 2_000, "collateral bps");
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.InvalidBps.selector, 10_001));
+        market.setCollateralBps(10_001);
         assertEq(market.challengeWindow(), 2 days, "window");
         assertEq(market.dataFeeBps(), 2_500, "bps");
         assertEq(market.slashAmount(), 7, "slash");
@@ -525,7 +568,150 @@ contract JobMarketTest is Protocol {
         market.setDataFeeBps(1);
         vm.expectRevert(err);
         market.setSlashAmount(1);
+        vm.expectRevert(err);
+        market.setCollateralBps(1);
         vm.stopPrank();
+    }
+
+    /// Review finding 1: a minimum stake claimed 6 jobs at once. Each claim now locks its own collateral.
+    function test_claim_oneStakeBacksOnlyTheClaimsItCovers() public {
+        uint256 first = _claimed();
+        uint256 second = _post();
+        vm.prank(trainer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ITrainerRegistry.InsufficientFreeStake.selector, trainer, TRAINER_STAKE - COLLATERAL, COLLATERAL
+            )
+        );
+        market.claimJob(second);
+        assertTrue(!market.isAssigned(second, trainer, net), "second job not assigned");
+        assertTrue(market.isAssigned(first, trainer, net), "first still assigned");
+        // More stake backs a second claim; each job's collateral settles on its own.
+        fund(trainer, COLLATERAL);
+        vm.prank(trainer);
+        trainers.stake(COLLATERAL);
+        vm.prank(trainer);
+        market.claimJob(second);
+        assertEq(trainers.getTrainer(trainer).locked, 2 * COLLATERAL, "two collaterals");
+        vm.warp(1_000_000 + 1 days + 1);
+        market.reclaimJob(first);
+        market.reclaimJob(second);
+        assertEq(rewards.poolBalance(net), 2 * COLLATERAL, "every reclaim slashes its own collateral");
+        assertEq(trainers.getTrainer(trainer).staked, TRAINER_STAKE - COLLATERAL, "stake less both");
+    }
+
+    /// Review finding 7: the slash amount was read at slash time. Collateral is fixed at claim.
+    function test_claim_collateralFixedAtClaimDespiteAdminChanges() public {
+        market.setCollateralBps(1_000); // 10 % of the budget = 100 OPEN > the 50 OPEN floor
+        assertEq(market.collateralFor(BUDGET), 100e18, "10 %");
+        uint256 jobId = _claimed();
+        assertEq(market.getJob(jobId).collateral, 100e18, "fixed");
+        market.setCollateralBps(10_000);
+        market.setSlashAmount(1_000_000e18);
+        vm.warp(1_000_000 + 1 days + 1);
+        vm.expectEmit();
+        emit IJobMarket.JobReclaimed(jobId, trainer, 100e18);
+        market.reclaimJob(jobId);
+        assertEq(trainers.getTrainer(trainer).staked, TRAINER_STAKE - 100e18, "only the claimed collateral");
+    }
+
+    function test_collateralFor_floorAndShare() public {
+        assertEq(market.collateralFor(1e18), SLASH, "floor for small budgets");
+        assertEq(market.collateralFor(BUDGET), BUDGET, "whole budget by default");
+        market.setCollateralBps(2_500);
+        assertEq(market.collateralFor(BUDGET), 250e18, "quarter");
+        market.setCollateralBps(0);
+        assertEq(market.collateralFor(BUDGET), SLASH, "floor only");
+    }
+
+    /// Review finding 3: a 60-second "honeypot" job earned its poster two slashes. The poster now gets none.
+    function test_reclaim_honeypotPosterEarnsNothing() public {
+        IJobMarket.JobRequest memory r = jobRequest(net, BUDGET);
+        r.duration = 60;
+        vm.prank(builder);
+        uint256 jobId = market.postJob(r);
+        uint256 builderBalance = token.balanceOf(builder);
+        for (uint256 i = 0; i < 2; ++i) {
+            address victim = address(uint160(0x9000 + i));
+            stakeTrainer(victim);
+            vm.prank(victim);
+            market.claimJob(jobId);
+            vm.warp(block.timestamp + 61);
+            vm.prank(builder);
+            market.reclaimJob(jobId);
+        }
+        assertEq(market.withdrawable(builder), 0, "no credit");
+        assertEq(token.balanceOf(builder), builderBalance, "no tokens");
+        vm.prank(builder);
+        market.cancelJob(jobId);
+        assertEq(market.withdrawable(builder), BUDGET, "only the budget back");
+    }
+
+    /// Review finding 3: a contributor withdrawing consent slashed the trainer. The trainer now releases
+    /// without a fee when the chain proves the cause.
+    function test_releaseNoFault_onlyForAWithdrawalInTheJobsVersionDuringTheClaim() public {
+        // net has contributions 1 and 2 (versions 1 and 2); the job trains on version 1.
+        vm.prank(bob);
+        uint256 late = datanets.submitContribution(net, "bafylate", keccak256("late"), 1, 1, false);
+        vm.prank(alice);
+        datanets.approveContribution(net, late); // version 3, not in the job
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 2); // before the claim: the trainer could see it
+        uint256 jobId = _claimed();
+        uint256 stakeBefore = trainers.getTrainer(trainer).staked;
+        vm.warp(1_000_100);
+        vm.prank(bob);
+        datanets.withdrawContribution(net, late);
+        bytes memory unproven2 = abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 2);
+        vm.prank(trainer);
+        vm.expectRevert(unproven2);
+        market.releaseJobNoFault(jobId, net, 2); // withdrawn before the claim
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, late));
+        market.releaseJobNoFault(jobId, net, late); // withdrawn during the claim, but not in version 1
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 1));
+        market.releaseJobNoFault(jobId, net, 1); // in version 1, not withdrawn
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net + 7, 1));
+        market.releaseJobNoFault(jobId, net + 7, 1); // not one of the job's Datanets
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 1);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NotTrainer.selector, jobId, stranger));
+        market.releaseJobNoFault(jobId, net, 1);
+        vm.expectEmit();
+        emit IJobMarket.JobReleasedNoFault(jobId, trainer, net, 1);
+        vm.prank(trainer);
+        market.releaseJobNoFault(jobId, net, 1);
+        IJobMarket.Job memory job = market.getJob(jobId);
+        assertEq(uint256(job.status), uint256(IJobMarket.JobStatus.Open), "reopened");
+        assertEq(job.trainer, address(0), "trainer cleared");
+        assertTrue(!market.isAssigned(jobId, trainer, net), "no longer assigned: keys stop");
+        assertEq(trainers.getTrainer(trainer).staked, stakeBefore, "no fee");
+        assertEq(trainers.getTrainer(trainer).locked, 0, "collateral unlocked");
+        assertEq(rewards.poolBalance(net), 0, "nothing slashed");
+        // The next trainer claims knowing of the withdrawal, so it cannot use it; the poster may cancel.
+        address second = address(0x2222);
+        stakeTrainer(second);
+        vm.prank(second);
+        market.claimJob(jobId);
+        vm.prank(second);
+        vm.expectRevert(abi.encodeWithSelector(IJobMarket.NoFaultCauseUnproven.selector, jobId, net, 1));
+        market.releaseJobNoFault(jobId, net, 1);
+    }
+
+    function test_releaseNoFault_needsAClaimedJob() public {
+        uint256 jobId = _submitted();
+        vm.prank(bob);
+        datanets.withdrawContribution(net, 1);
+        vm.prank(trainer);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IJobMarket.InvalidJobStatus.selector, jobId, IJobMarket.JobStatus.Submitted, IJobMarket.JobStatus.Claimed
+            )
+        );
+        market.releaseJobNoFault(jobId, net, 1);
     }
 
     function test_views_revertForMissingJob() public {
@@ -544,6 +730,7 @@ contract JobMarketTest is Protocol {
         bps = uint16(bound(bps, 0, 10_000));
         uint256 n = bound(count, 1, 8);
         market.setDataFeeBps(bps);
+        market.setCollateralBps(0); // the SLASH floor, which the trainer's stake covers
         IJobMarket.JobRequest memory r = jobRequest(net, budget);
         r.datanetIds = new uint256[](n);
         r.versions = new uint32[](n);

@@ -4,6 +4,7 @@ pragma solidity ^0.8.27;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {IERC721Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
 import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
@@ -68,14 +69,47 @@ contract RewardDistributorTest is Protocol {
         rewards.grantRole(rewards.REGISTRAR_ROLE(), address(this));
         vm.expectRevert(IRewardDistributor.ZeroAddress.selector);
         rewards.registerModel(50, address(0), root, 1);
+        // Review finding 7: a registrar pre-registering a future model id bricked every later finalize.
+        vm.expectRevert(abi.encodeWithSelector(IERC721Errors.ERC721NonexistentToken.selector, 50));
+        rewards.registerModel(50, trainer, root, 4);
         vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.InvalidAttribution.selector, root, 0));
-        rewards.registerModel(50, trainer, root, 0);
+        rewards.registerModel(model, trainer, root, 0);
         vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.ModelAlreadyRegistered.selector, model));
         rewards.registerModel(model, trainer, root, 4);
         bytes32 role = rewards.REGISTRAR_ROLE();
         vm.prank(stranger);
         vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role));
         rewards.registerModel(51, trainer, root, 4);
+    }
+
+    /// Review finding 7: the owner's share was not settled when the model NFT moved; the next owner took it.
+    function test_transfer_settlesTheOwnersShareToThePreviousOwner() public {
+        _deposit(1_000e18);
+        uint256 ownerShare = 1_000e18 * 2_000 / 10_000;
+        uint256 before = token.balanceOf(builder);
+        vm.expectEmit();
+        emit IRewardDistributor.SharesPaid(model, builder, ownerShare, trainer, 0, treasury, 0);
+        vm.prank(builder);
+        models.transferFrom(builder, dave, model);
+        assertEq(token.balanceOf(builder) - before, ownerShare, "previous owner paid what accrued to it");
+        (uint256 o, uint256 t, uint256 p) = rewards.pendingShares(model);
+        assertEq(o, 0, "nothing left for the new owner from before");
+        assertEq(t, 1_000e18 * 1_000 / 10_000, "trainer share untouched");
+        assertEq(p, 1_000e18 * 500 / 10_000, "protocol share untouched");
+        _deposit(500e18);
+        uint256 daveBefore = token.balanceOf(dave);
+        rewards.payShares(model);
+        assertEq(token.balanceOf(dave) - daveBefore, 500e18 * 2_000 / 10_000, "new owner gets only what came after");
+        // A transfer with nothing accrued moves the token without paying anything.
+        vm.prank(dave);
+        models.transferFrom(dave, builder, model);
+        assertEq(models.ownerOf(model), builder, "moved back");
+    }
+
+    function test_onModelTransfer_onlyTheModelRegistry() public {
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.NotModelRegistry.selector, stranger));
+        rewards.onModelTransfer(model, builder);
     }
 
     function test_deposit_accruesRevenue() public {
@@ -215,7 +249,13 @@ contract RewardDistributorTest is Protocol {
         vm.prank(dave);
         rewards.fundDatanetPool(net, 1_000);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.NotCurator.selector, net, stranger));
+        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.NotDatanetOwner.selector, net, stranger));
+        rewards.createPoolDistribution(net, root, 4, "bafydist");
+        // Review finding 6: one curator alone no longer turns the pool into a distribution.
+        vm.prank(alice);
+        datanets.addCurator(net, carol);
+        vm.prank(carol);
+        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.NotDatanetOwner.selector, net, carol));
         rewards.createPoolDistribution(net, root, 4, "bafydist");
         vm.prank(alice);
         vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.InvalidAttribution.selector, root, 0));

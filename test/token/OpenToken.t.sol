@@ -2,6 +2,7 @@
 pragma solidity ^0.8.27;
 
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
+import {ERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/ERC20Permit.sol";
 import {OpenToken} from "../../contracts/token/OpenToken.sol";
 import {Test} from "../utils/Test.sol";
 
@@ -48,7 +49,26 @@ contract OpenTokenTest is Test {
         token.permit(owner, spender, 77, deadline, v, r, s);
         assertEq(token.allowance(owner, spender), 77, "allowance");
         assertEq(token.nonces(owner), 1, "nonce used");
-        vm.expectRevert();
+        // Replayed: the nonce moved on, so the same signature recovers some other account.
+        bytes32 replayDigest = keccak256(
+            abi.encodePacked(
+                "\x19\x01",
+                token.DOMAIN_SEPARATOR(),
+                keccak256(
+                    abi.encode(
+                        keccak256("Permit(address owner,address spender,uint256 value,uint256 nonce,uint256 deadline)"),
+                        owner,
+                        spender,
+                        77,
+                        1,
+                        deadline
+                    )
+                )
+            )
+        );
+        vm.expectRevert(
+            abi.encodeWithSelector(ERC20Permit.ERC2612InvalidSigner.selector, ecrecover(replayDigest, v, r, s), owner)
+        );
         token.permit(owner, spender, 77, deadline, v, r, s);
     }
 }

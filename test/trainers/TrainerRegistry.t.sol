@@ -56,61 +56,99 @@ contract TrainerRegistryTest is Protocol {
         trainers.withdrawStake();
         vm.expectRevert(ITrainerRegistry.ZeroAmount.selector);
         trainers.requestUnstake(0);
-        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.InsufficientStake.selector, trainer, 200e18, 201e18));
+        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.InsufficientFreeStake.selector, trainer, 200e18, 201e18));
         trainers.requestUnstake(201e18);
         vm.stopPrank();
     }
 
-    function test_withdraw_blockedWhileJobActive() public {
+    function test_collateral_locksPerClaimAndBlocksUnstakingIt() public {
         vm.prank(trainer);
         trainers.stake(200e18);
-        trainers.beginJob(trainer);
+        vm.expectEmit();
+        emit ITrainerRegistry.ActiveJobsChanged(trainer, 1, 150e18);
+        trainers.beginJob(trainer, 150e18);
+        assertEq(trainers.freeStakeOf(trainer), 50e18, "free");
+        assertEq(trainers.getTrainer(trainer).locked, 150e18, "locked");
+        // Review finding 1: one stake no longer backs any number of claims.
+        vm.expectRevert(
+            abi.encodeWithSelector(ITrainerRegistry.InsufficientFreeStake.selector, trainer, 50e18, 150e18)
+        );
+        trainers.beginJob(trainer, 150e18);
+        // Locked collateral cannot be moved out of reach of a slash.
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.InsufficientFreeStake.selector, trainer, 50e18, 51e18));
+        trainers.requestUnstake(51e18);
         vm.prank(trainer);
         trainers.requestUnstake(50e18);
+        // Cooled-down stake is never collateral, so an active job does not block its withdrawal.
         vm.warp(1_000_000 + COOLDOWN);
         vm.prank(trainer);
-        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.HasActiveJobs.selector, trainer, 1));
-        trainers.withdrawStake();
-        trainers.endJob(trainer);
-        vm.prank(trainer);
-        trainers.withdrawStake();
+        assertEq(trainers.withdrawStake(), 50e18, "withdrawn beside an active job");
+        assertEq(trainers.endJob(trainer, 150e18, 0), 0, "released");
+        ITrainerRegistry.Trainer memory t = trainers.getTrainer(trainer);
+        assertEq(t.locked, 0, "unlocked");
+        assertEq(t.staked, 150e18, "stake intact");
+        assertEq(t.activeJobs, 0, "no job");
     }
 
     function test_beginEnd_trackActiveJobs() public {
         vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.InsufficientStake.selector, trainer, 0, MIN_STAKE));
-        trainers.beginJob(trainer);
+        trainers.beginJob(trainer, 0);
         vm.prank(trainer);
         trainers.stake(MIN_STAKE);
         vm.expectEmit();
-        emit ITrainerRegistry.ActiveJobsChanged(trainer, 1);
-        trainers.beginJob(trainer);
-        trainers.beginJob(trainer);
+        emit ITrainerRegistry.ActiveJobsChanged(trainer, 1, 40e18);
+        trainers.beginJob(trainer, 40e18);
+        trainers.beginJob(trainer, 60e18);
         assertEq(trainers.getTrainer(trainer).activeJobs, 2, "two");
-        trainers.endJob(trainer);
-        trainers.endJob(trainer);
+        assertEq(trainers.freeStakeOf(trainer), 0, "all locked");
+        trainers.endJob(trainer, 40e18, 0);
         vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.NoActiveJobs.selector, trainer));
-        trainers.endJob(trainer);
+        trainers.endJob(trainer, 61e18, 0);
+        trainers.endJob(trainer, 60e18, 0);
+        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.NoActiveJobs.selector, trainer));
+        trainers.endJob(trainer, 0, 0);
     }
 
-    function test_slash_takesActiveThenUnstaking() public {
+    function test_endJob_slashesOnlyTheJobsCollateral() public {
         vm.prank(trainer);
-        trainers.stake(100e18);
-        vm.prank(trainer);
-        trainers.requestUnstake(40e18);
+        trainers.stake(300e18);
+        trainers.beginJob(trainer, 100e18);
+        trainers.beginJob(trainer, 100e18);
+        vm.expectRevert(abi.encodeWithSelector(ITrainerRegistry.PenaltyExceedsCollateral.selector, 101e18, 100e18));
+        trainers.endJob(trainer, 100e18, 101e18);
         vm.expectEmit();
-        emit ITrainerRegistry.Slashed(trainer, address(this), 50e18);
-        assertEq(trainers.slash(trainer, 50e18), 50e18, "first");
+        emit ITrainerRegistry.Slashed(trainer, address(this), 25e18);
+        assertEq(trainers.endJob(trainer, 100e18, 25e18), 25e18, "partial");
+        assertEq(trainers.endJob(trainer, 100e18, 100e18), 100e18, "whole");
         ITrainerRegistry.Trainer memory t = trainers.getTrainer(trainer);
-        assertEq(t.staked, 10e18, "active left");
-        assertEq(t.unstaking, 40e18, "unstaking untouched");
-        assertEq(trainers.slash(trainer, 30e18), 30e18, "second");
-        t = trainers.getTrainer(trainer);
-        assertEq(t.staked, 0, "active gone");
-        assertEq(t.unstaking, 20e18, "unstaking cut");
-        assertEq(trainers.slash(trainer, 1_000e18), 20e18, "capped");
-        assertEq(trainers.slash(trainer, 1), 0, "nothing left");
-        assertEq(token.balanceOf(address(this)), 100e18, "slasher received every slashed token");
-        assertEq(token.balanceOf(address(trainers)), 0, "registry emptied");
+        assertEq(t.staked, 175e18, "stake less both penalties");
+        assertEq(t.locked, 0, "nothing locked");
+        assertEq(token.balanceOf(address(this)), 125e18, "slasher received every slashed token");
+        assertEq(token.balanceOf(address(trainers)), 175e18, "registry holds the rest");
+    }
+
+    function testFuzz_lockedNeverExceedsStaked(uint96 stakeAmt, uint96 c1, uint96 c2, uint96 p1, uint96 unstake)
+        public
+    {
+        stakeAmt = uint96(bound(stakeAmt, MIN_STAKE, 1_000e18));
+        vm.prank(trainer);
+        trainers.stake(stakeAmt);
+        c1 = uint96(bound(c1, 0, stakeAmt));
+        trainers.beginJob(trainer, c1);
+        c2 = uint96(bound(c2, 0, stakeAmt - c1));
+        trainers.beginJob(trainer, c2);
+        unstake = uint96(bound(unstake, 0, stakeAmt - c1 - c2));
+        if (unstake > 0) {
+            vm.prank(trainer);
+            trainers.requestUnstake(unstake);
+        }
+        p1 = uint96(bound(p1, 0, c1));
+        assertEq(trainers.endJob(trainer, c1, p1), p1, "penalty paid in full");
+        ITrainerRegistry.Trainer memory t = trainers.getTrainer(trainer);
+        assertLe(t.locked, t.staked, "locked <= staked");
+        assertEq(t.locked, c2, "second job still locked");
+        assertEq(uint256(t.staked) + t.unstaking + p1, stakeAmt, "conserved");
     }
 
     function test_roleChecks() public {
@@ -118,11 +156,9 @@ contract TrainerRegistryTest is Protocol {
         bytes memory err = abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, role);
         vm.startPrank(stranger);
         vm.expectRevert(err);
-        trainers.slash(trainer, 1);
+        trainers.beginJob(trainer, 0);
         vm.expectRevert(err);
-        trainers.beginJob(trainer);
-        vm.expectRevert(err);
-        trainers.endJob(trainer);
+        trainers.endJob(trainer, 0, 0);
         bytes memory adminErr =
             abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, bytes32(0));
         vm.expectRevert(adminErr);

@@ -13,6 +13,7 @@ import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
+import {IModelTransferHook} from "../../contracts/interfaces/IModelRegistry.sol";
 import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
 import {Test} from "./Test.sol";
 
@@ -23,6 +24,8 @@ abstract contract Protocol is Test {
     uint40 internal constant CHALLENGE_WINDOW = 1 days;
     uint16 internal constant DATA_FEE_BPS = 1_000;
     uint256 internal constant SLASH = 50e18;
+    /// @dev What `stakeTrainer` stakes: the minimum plus the collateral of one 1,000 OPEN job.
+    uint256 internal constant TRAINER_STAKE = 1_100e18;
     uint40 internal constant CLOSE_TIMEOUT = 1 days;
     uint64 internal constant PAID_DURATION = 30 days;
 
@@ -77,6 +80,7 @@ abstract contract Protocol is Test {
         trainers.grantRole(trainers.JOB_MARKET_ROLE(), address(market));
         models.grantRole(models.MINTER_ROLE(), address(market));
         rewards.grantRole(rewards.REGISTRAR_ROLE(), address(market));
+        models.setTransferHook(IModelTransferHook(address(rewards)));
         baseModel = models.registerBaseModel("tributary/tiny-llama", "bafybase");
     }
 
@@ -110,9 +114,9 @@ abstract contract Protocol is Test {
     }
 
     function stakeTrainer(address account) internal {
-        fund(account, MIN_STAKE);
+        fund(account, TRAINER_STAKE);
         vm.prank(account);
-        trainers.stake(MIN_STAKE);
+        trainers.stake(TRAINER_STAKE);
     }
 
     function jobRequest(uint256 datanetId, uint128 budget) internal view returns (IJobMarket.JobRequest memory r) {
@@ -148,7 +152,7 @@ abstract contract Protocol is Test {
         fund(builder, 1_000e18);
         vm.prank(builder);
         uint256 jobId = market.postJob(jobRequest(d, 1_000e18));
-        if (trainers.getTrainer(trainer).staked < MIN_STAKE) stakeTrainer(trainer);
+        if (trainers.freeStakeOf(trainer) < market.collateralFor(1_000e18)) stakeTrainer(trainer);
         vm.prank(trainer);
         market.claimJob(jobId);
         vm.prank(trainer);

@@ -104,7 +104,16 @@ const SENTENCES: Record<string, (a: Args) => string> = {
   CooldownActive: (a) =>
     `The unstake cooldown of ${a.trainer} ends at ${time(a.availableAt)}. Try again after that.`,
   NothingToWithdraw: (a) => `Nothing to withdraw for ${a.trainer ?? a.account ?? a.channelId}.`,
-  HasActiveJobs: (a) => `Trainer ${a.trainer} still holds ${a.activeJobs} claimed jobs. Finish them first.`,
+  InsufficientFreeStake: (a) =>
+    `Trainer ${a.trainer} has ${open(a.free)} of stake not locked as collateral of its claimed jobs, less than the ${open(a.needed)} needed. Stake more with \`tributary trainer stake\`, or finish a claimed job first.`,
+  NoFaultCauseUnproven: (a) =>
+    `Contribution ${a.contributionId} of Datanet ${a.datanetId} is not in job ${a.jobId}'s Datanet version or was not withdrawn after the claim, so the job cannot be released without a fee. Use \`releaseJob\` (fee) instead.`,
+  PriceAboveMax: (a) =>
+    `Datanet ${a.datanetId} now costs ${open(a.price)} per use, above your maximum of ${open(a.maxPrice)}. Check the price and buy again if it suits you.`,
+  NotModelRegistry: (a) => `${a.account} is not the ModelRegistry; only it reports model transfers.`,
+  KeyRotationPending: (a) =>
+    `The session key of channel ${a.channelId} was replaced recently; the replaced key stays valid until ${time(a.until)}. Replace it again after that.`,
+  PenaltyExceedsCollateral: (a) => `A penalty of ${open(a.penalty)} exceeds the job's collateral of ${open(a.collateral)}.`,
   NoActiveJobs: (a) => `Trainer ${a.trainer} holds no claimed job.`,
   JobNotFound: (a) => `Job ${a.jobId} does not exist.`,
   InvalidJobStatus: (a) =>

@@ -333,7 +333,7 @@ export function trainerCommand(env: NodeJS.ProcessEnv): Command {
         const who = address ? parseAddress(address) : conn.account?.address;
         if (!who) throw new UsageError("No trainer given", "Pass an address or configure a wallet.");
         const t = await getTrainer(conn, who);
-        ctx.print(t, () => keyValues({ ...t, staked: open(t.staked), unstaking: open(t.unstaking) }));
+        ctx.print(t, () => keyValues({ ...t, staked: open(t.staked), unstaking: open(t.unstaking), locked: open(t.locked) }));
       }),
     );
   return cmd;

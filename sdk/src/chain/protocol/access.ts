@@ -60,10 +60,14 @@ export async function revokeAccess(
   return { hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
-/** Buys `uses` uses of a Paid Datanet, approving the price first. */
+/**
+ * Buys `uses` uses of a Paid Datanet, approving the price first. The purchase reverts (PriceAboveMax) if
+ * the price per use is above `maxPrice`, which defaults to the price read here: a price raised between
+ * this read and the transaction is never paid.
+ */
 export async function buyAccess(
   conn: ChainConnection,
-  input: { datanetId: bigint; uses: number },
+  input: { datanetId: bigint; uses: number; maxPrice?: bigint },
 ): Promise<TxRef & { paid: bigint; expiresAt: bigint; usesLeft: number }> {
   const reg = conn.contracts.DatanetRegistry;
   const acc = conn.contracts.AccessRegistry;
@@ -75,8 +79,9 @@ export async function buyAccess(
       args: [input.datanetId],
     }),
   );
-  await ensureAllowance(conn, acc.address, price * BigInt(input.uses));
-  const tx = await sendTx(conn, acc, "buyAccess", [input.datanetId, input.uses]);
+  const maxPrice = input.maxPrice ?? price;
+  await ensureAllowance(conn, acc.address, maxPrice * BigInt(input.uses));
+  const tx = await sendTx(conn, acc, "buyAccess", [input.datanetId, input.uses, maxPrice]);
   const [ev] = eventsIn(acc, tx.receipt, "AccessPurchased");
   return {
     hash: tx.hash,

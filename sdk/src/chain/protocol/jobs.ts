@@ -134,6 +134,8 @@ export interface JobInfo {
   dataFee: bigint;
   duration: number;
   dueAt?: bigint;
+  /** Stake the trainer's claim locked for this job (undefined while open). */
+  collateral?: bigint;
   challengeEndsAt?: bigint;
   modelId?: bigint;
   specCid: string;
@@ -172,6 +174,7 @@ export async function getJob(conn: ChainConnection, jobId: bigint): Promise<JobI
     dataFee: job.dataFee,
     duration: job.duration,
     dueAt: job.dueAt ? BigInt(job.dueAt) : undefined,
+    collateral: job.collateral || undefined,
     challengeEndsAt: job.challengeEndsAt ? BigInt(job.challengeEndsAt) : undefined,
     modelId: job.modelId || undefined,
     specCid: posted[0]?.args.specCID ?? "",
@@ -262,12 +265,29 @@ export async function submitResult(
   return { hash: tx.hash, blockNumber: tx.blockNumber, challengeEndsAt: BigInt(ev.args.challengeEndsAt!) };
 }
 
-/** Claims an open job as a trainer (needs the minimum stake). */
-export async function claimJob(conn: ChainConnection, jobId: bigint): Promise<TxRef & { dueAt: bigint }> {
+/**
+ * Claims an open job as a trainer: needs the minimum stake, and locks `collateralFor(budget)` of the free
+ * (unlocked) stake until the job settles.
+ */
+export async function claimJob(
+  conn: ChainConnection,
+  jobId: bigint,
+): Promise<TxRef & { dueAt: bigint; collateral: bigint }> {
   const jm = conn.contracts.JobMarket;
   const tx = await sendTx(conn, jm, "claimJob", [jobId]);
   const [ev] = eventsIn(jm, tx.receipt, "JobClaimed");
-  return { hash: tx.hash, blockNumber: tx.blockNumber, dueAt: BigInt(ev.args.dueAt!) };
+  return { hash: tx.hash, blockNumber: tx.blockNumber, dueAt: BigInt(ev.args.dueAt!), collateral: ev.args.collateral! };
+}
+
+/** The collateral a claim of a job with `budget` would lock now: max(slashAmount, budget × collateralBps). */
+export async function collateralFor(conn: ChainConnection, budget: bigint): Promise<bigint> {
+  const jm = conn.contracts.JobMarket;
+  return conn.publicClient.readContract({
+    address: jm.address,
+    abi: jm.abi,
+    functionName: "collateralFor",
+    args: [budget],
+  });
 }
 
 /** Finalizes a submitted job once its challenge window is over (anyone); mints the model version. */
@@ -286,7 +306,7 @@ export async function finalizeJob(
   };
 }
 
-/** Reopens a claimed job whose deadline passed (anyone); the trainer is slashed to the poster. */
+/** Reopens a claimed job whose deadline passed (anyone); the trainer's collateral goes to the Datanet pools. */
 export async function reclaimJob(
   conn: ChainConnection,
   jobId: bigint,
@@ -299,7 +319,7 @@ export async function reclaimJob(
 
 /**
  * The trainer gives a claimed job back before its deadline (a job it found it cannot finish): the job
- * reopens at once and the trainer pays the release fee (`releaseFeeBps` of the slash amount, less than a
+ * reopens at once and the trainer pays the release fee (`releaseFeeBps` of the job's collateral, less than a
  * missed deadline) from its stake to the job's Datanet pools.
  */
 export async function releaseJob(
@@ -310,6 +330,23 @@ export async function releaseJob(
   const tx = await sendTx(conn, jm, "releaseJob", [jobId]);
   const [ev] = eventsIn(jm, tx.receipt, "JobReleased");
   return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer!, fee: ev.args.fee! };
+}
+
+/**
+ * The trainer gives a claimed job back without a fee because contribution `contributionId` of Datanet
+ * `datanetId`, part of the job's version, was withdrawn while the claim ran (the contract checks this on chain
+ * and reverts NoFaultCauseUnproven otherwise). The collateral is unlocked and the job reopens.
+ */
+export async function releaseJobNoFault(
+  conn: ChainConnection,
+  jobId: bigint,
+  datanetId: bigint,
+  contributionId: bigint,
+): Promise<TxRef & { trainer: Address }> {
+  const jm = conn.contracts.JobMarket;
+  const tx = await sendTx(conn, jm, "releaseJobNoFault", [jobId, datanetId, contributionId]);
+  const [ev] = eventsIn(jm, tx.receipt, "JobReleasedNoFault");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, trainer: ev.args.trainer! };
 }
 
 /** OPEN the JobMarket holds for `account` (trainer payments, refunds, slashes): withdraw() pays it out. */

@@ -78,6 +78,8 @@ export async function getTrainer(conn: ChainConnection, trainer: Address) {
     trainer,
     staked: t.staked,
     unstaking: t.unstaking,
+    /** Part of `staked` locked as collateral of the jobs the trainer holds. */
+    locked: t.locked,
     unstakeAvailableAt: BigInt(t.unstakeAvailableAt),
     activeJobs: t.activeJobs,
     eligible,
