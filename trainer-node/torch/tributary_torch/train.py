@@ -239,15 +239,18 @@ def run(msg, emit, stop, dist):
         loss_sum = 0.0
         for j, rows in enumerate(micro):
             local = shard(rows)
-            ids, mask, tgt = collate(train_ex, local, pad_id, device)
+            # a process with no row of this micro-batch (its last, short one) still runs one, weighted 0:
+            # DDP's gradient all-reduce needs every process's backward
+            weight = 1.0 if local else 0.0
+            ids, mask, tgt = collate(train_ex, local or rows[:1], pad_id, device)
             sync = j == len(micro) - 1 or dist.world == 1
             ctx = model.no_sync() if not sync else _null()
             with ctx:
                 with autocast:
                     logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
                 ce = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum")
-                scaler.scale(ce * (dist.world / normalizer)).backward()
-            loss_sum += ce.item()
+                scaler.scale(ce * (weight * dist.world / normalizer)).backward()
+            loss_sum += weight * ce.item()
             tokens_run += sum(len(train_ex[i][0]) for i in rows)
             state["tokens"] += sum(len(train_ex[i][0]) for i in rows)
         loss_sum = dist.all_sum([loss_sum])[0]
