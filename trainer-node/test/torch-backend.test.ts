@@ -162,6 +162,25 @@ describe("torch backend", () => {
     assertCurvesClose(await lossCurve(out), await lossCurve(outOf("llama")), 1e-6, "resumed vs uninterrupted");
   });
 
+  it("the offline command trains with the engine backend too, and refuses bad options naming them", async () => {
+    const out = join(dir, "out-engine");
+    const { stdout } = await run(process.execPath, [CLI, "train", "--backend", "engine", "--model", join(dir, "llama"), "--data", data(), "--out", out, "--epochs", "2", "--batch-size", "3", "--eval-split", "0", "--lr", "0.01", "--json"]);
+    const events = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Event);
+    assert.deepEqual(events.filter((e) => e.type === "progress").map((e) => e.step), [1, 2]);
+    const adapter = await loadAdapter(out);
+    assert.deepEqual([...adapter.modules.keys()].length, 4, "q_proj and v_proj of 2 layers");
+    const bad = async (args: string[], says: RegExp) => {
+      const err = await run(process.execPath, [CLI, "train", ...args]).then(() => null, (e: { code: number; stderr: string }) => e);
+      assert.ok(err, `${args.join(" ")} must fail`);
+      assert.equal(err.code, 2);
+      assert.match(err.stderr, says);
+    };
+    await bad(["--backend", "jax", "--model", "m", "--data", "d", "--out", "o"], /--backend must be engine or torch, got jax/);
+    await bad(["--backend", "torch", "--data", "d", "--out", "o"], /--model is required/);
+    await bad(["--backend", "torch", "--model", dir, "--data", data(), "--out", "o"], /is not a model folder \(no config.json\)/);
+    await bad(["--backend", "engine", "--model", join(dir, "llama"), "--data", data(), "--out", "o", "--nproc", "2"], /torch backend options/);
+  });
+
   it("DDP: 2 processes (torchrun, gloo) give the 1-process loss curve for the same global batch", async () => {
     const ddp = ["--model", join(dir, "llama"), "--data", data(), "--targets", "q_proj,v_proj", "--epochs", "2", "--lr", "0.01", "--batch-size", "2", "--grad-accum", "2", "--eval-split", "0", "--seed", "3", "--threads", "1", "--dropout", "0", "--json"];
     await train([...ddp, "--out", join(dir, "ddp-1")]);

@@ -4,7 +4,9 @@
  * node's (the engine's seeded splitEval), the output is what a job's training writes: the PEFT adapter and
  * metrics.json, checkpoints under <out>/checkpoints (a rerun with the same options resumes from the newest).
  */
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { fineTune, parseRecordsJsonl, selectKernel, splitEval } from "@tributary/engine";
 import type { FineTuneMetrics, TrainProgress } from "@tributary/engine";
@@ -20,7 +22,8 @@ export const TRAIN_HELP = `tributary-trainer train: fine-tune a local model on a
   --method lora|qlora      (default lora)
   --rank N --alpha X --dropout X  (defaults 8, 16, 0.05)
   --targets a,b,...        LoRA target modules (default q_proj,v_proj; torch also all-linear)
-  --epochs N --lr X --batch-size N --grad-accum N --max-seq-len N --seed N
+  --epochs N --lr X --batch-size N --grad-accum N --seed N
+  --max-seq-len N          (default 1024, or the model's context where shorter)
   --scheduler cosine|linear|constant --warmup-ratio X (defaults cosine, 0.1)
   --eval-split X           share of records held out for the eval loss (default 0.1)
   --checkpoint-every N     optimizer steps (default 10)
@@ -40,6 +43,14 @@ function num(v: string | undefined, name: string, def: number, int = false): num
   const n = Number(v);
   if (!Number.isFinite(n) || (int && !Number.isInteger(n)) || n < 0) throw new UsageError(`${name} must be a ${int ? "whole " : ""}non-negative number, got ${v}`);
   return n;
+}
+
+/** The job spec's default (1024 tokens), or the model's context where that is shorter. */
+async function defaultMaxSeqLen(modelDir: string): Promise<number> {
+  const file = join(modelDir, "config.json");
+  if (!existsSync(file)) throw new UsageError(`--model ${modelDir} is not a model folder (no config.json)`);
+  const c = JSON.parse(await readFile(file, "utf8")) as { max_position_embeddings?: number };
+  return Math.min(1024, c.max_position_embeddings ?? 1024);
 }
 
 export async function offlineTrain(argv: string[], out: (line: string) => void = console.log, signal?: AbortSignal): Promise<FineTuneMetrics> {
@@ -73,7 +84,7 @@ export async function offlineTrain(argv: string[], out: (line: string) => void =
     epochs: num(v.epochs, "--epochs", 3),
     batchSize: num(v["batch-size"], "--batch-size", 4, true),
     gradAccum: num(v["grad-accum"], "--grad-accum", 1, true),
-    maxSeqLen: num(v["max-seq-len"], "--max-seq-len", 1024, true),
+    maxSeqLen: num(v["max-seq-len"], "--max-seq-len", await defaultMaxSeqLen(v.model!), true),
     scheduler: scheduler as "cosine" | "linear" | "constant",
     warmupRatio: num(v["warmup-ratio"], "--warmup-ratio", 0.1),
     maxGradNorm: 1,
