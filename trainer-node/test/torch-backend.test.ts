@@ -16,7 +16,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ChatTokenizer, encodeRecord, generateChat, loadAdapter, loadModel, parseRecordsJsonl } from "@tributary/engine";
-import { TorchWorker, torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
+import { runTorchTraining, TorchWorker, torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../bin/tributary-trainer.ts", import.meta.url));
@@ -160,6 +160,36 @@ describe("torch backend", () => {
     assert.equal(events.find((e) => e.type === "progress")!.step, last + 1, "the first step after the restart follows the checkpoint");
     // resumed = uninterrupted (adapter, AdamW moments, schedule, RNG and data cursor restored); CPU fp32, 1 thread
     assertCurvesClose(await lossCurve(out), await lossCurve(outOf("llama")), 1e-6, "resumed vs uninterrupted");
+  });
+
+  it("TorchWorker: an abort stops training after the current step with a checkpoint of it; the next train resumes there", async () => {
+    const out = join(dir, "out-abort");
+    const req = {
+      type: "train" as const,
+      spec: {
+        method: "lora" as const,
+        lora: { r: 4, alpha: 8, dropout: 0.1, targetModules: ["q_proj", "v_proj"], rslora: false },
+        training: { learningRate: 0.01, epochs: 4, batchSize: 1, gradientAccumulation: 1, maxSeqLength: 64, scheduler: "linear" as const, warmupRatio: 0, weightDecay: 0.01, maxGradNorm: 1, seed: 1 },
+      },
+      model_dir: join(dir, "llama"),
+      train_file: data(),
+      out_dir: out,
+      checkpoint_every: 100,
+      threads: 1,
+    };
+    const abort = new AbortController();
+    const steps: number[] = [];
+    const first = await runTorchTraining(req, { signal: abort.signal, onProgress: (p) => (steps.push(p.step), p.step === 3 && abort.abort()) });
+    // the stop lands while the worker may already be in the next step: it ends after that one
+    const at = first.step;
+    assert.equal(first.stopped, true);
+    assert.ok(at >= 3 && at < 12 && at === steps.at(-1), `stopped at step ${at} (progress ${steps.join(",")})`);
+    assert.ok(existsSync(join(out, "checkpoints", `step-${String(at).padStart(6, "0")}`)) && !existsSync(join(out, "adapter_model.safetensors")));
+    const resumed: number[] = [];
+    const second = await runTorchTraining(req, { onStarted: (s) => resumed.push(s.start_step), onProgress: (p) => resumed.push(p.step) });
+    assert.equal(second.stopped, false);
+    assert.deepEqual(resumed, [at, ...Array.from({ length: 12 - at }, (_, i) => at + 1 + i)], `started at ${at}, then the steps after it up to 12`);
+    assert.deepEqual(second.files.sort(), ["adapter_config.json", "adapter_model.safetensors", "metrics.json"]);
   });
 
   it("the offline command trains with the engine backend too, and refuses bad options naming them", async () => {

@@ -233,6 +233,9 @@ def run(msg, emit, stop, dist):
         # every process must take the same decision, or the others wait forever in the next all-reduce
         if dist.all_sum([1.0 if stop.is_set() else 0.0])[0] > 0:
             stopped = True
+            if every > 0 and state["step"] > start_step and state["step"] % every:
+                # keep the steps done since the last periodic checkpoint
+                emit({"type": "checkpoint", "step": state["step"], "path": checkpoint.save(ckpt_dir, state, params, optimizer, scheduler, dist)})
             break
         micro = batches[state["microStep"]:state["microStep"] + accum]
         normalizer = sum(count_targets(train_ex, rows) for rows in micro)
