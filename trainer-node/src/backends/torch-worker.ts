@@ -76,7 +76,7 @@ export class TorchWorker {
       : o.jobFile ? [WORKER_SCRIPT, "--job", o.jobFile] : [WORKER_SCRIPT];
     const child = spawn(python, args, {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, TRIBUTARY_WORKER_PARENT: String(process.pid), PYTHONUNBUFFERED: "1", OMP_NUM_THREADS: process.env.OMP_NUM_THREADS ?? "1" },
+      env: { ...process.env, TRIBUTARY_WORKER_PARENT: String(process.pid), PYTHONUNBUFFERED: "1" },
     });
     const stderrTail: string[] = [];
     createInterface({ input: child.stderr! }).on("line", (l) => {
