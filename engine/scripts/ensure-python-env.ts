@@ -1,7 +1,8 @@
 /**
- * Runs before the engine's tests: makes the Python env (torch, transformers, peft) that the Hugging Face
- * parity tests use, within a time limit. It does not fail the run itself: where pip cannot reach the
- * packages, the parity tests fail with a message saying how to build the env.
+ * Runs before the engine's and the trainer node's tests: makes the project's Python env (torch,
+ * transformers, peft, accelerate; python-requirements.txt) within a time limit. It does not fail the run
+ * itself: where pip cannot reach the packages, the engine's parity tests and the trainer node's torch
+ * tests fail, saying how to build the env.
  * Set TRIBUTARY_SKIP_PYTHON=1 to skip this step.
  */
 import { spawnSync } from "node:child_process";
@@ -20,6 +21,6 @@ if (process.env.TRIBUTARY_SKIP_PYTHON) {
     console.error(`[engine] Python env ready (${r.stdout.trim()}, ${took} s)`);
   } else {
     const why = r.error ? r.error.message : (r.stderr || "").trim().split("\n").slice(-3).join(" | ");
-    console.error(`[engine] Python env unavailable after ${took} s (${why}); the PyTorch parity tests will fail and say how to build it.`);
+    console.error(`[engine] Python env unavailable after ${took} s (${why}); the PyTorch parity tests and the trainer node's torch tests will fail; build it with sh engine/scripts/python-venv.sh.`);
   }
 }

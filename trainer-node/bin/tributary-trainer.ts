@@ -6,7 +6,27 @@ import { loadAccount } from "@tributary/sdk/chain";
 import { startTrainerNode } from "../src/index.ts";
 import { jobsCommand } from "./jobs.ts";
 
+if (process.argv[2] === "train") {
+  // the offline training command (no chain): src/backends/offline-train.ts
+  const { offlineTrain, TRAIN_HELP, UsageError } = await import("../src/backends/offline-train.ts");
+  if (process.argv.includes("--help") || process.argv.includes("-h")) {
+    console.log(TRAIN_HELP);
+    process.exit(0);
+  }
+  const abort = new AbortController();
+  process.once("SIGINT", () => abort.abort());
+  process.once("SIGTERM", () => abort.abort());
+  try {
+    const m = await offlineTrain(process.argv.slice(3), console.log, abort.signal);
+    process.exit(m.stopped ? 130 : 0);
+  } catch (err) {
+    console.error(`tributary-trainer train: ${(err as Error).message}${err instanceof UsageError ? "\nRun tributary-trainer train --help for the options." : ""}`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  }
+}
+
 const HELP = `tributary-trainer: claims fine-tuning jobs, trains them, submits and collects; serves the models.
+(tributary-trainer train --help: fine-tune a local model with no chain, to check a machine before staking.)
 
 Options (environment variable in brackets):
   --rpc URL            chain RPC [TRIBUTARY_RPC_URL] (default http://127.0.0.1:8545)
@@ -17,6 +37,8 @@ Options (environment variable in brackets):
   --data-dir DIR       job state, checkpoints, model cache [TRIBUTARY_TRAINER_DIR] (default .tributary/trainer)
   --host H --port N    API address [TRIBUTARY_TRAINER_HOST, TRIBUTARY_TRAINER_PORT] (default 127.0.0.1:8787)
   --kernel wasm|ort    training kernel (default wasm: replayable bit for bit; ort is ~4x faster)
+  --backend engine|torch  training backend (default engine; torch: the PyTorch worker, needs engine/.venv
+                       or TRIBUTARY_PYTHON, see trainer-node/torch)
   --threads N          (default: all cores)
   --base-models A,B    only train jobs on these base models
   --serve-only         do not take jobs; serve models only
@@ -46,6 +68,7 @@ const { values, positionals } = parseArgs({
     host: { type: "string" },
     port: { type: "string" },
     kernel: { type: "string" },
+    backend: { type: "string" },
     threads: { type: "string" },
     "base-models": { type: "string" },
     "serve-only": { type: "boolean" },
@@ -68,6 +91,8 @@ const int = (v: string | undefined, name: string, def: number) => {
 };
 const kernel = values.kernel ?? "wasm";
 if (kernel !== "wasm" && kernel !== "ort") fail(`--kernel must be wasm or ort, got ${kernel}`);
+const backend = values.backend ?? "engine";
+if (backend !== "engine" && backend !== "torch") fail(`--backend must be engine or torch, got ${backend}`);
 const chainId = int(values["chain-id"] ?? env.TRIBUTARY_CHAIN_ID, "--chain-id", 31337);
 let account;
 if (positionals[0] === "jobs") {
@@ -100,6 +125,7 @@ try {
     port: int(values.port ?? env.TRIBUTARY_TRAINER_PORT, "--port", 8787),
     account,
     kernel: kernel as "wasm" | "ort",
+    backend: backend as "engine" | "torch",
     threads: values.threads === undefined ? undefined : int(values.threads, "--threads", 1),
     baseModels: values["base-models"]?.split(",").map((s) => s.trim()).filter(Boolean),
     train: !values["serve-only"],

@@ -46,6 +46,8 @@ export interface TrainerNodeOptions {
   account?: LocalAccount;
   /** Training kernel: `wasm` (default) makes every job replayable bit for bit; `ort` is ~4x faster. */
   kernel?: "wasm" | "ort";
+  /** Training backend: `engine` (default, the kernel above) or `torch` (the PyTorch worker, src/backends). */
+  backend?: "engine" | "torch";
   threads?: number;
   /** Base model names this node trains (default: any registered one it can fetch). */
   baseModels?: string[];
@@ -94,9 +96,9 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
   const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
-  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
+  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
-  log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${trainKernel.name} x${threads}${o.train === false ? " (not taking jobs)" : ""}`);
+  log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);
   let stopped = false;
   return {
     url: api.url,

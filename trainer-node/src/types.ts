@@ -24,6 +24,8 @@ export interface JobProgress {
   tokensPerSec: number;
   etaSec: number;
   evalLoss?: number;
+  /** Peak GPU memory of the training so far (bytes; the torch backend on CUDA only). */
+  gpuMemBytes?: number;
 }
 
 /** What the node knows and persists about one job (dataDir/jobs/<jobId>.json). */

@@ -17,6 +17,7 @@ import type { JobSpec } from "@tributary/sdk/schemas";
 import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
+import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
 import { attribute } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
@@ -33,6 +34,8 @@ export interface PipelineContext {
   jobs: JobStore;
   /** The kernel training runs on: `wasm` makes jobs replayable bit for bit (the default), `ort` is faster. */
   kernel: Kernel;
+  /** Training backend: the TypeScript engine (default) or the torch worker (src/backends). */
+  backend?: "engine" | "torch";
   /** Base model names this node trains (empty: every registered base model it can fetch). */
   baseModels?: readonly string[];
   /**
@@ -237,7 +240,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
     const cfg = engineConfig(spec, await contextLengthOf(files.modelDir));
-    const { metrics } = await fineTune({
+    const { metrics } = await (ctx.backend === "torch" ? fineTuneWithTorch : fineTune)({
       modelDir: files.modelDir,
       records: parts.train,
       evalRecords: parts.evalRecords,

@@ -1,0 +1,165 @@
+"""GPU benchmark of the trainer node's torch backend (issue 10), written to bench/results/gpu.json.
+
+Workload: a ~1.1B Llama-configured model (TinyLlama's shape: hidden 2048, intermediate 5632, 22 layers, 32 heads,
+4 KV heads, vocab 32000; random weights: throughput only), batch 4 x 1,024 tokens, LoRA r=16 alpha 32 on all linear
+layers, AdamW, bf16. Measured in one run on one device:
+  - bf16 matrix rate: torch.matmul of 8192^3 bf16 (the MFU denominator);
+  - the torch backend (trainer-node/torch/worker.py, exactly as the node runs it) with LoRA and with QLoRA
+    (the engine's NF4 layout): training tokens/s from its progress events (steps after the warmup), peak memory;
+  - plain transformers + PEFT with the same settings (bf16 weights, LoRA fp32, autocast bf16, the same loss);
+  - lora_over_hf_peft = backend LoRA tokens/s / plain tokens/s (goal >= 1.0),
+    qlora_peak_mem_over_lora = backend QLoRA peak / backend LoRA peak (goal <= 0.45),
+    MFU = 4 x params x tokens/s / matmul rate (LoRA: forward 2N + input gradients 2N per token; no weight gradients).
+
+Run it with bench/gpu/run.sh (builds engine/.venv when missing). Needs a CUDA device with >= 24 GB.
+"""
+import datetime
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import peft
+import torch
+import transformers
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+WORKER = os.path.join(ROOT, "trainer-node", "torch", "worker.py")
+TOKENIZER = os.path.join(ROOT, "engine", "models", "tributary-austen-4m")
+BATCH, SEQ, RANK, STEPS, WARMUP = 4, 1024, 16, 12, 4
+
+
+def matmul_rate():
+    a = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    b = torch.randn(8192, 8192, device="cuda", dtype=torch.bfloat16)
+    for _ in range(3):
+        a @ b
+    torch.cuda.synchronize()
+    t = time.time()
+    n = 20
+    for _ in range(n):
+        a @ b
+    torch.cuda.synchronize()
+    return 2 * 8192 ** 3 * n / (time.time() - t)
+
+
+def make_model(d):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=32000, hidden_size=2048, intermediate_size=5632, num_hidden_layers=22, num_attention_heads=32,
+                      num_key_value_heads=4, max_position_embeddings=2048, tie_word_embeddings=False, bos_token_id=0, eos_token_id=1, pad_token_id=2)
+    torch.manual_seed(0)
+    with torch.device("cuda"):
+        model = LlamaForCausalLM(cfg).to(torch.bfloat16)
+    params = sum(p.numel() for p in model.parameters())
+    model.save_pretrained(d)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(os.path.join(TOKENIZER, f), d)
+    del model
+    torch.cuda.empty_cache()
+    return params
+
+
+def records(path, n):
+    """Text records of >= SEQ tokens (truncated to SEQ by maxSeqLength): every row of a batch is full."""
+    words = open(os.path.join(ROOT, "engine", "models", "tributary-austen-4m", "README.md")).read().split()
+    with open(path, "w") as f:
+        for i in range(n):
+            f.write(json.dumps({"text": " ".join(words[(i * 37) % len(words):] + words) * 3}) + "\n")
+
+
+def backend(model_dir, data, out, method):
+    job = {"type": "train", "model_dir": model_dir, "train_file": data, "out_dir": out, "resume": False, "checkpoint_every": 0,
+           "precision": "bf16", "device": "cuda",
+           "spec": {"method": method, "lora": {"r": RANK, "alpha": 2 * RANK, "dropout": 0.0, "targetModules": ["all-linear"], "rslora": False},
+                    "training": {"learningRate": 1e-4, "epochs": 1, "batchSize": BATCH, "gradientAccumulation": 1, "maxSeqLength": SEQ,
+                                 "scheduler": "constant", "warmupRatio": 0.0, "weightDecay": 0.0, "maxGradNorm": 1.0, "seed": 1}}}
+    jf = os.path.join(out + "-job.json")
+    json.dump(job, open(jf, "w"))
+    p = subprocess.Popen([sys.executable, WORKER, "--job", jf], stdout=subprocess.PIPE, text=True)
+    times, peak = [], None
+    for line in p.stdout:
+        m = json.loads(line)
+        if m["type"] == "progress":
+            times.append(time.time())
+            peak = m["gpu_mem"]
+        elif m["type"] == "error":
+            raise RuntimeError(m["message"])
+    p.wait()
+    timed = times[WARMUP:]
+    return {"tokens_per_s": BATCH * SEQ * (len(timed) - 1) / (timed[-1] - timed[0]), "peak_mem_bytes": peak, "steps": len(times)}
+
+
+def plain(model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.cuda.reset_peak_memory_stats()
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.bfloat16).cuda()
+    model.config.use_cache = False
+    model = get_peft_model(model, LoraConfig(r=RANK, lora_alpha=2 * RANK, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"))
+    for p in model.parameters():
+        if p.requires_grad:
+            p.data = p.data.float()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.0)
+    ids = torch.randint(3, 4096, (BATCH, SEQ), device="cuda")
+    times = []
+    for _ in range(STEPS):
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        times.append(time.time())
+    timed = times[WARMUP:]
+    r = {"tokens_per_s": BATCH * SEQ * (len(timed) - 1) / (timed[-1] - timed[0]), "peak_mem_bytes": torch.cuda.max_memory_allocated()}
+    del model, opt
+    torch.cuda.empty_cache()
+    return r
+
+
+def main():
+    if not torch.cuda.is_available():
+        sys.exit("bench/gpu needs a CUDA device; this machine has none (the CPU tests cover correctness)")
+    work = tempfile.mkdtemp(prefix="tributary-gpu-bench-")
+    try:
+        rate = matmul_rate()
+        model_dir = os.path.join(work, "model")
+        params = make_model(model_dir)
+        data = os.path.join(work, "data.jsonl")
+        records(data, BATCH * STEPS)
+        hf = plain(model_dir)
+        lora = backend(model_dir, data, os.path.join(work, "lora"), "lora")
+        qlora = backend(model_dir, data, os.path.join(work, "qlora"), "qlora")
+        mfu = lambda tps: 4 * params * tps / rate  # noqa: E731
+        result = {
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "device": torch.cuda.get_device_name(0), "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory,
+            "versions": {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda, "transformers": transformers.__version__, "peft": peft.__version__},
+            "settings": {"model": "Llama hidden 2048, intermediate 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000, untied (random weights)",
+                         "params": params, "batch": BATCH, "seq": SEQ, "lora": f"r={RANK} alpha={2 * RANK} all-linear", "precision": "bf16",
+                         "timed_steps": STEPS - WARMUP, "mfu": "4 x params x tokens/s / bf16 matmul rate"},
+            "bf16_matmul_flops": rate,
+            "hf_peft_lora": {**hf, "mfu": mfu(hf["tokens_per_s"])},
+            "backend_lora": {**lora, "mfu": mfu(lora["tokens_per_s"])},
+            "backend_qlora": {**qlora, "mfu": mfu(qlora["tokens_per_s"])},
+            "lora_over_hf_peft": lora["tokens_per_s"] / hf["tokens_per_s"],
+            "qlora_peak_mem_over_lora": qlora["peak_mem_bytes"] / lora["peak_mem_bytes"],
+            "goals": {"lora_over_hf_peft": ">= 1.0", "qlora_peak_mem_over_lora": "<= 0.45"},
+        }
+        out = os.path.join(ROOT, "bench", "results", "gpu.json")
+        with open(out, "w") as f:
+            f.write(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

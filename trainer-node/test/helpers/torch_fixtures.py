@@ -1,0 +1,99 @@
+"""Reference side of the torch backend tests (trainer-node/test/torch-*.test.ts), with transformers + PEFT.
+
+  torch_fixtures.py make TOKENIZER_DIR OUT       random tiny llama / qwen2 / gemma models under OUT/<arch>,
+                                                 with the tokenizer files of TOKENIZER_DIR
+  torch_fixtures.py answer QUERIES.json OUT.json  greedy answers: [{base, adapter|null, nf4?, messages, max_new_tokens}]
+                                                 -> [{ids, text}] (PeftModel.from_pretrained for adapters)
+  torch_fixtures.py nf4 IN.safetensors OUT_DIR    the worker's NF4 packing of every tensor, as raw bytes
+"""
+import json
+import os
+import shutil
+import sys
+
+import torch
+
+TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
+
+
+def make(tok_dir, out):
+    from transformers import GemmaConfig, GemmaForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
+
+    common = dict(vocab_size=4096, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
+                  num_key_value_heads=2, max_position_embeddings=256, bos_token_id=0, eos_token_id=1, pad_token_id=2,
+                  # weights of std ~1/sqrt(width) instead of 0.02: the layers then matter next to the embeddings and
+                  # the logits can be confident, so a few LoRA steps can teach the model an answer
+                  initializer_range=0.15)
+    models = {
+        "llama": (LlamaForCausalLM, LlamaConfig(**common, tie_word_embeddings=True)),
+        "qwen2": (Qwen2ForCausalLM, Qwen2Config(**common, tie_word_embeddings=True)),  # q/k/v projections with bias
+        "gemma": (GemmaForCausalLM, GemmaConfig(**common, head_dim=16)),
+    }
+    for i, (name, (cls, cfg)) in enumerate(models.items()):
+        torch.manual_seed(100 + i)
+        model = cls(cfg).float().eval()
+        if name == "qwen2":
+            assert model.model.layers[0].self_attn.q_proj.bias is not None, "Qwen2 must have q/k/v biases"
+            with torch.no_grad():
+                for layer in model.model.layers:
+                    for p in ("q_proj", "k_proj", "v_proj"):
+                        getattr(layer.self_attn, p).bias.normal_(0, 0.1)
+        d = os.path.join(out, name)
+        model.save_pretrained(d, safe_serialization=True)
+        for f in TOKENIZER_FILES:
+            shutil.copy(os.path.join(tok_dir, f), os.path.join(d, f))
+
+
+def answer(queries_file, out_file):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    results = []
+    for q in json.load(open(queries_file)):
+        tok = AutoTokenizer.from_pretrained(q["base"])
+        model = AutoModelForCausalLM.from_pretrained(q["base"], dtype=torch.float32)
+        if q.get("nf4"):  # the QLoRA base: NF4-quantized as the worker (and the engine) does
+            sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "torch"))
+            from tributary_torch.nf4 import quantize_model
+
+            quantize_model(model, torch.float32)
+        if q.get("adapter"):
+            model = PeftModel.from_pretrained(model, q["adapter"])
+        model.eval()
+        prompt = tok.apply_chat_template(q["messages"], tokenize=False, add_generation_prompt=True)
+        ids = torch.tensor([tok.encode(prompt, add_special_tokens=False)])
+        with torch.no_grad():
+            out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=q["max_new_tokens"], do_sample=False,
+                                 eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        new = out[0, ids.shape[1]:].tolist()
+        if new and new[-1] == tok.eos_token_id:
+            new = new[:-1]
+        results.append({"ids": new, "text": tok.decode(new, skip_special_tokens=True), "prompt_ids": ids[0].tolist()})
+    json.dump(results, open(out_file, "w"))
+
+
+def nf4(in_file, out_dir):
+    """Quantizes every tensor of IN (safetensors, f32) with the worker's NF4; writes <name>.{codes,absmax,scales,offset}.bin."""
+    from safetensors.torch import load_file
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "torch"))
+    from tributary_torch.nf4 import quantize
+
+    os.makedirs(out_dir, exist_ok=True)
+    for name, t in load_file(in_file).items():
+        codes, qabs, scales, offset = quantize(t)
+        for part, v in (("codes", codes), ("absmax", qabs), ("scales", scales), ("offset", offset.reshape(1))):
+            with open(os.path.join(out_dir, f"{name}.{part}.bin"), "wb") as f:
+                f.write(v.numpy().tobytes())
+
+
+if __name__ == "__main__":
+    cmd = sys.argv[1]
+    if cmd == "make":
+        make(sys.argv[2], sys.argv[3])
+    elif cmd == "answer":
+        answer(sys.argv[2], sys.argv[3])
+    elif cmd == "nf4":
+        nf4(sys.argv[2], sys.argv[3])
+    else:
+        sys.exit(__doc__)

@@ -1,0 +1,107 @@
+// A job through the node's pipeline on the torch backend (`backend: "torch"`), on real components: a Hardhat
+// chain with the protocol, an embedded IPFS node, the custodian and the committed base model. The node claims
+// the job, fetches and decrypts the data, trains with the torch worker (progress streamed step by step to the
+// job store, as the web app's loss chart reads it), attributes with the engine, pins and submits; the pinned
+// adapter is the worker's (metrics kernel torch-cpu-fp32) and it answers a trained prompt in the engine.
+// Needs engine/.venv (the trainer node's pretest builds it); fails, saying how to build it, without it.
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseEther } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { connect, contribute, createDatanet, grantAccess, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import type { ChainConnection } from "@tributary/sdk/chain";
+import { startCustodian } from "@tributary/sdk/custody";
+import type { RunningCustodian } from "@tributary/sdk/custody";
+import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
+import { ChatTokenizer, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import type { Kernel } from "@tributary/engine";
+import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
+import { torchUnavailable } from "../src/backends/torch-worker.ts";
+import { TrainerLoop } from "../src/jobs/loop.ts";
+import { JobStore } from "../src/jobs/store.ts";
+
+const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
+const qa: Array<[string, string]> = [
+  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
+  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
+  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
+  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
+];
+const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
+
+let chain: DevChain;
+let ipfs: Awaited<ReturnType<typeof startContentStore>>;
+let custodian: RunningCustodian;
+let kernel: Kernel;
+const conns: ChainConnection[] = [];
+const [deployer, owner, alice, bob, builder, trainer] = [0, 1, 2, 3, 4, 5];
+
+before(async () => {
+  const missing = torchUnavailable();
+  assert.equal(missing, null, missing ?? "");
+  chain = await startDevChain();
+  ipfs = await startContentStore();
+  for (let i = 0; i < 6; i++) {
+    conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+  }
+  custodian = await startCustodian({ conn: conns[owner], store: ipfs.store, stateDir: mkdtempSync(join(tmpdir(), "custodian-")), port: 0 });
+  const d = conns[deployer];
+  for (const who of [builder, trainer]) await sendTx(d, d.contracts.OpenToken, "mint", [conns[who].account!.address, parseEther("1000")]);
+  await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", (await addFileSet(ipfs.store, BASE_DIR)).cid]);
+  const { datanetId } = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A", policy: "approval", custodian: { publicKey: custodian.publicKey, url: custodian.url } });
+  await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
+  await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
+  await review(conns[owner], { datanetId, approve: [1n, 2n] });
+  await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 5 });
+  await stake(conns[trainer], parseEther("100"));
+  kernel = await selectKernel("ort", 2);
+});
+after(async () => {
+  await kernel?.dispose();
+  await custodian?.stop();
+  await ipfs?.stop();
+  await chain?.stop();
+});
+
+it("a job trained by the torch backend: claimed, trained with progress events, attributed, pinned and submitted; the adapter answers in the engine", async () => {
+  const spec = {
+    baseModel: "tributary-austen-4m",
+    method: "lora",
+    lora: { r: 8, alpha: 16, dropout: 0, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] },
+    training: { learningRate: 1e-2, epochs: 30, batchSize: 2, warmupRatio: 0.05, seed: 5, maxSeqLength: 128 },
+    data: [{ datanetId: "1", version: 2 }],
+    evalSplit: 0,
+  };
+  const posted = await postJob(conns[builder], ipfs.store, { spec, budget: parseEther("50"), duration: 3600 });
+  const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-torch-"));
+  const logs: string[] = [];
+  const jobs = await JobStore.open(join(dataDir, "jobs"));
+  const loop = new TrainerLoop({ conn: conns[trainer], store: ipfs.store, custodianUrl: custodian.url, dataDir, jobs, kernel, backend: "torch", log: (l) => logs.push(l) }, { pollMs: 50 });
+  const progress: number[] = [];
+  jobs.subscribe((e) => e.type === "progress" && progress.push(e.progress.step));
+  await loop.tick();
+  const rec = jobs.get(posted.jobId.toString())!;
+  assert.equal(rec.stage, "submitted", `${rec.stage}: ${rec.error ?? rec.reason ?? ""}\n${logs.join("\n")}`);
+  assert.deepEqual(progress, Array.from({ length: 60 }, (_, i) => i + 1), "progress was reported step by step");
+  assert.equal(rec.progress!.totalSteps, 60);
+  assert.ok(rec.lossHistory.at(-1)!.loss < rec.lossHistory[0].loss / 4, `training loss falls: ${rec.lossHistory[0].loss} -> ${rec.lossHistory.at(-1)!.loss}`);
+
+  const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-adapter-")), "a");
+  await fetchFileSet(ipfs.store, rec.result!.adapterCid, adapterDir);
+  const metrics = JSON.parse(await readFile(join(adapterDir, "metrics.json"), "utf8")) as { kernel: string; backend: string; steps: number };
+  assert.equal(metrics.backend, "torch");
+  assert.equal(metrics.kernel, "torch-cpu-fp32");
+  assert.equal(metrics.steps, 60);
+  const base = await loadModel(BASE_DIR, { kernel });
+  const tok = await ChatTokenizer.fromDir(BASE_DIR);
+  const adapter = await loadAdapter(adapterDir, base.config);
+  const ask = async (withAdapter: boolean) => (await generateChat(base, tok, [{ role: "user", content: qa[0][0] }], { maxTokens: 16, adapter: withAdapter ? adapter : null })).text;
+  assert.equal(await ask(true), qa[0][1]);
+  assert.notEqual(await ask(false), qa[0][1]);
+});

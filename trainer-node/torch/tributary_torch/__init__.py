@@ -1,0 +1,1 @@
+"""The trainer node's torch backend (worker.py speaks the protocol; PROTOCOL.md)."""
