@@ -6,7 +6,7 @@
 // undisturbed run (wasm kernel), one claim and one submission on chain (and, for the indexer, a subgraph
 // that agrees with the chain). Writes bench/results/faults.json: scenarios, survived, and the extra wall
 // time each fault cost against the undisturbed run.
-//   npm run bench:faults                     the whole matrix (35 scenarios; ~30 min on 2 cores)
+//   npm run bench:faults                     the whole matrix (35 scenarios; ~25 min on 2 cores)
 //   npm run bench:faults -- chain ipfs       only these services
 //   npm run bench:faults -- --stages training,pinning
 import fs from "node:fs";

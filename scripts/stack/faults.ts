@@ -393,7 +393,9 @@ export class FaultStack {
     // every service back before the next scenario
     for (const s of SERVICES)
       await this.retry(
-        async () => void (this.sup.isRunning(s) || Promise.reject(new Error(`${s} not running`))),
+        async () => {
+          if (!this.sup.isRunning(s)) throw new Error(`${s} not running`);
+        },
         `${s} back`,
         60_000,
       ).catch(() => {});
