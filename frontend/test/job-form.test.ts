@@ -176,6 +176,14 @@ describe("job form from a base model's card", () => {
     assert.equal(form.epochs, DEFAULT_FORM.epochs);
     assert.equal(form.rank, DEFAULT_FORM.rank);
     assert.equal(form.maxSeqLength, "512", "no recommended length: the whole context");
+    // a model without a card: every untouched setting back to the generic defaults
+    const none = applyCard(
+      { ...applyCard(good, card, new Set()), epochs: "9" },
+      undefined,
+      new Set(["epochs"]),
+    );
+    assert.equal(none.learningRate, DEFAULT_FORM.learningRate);
+    assert.equal(none.epochs, "9");
   });
 
   it("does not accept a max length above the model's context and names the context", () => {

@@ -113,10 +113,11 @@ export function cardValues(card: Card): Partial<Pick<JobForm, CardField>> {
 
 /**
  * The form with the card's recommendations in every setting the person has not edited (a setting the
- * card leaves out goes back to the generic default); edited settings are kept as typed.
+ * card leaves out, or every setting when the model has no card, goes back to the generic default);
+ * edited settings are kept as typed.
  */
-export function applyCard(form: JobForm, card: Card, edited: ReadonlySet<FormField>): JobForm {
-  const values = cardValues(card);
+export function applyCard(form: JobForm, card: Card | undefined, edited: ReadonlySet<FormField>): JobForm {
+  const values = card ? cardValues(card) : {};
   const out: JobForm = { ...form };
   for (const f of Object.keys(CARD_FIELDS) as CardField[]) {
     if (edited.has(f)) continue;

@@ -56,9 +56,10 @@ export function NewJobPage() {
   const card = useBaseModelCard(base);
   // the chosen model's card fills every setting not edited (again on each switch of base model)
   useEffect(() => {
-    if (card.data) setForm((f) => applyCard(f, card.data, edited));
+    // a model without a readable card: the generic defaults, not the previous model's recommendations
+    if (card.data || card.isError) setForm((f) => applyCard(f, card.data, edited));
     // `edited` is read, not watched: editing a field must not re-apply the card to the others
-  }, [card.data]);
+  }, [card.data, card.isError]);
   const validated = useMemo(
     () => validateJobForm(form, { balanceWei: balance.data, card: card.data }),
     [form, balance.data, card.data],
