@@ -10,7 +10,7 @@ import { RewardsPage } from "./pages/Rewards.tsx";
 import { Link, useRoute } from "./router.tsx";
 
 function page(route: string[]) {
-  const [first, second] = route;
+  const [first, second, third] = route;
   switch (first) {
     case undefined:
     case "datanets":
@@ -22,7 +22,11 @@ function page(route: string[]) {
     case "models":
       return <ModelsPage />;
     case "chat":
-      return second ? <ChatPage key={second} modelId={second} /> : <ModelsPage />;
+      return second ? (
+        <ChatPage key={`${second}/${third ?? ""}`} first={second} second={third} />
+      ) : (
+        <ModelsPage />
+      );
     case "rewards":
       return <RewardsPage />;
     default:

@@ -3,6 +3,7 @@ import { useQuery } from "@tanstack/react-query";
 import { catJson } from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
 import { useAccount } from "wagmi";
+import { readBaseModelCard } from "./lib/base-model-card.ts";
 import { BASE_MODELS, DATANETS, gql, MY_GRANTS } from "./lib/subgraph.ts";
 import type { BaseModelRow, DatanetRow, GrantRow } from "./lib/subgraph.ts";
 import { useProtocol } from "./protocol.tsx";
@@ -99,5 +100,17 @@ export function useOpenBalance() {
         functionName: "balanceOf",
         args: [address as Address],
       }),
+  });
+}
+
+/** A base model's card (size, context, recommended settings) from its IPFS file set, verified. */
+export function useBaseModelCard(base: BaseModelRow | undefined) {
+  const { store } = useProtocol();
+  return useQuery({
+    queryKey: ["base-model-card", base?.cid],
+    enabled: Boolean(base),
+    staleTime: Infinity,
+    retry: 1,
+    queryFn: ({ signal }) => readBaseModelCard(store, base!, signal),
   });
 }

@@ -16,6 +16,7 @@ import {
   parseDeployments,
   revokeAccess,
 } from "@tributary/sdk/chain/browser";
+import { splitEval } from "@tributary/engine";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { demoAccount, demoAccounts } from "../../scripts/stack/accounts.ts";
@@ -32,7 +33,54 @@ const shot = async (p: Page, name: string) => {
   if (SHOTS) await p.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 };
 
-describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, () => {
+/** Word-level ROUGE-L F1 (longest common subsequence of lower-cased words). */
+function rougeL(candidate: string, reference: string): number {
+  const words = (x: string) => x.toLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];
+  const a = words(candidate);
+  const b = words(reference);
+  if (!a.length || !b.length) return 0;
+  let prev = new Array<number>(b.length + 1).fill(0);
+  for (const w of a) {
+    const row = [0];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = w === b[j - 1] ? prev[j - 1] + 1 : Math.max(prev[j], row[j - 1]);
+    prev = row;
+  }
+  const lcs = prev[b.length];
+  if (lcs === 0) return 0;
+  const p = lcs / a.length;
+  const r = lcs / b.length;
+  return (2 * p * r) / (p + r);
+}
+
+/**
+ * The cooking Datanet's record for `question`, checked to be one the job trains on: an approved
+ * contribution up to version 4 (demo.json) and not in the eval split the trainer node holds out (the
+ * engine's seeded split over the job's records, seed and fraction as the card recommends).
+ */
+function trainedRecord(question: string): { system: string; question: string; answer: string } {
+  const seedDir = path.join(import.meta.dirname, "..", "..", "scripts", "seed-data");
+  const demo = JSON.parse(fs.readFileSync(path.join(seedDir, "demo.json"), "utf8")) as {
+    datanets: Array<{ key: string; contributions: Array<{ records: [number, number]; status: string }> }>;
+  };
+  const approved = demo.datanets
+    .find((d) => d.key === "cooking")!
+    .contributions.filter((c) => c.status === "approved")
+    .flatMap((c) => Array.from({ length: c.records[1] - c.records[0] }, (_, i) => c.records[0] + i));
+  const lines = fs.readFileSync(path.join(seedDir, "cooking-qa.jsonl"), "utf8").trim().split("\n");
+  const records = lines.map(
+    (l) => (JSON.parse(l) as { messages: Array<{ role: string; content: string }> }).messages,
+  );
+  const at = records.findIndex((m) => m.some((x) => x.role === "user" && x.content === question));
+  assert.ok(approved.includes(at), `"${question}" is in an approved contribution`);
+  const { eval: held } = splitEval(approved, 0.1, 42);
+  assert.ok(!held.includes(at), `"${question}" is held out for evaluation; pick a trained question`);
+  const m = records[at];
+  const content = (role: string) => m.find((x) => x.role === role)!.content;
+  return { system: content("system"), question, answer: content("assistant") };
+}
+
+describe("web app, end to end", { timeout: 1_800_000, skip: browserMissing() }, () => {
   let stack: TestStack;
   let browser: Browser;
   let context: BrowserContext;
@@ -122,9 +170,14 @@ describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, ()
     await page.getByTestId("datanet-2").getByTestId("access-yes").waitFor();
   });
 
-  it("goes through the wizard: inline errors, a revert as a sentence, then the job is posted", async () => {
-    await page.getByRole("navigation").getByRole("link", { name: "Fine-tune" }).click();
+  it("goes through the wizard: the model's recommended settings, inline errors, a revert as a sentence, then the job is posted with the defaults", async () => {
+    const fineTune = page.getByRole("navigation").getByRole("link", { name: "Fine-tune" });
+    await fineTune.click();
     await page.getByText("tributary-austen-4m").click();
+    // The base model's card, read from its IPFS file set: size and context.
+    const card = page.getByTestId("model-card");
+    await card.waitFor({ timeout: 30_000 });
+    assert.match(await card.innerText(), /3\.8M parameters, context 512 tokens, LlamaForCausalLM/);
     await page.getByRole("button", { name: "Next" }).click();
     // Data step: nothing chosen yet -> the schema's error next to the field.
     await page.getByTestId("use-datanet-1").waitFor({ timeout: 20_000 });
@@ -133,26 +186,66 @@ describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, ()
     assert.match(await page.getByTestId("error-data").innerText(), /at least one Datanet/);
     await page.getByTestId("use-datanet-1").check();
     await page.getByRole("button", { name: "Next" }).click();
-    // Method step: a bad learning rate blocks the step with a plain message.
+    // Method step: every setting prefilled from the card, with its reason next to it.
+    const value = (name: string) => page.locator(`input[name="${name}"]`).inputValue();
+    assert.equal(await value("learningRate"), "0.01");
+    assert.equal(await value("epochs"), "30");
+    assert.equal(await value("maxSeqLength"), "512");
+    assert.equal(await value("rank"), "16");
+    assert.equal(await value("alpha"), "32");
+    const adapted = await page
+      .locator('[data-field="targetModules"] label.choice')
+      .evaluateAll((labels) =>
+        labels.filter((l) => l.querySelector("input")?.checked).map((l) => l.textContent?.trim()),
+      );
+    assert.deepEqual(adapted, ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]);
+    assert.match(
+      await page.getByTestId("note-learningRate").innerText(),
+      /0\.01: measured on the demo Q&A data/,
+    );
+    assert.match(await page.getByTestId("note-epochs").innerText(), /30 passes/);
+    assert.match(await page.getByTestId("note-maxSeqLength").innerText(), /context is 512/);
+    assert.equal(await page.locator('input[name="maxSeqLength"]').getAttribute("max"), "512");
+    // A max length above the context and a bad learning rate block the step with plain messages.
+    await page.locator('input[name="maxSeqLength"]').fill("1024");
     await page.locator('input[name="learningRate"]').fill("abc");
-    await page.locator('input[name="epochs"]').fill("1");
     await page.getByRole("button", { name: "Next" }).click();
+    assert.equal(
+      await page.getByTestId("error-maxSeqLength").innerText(),
+      "at most 512 tokens: tributary-austen-4m's context is 512 tokens",
+    );
     assert.equal(await page.getByTestId("error-learningRate").innerText(), "enter a number");
     await shot(page, "03-wizard-error");
     await page.locator('input[name="learningRate"]').fill("5");
     assert.match(await page.getByTestId("error-learningRate").innerText(), /at most 1/);
-    await page.locator('input[name="learningRate"]').fill("0.0003");
-    await page.getByTestId("error-learningRate").waitFor({ state: "detached" });
+
+    // Start over (leaving the page drops the form) and post with the defaults: no setting touched.
+    await page.getByRole("navigation").getByRole("link", { name: "My jobs" }).click();
+    await fineTune.click();
+    await page.getByText("tributary-austen-4m").click();
+    await page.getByTestId("model-card").waitFor({ timeout: 30_000 });
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("use-datanet-1").check();
+    await page.getByRole("button", { name: "Next" }).click();
+    await page.getByTestId("recommended-for").waitFor();
+    await shot(page, "03b-wizard-recommended");
     await page.getByRole("button", { name: "Next" }).click();
     // Budget step.
     await page.locator('input[name="budget"]').fill("20");
     await page.getByRole("button", { name: "Next" }).click();
     await page.getByRole("button", { name: "Approve & post job" }).waitFor();
-    assert.match(
-      (await page.locator(".review pre").textContent()) ?? "",
-      /"learningRate": 0\.0003/,
-      "the pinned spec has the value typed",
+    const pinned = JSON.parse((await page.locator(".review pre").textContent()) ?? "{}") as {
+      lora: { r: number; alpha: number; dropout: number; targetModules: string[] };
+      training: { learningRate: number; epochs: number; maxSeqLength: number; warmupRatio: number };
+    };
+    assert.deepEqual(
+      [pinned.training.learningRate, pinned.training.epochs, pinned.training.maxSeqLength],
+      [0.01, 30, 512],
+      "the pinned spec has the card's recommended settings",
     );
+    assert.deepEqual([pinned.lora.r, pinned.lora.alpha, pinned.lora.dropout], [16, 32, 0]);
+    assert.equal(pinned.lora.targetModules.length, 7);
+    assert.equal(pinned.training.warmupRatio, 0.05, "settings the form does not show come from the card too");
 
     // Alice revokes the builder's grant behind the app's back: posting now reverts on chain.
     const alice = await asAlice();
@@ -196,43 +289,75 @@ describe("web app, end to end", { timeout: 420_000, skip: browserMissing() }, ()
     assert.ok(Number(await chart.getAttribute("data-points")) >= 1, "the chart has points");
     await shot(page, "05-training");
     assert.match(await page.getByTestId("progress").innerText(), /\d+ \/ \d+\s*steps/);
-    await page.getByTestId("job-status").filter({ hasText: "submitted" }).waitFor({ timeout: 180_000 });
+    // 30 epochs (the card's recommendation) on the cooking Datanet's 18 training records: 150 steps, 5-10 minutes on the stack's wasm kernel on a busy 2-core machine
+    await page.getByTestId("job-status").filter({ hasText: "submitted" }).waitFor({ timeout: 900_000 });
     assert.ok(Number(await chart.getAttribute("data-points")) >= 2, "the whole curve is drawn");
     await shot(page, "06-submitted");
   });
 
-  it("with a trainer node: accepting the result mints a model that answers in the chat; the API panel names it", async () => {
+  it("with a trainer node: accepting the result mints a model; side by side, it answers a trained question as its record does and the base does not", async () => {
     assert.ok(jobId, "a job was posted");
     await page.getByRole("button", { name: "Accept the result now" }).click();
     await page.getByTestId("job-status").filter({ hasText: "finalized" }).waitFor({ timeout: 60_000 });
     const chatLink = page.getByRole("link", { name: "Chat with it" });
     await chatLink.waitFor({ timeout: 20_000 });
-    await chatLink.click();
-    const apiId = decodeURIComponent(/#\/chat\/(.+)$/.exec(page.url())![1]);
+    const chatUrl = await chatLink.getAttribute("href");
+    const apiId = decodeURIComponent(/#\/chat\/(.+)$/.exec(chatUrl ?? "")![1]);
     assert.match(apiId, /^model-\d+$/);
     modelId = BigInt(apiId.slice("model-".length));
+    // The Models page lists it next to the base model.
+    await page.getByRole("navigation").getByRole("link", { name: "Models & chat" }).click();
+    await page.getByRole("cell", { name: apiId, exact: true }).waitFor({ timeout: 20_000 });
+    await page.getByRole("cell", { name: "tributary-austen-4m", exact: true }).waitFor();
+    // From the finalized job: the base model (left) against the new model (right).
+    await page.goto(`${web}/${chatUrl}`);
+    const base = page.getByTestId("column-0");
+    const tuned = page.getByTestId("column-1");
+    await tuned.waitFor({ timeout: 30_000 });
+    assert.equal(await base.getAttribute("data-model"), "tributary-austen-4m");
+    assert.equal(await tuned.getAttribute("data-model"), apiId);
     const snippet = page.getByTestId("api-snippet");
     assert.match(await snippet.innerText(), new RegExp(`"model": "${apiId}"`));
     assert.match(
       await snippet.innerText(),
       new RegExp(`${stack.url("TRIBUTARY_TRAINER_PORT")}/v1/chat/completions`),
     );
-    // The Models page lists it next to the base model, with a way back to this chat.
-    await page.getByRole("navigation").getByRole("link", { name: "Models & chat" }).click();
-    await page.getByRole("cell", { name: apiId, exact: true }).waitFor({ timeout: 20_000 });
-    await page.getByRole("cell", { name: "tributary-austen-4m", exact: true }).waitFor();
-    await page
-      .getByRole("row", { name: new RegExp(`^${apiId}\\b`) })
-      .getByRole("link", { name: "Chat" })
-      .click();
-    await page.getByLabel("Message").fill("How do I keep pasta from sticking?");
+
+    // A question the job trained on (its record is in the training split, not the held-out one), asked
+    // as the records ask it: with their system prompt.
+    const record = trainedRecord("How long should I rest a steak after cooking?");
+    await page.getByText("Settings").click();
+    await page.getByLabel("System prompt").fill(record.system);
+    await page.getByLabel("Message").fill(record.question);
     await page.getByRole("button", { name: "Send" }).click();
-    const answer = page.getByTestId("msg-assistant").last();
-    await page.getByRole("button", { name: "Send" }).waitFor({ timeout: 120_000 });
-    const text = (await answer.innerText()).trim();
-    assert.ok(text.length > 0, "the model answered");
-    await shot(page, "07-chat");
-    assert.doesNotMatch((await answer.getAttribute("class")) ?? "", /error/, `not an error: ${text}`);
+    await page.getByRole("button", { name: "Stop" }).waitFor();
+    await page.getByRole("button", { name: "Send" }).waitFor({ timeout: 180_000 });
+    const answerOf = async (col: typeof base) => {
+      const msg = col.getByTestId("msg-assistant").last();
+      assert.doesNotMatch((await msg.getAttribute("class")) ?? "", /error/, await msg.innerText());
+      return (await msg.getByTestId("msg-text").innerText()).trim();
+    };
+    await tuned.getByTestId("citations").waitFor({ timeout: 10_000 });
+    const citations = await tuned.getByTestId("citations").innerText();
+    const tunedText = await answerOf(tuned);
+    const baseText = await answerOf(base);
+    await shot(page, "07-chat-side-by-side");
+    const tunedScore = rougeL(tunedText, record.answer);
+    const baseScore = rougeL(baseText, record.answer);
+    assert.ok(tunedScore >= 0.6, `fine-tuned ROUGE-L ${tunedScore.toFixed(2)} >= 0.6: ${tunedText}`);
+    assert.ok(baseScore <= 0.3, `base ROUGE-L ${baseScore.toFixed(2)} <= 0.3: ${baseText}`);
+    assert.match(citations, /Datanet #1, contribution #\d+ by 0x/, "the answer cites its contribution");
+    assert.equal(await base.getByTestId("citations").count(), 0, "the base model cites nothing");
+
+    // On a phone (375 px) the columns stack and nothing overflows sideways.
+    await page.setViewportSize({ width: 375, height: 800 });
+    const [b0, b1] = [await base.boundingBox(), await tuned.boundingBox()];
+    assert.ok(b0 && b1 && b1.y >= b0.y + b0.height - 1, "the right column is below the left one");
+    assert.ok(b1.width <= 375, `column width ${b1.width}`);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(overflow <= 375, `page width ${overflow} at 375 px`);
+    await shot(page, "07b-chat-375px");
+    await page.setViewportSize({ width: 1280, height: 720 });
   });
 
   it("with a trainer node: a contributor sees their attribution share and claims revenue", async () => {

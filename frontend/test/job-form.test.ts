@@ -1,10 +1,21 @@
-// The wizard's form -> job spec -> field errors, checked against the SDK's job-spec schema.
+// The wizard's form -> job spec -> field errors, checked against the SDK's job-spec schema; the form's
+// defaults from a base model's card (the committed demo model's, and one derived from a config).
 import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
 import { describe, it } from "node:test";
-import { parseJobSpec } from "@tributary/sdk/schemas";
+import { cardFromConfig, parseBaseModelCard, parseJobSpec } from "@tributary/sdk/schemas";
 import { parseEther } from "viem";
-import { DEFAULT_FORM, specInputOf, stepErrors, validateJobForm } from "../src/lib/job-form.ts";
-import type { JobForm } from "../src/lib/job-form.ts";
+import {
+  applyCard,
+  cardNote,
+  DEFAULT_FORM,
+  specInputOf,
+  stepErrors,
+  TARGET_MODULES,
+  validateJobForm,
+} from "../src/lib/job-form.ts";
+import type { FormField, JobForm } from "../src/lib/job-form.ts";
 
 const good: JobForm = {
   ...DEFAULT_FORM,
@@ -90,5 +101,99 @@ describe("job form", () => {
     const spec = specInputOf({ ...good, batchSize: " " }) as { training: { batchSize: number } };
     assert.ok(Number.isNaN(spec.training.batchSize));
     assert.equal(validateJobForm({ ...good, batchSize: "" }).errors.batchSize, "enter a number");
+  });
+});
+
+describe("job form from a base model's card", () => {
+  const card = parseBaseModelCard(
+    JSON.parse(
+      fs.readFileSync(
+        path.join(
+          import.meta.dirname,
+          "..",
+          "..",
+          "engine",
+          "models",
+          "tributary-austen-4m",
+          "tributary-model.json",
+        ),
+        "utf8",
+      ),
+    ),
+  );
+  // A bigger model's card derived from its config (recommendations by size).
+  const big = cardFromConfig("big-1b", {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    vocab_size: 32000,
+    hidden_size: 2048,
+    intermediate_size: 5632,
+    num_hidden_layers: 22,
+    num_attention_heads: 32,
+    num_key_value_heads: 4,
+    max_position_embeddings: 2048,
+  });
+
+  it("prefills every setting with the card's recommendation, and the spec carries the hidden ones", () => {
+    const form = applyCard(good, card, new Set());
+    assert.equal(form.learningRate, "0.01");
+    assert.equal(form.epochs, "30");
+    assert.equal(form.maxSeqLength, "512");
+    assert.equal(form.rank, "16");
+    assert.equal(form.alpha, "32");
+    assert.equal(form.method, "lora");
+    assert.deepEqual(form.targetModules, [...TARGET_MODULES]);
+    const v = validateJobForm(form, { card });
+    assert.deepEqual(v.errors, {});
+    assert.equal(v.spec!.lora.dropout, 0, "dropout from the card, not the schema's 0.05");
+    assert.equal(v.spec!.training.warmupRatio, 0.05);
+    assert.equal(v.spec!.evalSplit, 0.1);
+    assert.match(cardNote(card, "learningRate")!, /^0\.01: /);
+    assert.match(cardNote(card, "maxSeqLength")!, /context is 512/);
+    assert.equal(cardNote(card, "budget"), undefined, "no note for what the card does not set");
+  });
+
+  it("keeps the fields the person edited when the base model changes, re-applies the others", () => {
+    const edited = new Set<FormField>(["epochs", "targetModules"]);
+    const mine = { ...applyCard(good, card, new Set()), epochs: "7", targetModules: ["q_proj"] };
+    const switched = applyCard(mine, big, edited);
+    assert.equal(switched.epochs, "7");
+    assert.deepEqual(switched.targetModules, ["q_proj"]);
+    assert.equal(switched.learningRate, String(big.recommended.training.learningRate));
+    assert.notEqual(switched.learningRate, "0.01");
+    assert.equal(switched.maxSeqLength, "2048");
+    assert.equal(switched.budget, mine.budget, "non-settings untouched");
+    // and back: the untouched fields follow the card again
+    const back = applyCard(switched, card, edited);
+    assert.equal(back.learningRate, "0.01");
+    assert.equal(back.maxSeqLength, "512");
+    assert.equal(back.epochs, "7");
+  });
+
+  it("a setting the card leaves out goes back to the generic default", () => {
+    const sparse = { ...card, recommended: { method: "lora" as const, lora: {}, training: {} } };
+    const form = applyCard({ ...good, epochs: "30", rank: "16" }, sparse, new Set());
+    assert.equal(form.epochs, DEFAULT_FORM.epochs);
+    assert.equal(form.rank, DEFAULT_FORM.rank);
+    assert.equal(form.maxSeqLength, "512", "no recommended length: the whole context");
+    // a model without a card: every untouched setting back to the generic defaults
+    const none = applyCard(
+      { ...applyCard(good, card, new Set()), epochs: "9" },
+      undefined,
+      new Set(["epochs"]),
+    );
+    assert.equal(none.learningRate, DEFAULT_FORM.learningRate);
+    assert.equal(none.epochs, "9");
+  });
+
+  it("does not accept a max length above the model's context and names the context", () => {
+    const form = applyCard(good, card, new Set());
+    const v = validateJobForm({ ...form, maxSeqLength: "513" }, { card });
+    assert.equal(v.errors.maxSeqLength, "at most 512 tokens: tributary-austen-4m's context is 512 tokens");
+    assert.equal(v.spec, undefined, "nothing to post");
+    assert.equal(validateJobForm({ ...form, maxSeqLength: "512" }, { card }).errors.maxSeqLength, undefined);
+    // a card never prefills more than the context
+    const short = { ...card, contextLength: 256 };
+    assert.equal(applyCard(good, short, new Set()).maxSeqLength, "256");
   });
 });

@@ -4,12 +4,15 @@ import type { ReactNode } from "react";
 export function Field({
   label,
   hint,
+  note,
   error,
   children,
   name,
 }: {
   label: string;
   hint?: string;
+  /** Why the prefilled value (the base model card's note). */
+  note?: string;
   error?: string;
   name: string;
   children: ReactNode;
@@ -20,6 +23,11 @@ export function Field({
         <span className="label">{label}</span>
         {children}
       </label>
+      {note && (
+        <p className="note" data-testid={`note-${name}`}>
+          Recommended: {note}
+        </p>
+      )}
       {hint && <p className="hint">{hint}</p>}
       {error && (
         <p className="field-error" role="alert" data-testid={`error-${name}`}>

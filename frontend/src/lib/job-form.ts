@@ -2,7 +2,7 @@
 // to show next to each field. The spec is validated with the SDK's `tributary/job-spec@1` schema, so the
 // wizard accepts exactly what a trainer node will.
 import { fieldIssues, JobSpec } from "@tributary/sdk/schemas";
-import type { JobSpecInput } from "@tributary/sdk/schemas";
+import type { BaseModelCard, JobSpecInput, RecommendedSettings } from "@tributary/sdk/schemas";
 import { parseEther } from "viem";
 
 export interface DataChoice {
@@ -38,7 +38,7 @@ export const TARGET_MODULES = [
   "down_proj",
 ] as const;
 
-/** Defaults that work for a small model and a small Datanet (LLaMA-Factory-like). */
+/** Generic defaults until the chosen base model's card is read (its recommended settings then replace them). */
 export const DEFAULT_FORM: JobForm = {
   baseModel: "",
   data: [],
@@ -64,7 +64,7 @@ export const HINTS: Record<FormField, string> = {
   method:
     "LoRA trains a small adapter next to the frozen model. QLoRA does the same on a compressed (4-bit) copy of the model: less memory, slightly less precise.",
   learningRate:
-    "How big each learning step is. Too high and training becomes unstable; too low and it learns little. 0.0002 is a good start.",
+    "How big each learning step is. Too high and training becomes unstable; too low and it learns little. Small models need larger steps than big ones.",
   epochs:
     "How many times training reads the whole data set. More epochs fit the data more closely; too many makes the model parrot it.",
   batchSize: "How many examples are averaged per step. Larger batches give smoother, slower steps.",
@@ -72,12 +72,68 @@ export const HINTS: Record<FormField, string> = {
   alpha: "How strongly the adapter's changes count (scaled by alpha / rank). Twice the rank is usual.",
   targetModules:
     "Which layers get an adapter. The attention query and value projections (q_proj, v_proj) are the usual choice.",
-  maxSeqLength: "Longest example, in tokens; longer ones are cut. The demo model reads at most 512.",
+  maxSeqLength: "Longest example, in tokens; longer ones are cut. At most the base model's context.",
   budget:
     "OPEN you escrow now. The trainer is paid from it when the job finishes; part of it goes to the Datanets as data fees.",
   durationHours:
     "How long the trainer has to deliver once it takes the job. If it misses the deadline it is penalised and the job reopens.",
 };
+
+/** The fine-tuning settings a base model's card recommends, by form field, with the card's `notes` key. */
+export const CARD_FIELDS = {
+  method: "method",
+  learningRate: "training.learningRate",
+  epochs: "training.epochs",
+  batchSize: "training.batchSize",
+  maxSeqLength: "training.maxSeqLength",
+  rank: "lora.r",
+  alpha: "lora.alpha",
+  targetModules: "lora.targetModules",
+} as const satisfies Partial<Record<FormField, string>>;
+export type CardField = keyof typeof CARD_FIELDS;
+
+type Card = Pick<BaseModelCard, "recommended" | "contextLength">;
+
+/** The form values a card recommends (max length within the context); undefined where it says nothing. */
+export function cardValues(card: Card): Partial<Pick<JobForm, CardField>> {
+  const r = card.recommended;
+  const str = (v: number | undefined) => (v === undefined ? undefined : String(v));
+  const maxLen = r.training.maxSeqLength ?? card.contextLength;
+  return {
+    method: r.method,
+    learningRate: str(r.training.learningRate),
+    epochs: str(r.training.epochs),
+    batchSize: str(r.training.batchSize),
+    maxSeqLength: String(Math.min(maxLen, card.contextLength)),
+    rank: str(r.lora.r),
+    alpha: str(r.lora.alpha),
+    targetModules: r.lora.targetModules ? [...r.lora.targetModules] : undefined,
+  };
+}
+
+/**
+ * The form with the card's recommendations in every setting the person has not edited (a setting the
+ * card leaves out, or every setting when the model has no card, goes back to the generic default);
+ * edited settings are kept as typed.
+ */
+export function applyCard(form: JobForm, card: Card | undefined, edited: ReadonlySet<FormField>): JobForm {
+  const values = card ? cardValues(card) : {};
+  const out: JobForm = { ...form };
+  for (const f of Object.keys(CARD_FIELDS) as CardField[]) {
+    if (edited.has(f)) continue;
+    (out as Record<CardField, unknown>)[f] = values[f] ?? DEFAULT_FORM[f];
+  }
+  return out;
+}
+
+/** The card's one-line reason for a setting, if it gives one. */
+export function cardNote(
+  card: Pick<BaseModelCard, "notes"> | undefined,
+  field: FormField,
+): string | undefined {
+  const key = (CARD_FIELDS as Partial<Record<FormField, string>>)[field];
+  return key ? card?.notes[key] : undefined;
+}
 
 /** Which fields each wizard step owns (errors on a later step do not block an earlier one). */
 export const STEP_FIELDS = {
@@ -107,24 +163,30 @@ function num(text: string): number {
   return t === "" ? NaN : Number(t);
 }
 
-/** The job spec the form describes (not yet validated). */
-export function specInputOf(form: JobForm): JobSpecInput {
+/**
+ * The job spec the form describes (not yet validated). The settings the form does not show (dropout,
+ * scheduler, warm-up, eval split, ...) come from the base model's recommendations when given.
+ */
+export function specInputOf(form: JobForm, recommended?: RecommendedSettings): JobSpecInput {
   return {
     schema: "tributary/job-spec@1",
     baseModel: form.baseModel,
     method: form.method,
     lora: {
+      ...recommended?.lora,
       r: num(form.rank),
       alpha: num(form.alpha),
       targetModules: form.targetModules,
     },
     training: {
+      ...recommended?.training,
       learningRate: num(form.learningRate),
       epochs: num(form.epochs),
       batchSize: num(form.batchSize),
       maxSeqLength: num(form.maxSeqLength),
     },
     data: form.data.map((d) => ({ datanetId: d.datanetId, version: d.version })),
+    ...(recommended?.evalSplit !== undefined ? { evalSplit: recommended.evalSplit } : {}),
   };
 }
 
@@ -143,10 +205,16 @@ function plain(message: string): string {
   return message.replace(/^Invalid input: /, "");
 }
 
-/** Validates the whole form; `errors` maps each bad field to what is wrong with it. */
-export function validateJobForm(form: JobForm, opts: { balanceWei?: bigint } = {}): Validated {
+/**
+ * Validates the whole form; `errors` maps each bad field to what is wrong with it. With the base model's
+ * card, the max length must fit its context and the hidden settings come from its recommendations.
+ */
+export function validateJobForm(
+  form: JobForm,
+  opts: { balanceWei?: bigint; card?: Pick<BaseModelCard, "name" | "contextLength" | "recommended"> } = {},
+): Validated {
   const errors: FieldErrors = {};
-  const parsed = JobSpec.safeParse(specInputOf(form));
+  const parsed = JobSpec.safeParse(specInputOf(form, opts.card?.recommended));
   if (!parsed.success) {
     for (const issue of fieldIssues(parsed.error.issues)) {
       const field = PATH_TO_FIELD.find(([re]) => re.test(issue.path))?.[1];
@@ -157,6 +225,10 @@ export function validateJobForm(form: JobForm, opts: { balanceWei?: bigint } = {
   // Trainer nodes train whole epochs only.
   if (!errors.epochs && !Number.isInteger(num(form.epochs))) errors.epochs = "use a whole number of epochs";
   if (!errors.baseModel && form.baseModel === "") errors.baseModel = "choose a base model";
+  const context = opts.card?.contextLength;
+  if (!errors.maxSeqLength && context !== undefined && num(form.maxSeqLength) > context) {
+    errors.maxSeqLength = `at most ${context} tokens: ${opts.card!.name}'s context is ${context} tokens`;
+  }
 
   let budgetWei: bigint | undefined;
   try {
@@ -178,7 +250,7 @@ export function validateJobForm(form: JobForm, opts: { balanceWei?: bigint } = {
   else durationSeconds = Math.round(hours * 3600);
 
   return {
-    spec: parsed.success ? parsed.data : undefined,
+    spec: parsed.success && !errors.maxSeqLength ? parsed.data : undefined,
     budgetWei,
     durationSeconds,
     errors,

@@ -39,6 +39,15 @@ export interface ChatMessage {
   content: string;
 }
 
+/** A span of an answer found verbatim in a training contribution (trainer node, `tributary.citations`). */
+export interface Citation {
+  datanet_id: string;
+  contribution_id: string;
+  contributor: string;
+  text: string;
+  tokens: number;
+}
+
 export class ChatStreamError extends Error {
   readonly status?: number;
   constructor(message: string, status?: number) {
@@ -50,14 +59,14 @@ export class ChatStreamError extends Error {
 
 /**
  * POSTs a streaming chat completion and calls `onDelta` with each piece of the answer; resolves with the
- * whole answer and the finish reason.
+ * whole answer, the finish reason and the citations the last chunk carries (models the node trained).
  */
 export async function streamChat(
   apiUrl: string,
   body: { model: string; messages: ChatMessage[]; max_tokens?: number; temperature?: number },
   onDelta: (text: string) => void,
   signal?: AbortSignal,
-): Promise<{ text: string; finishReason?: string }> {
+): Promise<{ text: string; finishReason?: string; citations: Citation[] }> {
   let res: Response;
   try {
     res = await fetch(`${apiUrl}/chat/completions`, {
@@ -87,14 +96,16 @@ export async function streamChat(
   const reader = res.body.getReader();
   let text = "";
   let finishReason: string | undefined;
+  let citations: Citation[] = [];
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     for (const msg of parser.feed(decoder.decode(value, { stream: true }))) {
-      if (msg.data === "[DONE]") return { text, finishReason };
+      if (msg.data === "[DONE]") return { text, finishReason, citations };
       const chunk = JSON.parse(msg.data) as {
         choices?: Array<{ delta?: { content?: string }; finish_reason?: string | null }>;
         error?: { message?: string };
+        tributary?: { citations?: Citation[] };
       };
       if (chunk.error) throw new ChatStreamError(chunk.error.message ?? "The model failed to answer.");
       const choice = chunk.choices?.[0];
@@ -104,7 +115,8 @@ export async function streamChat(
         onDelta(piece);
       }
       if (choice?.finish_reason) finishReason = choice.finish_reason;
+      if (Array.isArray(chunk.tributary?.citations)) citations = chunk.tributary.citations;
     }
   }
-  return { text, finishReason };
+  return { text, finishReason, citations };
 }

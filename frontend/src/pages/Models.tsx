@@ -1,22 +1,18 @@
-// Models the trainer node serves (base models and fine-tuned versions), a streaming chat with one, and
-// the API panel with the exact calls for its model id.
+// Models the trainer node serves (base models and fine-tuned versions), a side-by-side streaming chat
+// comparing two of the same base (a fine-tune against its base by default), and the API panel with the
+// exact calls for a model id.
 import { useQuery } from "@tanstack/react-query";
 import { useRef, useState } from "react";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
+import { comparableWith, defaultPair, describe, pairRoute } from "../lib/compare.ts";
+import type { ServedModel } from "../lib/compare.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { formatTime, shortAddress } from "../lib/format.ts";
 import { curlSnippet, openAiJsSnippet, openAiPythonSnippet } from "../lib/snippets.ts";
 import { streamChat } from "../lib/sse.ts";
-import type { ChatMessage } from "../lib/sse.ts";
+import type { ChatMessage, Citation } from "../lib/sse.ts";
 import { useProtocol } from "../protocol.tsx";
-import { Link } from "../router.tsx";
-
-interface ServedModel {
-  id: string;
-  created?: number;
-  owned_by?: string;
-  tributary?: { kind?: string; base_model?: string; model_id?: string | null };
-}
+import { Link, navigate } from "../router.tsx";
 
 class TrainerApiError extends Error {
   constructor(message: string) {
@@ -99,91 +95,224 @@ export function ModelsPage() {
 
 interface Turn extends ChatMessage {
   error?: boolean;
+  citations?: Citation[];
 }
 
-export function ChatPage({ modelId }: { modelId: string }) {
+/** A chat with one or two models of the same base: each prompt goes to both, both answers stream at once. */
+export function ChatPage({ first, second }: { first: string; second?: string }) {
   const { config } = useProtocol();
-  const [turns, setTurns] = useState<Turn[]>([]);
+  const models = useServedModels();
+  const [left, right] = models.data ? defaultPair(models.data, first, second) : [first, second];
+  const ids = right ? [left, right] : [left];
+  const [turns, setTurns] = useState<Record<string, Turn[]>>({});
   const [input, setInput] = useState("");
+  const [system, setSystem] = useState("");
+  const [temperature, setTemperature] = useState("0");
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | null>(null);
+  const served = (id: string) => models.data?.find((m) => m.id === id);
 
   const send = async () => {
     const text = input.trim();
     if (!text || busy) return;
-    const history: ChatMessage[] = [
-      ...turns.filter((t) => !t.error),
-      { role: "user" as const, content: text },
-    ].map(({ role, content }) => ({ role, content }));
-    setTurns((t) => [...t, { role: "user", content: text }, { role: "assistant", content: "" }]);
+    const temp = Number(temperature);
     setInput("");
     setBusy(true);
     abort.current = new AbortController();
-    const appendToLast = (f: (t: Turn) => Turn) =>
-      setTurns((ts) => [...ts.slice(0, -1), f(ts[ts.length - 1])]);
-    try {
-      await streamChat(
-        config.proxied.trainer,
-        { model: modelId, messages: history, max_tokens: 200 },
-        (piece) => appendToLast((t) => ({ ...t, content: t.content + piece })),
-        abort.current.signal,
-      );
-    } catch (e) {
-      if ((e as Error).name !== "AbortError")
-        appendToLast((t) => ({ ...t, content: errorMessage(e), error: true }));
-    } finally {
-      setBusy(false);
-    }
+    const signal = abort.current.signal;
+    const history = (id: string): ChatMessage[] => [
+      ...(system.trim() ? [{ role: "system" as const, content: system.trim() }] : []),
+      ...(turns[id] ?? []).filter((t) => !t.error).map(({ role, content }) => ({ role, content })),
+      { role: "user", content: text },
+    ];
+    const asked = Object.fromEntries(ids.map((id) => [id, history(id)]));
+    setTurns((all) => {
+      const next = { ...all };
+      for (const id of ids)
+        next[id] = [...(all[id] ?? []), { role: "user", content: text }, { role: "assistant", content: "" }];
+      return next;
+    });
+    const updateLast = (id: string, f: (t: Turn) => Turn) =>
+      setTurns((all) => {
+        const ts = all[id] ?? [];
+        return { ...all, [id]: [...ts.slice(0, -1), f(ts[ts.length - 1])] };
+      });
+    // both requests go out at once; each column fills as its model writes
+    await Promise.all(
+      ids.map(async (id) => {
+        try {
+          const r = await streamChat(
+            config.proxied.trainer,
+            {
+              model: id,
+              messages: asked[id],
+              max_tokens: 200,
+              temperature: Number.isFinite(temp) ? temp : 0,
+            },
+            (piece) => updateLast(id, (t) => ({ ...t, content: t.content + piece })),
+            signal,
+          );
+          updateLast(id, (t) => ({ ...t, citations: r.citations }));
+        } catch (e) {
+          if ((e as Error).name !== "AbortError")
+            updateLast(id, (t) => ({ ...t, content: errorMessage(e), error: true }));
+        }
+      }),
+    );
+    setBusy(false);
+  };
+
+  const choose = (column: 0 | 1, id: string) => {
+    const pair = column === 0 ? [id, right] : [left, id || undefined];
+    navigate(pairRoute(pair[0]!, pair[1]));
   };
 
   return (
     <section className="chat-page">
       <h1>
-        Chat with <code>{modelId}</code>
+        {right ? (
+          <>
+            Compare <code>{left}</code> and <code>{right}</code>
+          </>
+        ) : (
+          <>
+            Chat with <code>{left}</code>
+          </>
+        )}
       </h1>
-      <div className="chat-layout">
-        <div className="chat">
-          <div className="messages" data-testid="messages">
-            {turns.length === 0 && (
-              <p className="muted">Ask something. Answers stream in as the model writes them.</p>
-            )}
-            {turns.map((t, i) => (
-              <div
-                key={i}
-                className={`msg ${t.role}${t.error ? " error" : ""}`}
-                data-testid={`msg-${t.role}`}
-              >
-                {t.content || (busy && i === turns.length - 1 ? "…" : "")}
+      <p className="lead">
+        Each message goes to {right ? "both models" : "the model"}; answers stream in side by side as they are
+        written. Temperature 0 answers greedily, so a difference is the model's, not chance.
+      </p>
+      {models.isError && <ErrorBox error={models.error} retry={() => void models.refetch()} />}
+      <div className={`compare${right ? " two" : ""}`} data-testid="compare">
+        {ids.map((id, column) => {
+          const m = served(id);
+          const other = column === 0 ? right : left;
+          const choices = models.data ? comparableWith(models.data, id).filter((c) => c.id !== other) : [];
+          return (
+            <div key={id} className="chat column" data-testid={`column-${column}`} data-model={id}>
+              <div className="column-head">
+                <label>
+                  <span className="muted">{column === 0 ? "Left" : "Right"}:</span>{" "}
+                  <select
+                    aria-label={column === 0 ? "Left model" : "Right model"}
+                    value={id}
+                    onChange={(e) => choose(column as 0 | 1, e.target.value)}
+                    disabled={busy}
+                  >
+                    <option value={id}>{id}</option>
+                    {choices.map((c) => (
+                      <option key={c.id} value={c.id}>
+                        {c.id}
+                      </option>
+                    ))}
+                  </select>
+                </label>
+                <span className="muted"> {describe(m, id)}</span>
               </div>
-            ))}
+              <Messages turns={turns[id] ?? []} busy={busy} />
+            </div>
+          );
+        })}
+        {!right && models.data && comparableWith(models.data, left).length > 0 && (
+          <div className="chat column add">
+            <label>
+              Compare with{" "}
+              <select aria-label="Right model" value="" onChange={(e) => choose(1, e.target.value)}>
+                <option value="">choose a model</option>
+                {comparableWith(models.data, left).map((c) => (
+                  <option key={c.id} value={c.id}>
+                    {c.id}
+                  </option>
+                ))}
+              </select>
+            </label>
           </div>
-          <form
-            className="composer"
-            onSubmit={(e) => {
-              e.preventDefault();
-              void send();
-            }}
-          >
-            <input
-              value={input}
-              onChange={(e) => setInput(e.target.value)}
-              placeholder="Type a message"
-              aria-label="Message"
-            />
-            {busy ? (
-              <button type="button" className="secondary" onClick={() => abort.current?.abort()}>
-                Stop
-              </button>
-            ) : (
-              <button type="submit" disabled={!input.trim()}>
-                Send
-              </button>
-            )}
-          </form>
-        </div>
-        <ApiPanel apiUrl={config.trainerApiUrl} modelId={modelId} />
+        )}
       </div>
+      <form
+        className="composer chat"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void send();
+        }}
+      >
+        <div className="composer-row">
+          <input
+            value={input}
+            onChange={(e) => setInput(e.target.value)}
+            placeholder="Type a message"
+            aria-label="Message"
+          />
+          {busy ? (
+            <button type="button" className="secondary" onClick={() => abort.current?.abort()}>
+              Stop
+            </button>
+          ) : (
+            <button type="submit" disabled={!input.trim() || !models.data}>
+              Send
+            </button>
+          )}
+        </div>
+        <details>
+          <summary>Settings</summary>
+          <div className="grid2">
+            <label className="field">
+              <span className="label">System prompt (sent to both)</span>
+              <input
+                value={system}
+                onChange={(e) => setSystem(e.target.value)}
+                aria-label="System prompt"
+                placeholder="e.g. the one the Datanet's records use"
+              />
+            </label>
+            <label className="field">
+              <span className="label">Temperature</span>
+              <input
+                value={temperature}
+                onChange={(e) => setTemperature(e.target.value)}
+                aria-label="Temperature"
+                inputMode="decimal"
+              />
+            </label>
+          </div>
+        </details>
+      </form>
+      <ApiPanel apiUrl={config.trainerApiUrl} modelId={right ?? left} />
     </section>
+  );
+}
+
+function Messages({ turns, busy }: { turns: Turn[]; busy: boolean }) {
+  return (
+    <div className="messages" data-testid="messages">
+      {turns.length === 0 && <p className="muted">Answers appear here as the model writes them.</p>}
+      {turns.map((t, i) => (
+        <div key={i} className={`msg ${t.role}${t.error ? " error" : ""}`} data-testid={`msg-${t.role}`}>
+          <span className="text" data-testid="msg-text">
+            {t.content || (busy && i === turns.length - 1 ? "…" : "")}
+          </span>
+          {t.citations && t.citations.length > 0 && <Citations citations={t.citations} />}
+        </div>
+      ))}
+    </div>
+  );
+}
+
+function Citations({ citations }: { citations: Citation[] }) {
+  return (
+    <div className="citations" data-testid="citations">
+      <p className="muted">From the training data:</p>
+      <ul>
+        {citations.map((c, i) => (
+          <li key={i}>
+            “{c.text.trim()}” — Datanet #{c.datanet_id}, contribution #{c.contribution_id} by{" "}
+            {shortAddress(c.contributor)}
+          </li>
+        ))}
+      </ul>
+    </div>
   );
 }
 

@@ -1,17 +1,35 @@
 // The fine-tuning wizard: base model -> data -> method and settings -> budget -> review, approve and post.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { postJob } from "@tributary/sdk/chain/browser";
-import { useMemo, useState } from "react";
+import type { BaseModelCard } from "@tributary/sdk/schemas";
+import { useEffect, useMemo, useState } from "react";
 import { formatEther } from "viem";
 import { useAccount } from "wagmi";
 import { Field } from "../components/Field.tsx";
 import { ConnectFirst } from "../components/Layout.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
-import { useBaseModels, useDatanetMeta, useDatanets, useMyAccess, useOpenBalance } from "../hooks.ts";
+import {
+  useBaseModelCard,
+  useBaseModels,
+  useDatanetMeta,
+  useDatanets,
+  useMyAccess,
+  useOpenBalance,
+} from "../hooks.ts";
+import { formatParameters } from "../lib/base-model-card.ts";
 import { formatDuration, formatOpen } from "../lib/format.ts";
-import { DEFAULT_FORM, HINTS, stepErrors, TARGET_MODULES, validateJobForm } from "../lib/job-form.ts";
-import type { FieldErrors, JobForm } from "../lib/job-form.ts";
+import {
+  applyCard,
+  CARD_FIELDS,
+  cardNote,
+  DEFAULT_FORM,
+  HINTS,
+  stepErrors,
+  TARGET_MODULES,
+  validateJobForm,
+} from "../lib/job-form.ts";
+import type { FieldErrors, FormField, JobForm } from "../lib/job-form.ts";
 import type { DatanetRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link, navigate } from "../router.tsx";
@@ -30,9 +48,26 @@ export function NewJobPage() {
   const [form, setForm] = useState<JobForm>(DEFAULT_FORM);
   const [step, setStep] = useState(0);
   const [shown, setShown] = useState<Set<StepKey>>(new Set());
+  // settings the person typed or ticked: a base model's recommendations never overwrite them
+  const [edited, setEdited] = useState<ReadonlySet<FormField>>(new Set());
   const balance = useOpenBalance();
-  const validated = useMemo(() => validateJobForm(form, { balanceWei: balance.data }), [form, balance.data]);
-  const set = <K extends keyof JobForm>(k: K, v: JobForm[K]) => setForm((f) => ({ ...f, [k]: v }));
+  const models = useBaseModels();
+  const base = models.data?.find((m) => m.name === form.baseModel);
+  const card = useBaseModelCard(base);
+  // the chosen model's card fills every setting not edited (again on each switch of base model)
+  useEffect(() => {
+    // a model without a readable card: the generic defaults, not the previous model's recommendations
+    if (card.data || card.isError) setForm((f) => applyCard(f, card.data, edited));
+    // `edited` is read, not watched: editing a field must not re-apply the card to the others
+  }, [card.data, card.isError]);
+  const validated = useMemo(
+    () => validateJobForm(form, { balanceWei: balance.data, card: card.data }),
+    [form, balance.data, card.data],
+  );
+  const set = <K extends keyof JobForm>(k: K, v: JobForm[K]) => {
+    if (k in CARD_FIELDS) setEdited((e) => new Set(e).add(k));
+    setForm((f) => ({ ...f, [k]: v }));
+  };
 
   if (!isConnected) return <ConnectFirst what="fine-tune a model" />;
   const key = STEPS[step][0];
@@ -65,11 +100,13 @@ export function NewJobPage() {
           next();
         }}
       >
-        {key === "model" && <ModelStep form={form} set={set} errors={errors} />}
+        {key === "model" && <ModelStep form={form} set={set} errors={errors} card={card} />}
         {key === "data" && <DataStep form={form} set={set} errors={errors} />}
-        {key === "method" && <MethodStep form={form} set={set} errors={errors} />}
+        {key === "method" && <MethodStep form={form} set={set} errors={errors} card={card} />}
         {key === "budget" && <BudgetStep form={form} set={set} errors={errors} balance={balance.data} />}
-        {key === "review" && <ReviewStep form={form} validated={validated} onEdit={setStep} />}
+        {key === "review" && (
+          <ReviewStep form={form} validated={validated} onEdit={setStep} card={card.data} />
+        )}
         {key !== "review" && (
           <div className="actions">
             {step > 0 && (
@@ -90,8 +127,38 @@ type StepProps = {
   set: <K extends keyof JobForm>(k: K, v: JobForm[K]) => void;
   errors: FieldErrors;
 };
+type CardQuery = ReturnType<typeof useBaseModelCard>;
 
-function ModelStep({ form, set, errors }: StepProps) {
+/** What the chosen base model is (size, context, architecture), from its card. */
+function ModelFacts({ card }: { card: CardQuery }) {
+  if (card.isPending && card.fetchStatus === "idle") return null;
+  if (card.isPending) return <Loading what="the model's card" />;
+  if (card.isError)
+    return (
+      <div className="state error" role="alert" data-testid="model-card-error">
+        <p>
+          No recommended settings for this model: {card.error.message} The generic defaults apply; check each
+          setting.
+        </p>
+      </div>
+    );
+  const c = card.data;
+  return (
+    <div className="model-card" data-testid="model-card">
+      <p>
+        <strong>{c.name}</strong>: {formatParameters(c.parameters)}, context{" "}
+        <span data-testid="model-context">{c.contextLength}</span> tokens, {c.architecture}
+        {c.license ? `, ${c.license}` : ""}.
+      </p>
+      {c.description && <p className="muted">{c.description}</p>}
+      <p className="muted">
+        The next steps start from the settings recommended for this model, each with the reason next to it.
+      </p>
+    </div>
+  );
+}
+
+function ModelStep({ form, set, errors, card }: StepProps & { card: CardQuery }) {
   const models = useBaseModels();
   if (models.isPending) return <Loading what="base models" />;
   if (models.isError) return <ErrorBox error={models.error} retry={() => void models.refetch()} />;
@@ -114,6 +181,7 @@ function ModelStep({ form, set, errors }: StepProps) {
           </label>
         ))}
       </div>
+      {form.baseModel && <ModelFacts card={card} />}
     </Field>
   );
 }
@@ -213,13 +281,16 @@ function NumberField({
   name,
   label,
   step,
-}: StepProps & { name: keyof JobForm; label: string; step?: string }) {
+  card,
+  max,
+}: StepProps & { name: keyof JobForm; label: string; step?: string; card?: BaseModelCard; max?: number }) {
   return (
-    <Field name={name} label={label} hint={HINTS[name]} error={errors[name]}>
+    <Field name={name} label={label} hint={HINTS[name]} note={cardNote(card, name)} error={errors[name]}>
       <input
         name={name}
         inputMode="decimal"
         step={step}
+        max={max}
         value={form[name] as string}
         onChange={(e) => set(name, e.target.value as never)}
         aria-invalid={Boolean(errors[name])}
@@ -228,11 +299,30 @@ function NumberField({
   );
 }
 
-function MethodStep(props: StepProps) {
+function MethodStep({ card: cardQuery, ...props }: StepProps & { card: CardQuery }) {
   const { form, set, errors } = props;
+  const card = cardQuery.data;
+  const field = { ...props, card };
   return (
     <>
-      <Field name="method" label="Method" hint={HINTS.method} error={errors.method}>
+      {card ? (
+        <p className="muted" data-testid="recommended-for">
+          Prefilled with the settings recommended for <strong>{card.name}</strong> (
+          {formatParameters(card.parameters)}, context {card.contextLength} tokens). A setting you change
+          stays as you set it.
+        </p>
+      ) : (
+        cardQuery.isError && (
+          <p className="muted">No recommended settings for this model: the generic defaults apply.</p>
+        )
+      )}
+      <Field
+        name="method"
+        label="Method"
+        hint={HINTS.method}
+        note={cardNote(card, "method")}
+        error={errors.method}
+      >
         <div className="choices row">
           {(["lora", "qlora"] as const).map((m) => (
             <label key={m} className="choice">
@@ -248,17 +338,23 @@ function MethodStep(props: StepProps) {
         </div>
       </Field>
       <div className="grid2">
-        <NumberField {...props} name="learningRate" label="Learning rate" />
-        <NumberField {...props} name="epochs" label="Epochs" />
-        <NumberField {...props} name="batchSize" label="Batch size" />
-        <NumberField {...props} name="maxSeqLength" label="Max length (tokens)" />
-        <NumberField {...props} name="rank" label="LoRA rank (r)" />
-        <NumberField {...props} name="alpha" label="LoRA alpha" />
+        <NumberField {...field} name="learningRate" label="Learning rate" />
+        <NumberField {...field} name="epochs" label="Epochs" />
+        <NumberField {...field} name="batchSize" label="Batch size" />
+        <NumberField
+          {...field}
+          name="maxSeqLength"
+          label={card ? `Max length (tokens, at most ${card.contextLength})` : "Max length (tokens)"}
+          max={card?.contextLength}
+        />
+        <NumberField {...field} name="rank" label="LoRA rank (r)" />
+        <NumberField {...field} name="alpha" label="LoRA alpha" />
       </div>
       <Field
         name="targetModules"
         label="Layers to adapt"
         hint={HINTS.targetModules}
+        note={cardNote(card, "targetModules")}
         error={errors.targetModules}
       >
         <div className="choices row">
@@ -311,10 +407,12 @@ function ReviewStep({
   form,
   validated,
   onEdit,
+  card,
 }: {
   form: JobForm;
   validated: ReturnType<typeof validateJobForm>;
   onEdit: (i: number) => void;
+  card?: BaseModelCard;
 }) {
   const { store } = useProtocol();
   const tx = useTx();
@@ -327,8 +425,16 @@ function ReviewStep({
     if (!spec || budgetWei === undefined || durationSeconds === undefined) return;
     const r = await tx.run(
       "Posting your job: pinning the spec to IPFS, then two wallet confirmations (allow OPEN, post).",
-      (signer) => postJob(signer, store, { spec, budget: budgetWei, duration: durationSeconds, baseModelId }),
-      (r) => `Job #${r.jobId} posted.`,
+      // the card read (and verified) here, or none: the SDK's own card reader is Node-only
+      (signer) =>
+        postJob(signer, store, {
+          spec,
+          budget: budgetWei,
+          duration: durationSeconds,
+          baseModelId,
+          recommended: card ?? false,
+        }),
+      (r) => `Job #${r.jobId} posted.${r.adjusted.length ? ` Adjusted: ${r.adjusted.join("; ")}.` : ""}`,
     );
     if (r) {
       void qc.invalidateQueries();

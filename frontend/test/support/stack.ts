@@ -15,12 +15,12 @@ export interface TestStack {
   stop(): Promise<void>;
 }
 
-export async function startTestStack(timeoutMs = 240_000): Promise<TestStack> {
+export async function startTestStack(timeoutMs = 600_000): Promise<TestStack> {
   // the stack tests' environment (temp home and deployments, free ports), with this suite's own chain id
   const env: Record<string, string> = {
     ...(await testEnv()),
     TRIBUTARY_CHAIN_ID: "31998",
-    TRIBUTARY_READY_TIMEOUT_S: "120",
+    TRIBUTARY_READY_TIMEOUT_S: "300",
   };
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "scripts", "stack", "index.ts")], {
     env: { ...process.env, ...env },
