@@ -64,24 +64,6 @@ function configEndpoint(): Plugin {
   };
 }
 
-/**
- * The SDK's browser entry still reaches a Node-only module (`@tributary/sdk/files`, for the base model
- * card read): its `node:*` imports resolve to stand-ins that load and throw only when called
- * (src/shims/node-builtins.ts), instead of Vite's, which throw on load and stop the app.
- */
-function nodeOnlySdkImports(): Plugin {
-  const shim = path.join(import.meta.dirname, "src", "shims", "node-builtins.ts");
-  const sdkSrc = path.join(repoRoot, "sdk", "src") + path.sep;
-  return {
-    name: "tributary-node-only-sdk-imports",
-    enforce: "pre",
-    resolveId(source, importer) {
-      if (!importer?.startsWith(sdkSrc)) return null;
-      return /^node:(crypto|fs|fs\/promises|path)$/.test(source) ? shim : null;
-    },
-  };
-}
-
 const proxy = (target: string, to = ""): ProxyOptions => ({
   target,
   changeOrigin: true,
@@ -95,7 +77,7 @@ const proxies: Record<string, ProxyOptions> = {
 };
 
 export default defineConfig({
-  plugins: [react(), configEndpoint(), nodeOnlySdkImports()],
+  plugins: [react(), configEndpoint()],
   server: { proxy: proxies },
   preview: { proxy: proxies },
   build: { chunkSizeWarningLimit: 4096 },
