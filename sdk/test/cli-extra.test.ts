@@ -212,12 +212,15 @@ describe("tributary CLI: the remaining protocol actions", () => {
     const bad = join(dir, "bad.json");
     writeFileSync(bad, JSON.stringify([{ account: "0x1234", weight: "3" }]));
     assert.match(
-      (await cli(CURATOR, "rewards", "pool-distribute", "1", bad)).json.error.message,
+      (await cli(OWNER, "rewards", "pool-distribute", "1", bad)).json.error.message,
       /entry 0: account/,
     );
-    const notCurator = await cli(ALICE, "rewards", "pool-distribute", "1", weights);
-    assert.equal(notCurator.json.error.errorName, "NotCurator");
-    const dist = await ok(cli(CURATOR, "rewards", "pool-distribute", "1", weights));
+    // only the Datanet's owner freezes its pool: a curator alone cannot pick the root
+    const curator = await cli(CURATOR, "rewards", "pool-distribute", "1", weights);
+    assert.equal(curator.json.error.errorName, "NotDatanetOwner");
+    const stranger = await cli(ALICE, "rewards", "pool-distribute", "1", weights);
+    assert.equal(stranger.json.error.errorName, "NotDatanetOwner");
+    const dist = await ok(cli(OWNER, "rewards", "pool-distribute", "1", weights));
     assert.equal(dist.amount, pool.toString());
     assert.equal(dist.totalWeight, "4");
 

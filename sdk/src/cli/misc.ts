@@ -230,7 +230,7 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
     cmd
       .command("pool-distribute <datanetId> <weightsFile>")
       .description(
-        "freeze a Datanet's reward pool into a Merkle distribution (curator); weightsFile is JSON [{account, weight}] or {contributors: [...]}",
+        "freeze a Datanet's reward pool into a Merkle distribution (the Datanet owner); weightsFile is JSON [{account, weight}] or {contributors: [...]}",
       )
       .action(
         action(env, async (ctx, _o, [id, file]) => {
