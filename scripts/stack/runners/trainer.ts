@@ -15,6 +15,11 @@ const num = (name: string): number | undefined => {
   if (!(n > 0)) throw new Error(`${name}=${v} is not a positive number; unset it or give one`);
   return n;
 };
+/** TRIBUTARY_TRAINER_KERNEL: `wasm` (default: every job replays bit for bit) or `ort` (~4x faster). */
+const kernel = process.env.TRIBUTARY_TRAINER_KERNEL || undefined;
+if (kernel !== undefined && kernel !== "wasm" && kernel !== "ort") {
+  throw new Error(`TRIBUTARY_TRAINER_KERNEL=${kernel} is not a training kernel; use wasm or ort, or unset it`);
+}
 await runUntilStopped("trainer", async () => {
   const trainer = await startTrainerNode({
     rpcUrl: rpcUrl(config),
@@ -29,6 +34,7 @@ await runUntilStopped("trainer", async () => {
     pollMs: num("TRIBUTARY_TRAINER_POLL_MS"),
     retry: { baseMs: num("TRIBUTARY_TRAINER_RETRY_BASE_MS"), capMs: num("TRIBUTARY_TRAINER_RETRY_CAP_MS") },
     timeScale: num("TRIBUTARY_TRAINER_TIME_SCALE"),
+    kernel,
   });
   console.log(`trainer node ${trainer.url}`);
   return trainer;
