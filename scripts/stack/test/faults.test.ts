@@ -58,9 +58,11 @@ describe("faults: a service killed mid-job costs no work", { timeout: 900_000 },
   });
 
   it("IPFS down from training until past the old retry budget: the node keeps retrying the pin, then submits", async () => {
-    // held down until the node has failed to pin at least 6 times (the old budget gave up after 5)
+    // held down until the node has failed to pin 9 times: the old budget gave up after 5 attempts (~62 s),
+    // and with the backoff's jitter (each wait between half and all of 1, 2, 4, ... 60 s) 8 waits always
+    // span more than 62 s on the node's clock, where 5 may not
     const r = await stack.scenario("ipfs", "training", ref(), {
-      holdUntil: (rec) => rec.stage === "pinning" && (rec.failure?.attempts ?? 0) >= 6,
+      holdUntil: (rec) => rec.stage === "pinning" && (rec.failure?.attempts ?? 0) >= 9,
     });
     survives(r);
     restarted("ipfs");
