@@ -232,6 +232,8 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     await rm(`${dataFile}.tmp`);
   }
   const contributions = await readJson<JobContribution[]>(dataFile);
+  // the model's context, read once: training and attribution cut the max length to it alike
+  const context = await contextLengthOf(files.modelDir);
   const parts = splitJobRecords(contributions, spec);
   const records = contributions.reduce((n, c) => n + c.records.length, 0);
   if (parts.train.length === 0) throw new Error("the job's data has no training records left after the eval split; it cannot be trained as posted");
@@ -239,7 +241,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const method = spec.method;
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
-    const cfg = engineConfig(spec, await contextLengthOf(files.modelDir));
+    const cfg = engineConfig(spec, context);
     const { metrics } = await (ctx.backend === "torch" ? fineTuneWithTorch : fineTune)({
       modelDir: files.modelDir,
       records: parts.train,
@@ -273,7 +275,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       quantize: method === "qlora",
       kernel: ctx.kernel,
       learningRate: spec.training.learningRate,
-      maxSeqLen: Math.min(spec.training.maxSeqLength, await contextLengthOf(files.modelDir)),
+      maxSeqLen: Math.min(spec.training.maxSeqLength, context),
       trainRecords: parts.perContribution,
       evalRecords: parts.evalRecords,
       contributions,
