@@ -8,7 +8,7 @@
 set -e
 cd "$(dirname "$0")/.."
 PY="$(pwd)/.venv/bin/python"
-if [ -x "$PY" ] && "$PY" -c "import torch, transformers, peft, accelerate, safetensors" 2>/dev/null; then
+if [ -x "$PY" ] && "$PY" -c "import torch, transformers, peft, accelerate, safetensors, openai" 2>/dev/null; then
   echo "$PY"; exit 0
 fi
 python3 -m venv .venv >&2

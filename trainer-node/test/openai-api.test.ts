@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
 import { createHash } from "node:crypto";
 import { Rng, fineTune, selectKernel } from "@tributary/engine";
@@ -19,6 +21,7 @@ import type { ApiServer } from "../src/serve/index.ts";
 import { defaultToolsText } from "../src/serve/prompt.ts";
 import { IGNORED, parseChatRequest } from "../src/serve/validate.ts";
 import type { ServedModel } from "../src/types.ts";
+import { torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
 import { MemoryJobs, addDirectory } from "./helpers/serve.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../models/tributary-austen-4m/", import.meta.resolve("@tributary/engine")));
@@ -495,5 +498,55 @@ describe("the OpenAI API through the official client", { timeout: 600_000 }, () 
     for (const [extra, param] of refusedText) {
       await assert.rejects(client.completions.create({ ...c, ...(extra as any) }), (e: any) => e instanceof OpenAI.BadRequestError && e.param === param && e.message.includes(param));
     }
+  });
+
+  it("the official Python `openai` package gets the same surface: models, 404, json_schema, streamed usage, tools and tool answers, logprobs, n, completions, a refused parameter", async () => {
+    const python = torchPython();
+    const why = torchUnavailable(python);
+    assert.equal(why, null, why ?? "");
+    const script = fileURLToPath(new URL("./python/openai_client_check.py", import.meta.url));
+    // asynchronously: the server answering it runs in this process
+    const r = await promisify(execFile)(python, [script, `${api.url}/v1`, MODEL, "agent", JSON.stringify({ required: [weather, visit], agent: [rain] })], { encoding: "utf8", timeout: 300_000 }).catch((e) => {
+      throw new Error(`the Python client check failed (is the openai package in engine/.venv? sh engine/scripts/python-venv.sh installs it):\n${e.stderr ?? e.message}`);
+    });
+    const obs = new Map<string, any>(r.stdout.trim().split("\n").map((l) => JSON.parse(l)).map((o) => [o.check, o]));
+    assert.deepEqual(obs.get("models").ids, ["agent", MODEL]);
+    assert.equal(obs.get("not_found").raised, "NotFoundError");
+    assert.equal(obs.get("not_found").status, 404);
+    const js = obs.get("json_schema");
+    if (js.finish_reason === "stop") assert.ok(ajv.validate(js.schema, JSON.parse(js.content)), `${js.content} does not validate: ${ajv.errorsText()}`);
+    else assert.equal(js.finish_reason, "length");
+    const st = obs.get("stream");
+    assert.equal(st.last_has_choices, false, "the usage chunk comes last, with no choices");
+    assert.equal(st.completion_tokens, 12);
+    assert.ok(st.prompt_tokens > 0 && st.text.length > 0);
+    // the same seeded request as "tool_choice required" above: the same call, whose arguments validate
+    const tools = obs.get("tools");
+    assert.equal(tools.finish_reason, "tool_calls");
+    assert.equal(tools.calls.length, 1);
+    const fn = [weather, visit].find((t) => t.function.name === tools.calls[0].name);
+    assert.ok(fn, tools.calls[0].name);
+    assert.ok(ajv.validate(fn.function.parameters, JSON.parse(tools.calls[0].arguments)), tools.calls[0].arguments);
+    const same = await client.chat.completions.create({ model: MODEL, messages: ask("Will it rain in Meryton?"), tools: [weather, visit], tool_choice: "required", temperature: 0.6, seed: 5, max_tokens: 200 });
+    assert.equal((same.choices[0].message.tool_calls![0] as any).function.arguments, tools.calls[0].arguments);
+    assert.ok(["stop", "length"].includes(obs.get("tool_answer").finish_reason));
+    const lp = obs.get("logprobs");
+    assert.equal(lp.tokens.length, lp.completion_tokens);
+    lp.top.forEach((top: { token: string; logprob: number }[], i: number) => {
+      assert.equal(top.length, 3);
+      assert.equal(top[0].token, lp.tokens[i], "greedy takes the most likely token");
+      assert.equal(top[0].logprob, lp.logprobs[i]);
+      assert.ok(top[0].logprob >= top[1].logprob && top[1].logprob >= top[2].logprob && top[0].logprob <= 0);
+    });
+    assert.deepEqual(obs.get("n").indexes, [0, 1]);
+    const done = obs.get("completions");
+    assert.equal(done.object, "text_completion");
+    assert.ok(done.text.length > 0);
+    // the same prompt through the JavaScript client gives the same greedy text
+    const js2 = await client.completions.create({ model: MODEL, prompt: "It is a truth universally", max_tokens: 8, temperature: 0 });
+    assert.equal(done.text, js2.choices[0].text);
+    assert.equal(obs.get("refused").raised, "BadRequestError");
+    assert.match(obs.get("refused").message, /top_k/);
+    assert.deepEqual(obs.get("agent").calls, [{ name: "rain", arguments: AGENT_CALL }]);
   });
 });
