@@ -1,4 +1,4 @@
-// Follows a chain over JSON-RPC: polls the head, fetches the data sources' logs in ranges, decodes them
+// Follows a chain over JSON-RPC: wakes on `newHeads` (WebSocket subscription; polls fast without one), fetches the data sources' logs in ranges, decodes them
 // with the ABIs and hands each block's triggers to the processor in (block, logIndex) order. Detects
 // reorgs (the stored head's hash no longer on chain) and reverts the store to the common ancestor.
 import {
@@ -72,8 +72,18 @@ export type FollowerOptions = {
   subgraph: Subgraph;
   store: EntityStore;
   logger: Logger;
-  /** Poll interval in milliseconds (default 200). */
+  /** Poll interval in milliseconds while no head subscription is open (default 200). */
   pollMs?: number;
+  /**
+   * Poll interval while a `newHeads` subscription is open (default 5000): new blocks wake the follower at
+   * once, so this poll is only a safety net (a dropped notification) and costs an idle stack almost nothing.
+   */
+  subscribedPollMs?: number;
+  /**
+   * WebSocket URL for `eth_subscribe("newHeads")`; default: rpcUrl with ws(s):// (anvil, geth, reth and
+   * hosted providers serve both on one port). `false`: poll only.
+   */
+  wsUrl?: string | false;
   /** Largest block range per eth_getLogs (default 2000). */
   rangeSize?: number;
 };
@@ -127,9 +137,24 @@ export class ChainFollower {
   eventsProcessed = 0;
   private unreachable = false;
   private readonly listeners = new Set<() => void>();
+  private ws: WebSocket | null = null;
+  private subscribed = false;
+  private wsRetry: NodeJS.Timeout | null = null;
+  private wsBackoffMs = 1000;
+  private wakeAgain = false;
+  /** New-head notifications received (tests and diagnostics). */
+  headsNotified = 0;
 
   constructor(opts: FollowerOptions) {
-    this.opts = { pollMs: 200, rangeSize: 2000, ...opts };
+    this.opts = {
+      pollMs: 200,
+      subscribedPollMs: 5000,
+      rangeSize: 2000,
+      wsUrl: opts.rpcUrl.replace(/^http/, "ws"),
+      // an option passed as undefined keeps its default (a bare spread would make pollMs undefined:
+      // setTimeout(fn, undefined) polls every millisecond)
+      ...Object.fromEntries(Object.entries(opts).filter(([, v]) => v !== undefined)),
+    } as Required<FollowerOptions>;
     this.client = createPublicClient({
       transport: http(opts.rpcUrl, { batch: { batchSize: 100 }, retryCount: 0 }),
     });
@@ -315,33 +340,98 @@ export class ChainFollower {
     for (const l of this.listeners) l();
   }
 
+  /** True while a `newHeads` subscription is open (polling is then only a slow safety net). */
+  get headSubscription(): boolean {
+    return this.subscribed;
+  }
+
   start(): void {
     if (!this.stopped) return;
     this.stopped = false;
-    const tick = async () => {
-      if (this.stopped) return;
-      this.running = this.syncOnce()
-        .then(() => {
-          this.unreachable = false;
-        })
-        .catch((e: Error) => {
-          // Network trouble is retried on the next poll; anything else is worth an error line.
-          const network = e instanceof HttpRequestError || /fetch failed|ECONNREFUSED/.test(e.message);
-          if (network && !this.unreachable)
-            this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message);
-          if (network)
-            this.unreachable = true; // said once, until the chain answers again
-          else this.opts.logger("error", `indexing paused, retrying: ${e.message}`);
-        });
-      await this.running;
-      if (!this.stopped) this.timer = setTimeout(tick, this.opts.pollMs);
+    this.subscribe();
+    void this.tick();
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.wakeAgain = false;
+    this.running = this.syncOnce()
+      .then(() => {
+        this.unreachable = false;
+      })
+      .catch((e: Error) => {
+        // Network trouble is retried on the next poll; anything else is worth an error line.
+        const network = e instanceof HttpRequestError || /fetch failed|ECONNREFUSED/.test(e.message);
+        if (network && !this.unreachable)
+          this.opts.logger("warn", new RpcUnavailableError(this.opts.rpcUrl, e).message);
+        if (network)
+          this.unreachable = true; // said once, until the chain answers again
+        else this.opts.logger("error", `indexing paused, retrying: ${e.message}`);
+      });
+    await this.running;
+    this.running = null;
+    if (this.stopped) return;
+    if (this.wakeAgain) return void this.tick();
+    this.timer = setTimeout(() => void this.tick(), this.subscribed ? this.opts.subscribedPollMs : this.opts.pollMs);
+  }
+
+  /** A new head: sync now (or right after the sync in progress). */
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.running) this.wakeAgain = true;
+    else void this.tick();
+  }
+
+  /** Opens the `newHeads` subscription; on failure or close, polls fast and retries with backoff (max 30 s). */
+  private subscribe(): void {
+    const url = this.opts.wsUrl;
+    if (this.stopped || !url || typeof WebSocket === "undefined") return;
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url);
+    } catch {
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () =>
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_subscribe", params: ["newHeads"] }));
+    ws.onmessage = (ev) => {
+      let msg: { id?: number; result?: unknown; error?: unknown; method?: string };
+      try {
+        msg = JSON.parse(String(ev.data));
+      } catch {
+        return;
+      }
+      if (msg.id === 1) {
+        if (msg.error || typeof msg.result !== "string") return ws.close();
+        this.subscribed = true;
+        this.wsBackoffMs = 1000;
+        this.wake(); // anything mined between the last poll and the subscription
+      } else if (msg.method === "eth_subscription") {
+        this.headsNotified++;
+        this.wake();
+      }
     };
-    void tick();
+    ws.onerror = () => {};
+    ws.onclose = () => {
+      const was = this.subscribed;
+      this.subscribed = false;
+      this.ws = null;
+      if (this.stopped) return;
+      if (was) this.wake(); // back to fast polling at once
+      this.wsRetry = setTimeout(() => this.subscribe(), this.wsBackoffMs);
+      this.wsBackoffMs = Math.min(this.wsBackoffMs * 2, 30_000);
+    };
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    if (this.wsRetry) clearTimeout(this.wsRetry);
+    this.ws?.close();
+    this.subscribed = false;
     await this.running;
   }
 }

@@ -33,7 +33,12 @@ export type IndexerOptions = {
   allowedOrigins?: readonly string[];
   /** Cap on a GraphQL POST body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Poll interval without a head subscription (default 200 ms). */
   pollMs?: number;
+  /** Safety-net poll interval while the `newHeads` subscription is open (default 5000 ms). */
+  subscribedPollMs?: number;
+  /** WebSocket URL for the head subscription (default: rpcUrl as ws://); false polls only. */
+  wsUrl?: string | false;
   logger?: Logger;
 };
 
@@ -111,6 +116,8 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
     store,
     logger,
     pollMs: opts.pollMs,
+    subscribedPollMs: opts.subscribedPollMs,
+    wsUrl: opts.wsUrl,
   });
   const { server, url } = await serveGraphQL({
     schema: buildGraphQLSchema(subgraph.schema),

@@ -13,6 +13,7 @@ import type { Data } from "./helpers/events.ts";
 import {
   deploy,
   fixtureDir,
+  freePort,
   prepareFixture,
   startChain,
   type Compiled,
@@ -93,7 +94,7 @@ async function head(): Promise<number> {
   return Number(await chain.publicClient.getBlockNumber({ cacheTime: 0 }));
 }
 
-function start(): Promise<RunningIndexer> {
+function start(extra: Partial<Parameters<typeof startIndexer>[0]> = {}): Promise<RunningIndexer> {
   return startIndexer({
     rpcUrl: chain.rpcUrl,
     manifest,
@@ -105,6 +106,7 @@ function start(): Promise<RunningIndexer> {
     port: 0,
     pollMs: 50,
     logger: quiet,
+    ...extra,
   });
 }
 
@@ -441,6 +443,32 @@ describe("startup errors", () => {
       startIndexer({ ...base, manifest: join(dataDir, "missing", "subgraph.yaml") }),
       /no built subgraph at .*graph build/,
     );
+  });
+});
+
+describe("following the head", () => {
+  it("wakes on newHeads: with every poll 10 minutes apart, a new block is indexed through the subscription alone", async () => {
+    await indexer.stop();
+    indexer = await start({ pollMs: 600_000, subscribedPollMs: 600_000 });
+    await indexer.waitForBlock(await head(), 30_000); // the first sync runs at start
+    const until = Date.now() + 10_000;
+    while (!indexer.follower.headSubscription && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(indexer.follower.headSubscription, true, "the chain's newHeads subscription opened");
+    const before = indexer.follower.headsNotified;
+    const s = await increment(chain.accounts[0], 2, "woken", []);
+    await indexer.waitForBlock(s.block, 10_000);
+    assert.ok(indexer.follower.headsNotified > before);
+    const d = await ok(`{ increments(where: { note: "woken" }) { note } }`);
+    assert.deepEqual(d.increments, [{ note: "woken" }]);
+  });
+
+  it("polls when the chain offers no subscription (wsUrl unreachable), and still indexes new blocks", async () => {
+    await indexer.stop();
+    indexer = await start({ wsUrl: `ws://127.0.0.1:${await freePort()}` });
+    const s = await increment(chain.accounts[1], 1, "polled", []);
+    await indexer.waitForBlock(s.block, 10_000);
+    assert.equal(indexer.follower.headSubscription, false);
+    assert.equal(indexer.follower.headsNotified, 0);
   });
 });
 
