@@ -181,9 +181,82 @@ describe("custodian key release", () => {
     await assert.rejects(ask(trainer, [1n], -5), refused(401, /expired/));
   });
 
-  it("answers 400 to a malformed body", async () => {
-    const res = await fetch(new URL("/v1/key-release", custodian.url), { method: "POST", body: "{not json" });
-    assert.equal(res.status, 400);
+  it("answers 400 to a malformed body, naming the field that is wrong", async () => {
+    const post = async (body: string) => {
+      const res = await fetch(new URL("/v1/key-release", custodian.url), { method: "POST", body });
+      return { status: res.status, body: (await res.json()) as { error: string; message: string } };
+    };
+    assert.deepEqual(await post("{not json"), { status: 400, body: { error: "bad_request", message: "body is not JSON" } });
+    const good = {
+      trainer: conns[trainer].account!.address,
+      jobId: "1",
+      datanetId: "1",
+      contributionIds: ["1", "2"],
+      trainerPubKey,
+      expiry: String(Math.floor(Date.now() / 1000) + 60),
+    };
+    const cases: [unknown, RegExp][] = [
+      [[], /^body must be \{request, signature\}$/],
+      [{ request: { ...good, trainer: "0x12" }, signature: "0x00" }, /^request\.trainer must be an address$/],
+      [{ request: { ...good, contributionIds: ["1", "01"] }, signature: "0x00" }, /^request\.contributionIds\[1\] must be a decimal integer string$/],
+      [{ request: { ...good, contributionIds: [] }, signature: "0x00" }, /^request\.contributionIds must be a non-empty array$/],
+      [{ request: { ...good, trainerPubKey: "0x1234" }, signature: "0x00" }, /^request\.trainerPubKey is not a secp256k1 public key$/],
+      [{ request: good, signature: "sig" }, /^signature must be 0x hex$/],
+    ];
+    for (const [body, message] of cases) {
+      const r = await post(JSON.stringify(body));
+      assert.equal(r.status, 400, JSON.stringify(r));
+      assert.match(r.body.message, message);
+    }
+  });
+
+  it("answers 503 with Retry-After (transient, not a refusal) while its chain RPC is down, and serves again when it is back", async () => {
+    const proxy = await startCappedRpc(chain.rpcUrl, 10_000n);
+    const viaProxy = await connect({ rpcUrl: proxy.url, chainId: chain.chainId, deployments: chain.deploymentsFile });
+    const c = await startCustodian({ conn: viaProxy, store, stateDir, port: 0 });
+    const askC = () =>
+      requestDataKeys({
+        url: c.url,
+        account: conns[trainer].account!,
+        chainId: chain.chainId,
+        jobMarket: conns[trainer].contracts.JobMarket.address,
+        jobId: 1n,
+        datanetId: 1n,
+        contributionIds: [1n],
+        trainerPubKey,
+      });
+    try {
+      await proxy.stop();
+      await assert.rejects(askC(), (e: unknown) => {
+        refused(503, /could not answer .*could not reach the chain or the content store; try again/)(e);
+        assert.equal((e as KeyReleaseDeniedError).retryAfterS, 5);
+        return true;
+      });
+      const raw = await fetch(new URL("/v1/key-release", c.url), {
+        method: "POST",
+        body: JSON.stringify({ request: { trainer: conns[trainer].account!.address, jobId: "1", datanetId: "1", contributionIds: ["1"], trainerPubKey, expiry: String(Math.floor(Date.now() / 1000) + 60) }, signature: "0x00" }),
+      });
+      assert.equal(raw.status, 401, "the signature is checked before the chain is read");
+    } finally {
+      await c.stop();
+    }
+    // the same custodian on the live chain: the job is still claimed, so it serves
+    const live = await startCustodian({ conn: conns[owner], store, stateDir, port: 0 });
+    try {
+      const res = await requestDataKeys({
+        url: live.url,
+        account: conns[trainer].account!,
+        chainId: chain.chainId,
+        jobMarket: conns[trainer].contracts.JobMarket.address,
+        jobId: 1n,
+        datanetId: 1n,
+        contributionIds: [1n],
+        trainerPubKey,
+      });
+      assert.equal(res.keys.length, 1);
+    } finally {
+      await live.stop();
+    }
   });
 
   it("refuses web pages from origins not allowed (403), serves the allowed one with CORS, caps bodies (413)", async () => {

@@ -1,7 +1,8 @@
 // The key-release request a trainer signs (EIP-712), and the client that sends it.
 import { hashTypedData, recoverTypedDataAddress } from "viem";
 import type { Address, Hex, LocalAccount, TypedDataDomain } from "viem";
-import type { WrappedKey } from "../schemas/index.ts";
+import { z } from "zod";
+import { WrappedKey } from "../schemas/index.ts";
 
 export const KEY_RELEASE_TYPES = {
   KeyRelease: [
@@ -68,32 +69,42 @@ export function keyReleaseToJson(m: KeyRelease) {
   };
 }
 
-export interface ReleasedKey {
-  contributionId: string;
+const hex32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, "must be a 32-byte 0x hash") as unknown as z.ZodType<Hex>;
+const ReleasedKey = z.object({
+  contributionId: z.string().regex(/^\d+$/),
   /** Contribution manifest CID (as registered on chain). */
-  cid: string;
-  contentCid: string;
-  contentHash: Hex;
+  cid: z.string().min(1),
+  contentCid: z.string().min(1),
+  contentHash: hex32,
   /** The data key wrapped for `trainerPubKey`; absent for plaintext contributions. */
-  wrappedKey?: WrappedKey;
-  iv?: string;
-}
+  wrappedKey: WrappedKey.optional(),
+  iv: z.string().optional(),
+});
+/** The custodian's answer, validated before a trainer uses it. */
+export const KeyReleaseResponse = z.object({
+  jobId: z.string().regex(/^\d+$/),
+  datanetId: z.string().regex(/^\d+$/),
+  version: z.number().int().nonnegative(),
+  keys: z.array(ReleasedKey),
+});
+export type ReleasedKey = z.infer<typeof ReleasedKey>;
+export type KeyReleaseResponse = z.infer<typeof KeyReleaseResponse>;
 
-export interface KeyReleaseResponse {
-  jobId: string;
-  datanetId: string;
-  version: number;
-  keys: ReleasedKey[];
-}
-
+/** The custodian said no (4xx), or could not answer (5xx: `retryAfterS` says when to try again, if it knows). */
 export class KeyReleaseDeniedError extends Error {
   readonly status: number;
   readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(`The custodian refused the key release (${status} ${code}): ${message}`);
+  readonly retryAfterS?: number;
+  constructor(status: number, code: string, message: string, retryAfterS?: number) {
+    super(
+      status >= 500
+        ? `The custodian could not answer the key release (${status} ${code}): ${message}`
+        : `The custodian refused the key release (${status} ${code}): ${message}`,
+    );
     this.name = "KeyReleaseDeniedError";
     this.status = status;
     this.code = code;
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -138,7 +149,21 @@ export async function postKeyRelease(
     body: JSON.stringify({ request: keyReleaseToJson(message), signature }),
   });
   const body = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (!res.ok)
-    throw new KeyReleaseDeniedError(res.status, body.error ?? "error", body.message ?? res.statusText);
-  return body as unknown as KeyReleaseResponse;
+  if (!res.ok) {
+    const retry = Number(res.headers.get("retry-after"));
+    throw new KeyReleaseDeniedError(
+      res.status,
+      body.error ?? "error",
+      body.message ?? res.statusText,
+      Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    );
+  }
+  const parsed = KeyReleaseResponse.safeParse(body);
+  if (!parsed.success) {
+    const i = parsed.error.issues[0];
+    throw new KeyReleaseDeniedError(502, "bad_response", `the custodian's answer is malformed at ${i.path.join(".") || "(root)"}: ${i.message}`);
+  }
+  if (parsed.data.jobId !== message.jobId.toString() || parsed.data.datanetId !== message.datanetId.toString())
+    throw new KeyReleaseDeniedError(502, "bad_response", `the custodian answered for job ${parsed.data.jobId} Datanet ${parsed.data.datanetId}, not the one asked`);
+  return parsed.data;
 }

@@ -1,11 +1,14 @@
 // The custodian service: re-wraps a contribution's data key for a trainer only when the chain says the
 // trainer holds the job that trains on that contribution. Everything else gets 400/401/403 with a reason
 // about public chain state only; key material never leaves except wrapped for the trainer's key.
+// Failures that are not refusals: 503 + Retry-After when the chain or the content store cannot be reached
+// (transient: the trainer retries), 502 when the content store served bad data, 500 for a bug here.
 import { createServer } from "node:http";
 import path from "node:path";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { bytesToHex } from "@noble/hashes/utils.js";
-import { isAddress, isHex } from "viem";
+import { BaseError, ContractFunctionRevertedError, isAddress, isHex } from "viem";
+import { z } from "zod";
 import type { Address, Hex } from "viem";
 import { publicKeyBytes, rewrapDataKey, wrappedKeyFor } from "../crypto/index.ts";
 import type { KeyPair } from "../crypto/index.ts";
@@ -18,6 +21,7 @@ import { keyReleaseDomain, recoverKeyReleaseSigner } from "./request.ts";
 import type { KeyRelease, KeyReleaseResponse, ReleasedKey } from "./request.ts";
 import { scanEvents, type LogScanOptions } from "../chain/logs.ts";
 import { fileLogStore } from "../chain/log-store.ts";
+import { ContentStoreError, ContentTamperedError, UnsupportedContentError } from "../content/errors.ts";
 
 export const DEFAULT_CUSTODIAN_PORT = 8788;
 /** A request may be valid for at most this long (so a leaked signature expires soon). */
@@ -72,40 +76,73 @@ const badRequest = (m: string) => new Refusal(400, "bad_request", m);
 const unauthorized = (m: string) => new Refusal(401, "unauthorized", m);
 const forbidden = (m: string) => new Refusal(403, "forbidden", m);
 
+const decimal = z.string().regex(/^(0|[1-9]\d{0,76})$/, "must be a decimal integer string").transform(BigInt);
+const hex = z.string().refine((v) => isHex(v), "must be 0x hex");
+const ReleaseBody = z.object(
+  {
+    request: z.object(
+      {
+        trainer: z.string().refine((v) => isAddress(v), "must be an address"),
+        jobId: decimal,
+        datanetId: decimal,
+        contributionIds: z
+          .array(decimal)
+          .min(1, "must be a non-empty array")
+          .max(MAX_CONTRIBUTIONS_PER_REQUEST, `at most ${MAX_CONTRIBUTIONS_PER_REQUEST} contributions per request`),
+        trainerPubKey: hex.refine((v) => {
+          try {
+            publicKeyBytes(v);
+            return true;
+          } catch {
+            return false;
+          }
+        }, "is not a secp256k1 public key"),
+        expiry: decimal,
+      },
+      { error: "must be an object" },
+    ),
+    signature: hex,
+  },
+  { error: "body must be {request, signature}" },
+);
+
 function parseRelease(body: unknown): { message: KeyRelease; signature: Hex } {
-  const b = body as { request?: Record<string, unknown>; signature?: unknown };
-  const r = b?.request;
-  const uint = (v: unknown, name: string) => {
-    if (typeof v !== "string" || !/^(0|[1-9]\d{0,76})$/.test(v))
-      throw badRequest(`request.${name} must be a decimal integer string`);
-    return BigInt(v);
-  };
-  if (!r || typeof r !== "object") throw badRequest("body must be {request, signature}");
-  if (typeof r.trainer !== "string" || !isAddress(r.trainer))
-    throw badRequest("request.trainer must be an address");
-  if (!Array.isArray(r.contributionIds) || r.contributionIds.length === 0)
-    throw badRequest("request.contributionIds must be a non-empty array");
-  if (r.contributionIds.length > MAX_CONTRIBUTIONS_PER_REQUEST)
-    throw badRequest(`at most ${MAX_CONTRIBUTIONS_PER_REQUEST} contributions per request`);
-  if (typeof r.trainerPubKey !== "string" || !isHex(r.trainerPubKey))
-    throw badRequest("request.trainerPubKey must be 0x hex");
-  try {
-    publicKeyBytes(r.trainerPubKey);
-  } catch {
-    throw badRequest("request.trainerPubKey is not a secp256k1 public key");
+  const r = ReleaseBody.safeParse(body);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const where = issue.path.map((p) => (typeof p === "number" ? `[${p}]` : `.${String(p)}`)).join("").slice(1);
+    throw badRequest(where ? `${where} ${issue.message}` : issue.message);
   }
-  if (typeof b.signature !== "string" || !isHex(b.signature)) throw badRequest("signature must be 0x hex");
+  const q = r.data.request;
   return {
-    message: {
-      trainer: r.trainer as Address,
-      jobId: uint(r.jobId, "jobId"),
-      datanetId: uint(r.datanetId, "datanetId"),
-      contributionIds: r.contributionIds.map((c, i) => uint(c, `contributionIds[${i}]`)),
-      trainerPubKey: r.trainerPubKey as Hex,
-      expiry: uint(r.expiry, "expiry"),
-    },
-    signature: b.signature as Hex,
+    message: { ...q, trainer: q.trainer as Address, trainerPubKey: q.trainerPubKey as Hex },
+    signature: r.data.signature as Hex,
   };
+}
+
+/** The chain or the content store could not be reached: the request may succeed later. */
+class Unavailable extends Error {}
+
+/**
+ * A contract read: undefined when the contract reverted (no such job or contribution: an answer about
+ * chain state), Unavailable when the chain could not be asked. Never turns an outage into a refusal.
+ */
+async function readOrUndefined<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (e) {
+    if (e instanceof BaseError && e.walk((x) => x instanceof ContractFunctionRevertedError)) return undefined;
+    throw new Unavailable(`the chain could not be read: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`);
+  }
+}
+
+/** Chain transport failures (viem) and content store outages are transient; everything else is not. */
+function isUnavailable(e: unknown): boolean {
+  if (e instanceof Unavailable) return true;
+  if (e instanceof ContentStoreError) return e.status === undefined || e.status >= 500 || e.status === 429;
+  if (e instanceof BaseError)
+    return !!e.walk((x) => ["HttpRequestError", "TimeoutError", "WebSocketRequestError", "RpcRequestError"].includes((x as Error).name));
+  return /fetch failed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|socket hang up/.test(String((e as Error)?.message));
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
@@ -161,9 +198,9 @@ async function release(
   const pc = conn.publicClient;
   const jm = conn.contracts.JobMarket;
   const reg = conn.contracts.DatanetRegistry;
-  const job = await pc
-    .readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] })
-    .catch(() => undefined);
+  const job = await readOrUndefined(() =>
+    pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] }),
+  );
   if (!job || job.status !== JOB_CLAIMED || job.trainer.toLowerCase() !== message.trainer.toLowerCase()) {
     throw forbidden(`job ${message.jobId} is not claimed by ${message.trainer}`);
   }
@@ -188,14 +225,14 @@ async function release(
   const approvedIn = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
   const keys: ReleasedKey[] = [];
   for (const id of message.contributionIds) {
-    const c = await pc
-      .readContract({
+    const c = await readOrUndefined(() =>
+      pc.readContract({
         address: reg.address,
         abi: reg.abi,
         functionName: "getContribution",
         args: [message.datanetId, id],
-      })
-      .catch(() => undefined);
+      }),
+    );
     if (!c || c.status !== CONTRIBUTION_APPROVED)
       throw forbidden(
         `contribution ${id} of Datanet ${message.datanetId} is not approved (or was withdrawn)`,
@@ -267,11 +304,22 @@ export async function startCustodian(opts: CustodianOptions): Promise<RunningCus
         if (e.status === 413) closeAfterResponse(res);
         return send(res, e.status, { error: e.code, message: e.message });
       }
-      log(`key-release failed: ${e instanceof Error ? e.name : "error"}`);
-      send(res, 502, {
-        error: "upstream",
-        message: "the custodian could not read the chain or the content store; try again",
-      });
+      const what = e instanceof Error ? `${e.name}: ${e.message.split("\n")[0]}` : String(e);
+      if (isUnavailable(e)) {
+        log(`key-release unavailable: ${what}`);
+        res.setHeader("retry-after", "5");
+        return send(res, 503, {
+          error: "unavailable",
+          message: "the custodian could not reach the chain or the content store; try again shortly",
+        });
+      }
+      if (e instanceof ContentTamperedError || e instanceof UnsupportedContentError || e instanceof ContentStoreError) {
+        log(`key-release bad upstream data: ${what}`);
+        return send(res, 502, { error: "bad_upstream", message: `the content store served bad data: ${(e as Error).message}` });
+      }
+      // a bug here: say so (not "try again"), log what happened for the operator
+      log(`key-release failed (internal error): ${what}`);
+      send(res, 500, { error: "internal", message: "the custodian failed on this request; its log says why" });
     });
   });
   await new Promise<void>((resolve, reject) => {
