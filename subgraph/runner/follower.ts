@@ -172,6 +172,16 @@ export class ChainFollower {
     return this.rpc<RpcBlock | null>("eth_getBlockByNumber", ["0x" + n.toString(16), full]);
   }
 
+  /** The number of the canonical block with this hash, or null (unknown, or not on the canonical chain). */
+  async blockNumberOfHash(hash: string): Promise<number | null> {
+    if (!/^0x[0-9a-fA-F]{64}$/.test(hash)) return null;
+    const b = await this.rpc<RpcBlock | null>("eth_getBlockByHash", [hash, false]);
+    if (!b) return null;
+    const n = Number(b.number);
+    const canonical = await this.blockAt(n, false);
+    return canonical?.hash.toLowerCase() === hash.toLowerCase() ? n : null;
+  }
+
   /** Reverts the store if its head is no longer on the chain. */
   private async checkReorg(head: BlockPointer): Promise<void> {
     const onChain = await this.blockAt(head.number, false);

@@ -36,6 +36,11 @@ export type QueryContext = {
   schema: SubgraphSchema;
   deployment: string;
   hasIndexingErrors: () => boolean;
+  /**
+   * The number of the canonical block with this hash, asked of the chain (null: no such canonical block).
+   * The store knows only the blocks it wrote (those with events and range ends); this answers for the rest.
+   */
+  blockNumberOfHash?: (hash: string) => Promise<number | null>;
 };
 
 export class QueryError extends GraphQLError {
@@ -244,6 +249,15 @@ export function compileFilter(
   const def = schema.entities.get(type) ?? schema.interfaces.get(type);
   if (!def) throw new QueryError(`unknown type ${type}`);
   const preds: Predicate[] = [];
+  const columns = Object.keys(where).filter((k) => k !== "and" && k !== "or" && where[k] !== undefined);
+  if (where.or !== undefined && columns.length > 0) {
+    // graph-node refuses this too (it used to AND them silently here); say how to write it
+    const list = columns.map((c) => `'${c}'`).join(", ");
+    throw new QueryError(
+      `Cannot mix column filters with 'or' operator at the same level. Found column filter(s) ${list} alongside 'or' operator. ` +
+        `Repeat them inside each 'or' branch (where: { or: [{ ${columns[0]}: ..., ... }, { ${columns[0]}: ..., ... }] }) or combine with 'and' (where: { and: [{ ${columns[0]}: ... }, { or: [...] }] }).`,
+    );
+  }
   for (const [key, arg] of Object.entries(where)) {
     if (arg === undefined) continue;
     if (key === "and" || key === "or") {
@@ -414,14 +428,15 @@ export function collect(
 
 type BlockArg = { number?: number; hash?: string; number_gte?: number };
 
-function viewFor(ctx: QueryContext, block: BlockArg | undefined): QueryView {
+async function viewFor(ctx: QueryContext, block: BlockArg | undefined): Promise<QueryView> {
   const head = ctx.store.head();
   const headNumber = head?.number ?? -1;
   if (!block) return new QueryView(ctx.store, ctx.schema, null);
   if (block.hash !== undefined) {
-    const b = ctx.store.blockByHash(block.hash);
-    if (!b) throw new QueryError(`no block with hash ${block.hash} has been indexed`);
-    return new QueryView(ctx.store, ctx.schema, b.number === headNumber ? null : b.number);
+    const n = ctx.store.blockByHash(block.hash)?.number ?? (await ctx.blockNumberOfHash?.(block.hash)) ?? null;
+    if (n === null || n > headNumber)
+      throw new QueryError(`no block with hash ${block.hash} has been indexed (head: block ${headNumber})`);
+    return new QueryView(ctx.store, ctx.schema, n === headNumber ? null : n);
   }
   if (block.number_gte !== undefined) {
     if (block.number_gte > headNumber) {
@@ -635,8 +650,8 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
         block: { type: BlockHeight },
         subgraphError: { type: ErrorPolicy, defaultValue: "deny" },
       },
-      resolve: (_root, args: { id: string; block?: BlockArg }, ctx) =>
-        viewFor(ctx, args.block).get(name, args.id),
+      resolve: async (_root, args: { id: string; block?: BlockArg }, ctx) =>
+        (await viewFor(ctx, args.block)).get(name, args.id),
     };
     queryFields[collectionName(name)] = {
       type: new GraphQLNonNull(new GraphQLList(new GraphQLNonNull(type))),
@@ -645,8 +660,8 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
         block: { type: BlockHeight },
         subgraphError: { type: ErrorPolicy, defaultValue: "deny" },
       },
-      resolve: (_root, args: CollectionArgs & { block?: BlockArg }, ctx) => {
-        const view = viewFor(ctx, args.block);
+      resolve: async (_root, args: CollectionArgs & { block?: BlockArg }, ctx) => {
+        const view = await viewFor(ctx, args.block);
         return collect(schema, name, view.all(name), args);
       },
     };
@@ -654,8 +669,8 @@ export function buildGraphQLSchema(schema: SubgraphSchema): GraphQLSchema {
   queryFields._meta = {
     type: Meta,
     args: { block: { type: BlockHeight } },
-    resolve: (_root, args: { block?: BlockArg }, ctx) => {
-      const view = viewFor(ctx, args.block);
+    resolve: async (_root, args: { block?: BlockArg }, ctx) => {
+      const view = await viewFor(ctx, args.block);
       const head = ctx.store.head();
       const b = view.block === null ? head : ctx.store.block(view.block);
       return {

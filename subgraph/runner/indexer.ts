@@ -33,6 +33,9 @@ export type IndexerOptions = {
   allowedOrigins?: readonly string[];
   /** Cap on a GraphQL POST body in bytes (default 1 MiB). */
   maxBodyBytes?: number;
+  /** Query limits (defaults 255 levels, complexity 1,000,000; see serveGraphQL). */
+  maxDepth?: number;
+  maxComplexity?: number;
   /** Poll interval without a head subscription (default 200 ms). */
   pollMs?: number;
   /** Safety-net poll interval while the `newHeads` subscription is open (default 5000 ms). */
@@ -126,10 +129,13 @@ export async function startIndexer(opts: IndexerOptions = {}): Promise<RunningIn
       schema: subgraph.schema,
       deployment,
       hasIndexingErrors: () => follower.failure !== null,
+      blockNumberOfHash: (hash) => follower.blockNumberOfHash(hash).catch(() => null),
     },
     host: opts.host ?? "127.0.0.1",
     allowedOrigins: opts.allowedOrigins,
     maxBodyBytes: opts.maxBodyBytes,
+    maxDepth: opts.maxDepth,
+    maxComplexity: opts.maxComplexity,
     port: opts.port ?? 8000,
     subgraphName: opts.subgraphName ?? "tributary",
   });

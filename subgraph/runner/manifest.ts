@@ -79,6 +79,13 @@ export function loadSubgraph(manifestPath: string): Subgraph {
   const schemaText = readFileSync(resolve(dir, raw.schema.file), "utf8");
   hash.update(schemaText);
   const schema = parseSchema(schemaText);
+  if (raw.templates?.length) {
+    const names = (raw.templates as { name?: string }[]).map((t) => t.name ?? "?").join(", ");
+    throw new ManifestError(
+      `the manifest has data source templates (${names}); the local runner indexes fixed-address data sources only and would fail when a mapping calls ${"`"}<Template>.create()${"`"}`,
+      "list each contract as a data source with its address, or index this subgraph with graph-node (subgraph/docker-compose.yml)",
+    );
+  }
   const dataSources: DataSourceDef[] = [];
   for (const ds of raw.dataSources) {
     if (ds.kind !== "ethereum/contract" && ds.kind !== "ethereum") {

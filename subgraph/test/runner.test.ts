@@ -1,14 +1,15 @@
 // The runner end to end on a real Hardhat chain with the fixture subgraph (built by graph-cli here):
 // the handler's entities, the query dialect, time travel, restart/resume, reorgs, and bad queries.
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Hex } from "viem";
 import { hardhat } from "viem/chains";
 import { buildSubgraph } from "../runner/build.ts";
 import { startIndexer, type RunningIndexer } from "../runner/indexer.ts";
+import { loadSubgraph, ManifestError } from "../runner/manifest.ts";
 import type { Data } from "./helpers/events.ts";
 import {
   deploy,
@@ -469,6 +470,59 @@ describe("following the head", () => {
     await indexer.waitForBlock(s.block, 10_000);
     assert.equal(indexer.follower.headSubscription, false);
     assert.equal(indexer.follower.headsNotified, 0);
+  });
+});
+
+describe("what graph-node does differently, met clearly", () => {
+  it("refuses `or` mixed with column filters at the same level (graph-node's error), instead of ANDing them", async () => {
+    const r = await query(indexer.url, `{ increments(where: { note: "beta", or: [{ newCount_gt: "6" }, { note: "alpha" }] }) { id } }`);
+    assert.equal(r.data?.increments ?? null, null);
+    assert.match(r.errors![0].message, /Cannot mix column filters with 'or' operator at the same level\. Found column filter\(s\) 'note' alongside 'or' operator/);
+    // the same intent written as graph-node accepts it
+    const d = await ok(`{ increments(where: { and: [{ note: "beta" }, { or: [{ newCount_gt: "6" }, { note: "alpha" }] }] }) { note } }`);
+    assert.deepEqual(d.increments, []);
+  });
+
+  it("answers block: { hash } for any indexed canonical block, also one without events, and refuses unknown hashes", async () => {
+    const before = await head();
+    await chain.publicClient.request({ method: "hardhat_mine" as never, params: ["0x3"] as never });
+    const s = await increment(chain.accounts[0], 1, "after-empty-blocks", []);
+    await indexer.waitForBlock(s.block, 10_000);
+    const empty = await chain.publicClient.getBlock({ blockNumber: BigInt(before + 2) });
+    assert.equal(empty.transactions.length, 0);
+    const at = await ok(`{ _meta(block: { hash: "${empty.hash}" }) { block { number hash } } increments(where: { note: "after-empty-blocks" }, block: { hash: "${empty.hash}" }) { id } }`);
+    assert.equal(at._meta.block.number, before + 2);
+    assert.deepEqual(at.increments, [], "the state at that block: before the increment");
+    const unknown = await query(indexer.url, `{ counters(block: { hash: "0x${"ab".repeat(32)}" }) { id } }`);
+    assert.match(unknown.errors![0].message, /no block with hash 0x(ab)+ has been indexed/);
+  });
+
+  it("refuses queries nested deeper or costing more than its limits, with a message saying which", async () => {
+    const limited = await start({ maxDepth: 3, maxComplexity: 5000 });
+    try {
+      const deep = await query(limited.url, `{ accounts { counters { owner { counters { id } } } } }`);
+      assert.match(deep.errors![0].message, /nested 4 levels deep, more than the 3 this indexer accepts/);
+      const costly = await query(limited.url, `{ accounts(first: 100) { counters(first: 100) { id } } }`);
+      assert.match(costly.errors![0].message, /query complexity 20100 is more than the 5000 this indexer accepts/);
+      const viaVariable = await query(limited.url, `query($n: Int) { accounts(first: $n) { counters(first: $n) { id } } }`, { n: 10 });
+      assert.equal(viaVariable.errors, undefined, JSON.stringify(viaVariable.errors));
+      const viaFragment = await query(limited.url, `{ accounts { ...A } } fragment A on Account { counters { owner { counters { id } } } }`);
+      assert.match(viaFragment.errors![0].message, /nested 4 levels deep/);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("refuses a manifest with data source templates at load time, saying what to do", () => {
+    const dir = mkdtempSync(join(tmpdir(), "subgraph-templates-"));
+    try {
+      cpSync(dirname(manifest), dir, { recursive: true });
+      const file = join(dir, basename(manifest));
+      writeFileSync(file, readFileSync(file, "utf8") + "\ntemplates:\n  - kind: ethereum/contract\n    name: Pool\n    network: hardhat\n");
+      assert.throws(() => loadSubgraph(file), (e: Error) => e instanceof ManifestError && /data source templates \(Pool\)/.test(e.message) && /graph-node/.test(e.message));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
