@@ -4,11 +4,12 @@
 // body cap), as for the other local services.
 import { createServer, type Server, type ServerResponse } from "node:http";
 import { closeAfterResponse, createHttpGuard, DEFAULT_MAX_BODY_BYTES, HttpGuardError, readBody } from "@tributary/sdk/http";
+import type {
+  GraphQLError} from "graphql";
 import {
   execute,
   getNamedType,
   getNullableType,
-  GraphQLError,
   GraphQLList,
   isCompositeType,
   Kind,
