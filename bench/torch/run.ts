@@ -17,6 +17,9 @@ export interface TorchThreadResult {
   step_ms_mean: number;
   train_tokens_per_cpu_s: number;
   decode_tokens_per_s: number;
+  prefill_tokens_per_s: number;
+  /** 1024^3 fp32 matmul at this thread count (best of 5). */
+  matmul_gflops: number;
   params: number;
   trainable_params: number;
 }

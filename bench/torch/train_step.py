@@ -2,8 +2,10 @@
 
 Workload (issue 4): Llama, vocab 8192, hidden 384, intermediate 1024, 6 layers, 6 heads, tied
 embeddings; LoRA r=8, alpha 16 on q_proj and v_proj; batch 8 x 128 tokens; AdamW. Measures training
-tokens/s (forward + backward + optimizer step) and greedy decode tokens/s through transformers'
-`generate`, for each requested thread count.
+tokens/s (forward + backward + optimizer step); greedy decode tokens/s with torch's own KV-cache loop
+(the engine's loop: a 128-token prompt, then argmax and one forward per token with past_key_values,
+through the same unmerged LoRA adapter; no `generate` overhead); and the 1024^3 fp32 matmul rate (the
+machine-peak candidate), for each requested thread count.
 
 Usage: .tools/torch-venv/bin/python bench/torch/train_step.py [--threads 1,2] [--steps 6] [--decode-tokens 64]
 (bench/torch/setup.sh creates that venv).
@@ -80,18 +82,45 @@ def train_tokens_per_s(steps: int, seed: int) -> dict:
 
 @torch.no_grad()
 def decode_tokens_per_s(new_tokens: int, seed: int) -> dict:
-    model = build_model(seed).eval()
+    model = build_model(seed)
+    model = get_peft_model(model, LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=["q_proj", "v_proj"])).eval()
     gen = torch.Generator().manual_seed(seed + 1)
-    prompt = torch.randint(0, VOCAB, (1, 16), generator=gen)
-    kwargs = dict(max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False, eos_token_id=None, pad_token_id=0)
-    model.generate(prompt, **{**kwargs, "max_new_tokens": 4, "min_new_tokens": 4})  # warm-up
-    best = float("inf")
-    for _ in range(3):
+    prompt = torch.randint(0, VOCAB, (1, SEQ), generator=gen)
+
+    def run(n: int) -> tuple[float, float]:
         t0 = time.perf_counter()
-        out = model.generate(prompt, **kwargs)
+        out = model(input_ids=prompt, use_cache=True)
+        prefill = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        past, logits = out.past_key_values, out.logits[:, -1, :]
+        for _ in range(n):
+            nxt = logits.argmax(dim=-1, keepdim=True)
+            out = model(input_ids=nxt, past_key_values=past, use_cache=True)
+            past, logits = out.past_key_values, out.logits[:, -1, :]
+        return prefill, time.perf_counter() - t0
+
+    run(4)  # warm-up
+    best_prefill, best_decode = float("inf"), float("inf")
+    for _ in range(3):
+        p, d = run(new_tokens)
+        best_prefill, best_decode = min(best_prefill, p), min(best_decode, d)
+    return {
+        "decode_tokens_per_s": round(new_tokens / best_decode, 1),
+        "prefill_tokens_per_s": round(SEQ / best_prefill, 1),
+        "decode_new_tokens": new_tokens,
+        "decode_loop": "torch KV-cache argmax loop, 128-token prompt, LoRA r8 q,v unmerged (as the engine's)",
+    }
+
+
+def matmul_gflops(reps: int = 5) -> float:
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
         best = min(best, time.perf_counter() - t0)
-    generated = out.shape[1] - prompt.shape[1]
-    return {"decode_tokens_per_s": round(generated / best, 1), "decode_new_tokens": generated}
+    return round(2 * 1024**3 / best / 1e9, 1)
 
 
 def main() -> None:
@@ -113,7 +142,11 @@ def main() -> None:
     counts = [int(x) for x in args.threads.split(",")]
     if len(counts) == 1:
         torch.set_num_threads(counts[0])
-        result["threads"][str(counts[0])] = {**train_tokens_per_s(args.steps, args.seed), **decode_tokens_per_s(args.decode_tokens, args.seed)}
+        result["threads"][str(counts[0])] = {
+            **train_tokens_per_s(args.steps, args.seed),
+            **decode_tokens_per_s(args.decode_tokens, args.seed),
+            "matmul_gflops": matmul_gflops(),
+        }
     else:
         # One process per thread count: changing torch's thread count inside a process slowed the runs
         # after the change 2-3x here (the OpenMP pool does not resize cleanly).
