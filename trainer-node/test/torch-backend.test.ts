@@ -8,7 +8,7 @@
 // 1-process loss curve for the same global batch; QLoRA on the engine's NF4 layout gives the engine's answer.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -17,6 +17,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { ChatTokenizer, encodeRecord, generateChat, loadAdapter, loadModel, parseRecordsJsonl } from "@tributary/engine";
 import { runTorchTraining, TorchWorker, torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
+import { checkFit, torchCapacity, torchModelFacts } from "../src/jobs/fit.ts";
+import { parseJobSpec } from "@tributary/sdk/schemas";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../bin/tributary-trainer.ts", import.meta.url));
@@ -79,6 +81,34 @@ describe("torch backend", () => {
       const want = parseRecordsJsonl(await readFile(file, "utf8")).map((r) => encodeRecord(tok, r));
       assert.deepEqual(got, want);
       assert.ok(got[0].train.some(Boolean) && got[0].train.some((f) => !f));
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("inspect (the fit check's facts): architecture, parameter count and Linear layer names of each model, without loading weights; a GPT-2 config lists its Conv1D layers", async () => {
+    const w = await TorchWorker.start();
+    try {
+      for (const arch of ARCHS) {
+        const i = await w.inspect(join(dir, arch));
+        assert.equal(i.model_type, arch);
+        assert.deepEqual(i.linear_modules, ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"], arch);
+        // the parameter count equals what the model's safetensors hold (tied embeddings counted once)
+        const header = (f: string) => {
+          const b = readFileSync(f);
+          return JSON.parse(b.subarray(8, 8 + Number(b.readBigUInt64LE(0))).toString("utf8")) as Record<string, { shape?: number[] }>;
+        };
+        const stored = Object.entries(header(join(dir, arch, "model.safetensors"))).filter(([k]) => k !== "__metadata__").reduce((n, [, t]) => n + t.shape!.reduce((a, b) => a * b, 1), 0);
+        assert.equal(i.params, stored, arch);
+        const facts = torchModelFacts(i, JSON.parse(readFileSync(join(dir, arch, "config.json"), "utf8")));
+        assert.throws(() => checkFit(parseJobSpec({ baseModel: arch, lora: { targetModules: ["c_attn"] }, data: [{ datanetId: "1", version: 1 }] }), facts, torchCapacity(w.hello)), /c_attn are not Linear layers of this/);
+        assert.match(checkFit(parseJobSpec({ baseModel: arch, lora: { targetModules: ["all-linear"] }, data: [{ datanetId: "1", version: 1 }] }), facts, torchCapacity(w.hello)).device, /^cpu:/);
+      }
+      const gpt2 = join(dir, "gpt2-config");
+      mkdirSync(gpt2, { recursive: true });
+      writeFileSync(join(gpt2, "config.json"), JSON.stringify({ model_type: "gpt2", architectures: ["GPT2LMHeadModel"], vocab_size: 512, n_embd: 64, n_layer: 2, n_head: 2, n_positions: 128 }));
+      assert.deepEqual((await w.inspect(gpt2)).linear_modules, ["c_attn", "c_fc", "c_proj"]);
+      await assert.rejects(w.inspect(join(dir, "nowhere")), /is not a model folder \(no config.json\)/);
     } finally {
       await w.close();
     }

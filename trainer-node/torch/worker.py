@@ -1,6 +1,6 @@
 """The trainer node's torch worker: JSON lines over stdio, protocol 1 (PROTOCOL.md).
 
-    python worker.py               hello, then commands from stdin (train, encode, stop) until stdin closes
+    python worker.py               hello, then commands from stdin (train, encode, inspect, stop) until stdin closes
     python worker.py --job FILE    hello, then the train message in FILE (how torchrun starts every process)
     torchrun --nproc_per_node N worker.py --job FILE     DDP over N processes; rank 0 speaks the protocol
 
@@ -106,10 +106,14 @@ def do(msg, stop):
             return train.run(msg, emit, stop, dist)
         finally:
             dist.close()
+    if kind == "inspect":
+        from tributary_torch.inspect_model import inspect
+
+        return inspect(msg["model_dir"])
     if kind == "encode":
         enc = RecordEncoder(msg["model_dir"])
         return {"type": "encoded", "examples": [dict(zip(("ids", "train"), enc.encode_record(r))) for r in read_records(msg["data_file"])]}
-    raise train.SpecError(f"unknown message type {kind!r}; this worker speaks protocol {PROTOCOL} (train, encode, stop)")
+    raise train.SpecError(f"unknown message type {kind!r}; this worker speaks protocol {PROTOCOL} (train, encode, inspect, stop)")
 
 
 def main():

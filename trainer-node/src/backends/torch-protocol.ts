@@ -68,12 +68,24 @@ export const Encoded = z.object({
 
 export const WorkerError = z.object({ type: z.literal("error"), message: z.string(), transient: z.boolean() });
 
-export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, WorkerError]);
+export const Inspected = z.object({
+  type: z.literal("inspected"),
+  model_type: z.string(),
+  architectures: z.array(z.string()),
+  params: z.number().int().nonnegative(),
+  linear_modules: z.array(z.string()),
+  hidden_size: z.number().int().nullable(),
+  num_layers: z.number().int().nullable(),
+  context_length: z.number().int().nullable(),
+});
+
+export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, WorkerError]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Started = z.infer<typeof Started>;
 export type Progress = z.infer<typeof Progress>;
 export type Done = z.infer<typeof Done>;
+export type Inspected = z.infer<typeof Inspected>;
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** The job spec's objects the worker trains with (`tributary/job-spec@1` field names). */

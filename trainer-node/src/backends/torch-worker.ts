@@ -12,7 +12,7 @@ import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
-import type { Done, Progress, Started } from "./torch-protocol.ts";
+import type { Done, Inspected, Progress, Started } from "./torch-protocol.ts";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../../torch/worker.py", import.meta.url));
 const VENV_SCRIPT = fileURLToPath(new URL("../../../engine/scripts/python-venv.sh", import.meta.url));
@@ -187,6 +187,15 @@ export class TorchWorker {
     if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
     if (m.type !== "encoded") throw new TorchWorkerError(`expected an encoded message, got ${m.type}`, false);
     return m.examples;
+  }
+
+  /** The model's architecture, parameter count and Linear layer names, without loading its weights. */
+  async inspect(modelDir: string): Promise<Inspected> {
+    this.send({ type: "inspect", model_dir: modelDir });
+    const m = await this.next();
+    if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+    if (m.type !== "inspected") throw new TorchWorkerError(`expected an inspected message, got ${m.type}`, false);
+    return m;
   }
 
   /** Closes stdin and waits for the process to end (kills it after `graceMs`). */

@@ -14,6 +14,14 @@ import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
 import { FileSetMismatchError } from "@tributary/sdk/files";
 import type { JobRecord } from "../types.ts";
 
+/** A job the node will not run; `reason` says why (recorded as stage "skipped"). */
+export class SkipJob extends Error {
+  constructor(reason: string) {
+    super(reason);
+    this.name = "SkipJob";
+  }
+}
+
 /** Time as the retry logic sees it: milliseconds since the epoch, and a sleep an abort ends early. */
 export interface Clock {
   now(): number;

@@ -21,7 +21,10 @@ import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
 import { attribute } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
-import { classify } from "./faults.ts";
+import { classify, SkipJob } from "./faults.ts";
+import { checkFit, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
+import type { Capacity, Fit, ModelFacts } from "./fit.ts";
+import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
 import type { ReleaseCause } from "./faults.ts";
 import type { JobStore } from "./store.ts";
 import { TERMINAL_STAGES } from "./store.ts";
@@ -48,13 +51,7 @@ export interface PipelineContext {
   signal?: AbortSignal;
 }
 
-/** A job the node will not run; `reason` says why (recorded as stage "skipped"). */
-export class SkipJob extends Error {
-  constructor(reason: string) {
-    super(reason);
-    this.name = "SkipJob";
-  }
-}
+export { SkipJob };
 
 /** Errors that retrying cannot fix (see `classify` in faults.ts). */
 export function isPermanent(err: unknown): boolean {
@@ -76,9 +73,6 @@ export function engineConfig(spec: JobSpec, contextLength = Infinity) {
   const t = spec.training;
   if (!Number.isInteger(t.epochs)) throw new SkipJob(`epochs ${t.epochs} is not a whole number; this node trains whole epochs`);
   if (spec.chatTemplate) throw new SkipJob("a custom chat template is not supported by this node yet; post the job without chatTemplate");
-  const known = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"];
-  const bad = spec.lora.targetModules.filter((m) => !known.includes(m));
-  if (bad.length) throw new SkipJob(`LoRA target modules ${bad.join(", ")} are not Llama projections (${known.join(", ")})`);
   return {
     lr: t.learningRate,
     epochs: t.epochs,
@@ -105,17 +99,44 @@ async function trainFlops(ctx: PipelineContext): Promise<number> {
   const file = join(ctx.dataDir, "throughput.json");
   if (existsSync(file)) {
     const t = await readJson<{ flops?: number; kernel?: string }>(file);
-    if (t.kernel === ctx.kernel.name && t.flops && t.flops > 0) return t.flops;
+    if (t.kernel === (ctx.backend === "torch" ? "torch" : ctx.kernel.name) && t.flops && t.flops > 0) return t.flops;
   }
-  return ctx.kernel.name === "ort" ? 8e9 : 2e9;
+  return ctx.kernel.name === "ort" || ctx.backend === "torch" ? 8e9 : 2e9;
 }
 
-async function modelParams(modelDir: string): Promise<number> {
-  const c = await readJson<{ vocab_size: number; hidden_size: number; intermediate_size: number; num_hidden_layers: number; num_attention_heads: number; num_key_value_heads?: number; tie_word_embeddings?: boolean }>(join(modelDir, "config.json"));
-  const D = c.hidden_size;
-  const kv = (D / c.num_attention_heads) * (c.num_key_value_heads ?? c.num_attention_heads);
-  const layer = 2 * D * D + 2 * D * kv + 3 * D * c.intermediate_size;
-  return c.num_hidden_layers * layer + c.vocab_size * D * (c.tie_word_embeddings ? 1 : 2);
+/** The torch worker's hello and its inspections, per model folder (a worker start costs seconds). */
+const torchFacts = new Map<string, Promise<ModelFacts>>();
+let torchHello: Promise<Capacity> | null = null;
+
+async function withTorchWorker<T>(fn: (w: TorchWorker) => Promise<T>): Promise<T> {
+  const w = await TorchWorker.start();
+  try {
+    return await fn(w);
+  } finally {
+    await w.close();
+  }
+}
+
+/** What this node's backend knows about the model (refuses an architecture the backend cannot train). */
+async function modelFacts(ctx: PipelineContext, modelDir: string): Promise<ModelFacts> {
+  const config = await readJson<Parameters<typeof engineModelFacts>[0]>(join(modelDir, "config.json"));
+  if (ctx.backend !== "torch") return engineModelFacts(config);
+  let p = torchFacts.get(modelDir);
+  if (!p) {
+    p = withTorchWorker(async (w) => {
+      torchHello ??= Promise.resolve(torchCapacity(w.hello));
+      return torchModelFacts(await w.inspect(modelDir), config);
+    });
+    torchFacts.set(modelDir, p);
+    p.catch(() => torchFacts.delete(modelDir));
+  }
+  return p;
+}
+
+async function capacity(ctx: PipelineContext): Promise<Capacity> {
+  if (ctx.backend !== "torch") return engineCapacity();
+  torchHello ??= withTorchWorker(async (w) => torchCapacity(w.hello));
+  return torchHello;
 }
 
 /** The model's context length (max_position_embeddings). */
@@ -125,7 +146,7 @@ async function contextLengthOf(modelDir: string): Promise<number> {
 }
 
 /** Refuses (skips) a job whose training would not fit well inside its duration on this node. */
-async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, modelDir: string): Promise<number> {
+async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, params: number): Promise<number> {
   let bytes = 0;
   for (const ref of job.datanets) {
     for (const c of await listContributions(ctx.conn, ref.datanetId)) {
@@ -133,7 +154,7 @@ async function checkDeadline(ctx: PipelineContext, job: { duration: number; data
     }
   }
   const tokens = (bytes / BYTES_PER_TOKEN) * spec.training.epochs * 1.3; // + eval and attribution passes
-  const seconds = (6 * (await modelParams(modelDir)) * tokens) / (await trainFlops(ctx));
+  const seconds = (6 * params * tokens) / (await trainFlops(ctx));
   if (seconds > DEADLINE_SHARE * job.duration) {
     throw new SkipJob(`training would take about ${Math.ceil(seconds)} s on this node (${Math.round(tokens)} tokens), more than ${Math.round(DEADLINE_SHARE * 100)}% of the job's ${job.duration} s deadline; claiming it would risk the stake`);
   }
@@ -158,7 +179,7 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
     throw new SkipJob(`job is ${job.status}${job.trainer ? ` (trainer ${job.trainer})` : ""}`);
   }
   const spec = parseJobSpec(await catJson(ctx.store, job.specCid, "job spec"));
-  engineConfig(spec);
+  if (ctx.backend !== "torch") engineConfig(spec);
   const base = (await listBaseModels(ctx.conn)).find((b) => b.baseModelId === job.baseModelId);
   if (!base) throw new SkipJob(`base model #${job.baseModelId} is not registered`);
   if (ctx.baseModels?.length && !ctx.baseModels.includes(base.name)) throw new SkipJob(`base model ${base.name} is not one this node trains (${ctx.baseModels.join(", ")})`);
@@ -168,9 +189,25 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   } catch (err) {
     throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
   }
-  const trainSeconds = await checkDeadline(ctx, job, spec, modelDir);
+  // the fit check: architecture and LoRA targets for this backend, memory on this node's devices, time
+  let facts: ModelFacts;
+  try {
+    facts = await modelFacts(ctx, modelDir);
+  } catch (err) {
+    if (err instanceof SkipJob || (err instanceof TorchWorkerError && !err.transient)) throw new SkipJob((err as Error).message);
+    throw err;
+  }
+  const context = await contextLengthOf(modelDir);
+  let fit: Fit;
+  try {
+    fit = checkFit(spec, facts, await capacity(ctx), context);
+  } catch (err) {
+    if (err instanceof SkipJob) throw err;
+    throw new SkipJob(`the fit check could not read base model ${base.name}: ${(err as Error).message}`);
+  }
+  const trainSeconds = await checkDeadline(ctx, job, spec, facts.params);
   await ctx.jobs.update(rec.jobId, {
-    estimate: { trainSeconds },
+    estimate: { trainSeconds, device: fit.device, memoryBytes: fit.estimatedBytes },
     specCid: job.specCid,
     baseModel: base.name,
     datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })),
@@ -262,8 +299,9 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     ctx.log(`job ${rec.jobId}: trained ${metrics.steps} steps, ${metrics.tokens} tokens in ${metrics.seconds.toFixed(1)} s`);
     if (metrics.seconds > 0.1 && metrics.tokens > 0) {
       // what this node sustains, for the next jobs' deadline checks
-      const flops = (6 * (await modelParams(files.modelDir)) * metrics.tokens) / metrics.seconds;
-      await writeFile(join(ctx.dataDir, "throughput.json"), JSON.stringify({ kernel: ctx.kernel.name, flops, measuredAt: new Date().toISOString() }));
+      const flops = (6 * (await modelFacts(ctx, files.modelDir)).params * metrics.tokens) / metrics.seconds;
+      const kernel = ctx.backend === "torch" ? "torch" : ctx.kernel.name;
+      await writeFile(join(ctx.dataDir, "throughput.json"), JSON.stringify({ kernel, flops, measuredAt: new Date().toISOString() }));
     }
   }
   const reportFile = join(dir, "attribution.json");
