@@ -26,13 +26,87 @@ function wrap(what: string, url: string, e: unknown): never {
   throw new ContentStoreError(`${what} failed at ${url}: ${reason}. Check the IPFS node is running and reachable.`, { status, cause: e });
 }
 
+/** Node.js (not a browser): fetch can stream a request body there (`duplex: "half"` over HTTP/1.1). */
+const STREAMING_UPLOADS = typeof process !== "undefined" && !!process.versions?.node;
+
+/**
+ * `add` as one streamed multipart POST: the bytes go to the node as they are read, so adding a file never
+ * holds it in memory (kubo-rpc-client's add buffered a 384 MiB file whole: ~400 MB of RSS).
+ */
+async function streamingAdd(
+  base: string,
+  headers: Record<string, string> | undefined,
+  chunks: AsyncIterable<Uint8Array>,
+  opts: { pin: boolean; signal?: AbortSignal },
+): Promise<string> {
+  const boundary = `tributary-${Math.random().toString(36).slice(2)}${Date.now().toString(36)}`;
+  const enc = new TextEncoder();
+  async function* parts() {
+    yield enc.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="file"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+    yield* chunks;
+    yield enc.encode(`\r\n--${boundary}--\r\n`);
+  }
+  const q = new URLSearchParams({
+    "cid-version": String(KUBO_ADD_PARAMS.cidVersion),
+    "raw-leaves": String(KUBO_ADD_PARAMS.rawLeaves),
+    chunker: KUBO_ADD_PARAMS.chunker,
+    hash: KUBO_ADD_PARAMS.hashAlg,
+    pin: String(opts.pin),
+    progress: "false",
+  });
+  const url = new URL(`api/v0/add?${q}`, base.endsWith("/") ? base : `${base}/`);
+  // node:http(s), imported here only and by a computed name so that browser bundles never include it (this
+  // module is browser-safe; the branch runs in Node only): its write()/drain is real backpressure, where
+  // fetch with a streamed body let a 384 MiB upload pile up in memory (~400 MB of RSS)
+  const builtin = url.protocol === "https:" ? "node:https" : "node:http";
+  const http = (await import(/* @vite-ignore */ builtin)) as typeof import("node:http");
+  const res = await new Promise<{ status: number; text: () => Promise<string> }>((resolve, reject) => {
+    const req = http.request(url, {
+      method: "POST",
+      headers: { ...headers, "content-type": `multipart/form-data; boundary=${boundary}`, "transfer-encoding": "chunked" },
+      signal: opts.signal,
+    });
+    req.once("error", reject);
+    req.once("response", (r) => {
+      const dec = new TextDecoder();
+      let text = "";
+      r.on("data", (b: Uint8Array) => (text += dec.decode(b, { stream: true })));
+      const ended = new Promise<string>((ok, ko) => {
+        r.once("end", () => ok(text + dec.decode()));
+        r.once("error", ko);
+      });
+      resolve({ status: r.statusCode ?? 0, text: () => ended });
+    });
+    void (async () => {
+      try {
+        for await (const chunk of parts()) {
+          if (!req.write(chunk)) await new Promise((ok) => req.once("drain", ok));
+        }
+        req.end();
+      } catch (e) {
+        req.destroy(e as Error);
+      }
+    })();
+  });
+  const ok = res.status >= 200 && res.status < 300;
+  const text = await res.text();
+  if (!ok) throw Object.assign(new Error(`HTTP ${res.status}: ${text.slice(0, 300)}`), { response: { status: res.status } });
+  const last = text.trim().split("\n").pop();
+  const hash = last ? (JSON.parse(last) as { Hash?: string }).Hash : undefined;
+  if (!hash) throw new Error(`the node's add answer has no Hash: ${text.slice(0, 300)}`);
+  return hash;
+}
+
 export class KuboContentStore implements ContentStore {
   readonly client: KuboRPCClient;
   readonly url: string;
   private readonly prefetch: number;
 
+  private readonly headers?: Record<string, string>;
+
   constructor(opts: KuboContentStoreOptions) {
     this.url = String(opts.url);
+    this.headers = opts.headers;
     this.client = create({ url: opts.url, headers: opts.headers });
     this.prefetch = opts.prefetch ?? 8;
   }
@@ -53,6 +127,10 @@ export class KuboContentStore implements ContentStore {
       opts.onProgress?.(size);
     });
     try {
+      if (STREAMING_UPLOADS) {
+        const cid = await streamingAdd(this.url, this.headers, counted, { pin: opts.pin ?? true, signal: opts.signal });
+        return { cid, size };
+      }
       const result = await this.client.add(counted, { ...KUBO_ADD_PARAMS, pin: opts.pin ?? true, signal: opts.signal });
       return { cid: result.cid.toString(), size };
     } catch (e) {

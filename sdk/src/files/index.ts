@@ -3,9 +3,12 @@
 // folders (Hugging Face layout) and adapter folders (PEFT layout) travel this way. Reading it back
 // verifies each file twice: block by block against its CID (ContentStore.cat) and against the listed
 // sha256; the folder appears on disk only once complete (written to a temporary folder, then renamed).
+// Files stream both ways (read from disk into the store, and from the store to disk) with the hash and
+// size computed as the bytes pass, so a multi-GB model file never has to fit in memory.
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { once } from "node:events";
 import { dirname, join, sep } from "node:path";
 import type { ContentStore } from "../content/store.ts";
 import { FileSetMismatchError, FileSetSchema, readFileSet } from "./set.ts";
@@ -13,10 +16,6 @@ import type { FileSet } from "./set.ts";
 
 export { FileSetMismatchError, FileSetSchema, readFileFromSet, readFileSet } from "./set.ts";
 export type { FileSet } from "./set.ts";
-
-function sha256Hex(bytes: Uint8Array): string {
-  return `0x${createHash("sha256").update(bytes).digest("hex")}`;
-}
 
 async function listFiles(dir: string, prefix = ""): Promise<string[]> {
   const out: string[] = [];
@@ -39,15 +38,28 @@ export async function addFileSet(
 ): Promise<{ cid: string; fileSet: FileSet }> {
   const extra = opts.extra ?? {};
   const paths = (opts.files ? [...opts.files] : await listFiles(dir)).filter((p) => !(p.split(sep).join("/") in extra));
-  const entries: Array<[string, () => Promise<Uint8Array>]> = [
-    ...paths.map((p): [string, () => Promise<Uint8Array>] => [p.split(sep).join("/"), () => readFile(join(dir, p))]),
-    ...Object.entries(extra).map(([p, v]): [string, () => Promise<Uint8Array>] => [p, async () => (typeof v === "string" ? new TextEncoder().encode(v) : v)]),
+  type Source = () => AsyncIterable<Uint8Array>;
+  const entries: Array<[string, Source]> = [
+    ...paths.map((p): [string, Source] => [p.split(sep).join("/"), () => createReadStream(join(dir, p), { highWaterMark: 1 << 20 })]),
+    ...Object.entries(extra).map(([p, v]): [string, Source] => [p, async function* () {
+      yield typeof v === "string" ? new TextEncoder().encode(v) : v;
+    }]),
   ].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   const files: FileSet["files"] = [];
-  for (const [path, read] of entries) {
-    const bytes = await read();
-    const { cid } = await store.add(bytes, { signal: opts.signal });
-    files.push({ path, cid, sha256: sha256Hex(bytes), size: bytes.length });
+  for (const [path, source] of entries) {
+    // hash and count the bytes on their way into the store
+    const hash = createHash("sha256");
+    let size = 0;
+    const counted = async function* () {
+      for await (const chunk of source()) {
+        const c = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk as ArrayBuffer);
+        hash.update(c);
+        size += c.length;
+        yield c;
+      }
+    };
+    const { cid } = await store.add(counted(), { signal: opts.signal });
+    files.push({ path, cid, sha256: `0x${hash.digest("hex")}`, size });
   }
   const fileSet = FileSetSchema.parse({ schema: "tributary/file-set@1", files });
   const { cid } = await store.add(JSON.stringify(fileSet), { signal: opts.signal });
@@ -78,13 +90,26 @@ export async function fetchFileSet(store: ContentStore, cid: string, destDir: st
   await rm(tmp, { recursive: true, force: true });
   try {
     for (const f of fileSet.files) {
-      const bytes = await store.cat(f.cid, { signal: opts.signal, maxBytes: f.size });
-      if (bytes.length !== f.size) throw new FileSetMismatchError(f.path, `size ${bytes.length}, listed ${f.size}`);
-      const actual = sha256Hex(bytes);
-      if (actual !== f.sha256) throw new FileSetMismatchError(f.path, `sha256 ${actual}, listed ${f.sha256}`);
       const target = join(tmp, f.path);
       await mkdir(dirname(target), { recursive: true });
-      await writeFile(target, bytes);
+      // verified block by block by the store, hashed and counted here, written as it arrives
+      const out = createWriteStream(target);
+      const hash = createHash("sha256");
+      let size = 0;
+      try {
+        for await (const chunk of store.catStream(f.cid, { signal: opts.signal, maxBytes: f.size })) {
+          size += chunk.length;
+          if (size > f.size) throw new FileSetMismatchError(f.path, `more than the listed ${f.size} bytes`);
+          hash.update(chunk);
+          if (!out.write(chunk)) await once(out, "drain");
+        }
+      } finally {
+        out.end();
+        await once(out, "close");
+      }
+      if (size !== f.size) throw new FileSetMismatchError(f.path, `size ${size}, listed ${f.size}`);
+      const actual = `0x${hash.digest("hex")}`;
+      if (actual !== f.sha256) throw new FileSetMismatchError(f.path, `sha256 ${actual}, listed ${f.sha256}`);
     }
     await writeFile(join(tmp, ".file-set"), `${JSON.stringify({ cid, fileSet })}\n`);
     await rm(destDir, { recursive: true, force: true });
