@@ -26,6 +26,27 @@ function wrap(what: string, url: string, e: unknown): never {
   throw new ContentStoreError(`${what} failed at ${url}: ${reason}. Check the IPFS node is running and reachable.`, { status, cause: e });
 }
 
+/** The part of node:http(s) streamingAdd uses (typed here: this module may not import Node built-ins). */
+interface NodeHttp {
+  request(
+    url: URL,
+    opts: { method: string; headers: Record<string, string>; signal?: AbortSignal },
+  ): {
+    write(chunk: Uint8Array): boolean;
+    end(): void;
+    destroy(e: Error): void;
+    once(ev: "drain", f: () => void): void;
+    once(ev: "error", f: (e: Error) => void): void;
+    once(ev: "response", f: (r: NodeResponse) => void): void;
+  };
+}
+interface NodeResponse {
+  statusCode?: number;
+  on(ev: "data", f: (b: Uint8Array) => void): void;
+  once(ev: "end", f: () => void): void;
+  once(ev: "error", f: (e: Error) => void): void;
+}
+
 /** Node.js (not a browser): fetch can stream a request body there (`duplex: "half"` over HTTP/1.1). */
 const STREAMING_UPLOADS = typeof process !== "undefined" && !!process.versions?.node;
 
@@ -59,7 +80,7 @@ async function streamingAdd(
   // module is browser-safe; the branch runs in Node only): its write()/drain is real backpressure, where
   // fetch with a streamed body let a 384 MiB upload pile up in memory (~400 MB of RSS)
   const builtin = url.protocol === "https:" ? "node:https" : "node:http";
-  const http = (await import(/* @vite-ignore */ builtin)) as typeof import("node:http");
+  const http = (await import(/* @vite-ignore */ builtin)) as NodeHttp;
   const res = await new Promise<{ status: number; text: () => Promise<string> }>((resolve, reject) => {
     const req = http.request(url, {
       method: "POST",
