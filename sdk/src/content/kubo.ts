@@ -101,7 +101,7 @@ async function streamingAdd(
     void (async () => {
       try {
         for await (const chunk of parts()) {
-          if (!req.write(chunk)) await new Promise((ok) => req.once("drain", ok));
+          if (!req.write(chunk)) await new Promise<void>((ok) => req.once("drain", () => ok()));
         }
         req.end();
       } catch (e) {
