@@ -9,6 +9,7 @@
 //   npm run bench:faults                     the whole matrix (35 scenarios; ~25 min on 2 cores)
 //   npm run bench:faults -- chain ipfs       only these services
 //   npm run bench:faults -- --stages training,pinning
+//   npm run bench:faults -- chain ipfs --merge   keep the file's other scenarios (the matrix in parts)
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -17,7 +18,7 @@ import { parseArgs } from "node:util";
 import { FaultStack, SERVICES, STAGES, type FaultStage, type ScenarioResult, type Service } from "../scripts/stack/faults.ts";
 import { testEnv } from "../scripts/stack/test/helpers.ts";
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { stages: { type: "string" }, epochs: { type: "string" }, out: { type: "string" } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { stages: { type: "string" }, epochs: { type: "string" }, out: { type: "string" }, merge: { type: "boolean", default: false } } });
 const services = (positionals.length ? positionals : SERVICES) as Service[];
 for (const s of services) if (!SERVICES.includes(s)) throw new Error(`unknown service ${s}; pick from ${SERVICES.join(", ")}`);
 const stages = (values.stages ? values.stages.split(",") : STAGES) as FaultStage[];
@@ -46,7 +47,13 @@ try {
   await stack.stop();
   fs.rmSync(path.dirname(env.TRIBUTARY_HOME!), { recursive: true, force: true });
 }
-const survived = results.filter((r) => r.survived).length;
+// --merge: keep the out file's scenarios that this run did not repeat (the matrix in parts, one run each)
+type Row = { service: string; stage: string; survived: boolean; measuredAt?: string };
+const kept: Row[] = values.merge && fs.existsSync(out)
+  ? ((JSON.parse(fs.readFileSync(out, "utf8")) as { results?: Row[]; measuredAt?: string }).results ?? [])
+      .filter((r) => !results.some((n) => n.service === r.service && n.stage === r.stage))
+  : [];
+const survived = results.filter((r) => r.survived).length + kept.filter((r) => r.survived).length;
 const report = {
   benchmark: "faults",
   command: "npm run bench:faults",
@@ -54,9 +61,11 @@ const report = {
   machine: { cpus: os.availableParallelism(), node: process.version },
   job: { datanet: "demo cooking Q&A (20 records, encrypted)", epochs, kernel: "wasm", restartPauseSeconds: 2, trainerTimeScale: 30 },
   reference: reference && { adapterHash: reference.adapterHash, wallSeconds: reference.wallSeconds },
-  scenarios: results.length,
+  scenarios: results.length + kept.length,
   survived,
-  results: results.map((r) => ({
+  ...(kept.length ? { merged: `${kept.length} scenarios kept from an earlier run (--merge); each row has its measuredAt` } : {}),
+  results: [...kept, ...results.map((r) => ({
+    measuredAt: new Date().toISOString(),
     service: r.service,
     stage: r.stage,
     killedAtRecordStage: r.killedAt ?? null,
@@ -67,10 +76,10 @@ const report = {
     submissions: r.submissions,
     nodeFailedAttempts: r.failedAttempts,
     ...(r.error ? { error: r.error } : {}),
-  })),
+  }))],
   totalSeconds: Math.round((Date.now() - t0) / 1000),
 };
 fs.mkdirSync(path.dirname(out), { recursive: true });
 fs.writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-console.log(`${survived}/${results.length} scenarios survived; wrote ${out}`);
-process.exit(survived === results.length ? 0 : 1);
+console.log(`${survived}/${results.length + kept.length} scenarios survived; wrote ${out}`);
+process.exit(survived === results.length + kept.length ? 0 : 1);
