@@ -10,13 +10,13 @@ import {
 } from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
 import { useState } from "react";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { useDatanetMeta, useDatanets, useMyAccess } from "../hooks.ts";
 import type { AccessInfo } from "../hooks.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
-import { gql, PENDING_CONTRIBUTIONS, PENDING_REQUESTS } from "../lib/subgraph.ts";
+import { AccessRequestsQuery, gql, PendingContributionsQuery } from "../lib/subgraph.ts";
 import type { AccessRequestRow, DatanetRow, PendingContributionRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link } from "../router.tsx";
@@ -30,7 +30,7 @@ const POLICY_TEXT = {
 export function DatanetsPage() {
   const datanets = useDatanets();
   const access = useMyAccess(datanets.data);
-  const { isConnected } = useAccount();
+  const { isConnected } = useWallet();
   if (datanets.isPending) return <Loading what="Datanets" />;
   if (datanets.isError) return <ErrorBox error={datanets.error} retry={() => void datanets.refetch()} />;
   return (
@@ -135,7 +135,7 @@ function DatanetCard({
  */
 function ContributePanel({ datanet: d }: { datanet: DatanetRow }) {
   const { store } = useProtocol();
-  const { isConnected } = useAccount();
+  const { isConnected } = useWallet();
   const tx = useTx();
   const qc = useQueryClient();
   const [file, setFile] = useState<File | null>(null);
@@ -189,22 +189,14 @@ function ContributePanel({ datanet: d }: { datanet: DatanetRow }) {
 /** For the Datanet's owner and curators: contributions waiting for review, each approved or rejected. */
 function CuratorContributions({ datanet: d }: { datanet: DatanetRow }) {
   const { config } = useProtocol();
-  const { address } = useAccount();
+  const { address } = useWallet();
   const me = address?.toLowerCase();
   const isCurator = Boolean(me && (d.owner.id === me || d.curators.some((c) => c.id === me)));
   const pending = useQuery({
     queryKey: ["pending-contributions", d.id],
     enabled: isCurator,
     queryFn: async () =>
-      (
-        await gql<{ contributions: PendingContributionRow[] }>(
-          config.proxied.subgraph,
-          PENDING_CONTRIBUTIONS,
-          {
-            datanet: d.id,
-          },
-        )
-      ).contributions,
+      (await gql(config.proxied.subgraph, PendingContributionsQuery, { datanet: d.id })).contributions,
   });
   if (!isCurator) return null;
   return (
@@ -266,7 +258,7 @@ function PendingContribution({
 /** For the Datanet's owner and curators: pending access requests, each with its purpose and a grant. */
 function CuratorRequests({ datanet: d }: { datanet: DatanetRow }) {
   const { config } = useProtocol();
-  const { address } = useAccount();
+  const { address } = useWallet();
   const me = address?.toLowerCase();
   const isCurator = Boolean(me && (d.owner.id === me || d.curators.some((c) => c.id === me)));
   const requests = useQuery({
@@ -274,7 +266,7 @@ function CuratorRequests({ datanet: d }: { datanet: DatanetRow }) {
     enabled: isCurator && d.policy !== "Open",
     queryFn: async () =>
       (
-        await gql<{ accessGrants: AccessRequestRow[] }>(config.proxied.subgraph, PENDING_REQUESTS, {
+        await gql(config.proxied.subgraph, AccessRequestsQuery, {
           datanet: d.id,
         })
       ).accessGrants,
@@ -353,7 +345,7 @@ function AccessPanel({ datanet: d, access }: { datanet: DatanetRow; access: Acce
   const tx = useTx();
   const qc = useQueryClient();
   const [purpose, setPurpose] = useState("");
-  const { address } = useAccount();
+  const { address } = useWallet();
   const me = address?.toLowerCase();
   const refresh = () => qc.invalidateQueries({ queryKey: ["my-access"] });
 

@@ -4,7 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { acceptJob, cancelJob, getJob } from "@tributary/sdk/chain/browser";
 import type { JobInfo } from "@tributary/sdk/chain/browser";
 import { useEffect, useState } from "react";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
 import { LossChart } from "../components/LossChart.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { ErrorBox, Loading } from "../components/states.tsx";
@@ -202,7 +202,7 @@ export function JobPage({ id }: { id: string }) {
 }
 
 function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }) {
-  const { address } = useAccount();
+  const { address } = useWallet();
   const tx = useTx();
   const qc = useQueryClient();
   const mine = address?.toLowerCase() === j.poster.toLowerCase();

@@ -4,7 +4,7 @@ import { postJob } from "@tributary/sdk/chain/browser";
 import type { BaseModelCard } from "@tributary/sdk/schemas";
 import { useEffect, useMemo, useState } from "react";
 import { formatEther } from "viem";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
 import { Field } from "../components/Field.tsx";
 import { ConnectFirst } from "../components/Layout.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
@@ -44,7 +44,7 @@ const STEPS = [
 type StepKey = (typeof STEPS)[number][0];
 
 export function NewJobPage() {
-  const { isConnected } = useAccount();
+  const { isConnected } = useWallet();
   const [form, setForm] = useState<JobForm>(DEFAULT_FORM);
   const [step, setStep] = useState(0);
   const [shown, setShown] = useState<Set<StepKey>>(new Set());

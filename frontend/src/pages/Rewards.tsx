@@ -4,32 +4,33 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { claimReward, rewardPosition } from "@tributary/sdk/chain/browser";
 import type { RewardPosition } from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
 import { ConnectFirst } from "../components/Layout.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { formatOpen } from "../lib/format.ts";
-import { gql, REWARD_MODELS } from "../lib/subgraph.ts";
-import type { RewardModelRow } from "../lib/subgraph.ts";
+import { gql, ModelsQuery } from "../lib/subgraph.ts";
+import type { ModelRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 
 interface Row {
-  model: RewardModelRow;
+  model: ModelRow;
   position?: RewardPosition;
   error?: string;
 }
 
 export function RewardsPage() {
   const { config, conn, store } = useProtocol();
-  const { address } = useAccount();
+  const { address } = useWallet();
   const rows = useQuery({
     queryKey: ["rewards", address],
     enabled: Boolean(address),
     queryFn: async (): Promise<Row[]> => {
-      const { modelVersions } = await gql<{ modelVersions: RewardModelRow[] }>(
-        config.proxied.subgraph,
-        REWARD_MODELS,
-      );
+      // Only models with an attribution report can pay contributors.
+      const { modelVersions } = await gql(config.proxied.subgraph, ModelsQuery, {
+        first: 200,
+        where: { reportCID_not: "" },
+      });
       return Promise.all(
         modelVersions.map(async (model) => {
           try {
