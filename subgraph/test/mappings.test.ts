@@ -869,6 +869,9 @@ describe("the app's queries on the indexed data", () => {
       "account.graphql": { id: TRAINER },
       "datanet.graphql": { id: "1", account: BUILDER },
       "job.graphql": { id: "1" },
+      "access-requests.graphql": { datanet: "1" },
+      "pending-contributions.graphql": { datanet: "1" },
+      "my-grants.graphql": { account: BUILDER },
     };
     const results: Record<string, Data> = {};
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
@@ -891,5 +894,15 @@ describe("the app's queries on the indexed data", () => {
     assert.equal(results["models.graphql"].modelVersions.length, 1);
     assert.equal(results["activity.graphql"].events.length, 30);
     assert.equal(results["protocol-stats.graphql"].protocolStats.datanetCount, 1);
+    assert.equal(results["base-models.graphql"].baseModels.length, results["models.graphql"].baseModels.length);
+    assert.deepEqual(
+      results["my-grants.graphql"].accessGrants.map((g: { id: string }) => g.id),
+      [`1-${BUILDER}`],
+    );
+    assert.equal(results["pending-contributions.graphql"].contributions.length, d.pending.length);
+    assert.equal(
+      results["access-requests.graphql"].accessGrants.length,
+      d.accessGrants.filter((g: { requested: boolean; active: boolean }) => g.requested && !g.active).length,
+    );
   });
 });
