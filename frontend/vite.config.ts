@@ -94,6 +94,7 @@ const proxies: Record<string, ProxyOptions> = {
   [PROXY_PATHS.ipfs]: proxy(services.ipfsApiUrl),
   [PROXY_PATHS.subgraph]: proxy(services.indexerUrl, "/subgraphs/name/tributary"),
   [PROXY_PATHS.trainer]: proxy(services.trainerUrl),
+  [PROXY_PATHS.custodian]: proxy(services.custodianUrl),
 };
 
 export default defineConfig({

@@ -5,6 +5,10 @@ import { Empty, Loading, PageBoundary } from "./components/states.tsx";
 import { Link, useRoute } from "./router.tsx";
 
 const DatanetsPage = lazy(() => import("./pages/Datanets.tsx").then((m) => ({ default: m.DatanetsPage })));
+const CreateDatanetPage = lazy(() =>
+  import("./pages/CreateDatanet.tsx").then((m) => ({ default: m.CreateDatanetPage })),
+);
+const DatanetPage = lazy(() => import("./pages/Datanet.tsx").then((m) => ({ default: m.DatanetPage })));
 const NewJobPage = lazy(() => import("./pages/NewJob.tsx").then((m) => ({ default: m.NewJobPage })));
 const JobPage = lazy(() => import("./pages/Job.tsx").then((m) => ({ default: m.JobPage })));
 const JobsPage = lazy(() => import("./pages/Jobs.tsx").then((m) => ({ default: m.JobsPage })));
@@ -17,7 +21,8 @@ function page(route: string[]) {
   switch (first) {
     case undefined:
     case "datanets":
-      return <DatanetsPage />;
+      if (second === "new") return <CreateDatanetPage />;
+      return second ? <DatanetPage id={second} /> : <DatanetsPage />;
     case "new":
       return <NewJobPage />;
     case "jobs":

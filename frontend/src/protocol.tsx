@@ -32,6 +32,10 @@ export function useProtocol(): Protocol {
 /** What people see for each contract function the app sends. */
 const ACTIONS: Record<string, string> = {
   approve: "Allow the protocol to take your OPEN",
+  createDatanet: "Create the Datanet",
+  setMetadata: "Update the Datanet's description",
+  addCurator: "Add a curator",
+  removeCurator: "Remove a curator",
   postJob: "Post the job",
   requestAccess: "Request access",
   grantAccess: "Grant access",

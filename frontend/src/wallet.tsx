@@ -5,7 +5,7 @@
 // `useWallet()`, never through wagmi directly, so they do not pull the wallet chunk into theirs.
 import { createContext, lazy, Suspense, useContext, useMemo, useSyncExternalStore } from "react";
 import type { ComponentType, ReactNode } from "react";
-import { WalletStore } from "./lib/wallet-store.ts";
+import type { WalletStore } from "./lib/wallet-store.ts";
 import type { WalletState } from "./lib/wallet-store.ts";
 
 export { hadConnection, WalletStore } from "./lib/wallet-store.ts";

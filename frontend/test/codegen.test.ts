@@ -39,8 +39,8 @@ describe("GraphQL codegen", () => {
     assert.match(result, /policy: "Open" \| "Approval" \| "Paid";/);
     assert.match(result, /curators: Array<\{\s*id: string;\s*\}>;/);
     assert.match(result, /model: \{\s*tokenId: string;\s*\} \| null;/);
-    assert.match(result, /\} \| null;\n  jobs:/, "a single entity by id may be missing");
-    assert.match(text, /export interface TVariables \{\n  id: string;\n  first\?: number \| null;\n\}/);
+    assert.match(result, /\} \| null;\n {2}jobs:/, "a single entity by id may be missing");
+    assert.match(text, /export interface TVariables \{\n {2}id: string;\n {2}first\?: number \| null;\n\}/);
   });
 
   it("types inline fragments on an interface as a union told apart by __typename", () => {

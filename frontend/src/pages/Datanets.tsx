@@ -15,6 +15,7 @@ import { TxStatus } from "../components/TxStatus.tsx";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { useDatanetMeta, useDatanets, useMyAccess } from "../hooks.ts";
 import type { AccessInfo } from "../hooks.ts";
+import { summaryOf } from "../lib/description.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
 import { AccessRequestsQuery, gql, PendingContributionsQuery } from "../lib/subgraph.ts";
 import type { AccessRequestRow, DatanetRow, PendingContributionRow } from "../lib/subgraph.ts";
@@ -35,7 +36,12 @@ export function DatanetsPage() {
   if (datanets.isError) return <ErrorBox error={datanets.error} retry={() => void datanets.refetch()} />;
   return (
     <section>
-      <h1>Datanets</h1>
+      <div className="page-head">
+        <h1>Datanets</h1>
+        <Link to="/datanets/new" className="button">
+          Create a Datanet
+        </Link>
+      </div>
       <p className="lead">
         Community data sets you can fine-tune on. Contributors are paid from every job and every use of the
         models trained on their data.
@@ -53,7 +59,8 @@ export function DatanetsPage() {
       {datanets.data.length === 0 ? (
         <Empty>
           <p>
-            No Datanets yet. Create one with the CLI: <code>npx tributary datanet create</code>.
+            No Datanets yet. <Link to="/datanets/new">Create the first one</Link> (or with the CLI:{" "}
+            <code>npx tributary datanet create</code>).
           </p>
         </Empty>
       ) : (
@@ -94,7 +101,7 @@ function DatanetCard({
           Description unavailable (metadata {d.metadataCID.slice(0, 12)}… could not be read from IPFS).
         </p>
       )}
-      {meta.data?.description && <p>{meta.data.description}</p>}
+      {meta.data?.description && <p>{summaryOf(meta.data.description)}</p>}
       <dl className="facts">
         <dt>Version</dt>
         <dd>{d.version} (approved contributions)</dd>
@@ -116,6 +123,9 @@ function DatanetCard({
           </>
         )}
       </dl>
+      <p>
+        <Link to={`/datanets/${d.datanetId}`}>Versions and details</Link>
+      </p>
       {accessLoading ? (
         <p className="muted">Checking your access…</p>
       ) : (
