@@ -1,10 +1,12 @@
 // Budget of the web app, from its production build (vite build with a manifest, into a temp folder):
 //   - initial_js_gzip_kb: the JavaScript a first visit downloads before anything renders: the entry chunk
 //     and every chunk it imports statically (what index.html loads or modulepreloads), gzip level 9.
+//   - landing_js_gzip_kb: that plus the default route's chunks (the Datanets list), i.e. the first screen.
 //   - per route: what opening that page adds on top (its lazy chunk and the static imports it brings).
 //   - the wallet chunk (wagmi + RainbowKit), loaded on "Connect Wallet" or to reconnect.
 //   - a11y_serious_violations: axe-core's serious + critical violations summed over every page, as the
-//     browser test (frontend/test/a11y.test.ts) last measured them on the real stack; null until it ran.
+//     browser test (frontend/test/e2e.test.ts, journey test/journeys/a11y.ts) last measured them on the real
+//     stack (bench/results/frontend-a11y.json); null until it ran.
 //   npm run bench:frontend   ->   bench/results/frontend.json
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -99,6 +101,8 @@ try {
     initial_js_goal_kb: GOAL_INITIAL_KB,
     initial_js_meets_goal: initialKb <= GOAL_INITIAL_KB,
     initial_css_gzip_kb: round(sum(initial, css)),
+    // the first screen with content: the shell plus the default route (Datanets) it then loads
+    landing_js_gzip_kb: round(initialKb + (routes.Datanets?.js_gzip_kb ?? 0)),
     initial_chunks: [...initial].map((k) => manifest[k].file.replace(/^assets\//, "")),
     route_js_gzip_kb: Object.fromEntries(Object.entries(routes).map(([k, v]) => [k, v.js_gzip_kb])),
     wallet_js_gzip_kb: wallet ?? null,
@@ -106,7 +110,7 @@ try {
     a11y_serious_violations: a11y ? a11y.serious_or_critical : null,
     a11y_pages: a11y ? a11y.pages : null,
     a11y_measured: a11y
-      ? `${a11y.date} by frontend/test/a11y.test.ts (axe-core, real stack)`
+      ? `${a11y.date} by frontend/test/e2e.test.ts (journeys/a11y.ts: axe-core on the real stack)`
       : "not yet: run the browser test",
   };
   mkdirSync(resultsDir, { recursive: true });

@@ -14,6 +14,7 @@ const JobPage = lazy(() => import("./pages/Job.tsx").then((m) => ({ default: m.J
 const JobsPage = lazy(() => import("./pages/Jobs.tsx").then((m) => ({ default: m.JobsPage })));
 const ModelsPage = lazy(() => import("./pages/Models.tsx").then((m) => ({ default: m.ModelsPage })));
 const ChatPage = lazy(() => import("./pages/Models.tsx").then((m) => ({ default: m.ChatPage })));
+const TrainerPage = lazy(() => import("./pages/Trainer.tsx").then((m) => ({ default: m.TrainerPage })));
 const RewardsPage = lazy(() => import("./pages/Rewards.tsx").then((m) => ({ default: m.RewardsPage })));
 
 function page(route: string[]) {
@@ -37,6 +38,8 @@ function page(route: string[]) {
       );
     case "rewards":
       return <RewardsPage />;
+    case "trainers":
+      return <TrainerPage />;
     default:
       return (
         <Empty>

@@ -33,6 +33,10 @@ export function useProtocol(): Protocol {
 const ACTIONS: Record<string, string> = {
   approve: "Allow the protocol to take your OPEN",
   createDatanet: "Create the Datanet",
+  disputeResult: "Dispute the result",
+  stake: "Stake OPEN",
+  requestUnstake: "Start the unstake cooldown",
+  withdrawStake: "Withdraw your stake",
   setMetadata: "Update the Datanet's description",
   addCurator: "Add a curator",
   removeCurator: "Remove a curator",

@@ -71,8 +71,9 @@ export function ConnectButton() {
             () => undefined,
           )
         }
-        aria-label={`Wallet ${w.address}: open account menu`}
+        title={`${w.address}: open the account menu`}
       >
+        <span className="visually-hidden">Wallet </span>
         {short(w.address)}
       </button>
     );

@@ -4,6 +4,7 @@
 //   builder.ts        browse, connect (wrong network banner), the wizard, post, train, accept, chat
 //   contributor.ts    attribution share and claim; upload records the owner approves
 //   access.ts         request access to an approval-only Datanet; the owner grants it
+//   operator.ts       the trainer node's jobs and stages, the operator's earnings, stake from the page
 //   datanet-owner.ts  create a Datanet in the app, then fine-tune on it through the wizard
 //   a11y.ts           axe-core on every page (0 serious/critical) and no sideways scroll at 375 px
 // A headless wallet (test/support/wallet.ts) acts as each person. WEB_SCREENSHOTS=<dir> keeps screenshots.
@@ -16,6 +17,7 @@ import { builderJourney } from "./journeys/builder.ts";
 import { e } from "./journeys/context.ts";
 import { contributorJourney } from "./journeys/contributor.ts";
 import { datanetOwnerJourney } from "./journeys/datanet-owner.ts";
+import { operatorJourney } from "./journeys/operator.ts";
 import { browserMissing, launchBrowser } from "./support/browser.ts";
 import { startTestStack } from "./support/stack.ts";
 import { installWallet } from "./support/wallet.ts";
@@ -47,6 +49,7 @@ describe("web app, end to end", { timeout: 2_400_000, skip: browserMissing() }, 
   builderJourney();
   contributorJourney();
   accessJourney();
+  operatorJourney();
   datanetOwnerJourney();
   a11yJourney();
 

@@ -10,6 +10,7 @@ const NAV = [
   ["/jobs", "My jobs"],
   ["/models", "Models & chat"],
   ["/rewards", "Rewards"],
+  ["/trainers", "Trainers"],
 ] as const;
 
 export function NetworkBanner() {

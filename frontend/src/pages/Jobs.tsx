@@ -36,38 +36,44 @@ export function JobsPage() {
           </p>
         </Empty>
       ) : (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Job</th>
-              <th>Base model</th>
-              <th>Datanets</th>
-              <th>Budget</th>
-              <th>Posted</th>
-              <th>Status</th>
-              <th>Model</th>
-            </tr>
-          </thead>
-          <tbody>
-            {jobs.data.map((j) => (
-              <tr key={j.id}>
-                <td>
-                  <Link to={`/jobs/${j.jobId}`}>#{j.jobId}</Link>
-                </td>
-                <td>{j.baseModel.name}</td>
-                <td>{j.datanets.map((d) => `#${d.id}`).join(", ")}</td>
-                <td>{formatOpen(j.budget)}</td>
-                <td>{formatTime(j.postedAt)}</td>
-                <td>
-                  <span className={`badge status-${j.status.toLowerCase()}`}>{j.status}</span>
-                </td>
-                <td>
-                  {j.model ? <Link to={`/chat/model-${j.model.tokenId}`}>model-{j.model.tokenId}</Link> : "—"}
-                </td>
+        <div className="table-wrap">
+          <table className="list">
+            <thead>
+              <tr>
+                <th>Job</th>
+                <th>Base model</th>
+                <th>Datanets</th>
+                <th>Budget</th>
+                <th>Posted</th>
+                <th>Status</th>
+                <th>Model</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {jobs.data.map((j) => (
+                <tr key={j.id}>
+                  <td>
+                    <Link to={`/jobs/${j.jobId}`}>#{j.jobId}</Link>
+                  </td>
+                  <td>{j.baseModel.name}</td>
+                  <td>{j.datanets.map((d) => `#${d.id}`).join(", ")}</td>
+                  <td>{formatOpen(j.budget)}</td>
+                  <td>{formatTime(j.postedAt)}</td>
+                  <td>
+                    <span className={`badge status-${j.status.toLowerCase()}`}>{j.status}</span>
+                  </td>
+                  <td>
+                    {j.model ? (
+                      <Link to={`/chat/model-${j.model.tokenId}`}>model-{j.model.tokenId}</Link>
+                    ) : (
+                      "—"
+                    )}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );

@@ -375,9 +375,49 @@ function MethodStep({ card: cardQuery, ...props }: StepProps & { card: CardQuery
           ))}
         </div>
       </Field>
+      <details className="advanced" open={ADVANCED.some((f) => errors[f])} data-testid="advanced-settings">
+        <summary>More settings: schedule, warm-up, gradient accumulation, dropout, eval split, seed…</summary>
+        <div className="grid2">
+          <Field
+            name="scheduler"
+            label="Learning-rate schedule"
+            hint={HINTS.scheduler}
+            note={cardNote(card, "scheduler")}
+            error={errors.scheduler}
+          >
+            <select
+              name="scheduler"
+              value={form.scheduler}
+              onChange={(e) => set("scheduler", e.target.value as JobForm["scheduler"])}
+            >
+              <option value="cosine">cosine</option>
+              <option value="linear">linear</option>
+              <option value="constant">constant</option>
+            </select>
+          </Field>
+          <NumberField {...field} name="warmupRatio" label="Warm-up (share of steps)" />
+          <NumberField {...field} name="gradientAccumulation" label="Gradient accumulation (steps)" />
+          <NumberField {...field} name="dropout" label="LoRA dropout" />
+          <NumberField {...field} name="weightDecay" label="Weight decay" />
+          <NumberField {...field} name="maxGradNorm" label="Gradient clipping (max norm)" />
+          <NumberField {...field} name="evalSplit" label="Eval split (share held out)" />
+          <NumberField {...field} name="seed" label="Seed" />
+        </div>
+      </details>
     </>
   );
 }
+
+const ADVANCED = [
+  "scheduler",
+  "warmupRatio",
+  "gradientAccumulation",
+  "dropout",
+  "weightDecay",
+  "maxGradNorm",
+  "evalSplit",
+  "seed",
+] as const;
 
 function BudgetStep(props: StepProps & { balance?: bigint }) {
   const { conn } = useProtocol();

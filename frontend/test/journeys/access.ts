@@ -59,6 +59,8 @@ export function accessJourney() {
     await shot(alicePage, "11-granted");
     await alicePage.close();
     await davePage.reload();
+    // The wallet reconnects by itself after a reload (the app loads the wallet code at start for it).
+    await davePage.getByRole("button", { name: /^Wallet 0x/ }).waitFor({ timeout: 30_000 });
     const daveCooking = davePage.getByTestId("datanet-1");
     await daveCooking.getByTestId("access-yes").waitFor({ timeout: 30_000 });
     assert.match(await daveCooking.getByTestId("access-yes").innerText(), /2 jobs left/);

@@ -63,7 +63,7 @@ export function rougeL(candidate: string, reference: string): number {
  * engine's seeded split over the job's records, seed and fraction as the card recommends).
  */
 export function trainedRecord(question: string): { system: string; question: string; answer: string } {
-  const seedDir = path.join(import.meta.dirname, "..", "..", "scripts", "seed-data");
+  const seedDir = path.join(import.meta.dirname, "..", "..", "..", "scripts", "seed-data");
   const demo = JSON.parse(fs.readFileSync(path.join(seedDir, "demo.json"), "utf8")) as {
     datanets: Array<{ key: string; contributions: Array<{ records: [number, number]; status: string }> }>;
   };
