@@ -3,7 +3,6 @@ import { useQuery } from "@tanstack/react-query";
 import { catJson } from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
 import { useWallet } from "./wallet.tsx";
-import { readBaseModelCard } from "./lib/base-model-card.ts";
 import { BaseModelsQuery, DatanetsQuery, gql, MyGrantsQuery } from "./lib/subgraph.ts";
 import type { BaseModelRow, DatanetRow } from "./lib/subgraph.ts";
 import { useProtocol } from "./protocol.tsx";
@@ -117,6 +116,8 @@ export function useBaseModelCard(base: BaseModelRow | undefined) {
     enabled: Boolean(base),
     staleTime: Infinity,
     retry: 1,
-    queryFn: ({ signal }) => readBaseModelCard(store, base!, signal),
+    // loaded here, not with the hook: the card's schema (zod) is not needed by pages that list Datanets
+    queryFn: async ({ signal }) =>
+      (await import("./lib/base-model-card.ts")).readBaseModelCard(store, base!, signal),
   });
 }
