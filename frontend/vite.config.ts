@@ -7,6 +7,7 @@ import path from "node:path";
 import react from "@vitejs/plugin-react";
 import { defineConfig } from "vite";
 import type { Connect, Plugin, ProxyOptions } from "vite";
+import { QUERIES_DIR, writeGenerated } from "./scripts/codegen.ts";
 import { PROXY_PATHS } from "./src/served-config.ts";
 import type { AppConfig } from "./src/served-config.ts";
 
@@ -64,6 +65,25 @@ function configEndpoint(): Plugin {
   };
 }
 
+/** Typed queries (src/generated/graphql.ts) from the subgraph's documents: at start, and on each edit in dev. */
+function graphqlCodegen(): Plugin {
+  return {
+    name: "tributary-graphql-codegen",
+    buildStart: () => void writeGenerated(),
+    configureServer(server) {
+      server.watcher.add(QUERIES_DIR);
+      server.watcher.on("change", (file) => {
+        if (!file.startsWith(QUERIES_DIR) || !file.endsWith(".graphql")) return;
+        try {
+          writeGenerated();
+        } catch (e) {
+          server.config.logger.error(String((e as Error).message));
+        }
+      });
+    },
+  };
+}
+
 const proxy = (target: string, to = ""): ProxyOptions => ({
   target,
   changeOrigin: true,
@@ -74,11 +94,19 @@ const proxies: Record<string, ProxyOptions> = {
   [PROXY_PATHS.ipfs]: proxy(services.ipfsApiUrl),
   [PROXY_PATHS.subgraph]: proxy(services.indexerUrl, "/subgraphs/name/tributary"),
   [PROXY_PATHS.trainer]: proxy(services.trainerUrl),
+  [PROXY_PATHS.custodian]: proxy(services.custodianUrl),
 };
 
 export default defineConfig({
-  plugins: [react(), configEndpoint()],
+  plugins: [graphqlCodegen(), react(), configEndpoint()],
   server: { proxy: proxies },
   preview: { proxy: proxies },
-  build: { chunkSizeWarningLimit: 4096 },
+  build: {
+    chunkSizeWarningLimit: 4096,
+    rollupOptions: {
+      // The SDK's modules only declare things (no import-time effects), so a page bundles only the SDK
+      // functions it calls, not everything its barrel files re-export.
+      treeshake: { moduleSideEffects: (id) => !/[\\/]sdk[\\/]src[\\/]/.test(id) },
+    },
+  },
 });

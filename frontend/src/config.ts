@@ -11,7 +11,7 @@ export type { AppConfig };
 /** The configuration the app runs with: parsed deployments plus the proxied URLs it calls. */
 export interface RuntimeConfig extends Omit<AppConfig, "deployments"> {
   deployments: Deployments;
-  proxied: { rpc: string; ipfs: string; subgraph: string; trainer: string };
+  proxied: { rpc: string; ipfs: string; subgraph: string; trainer: string; custodian: string };
 }
 
 export class ConfigError extends Error {
@@ -39,6 +39,8 @@ export function toRuntimeConfig(raw: AppConfig, origin: string): RuntimeConfig {
       ipfs: origin + PROXY_PATHS.ipfs + "/api/v0",
       subgraph: origin + PROXY_PATHS.subgraph,
       trainer: origin + PROXY_PATHS.trainer + "/v1",
+      // the custodian's public key, for Approval and Paid Datanets created in the app
+      custodian: origin + PROXY_PATHS.custodian,
     },
   };
 }

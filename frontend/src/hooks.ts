@@ -2,10 +2,9 @@
 import { useQuery } from "@tanstack/react-query";
 import { catJson } from "@tributary/sdk/chain/browser";
 import type { Address } from "viem";
-import { useAccount } from "wagmi";
-import { readBaseModelCard } from "./lib/base-model-card.ts";
-import { BASE_MODELS, DATANETS, gql, MY_GRANTS } from "./lib/subgraph.ts";
-import type { BaseModelRow, DatanetRow, GrantRow } from "./lib/subgraph.ts";
+import { useWallet } from "./wallet.tsx";
+import { BaseModelsQuery, DatanetsQuery, gql, MyGrantsQuery } from "./lib/subgraph.ts";
+import type { BaseModelRow, DatanetRow } from "./lib/subgraph.ts";
 import { useProtocol } from "./protocol.tsx";
 
 /** Datanet metadata as pinned at creation (tributary/datanet@1); only the fields the app shows. */
@@ -20,7 +19,14 @@ export function useDatanets() {
   const { config } = useProtocol();
   return useQuery({
     queryKey: ["datanets"],
-    queryFn: async () => (await gql<{ datanets: DatanetRow[] }>(config.proxied.subgraph, DATANETS)).datanets,
+    queryFn: async () =>
+      (
+        await gql(config.proxied.subgraph, DatanetsQuery, {
+          first: 200,
+          orderBy: "datanetId",
+          orderDirection: "asc",
+        })
+      ).datanets,
   });
 }
 
@@ -46,13 +52,13 @@ export interface AccessInfo {
 /** The connected account's access to each Datanet (chain `hasAccess`, plus requests from the subgraph). */
 export function useMyAccess(datanets: DatanetRow[] | undefined) {
   const { conn, config } = useProtocol();
-  const { address } = useAccount();
+  const { address } = useWallet();
   return useQuery({
     queryKey: ["my-access", address, datanets?.map((d) => `${d.id}:${d.version}`).join(",")],
     enabled: Boolean(address && datanets),
     queryFn: async () => {
       const acc = conn.contracts.AccessRegistry;
-      const { accessGrants } = await gql<{ accessGrants: GrantRow[] }>(config.proxied.subgraph, MY_GRANTS, {
+      const { accessGrants } = await gql(config.proxied.subgraph, MyGrantsQuery, {
         account: address!.toLowerCase(),
       });
       const out: Record<string, AccessInfo> = {};
@@ -82,14 +88,13 @@ export function useBaseModels() {
   const { config } = useProtocol();
   return useQuery({
     queryKey: ["base-models"],
-    queryFn: async () =>
-      (await gql<{ baseModels: BaseModelRow[] }>(config.proxied.subgraph, BASE_MODELS)).baseModels,
+    queryFn: async () => (await gql(config.proxied.subgraph, BaseModelsQuery, {})).baseModels,
   });
 }
 
 export function useOpenBalance() {
   const { conn } = useProtocol();
-  const { address } = useAccount();
+  const { address } = useWallet();
   return useQuery({
     queryKey: ["open-balance", address],
     enabled: Boolean(address),
@@ -111,6 +116,8 @@ export function useBaseModelCard(base: BaseModelRow | undefined) {
     enabled: Boolean(base),
     staleTime: Infinity,
     retry: 1,
-    queryFn: ({ signal }) => readBaseModelCard(store, base!, signal),
+    // loaded here, not with the hook: the card's schema (zod) is not needed by pages that list Datanets
+    queryFn: async ({ signal }) =>
+      (await import("./lib/base-model-card.ts")).readBaseModelCard(store, base!, signal),
   });
 }

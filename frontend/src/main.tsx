@@ -1,19 +1,17 @@
-// Entry: load the deployment's configuration, connect to the chain (read-only) and IPFS, set up wagmi and
-// RainbowKit (injected wallets only: nothing calls out to the internet), then render the app.
-import "@rainbow-me/rainbowkit/styles.css";
+// Entry: load the deployment's configuration, connect to the chain (read-only) and IPFS, then render the
+// app. Pages are separate chunks (App.tsx) and so is the wallet (wallet.tsx loads wagmi and RainbowKit on
+// demand), so the first screen needs only React, the SDK's read side and this shell.
 import "./styles.css";
-import { connectorsForWallets, RainbowKitProvider } from "@rainbow-me/rainbowkit";
-import { injectedWallet } from "@rainbow-me/rainbowkit/wallets";
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { chainFor, connectChain } from "@tributary/sdk/chain/browser";
-import { KuboContentStore } from "@tributary/sdk/content";
+import { connectChain } from "@tributary/sdk/chain/browser";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
-import { createConfig, http, WagmiProvider } from "wagmi";
 import { App } from "./App.tsx";
 import { loadRuntimeConfig } from "./config.ts";
+import { lazyContentStore } from "./lib/content.ts";
 import { errorMessage } from "./lib/errors.ts";
 import { ProtocolProvider } from "./protocol.tsx";
+import { hadConnection, WalletProvider, WalletStore } from "./wallet.tsx";
 
 const root = createRoot(document.getElementById("root")!);
 
@@ -24,33 +22,22 @@ async function boot() {
     chainId: config.chainId,
     deployments: config.deployments,
   });
-  const store = new KuboContentStore({ url: config.proxied.ipfs });
-  // Wallets get the chain's own RPC URL (to add the network); the app reads through the same-origin proxy.
-  const chain = chainFor(config.chainId, config.rpcUrl);
-  const connectors = connectorsForWallets([{ groupName: "Browser wallets", wallets: [injectedWallet] }], {
-    appName: "Tributary",
-    projectId: "tributary-local",
-  });
-  const wagmiConfig = createConfig({
-    chains: [chain],
-    connectors,
-    transports: { [chain.id]: http(config.proxied.rpc) },
-    pollingInterval: 1000,
-  });
+  const store = lazyContentStore(config.proxied.ipfs);
   const queryClient = new QueryClient({
     defaultOptions: { queries: { retry: 1, refetchOnWindowFocus: false } },
   });
+  const wallet = new WalletStore();
+  // Connected last time: load the wallet now so wagmi reconnects without a click.
+  if (hadConnection(window.localStorage)) void wallet.load().catch(() => undefined);
   root.render(
     <StrictMode>
-      <WagmiProvider config={wagmiConfig}>
-        <QueryClientProvider client={queryClient}>
-          <RainbowKitProvider>
-            <ProtocolProvider value={{ config, conn, store }}>
-              <App />
-            </ProtocolProvider>
-          </RainbowKitProvider>
-        </QueryClientProvider>
-      </WagmiProvider>
+      <QueryClientProvider client={queryClient}>
+        <ProtocolProvider value={{ config, conn, store }}>
+          <WalletProvider store={wallet}>
+            <App />
+          </WalletProvider>
+        </ProtocolProvider>
+      </QueryClientProvider>
     </StrictMode>,
   );
 }

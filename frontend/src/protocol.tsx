@@ -5,11 +5,10 @@ import { createContext, useCallback, useContext, useState } from "react";
 import type { ReactNode } from "react";
 import type { ChainConnection } from "@tributary/sdk/chain/browser";
 import type { ContentStore } from "@tributary/sdk/content";
-import type { LocalAccount } from "viem";
-import { useAccount, useConfig } from "wagmi";
-import { getWalletClient } from "wagmi/actions";
+import type { LocalAccount, WalletClient } from "viem";
 import type { RuntimeConfig } from "./config.ts";
 import { errorMessage } from "./lib/errors.ts";
+import { useWallet } from "./wallet.tsx";
 
 export interface Protocol {
   config: RuntimeConfig;
@@ -33,6 +32,14 @@ export function useProtocol(): Protocol {
 /** What people see for each contract function the app sends. */
 const ACTIONS: Record<string, string> = {
   approve: "Allow the protocol to take your OPEN",
+  createDatanet: "Create the Datanet",
+  disputeResult: "Dispute the result",
+  stake: "Stake OPEN",
+  requestUnstake: "Start the unstake cooldown",
+  withdrawStake: "Withdraw your stake",
+  setMetadata: "Update the Datanet's description",
+  addCurator: "Add a curator",
+  removeCurator: "Remove a curator",
   postJob: "Post the job",
   requestAccess: "Request access",
   grantAccess: "Grant access",
@@ -63,8 +70,7 @@ export type TxState =
 /** Runs `action` with a signing connection; `state` tracks wallet prompts, hashes and the outcome. */
 export function useTx() {
   const { conn } = useProtocol();
-  const { address, chainId } = useAccount();
-  const wagmiConfig = useConfig();
+  const { address, chainId, store: wallet } = useWallet();
   const [state, setState] = useState<TxState>({ phase: "idle", steps: [] });
 
   const run = useCallback(
@@ -88,10 +94,10 @@ export function useTx() {
         return undefined;
       }
       show({ phase: "running", note });
-      let wc: Awaited<ReturnType<typeof getWalletClient>>;
+      let wc: WalletClient;
       try {
         // Asked at the time of use: right after connecting or switching, the hook's client may still load.
-        wc = await getWalletClient(wagmiConfig, { chainId: conn.chainId });
+        wc = await (await wallet.load()).getWalletClient(conn.chainId);
       } catch (e) {
         show({ phase: "error", error: errorMessage(e) });
         return undefined;
@@ -144,7 +150,7 @@ export function useTx() {
         return undefined;
       }
     },
-    [conn, address, chainId, wagmiConfig],
+    [conn, address, chainId, wallet],
   );
   const reset = useCallback(() => setState({ phase: "idle", steps: [] }), []);
   return { state, run, reset, ready: Boolean(address && chainId === conn.chainId) };

@@ -7,6 +7,7 @@ export const PROXY_PATHS = {
   ipfs: "/__ipfs",
   subgraph: "/__subgraph",
   trainer: "/__trainer",
+  custodian: "/__custodian",
 } as const;
 
 /** As served by the Vite server: the services' own URLs (shown to people, given to wallets). */

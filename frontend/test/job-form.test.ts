@@ -38,6 +38,52 @@ describe("job form", () => {
     assert.equal(v.durationSeconds, 24 * 3600);
   });
 
+  it("every training setting of the spec is a field: scheduler, warm-up, accumulation, dropout, decay, clipping, eval split, seed", () => {
+    const v = validateJobForm({
+      ...good,
+      scheduler: "linear",
+      warmupRatio: "0.2",
+      gradientAccumulation: "4",
+      dropout: "0.1",
+      weightDecay: "0.01",
+      maxGradNorm: "0.5",
+      evalSplit: "0.25",
+      seed: "7",
+    });
+    assert.deepEqual(v.errors, {});
+    const spec = parseJobSpec(v.spec);
+    assert.deepEqual(
+      [
+        spec.training.scheduler,
+        spec.training.warmupRatio,
+        spec.training.gradientAccumulation,
+        spec.training.seed,
+      ],
+      ["linear", 0.2, 4, 7],
+    );
+    assert.deepEqual(
+      [spec.lora.dropout, spec.training.weightDecay, spec.training.maxGradNorm],
+      [0.1, 0.01, 0.5],
+    );
+    assert.equal(spec.evalSplit, 0.25);
+    const bad = validateJobForm({
+      ...good,
+      dropout: "1.5",
+      evalSplit: "0.9",
+      gradientAccumulation: "0",
+      seed: "x",
+    });
+    assert.equal(bad.errors.dropout, "must be below 1");
+    assert.equal(bad.errors.evalSplit, "must be at most 0.5");
+    assert.match(bad.errors.gradientAccumulation!, /0/);
+    assert.equal(bad.errors.seed, "enter a number");
+    assert.deepEqual(
+      Object.keys(stepErrors(bad.errors, "method")).sort(),
+      ["dropout", "evalSplit", "gradientAccumulation", "seed"],
+      "they block the method step",
+    );
+  });
+
   it("the defaults are valid once a model and data are chosen", () => {
     assert.deepEqual(validateJobForm(good).errors, {});
   });

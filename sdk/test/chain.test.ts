@@ -11,6 +11,7 @@ import {
   contribute,
   ContractRevertError,
   createDatanet,
+  updateDatanetMetadata,
   decryptKeystore,
   describeCustomError,
   DeploymentsError,
@@ -26,7 +27,7 @@ import {
   WrongChainError,
 } from "../src/chain/index.ts";
 import type { ChainConnection } from "../src/chain/index.ts";
-import { decryptContent, generateKeyPair } from "../src/crypto/index.ts";
+import { decryptContent, generateKeyPair, keyIdOf } from "../src/crypto/index.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "./helpers/devchain.ts";
 import type { DevChain } from "./helpers/devchain.ts";
 import type { KuboContentStore } from "../src/content/index.ts";
@@ -220,5 +221,33 @@ describe("chain against a hardhat node", () => {
     await withdrawContribution(contributor, id, c.contributionId);
     list = await listContributions(owner, id);
     assert.equal(list[0].status, "withdrawn");
+  });
+
+  it("lets only the owner edit a Datanet's description, keeping its custodian", async () => {
+    const created = await createDatanet(owner, store, {
+      name: "Recipes",
+      description: "Old.",
+      tags: ["food"],
+      policy: "approval",
+      custodian: { publicKey: Buffer.from(custodian.publicKey).toString("hex") },
+    });
+    const id = created.datanetId;
+    await assert.rejects(
+      updateDatanetMetadata(stranger, store, { datanetId: id, description: "Mine now." }),
+      /NotDatanetOwner/,
+    );
+    const r = await updateDatanetMetadata(owner, store, {
+      datanetId: id,
+      description: "New.\n\n## More",
+      tags: ["cooking"],
+    });
+    const after = await getDatanet(owner, id, store);
+    assert.equal(after.metadataCid, r.metadataCid);
+    assert.notEqual(after.metadataCid, created.metadataCid);
+    assert.equal(after.metadata!.name, "Recipes");
+    assert.equal(after.metadata!.description, "New.\n\n## More");
+    assert.deepEqual(after.metadata!.tags, ["cooking"]);
+    assert.equal(after.metadata!.custodian?.keyId, keyIdOf(Buffer.from(custodian.publicKey).toString("hex")));
+    await assert.rejects(updateDatanetMetadata(owner, store, { datanetId: id, name: " " }), /name/);
   });
 });

@@ -288,7 +288,12 @@ describe("AccessRegistry handlers", () => {
       usesLeft: 2,
     });
     // A curator's revocation leaves the 2 uses the buyer paid for.
-    chain.emit("AccessRegistry", "AccessRevoked", { datanetId: 1n, account: BUYER, revoker: CURATOR2, usesLeft: 2 });
+    chain.emit("AccessRegistry", "AccessRevoked", {
+      datanetId: 1n,
+      account: BUYER,
+      revoker: CURATOR2,
+      usesLeft: 2,
+    });
     chain.mine();
     const g = await one(
       `accessGrant(id: "1-${BUILDER}") { requested requestCID active grantor { id } expiresAt usesLeft usesConsumed paid datanet { id } account { id } }`,
@@ -359,10 +364,19 @@ describe("TrainerRegistry handlers", () => {
       account: { id: TRAINER },
     });
     chain.emit("TrainerRegistry", "StakeWithdrawn", { trainer: TRAINER, amount: 20n * E18 });
-    chain.emit("TrainerRegistry", "ActiveJobsChanged", { trainer: TRAINER, activeJobs: 1, locked: 60n * E18 });
+    chain.emit("TrainerRegistry", "ActiveJobsChanged", {
+      trainer: TRAINER,
+      activeJobs: 1,
+      locked: 60n * E18,
+    });
     chain.mine();
     t = await one(`trainer(id: "${TRAINER}") { staked unstaking activeJobs locked }`);
-    assert.deepEqual(t, { staked: String(130n * E18), unstaking: "0", activeJobs: 1, locked: String(60n * E18) });
+    assert.deepEqual(t, {
+      staked: String(130n * E18),
+      unstaking: "0",
+      activeJobs: 1,
+      locked: String(60n * E18),
+    });
     const s = await one(`protocolStats(id: "protocol") { trainerCount totalStaked }`);
     assert.deepEqual(s, { trainerCount: 1, totalStaked: String(130n * E18) });
     const ev = await chain.query(
@@ -426,7 +440,12 @@ describe("JobMarket and ModelRegistry handlers", () => {
       duration: 3600,
       slashed: "0",
     });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 1n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", {
+      jobId: 1n,
+      trainer: TRAINER,
+      dueAt: 1_700_050_000,
+      collateral: 100n * E18,
+    });
     chain.mine();
     assert.deepEqual(await one(`job(id: "1") { status trainer { id } dueAt collateral }`), {
       status: "Claimed",
@@ -503,7 +522,9 @@ describe("JobMarket and ModelRegistry handlers", () => {
     chain.mine();
     j = await one(`job(id: "1") { status model { id } trainerPayment }`);
     assert.deepEqual(j, { status: "Finalized", model: { id: "1" }, trainerPayment: String(90n * E18) });
-    assert.deepEqual((await chain.query(`{ transferHookSets { hook } }`)).transferHookSets, [{ hook: TREASURY }]);
+    assert.deepEqual((await chain.query(`{ transferHookSets { hook } }`)).transferHookSets, [
+      { hook: TREASURY },
+    ]);
     const m = await one(
       `modelVersion(id: "1") { tokenId job { id } owner { id } baseModel { id } parent { id } adapterCID trainer { id } attributionTotalWeight datanets { id } inferencePrice rewards { ownerBps trainerBps protocolBps totalWeight } }`,
     );
@@ -576,8 +597,18 @@ describe("JobMarket and ModelRegistry handlers", () => {
     post(4n);
     chain.mine();
     chain.emit("JobMarket", "JobCancelled", { jobId: 2n, poster: BUILDER, refund: 100n * E18 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 3n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
-    chain.emit("JobMarket", "JobClaimed", { jobId: 4n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", {
+      jobId: 3n,
+      trainer: TRAINER,
+      dueAt: 1_700_050_000,
+      collateral: 100n * E18,
+    });
+    chain.emit("JobMarket", "JobClaimed", {
+      jobId: 4n,
+      trainer: TRAINER,
+      dueAt: 1_700_050_000,
+      collateral: 100n * E18,
+    });
     chain.mine();
     chain.emit("JobMarket", "JobReclaimed", { jobId: 3n, trainer: TRAINER, slashed: 10n * E18 });
     chain.emit("TrainerRegistry", "Slashed", { trainer: TRAINER, slasher: MARKET, amount: 10n * E18 });
@@ -623,14 +654,25 @@ describe("JobMarket and ModelRegistry handlers", () => {
   it("reopens a job its trainer released and records the release fee", async () => {
     post(5n);
     chain.mine();
-    chain.emit("JobMarket", "JobClaimed", { jobId: 5n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", {
+      jobId: 5n,
+      trainer: TRAINER,
+      dueAt: 1_700_050_000,
+      collateral: 100n * E18,
+    });
     chain.mine();
     chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
     chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
     chain.emit("JobMarket", "CollateralBpsUpdated", { collateralBps: 5_000 });
     chain.mine();
     const job = await one(`job(id: "5") { status trainer { id } dueAt collateral slashed }`);
-    assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: String(3n * E18) });
+    assert.deepEqual(job, {
+      status: "Open",
+      trainer: null,
+      dueAt: null,
+      collateral: null,
+      slashed: String(3n * E18),
+    });
     const ev = await chain.query(
       `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } protocolStats(id: "protocol") { releaseFeeBps collateralBps } }`,
     );
@@ -643,13 +685,25 @@ describe("JobMarket and ModelRegistry handlers", () => {
   it("reopens a job released without a fee for a withdrawn contribution", async () => {
     post(6n);
     chain.mine();
-    chain.emit("JobMarket", "JobClaimed", { jobId: 6n, trainer: TRAINER, dueAt: 1_700_050_000, collateral: 100n * E18 });
+    chain.emit("JobMarket", "JobClaimed", {
+      jobId: 6n,
+      trainer: TRAINER,
+      dueAt: 1_700_050_000,
+      collateral: 100n * E18,
+    });
     chain.mine();
-    chain.emit("JobMarket", "JobReleasedNoFault", { jobId: 6n, trainer: TRAINER, datanetId: 1n, contributionId: 2n });
+    chain.emit("JobMarket", "JobReleasedNoFault", {
+      jobId: 6n,
+      trainer: TRAINER,
+      datanetId: 1n,
+      contributionId: 2n,
+    });
     chain.mine();
     const job = await one(`job(id: "6") { status trainer { id } dueAt collateral slashed }`);
     assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: "0" });
-    const ev = await chain.query(`{ jobReleasedNoFaults { job { id } trainer { id } datanet { id } contributionId } }`);
+    const ev = await chain.query(
+      `{ jobReleasedNoFaults { job { id } trainer { id } datanet { id } contributionId } }`,
+    );
     assert.deepEqual(ev.jobReleasedNoFaults, [
       { job: { id: "6" }, trainer: { id: TRAINER }, datanet: { id: "1" }, contributionId: "2" },
     ]);
@@ -869,6 +923,10 @@ describe("the app's queries on the indexed data", () => {
       "account.graphql": { id: TRAINER },
       "datanet.graphql": { id: "1", account: BUILDER },
       "job.graphql": { id: "1" },
+      "access-requests.graphql": { datanet: "1" },
+      "pending-contributions.graphql": { datanet: "1" },
+      "my-grants.graphql": { account: BUILDER },
+      "trainer.graphql": { id: TRAINER, trainer: TRAINER },
     };
     const results: Record<string, Data> = {};
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
@@ -891,5 +949,30 @@ describe("the app's queries on the indexed data", () => {
     assert.equal(results["models.graphql"].modelVersions.length, 1);
     assert.equal(results["activity.graphql"].events.length, 30);
     assert.equal(results["protocol-stats.graphql"].protocolStats.datanetCount, 1);
+    assert.equal(
+      results["base-models.graphql"].baseModels.length,
+      results["models.graphql"].baseModels.length,
+    );
+    assert.deepEqual(
+      results["my-grants.graphql"].accessGrants.map((g: { id: string }) => g.id),
+      [`1-${BUILDER}`],
+    );
+    assert.equal(results["pending-contributions.graphql"].contributions.length, d.pending.length);
+    assert.equal(results["trainer.graphql"].trainer.jobsCompleted, 1);
+    const trainerJobs = results["trainer.graphql"].trainer.jobs as Array<{
+      status: string;
+      trainerPayment: string | null;
+    }>;
+    assert.equal(trainerJobs.filter((j) => j.status === "Finalized").length, 1);
+    assert.ok(trainerJobs.every((j) => j.status !== "Finalized" || BigInt(j.trainerPayment!) > 0n));
+    assert.ok(Array.isArray(results["trainer.graphql"].slasheds));
+    assert.equal(
+      results["pool-distributions.graphql"].poolDistributions.length,
+      d.rewardPool.distributions.length,
+    );
+    assert.equal(
+      results["access-requests.graphql"].accessGrants.length,
+      d.accessGrants.filter((g: { requested: boolean; active: boolean }) => g.requested && !g.active).length,
+    );
   });
 });

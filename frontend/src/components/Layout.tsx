@@ -1,10 +1,8 @@
 // Page frame: navigation, the wallet button, and the wrong-network banner.
-import { ConnectButton } from "@rainbow-me/rainbowkit";
 import type { ReactNode } from "react";
-import { useAccount, useSwitchChain } from "wagmi";
-import { errorMessage } from "../lib/errors.ts";
 import { useProtocol } from "../protocol.tsx";
 import { Link } from "../router.tsx";
+import { ConnectButton, useWallet } from "../wallet.tsx";
 
 const NAV = [
   ["/datanets", "Datanets"],
@@ -12,12 +10,12 @@ const NAV = [
   ["/jobs", "My jobs"],
   ["/models", "Models & chat"],
   ["/rewards", "Rewards"],
+  ["/trainers", "Trainers"],
 ] as const;
 
 export function NetworkBanner() {
   const { conn } = useProtocol();
-  const { isConnected, chainId } = useAccount();
-  const { switchChain, isPending, error } = useSwitchChain();
+  const { isConnected, chainId, switching: isPending, switchError: error, store } = useWallet();
   if (!isConnected || chainId === conn.chainId) return null;
   return (
     <div className="banner warn" role="alert" data-testid="wrong-network">
@@ -25,10 +23,19 @@ export function NetworkBanner() {
         Your wallet is on network {chainId ?? "unknown"}, but Tributary runs on{" "}
         <strong>{conn.chain.name}</strong> (chain id {conn.chainId}). Switch networks to send transactions.
       </span>
-      <button type="button" disabled={isPending} onClick={() => switchChain({ chainId: conn.chainId })}>
+      <button
+        type="button"
+        disabled={isPending}
+        onClick={() =>
+          void store.load().then(
+            (w) => w.switchChain(conn.chainId),
+            () => undefined,
+          )
+        }
+      >
         {isPending ? "Switching…" : `Switch to ${conn.chain.name}`}
       </button>
-      {error && <span className="banner-error">{errorMessage(error)}</span>}
+      {error && <span className="banner-error">{error}</span>}
     </div>
   );
 }
@@ -47,7 +54,7 @@ export function Layout({ route, children }: { route: string; children: ReactNode
             </Link>
           ))}
         </nav>
-        <ConnectButton showBalance={false} chainStatus="icon" accountStatus="address" />
+        <ConnectButton />
       </header>
       <NetworkBanner />
       <main>{children}</main>

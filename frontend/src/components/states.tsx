@@ -1,4 +1,5 @@
 // Loading, empty and error states, the same on every page.
+import { Component } from "react";
 import type { ReactNode } from "react";
 import { errorMessage } from "../lib/errors.ts";
 
@@ -25,4 +26,23 @@ export function ErrorBox({ error, retry }: { error: unknown; retry?: () => void 
       )}
     </div>
   );
+}
+
+/** Catches a page that throws while rendering or whose chunk fails to load; keyed by route to reset. */
+export class PageBoundary extends Component<{ children: ReactNode }, { error: unknown }> {
+  override state = { error: undefined as unknown };
+  static getDerivedStateFromError(error: unknown) {
+    return { error };
+  }
+  override render() {
+    if (this.state.error === undefined) return this.props.children;
+    return (
+      <div className="state error" role="alert">
+        <p>This page could not be shown: {errorMessage(this.state.error)}</p>
+        <button type="button" onClick={() => window.location.reload()}>
+          Reload
+        </button>
+      </div>
+    );
+  }
 }

@@ -21,6 +21,14 @@ export interface JobForm {
   alpha: string;
   targetModules: string[];
   maxSeqLength: string;
+  scheduler: "cosine" | "linear" | "constant";
+  warmupRatio: string;
+  gradientAccumulation: string;
+  dropout: string;
+  weightDecay: string;
+  maxGradNorm: string;
+  evalSplit: string;
+  seed: string;
   /** OPEN, decimal. */
   budget: string;
   /** Hours the trainer has after claiming. */
@@ -50,6 +58,15 @@ export const DEFAULT_FORM: JobForm = {
   alpha: "16",
   targetModules: ["q_proj", "v_proj"],
   maxSeqLength: "512",
+  // the job spec schema's own defaults
+  scheduler: "cosine",
+  warmupRatio: "0.1",
+  gradientAccumulation: "1",
+  dropout: "0.05",
+  weightDecay: "0",
+  maxGradNorm: "1",
+  evalSplit: "0.1",
+  seed: "42",
   budget: "50",
   durationHours: "24",
 };
@@ -73,6 +90,20 @@ export const HINTS: Record<FormField, string> = {
   targetModules:
     "Which layers get an adapter. The attention query and value projections (q_proj, v_proj) are the usual choice.",
   maxSeqLength: "Longest example, in tokens; longer ones are cut. At most the base model's context.",
+  scheduler:
+    "How the learning rate changes over training: cosine and linear lower it towards the end, constant keeps it.",
+  warmupRatio:
+    "Share of the steps at the start during which the learning rate climbs from 0 (0.1 = the first 10%); steadies early training.",
+  gradientAccumulation:
+    "Steps whose gradients are added up before one update: a larger effective batch (batch size × this) without more memory.",
+  dropout:
+    "Share of the adapter's inputs dropped at random while training (0 to 1); guards against memorising small data.",
+  weightDecay:
+    "Pulls the adapter's weights towards zero each step (0 = off); a mild guard against overfitting.",
+  maxGradNorm: "Clips each update's size to this; protects against a sudden huge step on an odd batch.",
+  evalSplit:
+    "Share of the records held out to measure the model (its eval loss) and for attribution, not trained on (at most 0.5).",
+  seed: "Fixes the random choices (shuffling, eval split, initial adapter): the same seed and data give the same run.",
   budget:
     "OPEN you escrow now. The trainer is paid from it when the job finishes; part of it goes to the Datanets as data fees.",
   durationHours:
@@ -89,6 +120,14 @@ export const CARD_FIELDS = {
   rank: "lora.r",
   alpha: "lora.alpha",
   targetModules: "lora.targetModules",
+  scheduler: "training.scheduler",
+  warmupRatio: "training.warmupRatio",
+  gradientAccumulation: "training.gradientAccumulation",
+  dropout: "lora.dropout",
+  weightDecay: "training.weightDecay",
+  maxGradNorm: "training.maxGradNorm",
+  evalSplit: "evalSplit",
+  seed: "training.seed",
 } as const satisfies Partial<Record<FormField, string>>;
 export type CardField = keyof typeof CARD_FIELDS;
 
@@ -108,6 +147,14 @@ export function cardValues(card: Card): Partial<Pick<JobForm, CardField>> {
     rank: str(r.lora.r),
     alpha: str(r.lora.alpha),
     targetModules: r.lora.targetModules ? [...r.lora.targetModules] : undefined,
+    scheduler: r.training.scheduler,
+    warmupRatio: str(r.training.warmupRatio),
+    gradientAccumulation: str(r.training.gradientAccumulation),
+    dropout: str(r.lora.dropout),
+    weightDecay: str(r.training.weightDecay),
+    maxGradNorm: str(r.training.maxGradNorm),
+    evalSplit: str(r.evalSplit),
+    seed: str(r.training.seed),
   };
 }
 
@@ -139,7 +186,24 @@ export function cardNote(
 export const STEP_FIELDS = {
   model: ["baseModel"],
   data: ["data"],
-  method: ["method", "learningRate", "epochs", "batchSize", "rank", "alpha", "targetModules", "maxSeqLength"],
+  method: [
+    "method",
+    "learningRate",
+    "epochs",
+    "batchSize",
+    "rank",
+    "alpha",
+    "targetModules",
+    "maxSeqLength",
+    "scheduler",
+    "warmupRatio",
+    "gradientAccumulation",
+    "dropout",
+    "weightDecay",
+    "maxGradNorm",
+    "evalSplit",
+    "seed",
+  ],
   budget: ["budget", "durationHours"],
 } as const satisfies Record<string, readonly FormField[]>;
 
@@ -155,6 +219,14 @@ const PATH_TO_FIELD: Array<[RegExp, FormField]> = [
   [/^lora\.r$/, "rank"],
   [/^lora\.alpha/, "alpha"],
   [/^lora\.targetModules/, "targetModules"],
+  [/^lora\.dropout/, "dropout"],
+  [/^training\.scheduler/, "scheduler"],
+  [/^training\.warmupRatio/, "warmupRatio"],
+  [/^training\.gradientAccumulation/, "gradientAccumulation"],
+  [/^training\.weightDecay/, "weightDecay"],
+  [/^training\.maxGradNorm/, "maxGradNorm"],
+  [/^training\.seed/, "seed"],
+  [/^evalSplit/, "evalSplit"],
 ];
 
 /** A number from a text field; NaN for empty or malformed text (the schema then says what it expects). */
@@ -164,8 +236,8 @@ function num(text: string): number {
 }
 
 /**
- * The job spec the form describes (not yet validated). The settings the form does not show (dropout,
- * scheduler, warm-up, eval split, ...) come from the base model's recommendations when given.
+ * The job spec the form describes (not yet validated). Every training setting comes from the form; the
+ * few the form does not show (quantization, rsLoRA, chat template) from the base model's recommendations.
  */
 export function specInputOf(form: JobForm, recommended?: RecommendedSettings): JobSpecInput {
   return {
@@ -177,6 +249,7 @@ export function specInputOf(form: JobForm, recommended?: RecommendedSettings): J
       r: num(form.rank),
       alpha: num(form.alpha),
       targetModules: form.targetModules,
+      dropout: num(form.dropout),
     },
     training: {
       ...recommended?.training,
@@ -184,9 +257,15 @@ export function specInputOf(form: JobForm, recommended?: RecommendedSettings): J
       epochs: num(form.epochs),
       batchSize: num(form.batchSize),
       maxSeqLength: num(form.maxSeqLength),
+      scheduler: form.scheduler,
+      warmupRatio: num(form.warmupRatio),
+      gradientAccumulation: num(form.gradientAccumulation),
+      weightDecay: num(form.weightDecay),
+      maxGradNorm: num(form.maxGradNorm),
+      seed: num(form.seed),
     },
     data: form.data.map((d) => ({ datanetId: d.datanetId, version: d.version })),
-    ...(recommended?.evalSplit !== undefined ? { evalSplit: recommended.evalSplit } : {}),
+    evalSplit: num(form.evalSplit),
   };
 }
 

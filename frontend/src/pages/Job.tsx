@@ -1,10 +1,11 @@
 // One job: its status on chain, the trainer's live progress (loss chart, step, tokens/s, ETA) while it
 // trains, and what the poster can do next (accept early, cancel, chat with the model).
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { acceptJob, cancelJob, getJob } from "@tributary/sdk/chain/browser";
+import { acceptJob, cancelJob, disputeJob, getJob } from "@tributary/sdk/chain/browser";
 import type { JobInfo } from "@tributary/sdk/chain/browser";
 import { useEffect, useState } from "react";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
+import { Field } from "../components/Field.tsx";
 import { LossChart } from "../components/LossChart.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { ErrorBox, Loading } from "../components/states.tsx";
@@ -202,9 +203,12 @@ export function JobPage({ id }: { id: string }) {
 }
 
 function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }) {
-  const { address } = useAccount();
+  const { address } = useWallet();
   const tx = useTx();
   const qc = useQueryClient();
+  const { store } = useProtocol();
+  const [reason, setReason] = useState("");
+  const [reasonError, setReasonError] = useState<string>();
   const mine = address?.toLowerCase() === j.poster.toLowerCase();
   const after = () => {
     onChange();
@@ -224,8 +228,7 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
         <>
           <p className="muted">
             Accepting now pays the trainer and mints your model right away. Otherwise it happens by itself
-            when the challenge window ends; until then you could dispute a bad result (CLI:{" "}
-            <code>tributary job dispute</code>).
+            when the challenge window ends; until then you may dispute a bad result, and an arbiter decides.
           </p>
           <button
             type="button"
@@ -234,6 +237,47 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
           >
             Accept the result now
           </button>
+          <details className="dispute" data-testid="dispute">
+            <summary>Dispute the result</summary>
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (reason.trim().length < 10) {
+                  setReasonError(
+                    "Say what is wrong with the result in a sentence or two (at least 10 characters).",
+                  );
+                  return;
+                }
+                void tx
+                  .run(
+                    "Pinning your reason and disputing…",
+                    (s) => disputeJob(s, store, j.jobId, reason.trim()),
+                    () =>
+                      "Disputed: an arbiter reviews the result; the trainer is paid only if it is upheld.",
+                  )
+                  .then(after);
+              }}
+            >
+              <Field
+                name="dispute-reason"
+                label="What is wrong with the result"
+                hint="Pinned to IPFS with the dispute, for the arbiter. Be specific: which answers, which data."
+                error={reasonError}
+              >
+                <textarea
+                  rows={3}
+                  value={reason}
+                  onChange={(e) => {
+                    setReason(e.target.value);
+                    setReasonError(undefined);
+                  }}
+                />
+              </Field>
+              <button type="submit" className="secondary" disabled={tx.state.phase === "running"}>
+                Dispute
+              </button>
+            </form>
+          </details>
         </>
       )}
       {mine && j.status === "open" && (

@@ -56,38 +56,40 @@ export function ModelsPage() {
       {models.data.length === 0 ? (
         <Empty>No models are served yet.</Empty>
       ) : (
-        <table className="list">
-          <thead>
-            <tr>
-              <th>Model id</th>
-              <th>Kind</th>
-              <th>Owner</th>
-              <th>Created</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {models.data.map((m) => (
-              <tr key={m.id}>
-                <td>
-                  <code>{m.id}</code>
-                </td>
-                <td>
-                  {m.tributary?.kind === "model-version"
-                    ? `fine-tune of ${m.tributary.base_model}`
-                    : "base model"}
-                </td>
-                <td>{m.owned_by?.startsWith("0x") ? shortAddress(m.owned_by) : (m.owned_by ?? "—")}</td>
-                <td>{m.created ? formatTime(m.created) : "—"}</td>
-                <td>
-                  <Link to={`/chat/${m.id}`} className="button">
-                    Chat
-                  </Link>
-                </td>
+        <div className="table-wrap">
+          <table className="list">
+            <thead>
+              <tr>
+                <th>Model id</th>
+                <th>Kind</th>
+                <th>Owner</th>
+                <th>Created</th>
+                <th />
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {models.data.map((m) => (
+                <tr key={m.id}>
+                  <td>
+                    <code>{m.id}</code>
+                  </td>
+                  <td>
+                    {m.tributary?.kind === "model-version"
+                      ? `fine-tune of ${m.tributary.base_model}`
+                      : "base model"}
+                  </td>
+                  <td>{m.owned_by?.startsWith("0x") ? shortAddress(m.owned_by) : (m.owned_by ?? "—")}</td>
+                  <td>{m.created ? formatTime(m.created) : "—"}</td>
+                  <td>
+                    <Link to={`/chat/${m.id}`} className="button">
+                      Chat
+                    </Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );

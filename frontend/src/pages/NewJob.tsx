@@ -4,7 +4,7 @@ import { postJob } from "@tributary/sdk/chain/browser";
 import type { BaseModelCard } from "@tributary/sdk/schemas";
 import { useEffect, useMemo, useState } from "react";
 import { formatEther } from "viem";
-import { useAccount } from "wagmi";
+import { useWallet } from "../wallet.tsx";
 import { Field } from "../components/Field.tsx";
 import { ConnectFirst } from "../components/Layout.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
@@ -44,7 +44,7 @@ const STEPS = [
 type StepKey = (typeof STEPS)[number][0];
 
 export function NewJobPage() {
-  const { isConnected } = useAccount();
+  const { isConnected } = useWallet();
   const [form, setForm] = useState<JobForm>(DEFAULT_FORM);
   const [step, setStep] = useState(0);
   const [shown, setShown] = useState<Set<StepKey>>(new Set());
@@ -375,9 +375,49 @@ function MethodStep({ card: cardQuery, ...props }: StepProps & { card: CardQuery
           ))}
         </div>
       </Field>
+      <details className="advanced" open={ADVANCED.some((f) => errors[f])} data-testid="advanced-settings">
+        <summary>More settings: schedule, warm-up, gradient accumulation, dropout, eval split, seed…</summary>
+        <div className="grid2">
+          <Field
+            name="scheduler"
+            label="Learning-rate schedule"
+            hint={HINTS.scheduler}
+            note={cardNote(card, "scheduler")}
+            error={errors.scheduler}
+          >
+            <select
+              name="scheduler"
+              value={form.scheduler}
+              onChange={(e) => set("scheduler", e.target.value as JobForm["scheduler"])}
+            >
+              <option value="cosine">cosine</option>
+              <option value="linear">linear</option>
+              <option value="constant">constant</option>
+            </select>
+          </Field>
+          <NumberField {...field} name="warmupRatio" label="Warm-up (share of steps)" />
+          <NumberField {...field} name="gradientAccumulation" label="Gradient accumulation (steps)" />
+          <NumberField {...field} name="dropout" label="LoRA dropout" />
+          <NumberField {...field} name="weightDecay" label="Weight decay" />
+          <NumberField {...field} name="maxGradNorm" label="Gradient clipping (max norm)" />
+          <NumberField {...field} name="evalSplit" label="Eval split (share held out)" />
+          <NumberField {...field} name="seed" label="Seed" />
+        </div>
+      </details>
     </>
   );
 }
+
+const ADVANCED = [
+  "scheduler",
+  "warmupRatio",
+  "gradientAccumulation",
+  "dropout",
+  "weightDecay",
+  "maxGradNorm",
+  "evalSplit",
+  "seed",
+] as const;
 
 function BudgetStep(props: StepProps & { balance?: bigint }) {
   const { conn } = useProtocol();

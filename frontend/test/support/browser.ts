@@ -4,8 +4,12 @@ import fs from "node:fs";
 import { chromium } from "playwright-core";
 import type { Browser } from "playwright-core";
 
-const candidates = () =>
-  [process.env.CHROME_PATH, "/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"];
+const candidates = () => [
+  process.env.CHROME_PATH,
+  "/usr/bin/chromium",
+  "/usr/bin/chromium-browser",
+  "/usr/bin/google-chrome",
+];
 const NO_CHROMIUM =
   "No Chromium found for the browser test. Install it with `apt-get install -y chromium` (Debian/Ubuntu), or set CHROME_PATH to a Chrome/Chromium binary.";
 

@@ -87,6 +87,27 @@ export async function createDatanet(
   return { datanetId: created.args.datanetId!, metadataCid, hash: tx.hash, blockNumber: tx.blockNumber };
 }
 
+/**
+ * Edits a Datanet's description: reads its metadata, applies the changed fields (the custodian and owner
+ * stay), validates, pins the new document and points the Datanet at it. The owner only (NotDatanetOwner).
+ */
+export async function updateDatanetMetadata(
+  conn: ChainConnection,
+  store: ProtocolContentStore,
+  input: { datanetId: bigint } & Partial<Pick<DatanetMetadata, "name" | "description" | "license" | "tags">>,
+): Promise<{ metadataCid: string; metadata: DatanetMetadata; hash: Hash; blockNumber: bigint }> {
+  if (!conn.account) throw new NoWalletError("datanet update");
+  const current = await getDatanet(conn, input.datanetId, store);
+  const { datanetId, ...changes } = input;
+  const metadata = parseDatanetMetadata({
+    ...current.metadata,
+    ...Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined)),
+  });
+  const metadataCid = await addJson(store, metadata);
+  const tx = await sendTx(conn, conn.contracts.DatanetRegistry, "setMetadata", [datanetId, metadataCid]);
+  return { metadataCid, metadata, hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
 export interface DatanetInfo {
   datanetId: bigint;
   owner: Address;
@@ -161,8 +182,18 @@ export async function listContributions(
 ): Promise<ContributionInfo[]> {
   const reg = conn.contracts.DatanetRegistry;
   const [submitted, approved] = await Promise.all([
-    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionSubmitted", args: { datanetId } }),
-    scanEvents(conn, { address: reg.address, abi: reg.abi, eventName: "ContributionApproved", args: { datanetId } }),
+    scanEvents(conn, {
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionSubmitted",
+      args: { datanetId },
+    }),
+    scanEvents(conn, {
+      address: reg.address,
+      abi: reg.abi,
+      eventName: "ContributionApproved",
+      args: { datanetId },
+    }),
   ]);
   const versions = new Map(approved.map((e) => [e.args.contributionId!, e.args.version!]));
   const out: ContributionInfo[] = [];

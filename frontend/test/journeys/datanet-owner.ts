@@ -1,0 +1,119 @@
+// The Datanet owner's journey: create a Datanet in the app (a file with bad lines is refused line by line,
+// a good one previewed), publish it with its first data approved as version 1, see it on its page; then,
+// as a builder, fine-tune on it through the wizard (with the trainer node, the job is trained and
+// submitted).
+import assert from "node:assert/strict";
+import { it } from "node:test";
+import { getDatanet } from "@tributary/sdk/chain/browser";
+import { asAlice, e, shot } from "./context.ts";
+
+const QA = [
+  ["How long do I knead bread dough?", "About ten minutes by hand, until it is smooth and springs back."],
+  ["Why did my bread not rise?", "The yeast was old or the water too hot; test yeast in warm water first."],
+  ["How do I know bread is baked?", "Tap the bottom: it sounds hollow, and the inside reads 95 °C."],
+  ["Can I freeze bread dough?", "Yes, after the first rise; thaw it in the fridge overnight."],
+  ["What flour makes the best bread?", "Strong bread flour, with 12 to 14 percent protein."],
+  ["How do I get a crisp crust?", "Bake with steam for the first ten minutes, then dry heat."],
+];
+const jsonl = (rows: string[][]) =>
+  rows
+    .map(([q, a]) =>
+      JSON.stringify({
+        messages: [
+          { role: "user", content: q },
+          { role: "assistant", content: a },
+        ],
+      }),
+    )
+    .join("\n") + "\n";
+
+export function datanetOwnerJourney() {
+  let datanetId: bigint | undefined;
+
+  it("creates a Datanet: inline errors, a bad file refused line by line, a preview, then version 1 on its page", async () => {
+    const p = e.page;
+    await p.goto(`${e.web}/#/datanets`);
+    await p.getByRole("link", { name: "Create a Datanet" }).click();
+    await p.getByRole("heading", { name: "Create a Datanet" }).waitFor({ timeout: 30_000 });
+    // Nothing typed: the name's error, next to it; a bad curator address too.
+    await p.getByLabel("Curators (optional)").fill("0x1234");
+    await p.getByRole("button", { name: "Create Datanet" }).click();
+    assert.match(await p.getByTestId("error-name").innerText(), /Give the Datanet a name/);
+    assert.match(await p.getByTestId("error-curators").innerText(), /"0x1234" is not an address/);
+    await p.getByLabel("Curators (optional)").fill("");
+    await p.getByLabel("Name").fill("Bread Baking Q&A");
+    await p.getByLabel("Summary").fill("Answers to home bread-baking questions.");
+    await p.getByLabel("Description (Markdown)").fill("## Sources\nTested in a home kitchen.");
+    await p.getByLabel("Tags").fill("baking, bread");
+    // A file with two bad lines: each shown with its line number; publishing is blocked.
+    const input = p.getByTestId("dropzone").locator('input[type="file"]');
+    await input.setInputFiles({
+      name: "broken.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(jsonl(QA.slice(0, 2)) + "{oops\n" + JSON.stringify({ messages: [] }) + "\n"),
+    });
+    const problems = p.getByTestId("upload-broken.jsonl").getByTestId("problems");
+    await problems.waitFor({ timeout: 10_000 });
+    const lines = await problems.locator("li").allInnerTexts();
+    assert.match(lines[0], /^Line 3: .*not valid JSON/);
+    assert.ok(
+      lines.slice(1).length >= 1 && lines.slice(1).every((l) => /^Line 4: /.test(l)),
+      lines.join(" | "),
+    );
+    assert.equal(await p.getByRole("button", { name: "Create Datanet" }).isDisabled(), true);
+    await shot(p, "14-create-datanet-problems");
+    await p.getByRole("button", { name: "Remove broken.jsonl" }).click();
+    await input.setInputFiles({
+      name: "bread.jsonl",
+      mimeType: "application/jsonl",
+      buffer: Buffer.from(jsonl(QA)),
+    });
+    const upload = p.getByTestId("upload-bread.jsonl");
+    await upload.locator("table.preview").waitFor({ timeout: 10_000 });
+    assert.match(await upload.innerText(), /6 records \(chat\)/);
+    assert.match(await upload.locator("table.preview").innerText(), /How long do I knead bread dough\?/);
+    await shot(p, "15-create-datanet-preview");
+    await p.getByRole("button", { name: "Create Datanet" }).click();
+    await p.waitForURL(/#\/datanets\/\d+$/, { timeout: 120_000 });
+    datanetId = BigInt(/#\/datanets\/(\d+)$/.exec(p.url())![1]);
+    // The indexer may lag a block or two behind the chain: the page says so and then shows it.
+    await p.getByRole("heading", { name: "Bread Baking Q&A" }).waitFor({ timeout: 60_000 });
+    const versions = p.getByTestId("versions");
+    await versions.waitFor({ timeout: 60_000 });
+    assert.match(await versions.innerText(), /v1\s+6 records/);
+    await shot(p, "16-datanet-page");
+    const alice = await asAlice();
+    const d = await getDatanet(alice, datanetId);
+    assert.equal(d.owner.toLowerCase(), e.wallet.address.toLowerCase());
+    assert.equal(d.policy, "open");
+    assert.equal(d.version, 1);
+  });
+
+  it("fine-tunes on the new Datanet through the wizard; with the trainer node it is trained and submitted", async () => {
+    assert.ok(datanetId, "the Datanet was created");
+    const p = e.page;
+    await p.getByRole("navigation").getByRole("link", { name: "Fine-tune" }).click();
+    await p.getByText("tributary-austen-4m").click();
+    await p.getByTestId("model-card").waitFor({ timeout: 30_000 });
+    await p.getByRole("button", { name: "Next" }).click();
+    await p.getByTestId(`use-datanet-${datanetId}`).check({ timeout: 30_000 });
+    await p.getByRole("button", { name: "Next" }).click();
+    await p.getByTestId("recommended-for").waitFor();
+    await p.getByRole("button", { name: "Next" }).click();
+    await p.locator('input[name="budget"]').fill("10");
+    await p.getByRole("button", { name: "Next" }).click();
+    await p.getByRole("button", { name: "Approve & post job" }).click();
+    await p.waitForURL(/#\/jobs\/\d+$/, { timeout: 90_000 });
+    const jobId = /#\/jobs\/(\d+)$/.exec(p.url())![1];
+    await p.getByRole("heading", { name: new RegExp(`Job #${jobId}`) }).waitFor();
+    assert.match(await p.locator(".facts").innerText(), new RegExp(`Datanet #${datanetId} v1`));
+    const status = p.getByTestId("job-status");
+    await p.waitForFunction(
+      () => document.querySelector('[data-testid="job-status"]')?.textContent === "submitted",
+      undefined,
+      { timeout: 600_000, polling: 2000 },
+    );
+    assert.equal(await status.innerText(), "submitted");
+    await shot(p, "17-new-datanet-job-submitted");
+  });
+}
