@@ -519,3 +519,115 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
   return kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: 1, n: c.vocabSize, k: D, transB: true });
 }
+
+/**
+ * One decoding step of several sequences at once (continuous batching): row i appends `tokens[i]` to
+ * `kvs[i]` (each cache at its own length) under `adapters[i]`, and gets the logits of its next token [V].
+ * The base projections run once over all rows (M = rows), each LoRA once over the rows that share its
+ * adapter (gathered, then scattered back), attention and RoPE per row at its own position. Every row's
+ * arithmetic is that of forwardCached() for one token, so on a kernel whose products do not depend on M
+ * (the `wasm` kernel) each row's logits equal forwardCached()'s bit for bit.
+ */
+export async function forwardBatch(model: LlamaModel, tokens: ArrayLike<number>, kvs: readonly KvCache[], adapters: readonly (LoraAdapter | null)[]): Promise<Float32Array[]> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const D = c.hiddenSize;
+  const B = tokens.length;
+  if (kvs.length !== B || adapters.length !== B) throw new RangeError(`forwardBatch: ${B} tokens need as many caches and adapters (got ${kvs.length} and ${adapters.length})`);
+  if (new Set(kvs).size !== B) throw new RangeError("forwardBatch: each row needs its own KV cache");
+  for (const kv of kvs) if (kv.length + 1 > kv.maxLen) throw new RangeError(`KV cache full: ${kv.length} + 1 tokens > ${kv.maxLen}`);
+  if (B === 0) return [];
+  const positions = Int32Array.from(kvs, (kv) => kv.length);
+  const x = embeddingForward(model.embed, tokens, D);
+  const w = c.numKvHeads * c.headDim;
+  const qw = c.numHeads * c.headDim;
+  const I = c.intermediateSize;
+  const fused = kernel.name !== "ts" ? fusedWeights(model) : null;
+  const groups = new Map<LoraAdapter, number[]>();
+  adapters.forEach((a, i) => {
+    if (!a) return;
+    const g = groups.get(a);
+    if (g) g.push(i);
+    else groups.set(a, [i]);
+  });
+  const gather = (src: Float32Array, width: number, rows: readonly number[]) => {
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, j) => out.set(src.subarray(r * width, (r + 1) * width), j * width));
+    return out;
+  };
+  const scatter = (dst: Float32Array, width: number, rows: readonly number[], src: Float32Array) => rows.forEach((r, j) => dst.set(src.subarray(j * width, (j + 1) * width), r * width));
+  // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
+  const lora = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
+    for (const [a, rows] of groups) {
+      const lw = layerLora(a, l, p);
+      if (!lw) continue;
+      if (rows.length === B) {
+        await addLora(kernel, input, y, B, outF, inF, lw);
+        continue;
+      }
+      const yg = gather(y, outF, rows);
+      await addLora(kernel, gather(input, inF, rows), yg, rows.length, outF, inF, lw);
+      scatter(y, outF, rows, yg);
+    }
+  };
+  const proj = async (layer: LlamaLayer, l: number, p: Projection, input: Float32Array) => {
+    const [o, i] = projectionShape(c, p);
+    const y = await kernel.matmul({ a: input, b: denseWeight(layer.proj[p]), m: B, n: o, k: i, transB: true });
+    await lora(l, p, input, y, o, i);
+    return y;
+  };
+  // columns [from, from + width) of each row of a [B, stride] matrix
+  const columns = (src: Float32Array, stride: number, from: number, width: number) => {
+    const out = new Float32Array(B * width);
+    for (let i = 0; i < B; i++) out.set(src.subarray(i * stride + from, i * stride + from + width), i * width);
+    return out;
+  };
+  for (let l = 0; l < c.numLayers; l++) {
+    const layer = model.layers[l];
+    const fl = fused?.[l];
+    const n1 = rmsnormForward(x, layer.inputNorm, c.rmsNormEps).y;
+    let q: Float32Array, k: Float32Array, v: Float32Array;
+    if (fl) {
+      const qkv = await kernel.matmul({ a: n1, b: fl.qkv, m: B, n: qw + 2 * w, k: D, transB: true });
+      q = columns(qkv, qw + 2 * w, 0, qw);
+      k = columns(qkv, qw + 2 * w, qw, w);
+      v = columns(qkv, qw + 2 * w, qw + w, w);
+      await lora(l, "q_proj", n1, q, qw, D);
+      await lora(l, "k_proj", n1, k, w, D);
+      await lora(l, "v_proj", n1, v, w, D);
+    } else {
+      q = await proj(layer, l, "q_proj", n1);
+      k = await proj(layer, l, "k_proj", n1);
+      v = await proj(layer, l, "v_proj", n1);
+    }
+    ropeApply(q, positions, c.numHeads, model.rope);
+    ropeApply(k, positions, c.numKvHeads, model.rope);
+    const att = new Float32Array(B * qw);
+    for (let i = 0; i < B; i++) {
+      const kv = kvs[i];
+      kv.k[l].set(k.subarray(i * w, (i + 1) * w), positions[i] * w);
+      kv.v[l].set(v.subarray(i * w, (i + 1) * w), positions[i] * w);
+      att.set(attentionCached(q.subarray(i * qw, (i + 1) * qw), kv.k[l], kv.v[l], positions[i], 1, c.numHeads, c.numKvHeads, c.headDim), i * qw);
+    }
+    const ao = await proj(layer, l, "o_proj", att);
+    for (let i = 0; i < x.length; i++) x[i] += ao[i];
+    const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
+    let g: Float32Array, u: Float32Array;
+    if (fl) {
+      const gu = await kernel.matmul({ a: n2, b: fl.gateUp, m: B, n: 2 * I, k: D, transB: true });
+      g = columns(gu, 2 * I, 0, I);
+      u = columns(gu, 2 * I, I, I);
+      await lora(l, "gate_proj", n2, g, I, D);
+      await lora(l, "up_proj", n2, u, I, D);
+    } else {
+      g = await proj(layer, l, "gate_proj", n2);
+      u = await proj(layer, l, "up_proj", n2);
+    }
+    const mo = await proj(layer, l, "down_proj", swigluForward(g, u, kernel.fastMath).h);
+    for (let i = 0; i < x.length; i++) x[i] += mo[i];
+  }
+  for (const kv of kvs) kv.length++;
+  const nf = rmsnormForward(x, model.norm, c.rmsNormEps).y;
+  const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: B, n: c.vocabSize, k: D, transB: true });
+  return Array.from({ length: B }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
+}

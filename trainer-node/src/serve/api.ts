@@ -17,10 +17,11 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
-import type { Billing } from "./billing.ts";
+import type { Authorization, Billing } from "./billing.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import type { TokenLogprob } from "./decode.ts";
-import { GenerationAbortedError } from "./models.ts";
+import { usageOf } from "./models.ts";
+import { ServerBusyError } from "./scheduler.ts";
 import type { CompletionChoice, CompletionRequest, CompletionResult, ModelServer } from "./models.ts";
 import { chatGrammar, chatPrompt, readAnswer } from "./prompt.ts";
 import type { AnswerView } from "./prompt.ts";
@@ -115,6 +116,10 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.notFound((c) => c.json(errorBody(`No route ${c.req.method} ${c.req.path}`, "invalid_request_error", null, "unknown_route"), 404));
   app.onError((err, c) => {
+    if (err instanceof ServerBusyError) {
+      c.header("Retry-After", String(Math.ceil(err.retryAfterMs / 1000)));
+      c.header("retry-after-ms", String(err.retryAfterMs));
+    }
     if (err instanceof ServeError) return c.json({ ...errorBody(err.message, err.type, err.param, err.code), ...(Object.keys(err.details).length ? { tributary: err.details } : {}) }, err.status as 400);
     console.error(`[api] ${c.req.method} ${c.req.path}:`, err);
     return c.json(errorBody(`Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error", null, "internal_error"), 500);
@@ -145,16 +150,16 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   app.post("/v1/chat/completions", limit, async (c) => {
     const t0 = performance.now();
     const req = parseChatRequest(await readJson(c));
-    const model = await resolveModel(req.model);
+    const { model, paid } = await resolveModel(c, req);
     const tokenizer = await o.models.tokenizer(model);
     const prompt = tokenizer.encode(chatPrompt(tokenizer, req));
-    return generation(c, t0, { kind: "chat", model, req, chat: req, prompt, grammar: chatGrammar(req), promptText: "" });
+    return generation(c, t0, { kind: "chat", model, paid, req, chat: req, prompt, grammar: chatGrammar(req), promptText: "" });
   });
 
   app.post("/v1/completions", limit, async (c) => {
     const t0 = performance.now();
     const req = parseCompletionRequest(await readJson(c));
-    const model = await resolveModel(req.model);
+    const { model, paid } = await resolveModel(c, req);
     const tokenizer = await o.models.tokenizer(model);
     let prompt: number[];
     if (typeof req.prompt === "string") prompt = tokenizer.encode(req.prompt, { bos: tokenizer.addBos });
@@ -165,19 +170,24 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       prompt = req.prompt;
     }
     const promptText = req.echo ? (typeof req.prompt === "string" ? req.prompt : tokenizer.decode(req.prompt)) : "";
-    return generation(c, t0, { kind: "text", model, req, chat: null, prompt, grammar: null, promptText });
+    return generation(c, t0, { kind: "text", model, paid, req, chat: null, prompt, grammar: null, promptText });
   });
 
-  async function resolveModel(id: string): Promise<ServedModel> {
-    const model = await o.catalog.resolve(id);
-    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
+  /** The requested model, paid for (402 before anything is fetched or loaded) and prepared. */
+  async function resolveModel(c: Context, req: SamplingRequest): Promise<{ model: ServedModel; paid: Authorization | null }> {
+    const model = await o.catalog.resolve(req.model);
+    if (!model) throw new ModelNotFoundError(req.model, (await o.catalog.list()).map((x) => x.id));
+    // a priced model version is served against a voucher: checked before the model is fetched or loaded
+    // (the deposit must hold at least the asked completion tokens; the full maximum is reserved once the
+    // prompt is tokenized)
+    const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), 1 + (req.maxTokens ?? 1) * req.n) : null;
     await o.models.prepare(model); // fetch/load failures become a JSON error before any stream starts
-    return model;
+    return { model, paid };
   }
 
   /** Runs one chat or text completion request and answers it (JSON or SSE), billed and cited. */
-  async function generation(c: Context, t0: number, g: { kind: "chat" | "text"; model: ServedModel; req: SamplingRequest; chat: ChatRequest | null; prompt: number[]; grammar: GrammarSpec | null; promptText: string }) {
-    const { model, req, chat } = g;
+  async function generation(c: Context, t0: number, g: { kind: "chat" | "text"; model: ServedModel; paid: Authorization | null; req: SamplingRequest; chat: ChatRequest | null; prompt: number[]; grammar: GrammarSpec | null; promptText: string }) {
+    const { model, req, chat, paid } = g;
     const table = await o.models.tokens(model);
     const id = `${g.kind === "chat" ? "chatcmpl" : "cmpl"}-${randomBytes(12).toString("hex")}`;
     const object = g.kind === "chat" ? "chat.completion" : "text_completion";
@@ -199,12 +209,33 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       grammar: g.grammar,
     };
     await o.models.check(model, creq, { prompt: chat ? "messages" : "prompt", grammar: chat && chat.responseFormat.type === "text" ? "tools" : "response_format" });
-    // a priced model version is served against a voucher (402 with the terms otherwise), for every choice's tokens
-    const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), maxTokens * req.n) : null;
-    const bill = async (r: { promptTokens: number; completionTokens: number }) => {
-      if (!paid || !o.billing) return null;
-      const b = await o.billing.charge(paid, r.promptTokens + r.completionTokens);
-      return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+    // the request's maximum (prompt + every choice up to its limit or the context) is held against the
+    // channel's deposit while it runs; settled exactly once with what was computed, whatever the outcome
+    const room = (await o.models.contextLength(model)) - g.prompt.length;
+    // a place in the generation queue, before anything is reserved or sent (429 with Retry-After when full)
+    const ticket = o.models.ticket();
+    try {
+      if (paid) o.billing!.reserve(paid, g.prompt.length + req.n * Math.min(maxTokens, room));
+    } catch (e) {
+      ticket?.release();
+      throw e;
+    }
+    creq.ticket = ticket;
+    let billed: Promise<Record<string, string> | null> | null = null;
+    const bill = (r: { promptTokens: number; completionTokens: number }) =>
+      (billed ??= (async () => {
+        if (!paid || !o.billing) return null;
+        const b = await o.billing.settle(paid, r.promptTokens + r.completionTokens);
+        return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+      })());
+    const nothing = { promptTokens: 0, completionTokens: 0 };
+    /** Bills (and counts) what a failed or aborted generation had computed, then rethrows. */
+    const failed = async (e: unknown): Promise<never> => {
+      ticket?.release(); // a no-op when the generation took its place
+      const u = usageOf(e);
+      if (u) account(u);
+      await bill(u ?? nothing);
+      throw e;
     };
     let first = true;
     const firstToken = () => {
@@ -246,10 +277,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     const finishOf = (ch: CompletionChoice, view: AnswerView) => (view.calls.some((x) => x.complete) ? (chat!.toolChoice.mode === "function" ? "stop" : "tool_calls") : ch.finishReason);
 
     if (!req.stream) {
-      const r = await o.models.complete(model, creq, () => firstToken()).catch(async (e: unknown) => {
-        if (e instanceof GenerationAbortedError) await bill(e.usage);
-        throw e;
-      });
+      const r = await o.models.complete(model, creq, () => firstToken()).catch(failed);
       account(r);
       const extra = await extras(r);
       const choices = r.choices.map((ch) => {
@@ -331,15 +359,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
             emitView(i, readAnswer(acc[i].text, chat, false), creq.topLogprobs === null ? null : seq.logprobs);
           });
         } catch (e) {
-          if (e instanceof GenerationAbortedError) {
-            account(e.usage);
-            await bill(e.usage);
-          }
-          throw e;
+          return await failed(e);
         }
+        // billed even if the client has gone by now: it was generated
+        account(r);
+        await bill(r);
         await writes;
         if (abort.signal.aborted) return;
-        account(r);
         const extra = await extras(r);
         r.choices.forEach((ch, k) => {
           const last = k === r.choices.length - 1 && Object.keys(extra).length ? { tributary: extra } : {};
@@ -362,6 +388,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           await stream.writeSSE({ data: JSON.stringify(err) });
         }
       } finally {
+        ticket?.release(); // a no-op when the generation took its place
+        await bill(nothing); // a no-op when billed above
         streams.delete(abort);
       }
     });
