@@ -1,10 +1,11 @@
 /**
  * ModelServer: the models behind the API. Base model directories and PEFT adapters come from IPFS by
  * CID (verified, cached on disk under `<cacheDir>/models/<cid>` and `<cacheDir>/adapters/<cid>`); each
- * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU. One
- * generation runs at a time per process (the kernel is not re-entrant); the others wait their turn.
- * A generation prefills its prompt once and decodes its n choices (one Sequence each, decode.ts) in
- * turns over copies of that prompt's KV cache.
+ * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU.
+ * A generation prefills its prompt once and decodes its n choices (one Sequence each, decode.ts) over
+ * copies of that prompt's KV cache. By default generations are batched continuously (scheduler.ts: one
+ * step loop per process, the kernel is not re-entrant); with `batching: false` one generation runs at a
+ * time and the others wait their turn (the former path, kept as the benchmark's baseline).
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
@@ -518,6 +519,7 @@ export class ModelServer {
           model: base.model,
           adapter,
           rows: n,
+          promptTokens: prompt.length,
           kvBytes: n * c.numLayers * 2 * kvLen * c.numKvHeads * c.headDim * 4,
           signal: req.signal,
           prefill: async () => {

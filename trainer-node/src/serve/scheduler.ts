@@ -5,8 +5,9 @@
  * sharing an adapter, attention per row), so requests join and leave the batch between tokens.
  *
  * Each step: (1) the sequences of aborted requests are dropped (their computed tokens reported for
- * billing); (2) at most one waiting request is admitted and prefilled (a whole prompt per step, so a long
- * prompt delays the running streams by one prefill, never by its whole generation); (3) every running
+ * billing); (2) waiting requests are admitted in arrival order and prefilled, up to `prefillTokens` prompt
+ * tokens per step (at least one request; a prompt is prefilled whole, so a long prompt delays the running
+ * streams by one prefill, never by its whole generation); (3) every running
  * sequence picks its next token from its logits (its own sampler, grammar and stop rules, decode.ts) and
  * those still going get their next logits from one batched forward. A sequence's tokens therefore do not
  * depend on what else is in the batch (bit-identical to one-at-a-time decoding on the `wasm` kernel).
@@ -27,6 +28,8 @@ export interface SchedulerOptions {
   maxQueued?: number;
   /** KV cache bytes the running sequences may reserve together (default 1 GiB). */
   kvBudgetBytes?: number;
+  /** Prompt tokens prefilled per step at most (default 256; a longer prompt takes a step of its own). */
+  prefillTokens?: number;
 }
 
 /** 429: the node is at its capacity; `retryAfterMs` estimates when a slot frees. */
@@ -56,6 +59,8 @@ export interface BatchJob {
   adapter: LoraAdapter | null;
   /** Sequences it will run (n). */
   rows: number;
+  /** Tokens its prefill computes. */
+  promptTokens: number;
   /** KV bytes its sequences reserve. */
   kvBytes: number;
   signal?: AbortSignal;
@@ -81,6 +86,7 @@ export class BatchScheduler {
   readonly maxRunning: number;
   readonly maxQueued: number;
   readonly kvBudgetBytes: number;
+  readonly prefillTokens: number;
   private readonly waiting: Waiting[] = [];
   private readonly running: Running[] = [];
   private tickets = 0;
@@ -92,11 +98,14 @@ export class BatchScheduler {
   /** The most rows one step has decoded. */
   peakRows = 0;
   steps = 0;
+  /** Milliseconds spent, since start: prefilling, sampling (tokens, stop rules, stream callbacks), batched forwards, whole steps. */
+  readonly ms = { prefill: 0, sample: 0, forward: 0, step: 0 };
 
   constructor(o: SchedulerOptions = {}) {
     this.maxRunning = o.maxRunning ?? 64;
     this.maxQueued = o.maxQueued ?? 4 * this.maxRunning;
     this.kvBudgetBytes = o.kvBudgetBytes ?? 2 ** 30;
+    this.prefillTokens = o.prefillTokens ?? 256;
     if (!(this.maxRunning >= 1 && this.maxQueued >= 0 && this.kvBudgetBytes > 0)) throw new RangeError(`scheduler limits must be positive: ${JSON.stringify(o)}`);
   }
 
@@ -164,9 +173,17 @@ export class BatchScheduler {
     while (this.waiting.length || this.running.length) {
       // let the event loop deliver aborts, new requests and stream writes between steps
       await new Promise<void>((r) => setImmediate(r));
+      const t0 = performance.now();
       this.reap();
-      await this.admitOne();
+      // admit waiting requests in arrival order while they fit, prefilling at most prefillTokens per step
+      for (let budget = this.prefillTokens, first = true; this.waiting.length && (first || this.waiting[0].job.promptTokens <= budget); first = false) {
+        budget -= this.waiting[0].job.promptTokens;
+        if (!(await this.admitOne())) break;
+      }
+      const t1 = performance.now();
+      this.ms.prefill += t1 - t0;
       await this.decodeStep();
+      this.ms.step += performance.now() - t0;
       this.steps++;
     }
   }
@@ -189,25 +206,28 @@ export class BatchScheduler {
     for (const r of [...this.running]) if (r.job.signal?.aborted) this.finish(r, abortError());
   }
 
-  private async admitOne(): Promise<void> {
+  /** Admits the first waiting request if it fits; false when it does not (it keeps its place). */
+  private async admitOne(): Promise<boolean> {
     const w = this.waiting[0];
-    if (!w) return;
+    if (!w) return false;
     const fits = this.running.length === 0 || (this.rows() + w.job.rows <= this.maxRunning && this.kvBytes() + w.job.kvBytes <= this.kvBudgetBytes);
-    if (!fits) return;
+    if (!fits) return false;
     this.waiting.shift();
     let seqs: Sequence[];
     try {
       seqs = await w.job.prefill();
     } catch (e) {
       w.done(e);
-      return;
+      return true;
     }
     w.onStart(seqs);
     this.running.push({ job: w.job, seqs, done: w.done });
+    return true;
   }
 
   private async decodeStep(): Promise<void> {
     // every running sequence takes its next token; those still going need their next logits
+    const t0 = performance.now();
     const rows: { r: Running; q: Sequence; id: number }[] = [];
     for (const r of [...this.running]) {
       try {
@@ -230,6 +250,7 @@ export class BatchScheduler {
         this.finish(r, abortError());
       } else if (r.seqs.every((q) => q.done)) this.finish(r);
     }
+    const t1 = performance.now();
     // one batched forward per base model
     const byModel = new Map<LlamaModel, typeof rows>();
     for (const x of rows) {
@@ -252,6 +273,8 @@ export class BatchScheduler {
         for (const r of new Set(g.map((x) => x.r))) this.finish(r, e);
       }
     }
+    this.ms.sample += t1 - t0;
+    this.ms.forward += performance.now() - t1;
   }
 }
 
