@@ -520,35 +520,60 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   return kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: 1, n: c.vocabSize, k: D, transB: true });
 }
 
+/** One row group of forwardBatch: tokens appended to one sequence's cache under its adapter. */
+export interface BatchSegment {
+  tokens: ArrayLike<number>;
+  kv: KvCache;
+  adapter: LoraAdapter | null;
+}
+
 /**
- * One decoding step of several sequences at once (continuous batching): row i appends `tokens[i]` to
- * `kvs[i]` (each cache at its own length) under `adapters[i]`, and gets the logits of its next token [V].
- * The base projections run once over all rows (M = rows), each LoRA once over the rows that share its
- * adapter (gathered, then scattered back), attention and RoPE per row at its own position. Every row's
- * arithmetic is that of forwardCached() for one token, so on a kernel whose products do not depend on M
- * (the `wasm` kernel) each row's logits equal forwardCached()'s bit for bit.
+ * One forward pass over several sequences at once (continuous batching with prefill in the same pass):
+ * each segment appends its tokens to its own KV cache (at its own length) under its own adapter — one
+ * token for a decoding sequence, a whole prompt for a new one — and gets the logits of its last token [V].
+ * The base projections run once over all tokens of all segments (M = their sum), each LoRA once over the
+ * rows that share its adapter (gathered, then scattered back), RoPE at each token's position, attention
+ * per segment exactly as forwardCached() does it (a fresh prompt: the kernel's causal attention; else the
+ * cache). So on a kernel whose products do not depend on M (the `wasm` kernel: each element is a plain
+ * sequential sum) each segment's logits equal forwardCached()'s for the same tokens bit for bit.
  */
-export async function forwardBatch(model: LlamaModel, tokens: ArrayLike<number>, kvs: readonly KvCache[], adapters: readonly (LoraAdapter | null)[]): Promise<Float32Array[]> {
+export async function forwardBatch(model: LlamaModel, segments: readonly BatchSegment[]): Promise<Float32Array[]> {
   const c = model.config;
   const kernel = model.kernel;
   const D = c.hiddenSize;
-  const B = tokens.length;
-  if (kvs.length !== B || adapters.length !== B) throw new RangeError(`forwardBatch: ${B} tokens need as many caches and adapters (got ${kvs.length} and ${adapters.length})`);
-  if (new Set(kvs).size !== B) throw new RangeError("forwardBatch: each row needs its own KV cache");
-  for (const kv of kvs) if (kv.length + 1 > kv.maxLen) throw new RangeError(`KV cache full: ${kv.length} + 1 tokens > ${kv.maxLen}`);
-  if (B === 0) return [];
-  const positions = Int32Array.from(kvs, (kv) => kv.length);
-  const x = embeddingForward(model.embed, tokens, D);
+  const S = segments.length;
+  if (new Set(segments.map((x) => x.kv)).size !== S) throw new RangeError("forwardBatch: each segment needs its own KV cache");
+  for (const x of segments) {
+    if (x.tokens.length === 0) throw new RangeError("forwardBatch: a segment has no tokens");
+    if (x.kv.length + x.tokens.length > x.kv.maxLen) throw new RangeError(`KV cache full: ${x.kv.length} + ${x.tokens.length} tokens > ${x.kv.maxLen}`);
+  }
+  if (S === 0) return [];
+  // row offsets of each segment in the [B, *] activations, and each row's position
+  const start: number[] = [];
+  let B = 0;
+  for (const x of segments) {
+    start.push(B);
+    B += x.tokens.length;
+  }
+  const positions = new Int32Array(B);
+  const ids = new Int32Array(B);
+  segments.forEach((x, s) => {
+    for (let j = 0; j < x.tokens.length; j++) {
+      positions[start[s] + j] = x.kv.length + j;
+      ids[start[s] + j] = x.tokens[j];
+    }
+  });
+  const x = embeddingForward(model.embed, ids, D);
   const w = c.numKvHeads * c.headDim;
   const qw = c.numHeads * c.headDim;
   const I = c.intermediateSize;
   const fused = kernel.name !== "ts" ? fusedWeights(model) : null;
   const groups = new Map<LoraAdapter, number[]>();
-  adapters.forEach((a, i) => {
-    if (!a) return;
-    const g = groups.get(a);
-    if (g) g.push(i);
-    else groups.set(a, [i]);
+  segments.forEach((seg, s) => {
+    if (!seg.adapter) return;
+    let g = groups.get(seg.adapter);
+    if (!g) groups.set(seg.adapter, (g = []));
+    for (let j = 0; j < seg.tokens.length; j++) g.push(start[s] + j);
   });
   const gather = (src: Float32Array, width: number, rows: readonly number[]) => {
     const out = new Float32Array(rows.length * width);
@@ -603,11 +628,22 @@ export async function forwardBatch(model: LlamaModel, tokens: ArrayLike<number>,
     ropeApply(q, positions, c.numHeads, model.rope);
     ropeApply(k, positions, c.numKvHeads, model.rope);
     const att = new Float32Array(B * qw);
-    for (let i = 0; i < B; i++) {
-      const kv = kvs[i];
-      kv.k[l].set(k.subarray(i * w, (i + 1) * w), positions[i] * w);
-      kv.v[l].set(v.subarray(i * w, (i + 1) * w), positions[i] * w);
-      att.set(attentionCached(q.subarray(i * qw, (i + 1) * qw), kv.k[l], kv.v[l], positions[i], 1, c.numHeads, c.numKvHeads, c.headDim), i * qw);
+    for (let s = 0; s < S; s++) {
+      const { kv, tokens } = segments[s];
+      const n = tokens.length;
+      const past = kv.length;
+      const r0 = start[s];
+      const ks = k.subarray(r0 * w, (r0 + n) * w);
+      const vs = v.subarray(r0 * w, (r0 + n) * w);
+      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
+      kv.k[l].set(ks, past * w);
+      kv.v[l].set(vs, past * w);
+      // as forwardCached: a fresh prompt runs the kernel's attention; later tokens read the cache
+      const out =
+        past === 0 && n > 1
+          ? (await attentionForward(kernel, qs.slice(), ks.slice(), vs.slice(), null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
+          : attentionCached(qs, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
+      att.set(out, r0 * qw);
     }
     const ao = await proj(layer, l, "o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
@@ -626,8 +662,11 @@ export async function forwardBatch(model: LlamaModel, tokens: ArrayLike<number>,
     const mo = await proj(layer, l, "down_proj", swigluForward(g, u, kernel.fastMath).h);
     for (let i = 0; i < x.length; i++) x[i] += mo[i];
   }
-  for (const kv of kvs) kv.length++;
-  const nf = rmsnormForward(x, model.norm, c.rmsNormEps).y;
-  const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: B, n: c.vocabSize, k: D, transB: true });
-  return Array.from({ length: B }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
+  for (const seg of segments) seg.kv.length += seg.tokens.length;
+  // the last token of each segment
+  const last = new Float32Array(S * D);
+  segments.forEach((seg, s) => last.set(x.subarray((start[s] + seg.tokens.length - 1) * D, (start[s] + seg.tokens.length) * D), s * D));
+  const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
+  const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: S, n: c.vocabSize, k: D, transB: true });
+  return Array.from({ length: S }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
 }

@@ -519,13 +519,12 @@ export class ModelServer {
           model: base.model,
           adapter,
           rows: n,
-          promptTokens: prompt.length,
+          prompt,
+          kvLen,
           kvBytes: n * c.numLayers * 2 * kvLen * c.numKvHeads * c.headDim * 4,
           signal: req.signal,
-          prefill: async () => {
-            t0 = performance.now();
-            const kv = createKvCache(c, kvLen);
-            const logits = await forwardCached(base.model, prompt, kv, adapter);
+          start: async (kv, logits, forwardMs) => {
+            t0 = performance.now() - forwardMs;
             prefilled = true;
             this.computed.promptTokens += prompt.length;
             const made: Sequence[] = [];

@@ -5,19 +5,22 @@
  * sharing an adapter, attention per row), so requests join and leave the batch between tokens.
  *
  * Each step: (1) the sequences of aborted requests are dropped (their computed tokens reported for
- * billing); (2) waiting requests are admitted in arrival order and prefilled, up to `prefillTokens` prompt
- * tokens per step (at least one request; a prompt is prefilled whole, so a long prompt delays the running
- * streams by one prefill, never by its whole generation); (3) every running
- * sequence picks its next token from its logits (its own sampler, grammar and stop rules, decode.ts) and
- * those still going get their next logits from one batched forward. A sequence's tokens therefore do not
- * depend on what else is in the batch (bit-identical to one-at-a-time decoding on the `wasm` kernel).
+ * billing); (2) every running sequence picks its next token from its logits (its own sampler, grammar and
+ * stop rules, decode.ts); (3) waiting requests are admitted in arrival order while they fit, up to
+ * `prefillTokens` prompt tokens per step (at least one request; a prompt is prefilled whole); (4) one
+ * batched forward per base model computes both the decoding sequences' next logits and the admitted
+ * prompts' prefill (prefill rides with the decodes, Sarathi-style, so a new prompt costs the running
+ * streams one step's extra rows, never a stall of its own). A sequence's tokens therefore do not depend on
+ * what else is in the batch (bit-identical to one-at-a-time decoding on the `wasm` kernel). Prompts are
+ * not split into chunks: a chunk after the first would go through the cached attention path, whose sums
+ * differ from the fresh-prompt one, and break that identity.
  *
  * Memory is bounded: running sequences may hold at most `maxRunning` rows and `kvBudgetBytes` of KV cache
  * (each sequence reserves its cache for prompt + max_tokens at admission); a request that does not fit
  * waits, and when `maxQueued` requests already wait the next one is refused with 429 and Retry-After.
  */
-import { forwardBatch } from "@tributary/engine";
-import type { LlamaModel, LoraAdapter } from "@tributary/engine";
+import { createKvCache, forwardBatch } from "@tributary/engine";
+import type { BatchSegment, KvCache, LlamaModel, LoraAdapter } from "@tributary/engine";
 import type { Sequence } from "./decode.ts";
 import { ServeError } from "./errors.ts";
 
@@ -59,13 +62,15 @@ export interface BatchJob {
   adapter: LoraAdapter | null;
   /** Sequences it will run (n). */
   rows: number;
-  /** Tokens its prefill computes. */
-  promptTokens: number;
+  /** The prompt, prefilled in a step's batched forward. */
+  prompt: readonly number[];
+  /** Length of the KV cache its prefill fills (prompt + max_tokens, within the context). */
+  kvLen: number;
   /** KV bytes its sequences reserve. */
   kvBytes: number;
   signal?: AbortSignal;
-  /** Prefills the prompt and returns the sequences, each with its KV cache and first logits. */
-  prefill(): Promise<Sequence[]>;
+  /** Called once the prompt is prefilled into `kv` (by a forward of `forwardMs`): returns the sequences (the last may take `kv` itself). */
+  start(kv: KvCache, logits: Float32Array, forwardMs: number): Promise<Sequence[]>;
   /** A sequence took a token: `delta` is the text that became final (possibly ""), `added` its new completion tokens. */
   onToken(q: Sequence, delta: string, added: number): void;
 }
@@ -98,8 +103,8 @@ export class BatchScheduler {
   /** The most rows one step has decoded. */
   peakRows = 0;
   steps = 0;
-  /** Milliseconds spent, since start: prefilling, sampling (tokens, stop rules, stream callbacks), batched forwards, whole steps. */
-  readonly ms = { prefill: 0, sample: 0, forward: 0, step: 0 };
+  /** Milliseconds spent, since start: sampling (tokens, stop rules, stream callbacks), batched forwards (decode and prefill), whole steps. */
+  readonly ms = { sample: 0, forward: 0, step: 0 };
 
   constructor(o: SchedulerOptions = {}) {
     this.maxRunning = o.maxRunning ?? 64;
@@ -175,14 +180,7 @@ export class BatchScheduler {
       await new Promise<void>((r) => setImmediate(r));
       const t0 = performance.now();
       this.reap();
-      // admit waiting requests in arrival order while they fit, prefilling at most prefillTokens per step
-      for (let budget = this.prefillTokens, first = true; this.waiting.length && (first || this.waiting[0].job.promptTokens <= budget); first = false) {
-        budget -= this.waiting[0].job.promptTokens;
-        if (!(await this.admitOne())) break;
-      }
-      const t1 = performance.now();
-      this.ms.prefill += t1 - t0;
-      await this.decodeStep();
+      await this.step(t0);
       this.ms.step += performance.now() - t0;
       this.steps++;
     }
@@ -206,29 +204,13 @@ export class BatchScheduler {
     for (const r of [...this.running]) if (r.job.signal?.aborted) this.finish(r, abortError());
   }
 
-  /** Admits the first waiting request if it fits; false when it does not (it keeps its place). */
-  private async admitOne(): Promise<boolean> {
-    const w = this.waiting[0];
-    if (!w) return false;
-    const fits = this.running.length === 0 || (this.rows() + w.job.rows <= this.maxRunning && this.kvBytes() + w.job.kvBytes <= this.kvBudgetBytes);
-    if (!fits) return false;
-    this.waiting.shift();
-    let seqs: Sequence[];
-    try {
-      seqs = await w.job.prefill();
-    } catch (e) {
-      w.done(e);
-      return true;
-    }
-    w.onStart(seqs);
-    this.running.push({ job: w.job, seqs, done: w.done });
-    return true;
-  }
-
-  private async decodeStep(): Promise<void> {
-    // every running sequence takes its next token; those still going need their next logits
-    const t0 = performance.now();
-    const rows: { r: Running; q: Sequence; id: number }[] = [];
+  /**
+   * One step: every running sequence takes its next token; waiting requests are admitted in arrival order
+   * while they fit (rows, KV budget) within `prefillTokens` of prompt (at least one); then one batched
+   * forward per base model computes the decoding sequences' next logits and the admitted prompts' prefill.
+   */
+  private async step(t0: number): Promise<void> {
+    const decode: { r: Running; q: Sequence; id: number }[] = [];
     for (const r of [...this.running]) {
       try {
         for (const q of r.seqs) {
@@ -238,39 +220,68 @@ export class BatchScheduler {
           const had = q.ids.length;
           const delta = q.advance(id);
           r.job.onToken(q, delta, q.ids.length - had);
-          if (!q.done) rows.push({ r, q, id });
+          if (!q.done) decode.push({ r, q, id });
         }
       } catch (e) {
-        for (let i = rows.length - 1; i >= 0; i--) if (rows[i].r === r) rows.splice(i, 1);
+        for (let i = decode.length - 1; i >= 0; i--) if (decode[i].r === r) decode.splice(i, 1);
         this.finish(r, e);
         continue;
       }
       if (r.job.signal?.aborted) {
-        for (let i = rows.length - 1; i >= 0; i--) if (rows[i].r === r) rows.splice(i, 1);
+        for (let i = decode.length - 1; i >= 0; i--) if (decode[i].r === r) decode.splice(i, 1);
         this.finish(r, abortError());
       } else if (r.seqs.every((q) => q.done)) this.finish(r);
     }
     const t1 = performance.now();
-    // one batched forward per base model
-    const byModel = new Map<LlamaModel, typeof rows>();
-    for (const x of rows) {
-      const g = byModel.get(x.r.job.model);
-      if (g) g.push(x);
-      else byModel.set(x.r.job.model, [x]);
+    const admitted: Waiting[] = [];
+    let rows = this.rows();
+    let kvBytes = this.kvBytes();
+    for (let budget = this.prefillTokens; this.waiting.length; ) {
+      const w = this.waiting[0];
+      if (admitted.length && w.job.prompt.length > budget) break;
+      const alone = this.running.length === 0 && admitted.length === 0; // always admit one when idle
+      if (!alone && (rows + w.job.rows > this.maxRunning || kvBytes + w.job.kvBytes > this.kvBudgetBytes)) break;
+      this.waiting.shift();
+      admitted.push(w);
+      budget -= w.job.prompt.length;
+      rows += w.job.rows;
+      kvBytes += w.job.kvBytes;
     }
-    this.lastBatch = rows.length;
-    if (rows.length > this.peakRows) this.peakRows = rows.length;
-    for (const [model, g] of byModel) {
+    // one batched forward per base model: decoding rows (one token) and admitted prompts together
+    type Part = { segment: BatchSegment; decode?: (typeof decode)[number]; admit?: Waiting };
+    const byModel = new Map<LlamaModel, Part[]>();
+    const add = (model: LlamaModel, p: Part) => {
+      const g = byModel.get(model);
+      if (g) g.push(p);
+      else byModel.set(model, [p]);
+    };
+    for (const d of decode) add(d.r.job.model, { segment: { tokens: [d.id], kv: d.q.kv, adapter: d.r.job.adapter }, decode: d });
+    for (const w of admitted) add(w.job.model, { segment: { tokens: w.job.prompt, kv: createKvCache(w.job.model.config, w.job.kvLen), adapter: w.job.adapter }, admit: w });
+    this.lastBatch = decode.length + admitted.length;
+    if (this.lastBatch > this.peakRows) this.peakRows = this.lastBatch;
+    for (const [model, parts] of byModel) {
+      let logits: Float32Array[];
+      const tf = performance.now();
       try {
-        const logits = await forwardBatch(
-          model,
-          g.map((x) => x.id),
-          g.map((x) => x.q.kv),
-          g.map((x) => x.r.job.adapter),
-        );
-        g.forEach((x, i) => (x.q.logits = logits[i]));
+        logits = await forwardBatch(model, parts.map((p) => p.segment));
       } catch (e) {
-        for (const r of new Set(g.map((x) => x.r))) this.finish(r, e);
+        for (const p of parts) {
+          if (p.decode && this.running.includes(p.decode.r)) this.finish(p.decode.r, e);
+          if (p.admit) p.admit.done(e);
+        }
+        continue;
+      }
+      for (const [i, p] of parts.entries()) {
+        if (p.decode) p.decode.q.logits = logits[i];
+        if (!p.admit) continue;
+        const w = p.admit;
+        try {
+          const seqs = await w.job.start(p.segment.kv, logits[i], performance.now() - tf);
+          w.onStart(seqs);
+          this.running.push({ job: w.job, seqs, done: w.done });
+        } catch (e) {
+          w.done(e);
+        }
       }
     }
     this.ms.sample += t1 - t0;
