@@ -581,8 +581,42 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     return out;
   };
   const scatter = (dst: Float32Array, width: number, rows: readonly number[], src: Float32Array) => rows.forEach((r, j) => dst.set(src.subarray(j * width, (j + 1) * width), r * width));
+  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV), one batched call per
+  // rank for the shrink and one for the expand, instead of two calls per adapter
+  const perRow = !!kernel.batchMatmul && groups.size >= 4;
+  const loraRows = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
+    const byRank = new Map<number, { row: number; lw: LoraWeights }[]>();
+    for (const [a, rows] of groups) {
+      const lw = layerLora(a, l, p);
+      if (!lw) continue;
+      let list = byRank.get(lw.r);
+      if (!list) byRank.set(lw.r, (list = []));
+      for (const row of rows) list.push({ row, lw });
+    }
+    for (const [r, list] of byRank) {
+      const R = list.length;
+      const xa = new Float32Array(R * inF);
+      const A = new Float32Array(R * r * inF);
+      const Bw = new Float32Array(R * outF * r);
+      list.forEach((e, j) => {
+        xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF);
+        A.set(e.lw.A, j * r * inF);
+        Bw.set(e.lw.B, j * outF * r);
+      });
+      const h = await kernel.batchMatmul!({ a: xa, b: A, batch: R, m: 1, n: r, k: inF, transB: true });
+      list.forEach((e, j) => {
+        for (let t = 0; t < r; t++) h[j * r + t] *= e.lw.scale;
+      });
+      const d = await kernel.batchMatmul!({ a: h, b: Bw, batch: R, m: 1, n: outF, k: r, transB: true });
+      list.forEach((e, j) => {
+        const o = e.row * outF;
+        for (let t = 0; t < outF; t++) y[o + t] += d[j * outF + t];
+      });
+    }
+  };
   // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
   const lora = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
+    if (perRow) return loraRows(l, p, input, y, outF, inF);
     for (const [a, rows] of groups) {
       const lw = layerLora(a, l, p);
       if (!lw) continue;
