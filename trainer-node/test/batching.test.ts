@@ -139,4 +139,55 @@ describe("continuous batching: batched decoding equals one-at-a-time decoding", 
       await models.close();
     }
   });
+  it("loads and unloads adapters at runtime through vLLM's API, for the admin token only", async () => {
+    const catalog = staticCatalog(served.slice(0, 2)); // base and model-1; model-2's adapter comes at runtime
+    const models = new ModelServer({ store, cacheDir: join(tmp, "cache-runtime"), kernel });
+    const closed = await startApi({ port: 0, catalog, models, jobs: new MemoryJobs() });
+    const api = await startApi({ port: 0, catalog, models, jobs: new MemoryJobs(), adminToken: "s3cret" });
+    const call = (url: string, path: string, body: unknown, token?: string) => fetch(`${url}${path}`, { method: "POST", headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    const ask = async (model: string) => {
+      const res = await call(api.url, "/v1/completions", { model, prompt: chat("Where is Pemberley?"), max_tokens: 12, temperature: 0 });
+      return { status: res.status, body: (await res.json()) as { choices?: { text: string }[]; error?: { code: string } } };
+    };
+    const load = { lora_name: "pemberley", lora_path: `ipfs://${served[2].adapterCid}`, adapter_hash: served[2].adapterHash };
+    try {
+      assert.equal((await call(closed.url, "/v1/load_lora_adapter", load, "s3cret")).status, 403, "disabled without an admin token");
+      assert.equal((await call(api.url, "/v1/load_lora_adapter", load)).status, 401);
+      assert.equal((await call(api.url, "/v1/load_lora_adapter", load, "wrong")).status, 401);
+      assert.equal((await ask("pemberley")).status, 404);
+      const ok = await call(api.url, "/v1/load_lora_adapter", load, "s3cret");
+      assert.equal(ok.status, 200);
+      assert.equal(await ok.text(), "Success: LoRA adapter 'pemberley' added successfully.");
+      const again = await call(api.url, "/v1/load_lora_adapter", load, "s3cret");
+      assert.equal(again.status, 400);
+      assert.equal(((await again.json()) as { error: { code: string } }).error.code, "adapter_exists");
+      assert.equal((await call(api.url, "/v1/load_lora_adapter", { ...load, lora_name: "model-1" }, "s3cret")).status, 400, "a catalog id is taken");
+      const bad = await call(api.url, "/v1/load_lora_adapter", { ...load, lora_name: "x", lora_path: "../etc" }, "s3cret");
+      assert.equal(bad.status, 400);
+      const listed = (await (await fetch(`${api.url}/v1/models`)).json()) as { data: { id: string; tributary: { kind: string; adapter_cid: string } }[] };
+      const entry = listed.data.find((m) => m.id === "pemberley")!;
+      assert.equal(entry.tributary.kind, "runtime-adapter");
+      assert.equal(entry.tributary.adapter_cid, served[2].adapterCid);
+      // it answers as the same adapter does through the catalog (model-2 in the first test's server)
+      const viaRuntime = await ask("pemberley");
+      assert.equal(viaRuntime.status, 200, JSON.stringify(viaRuntime.body));
+      const reference = new ModelServer({ store, cacheDir: join(tmp, "cache-runtime-ref"), kernel, batching: false });
+      const expected = await reference.complete(served[2], { prompt: chat("Where is Pemberley?"), maxTokens: 12, temperature: 0 });
+      await reference.close();
+      assert.equal(viaRuntime.body.choices![0].text, expected.choices[0].text);
+      assert.notEqual(viaRuntime.body.choices![0].text, (await ask("base")).body.choices![0].text, "the adapter changes the answer");
+
+      assert.equal((await call(api.url, "/v1/unload_lora_adapter", { lora_name: "pemberley" })).status, 401);
+      const gone = await call(api.url, "/v1/unload_lora_adapter", { lora_name: "pemberley" }, "s3cret");
+      assert.equal(gone.status, 200);
+      assert.equal(await gone.text(), "Success: LoRA adapter 'pemberley' removed successfully.");
+      assert.equal(models.loadedAdapters().includes(served[2].adapterCid!), false, "its weights left memory");
+      assert.equal((await ask("pemberley")).status, 404);
+      assert.equal((await call(api.url, "/v1/unload_lora_adapter", { lora_name: "pemberley" }, "s3cret")).status, 404);
+    } finally {
+      await closed.stop();
+      await api.stop();
+      await models.close();
+    }
+  });
 });

@@ -4,7 +4,7 @@
  * outputs and tool calls by constrained decoding), the node's jobs (`/v1/jobs`, live SSE events),
  * Prometheus `/metrics` and `/healthz`. Errors use OpenAI's shape `{error: {message, type, param, code}}`.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -46,6 +46,11 @@ export interface ApiOptions {
   billing?: Billing;
   /** Inference-time attribution: the spans of a completion found in the model's training data (citations.ts). */
   citations?: (model: ServedModel, ids: number[]) => Promise<unknown[] | null>;
+  /**
+   * Enables vLLM's runtime adapter API (`POST /v1/load_lora_adapter`, `/v1/unload_lora_adapter`) for
+   * callers sending `Authorization: Bearer <adminToken>`; absent: those routes answer 403.
+   */
+  adminToken?: string;
 }
 
 export interface ApiServer {
@@ -80,14 +85,14 @@ function apiMetrics(registry: Registry, models: ModelServer) {
   };
 }
 
-function modelEntry(m: ServedModel) {
+function modelEntry(m: ServedModel, runtime = false) {
   return {
     id: m.id,
     object: "model" as const,
     created: m.created,
     owned_by: m.owner ?? "tributary",
     tributary: {
-      kind: m.adapterCid ? "model-version" : "base-model",
+      kind: runtime ? "runtime-adapter" : m.adapterCid ? "model-version" : "base-model",
       base_model: m.baseModelName,
       base_model_id: m.baseModelId,
       base_model_cid: m.baseModelCid,
@@ -104,6 +109,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const keepAliveMs = o.keepAliveMs ?? 15000;
   const streams = new Set<AbortController>();
   const app = new Hono();
+  // adapters loaded at runtime (POST /v1/load_lora_adapter), served over a base model of the catalog
+  const runtime = new Map<string, ServedModel>();
+  const catalog: ModelCatalog = {
+    list: async () => [...(await o.catalog.list()), ...runtime.values()],
+    resolve: async (id) => runtime.get(id) ?? (await o.catalog.resolve(id)),
+  };
+  const entry = (m: ServedModel) => modelEntry(m, runtime.get(m.id) === m);
 
   app.use("*", async (c, next) => {
     const t0 = performance.now();
@@ -129,13 +141,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
 
-  app.get("/v1/models", async (c) => c.json({ object: "list", data: (await o.catalog.list()).map(modelEntry) }));
+  app.get("/v1/models", async (c) => c.json({ object: "list", data: (await catalog.list()).map(entry) }));
 
   app.get("/v1/models/:id", async (c) => {
     const id = c.req.param("id");
-    const model = await o.catalog.resolve(id);
-    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
-    return c.json(modelEntry(model));
+    const model = await catalog.resolve(id);
+    if (!model) throw new ModelNotFoundError(id, (await catalog.list()).map((x) => x.id));
+    return c.json(entry(model));
   });
 
   const limit = bodyLimit({ maxSize: o.maxBodyBytes ?? 4 * 2 ** 20, onError: (c) => c.json(errorBody("The request body is too large", "invalid_request_error", null, "body_too_large"), 413) });
@@ -146,6 +158,57 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       throw new BadRequestError(null, `the request body is not valid JSON: ${(e as Error).message}`, "invalid_json");
     }
   };
+
+  /** The admin token check of the runtime adapter API (403 when disabled, 401 on a wrong token). */
+  const admin = (c: Context) => {
+    if (!o.adminToken) {
+      throw new ServeError("Runtime adapter loading is disabled on this node", { status: 403, type: "permission_error", code: "admin_disabled", hint: "Start the node with an admin token (TRIBUTARY_ADMIN_TOKEN) and send it as Authorization: Bearer <token>" });
+    }
+    const digest = (x: string) => createHash("sha256").update(x).digest();
+    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    if (!timingSafeEqual(digest(given), digest(o.adminToken))) {
+      throw new ServeError("This route needs the node's admin token", { status: 401, type: "authentication_error", code: "invalid_admin_token", hint: "Send Authorization: Bearer <the node's TRIBUTARY_ADMIN_TOKEN>" });
+    }
+  };
+  const adapterName = (body: unknown): string => {
+    const name = (body as { lora_name?: unknown } | null)?.lora_name;
+    if (typeof name !== "string" || !/^[A-Za-z0-9._:/-]{1,128}$/.test(name)) throw new BadRequestError("lora_name", "'lora_name' must be 1-128 characters of letters, digits and . _ : / -");
+    return name;
+  };
+
+  // vLLM's runtime LoRA API: an adapter directory on IPFS, served as model `lora_name` over a base model
+  app.post("/v1/load_lora_adapter", limit, async (c) => {
+    admin(c);
+    const body = (await readJson(c)) as { lora_path?: unknown; base_model?: unknown; adapter_hash?: unknown } | null;
+    const name = adapterName(body);
+    const path = body?.lora_path;
+    const cid = typeof path === "string" ? path.replace(/^ipfs:\/\//, "") : "";
+    if (!/^[A-Za-z0-9]{10,}$/.test(cid)) throw new BadRequestError("lora_path", "'lora_path' must be the IPFS CID of a PEFT adapter directory (CID or ipfs://CID)");
+    const hash = body?.adapter_hash;
+    if (hash !== undefined && (typeof hash !== "string" || !/^(0x)?[0-9a-fA-F]{64}$/.test(hash))) throw new BadRequestError("adapter_hash", "'adapter_hash' must be the sha256 of adapter_model.safetensors (64 hex digits)");
+    const taken = async () => runtime.has(name) || (await o.catalog.resolve(name)) !== undefined;
+    if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
+    const bases = (await o.catalog.list()).filter((m) => !m.adapterCid);
+    const baseId = body?.base_model;
+    if (baseId !== undefined && typeof baseId !== "string") throw new BadRequestError("base_model", "'base_model' must be a base model id from GET /v1/models");
+    const base = baseId ? bases.find((b) => b.id === baseId) : bases.length === 1 ? bases[0] : undefined;
+    if (!base) throw new BadRequestError("base_model", baseId ? `'${baseId}' is not a base model of this node (${bases.map((b) => b.id).join(", ") || "none"})` : `this node serves ${bases.length} base models; name one in 'base_model' (${bases.map((b) => b.id).join(", ")})`);
+    const model: ServedModel = { id: name, baseModelId: base.baseModelId, baseModelName: base.baseModelName, baseModelCid: base.baseModelCid, adapterCid: cid, ...(typeof hash === "string" ? { adapterHash: hash } : {}), owner: "runtime", created: Math.floor(Date.now() / 1000) };
+    await o.models.prepare(model); // fetched, verified and loaded now: errors come back here, not on first use
+    if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
+    runtime.set(name, model);
+    return c.text(`Success: LoRA adapter '${name}' added successfully.`);
+  });
+
+  app.post("/v1/unload_lora_adapter", limit, async (c) => {
+    admin(c);
+    const name = adapterName(await readJson(c));
+    const model = runtime.get(name);
+    if (!model) throw new ServeError(`The lora adapter '${name}' cannot be found`, { status: 404, type: "invalid_request_error", param: "lora_name", code: "adapter_not_found", hint: "Only adapters loaded with POST /v1/load_lora_adapter can be unloaded" });
+    runtime.delete(name);
+    o.models.evict(model); // running generations keep their reference until they end
+    return c.text(`Success: LoRA adapter '${name}' removed successfully.`);
+  });
 
   app.post("/v1/chat/completions", limit, async (c) => {
     const t0 = performance.now();
@@ -175,8 +238,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   /** The requested model, paid for (402 before anything is fetched or loaded) and prepared. */
   async function resolveModel(c: Context, req: SamplingRequest): Promise<{ model: ServedModel; paid: Authorization | null }> {
-    const model = await o.catalog.resolve(req.model);
-    if (!model) throw new ModelNotFoundError(req.model, (await o.catalog.list()).map((x) => x.id));
+    const model = await catalog.resolve(req.model);
+    if (!model) throw new ModelNotFoundError(req.model, (await catalog.list()).map((x) => x.id));
     // a priced model version is served against a voucher: checked before the model is fetched or loaded
     // (the deposit must hold at least the asked completion tokens; the full maximum is reserved once the
     // prompt is tokenized)

@@ -339,6 +339,11 @@ export class ModelServer {
     return p;
   }
 
+  /** Drops `model`'s adapter from memory (the disk cache stays); generations using it keep their reference. */
+  evict(model: ServedModel): void {
+    if (model.adapterCid) this.adapters.delete(`${model.adapterCid}#${model.adapterHash ?? ""}`);
+  }
+
   /** Fetches and loads what `model` needs (base, adapter) without generating; errors as chat() would throw them. */
   async prepare(model: ServedModel): Promise<void> {
     const base = await this.base(model.baseModelCid);
