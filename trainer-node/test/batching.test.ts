@@ -84,7 +84,6 @@ describe("continuous batching: batched decoding equals one-at-a-time decoding", 
 
       // requests 0..4 start together; request 5 joins once request 0 has streamed 5 tokens
       const log: string[] = [];
-      let joined!: Promise<CompletionResult>;
       let firstFive!: () => void;
       const fiveSeen = new Promise<void>((r) => (firstFive = r));
       let count0 = 0;
@@ -96,7 +95,7 @@ describe("continuous batching: batched decoding equals one-at-a-time decoding", 
       );
       await fiveSeen;
       const [m5, req5] = reqs[5];
-      joined = batched.complete(served[m5], req5, () => log.push("r5"));
+      const joined = batched.complete(served[m5], req5, () => log.push("r5"));
       const got = [...(await Promise.all(running)), await joined].map(ids);
       for (let i = 0; i < reqs.length; i++) assert.deepEqual(got[i], expected[i], `request ${i} (model ${served[reqs[i][0]].id}) decodes the same batched as alone`);
       assert.ok(batched.scheduler!.peakRows >= 5, `sequences decoded together (peak batch ${batched.scheduler!.peakRows})`);
