@@ -168,10 +168,16 @@ export class BatchScheduler {
   }
 
   private kick(): void {
-    this.loop ??= this.steps_().finally(() => {
-      this.loop = null;
-      if (this.waiting.length || this.running.length) this.kick();
-    });
+    this.loop ??= this.steps_()
+      .catch((e: unknown) => {
+        // a fault of the loop itself (not of one request): fail everything rather than spin on it
+        for (const w of this.waiting.splice(0)) w.done(e);
+        for (const r of [...this.running]) this.finish(r, e);
+      })
+      .finally(() => {
+        this.loop = null;
+        if (this.waiting.length || this.running.length) this.kick();
+      });
   }
 
   private async steps_(): Promise<void> {
