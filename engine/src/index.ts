@@ -15,8 +15,8 @@ export type { SafetensorsFile, StDtype, Tensor, WriteOptions } from "./formats/s
 // model
 export { llamaConfig, parseLlamaConfig, toHfConfig } from "./model/config.ts";
 export type { LlamaConfig } from "./model/config.ts";
-export { assembleModel, backward, countParams, createKvCache, forward, forwardCached, initModel, modelTensors, trainableBaseParams } from "./model/llama.ts";
-export type { Batch, ForwardCache, ForwardOptions, InitOptions, KvCache, LlamaLayer, LlamaModel } from "./model/llama.ts";
+export { assembleModel, backward, countParams, createKvCache, forward, forwardBatch, forwardCached, initModel, modelTensors, trainableBaseParams } from "./model/llama.ts";
+export type { Batch, BatchSegment, ForwardCache, ForwardOptions, InitOptions, KvCache, LlamaLayer, LlamaModel } from "./model/llama.ts";
 export { loadModel, modelFromTensors, readConfig, saveModel } from "./model/io.ts";
 export type { LoadOptions, SaveOptions } from "./model/io.ts";
 export { ChatTokenizer } from "./model/tokenizer.ts";

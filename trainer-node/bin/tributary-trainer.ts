@@ -43,6 +43,8 @@ Options (environment variable in brackets):
   --base-models A,B    only train jobs on these base models
   --serve-only         do not take jobs; serve models only
 Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
+TRIBUTARY_ADMIN_TOKEN enables POST /v1/load_lora_adapter and /v1/unload_lora_adapter for
+Authorization: Bearer <token> (adapters from IPFS, served as extra models; unset: those routes are 403).
 
 Jobs (the same options locate the node's data folder and the chain):
   tributary-trainer jobs               the node's jobs: stage, reason, status on chain, deadline
@@ -129,6 +131,7 @@ try {
     threads: values.threads === undefined ? undefined : int(values.threads, "--threads", 1),
     baseModels: values["base-models"]?.split(",").map((s) => s.trim()).filter(Boolean),
     train: !values["serve-only"],
+    adminToken: env.TRIBUTARY_ADMIN_TOKEN || undefined,
   });
   const shutdown = async () => {
     console.log("[trainer] stopping (the running job keeps its checkpoint)");

@@ -65,6 +65,8 @@ export interface TrainerNodeOptions {
   timeScale?: number;
   /** Whether to take jobs (default true); false serves models only. */
   train?: boolean;
+  /** Enables the runtime adapter API (`/v1/load_lora_adapter`) for this bearer token (TRIBUTARY_ADMIN_TOKEN). */
+  adminToken?: string;
   log?: (line: string) => void;
 }
 
@@ -95,7 +97,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
-  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, adminToken: o.adminToken, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);

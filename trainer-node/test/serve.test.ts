@@ -179,7 +179,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
     }
   });
 
-  it("serves overlapping requests one at a time with the same results as alone", async () => {
+  it("serves overlapping requests together (continuous batching) with the same results as alone", async () => {
     const reqs = [
       { model: "model-1", messages: ask(QA[0][0]), temperature: 0, max_tokens: 16 },
       { model: "tributary-austen-4m", messages: ask("Who is Mr. Knightley?"), temperature: 0.7, seed: 3, max_tokens: 24 },
@@ -190,7 +190,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
     const together = await Promise.all(reqs.map(async (r) => (await complete(r)).choices[0].message.content));
     assert.deepEqual(together, alone);
     assert.equal(alone[0], QA[0][1]);
-    // one generation at a time: a completion started while another streams begins after it ends
+    // continuous batching: a completion started while another streams joins it, token by token
     const model: ServedModel = { id: "b", baseModelId: 1, baseModelName: "b", baseModelCid: baseCid, created: 0 };
     const order: string[] = [];
     let second: Promise<unknown> | undefined;
@@ -200,7 +200,7 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
     });
     await second;
     assert.ok(order.includes("A") && order.includes("B"), order.join(""));
-    assert.equal(order.join(""), [...order].sort().join(""), `B's text comes only after A ended: ${order.join("")}`);
+    assert.ok(order.indexOf("B") < order.lastIndexOf("A"), `B's text starts before A ends: ${order.join("")}`);
   });
 
   it("stops generating when the request is aborted or the client goes away", async () => {

@@ -519,3 +519,188 @@ export async function forwardCached(model: LlamaModel, tokens: ArrayLike<number>
   const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
   return kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: 1, n: c.vocabSize, k: D, transB: true });
 }
+
+/** One row group of forwardBatch: tokens appended to one sequence's cache under its adapter. */
+export interface BatchSegment {
+  tokens: ArrayLike<number>;
+  kv: KvCache;
+  adapter: LoraAdapter | null;
+}
+
+/**
+ * One forward pass over several sequences at once (continuous batching with prefill in the same pass):
+ * each segment appends its tokens to its own KV cache (at its own length) under its own adapter — one
+ * token for a decoding sequence, a whole prompt for a new one — and gets the logits of its last token [V].
+ * The base projections run once over all tokens of all segments (M = their sum), each LoRA once over the
+ * rows that share its adapter (gathered, then scattered back), RoPE at each token's position, attention
+ * per segment exactly as forwardCached() does it (a fresh prompt: the kernel's causal attention; else the
+ * cache). So on a kernel whose products do not depend on M (the `wasm` kernel: each element is a plain
+ * sequential sum) each segment's logits equal forwardCached()'s for the same tokens bit for bit.
+ */
+export async function forwardBatch(model: LlamaModel, segments: readonly BatchSegment[]): Promise<Float32Array[]> {
+  const c = model.config;
+  const kernel = model.kernel;
+  const D = c.hiddenSize;
+  const S = segments.length;
+  if (new Set(segments.map((x) => x.kv)).size !== S) throw new RangeError("forwardBatch: each segment needs its own KV cache");
+  for (const x of segments) {
+    if (x.tokens.length === 0) throw new RangeError("forwardBatch: a segment has no tokens");
+    if (x.kv.length + x.tokens.length > x.kv.maxLen) throw new RangeError(`KV cache full: ${x.kv.length} + ${x.tokens.length} tokens > ${x.kv.maxLen}`);
+  }
+  if (S === 0) return [];
+  // row offsets of each segment in the [B, *] activations, and each row's position
+  const start: number[] = [];
+  let B = 0;
+  for (const x of segments) {
+    start.push(B);
+    B += x.tokens.length;
+  }
+  const positions = new Int32Array(B);
+  const ids = new Int32Array(B);
+  segments.forEach((x, s) => {
+    for (let j = 0; j < x.tokens.length; j++) {
+      positions[start[s] + j] = x.kv.length + j;
+      ids[start[s] + j] = x.tokens[j];
+    }
+  });
+  const x = embeddingForward(model.embed, ids, D);
+  const w = c.numKvHeads * c.headDim;
+  const qw = c.numHeads * c.headDim;
+  const I = c.intermediateSize;
+  const fused = kernel.name !== "ts" ? fusedWeights(model) : null;
+  const groups = new Map<LoraAdapter, number[]>();
+  segments.forEach((seg, s) => {
+    if (!seg.adapter) return;
+    let g = groups.get(seg.adapter);
+    if (!g) groups.set(seg.adapter, (g = []));
+    for (let j = 0; j < seg.tokens.length; j++) g.push(start[s] + j);
+  });
+  const gather = (src: Float32Array, width: number, rows: readonly number[]) => {
+    const out = new Float32Array(rows.length * width);
+    rows.forEach((r, j) => out.set(src.subarray(r * width, (r + 1) * width), j * width));
+    return out;
+  };
+  const scatter = (dst: Float32Array, width: number, rows: readonly number[], src: Float32Array) => rows.forEach((r, j) => dst.set(src.subarray(j * width, (j + 1) * width), r * width));
+  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV), one batched call per
+  // rank for the shrink and one for the expand, instead of two calls per adapter
+  const perRow = !!kernel.batchMatmul && groups.size >= 4;
+  const loraRows = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
+    const byRank = new Map<number, { row: number; lw: LoraWeights }[]>();
+    for (const [a, rows] of groups) {
+      const lw = layerLora(a, l, p);
+      if (!lw) continue;
+      let list = byRank.get(lw.r);
+      if (!list) byRank.set(lw.r, (list = []));
+      for (const row of rows) list.push({ row, lw });
+    }
+    for (const [r, list] of byRank) {
+      const R = list.length;
+      const xa = new Float32Array(R * inF);
+      const A = new Float32Array(R * r * inF);
+      const Bw = new Float32Array(R * outF * r);
+      list.forEach((e, j) => {
+        xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF);
+        A.set(e.lw.A, j * r * inF);
+        Bw.set(e.lw.B, j * outF * r);
+      });
+      const h = await kernel.batchMatmul!({ a: xa, b: A, batch: R, m: 1, n: r, k: inF, transB: true });
+      list.forEach((e, j) => {
+        for (let t = 0; t < r; t++) h[j * r + t] *= e.lw.scale;
+      });
+      const d = await kernel.batchMatmul!({ a: h, b: Bw, batch: R, m: 1, n: outF, k: r, transB: true });
+      list.forEach((e, j) => {
+        const o = e.row * outF;
+        for (let t = 0; t < outF; t++) y[o + t] += d[j * outF + t];
+      });
+    }
+  };
+  // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
+  const lora = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
+    if (perRow) return loraRows(l, p, input, y, outF, inF);
+    for (const [a, rows] of groups) {
+      const lw = layerLora(a, l, p);
+      if (!lw) continue;
+      if (rows.length === B) {
+        await addLora(kernel, input, y, B, outF, inF, lw);
+        continue;
+      }
+      const yg = gather(y, outF, rows);
+      await addLora(kernel, gather(input, inF, rows), yg, rows.length, outF, inF, lw);
+      scatter(y, outF, rows, yg);
+    }
+  };
+  const proj = async (layer: LlamaLayer, l: number, p: Projection, input: Float32Array) => {
+    const [o, i] = projectionShape(c, p);
+    const y = await kernel.matmul({ a: input, b: denseWeight(layer.proj[p]), m: B, n: o, k: i, transB: true });
+    await lora(l, p, input, y, o, i);
+    return y;
+  };
+  // columns [from, from + width) of each row of a [B, stride] matrix
+  const columns = (src: Float32Array, stride: number, from: number, width: number) => {
+    const out = new Float32Array(B * width);
+    for (let i = 0; i < B; i++) out.set(src.subarray(i * stride + from, i * stride + from + width), i * width);
+    return out;
+  };
+  for (let l = 0; l < c.numLayers; l++) {
+    const layer = model.layers[l];
+    const fl = fused?.[l];
+    const n1 = rmsnormForward(x, layer.inputNorm, c.rmsNormEps).y;
+    let q: Float32Array, k: Float32Array, v: Float32Array;
+    if (fl) {
+      const qkv = await kernel.matmul({ a: n1, b: fl.qkv, m: B, n: qw + 2 * w, k: D, transB: true });
+      q = columns(qkv, qw + 2 * w, 0, qw);
+      k = columns(qkv, qw + 2 * w, qw, w);
+      v = columns(qkv, qw + 2 * w, qw + w, w);
+      await lora(l, "q_proj", n1, q, qw, D);
+      await lora(l, "k_proj", n1, k, w, D);
+      await lora(l, "v_proj", n1, v, w, D);
+    } else {
+      q = await proj(layer, l, "q_proj", n1);
+      k = await proj(layer, l, "k_proj", n1);
+      v = await proj(layer, l, "v_proj", n1);
+    }
+    ropeApply(q, positions, c.numHeads, model.rope);
+    ropeApply(k, positions, c.numKvHeads, model.rope);
+    const att = new Float32Array(B * qw);
+    for (let s = 0; s < S; s++) {
+      const { kv, tokens } = segments[s];
+      const n = tokens.length;
+      const past = kv.length;
+      const r0 = start[s];
+      const ks = k.subarray(r0 * w, (r0 + n) * w);
+      const vs = v.subarray(r0 * w, (r0 + n) * w);
+      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
+      kv.k[l].set(ks, past * w);
+      kv.v[l].set(vs, past * w);
+      // as forwardCached: a fresh prompt runs the kernel's attention; later tokens read the cache
+      const out =
+        past === 0 && n > 1
+          ? (await attentionForward(kernel, qs.slice(), ks.slice(), vs.slice(), null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
+          : attentionCached(qs, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
+      att.set(out, r0 * qw);
+    }
+    const ao = await proj(layer, l, "o_proj", att);
+    for (let i = 0; i < x.length; i++) x[i] += ao[i];
+    const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
+    let g: Float32Array, u: Float32Array;
+    if (fl) {
+      const gu = await kernel.matmul({ a: n2, b: fl.gateUp, m: B, n: 2 * I, k: D, transB: true });
+      g = columns(gu, 2 * I, 0, I);
+      u = columns(gu, 2 * I, I, I);
+      await lora(l, "gate_proj", n2, g, I, D);
+      await lora(l, "up_proj", n2, u, I, D);
+    } else {
+      g = await proj(layer, l, "gate_proj", n2);
+      u = await proj(layer, l, "up_proj", n2);
+    }
+    const mo = await proj(layer, l, "down_proj", swigluForward(g, u, kernel.fastMath).h);
+    for (let i = 0; i < x.length; i++) x[i] += mo[i];
+  }
+  for (const seg of segments) seg.kv.length += seg.tokens.length;
+  // the last token of each segment
+  const last = new Float32Array(S * D);
+  segments.forEach((seg, s) => last.set(x.subarray((start[s] + seg.tokens.length - 1) * D, (start[s] + seg.tokens.length) * D), s * D));
+  const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
+  const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: S, n: c.vocabSize, k: D, transB: true });
+  return Array.from({ length: S }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
+}

@@ -4,7 +4,7 @@
  * outputs and tool calls by constrained decoding), the node's jobs (`/v1/jobs`, live SSE events),
  * Prometheus `/metrics` and `/healthz`. Errors use OpenAI's shape `{error: {message, type, param, code}}`.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -17,10 +17,11 @@ import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
-import type { Billing } from "./billing.ts";
+import type { Authorization, Billing } from "./billing.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import type { TokenLogprob } from "./decode.ts";
-import { GenerationAbortedError } from "./models.ts";
+import { usageOf } from "./models.ts";
+import { ServerBusyError } from "./scheduler.ts";
 import type { CompletionChoice, CompletionRequest, CompletionResult, ModelServer } from "./models.ts";
 import { chatGrammar, chatPrompt, readAnswer } from "./prompt.ts";
 import type { AnswerView } from "./prompt.ts";
@@ -45,6 +46,11 @@ export interface ApiOptions {
   billing?: Billing;
   /** Inference-time attribution: the spans of a completion found in the model's training data (citations.ts). */
   citations?: (model: ServedModel, ids: number[]) => Promise<unknown[] | null>;
+  /**
+   * Enables vLLM's runtime adapter API (`POST /v1/load_lora_adapter`, `/v1/unload_lora_adapter`) for
+   * callers sending `Authorization: Bearer <adminToken>`; absent: those routes answer 403.
+   */
+  adminToken?: string;
 }
 
 export interface ApiServer {
@@ -79,14 +85,14 @@ function apiMetrics(registry: Registry, models: ModelServer) {
   };
 }
 
-function modelEntry(m: ServedModel) {
+function modelEntry(m: ServedModel, runtime = false) {
   return {
     id: m.id,
     object: "model" as const,
     created: m.created,
     owned_by: m.owner ?? "tributary",
     tributary: {
-      kind: m.adapterCid ? "model-version" : "base-model",
+      kind: runtime ? "runtime-adapter" : m.adapterCid ? "model-version" : "base-model",
       base_model: m.baseModelName,
       base_model_id: m.baseModelId,
       base_model_cid: m.baseModelCid,
@@ -103,6 +109,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
   const keepAliveMs = o.keepAliveMs ?? 15000;
   const streams = new Set<AbortController>();
   const app = new Hono();
+  // adapters loaded at runtime (POST /v1/load_lora_adapter), served over a base model of the catalog
+  const runtime = new Map<string, ServedModel>();
+  const catalog: ModelCatalog = {
+    list: async () => [...(await o.catalog.list()), ...runtime.values()],
+    resolve: async (id) => runtime.get(id) ?? (await o.catalog.resolve(id)),
+  };
+  const entry = (m: ServedModel) => modelEntry(m, runtime.get(m.id) === m);
 
   app.use("*", async (c, next) => {
     const t0 = performance.now();
@@ -115,6 +128,10 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.notFound((c) => c.json(errorBody(`No route ${c.req.method} ${c.req.path}`, "invalid_request_error", null, "unknown_route"), 404));
   app.onError((err, c) => {
+    if (err instanceof ServerBusyError) {
+      c.header("Retry-After", String(Math.ceil(err.retryAfterMs / 1000)));
+      c.header("retry-after-ms", String(err.retryAfterMs));
+    }
     if (err instanceof ServeError) return c.json({ ...errorBody(err.message, err.type, err.param, err.code), ...(Object.keys(err.details).length ? { tributary: err.details } : {}) }, err.status as 400);
     console.error(`[api] ${c.req.method} ${c.req.path}:`, err);
     return c.json(errorBody(`Internal error: ${err instanceof Error ? err.message : String(err)}`, "server_error", null, "internal_error"), 500);
@@ -124,13 +141,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.get("/metrics", async (c) => c.body(await registry.metrics(), 200, { "content-type": registry.contentType }));
 
-  app.get("/v1/models", async (c) => c.json({ object: "list", data: (await o.catalog.list()).map(modelEntry) }));
+  app.get("/v1/models", async (c) => c.json({ object: "list", data: (await catalog.list()).map(entry) }));
 
   app.get("/v1/models/:id", async (c) => {
     const id = c.req.param("id");
-    const model = await o.catalog.resolve(id);
-    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
-    return c.json(modelEntry(model));
+    const model = await catalog.resolve(id);
+    if (!model) throw new ModelNotFoundError(id, (await catalog.list()).map((x) => x.id));
+    return c.json(entry(model));
   });
 
   const limit = bodyLimit({ maxSize: o.maxBodyBytes ?? 4 * 2 ** 20, onError: (c) => c.json(errorBody("The request body is too large", "invalid_request_error", null, "body_too_large"), 413) });
@@ -142,19 +159,70 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     }
   };
 
+  /** The admin token check of the runtime adapter API (403 when disabled, 401 on a wrong token). */
+  const admin = (c: Context) => {
+    if (!o.adminToken) {
+      throw new ServeError("Runtime adapter loading is disabled on this node", { status: 403, type: "permission_error", code: "admin_disabled", hint: "Start the node with an admin token (TRIBUTARY_ADMIN_TOKEN) and send it as Authorization: Bearer <token>" });
+    }
+    const digest = (x: string) => createHash("sha256").update(x).digest();
+    const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+    if (!timingSafeEqual(digest(given), digest(o.adminToken))) {
+      throw new ServeError("This route needs the node's admin token", { status: 401, type: "authentication_error", code: "invalid_admin_token", hint: "Send Authorization: Bearer <the node's TRIBUTARY_ADMIN_TOKEN>" });
+    }
+  };
+  const adapterName = (body: unknown): string => {
+    const name = (body as { lora_name?: unknown } | null)?.lora_name;
+    if (typeof name !== "string" || !/^[A-Za-z0-9._:/-]{1,128}$/.test(name)) throw new BadRequestError("lora_name", "'lora_name' must be 1-128 characters of letters, digits and . _ : / -");
+    return name;
+  };
+
+  // vLLM's runtime LoRA API: an adapter directory on IPFS, served as model `lora_name` over a base model
+  app.post("/v1/load_lora_adapter", limit, async (c) => {
+    admin(c);
+    const body = (await readJson(c)) as { lora_path?: unknown; base_model?: unknown; adapter_hash?: unknown } | null;
+    const name = adapterName(body);
+    const path = body?.lora_path;
+    const cid = typeof path === "string" ? path.replace(/^ipfs:\/\//, "") : "";
+    if (!/^[A-Za-z0-9]{10,}$/.test(cid)) throw new BadRequestError("lora_path", "'lora_path' must be the IPFS CID of a PEFT adapter directory (CID or ipfs://CID)");
+    const hash = body?.adapter_hash;
+    if (hash !== undefined && (typeof hash !== "string" || !/^(0x)?[0-9a-fA-F]{64}$/.test(hash))) throw new BadRequestError("adapter_hash", "'adapter_hash' must be the sha256 of adapter_model.safetensors (64 hex digits)");
+    const taken = async () => runtime.has(name) || (await o.catalog.resolve(name)) !== undefined;
+    if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
+    const bases = (await o.catalog.list()).filter((m) => !m.adapterCid);
+    const baseId = body?.base_model;
+    if (baseId !== undefined && typeof baseId !== "string") throw new BadRequestError("base_model", "'base_model' must be a base model id from GET /v1/models");
+    const base = baseId ? bases.find((b) => b.id === baseId) : bases.length === 1 ? bases[0] : undefined;
+    if (!base) throw new BadRequestError("base_model", baseId ? `'${baseId}' is not a base model of this node (${bases.map((b) => b.id).join(", ") || "none"})` : `this node serves ${bases.length} base models; name one in 'base_model' (${bases.map((b) => b.id).join(", ")})`);
+    const model: ServedModel = { id: name, baseModelId: base.baseModelId, baseModelName: base.baseModelName, baseModelCid: base.baseModelCid, adapterCid: cid, ...(typeof hash === "string" ? { adapterHash: hash } : {}), owner: "runtime", created: Math.floor(Date.now() / 1000) };
+    await o.models.prepare(model); // fetched, verified and loaded now: errors come back here, not on first use
+    if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
+    runtime.set(name, model);
+    return c.text(`Success: LoRA adapter '${name}' added successfully.`);
+  });
+
+  app.post("/v1/unload_lora_adapter", limit, async (c) => {
+    admin(c);
+    const name = adapterName(await readJson(c));
+    const model = runtime.get(name);
+    if (!model) throw new ServeError(`The lora adapter '${name}' cannot be found`, { status: 404, type: "invalid_request_error", param: "lora_name", code: "adapter_not_found", hint: "Only adapters loaded with POST /v1/load_lora_adapter can be unloaded" });
+    runtime.delete(name);
+    o.models.evict(model); // running generations keep their reference until they end
+    return c.text(`Success: LoRA adapter '${name}' removed successfully.`);
+  });
+
   app.post("/v1/chat/completions", limit, async (c) => {
     const t0 = performance.now();
     const req = parseChatRequest(await readJson(c));
-    const model = await resolveModel(req.model);
+    const { model, paid } = await resolveModel(c, req);
     const tokenizer = await o.models.tokenizer(model);
     const prompt = tokenizer.encode(chatPrompt(tokenizer, req));
-    return generation(c, t0, { kind: "chat", model, req, chat: req, prompt, grammar: chatGrammar(req), promptText: "" });
+    return generation(c, t0, { kind: "chat", model, paid, req, chat: req, prompt, grammar: chatGrammar(req), promptText: "" });
   });
 
   app.post("/v1/completions", limit, async (c) => {
     const t0 = performance.now();
     const req = parseCompletionRequest(await readJson(c));
-    const model = await resolveModel(req.model);
+    const { model, paid } = await resolveModel(c, req);
     const tokenizer = await o.models.tokenizer(model);
     let prompt: number[];
     if (typeof req.prompt === "string") prompt = tokenizer.encode(req.prompt, { bos: tokenizer.addBos });
@@ -165,19 +233,24 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       prompt = req.prompt;
     }
     const promptText = req.echo ? (typeof req.prompt === "string" ? req.prompt : tokenizer.decode(req.prompt)) : "";
-    return generation(c, t0, { kind: "text", model, req, chat: null, prompt, grammar: null, promptText });
+    return generation(c, t0, { kind: "text", model, paid, req, chat: null, prompt, grammar: null, promptText });
   });
 
-  async function resolveModel(id: string): Promise<ServedModel> {
-    const model = await o.catalog.resolve(id);
-    if (!model) throw new ModelNotFoundError(id, (await o.catalog.list()).map((x) => x.id));
+  /** The requested model, paid for (402 before anything is fetched or loaded) and prepared. */
+  async function resolveModel(c: Context, req: SamplingRequest): Promise<{ model: ServedModel; paid: Authorization | null }> {
+    const model = await catalog.resolve(req.model);
+    if (!model) throw new ModelNotFoundError(req.model, (await catalog.list()).map((x) => x.id));
+    // a priced model version is served against a voucher: checked before the model is fetched or loaded
+    // (the deposit must hold at least the asked completion tokens; the full maximum is reserved once the
+    // prompt is tokenized)
+    const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), 1 + (req.maxTokens ?? 1) * req.n) : null;
     await o.models.prepare(model); // fetch/load failures become a JSON error before any stream starts
-    return model;
+    return { model, paid };
   }
 
   /** Runs one chat or text completion request and answers it (JSON or SSE), billed and cited. */
-  async function generation(c: Context, t0: number, g: { kind: "chat" | "text"; model: ServedModel; req: SamplingRequest; chat: ChatRequest | null; prompt: number[]; grammar: GrammarSpec | null; promptText: string }) {
-    const { model, req, chat } = g;
+  async function generation(c: Context, t0: number, g: { kind: "chat" | "text"; model: ServedModel; paid: Authorization | null; req: SamplingRequest; chat: ChatRequest | null; prompt: number[]; grammar: GrammarSpec | null; promptText: string }) {
+    const { model, req, chat, paid } = g;
     const table = await o.models.tokens(model);
     const id = `${g.kind === "chat" ? "chatcmpl" : "cmpl"}-${randomBytes(12).toString("hex")}`;
     const object = g.kind === "chat" ? "chat.completion" : "text_completion";
@@ -199,12 +272,33 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       grammar: g.grammar,
     };
     await o.models.check(model, creq, { prompt: chat ? "messages" : "prompt", grammar: chat && chat.responseFormat.type === "text" ? "tools" : "response_format" });
-    // a priced model version is served against a voucher (402 with the terms otherwise), for every choice's tokens
-    const paid = o.billing && model.modelId ? await o.billing.authorize(model.modelId, c.req.header("x-tributary-voucher"), maxTokens * req.n) : null;
-    const bill = async (r: { promptTokens: number; completionTokens: number }) => {
-      if (!paid || !o.billing) return null;
-      const b = await o.billing.charge(paid, r.promptTokens + r.completionTokens);
-      return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+    // the request's maximum (prompt + every choice up to its limit or the context) is held against the
+    // channel's deposit while it runs; settled exactly once with what was computed, whatever the outcome
+    const room = (await o.models.contextLength(model)) - g.prompt.length;
+    // a place in the generation queue, before anything is reserved or sent (429 with Retry-After when full)
+    const ticket = o.models.ticket();
+    try {
+      if (paid) o.billing!.reserve(paid, g.prompt.length + req.n * Math.min(maxTokens, room));
+    } catch (e) {
+      ticket?.release();
+      throw e;
+    }
+    creq.ticket = ticket;
+    let billed: Promise<Record<string, string> | null> | null = null;
+    const bill = (r: { promptTokens: number; completionTokens: number }) =>
+      (billed ??= (async () => {
+        if (!paid || !o.billing) return null;
+        const b = await o.billing.settle(paid, r.promptTokens + r.completionTokens);
+        return { channel_id: paid.channelId, price_per_1k_tokens: paid.pricePer1k.toString(), cost: b.cost.toString(), owed: b.owed.toString() };
+      })());
+    const nothing = { promptTokens: 0, completionTokens: 0 };
+    /** Bills (and counts) what a failed or aborted generation had computed, then rethrows. */
+    const failed = async (e: unknown): Promise<never> => {
+      ticket?.release(); // a no-op when the generation took its place
+      const u = usageOf(e);
+      if (u) account(u);
+      await bill(u ?? nothing);
+      throw e;
     };
     let first = true;
     const firstToken = () => {
@@ -246,10 +340,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     const finishOf = (ch: CompletionChoice, view: AnswerView) => (view.calls.some((x) => x.complete) ? (chat!.toolChoice.mode === "function" ? "stop" : "tool_calls") : ch.finishReason);
 
     if (!req.stream) {
-      const r = await o.models.complete(model, creq, () => firstToken()).catch(async (e: unknown) => {
-        if (e instanceof GenerationAbortedError) await bill(e.usage);
-        throw e;
-      });
+      const r = await o.models.complete(model, creq, () => firstToken()).catch(failed);
       account(r);
       const extra = await extras(r);
       const choices = r.choices.map((ch) => {
@@ -331,15 +422,13 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
             emitView(i, readAnswer(acc[i].text, chat, false), creq.topLogprobs === null ? null : seq.logprobs);
           });
         } catch (e) {
-          if (e instanceof GenerationAbortedError) {
-            account(e.usage);
-            await bill(e.usage);
-          }
-          throw e;
+          return await failed(e);
         }
+        // billed even if the client has gone by now: it was generated
+        account(r);
+        await bill(r);
         await writes;
         if (abort.signal.aborted) return;
-        account(r);
         const extra = await extras(r);
         r.choices.forEach((ch, k) => {
           const last = k === r.choices.length - 1 && Object.keys(extra).length ? { tributary: extra } : {};
@@ -362,6 +451,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
           await stream.writeSSE({ data: JSON.stringify(err) });
         }
       } finally {
+        ticket?.release(); // a no-op when the generation took its place
+        await bill(nothing); // a no-op when billed above
         streams.delete(abort);
       }
     });

@@ -4,11 +4,19 @@
  * opened to this node for that model (PaymentChannels): header `x-tributary-voucher` with the SDK's
  * `tributary/voucher@1` JSON, signed by the payer or its unexpired session key.
  *
- * Cumulative, post-paid with one request of credit: a request is served when its voucher covers everything
- * used so far on the channel (`owed`) and the deposit can still cover this request's completion; after
- * it, `owed` grows by the request's actual tokens (prompt + completion) and the response says so, so the
- * client signs at least that much next time. The best voucher per channel is persisted before it is
- * relied on (a voucher is money) and redeemed on chain periodically and at shutdown; redeemed revenue goes
+ * Cumulative, post-paid with one request of credit per channel, safe under concurrency:
+ * - `authorize` (before anything is fetched or loaded) checks the voucher: signed by the payer or its
+ *   session key, for this node and model, and covering everything used on the channel (`owed`) plus the
+ *   maximum cost of the channel's requests still running (`reserved`). So concurrent requests on one
+ *   channel need a voucher signed ahead for the ones in flight; only the new request itself runs on credit.
+ * - `reserve` (once the prompt is tokenized) holds the request's maximum cost (prompt + every choice's
+ *   completion limit) against the deposit: concurrent requests can never together overdraw it.
+ * - `settle` (exactly once, whatever the outcome: finished, stopped by the client, failed) releases the
+ *   reservation and adds what was actually computed (prompt + generated tokens) to `owed`; the next
+ *   voucher must cover it before that channel is served again.
+ * A channel first seen by this node starts at what the chain has already redeemed of it. The best voucher
+ * per channel is persisted before it is relied on (a voucher is money) and redeemed on chain periodically
+ * and at shutdown; a voucher above `owed` is prepayment that later requests use up. Redeemed revenue goes
  * to the RewardDistributor, which splits it by the model's attribution.
  */
 import { existsSync } from "node:fs";
@@ -37,6 +45,11 @@ interface ChannelState {
   redeemed: string;
 }
 
+/** A channel's state in responses and tests: the persisted fields and the maximum cost of the requests running on it. */
+export interface ChannelView extends ChannelState {
+  reserved: string;
+}
+
 export interface BillingOptions {
   conn: ChainConnection;
   /** Where vouchers are kept (JSON, written atomically). */
@@ -46,9 +59,17 @@ export interface BillingOptions {
   log?: (line: string) => void;
 }
 
+/** A request admitted by `authorize`; `reserve` and `settle` act on it. */
 export interface Authorization {
   channelId: Hex;
   pricePer1k: bigint;
+  /** The voucher amount this request carried. */
+  amount: bigint;
+  /** OPEN wei held against the deposit while it runs (0 until reserve()). */
+  reserved: bigint;
+  settled: { cost: bigint; owed: bigint } | null;
+  /** For 402 details. */
+  terms: Record<string, unknown>;
 }
 
 export function tokenCost(pricePer1k: bigint, tokens: number): bigint {
@@ -64,6 +85,10 @@ export class Billing {
   private writes: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | null = null;
   private redeeming: Promise<void> | null = null;
+  /** Per channel: the maximum cost of its running requests (in memory: a restart ends them). */
+  private readonly reserved = new Map<string, bigint>();
+  /** Per channel: the deposit as last read from the chain. */
+  private readonly deposits = new Map<string, bigint>();
 
   private constructor(o: BillingOptions) {
     this.conn = o.conn;
@@ -91,16 +116,20 @@ export class Billing {
     return price;
   }
 
-  /** State of a channel as this node sees it (owed, best voucher, redeemed), for responses and tests. */
-  channel(channelId: string): ChannelState | undefined {
-    return this.channels[channelId.toLowerCase()];
+  /** State of a channel as this node sees it (owed, best voucher, redeemed, reserved), for responses and tests. */
+  channel(channelId: string): ChannelView | undefined {
+    const id = channelId.toLowerCase();
+    const s = this.channels[id];
+    return s && { ...s, reserved: (this.reserved.get(id) ?? 0n).toString() };
   }
 
   /**
    * Checks the request's voucher for a paid model; returns null for a free one. Throws 402 with what to
-   * do when the voucher is missing, invalid or too small, 400 when it is not a voucher at all.
+   * do when the voucher is missing, invalid, too small for what is owed and reserved on the channel, or the
+   * deposit cannot cover `minTokens` more; 400 when it is not a voucher at all. Call it before fetching or
+   * loading the model; then reserve() the request's maximum, and settle() it exactly once.
    */
-  async authorize(modelId: string, header: string | undefined, maxTokens: number): Promise<Authorization | null> {
+  async authorize(modelId: string, header: string | undefined, minTokens = 1): Promise<Authorization | null> {
     const pricePer1k = await this.price(modelId);
     if (pricePer1k === 0n) return null;
     const provider = this.conn.account!.address;
@@ -133,31 +162,74 @@ export class Billing {
     const now = BigInt(Math.floor(Date.now() / 1000));
     const okSigner = signer && (signer.toLowerCase() === ch.payer.toLowerCase() || (signer.toLowerCase() === ch.sessionKey.toLowerCase() && ch.sessionKeyExpiresAt > now));
     if (!okSigner) throw new PaymentRequiredError("The voucher is not signed by the channel's payer or its unexpired session key", "bad_signature", { ...terms, channel_id: channelId }, how);
-    const state = (this.channels[channelId] ??= { modelId, owed: "0", voucher: null, redeemed: ch.redeemed.toString() });
-    const owed = BigInt(state.owed);
-    if (amount < owed) {
-      throw new PaymentRequiredError(`The voucher covers ${amount} OPEN wei but ${owed} were used on channel ${channelId}; sign at least ${owed}`, "voucher_insufficient", { ...terms, channel_id: channelId, owed: owed.toString() }, "Sign a voucher for the cumulative amount owed");
+    // from here on synchronous: the checks and the state they read cannot interleave with another request
+    // a channel the node has not seen (or whose redemptions another process made) starts at what the chain redeemed
+    const state = (this.channels[channelId] ??= { modelId, owed: ch.redeemed.toString(), voucher: null, redeemed: ch.redeemed.toString() });
+    if (ch.redeemed > BigInt(state.owed)) state.owed = ch.redeemed.toString();
+    if (ch.redeemed > BigInt(state.redeemed)) state.redeemed = ch.redeemed.toString();
+    const a: Authorization = { channelId, pricePer1k, amount, reserved: 0n, settled: null, terms: { ...terms, channel_id: channelId } };
+    a.terms.deposit = ch.deposit.toString();
+    this.deposits.set(channelId, ch.deposit);
+    // a valid voucher is money even when this request is refused: keep the best one (persisted before it is relied on)
+    const better = !state.voucher || amount > BigInt(state.voucher.cumulativeAmount);
+    if (better) state.voucher = { cumulativeAmount: amount.toString(), signature: v.signature as Hex };
+    try {
+      this.admit(a, minTokens, false);
+    } finally {
+      if (better) await this.persist();
     }
-    const room = ch.deposit - owed;
-    const need = tokenCost(pricePer1k, maxTokens);
-    if (room < need) {
-      throw new PaymentRequiredError(`Channel ${channelId} has ${room} OPEN wei left, this request may cost up to ${need} (${maxTokens} tokens)`, "deposit_exhausted", { ...terms, channel_id: channelId, owed: owed.toString(), deposit: ch.deposit.toString() }, "Top the channel up (`npx tributary channel topup`) or ask for fewer max_tokens");
-    }
-    if (!state.voucher || amount > BigInt(state.voucher.cumulativeAmount)) {
-      state.voucher = { cumulativeAmount: amount.toString(), signature: v.signature as Hex };
-      await this.persist();
-    }
-    return { channelId, pricePer1k };
+    return a;
   }
 
-  /** Adds a served request's tokens to its channel; returns the cost and the new total owed. */
-  async charge(a: Authorization, tokens: number): Promise<{ cost: bigint; owed: bigint }> {
+  /**
+   * Holds `maxTokens` (the request's prompt plus every choice's completion limit) against the channel's
+   * deposit until settle(); checks the voucher again against what is owed and reserved now. Throws 402.
+   */
+  reserve(a: Authorization, maxTokens: number): void {
+    if (a.reserved > 0n || a.settled) throw new Error("reserve() is called once per authorized request, before settle()");
+    this.admit(a, maxTokens, true);
+  }
+
+  /** The voucher and deposit checks; with `hold`, reserves the cost of `tokens` (synchronous: atomic). */
+  private admit(a: Authorization, tokens: number, hold: boolean): void {
+    const state = this.channels[a.channelId];
+    const owed = BigInt(state.owed);
+    const reserved = this.reserved.get(a.channelId) ?? 0n;
+    const best = state.voucher && BigInt(state.voucher.cumulativeAmount) > a.amount ? BigInt(state.voucher.cumulativeAmount) : a.amount;
+    const covered = owed + reserved;
+    if (best < covered) {
+      const running = reserved > 0n ? ` and up to ${reserved} are reserved by requests still running on it` : "";
+      throw new PaymentRequiredError(`The voucher covers ${best} OPEN wei but ${owed} were used on channel ${a.channelId}${running}; sign at least ${covered}`, "voucher_insufficient", { ...a.terms, owed: owed.toString(), reserved: reserved.toString(), sign_at_least: covered.toString() }, reserved > 0n ? "Sign a voucher for the cumulative amount owed plus what the channel's running requests may cost, or wait for them to finish" : "Sign a voucher for the cumulative amount owed");
+    }
+    const deposit = this.deposits.get(a.channelId)!;
+    const room = deposit - owed - reserved;
+    const need = tokenCost(a.pricePer1k, tokens);
+    if (room < need) {
+      throw new PaymentRequiredError(`Channel ${a.channelId} has ${room < 0n ? 0n : room} OPEN wei left (deposit ${deposit}, used ${owed}, reserved by running requests ${reserved}); this request may cost up to ${need} (${tokens} tokens)`, "deposit_exhausted", { ...a.terms, owed: owed.toString(), reserved: reserved.toString(), deposit: deposit.toString() }, "Top the channel up (`npx tributary channel topup`), ask for fewer max_tokens, or wait for running requests to finish");
+    }
+    if (hold) {
+      this.reserved.set(a.channelId, reserved + need);
+      a.reserved = need;
+    }
+  }
+
+  /**
+   * Ends an authorized request whatever its outcome: releases its reservation and adds the cost of the
+   * tokens it computed (prompt + generated) to `owed`. Idempotent: a second call returns the first result.
+   */
+  async settle(a: Authorization, tokens: number): Promise<{ cost: bigint; owed: bigint }> {
+    if (a.settled) return a.settled;
     const state = this.channels[a.channelId];
     const cost = tokenCost(a.pricePer1k, tokens);
     const owed = BigInt(state.owed) + cost;
     state.owed = owed.toString();
+    const left = (this.reserved.get(a.channelId) ?? 0n) - a.reserved;
+    if (left > 0n) this.reserved.set(a.channelId, left);
+    else this.reserved.delete(a.channelId);
+    a.reserved = 0n;
+    a.settled = { cost, owed };
     await this.persist();
-    return { cost, owed };
+    return a.settled;
   }
 
   /** Redeems every channel's best voucher beyond what the chain has redeemed. */

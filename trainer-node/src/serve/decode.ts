@@ -90,6 +90,12 @@ export class Sequence {
     let max = -Infinity;
     for (let i = 0; i < z.length; i++) if (z[i] > max) max = z[i];
     if (max === -Infinity) throw new Error("no token is allowed: the logit bias or the grammar excludes every token");
+    if (T <= 0 && this.o.topLogprobs === null) {
+      // greedy without logprobs: the first maximal logit, as below, without the distribution
+      let id = 0;
+      for (let i = 1; i < z.length; i++) if (z[i] > z[id]) id = i;
+      return id;
+    }
     // unnormalised probabilities of the distribution actually used
     const p = new Float64Array(z.length);
     let sum = 0;

@@ -1,7 +1,9 @@
 // The trainer node's serving side: model catalogs, the model server (IPFS -> engine), the HTTP API.
 export { chainCatalog, staticCatalog } from "./catalog.ts";
 export type { ChainCatalogOptions } from "./catalog.ts";
-export { GenerationAbortedError, ModelServer } from "./models.ts";
+export { GenerationAbortedError, ModelServer, usageOf } from "./models.ts";
+export { BatchScheduler, ServerBusyError } from "./scheduler.ts";
+export type { BatchJob, SchedulerOptions, Ticket } from "./scheduler.ts";
 export type { ChatOptions, ChatResult, CompletionChoice, CompletionRequest, CompletionResult, ModelServerOptions, ModelServerStats } from "./models.ts";
 export { Sequence } from "./decode.ts";
 export type { DecodeOptions, FinishReason, TokenLogprob } from "./decode.ts";
@@ -16,6 +18,6 @@ export { IGNORED, parseChatRequest, parseCompletionRequest } from "./validate.ts
 export type { ApiMessage, ChatRequest, FunctionTool, ResponseFormat, TextCompletionRequest, ToolCall, ToolChoice } from "./validate.ts";
 export { BadRequestError, ContentMismatchError, ContentUnavailableError, ModelNotFoundError, ServeError } from "./errors.ts";
 export { Billing, PaymentRequiredError, tokenCost } from "./billing.ts";
-export type { BillingOptions } from "./billing.ts";
+export type { Authorization, BillingOptions, ChannelView } from "./billing.ts";
 export { CitationIndex } from "./citations.ts";
 export type { CitationSource, Span } from "./citations.ts";

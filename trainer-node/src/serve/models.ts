@@ -1,10 +1,11 @@
 /**
  * ModelServer: the models behind the API. Base model directories and PEFT adapters come from IPFS by
  * CID (verified, cached on disk under `<cacheDir>/models/<cid>` and `<cacheDir>/adapters/<cid>`); each
- * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU. One
- * generation runs at a time per process (the kernel is not re-entrant); the others wait their turn.
- * A generation prefills its prompt once and decodes its n choices (one Sequence each, decode.ts) in
- * turns over copies of that prompt's KV cache.
+ * base is loaded once and serves any number of adapters unmerged, the adapters held in an LRU.
+ * A generation prefills its prompt once and decodes its n choices (one Sequence each, decode.ts) over
+ * copies of that prompt's KV cache. By default generations are batched continuously (scheduler.ts: one
+ * step loop per process, the kernel is not re-entrant); with `batching: false` one generation runs at a
+ * time and the others wait their turn (the former path, kept as the benchmark's baseline).
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
@@ -15,6 +16,8 @@ import { readFile } from "node:fs/promises";
 import { ChatTokenizer, createKvCache, deriveSeed, forwardCached, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
 import type { ChatMessage, Kernel, KvCache, LlamaModel, LoraAdapter } from "@tributary/engine";
 import { Sequence } from "./decode.ts";
+import { BatchScheduler } from "./scheduler.ts";
+import type { SchedulerOptions, Ticket } from "./scheduler.ts";
 import type { DecodeOptions, FinishReason, TokenLogprob } from "./decode.ts";
 import { GrammarCompiler } from "./grammar/xgrammar.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
@@ -34,6 +37,11 @@ export interface ModelServerOptions {
   kernel?: Kernel;
   /** Adapters kept loaded (default 16). */
   maxAdapters?: number;
+  /**
+   * Continuous batching (scheduler.ts, default on): concurrent generations decode together, a token per
+   * step, with admission control. false: one generation at a time (the former path, kept as a baseline).
+   */
+  batching?: boolean | SchedulerOptions;
 }
 
 export interface ChatOptions {
@@ -64,9 +72,14 @@ export interface ChatResult {
 export interface ModelServerStats {
   baseModels: number;
   adapters: number;
-  /** Generations waiting for the slot (not counting the running one). */
+  /** Generations waiting to start (not counting the running ones). */
   queued: number;
   running: boolean;
+  /** Generations running (batched: decoding together). */
+  active: number;
+  /** Tokens computed since start, every outcome included: prompt tokens prefilled, completion tokens generated. */
+  promptTokens: number;
+  completionTokens: number;
 }
 
 /** One generation: a prompt (token ids) and how to decode its choices. */
@@ -90,6 +103,8 @@ export interface CompletionRequest {
   /** Constrained decoding (structured output, tool calls). */
   grammar?: GrammarSpec | null;
   signal?: AbortSignal;
+  /** A place in the queue taken beforehand (ModelServer.ticket(), so that 429 comes before a response starts). */
+  ticket?: Ticket | null;
 }
 
 export interface CompletionChoice {
@@ -128,6 +143,17 @@ export class GenerationAbortedError extends Error {
     this.usage = usage;
     this.name = "AbortError";
   }
+}
+
+const failedUsage = new WeakMap<object, { promptTokens: number; completionTokens: number }>();
+
+/**
+ * What a generation had computed when it ended in `e` (aborted or failed), still billable; null when `e`
+ * did not come from a generation (nothing computed).
+ */
+export function usageOf(e: unknown): { promptTokens: number; completionTokens: number } | null {
+  if (e instanceof GenerationAbortedError) return e.usage;
+  return typeof e === "object" && e !== null ? (failedUsage.get(e) ?? null) : null;
 }
 
 const ADAPTER_WEIGHTS = "adapter_model.safetensors";
@@ -190,12 +216,16 @@ export class ModelServer {
   private readonly adapters = new Map<string, LoraAdapter>();
   private readonly adapterLoads = new Map<string, Promise<LoraAdapter>>();
   private readonly slot = new Slot();
+  /** Null when batching is off. */
+  readonly scheduler: BatchScheduler | null;
+  private readonly computed = { promptTokens: 0, completionTokens: 0 };
 
   constructor(o: ModelServerOptions) {
     this.store = o.store;
     this.cacheDir = o.cacheDir;
     this.maxAdapters = o.maxAdapters ?? 16;
     if (!(this.maxAdapters >= 1)) throw new RangeError(`maxAdapters must be at least 1, got ${o.maxAdapters}`);
+    this.scheduler = o.batching === false ? null : new BatchScheduler(o.batching === true || o.batching === undefined ? {} : o.batching);
     this.ownsKernel = !o.kernel;
     if (o.kernel) this.kernelPromise = Promise.resolve(o.kernel);
   }
@@ -206,7 +236,18 @@ export class ModelServer {
   }
 
   stats(): ModelServerStats {
-    return { baseModels: this.bases.size, adapters: this.adapters.size, queued: this.slot.queued, running: this.slot.running };
+    const b = this.scheduler?.stats();
+    const queued = this.slot.queued + (b?.queued ?? 0);
+    const active = (this.slot.running ? 1 : 0) + (b?.running ?? 0);
+    return { baseModels: this.bases.size, adapters: this.adapters.size, queued, running: active > 0, active, ...this.computed };
+  }
+
+  /**
+   * Takes a place in the generation queue now, for a complete() call to come (pass it as `req.ticket`):
+   * throws 429 (ServerBusyError, with Retry-After) when the queue is full. Null when batching is off.
+   */
+  ticket(): Ticket | null {
+    return this.scheduler?.ticket() ?? null;
   }
 
   /** CIDs of the adapters in memory, least recently used first. */
@@ -296,6 +337,11 @@ export class ModelServer {
       );
     }
     return p;
+  }
+
+  /** Drops `model`'s adapter from memory (the disk cache stays); generations using it keep their reference. */
+  evict(model: ServedModel): void {
+    if (model.adapterCid) this.adapters.delete(`${model.adapterCid}#${model.adapterHash ?? ""}`);
   }
 
   /** Fetches and loads what `model` needs (base, adapter) without generating; errors as chat() would throw them. */
@@ -406,10 +452,12 @@ export class ModelServer {
     };
     const grammar = req.grammar ? await this.grammar(model) : null;
     const queued = performance.now();
+    if (this.scheduler) return this.completeBatched(base, adapter, req, decode, seed, grammar, onDelta);
     return this.slot.run(async () => {
       const queueMs = performance.now() - queued;
       const seqs: Sequence[] = [];
-      const usage = () => ({ promptTokens: seqs.length ? prompt.length : 0, completionTokens: seqs.reduce((s, q) => s + q.ids.length, 0) });
+      let prefilled = false;
+      const usage = () => ({ promptTokens: prefilled ? prompt.length : 0, completionTokens: seqs.reduce((s, q) => s + q.ids.length, 0) });
       const check = () => {
         if (req.signal?.aborted) throw new GenerationAbortedError(usage());
       };
@@ -418,6 +466,8 @@ export class ModelServer {
         const t0 = performance.now();
         const kv = createKvCache(base.model.config, Math.min(context, prompt.length + maxTokens));
         const logits = await forwardCached(base.model, prompt, kv, adapter);
+        prefilled = true;
+        this.computed.promptTokens += prompt.length;
         const t1 = performance.now();
         for (let i = 0; i < n; i++) {
           const s = i === 0 ? seed : Number(deriveSeed(seed, "choice", i) & 0xffffffffn);
@@ -428,7 +478,9 @@ export class ModelServer {
           for (const q of active) {
             check();
             const id = await q.choose();
+            const had = q.ids.length;
             const delta = q.advance(id);
+            this.computed.completionTokens += q.ids.length - had; // as usage counts them: an end-of-turn token is not
             if (delta) {
               onDelta?.(q.index, delta, q);
               check();
@@ -444,10 +496,80 @@ export class ModelServer {
           decodeMs: performance.now() - t1,
           seed,
         };
+      } catch (e) {
+        // whatever was computed before a failure is still billable (usageOf)
+        if (!(e instanceof GenerationAbortedError) && typeof e === "object" && e !== null) failedUsage.set(e, usage());
+        throw e;
       } finally {
         for (const q of seqs) q.dispose();
       }
     });
+  }
+
+  /** complete() through the continuous-batching scheduler: prefilled once, decoded a token per step with the other requests. */
+  private async completeBatched(base: LoadedBase, adapter: LoraAdapter | null, req: CompletionRequest, decode: DecodeOptions, seed: number, grammar: GrammarCompiler | null, onDelta?: (index: number, delta: string, seq: Sequence) => void): Promise<CompletionResult> {
+    const prompt = req.prompt;
+    const n = req.n ?? 1;
+    const c = base.model.config;
+    const kvLen = Math.min(base.model.rope.maxPos, prompt.length + decode.maxTokens);
+    const queued = performance.now();
+    let t0 = 0;
+    let t1 = 0;
+    let seqs: Sequence[] = [];
+    let prefilled = false;
+    const usage = () => ({ promptTokens: prefilled ? prompt.length : 0, completionTokens: seqs.reduce((s, q) => s + q.ids.length, 0) });
+    try {
+      await this.scheduler!.run(
+        {
+          model: base.model,
+          adapter,
+          rows: n,
+          prompt,
+          kvLen,
+          kvBytes: n * c.numLayers * 2 * kvLen * c.numKvHeads * c.headDim * 4,
+          signal: req.signal,
+          start: async (kv, logits, forwardMs) => {
+            t0 = performance.now() - forwardMs;
+            prefilled = true;
+            this.computed.promptTokens += prompt.length;
+            const made: Sequence[] = [];
+            try {
+              for (let i = 0; i < n; i++) {
+                const s = i === 0 ? seed : Number(deriveSeed(seed, "choice", i) & 0xffffffffn);
+                const constraint = grammar && req.grammar ? await grammar.constraint(req.grammar) : null;
+                made.push(new Sequence(i, s, decode, i === n - 1 ? kv : cloneKv(kv), i === n - 1 ? logits : logits.slice(), (ids) => base.tokenizer.decode(ids), constraint));
+              }
+            } catch (e) {
+              for (const q of made) q.dispose();
+              throw e;
+            }
+            t1 = performance.now();
+            return made;
+          },
+          onToken: (q, delta, added) => {
+            this.computed.completionTokens += added; // as usage counts them: an end-of-turn token is not
+            if (delta) onDelta?.(q.index, delta, q);
+          },
+        },
+        req.ticket ?? null,
+        (s) => (seqs = s),
+      );
+      return {
+        choices: seqs.map((q) => ({ index: q.index, text: q.text, ids: q.ids, finishReason: q.finishReason!, logprobs: decode.topLogprobs === null ? null : q.logprobs })),
+        ...usage(),
+        queueMs: (t0 || performance.now()) - queued,
+        prefillMs: t1 - t0,
+        decodeMs: performance.now() - t1,
+        seed,
+      };
+    } catch (e) {
+      if (e instanceof Error && e.name === "AbortError") throw new GenerationAbortedError(usage());
+      // whatever was computed before a failure is still billable (usageOf)
+      if (typeof e === "object" && e !== null) failedUsage.set(e, usage());
+      throw e;
+    } finally {
+      for (const q of seqs) q.dispose();
+    }
   }
 
   /** Drops the loaded models and disposes the kernel if this server created it. */
