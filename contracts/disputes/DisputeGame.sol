@@ -131,28 +131,25 @@ contract DisputeGame is IDisputeGame, AccessControl {
     function revealChildren(uint256 disputeId, bytes32 left, bytes32 right) external {
         Dispute storage d = _move(disputeId, Phase.TrainerMove, true);
         if (d.span < 2 || keccak256(abi.encodePacked(left, right)) != d.node) revert ChildrenMismatch(disputeId, d.node);
-        d.left = left;
-        d.right = right;
         d.phase = Phase.ChallengerMove;
         d.deadline = uint40(block.timestamp) + _params.moveTime;
         emit ChildrenRevealed(disputeId, ++d.moves, left, right);
     }
 
     /// @inheritdoc IDisputeGame
-    function chooseChild(uint256 disputeId, bool right) external {
+    function chooseChild(uint256 disputeId, bytes32 left, bytes32 right, bool takeRight) external {
         Dispute storage d = _move(disputeId, Phase.ChallengerMove, false);
+        if (keccak256(abi.encodePacked(left, right)) != d.node) revert ChildrenMismatch(disputeId, d.node);
         uint32 half = d.span / 2;
-        if (right) {
+        if (takeRight) {
             uint32 count = _checkpoints[d.jobId].count;
             if (d.lo + half >= count) revert BeyondLastCheckpoint(disputeId, d.lo + half, count);
             d.lo += half;
-            d.node = d.right;
+            d.node = right;
         } else {
-            d.node = d.left;
+            d.node = left;
         }
         d.span = half;
-        d.left = bytes32(0);
-        d.right = bytes32(0);
         d.phase = Phase.TrainerMove;
         d.deadline = uint40(block.timestamp) + _params.moveTime;
         emit ChildChosen(disputeId, ++d.moves, d.lo, half, d.node);

@@ -69,24 +69,22 @@ interface IDisputeGame {
     struct Dispute {
         uint256 jobId;
         address challenger;
+        uint32 lo;
+        uint32 span;
+        uint8 round;
+        uint8 seats;
+        uint8 moves;
         address trainer;
         Phase phase;
         Outcome outcome;
         bool trainerWon;
-        uint8 round;
-        uint8 seats;
-        uint8 moves;
         uint40 deadline;
-        uint32 lo;
-        uint32 span;
         bytes32 node;
-        bytes32 left;
-        bytes32 right;
         bytes32 prevState;
         bytes32 claimedState;
+        uint128 bond;
         uint64 drawBlock;
         uint40 revealStartsAt;
-        uint128 bond;
         uint128 pot;
     }
 
@@ -160,11 +158,13 @@ interface IDisputeGame {
     /// @notice Opens a challenge on a submitted job within its challenge window; pulls `challengeBond`.
     function openChallenge(uint256 jobId, string calldata reasonCID) external returns (uint256 disputeId);
 
-    /// @notice The trainer reveals the children of the disputed node.
+    /// @notice The trainer reveals the children of the disputed node (checked against it; published in
+    /// `ChildrenRevealed`, not stored).
     function revealChildren(uint256 disputeId, bytes32 left, bytes32 right) external;
 
-    /// @notice The challenger names the child holding the first state it disputes (`right` accepts the left one).
-    function chooseChild(uint256 disputeId, bool right) external;
+    /// @notice The challenger names the child holding the first state it disputes, passing back the two children
+    /// the trainer revealed (checked against the node); `takeRight` accepts the left one.
+    function chooseChild(uint256 disputeId, bytes32 left, bytes32 right, bool takeRight) external;
 
     /// @notice The trainer proves the disputed leaf's state and the state before it (ignored for leaf 0).
     function proveSegment(uint256 disputeId, bytes32 prevState, bytes32[] calldata prevProof, bytes32 state)

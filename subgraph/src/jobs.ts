@@ -150,14 +150,14 @@ export function handleResultAccepted(event: ResultAcceptedEvent): void {
 }
 
 export function handleJobDisputed(event: JobDisputedEvent): void {
-  const poster = account(event.params.poster, event);
+  const challenger = account(event.params.challenger, event);
   const j = loadJob(event.params.jobId, event);
   j.status = "Disputed";
   j.disputeReasonCID = event.params.reasonCID;
   j.save();
   const e = new JobDisputed(eventId(event));
   e.job = j.id;
-  e.poster = poster.id;
+  e.challenger = challenger.id;
   e.reasonCID = event.params.reasonCID;
   stamp(e, event);
   e.save();
@@ -169,7 +169,7 @@ export function handleDisputeResolved(event: DisputeResolvedEvent): void {
   j.save();
   const e = new DisputeResolved(eventId(event));
   e.job = j.id;
-  e.arbiter = event.params.arbiter;
+  e.resolver = event.params.resolver;
   e.trainerWins = event.params.trainerWins;
   e.slashed = event.params.slashed;
   e.reasonCID = event.params.reasonCID;

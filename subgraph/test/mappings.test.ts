@@ -452,7 +452,7 @@ describe("JobMarket and ModelRegistry handlers", () => {
       reportCID: "bafy-report",
       challengeEndsAt: "1700100000",
     });
-    chain.emit("JobMarket", "JobDisputed", { jobId: 1n, poster: BUILDER, reasonCID: "bafy-reason" });
+    chain.emit("JobMarket", "JobDisputed", { jobId: 1n, challenger: BUILDER, reasonCID: "bafy-reason" });
     chain.mine();
     assert.deepEqual(await one(`job(id: "1") { status disputeReasonCID }`), {
       status: "Disputed",
@@ -460,7 +460,7 @@ describe("JobMarket and ModelRegistry handlers", () => {
     });
     chain.emit("JobMarket", "DisputeResolved", {
       jobId: 1n,
-      arbiter: ARBITER,
+      resolver: ARBITER,
       trainerWins: true,
       slashed: 0n,
       reasonCID: "bafy-ruling",
@@ -537,10 +537,10 @@ describe("JobMarket and ModelRegistry handlers", () => {
       totalBudgetPosted: String(100n * E18),
     });
     const ev = await chain.query(
-      `{ jobPosteds { datanetIds versions } jobClaimeds { dueAt } resultSubmitteds { adapterCID } jobDisputeds { reasonCID } disputeResolveds { arbiter trainerWins } resultAccepteds { poster { id } } jobFinalizeds { modelId } dataFeePaids { amount datanet { id } } modelVersionMinteds { datanetIds model { id } } inferencePriceSets { price } jobMarketWithdrawals { amount account { id } } modelRegistereds { modelId ownerBps } }`,
+      `{ jobPosteds { datanetIds versions } jobClaimeds { dueAt } resultSubmitteds { adapterCID } jobDisputeds { reasonCID } disputeResolveds { resolver trainerWins } resultAccepteds { poster { id } } jobFinalizeds { modelId } dataFeePaids { amount datanet { id } } modelVersionMinteds { datanetIds model { id } } inferencePriceSets { price } jobMarketWithdrawals { amount account { id } } modelRegistereds { modelId ownerBps } }`,
     );
     assert.deepEqual(ev.jobPosteds, [{ datanetIds: ["1"], versions: [2] }]);
-    assert.deepEqual(ev.disputeResolveds, [{ arbiter: ARBITER, trainerWins: true }]);
+    assert.deepEqual(ev.disputeResolveds, [{ resolver: ARBITER, trainerWins: true }]);
     assert.deepEqual(ev.resultAccepteds, [{ poster: { id: BUILDER } }]);
     assert.deepEqual(ev.jobFinalizeds, [{ modelId: "1" }]);
     assert.deepEqual(ev.dataFeePaids, [{ amount: String(10n * E18), datanet: { id: "1" } }]);
@@ -582,10 +582,10 @@ describe("JobMarket and ModelRegistry handlers", () => {
     chain.emit("JobMarket", "JobReclaimed", { jobId: 3n, trainer: TRAINER, slashed: 10n * E18 });
     chain.emit("TrainerRegistry", "Slashed", { trainer: TRAINER, slasher: MARKET, amount: 10n * E18 });
     submit(4n);
-    chain.emit("JobMarket", "JobDisputed", { jobId: 4n, poster: BUILDER, reasonCID: "bafy-bad" });
+    chain.emit("JobMarket", "JobDisputed", { jobId: 4n, challenger: BUILDER, reasonCID: "bafy-bad" });
     chain.emit("JobMarket", "DisputeResolved", {
       jobId: 4n,
-      arbiter: ARBITER,
+      resolver: ARBITER,
       trainerWins: false,
       slashed: 10n * E18,
       reasonCID: "bafy-ruling-2",

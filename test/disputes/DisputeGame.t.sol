@@ -115,7 +115,7 @@ contract DisputeGameTest is Protocol {
             game.revealChildren(id, l, r);
             bool right = l == challengerTree[level - 1][2 * index];
             vm.prank(challenger);
-            game.chooseChild(id, right);
+            game.chooseChild(id, l, r, right);
             index = 2 * index + (right ? 1 : 0);
             --level;
         }
@@ -262,7 +262,7 @@ contract DisputeGameTest is Protocol {
         vm.prank(trainer);
         game.revealChildren(id, tree[3][0], tree[3][1]);
         vm.prank(challenger);
-        game.chooseChild(id, false);
+        game.chooseChild(id, tree[3][0], tree[3][1], false);
         uint40 deadline = game.getDispute(id).deadline;
         vm.expectRevert(abi.encodeWithSelector(IDisputeGame.MoveTimeNotOver.selector, id, deadline));
         game.settle(id);
@@ -570,16 +570,19 @@ contract DisputeGameTest is Protocol {
         game.revealChildren(id, tree[3][1], tree[3][0]);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(IDisputeGame.WrongPhase.selector, id, IDisputeGame.Phase.TrainerMove));
-        game.chooseChild(id, false);
+        game.chooseChild(id, tree[3][0], tree[3][1], false);
         vm.prank(trainer);
         game.revealChildren(id, tree[3][0], tree[3][1]);
         vm.prank(challenger);
-        game.chooseChild(id, true); // leaves 8..15
+        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.ChildrenMismatch.selector, id, tree[4][0]));
+        game.chooseChild(id, tree[3][0], keccak256("not revealed"), true);
+        vm.prank(challenger);
+        game.chooseChild(id, tree[3][0], tree[3][1], true); // leaves 8..15
         vm.prank(trainer);
         game.revealChildren(id, tree[2][2], tree[2][3]);
         vm.prank(challenger);
         vm.expectRevert(abi.encodeWithSelector(IDisputeGame.BeyondLastCheckpoint.selector, id, 12, 9));
-        game.chooseChild(id, true);
+        game.chooseChild(id, tree[2][2], tree[2][3], true);
     }
 
     /// @dev The game holds exactly the verifier stakes, open bonds and pots, and unwithdrawn credits.

@@ -337,9 +337,10 @@ contract Handler {
             game.proveSegment(id, j == 0 ? bytes32(0) : _state(d.jobId, cheat, j - 1), proof, _state(d.jobId, cheat, j));
         } else if (d.phase == IDisputeGame.Phase.ChallengerMove) {
             // Against a cheat the challenger follows its honest replay; otherwise it is a false challenger.
-            bool right = cheat ? d.left == _node(d.jobId, false, level - 1, 2 * index) : how % 2 == 1;
+            bytes32 left = _node(d.jobId, cheat, level - 1, 2 * index);
+            bool right = cheat ? left == _node(d.jobId, false, level - 1, 2 * index) : how % 2 == 1;
             vm.prank(d.challenger);
-            game.chooseChild(id, right);
+            game.chooseChild(id, left, _node(d.jobId, cheat, level - 1, 2 * index + 1), right);
         } else if (d.phase == IDisputeGame.Phase.AwaitingDraw) {
             if (blockNumber <= d.drawBlock) blockNumber = d.drawBlock + 1;
             vm.roll(blockNumber);
