@@ -126,9 +126,9 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
     const signature = await payer.signTypedData({
       account: payer.account,
       domain: { name: "Tributary PaymentChannels", version: "1", chainId: d.chainId, verifyingContract: channels.address },
-      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }] },
+      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }, { name: "epoch", type: "uint32" }] },
       primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: E(10 * i) },
+      message: { channelId, cumulativeAmount: E(10 * i), epoch: 0 },
     });
     await gas("redeemVoucher", channels.write.redeemVoucher([channelId, E(10 * i), signature], as(provider)));
   }

@@ -479,7 +479,7 @@ contract Handler {
         if (channelIds.length == 0) return;
         bytes32 id = channelIds[seed % channelIds.length];
         cumulative = cumulative % 2e22;
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, channels.voucherDigest(id, cumulative));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, channels.voucherDigest(id, cumulative, channels.getChannel(id).epoch));
         if (cumulative > maxSigned[id]) maxSigned[id] = cumulative;
         uint256 deposit = channels.getChannel(id).deposit;
         uint256 capped = cumulative < deposit ? cumulative : deposit;
