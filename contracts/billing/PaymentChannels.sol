@@ -15,7 +15,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
     using SafeERC20 for IERC20;
 
     /// @notice EIP-712 type hash of a voucher.
-    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount,uint32 epoch)");
+    bytes32 public constant VOUCHER_TYPEHASH =
+        keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount,uint32 epoch)");
 
     IERC20 private immutable _token;
     IRewardDistributor private immutable _rewards;

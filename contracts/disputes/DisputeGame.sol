@@ -130,7 +130,9 @@ contract DisputeGame is IDisputeGame, AccessControl {
     /// @inheritdoc IDisputeGame
     function revealChildren(uint256 disputeId, bytes32 left, bytes32 right) external {
         Dispute storage d = _move(disputeId, Phase.TrainerMove, true);
-        if (d.span < 2 || keccak256(abi.encodePacked(left, right)) != d.node) revert ChildrenMismatch(disputeId, d.node);
+        if (d.span < 2 || keccak256(abi.encodePacked(left, right)) != d.node) {
+            revert ChildrenMismatch(disputeId, d.node);
+        }
         d.phase = Phase.ChallengerMove;
         d.deadline = uint40(block.timestamp) + _params.moveTime;
         emit ChildrenRevealed(disputeId, ++d.moves, left, right);
@@ -281,7 +283,7 @@ contract DisputeGame is IDisputeGame, AccessControl {
     /// @inheritdoc IDisputeGame
     function scheduleEmergency(uint256 disputeId, bool trainerWins) external onlyRole(EMERGENCY_ROLE) {
         Dispute storage d = _existing(disputeId);
-        if (d.phase != Phase.Stuck) revert NotStuck(disputeId);
+        if (!_stuck(d)) revert NotStuck(disputeId);
         uint40 executableAt = uint40(block.timestamp) + _params.emergencyDelay;
         _emergency[disputeId] = Emergency({executableAt: executableAt, trainerWins: trainerWins});
         emit EmergencyScheduled(disputeId, trainerWins, executableAt);
@@ -290,7 +292,7 @@ contract DisputeGame is IDisputeGame, AccessControl {
     /// @inheritdoc IDisputeGame
     function executeEmergency(uint256 disputeId) external {
         Dispute storage d = _existing(disputeId);
-        if (d.phase != Phase.Stuck) revert NotStuck(disputeId);
+        if (!_stuck(d)) revert NotStuck(disputeId);
         Emergency memory e = _emergency[disputeId];
         if (e.executableAt == 0) revert EmergencyNotScheduled(disputeId);
         if (block.timestamp < e.executableAt) revert EmergencyTimelocked(disputeId, e.executableAt);
@@ -567,13 +569,18 @@ contract DisputeGame is IDisputeGame, AccessControl {
         }
     }
 
-    /// @dev Draws `d.seats` distinct verifiers, stake-weighted, among those staked at least `minVerifierStake`,
-    /// not exiting, and neither the trainer nor the challenger nor the poster.
-    function _draw(Dispute storage d, bytes32 seed) private view returns (address[] memory members) {
+    /// @dev Stuck: the committee split after the last redraw, or too few eligible verifiers are staked to draw one.
+    function _stuck(Dispute storage d) private view returns (bool) {
+        if (d.phase == Phase.Stuck) return true;
+        if (d.phase != Phase.AwaitingDraw) return false;
+        (, uint256 eligible) = _weights(d);
+        return eligible < d.seats;
+    }
+
+    /// @dev The draw weight of each listed verifier (its stake, or 0 when not eligible) and how many are eligible.
+    function _weights(Dispute storage d) private view returns (uint256[] memory weights, uint256 eligible) {
         uint256 n = _verifierList.length;
-        uint256[] memory weights = new uint256[](n);
-        uint256 total;
-        uint256 eligible;
+        weights = new uint256[](n);
         uint256 minStake = _params.minVerifierStake;
         address poster = _market.getJob(d.jobId).poster;
         for (uint256 i = 0; i < n; ++i) {
@@ -581,8 +588,18 @@ contract DisputeGame is IDisputeGame, AccessControl {
             Verifier storage v = _verifiers[a];
             if (v.stake < minStake || v.exitAt != 0 || a == d.trainer || a == d.challenger || a == poster) continue;
             weights[i] = v.stake;
-            total += v.stake;
             ++eligible;
+        }
+    }
+
+    /// @dev Draws `d.seats` distinct verifiers, stake-weighted, among those staked at least `minVerifierStake`,
+    /// not exiting, and neither the trainer nor the challenger nor the poster.
+    function _draw(Dispute storage d, bytes32 seed) private view returns (address[] memory members) {
+        (uint256[] memory weights, uint256 eligible) = _weights(d);
+        uint256 n = weights.length;
+        uint256 total;
+        for (uint256 i = 0; i < n; ++i) {
+            total += weights[i];
         }
         uint256 seats = d.seats;
         if (eligible < seats) revert NotEnoughVerifiers(eligible, seats);

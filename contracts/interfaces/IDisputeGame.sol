@@ -105,7 +105,9 @@ interface IDisputeGame {
     event DrawDeferred(uint256 indexed disputeId, uint64 drawBlock);
     event CommitteeDrawn(uint256 indexed disputeId, uint8 round, address[] members, uint40 revealStartsAt);
     event VoteCommitted(uint256 indexed disputeId, uint8 round, address indexed verifier);
-    event VoteRevealed(uint256 indexed disputeId, uint8 round, address indexed verifier, bytes32 verdict, bytes32 witness);
+    event VoteRevealed(
+        uint256 indexed disputeId, uint8 round, address indexed verifier, bytes32 verdict, bytes32 witness
+    );
     event VerifierPenalised(uint256 indexed disputeId, address indexed verifier, uint256 amount);
     event VerifierPaid(uint256 indexed disputeId, address indexed verifier, uint256 amount);
     event CommitteeSplit(uint256 indexed disputeId, uint8 round, uint8 nextSeats, uint64 drawBlock);
@@ -183,7 +185,8 @@ interface IDisputeGame {
     /// redraw when split), a moot dispute. Anyone.
     function settle(uint256 disputeId) external;
 
-    /// @notice The emergency role proposes a ruling on a stuck dispute; it can execute after `emergencyDelay`.
+    /// @notice The emergency role proposes a ruling on a stuck dispute (the committee split after the last redraw,
+    /// or too few eligible verifiers are staked to draw one); it can execute after `emergencyDelay`.
     function scheduleEmergency(uint256 disputeId, bool trainerWins) external;
 
     /// @notice Executes a scheduled emergency ruling after its timelock. Anyone.

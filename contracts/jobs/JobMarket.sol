@@ -30,9 +30,9 @@ contract JobMarket is IJobMarket, AccessControl {
     uint32 public constant MAX_DURATION = 90 days;
 
     /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt,
-    /// challengeEndsAt, openDisputes), (budget, dataFee), collateral (written on claim), parentModelId (written only when set),
-    /// modelId (written on finalize), data refs (`id << 32 | version`). The masks say which Datanets' access uses
-    /// were paid or granted, so `cancelJob` restores them as they were.
+    /// challengeEndsAt, openDisputes), (budget, dataFee), collateral (written on claim), parentModelId
+    /// (written only when set), modelId (written on finalize), data refs (`id << 32 | version`). The masks say
+    /// which Datanets' access uses were paid or granted, so `cancelJob` restores them as they were.
     struct JobData {
         address poster;
         JobStatus status;

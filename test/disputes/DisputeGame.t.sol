@@ -520,7 +520,7 @@ contract DisputeGameTest is Protocol {
         game.stakeVerifier(1e18);
     }
 
-    function test_draw_needsEnoughEligibleVerifiers_andDefersAStaleBlock() public {
+    function test_draw_needsEnoughEligibleVerifiers_andDefersAStaleBlock_elseEmergency() public {
         bytes32[] memory cheat = _states(2);
         (uint256 jobId, bytes32[][] memory tree) = _submitted(cheat);
         uint256 id = _open(jobId);
@@ -538,6 +538,12 @@ contract DisputeGameTest is Protocol {
         vm.setBlockhash(drawBlock, keccak256("b"));
         vm.expectRevert(abi.encodeWithSelector(IDisputeGame.NotEnoughVerifiers.selector, 2, 3));
         game.drawCommittee(id);
+        // No committee can be drawn: the timelocked emergency role may rule rather than leave the job locked.
+        game.scheduleEmergency(id, false);
+        vm.warp(block.timestamp + EMERGENCY_DELAY);
+        game.executeEmergency(id);
+        assertEq(uint256(game.getDispute(id).outcome), uint256(IDisputeGame.Outcome.Emergency), "ruled");
+        assertEq(uint256(market.getJob(jobId).status), uint256(IJobMarket.JobStatus.Refunded), "refunded");
     }
 
     function test_market_onlyTheGameOpensAndClosesDisputes_wiredOnce() public {
