@@ -342,12 +342,16 @@ contract Handler {
             vm.prank(d.challenger);
             game.chooseChild(id, left, _node(d.jobId, cheat, level - 1, 2 * index + 1), right);
         } else if (d.phase == IDisputeGame.Phase.AwaitingDraw) {
+            if (d.seats > verifierAccounts.length) return; // a redrawn committee needs more verifiers than staked
             if (blockNumber <= d.drawBlock) blockNumber = d.drawBlock + 1;
             vm.roll(blockNumber);
             vm.setBlockhash(d.drawBlock, keccak256(abi.encode(id, d.drawBlock)));
             game.drawCommittee(id);
         } else if (d.phase == IDisputeGame.Phase.Voting) {
-            _vote(id, d);
+            if (block.timestamp < d.revealStartsAt) return _vote(id, d);
+            // Other actions moved the clock past the commit time: nobody voted, the round is settled as silent.
+            if (clock < d.deadline) _advance(d.deadline - clock);
+            game.settle(id);
         }
     }
 
