@@ -16,6 +16,7 @@ import {
   JobReleasedNoFault as JobReleasedNoFaultEvent,
   ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
   CollateralBpsUpdated as CollateralBpsUpdatedEvent,
+  DisputeGameSet as DisputeGameSetEvent,
   ResultAccepted as ResultAcceptedEvent,
   ResultSubmitted as ResultSubmittedEvent,
   SlashAmountUpdated as SlashAmountUpdatedEvent,
@@ -41,6 +42,7 @@ import {
   ModelVersion,
   ReleaseFeeBpsUpdated,
   CollateralBpsUpdated,
+  DisputeGameSet,
   ResultAccepted,
   ResultSubmitted,
   SlashAmountUpdated,
@@ -334,6 +336,16 @@ export function handleCollateralBpsUpdated(event: CollateralBpsUpdatedEvent): vo
   s.save();
   const e = new CollateralBpsUpdated(eventId(event));
   e.collateralBps = event.params.collateralBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleDisputeGameSet(event: DisputeGameSetEvent): void {
+  const s = stats(event);
+  s.disputeGame = event.params.game;
+  s.save();
+  const e = new DisputeGameSet(eventId(event));
+  e.game = event.params.game;
   stamp(e, event);
   e.save();
 }

@@ -628,16 +628,19 @@ describe("JobMarket and ModelRegistry handlers", () => {
     chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
     chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
     chain.emit("JobMarket", "CollateralBpsUpdated", { collateralBps: 5_000 });
+    chain.emit("JobMarket", "DisputeGameSet", { game: ARBITER });
     chain.mine();
     const job = await one(`job(id: "5") { status trainer { id } dueAt collateral slashed }`);
     assert.deepEqual(job, { status: "Open", trainer: null, dueAt: null, collateral: null, slashed: String(3n * E18) });
     const ev = await chain.query(
-      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } protocolStats(id: "protocol") { releaseFeeBps collateralBps } }`,
+      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } disputeGameSets { game } protocolStats(id: "protocol") { releaseFeeBps collateralBps disputeGame } }`,
     );
     assert.deepEqual(ev.jobReleaseds, [{ fee: String(3n * E18), trainer: { id: TRAINER } }]);
     assert.equal(ev.protocolStats.releaseFeeBps, 3_000);
     assert.equal(ev.protocolStats.collateralBps, 5_000);
     assert.deepEqual(ev.collateralBpsUpdateds, [{ collateralBps: 5_000 }]);
+    assert.deepEqual(ev.disputeGameSets, [{ game: ARBITER }]);
+    assert.equal(ev.protocolStats.disputeGame, ARBITER);
   });
 
   it("reopens a job released without a fee for a withdrawn contribution", async () => {
