@@ -11,12 +11,13 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { network } from "hardhat";
-import { parseEther, type Address, type Hash, type Hex } from "viem";
+import { concat, encodeAbiParameters, keccak256, parseEther, type Address, type Hash, type Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { deployProtocol } from "../scripts/deploy.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const RUNS = 10;
+const DISPUTE_RUNS = 3;
 const TARGETS: Record<string, number> = {
   submitContribution: 120_000,
   approveContribution: 60_000,
@@ -32,7 +33,8 @@ const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 async function measureReceipts(): Promise<Record<string, { avg: number; min: number; max: number; n: number }>> {
   const { viem } = await network.create();
   const pc = await viem.getPublicClient();
-  const [deployer, curator, contributor, builder, trainer, payer, provider] = await viem.getWalletClients();
+  const wallets = await viem.getWalletClients();
+  const [deployer, curator, contributor, builder, trainer, payer, provider] = wallets;
   const d = await deployProtocol(deployer, pc);
   const c = d.contracts;
   const token = await viem.getContractAt("OpenToken", c.OpenToken.address);
@@ -42,6 +44,7 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   const market = await viem.getContractAt("JobMarket", c.JobMarket.address);
   const rewards = await viem.getContractAt("RewardDistributor", c.RewardDistributor.address);
   const channels = await viem.getContractAt("PaymentChannels", c.PaymentChannels.address);
+  const game = await viem.getContractAt("DisputeGame", c.DisputeGame.address);
   const as = (w: { account: { address: Address } }) => ({ account: w.account });
   const samples: Record<string, bigint[]> = {};
   const gas = async (key: string | null, tx: Promise<Hash>) => {
@@ -123,9 +126,9 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
     const signature = await payer.signTypedData({
       account: payer.account,
       domain: { name: "Tributary PaymentChannels", version: "1", chainId: d.chainId, verifyingContract: channels.address },
-      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }] },
+      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }, { name: "epoch", type: "uint32" }] },
       primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: E(10 * i) },
+      message: { channelId, cumulativeAmount: E(10 * i), epoch: 0 },
     });
     await gas("redeemVoucher", channels.write.redeemVoucher([channelId, E(10 * i), signature], as(provider)));
   }
@@ -153,6 +156,73 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   for (let i = 0; i < RUNS; i++) {
     const [account, weight] = tree.at(i * 5 + 1) as [Address, bigint];
     await gas("claimPoolReward", rewards.write.claimPoolReward([1n, account, weight, tree.getProof(i * 5 + 1) as Hash[]]));
+  }
+
+  await measureDisputes();
+
+  // The dispute game: a cheating trainer (made-up states from checkpoint 11 of 16) challenged, bisected in 4
+  // reveals + 4 choices, its segment proven, a committee of 3 drawn from 5 staked verifiers, commit, reveal,
+  // settle (the trainer loses). DISPUTE_RUNS disputes.
+  async function measureDisputes(): Promise<void> {
+    const cheater = wallets[7];
+    const challenger = wallets[8];
+    const verifiers = wallets.slice(9, 14);
+    const byAddress = new Map(verifiers.map((w) => [w.account.address.toLowerCase(), w]));
+    const params = (await game.read.params()) as { challengeBond: bigint; minVerifierStake: bigint };
+    for (const w of [cheater, challenger, ...verifiers]) await gas(null, token.write.mint([w.account.address, E(100_000)]));
+    await gas(null, token.write.approve([trainers.address, 2n ** 255n], as(cheater)));
+    await gas(null, token.write.approve([game.address, 2n ** 255n], as(challenger)));
+    await gas(null, trainers.write.stake([E(100 + 1_000 * DISPUTE_RUNS)], as(cheater)));
+    for (const v of verifiers) {
+      await gas(null, token.write.approve([game.address, 2n ** 255n], as(v)));
+      await gas("disputeStakeVerifier", game.write.stakeVerifier([params.minVerifierStake], as(v)));
+    }
+    const testClient = await viem.getTestClient();
+    for (let run = 0; run < DISPUTE_RUNS; run++) {
+      await gas(null, market.write.postJob([{ specCID: CID, baseModelId: 1, parentModelId: 0n, datanetIds: [datanetId], versions: [20], budget: E(1_000), duration: 3600 }], as(builder)));
+      const jobId = (await market.read.jobCount()) as bigint;
+      await gas(null, market.write.claimJob([jobId], as(cheater)));
+      const state = (i: number, honest: boolean) => keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }, { type: "bool" }], ["state", BigInt(i), honest || i < 11]));
+      const levels = (honest: boolean): Hash[][] => {
+        const ls: Hash[][] = [Array.from({ length: 16 }, (_, i) => keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "bytes32" }], [jobId, BigInt(i), state(i, honest)])))];
+        while (ls[ls.length - 1].length > 1) {
+          const prev = ls[ls.length - 1];
+          ls.push(Array.from({ length: prev.length / 2 }, (_, i) => keccak256(concat([prev[2 * i], prev[2 * i + 1]]))));
+        }
+        return ls;
+      };
+      const cheat = levels(false);
+      const honest = levels(true);
+      await gas("disputeCommitCheckpoints", game.write.commitCheckpoints([jobId, cheat[4][0], 16], as(cheater)));
+      await gas(null, market.write.submitResult([jobId, { adapterCID: CID, adapterHash: tree.root as Hash, metricsCID: CID, attributionRoot: tree.root as Hash, attributionTotalWeight: totalWeight, reportCID: CID }], as(cheater)));
+      await gas("disputeOpen", game.write.openChallenge([jobId, CID], as(challenger)));
+      const disputeId = (await game.read.disputeCount()) as bigint;
+      let index = 0;
+      for (let level = 4; level > 0; level--) {
+        const [l, r] = [cheat[level - 1][2 * index], cheat[level - 1][2 * index + 1]];
+        await gas("disputeRevealChildren", game.write.revealChildren([disputeId, l, r], as(cheater)));
+        const right = l === honest[level - 1][2 * index];
+        await gas("disputeChooseChild", game.write.chooseChild([disputeId, l, r, right], as(challenger)));
+        index = 2 * index + (right ? 1 : 0);
+      }
+      const proof = [0, 1, 2, 3].map((k) => cheat[k][((index - 1) >> k) ^ 1]);
+      await gas("disputeProveSegment", game.write.proveSegment([disputeId, state(index - 1, false), proof, state(index, false)], as(cheater)));
+      await testClient.mine({ blocks: 5 });
+      await gas("disputeDraw", game.write.drawCommittee([disputeId]));
+      const members = (await game.read.committeeOf([disputeId])) as Address[];
+      const verdict = state(index, true);
+      const witness = keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["steps", BigInt(index)]));
+      const salt = keccak256(encodeAbiParameters([{ type: "uint256" }], [BigInt(run)]));
+      const round = 0;
+      for (const m of members) {
+        const commitment = keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint8" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }], [disputeId, round, m, verdict, witness, salt]));
+        await gas("disputeCommitVote", game.write.commitVote([disputeId, commitment], as(byAddress.get(m.toLowerCase())!)));
+      }
+      for (const m of members) await gas("disputeRevealVote", game.write.revealVote([disputeId, verdict, witness, salt], as(byAddress.get(m.toLowerCase())!)));
+      await gas("disputeSettle", game.write.settle([disputeId]));
+      const outcome = (await game.read.getDispute([disputeId])) as { trainerWon: boolean };
+      if (outcome.trainerWon) throw new Error("the cheating trainer won its dispute: the bench's game is wrong");
+    }
   }
 
   const out: Record<string, { avg: number; min: number; max: number; n: number }> = {};
@@ -203,6 +273,14 @@ result.meta = {
     claimRewardRepeat: "a later claim of the same account after more revenue",
     redeemVoucher: "10 successive vouchers on one channel; the first one writes a fresh slot",
     postJob: "one Approval-policy datanet, consumes a grant use",
+    disputeOpen: "openChallenge: pulls the bond, marks the job Disputed in the JobMarket",
+    disputeRevealChildren: "trainer's bisection move (2 child hashes checked against the disputed node, published in the event); 16 checkpoints, 4 moves per dispute",
+    disputeChooseChild: "challenger's bisection move (passes the 2 revealed children back, checked again)",
+    disputeProveSegment: "trainer proves the disputed leaf and the one before it (Merkle proof, depth 4)",
+    disputeDraw: "committee of 3 drawn stake-weighted from 5 verifiers with the hash of a block 4 ahead",
+    disputeCommitVote: "one verifier's commitment",
+    disputeRevealVote: "one verifier's reveal (verdict + witness)",
+    disputeSettle: "tally of 3 reveals, trainer loses: collateral slashed via the JobMarket, poster refunded, verifiers and challenger credited, the rest to the Datanet pool",
   },
 };
 writeFileSync(join(root, "bench", "results", "gas.json"), `${JSON.stringify(result, null, 2)}\n`);

@@ -43,6 +43,7 @@ export const CONTRACTS = {
   TrainerRegistry: "contracts/trainers/TrainerRegistry.sol",
   JobMarket: "contracts/jobs/JobMarket.sol",
   PaymentChannels: "contracts/billing/PaymentChannels.sol",
+  DisputeGame: "contracts/disputes/DisputeGame.sol",
 } as const;
 export type ContractName = keyof typeof CONTRACTS;
 
@@ -56,6 +57,19 @@ export interface DeployParams {
   paidAccessDuration: bigint;
   closeTimeout: number;
   split: { ownerBps: number; trainerBps: number; protocolBps: number };
+  /** The dispute game's fixed parameters (IDisputeGame.Params): bond, verifier fee/penalty/stake, clocks. */
+  disputes: {
+    challengeBond: bigint;
+    verifierFee: bigint;
+    verifierPenalty: bigint;
+    minVerifierStake: bigint;
+    moveTime: number;
+    commitTime: number;
+    revealTime: number;
+    lookahead: number;
+    exitDelay: number;
+    emergencyDelay: number;
+  };
   treasury?: Address;
   /** An existing OPEN token to use instead of deploying `OpenToken` (real networks). */
   token?: Address;
@@ -71,6 +85,18 @@ export const LOCAL_PARAMS: DeployParams = {
   paidAccessDuration: 30n * 86_400n,
   closeTimeout: 3_600,
   split: { ownerBps: 2_000, trainerBps: 1_000, protocolBps: 500 },
+  disputes: {
+    challengeBond: parseEther("10"),
+    verifierFee: parseEther("1"),
+    verifierPenalty: parseEther("2"),
+    minVerifierStake: parseEther("100"),
+    moveTime: 600,
+    commitTime: 600,
+    revealTime: 600,
+    lookahead: 4,
+    exitDelay: 86_400,
+    emergencyDelay: 3_600,
+  },
   baseModel: {
     name: process.env.TRIBUTARY_BASE_MODEL_NAME ?? "tributary/tiny-llama",
     cid: process.env.TRIBUTARY_BASE_MODEL_CID ?? "unpinned:tributary/tiny-llama",
@@ -83,6 +109,17 @@ export const NETWORK_PARAMS: DeployParams = {
   unstakeCooldown: 7n * 86_400n,
   challengeWindow: 86_400,
   closeTimeout: 86_400,
+  // Research brief: 24 h per move, commit 12 h, reveal 6 h, a lookahead of 4 epochs (128 blocks), an exit delay
+  // longer than the longest dispute, a 3-day emergency timelock.
+  disputes: {
+    ...LOCAL_PARAMS.disputes,
+    moveTime: 86_400,
+    commitTime: 43_200,
+    revealTime: 21_600,
+    lookahead: 128,
+    exitDelay: 21 * 86_400,
+    emergencyDelay: 3 * 86_400,
+  },
 };
 
 /** Local chains (Hardhat node, anvil: chain id 31337) get short windows; others the network parameters. */
@@ -131,7 +168,7 @@ export function readArtifact(name: ContractName): Artifact {
 type Wallet = WalletClient<Transport, Chain | undefined, Account>;
 
 /**
- * Deploys and wires every contract with `wallet` as admin, governor, arbiter and minter.
+ * Deploys and wires every contract with `wallet` as admin, governor, minter and the dispute game's emergency role.
  * Waits for each transaction, so it works on automining and interval-mining nodes alike.
  */
 export async function deployProtocol(
@@ -208,12 +245,15 @@ export async function deployProtocol(
     params.slashAmount,
   ]);
   await deploy("PaymentChannels", [token, rewards, admin, params.closeTimeout]);
+  const game = await deploy("DisputeGame", [token, market, rewards, admin, params.disputes]);
 
   // Wiring: the job market consumes access uses, slashes and tracks trainers, mints models, registers rewards.
   await send("AccessRegistry", "grantRole", [await role("AccessRegistry", "CONSUMER_ROLE"), market]);
   await send("TrainerRegistry", "grantRole", [await role("TrainerRegistry", "JOB_MARKET_ROLE"), market]);
   await send("ModelRegistry", "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), market]);
   await send("RewardDistributor", "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), market]);
+  // Disputes are opened and closed by the dispute game only (wired once; no arbiter role).
+  await send("JobMarket", "setDisputeGame", [game]);
   // Every model transfer first pays the previous owner the owner share accrued to it.
   await send("ModelRegistry", "setTransferHook", [rewards]);
   await send("ModelRegistry", "registerBaseModel", [params.baseModel.name, params.baseModel.cid]);

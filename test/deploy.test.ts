@@ -79,7 +79,7 @@ describe("scripts/deploy.ts against hardhat node", () => {
       contracts: Record<string, { address: Address; deployBlock: number }>;
     };
     assert.equal(deployment.chainId, 31337);
-    assert.equal(Object.keys(deployment.contracts).length, 8);
+    assert.equal(Object.keys(deployment.contracts).length, 9);
     for (const { address, deployBlock } of Object.values(deployment.contracts)) {
       assert.notEqual(await client.getCode({ address }), undefined);
       assert.ok(deployBlock >= deployment.deployBlock);
@@ -124,6 +124,12 @@ describe("scripts/deploy.ts against hardhat node", () => {
       functionName: "transferHook",
     });
     assert.equal(hook, deployment.contracts.RewardDistributor.address);
+    const game = await client.readContract({
+      address: deployment.contracts.JobMarket.address,
+      abi: [{ type: "function", name: "disputeGame", stateMutability: "view", inputs: [], outputs: [{ type: "address" }] }],
+      functionName: "disputeGame",
+    });
+    assert.equal(game, deployment.contracts.DisputeGame.address, "the dispute game is wired into the market");
 
     const blockBefore = await client.getBlockNumber();
     const second = await run(["scripts/deploy.ts"], env);

@@ -115,9 +115,9 @@ describe("protocol lifecycle", () => {
     const channelId = (await channels.read.channelIdOf([payer.account.address, provider.account.address, modelId])) as Hash;
     const signature = await session.signTypedData({
       domain: { name: "Tributary PaymentChannels", version: "1", chainId: d.chainId, verifyingContract: channels.address },
-      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }] },
+      types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }, { name: "epoch", type: "uint32" }] },
       primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: E(20) },
+      message: { channelId, cumulativeAmount: E(20), epoch: 0 },
     });
     await mined(channels.write.redeemVoucher([channelId, E(20), signature], as(provider)));
     const modelRewards = (await rewards.read.getModelRewards([modelId])) as { revenue: bigint };

@@ -15,7 +15,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
     using SafeERC20 for IERC20;
 
     /// @notice EIP-712 type hash of a voucher.
-    bytes32 public constant VOUCHER_TYPEHASH = keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount)");
+    bytes32 public constant VOUCHER_TYPEHASH =
+        keccak256("Voucher(bytes32 channelId,uint256 cumulativeAmount,uint32 epoch)");
 
     IERC20 private immutable _token;
     IRewardDistributor private immutable _rewards;
@@ -122,7 +123,7 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
         address provider = c.provider;
         if (provider == address(0)) revert ChannelNotFound(channelId);
         if (provider != msg.sender) revert NotProvider(channelId, msg.sender);
-        address signer = ECDSA.recover(voucherDigest(channelId, cumulativeAmount), signature);
+        address signer = ECDSA.recover(voucherDigest(channelId, cumulativeAmount, c.epoch), signature);
         if (
             signer != c.payer && (signer != c.sessionKey || block.timestamp > c.sessionKeyExpiresAt)
                 && (signer != c.previousKey || block.timestamp > c.previousKeyValidUntil)
@@ -157,6 +158,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
         if (amount == 0) revert NothingToWithdraw(channelId);
         c.deposit = redeemed;
         c.withdrawableAt = 0;
+        // Review finding 5: vouchers signed before the withdrawal must not draw on a later top-up.
+        ++c.epoch;
         emit ChannelWithdrawn(channelId, msg.sender, amount);
         _token.safeTransfer(msg.sender, amount);
     }
@@ -180,8 +183,8 @@ contract PaymentChannels is IPaymentChannels, EIP712, AccessControl {
     }
 
     /// @inheritdoc IPaymentChannels
-    function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) public view returns (bytes32) {
-        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, channelId, cumulativeAmount)));
+    function voucherDigest(bytes32 channelId, uint256 cumulativeAmount, uint32 epoch) public view returns (bytes32) {
+        return _hashTypedDataV4(keccak256(abi.encode(VOUCHER_TYPEHASH, channelId, cumulativeAmount, epoch)));
     }
 
     /// @inheritdoc IPaymentChannels

@@ -6,14 +6,15 @@ pragma solidity ^0.8.27;
 /// Open -claim-> Claimed -submit-> Submitted -accept|finalize-> Finalized;
 /// Open -cancel-> Cancelled; Claimed -reclaim after dueAt (trainer slashed)-> Open;
 /// Claimed -release by the trainer (fee), or no-fault release (a contribution withdrawn)-> Open;
-/// Submitted -dispute within the challenge window-> Disputed -resolve-> Finalized | Refunded (trainer slashed).
+/// Submitted -challenge in the DisputeGame within the window-> Disputed -every challenge lost by the challenger->
+/// Submitted (then finalize) | -any challenge lost by the trainer-> Refunded (trainer slashed).
 /// Finalizing pays the trainer `budget - dataFee` (pull: `withdraw`), splits `dataFee` over the job's
 /// Datanets' reward pools and mints the model version (ERC-721) to the poster.
 /// Collateral: a claim locks `max(slashAmount, budget * collateralBps / 10_000)` of the trainer's stake for that
 /// job alone (fixed at claim; admin changes apply to later claims). Finalizing unlocks it; a missed deadline
 /// slashes all of it to the job's Datanet pools (never to the poster, who chose the deadline); a release slashes
-/// `releaseFeeBps` of it to the pools; a lost dispute slashes all of it, `CHALLENGER_SHARE_BPS` to the
-/// challenger and the rest to the pools.
+/// `releaseFeeBps` of it to the pools; a lost dispute slashes all of it, to the dispute game (verifier fees,
+/// the challenger's reward; see {IDisputeGame}) and the pools.
 interface IJobMarket {
     /// @notice Job status; see the contract notice for transitions.
     enum JobStatus {
@@ -119,13 +120,16 @@ interface IJobMarket {
     );
     /// @notice The poster accepted the result before the challenge window ended.
     event ResultAccepted(uint256 indexed jobId, address indexed poster);
-    /// @notice The poster disputed the result, giving reasons at `reasonCID`.
-    event JobDisputed(uint256 indexed jobId, address indexed poster, string reasonCID);
-    /// @notice The arbiter resolved a dispute; when the trainer lost, its collateral `slashed` went
-    /// `CHALLENGER_SHARE_BPS` to the poster and the rest to the job's Datanet pools.
+    /// @notice `challenger` opened a challenge in the dispute game, giving reasons at `reasonCID`.
+    event JobDisputed(uint256 indexed jobId, address indexed challenger, string reasonCID);
+    /// @notice The dispute game (`resolver`) closed a challenge. When the trainer lost, its whole collateral
+    /// `slashed` went to the game (verifier fees, the challenger's reward) and the job's Datanet pools, and the
+    /// budget was refunded to the poster.
     event DisputeResolved(
-        uint256 indexed jobId, address indexed arbiter, bool trainerWins, uint256 slashed, string reasonCID
+        uint256 indexed jobId, address indexed resolver, bool trainerWins, uint256 slashed, string reasonCID
     );
+    /// @notice The dispute game was wired (once).
+    event DisputeGameSet(address game);
     /// @notice The job finalized: `trainerPayment` credited to `trainer`, model version `modelId` minted.
     event JobFinalized(
         uint256 indexed jobId, address indexed trainer, uint256 indexed modelId, uint256 trainerPayment, uint256 dataFee
@@ -201,6 +205,10 @@ interface IJobMarket {
     error NoFaultCauseUnproven(uint256 jobId, uint256 datanetId, uint256 contributionId);
     /// @notice `account` has nothing to withdraw.
     error NothingToWithdraw(address account);
+    /// @notice Only the dispute game may open and close disputes.
+    error NotDisputeGame(address account);
+    /// @notice The dispute game is set once, to a non-zero address (`current` is what is set).
+    error DisputeGameFixed(address current);
     /// @notice A basis-point value above 10,000.
     error InvalidBps(uint256 bps);
     /// @notice A challenge window of zero.
@@ -228,15 +236,18 @@ interface IJobMarket {
     /// @return modelId The minted model version.
     function finalizeJob(uint256 jobId) external returns (uint256 modelId);
 
-    /// @notice The poster disputes the submitted result within the challenge window.
-    function disputeResult(uint256 jobId, string calldata reasonCID) external;
+    /// @notice Wires the dispute game, once. `DEFAULT_ADMIN_ROLE`.
+    function setDisputeGame(address game) external;
 
-    /// @notice Resolves a dispute. `ARBITER_ROLE` only. If the trainer wins the job finalizes; otherwise the
-    /// trainer's collateral is slashed (half to the poster, half to the Datanet pools) and the budget refunded.
-    /// @return modelId The minted model version (0 when the poster wins).
-    function resolveDispute(uint256 jobId, bool trainerWins, string calldata reasonCID)
-        external
-        returns (uint256 modelId);
+    /// @notice The dispute game opens a challenge by `challenger` on a submitted (or already disputed) job within
+    /// its challenge window: the job becomes Disputed and cannot finalize until every challenge is closed.
+    function openDispute(uint256 jobId, address challenger, string calldata reasonCID) external;
+
+    /// @notice The dispute game closes a challenge. The trainer winning closes only that challenge (the job
+    /// returns to Submitted when none is left open). The trainer losing refunds the budget to the poster and
+    /// slashes the whole collateral: `gameShare` of it goes to the game, the rest to the job's Datanet pools.
+    /// @return slashed The collateral slashed (0 when the trainer wins).
+    function closeDispute(uint256 jobId, bool trainerWins, uint256 gameShare) external returns (uint256 slashed);
 
     /// @notice The poster cancels an open (unclaimed) job; the budget is credited back and the access use
     /// posting consumed on each Datanet is restored (as paid or granted, as it was).
@@ -300,7 +311,10 @@ interface IJobMarket {
     /// @notice Number of jobs posted.
     function jobCount() external view returns (uint256);
 
-    /// @notice Seconds after submission during which the poster may dispute.
+    /// @notice The dispute game allowed to open and close disputes (zero until wired).
+    function disputeGame() external view returns (address);
+
+    /// @notice Seconds after submission during which the result may be challenged.
     function challengeWindow() external view returns (uint40);
 
     /// @notice Data fee share of new budgets in basis points.

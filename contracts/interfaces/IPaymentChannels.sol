@@ -32,6 +32,7 @@ interface IPaymentChannels {
         uint128 redeemed;
         address previousKey;
         uint40 previousKeyValidUntil;
+        uint32 epoch;
     }
 
     /// @notice A channel was opened with `amount` deposited.
@@ -136,7 +137,8 @@ interface IPaymentChannels {
     /// @notice Starts the close timeout after which the payer may withdraw the unspent deposit. Payer only.
     function requestWithdrawal(bytes32 channelId) external;
 
-    /// @notice Withdraws the unspent deposit after the timeout. Payer only.
+    /// @notice Withdraws the unspent deposit after the timeout and starts the channel's next voucher epoch (vouchers
+    /// signed before no longer redeem). Payer only.
     /// @return amount The amount sent.
     function withdraw(bytes32 channelId) external returns (uint256 amount);
 
@@ -149,8 +151,10 @@ interface IPaymentChannels {
     /// @notice The id of the channel (payer, provider, modelId).
     function channelIdOf(address payer, address provider, uint256 modelId) external pure returns (bytes32);
 
-    /// @notice The EIP-712 digest a voucher signer signs.
-    function voucherDigest(bytes32 channelId, uint256 cumulativeAmount) external view returns (bytes32);
+    /// @notice The EIP-712 digest a voucher signer signs: `Voucher(bytes32 channelId,uint256 cumulativeAmount,uint32
+    /// epoch)`. `epoch` is the channel's (`getChannel(channelId).epoch`); `withdraw` bumps it, so a voucher signed
+    /// before a withdrawal moves nothing from a later top-up (review finding 5).
+    function voucherDigest(bytes32 channelId, uint256 cumulativeAmount, uint32 epoch) external view returns (bytes32);
 
     /// @notice Seconds between a withdrawal request (or key revocation) and its effect.
     function closeTimeout() external view returns (uint40);

@@ -22,8 +22,6 @@ uint256 constant BPS = 10_000;
 contract JobMarket is IJobMarket, AccessControl {
     using SafeERC20 for IERC20;
 
-    /// @notice Role that resolves disputes.
-    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     /// @notice Most Datanets one job may train on.
     uint256 public constant MAX_DATANETS = 8;
     /// @notice Shortest training duration a job may give.
@@ -31,14 +29,10 @@ contract JobMarket is IJobMarket, AccessControl {
     /// @notice Longest training duration a job may give.
     uint32 public constant MAX_DURATION = 90 days;
 
-    /// @notice Share of a lost dispute's slashed collateral paid to the challenger (the wronged party); the rest
-    /// goes to the job's Datanet pools.
-    uint256 public constant CHALLENGER_SHARE_BPS = 5_000;
-
     /// @dev Slots: (poster, status, baseModelId, duration, paidMask, grantedMask), (trainer, dueAt,
-    /// challengeEndsAt), (budget, dataFee), collateral (written on claim), parentModelId (written only when set),
-    /// modelId (written on finalize), data refs (`id << 32 | version`). The masks say which Datanets' access uses
-    /// were paid or granted, so `cancelJob` restores them as they were.
+    /// challengeEndsAt, openDisputes), (budget, dataFee), collateral (written on claim), parentModelId
+    /// (written only when set), modelId (written on finalize), data refs (`id << 32 | version`). The masks say
+    /// which Datanets' access uses were paid or granted, so `cancelJob` restores them as they were.
     struct JobData {
         address poster;
         JobStatus status;
@@ -49,6 +43,7 @@ contract JobMarket is IJobMarket, AccessControl {
         address trainer;
         uint40 dueAt;
         uint40 challengeEndsAt;
+        uint16 openDisputes;
         uint128 budget;
         uint128 dataFee;
         uint128 collateral;
@@ -73,6 +68,7 @@ contract JobMarket is IJobMarket, AccessControl {
     mapping(uint256 jobId => JobData job) private _jobs;
     mapping(uint256 jobId => Result jobResult) private _results;
     mapping(address account => uint256 credit) private _withdrawable;
+    address private _game;
 
     /// @notice The protocol contracts the market works with.
     struct Deps {
@@ -85,7 +81,7 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @param deps The protocol contracts.
-    /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `ARBITER_ROLE`.
+    /// @param admin Receives `DEFAULT_ADMIN_ROLE` (parameters, and wiring the dispute game once).
     /// @param challengeWindow_ Seconds a result can be disputed.
     /// @param dataFeeBps_ Share of each budget paid to the Datanets' pools.
     /// @param slashAmount_ Collateral floor: a claim locks `max(slashAmount, budget * collateralBps / 10_000)`.
@@ -97,7 +93,6 @@ contract JobMarket is IJobMarket, AccessControl {
         _models = deps.models;
         _rewards = deps.rewards;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(ARBITER_ROLE, admin);
         _setChallengeWindow(challengeWindow_);
         _setDataFeeBps(dataFeeBps_);
         _slashAmount = slashAmount_;
@@ -198,35 +193,46 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
-    function disputeResult(uint256 jobId, string calldata reasonCID) external {
-        JobData storage job = _jobWithStatus(jobId, JobStatus.Submitted);
-        if (job.poster != msg.sender) revert NotPoster(jobId, msg.sender);
-        if (block.timestamp >= job.challengeEndsAt) revert ChallengeWindowClosed(jobId, job.challengeEndsAt);
-        if (bytes(reasonCID).length == 0) revert EmptyCID();
-        job.status = JobStatus.Disputed;
-        emit JobDisputed(jobId, msg.sender, reasonCID);
+    function setDisputeGame(address game) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_game != address(0) || game == address(0)) revert DisputeGameFixed(_game);
+        _game = game;
+        emit DisputeGameSet(game);
     }
 
     /// @inheritdoc IJobMarket
-    function resolveDispute(uint256 jobId, bool trainerWins, string calldata reasonCID)
-        external
-        onlyRole(ARBITER_ROLE)
-        returns (uint256 modelId)
-    {
-        JobData storage job = _jobWithStatus(jobId, JobStatus.Disputed);
+    function openDispute(uint256 jobId, address challenger, string calldata reasonCID) external {
+        JobData storage job = _fromGame(jobId);
+        JobStatus status = job.status;
+        if (status != JobStatus.Submitted && status != JobStatus.Disputed) {
+            revert InvalidJobStatus(jobId, status, JobStatus.Submitted);
+        }
+        if (block.timestamp >= job.challengeEndsAt) revert ChallengeWindowClosed(jobId, job.challengeEndsAt);
+        job.status = JobStatus.Disputed;
+        ++job.openDisputes;
+        emit JobDisputed(jobId, challenger, reasonCID);
+    }
+
+    /// @inheritdoc IJobMarket
+    function closeDispute(uint256 jobId, bool trainerWins, uint256 gameShare) external returns (uint256 slashed) {
+        JobData storage job = _fromGame(jobId);
+        if (job.status != JobStatus.Disputed) revert InvalidJobStatus(jobId, job.status, JobStatus.Disputed);
         if (trainerWins) {
-            emit DisputeResolved(jobId, msg.sender, true, 0, reasonCID);
-            return _finalize(jobId, job);
+            // The result stands; the job finalizes once no other challenge is open (and the window is over).
+            if (--job.openDisputes == 0) job.status = JobStatus.Submitted;
+            emit DisputeResolved(jobId, msg.sender, true, 0, "");
+            return 0;
         }
         address poster = job.poster;
         uint256 refund = job.budget;
         job.status = JobStatus.Refunded;
-        uint256 slashed = _trainers.endJob(job.trainer, job.collateral, job.collateral);
-        uint256 reward = slashed * CHALLENGER_SHARE_BPS / BPS;
-        _withdrawable[poster] += refund + reward;
-        emit DisputeResolved(jobId, msg.sender, false, slashed, reasonCID);
+        job.openDisputes = 0;
+        slashed = _trainers.endJob(job.trainer, job.collateral, job.collateral);
+        if (gameShare > slashed) gameShare = slashed;
+        _withdrawable[poster] += refund;
+        emit DisputeResolved(jobId, msg.sender, false, slashed, "");
         emit JobRefunded(jobId, poster, refund);
-        _fundPools(jobId, job.dataRefs, slashed - reward, false);
+        _fundPools(jobId, job.dataRefs, slashed - gameShare, false);
+        if (gameShare != 0) _token.safeTransfer(msg.sender, gameShare);
     }
 
     /// @inheritdoc IJobMarket
@@ -394,6 +400,11 @@ contract JobMarket is IJobMarket, AccessControl {
     }
 
     /// @inheritdoc IJobMarket
+    function disputeGame() external view returns (address) {
+        return _game;
+    }
+
+    /// @inheritdoc IJobMarket
     function challengeWindow() external view returns (uint40) {
         return _challengeWindow;
     }
@@ -527,6 +538,11 @@ contract JobMarket is IJobMarket, AccessControl {
             if (isDataFee) emit DataFeePaid(jobId, datanetId, part);
             _rewards.fundDatanetPool(datanetId, part);
         }
+    }
+
+    function _fromGame(uint256 jobId) private view returns (JobData storage job) {
+        if (msg.sender != _game || msg.sender == address(0)) revert NotDisputeGame(msg.sender);
+        job = _existing(jobId);
     }
 
     function _existing(uint256 jobId) private view returns (JobData storage job) {

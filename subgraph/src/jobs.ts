@@ -16,6 +16,7 @@ import {
   JobReleasedNoFault as JobReleasedNoFaultEvent,
   ReleaseFeeBpsUpdated as ReleaseFeeBpsUpdatedEvent,
   CollateralBpsUpdated as CollateralBpsUpdatedEvent,
+  DisputeGameSet as DisputeGameSetEvent,
   ResultAccepted as ResultAcceptedEvent,
   ResultSubmitted as ResultSubmittedEvent,
   SlashAmountUpdated as SlashAmountUpdatedEvent,
@@ -41,6 +42,7 @@ import {
   ModelVersion,
   ReleaseFeeBpsUpdated,
   CollateralBpsUpdated,
+  DisputeGameSet,
   ResultAccepted,
   ResultSubmitted,
   SlashAmountUpdated,
@@ -150,14 +152,14 @@ export function handleResultAccepted(event: ResultAcceptedEvent): void {
 }
 
 export function handleJobDisputed(event: JobDisputedEvent): void {
-  const poster = account(event.params.poster, event);
+  const challenger = account(event.params.challenger, event);
   const j = loadJob(event.params.jobId, event);
   j.status = "Disputed";
   j.disputeReasonCID = event.params.reasonCID;
   j.save();
   const e = new JobDisputed(eventId(event));
   e.job = j.id;
-  e.poster = poster.id;
+  e.challenger = challenger.id;
   e.reasonCID = event.params.reasonCID;
   stamp(e, event);
   e.save();
@@ -169,7 +171,7 @@ export function handleDisputeResolved(event: DisputeResolvedEvent): void {
   j.save();
   const e = new DisputeResolved(eventId(event));
   e.job = j.id;
-  e.arbiter = event.params.arbiter;
+  e.resolver = event.params.resolver;
   e.trainerWins = event.params.trainerWins;
   e.slashed = event.params.slashed;
   e.reasonCID = event.params.reasonCID;
@@ -334,6 +336,16 @@ export function handleCollateralBpsUpdated(event: CollateralBpsUpdatedEvent): vo
   s.save();
   const e = new CollateralBpsUpdated(eventId(event));
   e.collateralBps = event.params.collateralBps;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleDisputeGameSet(event: DisputeGameSetEvent): void {
+  const s = stats(event);
+  s.disputeGame = event.params.game;
+  s.save();
+  const e = new DisputeGameSet(eventId(event));
+  e.game = event.params.game;
   stamp(e, event);
   e.save();
 }

@@ -167,10 +167,11 @@ describe("real contracts through the subgraph", () => {
         Voucher: [
           { name: "channelId", type: "bytes32" },
           { name: "cumulativeAmount", type: "uint256" },
+          { name: "epoch", type: "uint32" },
         ],
       },
       primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: E(20) },
+      message: { channelId, cumulativeAmount: E(20), epoch: 0 },
     });
     await send("PaymentChannels", "redeemVoucher", [channelId, E(20), signature], provider);
     await send("JobMarket", "withdraw", [], trainer);

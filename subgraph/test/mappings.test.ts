@@ -471,7 +471,7 @@ describe("JobMarket and ModelRegistry handlers", () => {
       reportCID: "bafy-report",
       challengeEndsAt: "1700100000",
     });
-    chain.emit("JobMarket", "JobDisputed", { jobId: 1n, poster: BUILDER, reasonCID: "bafy-reason" });
+    chain.emit("JobMarket", "JobDisputed", { jobId: 1n, challenger: BUILDER, reasonCID: "bafy-reason" });
     chain.mine();
     assert.deepEqual(await one(`job(id: "1") { status disputeReasonCID }`), {
       status: "Disputed",
@@ -479,7 +479,7 @@ describe("JobMarket and ModelRegistry handlers", () => {
     });
     chain.emit("JobMarket", "DisputeResolved", {
       jobId: 1n,
-      arbiter: ARBITER,
+      resolver: ARBITER,
       trainerWins: true,
       slashed: 0n,
       reasonCID: "bafy-ruling",
@@ -558,10 +558,10 @@ describe("JobMarket and ModelRegistry handlers", () => {
       totalBudgetPosted: String(100n * E18),
     });
     const ev = await chain.query(
-      `{ jobPosteds { datanetIds versions } jobClaimeds { dueAt } resultSubmitteds { adapterCID } jobDisputeds { reasonCID } disputeResolveds { arbiter trainerWins } resultAccepteds { poster { id } } jobFinalizeds { modelId } dataFeePaids { amount datanet { id } } modelVersionMinteds { datanetIds model { id } } inferencePriceSets { price } jobMarketWithdrawals { amount account { id } } modelRegistereds { modelId ownerBps } }`,
+      `{ jobPosteds { datanetIds versions } jobClaimeds { dueAt } resultSubmitteds { adapterCID } jobDisputeds { reasonCID } disputeResolveds { resolver trainerWins } resultAccepteds { poster { id } } jobFinalizeds { modelId } dataFeePaids { amount datanet { id } } modelVersionMinteds { datanetIds model { id } } inferencePriceSets { price } jobMarketWithdrawals { amount account { id } } modelRegistereds { modelId ownerBps } }`,
     );
     assert.deepEqual(ev.jobPosteds, [{ datanetIds: ["1"], versions: [2] }]);
-    assert.deepEqual(ev.disputeResolveds, [{ arbiter: ARBITER, trainerWins: true }]);
+    assert.deepEqual(ev.disputeResolveds, [{ resolver: ARBITER, trainerWins: true }]);
     assert.deepEqual(ev.resultAccepteds, [{ poster: { id: BUILDER } }]);
     assert.deepEqual(ev.jobFinalizeds, [{ modelId: "1" }]);
     assert.deepEqual(ev.dataFeePaids, [{ amount: String(10n * E18), datanet: { id: "1" } }]);
@@ -613,10 +613,10 @@ describe("JobMarket and ModelRegistry handlers", () => {
     chain.emit("JobMarket", "JobReclaimed", { jobId: 3n, trainer: TRAINER, slashed: 10n * E18 });
     chain.emit("TrainerRegistry", "Slashed", { trainer: TRAINER, slasher: MARKET, amount: 10n * E18 });
     submit(4n);
-    chain.emit("JobMarket", "JobDisputed", { jobId: 4n, poster: BUILDER, reasonCID: "bafy-bad" });
+    chain.emit("JobMarket", "JobDisputed", { jobId: 4n, challenger: BUILDER, reasonCID: "bafy-bad" });
     chain.emit("JobMarket", "DisputeResolved", {
       jobId: 4n,
-      arbiter: ARBITER,
+      resolver: ARBITER,
       trainerWins: false,
       slashed: 10n * E18,
       reasonCID: "bafy-ruling-2",
@@ -664,6 +664,7 @@ describe("JobMarket and ModelRegistry handlers", () => {
     chain.emit("JobMarket", "JobReleased", { jobId: 5n, trainer: TRAINER, fee: 3n * E18 });
     chain.emit("JobMarket", "ReleaseFeeBpsUpdated", { releaseFeeBps: 3_000 });
     chain.emit("JobMarket", "CollateralBpsUpdated", { collateralBps: 5_000 });
+    chain.emit("JobMarket", "DisputeGameSet", { game: ARBITER });
     chain.mine();
     const job = await one(`job(id: "5") { status trainer { id } dueAt collateral slashed }`);
     assert.deepEqual(job, {
@@ -674,12 +675,14 @@ describe("JobMarket and ModelRegistry handlers", () => {
       slashed: String(3n * E18),
     });
     const ev = await chain.query(
-      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } protocolStats(id: "protocol") { releaseFeeBps collateralBps } }`,
+      `{ jobReleaseds { fee trainer { id } } collateralBpsUpdateds { collateralBps } disputeGameSets { game } protocolStats(id: "protocol") { releaseFeeBps collateralBps disputeGame } }`,
     );
     assert.deepEqual(ev.jobReleaseds, [{ fee: String(3n * E18), trainer: { id: TRAINER } }]);
     assert.equal(ev.protocolStats.releaseFeeBps, 3_000);
     assert.equal(ev.protocolStats.collateralBps, 5_000);
     assert.deepEqual(ev.collateralBpsUpdateds, [{ collateralBps: 5_000 }]);
+    assert.deepEqual(ev.disputeGameSets, [{ game: ARBITER }]);
+    assert.equal(ev.protocolStats.disputeGame, ARBITER);
   });
 
   it("reopens a job released without a fee for a withdrawn contribution", async () => {
@@ -890,7 +893,7 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 67);
+    assert.equal(names.size, 68);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );

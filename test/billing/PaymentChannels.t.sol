@@ -29,7 +29,7 @@ contract PaymentChannelsTest is Protocol {
     }
 
     function _sign(uint256 key, bytes32 id, uint256 cumulative) internal view returns (bytes memory) {
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, channels.voucherDigest(id, cumulative));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(key, channels.voucherDigest(id, cumulative, channels.getChannel(id).epoch));
         return abi.encodePacked(r, s, v);
     }
 
@@ -131,7 +131,7 @@ contract PaymentChannelsTest is Protocol {
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, vm.addr(0xBAD)));
         channels.redeemVoucher(channel, 1e18, forged);
         // A voucher for 1e18 does not authorise 2e18.
-        address wrongSigner = ECDSA.recover(channels.voucherDigest(channel, 2e18), sig);
+        address wrongSigner = ECDSA.recover(channels.voucherDigest(channel, 2e18, 0), sig);
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, wrongSigner));
         channels.redeemVoucher(channel, 2e18, sig);
@@ -285,6 +285,28 @@ contract PaymentChannelsTest is Protocol {
         vm.prank(provider);
         vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.NothingToRedeem.selector, channel, 100e18, 40e18, 40e18));
         channels.redeemVoucher(channel, 100e18, sig);
+    }
+
+    /// Review finding 5 (second half): a voucher signed before a withdrawal is void against a later top-up; one
+    /// signed in the new epoch continues the cumulative count.
+    function test_withdraw_voidsEarlierVouchersAgainstALaterTopUp() public {
+        assertEq(channels.getChannel(channel).epoch, 0, "first epoch");
+        bytes memory early = _sign(payerKey, channel, 100e18); // signed while 100 was deposited
+        _redeem(payerKey, 30e18);
+        vm.prank(payer);
+        channels.requestWithdrawal(channel);
+        vm.warp(1_000_000 + CLOSE_TIMEOUT);
+        vm.prank(payer);
+        assertEq(channels.withdraw(channel), 70e18, "unspent back");
+        assertEq(channels.getChannel(channel).epoch, 1, "next epoch");
+        vm.prank(payer);
+        channels.topUp(channel, 50e18);
+        address recovered = ECDSA.recover(channels.voucherDigest(channel, 100e18, 1), early);
+        vm.prank(provider);
+        vm.expectRevert(abi.encodeWithSelector(IPaymentChannels.InvalidSigner.selector, channel, recovered));
+        channels.redeemVoucher(channel, 100e18, early);
+        assertEq(_redeem(payerKey, 40e18), 10e18, "a new-epoch voucher moves what it adds");
+        assertEq(channels.getChannel(channel).redeemed, 40e18, "cumulative count continues");
     }
 
     function test_setCloseTimeout_admin() public {

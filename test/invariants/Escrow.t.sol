@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
+import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
 import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
@@ -19,9 +20,8 @@ contract EscrowInvariants is Protocol {
     function setUp() public {
         vm.warp(1_000_000);
         deployProtocol();
-        handler = new Handler(token, datanets, access, trainers, market, rewards, channels, baseModel);
+        handler = new Handler(token, datanets, access, trainers, market, rewards, channels, game, baseModel);
         token.grantRole(token.MINTER_ROLE(), address(handler));
-        market.grantRole(market.ARBITER_ROLE(), address(handler));
         handler.init();
         targetContract(address(handler));
     }
@@ -36,8 +36,11 @@ contract EscrowInvariants is Protocol {
         handler.settleJob(0, 0); // accept -> model 1
         handler.claimJob(1, 1);
         handler.submitResult(1, true);
-        handler.settleJob(1, 2); // dispute
-        handler.settleJob(1, 0); // trainer wins -> model 2
+        handler.settleJob(1, 2); // a false challenge (job 2's trainer is honest)
+        for (uint256 i = 0; i < 8; ++i) handler.disputeMove(0, 1); // 3 reveals + 3 choices, segment, draw
+        handler.disputeMove(0, 1); // the committee votes (verifier 0 lazy if drawn): the trainer wins
+        assertTrue(game.getDispute(1).trainerWon, "false challenger lost");
+        handler.settleJob(1, 1); // finalize after the window -> model 2
         assertEq(handler.modelCount(), 2, "two models");
         handler.depositRevenue(0, 1e18);
         handler.claimReward(0, true);
@@ -60,7 +63,17 @@ contract EscrowInvariants is Protocol {
         handler.postJob(0, 1e18, false);
         handler.claimJob(3, 1);
         handler.settleJob(3, 0); // reclaim after the deadline
-        assertEq(handler.jobCount(), 4, "jobs");
+        handler.postJob(0, 2e18, false); // job 5
+        handler.postJob(0, 2e18, false); // job 6: its trainer cheats
+        handler.claimJob(5, 0);
+        handler.submitResult(5, false);
+        handler.settleJob(5, 2); // an honest challenge
+        for (uint256 i = 0; i < 9; ++i) handler.disputeMove(1, 1);
+        assertTrue(!game.getDispute(2).trainerWon, "cheat caught");
+        assertEq(uint256(game.getDispute(2).phase), uint256(IDisputeGame.Phase.Settled), "settled");
+        assertEq(uint256(market.getJob(6).status), uint256(IJobMarket.JobStatus.Refunded), "refunded");
+        handler.withdrawGameCredit(1);
+        assertEq(handler.jobCount(), 6, "jobs");
         assertEq(handler.channelCount(), 1, "channel");
         assertEq(handler.distributionCount(), 1, "distribution");
         assertTrue(rewards.claimedBy(2, handler.contributorB()) == 0, "model 2 untouched");
@@ -72,6 +85,29 @@ contract EscrowInvariants is Protocol {
         invariant_rewardDistributorHoldsWhatItOwes();
         invariant_noOverClaim();
         invariant_channelsHoldDepositsAndRespectVouchers();
+        invariant_disputeGameHoldsWhatItOwes();
+    }
+
+    /// The dispute game holds the verifiers' stakes, the bonds and pots of unsettled disputes, and every
+    /// unwithdrawn credit; the job of an unsettled dispute stays Disputed or is refunded (moot).
+    function invariant_disputeGameHoldsWhatItOwes() public view {
+        uint256 owed;
+        for (uint256 i = 0; i < 4; ++i) {
+            address v = handler.verifierAccounts(i);
+            owed += game.getVerifier(v).stake + game.withdrawable(v);
+        }
+        address[] memory all = handler.accounts();
+        for (uint256 i = 0; i < all.length; ++i) {
+            owed += game.withdrawable(all[i]);
+        }
+        for (uint256 i = 0; i < handler.disputeCount(); ++i) {
+            IDisputeGame.Dispute memory d = game.getDispute(handler.disputeIds(i));
+            if (d.phase == IDisputeGame.Phase.Settled) continue;
+            owed += uint256(d.bond) + d.pot;
+            IJobMarket.JobStatus s = market.getJob(d.jobId).status;
+            assertTrue(s == IJobMarket.JobStatus.Disputed || s == IJobMarket.JobStatus.Refunded, "open dispute's job");
+        }
+        assertEq(token.balanceOf(address(game)), owed, "dispute game balance");
     }
 
     /// JobMarket holds the budgets of jobs in escrow plus every unwithdrawn credit.

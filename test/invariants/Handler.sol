@@ -8,6 +8,8 @@ import {TrainerRegistry} from "../../contracts/trainers/TrainerRegistry.sol";
 import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
 import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
+import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
+import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {Merkle} from "../utils/Merkle.sol";
@@ -26,7 +28,15 @@ contract Handler {
     JobMarket public market;
     RewardDistributor public rewards;
     PaymentChannels public channels;
+    DisputeGame public game;
     uint32 public baseModel;
+    /// @dev Checkpoints each handler trainer commits; a job whose id is a multiple of 3 is trained by a cheat
+    /// (states from checkpoint 3 on are made up). Verifier 0 is lazy (copies the trainer's hash, guesses the
+    /// witness); challengers of an honest trainer are false challengers.
+    uint32 public constant CHECKPOINTS = 8;
+    address[4] public verifierAccounts = [address(0x5001), address(0x5002), address(0x5003), address(0x5004)];
+    uint256[] public disputeIds;
+    uint256 public blockNumber = 1_000;
 
     uint256 public constant PAYER_KEY = 0xBA1E;
     address public payer;
@@ -55,8 +65,10 @@ contract Handler {
         JobMarket market_,
         RewardDistributor rewards_,
         PaymentChannels channels_,
+        DisputeGame game_,
         uint32 baseModel_
     ) {
+        game = game_;
         token = token_;
         datanets = datanets_;
         access = access_;
@@ -101,8 +113,17 @@ contract Handler {
             token.approve(address(trainers), type(uint256).max);
             token.approve(address(rewards), type(uint256).max);
             token.approve(address(channels), type(uint256).max);
+            token.approve(address(game), type(uint256).max);
             vm.stopPrank();
         }
+        for (uint256 i = 0; i < 4; ++i) {
+            token.mint(verifierAccounts[i], 1_000e18);
+            vm.startPrank(verifierAccounts[i]);
+            token.approve(address(game), type(uint256).max);
+            game.stakeVerifier(1_000e18);
+            vm.stopPrank();
+        }
+        vm.roll(blockNumber);
     }
 
     function accounts() external view returns (address[] memory all) {
@@ -215,6 +236,8 @@ contract Handler {
         (uint256 id, IJobMarket.Job memory job) = _job(seed);
         if (job.status != IJobMarket.JobStatus.Claimed || block.timestamp > job.dueAt) return;
         vm.prank(job.trainer);
+        game.commitCheckpoints(id, _node(id, _cheats(id), 3, 0), CHECKPOINTS);
+        vm.prank(job.trainer);
         market.submitResult(
             id,
             IJobMarket.Result({
@@ -239,14 +262,19 @@ contract Handler {
                 _advance(1 days);
                 modelId = market.finalizeJob(id);
             } else if (block.timestamp < job.challengeEndsAt) {
-                vm.prank(job.poster);
-                market.disputeResult(id, "why");
+                vm.prank(users[how % 3]); // the poster or anyone else with a bond
+                disputeIds.push(game.openChallenge(id, "why"));
             } else {
                 // The window closed while other actions moved the clock: finalizing is what is left.
                 modelId = market.finalizeJob(id);
             }
         } else if (job.status == IJobMarket.JobStatus.Disputed) {
-            modelId = market.resolveDispute(id, how % 2 == 0, "ruling");
+            for (uint256 i = disputeIds.length; i > 0; --i) {
+                if (game.getDispute(disputeIds[i - 1]).jobId == id) {
+                    _play(disputeIds[i - 1], how);
+                    break;
+                }
+            }
         } else if (job.status == IJobMarket.JobStatus.Open) {
             vm.prank(job.poster);
             market.cancelJob(id);
@@ -260,6 +288,113 @@ contract Handler {
             }
         }
         if (modelId != 0) modelIds.push(modelId);
+    }
+
+    // ---- disputes ----
+
+    function disputeCount() external view returns (uint256) {
+        return disputeIds.length;
+    }
+
+    function disputeMove(uint256 seed, uint8 how) external {
+        if (disputeIds.length == 0) return;
+        _play(disputeIds[seed % disputeIds.length], how);
+    }
+
+    function withdrawGameCredit(uint256 seed) external {
+        address[8] memory who = [
+            users[0], users[1], users[2], trainerAccounts[0], trainerAccounts[1], verifierAccounts[1],
+            verifierAccounts[2], verifierAccounts[3]
+        ];
+        address a = who[seed % 8];
+        if (game.withdrawable(a) == 0) return;
+        vm.prank(a);
+        game.withdraw();
+    }
+
+    /// @dev One step of a dispute by whoever owes it; `how % 5 == 0` lets the party to move fall silent.
+    function _play(uint256 id, uint8 how) internal {
+        IDisputeGame.Dispute memory d = game.getDispute(id);
+        if (d.phase == IDisputeGame.Phase.Settled) return;
+        if (market.getJob(d.jobId).status != IJobMarket.JobStatus.Disputed) return game.settle(id); // moot
+        bool cheat = _cheats(d.jobId);
+        if (d.phase == IDisputeGame.Phase.TrainerMove || d.phase == IDisputeGame.Phase.ChallengerMove) {
+            if (how % 5 == 0 || block.timestamp > d.deadline) {
+                if (clock <= d.deadline) _advance(d.deadline + 1 - clock);
+                return game.settle(id);
+            }
+        }
+        uint256 level = _log2(d.span);
+        uint256 index = d.span == 0 ? 0 : d.lo / d.span;
+        if (d.phase == IDisputeGame.Phase.TrainerMove && d.span > 1) {
+            vm.prank(d.trainer);
+            game.revealChildren(id, _node(d.jobId, cheat, level - 1, 2 * index), _node(d.jobId, cheat, level - 1, 2 * index + 1));
+        } else if (d.phase == IDisputeGame.Phase.TrainerMove) {
+            uint256 j = d.lo;
+            bytes32[] memory proof = new bytes32[](j == 0 ? 0 : 3);
+            for (uint256 k = 0; j > 0 && k < 3; ++k) proof[k] = _node(d.jobId, cheat, k, ((j - 1) >> k) ^ 1);
+            vm.prank(d.trainer);
+            game.proveSegment(id, j == 0 ? bytes32(0) : _state(d.jobId, cheat, j - 1), proof, _state(d.jobId, cheat, j));
+        } else if (d.phase == IDisputeGame.Phase.ChallengerMove) {
+            // Against a cheat the challenger follows its honest replay; otherwise it is a false challenger.
+            bytes32 left = _node(d.jobId, cheat, level - 1, 2 * index);
+            bool right = cheat ? left == _node(d.jobId, false, level - 1, 2 * index) : how % 2 == 1;
+            vm.prank(d.challenger);
+            game.chooseChild(id, left, _node(d.jobId, cheat, level - 1, 2 * index + 1), right);
+        } else if (d.phase == IDisputeGame.Phase.AwaitingDraw) {
+            if (d.seats > verifierAccounts.length) return; // a redrawn committee needs more verifiers than staked
+            if (blockNumber <= d.drawBlock) blockNumber = d.drawBlock + 1;
+            vm.roll(blockNumber);
+            vm.setBlockhash(d.drawBlock, keccak256(abi.encode(id, d.drawBlock)));
+            game.drawCommittee(id);
+        } else if (d.phase == IDisputeGame.Phase.Voting) {
+            if (block.timestamp < d.revealStartsAt) return _vote(id, d);
+            // Other actions moved the clock past the commit time: nobody voted, the round is settled as silent.
+            if (clock < d.deadline) _advance(d.deadline - clock);
+            game.settle(id);
+        }
+    }
+
+    /// @dev The whole committee votes (the lazy verifier copies the trainer's hash with a guessed witness), then
+    /// the dispute is settled.
+    function _vote(uint256 id, IDisputeGame.Dispute memory d) internal {
+        address[] memory members = game.committeeOf(id);
+        bytes32 truth = _state(d.jobId, false, d.lo);
+        for (uint256 i = 0; i < members.length; ++i) {
+            bool lazy = members[i] == verifierAccounts[0];
+            bytes32 verdict = lazy ? d.claimedState : truth;
+            bytes32 witness = lazy ? keccak256("guess") : keccak256(abi.encode("steps", d.jobId, d.lo));
+            vm.prank(members[i]);
+            game.commitVote(id, keccak256(abi.encode(id, d.round, members[i], verdict, witness, bytes32(i))));
+        }
+        for (uint256 i = 0; i < members.length; ++i) {
+            bool lazy = members[i] == verifierAccounts[0];
+            bytes32 verdict = lazy ? d.claimedState : truth;
+            bytes32 witness = lazy ? keccak256("guess") : keccak256(abi.encode("steps", d.jobId, d.lo));
+            vm.prank(members[i]);
+            game.revealVote(id, verdict, witness, bytes32(i));
+        }
+        game.settle(id);
+    }
+
+    function _cheats(uint256 jobId) internal pure returns (bool) {
+        return jobId % 3 == 0;
+    }
+
+    function _state(uint256 jobId, bool cheat, uint256 i) internal pure returns (bytes32) {
+        return cheat && i >= 3 ? keccak256(abi.encode("made up", jobId, i)) : keccak256(abi.encode("state", jobId, i));
+    }
+
+    /// @dev Node `index` at `level` (0 = leaves) of the checkpoint tree over `CHECKPOINTS` (a power of two) leaves.
+    function _node(uint256 jobId, bool cheat, uint256 level, uint256 index) internal pure returns (bytes32) {
+        if (level == 0) return keccak256(abi.encode(jobId, index, _state(jobId, cheat, index)));
+        return keccak256(
+            abi.encodePacked(_node(jobId, cheat, level - 1, 2 * index), _node(jobId, cheat, level - 1, 2 * index + 1))
+        );
+    }
+
+    function _log2(uint256 x) internal pure returns (uint256 r) {
+        while (x > 1) (x, r) = (x >> 1, r + 1);
     }
 
     function withdrawCredit(uint256 seed) external {
@@ -348,7 +483,7 @@ contract Handler {
         if (channelIds.length == 0) return;
         bytes32 id = channelIds[seed % channelIds.length];
         cumulative = cumulative % 2e22;
-        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, channels.voucherDigest(id, cumulative));
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEY, channels.voucherDigest(id, cumulative, channels.getChannel(id).epoch));
         if (cumulative > maxSigned[id]) maxSigned[id] = cumulative;
         uint256 deposit = channels.getChannel(id).deposit;
         uint256 capped = cumulative < deposit ? cumulative : deposit;

@@ -11,6 +11,8 @@ import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
 import {ModelRegistry} from "../../contracts/models/ModelRegistry.sol";
 import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
+import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
+import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IModelTransferHook} from "../../contracts/interfaces/IModelRegistry.sol";
@@ -28,6 +30,16 @@ abstract contract Protocol is Test {
     uint256 internal constant TRAINER_STAKE = 1_100e18;
     uint40 internal constant CLOSE_TIMEOUT = 1 days;
     uint64 internal constant PAID_DURATION = 30 days;
+    uint128 internal constant CHALLENGE_BOND = 100e18;
+    uint128 internal constant VERIFIER_FEE = 10e18;
+    uint128 internal constant VERIFIER_PENALTY = 20e18;
+    uint128 internal constant MIN_VERIFIER_STAKE = 100e18;
+    uint32 internal constant MOVE_TIME = 1 hours;
+    uint32 internal constant COMMIT_TIME = 1 hours;
+    uint32 internal constant REVEAL_TIME = 1 hours;
+    uint32 internal constant LOOKAHEAD = 4;
+    uint32 internal constant EXIT_DELAY = 14 days;
+    uint32 internal constant EMERGENCY_DELAY = 3 days;
 
     OpenToken internal token;
     DatanetRegistry internal datanets;
@@ -37,6 +49,7 @@ abstract contract Protocol is Test {
     ModelRegistry internal models;
     RewardDistributor internal rewards;
     PaymentChannels internal channels;
+    DisputeGame internal game;
     uint32 internal baseModel;
 
     address internal treasury = address(0x7EA5);
@@ -76,6 +89,25 @@ abstract contract Protocol is Test {
             SLASH
         );
         channels = new PaymentChannels(IERC20(address(token)), rewards, address(this), CLOSE_TIMEOUT);
+        game = new DisputeGame(
+            IERC20(address(token)),
+            market,
+            rewards,
+            address(this),
+            IDisputeGame.Params({
+                challengeBond: CHALLENGE_BOND,
+                verifierFee: VERIFIER_FEE,
+                verifierPenalty: VERIFIER_PENALTY,
+                minVerifierStake: MIN_VERIFIER_STAKE,
+                moveTime: MOVE_TIME,
+                commitTime: COMMIT_TIME,
+                revealTime: REVEAL_TIME,
+                lookahead: LOOKAHEAD,
+                exitDelay: EXIT_DELAY,
+                emergencyDelay: EMERGENCY_DELAY
+            })
+        );
+        market.setDisputeGame(address(game));
         access.grantRole(access.CONSUMER_ROLE(), address(market));
         trainers.grantRole(trainers.JOB_MARKET_ROLE(), address(market));
         models.grantRole(models.MINTER_ROLE(), address(market));
@@ -96,6 +128,8 @@ abstract contract Protocol is Test {
         token.approve(address(channels), type(uint256).max);
         vm.prank(account);
         token.approve(address(trainers), type(uint256).max);
+        vm.prank(account);
+        token.approve(address(game), type(uint256).max);
     }
 
     /// @dev A datanet owned by `alice` with `approved` approved contributions by bob.

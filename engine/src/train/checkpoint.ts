@@ -6,6 +6,7 @@
  * A checkpoint is written to a temporary folder and renamed into place, so a crash never leaves a
  * half-written one behind.
  */
+import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -48,6 +49,44 @@ export async function saveCheckpoint(dir: string, params: Map<string, Float32Arr
   await rm(final, { recursive: true, force: true });
   await rename(tmp, final);
   return final;
+}
+
+/**
+ * The state hash the dispute game's checkpoint tree commits to (`stateHash_i`, contracts/disputes): SHA-256 over
+ * everything a replay of the next segment starts from — each trainable tensor with its AdamW moments (by name,
+ * sorted, raw little-endian F32), the optimizer step, the training step, the data cursor and the dropout RNG
+ * state — so two checkpoints hash alike exactly when a replay from either continues identically. `extra` (e.g.
+ * the adapter hash and the attribution root, for the last checkpoint) is appended as given. Returns 0x-hex.
+ */
+export function checkpointStateHash(
+  params: Map<string, Float32Array>,
+  opt: AdamW,
+  state: Pick<TrainerState, "step" | "microStep" | "dropoutRng">,
+  extra: string[] = [],
+): `0x${string}` {
+  const h = createHash("sha256");
+  const field = (s: string) => {
+    const b = Buffer.from(s, "utf8");
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(b.length);
+    h.update(len).update(b);
+  };
+  const tensor = (a: Float32Array | undefined, what: string) => {
+    if (!a) throw new FormatError("optimizer state missing for a trainable tensor", { tensor: what }, "Hash the state of a complete run");
+    const len = Buffer.alloc(4);
+    len.writeUInt32LE(a.length);
+    h.update(len).update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  };
+  field("tributary/checkpoint-state@1");
+  for (const name of [...params.keys()].sort()) {
+    field(name);
+    tensor(params.get(name), name);
+    tensor(opt.m.get(name), `exp_avg.${name}`);
+    tensor(opt.v.get(name), `exp_avg_sq.${name}`);
+  }
+  field(JSON.stringify({ t: opt.t, step: state.step, microStep: state.microStep, dropoutRng: state.dropoutRng }));
+  for (const e of extra) field(e);
+  return `0x${h.digest("hex")}`;
 }
 
 /** The newest complete checkpoint in `dir`, or null. */

@@ -21,7 +21,7 @@ const STATUS_TEXT: Record<JobInfo["status"], string> = {
   claimed: "A trainer took the job and is working on it.",
   submitted:
     "The trainer delivered the model. It becomes final after the challenge window, or when you accept it.",
-  disputed: "You disputed the result; an arbiter decides.",
+  disputed: "The result is challenged; the dispute game decides (bisection, then a verifier committee).",
   finalized: "Done: the trainer was paid and your model was minted.",
   cancelled: "Cancelled; the budget was refunded.",
   refunded: "Refunded.",

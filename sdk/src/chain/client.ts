@@ -6,6 +6,7 @@ import type { Address, Chain, LocalAccount, PublicClient, Transport, WalletClien
 import {
   accessRegistryAbi,
   datanetRegistryAbi,
+  disputeGameAbi,
   jobMarketAbi,
   modelRegistryAbi,
   openTokenAbi,
@@ -31,6 +32,7 @@ const ABIS = {
   ModelRegistry: modelRegistryAbi,
   RewardDistributor: rewardDistributorAbi,
   PaymentChannels: paymentChannelsAbi,
+  DisputeGame: disputeGameAbi,
 } as const;
 type Abis = typeof ABIS;
 

@@ -14,6 +14,7 @@ export const CONTRACT_NAMES = [
   "ModelRegistry",
   "RewardDistributor",
   "PaymentChannels",
+  "DisputeGame",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

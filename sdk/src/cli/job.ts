@@ -194,12 +194,12 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
 
   cmd
     .command("dispute <jobId>")
-    .description("dispute a submitted result within the challenge window (poster)")
+    .description("challenge a submitted result within the challenge window (anyone but its trainer; posts the dispute game's bond)")
     .requiredOption("--reason <text>", "why the result is wrong")
     .action(
       action<{ reason: string }>(env, async (ctx, o, [id]) => {
         const r = await disputeJob(await ctx.conn(), ctx.store(), parseId(id, "jobId"), o.reason);
-        ctx.print({ jobId: id, ...r }, () => `Disputed job ${id} (reason ${r.reasonCid}, tx ${r.hash})`);
+        ctx.print({ jobId: id, ...r }, () => `Challenged job ${id}: dispute ${r.disputeId}, bond ${r.bond} wei (reason ${r.reasonCid}, tx ${r.hash})`);
       }),
     );
 

@@ -156,7 +156,8 @@ export class Billing {
       domain: { name: "Tributary PaymentChannels", version: "1", chainId: this.conn.chainId, verifyingContract: this.conn.contracts.PaymentChannels.address },
       types: VOUCHER_TYPES,
       primaryType: "Voucher",
-      message: { channelId, cumulativeAmount: amount },
+      // The channel's current epoch: a voucher signed before the payer's last withdrawal does not verify.
+      message: { channelId, cumulativeAmount: amount, epoch: ch.epoch },
       signature: v.signature as Hex,
     }).catch(() => null);
     const now = BigInt(Math.floor(Date.now() / 1000));

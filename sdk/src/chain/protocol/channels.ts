@@ -121,13 +121,17 @@ export async function revokeSessionKey(
   };
 }
 
-/** A signed voucher: the payer (or its session key) owes the provider `cumulativeAmount` in total. */
+/**
+ * A signed voucher: the payer (or its session key) owes the provider `cumulativeAmount` in total. `epoch` is the
+ * channel's voucher epoch when it was signed; a withdrawal starts the next one, voiding earlier vouchers.
+ */
 export interface Voucher {
-  schema: "tributary/voucher@1";
+  schema: "tributary/voucher@2";
   chainId: number;
   contract: Address;
   channelId: Hex;
   cumulativeAmount: string;
+  epoch: number;
   signer: Address;
   signature: Hex;
 }
@@ -136,16 +140,21 @@ export const VOUCHER_TYPES = {
   Voucher: [
     { name: "channelId", type: "bytes32" },
     { name: "cumulativeAmount", type: "uint256" },
+    { name: "epoch", type: "uint32" },
   ],
 } as const;
 
-/** Signs an EIP-712 voucher for a cumulative amount with the connection's account (payer or session key). */
+/**
+ * Signs an EIP-712 voucher for a cumulative amount with the connection's account (payer or session key), for
+ * the channel's current voucher epoch (read from the chain unless `input.epoch` is given).
+ */
 export async function signVoucher(
   conn: ChainConnection,
-  input: { channelId: Hex; cumulativeAmount: bigint },
+  input: { channelId: Hex; cumulativeAmount: bigint; epoch?: number },
 ): Promise<Voucher> {
   if (!conn.account) throw new NoWalletError("signing a voucher");
   const pc = conn.contracts.PaymentChannels;
+  const epoch = input.epoch ?? (await getChannel(conn, input.channelId)).epoch;
   const signature = await conn.account.signTypedData({
     domain: {
       name: "Tributary PaymentChannels",
@@ -155,14 +164,15 @@ export async function signVoucher(
     },
     types: VOUCHER_TYPES,
     primaryType: "Voucher",
-    message: { channelId: input.channelId, cumulativeAmount: input.cumulativeAmount },
+    message: { channelId: input.channelId, cumulativeAmount: input.cumulativeAmount, epoch },
   });
   return {
-    schema: "tributary/voucher@1",
+    schema: "tributary/voucher@2",
     chainId: conn.chainId,
     contract: pc.address,
     channelId: input.channelId,
     cumulativeAmount: input.cumulativeAmount.toString(),
+    epoch,
     signer: conn.account.address,
     signature,
   };

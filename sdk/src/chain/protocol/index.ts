@@ -7,3 +7,4 @@ export * from "./models.ts";
 export * from "./rewards.ts";
 export * from "./trainers.ts";
 export * from "./channels.ts";
+export * from "./disputes.ts";

@@ -207,21 +207,29 @@ export async function acceptJob(conn: ChainConnection, jobId: bigint): Promise<T
   return { hash: tx.hash, blockNumber: tx.blockNumber, modelId: ev?.args.modelId };
 }
 
-/** Disputes a submitted result within the challenge window; the reason is pinned as a document. */
+/**
+ * Challenges a submitted result within the challenge window (anyone but its trainer): approves and posts the
+ * dispute game's challenge bond; the reason is pinned as a document. The trainer must then defend its
+ * checkpoint tree move by move (see docs/contracts.md, "Dispute game").
+ */
 export async function disputeJob(
   conn: ChainConnection,
   store: ProtocolContentStore,
   jobId: bigint,
   reason: string,
-): Promise<TxRef & { reasonCid: string }> {
+): Promise<TxRef & { reasonCid: string; disputeId?: bigint; bond: bigint }> {
   const reasonCid = await addJson(store, {
     schema: "tributary/dispute@1",
     jobId: jobId.toString(),
     reason,
     createdAt: new Date().toISOString(),
   });
-  const tx = await sendTx(conn, conn.contracts.JobMarket, "disputeResult", [jobId, reasonCid]);
-  return { hash: tx.hash, blockNumber: tx.blockNumber, reasonCid };
+  const game = conn.contracts.DisputeGame;
+  const { challengeBond: bond } = await conn.publicClient.readContract({ address: game.address, abi: game.abi, functionName: "params" });
+  await ensureAllowance(conn, game.address, bond);
+  const tx = await sendTx(conn, game, "openChallenge", [jobId, reasonCid]);
+  const [ev] = eventsIn(game, tx.receipt, "ChallengeOpened");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, reasonCid, disputeId: ev?.args.disputeId, bond };
 }
 
 /** Cancels an open (unclaimed) job; the budget is refunded to the poster. */

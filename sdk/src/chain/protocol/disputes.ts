@@ -1,0 +1,169 @@
+// The dispute game (contracts/disputes/DisputeGame.sol): the checkpoint tree a trainer commits to, and the moves
+// of trainers, challengers and verifiers. Opening a challenge is `disputeJob` in ./jobs.ts.
+import { concat, encodeAbiParameters, keccak256 } from "viem";
+import type { Address, Hex } from "viem";
+import type { ChainConnection } from "../client.ts";
+import { NoWalletError } from "../errors.ts";
+import { eventsIn, sendTx } from "../write.ts";
+import type { TxRef } from "./access.ts";
+import { ensureAllowance } from "./token.ts";
+
+const ZERO = `0x${"0".repeat(64)}` as Hex;
+export const DISPUTE_PHASES = ["none", "trainerMove", "challengerMove", "awaitingDraw", "voting", "stuck", "settled"] as const;
+export type DisputePhase = (typeof DISPUTE_PHASES)[number];
+
+/** A checkpoint tree: `levels[0]` the leaves padded with zero to a power of two, the last level the root. */
+export interface CheckpointTree {
+  jobId: bigint;
+  count: number;
+  states: Hex[];
+  levels: Hex[][];
+  root: Hex;
+}
+
+/** `keccak256(abi.encode(jobId, index, stateHash))`, as the contract computes a leaf. */
+export function checkpointLeaf(jobId: bigint, index: number, stateHash: Hex): Hex {
+  return keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "bytes32" }], [jobId, BigInt(index), stateHash]));
+}
+
+/** Builds the tree over the state hashes of checkpoints 0..n-1 (2 <= n <= 1,025, as the contract accepts). */
+export function checkpointTree(jobId: bigint, states: Hex[]): CheckpointTree {
+  if (states.length < 2 || states.length > 1025) {
+    throw new RangeError(`A checkpoint tree needs 2..1025 state hashes, got ${states.length}; commit one per K steps plus the initial state`);
+  }
+  let width = 1;
+  while (width < states.length) width *= 2;
+  const leaves = Array.from({ length: width }, (_, i) => (i < states.length ? checkpointLeaf(jobId, i, states[i]) : ZERO));
+  const levels: Hex[][] = [leaves];
+  while (levels[levels.length - 1].length > 1) {
+    const prev = levels[levels.length - 1];
+    levels.push(Array.from({ length: prev.length / 2 }, (_, i) => keccak256(concat([prev[2 * i], prev[2 * i + 1]]))));
+  }
+  return { jobId, count: states.length, states, levels, root: levels[levels.length - 1][0] };
+}
+
+/** The sibling path of leaf `index`, bottom up (what `proveSegment` takes for the leaf before the segment). */
+export function checkpointProof(tree: CheckpointTree, index: number): Hex[] {
+  const proof: Hex[] = [];
+  for (let k = 0; k + 1 < tree.levels.length; k++) proof.push(tree.levels[k][(index >> k) ^ 1]);
+  return proof;
+}
+
+/** The two children of the node covering leaves [lo, lo + span). */
+export function childrenOf(tree: CheckpointTree, lo: number, span: number): [Hex, Hex] {
+  const level = Math.log2(span);
+  if (!Number.isInteger(level) || level < 1) throw new RangeError(`span ${span} is not a power of two above 1`);
+  const index = lo / span;
+  return [tree.levels[level - 1][2 * index], tree.levels[level - 1][2 * index + 1]];
+}
+
+/** What a verifier commits: `keccak256(abi.encode(disputeId, round, verifier, verdict, witness, salt))`. */
+export function voteCommitment(disputeId: bigint, round: number, verifier: Address, verdict: Hex, witness: Hex, salt: Hex): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "uint256" }, { type: "uint8" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }],
+      [disputeId, round, verifier, verdict, witness, salt],
+    ),
+  );
+}
+
+export async function getDispute(conn: ChainConnection, disputeId: bigint) {
+  const g = conn.contracts.DisputeGame;
+  const d = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "getDispute", args: [disputeId] });
+  return { ...d, phaseName: DISPUTE_PHASES[d.phase] as DisputePhase };
+}
+
+/** The trainer commits its checkpoint tree while its claim runs (before `submitResult`). */
+export async function commitCheckpoints(conn: ChainConnection, tree: CheckpointTree): Promise<TxRef> {
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "commitCheckpoints", [tree.jobId, tree.root, tree.count]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+/**
+ * The trainer's move, whatever it is: the children of the disputed node, or at one leaf the segment proof (the
+ * disputed state and the one before it).
+ */
+export async function defendDispute(conn: ChainConnection, disputeId: bigint, tree: CheckpointTree): Promise<TxRef & { move: "children" | "segment" }> {
+  const d = await getDispute(conn, disputeId);
+  if (d.phaseName !== "trainerMove") throw new RangeError(`Dispute ${disputeId} is in phase ${d.phaseName}; the trainer moves only in trainerMove`);
+  const g = conn.contracts.DisputeGame;
+  if (d.span > 1) {
+    const [left, right] = childrenOf(tree, d.lo, d.span);
+    const tx = await sendTx(conn, g, "revealChildren", [disputeId, left, right]);
+    return { hash: tx.hash, blockNumber: tx.blockNumber, move: "children" };
+  }
+  const j = d.lo;
+  const prev = j === 0 ? ZERO : tree.states[j - 1];
+  const tx = await sendTx(conn, g, "proveSegment", [disputeId, prev, j === 0 ? [] : checkpointProof(tree, j - 1), tree.states[j]]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber, move: "segment" };
+}
+
+/**
+ * The challenger's move: given the two children the trainer revealed (its `ChildrenRevealed` event), descends
+ * into the left one if it differs from the challenger's own replay (`mine`), else into the right one.
+ */
+export async function challengeMove(
+  conn: ChainConnection,
+  disputeId: bigint,
+  revealed: { left: Hex; right: Hex },
+  mine: CheckpointTree,
+): Promise<TxRef & { right: boolean }> {
+  const d = await getDispute(conn, disputeId);
+  if (d.phaseName !== "challengerMove") throw new RangeError(`Dispute ${disputeId} is in phase ${d.phaseName}; the challenger moves only in challengerMove`);
+  const [myLeft] = childrenOf(mine, d.lo, d.span);
+  const right = revealed.left === myLeft;
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "chooseChild", [disputeId, revealed.left, revealed.right, right]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber, right };
+}
+
+/** The children the trainer revealed in a transaction (`ChildrenRevealed`). */
+export function revealedChildren(conn: ChainConnection, receipt: Parameters<typeof eventsIn>[1]): { left: Hex; right: Hex } | undefined {
+  const [ev] = eventsIn(conn.contracts.DisputeGame, receipt, "ChildrenRevealed");
+  return ev ? { left: ev.args.left!, right: ev.args.right! } : undefined;
+}
+
+/** Anyone: draws the committee once the draw block is past. Returns the members. */
+export async function drawCommittee(conn: ChainConnection, disputeId: bigint): Promise<TxRef & { members: readonly Address[] }> {
+  const g = conn.contracts.DisputeGame;
+  const tx = await sendTx(conn, g, "drawCommittee", [disputeId]);
+  const [ev] = eventsIn(g, tx.receipt, "CommitteeDrawn");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, members: ev?.args.members ?? [] };
+}
+
+/** A drawn verifier commits its replayed verdict and witness (kept secret with `salt` until the reveal). */
+export async function commitVote(conn: ChainConnection, disputeId: bigint, vote: { verdict: Hex; witness: Hex; salt: Hex }): Promise<TxRef> {
+  if (!conn.account) throw new NoWalletError("committing a vote");
+  const d = await getDispute(conn, disputeId);
+  const commitment = voteCommitment(disputeId, d.round, conn.account.address, vote.verdict, vote.witness, vote.salt);
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "commitVote", [disputeId, commitment]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+export async function revealVote(conn: ChainConnection, disputeId: bigint, vote: { verdict: Hex; witness: Hex; salt: Hex }): Promise<TxRef> {
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "revealVote", [disputeId, vote.verdict, vote.witness, vote.salt]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+/** Anyone: settles a missed move, a finished vote or a moot dispute. */
+export async function settleDispute(conn: ChainConnection, disputeId: bigint): Promise<TxRef & { trainerWins?: boolean }> {
+  const g = conn.contracts.DisputeGame;
+  const tx = await sendTx(conn, g, "settle", [disputeId]);
+  const [ev] = eventsIn(g, tx.receipt, "DisputeSettled");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, trainerWins: ev?.args.trainerWins };
+}
+
+/** Stakes the caller as a verifier (approving the game first). */
+export async function stakeVerifier(conn: ChainConnection, amount: bigint): Promise<TxRef> {
+  const g = conn.contracts.DisputeGame;
+  await ensureAllowance(conn, g.address, amount);
+  const tx = await sendTx(conn, g, "stakeVerifier", [amount]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+/** Withdraws the caller's credits in the game (bond back, rewards, verifier fees). */
+export async function withdrawFromDisputeGame(conn: ChainConnection): Promise<TxRef & { amount: bigint }> {
+  const g = conn.contracts.DisputeGame;
+  const tx = await sendTx(conn, g, "withdraw", []);
+  const [ev] = eventsIn(g, tx.receipt, "Withdrawn");
+  return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount! };
+}
