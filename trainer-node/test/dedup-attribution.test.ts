@@ -93,4 +93,13 @@ describe("duplicates cannot farm attribution credit", () => {
     assert.equal(byAccount.get(dave.contributor) ?? 0n, 0n);
     assert.equal(byAccount.get(alice.contributor)! + byAccount.get(bob.contributor)!, BigInt(withCopies.totalWeight));
   });
+
+  it("without the training's optimizer checkpoints it falls back to the gradient cosine and says so", async () => {
+    const { cp } = await import("node:fs/promises");
+    await cp(join(dir, "adapter"), join(dir, "bare"), { recursive: true, filter: (src) => !src.includes("checkpoints") });
+    const r = await attribute({ modelDir: BASE_DIR, adapterDir: join(dir, "bare"), quantize: false, kernel, learningRate: 1e-2, maxSeqLen: 64, evalRecords, contributions: [alice, bob], trainRecords: [alice.records, bob.records] });
+    assert.equal(r.report.method, "grad_cos_cp");
+    assert.ok(r.report.contributions.every((c) => Number.isFinite(c.score) && c.score !== 0));
+    assert.ok(r.report.contributions.some((c) => c.score > 0));
+  });
 });

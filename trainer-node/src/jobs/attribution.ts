@@ -103,15 +103,15 @@ export async function attribute(o: AttributionInput, onContribution?: (done: num
   if (o.evalRecords.length === 0) {
     return buildAttributionReport(base.map((c, i) => ({ ...c, score: recordsOf(i).length })), { method: "uniform" });
   }
-  const method = o.method ?? DEFAULT_METHOD;
+  let method = o.method ?? DEFAULT_METHOD;
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.quantize ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
   const adapter = await loadAdapter(o.adapterDir, model.config);
   const cp = method.endsWith("_cp");
   const checkpoints = cp ? await checkpointsOf(o.adapterDir, adapter, o.learningRate, ATTRIBUTION_CHECKPOINTS) : [{ adapter, opt: null, lr: o.learningRate }];
-  if (method.startsWith("adam_") && checkpoints.some((c) => !c.opt)) {
-    throw new Error(`attribution method ${method} needs the training's optimizer checkpoints in ${join(o.adapterDir, "checkpoints")}`);
-  }
+  // without the training's optimizer checkpoints (a backend that keeps none) the Adam preconditioner is
+  // unknown: the unpreconditioned cosine, the next best in the benchmark, is used and named in the report
+  if (method.startsWith("adam_") && checkpoints.some((c) => !c.opt)) method = method === "adam_cos_cp" ? "grad_cos_cp" : "tracin_cp";
   // each eval record is a query (as in the benchmark); a contribution's score is its sum over them
   const evalExamples = o.evalRecords.map((r) => encodeRecord(tok, r));
   const { scores } = await attributionScores(model, {
