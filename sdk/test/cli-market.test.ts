@@ -108,6 +108,8 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
     const { report, tree } = buildAttributionReport([
       { datanetId: 1n, contributionId: 1n, contributor: addr(ALICE), score: 3 },
       { datanetId: 1n, contributionId: 2n, contributor: addr(BOB), score: 1 },
+      // bob's copy of alice's contribution: the trainer found it before training; it earns nothing
+      { datanetId: 1n, contributionId: 3n, contributor: addr(BOB), score: 3, duplicateOf: { datanetId: "1", contributionId: "1", kind: "exact", similarity: 1 } },
     ]);
     weights = new Map(report.contributors.map((c) => [c.account, BigInt(c.weight)]));
     const reportCid = await addJson(ipfs.store, report);
@@ -145,6 +147,16 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
     const shown = await ok(cli(undefined, "rewards", "show", "1", "--account", addr(ALICE)));
     assert.equal(shown.weight, weights.get(addr(ALICE))!.toString());
     assert.equal(shown.claimable, expected.toString());
+    assert.equal(shown.method, "tracin");
+    assert.deepEqual(shown.contributions, [{ datanetId: "1", contributionId: "1", score: 3, weight: weights.get(addr(ALICE))!.toString() }]);
+    const bobs = (await ok(cli(undefined, "rewards", "show", "1", "--account", addr(BOB)))).contributions;
+    assert.deepEqual(
+      bobs.map((c: { contributionId: string; weight: string; duplicateOf?: { contributionId: string } }) => [c.contributionId, c.weight, c.duplicateOf?.contributionId]),
+      [
+        ["2", weights.get(addr(BOB))!.toString(), undefined],
+        ["3", "0", "1"],
+      ],
+    );
     const before = await balanceOf(conns[ALICE], addr(ALICE));
     const claimed = await ok(cli(ALICE, "rewards", "claim", "1"));
     assert.equal(claimed.amount, expected.toString());

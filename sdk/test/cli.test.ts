@@ -310,4 +310,25 @@ describe("tributary CLI end to end", () => {
     child.kill("SIGTERM");
     assert.equal(await code, 0);
   });
+  it("shows curators a contribution duplicated under a second address, read with the custodian key", async () => {
+    writeFileSync(
+      join(dir, "copy.jsonl"),
+      '{"messages":[{"role":"user","content":"Hi!"},{"role":"assistant","content":"Hello."}]}\n{"prompt":"1+1","completion":"2"}\n',
+    );
+    const [copy] = await ok(cli(STRANGER, "datanet", "contribute", "1", join(dir, "copy.jsonl")));
+    assert.equal(copy.contributionId, "3");
+    const unread = await ok(cli(undefined, "datanet", "show", "1", "--duplicates"));
+    assert.equal(unread.contributions.find((c: { contributionId: string }) => c.contributionId === "3").duplicate, "unread (encrypted)");
+    const keyFile = join(dir, "custodian", "custodian-key.json");
+    const flagged = await ok(cli(undefined, "datanet", "show", "1", "--duplicates", "--custodian-key", keyFile));
+    const byId = new Map(flagged.contributions.map((c: { contributionId: string }) => [c.contributionId, c]));
+    assert.deepEqual((byId.get("3") as { duplicateOf: unknown }).duplicateOf, { contributionId: "1", kind: "exact", similarity: 1 });
+    assert.equal((byId.get("3") as { duplicate: string }).duplicate, "of #1 (exact, 1)");
+    assert.equal((byId.get("1") as { duplicate: string }).duplicate, "", "the earlier registration keeps the credit");
+    assert.equal((byId.get("2") as { duplicate: string }).duplicate, "", "withdrawn contributions are not compared");
+    const wrong = await cli(undefined, "datanet", "show", "1", "--custodian-key", keyFile);
+    assert.equal(wrong.code, 1);
+    assert.equal(wrong.json.error.name, "UsageError");
+    assert.match(wrong.json.error.message, /only used with --duplicates/);
+  });
 });

@@ -71,4 +71,23 @@ describe("weight normalisation", () => {
     assert.equal(parseAttributionReport(report).merkleRoot, tree.root);
     assert.ok(contractVerify(report.merkleRoot, b, 250n, tree.proof(b).proof));
   });
+
+  it("gives a duplicate no weight, whatever its score, also when every score is zero", () => {
+    const a = addr(0xa), b = addr(0xb), c = addr(0xc);
+    const duplicateOf = { datanetId: "1", contributionId: "1", kind: "exact" as const, similarity: 1 };
+    const { report } = buildAttributionReport([
+      { datanetId: 1n, contributionId: 1n, contributor: a, score: 3 },
+      { datanetId: 1n, contributionId: 2n, contributor: b, score: 1 },
+      { datanetId: 1n, contributionId: 3n, contributor: c, score: 3, duplicateOf },
+    ], { totalWeight: 1000n, method: "adam_cos_cp" });
+    assert.deepEqual(report.contributions.map((x) => x.weight), ["750", "250", "0"]);
+    assert.deepEqual(parseAttributionReport(report).contributions[2].duplicateOf, duplicateOf);
+    assert.equal(parseAttributionReport(report).method, "adam_cos_cp");
+    const zero = buildAttributionReport([
+      { datanetId: 1n, contributionId: 1n, contributor: a, score: 0 },
+      { datanetId: 1n, contributionId: 3n, contributor: c, score: 0, duplicateOf },
+    ], { totalWeight: 10n }).report;
+    assert.deepEqual(zero.contributions.map((x) => x.weight), ["10", "0"]);
+    assert.throws(() => buildAttributionReport([{ datanetId: 1n, contributionId: 3n, contributor: c, score: 1, duplicateOf }]), /not a duplicate/);
+  });
 });

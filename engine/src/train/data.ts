@@ -111,11 +111,20 @@ export interface BatchPlanOptions {
   seed: number;
   epochs: number;
   shuffle?: boolean;
+  /**
+   * Examples (by index into `examples`) that keep their place in the plan but train nothing: their
+   * tokens still fill their row, their targets are ignored. Retraining with some examples masked thus
+   * differs from the full run only by them (the order, the batches and every other row are the same).
+   */
+  masked?: ReadonlySet<number>;
 }
 
 /** Every micro-batch of every epoch, in order; epoch e's order comes from its own seeded stream. */
 export function planBatches(examples: Example[], o: BatchPlanOptions): Batch[] {
-  const ex = examples.map((e) => truncate(e, o.maxSeqLen)).filter((e) => e.train.some((f, i) => f && i > 0));
+  const ex = examples
+    .map((e, i) => (o.masked?.has(i) ? { ...truncate(e, o.maxSeqLen), masked: true } : { ...truncate(e, o.maxSeqLen), masked: false }))
+    .filter((e) => e.train.some((f, i) => f && i > 0))
+    .map((e) => (e.masked ? { ids: e.ids, train: e.train.map(() => false) } : { ids: e.ids, train: e.train }));
   if (!ex.length) throw new DataError("no example has a token to train on", { examples: examples.length }, "Check the records and maxSeqLen");
   const out: Batch[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch++) {

@@ -99,6 +99,11 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Stop (as if interrupted) once this many optimizer steps are done in total. */
   stopAfterSteps?: number;
+  /**
+   * Indices into `train` of examples masked in their own batch (zero loss weight; the batch plan is
+   * unchanged): a retrain without them that differs from the full run only by them (attribution ground truth).
+   */
+  masked?: ReadonlySet<number>;
 }
 
 export interface TrainResult {
@@ -144,10 +149,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const adapter = c.method === "lora" ? (o.adapter ?? createLoraAdapter(model.config, c.lora, new Rng(deriveSeed(c.seed, "lora-init")))) : null;
   const params = adapter ? adapterParams(adapter) : trainableBaseParams(model);
   const opt = new AdamW(params, { weightDecay: c.weightDecay, noDecay: (n) => n.endsWith("norm.weight") });
-  const plan = planBatches(o.train, { batchSize: c.batchSize, maxSeqLen, pack: c.pack, seed: c.seed, epochs: c.epochs });
+  const plan = planBatches(o.train, { batchSize: c.batchSize, maxSeqLen, pack: c.pack, seed: c.seed, epochs: c.epochs, masked: o.masked });
   const totalSteps = Math.ceil(plan.length / c.gradAccum);
   const warmup = c.warmupSteps ?? Math.ceil(c.warmupRatio * totalSteps);
-  const run = JSON.parse(JSON.stringify({ ...c, data: dataFingerprint(o.train), evalData: dataFingerprint(o.eval ?? []) })) as Record<string, unknown>;
+  const run = JSON.parse(JSON.stringify({ ...c, data: dataFingerprint(o.train), evalData: dataFingerprint(o.eval ?? []), ...(o.masked?.size ? { masked: [...o.masked].sort((a, b) => a - b) } : {}) })) as Record<string, unknown>;
   let state: TrainerState = {
     step: 0,
     microStep: 0,
@@ -186,7 +191,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       break;
     }
     const micro: Batch[] = plan.slice(state.microStep, Math.min(plan.length, state.microStep + c.gradAccum));
-    const normalizer = micro.reduce((s, b) => s + countTargets(b), 0);
+    // a step whose examples are all masked has no target: its gradient is zero (AdamW still steps)
+    const normalizer = Math.max(1, micro.reduce((s, b) => s + countTargets(b), 0));
     for (const g of grads.values()) g.fill(0);
     let lossSum = 0;
     for (const b of micro) {

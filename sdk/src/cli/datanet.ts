@@ -14,7 +14,10 @@ import {
   setCurator,
   withdrawContribution,
 } from "../chain/protocol/index.ts";
-import type { ContributeResult } from "../chain/protocol/index.ts";
+import type { ContributeResult, ContributionInfo } from "../chain/protocol/index.ts";
+import type { ContentStore } from "../content/index.ts";
+import { readContribution } from "../contribution/index.ts";
+import { duplicateGroups } from "../dedup/index.ts";
 import { action } from "./action.ts";
 import {
   example,
@@ -27,6 +30,47 @@ import {
   table,
   UsageError,
 } from "./context.ts";
+
+/**
+ * The contributions with a `duplicate` column: "of #<id> (exact|near, Jaccard j)" for a copy of an
+ * earlier contribution (it shares that one's credit: the trainer neither trains nor attributes it),
+ * "review: like #<id> (j)" for a close call for the curator, "unread (encrypted)" without the key.
+ * Withdrawn and rejected contributions are not compared.
+ */
+async function flagDuplicates(store: ContentStore, listed: ContributionInfo[], keyFile?: string) {
+  let privateKey: string | undefined;
+  if (keyFile) {
+    try {
+      privateKey = (JSON.parse(readFileSync(keyFile, "utf8")) as { privateKey?: string }).privateKey;
+    } catch {
+      throw new UsageError(`Cannot read the custodian key file ${keyFile}`, "Pass the custodian's custodian-key.json (in its state folder).");
+    }
+    if (!privateKey) throw new UsageError(`${keyFile} holds no privateKey`, "Pass the custodian's custodian-key.json (in its state folder).");
+  }
+  const readable: { id: string; records: unknown[] }[] = [];
+  const unread = new Set<string>();
+  for (const c of listed) {
+    if (c.status === "withdrawn" || c.status === "rejected") continue;
+    if (c.encrypted && !privateKey) {
+      unread.add(String(c.contributionId));
+      continue;
+    }
+    const { records } = await readContribution(store, c.cid, privateKey ? { privateKey } : undefined);
+    readable.push({ id: String(c.contributionId), records });
+  }
+  const found = duplicateGroups(readable);
+  const dup = new Map(found.duplicates.map((d) => [d.id, `of #${d.of} (${d.kind}, ${d.similarity})`]));
+  const rev = new Map(found.review.map((d) => [d.id, `review: like #${d.of} (${d.similarity})`]));
+  return listed.map((c) => {
+    const k = String(c.contributionId);
+    const match = found.duplicates.find((d) => d.id === k) ?? found.review.find((d) => d.id === k);
+    return {
+      ...c,
+      duplicate: dup.get(k) ?? rev.get(k) ?? (unread.has(k) ? "unread (encrypted)" : ""),
+      ...(match ? { duplicateOf: { contributionId: match.of, kind: found.duplicates.includes(match) ? match.kind : "review", similarity: match.similarity } } : {}),
+    };
+  });
+}
 
 export function datanetCommand(env: NodeJS.ProcessEnv): Command {
   const cmd = new Command("datanet").description("Datanets: community data pools");
@@ -117,16 +161,22 @@ export function datanetCommand(env: NodeJS.ProcessEnv): Command {
   cmd
     .command("show <datanetId>")
     .description("show a Datanet and its contributions")
+    .option("--duplicates", "read the contributions and flag exact and near duplicates of earlier ones (they earn no attribution credit)")
+    .option("--custodian-key <file>", "with --duplicates: the custodian's key file (custodian-key.json) to read encrypted contributions")
     .action(
-      action(env, async (ctx, _o, [id]) => {
+      action(env, async (ctx, o: { duplicates?: boolean; custodianKey?: string }, [id]) => {
         const conn = await ctx.conn();
         const datanet = await getDatanet(conn, parseId(id, "datanetId"), ctx.store());
-        const contributions = await listContributions(conn, datanet.datanetId);
+        const listed = await listContributions(conn, datanet.datanetId);
+        if (o.custodianKey && !o.duplicates) throw new UsageError("--custodian-key is only used with --duplicates", "Add --duplicates, or drop --custodian-key.");
+        const contributions = o.duplicates ? await flagDuplicates(ctx.store(), listed, o.custodianKey) : listed;
         const r = { ...datanet, contributions };
+        const columns = ["contributionId", "status", "approvedInVersion", "records", "byteSize", "encrypted", "contributor", "cid"];
+        if (o.duplicates) columns.push("duplicate");
         ctx.print(
           r,
           (x: typeof r) =>
-            `${keyValues({ datanetId: x.datanetId, name: x.metadata?.name, owner: x.owner, policy: x.policy, price: x.policy === "paid" ? open(x.price) : undefined, version: x.version, metadataCid: x.metadataCid, custodian: x.metadata?.custodian?.url })}\n\n${table(x.contributions, ["contributionId", "status", "approvedInVersion", "records", "byteSize", "encrypted", "contributor", "cid"])}`,
+            `${keyValues({ datanetId: x.datanetId, name: x.metadata?.name, owner: x.owner, policy: x.policy, price: x.policy === "paid" ? open(x.price) : undefined, version: x.version, metadataCid: x.metadataCid, custodian: x.metadata?.custodian?.url })}\n\n${table(x.contributions as never[], columns)}`,
         );
       }),
     );

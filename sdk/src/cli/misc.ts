@@ -175,7 +175,7 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
   const cmd = new Command("rewards").description("contributor rewards from a model's revenue");
   cmd
     .command("show <modelId>")
-    .description("your weight in the model's attribution and what you can claim")
+    .description("your weight in the model's attribution, your contributions' influence, and what you can claim")
     .option("--account <address>", "whose rewards (default: your wallet)")
     .action(
       action<{ account?: string }>(env, async (ctx, o, [id]) => {
@@ -184,14 +184,26 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
         if (!account)
           throw new UsageError("No account given", "Pass --account <address> or configure a wallet.");
         const p = await rewardPosition(conn, ctx.store(), parseId(id, "modelId"), account);
-        ctx.print(p, () =>
-          keyValues({
-            modelId: p.modelId,
-            account: p.account,
-            weight: `${p.weight} / ${p.totalWeight}`,
-            claimable: open(p.claimable),
-            claimed: open(p.claimed),
-          }),
+        ctx.print(
+          p,
+          () =>
+            `${keyValues({
+              modelId: p.modelId,
+              account: p.account,
+              weight: `${p.weight} / ${p.totalWeight}`,
+              claimable: open(p.claimable),
+              claimed: open(p.claimed),
+              method: p.method,
+            })}\n\n${table(
+              p.contributions.map((c) => ({
+                datanet: c.datanetId,
+                contribution: c.contributionId,
+                influence: c.score.toPrecision(4),
+                weight: c.weight,
+                duplicate: c.duplicateOf ? `of ${c.duplicateOf.datanetId}/${c.duplicateOf.contributionId} (${c.duplicateOf.kind}): no credit` : "",
+              })),
+              ["datanet", "contribution", "influence", "weight", "duplicate"],
+            )}`,
         );
       }),
     );

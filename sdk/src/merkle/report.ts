@@ -10,6 +10,8 @@ export interface ScoredContribution {
   contributor: string;
   contentHash?: string;
   score: number;
+  /** The earlier contribution this one duplicates (it should score 0). */
+  duplicateOf?: { datanetId: string; contributionId: string; kind: "exact" | "near"; similarity: number };
 }
 
 /**
@@ -23,7 +25,12 @@ export function buildAttributionReport(
 ): { report: AttributionReport; tree: AttributionTree } {
   if (contributions.length === 0) throw new RangeError("an attribution report needs at least one contribution");
   const total = opts.totalWeight ?? DEFAULT_TOTAL_WEIGHT;
-  const weights = normaliseWeights(contributions.map((c) => c.score), total);
+  // duplicates earn nothing, whatever their score (also when every score is 0 and weights go equal)
+  const live = contributions.map((c, i) => [c, i] as const).filter(([c]) => !c.duplicateOf);
+  if (live.length === 0) throw new RangeError("an attribution report needs at least one contribution that is not a duplicate");
+  const liveWeights = normaliseWeights(live.map(([c]) => c.score), total);
+  const weights = contributions.map(() => 0n);
+  live.forEach(([, i], k) => (weights[i] = liveWeights[k]));
   const perContributor = sumByAccount(contributions.map((c, i) => ({ account: c.contributor, weight: weights[i] })));
   const tree = AttributionTree.build(perContributor);
   const report: AttributionReport = {
@@ -39,6 +46,7 @@ export function buildAttributionReport(
       ...(c.contentHash ? { contentHash: c.contentHash } : {}),
       score: c.score,
       weight: weights[i].toString(),
+      ...(c.duplicateOf ? { duplicateOf: c.duplicateOf } : {}),
     })),
     contributors: perContributor.map((c) => ({ account: c.account, weight: c.weight.toString() })),
   };

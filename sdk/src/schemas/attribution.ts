@@ -12,7 +12,17 @@ export const ContributionAttribution = z.object({
   score: z.number(),
   /** Normalised integer weight; the weights of all contributions sum to `totalWeight`. */
   weight: Uint256String,
+  /**
+   * Set when the contribution duplicates an earlier one (exact or near, SDK dedup): it was neither
+   * trained nor attributed and earns nothing; the earlier contribution keeps the credit.
+   */
+  duplicateOf: z
+    .object({ datanetId: Uint256String, contributionId: Uint256String, kind: z.enum(["exact", "near"]), similarity: z.number().min(0).max(1) })
+    .optional(),
 });
+
+/** Attribution methods (trainer-node/src/jobs/influence.ts; compared by bench/attribution.ts). */
+export const ATTRIBUTION_METHODS = ["tracin", "uniform", "tracin_last", "tracin_cp", "grad_cos_cp", "adam_tracin_cp", "adam_cos_cp", "datainf_last", "datainf_cp"] as const;
 
 export const ContributorWeight = z.object({
   account: Address,
@@ -21,7 +31,8 @@ export const ContributorWeight = z.object({
 
 export const AttributionReport = z.object({
   schema: schemaField("attribution"),
-  method: z.enum(["tracin", "uniform"]).default("tracin"),
+  /** "tracin" (= tracin_last) is what nodes before issue 12 wrote. */
+  method: z.enum(ATTRIBUTION_METHODS).default("tracin"),
   totalWeight: Uint256String,
   /** Root of the OpenZeppelin StandardMerkleTree over `leafEncoding` leaves (account, weight). */
   merkleRoot: Bytes32,

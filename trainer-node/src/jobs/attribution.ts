@@ -1,16 +1,33 @@
 /**
- * Training-time attribution, TracIn-style (Pruthi et al. 2020) at the final adapter: the influence of a
- * contribution on the model is  lr x <grad of the eval loss, grad of the contribution's training loss>
- * on the LoRA parameters. Positive: training on it lowered the eval loss. Scores become integer weights
- * per contributor (negative ones earn nothing) committed as a Merkle root by the SDK's report builder.
+ * Training-time attribution. The influence of a contribution on the model is scored against the eval
+ * records' loss on the LoRA parameters by the method `bench/attribution.ts` measured best against
+ * retraining ground truth (DEFAULT_METHOD; see bench/results/attribution.json and influence.ts for every
+ * method). Positive: training on it lowered the eval loss. Scores become integer weights per contributor
+ * (negative ones earn nothing) committed as a Merkle root by the SDK's report builder.
+ *
+ * Duplicates cannot farm credit: `dedupContributions` (the SDK's exact + MinHash near-duplicate
+ * detection) runs before training; a duplicate's records are neither trained nor attributed, it scores
+ * 0 and its report entry names the earlier contribution that keeps the credit (`duplicateOf`).
  * Without eval records there is no eval gradient: the report is "uniform" (weight by records).
  */
+import { existsSync } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import { duplicateGroups } from "@tributary/sdk/dedup";
+import type { DuplicateMatch } from "@tributary/sdk/dedup";
 import { buildAttributionReport } from "@tributary/sdk/merkle";
 import type { AttributionTree } from "@tributary/sdk/merkle";
 import type { AttributionReport } from "@tributary/sdk/schemas";
-import { ChatTokenizer, encodeRecord, loadAdapter, loadModel, lossGradient } from "@tributary/engine";
-import type { Kernel, TrainingRecord } from "@tributary/engine";
+import { AdamW, ChatTokenizer, adapterParams, encodeRecord, loadAdapter, loadCheckpoint, loadModel } from "@tributary/engine";
+import type { Kernel, LoraAdapter, TrainingRecord } from "@tributary/engine";
 import type { JobContribution } from "./data.ts";
+import { attributionScores } from "./influence.ts";
+import type { Checkpoint, MethodName } from "./influence.ts";
+
+/** The node's attribution method: the best same-seed LDS in bench/results/attribution.json. */
+export const DEFAULT_METHOD: MethodName = "adam_cos_cp";
+/** Checkpoints a *_cp method reads (evenly spaced over the run, the final adapter last). */
+export const ATTRIBUTION_CHECKPOINTS = 3;
 
 export interface AttributionInput {
   modelDir: string;
@@ -23,39 +40,88 @@ export interface AttributionInput {
   trainRecords: TrainingRecord[][];
   evalRecords: TrainingRecord[];
   contributions: JobContribution[];
+  /** Duplicates found before training (dedupContributions): they score 0. */
+  duplicates?: ReadonlyMap<number, DuplicateOf>;
+  method?: MethodName;
 }
 
-function dot(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let s = 0;
-  for (const [k, x] of a) {
-    const y = b.get(k);
-    if (!y) continue;
-    for (let i = 0; i < x.length; i++) s += x[i] * y[i];
+export interface DuplicateOf {
+  datanetId: string;
+  contributionId: string;
+  kind: DuplicateMatch["kind"];
+  similarity: number;
+}
+
+const keyOf = (c: Pick<JobContribution, "datanetId" | "contributionId">) => `${c.datanetId}/${c.contributionId}`;
+
+/**
+ * Exact and near duplicates among a job's contributions, in registration order (the job's data is in
+ * (Datanet, contribution id) order; within a Datanet ids are registration order). Returns, by index,
+ * the earlier contribution each duplicate copies.
+ */
+export function dedupContributions(contributions: readonly JobContribution[]): Map<number, DuplicateOf> {
+  const r = duplicateGroups(contributions.map((c) => ({ id: keyOf(c), records: c.records })));
+  const index = new Map(contributions.map((c, i) => [keyOf(c), i]));
+  return new Map(
+    r.duplicates.map((d) => {
+      const of = contributions[index.get(d.of)!];
+      return [index.get(d.id)!, { datanetId: of.datanetId, contributionId: of.contributionId, kind: d.kind, similarity: d.similarity }];
+    }),
+  );
+}
+
+/** The adapter's checkpoints (engine `checkpoints/step-*`), `count` of them evenly spaced, newest last. */
+async function checkpointsOf(adapterDir: string, adapter: LoraAdapter, learningRate: number, count: number): Promise<Checkpoint[]> {
+  const dir = join(adapterDir, "checkpoints");
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
+  if (!names.length) return [{ adapter, opt: null, lr: learningRate }];
+  const picked = [...new Set(Array.from({ length: count }, (_, i) => names[Math.round(((i + 1) * names.length) / count) - 1]))];
+  const out: Checkpoint[] = [];
+  let prevStep = 0;
+  for (const name of picked) {
+    const a: LoraAdapter = { config: adapter.config, modules: new Map([...adapter.modules].map(([k, m]) => [k, { A: new Float32Array(m.A.length), B: new Float32Array(m.B.length) }])) };
+    const params = adapterParams(a);
+    const opt = new AdamW(params);
+    const st = await loadCheckpoint(join(dir, name), params, opt);
+    const lrs = st.lossHistory.slice(prevStep, st.step).map((h) => h.lr);
+    out.push({ adapter: a, opt, lr: lrs.length ? lrs.reduce((s, x) => s + x, 0) / lrs.length : learningRate });
+    prevStep = st.step;
   }
-  return s;
+  return out;
 }
 
 export async function attribute(o: AttributionInput, onContribution?: (done: number, total: number) => void): Promise<{ report: AttributionReport; tree: AttributionTree }> {
-  const base = o.contributions.map((c) => ({ datanetId: c.datanetId, contributionId: c.contributionId, contributor: c.contributor, contentHash: c.contentHash }));
+  const dups = o.duplicates ?? new Map<number, DuplicateOf>();
+  const base = o.contributions.map((c, i) => ({
+    datanetId: c.datanetId,
+    contributionId: c.contributionId,
+    contributor: c.contributor,
+    contentHash: c.contentHash,
+    ...(dups.has(i) ? { duplicateOf: dups.get(i)! } : {}),
+  }));
+  const recordsOf = (i: number) => (dups.has(i) ? [] : o.trainRecords[i]);
   if (o.evalRecords.length === 0) {
-    return buildAttributionReport(base.map((c, i) => ({ ...c, score: o.trainRecords[i].length })), { method: "uniform" });
+    return buildAttributionReport(base.map((c, i) => ({ ...c, score: recordsOf(i).length })), { method: "uniform" });
   }
+  let method = o.method ?? DEFAULT_METHOD;
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.quantize ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
   const adapter = await loadAdapter(o.adapterDir, model.config);
-  const opts = { adapter, batchSize: 8, maxSeqLen: o.maxSeqLen };
-  const evalGrad = await lossGradient(model, o.evalRecords.map((r) => encodeRecord(tok, r)), opts);
-  const scored = [];
-  for (let i = 0; i < base.length; i++) {
-    const recs = o.trainRecords[i];
-    let score = 0;
-    if (recs.length) {
-      const g = await lossGradient(model, recs.map((r) => encodeRecord(tok, r)), opts);
-      // lossGradient averages over the contribution's tokens; TracIn sums over its examples
-      score = o.learningRate * recs.length * dot(evalGrad.grads, g.grads);
-    }
-    scored.push({ ...base[i], score });
-    onContribution?.(i + 1, base.length);
-  }
-  return buildAttributionReport(scored, { method: "tracin" });
+  const cp = method.endsWith("_cp");
+  const checkpoints = cp ? await checkpointsOf(o.adapterDir, adapter, o.learningRate, ATTRIBUTION_CHECKPOINTS) : [{ adapter, opt: null, lr: o.learningRate }];
+  // without the training's optimizer checkpoints (a backend that keeps none) the Adam preconditioner is
+  // unknown: the unpreconditioned cosine, the next best in the benchmark, is used and named in the report
+  if (method.startsWith("adam_") && checkpoints.some((c) => !c.opt)) method = method === "adam_cos_cp" ? "grad_cos_cp" : "tracin_cp";
+  // each eval record is a query (as in the benchmark); a contribution's score is its sum over them
+  const evalExamples = o.evalRecords.map((r) => encodeRecord(tok, r));
+  const { scores } = await attributionScores(model, {
+    checkpoints,
+    contributions: base.map((_, i) => recordsOf(i).map((r) => encodeRecord(tok, r))),
+    queries: evalExamples,
+    maxSeqLen: o.maxSeqLen,
+    methods: [method],
+    onProgress: onContribution,
+  });
+  const scored = base.map((c, i) => ({ ...c, score: dups.has(i) ? 0 : scores[method].reduce((s, row) => s + row[i], 0) }));
+  return buildAttributionReport(scored, { method });
 }

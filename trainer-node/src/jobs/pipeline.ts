@@ -18,7 +18,7 @@ import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
 import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
-import { attribute } from "./attribution.ts";
+import { attribute, dedupContributions } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
@@ -271,7 +271,13 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const contributions = await readJson<JobContribution[]>(dataFile);
   // the model's context, read once: training and attribution cut the max length to it alike
   const context = await contextLengthOf(files.modelDir);
-  const parts = splitJobRecords(contributions, spec);
+  // duplicates (exact or near copies of an earlier contribution) are neither trained nor attributed
+  const duplicates = dedupContributions(contributions);
+  if (duplicates.size) ctx.log(`job ${rec.jobId}: ${duplicates.size} duplicate contribution(s) share an earlier one's credit: ${[...duplicates].map(([i, d]) => `${contributions[i].datanetId}/${contributions[i].contributionId} of ${d.datanetId}/${d.contributionId} (${d.kind})`).join(", ")}`);
+  const parts = splitJobRecords(
+    contributions.map((c, i) => (duplicates.has(i) ? { ...c, records: [] } : c)),
+    spec,
+  );
   const records = contributions.reduce((n, c) => n + c.records.length, 0);
   if (parts.train.length === 0) throw new Error("the job's data has no training records left after the eval split; it cannot be trained as posted");
   const adapterDir = join(dir, "adapter");
@@ -317,6 +323,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       trainRecords: parts.perContribution,
       evalRecords: parts.evalRecords,
       contributions,
+      duplicates,
     });
     await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   }

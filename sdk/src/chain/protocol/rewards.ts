@@ -22,6 +22,10 @@ export interface RewardPosition {
   claimable: bigint;
   claimed: bigint;
   proof: `0x${string}`[];
+  /** The attribution method of the model's report. */
+  method: string;
+  /** The account's contributions in the model's report: influence score, weight, duplicate flag. */
+  contributions: Array<{ datanetId: string; contributionId: string; score: number; weight: bigint; duplicateOf?: { datanetId: string; contributionId: string; kind: string } }>;
 }
 
 /** The account's weight and proof in the model's attribution tree, and what it may claim now. */
@@ -74,6 +78,16 @@ export async function rewardPosition(
     claimable,
     claimed,
     proof: leaf ? tree.proof(account).proof : [],
+    method: report.method,
+    contributions: report.contributions
+      .filter((c) => c.contributor.toLowerCase() === account.toLowerCase())
+      .map((c) => ({
+        datanetId: c.datanetId,
+        contributionId: c.contributionId,
+        score: c.score,
+        weight: BigInt(c.weight),
+        ...(c.duplicateOf ? { duplicateOf: { datanetId: c.duplicateOf.datanetId, contributionId: c.duplicateOf.contributionId, kind: c.duplicateOf.kind } } : {}),
+      })),
   };
 }
 
