@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { AdamW } from "../src/train/adamw.ts";
-import { checkpointStateHash, loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
+import { checkpointDirStateHash, checkpointStateHash, loadCheckpoint, saveCheckpoint } from "../src/train/checkpoint.ts";
 import type { TrainerState } from "../src/train/checkpoint.ts";
 
 function run(order: string[]) {
@@ -46,6 +46,8 @@ test("checkpoint state hash: covers tensors, moments, step, data cursor and RNG;
     c.opt.t = 0;
     const restored = await loadCheckpoint(path, c.params, c.opt);
     assert.equal(checkpointStateHash(c.params, c.opt, restored), h, "a resumed run hashes like the one that saved");
+    assert.equal(await checkpointDirStateHash(path), h, "the folder hashes like the state it holds");
+    assert.equal(await checkpointDirStateHash(path, ["0xadapter", "0xroot"]), checkpointStateHash(a.params, a.opt, a.state, ["0xadapter", "0xroot"]));
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

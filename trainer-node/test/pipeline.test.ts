@@ -21,7 +21,8 @@ import type { RunningCustodian } from "@tributary/sdk/custody";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { verifyAttributionProof, AttributionTree } from "@tributary/sdk/merkle";
 import { parseAttributionReport } from "@tributary/sdk/schemas";
-import { ChatTokenizer, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import { ChatTokenizer, checkpointDirStateHash, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
+import { challengeMove, checkpointTree, childrenOf, disputeJob, getDispute } from "@tributary/sdk/chain";
 import type { Kernel } from "@tributary/engine";
 import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
@@ -150,6 +151,41 @@ describe("trainer node job pipeline", () => {
     const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { engine: { kernel: string }; data: Array<{ contributions: unknown[] }> };
     assert.equal(manifest.engine.kernel, "ort");
     assert.equal(manifest.data[0].contributions.length, 2);
+  });
+
+  it("commits its run's checkpoint tree before submitting, and answers a challenge's moves down to the segment proof", async () => {
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec("1", 2, 10), budget: parseEther("20"), duration: 3600 });
+    const ctx = await nodeCtx();
+    const loop = new TrainerLoop(ctx, { pollMs: 50 });
+    await loop.tick();
+    const rec = ctx.jobs.get(posted.jobId.toString())!;
+    assert.equal(rec.stage, "submitted", `${rec.stage}: ${rec.error ?? rec.reason ?? ""}`);
+    // the committed root is the tree over the state hashes of the run's checkpoints (the last with its extras)
+    const ckpts = join(dataDir, "jobs", rec.jobId, "adapter", "checkpoints");
+    const names = readdirSync(ckpts).filter((n) => /^step-\d+$/.test(n)).sort();
+    assert.deepEqual(names, ["step-000010", "step-000020"]);
+    const states = [await checkpointDirStateHash(join(ckpts, names[0])), await checkpointDirStateHash(join(ckpts, names[1]), [rec.result!.adapterHash, rec.result!.attributionRoot])];
+    const tree = checkpointTree(posted.jobId, states as `0x${string}`[]);
+    const g = conns[builder].contracts.DisputeGame;
+    const [who, root, count] = await conns[builder].publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [posted.jobId] });
+    assert.equal(who.toLowerCase(), conns[trainer].account!.address.toLowerCase());
+    assert.equal(root, tree.root);
+    assert.equal(count, 2);
+    // a (false) challenger opens a challenge; the node reveals the root's children on its next tick
+    const { disputeId } = await disputeJob(conns[builder], ipfs.store, posted.jobId, "the loss curve looks too good");
+    assert.equal((await getDispute(conns[builder], disputeId!)).phaseName, "trainerMove");
+    await loop.tick();
+    let d = await getDispute(conns[builder], disputeId!);
+    assert.equal(d.phaseName, "challengerMove", "the node answered with the children");
+    const fake = checkpointTree(posted.jobId, [`0x${"11".repeat(32)}`, `0x${"22".repeat(32)}`]);
+    const [left, right] = childrenOf(tree, d.lo, d.span);
+    await challengeMove(conns[builder], disputeId!, { left, right }, fake);
+    await loop.tick();
+    d = await getDispute(conns[builder], disputeId!);
+    assert.equal(d.phaseName, "awaitingDraw", "at one leaf the node proved the segment; the committee decides next");
+    assert.equal(d.claimedState, states[d.lo]);
+    assert.equal(ctx.jobs.get(rec.jobId)!.stage, "submitted");
+    assert.ok(logs.some((l) => l.includes(`answered challenge ${disputeId} (segment)`)), logs.join("\n"));
   });
 
   it("sells the model's answers for vouchers, redeems them, and a contributor claims her attributed share", async () => {

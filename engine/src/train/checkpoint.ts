@@ -113,3 +113,20 @@ export async function loadCheckpoint(path: string, params: Map<string, Float32Ar
   opt.t = Number(o.metadata.t);
   return JSON.parse(await readFile(join(path, "trainer_state.json"), "utf8")) as TrainerState;
 }
+
+/**
+ * `checkpointStateHash` of a checkpoint folder as `saveCheckpoint` wrote it (what a trainer node commits for
+ * each of its run's checkpoints after training, and a verifier recomputes after replaying a segment).
+ */
+export async function checkpointDirStateHash(path: string, extra: string[] = []): Promise<`0x${string}`> {
+  for (const f of ["params.safetensors", "optimizer.safetensors", "trainer_state.json"]) {
+    if (!existsSync(join(path, f))) throw new FormatError("incomplete checkpoint", { path, missing: f }, "Hash a complete checkpoint");
+  }
+  const p = readSafetensors(await readFile(join(path, "params.safetensors"))).tensors;
+  const o = readSafetensors(await readFile(join(path, "optimizer.safetensors")));
+  const params = new Map([...p].map(([name, t]) => [name, t.data]));
+  const moments = (prefix: string) => new Map([...params.keys()].map((n) => [n, o.tensors.get(`${prefix}.${n}`)?.data as Float32Array]));
+  const opt = { m: moments("exp_avg"), v: moments("exp_avg_sq"), t: Number(o.metadata.t) } as unknown as AdamW;
+  const state = JSON.parse(await readFile(join(path, "trainer_state.json"), "utf8")) as TrainerState;
+  return checkpointStateHash(params, opt, state, extra);
+}

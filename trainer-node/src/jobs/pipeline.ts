@@ -22,6 +22,7 @@ import { attribute, dedupContributions } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
+import { defendDisputes, ensureCommitted, jobCheckpointTree, runStates } from "./disputes.ts";
 import { checkFit, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
@@ -400,6 +401,13 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: job.challengeEndsAt?.toString() });
     return;
   }
+  // the dispute game's commitment: the run's checkpoint tree, before the result it backs
+  const tree = await jobCheckpointTree(
+    jobDirOf(ctx, rec.jobId),
+    () => runStates({ adapterDir: join(jobDirOf(ctx, rec.jobId), "adapter"), backend: ctx.backend ?? "engine", jobId: rec.jobId, specCid: job.specCid, extra: [r.adapterHash, r.attributionRoot] }),
+    rec.jobId,
+  );
+  if (await ensureCommitted(ctx.conn, tree)) ctx.log(`job ${rec.jobId}: committed its ${tree.count} checkpoint states (root ${tree.root})`);
   const tx = await submitResult(ctx.conn, BigInt(rec.jobId), {
     adapterCid: r.adapterCid,
     adapterHash: r.adapterHash as `0x${string}`,
@@ -422,6 +430,9 @@ async function collect(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   await ctx.jobs.update(rec.jobId, { txs: { withdraw: w.hash } });
 }
 
+/** Per job, the first dispute id that may still need an answer (ids below it are settled). */
+const disputeCursor = new Map<string, bigint>();
+
 /** After the challenge window: finalize (anyone may) so the model is minted, then collect the payment. */
 async function finalizeStage(ctx: PipelineContext, rec: JobRecord): Promise<boolean> {
   const job = await getJob(ctx.conn, BigInt(rec.jobId));
@@ -431,8 +442,15 @@ async function finalizeStage(ctx: PipelineContext, rec: JobRecord): Promise<bool
     await collect(ctx, done);
     return true;
   }
+  // answer any challenge of this result while it is the trainer's move (silence loses on the clock)
+  const treeFile = join(jobDirOf(ctx, rec.jobId), "checkpoint-tree.json");
+  if (existsSync(treeFile)) {
+    const tree = await jobCheckpointTree(jobDirOf(ctx, rec.jobId), async () => [], rec.jobId);
+    const { cursor } = await defendDisputes(ctx.conn, new Map([[rec.jobId, tree]]), disputeCursor.get(rec.jobId) ?? 1n, ctx.log);
+    disputeCursor.set(rec.jobId, cursor);
+  }
   if (job.status === "disputed") {
-    await ctx.jobs.update(rec.jobId, { reason: "the poster disputed the result; the protocol's dispute resolution decides" });
+    await ctx.jobs.update(rec.jobId, { reason: "the result is challenged; the node answers the dispute game's moves, the game decides" });
     return false;
   }
   const block = await ctx.conn.publicClient.getBlock();

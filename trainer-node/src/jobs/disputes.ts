@@ -1,0 +1,110 @@
+/**
+ * The trainer's side of the dispute game (contracts/disputes/DisputeGame.sol, docs/contracts.md):
+ * - before submitting, commit the Merkle root over the state hashes of the run's checkpoints (every
+ *   `checkpointEvery` optimizer steps and the last one; the last one's hash also covers the adapter hash and the
+ *   attribution root), so that any challenge can be bisected down to one replayable segment;
+ * - while a result is challengeable, answer every challenge of this node's jobs with its move (the children of
+ *   the disputed node, or at one leaf the segment proof) before the move's clock runs out. A trainer that does
+ *   not answer loses its collateral on the clock, so an honest node must run this.
+ * The tree's states are kept in `<job>/checkpoint-tree.json`: the checkpoints may be pruned later, the tree
+ * must still answer.
+ */
+import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { readdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { checkpointDirStateHash } from "@tributary/engine";
+import { checkpointTree, commitCheckpoints, defendDispute, getDispute } from "@tributary/sdk/chain";
+import type { CheckpointTree, ChainConnection } from "@tributary/sdk/chain";
+import type { Hex } from "viem";
+
+/** The contract accepts 2..1,025 checkpoints. */
+export const MAX_CHECKPOINTS = 1025;
+
+/** SHA-256 over a checkpoint folder's files (name, size, bytes; sorted): the torch worker's checkpoints. */
+async function folderHash(dir: string, extra: string[]): Promise<Hex> {
+  const h = createHash("sha256").update("tributary/checkpoint-files@1");
+  const walk = async (d: string, prefix: string): Promise<void> => {
+    for (const e of (await readdir(d, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) await walk(join(d, e.name), `${prefix}${e.name}/`);
+      else {
+        const b = await readFile(join(d, e.name));
+        h.update(`${prefix}${e.name}\0${b.length}\0`).update(b);
+      }
+    }
+  };
+  await walk(dir, "");
+  for (const e of extra) h.update(`\0${e}`);
+  return `0x${h.digest("hex")}`;
+}
+
+/**
+ * The state hashes of a finished run's checkpoints, oldest first, evenly thinned to at most 1,025 with the
+ * last one kept; a run shorter than one checkpoint interval (a single checkpoint) gets its start state in
+ * front, the hash of the job's spec and seed from which the adapter is initialised.
+ */
+export async function runStates(o: { adapterDir: string; backend: "engine" | "torch"; jobId: string; specCid: string; extra: string[] }): Promise<Hex[]> {
+  const dir = join(o.adapterDir, "checkpoints");
+  let names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))) : [];
+  if (names.length === 0) throw new Error(`no checkpoints in ${dir}: the run cannot be committed for the dispute game`);
+  if (names.length > MAX_CHECKPOINTS) {
+    const keep = new Set(Array.from({ length: MAX_CHECKPOINTS }, (_, i) => Math.round((i * (names.length - 1)) / (MAX_CHECKPOINTS - 1))));
+    names = names.filter((_, i) => keep.has(i));
+  }
+  const states: Hex[] = [];
+  for (const [i, n] of names.entries()) {
+    const extra = i === names.length - 1 ? o.extra : [];
+    states.push(o.backend === "torch" ? await folderHash(join(dir, n), extra) : await checkpointDirStateHash(join(dir, n), extra));
+  }
+  if (states.length === 1) states.unshift(`0x${createHash("sha256").update(`tributary/checkpoint-start@1\0${o.jobId}\0${o.specCid}`).digest("hex")}`);
+  return states;
+}
+
+/** The job's checkpoint tree: read from `<jobDir>/checkpoint-tree.json`, else built from the run and saved. */
+export async function jobCheckpointTree(jobDir: string, build: () => Promise<Hex[]>, jobId: string): Promise<CheckpointTree> {
+  const file = join(jobDir, "checkpoint-tree.json");
+  let states: Hex[];
+  if (existsSync(file)) states = (JSON.parse(await readFile(file, "utf8")) as { states: Hex[] }).states;
+  else {
+    states = await build();
+    await writeFile(file, `${JSON.stringify({ jobId, states })}\n`);
+  }
+  return checkpointTree(BigInt(jobId), states);
+}
+
+/** Commits the tree unless the chain already holds it for this job (a restart after committing). */
+export async function ensureCommitted(conn: ChainConnection, tree: CheckpointTree): Promise<boolean> {
+  const g = conn.contracts.DisputeGame;
+  const [, root] = (await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [tree.jobId] })) as readonly [string, Hex, number];
+  if (root.toLowerCase() === tree.root.toLowerCase()) return false;
+  await commitCheckpoints(conn, tree);
+  return true;
+}
+
+/**
+ * Answers every open challenge of `trees`' jobs in which it is the trainer's move. Disputes are scanned from
+ * `fromId` (the caller keeps the cursor: ids below the first still-open one need no second look). Returns the
+ * moves made and the new cursor.
+ */
+export async function defendDisputes(conn: ChainConnection, trees: Map<string, CheckpointTree>, fromId: bigint, log: (l: string) => void): Promise<{ moves: number; cursor: bigint }> {
+  const g = conn.contracts.DisputeGame;
+  const count = (await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "disputeCount", args: [] })) as bigint;
+  let moves = 0;
+  let cursor = fromId;
+  let open = false;
+  for (let id = fromId; id <= count; id++) {
+    const d = await getDispute(conn, id);
+    const settled = d.phaseName === "settled" || d.phaseName === "none";
+    if (!settled && !open) {
+      open = true;
+      cursor = id;
+    }
+    if (settled && !open) cursor = id + 1n;
+    const tree = trees.get(d.jobId.toString());
+    if (!tree || d.phaseName !== "trainerMove") continue;
+    const tx = await defendDispute(conn, id, tree);
+    moves++;
+    log(`job ${d.jobId}: answered challenge ${id} (${tx.move})`);
+  }
+  return { moves, cursor };
+}
