@@ -61,7 +61,7 @@ export interface JobRecord {
   /** Unix seconds (chain time) by which the result must be submitted; set at the claim. */
   dueAt?: string;
   /** The fit check's estimate of the training time on this node, for the remaining-work estimate. */
-  estimate?: { trainSeconds: number; device?: string; memoryBytes?: number };
+  estimate?: { trainSeconds: number; attributeSeconds?: number; device?: string; memoryBytes?: number };
   /** The last failure: transient (being retried) or deterministic, with the stage it happened in. */
   failure?: { kind: "transient" | "deterministic"; source: string; message: string; stage: JobStage; attempts: number; at: string };
   /** The job given back on chain (releaseJob): why, and the fee paid (wei). */

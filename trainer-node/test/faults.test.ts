@@ -92,6 +92,10 @@ describe("backoff bounded by the deadline", () => {
     assert.equal(remainingWorkSeconds(job("training", due, { progress: { step: 90, totalSteps: 100, loss: 1, lr: 1, tokensPerSec: 1, etaSec: 42 } })), 42 + 180 + 30);
     assert.equal(remainingWorkSeconds(job("attributing", due)), 180 + 30);
     assert.equal(remainingWorkSeconds(job("submitted", due)), 0);
+    // with the fit check's own attribution estimate (records made by this release)
+    const est = { estimate: { trainSeconds: 600, attributeSeconds: 450 } };
+    assert.equal(remainingWorkSeconds(job("claimed", due, est)), 600 + 450 + 30);
+    assert.equal(remainingWorkSeconds(job("attributing", due, est)), 450 + 30);
     // a job with more work than time left is given up at once; a submitted one is never (no deadline)
     assert.equal(nextRetry({ failures: 1, rec: job("claimed", due), nowSec: due - 300 }).retry, false);
     assert.equal(nextRetry({ failures: 1, rec: job("submitted", due), nowSec: due + 999 }).retry, true);

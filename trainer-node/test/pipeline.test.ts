@@ -75,8 +75,8 @@ describe("trainer node job pipeline", () => {
     await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
     await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
     await review(conns[owner], { datanetId, approve: [1n, 2n] });
-    await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 5 });
-    await stake(conns[trainer], parseEther("100"));
+    await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 6 });
+    await stake(conns[trainer], parseEther("200")); // the challenged job's collateral (20) stays locked
     kernel = await selectKernel("ort", 2);
   });
   after(async () => {
@@ -391,7 +391,7 @@ describe("trainer node job pipeline", () => {
     await new TrainerLoop(ctx, { pollMs: 50 }).tick();
     const rec = ctx.jobs.get(posted.jobId.toString())!;
     assert.equal(rec.stage, "skipped");
-    assert.match(rec.reason!, /training would take about \d+ s on this node .* of the job's 60 s deadline/);
+    assert.match(rec.reason!, /training and attribution would take about \d+ s on this node .* of the job's 60 s deadline/);
     assert.equal((await getJob(conns[trainer], posted.jobId)).status, "open");
     assert.ok(existsSync(join(dataDir, "throughput.json")), "the estimate uses what the node measured on earlier jobs");
   });

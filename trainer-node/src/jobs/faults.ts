@@ -133,23 +133,24 @@ export const TAIL_SECONDS = 30;
 
 /**
  * Seconds of work left for a claimed job at its persisted stage: the rest of training at the measured
- * pace (the progress ETA; before training, the fit check's estimate), attribution (a third of training,
- * as the fit check assumes) unless done, and a fixed tail for pinning and submitting. Zero for jobs that
+ * pace (the progress ETA; before training, the fit check's estimate), attribution (the fit check's
+ * estimate; a third of training for records made before it had one) unless done, and a fixed tail for pinning and submitting. Zero for jobs that
  * have nothing left before the deadline (submitted: the deadline no longer applies).
  */
 export function remainingWorkSeconds(rec: JobRecord): number {
   const train = rec.estimate?.trainSeconds ?? 0;
+  const attribute = rec.estimate?.attributeSeconds ?? train * 0.3;
   switch (rec.stage) {
     case "claimed":
     case "fetching":
-      return train * 1.3 + TAIL_SECONDS;
+      return train + attribute + TAIL_SECONDS;
     case "training": {
       const p = rec.progress;
       const left = p && p.totalSteps > 0 ? (p.etaSec > 0 ? p.etaSec : train * (1 - p.step / p.totalSteps)) : train;
-      return left + train * 0.3 + TAIL_SECONDS;
+      return left + attribute + TAIL_SECONDS;
     }
     case "attributing":
-      return train * 0.3 + TAIL_SECONDS;
+      return attribute + TAIL_SECONDS;
     case "pinning":
       return TAIL_SECONDS;
     default:

@@ -18,7 +18,7 @@ import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
 import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
-import { attribute, dedupContributions } from "./attribution.ts";
+import { ATTRIBUTION_CHECKPOINTS, attribute, dedupContributions } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
@@ -147,19 +147,25 @@ async function contextLengthOf(modelDir: string): Promise<number> {
 }
 
 /** Refuses (skips) a job whose training would not fit well inside its duration on this node. */
-async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, params: number): Promise<number> {
+async function checkDeadline(ctx: PipelineContext, job: { duration: number; datanets: Array<{ datanetId: bigint; version: number }> }, spec: JobSpec, params: number): Promise<{ trainSeconds: number; attributeSeconds: number }> {
   let bytes = 0;
   for (const ref of job.datanets) {
     for (const c of await listContributions(ctx.conn, ref.datanetId)) {
       if (c.status === "approved" && c.approvedInVersion !== undefined && c.approvedInVersion <= ref.version) bytes += c.byteSize;
     }
   }
-  const tokens = (bytes / BYTES_PER_TOKEN) * spec.training.epochs * 1.3; // + eval and attribution passes
-  const seconds = (6 * params * tokens) / (await trainFlops(ctx));
+  const dataTokens = bytes / BYTES_PER_TOKEN;
+  const flops = await trainFlops(ctx);
+  const tokens = dataTokens * spec.training.epochs * 1.1; // + the eval passes
+  const trainSeconds = (6 * params * tokens) / flops;
+  // attribution: one gradient per record at each of ATTRIBUTION_CHECKPOINTS checkpoints (batch-1 gradients,
+  // counted at 1.5x the training rate), plus the eval gradients
+  const attributeSeconds = (6 * params * dataTokens * ATTRIBUTION_CHECKPOINTS * 1.5) / flops;
+  const seconds = trainSeconds + attributeSeconds;
   if (seconds > DEADLINE_SHARE * job.duration) {
-    throw new SkipJob(`training would take about ${Math.ceil(seconds)} s on this node (${Math.round(tokens)} tokens), more than ${Math.round(DEADLINE_SHARE * 100)}% of the job's ${job.duration} s deadline; claiming it would risk the stake`);
+    throw new SkipJob(`training and attribution would take about ${Math.ceil(seconds)} s on this node (${Math.round(tokens)} training tokens, attribution ${Math.ceil(attributeSeconds)} s), more than ${Math.round(DEADLINE_SHARE * 100)}% of the job's ${job.duration} s deadline; claiming it would risk the stake`);
   }
-  return seconds;
+  return { trainSeconds, attributeSeconds };
 }
 
 /** Reads the job and its spec; checks the node can run it; claims it. */
@@ -206,9 +212,9 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
     if (err instanceof SkipJob) throw err;
     throw new SkipJob(`the fit check could not read base model ${base.name}: ${(err as Error).message}`);
   }
-  const trainSeconds = await checkDeadline(ctx, job, spec, facts.params);
+  const { trainSeconds, attributeSeconds } = await checkDeadline(ctx, job, spec, facts.params);
   await ctx.jobs.update(rec.jobId, {
-    estimate: { trainSeconds, device: fit.device, memoryBytes: fit.estimatedBytes },
+    estimate: { trainSeconds, attributeSeconds, device: fit.device, memoryBytes: fit.estimatedBytes },
     specCid: job.specCid,
     baseModel: base.name,
     datanets: job.datanets.map((d) => ({ datanetId: d.datanetId.toString(), version: d.version })),
