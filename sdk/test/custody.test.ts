@@ -112,9 +112,9 @@ describe("custodian key release", () => {
     await chain?.stop();
   });
 
-  const ask = (who: number, ids: bigint[], ttl?: number) =>
+  const ask = (who: number, ids: bigint[], ttl?: number, url = custodian.url) =>
     requestDataKeys({
-      url: custodian.url,
+      url,
       account: conns[who].account!,
       chainId: chain.chainId,
       jobMarket: conns[who].contracts.JobMarket.address,
@@ -214,17 +214,7 @@ describe("custodian key release", () => {
     const proxy = await startCappedRpc(chain.rpcUrl, 10_000n);
     const viaProxy = await connect({ rpcUrl: proxy.url, chainId: chain.chainId, deployments: chain.deploymentsFile });
     const c = await startCustodian({ conn: viaProxy, store, stateDir, port: 0 });
-    const askC = () =>
-      requestDataKeys({
-        url: c.url,
-        account: conns[trainer].account!,
-        chainId: chain.chainId,
-        jobMarket: conns[trainer].contracts.JobMarket.address,
-        jobId: 1n,
-        datanetId: 1n,
-        contributionIds: [1n],
-        trainerPubKey,
-      });
+    const askC = () => ask(trainer, [1n], undefined, c.url);
     try {
       await proxy.stop();
       await assert.rejects(askC(), (e: unknown) => {
@@ -243,16 +233,7 @@ describe("custodian key release", () => {
     // the same custodian on the live chain: the job is still claimed, so it serves
     const live = await startCustodian({ conn: conns[owner], store, stateDir, port: 0 });
     try {
-      const res = await requestDataKeys({
-        url: live.url,
-        account: conns[trainer].account!,
-        chainId: chain.chainId,
-        jobMarket: conns[trainer].contracts.JobMarket.address,
-        jobId: 1n,
-        datanetId: 1n,
-        contributionIds: [1n],
-        trainerPubKey,
-      });
+      const res = await ask(trainer, [1n], undefined, live.url);
       assert.equal(res.keys.length, 1);
     } finally {
       await live.stop();
@@ -305,17 +286,7 @@ describe("custodian key release", () => {
     const start = () => startCustodian({ conn: viaProxy, store, stateDir: dir, port: 0 });
     let c = await start();
     try {
-      const askC = () =>
-        requestDataKeys({
-          url: c.url,
-          account: conns[trainer].account!,
-          chainId: chain.chainId,
-          jobMarket: conns[trainer].contracts.JobMarket.address,
-          jobId: 1n,
-          datanetId: 1n,
-          contributionIds: [1n, 2n],
-          trainerPubKey,
-        });
+      const askC = () => ask(trainer, [1n, 2n], undefined, c.url);
       const res = await askC();
       assert.equal(res.keys.length, 2);
       assert.ok(proxy.ranges.length > 2 * 10, `paged: ${proxy.ranges.length} eth_getLogs`);
