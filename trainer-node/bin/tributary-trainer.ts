@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The trainer node as a command: `npx tributary-trainer [options]`. Every option has an environment
 // variable (the local stack's names); the operator key comes from the environment only, never a flag.
+import { parseAllowedOrigins } from "@tributary/sdk/http";
 import { parseArgs } from "node:util";
 import { loadAccount } from "@tributary/sdk/chain";
 import { startTrainerNode } from "../src/index.ts";
@@ -132,6 +133,7 @@ try {
     baseModels: values["base-models"]?.split(",").map((s) => s.trim()).filter(Boolean),
     train: !values["serve-only"],
     adminToken: env.TRIBUTARY_ADMIN_TOKEN || undefined,
+    allowedOrigins: parseAllowedOrigins(env.TRIBUTARY_ALLOWED_ORIGINS),
   });
   const shutdown = async () => {
     console.log("[trainer] stopping (the running job keeps its checkpoint)");

@@ -67,6 +67,8 @@ export interface TrainerNodeOptions {
   train?: boolean;
   /** Enables the runtime adapter API (`/v1/load_lora_adapter`) for this bearer token (TRIBUTARY_ADMIN_TOKEN). */
   adminToken?: string;
+  /** Web origins whose pages may call the API (TRIBUTARY_ALLOWED_ORIGINS); default none. */
+  allowedOrigins?: readonly string[];
   log?: (line: string) => void;
 }
 
@@ -97,7 +99,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
-  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, adminToken: o.adminToken, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, adminToken: o.adminToken, allowedOrigins: o.allowedOrigins, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);

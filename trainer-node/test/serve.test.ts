@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -390,5 +391,36 @@ describe("serve: models from IPFS through the OpenAI-compatible API", { timeout:
     assert.match(text, /tributary_jobs_seen_total 3/);
     assert.match(text, /tributary_api_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
     assert.match(text, /tributary_api_requests_total\{method="GET",route="\/v1\/jobs\/:id\/events",status="200"\} 3/);
+  });
+
+  it("refuses web pages from origins not allowed and foreign Host names (403), serves the allowed origin with CORS and programs without an Origin", async () => {
+    const web = "http://127.0.0.1:5173";
+    const guarded = await startApi({ port: 0, catalog: staticCatalog([]), models, jobs, allowedOrigins: [web] });
+    try {
+      const get = (headers: Record<string, string>, method = "GET") => fetch(`${guarded.url}/v1/models`, { method, headers });
+      const foreign = await get({ origin: "https://evil.example" });
+      assert.equal(foreign.status, 403);
+      const body = (await foreign.json()) as { error: { message: string; code: string } };
+      assert.equal(body.error.code, "forbidden_origin");
+      assert.match(body.error.message, /web origin https:\/\/evil\.example are not allowed/);
+      assert.equal((await get({ referer: "https://evil.example/page" })).status, 403);
+      assert.equal((await get({ "sec-fetch-site": "cross-site" })).status, 403);
+      // fetch cannot set Host: a raw request, as a DNS-rebound page's browser would send it
+      const rebound = await new Promise<number>((resolve, reject) =>
+        httpGet(`${guarded.url}/v1/models`, { headers: { host: "attacker.example:8787" } }, (r) => (r.resume(), resolve(r.statusCode!))).once("error", reject),
+      );
+      assert.equal(rebound, 403, "DNS rebinding");
+      const ok = await get({ origin: web });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.headers.get("access-control-allow-origin"), web);
+      const pre = await get({ origin: web, "access-control-request-method": "POST" }, "OPTIONS");
+      assert.equal(pre.status, 204);
+      assert.match(pre.headers.get("access-control-allow-headers") ?? "", /x-tributary-voucher/);
+      assert.equal((await get({})).status, 200, "a program without an Origin");
+      // the default allows no web origin at all
+      assert.equal((await fetch(`${api.url}/v1/models`, { headers: { origin: web } })).status, 403);
+    } finally {
+      await guarded.stop();
+    }
   });
 });

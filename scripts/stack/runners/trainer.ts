@@ -1,7 +1,7 @@
 // Runs the demo trainer node (the trainer-node package's `startTrainerNode`) as the demo trainer account,
 // which the seed staked.
 import { demoAccount } from "../accounts.ts";
-import { configEnv, layout, loadConfig, rpcUrl } from "../config.ts";
+import { configEnv, layout, loadConfig, rpcUrl, webOrigins } from "../config.ts";
 import { startTrainerNode } from "@tributary/trainer-node";
 import { runUntilStopped } from "./runner.ts";
 
@@ -35,6 +35,7 @@ await runUntilStopped("trainer", async () => {
     retry: { baseMs: num("TRIBUTARY_TRAINER_RETRY_BASE_MS"), capMs: num("TRIBUTARY_TRAINER_RETRY_CAP_MS") },
     timeScale: num("TRIBUTARY_TRAINER_TIME_SCALE"),
     kernel,
+    allowedOrigins: webOrigins(config),
   });
   console.log(`trainer node ${trainer.url}`);
   return trainer;

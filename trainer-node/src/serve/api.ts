@@ -7,6 +7,8 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
+import type { IncomingMessage } from "node:http";
+import { createHttpGuard } from "@tributary/sdk/http";
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -51,6 +53,12 @@ export interface ApiOptions {
    * callers sending `Authorization: Bearer <adminToken>`; absent: those routes answer 403.
    */
   adminToken?: string;
+  /**
+   * Web origins (scheme://host:port) whose pages may call the API, e.g. the web app's; default none. A
+   * request from another page (Origin/Referer, Sec-Fetch-Site) or for another Host while listening on
+   * loopback (DNS rebinding) gets 403; programs without an Origin are served (the SDK's shared guard).
+   */
+  allowedOrigins?: readonly string[];
 }
 
 export interface ApiServer {
@@ -116,6 +124,32 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     resolve: async (id) => runtime.get(id) ?? (await o.catalog.resolve(id)),
   };
   const entry = (m: ServedModel) => modelEntry(m, runtime.get(m.id) === m);
+
+  const guard = createHttpGuard({
+    allowedOrigins: o.allowedOrigins,
+    listenHost: o.host ?? "127.0.0.1",
+    headers: ["content-type", "authorization", "x-tributary-voucher"],
+  });
+  app.use("*", async (c, next) => {
+    const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;
+    if (incoming) {
+      const why = guard.check(incoming);
+      if (why) return c.json(errorBody(why, "permission_error", null, "forbidden_origin"), 403);
+      const origin = c.req.header("origin");
+      if (origin !== undefined) {
+        c.header("access-control-allow-origin", guard.allowedOrigins.includes("*") ? "*" : origin);
+        c.header("vary", "Origin");
+        if (c.req.method === "OPTIONS") {
+          return c.body(null, 204, {
+            "access-control-allow-methods": "GET, POST",
+            "access-control-allow-headers": "content-type, authorization, x-tributary-voucher",
+            "access-control-max-age": "600",
+          });
+        }
+      }
+    }
+    await next();
+  });
 
   app.use("*", async (c, next) => {
     const t0 = performance.now();
