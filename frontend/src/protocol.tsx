@@ -5,7 +5,7 @@ import { createContext, useCallback, useContext, useState } from "react";
 import type { ReactNode } from "react";
 import type { ChainConnection } from "@tributary/sdk/chain/browser";
 import type { ContentStore } from "@tributary/sdk/content";
-import type { LocalAccount, WalletClient } from "viem";
+import type { WalletClient } from "viem";
 import type { RuntimeConfig } from "./config.ts";
 import { errorMessage } from "./lib/errors.ts";
 import { useWallet } from "./wallet.tsx";
@@ -133,7 +133,7 @@ export function useTx() {
       const signer: ChainConnection = {
         ...conn,
         walletClient: reporting as unknown as ChainConnection["walletClient"],
-        account: { address, type: "json-rpc" } as unknown as LocalAccount,
+        account: { address, type: "json-rpc" }, // the wallet signs: a JSON-RPC account, as viem takes it
         publicClient: {
           ...conn.publicClient,
           waitForTransactionReceipt: ({ hash }: { hash: `0x${string}` }) => confirmOf(hash),

@@ -3,7 +3,8 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { parseEther, sha256 } from "viem";
+import { parseEther, recoverTypedDataAddress, sha256 } from "viem";
+import { keyReleaseDomain, signKeyRelease } from "../src/custody/index.ts";
 import { privateKeyToAccount } from "viem/accounts";
 import {
   buyAccess,
@@ -22,6 +23,8 @@ import {
   loadAccount,
   review,
   sendTx,
+  signVoucher,
+  VOUCHER_TYPES,
   WalletError,
   withdrawContribution,
   WrongChainError,
@@ -106,6 +109,31 @@ describe("chain against a hardhat node", () => {
   after(async () => {
     await ipfs?.stop();
     await chain?.stop();
+  });
+
+  it("takes an address as viem does (a JSON-RPC account: the node signs), for writes and vouchers; key releases need a key", async () => {
+    const who = privateKeyToAccount(TEST_KEYS[6]).address; // unlocked on the dev node, no key given here
+    const wallet = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, pollingInterval: 50, account: who });
+    assert.equal(wallet.account!.type, "json-rpc");
+    assert.equal(wallet.account!.address, who);
+    const token = wallet.contracts.OpenToken;
+    await sendTx(wallet, token, "approve", [owner.account!.address, 1234n]);
+    assert.equal(await owner.publicClient.readContract({ address: token.address, abi: token.abi, functionName: "allowance", args: [who, owner.account!.address] }), 1234n);
+    const channelId = `0x${"ab".repeat(32)}` as const;
+    const v = await signVoucher(wallet, { channelId, cumulativeAmount: 5n, epoch: 0 });
+    const pc = wallet.contracts.PaymentChannels;
+    const signer = await recoverTypedDataAddress({
+      domain: { name: "Tributary PaymentChannels", version: "1", chainId: chain.chainId, verifyingContract: pc.address },
+      types: VOUCHER_TYPES,
+      primaryType: "Voucher",
+      message: { channelId, cumulativeAmount: 5n, epoch: 0 },
+      signature: v.signature as `0x${string}`,
+    });
+    assert.equal(signer, who);
+    await assert.rejects(
+      signKeyRelease(wallet.account!, keyReleaseDomain(chain.chainId, wallet.contracts.JobMarket.address), { trainer: who, jobId: 1n, datanetId: 1n, contributionIds: [1n], trainerPubKey: "0x00", expiry: 1n }),
+      /needs a local account \(the trainer's key\)/,
+    );
   });
 
   it("fails with WrongChainError naming both chain ids", async () => {

@@ -95,7 +95,7 @@ describe("billing under concurrency: 64 paid streams against a real node and cha
       const res = await request(n.api.url, null, { prompt: promptIds(0), max_tokens: MAX });
       assert.equal(res.status, 402);
       assert.equal(((await res.json()) as { error: { code: string } }).error.code, "voucher_required");
-      const forged = await request(n.api.url, await signVoucher(payers[1], { channelId: zeroHash, cumulativeAmount: 0n }), { prompt: promptIds(0), max_tokens: MAX });
+      const forged = await request(n.api.url, await signVoucher(payers[1], { channelId: zeroHash, cumulativeAmount: 0n, epoch: 0 }), { prompt: promptIds(0), max_tokens: MAX });
       assert.equal(forged.status, 402);
       assert.equal(n.models.stats().baseModels, 0, "no base model was loaded for unpaid requests");
       assert.equal(existsSync(join(n.cacheDir, "models")) || existsSync(join(n.cacheDir, "adapters")), false, "nothing was fetched from IPFS");

@@ -2,7 +2,8 @@
 // and typed contract handles (address + ABI) from the deployments. Browser-safe: the Node-only
 // `connect` in `./node.ts` reads the deployments file and calls `connectChain`.
 import { createPublicClient, createWalletClient, defineChain, http } from "viem";
-import type { Address, Chain, LocalAccount, PublicClient, Transport, WalletClient } from "viem";
+import { parseAccount } from "viem/accounts";
+import type { Account, Address, Chain, PublicClient, Transport, WalletClient } from "viem";
 import {
   accessRegistryAbi,
   datanetRegistryAbi,
@@ -49,8 +50,12 @@ export interface ConnectOptions {
   chainId?: number;
   /** The contract addresses (`parseDeployments` of a fetched `deployments/<chainId>.json`). */
   deployments?: Deployments;
-  /** Signs transactions; without it the connection is read-only. */
-  account?: LocalAccount;
+  /**
+   * Signs transactions; without it the connection is read-only. As in viem: a local account (a key), a
+   * JSON-RPC account, or just an address (a JSON-RPC account of the transport's wallet, e.g. a browser
+   * wallet behind a custom transport: the node or wallet signs, no key is held here).
+   */
+  account?: Account | Address;
   /** Confirmations every write waits for (default 1). */
   confirmations?: number;
   /** Receipt polling interval in ms (default 250; local nodes mine instantly). */
@@ -68,8 +73,8 @@ export interface ChainConnection {
   rpcUrl: string;
   chain: Chain;
   publicClient: PublicClient<Transport, Chain>;
-  walletClient?: WalletClient<Transport, Chain, LocalAccount>;
-  account?: LocalAccount;
+  walletClient?: WalletClient<Transport, Chain, Account>;
+  account?: Account;
   deployments: Deployments;
   contracts: Contracts;
   confirmations: number;
@@ -134,16 +139,15 @@ export async function connectChain(
       abi: withErrors(ABIS[name]) as Abis[ContractName],
     };
   }
-  const walletClient = opts.account
-    ? createWalletClient({ chain, transport, account: opts.account, pollingInterval })
-    : undefined;
+  const account = opts.account === undefined ? undefined : parseAccount(opts.account);
+  const walletClient = account ? createWalletClient({ chain, transport, account, pollingInterval }) : undefined;
   return {
     chainId,
     rpcUrl,
     chain,
     publicClient,
     walletClient,
-    account: opts.account,
+    account,
     deployments,
     contracts: contracts as Contracts,
     confirmations: opts.confirmations ?? 1,

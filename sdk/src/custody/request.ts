@@ -1,6 +1,6 @@
 // The key-release request a trainer signs (EIP-712), and the client that sends it.
 import { hashTypedData, recoverTypedDataAddress } from "viem";
-import type { Address, Hex, LocalAccount, TypedDataDomain } from "viem";
+import type { Account, Address, Hex, TypedDataDomain } from "viem";
 import { z } from "zod";
 import { WrappedKey } from "../schemas/index.ts";
 
@@ -32,10 +32,13 @@ export function keyReleaseDomain(chainId: number, jobMarket: Address): TypedData
 }
 
 export async function signKeyRelease(
-  account: LocalAccount,
+  account: Account,
   domain: TypedDataDomain,
   message: KeyRelease,
 ): Promise<Hex> {
+  // a trainer signs with its own key (a node process); a JSON-RPC account has no signer here
+  if (account.type !== "local" || !account.signTypedData)
+    throw new TypeError("signing a key release needs a local account (the trainer's key), not a JSON-RPC account");
   return account.signTypedData({ domain, types: KEY_RELEASE_TYPES, primaryType: "KeyRelease", message });
 }
 
@@ -111,7 +114,7 @@ export class KeyReleaseDeniedError extends Error {
 /** Signs a key-release request as `account` and sends it to the custodian at `url`. */
 export async function requestDataKeys(opts: {
   url: string;
-  account: LocalAccount;
+  account: Account;
   chainId: number;
   jobMarket: Address;
   jobId: bigint;

@@ -152,10 +152,12 @@ export async function signVoucher(
   conn: ChainConnection,
   input: { channelId: Hex; cumulativeAmount: bigint; epoch?: number },
 ): Promise<Voucher> {
-  if (!conn.account) throw new NoWalletError("signing a voucher");
+  if (!conn.account || !conn.walletClient) throw new NoWalletError("signing a voucher");
   const pc = conn.contracts.PaymentChannels;
   const epoch = input.epoch ?? (await getChannel(conn, input.channelId)).epoch;
-  const signature = await conn.account.signTypedData({
+  // through the wallet client: a local key signs here, a JSON-RPC account (a browser wallet) signs there
+  const signature = await conn.walletClient.signTypedData({
+    account: conn.account,
     domain: {
       name: "Tributary PaymentChannels",
       version: "1",
