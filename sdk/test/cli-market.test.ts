@@ -166,7 +166,7 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
     assert.equal(again.json.error.errorName, "NothingToClaim");
   });
 
-  it("disputes a submitted result within the challenge window", async () => {
+  it("disputes a submitted result within the challenge window (with a bond; not the job's own trainer)", async () => {
     const posted = await ok(
       cli(BUILDER, "job", "post", "--base-model", "tiny-llama", "--data", "1", "--budget", "5"),
     );
@@ -180,8 +180,9 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
       attributionTotalWeight: 0n,
       reportCid: "",
     });
-    const notPoster = await cli(ALICE, "job", "dispute", posted.jobId, "--reason", "spam");
-    assert.equal(notPoster.json.error.errorName, "NotPoster");
+    // anyone with a bond may challenge (the dispute game), except the job's own trainer
+    const ownJob = await cli(TRAINER, "job", "dispute", posted.jobId, "--reason", "self");
+    assert.equal(ownJob.json.error.errorName, "TrainerCannotChallenge");
     const disputed = await ok(
       cli(BUILDER, "job", "dispute", posted.jobId, "--reason", "eval loss is worse than the base model"),
     );
