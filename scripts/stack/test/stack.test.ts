@@ -194,7 +194,9 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.match(current.output, /SIGTERM: stopping/);
     assert.match(current.output, /stopped chain \(exit code 0\)/);
     const saved = readJson<{ block: { number: string } }>(path.join(home, "chain", "state.json"));
-    assert.equal(BigInt(saved.block.number), BigInt(head), "the chain saved its latest block on SIGTERM");
+    // services may still send a transaction (the trainer node working on the seeded job) between reading the
+    // head and the chain's stop: the saved state must hold at least every block seen
+    assert.ok(BigInt(saved.block.number) >= BigInt(head), `the chain saved its latest block on SIGTERM (saved ${saved.block.number}, seen ${head})`);
   });
 
   it("detects a lost chain state, says so, and resets what was derived from the old chain", async () => {
