@@ -72,6 +72,14 @@ export async function jobCheckpointTree(jobDir: string, build: () => Promise<Hex
   return checkpointTree(BigInt(jobId), states);
 }
 
+/** The tree saved by `jobCheckpointTree` in `<jobDir>/checkpoint-tree.json`, or null when none was saved. */
+export async function readCheckpointTree(jobDir: string): Promise<CheckpointTree | null> {
+  const file = join(jobDir, "checkpoint-tree.json");
+  if (!existsSync(file)) return null;
+  const { jobId, states } = JSON.parse(await readFile(file, "utf8")) as { jobId: string; states: Hex[] };
+  return checkpointTree(BigInt(jobId), states);
+}
+
 /** Commits the tree unless the chain already holds it for this job (a restart after committing). */
 export async function ensureCommitted(conn: ChainConnection, tree: CheckpointTree): Promise<boolean> {
   const g = conn.contracts.DisputeGame;

@@ -22,7 +22,7 @@ import { ATTRIBUTION_CHECKPOINTS, attribute, dedupContributions } from "./attrib
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
-import { defendDisputes, ensureCommitted, jobCheckpointTree, runStates } from "./disputes.ts";
+import { defendDisputes, ensureCommitted, jobCheckpointTree, readCheckpointTree, runStates } from "./disputes.ts";
 import { checkFit, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
@@ -449,9 +449,8 @@ async function finalizeStage(ctx: PipelineContext, rec: JobRecord): Promise<bool
     return true;
   }
   // answer any challenge of this result while it is the trainer's move (silence loses on the clock)
-  const treeFile = join(jobDirOf(ctx, rec.jobId), "checkpoint-tree.json");
-  if (existsSync(treeFile)) {
-    const tree = await jobCheckpointTree(jobDirOf(ctx, rec.jobId), async () => [], rec.jobId);
+  const tree = await readCheckpointTree(jobDirOf(ctx, rec.jobId));
+  if (tree) {
     const { cursor } = await defendDisputes(ctx.conn, new Map([[rec.jobId, tree]]), disputeCursor.get(rec.jobId) ?? 1n, ctx.log);
     disputeCursor.set(rec.jobId, cursor);
   }
