@@ -27,7 +27,7 @@ import { ServerBusyError } from "./scheduler.ts";
 import type { CompletionChoice, CompletionRequest, CompletionResult, ModelServer } from "./models.ts";
 import { chatGrammar, chatPrompt, readAnswer } from "./prompt.ts";
 import type { AnswerView } from "./prompt.ts";
-import { parseChatRequest, parseCompletionRequest } from "./validate.ts";
+import { parseChatRequest, parseCompletionRequest, parseLoadAdapterRequest, parseUnloadAdapterRequest } from "./validate.ts";
 import type { ChatRequest, SamplingRequest } from "./validate.ts";
 
 export interface ApiOptions {
@@ -204,30 +204,17 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       throw new ServeError("This route needs the node's admin token", { status: 401, type: "authentication_error", code: "invalid_admin_token", hint: "Send Authorization: Bearer <the node's TRIBUTARY_ADMIN_TOKEN>" });
     }
   };
-  const adapterName = (body: unknown): string => {
-    const name = (body as { lora_name?: unknown } | null)?.lora_name;
-    if (typeof name !== "string" || !/^[A-Za-z0-9._:/-]{1,128}$/.test(name)) throw new BadRequestError("lora_name", "'lora_name' must be 1-128 characters of letters, digits and . _ : / -");
-    return name;
-  };
 
   // vLLM's runtime LoRA API: an adapter directory on IPFS, served as model `lora_name` over a base model
   app.post("/v1/load_lora_adapter", limit, async (c) => {
     admin(c);
-    const body = (await readJson(c)) as { lora_path?: unknown; base_model?: unknown; adapter_hash?: unknown } | null;
-    const name = adapterName(body);
-    const path = body?.lora_path;
-    const cid = typeof path === "string" ? path.replace(/^ipfs:\/\//, "") : "";
-    if (!/^[A-Za-z0-9]{10,}$/.test(cid)) throw new BadRequestError("lora_path", "'lora_path' must be the IPFS CID of a PEFT adapter directory (CID or ipfs://CID)");
-    const hash = body?.adapter_hash;
-    if (hash !== undefined && (typeof hash !== "string" || !/^(0x)?[0-9a-fA-F]{64}$/.test(hash))) throw new BadRequestError("adapter_hash", "'adapter_hash' must be the sha256 of adapter_model.safetensors (64 hex digits)");
+    const { name, cid, baseModel: baseId, adapterHash: hash } = parseLoadAdapterRequest(await readJson(c));
     const taken = async () => runtime.has(name) || (await o.catalog.resolve(name)) !== undefined;
     if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
     const bases = (await o.catalog.list()).filter((m) => !m.adapterCid);
-    const baseId = body?.base_model;
-    if (baseId !== undefined && typeof baseId !== "string") throw new BadRequestError("base_model", "'base_model' must be a base model id from GET /v1/models");
     const base = baseId ? bases.find((b) => b.id === baseId) : bases.length === 1 ? bases[0] : undefined;
     if (!base) throw new BadRequestError("base_model", baseId ? `'${baseId}' is not a base model of this node (${bases.map((b) => b.id).join(", ") || "none"})` : `this node serves ${bases.length} base models; name one in 'base_model' (${bases.map((b) => b.id).join(", ")})`);
-    const model: ServedModel = { id: name, baseModelId: base.baseModelId, baseModelName: base.baseModelName, baseModelCid: base.baseModelCid, adapterCid: cid, ...(typeof hash === "string" ? { adapterHash: hash } : {}), owner: "runtime", created: Math.floor(Date.now() / 1000) };
+    const model: ServedModel = { id: name, baseModelId: base.baseModelId, baseModelName: base.baseModelName, baseModelCid: base.baseModelCid, adapterCid: cid, ...(hash !== undefined ? { adapterHash: hash } : {}), owner: "runtime", created: Math.floor(Date.now() / 1000) };
     await o.models.prepare(model); // fetched, verified and loaded now: errors come back here, not on first use
     if (await taken()) throw new BadRequestError("lora_name", `The lora adapter '${name}' has already been loaded`, "adapter_exists");
     runtime.set(name, model);
@@ -236,7 +223,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
   app.post("/v1/unload_lora_adapter", limit, async (c) => {
     admin(c);
-    const name = adapterName(await readJson(c));
+    const name = parseUnloadAdapterRequest(await readJson(c));
     const model = runtime.get(name);
     if (!model) throw new ServeError(`The lora adapter '${name}' cannot be found`, { status: 404, type: "invalid_request_error", param: "lora_name", code: "adapter_not_found", hint: "Only adapters loaded with POST /v1/load_lora_adapter can be unloaded" });
     runtime.delete(name);

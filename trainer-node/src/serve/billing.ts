@@ -2,7 +2,7 @@
  * Paid inference through payment channels. A model version whose owner set an inference price (OPEN wei
  * per 1,000 tokens, ModelRegistry) is served only against an EIP-712 voucher on a channel the caller
  * opened to this node for that model (PaymentChannels): header `x-tributary-voucher` with the SDK's
- * `tributary/voucher@1` JSON, signed by the payer or its unexpired session key.
+ * `tributary/voucher@2` JSON, signed by the payer or its unexpired session key.
  *
  * Cumulative, post-paid with one request of credit per channel, safe under concurrency:
  * - `authorize` (before anything is fetched or loaded) checks the voucher: signed by the payer or its
@@ -26,6 +26,14 @@ import { recoverTypedDataAddress } from "viem";
 import type { Hex } from "viem";
 import { getChannel, getModel, redeemVoucher, VOUCHER_TYPES } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
+import { z } from "zod";
+
+/** The x-tributary-voucher header: the SDK's voucher JSON; the fields the node checks (the rest it reads from the chain). */
+const VOUCHER_HEADER = z.looseObject({
+  channelId: z.string().regex(/^0x[0-9a-fA-F]{64}$/),
+  cumulativeAmount: z.string().regex(/^\d+$/),
+  signature: z.string().regex(/^0x[0-9a-fA-F]+$/),
+});
 import { BadRequestError, ServeError } from "./errors.ts";
 
 /** 402: the request needs (a better) voucher; `details` says what to sign. */
@@ -136,15 +144,18 @@ export class Billing {
     const terms = { model_id: modelId, price_per_1k_tokens: pricePer1k.toString(), provider, payment_channels: this.conn.contracts.PaymentChannels.address, chain_id: this.conn.chainId };
     const how = `Open a channel to ${provider} for model ${modelId} (\`npx tributary channel open\`) and send a signed voucher (\`npx tributary channel voucher\`) as the x-tributary-voucher header`;
     if (!header) throw new PaymentRequiredError(`Model ${modelId} costs ${pricePer1k} OPEN wei per 1,000 tokens; this request carries no voucher`, "voucher_required", terms, how);
-    let v: { channelId?: unknown; cumulativeAmount?: unknown; signature?: unknown };
+    let json: unknown;
     try {
-      v = JSON.parse(header) as typeof v;
+      json = JSON.parse(header);
     } catch {
-      throw new BadRequestError("x-tributary-voucher", "the x-tributary-voucher header is not JSON (expected a tributary/voucher@1 object)", "invalid_voucher");
+      throw new BadRequestError("x-tributary-voucher", "the x-tributary-voucher header is not JSON (expected a tributary/voucher@2 object, as `npx tributary channel voucher` prints)", "invalid_voucher");
     }
-    if (typeof v.channelId !== "string" || !/^0x[0-9a-fA-F]{64}$/.test(v.channelId) || typeof v.signature !== "string" || !/^0x[0-9a-fA-F]+$/.test(v.signature) || typeof v.cumulativeAmount !== "string" || !/^\d+$/.test(v.cumulativeAmount)) {
-      throw new BadRequestError("x-tributary-voucher", "the voucher needs channelId (bytes32 hex), cumulativeAmount (a decimal string of OPEN wei) and signature (hex)", "invalid_voucher");
+    const parsed = VOUCHER_HEADER.safeParse(json);
+    if (!parsed.success) {
+      const at = parsed.error.issues[0].path.join(".");
+      throw new BadRequestError("x-tributary-voucher", `the voucher needs channelId (bytes32 hex), cumulativeAmount (a decimal string of OPEN wei) and signature (hex)${at ? `; '${at}' is not that` : ""}`, "invalid_voucher");
     }
+    const v = parsed.data;
     const channelId = v.channelId.toLowerCase() as Hex;
     const amount = BigInt(v.cumulativeAmount);
     const ch = await getChannel(this.conn, channelId).catch(() => null);
