@@ -1,7 +1,7 @@
 // Generates sdk/src/chain/generated/abis.ts from the Hardhat artifacts: one `export const <name>Abi = [...] as const`
 // per protocol contract, so TypeScript consumers get fully typed ABIs. Run by `npm run compile`.
 // An optional argument writes elsewhere: node scripts/gen-abis.ts /tmp/abis.ts
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CONTRACTS, readArtifact, type ContractName } from "./deploy.ts";
@@ -18,5 +18,12 @@ for (const name of Object.keys(CONTRACTS) as ContractName[]) {
   lines.push(`export const ${constName} = ${JSON.stringify(readArtifact(name).abi, null, 2)} as const;`, "");
 }
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(out, lines.join("\n"));
-console.log(`Wrote ${Object.keys(CONTRACTS).length} ABIs to ${out}`);
+// Unchanged ABIs leave the file alone: tsc runs beside the contract tests (scripts/test-all.mjs) and must
+// never read a half-written file.
+const text = lines.join("\n");
+if (existsSync(out) && readFileSync(out, "utf8") === text) console.log(`${Object.keys(CONTRACTS).length} ABIs unchanged in ${out}`);
+else {
+  writeFileSync(`${out}.tmp`, text);
+  renameSync(`${out}.tmp`, out);
+  console.log(`Wrote ${Object.keys(CONTRACTS).length} ABIs to ${out}`);
+}

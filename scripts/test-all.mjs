@@ -11,13 +11,15 @@ const root = new URL("..", import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
 
 /**
- * Steps in dependency order: contracts first (they compile and generate the ABIs the rest import), then
- * the static checks (ESLint + solhint, tsc over every package), then each workspace's tests.
+ * Stages in dependency order; the steps of one stage run side by side. First the contracts are compiled
+ * (the ABIs every package imports), then the contract tests, ESLint + solhint and tsc together (none of
+ * them opens a port or touches what another writes), then each workspace's tests one at a time (they
+ * start chains, IPFS nodes and servers).
  */
-const steps = [["root", "test:contracts"], ["root", "lint"], ["root", "typecheck"]];
+const stages = [[["root", "compile"]], [["root", "test:contracts"], ["root", "lint"], ["root", "typecheck"]]];
 for (const ws of pkg.workspaces ?? []) {
   const wsPkg = JSON.parse(readFileSync(new URL(`${ws}/package.json`, root), "utf8"));
-  if (wsPkg.scripts?.test) steps.push([ws, "test"]);
+  if (wsPkg.scripts?.test) stages.push([[ws, "test"]]);
 }
 const only = process.argv.slice(2);
 const allow = allowList(JSON.parse(readFileSync(new URL("scripts/skip-allow.json", root), "utf8")), process.env);
@@ -27,16 +29,26 @@ let failed = 0;
 let skippedTotal = 0;
 const failedSteps = [];
 const refusedSkips = [];
-for (const [where, script] of steps) {
-  if (only.length && !only.includes(where)) continue;
-  if (where === "root" && !pkg.scripts?.[script]) continue;
+
+/** Runs one step; beside others, its lines carry the step's name so the log stays readable. */
+async function run(where, script, prefixed) {
   const args = where === "root" ? ["run", script] : ["run", script, "--workspace", where];
   console.log(`\n=== ${where}: npm ${args.join(" ")} ===`);
   const started = Date.now();
   const { code, out } = await new Promise((resolve) => {
     const child = spawn("npm", args, { cwd: root, stdio: ["ignore", "pipe", "pipe"], env: process.env });
     let out = "";
-    const take = (stream, sink) => stream.on("data", (d) => { out += d; sink.write(d); });
+    const take = (stream, sink) => {
+      let partial = "";
+      stream.on("data", (d) => {
+        out += d;
+        if (!prefixed) return void sink.write(d);
+        const lines = (partial + d).split("\n");
+        partial = lines.pop();
+        for (const line of lines) sink.write(`[${script}] ${line}\n`);
+      });
+      stream.on("end", () => partial && sink.write(`[${script}] ${partial}\n`));
+    };
     take(child.stdout, process.stdout);
     take(child.stderr, process.stderr);
     child.on("close", (c) => resolve({ code: c ?? 1, out }));
@@ -47,14 +59,20 @@ for (const [where, script] of steps) {
   failed += f;
   skippedTotal += skipped.length;
   if (code !== 0) {
-    failedSteps.push(where);
+    failedSteps.push(where === "root" ? script : where);
     if (f === 0) failed += 1; // a crash with no counted failure still fails the run
   }
   for (const s of allowed) console.log(`    allowed by scripts/skip-allow.json: ${describeSkip(s)}`);
   for (const s of refused) refusedSkips.push(`${where}: ${describeSkip(s)}`);
   console.log(
-    `=== ${where}: exit ${code}, ${p} passed, ${f} failed, ${skipped.length} skipped, ${((Date.now() - started) / 1000).toFixed(1)} s ===`,
+    `=== ${where}: ${script} exit ${code}, ${p} passed, ${f} failed, ${skipped.length} skipped, ${((Date.now() - started) / 1000).toFixed(1)} s ===`,
   );
+}
+
+for (const stage of stages) {
+  const chosen = stage.filter(([where, script]) => (!only.length || only.includes(where)) && (where !== "root" || pkg.scripts?.[script]));
+  await Promise.all(chosen.map(([where, script]) => run(where, script, chosen.length > 1)));
+  if (stage[0][1] === "compile" && failedSteps.length) break; // nothing else can run without the ABIs
 }
 console.log(`\nSuites failed: ${failedSteps.length ? failedSteps.join(", ") : "none"}`);
 if (refusedSkips.length) {
