@@ -18,6 +18,8 @@ pragma solidity ^0.8.27;
 ///   pool, split off-chain by what each request cited. A challenged epoch waits for the arbiter; a voided
 ///   one sends all its held revenue to the RewardDistributor.
 /// - Contributors claim many epochs (of any models) in one transaction.
+/// Holding is per model, switched on once by its owner ({enableUsageEpochs}); until then voucher revenue goes
+/// straight to the RewardDistributor (as released revenue: an epoch may still account it, uncited).
 /// Held revenue nobody commits is released to the RewardDistributor after `releaseDelay`.
 /// Escrow: the token balance always equals {liabilities}.
 interface IUsageEpochs {
@@ -63,7 +65,9 @@ interface IUsageEpochs {
     event RevenueHeld(uint256 indexed modelId, address indexed from, uint256 amount, uint256 held);
     event RevenueForwarded(uint256 indexed modelId, uint256 amount);
     event RevenueReleased(uint256 indexed modelId, address indexed caller, uint256 amount);
-    event ChannelAccounted(uint256 indexed epochId, bytes32 indexed channelId, uint256 fromCumulative, uint256 toCumulative);
+    event ChannelAccounted(
+        uint256 indexed epochId, bytes32 indexed channelId, uint256 fromCumulative, uint256 toCumulative
+    );
     event EpochCommitted(
         uint256 indexed epochId,
         uint256 indexed modelId,
@@ -79,9 +83,15 @@ interface IUsageEpochs {
     event EpochChallenged(uint256 indexed epochId, address indexed challenger, uint256 bond, string reasonCID);
     event EpochResolved(uint256 indexed epochId, bool upheld);
     event EpochFinalized(
-        uint256 indexed epochId, uint256 pool, uint256 ownerAmount, uint256 trainerAmount, uint256 protocolAmount, uint256 forwarded
+        uint256 indexed epochId,
+        uint256 pool,
+        uint256 ownerAmount,
+        uint256 trainerAmount,
+        uint256 protocolAmount,
+        uint256 forwarded
     );
     event UsageClaimed(uint256 indexed epochId, uint256 indexed modelId, address indexed account, uint256 amount);
+    event UsageEpochsEnabled(uint256 indexed modelId, address indexed owner);
     event ParamsUpdated(uint40 challengeWindow, uint40 releaseDelay, uint128 challengeBond);
 
     error ZeroAddress();
@@ -108,9 +118,16 @@ interface IUsageEpochs {
     error NothingHeld(uint256 modelId);
     error ReleaseNotDue(uint256 modelId, uint40 releasableAt);
     error InvalidParams();
+    error NotModelOwner(uint256 modelId, address account);
+    error AlreadyEnabled(uint256 modelId);
 
     /// @notice PaymentChannels' revenue sink: holds the channels contract's deposits, forwards any other.
     function depositRevenue(uint256 modelId, uint256 amount) external;
+
+    /// @notice The model's owner switches usage epochs on for it (once, for good): voucher revenue is held.
+    function enableUsageEpochs(uint256 modelId) external;
+
+    function usageEpochsEnabled(uint256 modelId) external view returns (bool);
 
     /// @notice Whether the model can take revenue (asked of the RewardDistributor).
     function isRegistered(uint256 modelId) external view returns (bool);

@@ -22,7 +22,7 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     uint256 public constant MAX_CHANNELS = 64;
     /// @notice Most epochs one `claim` call handles.
     uint256 public constant MAX_BATCH = 64;
-    uint256 private constant BPS = 10_000;
+    uint256 private constant _BPS = 10_000;
 
     IERC20 private immutable _token;
     IRewardDistributor private immutable _rewards;
@@ -35,12 +35,13 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     uint256 private _epochCount;
     uint256 private _liabilities;
 
-    mapping(uint256 modelId => uint256) private _held;
-    mapping(uint256 modelId => uint40) private _heldSince;
-    mapping(uint256 modelId => uint256) private _released;
-    mapping(bytes32 channelId => uint256) private _accounted;
-    mapping(uint256 epochId => Epoch) private _epochs;
-    mapping(uint256 epochId => mapping(address account => bool)) private _claimed;
+    mapping(uint256 modelId => bool enabled) private _enabled;
+    mapping(uint256 modelId => uint256 amount) private _held;
+    mapping(uint256 modelId => uint40 since) private _heldSince;
+    mapping(uint256 modelId => uint256 amount) private _released;
+    mapping(bytes32 channelId => uint256 cumulative) private _accounted;
+    mapping(uint256 epochId => Epoch epoch) private _epochs;
+    mapping(uint256 epochId => mapping(address account => bool claimed)) private _claimed;
 
     /// @param token The OPEN token.
     /// @param rewards The reward distributor (split, trainer, treasury; takes the uncited revenue).
@@ -86,11 +87,33 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
             emit RevenueForwarded(modelId, amount);
             return;
         }
+        if (!_enabled[modelId]) {
+            // a model without usage epochs: straight on, as released (a later epoch may account it, uncited)
+            _released[modelId] += amount;
+            _rewards.depositRevenue(modelId, amount);
+            emit RevenueReleased(modelId, msg.sender, amount);
+            return;
+        }
         uint256 h = _held[modelId] + amount;
         _held[modelId] = h;
         if (_heldSince[modelId] == 0) _heldSince[modelId] = uint40(block.timestamp);
         _liabilities += amount;
         emit RevenueHeld(modelId, msg.sender, amount, h);
+    }
+
+    /// @inheritdoc IUsageEpochs
+    function enableUsageEpochs(uint256 modelId) external {
+        address owner = _models.ownerOf(modelId);
+        if (owner != msg.sender) revert NotModelOwner(modelId, msg.sender);
+        if (!_rewards.isRegistered(modelId)) revert ModelNotRegistered(modelId);
+        if (_enabled[modelId]) revert AlreadyEnabled(modelId);
+        _enabled[modelId] = true;
+        emit UsageEpochsEnabled(modelId, msg.sender);
+    }
+
+    /// @inheritdoc IUsageEpochs
+    function usageEpochsEnabled(uint256 modelId) external view returns (bool) {
+        return _enabled[modelId];
     }
 
     /// @inheritdoc IUsageEpochs
@@ -200,7 +223,9 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
             if (e.status != Status.Finalized) revert NotClaimable(c.epochId, e.status);
             if (_claimed[c.epochId][account]) revert AlreadyClaimed(c.epochId, account);
             bytes32 leaf = keccak256(bytes.concat(keccak256(abi.encode(account, c.amount))));
-            if (!MerkleProof.verifyCalldata(c.proof, e.claimsRoot, leaf)) revert InvalidProof(c.epochId, account, c.amount);
+            if (!MerkleProof.verifyCalldata(c.proof, e.claimsRoot, leaf)) {
+                revert InvalidProof(c.epochId, account, c.amount);
+            }
             uint256 left = e.pool - e.claimed;
             if (c.amount > left) revert ClaimExceedsPool(c.epochId, c.amount, left);
             e.claimed += uint128(c.amount);
@@ -286,9 +311,9 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         uint256 modelId = e.modelId;
         IRewardDistributor.ModelRewards memory m = _rewards.getModelRewards(modelId);
         uint256 cited = e.citedRevenue;
-        uint256 ownerAmount = cited * m.split.ownerBps / BPS;
-        uint256 trainerAmount = cited * m.split.trainerBps / BPS;
-        uint256 protocolAmount = cited * m.split.protocolBps / BPS;
+        uint256 ownerAmount = cited * m.split.ownerBps / _BPS;
+        uint256 trainerAmount = cited * m.split.trainerBps / _BPS;
+        uint256 protocolAmount = cited * m.split.protocolBps / _BPS;
         uint256 pool = cited - ownerAmount - trainerAmount - protocolAmount;
         uint256 forwarded = e.heldRevenue - cited;
         e.status = Status.Finalized;

@@ -43,6 +43,10 @@ contract UsageEpochsTest is Protocol {
         payer2 = vm.addr(payer2Key);
         model = mintModel(keccak256("root"), 1);
         model2 = mintModel(keccak256("root2"), 1);
+        vm.prank(builder);
+        usage.enableUsageEpochs(model);
+        vm.prank(builder);
+        usage.enableUsageEpochs(model2);
         ch1 = _open(payer, model);
         ch2 = _open(payer2, model);
         ch3 = _open(payer, model2);
@@ -279,6 +283,31 @@ contract UsageEpochsTest is Protocol {
         uint256 e = _commit(model, _ranges(ch1, 10e18), 0, bytes32(0));
         assertEq(usage.getEpoch(e).heldRevenue, 0, "nothing held");
         assertEq(usage.releasedCredit(model), 0, "credit used");
+        _escrow();
+    }
+
+    function test_enable_onlyOwnerOnce_andWithoutItRevenueGoesStraightOn() public {
+        uint256 m3 = mintModel(keccak256("root3"), 1);
+        bytes32 ch = _open(payer2, m3);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotModelOwner.selector, m3, stranger));
+        usage.enableUsageEpochs(m3);
+        _redeem(payer2Key, ch, 4e18);
+        assertEq(rewards.getModelRewards(m3).revenue, 4e18, "not enabled: straight to the distributor");
+        assertEq(usage.held(m3), 0, "nothing held");
+        vm.prank(builder);
+        usage.enableUsageEpochs(m3);
+        assertTrue(usage.usageEpochsEnabled(m3), "enabled");
+        vm.prank(builder);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.AlreadyEnabled.selector, m3));
+        usage.enableUsageEpochs(m3);
+        _redeem(payer2Key, ch, 10e18);
+        assertEq(usage.held(m3), 6e18, "held from now on");
+        // an epoch accounts both: the earlier part uncited, as released
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.CitedExceedsHeld.selector, 7e18, 6e18));
+        _commit(m3, _ranges(ch, 10e18), 7e18, keccak256("c"));
+        uint256 e = _commit(m3, _ranges(ch, 10e18), 6e18, keccak256("c"));
+        assertEq(usage.getEpoch(e).heldRevenue, 6e18, "held part");
         _escrow();
     }
 
