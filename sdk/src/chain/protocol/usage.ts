@@ -2,6 +2,7 @@
 // Merkle root, the contributors' claims behind another, a report on IPFS); contributors read their
 // citations and earnings per epoch from the reports and claim every claimable epoch, of any models, in one
 // transaction.
+import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 import { getAddress } from "viem";
 import type { Address, Hex } from "viem";
 import { AttributionTree } from "../../merkle/index.ts";
@@ -60,6 +61,14 @@ export interface UsageEpochView {
 /** The claims tree of an epoch (same leaves as attribution trees: (account, amount)). */
 export function usageClaimsTree(claims: ReadonlyArray<{ account: string; amount: bigint | string }>): AttributionTree {
   return AttributionTree.build(claims.map((c) => ({ account: c.account, weight: BigInt(c.amount) })));
+}
+
+/** Leaf encoding of a usage epoch's records tree: channel, from, to, completion hash, citations hash. */
+export const USAGE_RECORD_ENCODING = ["bytes32", "uint256", "uint256", "bytes32", "bytes32"];
+
+/** Root of a usage epoch's records tree (OpenZeppelin StandardMerkleTree). */
+export function usageRecordsRoot(leaves: Array<[Hex, bigint, bigint, Hex, Hex]>): Hex {
+  return StandardMerkleTree.of(leaves, USAGE_RECORD_ENCODING).root as Hex;
 }
 
 /** The model's owner switches usage epochs on (once): its voucher revenue is held for per-request splits. */
