@@ -15,10 +15,12 @@ import type { Address, Hex } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { ChatTokenizer, fineTune, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { claimUsage, connect, enableUsageEpochs, getUsageEpoch, openChannel, sendTx, setInferencePrice, signVoucher, usageEarnings } from "@tributary/sdk/chain";
+import { connect, enableUsageEpochs, getUsageEpoch, openChannel, sendTx, setInferencePrice, signVoucher, usageEarnings } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addFileSet } from "@tributary/sdk/files";
-import { AttributionTree } from "@tributary/sdk/merkle";
+import { addJson } from "@tributary/sdk/chain";
+import { buildAttributionReport } from "@tributary/sdk/merkle";
+import { cliRunner, ok } from "../../sdk/test/helpers/cli.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { Billing, buildUsageEpoch, chainCatalog, CitationIndex, ModelServer, startApi, UsageRecorder } from "../src/serve/index.ts";
@@ -59,9 +61,10 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
     await sendTx(d, d.contracts.ModelRegistry, "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), d.account!.address]);
     await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
     // equal training-time weights: alice, bob and carol contributed one record each
-    const tree = AttributionTree.build([alice, bob, carol].map((i) => ({ account: addr(i), weight: 1n })));
+    const { report, tree } = buildAttributionReport([alice, bob, carol].map((i, k) => ({ datanetId: "1", contributionId: String(k + 1), contributor: addr(i), score: 1 })), { totalWeight: 3n });
+    const reportCid = await addJson(ipfs.store, report);
     for (let k = 0; k < 2; k++) {
-      await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: addr(owner), jobId: 0n, baseModelId, parentId: 0n, trainer: addr(node), adapterCID: adapterCid, adapterHash, attributionRoot: tree.root, attributionTotalWeight: 3n, reportCID: "", datanetIds: [] }]);
+      await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: addr(owner), jobId: 0n, baseModelId, parentId: 0n, trainer: addr(node), adapterCID: adapterCid, adapterHash, attributionRoot: tree.root, attributionTotalWeight: 3n, reportCID: reportCid, datanetIds: [] }]);
       const modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
       await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, addr(node), tree.root, 3n]);
       await setInferencePrice(conns[owner], modelId, PRICE);
@@ -165,21 +168,34 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
         for (const m of models) s += await provider.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [m, addr(who), 1n] });
         return s;
       };
-      assert.equal(await influence(alice), await influence(bob), "equal training-time weights");
-      assert.ok((await influence(alice)) + a > (await influence(bob)) + b, "cited earns more in total");
 
-      // alice claims every epoch of both models in one transaction
-      const mine = (await usageEarnings(conns[alice], ipfs.store, addr(alice))).filter((e) => e.claimable);
-      assert.deepEqual(new Set(mine.map((e) => e.modelId)), new Set(models), "epochs of both models");
-      assert.equal(mine.length, 4, "two epochs of each model");
+
+      // alice sees it (`tributary rewards overview`) and claims every epoch of both models in one transaction
+      const cli = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: tmp });
+      const view = await ok(cli(TEST_KEYS[alice], "rewards", "overview"));
+      const mineC = view.contributions.find((x: { contributionId: string }) => x.contributionId === "1");
+      assert.equal(mineC.models.length, 2, "influence in each model");
+      assert.ok(mineC.citations >= 8, `cited in every paid answer to X: ${mineC.citations}`);
+      assert.equal(BigInt(mineC.usageEarned), a);
+      assert.equal(view.epochs.length, 4, "earnings per epoch: two epochs of each model");
+      assert.deepEqual(new Set(view.epochs.map((e: { modelId: string }) => BigInt(e.modelId))), new Set(models), "epochs of both models");
+      const bobView = await ok(cli(TEST_KEYS[bob], "rewards", "overview"));
+      assert.equal(bobView.contributions[0].citations, 0, "bob's record: influence, never cited");
+      assert.equal(bobView.epochs.length, 0);
       const before = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [addr(alice)] });
-      const claim = await claimUsage(conns[alice], ipfs.store);
+      const claimed = await ok(cli(TEST_KEYS[alice], "rewards", "claim-all"));
       const afterBal = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [addr(alice)] });
-      assert.equal(claim.epochs.length, 4);
-      assert.equal(claim.amount, a);
-      assert.equal(afterBal - before, a, "one transaction paid all four epochs");
-      for (const e of claim.epochs) assert.equal((await getUsageEpoch(provider, e)).status, 3, "finalised by the claim");
-      await assert.rejects(claimUsage(conns[alice], ipfs.store), /claimable usage epoch/, "nothing left to claim");
+      assert.equal(claimed.usage.epochs.length, 4);
+      assert.equal(BigInt(claimed.usage.amount), a, "one transaction paid all four epochs");
+      // finalising forwarded the uncited revenue to the RewardDistributor, where the three have equal weights
+      assert.ok(BigInt(claimed.influence.amount) > 0n, "and one more transaction the training-time rewards of both models");
+      assert.equal(await influence(bob), BigInt(claimed.influence.amount), "bob's training-time reward equals alice's");
+      assert.ok(BigInt(claimed.influence.amount) + a > (await influence(bob)) + b, "cited earns more in total than the equal uncited record");
+      assert.equal(afterBal - before, a + BigInt(claimed.influence.amount));
+      for (const e of claimed.usage.epochs) assert.equal((await getUsageEpoch(provider, BigInt(e))).status, 3, "finalised by the claim");
+      const again = await cli(TEST_KEYS[alice], "rewards", "claim-all");
+      assert.notEqual(again.code, 0, "nothing left to claim");
+      assert.match(again.stderr + again.stdout, /claimable/);
       const balance2 = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [ue.address] });
       const owes2 = await provider.publicClient.readContract({ address: ue.address, abi: ue.abi, functionName: "liabilities" });
       assert.equal(balance2, owes2, "still balanced after claims and finalisation");

@@ -12,6 +12,8 @@ import { scanEvents } from "../logs.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { catJson } from "./content.ts";
+import { listModels } from "./models.ts";
+import { rewardPosition } from "./rewards.ts";
 import type { ProtocolContentStore } from "./content.ts";
 
 export const USAGE_EPOCH_SCHEMA = "tributary/usage-epoch@1";
@@ -209,4 +211,88 @@ export async function claimUsage(conn: ChainConnection, store: ProtocolContentSt
   const tx = await sendTx(conn, u, "claim", [getAddress(who), due.map((e) => ({ epochId: e.epochId, amount: e.amount, proof: e.proof }))]);
   const amount = eventsIn(u, tx.receipt, "UsageClaimed").reduce((s, ev) => s + ev.args.amount!, 0n);
   return { hash: tx.hash, blockNumber: tx.blockNumber, amount, epochs: due.map((e) => e.epochId) };
+}
+
+/** A contributor's view of everything: per contribution its influence per model and its citations; per epoch its earnings. */
+export interface ContributorOverview {
+  account: Address;
+  contributions: Array<{
+    datanetId: string;
+    contributionId: string;
+    /** Training-time influence (attribution report) per model that was trained on it. */
+    models: Array<{ modelId: bigint; influence: number; weight: bigint; duplicateOf?: string }>;
+    /** Times cited in paid answers, tokens cited, and what use earned it (all epochs). */
+    citations: number;
+    citedTokens: number;
+    usageEarned: bigint;
+  }>;
+  /** Earnings over time: one entry per epoch the account earned in. */
+  epochs: UsageEarning[];
+  /** Training-time rewards per model (RewardDistributor): claimable now. */
+  influenceRewards: Array<{ modelId: bigint; weight: bigint; totalWeight: bigint; claimable: bigint; claimed: bigint; proof: Hex[] }>;
+  usageClaimable: bigint;
+  influenceClaimable: bigint;
+}
+
+/** Builds the contributor overview from the chain, the models' attribution reports and the usage epoch reports. */
+export async function contributorOverview(conn: ChainConnection, store: ProtocolContentStore, account: Address): Promise<ContributorOverview> {
+  const byKey = new Map<string, ContributorOverview["contributions"][number]>();
+  const entry = (datanetId: string, contributionId: string) => {
+    const k = `${datanetId}/${contributionId}`;
+    let e = byKey.get(k);
+    if (!e) byKey.set(k, (e = { datanetId, contributionId, models: [], citations: 0, citedTokens: 0, usageEarned: 0n }));
+    return e;
+  };
+  const influenceRewards: ContributorOverview["influenceRewards"] = [];
+  for (const m of await listModels(conn)) {
+    if (!m.reportCid) continue;
+    const p = await rewardPosition(conn, store, m.modelId, account).catch(() => null);
+    if (!p || (p.weight === 0n && p.contributions.length === 0)) continue;
+    influenceRewards.push({ modelId: m.modelId, weight: p.weight, totalWeight: p.totalWeight, claimable: p.claimable, claimed: p.claimed, proof: p.proof });
+    for (const c of p.contributions) {
+      entry(c.datanetId, c.contributionId).models.push({ modelId: m.modelId, influence: c.score, weight: c.weight, ...(c.duplicateOf ? { duplicateOf: `${c.duplicateOf.datanetId}/${c.duplicateOf.contributionId}` } : {}) });
+    }
+  }
+  const epochs = await usageEarnings(conn, store, account);
+  for (const ep of epochs) {
+    for (const c of ep.contributions) {
+      const e = entry(c.datanetId, c.contributionId);
+      e.citations += c.citations;
+      e.citedTokens += c.tokens;
+      e.usageEarned += BigInt(c.amount);
+    }
+  }
+  return {
+    account,
+    contributions: [...byKey.values()],
+    epochs,
+    influenceRewards,
+    usageClaimable: epochs.filter((e) => e.claimable).reduce((s, e) => s + e.amount, 0n),
+    influenceClaimable: influenceRewards.reduce((s, r) => s + r.claimable, 0n),
+  };
+}
+
+/**
+ * Claims everything due to `account`: every claimable usage epoch (one UsageEpochs transaction) and the
+ * training-time rewards of every model with something claimable (one RewardDistributor transaction).
+ */
+export async function claimAll(conn: ChainConnection, store: ProtocolContentStore, account?: Address): Promise<{ usage: (TxRef & { amount: bigint; epochs: bigint[] }) | null; influence: (TxRef & { amount: bigint; models: bigint[] }) | null }> {
+  const who = account ?? conn.account?.address;
+  if (!who) throw new NotFoundError("An account to claim for", "Configure a wallet or pass --account.");
+  const o = await contributorOverview(conn, store, who);
+  const usage = o.usageClaimable > 0n ? await claimUsage(conn, store, who) : null;
+  // finalising usage epochs forwards their uncited revenue to the RewardDistributor: read what is due after it
+  const rd = conn.contracts.RewardDistributor;
+  for (const r of o.influenceRewards) {
+    if (r.weight > 0n) r.claimable = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [r.modelId, getAddress(who), r.weight] });
+  }
+  const due = o.influenceRewards.filter((r) => r.claimable > 0n);
+  let influence: (TxRef & { amount: bigint; models: bigint[] }) | null = null;
+  if (due.length > 0) {
+    const tx = await sendTx(conn, rd, "claimRewards", [due.map((r) => r.modelId), getAddress(who), due.map((r) => r.weight), due.map((r) => r.proof)]);
+    const amount = eventsIn(rd, tx.receipt, "RewardClaimed").reduce((s, ev) => s + ev.args.amount!, 0n);
+    influence = { hash: tx.hash, blockNumber: tx.blockNumber, amount, models: due.map((r) => r.modelId) };
+  }
+  if (!usage && !influence) throw new NotFoundError(`Anything claimable for ${who}`, "Nothing is due now: usage epochs open after their challenge window; training-time rewards grow with revenue.");
+  return { usage, influence };
 }
