@@ -311,6 +311,37 @@ contract UsageEpochsTest is Protocol {
         _escrow();
     }
 
+    function test_reverts_badInputAndUnknownEpochs() public {
+        vm.expectRevert(IUsageEpochs.ZeroAddress.selector);
+        new UsageEpochs(IERC20(address(0)), rewards, IERC721(address(models)), address(this), 1, 1, 1);
+        UsageEpochs fresh =
+            new UsageEpochs(IERC20(address(token)), rewards, IERC721(address(models)), address(this), 1, 1, 1);
+        vm.expectRevert(IUsageEpochs.ZeroAddress.selector);
+        fresh.setPaymentChannels(PaymentChannels(address(0)));
+        // an instance whose channels' revenue went elsewhere holds nothing to account it with
+        fresh.setPaymentChannels(pc);
+        _redeem(payerKey, ch1, 2e18);
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.RevenueNotHeld.selector, model, 2e18, 0, 0));
+        fresh.commitEpoch(model, _ranges(ch1, 2e18), 0, 1, keccak256("r"), bytes32(0), "");
+        assertEq(fresh.paymentChannels(), address(pc), "channels");
+
+        vm.expectRevert(IUsageEpochs.EmptyEpoch.selector);
+        _commit(model, new IUsageEpochs.ChannelRange[](0), 0, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.TooManyChannels.selector, 65, 64));
+        _commit(model, new IUsageEpochs.ChannelRange[](65), 0, bytes32(0));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.EpochNotFound.selector, 1));
+        usage.getEpoch(1);
+        uint256 e = _commit(model, _ranges(ch1, 2e18), 0, bytes32(0));
+        assertEq(usage.epochCount(), e, "count");
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.WrongStatus.selector, e, IUsageEpochs.Status.Committed));
+        usage.resolveChallenge(e, true);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.BatchTooLarge.selector, 65, 64));
+        usage.claim(alice, new IUsageEpochs.Claim[](65));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NothingToClaim.selector, alice));
+        usage.claim(alice, new IUsageEpochs.Claim[](0));
+    }
+
     function test_admin() public {
         vm.expectRevert(IUsageEpochs.ChannelsAlreadySet.selector);
         usage.setPaymentChannels(pc);
