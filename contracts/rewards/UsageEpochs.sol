@@ -81,8 +81,9 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     /// @inheritdoc IUsageEpochs
     function depositRevenue(uint256 modelId, uint256 amount) external {
         _token.safeTransferFrom(msg.sender, address(this), amount);
-        if (msg.sender != address(_channels) || address(_channels) == address(0)) {
-            // anything but voucher revenue goes straight on (the distributor checks model and amount)
+        if (msg.sender != address(_channels)) {
+            // anything but voucher revenue goes straight on (the distributor checks model and amount); msg.sender
+            // is never zero, so nothing is held before the channels contract is set
             _rewards.depositRevenue(modelId, amount);
             emit RevenueForwarded(modelId, amount);
             return;
