@@ -271,7 +271,7 @@ result.meta = {
     claimReward: "first claim of an account holding no OPEN, 64-leaf tree (proof depth 6): two fresh slots",
     claimRewardHolder: "first claim of an account that already holds OPEN",
     claimRewardRepeat: "a later claim of the same account after more revenue",
-    redeemVoucher: "10 successive vouchers on one channel; the first one writes a fresh slot",
+    redeemVoucher: "10 successive vouchers on one channel; the first one writes a fresh slot. Since issue 12 revenue goes PaymentChannels -> UsageEpochs -> RewardDistributor (a model without usage epochs, as here: two token transfers and the released-revenue counter), about 24k more than the direct deposit",
     postJob: "one Approval-policy datanet, consumes a grant use",
     disputeOpen: "openChallenge: pulls the bond, marks the job Disputed in the JobMarket",
     disputeRevealChildren: "trainer's bisection move (2 child hashes checked against the disputed node, published in the event); 16 checkpoints, 4 moves per dispute",

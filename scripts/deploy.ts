@@ -42,6 +42,7 @@ export const CONTRACTS = {
   AccessRegistry: "contracts/access/AccessRegistry.sol",
   TrainerRegistry: "contracts/trainers/TrainerRegistry.sol",
   JobMarket: "contracts/jobs/JobMarket.sol",
+  UsageEpochs: "contracts/rewards/UsageEpochs.sol",
   PaymentChannels: "contracts/billing/PaymentChannels.sol",
   DisputeGame: "contracts/disputes/DisputeGame.sol",
 } as const;
@@ -70,6 +71,8 @@ export interface DeployParams {
     exitDelay: number;
     emergencyDelay: number;
   };
+  /** Usage epochs (UsageEpochs): seconds before an epoch is claimable, before uncommitted revenue may be released, and the challenge bond. */
+  usage: { challengeWindow: number; releaseDelay: number; challengeBond: bigint };
   treasury?: Address;
   /** An existing OPEN token to use instead of deploying `OpenToken` (real networks). */
   token?: Address;
@@ -97,6 +100,7 @@ export const LOCAL_PARAMS: DeployParams = {
     exitDelay: 86_400,
     emergencyDelay: 3_600,
   },
+  usage: { challengeWindow: 600, releaseDelay: 86_400, challengeBond: parseEther("10") },
   baseModel: {
     name: process.env.TRIBUTARY_BASE_MODEL_NAME ?? "tributary/tiny-llama",
     cid: process.env.TRIBUTARY_BASE_MODEL_CID ?? "unpinned:tributary/tiny-llama",
@@ -120,6 +124,7 @@ export const NETWORK_PARAMS: DeployParams = {
     exitDelay: 21 * 86_400,
     emergencyDelay: 3 * 86_400,
   },
+  usage: { challengeWindow: 86_400, releaseDelay: 7 * 86_400, challengeBond: parseEther("10") },
 };
 
 /** Local chains (Hardhat node, anvil: chain id 31337) get short windows; others the network parameters. */
@@ -244,7 +249,18 @@ export async function deployProtocol(
     params.dataFeeBps,
     params.slashAmount,
   ]);
-  await deploy("PaymentChannels", [token, rewards, admin, params.closeTimeout]);
+  // Voucher revenue goes to UsageEpochs, which holds it for the models whose owners switched usage epochs on
+  // (split per request by citations) and passes the rest straight to the RewardDistributor.
+  const usage = await deploy("UsageEpochs", [
+    token,
+    rewards,
+    models,
+    admin,
+    params.usage.challengeWindow,
+    params.usage.releaseDelay,
+    params.usage.challengeBond,
+  ]);
+  const channels = await deploy("PaymentChannels", [token, usage, admin, params.closeTimeout]);
   const game = await deploy("DisputeGame", [token, market, rewards, admin, params.disputes]);
 
   // Wiring: the job market consumes access uses, slashes and tracks trainers, mints models, registers rewards.
@@ -254,6 +270,7 @@ export async function deployProtocol(
   await send("RewardDistributor", "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), market]);
   // Disputes are opened and closed by the dispute game only (wired once; no arbiter role).
   await send("JobMarket", "setDisputeGame", [game]);
+  await send("UsageEpochs", "setPaymentChannels", [channels]);
   // Every model transfer first pays the previous owner the owner share accrued to it.
   await send("ModelRegistry", "setTransferHook", [rewards]);
   await send("ModelRegistry", "registerBaseModel", [params.baseModel.name, params.baseModel.cid]);

@@ -15,7 +15,7 @@ describe("scripts/gen-abis.ts", () => {
       const res = spawnSync(process.execPath, ["scripts/gen-abis.ts", out], { cwd: join(import.meta.dirname, ".."), encoding: "utf8" });
       assert.equal(res.status, 0, res.stderr);
       const text = readFileSync(out, "utf8");
-      assert.equal(text.match(/^export const \w+Abi = \[/gm)?.length, 9);
+      assert.equal(text.match(/^export const \w+Abi = \[/gm)?.length, 10);
       assert.match(text, /\] as const;/);
       const abis = (await import(pathToFileURL(out).href)) as Record<string, { type: string; name?: string }[]>;
       const artifact = JSON.parse(

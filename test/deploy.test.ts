@@ -79,7 +79,7 @@ describe("scripts/deploy.ts against hardhat node", () => {
       contracts: Record<string, { address: Address; deployBlock: number }>;
     };
     assert.equal(deployment.chainId, 31337);
-    assert.equal(Object.keys(deployment.contracts).length, 9);
+    assert.equal(Object.keys(deployment.contracts).length, 10);
     for (const { address, deployBlock } of Object.values(deployment.contracts)) {
       assert.notEqual(await client.getCode({ address }), undefined);
       assert.ok(deployBlock >= deployment.deployBlock);
@@ -130,6 +130,17 @@ describe("scripts/deploy.ts against hardhat node", () => {
       functionName: "disputeGame",
     });
     assert.equal(game, deployment.contracts.DisputeGame.address, "the dispute game is wired into the market");
+    const addressOf = (contract: string, name: string) =>
+      client.readContract({
+        address: deployment.contracts[contract].address,
+        abi: [{ type: "function", name, stateMutability: "view", inputs: [], outputs: [{ type: "address" }] }],
+        functionName: name,
+      });
+    assert.equal(
+      await addressOf("UsageEpochs", "paymentChannels"),
+      deployment.contracts.PaymentChannels.address,
+      "voucher revenue goes through UsageEpochs",
+    );
 
     const blockBefore = await client.getBlockNumber();
     const second = await run(["scripts/deploy.ts"], env);

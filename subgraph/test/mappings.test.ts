@@ -889,11 +889,78 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
   });
 });
 
+describe("UsageEpochs handlers", () => {
+  it("follows a model's held revenue, its epochs from commit to claims, challenges and releases", async () => {
+    const CH2 = b32(0xc4b);
+    chain.emit("UsageEpochs", "ParamsUpdated", { challengeWindow: 600, releaseDelay: 86_400, challengeBond: 10n * E18 });
+    chain.emit("UsageEpochs", "UsageEpochsEnabled", { modelId: 1n, owner: BUILDER });
+    chain.emit("UsageEpochs", "RevenueHeld", { modelId: 1n, from: MARKET, amount: 4n * E18, held: 4n * E18 });
+    chain.emit("UsageEpochs", "RevenueHeld", { modelId: 1n, from: MARKET, amount: 2n * E18, held: 6n * E18 });
+    chain.emit("UsageEpochs", "RevenueForwarded", { modelId: 1n, amount: E18 });
+    chain.emit("UsageEpochs", "ChannelAccounted", { epochId: 1n, channelId: CHANNEL, fromCumulative: 0n, toCumulative: 3n * E18 });
+    chain.emit("UsageEpochs", "ChannelAccounted", { epochId: 1n, channelId: CH2, fromCumulative: 0n, toCumulative: 2n * E18 });
+    chain.emit("UsageEpochs", "EpochCommitted", { epochId: 1n, modelId: 1n, provider: TRAINER, revenue: 5n * E18, citedRevenue: 2n * E18, requests: 7, recordsRoot: b32(0x5ec), claimsRoot: b32(0xc1a), claimableAt: 1_700_000_600n, reportCID: "bafyusage1" }, TRAINER);
+    chain.mine();
+    chain.emit("UsageEpochs", "ChannelAccounted", { epochId: 2n, channelId: CHANNEL, fromCumulative: 3n * E18, toCumulative: 4n * E18 });
+    chain.emit("UsageEpochs", "EpochCommitted", { epochId: 2n, modelId: 1n, provider: TRAINER, revenue: E18, citedRevenue: E18, requests: 1, recordsRoot: b32(0x5ed), claimsRoot: b32(0xc1b), claimableAt: 1_700_000_700n, reportCID: "bafyusage2" }, TRAINER);
+    chain.emit("UsageEpochs", "EpochChallenged", { epochId: 2n, challenger: BOB, bond: 10n * E18, reasonCID: "bafyreason" }, BOB);
+    chain.emit("UsageEpochs", "EpochResolved", { epochId: 2n, upheld: false }, ARBITER);
+    chain.emit("UsageEpochs", "EpochFinalized", { epochId: 1n, pool: 13n * 10n ** 17n, ownerAmount: 4n * 10n ** 17n, trainerAmount: 2n * 10n ** 17n, protocolAmount: 10n ** 17n, forwarded: 3n * E18 });
+    chain.emit("UsageEpochs", "UsageClaimed", { epochId: 1n, modelId: 1n, account: ALICE, amount: E18 }, ALICE);
+    chain.emit("UsageEpochs", "UsageClaimed", { epochId: 1n, modelId: 1n, account: BOB, amount: 3n * 10n ** 17n }, BOB);
+    chain.emit("UsageEpochs", "RevenueReleased", { modelId: 2n, caller: PAYER, amount: E18 });
+    chain.mine();
+    const d = await chain.query(`{
+      modelUsage(id: "1") { enabled held released revenue citedRevenue claimed epochCount model { id } epochs(orderBy: epochId) { id } }
+      other: modelUsage(id: "2") { enabled held released }
+      e1: usageEpoch(id: "1") { provider { id } revenue citedRevenue requests reportCID status pool ownerAmount forwarded claimed claimCount claimableAt channels(orderBy: toCumulative) { channelId toCumulative } claims(orderBy: amount) { account { id } amount } }
+      e2: usageEpoch(id: "2") { status challenger { id } pool claimed }
+      account(id: "${ALICE}") { usageClaims { epoch { id } amount } }
+    }`);
+    assert.deepEqual(d.modelUsage, {
+      enabled: true,
+      held: "0",
+      released: "0",
+      revenue: String(6n * E18),
+      citedRevenue: String(3n * E18),
+      claimed: String(13n * 10n ** 17n),
+      epochCount: 2,
+      model: { id: "1" },
+      epochs: [{ id: "1" }, { id: "2" }],
+    });
+    assert.deepEqual(d.other, { enabled: false, held: "0", released: String(E18) }, "a model without usage epochs: revenue passes on");
+    assert.deepEqual(d.e1, {
+      provider: { id: TRAINER },
+      revenue: String(5n * E18),
+      citedRevenue: String(2n * E18),
+      requests: 7,
+      reportCID: "bafyusage1",
+      status: "Finalized",
+      pool: String(13n * 10n ** 17n),
+      ownerAmount: String(4n * 10n ** 17n),
+      forwarded: String(3n * E18),
+      claimed: String(13n * 10n ** 17n),
+      claimCount: 2,
+      claimableAt: "1700000600",
+      channels: [
+        { channelId: CH2, toCumulative: String(2n * E18) },
+        { channelId: CHANNEL, toCumulative: String(3n * E18) },
+      ],
+      claims: [
+        { account: { id: BOB }, amount: String(3n * 10n ** 17n) },
+        { account: { id: ALICE }, amount: String(E18) },
+      ],
+    });
+    assert.deepEqual(d.e2, { status: "Voided", challenger: { id: BOB }, pool: null, claimed: "0" });
+    assert.deepEqual(d.account.usageClaims, [{ epoch: { id: "1" }, amount: String(E18) }]);
+  });
+});
+
 describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 68);
+    assert.equal(names.size, 79);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );

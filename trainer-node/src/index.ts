@@ -19,7 +19,7 @@ import { scaledClock } from "./jobs/faults.ts";
 import type { BackoffOptions, Clock } from "./jobs/faults.ts";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
-import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
+import { Billing, chainCatalog, ModelServer, startApi, UsageRecorder } from "./serve/index.ts";
 
 export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog, ServedModel } from "./types.ts";
 export { JobStore } from "./jobs/store.ts";
@@ -57,6 +57,8 @@ export interface TrainerNodeOptions {
   pollMs?: number;
   /** How often vouchers of paid inference are redeemed on chain (ms, default 60000; they are also redeemed at stop). */
   redeemEveryMs?: number;
+  /** How often usage epochs (per-request revenue split by citations) are committed (ms, default 600000; also at stop). */
+  usageCommitEveryMs?: number;
   /** Backoff of transient failures (default 1 s doubling to a 60 s cap, with jitter; bounded by each job's deadline). */
   retry?: BackoffOptions;
   /** The clock of retries and polls (tests: a scaled or fake one). */
@@ -99,7 +101,8 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
   const models = new ModelServer({ store, cacheDir: o.dataDir });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
-  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, adminToken: o.adminToken, allowedOrigins: o.allowedOrigins, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
+  const usage = new UsageRecorder({ conn, store, dataDir: o.dataDir, commitEveryMs: o.usageCommitEveryMs ?? 600_000, redeem: () => billing.redeemAll(), log });
+  const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, usage, adminToken: o.adminToken, allowedOrigins: o.allowedOrigins, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);
@@ -112,6 +115,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
       stopped = true;
       await loop.stop();
       await api.stop();
+      await usage.close();
       await billing.close();
       await models.close();
       await trainKernel.dispose();

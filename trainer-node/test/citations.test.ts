@@ -50,6 +50,20 @@ describe("citation index (suffix array)", () => {
     }
   });
 
+  it("uses 16-bit text for vocabularies below 65,535 and 32-bit beyond, with the same spans", () => {
+    const entries = [[1, 2, 3, 4, 5, 6], [5, 6, 7, 8, 9]];
+    const small = CitationIndex.build(entries.map((ids, k) => ({ ids, source: src(k) })));
+    const big = CitationIndex.build(entries.map((ids, k) => ({ ids: ids.map((x) => x + 70_000), source: src(k) })));
+    const tokens = 11;
+    assert.equal(small.bytes, (tokens + 2) * (2 + 4) + 2 * 4, "2-byte text, 4-byte suffix positions, 4-byte starts");
+    assert.equal(big.bytes, (tokens + 2) * (4 + 4) + 2 * 4);
+    const q = [9, 4, 5, 6, 7, 8, 9, 65_535, 1, 2];
+    assert.deepEqual(small.find(q, 2).map((s) => [s.start, s.end, s.source.contributionId]), [[1, 4, "0"], [4, 7, "1"], [8, 10, "0"]]);
+    assert.deepEqual(big.find(q.map((x) => x + 70_000), 2).map((s) => [s.start, s.end]), [[1, 4], [4, 7], [8, 10]]);
+    // a query id at or beyond the 16-bit separator never matches it
+    assert.deepEqual(small.find([6, 65_535, 65_535], 1).map((s) => [s.start, s.end]), [[0, 1]]);
+  });
+
   it("refuses ids that are not token ids", () => {
     assert.throws(() => CitationIndex.build([{ ids: [1, -3], source: src(0) }]), /token id -3/);
   });

@@ -14,6 +14,7 @@ import {
   paymentChannelsAbi,
   rewardDistributorAbi,
   trainerRegistryAbi,
+  usageEpochsAbi,
 } from "./generated/abis.ts";
 import type { ContractName, Deployments } from "./deployments.ts";
 import { DeploymentsError, RpcUnreachableError, WrongChainError } from "./errors.ts";
@@ -34,6 +35,7 @@ const ABIS = {
   RewardDistributor: rewardDistributorAbi,
   PaymentChannels: paymentChannelsAbi,
   DisputeGame: disputeGameAbi,
+  UsageEpochs: usageEpochsAbi,
 } as const;
 type Abis = typeof ABIS;
 

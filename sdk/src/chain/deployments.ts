@@ -15,6 +15,7 @@ export const CONTRACT_NAMES = [
   "RewardDistributor",
   "PaymentChannels",
   "DisputeGame",
+  "UsageEpochs",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

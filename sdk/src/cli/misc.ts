@@ -11,8 +11,10 @@ import {
   baseModelCard,
   findBaseModel,
   registerBaseModel,
+  claimAll,
   claimPoolReward,
   claimReward,
+  contributorOverview,
   createPoolDistribution,
   getModel,
   getTrainer,
@@ -222,6 +224,63 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
         ctx.print(r, () => `Claimed ${open(r.amount)} (tx ${r.hash})`);
       }),
     );
+  example(
+    cmd
+      .command("overview")
+      .description("per contribution: its influence in each model, how often paid answers cited it, what use earned it; earnings per usage epoch")
+      .option("--account <address>", "whose rewards (default: your wallet)")
+      .action(
+        action<{ account?: string }>(env, async (ctx, o) => {
+          const conn = await ctx.conn();
+          const account = o.account ? parseAddress(o.account, "--account") : conn.account?.address;
+          if (!account) throw new UsageError("No account given", "Pass --account <address> or configure a wallet.");
+          const v = await contributorOverview(conn, ctx.store(), account);
+          const statusName = ["none", "committed", "challenged", "finalized", "voided"];
+          ctx.print(
+            v,
+            () =>
+              `${keyValues({ account: v.account, "claimable from use": open(v.usageClaimable), "claimable from influence": open(v.influenceClaimable) })}\n\nContributions\n${table(
+                v.contributions.map((c) => ({
+                  contribution: `${c.datanetId}/${c.contributionId}`,
+                  influence: c.models.map((m) => `model ${m.modelId}: ${m.influence.toPrecision(3)}${m.duplicateOf ? ` (duplicate of ${m.duplicateOf}: no credit)` : ""}`).join("; ") || "-",
+                  cited: `${c.citations}x (${c.citedTokens} tokens)`,
+                  "earned from use": open(c.usageEarned),
+                })),
+                ["contribution", "influence", "cited", "earned from use"],
+              )}\n\nEarnings per usage epoch\n${table(
+                v.epochs.map((e) => ({
+                  epoch: e.epochId,
+                  model: e.modelId,
+                  committed: new Date(e.committedAt * 1000).toISOString(),
+                  status: statusName[e.status],
+                  amount: open(e.amount),
+                  state: e.claimed ? "claimed" : e.claimable ? "claimable" : `from ${new Date(e.claimableAt * 1000).toISOString()}`,
+                })),
+                ["epoch", "model", "committed", "status", "amount", "state"],
+              )}`,
+          );
+        }),
+      ),
+    "tributary rewards overview",
+  );
+  example(
+    cmd
+      .command("claim-all")
+      .description("claim every claimable usage epoch of every model (one transaction) and the training-time rewards of every model (one more)")
+      .option("--account <address>", "claim for this account (default: your wallet)")
+      .action(
+        action<{ account?: string }>(env, async (ctx, o) => {
+          const r = await claimAll(await ctx.conn(), ctx.store(), o.account ? parseAddress(o.account, "--account") : undefined);
+          ctx.print(r, () =>
+            [
+              r.usage ? `Claimed ${open(r.usage.amount)} from use over epochs ${r.usage.epochs.join(", ")} (tx ${r.usage.hash})` : "Nothing claimable from use",
+              r.influence ? `Claimed ${open(r.influence.amount)} from influence in models ${r.influence.models.join(", ")} (tx ${r.influence.hash})` : "Nothing claimable from influence",
+            ].join("\n"),
+          );
+        }),
+      ),
+    "tributary rewards claim-all",
+  );
   example(
     cmd
       .command("pay-shares <modelId>")

@@ -20,6 +20,7 @@ import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
 import type { Authorization, Billing } from "./billing.ts";
+import type { PaidUse } from "./usage.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import type { TokenLogprob } from "./decode.ts";
 import { usageOf } from "./models.ts";
@@ -48,6 +49,8 @@ export interface ApiOptions {
   billing?: Billing;
   /** Inference-time attribution: the spans of a completion found in the model's training data (citations.ts). */
   citations?: (model: ServedModel, ids: number[]) => Promise<unknown[] | null>;
+  /** Use pays, per request: every settled paid request is recorded for the usage epochs (usage.ts). */
+  usage?: { record(u: PaidUse): Promise<void> };
   /**
    * Enables vLLM's runtime adapter API (`POST /v1/load_lora_adapter`, `/v1/unload_lora_adapter`) for
    * callers sending `Authorization: Bearer <adminToken>`; absent: those routes answer 403.
@@ -342,6 +345,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     const extras = async (r: CompletionResult) => {
       const billing = await bill(r);
       const citations = await cite(r.choices);
+      if (paid?.settled && o.usage) await o.usage.record({ modelId: model.modelId!, channelId: paid.channelId, cost: paid.settled.cost, owed: paid.settled.owed, completions: r.choices.map((ch) => ch.ids), citations });
       return { ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) };
     };
     const tokenEntry = (t: { id: number; logprob: number }) => ({ token: table.text[t.id], logprob: t.logprob, bytes: [...table.bytes[t.id]] });

@@ -4,7 +4,12 @@
  * Responses carry them as citations, and each cited span is logged per contribution (usage for
  * epoch-based distribution). The array is built by prefix doubling (O(n log^2 n)); a lookup walks the
  * response left to right, narrowing the suffix range one token at a time (O(m log n) per matched token).
+ * Layout: when every token id is below 65,535 (the vocabularies served here), the text is 16-bit with
+ * 0xFFFF after each entry (no response token can match it, so no span crosses entries): 2 bytes a token
+ * plus a 4-byte suffix position, ~6 bytes a token. Larger vocabularies keep 32-bit text with a unique
+ * negative separator per entry (~8 bytes a token).
  */
+const SEP16 = 0xffff;
 
 export interface CitationSource {
   datanetId: string;
@@ -20,12 +25,12 @@ export interface Span {
 }
 
 export class CitationIndex {
-  private readonly text: Int32Array; // every entry's ids, each followed by its own negative separator
+  private readonly text: Int32Array | Uint16Array; // every entry's ids, each followed by a separator
   private readonly sa: Int32Array; // suffix start positions in lexicographic order
   private readonly starts: Int32Array; // first position of each entry
   private readonly sources: CitationSource[];
 
-  private constructor(text: Int32Array, sa: Int32Array, starts: Int32Array, sources: CitationSource[]) {
+  private constructor(text: Int32Array | Uint16Array, sa: Int32Array, starts: Int32Array, sources: CitationSource[]) {
     this.text = text;
     this.sa = sa;
     this.starts = starts;
@@ -36,18 +41,29 @@ export class CitationIndex {
     return this.text.length;
   }
 
+  /** Bytes the index holds: text, suffix array and entry starts. */
+  get bytes(): number {
+    return this.text.byteLength + this.sa.byteLength + this.starts.byteLength;
+  }
+
   static build(entries: ReadonlyArray<{ ids: readonly number[]; source: CitationSource }>): CitationIndex {
     const n = entries.reduce((s, e) => s + e.ids.length + 1, 0);
-    const text = new Int32Array(n);
+    let max = 0;
+    for (const e of entries) {
+      for (const id of e.ids) {
+        if (!Number.isInteger(id) || id < 0) throw new RangeError(`token id ${id} is not a non-negative integer`);
+        if (id > max) max = id;
+      }
+    }
+    const compact = max < SEP16;
+    const text = compact ? new Uint16Array(n) : new Int32Array(n);
     const starts = new Int32Array(entries.length);
     let at = 0;
     entries.forEach((e, k) => {
       starts[k] = at;
-      for (const id of e.ids) {
-        if (!Number.isInteger(id) || id < 0) throw new RangeError(`token id ${id} is not a non-negative integer`);
-        text[at++] = id;
-      }
-      text[at++] = -1 - k; // unique separator: no match crosses from one entry into the next
+      for (const id of e.ids) text[at++] = id;
+      // separator: no match crosses from one entry into the next
+      text[at++] = compact ? SEP16 : -1 - k;
     });
     return new CitationIndex(text, suffixArray(text), starts, entries.map((e) => e.source));
   }
@@ -70,8 +86,10 @@ export class CitationIndex {
     let hi = this.sa.length; // the range [lo, hi) of suffixes matching ids[i, i + len)
     let len = 0;
     let pos = -1;
+    const compact = this.text instanceof Uint16Array;
     while (i + len < ids.length) {
       const c = ids[i + len];
+      if (compact && c >= SEP16) break; // not in the text (and never matches a separator)
       const at = (s: number) => (this.sa[s] + len < this.text.length ? this.text[this.sa[s] + len] : -Infinity);
       // first suffix in range whose token at offset len is >= c, then first one > c
       let a = lo;
@@ -113,7 +131,7 @@ export class CitationIndex {
 }
 
 /** Suffix array of `s` by prefix doubling: ranks of 2^k-prefixes, sorted by (rank, rank at +2^k). */
-function suffixArray(s: Int32Array): Int32Array {
+function suffixArray(s: Int32Array | Uint16Array): Int32Array {
   const n = s.length;
   const sa = Int32Array.from({ length: n }, (_, i) => i);
   if (n === 0) return sa;

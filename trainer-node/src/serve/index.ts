@@ -21,3 +21,5 @@ export { Billing, PaymentRequiredError, tokenCost } from "./billing.ts";
 export type { Authorization, BillingOptions, ChannelView } from "./billing.ts";
 export { CitationIndex } from "./citations.ts";
 export type { CitationSource, Span } from "./citations.ts";
+export { buildUsageEpoch, completionHash, citationsHash, UsageRecorder } from "./usage.ts";
+export type { ChannelChainState, PaidUse, UsageCitation, UsageEpochPlan, UsageRecord, UsageRecorderOptions } from "./usage.ts";

@@ -8,3 +8,4 @@ export * from "./rewards.ts";
 export * from "./trainers.ts";
 export * from "./channels.ts";
 export * from "./disputes.ts";
+export * from "./usage.ts";

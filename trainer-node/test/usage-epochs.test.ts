@@ -1,0 +1,235 @@
+// Use pays, per request, end to end on real components: a Hardhat chain with the protocol deployed (PaymentChannels
+// -> UsageEpochs -> RewardDistributor), an embedded IPFS node, two model versions of one trained adapter with equal
+// training-time weights for three contributors, the node's API with billing, citations (a real CitationIndex) and
+// the usage recorder. Paid answers cite alice's record; bob's equal record is never cited; carol pays for queries
+// citing her own record. The node commits usage epochs; alice claims every epoch of both models in one transaction.
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import { getAddress, parseEther, zeroHash } from "viem";
+import type { Address, Hex } from "viem";
+import { privateKeyToAccount } from "viem/accounts";
+import { ChatTokenizer, fineTune, selectKernel } from "@tributary/engine";
+import type { Kernel } from "@tributary/engine";
+import { connect, enableUsageEpochs, getUsageEpoch, openChannel, sendTx, setInferencePrice, signVoucher, usageEarnings } from "@tributary/sdk/chain";
+import type { ChainConnection } from "@tributary/sdk/chain";
+import { addFileSet } from "@tributary/sdk/files";
+import { addJson } from "@tributary/sdk/chain";
+import { buildAttributionReport } from "@tributary/sdk/merkle";
+import { cliRunner, ok } from "../../sdk/test/helpers/cli.ts";
+import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
+import { Billing, buildUsageEpoch, chainCatalog, CitationIndex, ModelServer, startApi, UsageRecorder } from "../src/serve/index.ts";
+import type { UsageRecord } from "../src/serve/index.ts";
+import { MemoryJobs } from "./helpers/serve.ts";
+
+const BASE_DIR = fileURLToPath(new URL("../models/tributary-austen-4m/", import.meta.resolve("@tributary/engine")));
+const PRICE = 10n ** 15n; // OPEN wei per 1,000 tokens: 1e12 wei a token
+const TOKEN = PRICE / 1000n;
+const MAX = 16;
+const CONTRIBUTORS_BPS = 6_500n; // the local split: owner 20 %, trainer 10 %, protocol 5 %
+
+describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, () => {
+  let chain: DevChain;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
+  let kernel: Kernel;
+  const conns: ChainConnection[] = [];
+  const models: bigint[] = [];
+  let eos = 0;
+  const tmp = mkdtempSync(join(tmpdir(), "usage-epochs-"));
+  const [deployer, owner, node, alice, bob, carol, payer] = [0, 1, 2, 3, 4, 5, 6];
+  const addr = (i: number) => conns[i].account!.address;
+
+  before(async () => {
+    chain = await startDevChain();
+    ipfs = await startContentStore();
+    for (let i = 0; i < 8; i++) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+    const d = conns[deployer];
+    const baseCid = (await addFileSet(ipfs.store, BASE_DIR)).cid;
+    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", baseCid]);
+    const baseModelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "baseModelCount" });
+    kernel = await selectKernel("ort", 2);
+    const out = join(tmp, "adapter");
+    await fineTune({ modelDir: BASE_DIR, records: [{ messages: [{ role: "user", content: "Who wrote Emma?" }, { role: "assistant", content: "Jane Austen." }] }], evalSplit: 0, outDir: out, method: "lora", kernel, config: { lr: 1e-2, epochs: 1, batchSize: 1, warmupSteps: 0, seed: 1, lora: { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] } } });
+    const adapterCid = (await addFileSet(ipfs.store, out)).cid;
+    const adapterHash = `0x${createHash("sha256").update(readFileSync(join(out, "adapter_model.safetensors"))).digest("hex")}` as Hex;
+    const role = async (name: "ModelRegistry" | "RewardDistributor", r: string) => d.publicClient.readContract({ address: d.contracts[name].address, abi: d.contracts[name].abi, functionName: r as never }) as Promise<Hex>;
+    await sendTx(d, d.contracts.ModelRegistry, "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), d.account!.address]);
+    await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
+    // equal training-time weights: alice, bob and carol contributed one record each
+    const { report, tree } = buildAttributionReport([alice, bob, carol].map((i, k) => ({ datanetId: "1", contributionId: String(k + 1), contributor: addr(i), score: 1 })), { totalWeight: 3n });
+    const reportCid = await addJson(ipfs.store, report);
+    for (let k = 0; k < 2; k++) {
+      await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: addr(owner), jobId: 0n, baseModelId, parentId: 0n, trainer: addr(node), adapterCID: adapterCid, adapterHash, attributionRoot: tree.root, attributionTotalWeight: 3n, reportCID: reportCid, datanetIds: [] }]);
+      const modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
+      await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, addr(node), tree.root, 3n]);
+      await setInferencePrice(conns[owner], modelId, PRICE);
+      await enableUsageEpochs(conns[owner], modelId);
+      models.push(modelId);
+    }
+    for (const p of [carol, payer, 7]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(p), parseEther("10")]);
+    eos = (await ChatTokenizer.fromDir(BASE_DIR)).eosId ?? 0;
+  });
+
+  after(async () => {
+    await kernel?.dispose();
+    await ipfs?.stop();
+    await chain?.stop();
+  });
+
+  it("a cited contribution earns more than an equal uncited one, self-citing captures nothing of others, one claim takes every epoch of both models", async () => {
+    const provider = conns[node];
+    const cacheDir = join(tmp, "node");
+    const billing = await Billing.open({ conn: provider, file: join(cacheDir, "vouchers.json"), redeemEveryMs: 0 });
+    const server = new ModelServer({ store: ipfs.store, cacheDir, kernel });
+    const usage = new UsageRecorder({ conn: provider, store: ipfs.store, dataDir: cacheDir, redeem: () => billing.redeemAll() });
+    // citations: none until the index is built from the completions the warm-up requests produced
+    const captured: number[][] = [];
+    let index: CitationIndex | null = null;
+    const citations = async (_m: unknown, ids: number[]) => {
+      if (!index) {
+        captured.push(ids);
+        return [];
+      }
+      return index.find(ids, 6).map((s) => ({ ...s.source, datanet_id: s.source.datanetId, contribution_id: s.source.contributionId, tokens: s.end - s.start }));
+    };
+    const api = await startApi({ port: 0, catalog: chainCatalog(provider), models: server, jobs: new MemoryJobs(), billing, citations, usage });
+    const PROMPT_X = [40, 51, 62, 73, 84, 95, 106, 117];
+    const PROMPT_Y = [200, 190, 180, 170, 160, 150, 140, 130];
+    const channels = new Map<string, { id: Hex; signer: ChainConnection; owed: bigint }>();
+    const ask = async (who: number, model: bigint, prompt: number[]) => {
+      const key = `${who}/${model}`;
+      let ch = channels.get(key);
+      if (!ch) {
+        const { channelId } = await openChannel(conns[who], { provider: addr(node), modelId: model, amount: parseEther("1") });
+        ch = { id: channelId, signer: conns[who], owed: 0n };
+        channels.set(key, ch);
+      }
+      // each voucher covers what was used plus this request's maximum (post-paid, one request of credit)
+      const voucher = await signVoucher(ch.signer, { channelId: ch.id, cumulativeAmount: ch.owed + BigInt(prompt.length + MAX) * TOKEN });
+      const res = await fetch(`${api.url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json", "x-tributary-voucher": JSON.stringify(voucher) }, body: JSON.stringify({ model: `model-${model}`, prompt, max_tokens: MAX, temperature: 0, logit_bias: { [eos]: -100 } }) });
+      const body = (await res.json()) as { tributary: { billing: { owed: string }; citations?: Array<{ contributor: string }> } };
+      assert.equal(res.status, 200, JSON.stringify(body));
+      ch.owed = BigInt(body.tributary.billing.owed);
+      return body.tributary.citations ?? [];
+    };
+    try {
+      // warm-up (uncited): what the model answers to X and Y, greedily
+      await ask(7, models[0], PROMPT_X);
+      await ask(7, models[0], PROMPT_Y);
+      assert.equal(captured.length, 2);
+      const src = (who: number, c: number) => ({ datanetId: "1", contributionId: String(c), contributor: addr(who) });
+      // alice's record is what the model says to X, carol's what it says to Y; bob's (as long) is never said
+      index = CitationIndex.build([
+        { ids: captured[0], source: src(alice, 1) },
+        { ids: captured[0].map((t, i) => 300 + ((t * 31 + i * 17) % 500)), source: src(bob, 2) },
+        { ids: captured[1], source: src(carol, 3) },
+      ]);
+      for (let k = 0; k < 2; k++) {
+        for (const m of models) for (let i = 0; i < 2; i++) assert.ok((await ask(payer, m, PROMPT_X)).every((c) => getAddress(c.contributor) === addr(alice)), "X cites alice");
+        for (let i = 0; i < 2; i++) assert.ok((await ask(carol, models[0], PROMPT_Y)).some((c) => getAddress(c.contributor) === addr(carol)), "Y cites carol");
+        const epochs = await usage.commit();
+        assert.equal(epochs.length, 2, `round ${k}: one epoch per model`);
+      }
+      const ue = provider.contracts.UsageEpochs;
+      const tok = provider.contracts.OpenToken;
+      const balance = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [ue.address] });
+      const owes = await provider.publicClient.readContract({ address: ue.address, abi: ue.abi, functionName: "liabilities" });
+      assert.equal(balance, owes, "UsageEpochs holds exactly what it owes");
+
+      // what each paid, from the node's records (their revenue is what the chain redeemed: checked on commit)
+      const records = (epochFiles: string[]) => epochFiles.flatMap((f) => (JSON.parse(readFileSync(join(cacheDir, "usage", f), "utf8")) as { records: UsageRecord[] }).records);
+      const all = records((await import("node:fs")).readdirSync(join(cacheDir, "usage")).filter((f) => f.startsWith("epoch-")));
+      const share = (rs: UsageRecord[]) => rs.reduce((s, r) => s + (BigInt(r.revenue) * CONTRIBUTORS_BPS) / 10_000n, 0n);
+      const paidBy = (who: number) => all.filter((r) => [...channels].some(([k, c]) => k.startsWith(`${who}/`) && c.id.toLowerCase() === r.channelId.toLowerCase()));
+      const byPayer = paidBy(payer);
+      const byCarol = paidBy(carol);
+      assert.equal(byPayer.length, 8);
+      assert.equal(byCarol.length, 4);
+
+      // window over: claims open
+      await provider.publicClient.request({ method: "evm_increaseTime" as never, params: [601] as never });
+      await provider.publicClient.request({ method: "evm_mine" as never, params: [] as never });
+      const earn = async (who: number) => (await usageEarnings(conns[who], ipfs.store, addr(who))).reduce((s, e) => s + e.amount, 0n);
+      const [a, b, c] = [await earn(alice), await earn(bob), await earn(carol)];
+      assert.ok(a > 0n, "alice's cited record earns from use");
+      assert.equal(b, 0n, "bob's equal record, never cited, earns nothing from use");
+      assert.equal(a, share(byPayer), "the contributors' share of the other payer's requests goes wholly to what they cited");
+      assert.ok(c <= share(byCarol), `carol earns at most the contributors' share of her own payments (${c} <= ${share(byCarol)})`);
+      assert.ok(c > 0n, "carol's own queries do cite her");
+      // training-time influence (the RewardDistributor) is equal for all three: alice's total beats bob's
+      const rd = provider.contracts.RewardDistributor;
+      const influence = async (who: number) => {
+        let s = 0n;
+        for (const m of models) s += await provider.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [m, addr(who), 1n] });
+        return s;
+      };
+
+
+      // alice sees it (`tributary rewards overview`) and claims every epoch of both models in one transaction
+      const cli = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: tmp });
+      const view = await ok(cli(TEST_KEYS[alice], "rewards", "overview"));
+      const mineC = view.contributions.find((x: { contributionId: string }) => x.contributionId === "1");
+      assert.equal(mineC.models.length, 2, "influence in each model");
+      assert.ok(mineC.citations >= 8, `cited in every paid answer to X: ${mineC.citations}`);
+      assert.equal(BigInt(mineC.usageEarned), a);
+      assert.equal(view.epochs.length, 4, "earnings per epoch: two epochs of each model");
+      assert.deepEqual(new Set(view.epochs.map((e: { modelId: string }) => BigInt(e.modelId))), new Set(models), "epochs of both models");
+      const bobView = await ok(cli(TEST_KEYS[bob], "rewards", "overview"));
+      assert.equal(bobView.contributions[0].citations, 0, "bob's record: influence, never cited");
+      assert.equal(bobView.epochs.length, 0);
+      const before = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [addr(alice)] });
+      const claimed = await ok(cli(TEST_KEYS[alice], "rewards", "claim-all"));
+      const afterBal = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [addr(alice)] });
+      assert.equal(claimed.usage.epochs.length, 4);
+      assert.equal(BigInt(claimed.usage.amount), a, "one transaction paid all four epochs");
+      // finalising forwarded the uncited revenue to the RewardDistributor, where the three have equal weights
+      assert.ok(BigInt(claimed.influence.amount) > 0n, "and one more transaction the training-time rewards of both models");
+      assert.equal(await influence(bob), BigInt(claimed.influence.amount), "bob's training-time reward equals alice's");
+      assert.ok(BigInt(claimed.influence.amount) + a > (await influence(bob)) + b, "cited earns more in total than the equal uncited record");
+      assert.equal(afterBal - before, a + BigInt(claimed.influence.amount));
+      for (const e of claimed.usage.epochs) assert.equal((await getUsageEpoch(provider, BigInt(e))).status, 3, "finalised by the claim");
+      const again = await cli(TEST_KEYS[alice], "rewards", "claim-all");
+      assert.notEqual(again.code, 0, "nothing left to claim");
+      assert.match(again.stderr + again.stdout, /claimable/);
+      const balance2 = await provider.publicClient.readContract({ address: tok.address, abi: tok.abi, functionName: "balanceOf", args: [ue.address] });
+      const owes2 = await provider.publicClient.readContract({ address: ue.address, abi: ue.abi, functionName: "liabilities" });
+      assert.equal(balance2, owes2, "still balanced after claims and finalisation");
+    } finally {
+      await api.stop();
+      await usage.close();
+      await billing.close();
+      await server.close();
+    }
+  });
+});
+
+describe("buildUsageEpoch", () => {
+  const A = getAddress("0x00000000000000000000000000000000000000a1") as Address;
+  const B = getAddress("0x00000000000000000000000000000000000000b2") as Address;
+  const ch = `0x${"11".repeat(32)}` as Hex;
+  const rec = (from: bigint, to: bigint, cites: Array<[Address, number]>): UsageRecord => ({ at: "", modelId: "1", channelId: ch, from: String(from), to: String(to), revenue: String(to - from), completionHash: zeroHash, citations: cites.map(([contributor, tokens], i) => ({ datanetId: "1", contributionId: String(i + 1), contributor, tokens })) });
+
+  it("splits each cited request's contributors' share by cited tokens and leaves unredeemed records for later", () => {
+    const pending = [rec(0n, 100n, [[A, 30], [B, 10]]), rec(100n, 300n, []), rec(300n, 400n, [[B, 5]]), rec(400n, 500n, [[A, 6]])];
+    const plan = buildUsageEpoch(1n, pending, new Map([[ch, { redeemed: 400n, accounted: 0n }]]), 6_500)!;
+    assert.equal(plan.records.length, 3);
+    assert.deepEqual(plan.later.map((r) => r.to), ["500"], "not redeemed yet: the next epoch");
+    assert.equal(plan.revenue, 400n);
+    assert.equal(plan.citedRevenue, 200n, "uncited revenue is not split here");
+    const amounts = Object.fromEntries(plan.claims.map((c) => [c.account, c.amount]));
+    assert.equal(amounts[A], 48n, "65 wei of request 1, 3/4 to A");
+    assert.equal(amounts[B], 16n + 65n, "1/4 of request 1 and all of request 3");
+    assert.deepEqual(plan.ranges.map((r) => [r.fromCumulative, r.toCumulative]), [[0n, 400n]]);
+  });
+
+  it("drops records already accounted and returns null when nothing is due", () => {
+    const pending = [rec(0n, 100n, [[A, 30]])];
+    assert.equal(buildUsageEpoch(1n, pending, new Map([[ch, { redeemed: 100n, accounted: 100n }]]), 6_500), null);
+    assert.equal(buildUsageEpoch(1n, pending, new Map([[ch, { redeemed: 50n, accounted: 0n }]]), 6_500), null);
+  });
+});
