@@ -102,6 +102,23 @@ export function datanetOwnerJourney() {
     await p.getByRole("button", { name: "Next" }).click();
     await p.locator('input[name="budget"]').fill("10");
     await p.getByRole("button", { name: "Next" }).click();
+    // Before posting: tokens from the data and settings, the time on the trainer that published its
+    // throughput (the stack's node, after the builder's job), and where the budget goes.
+    const estimate = p.getByTestId("estimate");
+    await estimate
+      .getByText(/of training and attribution, across 1 of \d+ active trainer/)
+      .waitFor({ timeout: 30_000 });
+    assert.match(
+      await estimate.getByTestId("estimate-tokens").innerText(),
+      /^[\d,]+ tokens of training \([\d,]+ tokens of data × \d+ epochs/,
+    );
+    assert.match(await estimate.getByTestId("estimate-time").innerText(), /^about [\d.]+ (s|min|h) /);
+    assert.match(
+      await estimate.getByTestId("estimate-cost").innerText(),
+      /^10 OPEN escrowed: [\d.]+ OPEN to the trainer, [\d.]+ OPEN to the Datanets' contributors/,
+    );
+    const estimatedSeconds = Number(await estimate.getByTestId("estimate-time").getAttribute("data-seconds"));
+    await shot(p, "16b-new-datanet-job-estimate");
     await p.getByRole("button", { name: "Approve & post job" }).click();
     await p.waitForURL(/#\/jobs\/\d+$/, { timeout: 90_000 });
     const jobId = /#\/jobs\/(\d+)$/.exec(p.url())![1];
@@ -115,5 +132,18 @@ export function datanetOwnerJourney() {
     );
     assert.equal(await status.innerText(), "submitted");
     await shot(p, "17-new-datanet-job-submitted");
+    // the node's own estimate when it claimed the job (its deadline check) agrees with the wizard's
+    const node = (await (
+      await fetch(`${e.stack.url("TRIBUTARY_TRAINER_PORT")}/v1/jobs/${jobId}`)
+    ).json()) as {
+      estimate?: { trainSeconds: number; attributeSeconds: number };
+    };
+    assert.ok(node.estimate, "the node recorded its estimate");
+    const nodeSeconds = node.estimate.trainSeconds + node.estimate.attributeSeconds;
+    const ratio = estimatedSeconds / nodeSeconds;
+    assert.ok(
+      ratio > 0.5 && ratio < 2,
+      `the wizard's ${estimatedSeconds} s against the node's ${nodeSeconds.toFixed(1)} s`,
+    );
   });
 }
