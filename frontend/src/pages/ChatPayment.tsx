@@ -97,6 +97,8 @@ export interface Payment {
   headers(): Promise<Record<string, string>>;
   /** After a 402: the header to retry with, or an Error saying why not. */
   afterRefusal(body: unknown): Promise<Record<string, string> | Error>;
+  /** The node asked for payment for a model this page took as free: reads its price again. */
+  repriced(): void;
   /** Records a paid answer's billing. */
   billed(b: Billing): void;
   /** OPEN wei spent in this chat (this page's answers). */
@@ -119,6 +121,7 @@ export function usePayment(model: ServedModel | undefined): Payment {
   const price = useQuery({
     queryKey: ["inference-price", modelId],
     enabled: modelId !== null,
+    refetchInterval: 30_000, // the owner may price the model while the chat is open
     queryFn: async () => (await getModel(conn, BigInt(modelId!))).inferencePrice,
   });
   const priced = (price.data ?? 0n) > 0n;
@@ -181,6 +184,7 @@ export function usePayment(model: ServedModel | undefined): Payment {
     keyAddress: key?.address,
     refresh,
     headers: () => (priced ? sign() : Promise.resolve({})),
+    repriced: () => void qc.invalidateQueries({ queryKey: ["inference-price", modelId] }),
     afterRefusal: async (body) => {
       const t = termsOf(body);
       if (!t || t.code !== "voucher_insufficient" || t.signAtLeast === undefined)

@@ -166,7 +166,12 @@ export function ChatPage({ first, second }: { first: string; second?: string }) 
             r = await ask(await pay.headers());
           } catch (e) {
             // the node wants a different voucher (e.g. this browser forgot what it owes): sign it and retry once
-            if (!(pay.priced && e instanceof ChatStreamError && e.status === 402)) throw e;
+            if (!(e instanceof ChatStreamError && e.status === 402)) throw e;
+            // priced since this page read the price: read it again (the payment panel then shows)
+            if (!pay.priced) {
+              pay.repriced();
+              throw e;
+            }
             const again = await pay.afterRefusal(e.body);
             if (again instanceof Error) throw again;
             r = await ask(again);

@@ -43,7 +43,12 @@ export function datanetOwnerJourney() {
     await p.getByLabel("Curators (optional)").fill("");
     await p.getByLabel("Name").fill("Bread Baking Q&A");
     await p.getByLabel("Summary").fill("Answers to home bread-baking questions.");
-    await p.getByLabel("Description (Markdown)").fill("## Sources\nTested in a home kitchen.");
+    // Markdown, with a script and a javascript: link that must not survive on the Datanet's page
+    await p
+      .getByLabel("Description (Markdown)")
+      .fill(
+        "## Sources\nTested in a **home** kitchen. <script>window.__injected = 1</script>\n\n[our notes](javascript:window.__injected=2)",
+      );
     await p.getByLabel("Tags").fill("baking, bread");
     // A file with two bad lines: each shown with its line number; publishing is blocked.
     const input = p.getByTestId("dropzone").locator('input[type="file"]');
@@ -81,6 +86,14 @@ export function datanetOwnerJourney() {
     const versions = p.getByTestId("versions");
     await versions.waitFor({ timeout: 60_000 });
     assert.match(await versions.innerText(), /v1\s+6 records/);
+    // the description rendered from its Markdown, sanitized
+    const md = p.getByTestId("markdown");
+    await md.getByRole("heading", { name: "Sources" }).waitFor();
+    assert.equal(await md.locator("strong").innerText(), "home");
+    assert.equal(await md.locator("script").count(), 0, "no script element from the description");
+    assert.equal(await md.getByRole("link").count(), 0, "the javascript: link is text, not a link");
+    await md.getByText("our notes").click();
+    assert.equal(await p.evaluate(() => (window as { __injected?: number }).__injected), undefined);
     await shot(p, "16-datanet-page");
     const alice = await asAlice();
     const d = await getDatanet(alice, datanetId);

@@ -38,6 +38,9 @@ export function paidChatJourney() {
     const provider = demoAccount("trainer").address;
     const channelId = channelIdOf(payer, provider, e.modelId);
 
+    // a fresh visit to the chat (the builder journey left this tab on it, priced as free then)
+    await e.page.goto(`${e.web}/#/models`);
+    await e.page.getByRole("cell", { name: modelName, exact: true }).waitFor({ timeout: 20_000 });
     await e.page.goto(`${e.web}/#/chat/${modelName}`);
     const panel = e.page.getByTestId(`payment-${modelName}`);
     await panel.waitFor({ timeout: 30_000 });
