@@ -519,7 +519,8 @@ function Estimate({
                 ? formatEstimate(est.seconds.fastest)
                 : `${formatEstimate(est.seconds.fastest)} to ${formatEstimate(est.seconds.slowest).replace(/^about /, "")}`}{" "}
               of training and attribution, across {est.trainersMeasured} of {est.trainersTotal} active trainer
-              {est.trainersTotal === 1 ? "" : "s"} (the rest published no throughput)
+              {est.trainersTotal === 1 ? "" : "s"}
+              {est.trainersMeasured < est.trainersTotal && " (the others published no throughput)"}
               {est.trainersInTime !== null && est.trainersInTime < est.trainersMeasured && (
                 <span className="field-error" role="note">
                   {" "}

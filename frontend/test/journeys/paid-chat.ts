@@ -60,7 +60,7 @@ export function paidChatJourney() {
     await panel.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
     assert.match(await panel.getByTestId("tx-status").innerText(), /Open the payment channel: confirmed/);
     await panel.getByTestId("channel-deposit").waitFor({ timeout: 20_000 });
-    await shot(e.page, "08-paid-chat-channel");
+    await shot(e.page, "07c-paid-chat-channel");
 
     // The chain: the builder's channel to the trainer node for this model, with the browser's key, not the wallet's.
     const ch = await getChannel(builder, channelId);
@@ -106,7 +106,7 @@ export function paidChatJourney() {
     );
     assert.ok(v2 >= first, "it covers at least the first answer");
     assert.equal(walletSignatures(), before, "vouchers are signed by the session key, not the wallet");
-    await shot(e.page, "09-paid-chat-cost");
+    await shot(e.page, "07d-paid-chat-cost");
 
     // Top up, then close (the withdrawal timeout starts; the node can still redeem what is owed).
     await panel.getByLabel("Top-up amount (OPEN)").fill("0.5");
@@ -119,6 +119,6 @@ export function paidChatJourney() {
       (await getChannel(builder, channelId)).withdrawableAt > 0n,
       "the chain shows the channel closing",
     );
-    await shot(e.page, "10-paid-chat-closing");
+    await shot(e.page, "07e-paid-chat-closing");
   });
 }
