@@ -1,4 +1,4 @@
-// Paid chat's pure parts (src/lib/payment.ts): the browser's session key (made once, kept, never the
+// Paid chat's pure parts (src/lib/payment.ts, src/lib/session-key.ts): the browser's session key (made once, kept, never the
 // wallet's), vouchers it signs in the SDK's tributary/voucher@2 format that the node's check recovers to
 // that key for the channel's epoch only, the node's 402 terms, and what is owed kept monotonic.
 import assert from "node:assert/strict";
@@ -12,12 +12,11 @@ import {
   keyRegistered,
   knownOwed,
   rememberOwed,
-  sessionKey,
-  signWithSessionKey,
   termsOf,
   tokenCost,
 } from "../src/lib/payment.ts";
 import type { KeyValueStore } from "../src/lib/payment.ts";
+import { sessionKey, signWithSessionKey } from "../src/lib/session-key.ts";
 
 function memoryStore(): KeyValueStore & { data: Map<string, string> } {
   const data = new Map<string, string>();

@@ -7,11 +7,9 @@
 // a request's cost is covered by the next request's voucher). The node's last answer chunk reports the
 // request's cost and what is now owed; a 402 says what to sign instead, and is followed only up to the
 // channel's deposit.
-import { createWalletClient, custom, encodeAbiParameters, keccak256 } from "viem";
+// The session key's code (key generation and signing, src/lib/session-key.ts) loads only for a priced model.
+import { encodeAbiParameters, keccak256 } from "viem";
 import type { Address, Hex } from "viem";
-import { generatePrivateKey, privateKeyToAccount } from "viem/accounts";
-import { signVoucher } from "@tributary/sdk/chain/browser";
-import type { ChainConnection, Voucher } from "@tributary/sdk/chain/browser";
 
 /** The part of the Web Storage API this module uses (localStorage in the browser, a Map in tests). */
 export interface KeyValueStore {
@@ -20,27 +18,13 @@ export interface KeyValueStore {
   removeItem(key: string): void;
 }
 
-const keyName = (chainId: number, payer: Address) =>
+export const keyName = (chainId: number, payer: Address) =>
   `tributary:session-key:${chainId}:${payer.toLowerCase()}`;
 const spentName = (chainId: number, channelId: Hex) =>
   `tributary:channel-owed:${chainId}:${channelId.toLowerCase()}`;
 
 /** How long a session key registered from the app may sign (the payer can revoke it sooner). */
 export const SESSION_KEY_DAYS = 30;
-
-/**
- * This browser's session key for `payer` on `chainId`: created on first use and kept in `storage`.
- * Only its address leaves the browser (registered on the channel); the wallet's key is never asked for.
- */
-export function sessionKey(storage: KeyValueStore, chainId: number, payer: Address) {
-  const name = keyName(chainId, payer);
-  let pk = storage.getItem(name) as Hex | null;
-  if (!pk || !/^0x[0-9a-fA-F]{64}$/.test(pk)) {
-    pk = generatePrivateKey();
-    storage.setItem(name, pk);
-  }
-  return privateKeyToAccount(pk);
-}
 
 /** The channel id PaymentChannels derives for (payer, provider, model): `channelIdOf` on chain. */
 export function channelIdOf(payer: Address, provider: Address, modelId: bigint): Hex {
@@ -80,25 +64,6 @@ export function rememberOwed(storage: KeyValueStore, chainId: number, channelId:
   const name = spentName(chainId, channelId);
   const raw = storage.getItem(name);
   if (!raw || !/^\d+$/.test(raw) || BigInt(raw) < owed) storage.setItem(name, owed.toString());
-}
-
-/**
- * Signs a voucher for `cumulativeAmount` with the session key, exactly as the SDK's `signVoucher` does
- * (EIP-712 over channel id, amount and the channel's epoch), through a wallet client holding only that key.
- */
-export function signWithSessionKey(
-  conn: ChainConnection,
-  key: ReturnType<typeof privateKeyToAccount>,
-  input: { channelId: Hex; cumulativeAmount: bigint; epoch: number },
-): Promise<Voucher> {
-  // a local account signs typed data itself: the transport is never called
-  const walletClient = createWalletClient({
-    account: key,
-    transport: custom({
-      request: () => Promise.reject(new Error("the session key signs locally; it sends nothing")),
-    }),
-  });
-  return signVoucher({ ...conn, account: key, walletClient } as unknown as ChainConnection, input);
 }
 
 /** The price, provider and contract a 402 answer names (`tributary` details of the trainer node's error). */

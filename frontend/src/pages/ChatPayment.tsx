@@ -3,7 +3,7 @@
 // provider and model), this browser's session key (src/lib/payment.ts), and the panel to open, top up
 // and close the channel, with the running cost. Vouchers are signed per request without a wallet prompt.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { useCallback, useMemo, useState } from "react";
+import { useCallback, useState } from "react";
 import type { Address, Hex } from "viem";
 import {
   getChannel,
@@ -24,9 +24,7 @@ import {
   keyRegistered,
   knownOwed,
   rememberOwed,
-  sessionKey,
   sessionKeyExpiry,
-  signWithSessionKey,
   termsOf,
 } from "../lib/payment.ts";
 import type { ChannelOnChain, KeyValueStore, PaymentTerms } from "../lib/payment.ts";
@@ -137,20 +135,29 @@ export function usePayment(model: ServedModel | undefined): Payment {
     enabled: channelId !== null,
     queryFn: () => readChannel(conn, channelId!),
   });
-  const key = useMemo(
-    () => (address ? sessionKey(storage(), conn.chainId, address) : undefined),
-    [address, conn.chainId],
-  );
+  // the key's code (secp256k1) loads only for a priced model
+  const keyQuery = useQuery({
+    queryKey: ["session-key", conn.chainId, address],
+    enabled: priced && Boolean(address),
+    staleTime: Infinity,
+    queryFn: async () => {
+      const m = await import("../lib/session-key.ts");
+      return { key: m.sessionKey(storage(), conn.chainId, address!), sign: m.signWithSessionKey };
+    },
+  });
+  const key = keyQuery.data?.key;
   const [spent, setSpent] = useState(0n);
 
   let blocked: string | null = null;
   if (priced) {
     if (!address) blocked = `${model!.id} is a paid model: connect your wallet to pay for it.`;
     else if (terms.isError) blocked = (terms.error as Error).message;
-    else if (!terms.data || channel.isPending) blocked = "Reading the payment channel…";
+    else if (keyQuery.isError)
+      blocked = `This browser's session key could not be loaded: ${(keyQuery.error as Error).message}`;
+    else if (!terms.data || channel.isPending || !key) blocked = "Reading the payment channel…";
     else if (channel.isError) blocked = "The payment channel could not be read.";
     else if (!channel.data) blocked = `${model!.id} is a paid model: open a payment channel first.`;
-    else if (!keyRegistered(channel.data, key!.address, now()))
+    else if (!keyRegistered(channel.data, key.address, now()))
       blocked = "Register this browser's session key on the channel first.";
   } else if (modelId !== null && price.isPending) blocked = "Reading the model's price…";
 
@@ -163,7 +170,7 @@ export function usePayment(model: ServedModel | undefined): Payment {
     const ch = await readChannel(conn, channelId!); // the current epoch and deposit
     if (!ch) throw new Error("The payment channel is gone; open a new one.");
     const cumulativeAmount = amount ?? knownOwed(storage(), conn.chainId, channelId!, ch.redeemed);
-    const v = await signWithSessionKey(conn, key!, {
+    const v = await keyQuery.data!.sign(conn, key!, {
       channelId: channelId!,
       cumulativeAmount,
       epoch: ch.epoch,
