@@ -53,6 +53,11 @@ const ACTIONS: Record<string, string> = {
   approveContribution: "Approve the contribution",
   approveContributions: "Approve the contributions",
   rejectContribution: "Reject the contribution",
+  openChannel: "Open the payment channel",
+  topUp: "Top up the channel",
+  setSessionKey: "Register this browser's session key",
+  requestWithdrawal: "Close the channel (start the withdrawal timeout)",
+  withdraw: "Withdraw what is left of the channel",
 };
 
 export interface TxStep {

@@ -2,6 +2,7 @@
 // node, Vite): one stack and one browser for every journey, each in its own file under test/journeys/,
 // run in this order (later journeys use what earlier ones made: the builder's job and model):
 //   builder.ts        browse, connect (wrong network banner), the wizard, post, train, accept, chat
+//   paid-chat.ts      the model priced: a channel with a browser session key, vouchers per answer, top up, close
 //   contributor.ts    attribution share and claim; upload records the owner approves
 //   access.ts         request access to an approval-only Datanet; the owner grants it
 //   operator.ts       the trainer node's jobs and stages, the operator's earnings, stake from the page
@@ -18,6 +19,7 @@ import { e } from "./journeys/context.ts";
 import { contributorJourney } from "./journeys/contributor.ts";
 import { datanetOwnerJourney } from "./journeys/datanet-owner.ts";
 import { operatorJourney } from "./journeys/operator.ts";
+import { paidChatJourney } from "./journeys/paid-chat.ts";
 import { browserMissing, launchBrowser } from "./support/browser.ts";
 import { startTestStack } from "./support/stack.ts";
 import { installWallet } from "./support/wallet.ts";
@@ -47,6 +49,7 @@ describe("web app, end to end", { timeout: 2_400_000, skip: browserMissing() }, 
   });
 
   builderJourney();
+  paidChatJourney();
   contributorJourney();
   accessJourney();
   operatorJourney();

@@ -48,30 +48,43 @@ export interface Citation {
   tokens: number;
 }
 
+/** What a paid request cost (trainer node, `tributary.billing` of the last chunk), OPEN wei as decimal strings. */
+export interface Billing {
+  channel_id: string;
+  price_per_1k_tokens: string;
+  cost: string;
+  owed: string;
+}
+
 export class ChatStreamError extends Error {
   readonly status?: number;
-  constructor(message: string, status?: number) {
+  /** The error answer's JSON body, when there was one (a 402 carries the payment terms). */
+  readonly body?: unknown;
+  constructor(message: string, status?: number, body?: unknown) {
     super(message);
     this.name = "ChatStreamError";
     this.status = status;
+    this.body = body;
   }
 }
 
 /**
  * POSTs a streaming chat completion and calls `onDelta` with each piece of the answer; resolves with the
- * whole answer, the finish reason and the citations the last chunk carries (models the node trained).
+ * whole answer, the finish reason, the citations the last chunk carries (models the node trained) and
+ * its billing (priced models; `headers` then carries the voucher).
  */
 export async function streamChat(
   apiUrl: string,
   body: { model: string; messages: ChatMessage[]; max_tokens?: number; temperature?: number },
   onDelta: (text: string) => void,
   signal?: AbortSignal,
-): Promise<{ text: string; finishReason?: string; citations: Citation[] }> {
+  headers: Record<string, string> = {},
+): Promise<{ text: string; finishReason?: string; citations: Citation[]; billing?: Billing }> {
   let res: Response;
   try {
     res = await fetch(`${apiUrl}/chat/completions`, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      headers: { ...headers, "content-type": "application/json", accept: "text/event-stream" },
       body: JSON.stringify({ ...body, stream: true }),
       signal,
     });
@@ -83,13 +96,14 @@ export async function streamChat(
   }
   if (!res.ok || !res.body) {
     let detail = "";
+    let json: unknown;
     try {
-      const j = (await res.json()) as { error?: { message?: string } };
-      detail = j.error?.message ?? "";
+      json = await res.json();
+      detail = (json as { error?: { message?: string } }).error?.message ?? "";
     } catch {
       // not JSON
     }
-    throw new ChatStreamError(detail || `The model API answered ${res.status}.`, res.status);
+    throw new ChatStreamError(detail || `The model API answered ${res.status}.`, res.status, json);
   }
   const parser = new SseParser();
   const decoder = new TextDecoder();
@@ -97,15 +111,16 @@ export async function streamChat(
   let text = "";
   let finishReason: string | undefined;
   let citations: Citation[] = [];
+  let billing: Billing | undefined;
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
     for (const msg of parser.feed(decoder.decode(value, { stream: true }))) {
-      if (msg.data === "[DONE]") return { text, finishReason, citations };
+      if (msg.data === "[DONE]") return { text, finishReason, citations, billing };
       const chunk = JSON.parse(msg.data) as {
         choices?: Array<{ delta?: { content?: string }; finish_reason?: string | null }>;
         error?: { message?: string };
-        tributary?: { citations?: Citation[] };
+        tributary?: { citations?: Citation[]; billing?: Billing };
       };
       if (chunk.error) throw new ChatStreamError(chunk.error.message ?? "The model failed to answer.");
       const choice = chunk.choices?.[0];
@@ -116,7 +131,8 @@ export async function streamChat(
       }
       if (choice?.finish_reason) finishReason = choice.finish_reason;
       if (Array.isArray(chunk.tributary?.citations)) citations = chunk.tributary.citations;
+      if (chunk.tributary?.billing) billing = chunk.tributary.billing;
     }
   }
-  return { text, finishReason, citations };
+  return { text, finishReason, citations, billing };
 }

@@ -1,4 +1,4 @@
-// One Datanet: its description as written (Markdown source), facts, versions (what each approval added),
+// One Datanet: its description (Markdown, rendered and sanitized), facts, versions (what each approval added),
 // its reward pool's distributions, and for the owner a form to edit the description.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { updateDatanetMetadata } from "@tributary/sdk/chain/browser";
@@ -9,6 +9,7 @@ import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { useDatanetMeta } from "../hooks.ts";
 import type { DatanetMeta } from "../hooks.ts";
 import { summaryOf } from "../lib/description.ts";
+import { renderMarkdown } from "../lib/markdown.ts";
 import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
 import { DatanetQuery, gql } from "../lib/subgraph.ts";
 import type { DatanetResult } from "../lib/subgraph.ts";
@@ -78,7 +79,7 @@ export function DatanetPage({ id }: { id: string }) {
       </p>
       <h1>{meta.data?.name ?? `Datanet #${d.datanetId}`}</h1>
       {summary && <p className="lead">{summary}</p>}
-      {body && <pre className="markdown-source">{body}</pre>}
+      {body && renderMarkdown(body)}
       <dl className="facts">
         <dt>Access</dt>
         <dd>

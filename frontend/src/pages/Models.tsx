@@ -9,10 +9,11 @@ import type { ServedModel } from "../lib/compare.ts";
 import { errorMessage } from "../lib/errors.ts";
 import { formatTime, shortAddress } from "../lib/format.ts";
 import { curlSnippet, openAiJsSnippet, openAiPythonSnippet } from "../lib/snippets.ts";
-import { streamChat } from "../lib/sse.ts";
+import { ChatStreamError, streamChat } from "../lib/sse.ts";
 import type { ChatMessage, Citation } from "../lib/sse.ts";
 import { useProtocol } from "../protocol.tsx";
 import { Link, navigate } from "../router.tsx";
+import { PaymentPanel, usePayment } from "./ChatPayment.tsx";
 
 class TrainerApiError extends Error {
   constructor(message: string) {
@@ -113,10 +114,13 @@ export function ChatPage({ first, second }: { first: string; second?: string }) 
   const [busy, setBusy] = useState(false);
   const abort = useRef<AbortController | null>(null);
   const served = (id: string) => models.data?.find((m) => m.id === id);
+  // a priced model is paid per answer with vouchers on a channel (a free one needs nothing)
+  const payments = [usePayment(served(left)), usePayment(right ? served(right) : undefined)];
+  const blocked = payments.slice(0, ids.length).find((p) => p.blocked)?.blocked ?? null;
 
   const send = async () => {
     const text = input.trim();
-    if (!text || busy) return;
+    if (!text || busy || blocked) return;
     const temp = Number(temperature);
     setInput("");
     setBusy(true);
@@ -141,19 +145,38 @@ export function ChatPage({ first, second }: { first: string; second?: string }) 
       });
     // both requests go out at once; each column fills as its model writes
     await Promise.all(
-      ids.map(async (id) => {
+      ids.map(async (id, column) => {
+        const pay = payments[column];
         try {
-          const r = await streamChat(
-            config.proxied.trainer,
-            {
-              model: id,
-              messages: asked[id],
-              max_tokens: 200,
-              temperature: Number.isFinite(temp) ? temp : 0,
-            },
-            (piece) => updateLast(id, (t) => ({ ...t, content: t.content + piece })),
-            signal,
-          );
+          const ask = (headers: Record<string, string>) =>
+            streamChat(
+              config.proxied.trainer,
+              {
+                model: id,
+                messages: asked[id],
+                max_tokens: 200,
+                temperature: Number.isFinite(temp) ? temp : 0,
+              },
+              (piece) => updateLast(id, (t) => ({ ...t, content: t.content + piece })),
+              signal,
+              headers,
+            );
+          let r: Awaited<ReturnType<typeof ask>>;
+          try {
+            r = await ask(await pay.headers());
+          } catch (e) {
+            // the node wants a different voucher (e.g. this browser forgot what it owes): sign it and retry once
+            if (!(e instanceof ChatStreamError && e.status === 402)) throw e;
+            // priced since this page read the price: read it again (the payment panel then shows)
+            if (!pay.priced) {
+              pay.repriced();
+              throw e;
+            }
+            const again = await pay.afterRefusal(e.body);
+            if (again instanceof Error) throw again;
+            r = await ask(again);
+          }
+          if (r.billing) pay.billed(r.billing);
           updateLast(id, (t) => ({ ...t, citations: r.citations }));
         } catch (e) {
           if ((e as Error).name !== "AbortError")
@@ -233,6 +256,9 @@ export function ChatPage({ first, second }: { first: string; second?: string }) 
           </div>
         )}
       </div>
+      {payments.slice(0, ids.length).map((p, i) => (
+        <PaymentPanel key={`${i}-${p.model?.id ?? ""}`} pay={p} />
+      ))}
       <form
         className="composer chat"
         onSubmit={(e) => {
@@ -252,11 +278,16 @@ export function ChatPage({ first, second }: { first: string; second?: string }) 
               Stop
             </button>
           ) : (
-            <button type="submit" disabled={!input.trim() || !models.data}>
+            <button type="submit" disabled={!input.trim() || !models.data || Boolean(blocked)}>
               Send
             </button>
           )}
         </div>
+        {blocked && (
+          <p className="muted" data-testid="send-blocked">
+            {blocked}
+          </p>
+        )}
         <details>
           <summary>Settings</summary>
           <div className="grid2">

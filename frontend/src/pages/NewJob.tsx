@@ -1,6 +1,6 @@
 // The fine-tuning wizard: base model -> data -> method and settings -> budget -> review, approve and post.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { postJob } from "@tributary/sdk/chain/browser";
+import { catJson, postJob } from "@tributary/sdk/chain/browser";
 import type { BaseModelCard } from "@tributary/sdk/schemas";
 import { useEffect, useMemo, useState } from "react";
 import { formatEther } from "viem";
@@ -18,6 +18,8 @@ import {
   useOpenBalance,
 } from "../hooks.ts";
 import { formatParameters } from "../lib/base-model-card.ts";
+import { DEADLINE_SHARE, estimateJob, formatEstimate, formatTokens, throughputOf } from "../lib/estimate.ts";
+import type { TrainerSpeed } from "../lib/estimate.ts";
 import { formatDuration, formatOpen } from "../lib/format.ts";
 import {
   applyCard,
@@ -30,6 +32,7 @@ import {
   validateJobForm,
 } from "../lib/job-form.ts";
 import type { FieldErrors, FormField, JobForm } from "../lib/job-form.ts";
+import { gql, TrainersQuery } from "../lib/subgraph.ts";
 import type { DatanetRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link, navigate } from "../router.tsx";
@@ -419,9 +422,10 @@ const ADVANCED = [
   "seed",
 ] as const;
 
-function BudgetStep(props: StepProps & { balance?: bigint }) {
+/** The share of a job's budget (basis points) the JobMarket pays the Datanets as data fees. */
+function useDataFeeBps() {
   const { conn } = useProtocol();
-  const feeBps = useQuery({
+  return useQuery({
     queryKey: ["data-fee-bps"],
     queryFn: () =>
       conn.publicClient.readContract({
@@ -430,6 +434,123 @@ function BudgetStep(props: StepProps & { balance?: bigint }) {
         functionName: "dataFeeBps",
       }),
   });
+}
+
+/** Active trainers (staked) and the training throughput each published in its profile (null: none). */
+function useTrainerSpeeds() {
+  const { config, store } = useProtocol();
+  return useQuery({
+    queryKey: ["trainer-speeds"],
+    staleTime: 60_000,
+    queryFn: async (): Promise<TrainerSpeed[]> => {
+      const { trainers } = await gql(config.proxied.subgraph, TrainersQuery, { first: 100 });
+      return Promise.all(
+        trainers.map(async (t) => ({
+          trainer: t.id,
+          // an unreadable profile counts as one without a throughput
+          flops: t.profileCID
+            ? throughputOf(await catJson(store, t.profileCID, "trainer profile").catch(() => null))
+            : null,
+        })),
+      );
+    },
+  });
+}
+
+/** Tokens, time across the active trainers and cost of the job as set, before it is posted. */
+function Estimate({
+  form,
+  validated,
+  card,
+}: {
+  form: JobForm;
+  validated: ReturnType<typeof validateJobForm>;
+  card?: BaseModelCard;
+}) {
+  const datanets = useDatanets();
+  const trainers = useTrainerSpeeds();
+  const feeBps = useDataFeeBps();
+  const t = validated.spec?.training;
+  if (!t || !card || !datanets.data) return null;
+  const chosen = datanets.data.filter((d) => form.data.some((x) => x.datanetId === d.datanetId));
+  const data = {
+    bytes: chosen.reduce((n, d) => n + Number(d.totalBytes), 0),
+    records: chosen.reduce((n, d) => n + Number(d.totalRecords), 0),
+  };
+  let est: ReturnType<typeof estimateJob>;
+  try {
+    est = estimateJob(
+      data,
+      {
+        epochs: t.epochs,
+        maxSeqLength: t.maxSeqLength,
+        parameters: card.parameters,
+        budgetWei: validated.budgetWei,
+        dataFeeBps: feeBps.data === undefined ? undefined : Number(feeBps.data),
+        durationSeconds: validated.durationSeconds,
+      },
+      trainers.data ?? [],
+    );
+  } catch (e) {
+    return <p className="muted">{(e as Error).message}</p>;
+  }
+  return (
+    <section className="estimate" data-testid="estimate" aria-label="Estimate">
+      <h2>Estimate</h2>
+      <dl className="facts">
+        <dt>Tokens</dt>
+        <dd data-testid="estimate-tokens">
+          {formatTokens(est.trainTokens)} of training ({formatTokens(est.dataTokens)} of data × {t.epochs}{" "}
+          epoch
+          {t.epochs === 1 ? "" : "s"}, plus evaluation)
+        </dd>
+        <dt>Time</dt>
+        <dd
+          data-testid="estimate-time"
+          data-seconds={est.seconds ? Math.round(est.seconds.fastest) : undefined}
+        >
+          {trainers.isPending ? (
+            "reading the trainers' profiles…"
+          ) : trainers.isError ? (
+            "the trainers' profiles could not be read"
+          ) : est.seconds ? (
+            <>
+              {est.trainersMeasured === 1 || est.seconds.fastest === est.seconds.slowest
+                ? formatEstimate(est.seconds.fastest)
+                : `${formatEstimate(est.seconds.fastest)} to ${formatEstimate(est.seconds.slowest).replace(/^about /, "")}`}{" "}
+              of training and attribution, across {est.trainersMeasured} of {est.trainersTotal} active trainer
+              {est.trainersTotal === 1 ? "" : "s"}
+              {est.trainersMeasured < est.trainersTotal && " (the others published no throughput)"}
+              {est.trainersInTime !== null && est.trainersInTime < est.trainersMeasured && (
+                <span className="field-error" role="note">
+                  {" "}
+                  · only {est.trainersInTime} of them can finish within {DEADLINE_SHARE * 100}% of the
+                  deadline, which trainers require: give it more time
+                </span>
+              )}
+            </>
+          ) : (
+            `no active trainer has published its throughput yet (${est.trainersTotal} active)`
+          )}
+        </dd>
+        <dt>Cost</dt>
+        <dd data-testid="estimate-cost">
+          {est.cost
+            ? `${formatOpen(est.cost.total)} escrowed: ${formatOpen(est.cost.trainer)} to the trainer, ${formatOpen(est.cost.dataFees)} to the Datanets' contributors`
+            : "—"}
+        </dd>
+      </dl>
+      <p className="muted">
+        From the Datanets' approved data ({(data.bytes / 1024).toFixed(1)} KB, {data.records} records; their
+        newest version), the settings, and the throughput trainers publish in their profiles, counted as the
+        trainer nodes count before they claim a job.
+      </p>
+    </section>
+  );
+}
+
+function BudgetStep(props: StepProps & { balance?: bigint }) {
+  const feeBps = useDataFeeBps();
   return (
     <>
       <NumberField {...props} name="budget" label="Budget (OPEN)" />
@@ -523,6 +644,7 @@ function ReviewStep({
           <EditLink to={3} onEdit={onEdit} />
         </dd>
       </dl>
+      <Estimate form={form} validated={validated} card={card} />
       {spec && (
         <details>
           <summary>The job spec (tributary/job-spec@1) that will be pinned</summary>

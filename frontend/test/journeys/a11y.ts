@@ -60,8 +60,10 @@ export function a11yJourney() {
       job: `#/jobs/${e.jobId}`,
       models: "#/models",
       rewards: "#/rewards",
+      trainers: "#/trainers",
     };
-    if (e.modelId) pages.chat = `#/chat/${e.modelId}`;
+    // the model's chat: its base beside it, and (priced by the paid-chat journey) the payment panel
+    if (e.modelId) pages.chat = `#/chat/model-${e.modelId}`;
     const counts: Record<string, number> = {};
     const details: Record<string, string[]> = {};
     const overflow: string[] = [];

@@ -3,19 +3,11 @@
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { demoAccount } from "../../../scripts/stack/accounts.ts";
-import { installWallet } from "../support/wallet.ts";
-import { asAlice, connect, COOKING, e, shot } from "./context.ts";
+import { asAlice, COOKING, openAs, shot } from "./context.ts";
 
 export function accessJourney() {
   it("lets a builder without access request it; the owner sees the purpose and grants it", async () => {
-    const davePage = await e.context.newPage();
-    const daveWallet = await installWallet(davePage, {
-      privateKey: demoAccount("dave").privateKey,
-      rpcUrl: e.rpcUrl,
-      chainId: e.chainId,
-    });
-    await davePage.goto(`${e.web}/#/datanets`);
-    await connect(davePage);
+    const { page: davePage, wallet: daveWallet } = await openAs(demoAccount("dave").privateKey, "#/datanets");
     const cooking = davePage.getByTestId("datanet-1");
     await cooking.getByRole("button", { name: "Request access" }).waitFor({ timeout: 30_000 });
     await cooking.getByRole("textbox").fill("A pasta assistant");
@@ -40,14 +32,7 @@ export function accessJourney() {
     assert.ok(Number(requested) > 0, "the request is on chain");
 
     // Alice, the owner, sees the request with its purpose and grants it; dave may then use the Datanet.
-    const alicePage = await e.context.newPage();
-    await installWallet(alicePage, {
-      privateKey: demoAccount("alice").privateKey,
-      rpcUrl: e.rpcUrl,
-      chainId: e.chainId,
-    });
-    await alicePage.goto(`${e.web}/#/datanets`);
-    await connect(alicePage);
+    const { page: alicePage } = await openAs(demoAccount("alice").privateKey, "#/datanets");
     const request = alicePage.getByTestId(`request-${demoAccount("dave").address.toLowerCase()}`);
     await alicePage.getByTestId("access-requests").first().waitFor({ timeout: 30_000 });
     await shot(alicePage, "10-requests");

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { grantAccess, revokeAccess } from "@tributary/sdk/chain/browser";
 import { it } from "node:test";
 import { switchWalletChain } from "../support/wallet.ts";
-import { asAlice, connect, COOKING, e, rougeL, shot, trainedRecord } from "./context.ts";
+import { asAlice, connect, COOKING, e, rougeL, shot, trainedRecord, waitForSend } from "./context.ts";
 
 export function builderJourney() {
   it("lists the Datanets with names and descriptions from their IPFS metadata", async () => {
@@ -200,8 +200,7 @@ export function builderJourney() {
     await e.page.getByLabel("System prompt").fill(record.system);
     await e.page.getByLabel("Message").fill(record.question);
     await e.page.getByRole("button", { name: "Send" }).click();
-    await e.page.getByRole("button", { name: "Stop" }).waitFor();
-    await e.page.getByRole("button", { name: "Send" }).waitFor({ timeout: 180_000 });
+    await waitForSend(e.page);
     const answerOf = async (col: typeof base) => {
       const msg = col.getByTestId("msg-assistant").last();
       assert.doesNotMatch((await msg.getAttribute("class")) ?? "", /error/, await msg.innerText());

@@ -9,7 +9,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { privateKeyToAccount } from "viem/accounts";
 import { demoAccount } from "../../../scripts/stack/accounts.ts";
 import type { TestStack } from "../support/stack.ts";
-import { WALLET_NAME } from "../support/wallet.ts";
+import { installWallet, WALLET_NAME } from "../support/wallet.ts";
 import type { HeadlessWallet } from "../support/wallet.ts";
 
 /** What the journeys share; set by the entry file's `before`. */
@@ -85,7 +85,12 @@ export function trainedRecord(question: string): { system: string; question: str
 }
 
 /** Alice (the cooking Datanet's owner) acting from outside the app. */
-export async function asAlice() {
+export function asAlice() {
+  return asDemo("alice");
+}
+
+/** A demo account acting from outside the app (the SDK with its key). */
+export async function asDemo(role: Parameters<typeof demoAccount>[0]) {
   const deployments = JSON.parse(
     fs.readFileSync(path.join(e.stack.env.TRIBUTARY_DEPLOYMENTS_DIR, `${e.chainId}.json`), "utf8"),
   ) as unknown;
@@ -93,7 +98,7 @@ export async function asAlice() {
     rpcUrl: e.rpcUrl,
     chainId: e.chainId,
     deployments: parseDeployments(deployments, e.chainId),
-    account: privateKeyToAccount(demoAccount("alice").privateKey),
+    account: privateKeyToAccount(demoAccount(role).privateKey),
   });
 }
 
@@ -105,4 +110,24 @@ export async function connect(p: Page) {
     .getByRole("button", { name: "Connect Wallet" })
     .first()
     .waitFor({ state: "detached", timeout: 20_000 });
+}
+
+/**
+ * A new page in the shared browser for the person with `privateKey` (a headless wallet on the stack's
+ * chain), opened at `hash` (e.g. "#/datanets") and connected through the app. `trackErrors` adds the
+ * page's uncaught errors to the ones the test fails on.
+ */
+export async function openAs(privateKey: `0x${string}`, hash: string, o: { trackErrors?: boolean } = {}) {
+  const page = await e.context.newPage();
+  if (o.trackErrors) page.on("pageerror", (x) => e.pageErrors.push(x.message));
+  const wallet = await installWallet(page, { privateKey, rpcUrl: e.rpcUrl, chainId: e.chainId });
+  await page.goto(`${e.web}/${hash}`);
+  await connect(page);
+  return { page, wallet };
+}
+
+/** After a chat message was sent: waits for its answers to finish (Stop shows while they stream, then Send). */
+export async function waitForSend(p: Page) {
+  await p.getByRole("button", { name: "Stop" }).waitFor();
+  await p.getByRole("button", { name: "Send" }).waitFor({ timeout: 180_000 });
 }

@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { depositRevenue, getModel } from "@tributary/sdk/chain/browser";
 import { it } from "node:test";
 import { demoAccount, demoAccounts } from "../../../scripts/stack/accounts.ts";
-import { installWallet } from "../support/wallet.ts";
-import { asAlice, connect, COOKING, e, shot } from "./context.ts";
+import { asAlice, openAs, COOKING, e, shot } from "./context.ts";
 
 export function contributorJourney() {
   it("with a trainer node: a contributor sees their attribution share and claims revenue", async () => {
@@ -22,10 +21,7 @@ export function contributorJourney() {
     const top = report.contributors.reduce((a, b) => (BigInt(b.weight) > BigInt(a.weight) ? b : a));
     const who = demoAccounts().find((a) => a.address.toLowerCase() === top.account.toLowerCase());
     assert.ok(who, `the top contributor ${top.account} is a demo account`);
-    const p2 = await e.context.newPage();
-    await installWallet(p2, { privateKey: who.privateKey, rpcUrl: e.rpcUrl, chainId: e.chainId });
-    await p2.goto(`${e.web}/#/rewards`);
-    await connect(p2);
+    const { page: p2 } = await openAs(who.privateKey, "#/rewards");
     const row = p2.getByTestId(`reward-model-${e.modelId}`);
     await row.waitFor({ timeout: 30_000 });
     assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
@@ -43,15 +39,9 @@ export function contributorJourney() {
   });
 
   it("lets a contributor upload records (encrypted in the browser) and the owner approve them", async () => {
-    const carolPage = await e.context.newPage();
-    carolPage.on("pageerror", (x) => e.pageErrors.push(x.message));
-    await installWallet(carolPage, {
-      privateKey: demoAccount("carol").privateKey,
-      rpcUrl: e.rpcUrl,
-      chainId: e.chainId,
+    const { page: carolPage } = await openAs(demoAccount("carol").privateKey, "#/datanets", {
+      trackErrors: true,
     });
-    await carolPage.goto(`${e.web}/#/datanets`);
-    await connect(carolPage);
     const cooking = carolPage.getByTestId("datanet-1");
     const panel = cooking.getByTestId("contribute");
     await panel.locator("summary").click();
@@ -98,14 +88,7 @@ export function contributorJourney() {
       functionName: "versionOf",
       args: [COOKING],
     });
-    const alicePage = await e.context.newPage();
-    await installWallet(alicePage, {
-      privateKey: demoAccount("alice").privateKey,
-      rpcUrl: e.rpcUrl,
-      chainId: e.chainId,
-    });
-    await alicePage.goto(`${e.web}/#/datanets`);
-    await connect(alicePage);
+    const { page: alicePage } = await openAs(demoAccount("alice").privateKey, "#/datanets");
     const row = alicePage.getByTestId(`contribution-${id}`);
     await row.waitFor({ timeout: 60_000 });
     assert.match(await row.innerText(), /2 records, .*encrypted/);

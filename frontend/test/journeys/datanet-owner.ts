@@ -43,7 +43,12 @@ export function datanetOwnerJourney() {
     await p.getByLabel("Curators (optional)").fill("");
     await p.getByLabel("Name").fill("Bread Baking Q&A");
     await p.getByLabel("Summary").fill("Answers to home bread-baking questions.");
-    await p.getByLabel("Description (Markdown)").fill("## Sources\nTested in a home kitchen.");
+    // Markdown, with a script and a javascript: link that must not survive on the Datanet's page
+    await p
+      .getByLabel("Description (Markdown)")
+      .fill(
+        "## Sources\nTested in a **home** kitchen. <script>window.__injected = 1</script>\n\n[our notes](javascript:window.__injected=2)",
+      );
     await p.getByLabel("Tags").fill("baking, bread");
     // A file with two bad lines: each shown with its line number; publishing is blocked.
     const input = p.getByTestId("dropzone").locator('input[type="file"]');
@@ -81,6 +86,14 @@ export function datanetOwnerJourney() {
     const versions = p.getByTestId("versions");
     await versions.waitFor({ timeout: 60_000 });
     assert.match(await versions.innerText(), /v1\s+6 records/);
+    // the description rendered from its Markdown, sanitized
+    const md = p.getByTestId("markdown");
+    await md.getByRole("heading", { name: "Sources" }).waitFor();
+    assert.equal(await md.locator("strong").innerText(), "home");
+    assert.equal(await md.locator("script").count(), 0, "no script element from the description");
+    assert.equal(await md.getByRole("link").count(), 0, "the javascript: link is text, not a link");
+    await md.getByText("our notes").click();
+    assert.equal(await p.evaluate(() => (window as { __injected?: number }).__injected), undefined);
     await shot(p, "16-datanet-page");
     const alice = await asAlice();
     const d = await getDatanet(alice, datanetId);
@@ -102,6 +115,23 @@ export function datanetOwnerJourney() {
     await p.getByRole("button", { name: "Next" }).click();
     await p.locator('input[name="budget"]').fill("10");
     await p.getByRole("button", { name: "Next" }).click();
+    // Before posting: tokens from the data and settings, the time on the trainer that published its
+    // throughput (the stack's node, after the builder's job), and where the budget goes.
+    const estimate = p.getByTestId("estimate");
+    await estimate
+      .getByText(/of training and attribution, across 1 of \d+ active trainer/)
+      .waitFor({ timeout: 30_000 });
+    assert.match(
+      await estimate.getByTestId("estimate-tokens").innerText(),
+      /^[\d,]+ tokens of training \([\d,]+ tokens of data × \d+ epochs/,
+    );
+    assert.match(await estimate.getByTestId("estimate-time").innerText(), /^about [\d.]+ (s|min|h) /);
+    assert.match(
+      await estimate.getByTestId("estimate-cost").innerText(),
+      /^10 OPEN escrowed: [\d.]+ OPEN to the trainer, [\d.]+ OPEN to the Datanets' contributors/,
+    );
+    const estimatedSeconds = Number(await estimate.getByTestId("estimate-time").getAttribute("data-seconds"));
+    await shot(p, "16b-new-datanet-job-estimate");
     await p.getByRole("button", { name: "Approve & post job" }).click();
     await p.waitForURL(/#\/jobs\/\d+$/, { timeout: 90_000 });
     const jobId = /#\/jobs\/(\d+)$/.exec(p.url())![1];
@@ -115,5 +145,18 @@ export function datanetOwnerJourney() {
     );
     assert.equal(await status.innerText(), "submitted");
     await shot(p, "17-new-datanet-job-submitted");
+    // the node's own estimate when it claimed the job (its deadline check) agrees with the wizard's
+    const node = (await (
+      await fetch(`${e.stack.url("TRIBUTARY_TRAINER_PORT")}/v1/jobs/${jobId}`)
+    ).json()) as {
+      estimate?: { trainSeconds: number; attributeSeconds: number };
+    };
+    assert.ok(node.estimate, "the node recorded its estimate");
+    const nodeSeconds = node.estimate.trainSeconds + node.estimate.attributeSeconds;
+    const ratio = estimatedSeconds / nodeSeconds;
+    assert.ok(
+      ratio > 0.5 && ratio < 2,
+      `the wizard's ${estimatedSeconds} s against the node's ${nodeSeconds.toFixed(1)} s`,
+    );
   });
 }

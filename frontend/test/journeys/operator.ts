@@ -4,18 +4,13 @@ import assert from "node:assert/strict";
 import { it } from "node:test";
 import { getTrainer } from "@tributary/sdk/chain/browser";
 import { demoAccount } from "../../../scripts/stack/accounts.ts";
-import { installWallet } from "../support/wallet.ts";
-import { asAlice, connect, e, shot } from "./context.ts";
+import { asAlice, openAs, e, shot } from "./context.ts";
 
 export function operatorJourney() {
   it("a trainer operator sees the node's jobs and stages, its earnings, and stakes more", async () => {
     assert.ok(e.jobId, "the builder's job exists");
     const trainer = demoAccount("trainer");
-    const p = await e.context.newPage();
-    p.on("pageerror", (x) => e.pageErrors.push(x.message));
-    await installWallet(p, { privateKey: trainer.privateKey, rpcUrl: e.rpcUrl, chainId: e.chainId });
-    await p.goto(`${e.web}/#/trainers`);
-    await connect(p);
+    const { page: p } = await openAs(trainer.privateKey, "#/trainers", { trackErrors: true });
     const row = p.getByTestId(`node-job-${e.jobId}`);
     await row.waitFor({ timeout: 30_000 });
     assert.match(await row.innerText(), /finalized|submitted/);

@@ -27,6 +27,7 @@ import { checkFit, engineCapacity, engineModelFacts, torchCapacity, torchModelFa
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
 import type { ReleaseCause } from "./faults.ts";
+import { publishThroughput } from "./profile.ts";
 import type { JobStore } from "./store.ts";
 import { TERMINAL_STAGES } from "./store.ts";
 
@@ -314,7 +315,12 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       // what this node sustains, for the next jobs' deadline checks
       const flops = (6 * (await modelFacts(ctx, files.modelDir)).params * metrics.tokens) / metrics.seconds;
       const kernel = ctx.backend === "torch" ? "torch" : ctx.kernel.name;
-      await writeFile(join(ctx.dataDir, "throughput.json"), JSON.stringify({ kernel, flops, measuredAt: new Date().toISOString() }));
+      const measured = { kernel, flops, measuredAt: new Date().toISOString() };
+      await writeFile(join(ctx.dataDir, "throughput.json"), JSON.stringify(measured));
+      // and in the trainer profile on chain, for posters' time estimates; a failure here never fails the job
+      await publishThroughput(ctx.conn, ctx.store, measured)
+        .then((r) => ctx.log(`job ${rec.jobId}: trainer profile: ${r.reason}${r.profileCid ? ` (${r.profileCid})` : ""}`))
+        .catch((e: unknown) => ctx.log(`job ${rec.jobId}: publishing the throughput in the trainer profile failed: ${(e as Error).message}`));
     }
   }
   const reportFile = join(dir, "attribution.json");
