@@ -6,6 +6,8 @@
  *
  * Backends:
  * - `engine` (models.ts, `ModelServer`): the TypeScript engine, CPU, small models, continuous batching.
+ * - `llama-cpp` (llamacpp.ts): llama.cpp through node-llama-cpp, the base and adapters exported to GGUF by
+ *   the engine, a pool of contexts per adapter.
  * - `external` (external.ts): any OpenAI-compatible server that loads LoRA adapters at runtime through
  *   vLLM's `/v1/load_lora_adapter` API (vLLM, SGLang behind a shim, or another trainer node).
  *
@@ -19,6 +21,7 @@ import type { ContentStore } from "@tributary/sdk/content";
 import type { ServedModel } from "../types.ts";
 import { BadRequestError } from "./errors.ts";
 import { ExternalBackend } from "./external.ts";
+import { LlamaCppBackend } from "./llamacpp.ts";
 import type { TokenLogprob } from "./decode.ts";
 import type { TokenTable } from "./grammar/vocab.ts";
 import { ModelServer } from "./models.ts";
@@ -81,6 +84,7 @@ export type BackendFactory = (ctx: BackendContext, options: Record<string, unkno
 export const BACKEND_FACTORIES: Record<string, BackendFactory> = {
   engine: (ctx, o) => new ModelServer({ ...ctx, ...(o as object) }),
   external: (ctx, o) => ExternalBackend.fromOptions(ctx, o),
+  "llama-cpp": (ctx, o) => LlamaCppBackend.fromOptions(ctx, o),
 };
 
 /** A base model routed to a backend: `backend` names a factory, the other fields are its options. */

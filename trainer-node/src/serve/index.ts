@@ -6,6 +6,8 @@ export { BACKEND_FACTORIES, Serving, createServing, parseRoutes } from "./backen
 export type { BackendContext, BackendFactory, BackendRoute, CheckParams, DeltaInfo, ServingBackend, ServingOptions } from "./backend.ts";
 export { ExternalBackend } from "./external.ts";
 export type { ExternalBackendOptions } from "./external.ts";
+export { LlamaCppBackend } from "./llamacpp.ts";
+export type { LlamaCppBackendOptions } from "./llamacpp.ts";
 export { BatchScheduler, ServerBusyError } from "./scheduler.ts";
 export type { BatchJob, SchedulerOptions, Ticket } from "./scheduler.ts";
 export type { AdapterCacheStats, ChatOptions, ChatResult, CompletionChoice, CompletionRequest, CompletionResult, ModelServerOptions, ModelServerStats } from "./models.ts";
