@@ -17,7 +17,11 @@
 //   answer for that adapter (ModelServer batching: false, same `wasm` kernel: bit-identical); the adapter
 //   switch cost (IPFS fetch, disk load, memory hit) per request and from the cache counters.
 //
-// Usage: node bench/serving.ts [--part all|load|adapters] [--tokens N] [--pairs N] [--threads N]
+// - llama_cpp (--part llama): the llama-cpp backend (node-llama-cpp, the base and an adapter exported to
+//   GGUF by the engine) side by side with the engine backend, same API: single-stream tokens/s (A/B pairs,
+//   interleaved) and 16 concurrent streams on one adapter, with whether their greedy answers agree.
+//
+// Usage: node bench/serving.ts [--part all|load|adapters|llama] [--tokens N] [--pairs N] [--threads N]
 //        [--kernel ort|wasm] [--adapters N] [--adapter-concurrency N]
 // Writes bench/results/serving.json (a part updates its own keys and keeps the others).
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -31,7 +35,7 @@ import type { KernelName } from "@tributary/engine";
 import { addFileSet } from "@tributary/sdk/files";
 import { KuboContentStore } from "@tributary/sdk/content";
 import { startIpfsNode } from "@tributary/sdk/ipfs";
-import { ModelServer, staticCatalog, startApi } from "../trainer-node/src/serve/index.ts";
+import { LlamaCppBackend, ModelServer, staticCatalog, startApi } from "../trainer-node/src/serve/index.ts";
 import type { ApiServer } from "../trainer-node/src/serve/index.ts";
 import type { JobsView, ServedModel } from "../trainer-node/src/types.ts";
 
@@ -46,8 +50,8 @@ const { values } = parseArgs({
     "adapter-concurrency": { type: "string", default: "32" },
   },
 });
-const PART = values.part as "all" | "load" | "adapters";
-if (!["all", "load", "adapters"].includes(PART)) throw new Error(`--part must be all, load or adapters, got ${values.part}`);
+const PART = values.part as "all" | "load" | "adapters" | "llama";
+if (!["all", "load", "adapters", "llama"].includes(PART)) throw new Error(`--part must be all, load, adapters or llama, got ${values.part}`);
 const TOKENS = Number(values.tokens);
 const PAIRS = Number(values.pairs);
 const THREADS = Number(values.threads);
@@ -356,8 +360,79 @@ async function adaptersBench(): Promise<void> {
   }
 }
 
+/** llama_cpp: the llama-cpp backend next to the engine backend, both behind the API. */
+async function llamaBench(): Promise<void> {
+  const a = createLoraAdapter(config, loraConfig({ r: 8, alpha: 16, targetModules: ["q_proj", "k_proj", "v_proj", "o_proj"] }), 4242);
+  let s = 99;
+  for (const m of a.modules.values()) for (let j = 0; j < m.B.length; j++) m.B[j] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.02;
+  const dir = join(tmp, "llama-adapter");
+  await saveAdapter(dir, a);
+  const adapter: ServedModel = { ...base, id: "adapter", adapterCid: (await addFileSet(store, dir)).cid };
+  const catalog = staticCatalog([base, adapter]);
+  const kernel = await selectKernel(KERNEL, THREADS);
+  const engine = new ModelServer({ store, cacheDir: join(tmp, "llama-engine"), kernel });
+  const llama = new LlamaCppBackend({ store, cacheDir: join(tmp, "llama-cpp"), threads: THREADS, sequencesPerContext: 16 });
+  const apis = { engine: await startApi({ port: 0, catalog, models: engine, jobs }), llama: await startApi({ port: 0, catalog, models: llama, jobs }) };
+  const N = 128;
+  const ask = async (url: string, model: string, k: number) => {
+    const t = performance.now();
+    const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, prompt: prompts[k % prompts.length], max_tokens: N, temperature: 0, logit_bias: { [tokenizer.eosId ?? 0]: -100 } }) });
+    const j = (await res.json()) as { choices: { text: string }[]; usage: { completion_tokens: number }; tributary: { decode_ms: number } };
+    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${JSON.stringify(j)}`);
+    return { text: j.choices[0].text, tokens: j.usage.completion_tokens, ms: performance.now() - t, decodeMs: j.tributary.decode_ms };
+  };
+  try {
+    const t0 = performance.now();
+    await ask(apis.llama.url, adapter.id, 0); // GGUF export of base and adapter, model load, context
+    const coldMs = performance.now() - t0;
+    await ask(apis.engine.url, adapter.id, 0);
+    const pairs: { engine: number; llama_cpp: number; load1: number }[] = [];
+    let agree = 0;
+    let total = 0;
+    for (let p = 0; p < 5; p++) {
+      let te = 0, tl = 0, ne = 0, nl = 0;
+      for (let k = 0; k < 3; k++) {
+        const e = await ask(apis.engine.url, adapter.id, p * 3 + k);
+        const l = await ask(apis.llama.url, adapter.id, p * 3 + k);
+        te += e.ms; ne += e.tokens; tl += l.ms; nl += l.tokens;
+        total++;
+        if (e.text === l.text) agree++;
+      }
+      pairs.push({ engine: r1(ne / (te / 1000)), llama_cpp: r1(nl / (tl / 1000)), load1: r1(loadavg()[0]) });
+      console.log(`llama pair ${p + 1}: engine ${pairs.at(-1)!.engine} tok/s, llama.cpp ${pairs.at(-1)!.llama_cpp} tok/s`);
+    }
+    const conc = async (url: string) => {
+      const t = performance.now();
+      const rs = await Promise.all(Array.from({ length: 16 }, (_, k) => ask(url, adapter.id, k)));
+      return r1(rs.reduce((x, r) => x + r.tokens, 0) / ((performance.now() - t) / 1000));
+    };
+    const c16 = { engine: await conc(apis.engine.url), llama_cpp: await conc(apis.llama.url) };
+    Object.assign(result, {
+      llama_cpp: {
+        single_stream_tokens_per_sec: { engine: median(pairs.map((x) => x.engine)), llama_cpp: median(pairs.map((x) => x.llama_cpp)), pairs },
+        concurrent16_one_adapter_tokens_per_sec: c16,
+        greedy_answers_equal: `${agree}/${total}`,
+        cold_first_request_ms: r1(coldMs),
+        config: {
+          model: "tributary-austen-4m (committed demo base model, a Llama), exported to GGUF f32 by the engine (llamaToGguf), plus one r=8 q/k/v/o adapter as GGUF LoRA (loraToGguf)",
+          engine: `ModelServer, ${KERNEL} kernel, ${THREADS} threads, continuous batching`,
+          llama_cpp: `LlamaCppBackend, node-llama-cpp 3.21.1 prebuilt CPU build, ${THREADS} threads, 16 sequences per adapter context`,
+          request: `HTTP /v1/completions, not streamed, temperature 0, EOS banned, max_tokens ${N}; single stream: 3 requests per side per pair, 5 interleaved pairs; tokens/s = completion tokens / request wall time`,
+          greedy_note: "the engine's ort kernel sums in another order than llama.cpp: greedy answers can part where two logits are nearly tied (the llama-cpp test checks token equality on the bit-exact wasm kernel)",
+        },
+      },
+    });
+  } finally {
+    await apis.engine.stop();
+    await apis.llama.stop();
+    await engine.close();
+    await llama.close();
+    await kernel.dispose();
+  }
+}
+
 try {
-  if (PART !== "adapters") {
+  if (PART === "all" || PART === "load") {
     const kernel = await selectKernel(KERNEL, THREADS);
     try {
       await loadBench(kernel);
@@ -365,12 +440,13 @@ try {
       await kernel.dispose();
     }
   }
-  if (PART !== "load") await adaptersBench();
+  if (PART === "all" || PART === "adapters") await adaptersBench();
+  if (PART === "all" || PART === "llama") await llamaBench();
 } finally {
   await ipfs.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
-result.not_measured = [...(result.adapters_served ? [] : ["1,000 adapters served (adapters_served): run --part adapters"]), ...(result.llama_cpp ? [] : ["llama.cpp backend: not built yet"])];
+result.not_measured = [...(result.adapters_served ? [] : ["1,000 adapters served (adapters_served): run --part adapters"]), ...(result.llama_cpp ? [] : ["llama.cpp backend: run --part llama"])];
 mkdirSync(dirname(OUT), { recursive: true });
 writeFileSync(OUT, `${JSON.stringify(result, null, 2)}\n`);
 console.log(JSON.stringify(result.concurrent64_over_single), JSON.stringify(result.ttft_ms), JSON.stringify(result.adapters_served), JSON.stringify(result.adapter_switch_cost));

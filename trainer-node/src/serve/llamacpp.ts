@@ -16,7 +16,7 @@
  * prompts, billing and citations are the same as on the engine. Greedy decoding gives the engine's tokens
  * (f32 export; see test/serve-llamacpp.test.ts); sampled decoding uses llama.cpp's sampler (same
  * distribution, not the same draws). Not available here (400): structured outputs and tool grammars,
- * logprobs, logit_bias.
+ * logprobs.
  */
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
@@ -79,6 +79,7 @@ export class LlamaCppBackend implements ServingBackend {
   /** Fetches and verifies adapter directories (and bounds them on disk) like the engine backend. */
   private readonly fetcher: ModelServer;
   private llamaP: Promise<Llama> | null = null;
+  private lib: typeof import("node-llama-cpp") | null = null;
   private readonly bases = new Map<string, Promise<Base>>();
   private readonly adapterGguf = new Map<string, Promise<string>>();
   private readonly counts = { queued: 0, active: 0, promptTokens: 0, completionTokens: 0 };
@@ -105,7 +106,8 @@ export class LlamaCppBackend implements ServingBackend {
 
   private llama(): Promise<Llama> {
     this.llamaP ??= (async () => {
-      const { getLlama, LlamaLogLevel } = await import("node-llama-cpp");
+      this.lib = await import("node-llama-cpp");
+      const { getLlama, LlamaLogLevel } = this.lib;
       try {
         return await getLlama({ gpu: this.o.gpu ?? false, build: "never", logLevel: LlamaLogLevel.error });
       } catch (e) {
@@ -239,6 +241,13 @@ export class LlamaCppBackend implements ServingBackend {
     }
   }
 
+  /** OpenAI's logit_bias as llama.cpp's: added to the logit; -100 or below bans the token. */
+  private tokenBias(b: Base, bias: ReadonlyMap<number, number>) {
+    const tb = new this.lib!.TokenBias(b.model!.tokenizer);
+    for (const [id, v] of bias) tb.set(id as Token, v <= -100 ? "never" : { logit: v });
+    return tb;
+  }
+
   /** Disposes the least recently used context with nothing running (sync bookkeeping, async dispose). */
   private disposeIdle(b: Base): boolean {
     for (const [k, p] of b.pools) {
@@ -286,7 +295,6 @@ export class LlamaCppBackend implements ServingBackend {
     const unsupported = (param: string, what: string) => new BadRequestError(param, `${what} not available for ${m.id} (served by llama.cpp)`, "unsupported_on_backend");
     if (req.grammar) throw unsupported(params.grammar ?? "response_format", "structured outputs and tool calls are");
     if (req.topLogprobs !== null && req.topLogprobs !== undefined) throw unsupported("logprobs", "'logprobs' is");
-    if (req.logitBias?.size) throw unsupported("logit_bias", "'logit_bias' is");
   }
 
   async complete(m: ServedModel, req: CompletionRequest, onDelta?: (index: number, delta: string, info: DeltaInfo) => void): Promise<CompletionResult> {
@@ -329,6 +337,7 @@ export class LlamaCppBackend implements ServingBackend {
             topP: req.topP ?? 1,
             seed: i === 0 ? seed : (seed + i) >>> 0,
             yieldEogToken: true,
+            ...(req.logitBias?.size ? { tokenBias: () => this.tokenBias(b, req.logitBias!) } : {}),
             ...(req.presencePenalty || req.frequencyPenalty ? { repeatPenalty: { punishTokens: () => ids[i] as Token[], penalty: 1, presencePenalty: req.presencePenalty ?? 0, frequencyPenalty: req.frequencyPenalty ?? 0 } } : {}),
           });
           for await (const t of gen) {
