@@ -148,11 +148,12 @@ export class Serving implements ServingBackend {
     this.backendOf(m).evict(m);
   }
 
-  /** Sums over the backends. */
+  /** Sums over the backends (the adapter cache counters are the engine's). */
   stats(): ModelServerStats {
     const all = [this.engine, ...new Set(this.routed.values())].map((b) => b.stats());
     const sum = (k: "baseModels" | "adapters" | "queued" | "active" | "promptTokens" | "completionTokens") => all.reduce((s, x) => s + x[k], 0);
-    return { baseModels: sum("baseModels"), adapters: sum("adapters"), queued: sum("queued"), running: all.some((x) => x.running), active: sum("active"), promptTokens: sum("promptTokens"), completionTokens: sum("completionTokens") };
+    const adapterCache = all[0].adapterCache;
+    return { baseModels: sum("baseModels"), adapters: sum("adapters"), queued: sum("queued"), running: all.some((x) => x.running), active: sum("active"), promptTokens: sum("promptTokens"), completionTokens: sum("completionTokens"), ...(adapterCache ? { adapterCache } : {}) };
   }
 
   async close(): Promise<void> {

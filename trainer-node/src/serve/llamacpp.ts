@@ -10,7 +10,10 @@
  * that context. At most `maxContexts` contexts live at once (an idle one, least recently used, is disposed
  * for a new adapter). llama.cpp keeps every adapter it loaded on the model until the model is disposed, so
  * after `recycleAfterAdapters` distinct adapters the model is reloaded (once its running requests end) to
- * free that memory.
+ * free that memory (requests for adapters already applied keep being served meanwhile).
+ *
+ * The GGUF export goes through the engine (the base is read into memory as f32 once, when first asked
+ * for), so this suits bases the node can hold in memory; a registered GGUF base is not handled yet.
  *
  * The prompt arrives as token ids from the base's own tokenizer (the GGUF carries the same vocabulary), so
  * prompts, billing and citations are the same as on the engine. Greedy decoding gives the engine's tokens
@@ -264,7 +267,7 @@ export class LlamaCppBackend implements ServingBackend {
     seq.dispose();
     pool.busy--;
     b.active--;
-    pool.waiters.shift()?.();
+    for (const w of pool.waiters.splice(0)) w(); // all retry: a waiter may have gone (aborted)
     if (pool.busy === 0 || b.active === 0) this.wake(b);
   }
 
