@@ -23,8 +23,8 @@ import { addFileSet } from "@tributary/sdk/files";
 import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
-import { Billing, chainCatalog, createServing, LlamaCppBackend, ModelServer, startApi } from "../src/serve/index.ts";
-import type { ApiServer, Serving } from "../src/serve/index.ts";
+import { Billing, chainCatalog, createServing, ModelServer, startApi } from "../src/serve/index.ts";
+import type { ApiServer, LlamaCppBackend, Serving } from "../src/serve/index.ts";
 import type { ServedModel } from "../src/types.ts";
 import { MemoryJobs, sseEvents } from "./helpers/serve.ts";
 

@@ -27,6 +27,7 @@ import { join } from "node:path";
 import { adapterTensors, llamaToGguf, loadAdapter, loadModel, loraToGguf, modelTensors, toAdapterConfigJson, toHfConfig } from "@tributary/engine";
 import type { HfTokenizerFiles, LlamaHfConfig, LoraAdapterConfig } from "@tributary/engine";
 import type { Llama, LlamaContext, LlamaContextSequence, LlamaModel, Token } from "node-llama-cpp";
+import type * as NodeLlamaCpp from "node-llama-cpp";
 import type { ServedModel } from "../types.ts";
 import type { BackendContext, CheckParams, DeltaInfo, ServingBackend } from "./backend.ts";
 import { BaseFilesCache } from "./base-files.ts";
@@ -82,7 +83,7 @@ export class LlamaCppBackend implements ServingBackend {
   /** Fetches and verifies adapter directories (and bounds them on disk) like the engine backend. */
   private readonly fetcher: ModelServer;
   private llamaP: Promise<Llama> | null = null;
-  private lib: typeof import("node-llama-cpp") | null = null;
+  private lib: typeof NodeLlamaCpp | null = null;
   private readonly bases = new Map<string, Promise<Base>>();
   private readonly adapterGguf = new Map<string, Promise<string>>();
   private readonly counts = { queued: 0, active: 0, promptTokens: 0, completionTokens: 0 };
