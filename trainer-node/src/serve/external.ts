@@ -9,7 +9,8 @@
  * bills is exactly the one generated from), `model` = the adapter's upstream name (or the base's), streamed
  * with `stream_options.include_usage`; the node's client disconnect closes the upstream connection. The
  * completion tokens billed are the upstream's usage count, or, when a stream ends early, the node's count
- * of the streamed text re-tokenized; citations use the completion re-tokenized with the same tokenizer.
+ * of the streamed text re-tokenized (vLLM: `continuousUsage` gives its own running count instead);
+ * citations use the completion re-tokenized with the same tokenizer.
  *
  * Adapters are loaded upstream on a model's first request (after the payment check), named
  * `tributary-<cid>`, from `ipfs://<cid>` (the node's API accepts that; for vLLM give `adapterPath`, a
@@ -40,6 +41,11 @@ export interface ExternalBackendOptions extends BackendContext {
   adapterPath?: string;
   /** Adapters loaded upstream at most (default 64; the least recently used is unloaded first). */
   maxAdapters?: number;
+  /**
+   * Ask for vLLM's `stream_options.continuous_usage_stats` (usage on every chunk), so that an aborted
+   * stream is billed the upstream's own count (default false: the node's API and OpenAI refuse the field).
+   */
+  continuousUsage?: boolean;
   /** Sent with load_lora_adapter: the upstream's base model id (another trainer node serving several bases needs it). */
   upstreamBase?: string;
 }
@@ -65,7 +71,7 @@ export class ExternalBackend implements ServingBackend {
     if (!(this.maxAdapters >= 1)) throw new RangeError(`external backend: maxAdapters must be at least 1, got ${o.maxAdapters}`);
   }
 
-  /** From a route's JSON options (`url`, `apiKey`, `adminToken`, `adapterPath`, `maxAdapters`, `upstreamBase`, `upstreamModel` as a fixed name). */
+  /** From a route's JSON options (`url`, `apiKey`, `adminToken`, `adapterPath`, `maxAdapters`, `upstreamBase`, `continuousUsage`, `upstreamModel` as a fixed name). */
   static fromOptions(ctx: BackendContext, o: Record<string, unknown>): ExternalBackend {
     const str = (k: string) => (o[k] === undefined ? undefined : typeof o[k] === "string" ? (o[k] as string) : (() => { throw new Error(`external backend: '${k}' must be a string`); })());
     const upstream = str("upstreamModel");
@@ -77,6 +83,7 @@ export class ExternalBackend implements ServingBackend {
       adapterPath: str("adapterPath"),
       upstreamBase: str("upstreamBase"),
       maxAdapters: typeof o.maxAdapters === "number" ? o.maxAdapters : undefined,
+      continuousUsage: o.continuousUsage === true,
       ...(upstream ? { upstreamModel: () => upstream } : {}),
     });
   }
@@ -211,7 +218,7 @@ export class ExternalBackend implements ServingBackend {
         frequency_penalty: req.frequencyPenalty ?? 0,
         ...(req.logitBias?.size ? { logit_bias: Object.fromEntries(req.logitBias) } : {}),
         stream: true,
-        stream_options: { include_usage: true },
+        stream_options: { include_usage: true, ...(this.o.continuousUsage ? { continuous_usage_stats: true } : {}) },
       };
       const res = await this.post("/v1/completions", body, this.o.apiKey, abort.signal);
       if (!res.ok) throw await this.upstreamError(res, "the completion");
