@@ -140,7 +140,8 @@ describe("llama.cpp backend: GGUF exported by the engine, contexts pooled per ad
       let text = "";
       for await (const e of sseEvents(res)) {
         if (e.data === "[DONE]") break;
-        const j = JSON.parse(e.data) as { choices: { text: string }[]; usage?: { total_tokens: number } | null };
+        const j = JSON.parse(e.data) as { choices: { text: string }[]; usage?: { total_tokens: number } | null; error?: unknown };
+        assert.equal(j.error, undefined, e.data);
         text += j.choices[0]?.text ?? "";
         if (j.usage) owed[k] += BigInt(j.usage.total_tokens);
       }

@@ -72,6 +72,8 @@ interface Base {
   /** Requests waiting for a context (or a recycle) of this base. */
   idle: (() => void)[];
   recycles: number;
+  /** Serializes pool decisions (locked()). */
+  lock: Promise<void>;
 }
 
 const usage0 = { promptTokens: 0, completionTokens: 0 };
@@ -140,7 +142,7 @@ export class LlamaCppBackend implements ServingBackend {
           await writeFile(`${gguf}.partial`, llamaToGguf({ config: toHfConfig(model.config) as LlamaHfConfig, tensors, tokenizer, dtype: this.o.dtype ?? "f32", name: m.baseModelName }));
           await rename(`${gguf}.partial`, gguf);
         }
-        return { files, gguf, model: null, loading: null, applied: new Set<string>(), pools: new Map(), active: 0, idle: [], recycles: 0 };
+        return { files, gguf, model: null, loading: null, applied: new Set<string>(), pools: new Map(), active: 0, idle: [], recycles: 0, lock: Promise.resolve() };
       })();
       this.bases.set(m.baseModelCid, p);
       p.catch(() => this.bases.delete(m.baseModelCid));
@@ -198,50 +200,71 @@ export class LlamaCppBackend implements ServingBackend {
     try {
       for (;;) {
         if (signal?.aborted) throw new GenerationAbortedError(usage0);
-        const pool = b.pools.get(key);
-        if (pool && pool.context.sequencesLeft > 0) {
-          b.pools.delete(key);
-          b.pools.set(key, pool); // most recently used last
-          pool.busy++;
-          b.active++;
-          return { pool, seq: pool.context.getSequence() };
-        }
-        if (!pool) {
-          const fresh = key !== "" && !b.applied.has(key);
-          if (fresh && b.applied.size >= this.recycleAfterAdapters) {
-            // free the adapters llama.cpp holds: reload the model once nothing runs on it
-            if (b.active === 0 && b.model) {
-              for (const p of b.pools.values()) await p.context.dispose();
-              b.pools.clear();
-              const old = b.model;
-              b.model = null;
-              b.applied.clear();
-              b.recycles++;
-              await old.dispose();
-              continue;
+        // decisions and changes to the pools one at a time (a recycle or a new context awaits llama.cpp)
+        const got = await this.locked(b, async () => {
+          for (;;) {
+            const pool = b.pools.get(key);
+            if (pool && pool.context.sequencesLeft > 0) {
+              b.pools.delete(key);
+              b.pools.set(key, pool); // most recently used last
+              pool.busy++;
+              b.active++;
+              return { pool, seq: pool.context.getSequence() };
             }
-          } else if (b.pools.size < this.maxContexts || this.disposeIdle(b)) {
-            const model = await this.model(b);
-            if (b.pools.has(key)) continue; // made meanwhile
-            const context = await model.createContext({ sequences: this.sequencesPerContext, contextSize: Math.min(b.files.context, 4096), ...(this.o.threads ? { threads: this.o.threads } : {}), ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
-            if (key) b.applied.add(key);
-            b.pools.set(key, { key, context, busy: 0, waiters: [] });
-            continue;
+            if (!pool) {
+              const fresh = key !== "" && !b.applied.has(key);
+              if (fresh && b.applied.size >= this.recycleAfterAdapters) {
+                // free the adapters llama.cpp holds: reload the model once nothing runs on it
+                if (b.active === 0 && b.model) {
+                  for (const p of b.pools.values()) await p.context.dispose();
+                  b.pools.clear();
+                  const old = b.model;
+                  b.model = null;
+                  b.applied.clear();
+                  b.recycles++;
+                  await old.dispose();
+                  continue;
+                }
+              } else if (b.pools.size < this.maxContexts || this.disposeIdle(b)) {
+                const model = await this.model(b);
+                const context = await model.createContext({ sequences: this.sequencesPerContext, contextSize: Math.min(b.files.context, 4096), ...(this.o.threads ? { threads: this.o.threads } : {}), ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
+                if (key) b.applied.add(key);
+                b.pools.set(key, { key, context, busy: 0, waiters: [] });
+                continue;
+              }
+            }
+            // wait (registered now, under the lock, so no release is missed) for a sequence of this
+            // adapter's context, or for any context to go idle
+            const wait = new Promise<void>((resolve) => {
+              const done = () => {
+                signal?.removeEventListener("abort", done);
+                resolve();
+              };
+              if (pool) pool.waiters.push(done);
+              else b.idle.push(done);
+              signal?.addEventListener("abort", done, { once: true });
+            });
+            return { wait }; // wrapped: an async function returning a promise would wait for it under the lock
           }
-        }
-        // wait for a sequence of this adapter's context, or for any context to go idle
-        await new Promise<void>((resolve) => {
-          const done = () => {
-            signal?.removeEventListener("abort", done);
-            resolve();
-          };
-          if (pool) pool.waiters.push(done);
-          else b.idle.push(done);
-          signal?.addEventListener("abort", done, { once: true });
         });
+        if ("wait" in got) await got.wait;
+        else return got;
       }
     } finally {
       this.counts.queued--;
+    }
+  }
+
+  /** Runs `fn` alone among the calls for base `b`. */
+  private async locked<T>(b: Base, fn: () => Promise<T>): Promise<T> {
+    const prev = b.lock;
+    let release!: () => void;
+    b.lock = new Promise<void>((r) => (release = r));
+    await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
     }
   }
 
