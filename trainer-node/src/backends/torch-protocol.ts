@@ -1,10 +1,10 @@
 /**
- * The torch worker's messages (protocol 1, trainer-node/torch/PROTOCOL.md), validated with zod: what the
+ * The torch worker's messages (protocol 2, trainer-node/torch/PROTOCOL.md), validated with zod: what the
  * worker writes is checked before the node relies on it, and the types come from the schemas.
  */
 import { z } from "zod";
 
-export const TORCH_PROTOCOL = 1;
+export const TORCH_PROTOCOL = 2;
 
 const Device = z.object({
   type: z.enum(["cuda", "cpu"]),
@@ -20,6 +20,8 @@ export const Hello = z.object({
   protocol: z.number().int(),
   worker: z.string(),
   versions: z.object({ python: z.string(), torch: z.string(), transformers: z.string(), peft: z.string() }),
+  /** The commands this worker answers (protocol 2). */
+  commands: z.array(z.string()).optional(),
   devices: z.array(Device),
   memory: z.number().nullable(),
   world_size: z.number().int().positive(),
@@ -79,13 +81,36 @@ export const Inspected = z.object({
   context_length: z.number().int().nullable(),
 });
 
-export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, WorkerError]);
+/** Attribution methods the worker computes (influence.ts's definitions; DataInf stays engine-only). */
+export const TORCH_ATTRIBUTION_METHODS = ["tracin_last", "tracin_cp", "grad_cos_cp", "adam_tracin_cp", "adam_cos_cp"] as const;
+
+export const AttributionProgress = z.object({ type: z.literal("attribution_progress"), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
+
+export const Attributed = z.object({
+  type: z.literal("attributed"),
+  /** The method computed (an adam_* method falls back to grad_cos_cp / tracin_cp without optimizer state). */
+  method: z.enum(TORCH_ATTRIBUTION_METHODS),
+  /** Per contribution: its score summed over the queries. */
+  totals: z.array(z.number()),
+  /** Per contribution: the target tokens its gradient covers (0: nothing to attribute). */
+  tokens: z.array(z.number().int().nonnegative()),
+  /** The checkpoints read, oldest first (step null: the final adapter without checkpoints). */
+  checkpoints: z.array(z.object({ step: z.number().int().nullable(), lr: z.number() })),
+  seconds: z.number(),
+  device: z.string(),
+  precision: z.enum(["fp32", "bf16", "fp16"]),
+  /** scores[query][contribution], when asked for (`per_query`). */
+  scores: z.array(z.array(z.number())).optional(),
+});
+
+export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, WorkerError]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Started = z.infer<typeof Started>;
 export type Progress = z.infer<typeof Progress>;
 export type Done = z.infer<typeof Done>;
 export type Inspected = z.infer<typeof Inspected>;
+export type Attributed = z.infer<typeof Attributed>;
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** The job spec's objects the worker trains with (`tributary/job-spec@1` field names). */
@@ -130,3 +155,26 @@ export const TrainRequest = z.object({
   threads: z.number().int().positive().optional(),
 });
 export type TrainRequest = z.input<typeof TrainRequest>;
+
+/**
+ * `attribute`: the node's attribution (influence.ts) with torch autograd. `data_file` is a JSON file
+ * {"contributions": [[record, ...], ...], "queries": [record, ...]} (records as in the job's JSONL).
+ */
+export const AttributeRequest = z.object({
+  type: z.literal("attribute"),
+  model_dir: z.string(),
+  adapter_dir: z.string(),
+  data_file: z.string(),
+  method: z.enum(TORCH_ATTRIBUTION_METHODS).default("adam_cos_cp"),
+  /** The job's learning rate (stands for a run without checkpoints). */
+  learning_rate: z.number().positive(),
+  max_seq_len: z.number().int().positive(),
+  /** The base NF4-quantized as for QLoRA. */
+  quantize: z.boolean().default(false),
+  checkpoints: z.number().int().positive().default(3),
+  per_query: z.boolean().default(false),
+  precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  threads: z.number().int().positive().optional(),
+});
+export type AttributeRequest = z.input<typeof AttributeRequest>;

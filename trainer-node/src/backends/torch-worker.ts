@@ -1,5 +1,5 @@
 /**
- * The node's side of the torch worker (trainer-node/torch/worker.py, protocol 1 in PROTOCOL.md): starts the
+ * The node's side of the torch worker (trainer-node/torch/worker.py, protocol 2 in PROTOCOL.md): starts the
  * Python process — or `torchrun` with N processes — reads its JSON lines, validates each one, and turns them
  * into promises and progress callbacks. A worker that dies (kill -9, out of host memory) rejects whatever
  * was waiting with a transient TorchWorkerError carrying the end of its stderr.
@@ -11,8 +11,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
-import type { Done, Inspected, Progress, Started } from "./torch-protocol.ts";
+import { AttributeRequest, Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
+import type { Attributed, Done, Inspected, Progress, Started } from "./torch-protocol.ts";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../../torch/worker.py", import.meta.url));
 const VENV_SCRIPT = fileURLToPath(new URL("../../../engine/scripts/python-venv.sh", import.meta.url));
@@ -174,6 +174,27 @@ export class TorchWorker {
         else if (m.type === "checkpoint") cb.onCheckpoint?.(m.step, m.path);
         else if (m.type === "done") return m;
         else if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+      }
+    } finally {
+      cb.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * The node's attribution scores with torch autograd (influence.ts's definitions). Progress counts
+   * gradients (checkpoints x (contributions + queries)); an abort stops it (a transient error).
+   */
+  async attribute(req: AttributeRequest, cb: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<Attributed> {
+    this.send(AttributeRequest.parse(req));
+    const onAbort = () => this.send({ type: "stop" });
+    cb.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (;;) {
+        const m = await this.next();
+        if (m.type === "attribution_progress") cb.onProgress?.(m.done, m.total);
+        else if (m.type === "attributed") return m;
+        else if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+        else throw new TorchWorkerError(`expected attribution messages, got ${m.type}`, false);
       }
     } finally {
       cb.signal?.removeEventListener("abort", onAbort);

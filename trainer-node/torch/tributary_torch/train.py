@@ -20,6 +20,7 @@ import time
 from . import checkpoint
 from .data import DataError, RecordEncoder, collate, count_targets, plan, read_records, trainable
 
+# the training run's format (checkpoint compatibility, metrics engineVersion): unchanged since worker protocol 1
 PROTOCOL = 1
 
 
