@@ -22,7 +22,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 PROTOCOL = 2
-COMMANDS = ("train", "attribute", "encode", "inspect", "stop")
+COMMANDS = ("train", "attribute", "generate", "encode", "inspect", "stop", "cancel")
 _out = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)  # C extensions and print() write to stderr from here on
 sys.stdout = sys.stderr
@@ -115,6 +115,10 @@ def do(msg, stop):
         from tributary_torch import attribution
 
         return attribution.run(msg, emit, stop)
+    if kind == "generate":
+        from tributary_torch import generate
+
+        return generate.run(msg, emit, stop)
     if kind == "inspect":
         from tributary_torch.inspect_model import inspect
 

@@ -103,7 +103,22 @@ export const Attributed = z.object({
   scores: z.array(z.array(z.number())).optional(),
 });
 
-export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, WorkerError]);
+/** One generated token of `generate`: its id (null: held-back text flushed at the end) and the text it completes. */
+export const Token = z.object({ type: z.literal("token"), id: z.string().nullable().optional(), token_id: z.number().int().nullable(), text: z.string() });
+
+export const Generated = z.object({
+  type: z.literal("generated"),
+  id: z.string().nullable().optional(),
+  /** stop: an end-of-sequence token or a stop string; length: max_tokens; cancelled: a cancel line. */
+  finish_reason: z.enum(["stop", "length", "cancelled"]),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  token_ids: z.array(z.number().int()),
+  text: z.string(),
+  seconds: z.number(),
+});
+
+export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, Token, Generated, WorkerError]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Started = z.infer<typeof Started>;
@@ -111,6 +126,8 @@ export type Progress = z.infer<typeof Progress>;
 export type Done = z.infer<typeof Done>;
 export type Inspected = z.infer<typeof Inspected>;
 export type Attributed = z.infer<typeof Attributed>;
+export type Token = z.infer<typeof Token>;
+export type Generated = z.infer<typeof Generated>;
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** The job spec's objects the worker trains with (`tributary/job-spec@1` field names). */
@@ -153,6 +170,8 @@ export const TrainRequest = z.object({
   gradient_checkpointing: z.boolean().default(false),
   device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
   threads: z.number().int().positive().optional(),
+  /** Several processes: DDP replicas, or FSDP2 shards of the base and the adapter (protocol 2). */
+  distributed: z.enum(["ddp", "fsdp"]).default("ddp"),
 });
 export type TrainRequest = z.input<typeof TrainRequest>;
 
@@ -178,3 +197,29 @@ export const AttributeRequest = z.object({
   threads: z.number().int().positive().optional(),
 });
 export type AttributeRequest = z.input<typeof AttributeRequest>;
+
+/**
+ * `generate`: streamed generation with a base (NF4 with `nf4`, as a QLoRA job trained it) and an optional PEFT
+ * adapter. Exactly one of prompt_ids, messages (chat template with the generation prompt) or prompt (text).
+ * temperature 0: greedy; else sampling with top_p from a generator seeded with `seed`.
+ */
+export const GenerateRequest = z.object({
+  type: z.literal("generate").default("generate"),
+  /** Echoed in the token and generated messages. */
+  id: z.string().optional(),
+  model_dir: z.string(),
+  adapter_dir: z.string().optional(),
+  nf4: z.boolean().default(false),
+  prompt_ids: z.array(z.number().int().nonnegative()).optional(),
+  messages: z.array(z.object({ role: z.string(), content: z.string() })).optional(),
+  prompt: z.string().optional(),
+  max_tokens: z.number().int().positive().default(256),
+  temperature: z.number().min(0).default(0),
+  top_p: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().nonnegative().default(0),
+  stop: z.array(z.string().min(1)).max(16).default([]),
+  precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  threads: z.number().int().positive().optional(),
+}).refine((r) => [r.prompt_ids, r.messages, r.prompt].filter((x) => x !== undefined).length === 1, "give exactly one of prompt_ids, messages or prompt");
+export type GenerateRequest = z.input<typeof GenerateRequest>;

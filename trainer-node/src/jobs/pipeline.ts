@@ -159,7 +159,8 @@ async function checkDeadline(ctx: PipelineContext, job: { duration: number; data
   const tokens = dataTokens * spec.training.epochs * 1.1; // + the eval passes
   const trainSeconds = (6 * params * tokens) / flops;
   // attribution: one gradient per record at each of ATTRIBUTION_CHECKPOINTS checkpoints (batch-1 gradients,
-  // counted at 1.5x the training rate), plus the eval gradients
+  // counted at 1.5x the training rate), plus the eval gradients; each backend attributes on its own device (a
+  // torch node with its worker), so the backend's training rate above is the rate of its attribution too
   const attributeSeconds = (6 * params * dataTokens * ATTRIBUTION_CHECKPOINTS * 1.5) / flops;
   const seconds = trainSeconds + attributeSeconds;
   if (seconds > DEADLINE_SHARE * job.duration) {
