@@ -283,17 +283,18 @@ describe("torch backend", () => {
   });
 
   it("DDP: 2 processes (torchrun, gloo) give the 1-process loss curve for the same global batch", async () => {
-    const ddp = ["--model", join(dir, "llama"), "--data", data(), "--targets", "q_proj,v_proj", "--epochs", "2", "--lr", "0.01", "--batch-size", "2", "--grad-accum", "2", "--eval-split", "0", "--seed", "3", "--threads", "1", "--dropout", "0", "--json"];
+    const ddp = ["--model", join(dir, "llama"), "--data", data(), "--targets", "q_proj,v_proj", "--epochs", "2", "--lr", "0.01", "--batch-size", "2", "--grad-accum", "2", "--eval-split", "0", "--seed", "3", "--threads", "1", "--dropout", "0", "--warmup-ratio", "0", "--json"];
     await train([...ddp, "--out", join(dir, "ddp-1")]);
     const events = await train([...ddp, "--out", join(dir, "ddp-2"), "--nproc", "2"]);
     assert.equal(events.find((e) => e.type === "started")!.world_size, 2);
     const one = await lossCurve(join(dir, "ddp-1"));
     assert.equal(one.length, 2);
+    assert.notEqual(one[1].loss, one[0].loss, "no warmup: the first step moves the adapter, the second step's loss differs");
     // same rows, split between the processes: only float summation order differs
     assertCurvesClose(await lossCurve(join(dir, "ddp-2")), one, 1e-5, "2 processes vs 1");
   });
 
-  it("FSDP (torch FSDP2 fully_shard, 2 gloo processes): the 1-process loss curve for the same global batch; checkpoints and the adapter gathered into the 1-process layout", async () => {
+  it("FSDP (torch FSDP2 fully_shard, 2 gloo processes): the 1-process loss curve for the same global batch; checkpoints and the adapter gathered into the 1-process layout; a resume restores them into the shards", async () => {
     // 4 optimizer steps without warmup, so the curve moves; a checkpoint every step gathers the shards each time
     const args = ["--model", join(dir, "llama"), "--data", data(), "--targets", "q_proj,v_proj,down_proj", "--epochs", "4", "--lr", "0.01", "--batch-size", "3", "--eval-split", "0", "--seed", "3", "--threads", "1", "--dropout", "0", "--warmup-ratio", "0", "--checkpoint-every", "1", "--json"];
     await train([...args, "--out", join(dir, "fsdp-1")]);
@@ -321,5 +322,12 @@ describe("torch backend", () => {
     const ck = (d: string) => join(dir, d, "checkpoints", "step-000004");
     const { stdout } = await run(torchPython(), [join(dir, "cmp.py"), join(dir, "fsdp-1", "adapter_model.safetensors"), join(dir, "fsdp-2", "adapter_model.safetensors"), join(ck("fsdp-1"), "optimizer.pt"), join(ck("fsdp-2"), "optimizer.pt")]);
     assert.equal(stdout.trim(), "12", "q, v and down projections of 2 layers, A and B");
+    // resume under FSDP: without the last two checkpoints and the adapter, a rerun restores the gathered
+    // checkpoint of step 2 into the shards and ends on the same curve
+    for (const p of ["checkpoints/step-000004", "checkpoints/step-000003", "adapter_model.safetensors", "metrics.json"]) await rm(join(dir, "fsdp-2", p), { recursive: true });
+    const fsdpCurve = await lossCurve(join(dir, "fsdp-1"));
+    const resumed = await train([...args, "--out", join(dir, "fsdp-2"), "--nproc", "2", "--distributed", "fsdp"]);
+    assert.equal(resumed.find((e) => e.type === "started")!.start_step, 2);
+    assertCurvesClose(await lossCurve(join(dir, "fsdp-2")), fsdpCurve, 1e-5, "FSDP resumed vs 1 process");
   });
 });
