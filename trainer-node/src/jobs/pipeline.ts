@@ -197,6 +197,15 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   } catch (err) {
     throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
   }
+  // the verification class: replay needs the engine's wasm kernel, eval needs held-out records
+  let verified: ReturnType<typeof checkVerification>;
+  try {
+    verified = checkVerification(spec, await readJson(join(modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
+  } catch (err) {
+    if (err instanceof SkipJob) throw err;
+    throw new SkipJob(`base model ${base.name} has no readable config.json: ${(err as Error).message}`);
+  }
+  if (verified.warning) ctx.log(`job ${jobId}: ${verified.warning}`);
   // the fit check: architecture and LoRA targets for this backend, memory on this node's devices, time
   let facts: ModelFacts;
   try {
@@ -205,9 +214,6 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
     if (err instanceof SkipJob || (err instanceof TorchWorkerError && !err.transient)) throw new SkipJob((err as Error).message);
     throw err;
   }
-  // the verification class: replay needs the engine's wasm kernel, eval needs held-out records
-  const { warning } = checkVerification(spec, await readJson(join(modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
-  if (warning) ctx.log(`job ${jobId}: ${warning}`);
   const context = await contextLengthOf(modelDir);
   let fit: Fit;
   try {
