@@ -19,7 +19,8 @@ Checkpoints are read in either backend's layout: the worker's (adapter.safetenso
 (params.safetensors + optimizer.safetensors with exp_avg_sq.<name> and metadata t), tensors matched by the PEFT-free
 name `model.layers.0.self_attn.q_proj.lora_A.weight`.
 
-Memory: the query gradients are kept (Q x trainable parameters); contributions are streamed (one gradient at a time).
+Memory: the query gradients are kept in float32 (Q x trainable parameters x 4 bytes, on the device); contributions are
+streamed (one gradient at a time).
 """
 import json
 import math
@@ -173,7 +174,7 @@ def run(msg, emit, stop):
         pre = None
         if v is not None:
             bc2 = 1 - beta2 ** max(1, t)
-            pre = torch.cat([(1 / (torch.sqrt(v[canonical(n)].double().reshape(-1) / bc2) + eps)) for n in names])
+            pre = torch.cat([(1 / (torch.sqrt(v[canonical(n)].double().reshape(-1) / bc2) + eps)).float() for n in names])
         checkpoints.append((ps, pre, sum(lrs) / len(lrs) if lrs else lr0, state["step"]))
         prev = state["step"]
     if not checkpoints:
@@ -183,7 +184,8 @@ def run(msg, emit, stop):
         used = "grad_cos_cp" if method == "adam_cos_cp" else "tracin_cp"
 
     def gradient(examples):
-        """(flat float64 gradient of the examples' mean target-token loss, target tokens)."""
+        """(flat float32 gradient of the examples' mean target-token loss, target tokens); held in float32 as the
+        engine holds its gradients, the dot products and norms taken in float64."""
         from .data import collate
 
         for p in params:
@@ -198,7 +200,7 @@ def run(msg, emit, stop):
                 logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
             ce = torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum")
             (ce / tokens).backward()
-        g = torch.cat([p.grad.detach().reshape(-1).double() for p in params])
+        g = torch.cat([p.grad.detach().reshape(-1).float() for p in params])
         return g, tokens
 
     N, Q, K = len(contributions), len(queries), len(checkpoints)
@@ -222,7 +224,7 @@ def run(msg, emit, stop):
             gq.append(g)
             done += 1
             emit({"type": "attribution_progress", "done": done, "total": total})
-        nq = [float(g.norm()) if g is not None else 0.0 for g in gq]
+        nq = [float(g.double().norm()) if g is not None else 0.0 for g in gq]
         weight = 1.0 if used == "tracin_last" else lr
         for c, exs in enumerate(contributions):
             if stop.is_set():
@@ -236,11 +238,12 @@ def run(msg, emit, stop):
             G = g * tokens
             if used.startswith("adam_"):
                 G = G * pre.to(G.device)
+            G = G.double()
             nG = float(G.norm())
             for qi, v in enumerate(gq):
                 if v is None:
                     continue
-                d = float(torch.dot(v, G))
+                d = float(torch.dot(v.double(), G))
                 if used.endswith("cos_cp"):
                     d = d / (nq[qi] * nG) if nq[qi] and nG else 0.0
                 scores[qi][c] += weight * d
