@@ -245,6 +245,9 @@ describe("tributary CLI end to end", () => {
     assert.equal(posted.spec.lora.r, 16);
     const status = await ok(cli(undefined, "job", "status", posted.jobId));
     assert.equal(status.status, "open");
+    // the spec leaves verification out: the base model decides (replay on Llama bases, eval on others)
+    assert.equal(status.verification.class, null);
+    assert.match(status.verification.text, /^replay on Llama bases \(engine wasm kernel, bit for bit\), eval on others/);
     assert.equal(status.budget, parseEther("20").toString());
     await ok(cli(BUILDER, "job", "cancel", posted.jobId));
     assert.equal((await read<{ status: number }>("JobMarket", "getJob", [BigInt(posted.jobId)])).status, 6);

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  DEFAULT_EVAL_TOLERANCE, describeVerification, verificationOf,
   jsonSchemas, parseAttributionReport, parseDatanetMetadata, parseDocument, parseJobSpec, parseRecord,
   SchemaValidationError,
 } from "../src/schemas/index.ts";
@@ -53,6 +54,22 @@ describe("job spec", () => {
     assert.throws(() => parseJobSpec({ baseModel: "m", data: [{ datanetId: "1", version: 1 }, { datanetId: "1", version: 2 }] }),
       /must not list a Datanet twice/);
     assert.throws(() => parseJobSpec({ baseModel: "m", method: "full", data: [{ datanetId: "1", version: 1 }] }), /method/);
+  });
+
+  it("verification: replay or eval; absent, the base decides (replay where the engine loads it); eval needs held-out records; a tolerance only for eval", () => {
+    const data = [{ datanetId: "1", version: 1 }];
+    const plain = parseJobSpec({ baseModel: "m", data });
+    assert.equal(plain.verification, undefined);
+    assert.deepEqual(verificationOf(plain, true), { class: "replay", tolerance: null, explicit: false });
+    assert.deepEqual(verificationOf(plain, false), { class: "eval", tolerance: DEFAULT_EVAL_TOLERANCE, explicit: false });
+    const ev = parseJobSpec({ baseModel: "m", data, verification: "eval", evalTolerance: 0.02 });
+    assert.deepEqual(verificationOf(ev, true), { class: "eval", tolerance: 0.02, explicit: true });
+    assert.match(describeVerification(verificationOf(ev, true)), /^eval \(any backend; the held-out eval loss is recomputed, tolerance 2%\)$/);
+    assert.deepEqual(verificationOf(parseJobSpec({ baseModel: "m", data, verification: "replay" }), false), { class: "replay", tolerance: null, explicit: true });
+    assert.match(describeVerification(null, plain), /replay on Llama bases .* eval on others/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", data, verification: "eval", evalSplit: 0 }), /evalSplit: must be above 0 for verification eval/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", data, verification: "replay", evalTolerance: 0.1 }), /evalTolerance: applies to verification eval only/);
+    assert.throws(() => parseJobSpec({ baseModel: "m", data, verification: "bitwise" }), /verification/);
   });
 });
 

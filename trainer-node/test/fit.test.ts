@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
 import { parseJobSpec } from "@tributary/sdk/schemas";
-import { checkFit, engineCapacity, engineModelFacts, estimateTrainingBytes, torchModelFacts } from "../src/jobs/fit.ts";
+import { checkFit, checkVerification, engineCapacity, engineModelFacts, estimateTrainingBytes, torchModelFacts } from "../src/jobs/fit.ts";
 import type { Capacity, ModelFacts } from "../src/jobs/fit.ts";
 import { SkipJob } from "../src/jobs/faults.ts";
 
@@ -62,5 +62,26 @@ describe("the fit check before a claim", () => {
     assert.ok(estimateTrainingBytes(spec({ batch: 1 }), llama8b, d) < estimateTrainingBytes(spec(), llama8b, d));
     // a CPU-only node holds fp32 weights in RAM: 8B does not fit 24 GiB
     assert.throws(() => checkFit(spec(), llama8b, { backend: "torch", devices: [{ type: "cpu", name: "host", memory: 24 * GiB }] }), refused(/more than this node's host RAM allows/));
+  });
+});
+
+describe("verification class", () => {
+  const data = [{ datanetId: "1", version: 1 }];
+  const llama = { model_type: "llama", architectures: ["LlamaForCausalLM"] };
+  const qwen = { model_type: "qwen2", architectures: ["Qwen2ForCausalLM"] };
+
+  it("absent from the spec, the base decides: replay on Llama, eval on others; a replay job trains on an engine node (warned off wasm), never on a torch node", () => {
+    const spec = parseJobSpec({ baseModel: "m", data });
+    assert.deepEqual(checkVerification(spec, llama, "engine", "wasm"), { verification: { class: "replay", tolerance: null, explicit: false }, warning: null });
+    assert.match(checkVerification(spec, llama, "engine", "ort").warning!, /verified by replay and this node trains on the ort kernel/);
+    assert.throws(() => checkVerification(spec, llama, "torch", "ort"), (e: unknown) => e instanceof SkipJob && /verified by replay .*this node runs the torch backend; an engine node .* verification "eval"/.test(e.message));
+    assert.throws(() => checkVerification(parseJobSpec({ baseModel: "m", data, verification: "replay" }), qwen, "torch", "ort"), SkipJob);
+    assert.deepEqual(checkVerification(spec, qwen, "torch", "ort").verification, { class: "eval", tolerance: 0.01, explicit: false });
+  });
+
+  it("an eval job: any backend; refused when it holds out no records (no eval loss to commit)", () => {
+    const ev = parseJobSpec({ baseModel: "m", data, verification: "eval", evalTolerance: 0.05 });
+    for (const backend of ["engine", "torch"] as const) assert.deepEqual(checkVerification(ev, llama, backend, "ort"), { verification: { class: "eval", tolerance: 0.05, explicit: true }, warning: null });
+    assert.throws(() => checkVerification(parseJobSpec({ baseModel: "m", data, evalSplit: 0 }), qwen, "torch", "ort"), (e: unknown) => e instanceof SkipJob && /holds out no records \(evalSplit 0\)/.test(e.message));
   });
 });

@@ -16,7 +16,8 @@ import {
 } from "../chain/protocol/index.ts";
 import { catJson } from "../chain/protocol/content.ts";
 import { AttributionTree } from "../merkle/index.ts";
-import { parseAttributionReport } from "../schemas/index.ts";
+import { describeVerification, parseAttributionReport, parseJobSpec, verificationOf } from "../schemas/index.ts";
+import type { JobSpec } from "../schemas/index.ts";
 import type { JobSpecInput } from "../schemas/index.ts";
 import { action } from "./action.ts";
 import {
@@ -159,6 +160,7 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
             `Posted job ${r.jobId} (spec ${r.specCid}, data fee ${open(r.dataFee)}, tx ${r.hash})`,
             `  ${r.spec.method} r=${r.spec.lora.r} alpha=${r.spec.lora.alpha} on ${r.spec.lora.targetModules.join(",")}; lr ${t.learningRate}, ${t.epochs} epochs, batch ${t.batchSize}, max length ${t.maxSeqLength}` +
               (r.card ? ` (unset values from ${r.card.name}'s recommended settings: \`tributary model card ${r.card.name}\`)` : ""),
+            `  verification: ${verificationText(r.spec)}`,
             ...r.adjusted.map((a) => `  note: ${a}`),
           ].join("\n"),
         );
@@ -171,9 +173,18 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
     .action(
       action(env, async (ctx, _o, [id]) => {
         const j = await getJob(await ctx.conn(), parseId(id, "jobId"));
-        ctx.print(j, () =>
+        let verification: { class: "replay" | "eval" | null; tolerance: number | null; text: string };
+        try {
+          const spec = parseJobSpec(await catJson(ctx.store(), j.specCid, "job spec"));
+          const v = spec.verification ? verificationOf(spec, spec.verification === "replay") : null;
+          verification = { class: v?.class ?? null, tolerance: v?.tolerance ?? null, text: verificationText(spec) };
+        } catch (err) {
+          verification = { class: null, tolerance: null, text: `unknown: the job spec ${j.specCid} could not be read (${(err as Error).message})` };
+        }
+        ctx.print({ ...j, verification }, () =>
           keyValues({
             ...j,
+            verification: verification.text,
             budget: open(j.budget),
             dataFee: open(j.dataFee),
             datanets: j.datanets.map((d) => `${d.datanetId}@v${d.version}`),
@@ -330,4 +341,12 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
     "tributary job release 3",
   );
   return cmd;
+}
+
+/**
+ * The verification class a job gets, for people: the spec's, or the rule that decides it from the base model
+ * (replay on Llama bases, which the engine loads; eval on others).
+ */
+function verificationText(spec: Pick<JobSpec, "verification" | "evalTolerance">): string {
+  return describeVerification(spec.verification ? verificationOf(spec, spec.verification === "replay") : null, spec);
 }
