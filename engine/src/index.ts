@@ -54,3 +54,7 @@ export { argmax, sampleToken } from "./generate/sampling.ts";
 
 // randomness
 export { Rng, deriveSeed } from "./random/prng.ts";
+
+// export to llama.cpp (GGUF)
+export { llamaToGguf, loraToGguf } from "./export/gguf-llama.ts";
+export type { HfTokenizerFiles, LlamaGgufOptions, LlamaHfConfig, LoraAdapterConfig, LoraGgufOptions, NamedTensor } from "./export/gguf-llama.ts";

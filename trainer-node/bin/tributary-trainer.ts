@@ -5,6 +5,7 @@ import { parseAllowedOrigins } from "@tributary/sdk/http";
 import { parseArgs } from "node:util";
 import { loadAccount } from "@tributary/sdk/chain";
 import { startTrainerNode } from "../src/index.ts";
+import { parseRoutes } from "../src/serve/backend.ts";
 import { jobsCommand } from "./jobs.ts";
 
 if (process.argv[2] === "train") {
@@ -46,6 +47,8 @@ Options (environment variable in brackets):
 Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
 TRIBUTARY_ADMIN_TOKEN enables POST /v1/load_lora_adapter and /v1/unload_lora_adapter for
 Authorization: Bearer <token> (adapters from IPFS, served as extra models; unset: those routes are 403).
+TRIBUTARY_SERVE_BACKENDS routes base models to other serving backends than the engine, as JSON:
+{"<base model name>": {"backend": "external", "url": "http://127.0.0.1:8000", "adminToken": "..."}}.
 
 Jobs (the same options locate the node's data folder and the chain):
   tributary-trainer jobs               the node's jobs: stage, reason, status on chain, deadline
@@ -134,6 +137,7 @@ try {
     train: !values["serve-only"],
     adminToken: env.TRIBUTARY_ADMIN_TOKEN || undefined,
     allowedOrigins: parseAllowedOrigins(env.TRIBUTARY_ALLOWED_ORIGINS),
+    serveBackends: parseRoutes(env.TRIBUTARY_SERVE_BACKENDS),
   });
   const shutdown = async () => {
     console.log("[trainer] stopping (the running job keeps its checkpoint)");

@@ -19,7 +19,8 @@ import { scaledClock } from "./jobs/faults.ts";
 import type { BackoffOptions, Clock } from "./jobs/faults.ts";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
-import { Billing, chainCatalog, ModelServer, startApi } from "./serve/index.ts";
+import { Billing, chainCatalog, createServing, startApi } from "./serve/index.ts";
+import type { BackendRoute } from "./serve/index.ts";
 
 export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog, ServedModel } from "./types.ts";
 export { JobStore } from "./jobs/store.ts";
@@ -69,6 +70,8 @@ export interface TrainerNodeOptions {
   adminToken?: string;
   /** Web origins whose pages may call the API (TRIBUTARY_ALLOWED_ORIGINS); default none. */
   allowedOrigins?: readonly string[];
+  /** Base models served by another backend than the engine (TRIBUTARY_SERVE_BACKENDS; serve/backend.ts). */
+  serveBackends?: Record<string, BackendRoute>;
   log?: (line: string) => void;
 }
 
@@ -97,7 +100,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   };
   countStages();
   jobs.subscribe((e) => (e.type === "stage" ? countStages() : tokensPerSec.set(e.progress.tokensPerSec)));
-  const models = new ModelServer({ store, cacheDir: o.dataDir });
+  const models = createServing({ store, cacheDir: o.dataDir, routes: o.serveBackends });
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
   const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, adminToken: o.adminToken, allowedOrigins: o.allowedOrigins, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
   const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });

@@ -24,7 +24,8 @@ import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import type { TokenLogprob } from "./decode.ts";
 import { usageOf } from "./models.ts";
 import { ServerBusyError } from "./scheduler.ts";
-import type { CompletionChoice, CompletionRequest, CompletionResult, ModelServer } from "./models.ts";
+import type { CompletionChoice, CompletionRequest, CompletionResult } from "./models.ts";
+import type { ServingBackend } from "./backend.ts";
 import { chatGrammar, chatPrompt, readAnswer } from "./prompt.ts";
 import type { AnswerView } from "./prompt.ts";
 import { parseChatRequest, parseCompletionRequest, parseLoadAdapterRequest, parseUnloadAdapterRequest } from "./validate.ts";
@@ -36,7 +37,8 @@ export interface ApiOptions {
   /** Port (default 8787, the trainer API port of the local stack; 0 picks a free one). */
   port?: number;
   catalog: ModelCatalog;
-  models: ModelServer;
+  /** The backends behind the API (a ModelServer, or createServing() routing base models to backends). */
+  models: ServingBackend;
   jobs: JobsView;
   /** Registry for /metrics; the API adds its metrics to it (default: a new one). */
   registry?: Registry;
@@ -78,7 +80,7 @@ function metric<T extends Metric>(registry: Registry, name: string, make: () => 
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
-function apiMetrics(registry: Registry, models: ModelServer) {
+function apiMetrics(registry: Registry, models: ServingBackend) {
   const registers = [registry];
   return {
     requests: metric(registry, "tributary_api_requests_total", () => new Counter({ name: "tributary_api_requests_total", help: "HTTP requests answered, by route and status", labelNames: ["method", "route", "status"], registers })),
@@ -297,7 +299,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
     // channel's deposit while it runs; settled exactly once with what was computed, whatever the outcome
     const room = (await o.models.contextLength(model)) - g.prompt.length;
     // a place in the generation queue, before anything is reserved or sent (429 with Retry-After when full)
-    const ticket = o.models.ticket();
+    const ticket = o.models.ticket(model);
     try {
       if (paid) o.billing!.reserve(paid, g.prompt.length + req.n * Math.min(maxTokens, room));
     } catch (e) {
@@ -345,8 +347,8 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       return { ...(billing ? { billing } : {}), ...(citations ? { citations } : {}) };
     };
     const tokenEntry = (t: { id: number; logprob: number }) => ({ token: table.text[t.id], logprob: t.logprob, bytes: [...table.bytes[t.id]] });
-    const chatLogprobs = (lps: TokenLogprob[]) => ({ content: lps.map((t) => ({ ...tokenEntry(t), top_logprobs: t.top.map(tokenEntry) })), refusal: null });
-    const textLogprobs = (lps: TokenLogprob[], offset: number) => {
+    const chatLogprobs = (lps: readonly TokenLogprob[]) => ({ content: lps.map((t) => ({ ...tokenEntry(t), top_logprobs: t.top.map(tokenEntry) })), refusal: null });
+    const textLogprobs = (lps: readonly TokenLogprob[], offset: number) => {
       const text_offset: number[] = [];
       let at = offset;
       for (const t of lps) {
@@ -401,7 +403,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       };
       // per choice: the text streamed so far, what of its view was sent, and logprobs not yet sent
       const acc = Array.from({ length: req.n }, () => ({ text: "", content: 0, calls: [] as number[], logprobs: 0, offset: g.promptText.length }));
-      const pendingLogprobs = (seqLogprobs: TokenLogprob[] | null | undefined, i: number) => {
+      const pendingLogprobs = (seqLogprobs: readonly TokenLogprob[] | null | undefined, i: number) => {
         if (!seqLogprobs) return null;
         const lps = seqLogprobs.slice(acc[i].logprobs);
         acc[i].logprobs = seqLogprobs.length;
@@ -410,7 +412,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
         for (const t of lps) acc[i].offset += table.text[t.id].length;
         return out;
       };
-      const emitView = (i: number, view: AnswerView, lps: TokenLogprob[] | null | undefined) => {
+      const emitView = (i: number, view: AnswerView, lps: readonly TokenLogprob[] | null | undefined) => {
         const a = acc[i];
         const deltas: Record<string, unknown>[] = [];
         if (view.content.length > a.content) {

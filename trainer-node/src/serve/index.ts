@@ -1,10 +1,16 @@
 // The trainer node's serving side: model catalogs, the model server (IPFS -> engine), the HTTP API.
 export { chainCatalog, staticCatalog } from "./catalog.ts";
 export type { ChainCatalogOptions } from "./catalog.ts";
-export { GenerationAbortedError, ModelServer, usageOf } from "./models.ts";
+export { GenerationAbortedError, ModelServer, usageOf, withUsage } from "./models.ts";
+export { BACKEND_FACTORIES, Serving, createServing, parseRoutes } from "./backend.ts";
+export type { BackendContext, BackendFactory, BackendRoute, CheckParams, DeltaInfo, ServingBackend, ServingOptions } from "./backend.ts";
+export { ExternalBackend } from "./external.ts";
+export type { ExternalBackendOptions } from "./external.ts";
+export { LlamaCppBackend } from "./llamacpp.ts";
+export type { LlamaCppBackendOptions } from "./llamacpp.ts";
 export { BatchScheduler, ServerBusyError } from "./scheduler.ts";
 export type { BatchJob, SchedulerOptions, Ticket } from "./scheduler.ts";
-export type { ChatOptions, ChatResult, CompletionChoice, CompletionRequest, CompletionResult, ModelServerOptions, ModelServerStats } from "./models.ts";
+export type { AdapterCacheStats, ChatOptions, ChatResult, CompletionChoice, CompletionRequest, CompletionResult, ModelServerOptions, ModelServerStats } from "./models.ts";
 export { Sequence } from "./decode.ts";
 export type { DecodeOptions, FinishReason, TokenLogprob } from "./decode.ts";
 export { GrammarCompiler } from "./grammar/xgrammar.ts";

@@ -9,7 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
@@ -27,6 +27,7 @@ import { BadRequestError, ContentMismatchError, ContentUnavailableError, ServeEr
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet, hasFileSet } from "@tributary/sdk/files";
 import type { ServedModel } from "../types.ts";
+import type { ServingBackend } from "./backend.ts";
 
 export interface ModelServerOptions {
   /** Where models and adapters come from (a KuboContentStore fits: verified reads plus raw blocks). */
@@ -35,8 +36,15 @@ export interface ModelServerOptions {
   cacheDir: string;
   /** Kernel for every model; default the engine's `ort` on all cores (created on first use, disposed by close()). */
   kernel?: Kernel;
-  /** Adapters kept loaded (default 16). */
+  /** Adapters kept loaded (default 16); the least recently used is dropped first. */
   maxAdapters?: number;
+  /** Bytes of adapter weights kept loaded, all adapters together (default 256 MiB); LRU as maxAdapters. */
+  maxAdapterBytes?: number;
+  /**
+   * Bytes of adapter directories kept in the disk cache (default 4 GiB): beyond it the least recently used
+   * directories not in use are deleted (fetched again from IPFS when asked for).
+   */
+  maxAdapterDiskBytes?: number;
   /**
    * Continuous batching (scheduler.ts, default on): concurrent generations decode together, a token per
    * step, with admission control. false: one generation at a time (the former path, kept as a baseline).
@@ -80,6 +88,26 @@ export interface ModelServerStats {
   /** Tokens computed since start, every outcome included: prompt tokens prefilled, completion tokens generated. */
   promptTokens: number;
   completionTokens: number;
+  /** Engine only: the adapter caches (memory and disk) and what switching adapters cost. */
+  adapterCache?: AdapterCacheStats;
+}
+
+export interface AdapterCacheStats {
+  /** Bytes of the adapters in memory. */
+  bytes: number;
+  /** Adapter requests answered from memory / loaded from the disk cache / fetched from IPFS first. */
+  hits: number;
+  diskLoads: number;
+  fetches: number;
+  /** Milliseconds spent loading adapters from disk (parse + check), and fetching from IPFS (fetch + verify), in total. */
+  loadMs: number;
+  fetchMs: number;
+  /** Adapters dropped from memory, directories deleted from disk. */
+  evictions: number;
+  diskEvictions: number;
+  /** Adapter directories on disk and their bytes. */
+  diskEntries: number;
+  diskBytes: number;
 }
 
 /** One generation: a prompt (token ids) and how to decode its choices. */
@@ -156,6 +184,12 @@ export function usageOf(e: unknown): { promptTokens: number; completionTokens: n
   return typeof e === "object" && e !== null ? (failedUsage.get(e) ?? null) : null;
 }
 
+/** Marks a failure with what its generation had computed (for usageOf), e.g. in a backend; returns `e`. */
+export function withUsage<E>(e: E, usage: { promptTokens: number; completionTokens: number }): E {
+  if (typeof e === "object" && e !== null && !(e instanceof GenerationAbortedError)) failedUsage.set(e, usage);
+  return e;
+}
+
 const ADAPTER_WEIGHTS = "adapter_model.safetensors";
 
 async function sha256File(path: string): Promise<string> {
@@ -177,6 +211,16 @@ function contentError(what: string, cid: string, e: unknown): ServeError {
     return new ContentMismatchError(`${what} content failed verification against its CID`, { cid, reason: e.message }, "The IPFS node served altered blocks; fetch from another node");
   }
   return new ContentUnavailableError(what, cid, e);
+}
+
+/** Bytes of the files in a directory (recursively). */
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const p = join(dir, e.name);
+    n += e.isDirectory() ? await dirBytes(p) : (await stat(p).catch(() => ({ size: 0 }))).size;
+  }
+  return n;
 }
 
 /** Runs async tasks one at a time, in arrival order. */
@@ -205,15 +249,25 @@ function cloneKv(kv: KvCache): KvCache {
   return { k: kv.k.map((a) => a.slice()), v: kv.v.map((a) => a.slice()), length: kv.length, maxLen: kv.maxLen };
 }
 
-export class ModelServer {
+export class ModelServer implements ServingBackend {
+  readonly name = "engine";
   readonly cacheDir: string;
   readonly maxAdapters: number;
   private readonly store: Pick<ContentStore, "cat">;
   private kernelPromise: Promise<Kernel> | undefined;
   private readonly ownsKernel: boolean;
   private readonly bases = new Map<string, Promise<LoadedBase>>();
-  /** Loaded adapters by `<cid>#<hash>`, least recently used first. */
-  private readonly adapters = new Map<string, LoraAdapter>();
+  readonly maxAdapterBytes: number;
+  readonly maxAdapterDiskBytes: number;
+  /** Loaded adapters by `<cid>#<hash>` with their bytes, least recently used first. */
+  private readonly adapters = new Map<string, { adapter: LoraAdapter; bytes: number }>();
+  private adapterBytes = 0;
+  /** Adapter directories on disk by CID with their bytes, least recently used first (read from disk once). */
+  private disk: Map<string, number> | null = null;
+  private diskBytes = 0;
+  /** Adapter directories being fetched or loaded (never deleted from disk meanwhile). */
+  private readonly diskBusy = new Map<string, number>();
+  private readonly cacheStats = { hits: 0, diskLoads: 0, fetches: 0, loadMs: 0, fetchMs: 0, evictions: 0, diskEvictions: 0 };
   private readonly adapterLoads = new Map<string, Promise<LoraAdapter>>();
   private readonly slot = new Slot();
   /** Null when batching is off. */
@@ -224,7 +278,10 @@ export class ModelServer {
     this.store = o.store;
     this.cacheDir = o.cacheDir;
     this.maxAdapters = o.maxAdapters ?? 16;
+    this.maxAdapterBytes = o.maxAdapterBytes ?? 256 * 2 ** 20;
+    this.maxAdapterDiskBytes = o.maxAdapterDiskBytes ?? 4 * 2 ** 30;
     if (!(this.maxAdapters >= 1)) throw new RangeError(`maxAdapters must be at least 1, got ${o.maxAdapters}`);
+    if (!(this.maxAdapterBytes > 0 && this.maxAdapterDiskBytes > 0)) throw new RangeError(`maxAdapterBytes and maxAdapterDiskBytes must be positive, got ${o.maxAdapterBytes}, ${o.maxAdapterDiskBytes}`);
     this.scheduler = o.batching === false ? null : new BatchScheduler(o.batching === true || o.batching === undefined ? {} : o.batching);
     this.ownsKernel = !o.kernel;
     if (o.kernel) this.kernelPromise = Promise.resolve(o.kernel);
@@ -239,14 +296,15 @@ export class ModelServer {
     const b = this.scheduler?.stats();
     const queued = this.slot.queued + (b?.queued ?? 0);
     const active = (this.slot.running ? 1 : 0) + (b?.running ?? 0);
-    return { baseModels: this.bases.size, adapters: this.adapters.size, queued, running: active > 0, active, ...this.computed };
+    const adapterCache: AdapterCacheStats = { bytes: this.adapterBytes, ...this.cacheStats, diskEntries: this.disk?.size ?? 0, diskBytes: this.diskBytes };
+    return { baseModels: this.bases.size, adapters: this.adapters.size, queued, running: active > 0, active, ...this.computed, adapterCache };
   }
 
   /**
    * Takes a place in the generation queue now, for a complete() call to come (pass it as `req.ticket`):
    * throws 429 (ServerBusyError, with Retry-After) when the queue is full. Null when batching is off.
    */
-  ticket(): Ticket | null {
+  ticket(_model?: ServedModel): Ticket | null {
     return this.scheduler?.ticket() ?? null;
   }
 
@@ -279,23 +337,75 @@ export class ModelServer {
         throw new ContentMismatchError("adapter content does not match its registered hash; refusing to serve it", { adapterCid: cid, expected: want, actual: got }, "The content under this CID is not the adapter the chain registered: check the model version's adapterCid/adapterHash");
       }
     };
-    if (await hasFileSet(dest, cid)) {
-      // verified against its CID when it was fetched: a mismatch here means the claimed hash is wrong
-      await check(dest);
+    const disk = await this.diskIndex();
+    this.diskBusy.set(cid, (this.diskBusy.get(cid) ?? 0) + 1);
+    try {
+      if (await hasFileSet(dest, cid)) {
+        // verified against its CID when it was fetched: a mismatch here means the claimed hash is wrong
+        await check(dest);
+        this.touchDisk(cid, disk.get(cid) ?? (await dirBytes(dest)));
+        return dest;
+      }
+      const t0 = performance.now();
+      try {
+        await fetchFileSet(this.store as ContentStore, cid, dest);
+      } catch (e) {
+        throw contentError("adapter", cid, e);
+      }
+      try {
+        await check(dest);
+      } catch (e) {
+        await rm(dest, { recursive: true, force: true });
+        throw e;
+      }
+      this.cacheStats.fetches++;
+      this.cacheStats.fetchMs += performance.now() - t0;
+      this.touchDisk(cid, await dirBytes(dest));
       return dest;
+    } finally {
+      const left = this.diskBusy.get(cid)! - 1;
+      if (left) this.diskBusy.set(cid, left);
+      else this.diskBusy.delete(cid);
+      await this.trimDisk();
     }
-    try {
-      await fetchFileSet(this.store as ContentStore, cid, dest);
-    } catch (e) {
-      throw contentError("adapter", cid, e);
+  }
+
+  /** The adapter directories on disk (read once: sizes, least recently modified first). */
+  private async diskIndex(): Promise<Map<string, number>> {
+    if (this.disk) return this.disk;
+    const root = join(this.cacheDir, "adapters");
+    const found: { cid: string; bytes: number; at: number }[] = [];
+    for (const e of await readdir(root, { withFileTypes: true }).catch(() => [])) {
+      if (!e.isDirectory() || e.name.startsWith(".") || e.name.includes(".partial-")) continue; // a fetch under way
+      const dir = join(root, e.name);
+      found.push({ cid: e.name, bytes: await dirBytes(dir), at: (await stat(dir)).mtimeMs });
     }
-    try {
-      await check(dest);
-    } catch (e) {
-      await rm(dest, { recursive: true, force: true });
-      throw e;
+    if (this.disk) return this.disk; // another call read it meanwhile
+    found.sort((a, b) => a.at - b.at);
+    this.disk = new Map(found.map((f) => [f.cid, f.bytes]));
+    this.diskBytes = found.reduce((s, f) => s + f.bytes, 0);
+    return this.disk;
+  }
+
+  private touchDisk(cid: string, bytes: number): void {
+    const disk = this.disk!;
+    this.diskBytes += bytes - (disk.get(cid) ?? 0);
+    disk.delete(cid);
+    disk.set(cid, bytes);
+  }
+
+  /** Deletes the least recently used adapter directories not in use while the disk cache is over its bound. */
+  private async trimDisk(): Promise<void> {
+    const disk = this.disk;
+    if (!disk || this.diskBytes <= this.maxAdapterDiskBytes) return;
+    for (const [cid, bytes] of [...disk]) {
+      if (this.diskBytes <= this.maxAdapterDiskBytes) break;
+      if (this.diskBusy.has(cid) || disk.size === 1) continue;
+      disk.delete(cid);
+      this.diskBytes -= bytes;
+      this.cacheStats.diskEvictions++;
+      await rm(join(this.cacheDir, "adapters", cid), { recursive: true, force: true });
     }
-    return dest;
   }
 
   private base(cid: string): Promise<LoadedBase> {
@@ -319,15 +429,23 @@ export class ModelServer {
     if (hit) {
       this.adapters.delete(key);
       this.adapters.set(key, hit);
-      return hit;
+      this.cacheStats.hits++;
+      return hit.adapter;
     }
     let p = this.adapterLoads.get(key);
     if (!p) {
       p = (async () => {
         const dir = await this.adapterDir(m.adapterCid!, m.adapterHash);
+        const t0 = performance.now();
         const a = await loadAdapter(dir, base.model.config);
-        this.adapters.set(key, a);
-        while (this.adapters.size > this.maxAdapters) this.adapters.delete(this.adapters.keys().next().value!);
+        this.cacheStats.diskLoads++;
+        this.cacheStats.loadMs += performance.now() - t0;
+        let bytes = 0;
+        for (const x of a.modules.values()) bytes += x.A.byteLength + x.B.byteLength;
+        this.adapters.set(key, { adapter: a, bytes });
+        this.adapterBytes += bytes;
+        // least recently used first; the newest stays even when alone over the bound
+        while (this.adapters.size > 1 && (this.adapters.size > this.maxAdapters || this.adapterBytes > this.maxAdapterBytes)) this.dropAdapter(this.adapters.keys().next().value!);
         return a;
       })();
       this.adapterLoads.set(key, p);
@@ -341,7 +459,15 @@ export class ModelServer {
 
   /** Drops `model`'s adapter from memory (the disk cache stays); generations using it keep their reference. */
   evict(model: ServedModel): void {
-    if (model.adapterCid) this.adapters.delete(`${model.adapterCid}#${model.adapterHash ?? ""}`);
+    if (model.adapterCid) this.dropAdapter(`${model.adapterCid}#${model.adapterHash ?? ""}`);
+  }
+
+  private dropAdapter(key: string): void {
+    const a = this.adapters.get(key);
+    if (!a) return;
+    this.adapters.delete(key);
+    this.adapterBytes -= a.bytes;
+    this.cacheStats.evictions++;
   }
 
   /** Fetches and loads what `model` needs (base, adapter) without generating; errors as chat() would throw them. */
@@ -576,6 +702,7 @@ export class ModelServer {
   async close(): Promise<void> {
     for (const b of this.bases.values()) void b.then((x) => x.grammar?.then((g) => g.dispose())).catch(() => undefined);
     this.adapters.clear();
+    this.adapterBytes = 0;
     this.bases.clear();
     if (this.ownsKernel && this.kernelPromise) {
       const k = await this.kernelPromise.catch(() => undefined);
