@@ -11,8 +11,12 @@ layers, AdamW, bf16. Measured in one run on one device:
     qlora_peak_mem_over_lora = backend QLoRA peak / backend LoRA peak (goal <= 0.45),
     MFU = 4 x params x tokens/s / matmul rate (LoRA: forward 2N + input gradients 2N per token; no weight gradients).
 
-Run it with bench/gpu/run.sh (builds engine/.venv when missing). Needs a CUDA device with >= 24 GB.
+Run it with `sh bench/gpu/run.sh [--out FILE]` (picks a Python with CUDA torch, see run.sh). Needs a CUDA device with
+>= 24 GB; about 3-5 minutes on an H100/H200 class GPU (model creation, 3 x 12 training steps, QLoRA's quantization
+on the CPU). The result records the device, the library versions (and the project's pinned ones), the settings and
+the date; nothing here is estimated: every number is measured in the run.
 """
+import argparse
 import datetime
 import json
 import os
@@ -81,15 +85,20 @@ def backend(model_dir, data, out, method):
     jf = os.path.join(out + "-job.json")
     json.dump(job, open(jf, "w"))
     p = subprocess.Popen([sys.executable, WORKER, "--job", jf], stdout=subprocess.PIPE, text=True)
-    times, peak = [], None
+    times, peak, hello = [], None, None
     for line in p.stdout:
         m = json.loads(line)
-        if m["type"] == "progress":
+        if m["type"] == "hello":
+            hello = m
+        elif m["type"] == "progress":
             times.append(time.time())
             peak = m["gpu_mem"]
         elif m["type"] == "error":
-            raise RuntimeError(m["message"])
-    p.wait()
+            raise RuntimeError(f"the torch worker ({method}) failed: {m['message']}")
+    if p.wait() != 0 or len(times) < WARMUP + 2:
+        raise RuntimeError(f"the torch worker ({method}) exited with code {p.returncode} after {len(times)} steps (its stderr is above)")
+    if hello and hello.get("protocol") is not None:
+        print(f"bench/gpu: {method}: worker protocol {hello['protocol']}, {len(times)} steps", file=sys.stderr)
     timed = times[WARMUP:]
     return {"tokens_per_s": BATCH * SEQ * (len(timed) - 1) / (timed[-1] - timed[0]), "peak_mem_bytes": peak, "steps": len(times)}
 
@@ -124,7 +133,15 @@ def plain(model_dir):
     return r
 
 
+def pinned():
+    req = os.path.join(ROOT, "engine", "scripts", "python-requirements.txt")
+    return dict(l.strip().split("==", 1) for l in open(req) if "==" in l and not l.startswith("#"))
+
+
 def main():
+    ap = argparse.ArgumentParser(description="GPU benchmark of the trainer node's torch backend")
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "gpu.json"), help="where to write the result (default bench/results/gpu.json)")
+    args = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/gpu needs a CUDA device; this machine has none (the CPU tests cover correctness)")
     work = tempfile.mkdtemp(prefix="tributary-gpu-bench-")
@@ -142,6 +159,7 @@ def main():
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "device": torch.cuda.get_device_name(0), "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory,
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda, "transformers": transformers.__version__, "peft": peft.__version__},
+            "pinned_versions": pinned(),
             "settings": {"model": "Llama hidden 2048, intermediate 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000, untied (random weights)",
                          "params": params, "batch": BATCH, "seq": SEQ, "lora": f"r={RANK} alpha={2 * RANK} all-linear", "precision": "bf16",
                          "timed_steps": STEPS - WARMUP, "mfu": "4 x params x tokens/s / bf16 matmul rate"},
@@ -152,8 +170,10 @@ def main():
             "lora_over_hf_peft": lora["tokens_per_s"] / hf["tokens_per_s"],
             "qlora_peak_mem_over_lora": qlora["peak_mem_bytes"] / lora["peak_mem_bytes"],
             "goals": {"lora_over_hf_peft": ">= 1.0", "qlora_peak_mem_over_lora": "<= 0.45"},
+            "command": "sh bench/gpu/run.sh",
         }
-        out = os.path.join(ROOT, "bench", "results", "gpu.json")
+        out = args.out
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
         with open(out, "w") as f:
             f.write(json.dumps(result, indent=2) + "\n")
         print(json.dumps(result, indent=2))

@@ -4,8 +4,8 @@
 // records through the offline command `tributary-trainer train --backend torch`; the adapters load with
 // PEFT and answer what they were trained on; the engine loads the Llama adapter and answers the same,
 // token for token; the worker encodes records as the engine does; a run killed with SIGKILL resumes from
-// its checkpoint and ends on the uninterrupted run's loss curve; DDP with 2 gloo processes gives the
-// 1-process loss curve for the same global batch; QLoRA on the engine's NF4 layout gives the engine's answer.
+// its checkpoint and ends on the uninterrupted run's loss curve; DDP and FSDP (FSDP2) with 2 gloo processes
+// give the 1-process loss curve for the same global batch; QLoRA on the engine's NF4 layout gives the engine's answer.
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -72,7 +72,7 @@ describe("torch backend", () => {
   it("the worker encodes chat records exactly as the engine does (ids and loss mask)", async () => {
     const w = await TorchWorker.start();
     try {
-      assert.equal(w.hello.protocol, 1);
+      assert.equal(w.hello.protocol, 2);
       assert.ok(w.hello.devices.some((d) => d.type === "cpu"));
       const file = join(dir, "mixed.jsonl");
       writeFileSync(file, [JSON.stringify({ messages: [{ role: "system", content: "Be brief." }, { role: "user", content: "Hi <|user|> there" }, { role: "assistant", content: "Hello." }, { role: "user", content: "Again?" }, { role: "assistant", content: "Yes, again." }] }), JSON.stringify({ prompt: "Q: who?", completion: " Jane." }), JSON.stringify({ text: "It is a truth universally acknowledged." })].join("\n"));
@@ -142,6 +142,47 @@ describe("torch backend", () => {
     const engine = await generateChat(model, tok, [chat(q).messages[0]], { adapter, maxTokens: 8 });
     assert.deepEqual(engine.ids.filter((t) => t !== tok.eosId), answers[1].ids, "engine + torch adapter = transformers + PEFT, token for token");
     assert.equal(engine.text, a);
+  });
+
+  it("generate: the worker streams the trained answer token by token (Llama and Qwen2 adapters, as transformers + PEFT generate it); stop strings, seeded sampling and cancel", async () => {
+    const answers = JSON.parse(await readFile(join(dir, "answers.json"), "utf8")) as Array<{ ids: number[]; text: string }>;
+    const [q, a] = qa[2];
+    const w = await TorchWorker.start();
+    try {
+      assert.ok(w.hello.commands?.includes("generate"));
+      for (const [i, arch] of [[1, "llama"], [3, "qwen2"]] as const) {
+        const deltas: string[] = [];
+        const ids: number[] = [];
+        const r = await w.generate({ model_dir: join(dir, arch), adapter_dir: outOf(arch), messages: [chat(q).messages[0]], max_tokens: 8, threads: 1 }, { onToken: (t, text) => (t !== null && ids.push(t), deltas.push(text)) });
+        assert.equal(r.text, a, arch);
+        assert.deepEqual(r.token_ids, answers[i].ids, `${arch}: the ids transformers + PEFT generate`);
+        assert.deepEqual(ids, r.token_ids, `${arch}: streamed one by one`);
+        assert.equal(deltas.join(""), a, `${arch}: the deltas make the text`);
+        assert.equal(r.finish_reason, "stop", `${arch}: ends at the end-of-sequence token`);
+      }
+      const req = { model_dir: join(dir, "llama"), adapter_dir: outOf("llama"), messages: [chat(q).messages[0]], max_tokens: 8, threads: 1 };
+      // a stop string: cut before it, never streamed
+      const deltas: string[] = [];
+      const cut = await w.generate({ ...req, stop: ["shire"] }, { onToken: (_t, text) => deltas.push(text) });
+      assert.equal(cut.text, "In Hertford");
+      assert.equal(deltas.join(""), "In Hertford");
+      assert.equal(cut.finish_reason, "stop");
+      // sampling: the same seed gives the same tokens; the length limit ends it
+      const sample = (seed: number) => w.generate({ model_dir: join(dir, "llama"), prompt: "It is a truth", max_tokens: 12, temperature: 1.5, top_p: 0.95, seed, threads: 1 });
+      const [s1, s2] = [await sample(1), await sample(1)];
+      assert.deepEqual(s1.token_ids, s2.token_ids);
+      assert.equal(s1.finish_reason, "length");
+      assert.equal(s1.completion_tokens, 12);
+      // cancel: an abort after the first token ends it early, and the next call runs as usual
+      const abort = new AbortController();
+      const cancelled = await w.generate({ model_dir: join(dir, "llama"), prompt: "It is a truth", max_tokens: 200, temperature: 1.5, seed: 2, threads: 1 }, { signal: abort.signal, onToken: () => abort.abort() });
+      assert.equal(cancelled.finish_reason, "cancelled");
+      assert.ok(cancelled.completion_tokens < 200, `${cancelled.completion_tokens} tokens`);
+      assert.equal((await w.generate(req)).text, a);
+      await assert.rejects(w.generate({ ...req, adapter_dir: join(dir, "nowhere") }), /holds no adapter/);
+    } finally {
+      await w.close();
+    }
   });
 
   it("QLoRA: trains on the NF4-quantized base; the engine's NF4 base + the adapter answers as torch does", async () => {
@@ -250,5 +291,35 @@ describe("torch backend", () => {
     assert.equal(one.length, 2);
     // same rows, split between the processes: only float summation order differs
     assertCurvesClose(await lossCurve(join(dir, "ddp-2")), one, 1e-5, "2 processes vs 1");
+  });
+
+  it("FSDP (torch FSDP2 fully_shard, 2 gloo processes): the 1-process loss curve for the same global batch; checkpoints and the adapter gathered into the 1-process layout", async () => {
+    // 4 optimizer steps without warmup, so the curve moves; a checkpoint every step gathers the shards each time
+    const args = ["--model", join(dir, "llama"), "--data", data(), "--targets", "q_proj,v_proj,down_proj", "--epochs", "4", "--lr", "0.01", "--batch-size", "3", "--eval-split", "0", "--seed", "3", "--threads", "1", "--dropout", "0", "--warmup-ratio", "0", "--checkpoint-every", "1", "--json"];
+    await train([...args, "--out", join(dir, "fsdp-1")]);
+    const events = await train([...args, "--out", join(dir, "fsdp-2"), "--nproc", "2", "--distributed", "fsdp"]);
+    assert.equal(events.find((e) => e.type === "started")!.world_size, 2);
+    const one = await lossCurve(join(dir, "fsdp-1"));
+    assert.equal(one.length, 4);
+    assert.ok(one[3].loss < one[0].loss, "the curve moves");
+    // rows split 2 + 1 between the processes, sharded parameters: only float summation order differs
+    assertCurvesClose(await lossCurve(join(dir, "fsdp-2")), one, 1e-5, "FSDP 2 processes vs 1");
+    const metrics = JSON.parse(await readFile(join(dir, "fsdp-2", "metrics.json"), "utf8")) as { kernel: string };
+    assert.equal(metrics.kernel, "torch-cpu-fp32-fsdp2");
+    // the gathered adapter and checkpoints have the 1-process tensors (names, shapes, values to 1e-5)
+    writeFileSync(join(dir, "cmp.py"), [
+      "import sys, torch",
+      "from safetensors.torch import load_file",
+      "a, b = load_file(sys.argv[1]), load_file(sys.argv[2])",
+      "assert sorted(a) == sorted(b), (sorted(a), sorted(b))",
+      "for k in a: assert a[k].shape == b[k].shape and torch.allclose(a[k], b[k], rtol=1e-4, atol=1e-6), k",
+      "o1, o2 = torch.load(sys.argv[3], weights_only=True), torch.load(sys.argv[4], weights_only=True)",
+      "assert sorted(o1['state']) == sorted(o2['state'])",
+      "for i in o1['state']: assert torch.allclose(o1['state'][i]['exp_avg_sq'], o2['state'][i]['exp_avg_sq'], rtol=1e-3, atol=1e-12), i",
+      "print(len(a))",
+    ].join("\n"));
+    const ck = (d: string) => join(dir, d, "checkpoints", "step-000004");
+    const { stdout } = await run(torchPython(), [join(dir, "cmp.py"), join(dir, "fsdp-1", "adapter_model.safetensors"), join(dir, "fsdp-2", "adapter_model.safetensors"), join(ck("fsdp-1"), "optimizer.pt"), join(ck("fsdp-2"), "optimizer.pt")]);
+    assert.equal(stdout.trim(), "12", "q, v and down projections of 2 layers, A and B");
   });
 });

@@ -1,6 +1,7 @@
-"""The trainer node's torch worker: JSON lines over stdio, protocol 1 (PROTOCOL.md).
+"""The trainer node's torch worker: JSON lines over stdio, protocol 2 (PROTOCOL.md).
 
-    python worker.py               hello, then commands from stdin (train, encode, inspect, stop) until stdin closes
+    python worker.py               hello, then commands from stdin (train, attribute, generate, encode, inspect, stop,
+                                   cancel) until stdin closes
     python worker.py --job FILE    hello, then the train message in FILE (how torchrun starts every process)
     torchrun --nproc_per_node N worker.py --job FILE     DDP over N processes; rank 0 speaks the protocol
 
@@ -20,7 +21,8 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-PROTOCOL = 1
+PROTOCOL = 2
+COMMANDS = ("train", "attribute", "generate", "encode", "inspect", "stop", "cancel")
 _out = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)  # C extensions and print() write to stderr from here on
 sys.stdout = sys.stderr
@@ -74,18 +76,21 @@ def hello():
     devices.append({"type": "cpu", "name": cpu, "memory": memory, "threads": torch.get_num_threads()})
     return {"type": "hello", "protocol": PROTOCOL, "worker": "tributary-torch",
             "versions": {"python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__, "peft": peft.__version__},
-            "devices": devices, "memory": memory, "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
+            "commands": list(COMMANDS), "devices": devices, "memory": memory, "world_size": int(os.environ.get("WORLD_SIZE", "1"))}
 
 
 def error_message(e):
     """(message, transient): a retry may help with I/O and communication failures, not with a bad job."""
     import torch
     from tributary_torch.checkpoint import CheckpointMismatch
+    from tributary_torch.attribution import AttributionStopped
     from tributary_torch.data import DataError
     from tributary_torch.train import SpecError
 
     if isinstance(e, (SpecError, DataError, CheckpointMismatch)):
         return str(e), False
+    if isinstance(e, AttributionStopped):
+        return str(e), True
     if isinstance(e, torch.cuda.OutOfMemoryError):
         return f"out of GPU memory ({str(e).splitlines()[0]}); lower batchSize, raise gradientAccumulation, turn on gradient checkpointing or use qlora", False
     transient = isinstance(e, (OSError, TimeoutError, ConnectionError)) or type(e).__module__.startswith("torch.distributed")
@@ -106,6 +111,14 @@ def do(msg, stop):
             return train.run(msg, emit, stop, dist)
         finally:
             dist.close()
+    if kind == "attribute":
+        from tributary_torch import attribution
+
+        return attribution.run(msg, emit, stop)
+    if kind == "generate":
+        from tributary_torch import generate
+
+        return generate.run(msg, emit, stop)
     if kind == "inspect":
         from tributary_torch.inspect_model import inspect
 
@@ -113,14 +126,43 @@ def do(msg, stop):
     if kind == "encode":
         enc = RecordEncoder(msg["model_dir"])
         return {"type": "encoded", "examples": [dict(zip(("ids", "train"), enc.encode_record(r))) for r in read_records(msg["data_file"])]}
-    raise train.SpecError(f"unknown message type {kind!r}; this worker speaks protocol {PROTOCOL} (train, encode, inspect, stop)")
+    raise train.SpecError(f"unknown message type {kind!r}; this worker speaks protocol {PROTOCOL} ({', '.join(COMMANDS)})")
+
+
+class Stops:
+    """Which commands a stop applies to: a `stop` (or `cancel`) line stops the running command and those sent
+    before it, never a later one; SIGTERM/SIGINT and a closed stdin stop everything."""
+
+    def __init__(self):
+        self.everything = threading.Event()
+        self.sent = 0  # commands read so far
+        self.stopped_up_to = 0
+
+    def command(self):
+        self.sent += 1
+        return self.sent
+
+    def stop_sent(self):
+        self.stopped_up_to = self.sent
+
+    def of(self, n):
+        stops = self
+
+        class Stop:
+            def is_set(self):
+                return stops.everything.is_set() or stops.stopped_up_to >= n
+
+            def set(self):
+                stops.everything.set()
+
+        return Stop()
 
 
 def main():
     watch_parent()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stops = Stops()
+    signal.signal(signal.SIGTERM, lambda *_: stops.everything.set())
+    signal.signal(signal.SIGINT, lambda *_: stops.everything.set())
     try:
         emit(hello())
     except Exception as e:  # an env without torch: say so in the protocol
@@ -129,7 +171,7 @@ def main():
     commands = queue.Queue()
     if len(sys.argv) == 3 and sys.argv[1] == "--job":
         with open(sys.argv[2]) as f:
-            commands.put(json.load(f))
+            commands.put((stops.command(), json.load(f)))
         commands.put(None)
     elif len(sys.argv) == 1:
         def read():
@@ -141,11 +183,11 @@ def main():
                 except json.JSONDecodeError:
                     emit({"type": "error", "message": f"not a JSON line: {line[:80]!r}", "transient": False})
                     continue
-                if m.get("type") == "stop":
-                    stop.set()
+                if m.get("type") in ("stop", "cancel"):
+                    stops.stop_sent()
                 else:
-                    commands.put(m)
-            stop.set()  # stdin closed: nobody will read the results; stop at the next step (checkpoint kept)
+                    commands.put((stops.command(), m))
+            stops.everything.set()  # stdin closed: nobody will read the results; stop at the next step (checkpoint kept)
             commands.put(None)
 
         threading.Thread(target=read, daemon=True).start()
@@ -154,11 +196,12 @@ def main():
         return 2
     status = 0
     while True:
-        msg = commands.get()
-        if msg is None:
+        item = commands.get()
+        if item is None:
             return status
+        n, msg = item
         try:
-            emit(do(msg, stop))
+            emit(do(msg, stops.of(n)))
         except Exception as e:
             traceback.print_exc(file=sys.stderr)
             message, transient = error_message(e)

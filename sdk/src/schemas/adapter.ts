@@ -49,6 +49,12 @@ export const AdapterManifest = z.object({
     durationSeconds: z.number().nonnegative(),
   }).optional(),
   trainer: Address.optional(),
+  /** The job's verification class; eval: the held-out eval loss the trainer commits (with its tolerance). */
+  verification: z.object({
+    class: z.enum(["replay", "eval"]),
+    evalLoss: z.number().optional(),
+    evalTolerance: z.number().positive().optional(),
+  }).optional(),
   createdAt: Timestamp,
 });
 

@@ -55,7 +55,55 @@ export const JobSpec = z.object({
   evalSplit: z.number().min(0).max(0.5, "must be at most 0.5").default(0.1),
   /** A Jinja chat template; absent means the base model's own tokenizer template. */
   chatTemplate: z.string().min(1).optional(),
+  /**
+   * How the result is checked (`verificationOf`): `replay` — trained on the engine's `wasm` kernel, every
+   * checkpoint segment replays bit for bit (the dispute game bisects to one); `eval` — any backend (GPUs
+   * included): the held-out eval loss (the evalSplit records) is committed and a verifier recomputes it
+   * within `evalTolerance`. Absent: replay for bases the engine loads (Llama), eval for the others.
+   */
+  verification: z.enum(["replay", "eval"]).optional(),
+  /** eval jobs: the largest |recomputed - claimed| / claimed eval loss accepted (absent: 0.01). */
+  evalTolerance: z.number().positive().max(0.5, "must be at most 0.5").optional(),
+}).superRefine((s, ctx) => {
+  if (s.verification === "eval" && s.evalSplit === 0) {
+    ctx.addIssue({ code: "custom", path: ["evalSplit"], message: "must be above 0 for verification eval: the held-out eval loss is what a verifier recomputes" });
+  }
+  if (s.evalTolerance !== undefined && s.verification === "replay") {
+    ctx.addIssue({ code: "custom", path: ["evalTolerance"], message: "applies to verification eval only; a replay job is checked bit for bit" });
+  }
 });
+
+/** The relative eval-loss tolerance of an eval job that states none. */
+export const DEFAULT_EVAL_TOLERANCE = 0.01;
+
+export interface Verification {
+  class: "replay" | "eval";
+  /** eval: the relative tolerance on the eval loss; replay: null (bit for bit). */
+  tolerance: number | null;
+  /** false: the spec left it out and the base model decided. */
+  explicit: boolean;
+}
+
+/**
+ * The verification class a job gets: the spec's, else replay when the engine can load the base
+ * (`engineLoadable`: a Llama-architecture model), eval otherwise.
+ */
+export function verificationOf(spec: Pick<JobSpec, "verification" | "evalTolerance">, engineLoadable: boolean): Verification {
+  const cls = spec.verification ?? (engineLoadable ? "replay" : "eval");
+  return { class: cls, tolerance: cls === "eval" ? (spec.evalTolerance ?? DEFAULT_EVAL_TOLERANCE) : null, explicit: spec.verification !== undefined };
+}
+
+/** One line for people: what a class means. */
+export function describeVerification(v: Verification | null, spec?: Pick<JobSpec, "verification" | "evalTolerance">): string {
+  if (!v) {
+    return spec?.verification
+      ? describeVerification(verificationOf(spec, spec.verification === "replay"), spec)
+      : "replay on Llama bases (engine wasm kernel, bit for bit), eval on others (held-out eval loss within 1%)";
+  }
+  return v.class === "replay"
+    ? `replay (engine wasm kernel, checkpoints replay bit for bit)${v.explicit ? "" : "; by default for this base"}`
+    : `eval (any backend; the held-out eval loss is recomputed, tolerance ${+(v.tolerance! * 100).toPrecision(3)}%)${v.explicit ? "" : "; by default for this base"}`;
+}
 
 export type Quantization = z.infer<typeof Quantization>;
 export type LoraConfig = z.infer<typeof LoraConfig>;

@@ -29,7 +29,8 @@ export const TRAIN_HELP = `tributary-trainer train: fine-tune a local model on a
   --checkpoint-every N     optimizer steps (default 10)
   --threads N
   engine only: --kernel wasm|ort (default wasm)
-  torch only:  --nproc N (torchrun DDP processes), --precision auto|fp32|bf16|fp16,
+  torch only:  --nproc N (torchrun processes), --distributed ddp|fsdp (default ddp; fsdp shards the base and the
+               adapter between the processes, FSDP2), --precision auto|fp32|bf16|fp16,
                --gradient-checkpointing, --device auto|cpu|cuda
   --json                   one JSON line per event on stdout (started, progress, done)
 
@@ -64,7 +65,7 @@ export async function offlineTrain(argv: string[], out: (line: string) => void =
       scheduler: { type: "string" }, "warmup-ratio": { type: "string" }, "eval-split": { type: "string" },
       "checkpoint-every": { type: "string" }, threads: { type: "string" }, kernel: { type: "string" },
       nproc: { type: "string" }, precision: { type: "string" }, "gradient-checkpointing": { type: "boolean" },
-      device: { type: "string" }, json: { type: "boolean" },
+      device: { type: "string" }, distributed: { type: "string" }, json: { type: "boolean" },
     },
   });
   const backend = v.backend ?? "engine";
@@ -99,7 +100,7 @@ export async function offlineTrain(argv: string[], out: (line: string) => void =
 
   let metrics: FineTuneMetrics;
   if (backend === "engine") {
-    if (v.nproc || v.precision || v.device || v["gradient-checkpointing"]) throw new UsageError("--nproc, --precision, --device and --gradient-checkpointing are torch backend options");
+    if (v.nproc || v.precision || v.device || v.distributed || v["gradient-checkpointing"]) throw new UsageError("--nproc, --distributed, --precision, --device and --gradient-checkpointing are torch backend options");
     const kernel = await selectKernel((v.kernel ?? "wasm") as "wasm" | "ort", threads ?? 1);
     try {
       print({ type: "started", backend, train: train.length, eval: evalRecords.length }, `engine (${kernel.name}): ${train.length} training records, ${evalRecords.length} eval`);
@@ -116,6 +117,8 @@ export async function offlineTrain(argv: string[], out: (line: string) => void =
     if (!["auto", "fp32", "bf16", "fp16"].includes(precision)) throw new UsageError(`--precision must be auto, fp32, bf16 or fp16, got ${precision}`);
     const device = v.device ?? "auto";
     if (!["auto", "cpu", "cuda"].includes(device)) throw new UsageError(`--device must be auto, cpu or cuda, got ${device}`);
+    const distributed = v.distributed ?? "ddp";
+    if (distributed !== "ddp" && distributed !== "fsdp") throw new UsageError(`--distributed must be ddp or fsdp, got ${distributed}`);
     ({ metrics } = await torchFineTune({
       modelDir: v.model!, records: train, evalRecords, outDir: v.out!, method, resume: true, onProgress, signal, checkpointEvery,
       spec: {
@@ -123,6 +126,7 @@ export async function offlineTrain(argv: string[], out: (line: string) => void =
         training: { learningRate: common.lr, epochs: common.epochs, batchSize: common.batchSize, gradientAccumulation: common.gradAccum, maxSeqLength: common.maxSeqLen, scheduler: common.scheduler, warmupRatio: common.warmupRatio, weightDecay: 0, maxGradNorm: 1, seed },
       },
       nproc: num(v.nproc, "--nproc", 1, true),
+      distributed,
       precision: precision as "auto", device: device as "auto", gradientCheckpointing: v["gradient-checkpointing"], threads,
       onHello: (h) => print(h, `torch worker: torch ${h.versions.torch}, transformers ${h.versions.transformers}, peft ${h.versions.peft}; ${h.devices.map((d) => `${d.type} ${d.name}`).join(", ")}`),
       onStarted: (s) => print({ ...s, backend }, `torch on ${s.device} (${s.precision}${s.world_size > 1 ? `, ${s.world_size} processes` : ""}): ${s.train_examples} training examples, ${s.eval_examples} eval; ${s.resumed_from ? `resuming at step ${s.start_step} from ${s.resumed_from}` : `${s.total_steps} steps`}`),

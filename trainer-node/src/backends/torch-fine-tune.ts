@@ -15,8 +15,10 @@ export interface TorchFineTuneOptions extends Omit<FineTuneOptions, "kernel" | "
   /** The job spec's objects; LoRA targets may be any linear module names, or ["all-linear"]. */
   spec: Omit<TrainSpec, "method">;
   checkpointEvery?: number;
-  /** Processes (torchrun, DDP); 1 runs a plain worker. */
+  /** Processes (torchrun); 1 runs a plain worker. */
   nproc?: number;
+  /** How several processes share the work: DDP (replicas) or FSDP (sharded base and adapter). */
+  distributed?: "ddp" | "fsdp";
   precision?: "auto" | "fp32" | "bf16" | "fp16";
   gradientCheckpointing?: boolean;
   device?: "auto" | "cpu" | "cuda";
@@ -68,6 +70,7 @@ export async function torchFineTune(o: TorchFineTuneOptions): Promise<{ metrics:
       precision: o.precision ?? "auto",
       gradient_checkpointing: o.gradientCheckpointing ?? false,
       device: o.device ?? "auto",
+      distributed: o.distributed ?? "ddp",
       ...(o.threads ? { threads: o.threads } : {}),
     },
     {

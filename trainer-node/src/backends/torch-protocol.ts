@@ -1,10 +1,10 @@
 /**
- * The torch worker's messages (protocol 1, trainer-node/torch/PROTOCOL.md), validated with zod: what the
+ * The torch worker's messages (protocol 2, trainer-node/torch/PROTOCOL.md), validated with zod: what the
  * worker writes is checked before the node relies on it, and the types come from the schemas.
  */
 import { z } from "zod";
 
-export const TORCH_PROTOCOL = 1;
+export const TORCH_PROTOCOL = 2;
 
 const Device = z.object({
   type: z.enum(["cuda", "cpu"]),
@@ -20,6 +20,8 @@ export const Hello = z.object({
   protocol: z.number().int(),
   worker: z.string(),
   versions: z.object({ python: z.string(), torch: z.string(), transformers: z.string(), peft: z.string() }),
+  /** The commands this worker answers (protocol 2). */
+  commands: z.array(z.string()).optional(),
   devices: z.array(Device),
   memory: z.number().nullable(),
   world_size: z.number().int().positive(),
@@ -79,13 +81,53 @@ export const Inspected = z.object({
   context_length: z.number().int().nullable(),
 });
 
-export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, WorkerError]);
+/** Attribution methods the worker computes (influence.ts's definitions; DataInf stays engine-only). */
+export const TORCH_ATTRIBUTION_METHODS = ["tracin_last", "tracin_cp", "grad_cos_cp", "adam_tracin_cp", "adam_cos_cp"] as const;
+
+export const AttributionProgress = z.object({ type: z.literal("attribution_progress"), done: z.number().int().nonnegative(), total: z.number().int().nonnegative() });
+
+export const Attributed = z.object({
+  type: z.literal("attributed"),
+  /** The method computed (an adam_* method falls back to grad_cos_cp / tracin_cp without optimizer state). */
+  method: z.enum(TORCH_ATTRIBUTION_METHODS),
+  /** Per contribution: its score summed over the queries. */
+  totals: z.array(z.number()),
+  /** Per contribution: the target tokens its gradient covers (0: nothing to attribute). */
+  tokens: z.array(z.number().int().nonnegative()),
+  /** The checkpoints read, oldest first (step null: the final adapter without checkpoints). */
+  checkpoints: z.array(z.object({ step: z.number().int().nullable(), lr: z.number() })),
+  seconds: z.number(),
+  device: z.string(),
+  precision: z.enum(["fp32", "bf16", "fp16"]),
+  /** scores[query][contribution], when asked for (`per_query`). */
+  scores: z.array(z.array(z.number())).optional(),
+});
+
+/** One generated token of `generate`: its id (null: held-back text flushed at the end) and the text it completes. */
+export const Token = z.object({ type: z.literal("token"), id: z.string().nullable().optional(), token_id: z.number().int().nullable(), text: z.string() });
+
+export const Generated = z.object({
+  type: z.literal("generated"),
+  id: z.string().nullable().optional(),
+  /** stop: an end-of-sequence token or a stop string; length: max_tokens; cancelled: a cancel line. */
+  finish_reason: z.enum(["stop", "length", "cancelled"]),
+  prompt_tokens: z.number().int().nonnegative(),
+  completion_tokens: z.number().int().nonnegative(),
+  token_ids: z.array(z.number().int()),
+  text: z.string(),
+  seconds: z.number(),
+});
+
+export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, Token, Generated, WorkerError]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Started = z.infer<typeof Started>;
 export type Progress = z.infer<typeof Progress>;
 export type Done = z.infer<typeof Done>;
 export type Inspected = z.infer<typeof Inspected>;
+export type Attributed = z.infer<typeof Attributed>;
+export type Token = z.infer<typeof Token>;
+export type Generated = z.infer<typeof Generated>;
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
 
 /** The job spec's objects the worker trains with (`tributary/job-spec@1` field names). */
@@ -128,5 +170,56 @@ export const TrainRequest = z.object({
   gradient_checkpointing: z.boolean().default(false),
   device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
   threads: z.number().int().positive().optional(),
+  /** Several processes: DDP replicas, or FSDP2 shards of the base and the adapter (protocol 2). */
+  distributed: z.enum(["ddp", "fsdp"]).default("ddp"),
 });
 export type TrainRequest = z.input<typeof TrainRequest>;
+
+/**
+ * `attribute`: the node's attribution (influence.ts) with torch autograd. `data_file` is a JSON file
+ * {"contributions": [[record, ...], ...], "queries": [record, ...]} (records as in the job's JSONL).
+ */
+export const AttributeRequest = z.object({
+  type: z.literal("attribute"),
+  model_dir: z.string(),
+  adapter_dir: z.string(),
+  data_file: z.string(),
+  method: z.enum(TORCH_ATTRIBUTION_METHODS).default("adam_cos_cp"),
+  /** The job's learning rate (stands for a run without checkpoints). */
+  learning_rate: z.number().positive(),
+  max_seq_len: z.number().int().positive(),
+  /** The base NF4-quantized as for QLoRA. */
+  quantize: z.boolean().default(false),
+  checkpoints: z.number().int().positive().default(3),
+  per_query: z.boolean().default(false),
+  precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  threads: z.number().int().positive().optional(),
+});
+export type AttributeRequest = z.input<typeof AttributeRequest>;
+
+/**
+ * `generate`: streamed generation with a base (NF4 with `nf4`, as a QLoRA job trained it) and an optional PEFT
+ * adapter. Exactly one of prompt_ids, messages (chat template with the generation prompt) or prompt (text).
+ * temperature 0: greedy; else sampling with top_p from a generator seeded with `seed`.
+ */
+export const GenerateRequest = z.object({
+  type: z.literal("generate").default("generate"),
+  /** Echoed in the token and generated messages. */
+  id: z.string().optional(),
+  model_dir: z.string(),
+  adapter_dir: z.string().optional(),
+  nf4: z.boolean().default(false),
+  prompt_ids: z.array(z.number().int().nonnegative()).optional(),
+  messages: z.array(z.object({ role: z.string(), content: z.string() })).optional(),
+  prompt: z.string().optional(),
+  max_tokens: z.number().int().positive().default(256),
+  temperature: z.number().min(0).default(0),
+  top_p: z.number().gt(0).max(1).default(1),
+  seed: z.number().int().nonnegative().default(0),
+  stop: z.array(z.string().min(1)).max(16).default([]),
+  precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  threads: z.number().int().positive().optional(),
+}).refine((r) => [r.prompt_ids, r.messages, r.prompt].filter((x) => x !== undefined).length === 1, "give exactly one of prompt_ids, messages or prompt");
+export type GenerateRequest = z.input<typeof GenerateRequest>;

@@ -1,5 +1,5 @@
 /**
- * The node's side of the torch worker (trainer-node/torch/worker.py, protocol 1 in PROTOCOL.md): starts the
+ * The node's side of the torch worker (trainer-node/torch/worker.py, protocol 2 in PROTOCOL.md): starts the
  * Python process — or `torchrun` with N processes — reads its JSON lines, validates each one, and turns them
  * into promises and progress callbacks. A worker that dies (kill -9, out of host memory) rejects whatever
  * was waiting with a transient TorchWorkerError carrying the end of its stderr.
@@ -11,8 +11,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
-import type { Done, Inspected, Progress, Started } from "./torch-protocol.ts";
+import { AttributeRequest, GenerateRequest, Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
+import type { Attributed, Done, Generated, Inspected, Progress, Started } from "./torch-protocol.ts";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../../torch/worker.py", import.meta.url));
 const VENV_SCRIPT = fileURLToPath(new URL("../../../engine/scripts/python-venv.sh", import.meta.url));
@@ -178,6 +178,64 @@ export class TorchWorker {
     } finally {
       cb.signal?.removeEventListener("abort", onAbort);
     }
+  }
+
+  /**
+   * The node's attribution scores with torch autograd (influence.ts's definitions). Progress counts
+   * gradients (checkpoints x (contributions + queries)); an abort stops it (a transient error).
+   */
+  async attribute(req: AttributeRequest, cb: { onProgress?: (done: number, total: number) => void; signal?: AbortSignal } = {}): Promise<Attributed> {
+    this.send(AttributeRequest.parse(req));
+    const onAbort = () => this.send({ type: "stop" });
+    cb.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (;;) {
+        const m = await this.next();
+        if (m.type === "attribution_progress") cb.onProgress?.(m.done, m.total);
+        else if (m.type === "attributed") return m;
+        else if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+        else throw new TorchWorkerError(`expected attribution messages, got ${m.type}`, false);
+      }
+    } finally {
+      cb.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
+   * Streamed generation (base + optional PEFT adapter; models stay loaded in the worker between calls).
+   * `onToken` gets each token id (null for held-back text flushed at the end) with the text it completes;
+   * the deltas concatenate to the result's `text`. An abort sends a cancel: the promise then resolves
+   * with `finish_reason: "cancelled"` and what was generated so far. One command runs at a time in a
+   * worker: calls made while another runs wait their turn.
+   */
+  generate(req: GenerateRequest, cb: { onToken?: (tokenId: number | null, text: string) => void; signal?: AbortSignal } = {}): Promise<Generated> {
+    const parsed = GenerateRequest.parse(req);
+    return this.exclusive(async () => {
+      if (cb.signal?.aborted) throw new TorchWorkerError("the generation was cancelled before it started", true);
+      this.send(parsed);
+      const onAbort = () => this.send({ type: "cancel" });
+      cb.signal?.addEventListener("abort", onAbort, { once: true });
+      try {
+        for (;;) {
+          const m = await this.next();
+          if (m.type === "token") cb.onToken?.(m.token_id, m.text);
+          else if (m.type === "generated") return m;
+          else if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+          else throw new TorchWorkerError(`expected generation messages, got ${m.type}`, false);
+        }
+      } finally {
+        cb.signal?.removeEventListener("abort", onAbort);
+      }
+    });
+  }
+
+  private turn: Promise<unknown> = Promise.resolve();
+
+  /** Runs `fn` after every command started before it (the worker answers one command at a time). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
   }
 
   /** Token ids and loss mask of every record of `dataFile`, as the worker trains on them. */

@@ -9,9 +9,13 @@
  * detection) runs before training; a duplicate's records are neither trained nor attributed, it scores
  * 0 and its report entry names the earlier contribution that keeps the credit (`duplicateOf`).
  * Without eval records there is no eval gradient: the report is "uniform" (weight by records).
+ *
+ * Backends: the engine computes the gradients for the bases it loads (Llama); a torch node asks its worker
+ * (`attribute`, trainer-node/torch/tributary_torch/attribution.py): the same definitions with torch autograd,
+ * on any transformers causal LM, reading the run's checkpoints of either backend.
  */
 import { existsSync } from "node:fs";
-import { readdir } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { duplicateGroups } from "@tributary/sdk/dedup";
 import type { DuplicateMatch } from "@tributary/sdk/dedup";
@@ -20,6 +24,9 @@ import type { AttributionTree } from "@tributary/sdk/merkle";
 import type { AttributionReport } from "@tributary/sdk/schemas";
 import { AdamW, ChatTokenizer, adapterParams, encodeRecord, loadAdapter, loadCheckpoint, loadModel } from "@tributary/engine";
 import type { Kernel, LoraAdapter, TrainingRecord } from "@tributary/engine";
+import { TorchWorker } from "../backends/torch-worker.ts";
+import type { Attributed } from "../backends/torch-protocol.ts";
+import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
 import type { JobContribution } from "./data.ts";
 import { attributionScores } from "./influence.ts";
 import type { Checkpoint, MethodName } from "./influence.ts";
@@ -43,6 +50,10 @@ export interface AttributionInput {
   /** Duplicates found before training (dedupContributions): they score 0. */
   duplicates?: ReadonlyMap<number, DuplicateOf>;
   method?: MethodName;
+  /** Who computes the gradients: the engine (default; Llama bases) or the torch worker (any causal LM). */
+  backend?: "engine" | "torch";
+  /** The torch worker's options (backend torch). */
+  torch?: { python?: string; device?: "auto" | "cpu" | "cuda"; precision?: "auto" | "fp32" | "bf16" | "fp16"; threads?: number };
 }
 
 export interface DuplicateOf {
@@ -103,6 +114,10 @@ export async function attribute(o: AttributionInput, onContribution?: (done: num
   if (o.evalRecords.length === 0) {
     return buildAttributionReport(base.map((c, i) => ({ ...c, score: recordsOf(i).length })), { method: "uniform" });
   }
+  if (o.backend === "torch") {
+    const r = await torchAttribution(o, base.map((_, i) => recordsOf(i)), onContribution);
+    return buildAttributionReport(base.map((c, i) => ({ ...c, score: dups.has(i) ? 0 : r.totals[i] })), { method: r.method });
+  }
   let method = o.method ?? DEFAULT_METHOD;
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.quantize ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
@@ -124,4 +139,47 @@ export async function attribute(o: AttributionInput, onContribution?: (done: num
   });
   const scored = base.map((c, i) => ({ ...c, score: dups.has(i) ? 0 : scores[method].reduce((s, row) => s + row[i], 0) }));
   return buildAttributionReport(scored, { method });
+}
+
+/**
+ * The scores computed by the torch worker: each contribution's records and the eval records (the queries)
+ * go to it in a file beside the adapter (mode 600, removed afterwards); the worker reads the run's
+ * checkpoints from `<adapterDir>/checkpoints`.
+ */
+export async function torchAttribution(
+  o: Pick<AttributionInput, "modelDir" | "adapterDir" | "quantize" | "learningRate" | "maxSeqLen" | "evalRecords" | "method" | "torch">,
+  contributions: TrainingRecord[][],
+  onProgress?: (done: number, total: number) => void,
+  extra: { perQuery?: boolean; signal?: AbortSignal } = {},
+): Promise<Attributed> {
+  const method = o.method ?? DEFAULT_METHOD;
+  if (!(TORCH_ATTRIBUTION_METHODS as readonly string[]).includes(method)) throw new Error(`attribution method ${method} is computed by the engine only; the torch worker computes ${TORCH_ATTRIBUTION_METHODS.join(", ")}`);
+  const dir = join(o.adapterDir, "torch-data");
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, "attribution-data.json");
+  await writeFile(file, JSON.stringify({ contributions, queries: o.evalRecords }), { mode: 0o600 });
+  const w = await TorchWorker.start({ python: o.torch?.python });
+  try {
+    return await w.attribute(
+      {
+        type: "attribute",
+        model_dir: o.modelDir,
+        adapter_dir: o.adapterDir,
+        data_file: file,
+        method: method as (typeof TORCH_ATTRIBUTION_METHODS)[number],
+        learning_rate: o.learningRate,
+        max_seq_len: o.maxSeqLen,
+        quantize: o.quantize,
+        checkpoints: ATTRIBUTION_CHECKPOINTS,
+        per_query: extra.perQuery ?? false,
+        precision: o.torch?.precision ?? "auto",
+        device: o.torch?.device ?? "auto",
+        ...(o.torch?.threads ? { threads: o.torch.threads } : {}),
+      },
+      { onProgress, signal: extra.signal },
+    );
+  } finally {
+    await w.close();
+    await rm(file, { force: true });
+  }
 }

@@ -14,7 +14,8 @@
  * against 90% of the largest CUDA device's memory, or 80% of the host's RAM on the CPU.
  */
 import { totalmem } from "node:os";
-import type { JobSpec } from "@tributary/sdk/schemas";
+import type { JobSpec, Verification } from "@tributary/sdk/schemas";
+import { describeVerification, verificationOf } from "@tributary/sdk/schemas";
 import type { Hello, Inspected } from "../backends/torch-protocol.ts";
 import { SkipJob } from "./faults.ts";
 
@@ -66,10 +67,35 @@ interface HfConfig {
 const GiB = 1024 ** 3;
 const gib = (b: number) => `${(b / GiB).toFixed(1)} GiB`;
 
+/** Whether the engine loads this base (its one architecture, Llama): decides a spec's default verification class. */
+export function engineLoadable(config: Pick<HfConfig, "model_type" | "architectures">): boolean {
+  return config.model_type === "llama" || (config.architectures ?? []).includes("LlamaForCausalLM");
+}
+
+/**
+ * The job's verification class on this base, refused (SkipJob) where this node cannot honour it: a replay job
+ * must train on the engine's `wasm` kernel (a verifier replays its checkpoint segments bit for bit), which a
+ * torch node does not run; an eval job needs held-out records (its eval loss is what a verifier recomputes).
+ * Returns the class and, for an engine node on another kernel (`ort`), a warning: it trains the job, but a
+ * replay on another machine may not match bit for bit (its dispute risk).
+ */
+export function checkVerification(spec: JobSpec, config: Pick<HfConfig, "model_type" | "architectures">, backend: Capacity["backend"], kernel: string): { verification: Verification; warning: string | null } {
+  const v = verificationOf(spec, engineLoadable(config));
+  if (v.class === "replay" && backend === "torch") {
+    throw new SkipJob(
+      `the job is verified by replay (${describeVerification(v)}): it must train on the engine's wasm kernel, and this node runs the torch backend; an engine node (--backend engine --kernel wasm) can take it, or the poster can post it with verification "eval"`,
+    );
+  }
+  if (v.class === "eval" && spec.evalSplit === 0) {
+    throw new SkipJob(`the job is verified by its eval loss (${describeVerification(v)}) but holds out no records (evalSplit 0): there is no eval loss to commit; it must be posted with evalSplit above 0`);
+  }
+  const warning = v.class === "replay" && kernel !== "wasm" ? `the job is verified by replay and this node trains on the ${kernel} kernel: a verifier replaying on wasm may not match bit for bit (run with --kernel wasm to be safe)` : null;
+  return { verification: v, warning };
+}
+
 /** The engine's facts about a model from its config.json: Llama only (the engine's one architecture). */
 export function engineModelFacts(config: HfConfig): ModelFacts {
-  const llama = config.model_type === "llama" || (config.architectures ?? []).includes("LlamaForCausalLM");
-  if (!llama) {
+  if (!engineLoadable(config)) {
     throw new SkipJob(
       `the base model is a ${config.model_type ?? config.architectures?.join("/") ?? "unknown"} model; this node's engine backend trains Llama-architecture models only (a node started with --backend torch trains any transformers causal LM)`,
     );

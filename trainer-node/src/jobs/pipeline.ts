@@ -23,7 +23,7 @@ import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
 import { defendDisputes, ensureCommitted, jobCheckpointTree, readCheckpointTree, runStates } from "./disputes.ts";
-import { checkFit, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
+import { checkFit, checkVerification, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
 import type { ReleaseCause } from "./faults.ts";
@@ -159,7 +159,8 @@ async function checkDeadline(ctx: PipelineContext, job: { duration: number; data
   const tokens = dataTokens * spec.training.epochs * 1.1; // + the eval passes
   const trainSeconds = (6 * params * tokens) / flops;
   // attribution: one gradient per record at each of ATTRIBUTION_CHECKPOINTS checkpoints (batch-1 gradients,
-  // counted at 1.5x the training rate), plus the eval gradients
+  // counted at 1.5x the training rate), plus the eval gradients; each backend attributes on its own device (a
+  // torch node with its worker), so the backend's training rate above is the rate of its attribution too
   const attributeSeconds = (6 * params * dataTokens * ATTRIBUTION_CHECKPOINTS * 1.5) / flops;
   const seconds = trainSeconds + attributeSeconds;
   if (seconds > DEADLINE_SHARE * job.duration) {
@@ -204,6 +205,9 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
     if (err instanceof SkipJob || (err instanceof TorchWorkerError && !err.transient)) throw new SkipJob((err as Error).message);
     throw err;
   }
+  // the verification class: replay needs the engine's wasm kernel, eval needs held-out records
+  const { warning } = checkVerification(spec, await readJson(join(modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
+  if (warning) ctx.log(`job ${jobId}: ${warning}`);
   const context = await contextLengthOf(modelDir);
   let fit: Fit;
   try {
@@ -331,6 +335,8 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       evalRecords: parts.evalRecords,
       contributions,
       duplicates,
+      // a torch node attributes with its worker: any base it trains (Qwen2, Gemma, ...), its checkpoints
+      backend: ctx.backend ?? "engine",
     });
     await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   }
@@ -355,6 +361,11 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     tokensPerSecond: engineMetrics.tokens / Math.max(engineMetrics.seconds, 1e-9),
   });
   await writeFile(join(adapterDir, "training-metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
+  // eval jobs commit the held-out eval loss after the last step (the manifest, and the last checkpoint state)
+  const { verification } = checkVerification(spec, await readJson(join(files.modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
+  if (verification.class === "eval" && (!last || last.step !== engineMetrics.steps)) {
+    throw new Error(`the job is verified by its eval loss, but training reported none after its last step (${engineMetrics.steps}); it cannot be submitted`);
+  }
   await copyFile(reportFile, join(adapterDir, "attribution.json"));
   const weights = await readFile(join(adapterDir, "adapter_model.safetensors"));
   const artifact = ["adapter_model.safetensors", "adapter_config.json", "metrics.json", "training-metrics.json", "attribution.json"];
@@ -379,6 +390,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     evalRecords: parts.evalRecords.length,
     stats: { steps: engineMetrics.steps, tokens: engineMetrics.tokens, durationSeconds: engineMetrics.seconds },
     trainer: ctx.conn.account!.address,
+    verification: verification.class === "eval" ? { class: "eval", evalLoss: last!.loss, evalTolerance: verification.tolerance! } : { class: "replay" },
     createdAt: new Date().toISOString(),
   });
   await writeFile(join(adapterDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -407,10 +419,13 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: job.challengeEndsAt?.toString() });
     return;
   }
-  // the dispute game's commitment: the run's checkpoint tree, before the result it backs
+  // the dispute game's commitment: the run's checkpoint tree, before the result it backs; an eval job's last
+  // state also covers its eval loss (`evalLossCommitment`)
+  const manifest = await readJson<{ verification?: { class: string; evalLoss?: number } }>(join(jobDirOf(ctx, rec.jobId), "adapter", "manifest.json"));
+  const evalExtra = manifest.verification?.class === "eval" && manifest.verification.evalLoss !== undefined ? [evalLossCommitment(manifest.verification.evalLoss)] : [];
   const tree = await jobCheckpointTree(
     jobDirOf(ctx, rec.jobId),
-    () => runStates({ adapterDir: join(jobDirOf(ctx, rec.jobId), "adapter"), backend: ctx.backend ?? "engine", jobId: rec.jobId, specCid: job.specCid, extra: [r.adapterHash, r.attributionRoot] }),
+    () => runStates({ adapterDir: join(jobDirOf(ctx, rec.jobId), "adapter"), backend: ctx.backend ?? "engine", jobId: rec.jobId, specCid: job.specCid, extra: [r.adapterHash, r.attributionRoot, ...evalExtra] }),
     rec.jobId,
   );
   if (await ensureCommitted(ctx.conn, tree)) ctx.log(`job ${rec.jobId}: committed its ${tree.count} checkpoint states (root ${tree.root})`);
@@ -424,6 +439,15 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   });
   ctx.log(`job ${rec.jobId}: submitted ${r.adapterCid}; challenge window ends ${new Date(Number(tx.challengeEndsAt) * 1000).toISOString()}`);
   await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: tx.challengeEndsAt.toString(), txs: { submit: tx.hash } });
+}
+
+/**
+ * How an eval job's last checkpoint state commits its held-out eval loss (appended to the state hash's extra
+ * fields after the adapter hash and the attribution root): the float64's shortest round-trip decimal, so a
+ * verifier holding the manifest's `verification.evalLoss` rebuilds the same leaf.
+ */
+export function evalLossCommitment(loss: number): string {
+  return `tributary/eval-loss@1:${loss}`;
 }
 
 /** Takes the OPEN the JobMarket credited to this node (payments are pulled, not pushed). */

@@ -5,6 +5,10 @@
   torch_fixtures.py answer QUERIES.json OUT.json  greedy answers: [{base, adapter|null, nf4?, messages, max_new_tokens}]
                                                  -> [{ids, text}] (PeftModel.from_pretrained for adapters)
   torch_fixtures.py nf4 IN.safetensors OUT_DIR    the worker's NF4 packing of every tensor, as raw bytes
+  torch_fixtures.py engine-checkpoints MODEL ADAPTER OUT  ADAPTER/checkpoints (the worker's) rewritten in the engine's layout
+                                                 (params.safetensors, optimizer.safetensors, trainer_state.json)
+
+`make` takes an optional comma-separated list of architectures (default: all three).
 """
 import json
 import os
@@ -16,7 +20,7 @@ import torch
 TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"]
 
 
-def make(tok_dir, out):
+def make(tok_dir, out, only=None):
     from transformers import GemmaConfig, GemmaForCausalLM, LlamaConfig, LlamaForCausalLM, Qwen2Config, Qwen2ForCausalLM
 
     common = dict(vocab_size=4096, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=4,
@@ -30,6 +34,8 @@ def make(tok_dir, out):
         "gemma": (GemmaForCausalLM, GemmaConfig(**common, head_dim=16)),
     }
     for i, (name, (cls, cfg)) in enumerate(models.items()):
+        if only and name not in only:
+            continue
         torch.manual_seed(100 + i)
         model = cls(cfg).float().eval()
         if name == "qwen2":
@@ -87,10 +93,47 @@ def nf4(in_file, out_dir):
                 f.write(v.numpy().tobytes())
 
 
+def engine_checkpoints(model_dir, adapter_dir, out_dir):
+    """Each step folder of the worker's layout (adapter.safetensors with PEFT names, optimizer.pt) under ADAPTER/checkpoints
+    rewritten in the engine's: flat F32 tensors under the engine's names, exp_avg/exp_avg_sq by name and the AdamW step
+    count as metadata. The optimizer's parameter order is recovered as training made it (get_peft_model on the base)."""
+    from peft import LoraConfig, get_peft_model
+    from safetensors.torch import load_file, save_file
+    from transformers import AutoModelForCausalLM
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "torch"))
+    from tributary_torch.attribution import canonical
+
+    c = json.load(open(os.path.join(adapter_dir, "adapter_config.json")))
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(model_dir), LoraConfig(r=c["r"], lora_alpha=c["lora_alpha"], target_modules=c["target_modules"], task_type="CAUSAL_LM"))
+    names = [n for n, p in model.named_parameters() if p.requires_grad]
+    in_dir = os.path.join(adapter_dir, "checkpoints")
+    for step in sorted(os.listdir(in_dir)):
+        src, dst = os.path.join(in_dir, step), os.path.join(out_dir, step)
+        os.makedirs(dst, exist_ok=True)
+        raw = load_file(os.path.join(src, "adapter.safetensors"))
+        sd = torch.load(os.path.join(src, "optimizer.pt"), map_location="cpu", weights_only=True)
+        params, opt = {}, {}
+        t = 0
+        for i, n in enumerate(names):
+            c = canonical(n)
+            params[c] = raw[n].float().reshape(-1).contiguous()
+            st = sd["state"][i]
+            assert st["exp_avg_sq"].shape == raw[n].shape, f"optimizer state {i} does not match {n}"
+            opt[f"exp_avg.{c}"] = st["exp_avg"].float().reshape(-1).contiguous()
+            opt[f"exp_avg_sq.{c}"] = st["exp_avg_sq"].float().reshape(-1).contiguous()
+            t = int(float(st["step"]))
+        save_file(params, os.path.join(dst, "params.safetensors"))
+        save_file(opt, os.path.join(dst, "optimizer.safetensors"), metadata={"t": str(t)})
+        shutil.copy(os.path.join(src, "trainer_state.json"), os.path.join(dst, "trainer_state.json"))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make":
-        make(sys.argv[2], sys.argv[3])
+        make(sys.argv[2], sys.argv[3], sys.argv[4].split(",") if len(sys.argv) > 4 else None)
+    elif cmd == "engine-checkpoints":
+        engine_checkpoints(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "answer":
         answer(sys.argv[2], sys.argv[3])
     elif cmd == "nf4":

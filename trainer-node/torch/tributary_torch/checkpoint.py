@@ -44,6 +44,22 @@ def _set_rng_state(s):
         torch.cuda.set_rng_state_all(s["cuda"])
 
 
+def _full(t):
+    """A tensor whole: FSDP's sharded DTensors are gathered (a collective: every process calls it)."""
+    return t.full_tensor() if hasattr(t, "full_tensor") else t
+
+
+def full_params(params):
+    return {k: _full(v.detach()).to("cpu").contiguous() for k, v in params.items()}
+
+
+def _full_optimizer_state(optimizer):
+    """The optimizer's state dict with every tensor whole: the one-process layout, whatever the sharding."""
+    sd = optimizer.state_dict()
+    return {"state": {i: {k: _full(v).to("cpu") if hasattr(v, "shape") and v.dim() > 0 else v for k, v in st.items()} for i, st in sd["state"].items()},
+            "param_groups": sd["param_groups"]}
+
+
 def save(dir_, state, params, optimizer, scheduler, dist):
     """Every process calls this; rank 0 writes the shared files and renames the folder into place."""
     import torch
@@ -56,10 +72,11 @@ def save(dir_, state, params, optimizer, scheduler, dist):
         os.makedirs(tmp)
     dist.barrier()
     torch.save(_rng_state(), os.path.join(tmp, f"rng-{dist.rank}.pt"))
+    full, opt_state = full_params(params), _full_optimizer_state(optimizer)
     dist.barrier()
     if dist.rank == 0:
-        save_file({k: v.detach().to("cpu").contiguous() for k, v in params.items()}, os.path.join(tmp, "adapter.safetensors"))
-        torch.save(optimizer.state_dict(), os.path.join(tmp, "optimizer.pt"))
+        save_file(full, os.path.join(tmp, "adapter.safetensors"))
+        torch.save(opt_state, os.path.join(tmp, "optimizer.pt"))
         torch.save(scheduler.state_dict(), os.path.join(tmp, "scheduler.pt"))
         with open(os.path.join(tmp, "trainer_state.json"), "w") as f:
             json.dump(state, f, indent=1)
@@ -67,6 +84,15 @@ def save(dir_, state, params, optimizer, scheduler, dist):
         os.rename(tmp, final)
     dist.barrier()
     return final
+
+
+def _like(full, p):
+    """A whole tensor placed as the parameter `p` is: sharded the same way under FSDP, else on its device."""
+    if hasattr(p, "device_mesh"):
+        from torch.distributed.tensor import distribute_tensor
+
+        return distribute_tensor(full.to(p.dtype), p.device_mesh, p.placements)
+    return full.to(p.device, p.dtype)
 
 
 class CheckpointMismatch(ValueError):
@@ -90,8 +116,14 @@ def load(path, params, optimizer, scheduler, run, dist):
         for k, p in params.items():
             if k not in saved or saved[k].shape != p.shape:
                 raise CheckpointMismatch(f"checkpoint {path} does not match the trainable parameters ({k})")
-            p.copy_(saved[k].to(p.device, p.dtype))
-    optimizer.load_state_dict(torch.load(os.path.join(path, "optimizer.pt"), map_location="cpu", weights_only=True))
+            p.copy_(_like(saved[k], p))
+    opt = torch.load(os.path.join(path, "optimizer.pt"), map_location="cpu", weights_only=True)
+    plist = list(params.values())
+    for i, st in opt["state"].items():
+        for k, v in st.items():
+            if hasattr(v, "shape") and v.dim() > 0:
+                st[k] = _like(v, plist[int(i)])
+    optimizer.load_state_dict(opt)
     scheduler.load_state_dict(torch.load(os.path.join(path, "scheduler.pt"), weights_only=True))
     _set_rng_state(torch.load(rng, weights_only=False))
     return state

@@ -11,6 +11,9 @@ Several processes (torchrun): DistributedDataParallel over gloo (CPU) or NCCL (C
 `batchSize` rows is split between the processes (rank r takes rows r, r+W, ...), every process scales its
 loss by W / (global target count), so DDP's gradient average is the one-process gradient: the same global
 batch gives the same loss curve.
+With `distributed: "fsdp"` (torch FSDP2, `fully_shard` on every decoder layer and the root) the base and the adapter
+are sharded between the processes instead of replicated; rows, loss scaling and the gradient average are the DDP
+ones, so the loss curve is the same; checkpoints and the adapter are gathered into the one-process layout.
 """
 import json
 import math
@@ -20,6 +23,7 @@ import time
 from . import checkpoint
 from .data import DataError, RecordEncoder, collate, count_targets, plan, read_records, trainable
 
+# the training run's format (checkpoint compatibility, metrics engineVersion): unchanged since worker protocol 1
 PROTOCOL = 1
 
 
@@ -167,12 +171,19 @@ def run(msg, emit, stop, dist):
     for p in model.parameters():
         if p.requires_grad:
             p.data = p.data.float()  # LoRA weights train in fp32 whatever the base's dtype
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
     core = model
-    if dist.world > 1:
+    mode = msg.get("distributed", "ddp")
+    if mode not in ("ddp", "fsdp"):
+        raise SpecError(f"distributed {mode!r} is not ddp or fsdp")
+    fsdp = mode == "fsdp" and dist.world > 1
+    if fsdp:
+        shard_model(core, device_type, dist.world)
+    elif dist.world > 1:
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(model, device_ids=[device.index] if device_type == "cuda" else None)
+    # (after sharding: FSDP replaces the parameters with sharded ones)
+    params = {n: p for n, p in core.named_parameters() if p.requires_grad}
 
     batches = plan(len(train_ex), batch_size, epochs, seed)
     total = math.ceil(len(batches) / accum)
@@ -205,14 +216,17 @@ def run(msg, emit, stop, dist):
         loss_sum, count = 0.0, 0
         with torch.no_grad():
             for i in range(0, len(eval_ex), batch_size):
-                rows = shard(list(range(i, min(len(eval_ex), i + batch_size))))
-                if not rows:
+                all_rows = list(range(i, min(len(eval_ex), i + batch_size)))
+                rows = shard(all_rows)
+                if not rows and not fsdp:
                     continue
-                ids, mask, tgt = collate(eval_ex, rows, pad_id, device)
+                # under FSDP every process runs every forward (its all-gathers); one without rows weighs 0
+                ids, mask, tgt = collate(eval_ex, rows or all_rows[:1], pad_id, device)
                 with autocast:
                     logits = core(input_ids=ids, attention_mask=mask).logits[:, :-1]
-                loss_sum += torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum").item()
-                count += int((tgt >= 0).sum())
+                if rows:
+                    loss_sum += torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum").item()
+                    count += int((tgt >= 0).sum())
         loss_sum, count = dist.all_sum([loss_sum, count])
         core.train()
         loss = loss_sum / count
@@ -246,7 +260,7 @@ def run(msg, emit, stop, dist):
             # DDP's gradient all-reduce needs every process's backward
             weight = 1.0 if local else 0.0
             ids, mask, tgt = collate(train_ex, local or rows[:1], pad_id, device)
-            sync = j == len(micro) - 1 or dist.world == 1
+            sync = j == len(micro) - 1 or dist.world == 1 or fsdp  # FSDP reduce-scatters every micro-batch
             ctx = model.no_sync() if not sync else _null()
             with ctx:
                 with autocast:
@@ -258,7 +272,8 @@ def run(msg, emit, stop, dist):
             state["tokens"] += sum(len(train_ex[i][0]) for i in rows)
         loss_sum = dist.all_sum([loss_sum])[0]
         scaler.unscale_(optimizer)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm))
+        grad_norm = torch.nn.utils.clip_grad_norm_(list(params.values()), max_norm)
+        grad_norm = float(grad_norm.full_tensor() if hasattr(grad_norm, "full_tensor") else grad_norm)
         step_lr = scheduler.get_last_lr()[0]
         scaler.step(optimizer)
         scaler.update()
@@ -289,9 +304,10 @@ def run(msg, emit, stop, dist):
         return {"type": "done", "stopped": True, "step": state["step"], "files": []}
 
     files = []
+    full = checkpoint.full_params(params)  # every process takes part in the gathers under FSDP
     if dist.rank == 0:
         os.makedirs(out_dir, exist_ok=True)
-        core.save_pretrained(out_dir)
+        core.save_pretrained(out_dir, state_dict=full if fsdp else None)
         _canonical_adapter_config(out_dir, model_dir)
         import hashlib
 
@@ -307,7 +323,7 @@ def run(msg, emit, stop, dist):
                        "warmupSteps": warmup, "warmupRatio": float(t.get("warmupRatio", 0.1)), "weightDecay": float(t.get("weightDecay", 0.0)),
                        "maxGradNorm": max_norm, "seed": seed, "pack": False, "evalEvery": eval_every, "checkpointEvery": every},
             "engineVersion": f"tributary-torch/{PROTOCOL} torch {torch.__version__} transformers {transformers.__version__} peft {peft.__version__}",
-            "kernel": f"torch-{device_type}-{precision}" + (f"-x{dist.world}" if dist.world > 1 else ""),
+            "kernel": f"torch-{device_type}-{precision}" + (f"-{'fsdp' if fsdp else 'x'}{dist.world}" if dist.world > 1 else ""),
             "sha256": digest,
             "backend": "torch",
         }
@@ -317,6 +333,26 @@ def run(msg, emit, stop, dist):
     dist.barrier()
     return {"type": "done", "stopped": False, "step": state["step"], "files": files,
             "gpu_mem": torch.cuda.max_memory_allocated(device) if device_type == "cuda" else None}
+
+
+def shard_model(model, device_type, world):
+    """FSDP2: each decoder layer is its own unit (gathered for its forward and backward), then the root."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = init_device_mesh(device_type, (world,))
+    layers = [m for m in model.modules() if isinstance(m, torch_module_list()) and len(m) and all(hasattr(b, "self_attn") or hasattr(b, "attn") for b in m)]
+    if not layers:
+        raise SpecError("FSDP found no decoder layers (a ModuleList of attention blocks) to shard; train this model with ddp")
+    for block in layers[0]:
+        fully_shard(block, mesh=mesh)
+    fully_shard(model, mesh=mesh)
+
+
+def torch_module_list():
+    import torch
+
+    return torch.nn.ModuleList
 
 
 class _null:
