@@ -330,7 +330,7 @@ export class TorchBackend implements ServingBackend {
           temperature: req.temperature ?? 0,
           top_p: req.topP ?? 1,
           seed,
-          stop: req.stop ?? [],
+          stop: (req.stop ?? []).filter((s) => s.length > 0),
           precision: this.o.precision ?? "auto",
           device: this.o.device ?? "auto",
           ...(this.o.threads ? { threads: this.o.threads } : {}),
