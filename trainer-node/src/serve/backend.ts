@@ -10,6 +10,10 @@
  *   the engine, a pool of contexts per adapter.
  * - `external` (external.ts): any OpenAI-compatible server that loads LoRA adapters at runtime through
  *   vLLM's `/v1/load_lora_adapter` API (vLLM, SGLang behind a shim, or another trainer node).
+ * - `torch` (torch.ts): the node's torch worker (transformers + PEFT; CUDA when present), for bases the
+ *   engine cannot load (Qwen2, Gemma, ...) or sizes beyond the CPU; a pool of worker processes. A base
+ *   without a route whose config.json is not a Llama architecture goes there automatically when the node
+ *   has the worker's Python (`torch` option below; false turns that off).
  *
  * Adding one: write `serve/<name>.ts` with a class implementing `ServingBackend` and a factory
  * `(ctx, options) => ServingBackend`, and add one line to `BACKEND_FACTORIES` below. A node then routes a
@@ -25,6 +29,8 @@ import { LlamaCppBackend } from "./llamacpp.ts";
 import type { TokenLogprob } from "./decode.ts";
 import type { TokenTable } from "./grammar/vocab.ts";
 import { ModelServer } from "./models.ts";
+import { TorchBackend, wantsTorch } from "./torch.ts";
+import { torchUnavailable } from "../backends/torch-worker.ts";
 import type { CompletionRequest, CompletionResult, ModelServerStats } from "./models.ts";
 import type { Ticket } from "./scheduler.ts";
 
@@ -85,6 +91,7 @@ export const BACKEND_FACTORIES: Record<string, BackendFactory> = {
   engine: (ctx, o) => new ModelServer({ ...ctx, ...(o as object) }),
   external: (ctx, o) => ExternalBackend.fromOptions(ctx, o),
   "llama-cpp": (ctx, o) => LlamaCppBackend.fromOptions(ctx, o),
+  torch: (ctx, o) => TorchBackend.fromOptions(ctx, o),
 };
 
 /** A base model routed to a backend: `backend` names a factory, the other fields are its options. */
@@ -101,6 +108,19 @@ export interface ServingOptions extends BackendContext {
   routes?: Record<string, BackendRoute>;
   /** Options of the default engine backend (ModelServerOptions less the context). */
   engine?: Record<string, unknown>;
+  /**
+   * The automatic route: a base without a route that the engine cannot load (config.json not a Llama
+   * architecture, torch.ts `engineLoads`) is served by a torch backend with these options (TorchBackendOptions
+   * less the context). Default: on with default options when the node has the torch worker's Python; false: off.
+   */
+  torch?: Record<string, unknown> | false;
+}
+
+/** A backend chosen per base at its first prepare(), for bases without a route (createServing's `torch`). */
+export interface AutoRoute {
+  backend: ServingBackend;
+  /** Whether `m`'s base goes to `backend` (may fetch the base; a failure leaves the base on the engine). */
+  wants(m: ServedModel): Promise<boolean>;
 }
 
 /**
@@ -112,10 +132,14 @@ export class Serving implements ServingBackend {
   /** The default backend (the engine). */
   readonly engine: ServingBackend;
   private readonly routed = new Map<string, ServingBackend>();
+  private readonly auto: AutoRoute | null;
+  /** Base CIDs whose automatic route is decided or being decided (routed, or left on the engine). */
+  private readonly decided = new Map<string, Promise<void>>();
 
-  constructor(engine: ServingBackend, routes: Map<string, ServingBackend> = new Map()) {
+  constructor(engine: ServingBackend, routes: Map<string, ServingBackend> = new Map(), auto: AutoRoute | null = null) {
     this.engine = engine;
     this.routed = routes;
+    this.auto = auto;
   }
 
   /** The backend serving `model` (its base's route, else the engine). */
@@ -123,7 +147,23 @@ export class Serving implements ServingBackend {
     return this.routed.get(model.baseModelName) ?? this.routed.get(model.baseModelCid) ?? this.engine;
   }
 
-  prepare(m: ServedModel) {
+  /** Decides the automatic route of `m`'s base once (before its first prepare: after the payment check). */
+  private async route(m: ServedModel): Promise<void> {
+    const auto = this.auto;
+    if (!auto || this.routed.has(m.baseModelName) || this.routed.has(m.baseModelCid)) return;
+    let p = this.decided.get(m.baseModelCid);
+    if (!p) {
+      p = auto.wants(m).then(
+        (wants) => void (wants && this.routed.set(m.baseModelCid, auto.backend)),
+        () => void this.decided.delete(m.baseModelCid), // unreadable base: the engine reports it; decided again next time
+      );
+      this.decided.set(m.baseModelCid, p);
+    }
+    await p;
+  }
+
+  async prepare(m: ServedModel) {
+    await this.route(m);
     return this.backendOf(m).prepare(m);
   }
   tokenizer(m: ServedModel) {
@@ -157,7 +197,7 @@ export class Serving implements ServingBackend {
   }
 
   async close(): Promise<void> {
-    for (const b of new Set([...this.routed.values(), this.engine])) await b.close();
+    for (const b of new Set([...this.routed.values(), this.engine, ...(this.auto ? [this.auto.backend] : [])])) await b.close();
   }
 }
 
@@ -171,7 +211,8 @@ export function createServing(o: ServingOptions): Serving {
   };
   const routes = new Map<string, ServingBackend>();
   for (const [base, { backend, ...options }] of Object.entries(o.routes ?? {})) routes.set(base, make(backend, options, `route '${base}'`));
-  return new Serving(make("engine", o.engine ?? {}, "engine"), routes);
+  const auto = o.torch !== false && (o.torch !== undefined || torchUnavailable() === null) ? { backend: make("torch", o.torch ?? {}, "torch"), wants: (m: ServedModel) => wantsTorch(ctx, m) } : null;
+  return new Serving(make("engine", o.engine ?? {}, "engine"), routes, auto);
 }
 
 /**
