@@ -267,6 +267,8 @@ export class ModelServer implements ServingBackend {
   private diskBytes = 0;
   /** Adapter directories being fetched or loaded (never deleted from disk meanwhile). */
   private readonly diskBusy = new Map<string, number>();
+  /** Adapter downloads in flight, by CID. */
+  private readonly fetching = new Map<string, Promise<void>>();
   private readonly cacheStats = { hits: 0, diskLoads: 0, fetches: 0, loadMs: 0, fetchMs: 0, evictions: 0, diskEvictions: 0 };
   private readonly adapterLoads = new Map<string, Promise<LoraAdapter>>();
   private readonly slot = new Slot();
@@ -346,20 +348,33 @@ export class ModelServer implements ServingBackend {
         this.touchDisk(cid, disk.get(cid) ?? (await dirBytes(dest)));
         return dest;
       }
-      const t0 = performance.now();
-      try {
-        await fetchFileSet(this.store as ContentStore, cid, dest);
-      } catch (e) {
-        throw contentError("adapter", cid, e);
+      // One fetch per CID at a time: concurrent first requests for an adapter wait for the same download
+      // (two fetches into one folder race on its rename).
+      let pending = this.fetching.get(cid);
+      if (!pending) {
+        pending = (async () => {
+          const t0 = performance.now();
+          try {
+            await fetchFileSet(this.store as ContentStore, cid, dest);
+          } catch (e) {
+            throw contentError("adapter", cid, e);
+          }
+          this.cacheStats.fetches++;
+          this.cacheStats.fetchMs += performance.now() - t0;
+        })();
+        this.fetching.set(cid, pending);
+        void pending.then(
+          () => this.fetching.delete(cid),
+          () => this.fetching.delete(cid),
+        );
       }
+      await pending;
       try {
         await check(dest);
       } catch (e) {
         await rm(dest, { recursive: true, force: true });
         throw e;
       }
-      this.cacheStats.fetches++;
-      this.cacheStats.fetchMs += performance.now() - t0;
       this.touchDisk(cid, await dirBytes(dest));
       return dest;
     } finally {
