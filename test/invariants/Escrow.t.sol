@@ -160,7 +160,8 @@ contract EscrowInvariants is Protocol {
         uint256 owed = rewards.poolBalance(handler.openNet()) + rewards.poolBalance(handler.paidNet());
         for (uint256 i = 0; i < handler.modelCount(); ++i) {
             IRewardDistributor.ModelRewards memory m = rewards.getModelRewards(handler.modelIds(i));
-            owed += uint256(m.revenue) - m.contributorsClaimed - m.ownerPaid - m.trainerPaid - m.protocolPaid;
+            owed += uint256(m.revenue) - m.contributorsClaimed - m.ownerPaid - m.trainerPaid - m.protocolPaid
+                - m.sweptPaid;
         }
         for (uint256 i = 0; i < handler.distributionCount(); ++i) {
             IRewardDistributor.Distribution memory d = rewards.getDistribution(handler.distributionIds(i));
@@ -179,7 +180,8 @@ contract EscrowInvariants is Protocol {
             uint256 accrued = m.attributionRoot == bytes32(0) ? 0 : uint256(m.revenue) * cBps / 10_000;
             assertLe(rewards.claimedBy(id, handler.contributorA()), accrued * 1 / 4, "A within share");
             assertLe(rewards.claimedBy(id, handler.contributorB()), accrued * 3 / 4, "B within share");
-            assertLe(m.contributorsClaimed, accrued, "all within contributors' part");
+            assertLe(uint256(m.contributorsClaimed) + m.sweptPaid, uint256(m.revenue) * cBps / 10_000, "within part");
+            assertLe(m.weightClaimed, m.totalWeight, "claimed leaves within the total");
         }
         for (uint256 i = 0; i < handler.distributionCount(); ++i) {
             IRewardDistributor.Distribution memory d = rewards.getDistribution(handler.distributionIds(i));

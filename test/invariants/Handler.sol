@@ -45,7 +45,14 @@ contract Handler {
     address public contributorA = address(0x3001);
     address public contributorB = address(0x3002);
     address public provider = address(0x4001);
-    bytes32[4] internal _leaves;
+    /// @dev Attribution leaves per Datanet (contributorA's contribution 1 weighs 1, contributorB's 2 weighs 3)
+    /// and the `(account, weight)` leaves of pool distributions.
+    mapping(uint256 datanetId => bytes32[4]) internal _leaves;
+    mapping(uint256 datanetId => bytes32) public rootOf;
+    /// @dev The attribution each job's result submits (its last checkpoint binds it).
+    mapping(uint256 jobId => bytes32) internal _attribution;
+    mapping(uint256 jobId => uint128) internal _attributionWeight;
+    bytes32[4] internal _poolLeaves;
     bytes32 public root;
 
     uint256 public openNet;
@@ -78,11 +85,30 @@ contract Handler {
         channels = channels_;
         baseModel = baseModel_;
         payer = vm.addr(PAYER_KEY);
-        _leaves[0] = Merkle.leaf(contributorA, 1);
-        _leaves[1] = Merkle.leaf(contributorB, 3);
-        _leaves[2] = Merkle.leaf(address(1), 0);
-        _leaves[3] = Merkle.leaf(address(2), 0);
-        (root,) = Merkle.rootAndProof(_leaves, 0);
+        _poolLeaves[0] = Merkle.leaf(contributorA, 1);
+        _poolLeaves[1] = Merkle.leaf(contributorB, 3);
+        _poolLeaves[2] = Merkle.leaf(address(1), 0);
+        _poolLeaves[3] = Merkle.leaf(address(2), 0);
+        (root,) = Merkle.rootAndProof(_poolLeaves, 0);
+    }
+
+    /// @dev contributorA's and contributorB's contributions 1 and 2 to `net`, approved (version 2), and the
+    /// attribution tree over them.
+    function _contributions(uint256 net) internal {
+        vm.prank(contributorA);
+        uint256 c1 = datanets.submitContribution(net, "c", bytes32(0), 1, 1, false);
+        vm.prank(contributorB);
+        uint256 c2 = datanets.submitContribution(net, "c", bytes32(uint256(1)), 1, 1, false);
+        vm.startPrank(users[0]);
+        datanets.approveContribution(net, c1);
+        datanets.approveContribution(net, c2);
+        vm.stopPrank();
+        bytes32[4] storage ls = _leaves[net];
+        ls[0] = Merkle.leaf(net, c1, 1);
+        ls[1] = Merkle.leaf(net, c2, 3);
+        ls[2] = Merkle.leaf(0, 1, 0);
+        ls[3] = Merkle.leaf(0, 2, 0);
+        (rootOf[net],) = Merkle.rootAndProof(ls, 0);
     }
 
     /// @dev Called once by the test after roles are granted.
@@ -91,11 +117,9 @@ contract Handler {
         vm.startPrank(users[0]);
         openNet = datanets.createDatanet("open", IDatanetRegistry.AccessPolicy.Open, 0, new address[](0));
         paidNet = datanets.createDatanet("paid", IDatanetRegistry.AccessPolicy.Paid, 3e18, new address[](0));
-        uint256 c1 = datanets.submitContribution(openNet, "c", bytes32(0), 1, 1, false);
-        uint256 c2 = datanets.submitContribution(paidNet, "c", bytes32(0), 1, 1, false);
-        datanets.approveContribution(openNet, c1);
-        datanets.approveContribution(paidNet, c2);
         vm.stopPrank();
+        _contributions(openNet);
+        _contributions(paidNet);
         address[] memory all = new address[](8);
         all[0] = users[0];
         all[1] = users[1];
@@ -173,7 +197,7 @@ contract Handler {
         uint256[] memory ids = new uint256[](1);
         ids[0] = net;
         uint32[] memory versions = new uint32[](1);
-        versions[0] = 1;
+        versions[0] = 2;
         vm.prank(user);
         uint256 id = market.postJob(
             IJobMarket.JobRequest({
@@ -235,8 +259,12 @@ contract Handler {
     function submitResult(uint256 seed, bool attributed) external {
         (uint256 id, IJobMarket.Job memory job) = _job(seed);
         if (job.status != IJobMarket.JobStatus.Claimed || block.timestamp > job.dueAt) return;
+        bytes32 attribution = attributed ? rootOf[_netOf(id)] : bytes32(0);
+        _attribution[id] = attribution;
+        _attributionWeight[id] = attributed ? 4 : 0;
+        bytes32 checkpointRoot = _node(id, _cheats(id), 3, 0);
         vm.prank(job.trainer);
-        game.commitCheckpoints(id, _node(id, _cheats(id), 3, 0), CHECKPOINTS);
+        game.commitCheckpoints(id, checkpointRoot, CHECKPOINTS);
         vm.prank(job.trainer);
         market.submitResult(
             id,
@@ -244,11 +272,16 @@ contract Handler {
                 adapterCID: "adapter",
                 adapterHash: bytes32(id),
                 metricsCID: "metrics",
-                attributionRoot: attributed ? root : bytes32(0),
+                attributionRoot: attribution,
                 attributionTotalWeight: attributed ? 4 : 0,
                 reportCID: "report"
             })
         );
+    }
+
+    function _netOf(uint256 jobId) internal view returns (uint256 net) {
+        (uint256[] memory ids,) = market.getJobDatanets(jobId);
+        net = ids[0];
     }
 
     function settleJob(uint256 seed, uint8 how) external {
@@ -334,7 +367,8 @@ contract Handler {
             bytes32[] memory proof = new bytes32[](j == 0 ? 0 : 3);
             for (uint256 k = 0; j > 0 && k < 3; ++k) proof[k] = _node(d.jobId, cheat, k, ((j - 1) >> k) ^ 1);
             vm.prank(d.trainer);
-            game.proveSegment(id, j == 0 ? bytes32(0) : _state(d.jobId, cheat, j - 1), proof, _state(d.jobId, cheat, j));
+            bytes32 claimed = j == CHECKPOINTS - 1 ? _run(d.jobId, cheat, j) : _state(d.jobId, cheat, j);
+            game.proveSegment(id, j == 0 ? bytes32(0) : _state(d.jobId, cheat, j - 1), proof, claimed);
         } else if (d.phase == IDisputeGame.Phase.ChallengerMove) {
             // Against a cheat the challenger follows its honest replay; otherwise it is a false challenger.
             bytes32 left = _node(d.jobId, cheat, level - 1, 2 * index);
@@ -381,12 +415,21 @@ contract Handler {
         return jobId % 3 == 0;
     }
 
-    function _state(uint256 jobId, bool cheat, uint256 i) internal pure returns (bytes32) {
+    /// @dev The run state after checkpoint `i` (honest, or made up from checkpoint 3 by a cheat).
+    function _run(uint256 jobId, bool cheat, uint256 i) internal pure returns (bytes32) {
         return cheat && i >= 3 ? keccak256(abi.encode("made up", jobId, i)) : keccak256(abi.encode("state", jobId, i));
     }
 
+    /// @dev Leaf `i`'s state: the run state, except the last, which binds the submitted result (adapter hash
+    /// `bytes32(jobId)` and attribution), as `DisputeGame.finalState`.
+    function _state(uint256 jobId, bool cheat, uint256 i) internal view returns (bytes32) {
+        bytes32 run = _run(jobId, cheat, i);
+        if (i != CHECKPOINTS - 1) return run;
+        return keccak256(abi.encode(run, bytes32(jobId), _attribution[jobId], _attributionWeight[jobId]));
+    }
+
     /// @dev Node `index` at `level` (0 = leaves) of the checkpoint tree over `CHECKPOINTS` (a power of two) leaves.
-    function _node(uint256 jobId, bool cheat, uint256 level, uint256 index) internal pure returns (bytes32) {
+    function _node(uint256 jobId, bool cheat, uint256 level, uint256 index) internal view returns (bytes32) {
         if (level == 0) return keccak256(abi.encode(jobId, index, _state(jobId, cheat, index)));
         return keccak256(
             abi.encodePacked(_node(jobId, cheat, level - 1, 2 * index), _node(jobId, cheat, level - 1, 2 * index + 1))
@@ -417,12 +460,12 @@ contract Handler {
         if (modelIds.length == 0) return;
         uint256 m = modelIds[seed % modelIds.length];
         uint256 i = first ? 0 : 1;
-        address account = first ? contributorA : contributorB;
         uint256 weight = first ? 1 : 3;
         if (rewards.getModelRewards(m).attributionRoot == bytes32(0)) return;
-        if (rewards.claimable(m, account, weight) == 0) return;
-        (, bytes32[] memory proof) = Merkle.rootAndProof(_leaves, i);
-        rewards.claimReward(m, account, weight, proof);
+        uint256 net = rewards.dataRefsOf(m)[0] >> 32;
+        if (rewards.claimable(m, net, i + 1, weight) == 0) return;
+        (, bytes32[] memory proof) = Merkle.rootAndProof(_leaves[net], i);
+        rewards.claimReward(m, net, i + 1, weight, proof);
     }
 
     function payShares(uint256 seed) external {
@@ -452,7 +495,7 @@ contract Handler {
         if (rewards.isPoolRewardClaimed(d, account)) return;
         uint256 weight = first ? 1 : 3;
         if (uint256(rewards.getDistribution(d).amount) * weight / 4 == 0) return;
-        (, bytes32[] memory proof) = Merkle.rootAndProof(_leaves, first ? 0 : 1);
+        (, bytes32[] memory proof) = Merkle.rootAndProof(_poolLeaves, first ? 0 : 1);
         rewards.claimPoolReward(d, account, weight, proof);
     }
 
