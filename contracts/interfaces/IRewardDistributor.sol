@@ -155,7 +155,7 @@ interface IRewardDistributor {
     error NothingToSweep(uint256 modelId);
     /// @notice A leaf of `claimRewards` belongs to `contributor`, not to the batch's `account`.
     error NotContributor(address account, address contributor);
-    /// @notice A model must name 1..8 Datanet references.
+    /// @notice A model names at most 8 Datanet references.
     error InvalidDataRefs(uint256 count);
     /// @notice A claim window of zero.
     error ZeroClaimWindow();
@@ -195,7 +195,8 @@ interface IRewardDistributor {
     /// @notice Registers a minted model's trainer and attribution and fixes its split and claim window (an
     /// unminted id reverts with `ERC721NonexistentToken`, so no id can be taken before its job finalizes).
     /// `REGISTRAR_ROLE` only.
-    /// @param dataRefs The Datanet versions it was trained on, each `datanetId << 32 | version` (1..8).
+    /// @param dataRefs The Datanet versions it was trained on, each `datanetId << 32 | version` (at most 8; the
+    /// JobMarket always gives at least one; without any, `sweepUnclaimed` pays the treasury).
     function registerModel(
         uint256 modelId,
         address trainer,
@@ -236,7 +237,8 @@ interface IRewardDistributor {
 
     /// @notice After the claim window (at any time for a model without attribution), sends the share of the
     /// weight no leaf claimed to the reward pools of the model's Datanets, in equal parts (the first takes the
-    /// rounding remainder). Anyone may trigger it, again as revenue accrues.
+    /// rounding remainder; the treasury for a model registered without Datanets). Anyone may trigger it, again as
+    /// revenue accrues.
     /// @return amount The amount moved to the pools.
     function sweepUnclaimed(uint256 modelId) external returns (uint256 amount);
 

@@ -110,7 +110,7 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         uint256[] calldata dataRefs
     ) external onlyRole(REGISTRAR_ROLE) {
         if (trainer == address(0)) revert ZeroAddress();
-        if (dataRefs.length == 0 || dataRefs.length > MAX_DATA_REFS) revert InvalidDataRefs(dataRefs.length);
+        if (dataRefs.length > MAX_DATA_REFS) revert InvalidDataRefs(dataRefs.length);
         _models.ownerOf(modelId); // reverts for an id not minted yet (review finding 7: pre-registration)
         if ((attributionRoot == bytes32(0)) != (totalWeight == 0)) {
             revert InvalidAttribution(attributionRoot, totalWeight);
@@ -224,6 +224,12 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         emit UnclaimedSwept(modelId, unclaimedWeight, due, swept);
         uint256[] storage refs = m.dataRefs;
         uint256 n = refs.length;
+        if (n == 0) {
+            // Registered without Datanets (only a registrar other than the JobMarket can do that): no pool to
+            // fund, so the protocol treasury takes it, never the owner or the trainer.
+            _token.safeTransfer(_treasury, due);
+            return due;
+        }
         uint256 share = due / n;
         for (uint256 i = 0; i < n; ++i) {
             uint256 part = i == 0 ? due - share * (n - 1) : share;

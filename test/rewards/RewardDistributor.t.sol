@@ -119,8 +119,6 @@ contract RewardDistributorTest is Protocol {
         rewards.grantRole(rewards.REGISTRAR_ROLE(), address(this));
         vm.expectRevert(IRewardDistributor.ZeroAddress.selector);
         rewards.registerModel(50, address(0), root, 1, _refs());
-        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.InvalidDataRefs.selector, 0));
-        rewards.registerModel(50, trainer, root, 1, new uint256[](0));
         vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.InvalidDataRefs.selector, 9));
         rewards.registerModel(50, trainer, root, 1, new uint256[](9));
         // Review finding 7: a registrar pre-registering a future model id bricked every later finalize.
