@@ -145,6 +145,9 @@ interface IRewardDistributor {
     error InvalidLeafProof(uint256 datanetId, uint256 contributionId, uint256 weight);
     /// @notice Contribution `contributionId` is not in the Datanet version model `modelId` was trained on.
     error ContributionNotInModel(uint256 modelId, uint256 datanetId, uint256 contributionId);
+    /// @notice The contribution's leaf was first claimed with weight `recorded`; a second leaf for it with
+    /// `weight` does not count.
+    error LeafWeightMismatch(uint256 datanetId, uint256 contributionId, uint256 recorded, uint256 weight);
     /// @notice Claimed leaves would weigh `weightClaimed` together, above the model's total `totalWeight`.
     error LeafWeightsExceedTotal(uint256 weightClaimed, uint128 totalWeight);
     /// @notice The leaf's first claim came after the model's claim window closed at `claimEndsAt`.

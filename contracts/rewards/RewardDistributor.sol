@@ -354,6 +354,7 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         if (totalWeight == 0 || weight > totalWeight) return 0;
         LeafState storage leaf = _leaves[modelId][_leafKey(datanetId, contributionId)];
         if (leaf.weight == 0 && (block.timestamp > m.claimEndsAt || m.weightClaimed + weight > totalWeight)) return 0;
+        if (leaf.weight != 0 && leaf.weight != weight) return 0;
         uint256 entitled = Math.mulDiv(_contributorsAccrued(m), weight, totalWeight);
         uint256 already = leaf.claimed;
         return entitled > already ? entitled - already : 0;
@@ -441,10 +442,14 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         _checkLeaf(m, modelId, datanetId, contributionId, weight, proof);
         contributor = _contributorIn(m, modelId, datanetId, contributionId);
         LeafState storage leaf = _leaves[modelId][_leafKey(datanetId, contributionId)];
-        if (leaf.weight == 0) {
+        uint256 recordedWeight = leaf.weight;
+        if (recordedWeight == 0) {
             _recordLeaf(m, modelId, weight);
             leaf.weight = uint128(weight);
             recorded = true;
+        } else if (recordedWeight != weight) {
+            // A tree holding the same contribution twice: only the weight recorded first counts.
+            revert LeafWeightMismatch(datanetId, contributionId, recordedWeight, weight);
         }
         amount = _book(m, leaf, weight);
         if (amount == 0) return (contributor, 0, recorded);
@@ -521,6 +526,10 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         }
         uint256 swept = m.sweptPaid;
         due = owed > swept ? owed - swept : 0;
+        // Never more than what the contributors' part still holds (claims and sweeps together stay within it).
+        uint256 part = uint256(m.revenue) * _contributorsBps(m) / BPS;
+        uint256 left = part - m.contributorsClaimed - swept;
+        if (due > left) due = left;
     }
 
     function _verify(bytes32 root, bytes32[] calldata proof, address account, uint256 weight) private pure {

@@ -86,8 +86,9 @@ contract Handler {
     string public lastAttackSucceeded;
 
     /// @dev Attribution kinds a result submits: honest, none (root 0), inflated total (2^128 - 1), the trainer
-    /// naming its own contribution (approved after the job's version), leaves weighing more than the total.
-    uint8 public constant KINDS = 5;
+    /// naming its own contribution (approved after the job's version), leaves weighing more than the total, one
+    /// contribution in two leaves with different weights.
+    uint8 public constant KINDS = 6;
     /// @dev Per Datanet and kind: the 4 leaves (datanetId, contributionId, weight) and the total weight.
     mapping(uint256 net => mapping(uint8 kind => uint256[3][4])) internal _leafData;
     mapping(uint256 net => mapping(uint8 kind => bytes32[4])) internal _kindLeaves;
@@ -158,6 +159,7 @@ contract Handler {
         _setKind(net, 2, [[net, c1, 1], [net, c2, 3], [uint256(0), 1, 0], [uint256(0), 2, 0]], uint128(max128));
         _setKind(net, 3, [[net, ct, 4], [net, c1, 1], [net, c2, 3], [uint256(0), 1, 0]], 8);
         _setKind(net, 4, [[net, c1, 4], [net, c2, 4], [uint256(0), 1, 0], [uint256(0), 2, 0]], 4);
+        _setKind(net, 5, [[net, c1, 1], [net, c1, 3], [uint256(0), 1, 0], [uint256(0), 2, 0]], 4);
     }
 
     function _setKind(uint256 net, uint8 kind, uint256[3][4] memory data, uint128 total) internal {
@@ -883,9 +885,9 @@ contract EscrowInvariants is Protocol {
             handler.postJob(3, 5e18, false); // trainer 0 posts ...
             uint256 job = handler.jobCount() - 1;
             handler.claimJob(job, 0); // ... and claims its own job
-            // seed / 7 % 5 picks the kind; seed % jobCount() picks this job
+            // seed / 7 % KINDS picks the kind; seed % jobCount() picks this job
             uint256 seed = job;
-            while (seed / 7 % 5 != k || seed % handler.jobCount() != job) seed += handler.jobCount();
+            while (seed / 7 % 6 != k || seed % handler.jobCount() != job) seed += handler.jobCount();
             handler.submitResult(seed, true);
             handler.settleJob(job, 0); // the poster (the trainer) accepts
         }
@@ -1072,8 +1074,14 @@ contract EscrowInvariants is Protocol {
             if (m.attributionRoot != bytes32(0)) {
                 for (uint256 k = 0; k < 4; ++k) {
                     uint256[3] memory l = handler.leafOf(id, k);
+                    // a contribution in two leaves (kind 5) claims at one of their weights: bound by the larger
+                    uint256 w = l[2];
+                    for (uint256 q = 0; q < 4; ++q) {
+                        uint256[3] memory o = handler.leafOf(id, q);
+                        if (o[0] == l[0] && o[1] == l[1] && o[2] > w) w = o[2];
+                    }
                     uint256 claimed = rewards.leafClaimed(id, l[0], l[1]);
-                    assertLe(claimed, part * l[2] / m.totalWeight, "leaf within its share");
+                    assertLe(claimed, part * w / m.totalWeight, "leaf within its share");
                 }
             } else {
                 assertEq(m.contributorsClaimed, 0, "no claim without attribution");

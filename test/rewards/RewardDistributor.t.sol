@@ -362,6 +362,29 @@ contract RewardDistributorTest is Protocol {
         assertEq(rewards.getModelRewards(m).weightClaimed, 4, "claimed weight = total");
     }
 
+    /// A tree holding one contribution twice (weights 1 and 3 of 4) cannot claim it at both weights: the weight
+    /// recorded first is the leaf's, so the sweep and the claims stay within the contributors' part.
+    function test_finding2_duplicateContributionLeafCountsOnce() public {
+        bytes32[4] memory dup;
+        dup[0] = Merkle.leaf(net, 1, 1);
+        dup[1] = Merkle.leaf(net, 1, 3);
+        dup[2] = Merkle.leaf(0, 1, 0);
+        dup[3] = Merkle.leaf(0, 2, 0);
+        (bytes32 r, bytes32[] memory p1) = Merkle.rootAndProof(dup, 0);
+        (, bytes32[] memory p3) = Merkle.rootAndProof(dup, 1);
+        uint256 m = _mint(r, 4);
+        vm.prank(dave);
+        rewards.depositRevenue(m, 1_000);
+        assertEq(rewards.claimReward(m, net, 1, 1, p1), 162, "first leaf: weight 1");
+        assertEq(rewards.claimable(m, net, 1, 3), 0, "the other weight is not claimable");
+        vm.expectRevert(abi.encodeWithSelector(IRewardDistributor.LeafWeightMismatch.selector, net, 1, 1, 3));
+        rewards.claimReward(m, net, 1, 3, p3);
+        vm.warp(block.timestamp + rewards.DEFAULT_CLAIM_WINDOW() + 1);
+        assertEq(rewards.sweepUnclaimed(m), 487, "the other 3/4 go to the pool");
+        IRewardDistributor.ModelRewards memory mr = rewards.getModelRewards(m);
+        assertLe(uint256(mr.contributorsClaimed) + mr.sweptPaid, 650, "within the contributors' part");
+    }
+
     function test_setClaimWindow_appliesToModelsRegisteredLater() public {
         vm.expectEmit();
         emit IRewardDistributor.ClaimWindowUpdated(1 days);
