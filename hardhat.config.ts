@@ -20,12 +20,18 @@ export default defineConfig({
     },
   },
   paths: { sources: "./contracts", tests: { solidity: "./test", nodejs: "./test" } },
-  // Fuzz runs per fuzz test; invariant runs/depth are set inline in test/invariants/Escrow.t.sol. The seed is
-  // random on a developer's machine (new sequences each run) and fixed in CI (a CI failure replays exactly);
-  // TRIBUTARY_FUZZ_SEED sets it anywhere.
+  // Fuzz runs per fuzz test; invariant campaigns (test/invariants/) run 256 x 64 with fail-on-revert on, unless
+  // TRIBUTARY_INVARIANT_RUNS / TRIBUTARY_INVARIANT_DEPTH say otherwise (`npm run fuzz` runs the long campaign).
+  // The seed is random on a developer's machine (new sequences each run) and fixed in CI (a CI failure replays
+  // exactly); TRIBUTARY_FUZZ_SEED sets it anywhere.
   test: {
     solidity: {
       fuzz: { runs: 256, seed: process.env.TRIBUTARY_FUZZ_SEED ?? (process.env.CI ? "0x7472696275746172" : undefined) },
+      invariant: {
+        runs: Number(process.env.TRIBUTARY_INVARIANT_RUNS ?? 256),
+        depth: Number(process.env.TRIBUTARY_INVARIANT_DEPTH ?? 64),
+        failOnRevert: true,
+      },
     },
   },
   networks: {

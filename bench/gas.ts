@@ -31,7 +31,7 @@ const E = (n: number) => parseEther(String(n));
 const CID = "bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku";
 
 async function measureReceipts(): Promise<Record<string, { avg: number; min: number; max: number; n: number }>> {
-  const { viem } = await network.create();
+  const { viem, networkHelpers } = await network.create();
   const pc = await viem.getPublicClient();
   const wallets = await viem.getWalletClients();
   const [deployer, curator, contributor, builder, trainer, payer, provider] = wallets;
@@ -90,11 +90,19 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   await gas("grantAccess", access.write.grantAccess([datanetId, builder.account.address, now + 10n ** 6n, 1_000], as(curator)));
   // The minimum stake plus the collateral of one 1,000 OPEN claim (the whole budget by default).
   await gas("stake", trainers.write.stake([E(1_100)], as(trainer)));
-  const tree = StandardMerkleTree.of(
+  // A pool distribution's tree: 64 (account, weight) leaves.
+  const poolTree = StandardMerkleTree.of(
     Array.from({ length: 64 }, (_, i) => [privateKeyToAccount(`0x${(5000 + i).toString(16).padStart(64, "0")}` as Hex).address, BigInt(i + 1)]),
     ["address", "uint256"],
   );
-  const totalWeight = (64n * 65n) / 2n;
+  const poolWeight = (64n * 65n) / 2n;
+  // A model's attribution tree: one (datanetId, contributionId, weight) leaf per approved contribution (20,
+  // proof depth 5); the chain pays each contribution's contributor.
+  const tree = StandardMerkleTree.of(
+    Array.from({ length: 2 * RUNS }, (_, i) => [datanetId, BigInt(i + 1), BigInt(i + 1)]),
+    ["uint256", "uint256", "uint256"],
+  );
+  const totalWeight = (20n * 21n) / 2n;
   const modelIds: bigint[] = [];
   for (let i = 0; i < RUNS; i++) {
     await gas(
@@ -135,30 +143,42 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   await gas("depositRevenue", rewards.write.depositRevenue([model, E(100)], as(builder)));
   await gas("payShares", rewards.write.payShares([model]));
 
-  // Contributor claims (64-leaf tree, proof depth 6) to accounts that hold no OPEN yet: the worst common case.
-  for (let i = 0; i < RUNS; i++) {
-    const [account, weight] = tree.at(i * 5) as [Address, bigint];
-    await gas("claimReward", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5) as Hash[]]));
-  }
-  // The same first claim by accounts that already hold OPEN (no fresh balance slot in the token).
-  for (let i = 0; i < RUNS; i++) {
-    const [account, weight] = tree.at(i * 5 + 2) as [Address, bigint];
-    await gas(null, token.write.mint([account, 1n]));
-    await gas("claimRewardHolder", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5 + 2) as Hash[]]));
+  // Contributor claims: the first claim of each of 10 leaves (records the leaf: fresh slots), paid to the
+  // contribution's contributor (who already holds OPEN, minted 1 wei first).
+  const leafOf = (id: bigint) => {
+    for (const [i, v] of tree.entries()) if (v[1] === id) return { weight: v[2] as bigint, proof: tree.getProof(i) as Hash[] };
+    throw new Error(`no leaf for contribution ${id}`);
+  };
+  await gas(null, token.write.mint([contributor.account.address, 1n]));
+  for (let i = 1; i <= RUNS; i++) {
+    const { weight, proof } = leafOf(BigInt(i));
+    await gas("claimReward", rewards.write.claimReward([model, datanetId, BigInt(i), weight, proof]));
   }
   // A repeat claim after more revenue (no fresh slot at all).
   await gas(null, rewards.write.depositRevenue([model, E(100)], as(builder)));
-  for (let i = 0; i < RUNS; i++) {
-    const [account, weight] = tree.at(i * 5) as [Address, bigint];
-    await gas("claimRewardRepeat", rewards.write.claimReward([model, account, weight, tree.getProof(i * 5) as Hash[]]));
+  for (let i = 1; i <= RUNS; i++) {
+    const { weight, proof } = leafOf(BigInt(i));
+    await gas("claimRewardRepeat", rewards.write.claimReward([model, datanetId, BigInt(i), weight, proof]));
   }
-  await gas("createPoolDistribution", rewards.write.createPoolDistribution([datanetId, tree.root as Hash, totalWeight, CID], as(curator)));
+  // The other 10 leaves' first claims in one batch (one transfer).
+  const batch10 = Array.from({ length: RUNS }, (_, k) => {
+    const id = BigInt(RUNS + 1 + k);
+    const { weight, proof } = leafOf(id);
+    return { modelId: model, datanetId, contributionId: id, weight, proof };
+  });
+  await gas("claimRewards10", rewards.write.claimRewards([contributor.account.address, batch10]));
+  await gas("createPoolDistribution", rewards.write.createPoolDistribution([datanetId, poolTree.root as Hash, poolWeight, CID], as(curator)));
   for (let i = 0; i < RUNS; i++) {
-    const [account, weight] = tree.at(i * 5 + 1) as [Address, bigint];
-    await gas("claimPoolReward", rewards.write.claimPoolReward([1n, account, weight, tree.getProof(i * 5 + 1) as Hash[]]));
+    const [account, weight] = poolTree.at(i * 5 + 1) as [Address, bigint];
+    await gas("claimPoolReward", rewards.write.claimPoolReward([1n, account, weight, poolTree.getProof(i * 5 + 1) as Hash[]]));
   }
 
   await measureDisputes();
+
+  // Last (it moves the clock past grants and windows): after the claim window, the unclaimed weight's share of a model nobody claimed from goes to its pool.
+  await gas(null, rewards.write.depositRevenue([modelIds[1], E(100)], as(builder)));
+  await networkHelpers.time.increase(Number(await rewards.read.claimWindow()) + 1);
+  await gas("sweepUnclaimed", rewards.write.sweepUnclaimed([modelIds[1]]));
 
   // The dispute game: a cheating trainer (made-up states from checkpoint 11 of 16) challenged, bisected in 4
   // reveals + 4 choices, its segment proven, a committee of 3 drawn from 5 staked verifiers, commit, reveal,
@@ -268,9 +288,10 @@ result.meta = {
   chain: "Hardhat in-process EDR, cancun, solc optimizer 200 runs",
   notes: {
     transfer: "to a fresh holder",
-    claimReward: "first claim of an account holding no OPEN, 64-leaf tree (proof depth 6): two fresh slots",
-    claimRewardHolder: "first claim of an account that already holds OPEN",
-    claimRewardRepeat: "a later claim of the same account after more revenue",
+    claimReward: "first claim of a contribution's leaf, 20-leaf tree (proof depth 5): checks the contribution is in the model's Datanet version, records the leaf's weight (fresh slots); the contributor already holds OPEN",
+    claimRewardRepeat: "a later claim of the same leaf after more revenue",
+    claimRewards10: "first claims of 10 leaves of one contributor in one call, one transfer",
+    sweepUnclaimed: "after the claim window: the share of a model's unclaimed weight (all of it here) to its one Datanet pool",
     redeemVoucher: "10 successive vouchers on one channel; the first one writes a fresh slot. Since issue 12 revenue goes PaymentChannels -> UsageEpochs -> RewardDistributor (a model without usage epochs, as here: two token transfers and the released-revenue counter), about 24k more than the direct deposit",
     postJob: "one Approval-policy datanet, consumes a grant use",
     disputeOpen: "openChallenge: pulls the bond, marks the job Disputed in the JobMarket",

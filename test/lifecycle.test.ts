@@ -71,7 +71,17 @@ describe("protocol lifecycle", () => {
     const grant = (await access.read.getGrant([datanetId, builder.account.address])) as { usesLeft: number };
     assert.equal(grant.usesLeft, 0);
 
-    // Claim, submit a result with an attribution tree built by @openzeppelin/merkle-tree, accept early.
+    // Claim, submit a result with an attribution tree built by @openzeppelin/merkle-tree, accept early: one
+    // leaf per contribution (datanetId, contributionId, weight), never a payee address (review finding 2).
+    const attribution = StandardMerkleTree.of(
+      [
+        [datanetId, 1n, 1n],
+        [datanetId, 2n, 1n],
+        [datanetId, 3n, 1n],
+      ],
+      ["uint256", "uint256", "uint256"],
+    );
+    // The pool distribution's tree: (account, weight), bob 2 and carol 1.
     const tree = StandardMerkleTree.of(
       [
         [bob.account.address, 2n],
@@ -89,7 +99,7 @@ describe("protocol lifecycle", () => {
             adapterCID: "bafyadapter",
             adapterHash: `0x${"22".repeat(32)}`,
             metricsCID: "bafymetrics",
-            attributionRoot: tree.root as Hash,
+            attributionRoot: attribution.root as Hash,
             attributionTotalWeight: 3n,
             reportCID: "bafyreport",
           },
@@ -125,10 +135,10 @@ describe("protocol lifecycle", () => {
 
     // Contributors claim 65% of 20 OPEN by weight 2:1 with proofs; owner 20%, trainer 10%, treasury 5%.
     const contributors = (E(20) * 6_500n) / 10_000n;
-    const bobShare = (contributors * 2n) / 3n;
-    const carolShare = (contributors * 1n) / 3n;
-    for (const [i, v] of tree.entries()) {
-      await mined(rewards.write.claimReward([modelId, v[0] as Address, v[1] as bigint, tree.getProof(i) as Hash[]]));
+    const bobShare = 2n * (contributors / 3n);
+    const carolShare = contributors / 3n;
+    for (const [i, v] of attribution.entries()) {
+      await mined(rewards.write.claimReward([modelId, v[0] as bigint, v[1] as bigint, v[2] as bigint, attribution.getProof(i) as Hash[]]));
     }
     await mined(rewards.write.payShares([modelId]));
 

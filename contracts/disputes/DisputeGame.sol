@@ -164,6 +164,8 @@ contract DisputeGame is IDisputeGame, AccessControl {
         Dispute storage d = _move(disputeId, Phase.TrainerMove, true);
         uint256 jobId = d.jobId;
         uint32 j = d.lo;
+        // The last leaf binds the submitted result: its state is derived from the run state given here.
+        if (j + 1 == _checkpoints[jobId].count) state = _finalState(jobId, state);
         if (d.span != 1 || _leaf(jobId, j, state) != d.node) revert SegmentMismatch(disputeId, j);
         if (j > 0) {
             Commitment storage c = _checkpoints[jobId];
@@ -664,6 +666,16 @@ contract DisputeGame is IDisputeGame, AccessControl {
             if (_verifierList[i] == account) return true;
         }
         return false;
+    }
+
+    /// @inheritdoc IDisputeGame
+    function finalState(uint256 jobId, bytes32 runState) external view returns (bytes32) {
+        return _finalState(jobId, runState);
+    }
+
+    function _finalState(uint256 jobId, bytes32 runState) private view returns (bytes32) {
+        IJobMarket.Result memory r = _market.getResult(jobId);
+        return keccak256(abi.encode(runState, r.adapterHash, r.attributionRoot, r.attributionTotalWeight));
     }
 
     function _leaf(uint256 jobId, uint256 index, bytes32 state) private pure returns (bytes32) {

@@ -168,9 +168,18 @@ interface IDisputeGame {
     /// the trainer revealed (checked against the node); `takeRight` accepts the left one.
     function chooseChild(uint256 disputeId, bytes32 left, bytes32 right, bool takeRight) external;
 
-    /// @notice The trainer proves the disputed leaf's state and the state before it (ignored for leaf 0).
+    /// @notice The trainer proves the disputed leaf's state and the state before it (ignored for leaf 0). At the
+    /// last leaf `state` is the run state, and the leaf must hold `finalState(jobId, state)`: the final checkpoint
+    /// covers the submitted adapter hash and attribution (root and total weight), so a result whose attribution
+    /// is not the one its run computed loses here (review finding 2), and a replay of the last segment, which
+    /// includes the deterministic attribution run, decides on attribution like on training.
     function proveSegment(uint256 disputeId, bytes32 prevState, bytes32[] calldata prevProof, bytes32 state)
         external;
+
+    /// @notice The state the last checkpoint leaf of `jobId` must hold for run state `runState`:
+    /// `keccak256(abi.encode(runState, adapterHash, attributionRoot, attributionTotalWeight))` of the submitted
+    /// result.
+    function finalState(uint256 jobId, bytes32 runState) external view returns (bytes32);
 
     /// @notice Draws the committee from the hash of the draw block. Anyone, once that block is past.
     function drawCommittee(uint256 disputeId) external;

@@ -508,7 +508,7 @@ contract JobMarket is IJobMarket, AccessControl {
             })
         );
         job.modelId = modelId;
-        _rewards.registerModel(modelId, trainer, result.attributionRoot, result.attributionTotalWeight);
+        _rewards.registerModel(modelId, trainer, result.attributionRoot, result.attributionTotalWeight, refs);
         _trainers.endJob(trainer, job.collateral, 0);
         emit JobFinalized(jobId, trainer, modelId, payment, dataFee);
 

@@ -17,14 +17,19 @@ uint256 constant BPS = 10_000;
 /// @notice See {IRewardDistributor}. Deposits touch one storage slot (shares accrue lazily), so a voucher
 /// redemption stays cheap. The token balance always equals, over all models,
 /// `revenue - contributorsClaimed - ownerPaid - trainerPaid - protocolPaid`, plus the undistributed pool
-/// balances, plus `amount - claimed` over all distributions.
+/// balances, plus `amount - claimed` over all distributions. Contributor leaves are keyed by
+/// `datanetId << 128 | contributionId` (Datanet ids come from a counter and contribution ids are `uint32`).
 contract RewardDistributor is IRewardDistributor, AccessControl {
     using SafeERC20 for IERC20;
 
     /// @notice Role that registers models (the job market).
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
-    /// @notice Most models one `claimRewards` call handles.
+    /// @notice Most leaves one `claimRewards` call handles.
     uint256 public constant MAX_BATCH = 32;
+    /// @notice Most Datanets one model was trained on (the JobMarket's `MAX_DATANETS`).
+    uint256 public constant MAX_DATA_REFS = 8;
+    /// @notice Claim window of models registered before `setClaimWindow` is first called.
+    uint40 public constant DEFAULT_CLAIM_WINDOW = 180 days;
 
     /// @dev Slot 0 is all a deposit reads and writes; a claim reads slots 0, 3 and 4 and writes slot 0.
     struct ModelData {
@@ -40,6 +45,16 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         address trainer;
         bytes32 attributionRoot;
         uint128 totalWeight;
+        uint128 weightClaimed;
+        uint96 sweptPaid;
+        uint40 claimEndsAt;
+        uint256[] dataRefs;
+    }
+
+    /// @dev A leaf's claims; `weight` is non-zero once the leaf claimed (its weight counts in `weightClaimed`).
+    struct LeafState {
+        uint128 claimed;
+        uint128 weight;
     }
 
     IERC20 private immutable _token;
@@ -49,8 +64,10 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     Split private _split;
     address private _treasury;
     uint256 private _distributionCount;
+    uint40 private _claimWindow;
     mapping(uint256 modelId => ModelData model) private _modelData;
     mapping(uint256 modelId => mapping(address account => uint256)) private _claimed;
+    mapping(uint256 modelId => mapping(uint256 leafKey => LeafState leaf)) private _leaves;
     mapping(uint256 datanetId => uint256 balance) private _poolBalance;
     mapping(uint256 distributionId => Distribution distribution) private _distributions;
     mapping(uint256 distributionId => mapping(address account => bool)) private _poolClaimed;
@@ -80,14 +97,20 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         _setSplit(split_);
         _treasury = treasury_;
         emit TreasuryUpdated(treasury_);
+        _claimWindow = DEFAULT_CLAIM_WINDOW;
+        emit ClaimWindowUpdated(DEFAULT_CLAIM_WINDOW);
     }
 
     /// @inheritdoc IRewardDistributor
-    function registerModel(uint256 modelId, address trainer, bytes32 attributionRoot, uint128 totalWeight)
-        external
-        onlyRole(REGISTRAR_ROLE)
-    {
+    function registerModel(
+        uint256 modelId,
+        address trainer,
+        bytes32 attributionRoot,
+        uint128 totalWeight,
+        uint256[] calldata dataRefs
+    ) external onlyRole(REGISTRAR_ROLE) {
         if (trainer == address(0)) revert ZeroAddress();
+        if (dataRefs.length > MAX_DATA_REFS) revert InvalidDataRefs(dataRefs.length);
         _models.ownerOf(modelId); // reverts for an id not minted yet (review finding 7: pre-registration)
         if ((attributionRoot == bytes32(0)) != (totalWeight == 0)) {
             revert InvalidAttribution(attributionRoot, totalWeight);
@@ -102,6 +125,8 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         m.trainer = trainer;
         m.attributionRoot = attributionRoot;
         m.totalWeight = totalWeight;
+        m.claimEndsAt = uint40(block.timestamp) + _claimWindow;
+        m.dataRefs = dataRefs;
         emit ModelRegistered(modelId, trainer, attributionRoot, totalWeight, s);
     }
 
@@ -148,30 +173,106 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     }
 
     /// @inheritdoc IRewardDistributor
-    function claimReward(uint256 modelId, address account, uint256 weight, bytes32[] calldata proof)
-        external
-        returns (uint256 amount)
-    {
-        amount = _claim(modelId, account, weight, proof);
-        if (amount == 0) revert NothingToClaim(account);
+    function claimReward(
+        uint256 modelId,
+        uint256 datanetId,
+        uint256 contributionId,
+        uint256 weight,
+        bytes32[] calldata proof
+    ) external returns (uint256 amount) {
+        address contributor;
+        bool recorded;
+        (contributor, amount, recorded) = _claim(modelId, datanetId, contributionId, weight, proof);
+        if (amount == 0) {
+            if (!recorded) revert NothingToClaim(contributor);
+            return 0;
+        }
+        _token.safeTransfer(contributor, amount);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimRewards(address account, LeafClaim[] calldata claims) external returns (uint256 amount) {
+        uint256 n = claims.length;
+        if (n > MAX_BATCH) revert BatchTooLarge(n, MAX_BATCH);
+        bool recorded;
+        for (uint256 i = 0; i < n; ++i) {
+            LeafClaim calldata c = claims[i];
+            (address contributor, uint256 part, bool fresh) =
+                _claim(c.modelId, c.datanetId, c.contributionId, c.weight, c.proof);
+            if (contributor != account) revert NotContributor(account, contributor);
+            amount += part;
+            recorded = recorded || fresh;
+        }
+        if (amount == 0) {
+            if (!recorded) revert NothingToClaim(account);
+            return 0;
+        }
         _token.safeTransfer(account, amount);
     }
 
     /// @inheritdoc IRewardDistributor
-    function claimRewards(
-        uint256[] calldata modelIds,
-        address account,
-        uint256[] calldata weights,
-        bytes32[][] calldata proofs
-    ) external returns (uint256 amount) {
-        uint256 n = modelIds.length;
-        if (n > MAX_BATCH) revert BatchTooLarge(n, MAX_BATCH);
-        if (weights.length != n || proofs.length != n) revert LengthMismatch();
-        for (uint256 i = 0; i < n; ++i) {
-            amount += _claim(modelIds[i], account, weights[i], proofs[i]);
+    function sweepUnclaimed(uint256 modelId) external returns (uint256 amount) {
+        ModelData storage m = _registered(modelId);
+        if (m.attributionRoot != bytes32(0) && block.timestamp <= m.claimEndsAt) {
+            revert ClaimWindowOpen(modelId, m.claimEndsAt);
         }
-        if (amount == 0) revert NothingToClaim(account);
-        _token.safeTransfer(account, amount);
+        (uint256 due, uint256 unclaimedWeight) = _sweepDue(m);
+        if (due == 0) revert NothingToSweep(modelId);
+        // `due` is at most the contributors' accrued part, which fits 96 bits with the revenue.
+        uint256 swept = m.sweptPaid + due;
+        m.sweptPaid = uint96(swept);
+        emit UnclaimedSwept(modelId, unclaimedWeight, due, swept);
+        uint256[] storage refs = m.dataRefs;
+        uint256 n = refs.length;
+        if (n == 0) {
+            // Registered without Datanets (only a registrar other than the JobMarket can do that): no pool to
+            // fund, so the protocol treasury takes it, never the owner or the trainer.
+            _token.safeTransfer(_treasury, due);
+            return due;
+        }
+        uint256 share = due / n;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 part = i == 0 ? due - share * (n - 1) : share;
+            if (part == 0) continue;
+            uint256 datanetId = refs[i] >> 32;
+            uint256 balance = _poolBalance[datanetId] + part;
+            _poolBalance[datanetId] = balance;
+            emit DatanetPoolFunded(datanetId, address(this), part, balance);
+        }
+        return due;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function setClaimWindow(uint40 claimWindow_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (claimWindow_ == 0) revert ZeroClaimWindow();
+        _claimWindow = claimWindow_;
+        emit ClaimWindowUpdated(claimWindow_);
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function claimWindow() external view returns (uint40) {
+        return _claimWindow;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function leafClaimed(uint256 modelId, uint256 datanetId, uint256 contributionId)
+        external
+        view
+        returns (uint256)
+    {
+        return _leaves[modelId][_leafKey(datanetId, contributionId)].claimed;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function dataRefsOf(uint256 modelId) external view returns (uint256[] memory) {
+        return _registered(modelId).dataRefs;
+    }
+
+    /// @inheritdoc IRewardDistributor
+    function sweepable(uint256 modelId) external view returns (uint256 amount) {
+        ModelData storage m = _modelData[modelId];
+        if (!m.registered || (m.attributionRoot != bytes32(0) && block.timestamp <= m.claimEndsAt)) return 0;
+        (amount,) = _sweepDue(m);
     }
 
     /// @inheritdoc IRewardDistributor
@@ -243,12 +344,19 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
     }
 
     /// @inheritdoc IRewardDistributor
-    function claimable(uint256 modelId, address account, uint256 weight) external view returns (uint256) {
+    function claimable(uint256 modelId, uint256 datanetId, uint256 contributionId, uint256 weight)
+        external
+        view
+        returns (uint256)
+    {
         ModelData storage m = _modelData[modelId];
         uint128 totalWeight = m.totalWeight;
         if (totalWeight == 0 || weight > totalWeight) return 0;
+        LeafState storage leaf = _leaves[modelId][_leafKey(datanetId, contributionId)];
+        if (leaf.weight == 0 && (block.timestamp > m.claimEndsAt || m.weightClaimed + weight > totalWeight)) return 0;
+        if (leaf.weight != 0 && leaf.weight != weight) return 0;
         uint256 entitled = Math.mulDiv(_contributorsAccrued(m), weight, totalWeight);
-        uint256 already = _claimed[modelId][account];
+        uint256 already = leaf.claimed;
         return entitled > already ? entitled - already : 0;
     }
 
@@ -273,7 +381,10 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
             split: Split({ownerBps: m.ownerBps, trainerBps: m.trainerBps, protocolBps: m.protocolBps}),
             trainer: m.trainer,
             attributionRoot: m.attributionRoot,
-            totalWeight: m.totalWeight
+            totalWeight: m.totalWeight,
+            weightClaimed: m.weightClaimed,
+            sweptPaid: m.sweptPaid,
+            claimEndsAt: m.claimEndsAt
         });
     }
 
@@ -318,27 +429,107 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         return _treasury;
     }
 
-    /// @dev Books a contributor claim and returns its amount (0 when nothing is due); the caller transfers.
-    function _claim(uint256 modelId, address account, uint256 weight, bytes32[] calldata proof)
-        private
-        returns (uint256 amount)
-    {
+    /// @dev Books a leaf's claim and returns its contributor and amount (0 when nothing is due; `recorded` when
+    /// this was the leaf's first claim); the caller transfers.
+    function _claim(
+        uint256 modelId,
+        uint256 datanetId,
+        uint256 contributionId,
+        uint256 weight,
+        bytes32[] calldata proof
+    ) private returns (address contributor, uint256 amount, bool recorded) {
         ModelData storage m = _registered(modelId);
-        bytes32 root = m.attributionRoot;
-        if (root == bytes32(0)) revert NoAttribution(modelId);
-        uint128 totalWeight = m.totalWeight;
-        if (weight > totalWeight) revert WeightExceedsTotal(weight, totalWeight);
-        _verify(root, proof, account, weight);
+        _checkLeaf(m, modelId, datanetId, contributionId, weight, proof);
+        contributor = _contributorIn(m, modelId, datanetId, contributionId);
+        LeafState storage leaf = _leaves[modelId][_leafKey(datanetId, contributionId)];
+        uint256 recordedWeight = leaf.weight;
+        if (recordedWeight == 0) {
+            _recordLeaf(m, modelId, weight);
+            leaf.weight = uint128(weight);
+            recorded = true;
+        } else if (recordedWeight != weight) {
+            // A tree holding the same contribution twice: only the weight recorded first counts.
+            revert LeafWeightMismatch(datanetId, contributionId, recordedWeight, weight);
+        }
+        amount = _book(m, leaf, weight);
+        if (amount == 0) return (contributor, 0, recorded);
+        _claimed[modelId][contributor] += amount;
+        emit RewardClaimed(modelId, contributor, datanetId, contributionId, weight, amount, leaf.claimed);
+    }
+
+    /// @dev Books what a leaf of weight `weight` is due now; returns the amount (the caller transfers).
+    function _book(ModelData storage m, LeafState storage leaf, uint256 weight) private returns (uint256 amount) {
         uint256 accrued = _contributorsAccrued(m);
-        uint256 entitled = Math.mulDiv(accrued, weight, totalWeight);
-        uint256 already = _claimed[modelId][account];
+        uint256 entitled = Math.mulDiv(accrued, weight, m.totalWeight);
+        uint256 already = leaf.claimed;
         if (entitled <= already) return 0;
         amount = entitled - already;
-        uint256 claimedTotal = m.contributorsClaimed + amount;
-        if (claimedTotal > accrued) revert ClaimExceedsRewards(amount, accrued - m.contributorsClaimed);
-        m.contributorsClaimed = uint96(claimedTotal);
-        _claimed[modelId][account] = entitled;
-        emit RewardClaimed(modelId, account, weight, amount, entitled);
+        uint256 paidOut = uint256(m.contributorsClaimed) + m.sweptPaid;
+        if (paidOut + amount > accrued) revert ClaimExceedsRewards(amount, accrued - paidOut);
+        m.contributorsClaimed += uint96(amount);
+        leaf.claimed = uint128(entitled);
+    }
+
+    /// @dev Reverts unless the model has attribution and the leaf, with a non-zero weight within the total, is
+    /// in its tree.
+    function _checkLeaf(
+        ModelData storage m,
+        uint256 modelId,
+        uint256 datanetId,
+        uint256 contributionId,
+        uint256 weight,
+        bytes32[] calldata proof
+    ) private view {
+        bytes32 root = m.attributionRoot;
+        if (root == bytes32(0)) revert NoAttribution(modelId);
+        if (weight == 0) revert NothingToClaim(address(0));
+        if (weight > m.totalWeight) revert WeightExceedsTotal(weight, m.totalWeight);
+        bytes32 leafHash = keccak256(bytes.concat(keccak256(abi.encode(datanetId, contributionId, weight))));
+        if (!MerkleProof.verifyCalldata(proof, root, leafHash)) {
+            revert InvalidLeafProof(datanetId, contributionId, weight);
+        }
+    }
+
+    /// @dev A leaf's first claim: within the window, and the leaves claimed so far fit the total.
+    function _recordLeaf(ModelData storage m, uint256 modelId, uint256 weight) private {
+        if (block.timestamp > m.claimEndsAt) revert ClaimWindowClosed(modelId, m.claimEndsAt);
+        uint256 weightClaimed = m.weightClaimed + weight;
+        if (weightClaimed > m.totalWeight) revert LeafWeightsExceedTotal(weightClaimed, m.totalWeight);
+        m.weightClaimed = uint128(weightClaimed);
+    }
+
+    /// @dev The contributor of a contribution approved in the Datanet version the model was trained on.
+    function _contributorIn(ModelData storage m, uint256 modelId, uint256 datanetId, uint256 contributionId)
+        private
+        view
+        returns (address)
+    {
+        uint32 version;
+        uint256[] storage refs = m.dataRefs;
+        for (uint256 i = 0; i < refs.length; ++i) {
+            if (refs[i] >> 32 == datanetId) version = uint32(refs[i]);
+        }
+        (uint32 approvedIn,) = version == 0 ? (uint32(0), uint40(0)) : _datanets.inclusionOf(datanetId, contributionId);
+        if (approvedIn == 0 || approvedIn > version) revert ContributionNotInModel(modelId, datanetId, contributionId);
+        return _datanets.getContribution(datanetId, contributionId).contributor;
+    }
+
+    /// @dev Unclaimable accrued share not yet swept: the weight no leaf claimed (all of it without attribution).
+    function _sweepDue(ModelData storage m) private view returns (uint256 due, uint256 unclaimedWeight) {
+        uint256 owed;
+        if (m.attributionRoot == bytes32(0)) {
+            owed = uint256(m.revenue) * _contributorsBps(m) / BPS;
+        } else {
+            uint128 totalWeight = m.totalWeight;
+            unclaimedWeight = totalWeight - m.weightClaimed;
+            owed = Math.mulDiv(_contributorsAccrued(m), unclaimedWeight, totalWeight);
+        }
+        uint256 swept = m.sweptPaid;
+        due = owed > swept ? owed - swept : 0;
+        // Never more than what the contributors' part still holds (claims and sweeps together stay within it).
+        uint256 part = uint256(m.revenue) * _contributorsBps(m) / BPS;
+        uint256 left = part - m.contributorsClaimed - swept;
+        if (due > left) due = left;
     }
 
     function _verify(bytes32 root, bytes32[] calldata proof, address account, uint256 weight) private pure {
@@ -346,9 +537,14 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         if (!MerkleProof.verifyCalldata(proof, root, leaf)) revert InvalidProof(account, weight);
     }
 
+    function _leafKey(uint256 datanetId, uint256 contributionId) private pure returns (uint256) {
+        return (datanetId << 128) | uint128(contributionId);
+    }
+
     /// @dev Every part is `floor(revenue * bps / 10_000)`, so each only grows as revenue grows (a remainder
     /// formula would not: it can shrink by a wei when several floors step at once). The rounding dust, under
-    /// 4 wei per model, stays unclaimed. Without attribution the contributors' basis points go to the owner.
+    /// 4 wei per model, stays unclaimed. Without attribution no leaf can claim: `_sweepDue` sends it all to
+    /// the Datanets' pools.
     function _contributorsAccrued(ModelData storage m) private view returns (uint256) {
         if (m.attributionRoot == bytes32(0)) return 0;
         return uint256(m.revenue) * _contributorsBps(m) / BPS;
@@ -360,9 +556,7 @@ contract RewardDistributor is IRewardDistributor, AccessControl {
         returns (uint256 ownerDue, uint256 trainerDue, uint256 protocolDue)
     {
         uint256 revenue = m.revenue;
-        uint256 ownerBps = m.ownerBps;
-        if (m.attributionRoot == bytes32(0)) ownerBps += _contributorsBps(m);
-        ownerDue = revenue * ownerBps / BPS - m.ownerPaid;
+        ownerDue = revenue * m.ownerBps / BPS - m.ownerPaid;
         trainerDue = revenue * m.trainerBps / BPS - m.trainerPaid;
         protocolDue = revenue * m.protocolBps / BPS - m.protocolPaid;
     }

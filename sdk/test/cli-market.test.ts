@@ -141,7 +141,7 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
       address: rd.address,
       abi: rd.abi,
       functionName: "claimable",
-      args: [1n, addr(ALICE), weights.get(addr(ALICE))!],
+      args: [1n, 1n, 1n, weights.get(addr(ALICE))!], // alice's contribution 1 of Datanet 1
     });
     assert.ok(expected > 0n);
     const shown = await ok(cli(undefined, "rewards", "show", "1", "--account", addr(ALICE)));

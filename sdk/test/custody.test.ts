@@ -7,8 +7,19 @@ import { bytesToHex, parseEther, sha256 } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import type { Hex } from "viem";
 import {
+  challengeMove,
+  checkpointTree,
+  childrenOf,
   claimJob,
+  commitCheckpoints,
   connect,
+  disputeJob,
+  drawCommittee,
+  getDispute,
+  revealedChildren,
+  stakeVerifier,
+  submitResult,
+  defendDispute,
   contribute,
   createDatanet,
   grantAccess,
@@ -147,6 +158,56 @@ describe("custodian key release", () => {
       assert.equal(sha256(plain), contributionHashes[i]);
       assert.equal(new TextDecoder().decode(plain), contents[i]);
     }
+  });
+
+  it("gives the verifiers drawn for a dispute of the job its keys, on the chain's word; refuses an undrawn address", async () => {
+    // Job 2 (version 2), claimed by `other`, submitted and challenged by the builder; bisected to leaf 0, and a
+    // committee of 3 drawn from the 3 staked verifiers.
+    const d = conns[deployer];
+    const extra = [6, 7].map((i) => connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+    const verifiers = [conns[contributor], ...(await Promise.all(extra))];
+    for (const v of verifiers) {
+      await sendTx(d, d.contracts.OpenToken, "mint", [v.account!.address, parseEther("1000")]);
+      await stakeVerifier(v, parseEther("100"));
+    }
+    const { jobId } = await postJob(conns[builder], store, {
+      spec: { baseModel: "tiny-llama", data: [{ datanetId: "1", version: 2 }] },
+      budget: parseEther("5"),
+      duration: 3600,
+    });
+    await claimJob(conns[other], jobId);
+    const result = { adapterHash: sha256(new TextEncoder().encode("adapter")), attributionRoot: sha256(new TextEncoder().encode("root")), attributionTotalWeight: 1n };
+    const tree = checkpointTree(jobId, [sha256(new TextEncoder().encode("s0")), sha256(new TextEncoder().encode("s1"))], result);
+    await commitCheckpoints(conns[other], tree);
+    await submitResult(conns[other], jobId, { adapterCid: "bafyadapter", metricsCid: "bafymetrics", reportCid: "bafyreport", ...result });
+    const askFor = (who: ChainConnection) =>
+      requestDataKeys({ url: custodian.url, account: who.account!, chainId: chain.chainId, jobMarket: who.contracts.JobMarket.address, jobId, datanetId: 1n, contributionIds: [1n, 2n], trainerPubKey });
+    // The trainer's claim has ended: it is no longer served.
+    await assert.rejects(askFor(conns[other]), refused(403, new RegExp(`job ${jobId} is not claimed by`)));
+    const { disputeId } = await disputeJob(conns[builder], store, jobId, "the loss curve is too smooth");
+    const def = await defendDispute(conns[other], disputeId!, tree);
+    const receipt = await d.publicClient.getTransactionReceipt({ hash: def.hash });
+    const fake = checkpointTree(jobId, [sha256(new TextEncoder().encode("x0")), sha256(new TextEncoder().encode("x1"))]);
+    await challengeMove(conns[builder], disputeId!, revealedChildren(d, receipt)!, fake);
+    assert.deepEqual(revealedChildren(d, receipt), { left: childrenOf(tree, 0, 2)[0], right: childrenOf(tree, 0, 2)[1] });
+    await defendDispute(conns[other], disputeId!, tree);
+    assert.equal((await getDispute(d, disputeId!)).phaseName, "awaitingDraw");
+    // Before the draw nobody is a verifier of the job.
+    await assert.rejects(askFor(verifiers[0]), refused(403, /is not a verifier drawn for a dispute of it/));
+    await d.publicClient.request({ method: "hardhat_mine", params: ["0x10"] } as never);
+    const { members } = await drawCommittee(d, disputeId!);
+    assert.equal(members.length, 3);
+    const drawn = verifiers.find((v) => members.some((m) => m.toLowerCase() === v.account!.address.toLowerCase()))!;
+    const res = await askFor(drawn);
+    assert.equal(res.version, 2);
+    assert.equal(res.keys.length, 2);
+    for (const [i, k] of res.keys.entries()) {
+      const dataKey = await unwrapDataKey(k.wrappedKey!, trainerKeys.privateKey);
+      assert.equal(sha256(await decryptWithDataKey(await store.cat(k.contentCid), { iv: k.iv! }, dataKey)), contributionHashes[i]);
+    }
+    // A staked trainer that is no verifier of this dispute is refused, and so is the job's own trainer.
+    await assert.rejects(askFor(conns[trainer]), refused(403, /is not a verifier drawn for a dispute of it/));
+    await assert.rejects(askFor(conns[other]), refused(403, /is not a verifier drawn for a dispute of it/));
   });
 
   it("refuses (403) a staked trainer that did not claim the job", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { concat, encodeAbiParameters, keccak256 } from "viem";
 import {
-  AttributionTree, buildAttributionReport, MerkleInputError, normaliseWeights, verifyAttributionProof,
+  AttributionTree, buildAttributionReport, MerkleInputError, normaliseWeights, verifyAttributionProof, verifyContributionProof,
 } from "../src/merkle/index.ts";
 import { parseAttributionReport } from "../src/schemas/index.ts";
 
@@ -59,7 +59,7 @@ describe("weight normalisation", () => {
     assert.deepEqual(normaliseWeights([], 5n), []);
   });
 
-  it("builds a schema-valid report whose root commits per-contributor weights", () => {
+  it("builds a schema-valid report whose root commits per-contribution weights, naming no payee", () => {
     const a = addr(0xa), b = addr(0xb);
     const { report, tree } = buildAttributionReport([
       { datanetId: 1n, contributionId: 1n, contributor: a, score: 3 },
@@ -69,7 +69,14 @@ describe("weight normalisation", () => {
     assert.deepEqual(report.contributions.map((c) => c.weight), ["750", "250", "0"]);
     assert.deepEqual(report.contributors, [{ account: a, weight: "750" }, { account: b, weight: "250" }]);
     assert.equal(parseAttributionReport(report).merkleRoot, tree.root);
-    assert.ok(contractVerify(report.merkleRoot, b, 250n, tree.proof(b).proof));
+    assert.deepEqual(report.leafEncoding, ["uint256", "uint256", "uint256"]);
+    // one leaf per contribution with a positive weight; the zero-weight one is left out
+    assert.deepEqual(tree.leaves.map((l) => [l.datanetId, l.contributionId, l.weight]).sort(), [[1n, 1n, 750n], [1n, 2n, 250n]]);
+    assert.ok(verifyContributionProof(report.merkleRoot, { datanetId: 1n, contributionId: 2n, weight: 250n }, tree.proof(1n, 2n).proof));
+    assert.ok(!verifyContributionProof(report.merkleRoot, { datanetId: 1n, contributionId: 2n, weight: 251n }, tree.proof(1n, 2n).proof), "another weight");
+    assert.throws(() => tree.proof(2n, 1n), /has no leaf/);
+    // a report whose contributions do not sum to the total is rejected
+    assert.throws(() => parseAttributionReport({ ...report, contributions: report.contributions.map((c, i) => (i === 0 ? { ...c, weight: "749" } : c)) }), /contribution weights sum to 999/);
   });
 
   it("gives a duplicate no weight, whatever its score, also when every score is zero", () => {

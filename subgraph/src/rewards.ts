@@ -10,6 +10,8 @@ import {
   SharesPaid as SharesPaidEvent,
   SplitUpdated as SplitUpdatedEvent,
   TreasuryUpdated as TreasuryUpdatedEvent,
+  UnclaimedSwept as UnclaimedSweptEvent,
+  ClaimWindowUpdated as ClaimWindowUpdatedEvent,
 } from "../generated/RewardDistributor/RewardDistributor";
 import {
   Datanet,
@@ -25,6 +27,8 @@ import {
   SharesPaid,
   SplitUpdated,
   TreasuryUpdated,
+  UnclaimedSwept,
+  ClaimWindowUpdated,
 } from "../generated/schema";
 import { ZERO, account, eventId, max, stamp, stats } from "./common";
 
@@ -46,6 +50,7 @@ function rewardsOf(modelId: BigInt, trainer: Address, event: ethereum.Event): Mo
     r.trainerPaid = ZERO;
     r.protocolPaid = ZERO;
     r.contributorsClaimed = ZERO;
+    r.swept = ZERO;
   }
   return r;
 }
@@ -144,6 +149,8 @@ export function handleRewardClaimed(event: RewardClaimedEvent): void {
   const e = new RewardClaimed(eventId(event));
   e.modelId = event.params.modelId;
   e.account = a.id;
+  e.datanetId = event.params.datanetId;
+  e.contributionId = event.params.contributionId;
   e.weight = event.params.weight;
   e.amount = event.params.amount;
   e.totalClaimed = event.params.totalClaimed;
@@ -243,6 +250,29 @@ export function handleTreasuryUpdated(event: TreasuryUpdatedEvent): void {
   s.save();
   const e = new TreasuryUpdated(eventId(event));
   e.treasury = event.params.treasury;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleUnclaimedSwept(event: UnclaimedSweptEvent): void {
+  // The pools' side arrives as DatanetPoolFunded events from the same transaction.
+  const r = ModelRewards.load(event.params.modelId.toString());
+  if (r != null) {
+    r.swept = event.params.totalSwept;
+    r.save();
+  }
+  const e = new UnclaimedSwept(eventId(event));
+  e.modelId = event.params.modelId;
+  e.unclaimedWeight = event.params.unclaimedWeight;
+  e.amount = event.params.amount;
+  e.totalSwept = event.params.totalSwept;
+  stamp(e, event);
+  e.save();
+}
+
+export function handleClaimWindowUpdated(event: ClaimWindowUpdatedEvent): void {
+  const e = new ClaimWindowUpdated(eventId(event));
+  e.claimWindow = BigInt.fromI64(event.params.claimWindow.toI64());
   stamp(e, event);
   e.save();
 }

@@ -767,9 +767,18 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
     chain.emit("RewardDistributor", "RewardClaimed", {
       modelId: 1n,
       account: ALICE,
+      datanetId: 1n,
+      contributionId: 2n,
       weight: 500n,
       amount: 10n ** 17n,
       totalClaimed: 10n ** 17n,
+    });
+    chain.emit("RewardDistributor", "ClaimWindowUpdated", { claimWindow: 180 * 86_400 });
+    chain.emit("RewardDistributor", "UnclaimedSwept", {
+      modelId: 1n,
+      unclaimedWeight: 250n,
+      amount: 5n * 10n ** 16n,
+      totalSwept: 5n * 10n ** 16n,
     });
     chain.emit("PaymentChannels", "WithdrawalRequested", {
       channelId: CHANNEL,
@@ -798,9 +807,10 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
     c = await one(`channel(id: "${CHANNEL}") { withdrawn closed }`);
     assert.deepEqual(c, { withdrawn: String(3n * E18), closed: true });
     const r = await one(
-      `modelRewards(id: "1") { revenue ownerPaid trainerPaid protocolPaid contributorsClaimed }`,
+      `modelRewards(id: "1") { revenue ownerPaid trainerPaid protocolPaid contributorsClaimed swept }`,
     );
     assert.deepEqual(r, {
+      swept: String(5n * 10n ** 16n),
       revenue: String(3n * E18),
       ownerPaid: String(15n * 10n ** 17n),
       trainerPaid: String(3n * 10n ** 17n),
@@ -818,10 +828,12 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
     });
     assert.equal((await one(`account(id: "${PAYER}") { channels { id } }`)).channels.length, 1);
     const ev = await chain.query(
-      `{ channelOpeneds { amount } channelToppedUps { deposit } sessionKeySets { sessionKey } sessionKeyRevokeds { validUntil } voucherRedeemeds(orderBy: cumulativeAmount) { amount } withdrawalRequesteds { withdrawableAt } channelWithdrawns { amount } revenueDepositeds { totalRevenue } sharesPaids { protocolAmount treasury } rewardClaimeds { weight account { id } } }`,
+      `{ channelOpeneds { amount } channelToppedUps { deposit } sessionKeySets { sessionKey } sessionKeyRevokeds { validUntil } voucherRedeemeds(orderBy: cumulativeAmount) { amount } withdrawalRequesteds { withdrawableAt } channelWithdrawns { amount } revenueDepositeds { totalRevenue } sharesPaids { protocolAmount treasury } rewardClaimeds { weight account { id } datanetId contributionId } unclaimedSwepts { modelId unclaimedWeight amount totalSwept } claimWindowUpdateds { claimWindow } }`,
     );
     assert.deepEqual(ev.voucherRedeemeds, [{ amount: String(2n * E18) }, { amount: String(E18) }]);
-    assert.deepEqual(ev.rewardClaimeds, [{ weight: "500", account: { id: ALICE } }]);
+    assert.deepEqual(ev.rewardClaimeds, [{ weight: "500", account: { id: ALICE }, datanetId: "1", contributionId: "2" }]);
+    assert.deepEqual(ev.claimWindowUpdateds, [{ claimWindow: String(180 * 86_400) }]);
+    assert.deepEqual(ev.unclaimedSwepts, [{ modelId: "1", unclaimedWeight: "250", amount: String(5n * 10n ** 16n), totalSwept: String(5n * 10n ** 16n) }]);
     assert.equal(ev.sharesPaids[0].treasury, TREASURY);
     for (const k of [
       "channelOpeneds",
@@ -960,7 +972,7 @@ describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 79);
+    assert.equal(names.size, 81);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );

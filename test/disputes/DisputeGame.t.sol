@@ -106,6 +106,17 @@ contract DisputeGameTest is Protocol {
         internal
         returns (uint256 leaf)
     {
+        leaf = _descend(id, trainerTree, challengerTree);
+        bytes32[] memory proof = leaf == 0 ? new bytes32[](0) : _proof(trainerTree, leaf - 1);
+        vm.prank(trainer);
+        game.proveSegment(id, leaf == 0 ? bytes32(0) : trainerStates[leaf - 1], proof, trainerStates[leaf]);
+    }
+
+    /// @dev The bisection moves of `_bisect`, without the segment proof; returns the disputed leaf.
+    function _descend(uint256 id, bytes32[][] memory trainerTree, bytes32[][] memory challengerTree)
+        internal
+        returns (uint256 leaf)
+    {
         uint256 level = trainerTree.length - 1;
         uint256 index;
         while (level > 0) {
@@ -120,9 +131,11 @@ contract DisputeGameTest is Protocol {
             --level;
         }
         leaf = index;
-        bytes32[] memory proof = leaf == 0 ? new bytes32[](0) : _proof(trainerTree, leaf - 1);
-        vm.prank(trainer);
-        game.proveSegment(id, leaf == 0 ? bytes32(0) : trainerStates[leaf - 1], proof, trainerStates[leaf]);
+    }
+
+    /// @dev The last leaf's state for run state `runState` and a result with attribution `(root, weight)`.
+    function _final(bytes32 runState, bytes32 root, uint128 weight) internal pure returns (bytes32) {
+        return keccak256(abi.encode(runState, keccak256("adapter"), root, weight));
     }
 
     function _drawNow(uint256 id) internal returns (address[] memory members) {
@@ -253,6 +266,62 @@ contract DisputeGameTest is Protocol {
         vm.warp(market.getJob(jobId).challengeEndsAt);
         market.finalizeJob(jobId);
         assertEq(market.withdrawable(trainer), BUDGET - BUDGET / 10, "honest trainer paid");
+        _assertGameSolvent();
+    }
+
+    /// Review finding 2: a trainer that trains honestly but submits an attribution its run did not compute (here
+    /// its checkpoint tree ends in the run's true attribution) cannot prove the last leaf, which must bind the
+    /// submitted result; it loses on its clock after 4 bisection moves over 16 checkpoints.
+    function test_finding2_attributionNotTheRunsOwn_cannotProveTheLastLeaf() public {
+        bytes32 runState = _honest(COUNT - 1);
+        bytes32[] memory states = _states(COUNT);
+        states[COUNT - 1] = _final(runState, keccak256("true root"), 1e18); // what the run attributed
+        (uint256 jobId, bytes32[][] memory tree) = _submitted(states); // submits keccak256("root")
+        assertEq(game.finalState(jobId, runState), _final(runState, keccak256("root"), 1e18), "finalState");
+        // A contributor challenges: its replay's tree ends in the state bound to the submitted result.
+        bytes32[] memory expected = _states(COUNT);
+        expected[COUNT - 1] = game.finalState(jobId, runState);
+        uint256 id = _open(jobId);
+        uint256 leaf = _descend(id, tree, _tree(jobId, expected));
+        assertEq(leaf, COUNT - 1, "the last leaf");
+        assertEq(game.getDispute(id).moves, 8, "4 reveals + 4 choices");
+        bytes32[] memory proof = _proof(tree, leaf - 1);
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.SegmentMismatch.selector, id, leaf));
+        game.proveSegment(id, states[leaf - 1], proof, runState);
+        // Passing the leaf's state itself is read as a run state, and fails alike.
+        vm.prank(trainer);
+        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.SegmentMismatch.selector, id, leaf));
+        game.proveSegment(id, states[leaf - 1], proof, states[leaf]);
+        vm.warp(uint256(game.getDispute(id).deadline) + 1);
+        game.settle(id);
+        assertTrue(!game.getDispute(id).trainerWon, "trainer lost");
+        assertEq(uint256(market.getJob(jobId).status), uint256(IJobMarket.JobStatus.Refunded), "refunded");
+        assertEq(trainers.getTrainer(trainer).staked, TRAINER_STAKE - COLLATERAL, "collateral slashed");
+        _assertGameSolvent();
+    }
+
+    /// Review finding 2: a trainer whose last checkpoint binds its inflated attribution proves the leaf, and the
+    /// committee, replaying the last segment with the deterministic attribution run, decides against it.
+    function test_finding2_inflatedAttributionBoundInTheTree_losesToTheReplay() public {
+        bytes32 runState = _honest(COUNT - 1);
+        bytes32[] memory states = _states(COUNT);
+        states[COUNT - 1] = _final(runState, keccak256("root"), 1e18); // the submitted (inflated) attribution
+        (uint256 jobId, bytes32[][] memory tree) = _submitted(states);
+        bytes32 truth = _final(runState, keccak256("true root"), 1e18); // what a replay of the last segment gives
+        bytes32[] memory expected = _states(COUNT);
+        expected[COUNT - 1] = truth;
+        uint256 id = _open(jobId);
+        uint256 leaf = _descend(id, tree, _tree(jobId, expected));
+        vm.prank(trainer);
+        game.proveSegment(id, states[leaf - 1], _proof(tree, leaf - 1), runState);
+        assertEq(game.getDispute(id).claimedState, states[COUNT - 1], "the claim is the bound final state");
+        address[] memory members = _drawNow(id);
+        for (uint256 i = 0; i < 3; ++i) _vote(id, members[i], truth, _witness(leaf));
+        for (uint256 i = 0; i < 3; ++i) _reveal(id, members[i], truth, _witness(leaf));
+        game.settle(id);
+        assertTrue(!game.getDispute(id).trainerWon, "trainer lost");
+        assertEq(uint256(market.getJob(jobId).status), uint256(IJobMarket.JobStatus.Refunded), "refunded");
         _assertGameSolvent();
     }
 

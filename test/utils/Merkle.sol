@@ -3,10 +3,15 @@ pragma solidity ^0.8.27;
 
 import {Hashes} from "@openzeppelin/contracts/utils/cryptography/Hashes.sol";
 
-/// @notice Builds small OpenZeppelin-standard Merkle trees of `(address, uint256)` leaves in tests.
+/// @notice Builds small OpenZeppelin-standard Merkle trees in tests: `(address, uint256)` leaves of pool
+/// distributions and `(datanetId, contributionId, weight)` leaves of model attribution.
 library Merkle {
     function leaf(address account, uint256 weight) internal pure returns (bytes32) {
         return keccak256(bytes.concat(keccak256(abi.encode(account, weight))));
+    }
+
+    function leaf(uint256 datanetId, uint256 contributionId, uint256 weight) internal pure returns (bytes32) {
+        return keccak256(bytes.concat(keccak256(abi.encode(datanetId, contributionId, weight))));
     }
 
     /// @dev Root of a tree over 4 leaves (pad with distinct dummy leaves) and the proof of leaf `index`.

@@ -65,7 +65,7 @@ describe("billing under concurrency: 64 paid streams against a real node and cha
     await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
     await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: conns[owner].account!.address, jobId: 0n, baseModelId, parentId: 0n, trainer: provider.account!.address, adapterCID: adapterCid, adapterHash, attributionRoot: zeroHash, attributionTotalWeight: 0n, reportCID: "", datanetIds: [] }]);
     modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n]);
+    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n, []]);
     await setInferencePrice(conns[owner], modelId, PRICE);
     for (const p of payers) await sendTx(d, d.contracts.OpenToken, "mint", [p.account!.address, parseEther("1")]);
     eos = (await ChatTokenizer.fromDir(BASE_DIR)).eosId ?? 0;

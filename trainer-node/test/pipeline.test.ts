@@ -19,7 +19,7 @@ import type { ChainConnection } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
-import { verifyAttributionProof, AttributionTree } from "@tributary/sdk/merkle";
+import { verifyContributionProof, ContributionTree } from "@tributary/sdk/merkle";
 import { parseAttributionReport } from "@tributary/sdk/schemas";
 import { ChatTokenizer, checkpointDirStateHash, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
 import { challengeMove, checkpointTree, childrenOf, disputeJob, getDispute } from "@tributary/sdk/chain";
@@ -146,8 +146,11 @@ describe("trainer node job pipeline", () => {
     const report = parseAttributionReport(JSON.parse(new TextDecoder().decode(await ipfs.store.cat(rec.result!.reportCid))));
     assert.equal(report.merkleRoot, model.attributionRoot);
     assert.deepEqual(report.contributors.map((c) => c.account.toLowerCase()).sort(), [conns[alice].account!.address, conns[bob].account!.address].map((a) => a.toLowerCase()).sort());
-    const tree = AttributionTree.build(report.contributors.map((c) => ({ account: c.account, weight: BigInt(c.weight) })));
-    for (const c of report.contributors) assert.ok(verifyAttributionProof(model.attributionRoot, c.account, BigInt(c.weight), tree.proof(c.account).proof));
+    // the tree's leaves name contributions (datanetId, contributionId, weight), never a payee
+    const leaves = report.contributions.filter((c) => BigInt(c.weight) > 0n).map((c) => ({ datanetId: BigInt(c.datanetId), contributionId: BigInt(c.contributionId), weight: BigInt(c.weight) }));
+    const tree = ContributionTree.build(leaves);
+    assert.equal(tree.root, model.attributionRoot);
+    for (const l of leaves) assert.ok(verifyContributionProof(model.attributionRoot, l, tree.proof(l.datanetId, l.contributionId).proof));
     const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { engine: { kernel: string }; data: Array<{ contributions: unknown[] }> };
     assert.equal(manifest.engine.kernel, "ort");
     assert.equal(manifest.data[0].contributions.length, 2);
@@ -160,12 +163,17 @@ describe("trainer node job pipeline", () => {
     await loop.tick();
     const rec = ctx.jobs.get(posted.jobId.toString())!;
     assert.equal(rec.stage, "submitted", `${rec.stage}: ${rec.error ?? rec.reason ?? ""}`);
-    // the committed root is the tree over the state hashes of the run's checkpoints (the last with its extras)
+    // the committed root is the tree over the state hashes of the run's checkpoints; the last leaf binds the
+    // submitted result as DisputeGame.finalState computes it
     const ckpts = join(dataDir, "jobs", rec.jobId, "adapter", "checkpoints");
     const names = readdirSync(ckpts).filter((n) => /^step-\d+$/.test(n)).sort();
     assert.deepEqual(names, ["step-000010", "step-000020"]);
-    const states = [await checkpointDirStateHash(join(ckpts, names[0])), await checkpointDirStateHash(join(ckpts, names[1]), [rec.result!.adapterHash, rec.result!.attributionRoot])];
-    const tree = checkpointTree(posted.jobId, states as `0x${string}`[]);
+    const runStates = [await checkpointDirStateHash(join(ckpts, names[0])), await checkpointDirStateHash(join(ckpts, names[1]))] as `0x${string}`[];
+    const final = { adapterHash: rec.result!.adapterHash as `0x${string}`, attributionRoot: rec.result!.attributionRoot as `0x${string}`, attributionTotalWeight: BigInt(rec.result!.attributionTotalWeight) };
+    const tree = checkpointTree(posted.jobId, runStates, final);
+    const states = tree.states;
+    const g0 = conns[builder].contracts.DisputeGame;
+    assert.equal(await conns[builder].publicClient.readContract({ address: g0.address, abi: g0.abi, functionName: "finalState", args: [posted.jobId, runStates[1]] }), states[1], "the contract derives the same last state");
     const g = conns[builder].contracts.DisputeGame;
     const [who, root, count] = await conns[builder].publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [posted.jobId] });
     assert.equal(who.toLowerCase(), conns[trainer].account!.address.toLowerCase());

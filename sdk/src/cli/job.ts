@@ -15,7 +15,7 @@ import {
   submitResult,
 } from "../chain/protocol/index.ts";
 import { catJson } from "../chain/protocol/content.ts";
-import { AttributionTree } from "../merkle/index.ts";
+import { ContributionTree } from "../merkle/index.ts";
 import { describeVerification, parseAttributionReport, parseJobSpec, verificationOf } from "../schemas/index.ts";
 import type { JobSpec } from "../schemas/index.ts";
 import type { JobSpecInput } from "../schemas/index.ts";
@@ -263,8 +263,10 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
             o.totalWeight !== undefined ? BigInt(parseId(o.totalWeight, "--total-weight")) : undefined;
           if (o.report && (root === undefined || total === undefined)) {
             const report = parseAttributionReport(await catJson(ctx.store(), o.report, "attribution report"));
-            root ??= AttributionTree.build(
-              report.contributors.map((c) => ({ account: c.account, weight: BigInt(c.weight) })),
+            root ??= ContributionTree.build(
+              report.contributions
+                .filter((c) => BigInt(c.weight) > 0n)
+                .map((c) => ({ datanetId: BigInt(c.datanetId), contributionId: BigInt(c.contributionId), weight: BigInt(c.weight) })),
             ).root;
             total ??= BigInt(report.totalWeight);
           }

@@ -30,6 +30,7 @@ export const MAX_CONTRIBUTIONS_PER_REQUEST = 1000;
 /** Default cap on a key-release request body (1000 contribution ids fit in well under this). */
 export const DEFAULT_CUSTODIAN_MAX_BODY_BYTES = 256 * 1024;
 const JOB_CLAIMED = 2;
+const JOB_DISPUTED = 4;
 const CONTRIBUTION_APPROVED = 2;
 
 export interface CustodianOptions {
@@ -201,8 +202,18 @@ async function release(
   const job = await readOrUndefined(() =>
     pc.readContract({ address: jm.address, abi: jm.abi, functionName: "getJob", args: [message.jobId] }),
   );
-  if (!job || job.status !== JOB_CLAIMED || job.trainer.toLowerCase() !== message.trainer.toLowerCase()) {
-    throw forbidden(`job ${message.jobId} is not claimed by ${message.trainer}`);
+  // The requester (the request's `trainer` field) is the job's trainer while its claim runs, or a verifier the
+  // DisputeGame drew for a dispute of the job while the job is disputed (it must replay the disputed segment).
+  const isTrainer = !!job && job.status === JOB_CLAIMED && job.trainer.toLowerCase() === message.trainer.toLowerCase();
+  let isDrawn = false;
+  if (!isTrainer && job && job.status === JOB_DISPUTED) {
+    const g = conn.contracts.DisputeGame;
+    isDrawn = await pc.readContract({ address: g.address, abi: g.abi, functionName: "isDrawnVerifier", args: [message.jobId, message.trainer as Address] });
+  }
+  if (!isTrainer && !isDrawn) {
+    throw forbidden(
+      `job ${message.jobId} is not claimed by ${message.trainer}, and ${message.trainer} is not a verifier drawn for a dispute of it`,
+    );
   }
   const [datanetIds, versions] = await pc.readContract({
     address: jm.address,

@@ -1,7 +1,7 @@
-// Building the attribution report: per-contribution scores -> integer weights -> per-contributor
-// weights -> Merkle root.
+// Building the attribution report: per-contribution scores -> integer weights -> Merkle root over
+// (datanetId, contributionId, weight) leaves (the per-contributor sums are reported, not committed).
 import type { AttributionReport } from "../schemas/attribution.ts";
-import { AttributionTree } from "./tree.ts";
+import { ContributionTree } from "./tree.ts";
 import { DEFAULT_TOTAL_WEIGHT, normaliseWeights, sumByAccount } from "./weights.ts";
 
 export interface ScoredContribution {
@@ -15,14 +15,15 @@ export interface ScoredContribution {
 }
 
 /**
- * Normalises scores to weights summing to `totalWeight`, sums them per contributor and commits the
- * per-contributor weights in a Merkle tree. Returns the report (valid `tributary/attribution@1`) and
- * the tree (for proofs).
+ * Normalises scores to weights summing to `totalWeight` and commits the contributions with a positive weight
+ * in a Merkle tree of `(datanetId, contributionId, weight)` leaves; the report also lists the weights summed per
+ * contributor (for display: the chain pays the contributor it records for each contribution). Returns the report
+ * (valid `tributary/attribution@1`) and the tree (for proofs).
  */
 export function buildAttributionReport(
   contributions: readonly ScoredContribution[],
   opts: { totalWeight?: bigint; method?: AttributionReport["method"] } = {},
-): { report: AttributionReport; tree: AttributionTree } {
+): { report: AttributionReport; tree: ContributionTree } {
   if (contributions.length === 0) throw new RangeError("an attribution report needs at least one contribution");
   const total = opts.totalWeight ?? DEFAULT_TOTAL_WEIGHT;
   // duplicates earn nothing, whatever their score (also when every score is 0 and weights go equal)
@@ -32,13 +33,17 @@ export function buildAttributionReport(
   const weights = contributions.map(() => 0n);
   live.forEach(([, i], k) => (weights[i] = liveWeights[k]));
   const perContributor = sumByAccount(contributions.map((c, i) => ({ account: c.contributor, weight: weights[i] })));
-  const tree = AttributionTree.build(perContributor);
+  const tree = ContributionTree.build(
+    contributions
+      .map((c, i) => ({ datanetId: BigInt(c.datanetId), contributionId: BigInt(c.contributionId), weight: weights[i] }))
+      .filter((l) => l.weight > 0n),
+  );
   const report: AttributionReport = {
     schema: "tributary/attribution@1",
     method: opts.method ?? "tracin",
     totalWeight: total.toString(),
     merkleRoot: tree.root,
-    leafEncoding: ["address", "uint256"],
+    leafEncoding: ["uint256", "uint256", "uint256"],
     contributions: contributions.map((c, i) => ({
       datanetId: c.datanetId.toString(),
       contributionId: c.contributionId.toString(),

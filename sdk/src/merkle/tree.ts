@@ -1,9 +1,26 @@
-// Attribution Merkle trees, compatible with OpenZeppelin's MerkleProof: StandardMerkleTree leaves are
-// keccak256(keccak256(abi.encode(account, weight))) and pairs are hashed sorted.
+// Merkle trees compatible with OpenZeppelin's MerkleProof (StandardMerkleTree: leaves are
+// keccak256(keccak256(abi.encode(...values))) and pairs are hashed sorted):
+// - a model's attribution tree, one leaf per contribution: (uint256 datanetId, uint256 contributionId,
+//   uint256 weight). It names no payee: the RewardDistributor pays whoever the DatanetRegistry records as the
+//   contribution's contributor (review finding 2: a trainer could name itself);
+// - a Datanet pool distribution's tree, one leaf per account: (address account, uint256 weight).
 import { StandardMerkleTree } from "@openzeppelin/merkle-tree";
 
-/** Leaf encoding the contracts verify: (address account, uint256 weight). */
+/** Leaf encoding of pool distributions: (address account, uint256 weight). */
 export const ATTRIBUTION_LEAF_ENCODING = ["address", "uint256"];
+/** Leaf encoding of model attribution: (uint256 datanetId, uint256 contributionId, uint256 weight). */
+export const CONTRIBUTION_LEAF_ENCODING = ["uint256", "uint256", "uint256"];
+
+export interface ContributionLeaf {
+  datanetId: bigint;
+  contributionId: bigint;
+  weight: bigint;
+}
+
+export interface ContributionProof extends ContributionLeaf {
+  /** Sibling hashes, bottom-up, as `bytes32[]` for the contract. */
+  proof: `0x${string}`[];
+}
 
 export interface AttributionLeaf {
   account: string;
@@ -25,7 +42,7 @@ export class MerkleInputError extends Error {
   }
 }
 
-/** An attribution tree: its root and a proof per account. */
+/** A pool distribution's tree: its root and a proof per account. */
 export class AttributionTree {
   readonly tree: StandardMerkleTree<[string, bigint]>;
   private readonly index = new Map<string, number>();
@@ -73,6 +90,65 @@ export class AttributionTree {
 
   dump() {
     return this.tree.dump();
+  }
+}
+
+const U256 = 2n ** 256n;
+
+/** A model's attribution tree: one `(datanetId, contributionId, weight)` leaf per contribution. */
+export class ContributionTree {
+  readonly tree: StandardMerkleTree<[bigint, bigint, bigint]>;
+  private readonly index = new Map<string, number>();
+
+  constructor(tree: StandardMerkleTree<[bigint, bigint, bigint]>) {
+    this.tree = tree;
+    for (const [i, [d, c]] of tree.entries()) this.index.set(`${BigInt(d)}:${BigInt(c)}`, i);
+  }
+
+  /** Builds a tree; each (datanetId, contributionId) may appear once, with a positive weight. */
+  static build(leaves: readonly ContributionLeaf[]): ContributionTree {
+    if (leaves.length === 0) throw new MerkleInputError("no leaves");
+    const seen = new Set<string>();
+    const values: Array<[bigint, bigint, bigint]> = leaves.map((l, i) => {
+      for (const [name, v] of [["datanetId", l.datanetId], ["contributionId", l.contributionId], ["weight", l.weight]] as const) {
+        if (typeof v !== "bigint" || v < 0n || v >= U256) throw new MerkleInputError(`leaf ${i}: ${name} ${String(v)} is not a uint256`);
+      }
+      if (l.weight === 0n) throw new MerkleInputError(`leaf ${i}: weight 0 (leave zero-weight contributions out)`);
+      const key = `${l.datanetId}:${l.contributionId}`;
+      if (seen.has(key)) throw new MerkleInputError(`leaf ${i}: duplicate contribution ${key}`);
+      seen.add(key);
+      return [l.datanetId, l.contributionId, l.weight];
+    });
+    return new ContributionTree(StandardMerkleTree.of(values, CONTRIBUTION_LEAF_ENCODING));
+  }
+
+  get root(): `0x${string}` {
+    return this.tree.root as `0x${string}`;
+  }
+
+  get leaves(): ContributionLeaf[] {
+    return [...this.tree.entries()].map(([, [d, c, w]]) => ({ datanetId: BigInt(d), contributionId: BigInt(c), weight: BigInt(w) }));
+  }
+
+  /** The proof of a contribution's leaf; throws if it has none. */
+  proof(datanetId: bigint, contributionId: bigint): ContributionProof {
+    const i = this.index.get(`${datanetId}:${contributionId}`);
+    if (i === undefined) throw new MerkleInputError(`contribution ${datanetId}:${contributionId} has no leaf in this tree`);
+    const [d, c, w] = this.tree.at(i)!;
+    return { datanetId: BigInt(d), contributionId: BigInt(c), weight: BigInt(w), proof: this.tree.getProof(i) as `0x${string}`[] };
+  }
+
+  dump() {
+    return this.tree.dump();
+  }
+}
+
+/** Checks a contribution leaf's proof against a root as the RewardDistributor does on chain. */
+export function verifyContributionProof(root: string, leaf: ContributionLeaf, proof: readonly string[]): boolean {
+  try {
+    return StandardMerkleTree.verify(root, CONTRIBUTION_LEAF_ENCODING, [leaf.datanetId, leaf.contributionId, leaf.weight], [...proof]);
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,5 @@
-// The attribution report (attribution.json): influence per contribution, weight per contributor, and
-// the Merkle root of (account, weight) leaves that goes on chain.
+// The attribution report (attribution.json): influence and weight per contribution, weight per contributor
+// (for display), and the Merkle root of (datanetId, contributionId, weight) leaves that goes on chain.
 import { z } from "zod";
 import { Address, Bytes32, Sha256, schemaField, Uint256String } from "./common.ts";
 
@@ -34,9 +34,13 @@ export const AttributionReport = z.object({
   /** "tracin" (= tracin_last) is what nodes before issue 12 wrote. */
   method: z.enum(ATTRIBUTION_METHODS).default("tracin"),
   totalWeight: Uint256String,
-  /** Root of the OpenZeppelin StandardMerkleTree over `leafEncoding` leaves (account, weight). */
+  /**
+   * Root of the OpenZeppelin StandardMerkleTree over `leafEncoding` leaves (datanetId, contributionId, weight),
+   * one per contribution with a positive weight. No payee address is committed: the RewardDistributor pays the
+   * contributor the DatanetRegistry records (review finding 2).
+   */
   merkleRoot: Bytes32,
-  leafEncoding: z.tuple([z.literal("address"), z.literal("uint256")]).default(["address", "uint256"]),
+  leafEncoding: z.tuple([z.literal("uint256"), z.literal("uint256"), z.literal("uint256")]).default(["uint256", "uint256", "uint256"]),
   contributions: z.array(ContributionAttribution),
   contributors: z.array(ContributorWeight).min(1, "must attribute to at least one contributor"),
 }).superRefine((report, ctx) => {
@@ -44,6 +48,10 @@ export const AttributionReport = z.object({
   const sum = report.contributors.reduce((acc, c) => acc + BigInt(c.weight), 0n);
   if (sum !== total) {
     ctx.addIssue({ code: "custom", path: ["contributors"], message: `weights sum to ${sum}, expected totalWeight ${total}` });
+  }
+  const perContribution = report.contributions.reduce((acc, c) => acc + BigInt(c.weight), 0n);
+  if (perContribution !== total) {
+    ctx.addIssue({ code: "custom", path: ["contributions"], message: `contribution weights sum to ${perContribution}, expected totalWeight ${total}` });
   }
   const seen = new Set<string>();
   report.contributors.forEach((c, i) => {

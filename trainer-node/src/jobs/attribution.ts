@@ -20,7 +20,7 @@ import { join } from "node:path";
 import { duplicateGroups } from "@tributary/sdk/dedup";
 import type { DuplicateMatch } from "@tributary/sdk/dedup";
 import { buildAttributionReport } from "@tributary/sdk/merkle";
-import type { AttributionTree } from "@tributary/sdk/merkle";
+import type { ContributionTree } from "@tributary/sdk/merkle";
 import type { AttributionReport } from "@tributary/sdk/schemas";
 import { AdamW, ChatTokenizer, adapterParams, encodeRecord, loadAdapter, loadCheckpoint, loadModel } from "@tributary/engine";
 import type { Kernel, LoraAdapter, TrainingRecord } from "@tributary/engine";
@@ -101,7 +101,7 @@ async function checkpointsOf(adapterDir: string, adapter: LoraAdapter, learningR
   return out;
 }
 
-export async function attribute(o: AttributionInput, onContribution?: (done: number, total: number) => void): Promise<{ report: AttributionReport; tree: AttributionTree }> {
+export async function attribute(o: AttributionInput, onContribution?: (done: number, total: number) => void): Promise<{ report: AttributionReport; tree: ContributionTree }> {
   const dups = o.duplicates ?? new Map<number, DuplicateOf>();
   const base = o.contributions.map((c, i) => ({
     datanetId: c.datanetId,

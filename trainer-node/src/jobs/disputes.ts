@@ -1,8 +1,10 @@
 /**
  * The trainer's side of the dispute game (contracts/disputes/DisputeGame.sol, docs/contracts.md):
  * - before submitting, commit the Merkle root over the state hashes of the run's checkpoints (every
- *   `checkpointEvery` optimizer steps and the last one; the last one's hash also covers the adapter hash and the
- *   attribution root), so that any challenge can be bisected down to one replayable segment;
+ *   `checkpointEvery` optimizer steps and the last one), so that any challenge can be bisected down to one
+ *   replayable segment. The last leaf's state is `finalCheckpointState(runState, result)`: it binds the submitted
+ *   adapter hash and attribution (root and total weight) in a way the contract checks at the last leaf
+ *   (`DisputeGame.finalState`), so an attribution the run did not compute cannot be defended (review finding 2);
  * - while a result is challengeable, answer every challenge of this node's jobs with its move (the children of
  *   the disputed node, or at one leaf the segment proof) before the move's clock runs out. A trainer that does
  *   not answer loses its collateral on the clock, so an honest node must run this.
@@ -15,7 +17,7 @@ import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkpointDirStateHash } from "@tributary/engine";
 import { checkpointTree, commitCheckpoints, defendDispute, getDispute } from "@tributary/sdk/chain";
-import type { CheckpointTree, ChainConnection } from "@tributary/sdk/chain";
+import type { CheckpointTree, ChainConnection, FinalBinding } from "@tributary/sdk/chain";
 import type { Hex } from "viem";
 
 /** The contract accepts 2..1,025 checkpoints. */
@@ -39,11 +41,12 @@ async function folderHash(dir: string, extra: string[]): Promise<Hex> {
 }
 
 /**
- * The state hashes of a finished run's checkpoints, oldest first, evenly thinned to at most 1,025 with the
+ * The run state hashes of a finished run's checkpoints, oldest first, evenly thinned to at most 1,025 with the
  * last one kept; a run shorter than one checkpoint interval (a single checkpoint) gets its start state in
- * front, the hash of the job's spec and seed from which the adapter is initialised.
+ * front, the hash of the job's spec and seed from which the adapter is initialised. (`extra` is hashed into the last
+ * state: an eval job's eval-loss commitment; the result itself is bound by `jobCheckpointTree`'s `final`.)
  */
-export async function runStates(o: { adapterDir: string; backend: "engine" | "torch"; jobId: string; specCid: string; extra: string[] }): Promise<Hex[]> {
+export async function runStates(o: { adapterDir: string; backend: "engine" | "torch"; jobId: string; specCid: string; extra?: string[] }): Promise<Hex[]> {
   const dir = join(o.adapterDir, "checkpoints");
   let names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))) : [];
   if (names.length === 0) throw new Error(`no checkpoints in ${dir}: the run cannot be committed for the dispute game`);
@@ -53,31 +56,45 @@ export async function runStates(o: { adapterDir: string; backend: "engine" | "to
   }
   const states: Hex[] = [];
   for (const [i, n] of names.entries()) {
-    const extra = i === names.length - 1 ? o.extra : [];
+    const extra = i === names.length - 1 ? (o.extra ?? []) : [];
     states.push(o.backend === "torch" ? await folderHash(join(dir, n), extra) : await checkpointDirStateHash(join(dir, n), extra));
   }
   if (states.length === 1) states.unshift(`0x${createHash("sha256").update(`tributary/checkpoint-start@1\0${o.jobId}\0${o.specCid}`).digest("hex")}`);
   return states;
 }
 
-/** The job's checkpoint tree: read from `<jobDir>/checkpoint-tree.json`, else built from the run and saved. */
-export async function jobCheckpointTree(jobDir: string, build: () => Promise<Hex[]>, jobId: string): Promise<CheckpointTree> {
+interface SavedTree {
+  jobId: string;
+  /** Run states; with `final`, the tree's last state is derived from the last of them. */
+  states: Hex[];
+  final?: { adapterHash: Hex; attributionRoot: Hex; attributionTotalWeight: string };
+}
+
+function fromSaved(saved: SavedTree): CheckpointTree {
+  const final = saved.final ? { ...saved.final, attributionTotalWeight: BigInt(saved.final.attributionTotalWeight) } : undefined;
+  return checkpointTree(BigInt(saved.jobId), saved.states, final);
+}
+
+/**
+ * The job's checkpoint tree: read from `<jobDir>/checkpoint-tree.json`, else built from the run and saved. With
+ * `final` (the result it backs), the last leaf binds the result as the contract requires.
+ */
+export async function jobCheckpointTree(jobDir: string, build: () => Promise<Hex[]>, jobId: string, final?: FinalBinding): Promise<CheckpointTree> {
   const file = join(jobDir, "checkpoint-tree.json");
-  let states: Hex[];
-  if (existsSync(file)) states = (JSON.parse(await readFile(file, "utf8")) as { states: Hex[] }).states;
+  let saved: SavedTree;
+  if (existsSync(file)) saved = JSON.parse(await readFile(file, "utf8")) as SavedTree;
   else {
-    states = await build();
-    await writeFile(file, `${JSON.stringify({ jobId, states })}\n`);
+    saved = { jobId, states: await build(), ...(final ? { final: { ...final, attributionTotalWeight: final.attributionTotalWeight.toString() } } : {}) };
+    await writeFile(file, `${JSON.stringify(saved)}\n`);
   }
-  return checkpointTree(BigInt(jobId), states);
+  return fromSaved(saved);
 }
 
 /** The tree saved by `jobCheckpointTree` in `<jobDir>/checkpoint-tree.json`, or null when none was saved. */
 export async function readCheckpointTree(jobDir: string): Promise<CheckpointTree | null> {
   const file = join(jobDir, "checkpoint-tree.json");
   if (!existsSync(file)) return null;
-  const { jobId, states } = JSON.parse(await readFile(file, "utf8")) as { jobId: string; states: Hex[] };
-  return checkpointTree(BigInt(jobId), states);
+  return fromSaved(JSON.parse(await readFile(file, "utf8")) as SavedTree);
 }
 
 /** Commits the tree unless the chain already holds it for this job (a restart after committing). */

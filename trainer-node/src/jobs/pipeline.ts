@@ -437,8 +437,9 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const evalExtra = manifest.verification?.class === "eval" && manifest.verification.evalLoss !== undefined ? [evalLossCommitment(manifest.verification.evalLoss)] : [];
   const tree = await jobCheckpointTree(
     jobDirOf(ctx, rec.jobId),
-    () => runStates({ adapterDir: join(jobDirOf(ctx, rec.jobId), "adapter"), backend: ctx.backend ?? "engine", jobId: rec.jobId, specCid: job.specCid, extra: [r.adapterHash, r.attributionRoot, ...evalExtra] }),
+    () => runStates({ adapterDir: join(jobDirOf(ctx, rec.jobId), "adapter"), backend: ctx.backend ?? "engine", jobId: rec.jobId, specCid: job.specCid, extra: evalExtra }),
     rec.jobId,
+    { adapterHash: r.adapterHash as `0x${string}`, attributionRoot: r.attributionRoot as `0x${string}`, attributionTotalWeight: BigInt(r.attributionTotalWeight) },
   );
   if (await ensureCommitted(ctx.conn, tree)) ctx.log(`job ${rec.jobId}: committed its ${tree.count} checkpoint states (root ${tree.root})`);
   const tx = await submitResult(ctx.conn, BigInt(rec.jobId), {

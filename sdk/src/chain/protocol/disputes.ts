@@ -12,13 +12,40 @@ const ZERO = `0x${"0".repeat(64)}` as Hex;
 export const DISPUTE_PHASES = ["none", "trainerMove", "challengerMove", "awaitingDraw", "voting", "stuck", "settled"] as const;
 export type DisputePhase = (typeof DISPUTE_PHASES)[number];
 
-/** A checkpoint tree: `levels[0]` the leaves padded with zero to a power of two, the last level the root. */
+/**
+ * A checkpoint tree: `levels[0]` the leaves padded with zero to a power of two, the last level the root. The last
+ * state binds the submitted result (`finalCheckpointState`); `finalRunState` is the run state it was derived
+ * from, which `proveSegment` takes at the last leaf.
+ */
 export interface CheckpointTree {
   jobId: bigint;
   count: number;
   states: Hex[];
   levels: Hex[][];
   root: Hex;
+  finalRunState?: Hex;
+}
+
+/** The result fields the last checkpoint binds (as `JobMarket.submitResult` takes them). */
+export interface FinalBinding {
+  adapterHash: Hex;
+  attributionRoot: Hex;
+  attributionTotalWeight: bigint;
+}
+
+/**
+ * The last checkpoint's state for run state `runState` and the result it backs, as `DisputeGame.finalState`
+ * computes it: `keccak256(abi.encode(runState, adapterHash, attributionRoot, uint128 attributionTotalWeight))`.
+ * A replay of the last segment includes the deterministic attribution run, so an attribution the run did not
+ * compute is caught there like a skipped step (review finding 2).
+ */
+export function finalCheckpointState(runState: Hex, r: FinalBinding): Hex {
+  return keccak256(
+    encodeAbiParameters(
+      [{ type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }, { type: "uint128" }],
+      [runState, r.adapterHash, r.attributionRoot, r.attributionTotalWeight],
+    ),
+  );
 }
 
 /** `keccak256(abi.encode(jobId, index, stateHash))`, as the contract computes a leaf. */
@@ -26,8 +53,12 @@ export function checkpointLeaf(jobId: bigint, index: number, stateHash: Hex): He
   return keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }, { type: "bytes32" }], [jobId, BigInt(index), stateHash]));
 }
 
-/** Builds the tree over the state hashes of checkpoints 0..n-1 (2 <= n <= 1,025, as the contract accepts). */
-export function checkpointTree(jobId: bigint, states: Hex[]): CheckpointTree {
+/**
+ * Builds the tree over the state hashes of checkpoints 0..n-1 (2 <= n <= 1,025, as the contract accepts). With
+ * `final`, the last of `states` is a run state and the tree's last state is `finalCheckpointState` of it.
+ */
+export function checkpointTree(jobId: bigint, runStates: Hex[], final?: FinalBinding): CheckpointTree {
+  const states = final ? [...runStates.slice(0, -1), finalCheckpointState(runStates[runStates.length - 1], final)] : runStates;
   if (states.length < 2 || states.length > 1025) {
     throw new RangeError(`A checkpoint tree needs 2..1025 state hashes, got ${states.length}; commit one per K steps plus the initial state`);
   }
@@ -39,7 +70,7 @@ export function checkpointTree(jobId: bigint, states: Hex[]): CheckpointTree {
     const prev = levels[levels.length - 1];
     levels.push(Array.from({ length: prev.length / 2 }, (_, i) => keccak256(concat([prev[2 * i], prev[2 * i + 1]]))));
   }
-  return { jobId, count: states.length, states, levels, root: levels[levels.length - 1][0] };
+  return { jobId, count: states.length, states, levels, root: levels[levels.length - 1][0], ...(final ? { finalRunState: runStates[runStates.length - 1] } : {}) };
 }
 
 /** The sibling path of leaf `index`, bottom up (what `proveSegment` takes for the leaf before the segment). */
@@ -94,7 +125,13 @@ export async function defendDispute(conn: ChainConnection, disputeId: bigint, tr
   }
   const j = d.lo;
   const prev = j === 0 ? ZERO : tree.states[j - 1];
-  const tx = await sendTx(conn, g, "proveSegment", [disputeId, prev, j === 0 ? [] : checkpointProof(tree, j - 1), tree.states[j]]);
+  let state = tree.states[j];
+  if (j === tree.count - 1) {
+    // the contract derives the last leaf's state from the run state and the submitted result
+    if (!tree.finalRunState) throw new RangeError(`Dispute ${disputeId} reached the last checkpoint, but the tree has no finalRunState: build it with checkpointTree(jobId, runStates, result)`);
+    state = tree.finalRunState;
+  }
+  const tx = await sendTx(conn, g, "proveSegment", [disputeId, prev, j === 0 ? [] : checkpointProof(tree, j - 1), state]);
   return { hash: tx.hash, blockNumber: tx.blockNumber, move: "segment" };
 }
 

@@ -1,8 +1,10 @@
-// Contributor rewards: what an account may claim from a model, and claiming it with a Merkle proof
-// built from the model's attribution report on IPFS.
+// Contributor rewards: what an account may claim from a model, and claiming it with Merkle proofs of its
+// contributions' leaves, built from the model's attribution report on IPFS. The leaves name contributions
+// (datanetId, contributionId, weight); the RewardDistributor pays whoever the DatanetRegistry records as each
+// contribution's contributor, so the account's leaves are the contributions the chain says it made.
 import { getAddress, isAddress } from "viem";
 import type { Address, Hex } from "viem";
-import { AttributionTree } from "../../merkle/index.ts";
+import { AttributionTree, ContributionTree } from "../../merkle/index.ts";
 import { parseAttributionReport } from "../../schemas/index.ts";
 import type { ChainConnection } from "../client.ts";
 import { NotFoundError } from "../errors.ts";
@@ -14,21 +16,34 @@ import { getModel } from "./models.ts";
 import { ensureAllowance } from "./token.ts";
 import { scanEvents } from "../logs.ts";
 
+export interface RewardLeaf {
+  datanetId: bigint;
+  contributionId: bigint;
+  weight: bigint;
+  /** Claimable now by this leaf. */
+  claimable: bigint;
+  /** Claimed so far by this leaf. */
+  claimed: bigint;
+  proof: `0x${string}`[];
+}
+
 export interface RewardPosition {
   modelId: bigint;
   account: Address;
+  /** Sum of the weights of the account's leaves. */
   weight: bigint;
   totalWeight: bigint;
   claimable: bigint;
   claimed: bigint;
-  proof: `0x${string}`[];
+  /** The account's leaves: its contributions (by the DatanetRegistry) that the model's tree weighs. */
+  leaves: RewardLeaf[];
   /** The attribution method of the model's report. */
   method: string;
   /** The account's contributions in the model's report: influence score, weight, duplicate flag. */
   contributions: Array<{ datanetId: string; contributionId: string; score: number; weight: bigint; duplicateOf?: { datanetId: string; contributionId: string; kind: string } }>;
 }
 
-/** The account's weight and proof in the model's attribution tree, and what it may claim now. */
+/** The account's leaves (weights and proofs) in the model's attribution tree, and what it may claim now. */
 export async function rewardPosition(
   conn: ChainConnection,
   store: ProtocolContentStore,
@@ -39,11 +54,13 @@ export async function rewardPosition(
   if (!model.reportCid)
     throw new NotFoundError(
       `An attribution report for model ${modelId}`,
-      "The model has no attribution; nothing can be claimed.",
+      "The model has no attribution; its contributors' share goes to its Datanets' pools.",
     );
   const report = parseAttributionReport(await catJson(store, model.reportCid, "attribution report"));
-  const tree = AttributionTree.build(
-    report.contributors.map((c) => ({ account: c.account, weight: BigInt(c.weight) })),
+  const tree = ContributionTree.build(
+    report.contributions
+      .filter((c) => BigInt(c.weight) > 0n)
+      .map((c) => ({ datanetId: BigInt(c.datanetId), contributionId: BigInt(c.contributionId), weight: BigInt(c.weight) })),
   );
   if (tree.root.toLowerCase() !== model.attributionRoot.toLowerCase()) {
     throw new NotFoundError(
@@ -51,36 +68,38 @@ export async function rewardPosition(
       `The report at ${model.reportCid} builds root ${tree.root}, not ${model.attributionRoot}; it cannot prove anything.`,
     );
   }
-  const leaf = report.contributors.find((c) => c.account.toLowerCase() === account.toLowerCase());
   const rd = conn.contracts.RewardDistributor;
-  const weight = leaf ? BigInt(leaf.weight) : 0n;
-  const [claimable, claimed] = await Promise.all([
-    leaf
-      ? conn.publicClient.readContract({
-          address: rd.address,
-          abi: rd.abi,
-          functionName: "claimable",
-          args: [modelId, account, weight],
-        })
-      : Promise.resolve(0n),
-    conn.publicClient.readContract({
-      address: rd.address,
-      abi: rd.abi,
-      functionName: "claimedBy",
-      args: [modelId, account],
+  const dn = conn.contracts.DatanetRegistry;
+  // Whose leaf is whose comes from the chain, not from the trainer's report.
+  const owners = await Promise.all(
+    tree.leaves.map(async (l) => {
+      const c = (await conn.publicClient.readContract({ address: dn.address, abi: dn.abi, functionName: "getContribution", args: [l.datanetId, l.contributionId] })) as { contributor: Address };
+      return c.contributor;
     }),
-  ]);
+  );
+  const mine = tree.leaves.filter((_, i) => owners[i].toLowerCase() === account.toLowerCase());
+  const leaves: RewardLeaf[] = await Promise.all(
+    mine.map(async (l) => {
+      const [claimable, claimed] = await Promise.all([
+        conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [modelId, l.datanetId, l.contributionId, l.weight] }),
+        conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "leafClaimed", args: [modelId, l.datanetId, l.contributionId] }),
+      ]);
+      return { ...l, claimable, claimed, proof: tree.proof(l.datanetId, l.contributionId).proof };
+    }),
+  );
+  const claimed = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimedBy", args: [modelId, account] });
+  const keys = new Set(mine.map((l) => `${l.datanetId}:${l.contributionId}`));
   return {
     modelId,
     account,
-    weight,
+    weight: leaves.reduce((a, l) => a + l.weight, 0n),
     totalWeight: BigInt(report.totalWeight),
-    claimable,
+    claimable: leaves.reduce((a, l) => a + l.claimable, 0n),
     claimed,
-    proof: leaf ? tree.proof(account).proof : [],
+    leaves,
     method: report.method,
     contributions: report.contributions
-      .filter((c) => c.contributor.toLowerCase() === account.toLowerCase())
+      .filter((c) => keys.has(`${c.datanetId}:${c.contributionId}`) || (c.duplicateOf && c.contributor.toLowerCase() === account.toLowerCase()))
       .map((c) => ({
         datanetId: c.datanetId,
         contributionId: c.contributionId,
@@ -91,7 +110,14 @@ export async function rewardPosition(
   };
 }
 
-/** Claims the account's contributor rewards of `modelId`. */
+/** Most leaves one `claimRewards` call takes (RewardDistributor.MAX_BATCH). */
+export const MAX_CLAIM_BATCH = 32;
+
+/**
+ * Claims the account's contributor rewards of `modelId`: every leaf with something claimable, plus leaves not
+ * yet recorded (a first claim within the claim window records the leaf's weight, so it is not swept later),
+ * in batches of `MAX_CLAIM_BATCH` leaves, each one transfer.
+ */
 export async function claimReward(
   conn: ChainConnection,
   store: ProtocolContentStore,
@@ -101,14 +127,31 @@ export async function claimReward(
   const who = account ?? conn.account?.address;
   if (!who) throw new NotFoundError("An account to claim for", "Configure a wallet or pass --account.");
   const pos = await rewardPosition(conn, store, modelId, who);
-  if (pos.weight === 0n)
+  if (pos.leaves.length === 0)
     throw new NotFoundError(
-      `A weight for ${who} in model ${modelId}'s attribution`,
+      `A contribution of ${who} in model ${modelId}'s attribution`,
       "This account contributed nothing the model was trained on.",
     );
+  const open = pos.leaves.filter((l) => l.claimable > 0n || l.claimed === 0n);
+  // nothing open: send them all anyway, and the contract answers NothingToClaim
+  const due = open.length > 0 ? open : pos.leaves;
   const rd = conn.contracts.RewardDistributor;
-  const tx = await sendTx(conn, rd, "claimReward", [modelId, who, pos.weight, pos.proof]);
-  const [ev] = eventsIn(rd, tx.receipt, "RewardClaimed");
+  let amount = 0n;
+  let last: TxRef | undefined;
+  for (let i = 0; i < due.length; i += MAX_CLAIM_BATCH) {
+    const batch = due.slice(i, i + MAX_CLAIM_BATCH).map((l) => ({ modelId, datanetId: l.datanetId, contributionId: l.contributionId, weight: l.weight, proof: l.proof }));
+    const tx = await sendTx(conn, rd, "claimRewards", [who, batch]);
+    for (const ev of eventsIn(rd, tx.receipt, "RewardClaimed")) amount += ev.args.amount!;
+    last = { hash: tx.hash, blockNumber: tx.blockNumber };
+  }
+  return { ...last!, amount };
+}
+
+/** Sends the share of a model's unclaimed attribution weight to its Datanets' pools (after the claim window). */
+export async function sweepUnclaimed(conn: ChainConnection, modelId: bigint): Promise<TxRef & { amount: bigint }> {
+  const rd = conn.contracts.RewardDistributor;
+  const tx = await sendTx(conn, rd, "sweepUnclaimed", [modelId]);
+  const [ev] = eventsIn(rd, tx.receipt, "UnclaimedSwept");
   return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount! };
 }
 
