@@ -71,7 +71,7 @@ describe("external backend: a second node as the upstream OpenAI-compatible serv
     await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
     await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: owner.account!.address, jobId: 0n, baseModelId, parentId: 0n, trainer: provider.account!.address, adapterCID: adapterCid, adapterHash, attributionRoot: zeroHash, attributionTotalWeight: 0n, reportCID: "", datanetIds: [] }]);
     modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n]);
+    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n, []]);
     await setInferencePrice(owner, modelId, PRICE);
     await sendTx(d, d.contracts.OpenToken, "mint", [payer.account!.address, parseEther("1")]);
 

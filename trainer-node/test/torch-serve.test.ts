@@ -95,7 +95,7 @@ describe("torch serving backend: a Qwen2 base and its worker-trained adapter thr
     const adapterHash = `0x${createHash("sha256").update(readFileSync(join(adapterDir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
     await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: owner.account!.address, jobId: 0n, baseModelId, parentId: 0n, trainer: provider.account!.address, adapterCID: adapterCid, adapterHash, attributionRoot: zeroHash, attributionTotalWeight: 0n, reportCID: "", datanetIds: [] }]);
     const modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n]);
+    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n, []]);
     await setInferencePrice(owner, modelId, PRICE);
     served = { id: `model-${modelId}`, baseModelId: Number(baseModelId), baseModelName: BASE_NAME, baseModelCid: baseCid, adapterCid, adapterHash, modelId: String(modelId), created: 1 };
     await sendTx(d, d.contracts.OpenToken, "mint", [payer.account!.address, parseEther("1")]);

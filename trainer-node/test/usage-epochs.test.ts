@@ -60,13 +60,18 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
     const role = async (name: "ModelRegistry" | "RewardDistributor", r: string) => d.publicClient.readContract({ address: d.contracts[name].address, abi: d.contracts[name].abi, functionName: r as never }) as Promise<Hex>;
     await sendTx(d, d.contracts.ModelRegistry, "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), d.account!.address]);
     await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
-    // equal training-time weights: alice, bob and carol contributed one record each
+    // equal training-time weights: alice, bob and carol contributed one record each to Datanet 1, approved in its version 1
+    const dn = d.contracts.DatanetRegistry;
+    await sendTx(conns[owner], dn, "createDatanet", [baseCid, 1, 0n, []]);
+    for (const [k, i] of [alice, bob, carol].entries()) await sendTx(conns[i], dn, "submitContribution", [1n, baseCid, `0x${(k + 1).toString(16).padStart(64, "0")}`, 1, 64, true]);
+    await sendTx(conns[owner], dn, "approveContributions", [1n, [1n, 2n, 3n]]);
+    const dataRef = (1n << 32n) | BigInt(await d.publicClient.readContract({ address: dn.address, abi: dn.abi, functionName: "versionOf", args: [1n] }));
     const { report, tree } = buildAttributionReport([alice, bob, carol].map((i, k) => ({ datanetId: "1", contributionId: String(k + 1), contributor: addr(i), score: 1 })), { totalWeight: 3n });
     const reportCid = await addJson(ipfs.store, report);
     for (let k = 0; k < 2; k++) {
       await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: addr(owner), jobId: 0n, baseModelId, parentId: 0n, trainer: addr(node), adapterCID: adapterCid, adapterHash, attributionRoot: tree.root, attributionTotalWeight: 3n, reportCID: reportCid, datanetIds: [] }]);
       const modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-      await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, addr(node), tree.root, 3n]);
+      await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, addr(node), tree.root, 3n, [dataRef]]);
       await setInferencePrice(conns[owner], modelId, PRICE);
       await enableUsageEpochs(conns[owner], modelId);
       models.push(modelId);
@@ -165,7 +170,9 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       const rd = provider.contracts.RewardDistributor;
       const influence = async (who: number) => {
         let s = 0n;
-        for (const m of models) s += await provider.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [m, addr(who), 1n] });
+        // the leaf of the contribution `who` made (1: alice, 2: bob, 3: carol), weight 1 of 3
+        const contributionId = BigInt([alice, bob, carol].indexOf(who) + 1);
+        for (const m of models) s += await provider.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [m, 1n, contributionId, 1n] });
         return s;
       };
 

@@ -13,7 +13,8 @@ import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { catJson } from "./content.ts";
 import { listModels } from "./models.ts";
-import { rewardPosition } from "./rewards.ts";
+import { MAX_CLAIM_BATCH, rewardPosition } from "./rewards.ts";
+import type { RewardLeaf } from "./rewards.ts";
 import type { ProtocolContentStore } from "./content.ts";
 
 export const USAGE_EPOCH_SCHEMA = "tributary/usage-epoch@1";
@@ -229,7 +230,7 @@ export interface ContributorOverview {
   /** Earnings over time: one entry per epoch the account earned in. */
   epochs: UsageEarning[];
   /** Training-time rewards per model (RewardDistributor): claimable now. */
-  influenceRewards: Array<{ modelId: bigint; weight: bigint; totalWeight: bigint; claimable: bigint; claimed: bigint; proof: Hex[] }>;
+  influenceRewards: Array<{ modelId: bigint; weight: bigint; totalWeight: bigint; claimable: bigint; claimed: bigint; leaves: RewardLeaf[] }>;
   usageClaimable: bigint;
   influenceClaimable: bigint;
 }
@@ -248,7 +249,7 @@ export async function contributorOverview(conn: ChainConnection, store: Protocol
     if (!m.reportCid) continue;
     const p = await rewardPosition(conn, store, m.modelId, account).catch(() => null);
     if (!p || (p.weight === 0n && p.contributions.length === 0)) continue;
-    influenceRewards.push({ modelId: m.modelId, weight: p.weight, totalWeight: p.totalWeight, claimable: p.claimable, claimed: p.claimed, proof: p.proof });
+    influenceRewards.push({ modelId: m.modelId, weight: p.weight, totalWeight: p.totalWeight, claimable: p.claimable, claimed: p.claimed, leaves: p.leaves });
     for (const c of p.contributions) {
       entry(c.datanetId, c.contributionId).models.push({ modelId: m.modelId, influence: c.score, weight: c.weight, ...(c.duplicateOf ? { duplicateOf: `${c.duplicateOf.datanetId}/${c.duplicateOf.contributionId}` } : {}) });
     }
@@ -283,15 +284,24 @@ export async function claimAll(conn: ChainConnection, store: ProtocolContentStor
   const usage = o.usageClaimable > 0n ? await claimUsage(conn, store, who) : null;
   // finalising usage epochs forwards their uncited revenue to the RewardDistributor: read what is due after it
   const rd = conn.contracts.RewardDistributor;
+  const claims: Array<{ modelId: bigint; datanetId: bigint; contributionId: bigint; weight: bigint; proof: Hex[] }> = [];
   for (const r of o.influenceRewards) {
-    if (r.weight > 0n) r.claimable = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [r.modelId, getAddress(who), r.weight] });
+    for (const l of r.leaves) {
+      const claimable = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "claimable", args: [r.modelId, l.datanetId, l.contributionId, l.weight] });
+      if (claimable > 0n) claims.push({ modelId: r.modelId, datanetId: l.datanetId, contributionId: l.contributionId, weight: l.weight, proof: l.proof });
+    }
   }
-  const due = o.influenceRewards.filter((r) => r.claimable > 0n);
   let influence: (TxRef & { amount: bigint; models: bigint[] }) | null = null;
-  if (due.length > 0) {
-    const tx = await sendTx(conn, rd, "claimRewards", [due.map((r) => r.modelId), getAddress(who), due.map((r) => r.weight), due.map((r) => r.proof)]);
-    const amount = eventsIn(rd, tx.receipt, "RewardClaimed").reduce((s, ev) => s + ev.args.amount!, 0n);
-    influence = { hash: tx.hash, blockNumber: tx.blockNumber, amount, models: due.map((r) => r.modelId) };
+  if (claims.length > 0) {
+    // leaves of every model in one call per MAX_CLAIM_BATCH leaves, one transfer each
+    let amount = 0n;
+    let last: TxRef | undefined;
+    for (let i = 0; i < claims.length; i += MAX_CLAIM_BATCH) {
+      const tx = await sendTx(conn, rd, "claimRewards", [getAddress(who), claims.slice(i, i + MAX_CLAIM_BATCH)]);
+      amount += eventsIn(rd, tx.receipt, "RewardClaimed").reduce((s, ev) => s + ev.args.amount!, 0n);
+      last = { hash: tx.hash, blockNumber: tx.blockNumber };
+    }
+    influence = { ...last!, amount, models: [...new Set(claims.map((c) => c.modelId))] };
   }
   if (!usage && !influence) throw new NotFoundError(`Anything claimable for ${who}`, "Nothing is due now: usage epochs open after their challenge window; training-time rewards grow with revenue.");
   return { usage, influence };
