@@ -1009,6 +1009,7 @@ describe("the app's queries on the indexed data", () => {
       "pending-contributions.graphql": { datanet: "1" },
       "my-grants.graphql": { account: BUILDER },
       "trainer.graphql": { id: TRAINER, trainer: TRAINER },
+      "claims.graphql": { account: ALICE },
     };
     const results: Record<string, Data> = {};
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
@@ -1027,6 +1028,8 @@ describe("the app's queries on the indexed data", () => {
     assert.equal(results["job.graphql"].job.model.id, "1");
     assert.equal(results["job.graphql"].jobFinalizeds.length, 1);
     assert.equal(results["account.graphql"].account.trainer[0].jobsCompleted, 1);
+    assert.deepEqual(results["claims.graphql"].rewardClaimeds.map((c: { amount: string }) => c.amount), [String(10n ** 17n)]);
+    assert.deepEqual(results["claims.graphql"].usageClaimeds.map((c: { amount: string }) => c.amount), [String(E18)]);
     assert.equal(results["trainers.graphql"].trainers.length, 1);
     assert.equal(results["models.graphql"].modelVersions.length, 1);
     assert.equal(results["activity.graphql"].events.length, 30);

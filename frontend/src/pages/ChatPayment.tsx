@@ -58,6 +58,15 @@ async function readChannel(conn: ChainConnection, channelId: Hex): Promise<Chann
   }
 }
 
+/** The node answered a priced model's probe as free: it has not read the new price yet (retried). */
+class PriceNotSeenYet extends Error {
+  constructor(model: string) {
+    super(
+      `The trainer node still serves ${model} free although the chain has its price; it reads prices every few seconds, so reload in a minute.`,
+    );
+  }
+}
+
 /** The node's payment terms for a priced model: a request without a voucher is answered 402 with them. */
 async function probeTerms(apiUrl: string, model: string, conn: ChainConnection): Promise<PaymentTerms> {
   let res: Response;
@@ -71,6 +80,8 @@ async function probeTerms(apiUrl: string, model: string, conn: ChainConnection):
     throw new Error("The trainer node's API cannot be reached to ask for its payment terms.");
   }
   const terms = termsOf(await res.json().catch(() => null));
+  // the node reads prices with a short cache: just after the owner priced the model it may still serve it free
+  if (res.ok) throw new PriceNotSeenYet(model);
   if (res.status !== 402 || !terms)
     throw new Error(
       `The trainer node did not name its payment terms for ${model} (it answered ${res.status}).`,
@@ -127,6 +138,9 @@ export function usePayment(model: ServedModel | undefined): Payment {
     queryKey: ["payment-terms", model?.id],
     enabled: priced,
     queryFn: () => probeTerms(config.proxied.trainer, model!.id, conn),
+    // a node that has not seen the price yet is asked again for up to ~20 s; anything else is retried once
+    retry: (failures, err) => failures < (err instanceof PriceNotSeenYet ? 10 : 1),
+    retryDelay: (failures, err) => (err instanceof PriceNotSeenYet ? 2000 : Math.min(1000 * 2 ** failures, 4000)),
   });
   const channelId =
     address && terms.data ? channelIdOf(address, terms.data.provider, BigInt(modelId!)) : null;

@@ -1,15 +1,24 @@
 // Contributors' attribution rewards: for each model trained on their data, their share (from the model's
 // attribution report on IPFS, checked against the on-chain root), what they may claim now, and a claim.
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { catJson, claimPoolReward, claimReward, rewardPosition } from "@tributary/sdk/chain/browser";
+import {
+  catJson,
+  claimAll,
+  claimPoolReward,
+  claimReward,
+  contributorOverview,
+  rewardPosition,
+} from "@tributary/sdk/chain/browser";
 import type { RewardPosition } from "@tributary/sdk/chain/browser";
+import { EarningsChart } from "../components/EarningsChart.tsx";
+import { earningsSeries } from "../lib/earnings.ts";
 import type { Address } from "viem";
 import { useWallet } from "../wallet.tsx";
 import { ConnectFirst } from "../components/Layout.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
 import { Empty, ErrorBox, Loading } from "../components/states.tsx";
 import { formatOpen } from "../lib/format.ts";
-import { gql, ModelsQuery, PoolDistributionsQuery } from "../lib/subgraph.ts";
+import { ClaimsQuery, gql, ModelsQuery, PoolDistributionsQuery } from "../lib/subgraph.ts";
 import type { ModelRow } from "../lib/subgraph.ts";
 import { useProtocol, useTx } from "../protocol.tsx";
 import { Link } from "../router.tsx";
@@ -90,6 +99,7 @@ export function RewardsPage() {
           {unreadable.length} model(s) could not be checked: {unreadable[0].error}
         </p>
       )}
+      <ContributionsOverview onClaimed={() => void rows.refetch()} />
       <PoolRewards />
     </section>
   );
@@ -263,5 +273,130 @@ function PoolRewardRow({ row: r, onClaimed }: { row: PoolRow; onClaimed: () => v
         <TxStatus state={tx.state} />
       </td>
     </tr>
+  );
+}
+
+/**
+ * Everything attribution says about the wallet's contributions: influence in each model, citations in paid
+ * answers and what use earned them (usage epochs), earnings over time, and one claim for all of it.
+ */
+function ContributionsOverview({ onClaimed }: { onClaimed: () => void }) {
+  const { config, conn, store } = useProtocol();
+  const { address } = useWallet();
+  const tx = useTx();
+  const qc = useQueryClient();
+  const overview = useQuery({
+    queryKey: ["contributor-overview", address],
+    enabled: Boolean(address),
+    queryFn: () => contributorOverview(conn, store, address as Address),
+  });
+  const claims = useQuery({
+    queryKey: ["claims", address],
+    enabled: Boolean(address),
+    // a claim shows up once the subgraph has indexed its block
+    refetchInterval: 10_000,
+    queryFn: () => gql(config.proxied.subgraph, ClaimsQuery, { account: (address as string).toLowerCase() }),
+  });
+  if (overview.isPending) return <Loading what="your contributions' influence and citations" />;
+  if (overview.isError) return <ErrorBox error={overview.error} retry={() => void overview.refetch()} />;
+  const o = overview.data;
+  const claimable = o.usageClaimable + o.influenceClaimable;
+  const series = earningsSeries(
+    [...(claims.data?.rewardClaimeds ?? []), ...(claims.data?.usageClaimeds ?? [])].map((c) => ({
+      timestamp: Number(c.timestamp),
+      amount: BigInt(c.amount),
+    })),
+    o.epochs.map((ep) => ({ timestamp: ep.committedAt, amount: ep.amount })),
+  );
+  return (
+    <>
+      <h2>Your contributions</h2>
+      <p className="muted">
+        Influence is measured when a model is trained on your data; citations are counted in each paid answer,
+        and the contributors&apos; part of that answer&apos;s price goes to the contributions it cited.
+      </p>
+      {o.contributions.length === 0 ? (
+        <Empty>
+          <p>None of your contributions is in a trained model yet.</p>
+        </Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="list" data-testid="contributions-overview">
+            <caption>Influence of each contribution in each model, and its citations in paid answers</caption>
+            <thead>
+              <tr>
+                <th scope="col">Contribution</th>
+                <th scope="col">Influence by model</th>
+                <th scope="col">Cited</th>
+                <th scope="col">Earned from use</th>
+              </tr>
+            </thead>
+            <tbody>
+              {o.contributions.map((c) => (
+                <tr
+                  key={`${c.datanetId}/${c.contributionId}`}
+                  data-testid={`contribution-${c.datanetId}-${c.contributionId}`}
+                >
+                  <td>
+                    <Link to={`#/datanets/${c.datanetId}`}>Datanet {c.datanetId}</Link>, #{c.contributionId}
+                  </td>
+                  <td>
+                    {c.models.map((m) => (
+                      <span
+                        key={String(m.modelId)}
+                        className="badge"
+                        data-testid={`influence-model-${m.modelId}`}
+                      >
+                        model-{String(m.modelId)}:{" "}
+                        {m.duplicateOf
+                          ? `duplicate of ${m.duplicateOf}, no credit`
+                          : m.influence.toPrecision(3)}
+                      </span>
+                    ))}
+                  </td>
+                  <td>
+                    {c.citations} {c.citations === 1 ? "time" : "times"} ({c.citedTokens} tokens)
+                  </td>
+                  <td>{formatOpen(c.usageEarned)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <h2>Earnings over time</h2>
+      {series.claimed.length + series.earnedFromUse.length === 0 ? (
+        <p className="muted" data-testid="earnings-empty">
+          Nothing earned or claimed yet.
+        </p>
+      ) : (
+        <EarningsChart series={series} />
+      )}
+      <p data-testid="claim-all">
+        Claimable now: <strong>{formatOpen(claimable)}</strong> ({formatOpen(o.influenceClaimable)} from model
+        rewards, {formatOpen(o.usageClaimable)} from usage epochs){" "}
+        <button
+          type="button"
+          disabled={claimable === 0n || tx.state.phase === "running"}
+          onClick={() =>
+            void tx
+              .run(
+                "Claiming everything due…",
+                (s) => claimAll(s, store),
+                (r) => `Claimed ${formatOpen((r.usage?.amount ?? 0n) + (r.influence?.amount ?? 0n))}.`,
+              )
+              .then(() => {
+                onClaimed();
+                void overview.refetch();
+                void qc.invalidateQueries({ queryKey: ["claims"] });
+                void qc.invalidateQueries({ queryKey: ["open-balance"] });
+              })
+          }
+        >
+          Claim all
+        </button>
+        <TxStatus state={tx.state} />
+      </p>
+    </>
   );
 }

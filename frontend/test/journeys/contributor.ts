@@ -7,7 +7,7 @@ import { demoAccount, demoAccounts } from "../../../scripts/stack/accounts.ts";
 import { asAlice, openAs, COOKING, e, shot } from "./context.ts";
 
 export function contributorJourney() {
-  it("with a trainer node: a contributor sees their attribution share and claims revenue", async () => {
+  it("with a trainer node: a contributor sees their attribution share and influence, claims all revenue due, and sees it on the earnings chart", async () => {
     assert.ok(e.modelId, "a model was minted");
     // Revenue for the model (as the payment channels would deposit it), from alice.
     const alice = await asAlice();
@@ -25,8 +25,22 @@ export function contributorJourney() {
     const row = p2.getByTestId(`reward-model-${e.modelId}`);
     await row.waitFor({ timeout: 30_000 });
     assert.doesNotMatch(await row.getByTestId("claimable").innerText(), /^0 OPEN$/);
-    await row.getByRole("button", { name: "Claim" }).click();
-    await row.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    // their contributions' influence in the model (from its attribution report), then one claim for everything due
+    const overview = p2.getByTestId("contributions-overview");
+    await overview.waitFor({ timeout: 30_000 });
+    assert.ok(
+      (await overview.getByTestId(`influence-model-${e.modelId}`).count()) > 0,
+      "influence in the trained model is shown",
+    );
+    assert.equal(await p2.getByTestId("earnings-empty").count(), 1, "nothing claimed before the claim");
+    const claimAll = p2.getByTestId("claim-all");
+    assert.doesNotMatch(await claimAll.locator("strong").innerText(), /^0 OPEN$/);
+    await claimAll.getByRole("button", { name: "Claim all" }).click();
+    await claimAll.locator(".tx-phase-done").waitFor({ timeout: 60_000 });
+    // the claim, indexed by the subgraph, is the first point of the earnings chart
+    const chart = p2.getByTestId("earnings-chart");
+    await chart.waitFor({ timeout: 60_000 });
+    assert.equal(await chart.getAttribute("data-claimed-points"), "1");
     await shot(p2, "08-rewards");
     const claimed = await alice.publicClient.readContract({
       address: alice.contracts.RewardDistributor.address,
