@@ -101,12 +101,16 @@ describe("documents", () => {
   });
 
   it("checks that attribution weights sum to the total", () => {
+    const contribution = (id: string, who: number, weight: string) => ({ datanetId: "1", contributionId: id, contributor: addr(who), score: 1, weight });
     const base = {
-      totalWeight: "100", merkleRoot: `0x${"ab".repeat(32)}`, contributions: [],
+      totalWeight: "100", merkleRoot: `0x${"ab".repeat(32)}`,
+      contributions: [contribution("1", 1, "60"), contribution("2", 2, "40")],
       contributors: [{ account: addr(1), weight: "60" }, { account: addr(2), weight: "40" }],
     };
     assert.equal(parseAttributionReport(base).contributors.length, 2);
     assert.throws(() => parseAttributionReport({ ...base, totalWeight: "99" }), /contributors: weights sum to 100, expected totalWeight 99/);
+    // the leaves that go on chain must carry the whole total too
+    assert.throws(() => parseAttributionReport({ ...base, contributions: [contribution("1", 1, "60")] }), /contributions: contribution weights sum to 60, expected totalWeight 100/);
     assert.throws(() => parseAttributionReport({ ...base, contributors: [{ account: addr(1), weight: "50" }, { account: addr(1), weight: "50" }] }),
       /contributors\[1\]\.account: duplicate account/);
   });
