@@ -29,6 +29,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { Worker } from "node:worker_threads";
 import { ChatTokenizer, createLoraAdapter, loraConfig, readConfig, saveAdapter, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
 import type { KernelName } from "@tributary/engine";
@@ -38,6 +39,7 @@ import { startIpfsNode } from "@tributary/sdk/ipfs";
 import { LlamaCppBackend, ModelServer, staticCatalog, startApi } from "../trainer-node/src/serve/index.ts";
 import type { ApiServer } from "../trainer-node/src/serve/index.ts";
 import type { JobsView, ServedModel } from "../trainer-node/src/types.ts";
+import type { ClientConfig, ClientResult, ClientTask } from "./serving-client.ts";
 
 const { values } = parseArgs({
   options: {
@@ -102,51 +104,39 @@ async function loadBench(kernel: Kernel): Promise<void> {
     return { api, models, stop: async () => (await api.stop(), await models.close()) };
   }
 
-  const bias = { [tokenizer.eosId ?? 0]: -100 };
-
-  /** One streamed request; resolves with its time to first token and tokens, both measured by the client. */
-  async function stream(url: string, model: string, k: number): Promise<{ ttftMs: number; tokens: number }> {
-    const t0 = performance.now();
-    const res = await fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model, prompt: prompts[k % prompts.length], max_tokens: TOKENS, temperature: 0, logit_bias: bias, stream: true, stream_options: { include_usage: true } }) });
-    if (res.status !== 200) throw new Error(`HTTP ${res.status}: ${await res.text()}`);
-    let ttft = -1;
-    let tokens = 0;
-    let buf = "";
-    const decoder = new TextDecoder();
-    for await (const chunk of res.body!) {
-      buf += decoder.decode(chunk as Uint8Array, { stream: true });
-      let i;
-      while ((i = buf.indexOf("\n\n")) >= 0) {
-        const line = buf.slice(0, i).replace(/^data: /, "");
-        buf = buf.slice(i + 2);
-        if (line === "[DONE]") continue;
-        const j = JSON.parse(line) as { choices: { text: string }[]; usage?: { completion_tokens: number } | null; error?: unknown };
-        if (j.error) throw new Error(line);
-        if (ttft < 0 && j.choices[0]?.text) ttft = performance.now() - t0;
-        if (j.usage) tokens = j.usage.completion_tokens;
-      }
-    }
-    return { ttftMs: ttft, tokens };
-  }
+  // the load generator runs in a worker thread (bench/serving-client.ts), off the node's event loop
+  const client = new Worker(new URL("./serving-client.ts", import.meta.url), { workerData: { prompts, tokens: TOKENS, bias: { [tokenizer.eosId ?? 0]: -100 } } satisfies ClientConfig });
+  let nextTask = 0;
+  const waiting = new Map<number, { resolve: (r: ClientResult) => void; reject: (e: Error) => void }>();
+  client.on("message", (m: { id: number; result?: ClientResult; error?: string }) => {
+    const w = waiting.get(m.id);
+    waiting.delete(m.id);
+    if (m.error !== undefined) w?.reject(new Error(`load client: ${m.error}`));
+    else w?.resolve(m.result!);
+  });
+  client.on("error", (e) => {
+    for (const w of waiting.values()) w.reject(e);
+    waiting.clear();
+  });
+  const task = (t: ClientTask) =>
+    new Promise<ClientResult>((resolve, reject) => {
+      const id = nextTask++;
+      waiting.set(id, { resolve, reject });
+      client.postMessage({ id, task: t });
+    });
 
   /** `n` streams at once over `nAdapters` adapters (round robin); aggregate tokens/s and TTFTs. */
   async function concurrent(url: string, n: number, nAdapters: number): Promise<{ tokensPerSec: number; ttft: number[]; tokens: number }> {
-    const t0 = performance.now();
-    const rs = await Promise.all(Array.from({ length: n }, (_, k) => stream(url, adapters[k % nAdapters].id, k)));
-    const s = (performance.now() - t0) / 1000;
-    const tokens = rs.reduce((a, r) => a + r.tokens, 0);
-    if (tokens !== n * TOKENS) throw new Error(`expected ${n * TOKENS} tokens, got ${tokens}`);
-    return { tokensPerSec: tokens / s, ttft: rs.map((r) => r.ttftMs), tokens };
+    const r = await task({ kind: "concurrent", url, models: Array.from({ length: n }, (_, k) => adapters[k % nAdapters].id) });
+    if (r.tokens !== n * TOKENS) throw new Error(`expected ${n * TOKENS} tokens, got ${r.tokens}`);
+    return { tokensPerSec: r.tokens / r.seconds, ttft: r.results.map((x) => x.ttftMs), tokens: r.tokens };
   }
 
   /** The former path's single stream: `count` requests one after another. */
   async function single(url: string, count: number): Promise<number> {
-    const t0 = performance.now();
-    let tokens = 0;
-    for (let k = 0; k < count; k++) tokens += (await stream(url, adapters[0].id, k)).tokens;
-    return tokens / ((performance.now() - t0) / 1000);
+    const r = await task({ kind: "single", url, model: adapters[0].id, count });
+    return r.tokens / r.seconds;
   }
-
 
   const batched = await node(true);
   const baseline = await node(false);
@@ -170,8 +160,12 @@ async function loadBench(kernel: Kernel): Promise<void> {
     const pairs: { concurrent64: number; single: number; load1: number }[] = [];
     let burst: number[] = [];
     for (let p = 0; p < PAIRS; p++) {
+      const sch = batched.models.scheduler!;
+      const before = { ...sch.ms, steps: sch.steps };
       const a = await concurrent(batched.api.url, 64, 64);
+      const wallMs = (64 * TOKENS * 1000) / a.tokensPerSec;
       const b = await single(baseline.api.url, 16);
+      console.log(`  batched arm: ${sch.steps - before.steps} steps, forward ${r1(sch.ms.forward - before.forward)} ms, sampling ${r1(sch.ms.sample - before.sample)} ms of ${r1(wallMs)} ms`);
       burst = burst.concat(a.ttft);
       ratios.push(a.tokensPerSec / b);
       pairs.push({ concurrent64: r1(a.tokensPerSec), single: r1(b), load1: r1(loadavg()[0]) });
@@ -182,22 +176,12 @@ async function loadBench(kernel: Kernel): Promise<void> {
     // 3. Poisson arrivals at 80% of the 64-stream capacity (requests/s = 0.8 x tokens/s / tokens per request)
     const rate = (0.8 * capacityTokS) / TOKENS;
     const arrivals = 192;
-    let seed = 7;
-    const rand = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
-    const poisson: Promise<{ ttftMs: number; tokens: number }>[] = [];
-    const tp = performance.now();
-    let at = 0;
     let peakKv = 0;
     const watch = setInterval(() => (peakKv = Math.max(peakKv, batched.models.scheduler!.stats().kvBytes)), 20);
-    for (let k = 0; k < arrivals; k++) {
-      at += (-Math.log(1 - rand()) / rate) * 1000;
-      const wait = at - (performance.now() - tp);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      poisson.push(stream(batched.api.url, adapters[k % 64].id, k));
-    }
-    const pr = await Promise.all(poisson);
+    const po = await task({ kind: "poisson", url: batched.api.url, models: adapters.map((m) => m.id), arrivals, ratePerSec: rate, seed: 7 });
     clearInterval(watch);
-    const poissonSec = (performance.now() - tp) / 1000;
+    const pr = po.results;
+    const poissonSec = po.seconds;
     const mem = process.memoryUsage();
 
     Object.assign(result, {
@@ -213,7 +197,8 @@ async function loadBench(kernel: Kernel): Promise<void> {
         prompts,
         api: "HTTP /v1/completions, stream: true, temperature 0, EOS banned (every request generates tokens_per_request)",
         batching: { maxRunning: 64, maxQueued: 1024 },
-        shrunk: "one 2-core machine shared with other work, run under nice: 32 tokens per request, 7 A/B pairs, 192 Poisson arrivals; the single-stream baseline and the batched runs share the machine with other engineers' jobs (load average recorded per pair)",
+        client: "the load generator (HTTP clients, SSE parsing, Poisson clock) runs in a worker thread (bench/serving-client.ts), off the node's event loop, for both arms",
+        shrunk: "one 2-core machine shared with other work: 32 tokens per request, 7 A/B pairs, 192 Poisson arrivals; the single-stream baseline and the batched runs share the machine with other engineers' jobs (load average recorded per pair)",
       },
       aggregate_tokens_per_sec: grid,
       ttft_ms: {
@@ -230,6 +215,7 @@ async function loadBench(kernel: Kernel): Promise<void> {
   } finally {
     await batched.stop();
     await baseline.stop();
+    await client.terminate();
   }
 }
 

@@ -6,25 +6,22 @@
 // adapter through /v1/load_lora_adapter and generates. Greedy answers equal the engine's own unbatched
 // answer for the same adapter.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import { parseEther, zeroHash } from "viem";
 import type { Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
 import { createLoraAdapter, loraConfig, readConfig, saveAdapter, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { connect, openChannel, sendTx, setInferencePrice, signVoucher } from "@tributary/sdk/chain";
+import { openChannel, signVoucher } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
-import { addFileSet } from "@tributary/sdk/files";
-import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import { startContentStore, startDevChain } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { Billing, chainCatalog, createServing, ModelServer, parseRoutes, staticCatalog, startApi } from "../src/serve/index.ts";
 import type { ApiServer, Serving } from "../src/serve/index.ts";
 import type { ServedModel } from "../src/types.ts";
+import { pricedModels } from "./helpers/priced-models.ts";
 import { MemoryJobs, sseEvents } from "./helpers/serve.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../models/tributary-austen-4m/", import.meta.resolve("@tributary/engine")));
@@ -50,41 +47,27 @@ describe("external backend: a second node as the upstream OpenAI-compatible serv
   before(async () => {
     chain = await startDevChain();
     ipfs = await startContentStore();
-    const conns = [];
-    for (const i of [0, 1, 2, 3]) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
-    const [d, owner] = conns;
-    provider = conns[2];
-    payer = conns[3];
-    const baseCid = (await addFileSet(ipfs.store, BASE_DIR)).cid;
-    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", [BASE_NAME, baseCid]);
-    const baseModelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "baseModelCount" });
+    const m = await pricedModels(chain, ipfs.store, BASE_DIR, BASE_NAME, PRICE);
+    ({ provider, payer } = m);
     // an adapter whose deltas are large enough to change the greedy answer
     const a = createLoraAdapter(await readConfig(BASE_DIR), loraConfig({ r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] }), 7);
     let s = 11;
-    for (const m of a.modules.values()) for (let j = 0; j < m.B.length; j++) m.B[j] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5;
+    for (const mod of a.modules.values()) for (let j = 0; j < mod.B.length; j++) mod.B[j] = ((s = (s * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5) * 0.5;
     const dir = join(tmp, "adapter");
     await saveAdapter(dir, a);
-    adapterCid = (await addFileSet(ipfs.store, dir)).cid;
-    const adapterHash = `0x${createHash("sha256").update(readFileSync(join(dir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
-    const role = async (name: "ModelRegistry" | "RewardDistributor", r: string) => d.publicClient.readContract({ address: d.contracts[name].address, abi: d.contracts[name].abi, functionName: r as never }) as Promise<Hex>;
-    await sendTx(d, d.contracts.ModelRegistry, "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), d.account!.address]);
-    await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
-    await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: owner.account!.address, jobId: 0n, baseModelId, parentId: 0n, trainer: provider.account!.address, adapterCID: adapterCid, adapterHash, attributionRoot: zeroHash, attributionTotalWeight: 0n, reportCID: "", datanetIds: [] }]);
-    modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n, []]);
-    await setInferencePrice(owner, modelId, PRICE);
-    await sendTx(d, d.contracts.OpenToken, "mint", [payer.account!.address, parseEther("1")]);
+    const v = await m.mint(dir);
+    served = v;
+    adapterCid = v.adapterCid;
+    modelId = BigInt(v.modelId);
 
     kernel = await selectKernel("wasm", 1);
     const upModels = new ModelServer({ store: ipfs.store, cacheDir: join(tmp, "upstream"), kernel });
-    const base: ServedModel = { id: BASE_NAME, baseModelId: Number(baseModelId), baseModelName: BASE_NAME, baseModelCid: baseCid, created: 1 };
-    upstream = { api: await startApi({ port: 0, catalog: staticCatalog([base]), models: upModels, jobs: new MemoryJobs(), adminToken: TOKEN }), models: upModels };
+    upstream = { api: await startApi({ port: 0, catalog: staticCatalog([m.base]), models: upModels, jobs: new MemoryJobs(), adminToken: TOKEN }), models: upModels };
     const cacheDir = join(tmp, "front");
     const billing = await Billing.open({ conn: provider, file: join(tmp, "vouchers.json"), redeemEveryMs: 0 });
     const models = createServing({ store: ipfs.store, cacheDir, kernel, routes: { [BASE_NAME]: { backend: "external", url: upstream.api.url, adminToken: TOKEN } } });
     const api = await startApi({ port: 0, catalog: chainCatalog(provider), models, jobs: new MemoryJobs(), billing, citations: async (_m, ids) => (cited.push(ids), [{ tokens: ids.length }]) });
     front = { api, models, billing, cacheDir };
-    served = { ...base, id: `model-${modelId}`, adapterCid, adapterHash, modelId: String(modelId) };
     reference = new ModelServer({ store: ipfs.store, cacheDir: join(tmp, "reference"), kernel, batching: false });
   });
 

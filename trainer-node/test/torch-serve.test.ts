@@ -8,20 +8,16 @@
 // client drops is cancelled in the worker and billed for what was generated.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { after, before, describe, it } from "node:test";
-import { parseEther, zeroHash } from "viem";
 import type { Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
-import { connect, openChannel, sendTx, setInferencePrice, signVoucher } from "@tributary/sdk/chain";
+import { openChannel, signVoucher } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
-import { addFileSet } from "@tributary/sdk/files";
-import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import { startContentStore, startDevChain } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
 import { Billing, chainCatalog, createServing, parseRoutes } from "../src/serve/index.ts";
@@ -30,6 +26,7 @@ import type { ApiServer, Serving } from "../src/serve/index.ts";
 import { engineLoads } from "../src/serve/torch.ts";
 import type { TorchBackend } from "../src/serve/torch.ts";
 import type { ServedModel } from "../src/types.ts";
+import { pricedModels } from "./helpers/priced-models.ts";
 import { MemoryJobs, sseEvents } from "./helpers/serve.ts";
 
 const run = promisify(execFile);
@@ -80,25 +77,9 @@ describe("torch serving backend: a Qwen2 base and its worker-trained adapter thr
 
     chain = await startDevChain();
     ipfs = await startContentStore();
-    const conns = [];
-    for (const i of [0, 1, 2, 3]) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
-    const [d, owner] = conns;
-    provider = conns[2];
-    payer = conns[3];
-    const baseCid = (await addFileSet(ipfs.store, baseDir)).cid;
-    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", [BASE_NAME, baseCid]);
-    const baseModelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "baseModelCount" });
-    const role = async (name: "ModelRegistry" | "RewardDistributor", r: string) => d.publicClient.readContract({ address: d.contracts[name].address, abi: d.contracts[name].abi, functionName: r as never }) as Promise<Hex>;
-    await sendTx(d, d.contracts.ModelRegistry, "grantRole", [await role("ModelRegistry", "MINTER_ROLE"), d.account!.address]);
-    await sendTx(d, d.contracts.RewardDistributor, "grantRole", [await role("RewardDistributor", "REGISTRAR_ROLE"), d.account!.address]);
-    const adapterCid = (await addFileSet(ipfs.store, adapterDir)).cid;
-    const adapterHash = `0x${createHash("sha256").update(readFileSync(join(adapterDir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
-    await sendTx(d, d.contracts.ModelRegistry, "mintModelVersion", [{ to: owner.account!.address, jobId: 0n, baseModelId, parentId: 0n, trainer: provider.account!.address, adapterCID: adapterCid, adapterHash, attributionRoot: zeroHash, attributionTotalWeight: 0n, reportCID: "", datanetIds: [] }]);
-    const modelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "modelCount" });
-    await sendTx(d, d.contracts.RewardDistributor, "registerModel", [modelId, provider.account!.address, zeroHash, 0n, []]);
-    await setInferencePrice(owner, modelId, PRICE);
-    served = { id: `model-${modelId}`, baseModelId: Number(baseModelId), baseModelName: BASE_NAME, baseModelCid: baseCid, adapterCid, adapterHash, modelId: String(modelId), created: 1 };
-    await sendTx(d, d.contracts.OpenToken, "mint", [payer.account!.address, parseEther("1")]);
+    const m = await pricedModels(chain, ipfs.store, baseDir, BASE_NAME, PRICE);
+    ({ provider, payer } = m);
+    served = await m.mint(adapterDir);
 
     const cacheDir = join(tmp, "front");
     const billing = await Billing.open({ conn: provider, file: join(tmp, "vouchers.json"), redeemEveryMs: 0 });
