@@ -13,17 +13,21 @@ import type { KernelName } from "../src/kernels/index.ts";
 
 const cfg = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 24, tieWordEmbeddings: false });
 
+/** 5 adapters (ranks 2 and 4, different targets) so that the many-adapter path runs on ort too. */
+function makeAdapters(): LoraAdapter[] {
+  const all = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
+  return [0, 1, 2, 3, 4].map((i) => {
+    const a = createLoraAdapter(cfg, loraConfig({ r: i % 2 ? 4 : 2, targetModules: i === 2 ? ["q_proj", "down_proj"] : [...all] }), 10 + i);
+    for (const m of a.modules.values()) m.B.forEach((_, j) => (m.B[j] = Math.sin(7 * j + i) * 0.3));
+    return a;
+  });
+}
+
 async function compare(kernelName: KernelName, exact: boolean) {
   const kernel = await createKernel(kernelName, { threads: 1 });
   try {
     const model = initModel(cfg, { seed: 3, kernel });
-    const all = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
-    // 5 adapters (ranks 2 and 4, different targets) so that the many-adapter path runs on ort too
-    const adapters: LoraAdapter[] = [0, 1, 2, 3, 4].map((i) => {
-      const a = createLoraAdapter(cfg, loraConfig({ r: i % 2 ? 4 : 2, targetModules: i === 2 ? ["q_proj", "down_proj"] : [...all] }), 10 + i);
-      for (const m of a.modules.values()) m.B.forEach((_, j) => (m.B[j] = Math.sin(7 * j + i) * 0.3));
-      return a;
-    });
+    const adapters = makeAdapters();
     // [history prefilled before the step, tokens of this step, adapter]
     const rows: [number[], number[], LoraAdapter | null][] = [
       [[1, 2, 3], [4], adapters[0]],
@@ -71,3 +75,28 @@ async function compare(kernelName: KernelName, exact: boolean) {
 test("forwardBatch on wasm: mixed prompts, decodes and adapters give forwardCached's logits bit for bit", () => compare("wasm", true));
 
 test("forwardBatch on ort (per-row batched LoRA products): forwardCached's logits within 1e-4", () => compare("ort", false));
+
+test("forwardBatch on ort: the rows' stacked adapter weights are reused while the rows stay and rebuilt when they change", async () => {
+  const kernel = await createKernel("ort", { threads: 1 });
+  try {
+    const model = initModel(cfg, { seed: 3, kernel });
+    const adapters = makeAdapters();
+    // steps of one decode token per row: the same rows twice, then reversed, then with rows gone and a repeat
+    const steps = [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [4, 0, 0, 3], [4, 0, 0, 3]];
+    for (const [s, order] of steps.entries()) {
+      const kvs = order.map(() => createKvCache(cfg, 16));
+      const kvAlone = order.map(() => createKvCache(cfg, 16));
+      for (const [i, a] of order.entries()) {
+        await forwardCached(model, [1, 2, 3 + i], kvs[i], adapters[a]);
+        await forwardCached(model, [1, 2, 3 + i], kvAlone[i], adapters[a]);
+      }
+      const together = await forwardBatch(model, order.map((a, i) => ({ tokens: [10 + i], kv: kvs[i], adapter: adapters[a] })));
+      for (const [i, a] of order.entries()) {
+        const alone = await forwardCached(model, [10 + i], kvAlone[i], adapters[a]);
+        for (let j = 0; j < cfg.vocabSize; j++) assert.ok(Math.abs(together[i][j] - alone[j]) < 1e-4, `step ${s} row ${i} (adapter ${a}) logit ${j}: ${together[i][j]} vs ${alone[j]}`);
+      }
+    }
+  } finally {
+    await kernel.dispose();
+  }
+});

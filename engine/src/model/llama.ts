@@ -537,6 +537,32 @@ export interface BatchSegment {
  * cache). So on a kernel whose products do not depend on M (the `wasm` kernel: each element is a plain
  * sequential sum) each segment's logits equal forwardCached()'s for the same tokens bit for bit.
  */
+/** Per model: the rows' LoRA A and B stacked for a batched product, by `layer:projection:rank`. */
+const loraStacks = new WeakMap<LlamaModel, Map<string, { parts: Float32Array[]; A: Float32Array; B: Float32Array }>>();
+
+/**
+ * The A and B of `list`'s rows stacked in row order ([R, r, inF] and [R, outF, r]). Reused while the same
+ * adapters sit in the same rows (every decode step of a steady batch), rebuilt when the rows change: copying
+ * every row's weights each step cost more than the products themselves on small models. Served adapters are
+ * read-only (a weight changed in place keeps its old stack).
+ */
+function stackedLora(model: LlamaModel, key: string, list: readonly { lw: LoraWeights }[], r: number, outF: number, inF: number): { A: Float32Array; B: Float32Array } {
+  let byKey = loraStacks.get(model);
+  if (!byKey) loraStacks.set(model, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit && hit.parts.length === 2 * list.length && list.every((e, j) => hit.parts[2 * j] === e.lw.A && hit.parts[2 * j + 1] === e.lw.B)) return hit;
+  const R = list.length;
+  const A = new Float32Array(R * r * inF);
+  const B = new Float32Array(R * outF * r);
+  list.forEach((e, j) => {
+    A.set(e.lw.A, j * r * inF);
+    B.set(e.lw.B, j * outF * r);
+  });
+  const stack = { parts: list.flatMap((e) => [e.lw.A, e.lw.B]), A, B };
+  byKey.set(key, stack);
+  return stack;
+}
+
 export async function forwardBatch(model: LlamaModel, segments: readonly BatchSegment[]): Promise<Float32Array[]> {
   const c = model.config;
   const kernel = model.kernel;
@@ -596,13 +622,8 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     for (const [r, list] of byRank) {
       const R = list.length;
       const xa = new Float32Array(R * inF);
-      const A = new Float32Array(R * r * inF);
-      const Bw = new Float32Array(R * outF * r);
-      list.forEach((e, j) => {
-        xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF);
-        A.set(e.lw.A, j * r * inF);
-        Bw.set(e.lw.B, j * outF * r);
-      });
+      list.forEach((e, j) => xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF));
+      const { A, B: Bw } = stackedLora(model, `${l}:${p}:${r}`, list, r, outF, inF);
       const h = await kernel.batchMatmul!({ a: xa, b: A, batch: R, m: 1, n: r, k: inF, transB: true });
       list.forEach((e, j) => {
         for (let t = 0; t < r; t++) h[j * r + t] *= e.lw.scale;
