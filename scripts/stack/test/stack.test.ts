@@ -157,7 +157,9 @@ describe("npm start", { timeout: 600_000 }, () => {
     assert.ok(models.includes("tributary-austen-4m"), `the trainer node lists the base model: ${models.join(", ")}`);
 
     // Change chain state so the restart has something to keep.
-    await rpc(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1234" }]);
+    const hash = await rpc<string>(env, "eth_sendTransaction", [{ from: ALICE, to: RECEIVER, value: "0x1234" }]);
+    // anvil answers with the hash once the transaction is in its pool; the block follows (automine)
+    for (let i = 0; i < 100 && !(await rpc<unknown>(env, "eth_getTransactionReceipt", [hash])); i++) await new Promise((r) => setTimeout(r, 100));
     state.receiverBalance = await rpc<string>(env, "eth_getBalance", [RECEIVER, "latest"]);
     assert.equal(BigInt(state.receiverBalance), 0x1234n);
 
