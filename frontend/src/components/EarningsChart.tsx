@@ -1,5 +1,6 @@
 // A contributor's cumulative earnings by day (plain SVG, like the loss chart): claimed, and earned from use.
 import { chartGeometry } from "../lib/chart.ts";
+import { ChartAxes } from "./ChartAxes.tsx";
 import type { EarningsSeries } from "../lib/earnings.ts";
 import { formatNumber } from "../lib/format.ts";
 
@@ -27,22 +28,14 @@ export function EarningsChart({ series }: { series: EarningsSeries }) {
         data-claimed-points={series.claimed.length}
         data-use-points={series.earnedFromUse.length}
       >
-        {g.yTicks.map((t) => (
-          <g key={`y${t.value}`}>
-            <line x1={PAD} x2={W - PAD} y1={t.pos} y2={t.pos} className="grid" />
-            <text x={PAD - 6} y={t.pos + 4} textAnchor="end" className="tick">
-              {formatNumber(t.value, 3)}
-            </text>
-          </g>
-        ))}
-        {g.xTicks.map((t) => (
-          <text key={`x${t.value}`} x={t.pos} y={H - PAD + 16} textAnchor="middle" className="tick">
-            {formatNumber(t.value, 2)}
-          </text>
-        ))}
-        <text x={W / 2} y={H - 4} textAnchor="middle" className="axis-label">
-          days since {since}
-        </text>
+        <ChartAxes
+          g={g}
+          width={W}
+          height={H}
+          pad={PAD}
+          xLabel={`days since ${since}`}
+          formatX={(v) => formatNumber(v, 2)}
+        />
         <path d={line(series.claimed)} className="line train" />
         <path d={line(series.earnedFromUse)} className="line eval" />
         {series.claimed.map((p) => {

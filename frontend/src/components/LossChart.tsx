@@ -1,7 +1,7 @@
 // The training loss as a line chart (plain SVG): training loss, eval loss as dots.
 import { chartGeometry } from "../lib/chart.ts";
+import { ChartAxes } from "./ChartAxes.tsx";
 import type { Point } from "../lib/chart.ts";
-import { formatNumber } from "../lib/format.ts";
 
 const W = 640;
 const H = 260;
@@ -31,22 +31,7 @@ export function LossChart({
         data-testid="loss-chart"
         data-points={loss.length}
       >
-        {g.yTicks.map((t) => (
-          <g key={`y${t.value}`}>
-            <line x1={PAD} x2={W - PAD} y1={t.pos} y2={t.pos} className="grid" />
-            <text x={PAD - 6} y={t.pos + 4} textAnchor="end" className="tick">
-              {formatNumber(t.value, 3)}
-            </text>
-          </g>
-        ))}
-        {g.xTicks.map((t) => (
-          <text key={`x${t.value}`} x={t.pos} y={H - PAD + 16} textAnchor="middle" className="tick">
-            {t.value}
-          </text>
-        ))}
-        <text x={W / 2} y={H - 4} textAnchor="middle" className="axis-label">
-          step
-        </text>
+        <ChartAxes g={g} width={W} height={H} pad={PAD} xLabel="step" />
         <path d={line.join(" ")} className="line train" />
         {evalLoss.map((p) => {
           const s = g.toScreen(p);
