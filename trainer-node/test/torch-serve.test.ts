@@ -189,15 +189,22 @@ describe("torch serving backend: a Qwen2 base and its worker-trained adapter thr
     const sb = (await short.json()) as { choices: { message: { content: string } }[]; usage: { total_tokens: number } };
     assert.equal(short.status, 200, `${JSON.stringify(sb)} ${JSON.stringify(front.models.stats())}`);
     assert.equal(sb.choices[0].message.content, want[1].text, "served by the second worker meanwhile");
-    owed += BigInt(sb.usage.total_tokens);
-    const b = await long(); // now both workers generate
+    // the tiny model may finish the long generation meanwhile: drop it either way, then wait for both workers
+    a.abort.abort();
+    await (async () => {
+      for (let e = await a.events.next(); !e.done; e = await a.events.next());
+    })().catch((e: unknown) => assert.match(String(e), /abort/i));
+    owed = await settled();
+    for (let i = 0; i < 400 && front.models.stats().active > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    assert.equal(front.models.stats().active, 0, "both workers free again");
+    const before = front.models.stats().completionTokens;
+    const [b, c] = await Promise.all([long(), long()]); // now both workers generate
     const busy = await post("/v1/chat/completions", { model: served.id, messages: chat(qa[0][0]).messages, max_tokens: 8, temperature: 0 }, await voucher(1000n));
     const bb = (await busy.json()) as { error: { code: string } };
     assert.equal(busy.status, 429, JSON.stringify(bb));
     assert.equal(bb.error.code, "rate_limit_exceeded");
     assert.ok(Number(busy.headers.get("retry-after")) >= 1, `Retry-After: ${busy.headers.get("retry-after")}`);
-    const before = front.models.stats().completionTokens;
-    for (const x of [a, b]) {
+    for (const x of [b, c]) {
       x.abort.abort();
       await assert.rejects(async () => {
         for (let e = await x.events.next(); !e.done; e = await x.events.next());
