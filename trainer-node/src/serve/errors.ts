@@ -31,6 +31,17 @@ export class BadRequestError extends ServeError {
 }
 
 /** No model with that id; the message lists the ids that exist. */
+/**
+ * The prompt checks every serving backend makes before anything runs: not empty, and shorter than the model's
+ * context (`promptParam` names the request field the prompt came from).
+ */
+export function checkPromptFits(promptParam: string, promptTokens: number, context: number): void {
+  if (!promptTokens) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
+  if (promptTokens >= context) {
+    throw new BadRequestError(promptParam, `the prompt is ${promptTokens} tokens; this model's context is ${context} tokens. Shorten the ${promptParam === "messages" ? "conversation" : "prompt"}`, "context_length_exceeded");
+  }
+}
+
 export class ModelNotFoundError extends ServeError {
   readonly available: string[];
   constructor(id: string, available: string[]) {

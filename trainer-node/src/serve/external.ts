@@ -22,7 +22,7 @@ import type { ServedModel } from "../types.ts";
 import type { BackendContext, CheckParams, DeltaInfo, ServingBackend } from "./backend.ts";
 import { BaseFilesCache } from "./base-files.ts";
 import type { BaseFiles } from "./base-files.ts";
-import { BadRequestError, ServeError } from "./errors.ts";
+import { BadRequestError, checkPromptFits, ServeError } from "./errors.ts";
 import { GenerationAbortedError, withUsage } from "./models.ts";
 import type { CompletionRequest, CompletionResult, ModelServerStats } from "./models.ts";
 import { ServerBusyError } from "./scheduler.ts";
@@ -178,8 +178,7 @@ export class ExternalBackend implements ServingBackend {
   async check(m: ServedModel, req: CompletionRequest, params: CheckParams = {}): Promise<void> {
     const promptParam = params.prompt ?? "messages";
     const b = await this.base(m);
-    if (!req.prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
-    if (req.prompt.length >= b.context) throw new BadRequestError(promptParam, `the prompt is ${req.prompt.length} tokens; this model's context is ${b.context} tokens. Shorten it`, "context_length_exceeded");
+    checkPromptFits(promptParam, req.prompt.length, b.context);
     for (const id of req.logitBias?.keys() ?? []) if (!(id >= 0 && id < b.vocab)) throw new BadRequestError("logit_bias", `'logit_bias' names token ${id}; this model's token ids are 0..${b.vocab - 1}`);
     if (req.grammar) throw new BadRequestError(params.grammar ?? "response_format", `'${params.grammar ?? "response_format"}': structured outputs and tool calls are not available for ${m.id} (served by an external backend)`, "unsupported_on_backend");
     if (req.topLogprobs !== null && req.topLogprobs !== undefined) throw new BadRequestError("logprobs", `'logprobs' is not available for ${m.id} (served by an external backend)`, "unsupported_on_backend");

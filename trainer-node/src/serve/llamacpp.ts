@@ -32,7 +32,7 @@ import type { ServedModel } from "../types.ts";
 import type { BackendContext, CheckParams, DeltaInfo, ServingBackend } from "./backend.ts";
 import { BaseFilesCache } from "./base-files.ts";
 import type { BaseFiles } from "./base-files.ts";
-import { BadRequestError, ServeError } from "./errors.ts";
+import { BadRequestError, checkPromptFits, ServeError } from "./errors.ts";
 import { GenerationAbortedError, ModelServer, withUsage } from "./models.ts";
 import type { CompletionRequest, CompletionResult, ModelServerStats } from "./models.ts";
 import type { FinishReason } from "./decode.ts";
@@ -317,8 +317,7 @@ export class LlamaCppBackend implements ServingBackend {
     const promptParam = params.prompt ?? "messages";
     const f = await this.files.get(m);
     const context = Math.min(f.context, 4096);
-    if (!req.prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
-    if (req.prompt.length >= context) throw new BadRequestError(promptParam, `the prompt is ${req.prompt.length} tokens; this model's context is ${context} tokens. Shorten it`, "context_length_exceeded");
+    checkPromptFits(promptParam, req.prompt.length, context);
     const unsupported = (param: string, what: string) => new BadRequestError(param, `${what} not available for ${m.id} (served by llama.cpp)`, "unsupported_on_backend");
     if (req.grammar) throw unsupported(params.grammar ?? "response_format", "structured outputs and tool calls are");
     if (req.topLogprobs !== null && req.topLogprobs !== undefined) throw unsupported("logprobs", "'logprobs' is");

@@ -23,7 +23,7 @@ import { GrammarCompiler } from "./grammar/xgrammar.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import { tokenTable } from "./grammar/vocab.ts";
 import type { TokenTable } from "./grammar/vocab.ts";
-import { BadRequestError, ContentMismatchError, ContentUnavailableError, ServeError } from "./errors.ts";
+import { BadRequestError, checkPromptFits, ContentMismatchError, ContentUnavailableError, ServeError } from "./errors.ts";
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet, hasFileSet } from "@tributary/sdk/files";
 import type { ServedModel } from "../types.ts";
@@ -552,10 +552,7 @@ export class ModelServer implements ServingBackend {
     const base = await this.base(model.baseModelCid);
     const prompt = req.prompt;
     const context = base.model.rope.maxPos;
-    if (!prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
-    if (prompt.length >= context) {
-      throw new BadRequestError(promptParam, `the prompt is ${prompt.length} tokens; this model's context is ${context} tokens. Shorten the ${promptParam === "messages" ? "conversation" : "prompt"}`, "context_length_exceeded");
-    }
+    checkPromptFits(promptParam, prompt.length, context);
     const vocab = base.model.config.vocabSize;
     for (const id of req.logitBias?.keys() ?? []) {
       if (!(id >= 0 && id < vocab)) throw new BadRequestError("logit_bias", `'logit_bias' names token ${id}; this model's token ids are 0..${vocab - 1}`);

@@ -56,6 +56,21 @@ export interface Ticket {
   readonly used: boolean;
 }
 
+/** A ticket whose `release` gives its place back once (`onRelease`); a second release does nothing. */
+export function queueTicket(onRelease: () => void): Ticket {
+  let used = false;
+  return {
+    release: () => {
+      if (used) return;
+      used = true;
+      onRelease();
+    },
+    get used() {
+      return used;
+    },
+  };
+}
+
 /** One request: a prompt prefilled once, then its sequences (n choices) decoded in the batch. */
 export interface BatchJob {
   model: LlamaModel;
@@ -136,17 +151,7 @@ export class BatchScheduler {
   ticket(): Ticket {
     if (this.waiting.length + this.tickets >= this.maxQueued) throw new ServerBusyError(this.waiting.length + this.tickets, this.retryAfterMs());
     this.tickets++;
-    let used = false;
-    return {
-      release: () => {
-        if (used) return;
-        used = true;
-        this.tickets--;
-      },
-      get used() {
-        return used;
-      },
-    };
+    return queueTicket(() => this.tickets--);
   }
 
   /**

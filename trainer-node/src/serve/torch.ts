@@ -32,12 +32,12 @@ import { fetchFileSet } from "@tributary/sdk/files";
 import { TorchWorker, TorchWorkerError, torchUnavailable } from "../backends/torch-worker.ts";
 import type { ServedModel } from "../types.ts";
 import type { BackendContext, CheckParams, DeltaInfo, ServingBackend } from "./backend.ts";
-import { BadRequestError, ContentUnavailableError, ServeError } from "./errors.ts";
+import { BadRequestError, checkPromptFits, ContentUnavailableError, ServeError } from "./errors.ts";
 import { tokenTable } from "./grammar/vocab.ts";
 import type { TokenTable } from "./grammar/vocab.ts";
 import { GenerationAbortedError, ModelServer, withUsage } from "./models.ts";
 import type { CompletionRequest, CompletionResult, ModelServerStats } from "./models.ts";
-import { ServerBusyError } from "./scheduler.ts";
+import { queueTicket, ServerBusyError } from "./scheduler.ts";
 import type { Ticket } from "./scheduler.ts";
 
 export interface TorchBackendOptions extends BackendContext {
@@ -213,8 +213,7 @@ export class TorchBackend implements ServingBackend {
     const promptParam = params.prompt ?? "messages";
     const b = await this.base(m);
     const unsupported = (param: string, why: string) => new BadRequestError(param, `'${param}' ${why} (${m.id} is served by the torch backend, which does not support it); leave it out`, "unsupported_on_backend");
-    if (!req.prompt.length) throw new BadRequestError(promptParam, `'${promptParam}' gives an empty prompt`);
-    if (req.prompt.length >= b.context) throw new BadRequestError(promptParam, `the prompt is ${req.prompt.length} tokens; this model's context is ${b.context} tokens. Shorten it`, "context_length_exceeded");
+    checkPromptFits(promptParam, req.prompt.length, b.context);
     if ((req.n ?? 1) > 1) throw unsupported("n", `asks for ${req.n} choices: the torch worker generates one choice per request; send ${req.n} requests with different seeds instead`);
     if (req.topLogprobs !== null && req.topLogprobs !== undefined) throw unsupported("logprobs", "asks for token logprobs, which the torch worker does not report");
     if (req.grammar) throw unsupported(params.grammar ?? "response_format", "needs constrained decoding (structured outputs, tool calls), which the torch worker does not do");
@@ -242,17 +241,7 @@ export class TorchBackend implements ServingBackend {
   ticket(): Ticket {
     this.admit();
     this.tickets++;
-    let used = false;
-    return {
-      release: () => {
-        if (used) return;
-        used = true;
-        this.tickets--;
-      },
-      get used() {
-        return used;
-      },
-    };
+    return queueTicket(() => this.tickets--);
   }
 
   /** An idle worker (one that has `key` loaded first), or a place in the queue; rejects when `signal` aborts first. */
