@@ -17,6 +17,7 @@ export class ExampleGradients {
   readonly size: number;
   private readonly offsets = new Map<string, { a: number; b: number }>();
   private current = new Map<number, Float32Array>();
+  private tmp = new Float64Array(0);
 
   constructor(adapter: LoraAdapter) {
     let at = 0;
@@ -38,35 +39,51 @@ export class ExampleGradients {
       const off = this.offsets.get(module);
       if (!off) return;
       const { outF, inF, r, dy, hs, dh, xd } = f;
-      for (let t = 0; t < f.n; t++) {
-        const e = ex[t];
-        if (e < 0) continue;
-        let any = false;
-        for (let j = 0; j < r && !any; j++) any = dh[t * r + j] !== 0;
-        if (!any) {
-          for (let o = 0; o < outF && !any; o++) any = dy[t * outF + o] !== 0;
-          if (!any) continue; // a row without gradient (masked example, or after the last target)
-        }
-        let g = this.current.get(e);
-        if (!g) this.current.set(e, (g = new Float32Array(this.size)));
-        // lora_B [out, r] += dy_t hs_tᵀ
-        const h0 = t * r;
-        for (let o = 0; o < outF; o++) {
-          const d = dy[t * outF + o];
-          if (d === 0) continue;
-          const base = off.b + o * r;
-          for (let j = 0; j < r; j++) g[base + j] += d * hs[h0 + j];
-        }
-        // lora_A [r, in] += dh_t xd_tᵀ
-        const x0 = t * inF;
-        for (let j = 0; j < r; j++) {
-          const d = dh[h0 + j];
-          if (d === 0) continue;
-          const base = off.a + j * inF;
-          for (let i = 0; i < inF; i++) g[base + i] += d * xd[x0 + i];
-        }
+      if (this.tmp.length < r * outF) this.tmp = new Float64Array(r * outF);
+      const tmp = this.tmp; // lora_B's gradient transposed, [r, out]: long contiguous inner loops
+      for (let t0 = 0; t0 < f.n; ) {
+        const e = ex[t0];
+        let t1 = t0 + 1;
+        while (t1 < f.n && ex[t1] === e) t1++; // an example's tokens are contiguous
+        if (e >= 0) this.addRows(e, off, t0, t1, outF, inF, r, dy, hs, dh, xd, tmp);
+        t0 = t1;
       }
     };
+  }
+
+  private addRows(e: number, off: { a: number; b: number }, t0: number, t1: number, outF: number, inF: number, r: number, dy: Float32Array, hs: Float32Array, dh: Float32Array, xd: Float32Array, tmp: Float64Array): void {
+    let g: Float32Array | undefined;
+    let anyB = false;
+    for (let t = t0; t < t1; t++) {
+      // a row without gradient (a masked example's, or one after the last target) adds nothing
+      let nz = false;
+      for (let o = t * outF, end = o + outF; o < end && !nz; o++) nz = dy[o] !== 0;
+      if (!nz) continue;
+      if (!g) {
+        g = this.current.get(e);
+        if (!g) this.current.set(e, (g = new Float32Array(this.size)));
+        tmp.fill(0, 0, r * outF);
+      }
+      anyB = true;
+      const y0 = t * outF;
+      const x0 = t * inF;
+      for (let j = 0; j < r; j++) {
+        // lora_B [out, r] += dy_t hs_tᵀ, as tmp [r, out]
+        const h = hs[t * r + j];
+        if (h !== 0) {
+          const b = j * outF;
+          for (let o = 0; o < outF; o++) tmp[b + o] += h * dy[y0 + o];
+        }
+        // lora_A [r, in] += dh_t xd_tᵀ
+        const d = dh[t * r + j];
+        if (d !== 0) {
+          const a = off.a + j * inF;
+          for (let i = 0; i < inF; i++) g[a + i] += d * xd[x0 + i];
+        }
+      }
+    }
+    if (!g || !anyB) return;
+    for (let j = 0; j < r; j++) for (let o = 0; o < outF; o++) g[off.b + o * r + j] += tmp[j * outF + o];
   }
 
   /** The gradients collected since the last take, by example index; then starts afresh. */

@@ -113,6 +113,8 @@ export interface TrainOptions {
 }
 
 export interface InRunHooks {
+  /** Before the first step: the adapter trained (null: full fine-tuning) and the step the run starts at (> 0 on resume). */
+  start?(s: { adapter: LoraAdapter | null; step: number; totalSteps: number }): void;
   tap(batch: Batch): LoraTap;
   afterStep(s: InRunStep): void;
 }
@@ -195,6 +197,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   }
   const dropoutRng = Rng.fromState(state.dropoutRng);
+  o.inRun?.start?.({ adapter, step: state.step, totalSteps });
   const evalNow = async () => {
     if (!o.eval?.length) return undefined;
     const loss = await evaluate(model, o.eval, { adapter, batchSize: c.batchSize, maxSeqLen });
