@@ -48,7 +48,7 @@ import { duplicateGroups } from "../sdk/src/dedup/index.ts";
 import { CitationIndex } from "../trainer-node/src/serve/citations.ts";
 import { CATEGORIES, plantedDatanet } from "./attribution-data.ts";
 import { attributionScores, INRUN_METHODS, InRunAttribution, METHODS, queryGradients, vectorsOf } from "../trainer-node/src/jobs/influence.ts";
-import type { Checkpoint, InRunMethod, MethodName } from "../trainer-node/src/jobs/influence.ts";
+import type { Checkpoint, InRunMethod } from "../trainer-node/src/jobs/influence.ts";
 import { DEFAULT_METHOD } from "../trainer-node/src/jobs/attribution.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
