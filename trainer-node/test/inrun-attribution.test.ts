@@ -11,6 +11,8 @@ import { fileURLToPath } from "node:url";
 import { ChatTokenizer, adapterParams, createLoraAdapter, encodeRecord, evaluate, initModel, llamaConfig, loadModel, lossGradient, selectKernel, train, trainConfig } from "@tributary/engine";
 import type { Example, Kernel, LlamaModel, LoraAdapter, TrainingRecord } from "@tributary/engine";
 import { InRunAttribution, queryGradients } from "../src/jobs/influence.ts";
+import { splitJobRecords } from "../src/jobs/pipeline.ts";
+import type { JobContribution } from "../src/jobs/data.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
 
@@ -27,6 +29,15 @@ function spearman(a: number[], b: number[]): number {
 const clone = (a: LoraAdapter): LoraAdapter => ({ config: a.config, modules: new Map([...a.modules].map(([k, m]) => [k, { A: m.A.slice(), B: m.B.slice() }])) });
 
 describe("in-run attribution", () => {
+  it("the pipeline's split names each training record's contribution (the vectors' owner map)", () => {
+    const rec = (c: number, k: number): TrainingRecord => ({ prompt: `c${c} r${k}`, completion: `${c}` });
+    const contributions = [3, 1, 4, 2].map((n, c) => ({ datanetId: "1", contributionId: String(c + 1), records: Array.from({ length: n }, (_, k) => rec(c, k)) })) as unknown as JobContribution[];
+    const parts = splitJobRecords(contributions, { evalSplit: 0.3, training: { seed: 4 } } as Parameters<typeof splitJobRecords>[1]);
+    assert.equal(parts.trainOwner.length, parts.train.length);
+    assert.ok(parts.evalRecords.length > 0 && parts.train.length < 10, "some records went to eval");
+    parts.train.forEach((r, i) => assert.equal((r as { completion: string }).completion, String(parts.trainOwner[i])));
+  });
+
   it("equals the separate pass: each example's gradient at the step that trained it, the query's at the final adapter", async () => {
     const cfg = llamaConfig({ vocabSize: 40, hiddenSize: 16, numLayers: 2, numHeads: 2, intermediateSize: 32, maxPositionEmbeddings: 64 });
     const model = initModel(cfg, { seed: 1, std: 0.1, embedStd: 1 });
