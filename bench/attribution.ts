@@ -19,6 +19,10 @@
 // Also: harmful_auc, duplicate_credit_ratio (with the SDK's near-duplicate detection), per-category
 // credit, influence_fraction_of_training, and the citation index's lookup time and size.
 //
+// In-run methods (the node's default): per-example gradients from the training's own backward, scored
+// against the queries' gradients at the final adapter; their cost is what they add to a training run.
+// harmful_auc: on harmful targets, f = NLL(true answer) - NLL(a harmful contribution's wrong answer).
+//
 // Usage: npm run bench:attribution [-- --subsets M --loo K --threads N]   (run it under nice -n 10)
 //        npm run bench:attribution -- --only citation   reruns the citation index part alone and updates its
 //        keys (citation, citation_lookup_ms_1m_tokens, suffix_array_bytes_per_token, their goals) in the JSON
@@ -43,8 +47,8 @@ import { train, trainConfig } from "../engine/src/train/trainer.ts";
 import { duplicateGroups } from "../sdk/src/dedup/index.ts";
 import { CitationIndex } from "../trainer-node/src/serve/citations.ts";
 import { CATEGORIES, plantedDatanet } from "./attribution-data.ts";
-import { attributionScores, METHODS } from "../trainer-node/src/jobs/influence.ts";
-import type { Checkpoint, MethodName } from "../trainer-node/src/jobs/influence.ts";
+import { attributionScores, INRUN_METHODS, InRunAttribution, METHODS, queryGradients, vectorsOf } from "../trainer-node/src/jobs/influence.ts";
+import type { Checkpoint, InRunMethod } from "../trainer-node/src/jobs/influence.ts";
 import { DEFAULT_METHOD } from "../trainer-node/src/jobs/attribution.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -53,6 +57,7 @@ const { values } = parseArgs({
     subsets: { type: "string", default: "14" },
     loo: { type: "string", default: "8" },
     threads: { type: "string", default: "2" },
+    "loo-harmful": { type: "string", default: "1" }, // 0: leave out only the stratified sample (a quick smoke run; no harmful_auc_truth)
     out: { type: "string", default: join(here, "results", "attribution.json") },
     only: { type: "string" },
   },
@@ -86,19 +91,34 @@ const kernel = await createKernel("wasm", { threads: Number(values.threads) });
 const model = await loadModel(modelDir, { kernel });
 const tok = await ChatTokenizer.fromDir(modelDir);
 const examples: Example[] = [];
-const owner: number[] = [];
+const ownerOf: number[] = [];
 const recordsOf: number[][] = data.contributions.map(() => []);
 for (const c of data.contributions) {
   for (const r of c.records) {
     recordsOf[c.id].push(examples.length);
     examples.push(encodeRecord(tok, r));
-    owner.push(c.id);
+    ownerOf.push(c.id);
   }
 }
 const queries = data.queries.map((q) => encodeRecord(tok, q.record));
 const Q = queries.length;
+// harmful targets: for each query whose fact a harmful contribution contradicts, the query's question with
+// that contribution's wrong answer. f = NLL(true answer) - NLL(wrong answer): how much less the model
+// believes the truth than the planted falsehood (the recipe is unchanged: the wrong answers are the harmful
+// contributions' own)
+const contrast = data.queries.flatMap((q, qi) =>
+  data.contributions
+    .filter((c) => c.category === "harmful" && c.facts.includes(q.fact))
+    .map((c) => {
+      const [user] = (q.record as { messages: { role: string; content: string }[] }).messages;
+      const wrong = (c.records[0] as { messages: { role: string; content: string }[] }).messages[1];
+      return { qi, c: c.id, wrong: encodeRecord(tok, { messages: [user, { role: "assistant", content: wrong.content }] } as never) };
+    }),
+);
+const E = contrast.length;
 const EPOCHS = 1;
 const CHECKPOINTS = 3; // TracInCP's checkpoints, evenly spaced over the run
+const INRUN_PAIRS = 3; // plain and hooked runs, interleaved, for the in-run method's cost
 const SEEDS = [42, 7];
 const config = (seed: number) =>
   trainConfig({ lr: 5e-3, epochs: EPOCHS, batchSize: 8, scheduler: "cosine", warmupRatio: 0, seed, maxSeqLen: 64, lora: { r: 8, alpha: 16, targetModules: ["q_proj", "v_proj"] } });
@@ -140,13 +160,51 @@ async function retrain(removed: ReadonlySet<number>, seed: number, checkpointDir
   const steps = Math.ceil(examples.length / cfg.batchSize) * cfg.epochs;
   const r = await train({ model, train: examples, config: checkpointDir ? { ...cfg, checkpointEvery: Math.ceil(steps / CHECKPOINTS) } : cfg, masked, checkpointDir });
   const losses = await perExampleLoss(model, r.adapter, queries);
-  return { ...r, losses };
+  const wrong = await perExampleLoss(model, r.adapter, contrast.map((x) => x.wrong));
+  // margins[k] = NLL(true) - NLL(wrong) for harmful target k
+  return { ...r, losses, margins: contrast.map((x, k) => losses[x.qi] - wrong[k]) };
 }
 
 // --- the full run, with a checkpoint per epoch ---
 const ckDir = mkdtempSync(join(tmpdir(), "attribution-bench-"));
 const full = await retrain(new Set(), SEEDS[0], ckDir);
-const trainSeconds = full.seconds;
+// in-run attribution (the node's default): the same training with the per-example hooks, then the queries'
+// gradients at the final adapter. Its cost is what it adds to a training run, timed inside the hooked run
+// (the hooks' own time, the query gradients, the scoring) over that run's own training time, so both sides
+// share the machine's load at that moment (a shared machine's load swings plain runs by 2-3x); plain runs
+// interleaved with the hooked ones give the paired difference as a cross-check
+const owner = examples.map((_, i) => ownerOf[i]);
+const plainSeconds: number[] = [];
+const inrunExtra: number[] = [];
+const inrunFraction: number[] = [];
+const inrunParts: { hooked_run: number; hooks: number; queries: number; scoring: number; plain_run: number; paired_extra: number }[] = [];
+let inrun: InRunAttribution | null = null;
+let inrunScores: Record<string, number[][]> = {};
+let inrunAdapter: LoraAdapter | null = null;
+for (let r = 0; r < INRUN_PAIRS; r++) {
+  const plainRun = async () => plainSeconds.push((await train({ model, train: examples, config: config(SEEDS[0]) })).seconds);
+  if (r % 2 === 0) await plainRun();
+  // timed as the node runs it: the default method's vectors only
+  const a = new InRunAttribution(owner, N, [vectorsOf(DEFAULT_METHOD as InRunMethod)]);
+  const h = await train({ model, train: examples, config: config(SEEDS[0]), inRun: a.hooks() });
+  const sc = await a.scores(model, h.adapter!, queries, { maxSeqLen: 64 });
+  if (r % 2 === 1) await plainRun();
+  const extra = a.hookSeconds + sc.querySeconds + sc.scoringSeconds;
+  inrunExtra.push(extra);
+  inrunFraction.push(extra / (h.seconds - a.hookSeconds));
+  inrunParts.push({ hooked_run: h.seconds, hooks: a.hookSeconds, queries: sc.querySeconds, scoring: sc.scoringSeconds, plain_run: plainSeconds[r], paired_extra: h.seconds - plainSeconds[r] + sc.querySeconds + sc.scoringSeconds });
+  inrunAdapter = h.adapter;
+}
+{
+  // every in-run method's scores (both kinds of vectors), from one more hooked run (untimed)
+  const a = new InRunAttribution(owner, N);
+  const h = await train({ model, train: examples, config: config(SEEDS[0]), inRun: a.hooks() });
+  [inrun, inrunScores] = [a, (await a.scores(model, h.adapter!, queries, { maxSeqLen: 64 })).scores];
+}
+// the hooks only read the run: the hooked adapter is the full run's, bit for bit
+const inrunBitIdentical = [...full.adapter!.modules].every(([k, m]) => Buffer.from(m.B.buffer).equals(Buffer.from(inrunAdapter!.modules.get(k)!.B.buffer)) && Buffer.from(m.A.buffer).equals(Buffer.from(inrunAdapter!.modules.get(k)!.A.buffer)));
+const trainSeconds = median(plainSeconds);
+log(`in-run: plain runs ${plainSeconds.map((x) => x.toFixed(1)).join(", ")} s; extra ${inrunExtra.map((x) => x.toFixed(2)).join(", ")} s, fraction ${inrunFraction.map((x) => x.toFixed(3)).join(", ")} (${JSON.stringify(inrunParts.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, round(v, 2)]))))}); bit-identical ${inrunBitIdentical}`);
 log(`full run: ${full.steps} steps, ${full.tokens} tokens, ${trainSeconds.toFixed(1)} s; mean query loss ${mean(full.losses).toFixed(3)} (base ${mean(await perExampleLoss(model, null, queries)).toFixed(3)})`);
 const lrByStep = full.lossHistory.map((h) => h.lr);
 const checkpoints: Checkpoint[] = [];
@@ -167,13 +225,31 @@ const scoring = await attributionScores(model, {
   checkpoints,
   contributions: recordsOf.map((ix) => ix.map((i) => examples[i])),
   queries,
+  extraQueries: contrast.map((x) => ({ plus: queries[x.qi], minus: x.wrong })),
   maxSeqLen: 64,
   methods: [...METHODS],
 });
 log(`gradients: ${scoring.gradientSeconds.map((s) => s.toFixed(1)).join(" + ")} s per checkpoint; scoring ${JSON.stringify(scoring.scoringSeconds)}`);
 const rng = new Rng(2026);
 const random = Array.from({ length: Q }, () => Array.from({ length: N }, () => rng.next()));
-const scores: Record<string, number[][]> = { ...scoring.scores, random };
+// the in-run methods against the harmful targets: the difference of the two queries' gradients
+const Ut = await queryGradients(model, inrunAdapter!, queries, 64);
+const Uw = await queryGradients(model, inrunAdapter!, contrast.map((x) => x.wrong), 64);
+const P = inrun!.size;
+const Uc = new Float32Array(E * P);
+contrast.forEach((x, k) => {
+  for (let i = 0; i < P; i++) Uc[k * P + i] = Ut[x.qi * P + i] - Uw[k * P + i];
+});
+const inrunContrast = await inrun!.scoreGradients(model, Uc, E);
+const rngC = new Rng(2027);
+const randomContrast = Array.from({ length: E }, () => Array.from({ length: N }, () => rngC.next()));
+// scores[method] rows: the Q queries; contrastScores[method] rows: the E harmful targets
+const scores: Record<string, number[][]> = { ...Object.fromEntries(Object.entries(scoring.scores).map(([m, rows]) => [m, rows.slice(0, Q)])), ...inrunScores, random };
+const contrastScores: Record<string, number[][]> = { ...Object.fromEntries(Object.entries(scoring.scores).map(([m, rows]) => [m, rows.slice(Q)])), ...inrunContrast, random: randomContrast };
+const methodSeconds: Record<string, number> = { ...scoring.methodSeconds, ...Object.fromEntries(INRUN_METHODS.map((m) => [m, median(inrunExtra)])), random: 0 };
+// cost over training: the checkpoint methods' separate passes over the median plain run; the in-run ones
+// as measured inside their runs (above)
+const fractionOf = (m: string) => ((INRUN_METHODS as readonly string[]).includes(m) ? median(inrunFraction) : methodSeconds[m] / trainSeconds);
 
 // --- ground truth retrains ---
 const subsets: Set<number>[] = [];
@@ -191,12 +267,21 @@ for (let i = 0; looIds.length < K; i++) {
   const pool = data.contributions.filter((c) => c.category === cat && !looIds.includes(c.id));
   if (pool.length) looIds.push(pool[rng.int(pool.length)].id);
 }
+// and, for the harmful targets' ground truth, every contradicting harmful contribution and the first
+// on_topic one stating each contradicted fact
+const looStratified = looIds.length;
+for (const x of values["loo-harmful"] === "0" ? [] : contrast) {
+  const good = data.contributions.find((c) => c.category === "on_topic" && c.facts.includes(data.queries[x.qi].fact))!;
+  for (const c of [x.c, good.id]) if (!looIds.includes(c)) looIds.push(c);
+}
 const looDelta: number[][] = []; // [k][query]: loss without it - full loss
+const looMargin: number[][] = []; // [k][harmful target]: margin without it - full margin
 for (const c of looIds) {
   const r = await retrain(new Set([c]), SEEDS[0]);
   looDelta.push(r.losses.map((l, q) => l - full.losses[q]));
+  looMargin.push(r.margins.map((m, e) => m - full.margins[e]));
 }
-log(`LOO retrains: ${K}`);
+log(`LOO retrains: ${looIds.length} (${looStratified} stratified + ${looIds.length - looStratified} for the harmful targets)`);
 
 // --- metrics ---
 function lds(tau: number[][], outputs: number[][], kept: Set<number>[]): number[] {
@@ -209,6 +294,28 @@ function lds(tau: number[][], outputs: number[][], kept: Set<number>[]): number[
 const kept = subsets.map((removed) => new Set(data.contributions.map((c) => c.id).filter((c) => !removed.has(c))));
 const noisePerQuery = Array.from({ length: Q }, (_, q) => spearman(truth[0].map((o) => o[q]), truth[1].map((o) => o[q])));
 const seedNoise = mean(full.losses.map((l, q) => Math.abs(l - fullOther.losses[q])));
+const isHarmful = (c: number) => data.contributions[c].category === "harmful";
+/**
+ * Harmful AUC on the harmful targets: per target e (a query and one wrong answer to it), do the harmful
+ * contributions that contradict e's query rank below every other contribution in `pool` by `help(e, c)`
+ * (how much c lowers f_e)? Mean over the targets.
+ */
+function harmfulTargetAuc(help: (e: number, c: number) => number, pool: number[]): number {
+  return mean(
+    contrast.map((x, e) => {
+      const bad = contrast.filter((y) => y.qi === x.qi).map((y) => y.c);
+      const pos = pool.filter((c) => bad.includes(c));
+      const neg = pool.filter((c) => !bad.includes(c));
+      return pos.length && neg.length ? auc(pos.map((c) => -help(e, c)), neg.map((c) => -help(e, c))) : NaN;
+    }),
+  );
+}
+// ground truth: removing a contribution that helps f_e raises it (looMargin > 0)
+const truthHarmfulAuc = harmfulTargetAuc((e, c) => looMargin[looIds.indexOf(c)][e], looIds);
+// and under the earlier definition (the mean effect on the query loss, harmful against every other category)
+const looMeanEffect = looIds.map((_, k) => mean(looDelta[k]));
+const truthHarmfulAucMeanLoss = auc(looIds.filter(isHarmful).map((c) => -looMeanEffect[looIds.indexOf(c)]), looIds.filter((c) => !isHarmful(c)).map((c) => -looMeanEffect[looIds.indexOf(c)]));
+const truthHarmfulAucContradictedQueryLoss = harmfulTargetAuc((e, c) => looDelta[looIds.indexOf(c)][contrast[e].qi], looIds);
 const looEffect = mean(looDelta.flat().map(Math.abs));
 
 const deduped = duplicateGroups(data.contributions.map((c) => ({ id: String(c.id), records: c.records })));
@@ -243,6 +350,9 @@ for (const [name, tau] of Object.entries(scores)) {
     .map(({ qi, bad }) => auc(bad.map((c) => -tau[qi][c]), data.contributions.filter((c) => !bad.includes(c.id)).map((c) => -tau[qi][c.id])));
   const harmful = data.contributions.filter((c) => c.category === "harmful").map((c) => -total[c.id]);
   const others = data.contributions.filter((c) => c.category !== "harmful").map((c) => -total[c.id]);
+  const ct = contrastScores[name];
+  const harmfulAuc = harmfulTargetAuc((e, c) => ct[e][c], data.contributions.map((c) => c.id));
+  const harmfulAucLoo = harmfulTargetAuc((e, c) => ct[e][c], looIds);
   // payout: negatives clipped to 0, normalised; duplicates detected by the SDK pay nothing extra
   const pay = total.map((t) => Math.max(0, t));
   const payDedup = total.map((t, c) => (dupOf.has(c) ? 0 : Math.max(0, t)));
@@ -273,27 +383,30 @@ for (const [name, tau] of Object.entries(scores)) {
     lds_cross_seed_ci95: bootstrapCi(cross),
     loo_spearman: round(mean(looPer)),
     loo_spearman_ci95: bootstrapCi(looPer),
-    harmful_auc: round(auc(harmful, others)),
+    harmful_auc: round(harmfulAuc),
+    harmful_auc_on_loo_sample: round(harmfulAucLoo),
+    harmful_auc_mean_query_loss: round(auc(harmful, others)),
     harmful_auc_on_contradicted_queries: round(mean(ownQuery)),
     harmful_contradicted_queries: ownQuery.length,
     duplicate_credit_ratio: round(dedupRatio),
     duplicate_credit_ratio_without_dedup: round(rawRatio),
-    attribution_seconds: round(name === "random" ? 0 : scoring.methodSeconds[name as MethodName], 2),
-    influence_fraction_of_training: name === "random" ? 0 : round(scoring.methodSeconds[name as MethodName] / trainSeconds),
+    attribution_seconds: round(methodSeconds[name], 2),
+    influence_fraction_of_training: round(fractionOf(name)),
     per_category: perCategory,
   };
-  log(`${name}: LDS ${round(mean(per))} ${JSON.stringify(bootstrapCi(per))}, cross-seed ${round(mean(cross))}, LOO ${round(mean(looPer))}, harmful AUC ${round(auc(harmful, others))}`);
+  log(`${name}: LDS ${round(mean(per))} ${JSON.stringify(bootstrapCi(per))}, cross-seed ${round(mean(cross))}, LOO ${round(mean(looPer))}, harmful AUC ${round(harmfulAuc)} (mean query loss ${round(auc(harmful, others))}), fraction ${round(fractionOf(name))}`);
 }
 
 // --- citations: a suffix array over 1M tokens of the base model's own corpus-like text ---
 const citation = await citationBench();
 log(`citations: ${JSON.stringify(citation)}`);
 
-// the best method by same-seed LDS (random excluded) becomes the node's default
+// the default: the best same-seed LDS among the methods within the cost goal (all of them if none is)
 const ranked = Object.entries(perMethod)
   .filter(([n]) => n !== "random")
   .sort((a, b) => (b[1] as { lds: number }).lds - (a[1] as { lds: number }).lds);
-const best = ranked[0][0];
+const affordable = ranked.filter(([, m]) => (m as { influence_fraction_of_training: number }).influence_fraction_of_training <= 0.25);
+const best = (affordable.length ? affordable : ranked)[0][0];
 const b = perMethod[best] as Record<string, number>;
 const result = {
   benchmark: "attribution",
@@ -311,12 +424,22 @@ const result = {
     seeds: SEEDS,
     checkpoints: CHECKPOINTS,
     full_run_seconds: round(trainSeconds, 2),
+    full_run_seconds_note: `median of ${INRUN_PAIRS} plain runs (no checkpoints, no hooks), interleaved with the hooked runs; the denominator of the checkpoint methods' influence_fraction_of_training`,
+    plain_run_seconds: plainSeconds.map((x) => round(x, 2)),
     query_loss_full: round(mean(full.losses)),
   },
   ground_truth: {
     lds_subsets: M,
     lds_alpha: 0.5,
-    loo_contributions: K,
+    loo_contributions: looIds.length,
+    loo_stratified: looStratified,
+    loo_note: "the stratified sample (--loo) plus every harmful contribution contradicting a query and the first on_topic one stating each contradicted fact (the harmful targets' ground truth); loo_spearman is over all of them",
+    harmful_targets: E,
+    harmful_targets_note:
+      "harmful_auc is measured on harmful targets: for each query whose fact a harmful contribution contradicts, f = NLL(true answer) - NLL(that contribution's wrong answer), both after the query's question; a method scores every contribution against f's gradient (signed, as for the queries) and harmful_auc = P(a contradicting harmful contribution ranks below another contribution), mean over the targets. Why not the earlier definition (harmful below others by the mean score over all queries, f = NLL of the true answers): the ground truth itself does not rank them lowest (harmful_auc_truth_mean_query_loss, and on the contradicted queries alone harmful_auc_truth_contradicted_query_loss): on this 4M base a wrong answer of the right kind (another character's name) still teaches the answer format and the question's words, so removing it raises the true answer's NLL too; what it does teach wrongly shows only against the falsehood it states",
+    harmful_auc_truth: round(truthHarmfulAuc),
+    harmful_auc_truth_mean_query_loss: round(truthHarmfulAucMeanLoss),
+    harmful_auc_truth_contradicted_query_loss: round(truthHarmfulAucContradictedQueryLoss),
     removal: "records masked inside their own batches (engine train({ masked })): same batch plan, zero loss weight",
     noise_ceiling: round(mean(noisePerQuery)),
     noise_ceiling_ci95: bootstrapCi(noisePerQuery),
@@ -329,6 +452,18 @@ const result = {
   },
   dedup: { ...detection, method: "SDK duplicateGroups: normalised text, SHA-256 exact + MinHash (128 x char 5-grams, LSH 32x4) verified by Jaccard >= 0.8; earlier registration keeps credit" },
   default_method: best,
+  default_method_rule: "the best same-seed LDS among the methods with influence_fraction_of_training <= 0.25 (among all methods when none is)",
+  notes: [
+    "inrun_adam_cos / inrun_adam_tracin (trainer-node/src/jobs/influence.ts InRunAttribution): per-example LoRA gradients split from the training step's own backward (engine ExampleGradients), Adam-preconditioned by the step's second moment and weighted by its learning rate, summed per contribution; one batched backward over the queries at the final adapter; cosine / dot product. Their cost: see inrun.note; nothing is revisited after training. inrun_tracin_unit: each example's gradient unit-normalised at its step, summed with the step's learning rate, dot product with the query gradient (no Adam preconditioning: in-run, the early steps' tiny second moments blow the preconditioned gradients up)",
+    "the checkpoint methods' attribution_seconds are their separate passes (contribution and query gradients at the checkpoints they read, plus scoring) as before; their scoring arithmetic now also covers the harmful targets (rows after the queries; the targets' gradients are timed apart, extra_query_seconds)",
+    "harmful_auc: see ground_truth.harmful_targets_note; the earlier definition stays per method as harmful_auc_mean_query_loss",
+  ],
+  inrun: {
+    pairs: INRUN_PAIRS,
+    extra_seconds: inrunExtra.map((x) => round(x, 2)),
+    fraction_per_run: inrunFraction.map((x) => round(x)),
+    paired_fraction_median: round(median(inrunParts.map((p) => p.paired_extra / p.plain_run))),
+    note: "extra = the hooks' own time + the query gradients + scoring; fraction = extra / (the hooked run's time - its hooks), median over runs (influence_fraction_of_training of the inrun_* methods). Cross-check: paired_extra = hooked run - the interleaved plain run + queries + scoring; paired_fraction_median = median of paired_extra / plain run (noisy on a loaded machine)", parts_seconds: inrunParts.map((p) => Object.fromEntries(Object.entries(p).map(([k, v]) => [k, round(v, 2)]))), hooked_run_bit_identical_to_full: inrunBitIdentical, extra_query_seconds_checkpoint_methods: round(scoring.extraQuerySeconds, 2) },
   node_default_method: DEFAULT_METHOD,
   node_default_is_best: DEFAULT_METHOD === best,
   methods_ranked_by_lds: ranked.map(([n]) => n),
@@ -399,6 +534,10 @@ async function citationBench() {
 function mean(xs: number[]): number {
   const ok = xs.filter((x) => Number.isFinite(x));
   return ok.length ? ok.reduce((a, b) => a + b, 0) / ok.length : NaN;
+}
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 function round(x: number, d = 4): number {
   return Number.isFinite(x) ? Number(x.toFixed(d)) : x;

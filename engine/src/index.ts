@@ -15,8 +15,8 @@ export type { SafetensorsFile, StDtype, Tensor, WriteOptions } from "./formats/s
 // model
 export { llamaConfig, parseLlamaConfig, toHfConfig } from "./model/config.ts";
 export type { LlamaConfig } from "./model/config.ts";
-export { assembleModel, backward, countParams, createKvCache, forward, forwardBatch, forwardCached, initModel, modelTensors, trainableBaseParams } from "./model/llama.ts";
-export type { Batch, BatchSegment, ForwardCache, ForwardOptions, InitOptions, KvCache, LlamaLayer, LlamaModel } from "./model/llama.ts";
+export { assembleModel, backward, countParams, createKvCache, forward, forwardBatch, forwardCached, initModel, lossBackward, modelTensors, trainableBaseParams } from "./model/llama.ts";
+export type { Batch, BatchSegment, ForwardCache, ForwardOptions, InitOptions, KvCache, LlamaLayer, LlamaModel, LoraTap } from "./model/llama.ts";
 export { loadModel, modelFromTensors, readConfig, saveModel } from "./model/io.ts";
 export type { LoadOptions, SaveOptions } from "./model/io.ts";
 export { ChatTokenizer } from "./model/tokenizer.ts";
@@ -36,11 +36,12 @@ export { NF4_BLOCK, NF4_LEVELS, Nf4Tensor, quantizeNf4 } from "./quant/nf4.ts";
 export { DataError, countTargets, countTokens, encodeRecord, makeBatch, parseRecordsJsonl, planBatches, splitEval } from "./train/data.ts";
 export type { Example, TrainingRecord } from "./train/data.ts";
 export { evaluate, train, trainConfig } from "./train/trainer.ts";
-export type { TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./train/trainer.ts";
+export type { InRunHooks, InRunStep, TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./train/trainer.ts";
 export { ADAMW_DEFAULTS, AdamW, clipGradNorm } from "./train/adamw.ts";
 export { TOKENIZER_FILES, fineTune } from "./train/fine-tune.ts";
 export type { FineTuneMetrics, FineTuneOptions } from "./train/fine-tune.ts";
 export { lossGradient } from "./train/gradient.ts";
+export { ExampleGradients } from "./train/per-example.ts";
 export type { LossGradient } from "./train/gradient.ts";
 export { learningRate } from "./train/schedule.ts";
 export type { SchedulerType } from "./train/schedule.ts";

@@ -122,7 +122,7 @@ describe("torch attribution", () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  it("adam_cos_cp (the node's default) and tracin_last: the worker's report is the engine's on a tiny Llama, on checkpoints of either layout; the duplicate scores 0", async () => {
+  it("adam_cos_cp (the node's method without in-run vectors: the torch worker, fused kernels, resumed runs) and tracin_last: the worker's report is the engine's on a tiny Llama, on checkpoints of either layout; the duplicate scores 0", async () => {
     const llama = join(dir, "llama");
     const engine = (await attribute({ ...input(llama, engineLayout()) })).report;
     assert.equal(engine.method, "adam_cos_cp", "the engine read the optimizer state of the checkpoints");

@@ -13,7 +13,7 @@ import type { AttentionCache, AttentionShape } from "../nn/attention.ts";
 import { crossEntropyBackward } from "../nn/cross-entropy.ts";
 import { embeddingBackward, embeddingForward } from "../nn/embedding.ts";
 import { denseWeight, linearBackward, linearForward } from "../nn/linear.ts";
-import type { LinearCache, LoraWeights, Weight } from "../nn/linear.ts";
+import type { LinearCache, LoraRowFactors, LoraWeights, Weight } from "../nn/linear.ts";
 import { rmsnormBackward, rmsnormForward } from "../nn/rmsnorm.ts";
 import { ropeApply, ropeTables } from "../nn/rope.ts";
 import type { RopeTables } from "../nn/rope.ts";
@@ -46,6 +46,8 @@ export interface Batch {
   positions: Int32Array; // [B*T]
   segments: Int32Array | null; // [B*T]
   targets: Int32Array; // [B*T], next-token ids, negative = no loss
+  /** [B*T] which example each token belongs to (its index in the list planned from), -1 for padding; set by planBatches. */
+  exampleOf?: Int32Array;
 }
 
 export function assembleModel(
@@ -154,6 +156,7 @@ interface JsLayerCache {
 export interface ForwardCache {
   batch: Batch;
   adapter: LoraAdapter | null;
+  loraTap: LoraTap | null;
   layers: LayerCache[];
   xf: Float32Array; // [N, D] input of the final norm
   rstdF: Float32Array;
@@ -169,7 +172,15 @@ export interface ForwardOptions {
    * then keeps the activations those need. Default: true without an adapter.
    */
   weightGrads?: boolean;
+  /**
+   * Called in the backward for each LoRA module with its per-row gradient factors (per-example gradients
+   * for in-run attribution). Needs the unfused layers (a kernel without `ops`: wasm, reference).
+   */
+  loraTap?: LoraTap | null;
 }
+
+/** Receives a LoRA module's per-row gradient factors during the backward (module name as in the adapter). */
+export type LoraTap = (module: string, f: LoraRowFactors) => void;
 
 // forward: batch tokens [B*T] -> logits [B*T, V]
 export async function forward(model: LlamaModel, batch: Batch, opts: ForwardOptions = {}): Promise<{ logits: Float32Array; cache: ForwardCache }> {
@@ -214,6 +225,8 @@ async function forwardHidden(model: LlamaModel, batch: Batch, opts: ForwardOptio
   const shape: AttentionShape = { B: batch.B, T: batch.T, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
   const adapter = opts.adapter ?? null;
   const drop = opts.dropoutRng ?? null;
+  const loraTap = opts.loraTap ?? null;
+  if (loraTap && kernel.ops) throw new EngineError("per-example LoRA gradients (loraTap) need a kernel without fused layers (wasm or reference)", { kernel: kernel.name });
   let x = embeddingForward(model.embed, batch.tokens, D);
   const caches: LayerCache[] = [];
   for (let l = 0; l < c.numLayers; l++) {
@@ -253,7 +266,7 @@ async function forwardHidden(model: LlamaModel, batch: Batch, opts: ForwardOptio
     x = x3;
   }
   const nf = rmsnormForward(x, model.norm, c.rmsNormEps);
-  return { batch, adapter, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y };
+  return { batch, adapter, loraTap, layers: caches, xf: x, rstdF: nf.rstd, xn: nf.y };
 }
 
 /**
@@ -312,6 +325,7 @@ async function backwardHidden(model: LlamaModel, cache: ForwardCache, dxn: Float
         dW: grads.get(`${name}.weight`),
         dA: grads.get(`${name}.lora_A.weight`),
         dB: grads.get(`${name}.lora_B.weight`),
+        tap: cache.loraTap ? (f) => cache.loraTap!(name, f) : null,
       }, needDx);
       return dxp as Float32Array;
     };

@@ -40,6 +40,24 @@ export interface LinearGrads {
   dW?: Float32Array | null;
   dA?: Float32Array | null;
   dB?: Float32Array | null;
+  /** Receives the LoRA branch's per-row factors (per-example gradients are sums of their outer products). */
+  tap?: ((f: LoraRowFactors) => void) | null;
+}
+
+/**
+ * The factors of a LoRA branch's weight gradients, row by row (N = B*T rows): dB = dy^T hs and
+ * dA = dh^T xd, so the gradient of any subset of rows (one example's tokens) is the same sum over those
+ * rows only. Arrays are the backward's own buffers: read them during the call, do not keep them.
+ */
+export interface LoraRowFactors {
+  n: number;
+  inF: number;
+  outF: number;
+  r: number;
+  dy: Float32Array; // [N, out]
+  hs: Float32Array; // [N, r] scale * h
+  dh: Float32Array; // [N, r] scale * dy B
+  xd: Float32Array; // [N, in] the LoRA branch's input (after dropout)
 }
 
 export interface LinearCache {
@@ -106,17 +124,19 @@ export async function linearBackward(
   }
   if (lora && cache.h) {
     const r = lora.r;
-    if (grads.dB) {
-      const hs = new Float32Array(cache.h.length);
+    let hs: Float32Array | null = null;
+    if (grads.dB || grads.tap) {
+      hs = new Float32Array(cache.h.length);
       for (let i = 0; i < hs.length; i++) hs[i] = cache.h[i] * lora.scale;
-      await kernel.matmul({ a: dy, b: hs, m: outF, n: r, k: n, transA: true, out: grads.dB, accumulate: true });
     }
+    if (grads.dB) await kernel.matmul({ a: dy, b: hs!, m: outF, n: r, k: n, transA: true, out: grads.dB, accumulate: true });
     const dh = await kernel.matmul({ a: dy, b: lora.B, m: n, n: r, k: outF }); // [N, r]
     for (let i = 0; i < dh.length; i++) dh[i] *= lora.scale;
     const xd = cache.xd ?? cache.x;
     if (grads.dA) {
       await kernel.matmul({ a: dh, b: xd, m: r, n: inF, k: n, transA: true, out: grads.dA, accumulate: true });
     }
+    grads.tap?.({ n, inF, outF, r, dy, hs: hs!, dh, xd });
     if (dx) {
       const dxd = await kernel.matmul({ a: dh, b: lora.A, m: n, n: inF, k: r });
       if (cache.mask) {

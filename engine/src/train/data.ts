@@ -82,17 +82,22 @@ function truncate(e: Example, maxLen: number): Example {
   return e.ids.length <= maxLen ? e : { ids: e.ids.slice(0, maxLen), train: e.train.slice(0, maxLen) };
 }
 
-/** Rows of examples -> one Batch (targets shifted by one, padding and untrained tokens ignored). */
-export function makeBatch(rows: Example[][], T: number): Batch {
+/**
+ * Rows of examples -> one Batch (targets shifted by one, padding and untrained tokens ignored). `src`, in
+ * the shape of `rows`: each example's index, kept per token in `exampleOf` (per-example gradients).
+ */
+export function makeBatch(rows: Example[][], T: number, src?: number[][]): Batch {
   const B = rows.length;
   const tokens = new Int32Array(B * T);
   const positions = new Int32Array(B * T);
   const segments = new Int32Array(B * T).fill(-1);
   const targets = new Int32Array(B * T).fill(IGNORE_INDEX);
+  const exampleOf = src ? new Int32Array(B * T).fill(-1) : null;
   rows.forEach((row, b) => {
     let at = b * T;
     row.forEach((e, s) => {
       for (let t = 0; t < e.ids.length; t++) {
+        if (exampleOf) exampleOf[at + t] = src![b][s];
         tokens[at + t] = e.ids[t];
         positions[at + t] = t;
         segments[at + t] = s;
@@ -101,7 +106,7 @@ export function makeBatch(rows: Example[][], T: number): Batch {
       at += e.ids.length;
     });
   });
-  return { B, T, tokens, positions, segments, targets };
+  return exampleOf ? { B, T, tokens, positions, segments, targets, exampleOf } : { B, T, tokens, positions, segments, targets };
 }
 
 export interface BatchPlanOptions {
@@ -122,17 +127,17 @@ export interface BatchPlanOptions {
 /** Every micro-batch of every epoch, in order; epoch e's order comes from its own seeded stream. */
 export function planBatches(examples: Example[], o: BatchPlanOptions): Batch[] {
   const ex = examples
-    .map((e, i) => (o.masked?.has(i) ? { ...truncate(e, o.maxSeqLen), masked: true } : { ...truncate(e, o.maxSeqLen), masked: false }))
+    .map((e, i) => (o.masked?.has(i) ? { ...truncate(e, o.maxSeqLen), masked: true, src: i } : { ...truncate(e, o.maxSeqLen), masked: false, src: i }))
     .filter((e) => e.train.some((f, i) => f && i > 0))
-    .map((e) => (e.masked ? { ids: e.ids, train: e.train.map(() => false) } : { ids: e.ids, train: e.train }));
+    .map((e) => (e.masked ? { ids: e.ids, train: e.train.map(() => false), src: e.src } : { ids: e.ids, train: e.train, src: e.src }));
   if (!ex.length) throw new DataError("no example has a token to train on", { examples: examples.length }, "Check the records and maxSeqLen");
   const out: Batch[] = [];
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     const order = ex.map((_, i) => i);
     if (o.shuffle !== false) new Rng(deriveSeed(o.seed, "data-order", epoch)).shuffle(order);
-    const rows: Example[][] = [];
+    const rows: (Example & { src: number })[][] = [];
     if (o.pack) {
-      let row: Example[] = [];
+      let row: (Example & { src: number })[] = [];
       let used = 0;
       for (const i of order) {
         if (used + ex[i].ids.length > o.maxSeqLen && row.length) {
@@ -150,7 +155,7 @@ export function planBatches(examples: Example[], o: BatchPlanOptions): Batch[] {
     for (let i = 0; i < rows.length; i += o.batchSize) {
       const chunk = rows.slice(i, i + o.batchSize);
       const T = o.pack ? o.maxSeqLen : Math.max(...chunk.map((r) => r[0].ids.length));
-      out.push(makeBatch(chunk, T));
+      out.push(makeBatch(chunk.map((r) => r.map((e) => ({ ids: e.ids, train: e.train }))), T, chunk.map((r) => r.map((e) => e.src))));
     }
   }
   return out;

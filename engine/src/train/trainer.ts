@@ -11,7 +11,7 @@ import { EngineError } from "../errors.ts";
 import { adapterParams, createLoraAdapter, loraConfig } from "../lora/adapter.ts";
 import type { LoraAdapter, LoraConfig } from "../lora/adapter.ts";
 import { dropFusedWeights, forward, lossBackward, trainableBaseParams } from "../model/llama.ts";
-import type { Batch, LlamaModel } from "../model/llama.ts";
+import type { Batch, LlamaModel, LoraTap } from "../model/llama.ts";
 import { crossEntropyForward } from "../nn/cross-entropy.ts";
 import { Rng, deriveSeed } from "../random/prng.ts";
 import { AdamW, clipGradNorm } from "./adamw.ts";
@@ -104,6 +104,31 @@ export interface TrainOptions {
    * unchanged): a retrain without them that differs from the full run only by them (attribution ground truth).
    */
   masked?: ReadonlySet<number>;
+  /**
+   * In-run hooks (training-time attribution from the training's own backward): `tap` gives each
+   * micro-batch's LoRA tap (per-row gradient factors, the batch's `exampleOf` names the examples);
+   * `afterStep` runs after each optimizer step. They read, never change, the run (LoRA, unfused kernels).
+   */
+  inRun?: InRunHooks;
+}
+
+export interface InRunHooks {
+  /** Before the first step: the adapter trained (null: full fine-tuning) and the step the run starts at (> 0 on resume). */
+  start?(s: { adapter: LoraAdapter | null; step: number; totalSteps: number }): void;
+  tap(batch: Batch): LoraTap;
+  afterStep(s: InRunStep): void;
+}
+
+export interface InRunStep {
+  /** The optimizer step just taken (1-based). */
+  step: number;
+  lr: number;
+  /** Target tokens of the step: the step's loss is their summed loss over this. */
+  normalizer: number;
+  /** The factor gradient clipping applied (1 when it did not clip). */
+  clip: number;
+  /** The optimizer after the step (its second moment preconditioned the update). */
+  opt: AdamW;
 }
 
 export interface TrainResult {
@@ -172,6 +197,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
   }
   const dropoutRng = Rng.fromState(state.dropoutRng);
+  o.inRun?.start?.({ adapter, step: state.step, totalSteps });
   const evalNow = async () => {
     if (!o.eval?.length) return undefined;
     const loss = await evaluate(model, o.eval, { adapter, batchSize: c.batchSize, maxSeqLen });
@@ -196,7 +222,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     for (const g of grads.values()) g.fill(0);
     let lossSum = 0;
     for (const b of micro) {
-      lossSum += (await lossBackward(model, b, normalizer, grads, { adapter, dropoutRng })).lossSum;
+      lossSum += (await lossBackward(model, b, normalizer, grads, { adapter, dropoutRng, loraTap: o.inRun?.tap(b) ?? null })).lossSum;
       const n = countTokens(b);
       tokensThisRun += n;
       state.tokens += n;
@@ -206,6 +232,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     opt.step(grads, lr);
     if (!adapter) dropFusedWeights(model); // full fine-tuning changed the base weights
     state.step++;
+    o.inRun?.afterStep({ step: state.step, lr, normalizer, clip: c.maxGradNorm > 0 && gradNorm > c.maxGradNorm ? c.maxGradNorm / (gradNorm + 1e-6) : 1, opt });
     state.microStep += micro.length;
     const loss = lossSum / normalizer;
     state.lossHistory.push({ step: state.step, loss, lr, gradNorm });

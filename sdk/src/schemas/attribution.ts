@@ -22,7 +22,7 @@ export const ContributionAttribution = z.object({
 });
 
 /** Attribution methods (trainer-node/src/jobs/influence.ts; compared by bench/attribution.ts). */
-export const ATTRIBUTION_METHODS = ["tracin", "uniform", "tracin_last", "tracin_cp", "grad_cos_cp", "adam_tracin_cp", "adam_cos_cp", "datainf_last", "datainf_cp"] as const;
+export const ATTRIBUTION_METHODS = ["tracin", "uniform", "tracin_last", "tracin_cp", "grad_cos_cp", "adam_tracin_cp", "adam_cos_cp", "datainf_last", "datainf_cp", "inrun_tracin_unit", "inrun_adam_cos", "inrun_adam_tracin"] as const;
 
 export const ContributorWeight = z.object({
   account: Address,

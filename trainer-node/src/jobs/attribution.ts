@@ -28,11 +28,29 @@ import { TorchWorker } from "../backends/torch-worker.ts";
 import type { Attributed } from "../backends/torch-protocol.ts";
 import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
 import type { JobContribution } from "./data.ts";
-import { attributionScores } from "./influence.ts";
-import type { Checkpoint, MethodName } from "./influence.ts";
+import { attributionScores, INRUN_METHODS, InRunAttribution, vectorsOf } from "./influence.ts";
+import type { Checkpoint, InRunMethod, MethodName } from "./influence.ts";
 
-/** The node's attribution method: the best same-seed LDS in bench/results/attribution.json. */
-export const DEFAULT_METHOD: MethodName = "adam_cos_cp";
+/** Any method the node can report: the checkpoint methods and the in-run ones. */
+export type AttributionMethod = MethodName | InRunMethod;
+/**
+ * The node's attribution method: in bench/results/attribution.json the best same-seed LDS among the methods
+ * whose cost fits the goal (<= 0.25 of training). In-run: its vectors come from the training run itself
+ * (the pipeline trains with `InRunAttribution` hooks and saves them beside the adapter).
+ */
+export const DEFAULT_METHOD: AttributionMethod = "inrun_tracin_unit";
+/** What the node falls back to when the training kept no in-run vectors (a resumed run, the torch backend, fused kernels). */
+export const CHECKPOINT_METHOD: MethodName = "adam_cos_cp";
+export const isInRun = (m: AttributionMethod): m is InRunMethod => (INRUN_METHODS as readonly string[]).includes(m);
+
+/**
+ * The in-run collector for a training run (pass `hooks()` as fineTune's `inRun`, then `save(adapterDir,
+ * keys)`), or null when `method` is not in-run. `owner[i]`: the contribution index of training record i,
+ * in the order the records are trained (fineTune's `records`).
+ */
+export function inRunAttributionFor(owner: readonly number[], contributions: number, method: AttributionMethod = DEFAULT_METHOD): InRunAttribution | null {
+  return isInRun(method) ? new InRunAttribution(owner, contributions, [vectorsOf(method)]) : null;
+}
 /** Checkpoints a *_cp method reads (evenly spaced over the run, the final adapter last). */
 export const ATTRIBUTION_CHECKPOINTS = 3;
 
@@ -49,7 +67,7 @@ export interface AttributionInput {
   contributions: JobContribution[];
   /** Duplicates found before training (dedupContributions): they score 0. */
   duplicates?: ReadonlyMap<number, DuplicateOf>;
-  method?: MethodName;
+  method?: AttributionMethod;
   /** Who computes the gradients: the engine (default; Llama bases) or the torch worker (any causal LM). */
   backend?: "engine" | "torch";
   /** The torch worker's options (backend torch). */
@@ -64,6 +82,8 @@ export interface DuplicateOf {
 }
 
 const keyOf = (c: Pick<JobContribution, "datanetId" | "contributionId">) => `${c.datanetId}/${c.contributionId}`;
+/** The key a contribution's in-run vector is saved under (`InRunAttribution.save(dir, keys)`). */
+export const contributionKey = keyOf;
 
 /**
  * Exact and near duplicates among a job's contributions, in registration order (the job's data is in
@@ -118,17 +138,33 @@ export async function attribute(o: AttributionInput, onContribution?: (done: num
     const r = await torchAttribution(o, base.map((_, i) => recordsOf(i)), onContribution);
     return buildAttributionReport(base.map((c, i) => ({ ...c, score: dups.has(i) ? 0 : r.totals[i] })), { method: r.method });
   }
-  let method = o.method ?? DEFAULT_METHOD;
+  const wanted = o.method ?? DEFAULT_METHOD;
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.quantize ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
   const adapter = await loadAdapter(o.adapterDir, model.config);
+  const evalExamples = o.evalRecords.map((r) => encodeRecord(tok, r));
+  if (isInRun(wanted)) {
+    // the vectors the training accumulated (pipeline: InRunAttribution hooks); the eval records' gradients
+    // at the final adapter are the only pass left. Duplicates trained nothing, so they have no vector.
+    // Saved by contribution key: every contribution with training records must have been in the run.
+    const inRun = await InRunAttribution.load(o.adapterDir, adapter);
+    const at = new Map((inRun?.keys ?? []).map((k, i) => [k, i]));
+    const covered = base.every((c, i) => !recordsOf(i).length || at.has(keyOf(c)));
+    if (inRun?.complete && inRun.kinds.includes(vectorsOf(wanted)) && covered) {
+      const { scores } = await inRun.scores(model, adapter, evalExamples, { maxSeqLen: o.maxSeqLen, methods: [wanted] });
+      const total = (j: number | undefined) => (j === undefined ? 0 : scores[wanted].reduce((s, row) => s + row[j], 0));
+      const scored = base.map((c, i) => ({ ...c, score: dups.has(i) || !recordsOf(i).length ? 0 : total(at.get(keyOf(c))) }));
+      return buildAttributionReport(scored, { method: wanted });
+    }
+  }
+  // no in-run vectors (a resumed run, another backend or kernel): the best checkpoint method, named in the report
+  let method: MethodName = isInRun(wanted) ? CHECKPOINT_METHOD : wanted;
   const cp = method.endsWith("_cp");
   const checkpoints = cp ? await checkpointsOf(o.adapterDir, adapter, o.learningRate, ATTRIBUTION_CHECKPOINTS) : [{ adapter, opt: null, lr: o.learningRate }];
   // without the training's optimizer checkpoints (a backend that keeps none) the Adam preconditioner is
   // unknown: the unpreconditioned cosine, the next best in the benchmark, is used and named in the report
   if (method.startsWith("adam_") && checkpoints.some((c) => !c.opt)) method = method === "adam_cos_cp" ? "grad_cos_cp" : "tracin_cp";
   // each eval record is a query (as in the benchmark); a contribution's score is its sum over them
-  const evalExamples = o.evalRecords.map((r) => encodeRecord(tok, r));
   const { scores } = await attributionScores(model, {
     checkpoints,
     contributions: base.map((_, i) => recordsOf(i).map((r) => encodeRecord(tok, r))),
@@ -152,7 +188,9 @@ export async function torchAttribution(
   onProgress?: (done: number, total: number) => void,
   extra: { perQuery?: boolean; signal?: AbortSignal } = {},
 ): Promise<Attributed> {
-  const method = o.method ?? DEFAULT_METHOD;
+  const wanted = o.method ?? DEFAULT_METHOD;
+  // the torch worker keeps no in-run vectors: its best checkpoint method
+  const method = isInRun(wanted) ? CHECKPOINT_METHOD : wanted;
   if (!(TORCH_ATTRIBUTION_METHODS as readonly string[]).includes(method)) throw new Error(`attribution method ${method} is computed by the engine only; the torch worker computes ${TORCH_ATTRIBUTION_METHODS.join(", ")}`);
   const dir = join(o.adapterDir, "torch-data");
   await mkdir(dir, { recursive: true });

@@ -18,7 +18,7 @@ import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
 import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
-import { ATTRIBUTION_CHECKPOINTS, attribute, dedupContributions } from "./attribution.ts";
+import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions, inRunAttributionFor } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
@@ -256,7 +256,8 @@ export function splitJobRecords(contributions: JobContribution[], spec: JobSpec)
   const { train, eval: ev } = splitEval(tagged, spec.evalSplit, spec.training.seed);
   const perContribution: TrainingRecord[][] = contributions.map(() => []);
   for (const t of train) perContribution[t.ci].push(t.r);
-  return { train: train.map((t) => t.r), evalRecords: ev.map((t) => t.r), perContribution };
+  // trainOwner[i]: the contribution of train[i] (in-run attribution maps trained examples to contributions)
+  return { train: train.map((t) => t.r), trainOwner: train.map((t) => t.ci), evalRecords: ev.map((t) => t.r), perContribution };
 }
 
 function sha256File(bytes: Uint8Array): string {
@@ -303,6 +304,9 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
     const cfg = engineConfig(spec, context);
+    // in-run attribution (the default method): the engine's unfused LoRA training keeps each contribution's
+    // vector as it trains; elsewhere (torch, fused kernels) attribution reads checkpoints
+    const inRun = ctx.backend !== "torch" && !ctx.kernel.ops ? inRunAttributionFor(parts.trainOwner, contributions.length) : null;
     const { metrics } = await (ctx.backend === "torch" ? fineTuneWithTorch : fineTune)({
       modelDir: files.modelDir,
       records: parts.train,
@@ -314,7 +318,10 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       resume: true,
       signal: ctx.signal,
       onProgress: (p) => ctx.jobs.progress(rec.jobId, p),
+      ...(inRun ? { inRun: inRun.hooks() } : {}),
     });
+    // a run resumed from a checkpoint missed the earlier steps: it saves nothing, attribution falls back
+    if (inRun?.complete && !metrics.stopped) await inRun.save(adapterDir, contributions.map(contributionKey));
     if (metrics.stopped) {
       // the engine wrote the partial adapter: remove it so the resume trains on from the checkpoint
       for (const f of ["adapter_model.safetensors", "adapter_config.json", "metrics.json"]) await rm(join(adapterDir, f), { force: true });
