@@ -17,7 +17,7 @@ import { ChatTokenizer } from "../model/tokenizer.ts";
 import { encodeRecord, splitEval } from "./data.ts";
 import type { TrainingRecord } from "./data.ts";
 import { train, trainConfig } from "./trainer.ts";
-import type { TrainConfig, TrainProgress, TrainResult } from "./trainer.ts";
+import type { TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./trainer.ts";
 
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json", "generation_config.json"];
 
@@ -35,6 +35,8 @@ export interface FineTuneOptions {
   resume?: boolean;
   onProgress?: (p: TrainProgress) => void;
   signal?: AbortSignal;
+  /** Passed to `train` (called after every optimizer step; see TrainOptions.afterStep). */
+  afterStep?: TrainOptions["afterStep"];
 }
 
 export interface FineTuneMetrics {
@@ -75,6 +77,7 @@ export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResul
     resume: o.resume,
     onProgress: o.onProgress,
     signal: o.signal,
+    afterStep: o.afterStep,
   });
   await mkdir(o.outDir, { recursive: true });
   let weightsFile = "model.safetensors";

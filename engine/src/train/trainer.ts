@@ -104,6 +104,12 @@ export interface TrainOptions {
    * unchanged): a retrain without them that differs from the full run only by them (attribution ground truth).
    */
   masked?: ReadonlySet<number>;
+  /**
+   * Called after every optimizer step, once the state is complete and before its checkpoint is written: a
+   * replay hashes each step's state here (`replaySegment`'s witness). It may change `params` in place, which
+   * a test uses to tamper with a run (the dispute game's cheating trainer); it must not keep the references.
+   */
+  afterStep?: (s: { params: Map<string, Float32Array>; opt: AdamW; state: TrainerState }) => void;
 }
 
 export interface TrainResult {
@@ -212,6 +218,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let evalLoss: number | undefined;
     if ((c.evalEvery > 0 && state.step % c.evalEvery === 0) || state.step === totalSteps) evalLoss = await evalNow();
     state.dropoutRng = dropoutRng.getState();
+    o.afterStep?.({ params, opt, state });
     if (o.checkpointDir && c.checkpointEvery > 0 && (state.step % c.checkpointEvery === 0 || state.step === totalSteps)) {
       await saveCheckpoint(o.checkpointDir, params, opt, state);
     }
