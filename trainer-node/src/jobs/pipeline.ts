@@ -22,7 +22,7 @@ import { ATTRIBUTION_CHECKPOINTS, attribute, dedupContributions } from "./attrib
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
-import { defendDisputes, ensureCommitted, jobCheckpointTree, readCheckpointTree, runStates } from "./disputes.ts";
+import { defendDisputes, ensureCommitted, jobCheckpointTree, publishCheckpoints, readCheckpointTree, runStates } from "./disputes.ts";
 import { checkFit, checkVerification, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
@@ -49,11 +49,21 @@ export interface PipelineContext {
    * conservative figure for the kernel (wasm 2e9, ort 8e9 on 2 CPU cores).
    */
   trainFlops?: number;
+  /**
+   * Optimizer steps between the checkpoints the dispute game's tree commits to (default 10; at least 2, so that
+   * each segment holds a state that is never published: the verifiers' witness).
+   */
+  checkpointEvery?: number;
+  /** Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`. */
+  faults?: { tamperAfterStep?: number; by?: number };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
 
 export { SkipJob };
+
+/** Optimizer steps between committed checkpoints unless the node is configured otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 10;
 
 /** Errors that retrying cannot fix (see `classify` in faults.ts). */
 export function isPermanent(err: unknown): boolean {
@@ -71,7 +81,8 @@ async function readJson<T>(file: string): Promise<T> {
  * the model's context (`contextLength`) is cut to the context: sequences can never be longer than the
  * model's positions, so the job trains exactly what a poster asking for more gets from the model.
  */
-export function engineConfig(spec: JobSpec, contextLength = Infinity) {
+export function engineConfig(spec: JobSpec, contextLength = Infinity, checkpointEvery = DEFAULT_CHECKPOINT_EVERY) {
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 2) throw new Error(`checkpointEvery must be a whole number of at least 2 steps, got ${checkpointEvery}`);
   const t = spec.training;
   if (!Number.isInteger(t.epochs)) throw new SkipJob(`epochs ${t.epochs} is not a whole number; this node trains whole epochs`);
   if (spec.chatTemplate) throw new SkipJob("a custom chat template is not supported by this node yet; post the job without chatTemplate");
@@ -86,7 +97,7 @@ export function engineConfig(spec: JobSpec, contextLength = Infinity) {
     weightDecay: t.weightDecay,
     maxGradNorm: t.maxGradNorm,
     seed: t.seed,
-    checkpointEvery: 10,
+    checkpointEvery,
     lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targetModules as never, useRslora: spec.lora.rslora },
   };
 }
@@ -302,7 +313,8 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const method = spec.method;
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
-    const cfg = engineConfig(spec, context);
+    const cfg = engineConfig(spec, context, ctx.checkpointEvery);
+    const tamper = ctx.faults?.tamperAfterStep;
     const { metrics } = await (ctx.backend === "torch" ? fineTuneWithTorch : fineTune)({
       modelDir: files.modelDir,
       records: parts.train,
@@ -314,6 +326,15 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       resume: true,
       signal: ctx.signal,
       onProgress: (p) => ctx.jobs.progress(rec.jobId, p),
+      ...(tamper !== undefined && ctx.backend !== "torch"
+        ? {
+            afterStep: ({ params, state }: { params: Map<string, Float32Array>; state: { step: number } }) => {
+              if (state.step !== tamper) return;
+              for (const t of params.values()) t[0] += ctx.faults?.by ?? 1e-3;
+              ctx.log(`job ${rec.jobId}: FAULT INJECTED: the adapter was changed after step ${tamper}`);
+            },
+          }
+        : {}),
     });
     if (metrics.stopped) {
       // the engine wrote the partial adapter: remove it so the resume trains on from the checkpoint
@@ -380,6 +401,16 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   }
   await copyFile(reportFile, join(adapterDir, "attribution.json"));
   const weights = await readFile(join(adapterDir, "adapter_model.safetensors"));
+  // a replay job publishes its checkpoints and the manifest of the tree it commits to, for verifiers
+  let checkpoints: { manifestCid: string; root: string; count: number } | undefined;
+  if (verification.class === "replay" && (ctx.backend ?? "engine") === "engine") {
+    const final = { adapterHash: sha256File(weights) as `0x${string}`, attributionRoot: report.merkleRoot as `0x${string}`, attributionTotalWeight: BigInt(report.totalWeight) };
+    const tree = await jobCheckpointTree(dir, () => runStates({ adapterDir, backend: "engine", jobId: rec.jobId, specCid: rec.specCid ?? "" }), rec.jobId, final);
+    const states = [...tree.states.slice(0, -1), tree.finalRunState!];
+    const manifestCid = await publishCheckpoints({ store: ctx.store, adapterDir, jobId: rec.jobId, tree, runStates: states, final, checkpointEvery: ctx.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, signal: ctx.signal });
+    checkpoints = { manifestCid, root: tree.root, count: tree.count };
+    ctx.log(`job ${rec.jobId}: published its ${tree.count} checkpoints for verifiers (manifest ${manifestCid})`);
+  }
   const artifact = ["adapter_model.safetensors", "adapter_config.json", "metrics.json", "training-metrics.json", "attribution.json"];
   const fileEntries = await Promise.all(artifact.map(async (p) => {
     const b = await readFile(join(adapterDir, p));
@@ -403,6 +434,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     stats: { steps: engineMetrics.steps, tokens: engineMetrics.tokens, durationSeconds: engineMetrics.seconds },
     trainer: ctx.conn.account!.address,
     verification: verification.class === "eval" ? { class: "eval", evalLoss: last!.loss, evalTolerance: verification.tolerance! } : { class: "replay" },
+    ...(checkpoints ? { checkpoints } : {}),
     createdAt: new Date().toISOString(),
   });
   await writeFile(join(adapterDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

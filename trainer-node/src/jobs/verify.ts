@@ -1,0 +1,460 @@
+/**
+ * The node's verifier mode (`tributary-trainer --verify`; docs/contracts.md "Dispute game"). Each pass:
+ * - **stakes** as a verifier in the DisputeGame up to the configured amount;
+ * - **audits** a sample of submitted `replay` jobs whose data it can read: it checks the trainer's checkpoint
+ *   manifest against the tree committed on chain and the submitted result, replays one or more segments on the
+ *   engine's `wasm` kernel from the trainer's published checkpoints (or the whole run), and on a mismatch opens a
+ *   challenge with the evidence pinned as its reason; then plays the challenger's side of the bisection: it knows
+ *   which leaf holds the wrong state, and descends into the child covering it;
+ * - **serves when drawn**: fetches the job's data (keys from the custodian, which releases them to drawn
+ *   verifiers), replays the proven segment from the proven previous state, commits `(verdict, witness)` and
+ *   reveals it when the reveal opens;
+ * - calls `drawCommittee` and `settle` when they are due (anyone may).
+ * Jobs it cannot replay (not `replay`, not trained on wasm, no checkpoint manifest, data unreadable) are skipped
+ * with the reason logged. Data keys and vote salts stay in files readable by the node's user only, never in logs.
+ */
+import { randomBytes, randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { keccak256 } from "viem";
+import type { Address, Hex } from "viem";
+import {
+  catJson,
+  checkpointTree,
+  chooseChildToward,
+  commitVote,
+  committeeOf,
+  disputeJob,
+  drawCommittee,
+  finalCheckpointState,
+  getDispute,
+  getJob,
+  listBaseModels,
+  revealVote,
+  settleDispute,
+  stakeVerifier,
+} from "@tributary/sdk/chain";
+import type { ChainConnection, CheckpointTree, JobInfo } from "@tributary/sdk/chain";
+import type { ContentStore } from "@tributary/sdk/content";
+import { fetchFileSet } from "@tributary/sdk/files";
+import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
+import { parseAdapterManifest, parseCheckpointManifest, parseJobSpec } from "@tributary/sdk/schemas";
+import type { CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
+import { checkpointDirStateHash, replaySegment, replaySegments } from "@tributary/engine";
+import type { Kernel, TrainingRecord } from "@tributary/engine";
+import { dedupContributions } from "./attribution.ts";
+import { fetchJobData } from "./data.ts";
+import type { JobContribution } from "./data.ts";
+import { startState } from "./disputes.ts";
+import { engineConfig, splitJobRecords } from "./pipeline.ts";
+
+const ZERO = `0x${"0".repeat(64)}` as Hex;
+
+export interface VerifierOptions {
+  /** Stake (wei of OPEN) to hold as a verifier; the node tops its stake up to it. Undefined or 0: no staking. */
+  stake?: bigint;
+  /** Audit submitted jobs (default true); false: serve when drawn, draw and settle only. */
+  audit?: boolean;
+  /** Share of submitted jobs audited, 0..1 (default 1). */
+  auditRate?: number;
+  /**
+   * Segments replayed per audited job: a number of random segments from the trainer's checkpoints (default 1), or
+   * `all`: the whole run from its start, stopping at the first checkpoint that differs.
+   */
+  auditSegments?: number | "all";
+  /**
+   * Tests only: a lazy verifier. It audits nothing and, when drawn, votes the trainer's claimed state without
+   * replaying (with a witness it made up, since it has none): the committee's honest majority penalises it.
+   */
+  lazy?: boolean;
+}
+
+export interface VerifierContext {
+  conn: ChainConnection;
+  store: ContentStore;
+  custodianUrl: string;
+  dataDir: string;
+  /** Replays are bit-exact on `wasm` only: the verifier refuses any other kernel. */
+  kernel: Kernel;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** An audit's outcome per job (kept in `<dataDir>/verify/state.json`). */
+export interface AuditRecord {
+  outcome: "match" | "mismatch" | "skipped" | "unsampled";
+  reason?: string;
+  /** Leaves replayed. */
+  leaves?: number[];
+  disputeId?: string;
+  at: string;
+}
+
+interface Vote {
+  verdict: Hex;
+  witness: Hex;
+  salt: Hex;
+  committed?: boolean;
+  revealed?: boolean;
+}
+
+interface VerifierState {
+  audits: Record<string, AuditRecord>;
+  /** The challenges this node opened: the leaf it knows is wrong and the trainer's manifest. */
+  challenges: Record<string, { jobId: string; target: number; manifestCid: string }>;
+  /** Votes by `<disputeId>:<round>` (the salt stays secret until the reveal). */
+  votes: Record<string, Vote>;
+}
+
+/** Why a job cannot be replayed by this node (logged, recorded, not retried). */
+export class CannotReplay extends Error {}
+
+/** What a replay of a job needs, read once per job. */
+interface Replayable {
+  job: JobInfo;
+  spec: JobSpec;
+  manifest: CheckpointManifest;
+  manifestCid: string;
+  /** The trainer's tree, rebuilt from the manifest and checked against the commitment. */
+  tree: CheckpointTree;
+  modelDir: string;
+  train: TrainingRecord[];
+  evalRecords: TrainingRecord[];
+  config: ReturnType<typeof engineConfig>;
+  method: JobSpec["method"];
+}
+
+export class Verifier {
+  private state: VerifierState = { audits: {}, challenges: {}, votes: {} };
+  private loaded = false;
+  private readonly dir: string;
+  private readonly me: Address;
+  private readonly cache = new Map<string, Replayable>();
+  private readonly ctx: VerifierContext;
+  private readonly opts: VerifierOptions;
+
+  constructor(ctx: VerifierContext, opts: VerifierOptions = {}) {
+    this.ctx = ctx;
+    this.opts = opts;
+    if (!ctx.conn.account) throw new Error("the verifier needs a connection with the operator's account");
+    if (ctx.kernel.name !== "wasm") throw new Error(`the verifier replays on the wasm kernel only (bit-exact); it was given ${ctx.kernel.name}: start it with --kernel wasm`);
+    const rate = opts.auditRate ?? 1;
+    if (!(rate >= 0 && rate <= 1)) throw new Error(`auditRate must be between 0 and 1, got ${rate}`);
+    const n = opts.auditSegments ?? 1;
+    if (n !== "all" && (!Number.isInteger(n) || n < 1)) throw new Error(`auditSegments must be a whole number of at least 1 or "all", got ${n}`);
+    this.dir = join(ctx.dataDir, "verify");
+    this.me = ctx.conn.account.address;
+  }
+
+  /** The audit outcomes so far, by job id. */
+  audits(): Readonly<Record<string, AuditRecord>> {
+    return this.state.audits;
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, "state.json");
+    if (existsSync(file)) this.state = { ...this.state, ...(JSON.parse(await readFile(file, "utf8")) as VerifierState) };
+    this.loaded = true;
+  }
+
+  private async save(): Promise<void> {
+    const file = join(this.dir, "state.json");
+    await writeFile(`${file}.tmp`, JSON.stringify(this.state, null, 1), { mode: 0o600 });
+    await copyFile(`${file}.tmp`, file);
+    await rm(`${file}.tmp`);
+  }
+
+  /** One pass: stake, audit, play this node's challenges, serve on committees, draw and settle what is due. */
+  async tick(): Promise<void> {
+    await this.load();
+    await this.ensureStake();
+    if (this.opts.audit !== false && !this.opts.lazy) await this.auditJobs();
+    await this.playDisputes();
+  }
+
+  private async ensureStake(): Promise<void> {
+    const want = this.opts.stake ?? 0n;
+    if (want === 0n) return;
+    const g = this.ctx.conn.contracts.DisputeGame;
+    const v = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "getVerifier", args: [this.me] });
+    if (v.stake >= want) return;
+    await stakeVerifier(this.ctx.conn, want - v.stake);
+    this.ctx.log(`verifier: staked ${want - v.stake} wei of OPEN (stake now ${want})`);
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  private async auditJobs(): Promise<void> {
+    const jm = this.ctx.conn.contracts.JobMarket;
+    const count = await this.ctx.conn.publicClient.readContract({ address: jm.address, abi: jm.abi, functionName: "jobCount", args: [] });
+    for (let id = 1n; id <= count; id++) {
+      this.ctx.signal?.throwIfAborted();
+      const key = id.toString();
+      if (this.state.audits[key]) continue;
+      const job = await getJob(this.ctx.conn, id);
+      if (job.status !== "submitted") continue;
+      if (job.trainer?.toLowerCase() === this.me.toLowerCase()) continue; // a trainer cannot challenge its own job
+      const block = await this.ctx.conn.publicClient.getBlock();
+      if (job.challengeEndsAt !== undefined && block.timestamp > job.challengeEndsAt) continue;
+      let rec: AuditRecord;
+      if (Math.random() >= (this.opts.auditRate ?? 1)) rec = { outcome: "unsampled", at: new Date().toISOString() };
+      else {
+        try {
+          rec = await this.audit(job);
+        } catch (err) {
+          if (!(err instanceof CannotReplay)) throw err;
+          rec = { outcome: "skipped", reason: err.message, at: new Date().toISOString() };
+          this.ctx.log(`verifier: job ${id}: not audited: ${err.message}`);
+        }
+      }
+      this.state.audits[key] = rec;
+      await this.save();
+    }
+  }
+
+  /** Replays the sample of one job's segments; challenges on a mismatch. */
+  private async audit(job: JobInfo): Promise<AuditRecord> {
+    const r = await this.replayable(job.jobId, "audit");
+    const leaves = r.manifest.leaves;
+    const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
+    let wrong: { index: number; replayed: Hex } | null = null;
+    let checked: number[];
+    const want = this.opts.auditSegments ?? 1;
+    if (want === "all") {
+      checked = [];
+      await replaySegments({
+        ...this.replayOptions(r, null),
+        boundaries: replayLeaves.map((i) => leaves[i].step),
+        onBoundary: (s) => {
+          const leaf = leaves.find((l) => l.step === s.step)!;
+          checked.push(leaf.index);
+          if (s.stateHash !== leaf.state) {
+            wrong = { index: leaf.index, replayed: s.stateHash };
+            return false;
+          }
+        },
+      });
+    } else {
+      const pool = [...replayLeaves];
+      const n = Math.min(want, pool.length);
+      checked = [];
+      while (checked.length < n) checked.push(pool.splice(randomInt(pool.length), 1)[0]);
+      checked.sort((a, b) => a - b);
+      for (const j of checked) {
+        const start = await this.startCheckpoint(r, j, (leaves[j - 1]?.state ?? ZERO) as Hex);
+        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: leaves[j].step });
+        if (s.stateHash !== leaves[j].state) {
+          wrong = { index: j, replayed: s.stateHash };
+          break;
+        }
+      }
+    }
+    const found = wrong as { index: number; replayed: Hex } | null;
+    if (!found) {
+      this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
+      return { outcome: "match", leaves: checked, at: new Date().toISOString() };
+    }
+    const leaf = leaves[found.index];
+    const evidence = {
+      checkpointManifest: r.manifestCid,
+      root: r.tree.root,
+      leaf: found.index,
+      step: leaf.step,
+      startState: found.index > 0 ? leaves[found.index - 1].state : null,
+      claimedState: leaf.state,
+      replayedState: found.replayed,
+      engine: { kernel: this.ctx.kernel.name },
+    };
+    const reason = `replay of checkpoint ${found.index} (step ${leaf.step}) from the trainer's checkpoint ${found.index - 1} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
+    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  // ---------------------------------------------------------------- disputes
+
+  private async playDisputes(): Promise<void> {
+    const conn = this.ctx.conn;
+    const g = conn.contracts.DisputeGame;
+    const count = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "disputeCount", args: [] });
+    for (let id = 1n; id <= count; id++) {
+      this.ctx.signal?.throwIfAborted();
+      const d = await getDispute(conn, id);
+      if (d.phaseName === "settled" || d.phaseName === "none" || d.phaseName === "stuck") continue;
+      const block = await conn.publicClient.getBlock();
+      const now = block.timestamp;
+      const mine = this.state.challenges[id.toString()];
+      if ((d.phaseName === "trainerMove" || d.phaseName === "challengerMove") && now > BigInt(d.deadline)) {
+        await this.settle(id, "a party missed its move");
+        continue;
+      }
+      if (d.phaseName === "challengerMove" && mine) {
+        const r = await this.replayable(BigInt(mine.jobId), "challenge");
+        const tx = await chooseChildToward(conn, id, r.tree, mine.target);
+        this.ctx.log(`verifier: challenge ${id}: chose the ${tx.right ? "right" : "left"} child of [${d.lo}, ${d.lo + d.span}) toward checkpoint ${mine.target}`);
+        continue;
+      }
+      if (d.phaseName === "awaitingDraw") {
+        if (block.number > d.drawBlock) {
+          const tx = await drawCommittee(conn, id);
+          if (tx.members.length) this.ctx.log(`verifier: dispute ${id}: drew the committee ${tx.members.join(", ")}`);
+        }
+        continue;
+      }
+      if (d.phaseName === "voting") await this.serve(id, d, now);
+    }
+  }
+
+  private async settle(id: bigint, why: string): Promise<void> {
+    try {
+      const tx = await settleDispute(this.ctx.conn, id);
+      this.ctx.log(`verifier: dispute ${id}: settled (${why}); ${tx.trainerWins === undefined ? "moot" : tx.trainerWins ? "the trainer wins" : "the trainer loses"}`);
+    } catch (err) {
+      // another node settled it first, or the vote is not over yet: the next pass looks again
+      const name = (err as { errorName?: string }).errorName ?? "";
+      if (!["VotingNotOver", "WrongPhase", "MoveTimeNotOver"].includes(name) && !/VotingNotOver|WrongPhase|MoveTimeNotOver/.test(String((err as Error).message))) throw err;
+    }
+  }
+
+  private async serve(id: bigint, d: Awaited<ReturnType<typeof getDispute>>, now: bigint): Promise<void> {
+    const members = await committeeOf(this.ctx.conn, id);
+    const seat = members.some((m) => m.toLowerCase() === this.me.toLowerCase());
+    const key = `${id}:${d.round}`;
+    let vote = this.state.votes[key];
+    if (seat && !vote?.committed && now < BigInt(d.revealStartsAt)) {
+      vote ??= await this.decide(id, d);
+      this.state.votes[key] = vote;
+      await this.save(); // the salt is on disk before the commitment is on chain
+      await commitVote(this.ctx.conn, id, vote);
+      vote.committed = true;
+      await this.save();
+      this.ctx.log(`verifier: dispute ${id}: committed a vote on checkpoint ${d.lo}${this.opts.lazy ? " (lazy: not replayed)" : ""}`);
+      return;
+    }
+    if (seat && vote?.committed && !vote.revealed && now >= BigInt(d.revealStartsAt) && now < BigInt(d.deadline)) {
+      await revealVote(this.ctx.conn, id, vote);
+      vote.revealed = true;
+      await this.save();
+      this.ctx.log(`verifier: dispute ${id}: revealed verdict ${vote.verdict}`);
+    }
+    if (now >= BigInt(d.deadline) || vote?.revealed) await this.settle(id, now >= BigInt(d.deadline) ? "the reveal is over" : "every vote may be in");
+  }
+
+  /** The verdict and witness for the segment a dispute proved: a replay from the proven previous state. */
+  private async decide(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<Vote> {
+    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
+    if (this.opts.lazy) return { verdict: d.claimedState, witness: keccak256(d.claimedState), salt };
+    const r = await this.replayable(d.jobId, "vote");
+    const j = d.lo;
+    const leaf = r.manifest.leaves[j];
+    if (leaf.step === 0) {
+      // the start leaf of a single-checkpoint run: derived from the spec, nothing to replay
+      const s = startState(r.job.jobId.toString(), r.job.specCid);
+      return { verdict: s, witness: keccak256(s), salt };
+    }
+    const start = await this.startCheckpoint(r, j, d.prevState);
+    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: leaf.step });
+    const last = j === r.manifest.count - 1;
+    const verdict = last ? finalCheckpointState(s.stateHash, { ...r.job.result!, attributionTotalWeight: r.job.result!.attributionTotalWeight }) : s.stateHash;
+    this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${leaf.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
+    return { verdict, witness: s.witness, salt };
+  }
+
+  // ---------------------------------------------------------------- replay inputs
+
+  private replayOptions(r: Replayable, start: string | null) {
+    return { modelDir: r.modelDir, records: r.train, evalRecords: r.evalRecords, method: r.method, config: r.config, kernel: this.ctx.kernel, start, signal: this.ctx.signal };
+  }
+
+  /**
+   * The trainer's checkpoint before leaf `j` (null: the run's start), fetched and checked against `state` (the
+   * manifest's, or the state the trainer proved on chain).
+   */
+  private async startCheckpoint(r: Replayable, j: number, state: Hex): Promise<string | null> {
+    const prev = j > 0 ? r.manifest.leaves[j - 1] : undefined;
+    if (!prev || prev.step === 0) return null;
+    if (prev.state.toLowerCase() !== state.toLowerCase()) throw new Error(`job ${r.job.jobId}: the manifest's checkpoint ${j - 1} (${prev.state}) is not the proven state ${state}`);
+    const dir = join(this.dir, "jobs", r.job.jobId.toString(), "checkpoints", `leaf-${j - 1}`);
+    await fetchFileSet(this.ctx.store, prev.cid!, dir, { signal: this.ctx.signal });
+    const got = await checkpointDirStateHash(dir);
+    if (got !== prev.state) throw new CannotReplay(`the trainer's published checkpoint ${j - 1} (${prev.cid}) hashes to ${got}, not to its committed state ${prev.state}`);
+    return dir;
+  }
+
+  /**
+   * Reads what replaying the job needs: its result's adapter manifest and checkpoint manifest (checked against
+   * the chain), the base model, the data (keys from the custodian where encrypted), the records as trained.
+   */
+  private async replayable(jobId: bigint, why: string): Promise<Replayable> {
+    const cached = this.cache.get(jobId.toString());
+    if (cached) return cached;
+    const conn = this.ctx.conn;
+    const job = await getJob(conn, jobId);
+    if (!job.result) throw new CannotReplay(`job ${jobId} has no submitted result (${job.status})`);
+    const jobDir = join(this.dir, "jobs", jobId.toString());
+    await mkdir(jobDir, { recursive: true });
+    const adapterDir = join(jobDir, "adapter");
+    await fetchFileSet(this.ctx.store, job.result.adapterCid, adapterDir, { signal: this.ctx.signal });
+    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json");
+    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    if (adapter.verification && adapter.verification.class !== "replay") throw new CannotReplay(`the job is verified by its ${adapter.verification.class} loss, not by replay`);
+    if (adapter.engine.kernel !== "wasm") throw new CannotReplay(`the run trained on the ${adapter.engine.kernel} kernel, which does not replay bit for bit (wasm does)`);
+    if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest");
+    const manifest = parseCheckpointManifest(await catJson(this.ctx.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
+    // the manifest must be the tree committed on chain, and bind the submitted result
+    const g = conn.contracts.DisputeGame;
+    const [, root, count] = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
+    if (manifest.jobId !== jobId.toString()) throw new CannotReplay(`the checkpoint manifest is job ${manifest.jobId}'s`);
+    const r = job.result;
+    if (manifest.final.adapterHash.toLowerCase() !== r.adapterHash.toLowerCase() || manifest.final.attributionRoot.toLowerCase() !== r.attributionRoot.toLowerCase() || BigInt(manifest.final.attributionTotalWeight) !== r.attributionTotalWeight) {
+      throw new CannotReplay("the checkpoint manifest binds another result than the one submitted");
+    }
+    const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as Hex), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
+    if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`);
+    const spec = parseJobSpec(await catJson(this.ctx.store, job.specCid, "job spec"));
+    const base = (await listBaseModels(conn)).find((b) => b.baseModelId === job.baseModelId);
+    if (!base) throw new CannotReplay(`base model #${job.baseModelId} is not registered`);
+    const modelDir = join(this.ctx.dataDir, "models", base.cid);
+    await fetchFileSet(this.ctx.store, base.cid, modelDir, { signal: this.ctx.signal });
+    const dataFile = join(jobDir, "data.json");
+    let contributions: JobContribution[];
+    if (existsSync(dataFile)) contributions = JSON.parse(await readFile(dataFile, "utf8")) as JobContribution[];
+    else {
+      try {
+        contributions = await fetchJobData({ conn, store: this.ctx.store, custodianUrl: this.ctx.custodianUrl, jobId, datanets: job.datanets, jobDir, signal: this.ctx.signal });
+      } catch (err) {
+        if (err instanceof KeyReleaseDeniedError) throw new CannotReplay(`the job's data is unreadable to this node (${why}): the custodian releases its keys only to the trainer and to verifiers drawn for a dispute: ${err.message}`);
+        throw err;
+      }
+      await writeFile(dataFile, JSON.stringify(contributions), { mode: 0o600 });
+    }
+    const context = (JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as { max_position_embeddings?: number }).max_position_embeddings ?? Infinity;
+    const duplicates = dedupContributions(contributions);
+    const parts = splitJobRecords(contributions.map((c, i) => (duplicates.has(i) ? { ...c, records: [] } : c)), spec);
+    let config: ReturnType<typeof engineConfig>;
+    try {
+      config = engineConfig(spec, context, manifest.checkpointEvery);
+    } catch (err) {
+      throw new CannotReplay(`the engine cannot replay the job's spec: ${(err as Error).message}`);
+    }
+    const out: Replayable = {
+      job,
+      spec,
+      manifest,
+      manifestCid: adapter.checkpoints.manifestCid,
+      tree,
+      modelDir,
+      train: parts.train,
+      evalRecords: parts.evalRecords,
+      config,
+      method: spec.method,
+    };
+    this.cache.set(jobId.toString(), out);
+    return out;
+  }
+}

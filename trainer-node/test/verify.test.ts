@@ -1,0 +1,217 @@
+// The verifier mode end to end on real components (a Hardhat chain with the protocol deployed, an embedded IPFS
+// node, the custodian, real LoRA training and replay on the wasm kernel): a trainer node whose run was tampered
+// with at one checkpoint (a fault hook; 16 checkpoints) submits; an auditing verifier node replays the run from
+// the trainer's published checkpoints, finds the first wrong checkpoint, challenges with the evidence and bisects
+// down to it against the trainer node's answers; the committee (3 verifier nodes, one lazy) is drawn, replays the
+// proven segment, commits and reveals; the honest majority decides. The trainer's collateral is slashed, the
+// poster refunded, the lazy verifier penalised, the coherent ones paid. An honest run's audit opens nothing.
+import assert from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { parseEther } from "viem";
+import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
+import type { LocalAccount } from "viem";
+import { catJson, connect, contribute, createDatanet, getDispute, getJob, getTrainer, jobMarketWithdrawable, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import type { ChainConnection } from "@tributary/sdk/chain";
+import { startCustodian } from "@tributary/sdk/custody";
+import type { RunningCustodian } from "@tributary/sdk/custody";
+import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
+import { parseAdapterManifest, parseCheckpointManifest } from "@tributary/sdk/schemas";
+import { selectKernel } from "@tributary/engine";
+import type { Kernel } from "@tributary/engine";
+import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
+import { TrainerLoop } from "../src/jobs/loop.ts";
+import { JobStore } from "../src/jobs/store.ts";
+import { Verifier } from "../src/jobs/verify.ts";
+
+const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
+const qa: Array<[string, string]> = [
+  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
+  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
+  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
+  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
+];
+const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
+// 4 records, batch 2, 16 epochs: 32 optimizer steps; a checkpoint every 2 steps: 16 checkpoints
+const spec = (datanetId: string, epochs: number, seed: number) => ({
+  baseModel: "tributary-austen-4m",
+  method: "lora",
+  lora: { r: 2, alpha: 4, dropout: 0.1, targetModules: ["q_proj", "v_proj"] },
+  training: { learningRate: 1e-2, epochs, batchSize: 2, warmupRatio: 0, seed, maxSeqLength: 64 },
+  data: [{ datanetId, version: 2 }],
+  evalSplit: 0,
+  verification: "replay",
+});
+const CHECKPOINT_EVERY = 2;
+const TAMPERED_STEP = 14; // the checkpoint at step 14 is leaf 6
+
+describe("verifier mode: audit, challenge, bisect, committee", () => {
+  let chain: DevChain;
+  let ipfs: Awaited<ReturnType<typeof startContentStore>>;
+  let custodian: RunningCustodian;
+  let kernel: Kernel;
+  const accounts: LocalAccount[] = [
+    ...TEST_KEYS.map((k) => privateKeyToAccount(k)),
+    // two more of the dev chain's funded accounts
+    mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 8 }),
+    mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 9 }),
+  ];
+  const conns: ChainConnection[] = [];
+  const [deployer, owner, alice, bob, builder, trainer, auditor, honest1, honest2, lazy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const logs: string[] = [];
+  const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
+  const faults: { tamperAfterStep?: number } = { tamperAfterStep: TAMPERED_STEP };
+  let loop: TrainerLoop;
+  const verifiers = new Map<number, Verifier>();
+  let datanetId = 0n;
+
+  before(async () => {
+    chain = await startDevChain();
+    ipfs = await startContentStore();
+    for (const account of accounts) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account, pollingInterval: 50 }));
+    custodian = await startCustodian({ conn: conns[owner], store: ipfs.store, stateDir: mkdtempSync(join(tmpdir(), "custodian-")), port: 0 });
+    const d = conns[deployer];
+    for (const who of [builder, trainer, auditor, honest1, honest2, lazy]) await sendTx(d, d.contracts.OpenToken, "mint", [conns[who].account!.address, parseEther("1000")]);
+    await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", (await addFileSet(ipfs.store, BASE_DIR)).cid]);
+    // an open Datanet: its data is public, so any verifier can audit the jobs trained on it
+    ({ datanetId } = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A (open)", policy: "open" }));
+    await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
+    await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
+    await review(conns[owner], { datanetId, approve: [1n, 2n] });
+    await stake(conns[trainer], parseEther("200"));
+    kernel = await selectKernel("wasm", 1);
+    const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
+    loop = new TrainerLoop(
+      { conn: conns[trainer], store: ipfs.store, custodianUrl: custodian.url, dataDir, jobs: await JobStore.open(join(dataDir, "jobs")), kernel, checkpointEvery: CHECKPOINT_EVERY, faults, log: log("trainer") },
+      { pollMs: 50 },
+    );
+    const stakeAmount = parseEther("100");
+    const verifier = (who: number, name: string, opts: ConstructorParameters<typeof Verifier>[1]) =>
+      new Verifier({ conn: conns[who], store: ipfs.store, custodianUrl: custodian.url, dataDir: mkdtempSync(join(tmpdir(), `verifier-${name}-`)), kernel, log: log(name) }, { stake: stakeAmount, ...opts });
+    verifiers.set(auditor, verifier(auditor, "auditor", { auditSegments: "all" }));
+    verifiers.set(honest1, verifier(honest1, "honest1", { audit: false }));
+    verifiers.set(honest2, verifier(honest2, "honest2", { audit: false }));
+    verifiers.set(lazy, verifier(lazy, "lazy", { lazy: true }));
+    for (const v of verifiers.values()) await v.tick(); // each stakes
+  });
+  after(async () => {
+    await kernel?.dispose();
+    await custodian?.stop();
+    await ipfs?.stop();
+    await chain?.stop();
+  });
+
+  const game = () => conns[deployer].contracts.DisputeGame;
+  const read = <T,>(functionName: string, args: unknown[]) => conns[deployer].publicClient.readContract({ address: game().address, abi: game().abi, functionName: functionName as never, args: args as never }) as Promise<T>;
+  const mine = async (blocks: number) => {
+    for (let i = 0; i < blocks; i++) await conns[deployer].publicClient.request({ method: "evm_mine" as never, params: [] as never });
+  };
+  const context = () => `\n${logs.join("\n")}`;
+
+  it("catches a tampered run: audit, challenge with evidence, 4 bisection levels over 16 checkpoints, committee verdict, slash and payouts", async () => {
+    const p = await read<{ challengeBond: bigint; verifierFee: bigint; verifierPenalty: bigint }>("params", []);
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 16, 5), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    await loop.tick();
+    const job = await getJob(conns[builder], jobId);
+    assert.equal(job.status, "submitted", `the trainer node submitted${context()}`);
+    assert.ok(logs.some((l) => l.includes(`FAULT INJECTED: the adapter was changed after step ${TAMPERED_STEP}`)), context());
+
+    // the result points at the checkpoint manifest; its tree is the one committed on chain
+    const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-")), "a");
+    await fetchFileSet(ipfs.store, job.result!.adapterCid, adapterDir);
+    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    assert.ok(adapter.checkpoints, "the adapter manifest names the checkpoint manifest");
+    const manifest = parseCheckpointManifest(await catJson(ipfs.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
+    const [, root, count] = await read<[string, string, number]>("checkpointsOf", [jobId]);
+    assert.equal(count, 16);
+    assert.equal(manifest.count, 16);
+    assert.equal(manifest.root, root);
+    assert.deepEqual(manifest.leaves.map((l) => l.step), Array.from({ length: 16 }, (_, i) => (i + 1) * CHECKPOINT_EVERY));
+
+    const collateral = job.collateral!;
+    const trainerBefore = await getTrainer(conns[trainer], conns[trainer].account!.address);
+    const posterBefore = await jobMarketWithdrawable(conns[builder], conns[builder].account!.address);
+
+    // the auditor replays the whole run from the start and stops at the first checkpoint that differs
+    const before = await read<bigint>("disputeCount", []);
+    await verifiers.get(auditor)!.tick();
+    const audit = verifiers.get(auditor)!.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "mismatch", context());
+    assert.deepEqual(audit.leaves, [0, 1, 2, 3, 4, 5, 6], "it replayed up to the tampered checkpoint and stopped");
+    const disputeId = BigInt(audit.disputeId!);
+    assert.equal(disputeId, before + 1n);
+    // the challenge's reason is the pinned evidence
+    const opened = await conns[deployer].publicClient.getContractEvents({ address: game().address, abi: game().abi, eventName: "ChallengeOpened", args: { disputeId }, fromBlock: 0n });
+    const reason = await catJson(ipfs.store, (opened[0].args as { reasonCID: string }).reasonCID, "dispute reason") as { evidence: { leaf: number; claimedState: string; replayedState: string; checkpointManifest: string } };
+    assert.equal(reason.evidence.leaf, 6);
+    assert.equal(reason.evidence.claimedState, manifest.leaves[6].state);
+    assert.notEqual(reason.evidence.replayedState, manifest.leaves[6].state);
+    assert.equal(reason.evidence.checkpointManifest, adapter.checkpoints.manifestCid);
+
+    // bisection: the trainer node reveals children, the auditor descends toward leaf 6, until the segment is proven
+    for (let i = 0; i < 12 && (await getDispute(conns[deployer], disputeId)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      await verifiers.get(auditor)!.tick();
+    }
+    let d = await getDispute(conns[deployer], disputeId);
+    assert.equal(d.phaseName, "awaitingDraw", context());
+    assert.equal(d.lo, 6, "the bisection ended at the tampered checkpoint");
+    assert.equal(d.moves, 8, "4 levels: 4 reveals and 4 choices");
+    assert.equal(d.prevState, manifest.leaves[5].state);
+    assert.equal(d.claimedState, manifest.leaves[6].state);
+
+    // the committee is drawn after the lookahead; with the challenger excluded, the 3 other verifiers serve
+    await mine(5);
+    await verifiers.get(honest1)!.tick();
+    d = await getDispute(conns[deployer], disputeId);
+    assert.equal(d.phaseName, "voting", context());
+    const members = (await read<string[]>("committeeOf", [disputeId])).map((a) => a.toLowerCase()).sort();
+    assert.deepEqual(members, [honest1, honest2, lazy].map((i) => conns[i].account!.address.toLowerCase()).sort());
+    // commit (the honest ones replay steps 12..14 from the trainer's checkpoint 5), then reveal and settle
+    for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    d = await getDispute(conns[deployer], disputeId);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "the honest majority's verdict differs from the trainer's state");
+    assert.ok(logs.filter((l) => l.includes(`dispute ${disputeId}: replayed checkpoint 6`) && l.includes("differs from")).length === 2, context());
+
+    // money: collateral slashed, poster refunded, lazy verifier penalised, coherent verifiers and challenger paid
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+    const trainerAfter = await getTrainer(conns[trainer], conns[trainer].account!.address);
+    assert.equal(trainerAfter.staked, trainerBefore.staked - collateral, "the trainer's collateral was slashed");
+    assert.equal(await jobMarketWithdrawable(conns[builder], conns[builder].account!.address), posterBefore + parseEther("20"), "the poster's budget is refunded");
+    const stakeOf = async (who: number) => (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake;
+    const credit = async (who: number) => read<bigint>("withdrawable", [conns[who].account!.address]);
+    assert.equal(await stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
+    assert.equal(await credit(lazy), 0n);
+    for (const who of [honest1, honest2]) {
+      assert.equal(await stakeOf(who), parseEther("100"));
+      assert.equal(await credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the lazy verifier's penalty");
+    }
+    assert.ok((await credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
+  });
+
+  it("an honest run passes the audit: no challenge is opened", async () => {
+    delete faults.tamperAfterStep;
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 9), budget: parseEther("20"), duration: 3600 });
+    await loop.tick();
+    assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted", context());
+    const before = await read<bigint>("disputeCount", []);
+    const v = new Verifier(
+      { conn: conns[auditor], store: ipfs.store, custodianUrl: custodian.url, dataDir: mkdtempSync(join(tmpdir(), "verifier-sample-")), kernel, log: log("sampler") },
+      { auditSegments: 2 },
+    );
+    await v.tick();
+    const audit = v.audits()[posted.jobId.toString()];
+    assert.equal(audit?.outcome, "match", context());
+    assert.equal(audit.leaves!.length, 2, "two random segments replayed from the trainer's checkpoints");
+    assert.equal(await read<bigint>("disputeCount", []), before, "no challenge");
+    assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted");
+  });
+});
