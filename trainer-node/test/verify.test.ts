@@ -4,7 +4,9 @@
 // the trainer's published checkpoints, finds the first wrong checkpoint, challenges with the evidence and bisects
 // down to it against the trainer node's answers; the committee (3 verifier nodes, one lazy) is drawn, replays the
 // proven segment, commits and reveals; the honest majority decides. The trainer's collateral is slashed, the
-// poster refunded, the lazy verifier penalised, the coherent ones paid. An honest run's audit opens nothing.
+// poster refunded, the lazy verifier penalised, the coherent ones paid. An honest run's audit opens nothing. A job
+// on encrypted data is skipped by the auditor (the custodian refuses it the keys); a false challenge of it is
+// decided by a committee that got the keys from the custodian as drawn verifiers, and the challenger loses its bond.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -15,7 +17,7 @@ import { fileURLToPath } from "node:url";
 import { parseEther } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import type { LocalAccount } from "viem";
-import { catJson, connect, contribute, createDatanet, getDispute, getJob, getTrainer, jobMarketWithdrawable, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import { catJson, checkpointTree, chooseChildToward, connect, contribute, createDatanet, disputeJob, getDispute, getJob, getTrainer, grantAccess, jobMarketWithdrawable, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
@@ -213,5 +215,85 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(audit.leaves!.length, 2, "two random segments replayed from the trainer's checkpoints");
     assert.equal(await read<bigint>("disputeCount", []), before, "no challenge");
     assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted");
+  });
+
+  it("skips a job whose data it cannot read; drawn for a false challenge, the committee gets the keys from the custodian, replays and upholds the trainer", async () => {
+    // an approval Datanet: its data is encrypted; the custodian releases keys to the trainer and to drawn verifiers only
+    const enc = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A (private)", policy: "approval", custodian: { publicKey: custodian.publicKey, url: custodian.url } });
+    await contribute(conns[alice], ipfs.store, { datanetId: enc.datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
+    await contribute(conns[bob], ipfs.store, { datanetId: enc.datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
+    await review(conns[owner], { datanetId: enc.datanetId, approve: [1n, 2n] });
+    await grantAccess(conns[owner], { datanetId: enc.datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 2 });
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(enc.datanetId.toString(), 4, 11), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    await loop.tick();
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", context());
+    await verifiers.get(auditor)!.tick();
+    const audit = verifiers.get(auditor)!.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "skipped", context());
+    assert.match(audit.reason!, /data is unreadable to this node/);
+
+    // the poster challenges without grounds and bisects toward checkpoint 1 with the trainer's published tree
+    const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-")), "a");
+    await fetchFileSet(ipfs.store, (await getJob(conns[builder], jobId)).result!.adapterCid, adapterDir);
+    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    const manifest = parseCheckpointManifest(await catJson(ipfs.store, adapter.checkpoints!.manifestCid, "checkpoint manifest"));
+    const r = (await getJob(conns[builder], jobId)).result!;
+    const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as `0x${string}`), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
+    const { disputeId } = await disputeJob(conns[builder], ipfs.store, jobId, "I do not believe it");
+    const id = disputeId!;
+    for (let i = 0; i < 8 && (await getDispute(conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      if ((await getDispute(conns[deployer], id)).phaseName === "challengerMove") await chooseChildToward(conns[builder], id, tree, 1);
+    }
+    assert.equal((await getDispute(conns[deployer], id)).phaseName, "awaitingDraw", context());
+    await mine(5);
+    const stakes = new Map<number, bigint>();
+    const credits = new Map<number, bigint>();
+    for (const who of verifiers.keys()) {
+      stakes.set(who, (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake);
+      credits.set(who, await read<bigint>("withdrawable", [conns[who].account!.address]));
+    }
+    for (let i = 0; i < 3 && (await getDispute(conns[deployer], id)).phaseName !== "settled"; i++) {
+      for (const v of verifiers.values()) await v.tick();
+    }
+    const d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, true, "the replayed segment agrees with the trainer's state");
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", "the result stands");
+    const members = (await read<string[]>("committeeOf", [id])).map((a) => a.toLowerCase());
+    assert.equal(members.length, 3);
+    const p = await read<{ verifierFee: bigint; verifierPenalty: bigint }>("params", []);
+    for (const who of verifiers.keys()) {
+      if (!members.includes(conns[who].account!.address.toLowerCase())) continue;
+      const stakeNow = (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake;
+      if (who === lazy) assert.equal(stakeNow, stakes.get(lazy)! - p.verifierPenalty, "a drawn lazy verifier is penalised");
+      else {
+        // an honest member read the encrypted data: the custodian released the keys to it as a drawn verifier
+        assert.ok(logs.some((l) => l.includes(`dispute ${id}: replayed checkpoint ${d.lo}`) && l.includes("agrees with")), context());
+        assert.ok((await read<bigint>("withdrawable", [conns[who].account!.address])) >= credits.get(who)! + p.verifierFee, "a coherent member is paid from the bond");
+      }
+    }
+    assert.equal(await read<bigint>("withdrawable", [conns[builder].account!.address]), 0n, "the false challenger's bond is gone");
+  });
+
+  it("settles a challenge whose trainer stays silent once its move clock is over", async () => {
+    // job 2 (the honest run) is challenged while its trainer node is not running
+    const jobId = 2n;
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted");
+    const { disputeId } = await disputeJob(conns[builder], ipfs.store, jobId, "testing the clock");
+    const id = disputeId!;
+    const v = verifiers.get(honest1)!;
+    await v.tick();
+    assert.equal((await getDispute(conns[deployer], id)).phaseName, "trainerMove", "nothing to settle within the move time");
+    const p = await read<{ moveTime: number }>("params", []);
+    await conns[deployer].publicClient.request({ method: "evm_increaseTime" as never, params: [p.moveTime + 1] as never });
+    await mine(1);
+    await v.tick();
+    const d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "the silent trainer loses on its clock");
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+    assert.ok(logs.some((l) => l.includes(`dispute ${id}: settled (a party missed its move); the trainer loses`)), context());
   });
 });
