@@ -7,6 +7,8 @@
 // poster refunded, the lazy verifier penalised, the coherent ones paid. An honest run's audit opens nothing. A job
 // on encrypted data is skipped by the auditor (the custodian refuses it the keys); a false challenge of it is
 // decided by a committee that got the keys from the custodian as drawn verifiers, and the challenger loses its bond.
+// A trainer that trains fewer steps than the job asks is caught at its last checkpoint (the run's end is replayed);
+// a trainer that stops answering loses on its clock.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -40,11 +42,11 @@ const qa: Array<[string, string]> = [
 ];
 const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
 // 4 records, batch 2, 16 epochs: 32 optimizer steps; a checkpoint every 2 steps: 16 checkpoints
-const spec = (datanetId: string, epochs: number, seed: number) => ({
+const spec = (datanetId: string, epochs: number, seed: number, scheduler = "cosine") => ({
   baseModel: "tributary-austen-4m",
   method: "lora",
   lora: { r: 2, alpha: 4, dropout: 0.1, targetModules: ["q_proj", "v_proj"] },
-  training: { learningRate: 1e-2, epochs, batchSize: 2, warmupRatio: 0, seed, maxSeqLength: 64 },
+  training: { learningRate: 1e-2, epochs, batchSize: 2, warmupRatio: 0, seed, maxSeqLength: 64, scheduler },
   data: [{ datanetId, version: 2 }],
   evalSplit: 0,
   verification: "replay",
@@ -67,7 +69,8 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   const [deployer, owner, alice, bob, builder, trainer, auditor, honest1, honest2, lazy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const logs: string[] = [];
   const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
-  const faults: { tamperAfterStep?: number } = { tamperAfterStep: TAMPERED_STEP };
+  const faults: { tamperAfterStep?: number; epochs?: number } = { tamperAfterStep: TAMPERED_STEP };
+  let honestJob = 0n;
   let loop: TrainerLoop;
   const verifiers = new Map<number, Verifier>();
   let datanetId = 0n;
@@ -202,6 +205,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   it("an honest run passes the audit: no challenge is opened", async () => {
     delete faults.tamperAfterStep;
     const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 9), budget: parseEther("20"), duration: 3600 });
+    honestJob = posted.jobId;
     await loop.tick();
     assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted", context());
     const before = await read<bigint>("disputeCount", []);
@@ -277,9 +281,48 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(await read<bigint>("withdrawable", [conns[builder].account!.address]), 0n, "the false challenger's bond is gone");
   });
 
+  it("catches a trainer that trains fewer steps than the job asks: the last checkpoint must be the run's end", async () => {
+    // 32 epochs at a constant learning rate (64 steps); the trainer trains 16: its 16 checkpoints are all honest
+    // states of the shorter run, but the last one is not the end of the job's run
+    faults.epochs = 16;
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 32, 13, "constant"), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.epochs;
+    }
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", context());
+    const [, , count] = await read<[string, string, number]>("checkpointsOf", [jobId]);
+    assert.equal(count, 16);
+    const auditorNode = verifiers.get(auditor)!;
+    await auditorNode.tick();
+    const audit = auditorNode.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "mismatch", context());
+    assert.deepEqual(audit.leaves, Array.from({ length: 16 }, (_, i) => i), "every checkpoint but the last matched");
+    const id = BigInt(audit.disputeId!);
+    for (let i = 0; i < 12 && (await getDispute(conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      await auditorNode.tick();
+    }
+    let d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "awaitingDraw", context());
+    assert.equal(d.lo, 15, "bisected to the last checkpoint");
+    assert.equal(d.moves, 8);
+    await mine(5);
+    for (let i = 0; i < 3 && (await getDispute(conns[deployer], id)).phaseName !== "settled"; i++) {
+      for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    }
+    d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "the committee replayed to step 64, not to the trainer's step 32");
+    assert.ok(logs.some((l) => l.includes(`dispute ${id}: replayed checkpoint 15 (steps 30..64): differs from`)), context());
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+  });
+
   it("settles a challenge whose trainer stays silent once its move clock is over", async () => {
-    // job 2 (the honest run) is challenged while its trainer node is not running
-    const jobId = 2n;
+    // the honest run is challenged while its trainer node is not running
+    const jobId = honestJob;
     assert.equal((await getJob(conns[builder], jobId)).status, "submitted");
     const { disputeId } = await disputeJob(conns[builder], ipfs.store, jobId, "testing the clock");
     const id = disputeId!;

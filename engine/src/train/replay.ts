@@ -45,7 +45,11 @@ export interface ReplayOptions {
   kernel: Kernel;
   /** The checkpoint folder to start from; null: the run's start (fresh adapter from the seed, step 0). */
   start: string | null;
-  /** Steps at which to report the state, ascending, above the start's step; the replay ends at the last. */
+  /**
+   * Steps at which to report the state, ascending, above the start's step; the replay ends at the last. The last
+   * may be `Infinity`: the run's end as the options and data define it (the last checkpoint must be the end of
+   * the run, however many steps the trainer claims it holds).
+   */
   boundaries: number[];
   /** Called at each boundary as it is reached; returning false ends the replay there. */
   onBoundary?: (s: ReplayedState) => boolean | void;
@@ -61,8 +65,9 @@ export function segmentWitness(stepStates: readonly string[]): `0x${string}` {
 
 /**
  * Replays from `start` to each boundary in turn (see the file comment). Returns the states reached, one per
- * boundary (fewer when `onBoundary` ended the replay early). Throws when the start checkpoint was made by
- * another run configuration or data (the engine's resume check), or when the run ends before a boundary.
+ * boundary (fewer when `onBoundary` ended the replay early). The start checkpoint contributes its state only
+ * (tensors, moments, step, data cursor, RNG): the configuration it records is ignored, the given one is run.
+ * Throws when the run ends before a boundary.
  */
 export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]> {
   if (o.boundaries.length === 0) throw new EngineError("a replay needs at least one boundary step");
@@ -70,22 +75,15 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
     if (!(o.boundaries[i] > o.boundaries[i - 1])) throw new EngineError("replay boundaries must be ascending", { boundaries: o.boundaries });
   }
   let startStep = 0;
-  let lora = o.config?.lora;
-  if (o.start) {
-    const state = JSON.parse(await readFile(join(o.start, "trainer_state.json"), "utf8")) as TrainerState;
-    startStep = state.step;
-    // the adapter config's base path is the trainer's local folder: a label, but part of the run config the resume checks
-    const recorded = (state.run?.lora as { baseModelNameOrPath?: unknown } | undefined)?.baseModelNameOrPath;
-    if (typeof recorded === "string") lora = { ...lora, baseModelNameOrPath: recorded };
-  }
+  if (o.start) startStep = (JSON.parse(await readFile(join(o.start, "trainer_state.json"), "utf8")) as TrainerState).step;
   if (!(o.boundaries[0] > startStep)) throw new EngineError("the first replay boundary must come after the start checkpoint", { start: startStep, first: o.boundaries[0] });
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.method === "qlora" ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
-  // as fineTune builds it, so that the run configuration (and the resume's check of it) is the same
+  // as fineTune builds it; the start's own record of its configuration is not trusted (`replay`): the job's is run
   const config = trainConfig({
     ...o.config,
     method: o.method === "full" ? "full" : "lora",
-    lora: { baseModelNameOrPath: o.modelDir, ...lora },
+    lora: { baseModelNameOrPath: o.modelDir, ...o.config?.lora },
   });
   const stop = new AbortController();
   const onAbort = () => stop.abort();
@@ -100,12 +98,14 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
       eval: o.evalRecords.map((r) => encodeRecord(tok, r)),
       config,
       resume: o.start ?? undefined,
+      replay: true,
       stopAfterSteps: o.boundaries[o.boundaries.length - 1],
       signal: stop.signal,
-      afterStep: ({ params, opt, state }) => {
+      afterStep: ({ params, opt, state, totalSteps }) => {
         if (next >= o.boundaries.length) return;
         steps.push(checkpointStateHash(params, opt, state));
-        if (state.step !== o.boundaries[next]) return;
+        const b = o.boundaries[next];
+        if (state.step !== b && !(b === Infinity && state.step === totalSteps)) return;
         const s: ReplayedState = { step: state.step, stateHash: steps[steps.length - 1] as `0x${string}`, witness: segmentWitness(steps) };
         out.push(s);
         steps = [];
@@ -126,7 +126,7 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
   return out;
 }
 
-/** Replays one segment: from checkpoint `start` (null: the run's start) to step `endStep`. */
+/** Replays one segment: from checkpoint `start` (null: the run's start) to step `endStep` (`Infinity`: the run's end). */
 export async function replaySegment(o: Omit<ReplayOptions, "boundaries" | "onBoundary"> & { endStep: number }): Promise<ReplayedState> {
   const [s] = await replaySegments({ ...o, boundaries: [o.endStep] });
   return s;

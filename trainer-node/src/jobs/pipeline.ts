@@ -54,8 +54,11 @@ export interface PipelineContext {
    * each segment holds a state that is never published: the verifiers' witness).
    */
   checkpointEvery?: number;
-  /** Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`. */
-  faults?: { tamperAfterStep?: number; by?: number };
+  /**
+   * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
+   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks).
+   */
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -314,6 +317,10 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
     const cfg = engineConfig(spec, context, ctx.checkpointEvery);
+    if (ctx.faults?.epochs !== undefined) {
+      ctx.log(`job ${rec.jobId}: FAULT INJECTED: training ${ctx.faults.epochs} of the spec's ${cfg.epochs} epochs`);
+      cfg.epochs = ctx.faults.epochs;
+    }
     const tamper = ctx.faults?.tamperAfterStep;
     const { metrics } = await (ctx.backend === "torch" ? fineTuneWithTorch : fineTune)({
       modelDir: files.modelDir,

@@ -220,19 +220,19 @@ export class Verifier {
     const r = await this.replayable(job.jobId, "audit");
     const leaves = r.manifest.leaves;
     const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
-    let wrong: { index: number; replayed: Hex } | null = null;
+    let wrong: { index: number; replayed: Hex; step: number } | null = null;
     let checked: number[];
     const want = this.opts.auditSegments ?? 1;
     if (want === "all") {
       checked = [];
       await replaySegments({
         ...this.replayOptions(r, null),
-        boundaries: replayLeaves.map((i) => leaves[i].step),
+        boundaries: replayLeaves.map((i) => this.endStep(r, i)),
         onBoundary: (s) => {
-          const leaf = leaves.find((l) => l.step === s.step)!;
+          const leaf = leaves[replayLeaves[checked.length]];
           checked.push(leaf.index);
           if (s.stateHash !== leaf.state) {
-            wrong = { index: leaf.index, replayed: s.stateHash };
+            wrong = { index: leaf.index, replayed: s.stateHash, step: s.step };
             return false;
           }
         },
@@ -245,14 +245,14 @@ export class Verifier {
       checked.sort((a, b) => a - b);
       for (const j of checked) {
         const start = await this.startCheckpoint(r, j, (leaves[j - 1]?.state ?? ZERO) as Hex);
-        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: leaves[j].step });
+        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j) });
         if (s.stateHash !== leaves[j].state) {
-          wrong = { index: j, replayed: s.stateHash };
+          wrong = { index: j, replayed: s.stateHash, step: s.step };
           break;
         }
       }
     }
-    const found = wrong as { index: number; replayed: Hex } | null;
+    const found = wrong as { index: number; replayed: Hex; step: number } | null;
     if (!found) {
       this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
       return { outcome: "match", leaves: checked, at: new Date().toISOString() };
@@ -266,9 +266,10 @@ export class Verifier {
       startState: found.index > 0 ? leaves[found.index - 1].state : null,
       claimedState: leaf.state,
       replayedState: found.replayed,
+      replayedStep: found.step,
       engine: { kernel: this.ctx.kernel.name },
     };
-    const reason = `replay of checkpoint ${found.index} (step ${leaf.step}) from the trainer's checkpoint ${found.index - 1} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
+    const reason = `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
     const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
     if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
     this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
@@ -358,14 +359,19 @@ export class Verifier {
       return { verdict: s, witness: keccak256(s), salt };
     }
     const start = await this.startCheckpoint(r, j, d.prevState);
-    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: leaf.step });
+    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j) });
     const last = j === r.manifest.count - 1;
     const verdict = last ? finalCheckpointState(s.stateHash, { ...r.job.result!, attributionTotalWeight: r.job.result!.attributionTotalWeight }) : s.stateHash;
-    this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${leaf.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
+    this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${s.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
     return { verdict, witness: s.witness, salt };
   }
 
   // ---------------------------------------------------------------- replay inputs
+
+  /** Where the segment ending at leaf `j` ends: its checkpoint's step, and for the last leaf the run's end. */
+  private endStep(r: Replayable, j: number): number {
+    return j === r.manifest.count - 1 ? Infinity : r.manifest.leaves[j].step;
+  }
 
   private replayOptions(r: Replayable, start: string | null) {
     return { modelDir: r.modelDir, records: r.train, evalRecords: r.evalRecords, method: r.method, config: r.config, kernel: this.ctx.kernel, start, signal: this.ctx.signal };
