@@ -89,4 +89,9 @@ test("a replay to Infinity runs to the end of the run, however many steps the ch
   const both = await replaySegments({ ...opts(join(ckpts, checkpointName(2))), boundaries: [4, Infinity] });
   assert.deepEqual(both.map((s) => s.step), [4, 8]);
   assert.equal(both[1].witness, end.witness);
+  // with outDir the replay writes its checkpoints and, at the run's end, the adapter: the same bytes as the run's
+  const out = join(dir, "rerun");
+  await replaySegment({ ...opts(join(ckpts, checkpointName(4))), endStep: Infinity, outDir: out });
+  assert.deepEqual(await readFile(join(out, "adapter_model.safetensors")), await readFile(join(dir, "run", "adapter_model.safetensors")));
+  assert.equal(await checkpointDirStateHash(join(out, "checkpoints", checkpointName(6))), await checkpointDirStateHash(join(ckpts, checkpointName(6))));
 });

@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { EngineError } from "../errors.ts";
 import type { Kernel } from "../kernels/kernel.ts";
+import { saveAdapter } from "../lora/peft.ts";
 import { loadModel } from "../model/io.ts";
 import { ChatTokenizer } from "../model/tokenizer.ts";
 import { checkpointStateHash } from "./checkpoint.ts";
@@ -53,6 +54,12 @@ export interface ReplayOptions {
   boundaries: number[];
   /** Called at each boundary as it is reached; returning false ends the replay there. */
   onBoundary?: (s: ReplayedState) => boolean | void;
+  /**
+   * Writes the replayed checkpoints (at the run's checkpoint interval and its last step) into
+   * `<outDir>/checkpoints`, and when the replay reaches the run's end the adapter (`saveAdapter`) into `outDir`:
+   * what recomputing the run's result (adapter hash, attribution) at the last checkpoint reads.
+   */
+  outDir?: string;
   signal?: AbortSignal;
 }
 
@@ -99,6 +106,7 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
       config,
       resume: o.start ?? undefined,
       replay: true,
+      checkpointDir: o.outDir ? join(o.outDir, "checkpoints") : undefined,
       stopAfterSteps: o.boundaries[o.boundaries.length - 1],
       signal: stop.signal,
       afterStep: ({ params, opt, state, totalSteps }) => {
@@ -120,6 +128,7 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
     if (out.length < o.boundaries.length && next < o.boundaries.length) {
       throw new EngineError("the run ended before the replay's last boundary", { steps: result.totalSteps, boundary: o.boundaries[next] }, "Replay to a step the run reaches");
     }
+    if (o.outDir && result.adapter && result.steps === result.totalSteps) await saveAdapter(o.outDir, result.adapter, { model: model.config });
   } finally {
     o.signal?.removeEventListener("abort", onAbort);
   }
