@@ -7,7 +7,8 @@
 // poster refunded, the lazy verifier penalised, the coherent ones paid. An honest run's audit opens nothing. A job
 // on encrypted data is skipped by the auditor (the custodian refuses it the keys); a false challenge of it is
 // decided by a committee that got the keys from the custodian as drawn verifiers, and the challenger loses its bond.
-// A trainer that trains fewer steps than the job asks is caught at its last checkpoint (the run's end is replayed);
+// A trainer that trains fewer steps than the job asks is caught at its last checkpoint (the run's end is replayed),
+// one that inflates the attribution too (the committee recomputes the result there);
 // a trainer that stops answering loses on its clock.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
@@ -69,7 +70,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   const [deployer, owner, alice, bob, builder, trainer, auditor, honest1, honest2, lazy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const logs: string[] = [];
   const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
-  const faults: { tamperAfterStep?: number; epochs?: number } = { tamperAfterStep: TAMPERED_STEP };
+  const faults: { tamperAfterStep?: number; epochs?: number; inflateAttribution?: boolean } = { tamperAfterStep: TAMPERED_STEP };
   let honestJob = 0n;
   let loop: TrainerLoop;
   const verifiers = new Map<number, Verifier>();
@@ -88,7 +89,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
     await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
     await review(conns[owner], { datanetId, approve: [1n, 2n] });
-    await stake(conns[trainer], parseEther("200"));
+    await stake(conns[trainer], parseEther("600")); // three jobs are slashed, two stay locked
     kernel = await selectKernel("wasm", 1);
     const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
     loop = new TrainerLoop(
@@ -317,6 +318,51 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "the committee replayed to step 64, not to the trainer's step 32");
     assert.ok(logs.some((l) => l.includes(`dispute ${id}: replayed checkpoint 15 (steps 30..64): differs from`)), context());
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+  });
+
+  it("catches an inflated attribution: the run replays to the trainer's states, the result recomputed from it differs", async () => {
+    faults.inflateAttribution = true;
+    // one record held out: the attribution is the real influence run over the training's checkpoints
+    const posted = await postJob(conns[builder], ipfs.store, { spec: { ...spec(datanetId.toString(), 16, 17), evalSplit: 0.25 }, budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.inflateAttribution;
+    }
+    const job = await getJob(conns[builder], jobId);
+    assert.equal(job.status, "submitted", context());
+    assert.ok(logs.some((l) => l.includes(`job ${jobId}: FAULT INJECTED: the attribution gives`)), context());
+    const [, , count] = await read<[string, string, number]>("checkpointsOf", [jobId]);
+    assert.equal(count, 16);
+    const auditorNode = verifiers.get(auditor)!;
+    await auditorNode.tick();
+    const audit = auditorNode.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "mismatch", context());
+    assert.equal(audit.leaves!.length, 16, "every run state matched");
+    const opened = await conns[deployer].publicClient.getContractEvents({ address: game().address, abi: game().abi, eventName: "ChallengeOpened", args: { disputeId: BigInt(audit.disputeId!) }, fromBlock: 0n });
+    const reason = (await catJson(ipfs.store, (opened[0].args as { reasonCID: string }).reasonCID, "dispute reason")) as { evidence: { leaf: number; submittedResult: { attributionRoot: string; adapterHash: string }; recomputedResult: { attributionRoot: string; adapterHash: string } } };
+    assert.equal(reason.evidence.leaf, 15);
+    assert.equal(reason.evidence.submittedResult.attributionRoot, job.result!.attributionRoot);
+    assert.notEqual(reason.evidence.recomputedResult.attributionRoot, job.result!.attributionRoot);
+    assert.equal(reason.evidence.recomputedResult.adapterHash, job.result!.adapterHash, "the adapter itself is the honest one");
+    const id = BigInt(audit.disputeId!);
+    for (let i = 0; i < 12 && (await getDispute(conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      await auditorNode.tick();
+    }
+    let d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "awaitingDraw", context());
+    assert.equal(d.lo, 15);
+    await mine(5);
+    for (let i = 0; i < 3 && (await getDispute(conns[deployer], id)).phaseName !== "settled"; i++) {
+      for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    }
+    d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "the committee's recomputed result differs from the submitted one");
+    assert.equal(logs.filter((l) => l.includes(`dispute ${id}: replayed checkpoint 15 (steps 30..32): differs from`)).length, 2, context());
     assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
   });
 

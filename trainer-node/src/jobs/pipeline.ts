@@ -12,6 +12,7 @@ import type { ChainConnection } from "@tributary/sdk/chain";
 import { addJson, catJson } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
+import { buildAttributionReport } from "@tributary/sdk/merkle";
 import { parseAdapterManifest, parseJobSpec, parseMetrics } from "@tributary/sdk/schemas";
 import type { JobSpec } from "@tributary/sdk/schemas";
 import { fineTune, splitEval } from "@tributary/engine";
@@ -56,9 +57,10 @@ export interface PipelineContext {
   checkpointEvery?: number;
   /**
    * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
-   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks).
+   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
+   * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight.
    */
-  faults?: { tamperAfterStep?: number; by?: number; epochs?: number };
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -364,7 +366,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const reportFile = join(dir, "attribution.json");
   if (!existsSync(reportFile)) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "attributing" });
-    const { report } = await attribute({
+    let { report } = await attribute({
       modelDir: files.modelDir,
       adapterDir,
       quantize: method === "qlora",
@@ -378,6 +380,13 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       // a torch node attributes with its worker: any base it trains (Qwen2, Gemma, ...), its checkpoints
       backend: ctx.backend ?? "engine",
     });
+    if (ctx.faults?.inflateAttribution) {
+      // the contribution the honest attribution weighs least gets all the weight
+      const weightOf = (c: JobContribution) => BigInt(report.contributions.find((e) => e.datanetId === c.datanetId && e.contributionId === c.contributionId)?.weight ?? "0");
+      const least = contributions.reduce((m, c, k) => (weightOf(c) < weightOf(contributions[m]) ? k : m), 0);
+      report = buildAttributionReport(contributions.map((c, k) => ({ datanetId: c.datanetId, contributionId: c.contributionId, contributor: c.contributor, contentHash: c.contentHash, score: k === least ? 1 : 0 })), { method: report.method }).report;
+      ctx.log(`job ${rec.jobId}: FAULT INJECTED: the attribution gives contribution ${contributions[least].contributionId} all the weight`);
+    }
     await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   }
   rec = await ctx.jobs.update(rec.jobId, { stage: "pinning" });

@@ -13,7 +13,7 @@
  * Jobs it cannot replay (not `replay`, not trained on wasm, no checkpoint manifest, data unreadable) are skipped
  * with the reason logged. Data keys and vote salts stay in files readable by the node's user only, never in logs.
  */
-import { randomBytes, randomInt } from "node:crypto";
+import { createHash, randomBytes, randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -35,15 +35,15 @@ import {
   settleDispute,
   stakeVerifier,
 } from "@tributary/sdk/chain";
-import type { ChainConnection, CheckpointTree, JobInfo } from "@tributary/sdk/chain";
+import type { ChainConnection, CheckpointTree, FinalBinding, JobInfo } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet } from "@tributary/sdk/files";
 import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
 import { parseAdapterManifest, parseCheckpointManifest, parseJobSpec } from "@tributary/sdk/schemas";
 import type { CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
-import { checkpointDirStateHash, replaySegment, replaySegments } from "@tributary/engine";
+import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
-import { dedupContributions } from "./attribution.ts";
+import { attribute, dedupContributions } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { startState } from "./disputes.ts";
@@ -123,7 +123,17 @@ interface Replayable {
   evalRecords: TrainingRecord[];
   config: ReturnType<typeof engineConfig>;
   method: JobSpec["method"];
+  /** What the attribution run reads (as the trainer node's pipeline calls it). */
+  contributions: JobContribution[];
+  perContribution: TrainingRecord[][];
+  duplicates: ReturnType<typeof dedupContributions>;
+  context: number;
 }
+
+type Wrong = { index: number; replayed: Hex; step: number; result?: FinalBinding };
+
+const sameBinding = (a: FinalBinding, b: FinalBinding) =>
+  a.adapterHash.toLowerCase() === b.adapterHash.toLowerCase() && a.attributionRoot.toLowerCase() === b.attributionRoot.toLowerCase() && a.attributionTotalWeight === b.attributionTotalWeight;
 
 export class Verifier {
   private state: VerifierState = { audits: {}, challenges: {}, votes: {} };
@@ -220,13 +230,17 @@ export class Verifier {
     const r = await this.replayable(job.jobId, "audit");
     const leaves = r.manifest.leaves;
     const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
-    let wrong: { index: number; replayed: Hex; step: number } | null = null;
+    const last = r.manifest.count - 1;
+    const submitted = { ...job.result!, attributionTotalWeight: job.result!.attributionTotalWeight };
+    let wrong: Wrong | null = null;
     let checked: number[];
     const want = this.opts.auditSegments ?? 1;
     if (want === "all") {
       checked = [];
+      const out = await this.rerunDir(r, 0);
       await replaySegments({
         ...this.replayOptions(r, null),
+        outDir: out,
         boundaries: replayLeaves.map((i) => this.endStep(r, i)),
         onBoundary: (s) => {
           const leaf = leaves[replayLeaves[checked.length]];
@@ -237,6 +251,11 @@ export class Verifier {
           }
         },
       });
+      if (!wrong) {
+        // the run matched to its end: the submitted result must be the one it computes
+        const result = await this.rebind(r, out);
+        if (!sameBinding(result, submitted)) wrong = { index: last, replayed: leaves[last].state as Hex, step: leaves[last].step, result };
+      }
     } else {
       const pool = [...replayLeaves];
       const n = Math.min(want, pool.length);
@@ -245,14 +264,19 @@ export class Verifier {
       checked.sort((a, b) => a - b);
       for (const j of checked) {
         const start = await this.startCheckpoint(r, j, (leaves[j - 1]?.state ?? ZERO) as Hex);
-        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j) });
+        const out = j === last ? await this.rerunDir(r, j) : undefined;
+        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j), outDir: out });
         if (s.stateHash !== leaves[j].state) {
           wrong = { index: j, replayed: s.stateHash, step: s.step };
           break;
         }
+        if (out) {
+          const result = await this.rebind(r, out);
+          if (!sameBinding(result, submitted)) wrong = { index: j, replayed: s.stateHash, step: s.step, result };
+        }
       }
     }
-    const found = wrong as { index: number; replayed: Hex; step: number } | null;
+    const found = wrong as Wrong | null;
     if (!found) {
       this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
       return { outcome: "match", leaves: checked, at: new Date().toISOString() };
@@ -267,9 +291,17 @@ export class Verifier {
       claimedState: leaf.state,
       replayedState: found.replayed,
       replayedStep: found.step,
+      ...(found.result
+        ? {
+            submittedResult: { ...submitted, attributionTotalWeight: submitted.attributionTotalWeight.toString() },
+            recomputedResult: { ...found.result, attributionTotalWeight: found.result.attributionTotalWeight.toString() },
+          }
+        : {}),
       engine: { kernel: this.ctx.kernel.name },
     };
-    const reason = `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
+    const reason = found.result
+      ? `the run replays to the trainer's last state, but its result recomputed from the replay (adapter ${found.result.adapterHash}, attribution root ${found.result.attributionRoot}, total weight ${found.result.attributionTotalWeight}) is not the submitted one (adapter ${submitted.adapterHash}, attribution root ${submitted.attributionRoot}, total weight ${submitted.attributionTotalWeight})`
+      : `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
     const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
     if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
     this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
@@ -359,14 +391,53 @@ export class Verifier {
       return { verdict: s, witness: keccak256(s), salt };
     }
     const start = await this.startCheckpoint(r, j, d.prevState);
-    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j) });
     const last = j === r.manifest.count - 1;
-    const verdict = last ? finalCheckpointState(s.stateHash, { ...r.job.result!, attributionTotalWeight: r.job.result!.attributionTotalWeight }) : s.stateHash;
+    // at the last checkpoint the run's result is recomputed too: the adapter the replay ends with, and the
+    // deterministic attribution run over the checkpoints (the trainer's before the segment, the replayed ones in it)
+    const out = last ? await this.rerunDir(r, j) : undefined;
+    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j), outDir: out });
+    const verdict = out ? finalCheckpointState(s.stateHash, await this.rebind(r, out)) : s.stateHash;
     this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${s.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
     return { verdict, witness: s.witness, salt };
   }
 
   // ---------------------------------------------------------------- replay inputs
+
+  /**
+   * A clean folder for a replay that recomputes the run's result, holding in `checkpoints/` the trainer's published
+   * checkpoints of the leaves before `j` (each checked against its leaf); the replay adds its own.
+   */
+  private async rerunDir(r: Replayable, j: number): Promise<string> {
+    const dir = join(this.dir, "jobs", r.job.jobId.toString(), "rerun");
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(join(dir, "checkpoints"), { recursive: true });
+    for (const leaf of r.manifest.leaves.slice(0, j)) {
+      if (leaf.step === 0) continue;
+      const to = join(dir, "checkpoints", checkpointName(leaf.step));
+      await fetchFileSet(this.ctx.store, leaf.cid!, to, { signal: this.ctx.signal });
+      if ((await checkpointDirStateHash(to)) !== leaf.state) throw new CannotReplay(`the trainer's published checkpoint ${leaf.index} (${leaf.cid}) does not hash to its committed state ${leaf.state}`);
+    }
+    return dir;
+  }
+
+  /** The result a replayed run (adapter and checkpoints in `dir`) binds: its adapter hash and its attribution. */
+  private async rebind(r: Replayable, dir: string): Promise<FinalBinding> {
+    const { report } = await attribute({
+      modelDir: r.modelDir,
+      adapterDir: dir,
+      quantize: r.method === "qlora",
+      kernel: this.ctx.kernel,
+      learningRate: r.spec.training.learningRate,
+      maxSeqLen: Math.min(r.spec.training.maxSeqLength, r.context),
+      trainRecords: r.perContribution,
+      evalRecords: r.evalRecords,
+      contributions: r.contributions,
+      duplicates: r.duplicates,
+      backend: "engine",
+    });
+    const adapterHash = `0x${createHash("sha256").update(await readFile(join(dir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
+    return { adapterHash, attributionRoot: report.merkleRoot as Hex, attributionTotalWeight: BigInt(report.totalWeight) };
+  }
 
   /** Where the segment ending at leaf `j` ends: its checkpoint's step, and for the last leaf the run's end. */
   private endStep(r: Replayable, j: number): number {
@@ -459,6 +530,10 @@ export class Verifier {
       evalRecords: parts.evalRecords,
       config,
       method: spec.method,
+      contributions,
+      perContribution: parts.perContribution,
+      duplicates,
+      context,
     };
     this.cache.set(jobId.toString(), out);
     return out;
