@@ -83,7 +83,8 @@ export interface VerifierContext {
 
 /** An audit's outcome per job (kept in `<dataDir>/verify/state.json`). */
 export interface AuditRecord {
-  outcome: "match" | "mismatch" | "skipped" | "unsampled";
+  /** closed: the job was past auditing when first seen (finalized, refunded, cancelled, or its window over). */
+  outcome: "match" | "mismatch" | "skipped" | "unsampled" | "closed";
   reason?: string;
   /** Leaves replayed. */
   leaves?: number[];
@@ -105,6 +106,10 @@ interface VerifierState {
   challenges: Record<string, { jobId: string; target: number; manifestCid: string }>;
   /** Votes by `<disputeId>:<round>` (the salt stays secret until the reveal). */
   votes: Record<string, Vote>;
+  /** Disputes below this id are settled: later passes start here. */
+  disputeCursor?: string;
+  /** Disputes this node could not vote on, with the reason (logged once). */
+  cannotVote?: Record<string, string>;
 }
 
 /** Why a job cannot be replayed by this node (logged, recorded, not retried). */
@@ -205,12 +210,13 @@ export class Verifier {
       const key = id.toString();
       if (this.state.audits[key]) continue;
       const job = await getJob(this.ctx.conn, id);
-      if (job.status !== "submitted") continue;
-      if (job.trainer?.toLowerCase() === this.me.toLowerCase()) continue; // a trainer cannot challenge its own job
+      if (job.status === "open" || job.status === "claimed") continue; // not submitted yet: looked at again later
       const block = await this.ctx.conn.publicClient.getBlock();
-      if (job.challengeEndsAt !== undefined && block.timestamp > job.challengeEndsAt) continue;
+      const closed = job.status !== "submitted" || (job.challengeEndsAt !== undefined && block.timestamp > job.challengeEndsAt);
       let rec: AuditRecord;
-      if (Math.random() >= (this.opts.auditRate ?? 1)) rec = { outcome: "unsampled", at: new Date().toISOString() };
+      if (closed) rec = { outcome: "closed", reason: `the job was ${job.status}${job.status === "submitted" ? " past its challenge window" : ""} when first seen`, at: new Date().toISOString() };
+      else if (job.trainer?.toLowerCase() === this.me.toLowerCase()) rec = { outcome: "skipped", reason: "this node trained it (a trainer cannot challenge its own job)", at: new Date().toISOString() };
+      else if (Math.random() >= (this.opts.auditRate ?? 1)) rec = { outcome: "unsampled", at: new Date().toISOString() };
       else {
         try {
           rec = await this.audit(job);
@@ -315,10 +321,16 @@ export class Verifier {
     const conn = this.ctx.conn;
     const g = conn.contracts.DisputeGame;
     const count = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "disputeCount", args: [] });
-    for (let id = 1n; id <= count; id++) {
+    let open = false;
+    for (let id = BigInt(this.state.disputeCursor ?? "1"); id <= count; id++) {
       this.ctx.signal?.throwIfAborted();
       const d = await getDispute(conn, id);
-      if (d.phaseName === "settled" || d.phaseName === "none" || d.phaseName === "stuck") continue;
+      if (d.phaseName === "settled" || d.phaseName === "none") {
+        if (!open) this.state.disputeCursor = (id + 1n).toString();
+        continue;
+      }
+      open = true;
+      if (d.phaseName === "stuck") continue;
       const block = await conn.publicClient.getBlock();
       const now = block.timestamp;
       const mine = this.state.challenges[id.toString()];
@@ -339,8 +351,19 @@ export class Verifier {
         }
         continue;
       }
-      if (d.phaseName === "voting") await this.serve(id, d, now);
+      if (d.phaseName === "voting") {
+        try {
+          await this.serve(id, d, now);
+        } catch (err) {
+          if (!(err instanceof CannotReplay)) throw err;
+          // drawn but unable to replay: the seat is lost (the game penalises a missing reveal); said once
+          this.state.cannotVote ??= {};
+          if (!this.state.cannotVote[id.toString()]) this.ctx.log(`verifier: dispute ${id}: cannot vote: ${err.message}`);
+          this.state.cannotVote[id.toString()] = err.message;
+        }
+      }
     }
+    await this.save();
   }
 
   private async settle(id: bigint, why: string): Promise<void> {
