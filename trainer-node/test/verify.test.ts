@@ -17,7 +17,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { parseEther } from "viem";
+import { spawn } from "node:child_process";
+import { parseEther, toHex } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import type { LocalAccount } from "viem";
 import { catJson, checkpointTree, chooseChildToward, connect, contribute, createDatanet, disputeJob, getDispute, getJob, getTrainer, grantAccess, jobMarketWithdrawable, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
@@ -28,7 +29,7 @@ import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { parseAdapterManifest, parseCheckpointManifest } from "@tributary/sdk/schemas";
 import { selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
+import { freePort, startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
@@ -384,5 +385,40 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(d.trainerWon, false, "the silent trainer loses on its clock");
     assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
     assert.ok(logs.some((l) => l.includes(`dispute ${id}: settled (a party missed its move); the trainer loses`)), context());
+  });
+
+  it("tributary-trainer --verify stakes as a verifier and runs its passes; the key is never printed", async () => {
+    const hd = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 10 });
+    const key = toHex(hd.getHdKey().privateKey!);
+    await sendTx(conns[deployer], conns[deployer].contracts.OpenToken, "mint", [hd.address, parseEther("150")]);
+    const env = {
+      ...process.env,
+      TRIBUTARY_PRIVATE_KEY: key,
+      TRIBUTARY_RPC_URL: chain.rpcUrl,
+      TRIBUTARY_CHAIN_ID: String(chain.chainId),
+      TRIBUTARY_DEPLOYMENTS_FILE: chain.deploymentsFile,
+      TRIBUTARY_IPFS_API_URL: ipfs.apiUrl,
+      TRIBUTARY_CUSTODIAN_URL: custodian.url,
+      TRIBUTARY_TRAINER_DIR: mkdtempSync(join(tmpdir(), "verifier-cli-")),
+      TRIBUTARY_TRAINER_PORT: String(await freePort()),
+    };
+    const bin = fileURLToPath(new URL("../bin/tributary-trainer.ts", import.meta.url));
+    const child = spawn(process.execPath, [bin, "--serve-only", "--verify", "--verify-stake", "100", "--audit-rate", "0", "--threads", "1"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const output: string[] = [];
+    child.stdout!.on("data", (d) => output.push(String(d)));
+    child.stderr!.on("data", (d) => output.push(String(d)));
+    try {
+      const end = Date.now() + 60_000;
+      while (!output.join("").includes("verifier: staked")) {
+        if (Date.now() > end || child.exitCode !== null) throw new Error(`the verifier did not stake:\n${output.join("")}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal((await read<{ stake: bigint }>("getVerifier", [hd.address])).stake, parseEther("100"));
+      assert.match(output.join(""), /verifier mode: no audits, serving when drawn/);
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((r) => (child.exitCode !== null ? r(null) : child.once("exit", r)));
+    }
+    assert.ok(!output.join("").includes(key.slice(2)), "the operator key is never printed");
   });
 });
