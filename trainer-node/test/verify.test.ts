@@ -72,7 +72,6 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   const logs: string[] = [];
   const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
   const faults: { tamperAfterStep?: number; epochs?: number; inflateAttribution?: boolean } = { tamperAfterStep: TAMPERED_STEP };
-  let honestJob = 0n;
   let loop: TrainerLoop;
   const verifiers = new Map<number, Verifier>();
   let datanetId = 0n;
@@ -90,7 +89,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
     await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
     await review(conns[owner], { datanetId, approve: [1n, 2n] });
-    await stake(conns[trainer], parseEther("600")); // three jobs are slashed, two stay locked
+    await stake(conns[trainer], parseEther("800")); // four jobs are slashed, two stay locked
     kernel = await selectKernel("wasm", 1);
     const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
     loop = new TrainerLoop(
@@ -207,7 +206,6 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   it("an honest run passes the audit: no challenge is opened", async () => {
     delete faults.tamperAfterStep;
     const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 9), budget: parseEther("20"), duration: 3600 });
-    honestJob = posted.jobId;
     await loop.tick();
     assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted", context());
     const before = await read<bigint>("disputeCount", []);
@@ -368,9 +366,11 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   });
 
   it("settles a challenge whose trainer stays silent once its move clock is over", async () => {
-    // the honest run is challenged while its trainer node is not running
-    const jobId = honestJob;
-    assert.equal((await getJob(conns[builder], jobId)).status, "submitted");
+    // an honest run is challenged while its trainer node is not running
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 19), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    await loop.tick();
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", context());
     const { disputeId } = await disputeJob(conns[builder], ipfs.store, jobId, "testing the clock");
     const id = disputeId!;
     const v = verifiers.get(honest1)!;
