@@ -186,8 +186,13 @@ export class Verifier {
   async tick(): Promise<void> {
     await this.load();
     await this.ensureStake();
-    if (this.opts.audit !== false && !this.opts.lazy) await this.auditJobs();
+    // committee seats and moves have clocks: they go first, and again after audits that opened challenges
     await this.playDisputes();
+    if (this.opts.audit !== false && !this.opts.lazy) {
+      const before = Object.keys(this.state.challenges).length;
+      await this.auditJobs();
+      if (Object.keys(this.state.challenges).length > before) await this.playDisputes();
+    }
   }
 
   private async ensureStake(): Promise<void> {
@@ -221,7 +226,12 @@ export class Verifier {
         try {
           rec = await this.audit(job);
         } catch (err) {
-          if (!(err instanceof CannotReplay)) throw err;
+          if (this.ctx.signal?.aborted) throw err;
+          if (!(err instanceof CannotReplay)) {
+            // e.g. IPFS or the chain unreachable: the job is looked at again next pass; the others go on
+            this.ctx.log(`verifier: job ${id}: audit failed (retried next pass): ${(err as Error).message}`);
+            continue;
+          }
           rec = { outcome: "skipped", reason: err.message, at: new Date().toISOString() };
           this.ctx.log(`verifier: job ${id}: not audited: ${err.message}`);
         }
