@@ -219,6 +219,26 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(audit.leaves!.length, 2, "two random segments replayed from the trainer's checkpoints");
     assert.equal(await read<bigint>("disputeCount", []), before, "no challenge");
     assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted");
+
+    // a replay job trained on the ort kernel is not audited: the wasm replay may differ by rounding alone
+    const ortAccount = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 11 });
+    const ortConn = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: ortAccount, pollingInterval: 50 });
+    await sendTx(conns[deployer], conns[deployer].contracts.OpenToken, "mint", [ortAccount.address, parseEther("200")]);
+    await stake(ortConn, parseEther("200"));
+    const ortKernel = await selectKernel("ort", 1);
+    try {
+      const ortDir = mkdtempSync(join(tmpdir(), "trainer-ort-"));
+      const ortLoop = new TrainerLoop({ conn: ortConn, store: ipfs.store, custodianUrl: custodian.url, dataDir: ortDir, jobs: await JobStore.open(join(ortDir, "jobs")), kernel: ortKernel, checkpointEvery: CHECKPOINT_EVERY, log: log("ort-trainer") }, { pollMs: 50 });
+      const ortJob = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 21), budget: parseEther("20"), duration: 3600 });
+      await ortLoop.tick();
+      assert.equal((await getJob(conns[builder], ortJob.jobId)).status, "submitted", context());
+      await v.tick();
+      const skipped = v.audits()[ortJob.jobId.toString()];
+      assert.equal(skipped?.outcome, "skipped", context());
+      assert.match(skipped.reason!, /trained on the ort kernel/);
+    } finally {
+      await ortKernel.dispose();
+    }
   });
 
   it("skips a job whose data it cannot read; drawn for a false challenge, the committee gets the keys from the custodian, replays and upholds the trainer", async () => {

@@ -133,6 +133,8 @@ interface Replayable {
   perContribution: TrainingRecord[][];
   duplicates: ReturnType<typeof dedupContributions>;
   context: number;
+  /** The kernel the trainer says it trained on (the adapter manifest's `engine.kernel`). */
+  trainedOn: string;
 }
 
 type Wrong = { index: number; replayed: Hex; step: number; result?: FinalBinding };
@@ -244,6 +246,9 @@ export class Verifier {
   /** Replays the sample of one job's segments; challenges on a mismatch. */
   private async audit(job: JobInfo): Promise<AuditRecord> {
     const r = await this.replayable(job.jobId, "audit");
+    // a replay job trained on another kernel may differ from the wasm replay by rounding alone: not worth a bond.
+    // (Drawn on a dispute of one, the node still replays on wasm, as the job class requires.)
+    if (r.trainedOn !== "wasm") throw new CannotReplay(`the run trained on the ${r.trainedOn} kernel, which does not replay bit for bit (wasm does)`);
     const leaves = r.manifest.leaves;
     const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
     const last = r.manifest.count - 1;
@@ -513,7 +518,6 @@ export class Verifier {
     if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json");
     const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
     if (adapter.verification && adapter.verification.class !== "replay") throw new CannotReplay(`the job is verified by its ${adapter.verification.class} loss, not by replay`);
-    if (adapter.engine.kernel !== "wasm") throw new CannotReplay(`the run trained on the ${adapter.engine.kernel} kernel, which does not replay bit for bit (wasm does)`);
     if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest");
     const manifest = parseCheckpointManifest(await catJson(this.ctx.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
     // the manifest must be the tree committed on chain, and bind the submitted result
@@ -567,6 +571,7 @@ export class Verifier {
       perContribution: parts.perContribution,
       duplicates,
       context,
+      trainedOn: adapter.engine.kernel,
     };
     this.cache.set(jobId.toString(), out);
     return out;
