@@ -71,7 +71,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   const [deployer, owner, alice, bob, builder, trainer, auditor, honest1, honest2, lazy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const logs: string[] = [];
   const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
-  const faults: { tamperAfterStep?: number; epochs?: number; inflateAttribution?: boolean } = { tamperAfterStep: TAMPERED_STEP };
+  const faults: { tamperAfterStep?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number } = { tamperAfterStep: TAMPERED_STEP };
   let loop: TrainerLoop;
   const verifiers = new Map<number, Verifier>();
   let datanetId = 0n;
@@ -89,7 +89,8 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });
     await contribute(conns[bob], ipfs.store, { datanetId, fileName: "bob.jsonl", content: jsonl(qa.slice(2)) });
     await review(conns[owner], { datanetId, approve: [1n, 2n] });
-    await stake(conns[trainer], parseEther("800")); // four jobs are slashed, two stay locked
+    await sendTx(d, d.contracts.OpenToken, "mint", [conns[trainer].account!.address, parseEther("500")]);
+    await stake(conns[trainer], parseEther("1000")); // five jobs are slashed, two stay locked
     kernel = await selectKernel("wasm", 1);
     const dataDir = mkdtempSync(join(tmpdir(), "trainer-node-"));
     loop = new TrainerLoop(
@@ -382,6 +383,40 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "the committee's recomputed result differs from the submitted one");
     assert.equal(logs.filter((l) => l.includes(`dispute ${id}: replayed checkpoint 15 (steps 30..32): differs from`)).length, 2, context());
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+  });
+
+  it("a trainer that withholds a checkpoint loses: the auditor challenges toward the segment that needs it, the committee votes UNAVAILABLE", async () => {
+    faults.corruptCheckpointLeaf = 4; // leaf 4 names leaf 5's folder
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 16, 23), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.corruptCheckpointLeaf;
+    }
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", context());
+    const auditorNode = verifiers.get(auditor)!;
+    await auditorNode.tick();
+    const audit = auditorNode.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "mismatch", context());
+    assert.match(audit.reason!, /published checkpoint 4 .* does not hash to its committed state/);
+    const id = BigInt(audit.disputeId!);
+    for (let i = 0; i < 12 && (await getDispute(conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      await auditorNode.tick();
+    }
+    let d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "awaitingDraw", context());
+    assert.equal(d.lo, 5, "bisected to the segment that starts from the withheld checkpoint");
+    await mine(5);
+    for (let i = 0; i < 3 && (await getDispute(conns[deployer], id)).phaseName !== "settled"; i++) {
+      for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    }
+    d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "UNAVAILABLE is not the trainer's state");
+    assert.equal(logs.filter((l) => l.includes(`dispute ${id}: voting UNAVAILABLE`)).length, 2, context());
     assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
   });
 

@@ -95,6 +95,8 @@ export async function publishCheckpoints(o: {
   runStates: Hex[];
   final: FinalBinding;
   checkpointEvery: number;
+  /** Tests only (a trainer withholding a checkpoint): this leaf names the next checkpoint's folder instead of its own. */
+  corruptLeaf?: number;
   signal?: AbortSignal;
 }): Promise<string> {
   const ckpts = await runCheckpoints(o.adapterDir);
@@ -105,6 +107,7 @@ export async function publishCheckpoints(o: {
     const { cid } = await addFileSet(o.store, c.dir, { files: CHECKPOINT_FILES, signal: o.signal });
     leaves.push({ index: i + start, step: c.step, state: o.runStates[i + start], cid });
   }
+  if (o.corruptLeaf !== undefined && leaves[o.corruptLeaf + 1]) leaves[o.corruptLeaf].cid = leaves[o.corruptLeaf + 1].cid;
   const manifest = parseCheckpointManifest({
     schema: "tributary/checkpoint-manifest@1",
     jobId: o.jobId,

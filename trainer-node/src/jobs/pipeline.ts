@@ -58,9 +58,10 @@ export interface PipelineContext {
   /**
    * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
    * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
-   * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight.
+   * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
+   * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld).
    */
-  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean };
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -423,7 +424,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     const final = { adapterHash: sha256File(weights) as `0x${string}`, attributionRoot: report.merkleRoot as `0x${string}`, attributionTotalWeight: BigInt(report.totalWeight) };
     const tree = await jobCheckpointTree(dir, () => runStates({ adapterDir, backend: "engine", jobId: rec.jobId, specCid: rec.specCid ?? "" }), rec.jobId, final);
     const states = [...tree.states.slice(0, -1), tree.finalRunState!];
-    const manifestCid = await publishCheckpoints({ store: ctx.store, adapterDir, jobId: rec.jobId, tree, runStates: states, final, checkpointEvery: ctx.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, signal: ctx.signal });
+    const manifestCid = await publishCheckpoints({ store: ctx.store, adapterDir, jobId: rec.jobId, tree, runStates: states, final, checkpointEvery: ctx.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, corruptLeaf: ctx.faults?.corruptCheckpointLeaf, signal: ctx.signal });
     checkpoints = { manifestCid, root: tree.root, count: tree.count };
     ctx.log(`job ${rec.jobId}: published its ${tree.count} checkpoints for verifiers (manifest ${manifestCid})`);
   }

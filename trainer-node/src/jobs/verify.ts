@@ -32,6 +32,7 @@ import {
   getJob,
   listBaseModels,
   revealVote,
+  sendTx,
   settleDispute,
   stakeVerifier,
 } from "@tributary/sdk/chain";
@@ -112,8 +113,26 @@ interface VerifierState {
   cannotVote?: Record<string, string>;
 }
 
-/** Why a job cannot be replayed by this node (logged, recorded, not retried). */
-export class CannotReplay extends Error {}
+/**
+ * Why a job cannot be replayed by this node (logged, recorded, not retried). `unavailable`: the trainer's own
+ * publication is missing or wrong (no manifest, a manifest that is not the committed tree, a checkpoint folder that
+ * does not hash to its leaf); then `leaf` names the checkpoint, when one is at fault.
+ */
+export class CannotReplay extends Error {
+  readonly unavailable: boolean;
+  readonly leaf?: number;
+  constructor(message: string, o: { unavailable?: boolean; leaf?: number } = {}) {
+    super(message);
+    this.unavailable = o.unavailable ?? false;
+    this.leaf = o.leaf;
+  }
+}
+
+/**
+ * The verdict (and witness) of a verifier that could not replay because the trainer's publication is missing or
+ * wrong: any other hash than the trainer's loses it the dispute, and every honest verifier votes the same pair.
+ */
+export const UNAVAILABLE: Hex = keccak256(new TextEncoder().encode("tributary/verdict-unavailable@1"));
 
 /** What a replay of a job needs, read once per job. */
 interface Replayable {
@@ -229,6 +248,12 @@ export class Verifier {
           rec = await this.audit(job);
         } catch (err) {
           if (this.ctx.signal?.aborted) throw err;
+          if (err instanceof CannotReplay && err.unavailable) {
+            rec = await this.challengeUnavailable(job, err);
+            this.state.audits[key] = rec;
+            await this.save();
+            continue;
+          }
           if (!(err instanceof CannotReplay)) {
             // e.g. IPFS or the chain unreachable: the job is looked at again next pass; the others go on
             this.ctx.log(`verifier: job ${id}: audit failed (retried next pass): ${(err as Error).message}`);
@@ -277,6 +302,8 @@ export class Verifier {
         const result = await this.rebind(r, out);
         if (!sameBinding(result, submitted)) wrong = { index: last, replayed: leaves[last].state as Hex, step: leaves[last].step, result };
       }
+      // and the published checkpoints must be the committed states, or no committee could replay from them
+      if (!wrong) await this.rerunDir(r, last, "published");
     } else {
       const pool = [...replayLeaves];
       const n = Math.min(want, pool.length);
@@ -330,6 +357,29 @@ export class Verifier {
     return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
   }
 
+  /**
+   * Challenges a job whose publication is missing or wrong: toward the segment that starts from the bad checkpoint
+   * (or the last one, when the manifest itself is at fault), where a drawn committee cannot replay and votes
+   * UNAVAILABLE.
+   */
+  private async challengeUnavailable(job: JobInfo, err: CannotReplay): Promise<AuditRecord> {
+    const g = this.ctx.conn.contracts.DisputeGame;
+    const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [job.jobId] });
+    if (count < 2) return { outcome: "skipped", reason: `${err.message} (and no checkpoint tree is committed to bisect)`, at: new Date().toISOString() };
+    const target = err.leaf !== undefined && err.leaf + 1 < count ? err.leaf + 1 : count - 1;
+    if (err.leaf !== undefined && err.leaf + 1 >= count) {
+      // only the last checkpoint's folder is wrong: no segment starts from it
+      return { outcome: "skipped", reason: `${err.message} (the last checkpoint: no segment replays from it)`, at: new Date().toISOString() };
+    }
+    const cached = this.cache.get(job.jobId.toString());
+    const adapterCid = job.result?.adapterCid;
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, `the trainer's published data cannot be replayed: ${err.message}`, { unavailable: err.message, leaf: err.leaf ?? null, target, adapterCid, ...(cached ? { checkpointManifest: cached.manifestCid } : {}) });
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target, manifestCid: cached?.manifestCid ?? "" };
+    this.ctx.log(`verifier: job ${job.jobId}: the trainer's published data is unavailable (${err.message}); opened challenge ${tx.disputeId} toward checkpoint ${target} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", reason: err.message, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
   // ---------------------------------------------------------------- disputes
 
   private async playDisputes(): Promise<void> {
@@ -354,9 +404,19 @@ export class Verifier {
         continue;
       }
       if (d.phaseName === "challengerMove" && mine) {
-        const r = await this.replayable(BigInt(mine.jobId), "challenge");
-        const tx = await chooseChildToward(conn, id, r.tree, mine.target);
-        this.ctx.log(`verifier: challenge ${id}: chose the ${tx.right ? "right" : "left"} child of [${d.lo}, ${d.lo + d.span}) toward checkpoint ${mine.target}`);
+        let right: boolean;
+        try {
+          const r = await this.replayable(BigInt(mine.jobId), "challenge");
+          right = (await chooseChildToward(conn, id, r.tree, mine.target)).right;
+        } catch (err) {
+          if (!(err instanceof CannotReplay)) throw err;
+          // no usable manifest (what the challenge is about): the children are in the trainer's last reveal
+          const [ev] = (await conn.publicClient.getContractEvents({ address: g.address, abi: g.abi, eventName: "ChildrenRevealed", args: { disputeId: id }, fromBlock: 0n })).slice(-1);
+          const { left, right: r } = ev.args as { left: Hex; right: Hex };
+          right = mine.target >= d.lo + d.span / 2;
+          await sendTx(conn, g, "chooseChild", [id, left, r, right]);
+        }
+        this.ctx.log(`verifier: challenge ${id}: chose the ${right ? "right" : "left"} child of [${d.lo}, ${d.lo + d.span}) toward checkpoint ${mine.target}`);
         continue;
       }
       if (d.phaseName === "awaitingDraw") {
@@ -420,13 +480,25 @@ export class Verifier {
   private async decide(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<Vote> {
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
     if (this.opts.lazy) return { verdict: d.claimedState, witness: keccak256(d.claimedState), salt };
+    try {
+      return { ...(await this.replayVote(id, d)), salt };
+    } catch (err) {
+      if (!(err instanceof CannotReplay) || !err.unavailable) throw err;
+      // what the trainer had to publish for this segment is missing or wrong: it cannot be replayed, and that
+      // is the trainer's to answer for
+      this.ctx.log(`verifier: dispute ${id}: voting UNAVAILABLE: ${err.message}`);
+      return { verdict: UNAVAILABLE, witness: UNAVAILABLE, salt };
+    }
+  }
+
+  private async replayVote(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<{ verdict: Hex; witness: Hex }> {
     const r = await this.replayable(d.jobId, "vote");
     const j = d.lo;
     const leaf = r.manifest.leaves[j];
     if (leaf.step === 0) {
       // the start leaf of a single-checkpoint run: derived from the spec, nothing to replay
       const s = startState(r.job.jobId.toString(), r.job.specCid);
-      return { verdict: s, witness: keccak256(s), salt };
+      return { verdict: s, witness: keccak256(s) };
     }
     const start = await this.startCheckpoint(r, j, d.prevState);
     const last = j === r.manifest.count - 1;
@@ -436,7 +508,7 @@ export class Verifier {
     const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j), outDir: out });
     const verdict = out ? finalCheckpointState(s.stateHash, await this.rebind(r, out)) : s.stateHash;
     this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${s.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
-    return { verdict, witness: s.witness, salt };
+    return { verdict, witness: s.witness };
   }
 
   // ---------------------------------------------------------------- replay inputs
@@ -445,15 +517,15 @@ export class Verifier {
    * A clean folder for a replay that recomputes the run's result, holding in `checkpoints/` the trainer's published
    * checkpoints of the leaves before `j` (each checked against its leaf); the replay adds its own.
    */
-  private async rerunDir(r: Replayable, j: number): Promise<string> {
-    const dir = join(this.dir, "jobs", r.job.jobId.toString(), "rerun");
+  private async rerunDir(r: Replayable, j: number, name = "rerun"): Promise<string> {
+    const dir = join(this.dir, "jobs", r.job.jobId.toString(), name);
     await rm(dir, { recursive: true, force: true });
     await mkdir(join(dir, "checkpoints"), { recursive: true });
     for (const leaf of r.manifest.leaves.slice(0, j)) {
       if (leaf.step === 0) continue;
       const to = join(dir, "checkpoints", checkpointName(leaf.step));
       await fetchFileSet(this.ctx.store, leaf.cid!, to, { signal: this.ctx.signal });
-      if ((await checkpointDirStateHash(to)) !== leaf.state) throw new CannotReplay(`the trainer's published checkpoint ${leaf.index} (${leaf.cid}) does not hash to its committed state ${leaf.state}`);
+      if ((await checkpointDirStateHash(to)) !== leaf.state) throw new CannotReplay(`the trainer's published checkpoint ${leaf.index} (${leaf.cid}) does not hash to its committed state ${leaf.state}`, { unavailable: true, leaf: leaf.index });
     }
     return dir;
   }
@@ -497,7 +569,7 @@ export class Verifier {
     const dir = join(this.dir, "jobs", r.job.jobId.toString(), "checkpoints", `leaf-${j - 1}`);
     await fetchFileSet(this.ctx.store, prev.cid!, dir, { signal: this.ctx.signal });
     const got = await checkpointDirStateHash(dir);
-    if (got !== prev.state) throw new CannotReplay(`the trainer's published checkpoint ${j - 1} (${prev.cid}) hashes to ${got}, not to its committed state ${prev.state}`);
+    if (got !== prev.state) throw new CannotReplay(`the trainer's published checkpoint ${j - 1} (${prev.cid}) hashes to ${got}, not to its committed state ${prev.state}`, { unavailable: true, leaf: j - 1 });
     return dir;
   }
 
@@ -515,21 +587,21 @@ export class Verifier {
     await mkdir(jobDir, { recursive: true });
     const adapterDir = join(jobDir, "adapter");
     await fetchFileSet(this.ctx.store, job.result.adapterCid, adapterDir, { signal: this.ctx.signal });
-    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json");
+    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json", { unavailable: true });
     const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
     if (adapter.verification && adapter.verification.class !== "replay") throw new CannotReplay(`the job is verified by its ${adapter.verification.class} loss, not by replay`);
-    if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest");
+    if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest", { unavailable: true });
     const manifest = parseCheckpointManifest(await catJson(this.ctx.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
     // the manifest must be the tree committed on chain, and bind the submitted result
     const g = conn.contracts.DisputeGame;
     const [, root, count] = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
-    if (manifest.jobId !== jobId.toString()) throw new CannotReplay(`the checkpoint manifest is job ${manifest.jobId}'s`);
+    if (manifest.jobId !== jobId.toString()) throw new CannotReplay(`the checkpoint manifest is job ${manifest.jobId}'s`, { unavailable: true });
     const r = job.result;
     if (manifest.final.adapterHash.toLowerCase() !== r.adapterHash.toLowerCase() || manifest.final.attributionRoot.toLowerCase() !== r.attributionRoot.toLowerCase() || BigInt(manifest.final.attributionTotalWeight) !== r.attributionTotalWeight) {
-      throw new CannotReplay("the checkpoint manifest binds another result than the one submitted");
+      throw new CannotReplay("the checkpoint manifest binds another result than the one submitted", { unavailable: true });
     }
     const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as Hex), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
-    if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`);
+    if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`, { unavailable: true });
     const spec = parseJobSpec(await catJson(this.ctx.store, job.specCid, "job spec"));
     const base = (await listBaseModels(conn)).find((b) => b.baseModelId === job.baseModelId);
     if (!base) throw new CannotReplay(`base model #${job.baseModelId} is not registered`);
