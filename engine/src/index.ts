@@ -45,8 +45,10 @@ export { ExampleGradients } from "./train/per-example.ts";
 export type { LossGradient } from "./train/gradient.ts";
 export { learningRate } from "./train/schedule.ts";
 export type { SchedulerType } from "./train/schedule.ts";
-export { checkpointDirStateHash, checkpointStateHash, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
+export { checkpointDirStateHash, checkpointName, checkpointStateHash, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export type { TrainerState } from "./train/checkpoint.ts";
+export { replaySegment, replaySegments, segmentWitness } from "./train/replay.ts";
+export type { ReplayedState, ReplayOptions } from "./train/replay.ts";
 
 // generation
 export { generate, generateChat } from "./generate/generate.ts";

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   DEFAULT_EVAL_TOLERANCE, describeVerification, verificationOf,
-  jsonSchemas, parseAttributionReport, parseDatanetMetadata, parseDocument, parseJobSpec, parseRecord,
+  jsonSchemas, parseAttributionReport, parseCheckpointManifest, parseDatanetMetadata, parseDocument, parseJobSpec, parseRecord,
   SchemaValidationError,
 } from "../src/schemas/index.ts";
 
@@ -115,6 +115,29 @@ describe("documents", () => {
       /contributors\[1\]\.account: duplicate account/);
   });
 
+  it("checks a checkpoint manifest: one leaf per checkpoint, in order, increasing steps, each folder's CID", () => {
+    const h = (b: string) => `0x${b.repeat(64)}`;
+    const cid = "bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi";
+    const m = {
+      schema: "tributary/checkpoint-manifest@1",
+      jobId: "7",
+      checkpointEvery: 2,
+      root: h("a"),
+      count: 3,
+      leaves: [{ index: 0, step: 2, state: h("1"), cid }, { index: 1, step: 4, state: h("2"), cid }, { index: 2, step: 5, state: h("3"), cid }],
+      final: { adapterHash: h("b"), attributionRoot: h("c"), attributionTotalWeight: "100" },
+      createdAt: "2026-01-01T00:00:00Z",
+    };
+    assert.equal(parseCheckpointManifest(m).leaves.length, 3);
+    assert.equal(parseDocument(m).schema, "tributary/checkpoint-manifest@1");
+    assert.throws(() => parseCheckpointManifest({ ...m, count: 4 }), /leaves: must list count \(4\) leaves, got 3/);
+    assert.throws(() => parseCheckpointManifest({ ...m, leaves: [m.leaves[1], m.leaves[0], m.leaves[2]] }), /leaves\[0\]\.index: must be 0/);
+    assert.throws(() => parseCheckpointManifest({ ...m, leaves: [m.leaves[0], { ...m.leaves[1], step: 2 }, m.leaves[2]] }), /leaves\[1\]\.step: steps must increase/);
+    assert.throws(() => parseCheckpointManifest({ ...m, leaves: [m.leaves[0], { ...m.leaves[1], cid: undefined }, m.leaves[2]] }), /leaves\[1\]\.cid: a checkpoint leaf needs the CID/);
+    // a start leaf (step 0) has no folder
+    assert.equal(parseCheckpointManifest({ ...m, count: 2, leaves: [{ index: 0, step: 0, state: h("1") }, { index: 1, step: 4, state: h("2"), cid }] }).count, 2);
+  });
+
   it("dispatches on the schema field", () => {
     assert.equal(parseDocument({ schema: "tributary/datanet@1", name: "n" }).schema, "tributary/datanet@1");
     assert.throws(() => parseDocument({ schema: "tributary/nope@1" }), /schema: expected one of .*got "tributary\/nope@1"/);
@@ -125,7 +148,7 @@ describe("JSON Schema export", () => {
   it("exports every document with its constraints and defaults", () => {
     const all = jsonSchemas();
     assert.deepEqual(Object.keys(all).sort(), [
-      "adapter-manifest.v1.json", "attribution.v1.json", "base-model.v1.json", "contribution.v1.json", "datanet.v1.json",
+      "adapter-manifest.v1.json", "attribution.v1.json", "base-model.v1.json", "checkpoint-manifest.v1.json", "contribution.v1.json", "datanet.v1.json",
       "job-spec.v1.json", "metrics.v1.json", "record.v1.json",
     ]);
     const job = all["job-spec.v1.json"] as any;

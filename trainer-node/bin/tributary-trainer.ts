@@ -4,7 +4,9 @@
 import { parseAllowedOrigins } from "@tributary/sdk/http";
 import { parseArgs } from "node:util";
 import { loadAccount } from "@tributary/sdk/chain";
+import { parseEther } from "viem";
 import { startTrainerNode } from "../src/index.ts";
+import type { VerifierOptions } from "../src/index.ts";
 import { parseRoutes } from "../src/serve/backend.ts";
 import { jobsCommand } from "./jobs.ts";
 
@@ -44,6 +46,13 @@ Options (environment variable in brackets):
   --threads N          (default: all cores)
   --base-models A,B    only train jobs on these base models
   --serve-only         do not take jobs; serve models only
+  --checkpoint-every N optimizer steps between the checkpoints the dispute game commits to (default 10, >= 2)
+Verifier mode (docs/contracts.md "Dispute game"; replays run on the wasm kernel):
+  --verify             audit submitted replay jobs by replay, challenge mismatches with the evidence and play
+                       the bisection, serve on dispute committees when drawn, draw and settle when due
+  --verify-stake OPEN  stake this much OPEN as a verifier (topped up; needed to be drawn; default: none)
+  --audit-rate R       share of submitted jobs audited, 0..1 (default 1; 0: serve when drawn only)
+  --audit-segments N   random segments replayed per audited job, or "all": the whole run (default 1)
 Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
 TRIBUTARY_ADMIN_TOKEN enables POST /v1/load_lora_adapter and /v1/unload_lora_adapter for
 Authorization: Bearer <token> (adapters from IPFS, served as extra models; unset: those routes are 403).
@@ -78,6 +87,11 @@ const { values, positionals } = parseArgs({
     threads: { type: "string" },
     "base-models": { type: "string" },
     "serve-only": { type: "boolean" },
+    "checkpoint-every": { type: "string" },
+    verify: { type: "boolean" },
+    "verify-stake": { type: "string" },
+    "audit-rate": { type: "string" },
+    "audit-segments": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -113,6 +127,27 @@ if (positionals[0] === "jobs") {
   process.exit(code);
 }
 if (positionals.length) fail(`unknown command ${positionals.join(" ")}`);
+const checkpointEvery = values["checkpoint-every"] === undefined ? undefined : int(values["checkpoint-every"], "--checkpoint-every", 10);
+if (checkpointEvery !== undefined && checkpointEvery < 2) fail(`--checkpoint-every must be at least 2 (each segment needs a state that is never published), got ${checkpointEvery}`);
+let verify: VerifierOptions | undefined;
+if (values.verify) {
+  const rate = values["audit-rate"] === undefined ? 1 : Number(values["audit-rate"]);
+  if (!(rate >= 0 && rate <= 1)) fail(`--audit-rate must be a number from 0 to 1, got ${values["audit-rate"]}`);
+  const seg = values["audit-segments"] ?? "1";
+  const segments = seg === "all" ? "all" : int(seg, "--audit-segments", 1);
+  if (segments !== "all" && segments < 1) fail(`--audit-segments must be at least 1 or "all", got ${seg}`);
+  let stakeWei: bigint | undefined;
+  if (values["verify-stake"] !== undefined) {
+    try {
+      stakeWei = parseEther(values["verify-stake"]);
+    } catch {
+      fail(`--verify-stake must be an amount of OPEN (e.g. 100), got ${values["verify-stake"]}`);
+    }
+  }
+  verify = { audit: rate > 0, auditRate: rate, auditSegments: segments, stake: stakeWei };
+} else if (values["verify-stake"] !== undefined || values["audit-rate"] !== undefined || values["audit-segments"] !== undefined) {
+  fail("--verify-stake, --audit-rate and --audit-segments need --verify");
+}
 try {
   account = loadAccount({}, env);
 } catch (err) {
@@ -135,6 +170,8 @@ try {
     threads: values.threads === undefined ? undefined : int(values.threads, "--threads", 1),
     baseModels: values["base-models"]?.split(",").map((s) => s.trim()).filter(Boolean),
     train: !values["serve-only"],
+    checkpointEvery,
+    verify,
     adminToken: env.TRIBUTARY_ADMIN_TOKEN || undefined,
     allowedOrigins: parseAllowedOrigins(env.TRIBUTARY_ALLOWED_ORIGINS),
     serveBackends: parseRoutes(env.TRIBUTARY_SERVE_BACKENDS),

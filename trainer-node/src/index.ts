@@ -19,6 +19,8 @@ import { scaledClock } from "./jobs/faults.ts";
 import type { BackoffOptions, Clock } from "./jobs/faults.ts";
 import { TrainerLoop } from "./jobs/loop.ts";
 import { JobStore } from "./jobs/store.ts";
+import { Verifier } from "./jobs/verify.ts";
+import type { VerifierOptions } from "./jobs/verify.ts";
 import { Billing, chainCatalog, createServing, startApi, UsageRecorder } from "./serve/index.ts";
 import type { BackendRoute } from "./serve/index.ts";
 
@@ -26,6 +28,8 @@ export type { JobEvent, JobProgress, JobRecord, JobStage, JobsView, ModelCatalog
 export { JobStore } from "./jobs/store.ts";
 export { TrainerLoop } from "./jobs/loop.ts";
 export { advanceJob, releaseHeldJob } from "./jobs/pipeline.ts";
+export { Verifier } from "./jobs/verify.ts";
+export type { AuditRecord, VerifierContext, VerifierOptions } from "./jobs/verify.ts";
 export { classify, nextRetry, remainingWorkSeconds, scaledClock, systemClock } from "./jobs/faults.ts";
 export type { BackoffOptions, Clock, Failure, ReleaseCause } from "./jobs/faults.ts";
 
@@ -52,6 +56,8 @@ export interface TrainerNodeOptions {
   threads?: number;
   /** Base model names this node trains (default: any registered one it can fetch). */
   baseModels?: string[];
+  /** Optimizer steps between the checkpoints the dispute game's tree commits to (default 10, at least 2). */
+  checkpointEvery?: number;
   /** Training FLOP/s for the deadline check before claiming (default: measured on the last job). */
   trainFlops?: number;
   /** Milliseconds between looks for new jobs (default 2000). */
@@ -68,6 +74,11 @@ export interface TrainerNodeOptions {
   timeScale?: number;
   /** Whether to take jobs (default true); false serves models only. */
   train?: boolean;
+  /**
+   * Verifier mode (`--verify`): audit submitted replay jobs, challenge mismatches, serve on dispute committees
+   * (src/jobs/verify.ts). Replays run on a wasm kernel of their own. Passes run every `pollMs`.
+   */
+  verify?: VerifierOptions;
   /** Enables the runtime adapter API (`/v1/load_lora_adapter`) for this bearer token (TRIBUTARY_ADMIN_TOKEN). */
   adminToken?: string;
   /** Web origins whose pages may call the API (TRIBUTARY_ALLOWED_ORIGINS); default none. */
@@ -106,8 +117,16 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   const billing = await Billing.open({ conn, file: join(o.dataDir, "vouchers.json"), redeemEveryMs: o.redeemEveryMs, log });
   const usage = new UsageRecorder({ conn, store, dataDir: o.dataDir, commitEveryMs: o.usageCommitEveryMs ?? 600_000, redeem: () => billing.redeemAll(), log });
   const api = await startApi({ host: o.host ?? "127.0.0.1", port: o.port ?? 8787, catalog: chainCatalog(conn), models, jobs, registry, billing, usage, adminToken: o.adminToken, allowedOrigins: o.allowedOrigins, citations: citationProvider({ jobs, dataDir: o.dataDir, tokenizer: (m) => models.tokenizer(m) }) });
-  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
+  const loop = new TrainerLoop({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, jobs, kernel: trainKernel, backend: o.backend, baseModels: o.baseModels, trainFlops: o.trainFlops, checkpointEvery: o.checkpointEvery, log }, { pollMs: o.pollMs, backoff: o.retry, clock: o.clock ?? (o.timeScale ? scaledClock(o.timeScale) : undefined) });
   if (o.train !== false) loop.start();
+  let verifier: { stop(): Promise<void> } | null = null;
+  let verifyKernel: Awaited<ReturnType<typeof selectKernel>> | null = null;
+  if (o.verify) {
+    // replays run on their own wasm kernel (bit-exact), whatever the node trains on, beside the training loop
+    verifyKernel = await selectKernel("wasm", threads);
+    verifier = runVerifier(new Verifier({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, kernel: verifyKernel, log }, o.verify), o.pollMs ?? 2000, log);
+    log(`verifier mode: ${o.verify.audit === false ? "no audits" : `auditing ${Math.round((o.verify.auditRate ?? 1) * 100)}% of submitted replay jobs (${o.verify.auditSegments ?? 1} segment(s) each)`}, serving when drawn${o.verify.stake ? `, stake ${o.verify.stake} wei` : ""}`);
+  }
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);
   let stopped = false;
   return {
@@ -117,11 +136,40 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
       if (stopped) return;
       stopped = true;
       await loop.stop();
+      await verifier?.stop();
+      await verifyKernel?.dispose();
       await api.stop();
       await usage.close();
       await billing.close();
       await models.close();
       await trainKernel.dispose();
+    },
+  };
+}
+
+/** Runs verifier passes every `pollMs` until stopped; a failed pass is logged and retried at the next one. */
+function runVerifier(v: Verifier, pollMs: number, log: (l: string) => void): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | null = null;
+  const running = (async () => {
+    while (!stopped) {
+      try {
+        await v.tick();
+      } catch (err) {
+        log(`verifier: pass failed (retried at the next one): ${(err as Error).message}`);
+      }
+      if (stopped) break;
+      await new Promise<void>((r) => {
+        wake = r;
+        setTimeout(r, pollMs);
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await running;
     },
   };
 }

@@ -17,7 +17,7 @@ import { ChatTokenizer } from "../model/tokenizer.ts";
 import { encodeRecord, splitEval } from "./data.ts";
 import type { TrainingRecord } from "./data.ts";
 import { train, trainConfig } from "./trainer.ts";
-import type { InRunHooks, TrainConfig, TrainProgress, TrainResult } from "./trainer.ts";
+import type { InRunHooks, TrainConfig, TrainOptions, TrainProgress, TrainResult } from "./trainer.ts";
 
 export const TOKENIZER_FILES = ["tokenizer.json", "tokenizer_config.json", "chat_template.jinja", "special_tokens_map.json", "generation_config.json"];
 
@@ -37,6 +37,8 @@ export interface FineTuneOptions {
   signal?: AbortSignal;
   /** In-run hooks (training-time attribution), passed to `train`. */
   inRun?: InRunHooks;
+  /** Passed to `train` (called after every optimizer step; see TrainOptions.afterStep). */
+  afterStep?: TrainOptions["afterStep"];
 }
 
 export interface FineTuneMetrics {
@@ -78,6 +80,7 @@ export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResul
     onProgress: o.onProgress,
     signal: o.signal,
     inRun: o.inRun,
+    afterStep: o.afterStep,
   });
   await mkdir(o.outDir, { recursive: true });
   let weightsFile = "model.safetensors";

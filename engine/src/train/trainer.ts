@@ -110,6 +110,17 @@ export interface TrainOptions {
    * `afterStep` runs after each optimizer step. They read, never change, the run (LoRA, unfused kernels).
    */
   inRun?: InRunHooks;
+  /**
+   * Called after every optimizer step, once the state is complete and before its checkpoint is written: a
+   * replay hashes each step's state here (`replaySegment`'s witness). It may change `params` in place, which
+   * a test uses to tamper with a run (the dispute game's cheating trainer); it must not keep the references.
+   */
+  afterStep?: (s: { params: Map<string, Float32Array>; opt: AdamW; state: TrainerState; totalSteps: number }) => void;
+  /**
+   * Resume (`resume` as a path) under this run's configuration without requiring the checkpoint's recorded one
+   * to match: a verifier replays the job's spec from a trainer's state, whatever the trainer wrote down.
+   */
+  replay?: boolean;
 }
 
 export interface InRunHooks {
@@ -191,7 +202,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const path = typeof o.resume === "string" ? o.resume : o.checkpointDir ? await latestCheckpoint(o.checkpointDir) : null;
     if (path) {
       state = await loadCheckpoint(path, params, opt);
-      if (JSON.stringify(state.run) !== JSON.stringify(run)) {
+      if (o.replay) state.run = run;
+      else if (JSON.stringify(state.run) !== JSON.stringify(run)) {
         throw new EngineError("checkpoint was made by a different run configuration", { path }, "Resume with the same options and data, or start fresh");
       }
     }
@@ -239,6 +251,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     let evalLoss: number | undefined;
     if ((c.evalEvery > 0 && state.step % c.evalEvery === 0) || state.step === totalSteps) evalLoss = await evalNow();
     state.dropoutRng = dropoutRng.getState();
+    o.afterStep?.({ params, opt, state, totalSteps });
     if (o.checkpointDir && c.checkpointEvery > 0 && (state.step % c.checkpointEvery === 0 || state.step === totalSteps)) {
       await saveCheckpoint(o.checkpointDir, params, opt, state);
     }

@@ -1,6 +1,6 @@
 // The adapter artifact's manifest.json, metrics.json and their parts.
 import { z } from "zod";
-import { Address, CidString, Sha256, schemaField, Timestamp, Uint256String } from "./common.ts";
+import { Address, Bytes32, CidString, Sha256, schemaField, Timestamp, Uint256String } from "./common.ts";
 import { JobSpec } from "./job-spec.ts";
 
 export const FileEntry = z.object({
@@ -54,6 +54,15 @@ export const AdapterManifest = z.object({
     class: z.enum(["replay", "eval"]),
     evalLoss: z.number().optional(),
     evalTolerance: z.number().positive().optional(),
+  }).optional(),
+  /**
+   * The run's checkpoints for the dispute game: the checkpoint manifest (`tributary/checkpoint-manifest@1`) and the
+   * tree it commits to (root and count as `DisputeGame.commitCheckpoints` got them). Replay jobs carry it.
+   */
+  checkpoints: z.object({
+    manifestCid: CidString,
+    root: Bytes32,
+    count: z.number().int().min(2).max(1025),
   }).optional(),
   createdAt: Timestamp,
 });

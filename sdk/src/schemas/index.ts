@@ -3,6 +3,7 @@ import { z } from "zod";
 import { AdapterManifest, Metrics } from "./adapter.ts";
 import { AttributionReport } from "./attribution.ts";
 import { BaseModelCard } from "./base-model.ts";
+import { CheckpointManifest } from "./checkpoints.ts";
 import { ContributionManifest } from "./contribution.ts";
 import { DatanetMetadata } from "./datanet.ts";
 import { parseWith, SchemaValidationError } from "./errors.ts";
@@ -19,6 +20,7 @@ export * from "./job-spec.ts";
 export * from "./adapter.ts";
 export * from "./attribution.ts";
 export * from "./base-model.ts";
+export * from "./checkpoints.ts";
 
 /** Every document schema by its `schema` id; records have no `schema` field (one per JSONL line). */
 export const documentSchemas = {
@@ -29,6 +31,7 @@ export const documentSchemas = {
   "tributary/metrics@1": Metrics,
   "tributary/attribution@1": AttributionReport,
   "tributary/base-model@1": BaseModelCard,
+  "tributary/checkpoint-manifest@1": CheckpointManifest,
 } as const;
 
 export type DocumentSchemaId = keyof typeof documentSchemas;
@@ -43,6 +46,9 @@ export const parseAdapterManifest = (v: unknown): AdapterManifest =>
 export const parseMetrics = (v: unknown): Metrics => parseWith(Metrics, "tributary/metrics@1", v);
 export const parseAttributionReport = (v: unknown): AttributionReport =>
   parseWith(AttributionReport, "tributary/attribution@1", v);
+/** Validates a checkpoint manifest (leaves in order, one per checkpoint, each with its folder's CID). */
+export const parseCheckpointManifest = (v: unknown): CheckpointManifest =>
+  parseWith(CheckpointManifest, "tributary/checkpoint-manifest@1", v);
 export const parseBaseModelCard = (v: unknown): BaseModelCard => parseWith(BaseModelCard, "tributary/base-model@1", v);
 
 /**

@@ -16,7 +16,10 @@ import { existsSync } from "node:fs";
 import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkpointDirStateHash } from "@tributary/engine";
-import { checkpointTree, commitCheckpoints, defendDispute, getDispute } from "@tributary/sdk/chain";
+import { addJson, checkpointTree, commitCheckpoints, defendDispute, getDispute } from "@tributary/sdk/chain";
+import type { ContentStore } from "@tributary/sdk/content";
+import { addFileSet } from "@tributary/sdk/files";
+import { parseCheckpointManifest } from "@tributary/sdk/schemas";
 import type { CheckpointTree, ChainConnection, FinalBinding } from "@tributary/sdk/chain";
 import type { Hex } from "viem";
 
@@ -40,27 +43,82 @@ async function folderHash(dir: string, extra: string[]): Promise<Hex> {
   return `0x${h.digest("hex")}`;
 }
 
+/** The start leaf of a run with a single checkpoint: the hash of the job's spec and seed the adapter starts from. */
+export function startState(jobId: string, specCid: string): Hex {
+  return `0x${createHash("sha256").update(`tributary/checkpoint-start@1\0${jobId}\0${specCid}`).digest("hex")}`;
+}
+
 /**
- * The run state hashes of a finished run's checkpoints, oldest first, evenly thinned to at most 1,025 with the
- * last one kept; a run shorter than one checkpoint interval (a single checkpoint) gets its start state in
- * front, the hash of the job's spec and seed from which the adapter is initialised. (`extra` is hashed into the last
- * state: an eval job's eval-loss commitment; the result itself is bound by `jobCheckpointTree`'s `final`.)
+ * The checkpoint folders of a finished run that the tree commits to, oldest first (`<adapterDir>/checkpoints/
+ * step-N`), evenly thinned to at most 1,025 with the last one kept.
  */
-export async function runStates(o: { adapterDir: string; backend: "engine" | "torch"; jobId: string; specCid: string; extra?: string[] }): Promise<Hex[]> {
-  const dir = join(o.adapterDir, "checkpoints");
+export async function runCheckpoints(adapterDir: string): Promise<Array<{ step: number; dir: string }>> {
+  const dir = join(adapterDir, "checkpoints");
   let names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort((a, b) => Number(a.slice(5)) - Number(b.slice(5))) : [];
   if (names.length === 0) throw new Error(`no checkpoints in ${dir}: the run cannot be committed for the dispute game`);
   if (names.length > MAX_CHECKPOINTS) {
     const keep = new Set(Array.from({ length: MAX_CHECKPOINTS }, (_, i) => Math.round((i * (names.length - 1)) / (MAX_CHECKPOINTS - 1))));
     names = names.filter((_, i) => keep.has(i));
   }
+  return names.map((n) => ({ step: Number(n.slice(5)), dir: join(dir, n) }));
+}
+
+/**
+ * The run state hashes of a finished run's checkpoints (`runCheckpoints`); a run shorter than one checkpoint
+ * interval (a single checkpoint) gets its start state in front (`startState`). (`extra` is hashed into the last
+ * state: an eval job's eval-loss commitment; the result itself is bound by `jobCheckpointTree`'s `final`.)
+ */
+export async function runStates(o: { adapterDir: string; backend: "engine" | "torch"; jobId: string; specCid: string; extra?: string[] }): Promise<Hex[]> {
+  const ckpts = await runCheckpoints(o.adapterDir);
   const states: Hex[] = [];
-  for (const [i, n] of names.entries()) {
-    const extra = i === names.length - 1 ? (o.extra ?? []) : [];
-    states.push(o.backend === "torch" ? await folderHash(join(dir, n), extra) : await checkpointDirStateHash(join(dir, n), extra));
+  for (const [i, c] of ckpts.entries()) {
+    const extra = i === ckpts.length - 1 ? (o.extra ?? []) : [];
+    states.push(o.backend === "torch" ? await folderHash(c.dir, extra) : await checkpointDirStateHash(c.dir, extra));
   }
-  if (states.length === 1) states.unshift(`0x${createHash("sha256").update(`tributary/checkpoint-start@1\0${o.jobId}\0${o.specCid}`).digest("hex")}`);
+  if (states.length === 1) states.unshift(startState(o.jobId, o.specCid));
   return states;
+}
+
+/** The files of a checkpoint folder a replay starts from (what is pinned). */
+export const CHECKPOINT_FILES = ["params.safetensors", "optimizer.safetensors", "trainer_state.json"];
+
+/**
+ * Pins the run's checkpoints and the checkpoint manifest (`tributary/checkpoint-manifest@1`) for a replay job:
+ * what a verifier needs to replay any segment of the committed tree. `tree` is the job's tree (its run states
+ * are the checkpoints' state hashes, in order). Returns the manifest's CID, for the adapter manifest.
+ */
+export async function publishCheckpoints(o: {
+  store: ContentStore;
+  adapterDir: string;
+  jobId: string;
+  tree: CheckpointTree;
+  runStates: Hex[];
+  final: FinalBinding;
+  checkpointEvery: number;
+  /** Tests only (a trainer withholding a checkpoint): this leaf names the next checkpoint's folder instead of its own. */
+  corruptLeaf?: number;
+  signal?: AbortSignal;
+}): Promise<string> {
+  const ckpts = await runCheckpoints(o.adapterDir);
+  const start = o.runStates.length === ckpts.length + 1 ? 1 : 0;
+  if (o.runStates.length !== ckpts.length + start) throw new Error(`the tree has ${o.runStates.length} run states, the run ${ckpts.length} checkpoints`);
+  const leaves: Array<{ index: number; step: number; state: Hex; cid?: string }> = start ? [{ index: 0, step: 0, state: o.runStates[0] }] : [];
+  for (const [i, c] of ckpts.entries()) {
+    const { cid } = await addFileSet(o.store, c.dir, { files: CHECKPOINT_FILES, signal: o.signal });
+    leaves.push({ index: i + start, step: c.step, state: o.runStates[i + start], cid });
+  }
+  if (o.corruptLeaf !== undefined && leaves[o.corruptLeaf + 1]) leaves[o.corruptLeaf].cid = leaves[o.corruptLeaf + 1].cid;
+  const manifest = parseCheckpointManifest({
+    schema: "tributary/checkpoint-manifest@1",
+    jobId: o.jobId,
+    checkpointEvery: o.checkpointEvery,
+    root: o.tree.root,
+    count: o.tree.count,
+    leaves,
+    final: { ...o.final, attributionTotalWeight: o.final.attributionTotalWeight.toString() },
+    createdAt: new Date().toISOString(),
+  });
+  return addJson(o.store, manifest);
 }
 
 interface SavedTree {

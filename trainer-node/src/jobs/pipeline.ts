@@ -12,6 +12,7 @@ import type { ChainConnection } from "@tributary/sdk/chain";
 import { addJson, catJson } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
+import { buildAttributionReport } from "@tributary/sdk/merkle";
 import { parseAdapterManifest, parseJobSpec, parseMetrics } from "@tributary/sdk/schemas";
 import type { JobSpec } from "@tributary/sdk/schemas";
 import { fineTune, splitEval } from "@tributary/engine";
@@ -22,7 +23,7 @@ import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
-import { defendDisputes, ensureCommitted, jobCheckpointTree, readCheckpointTree, runStates } from "./disputes.ts";
+import { defendDisputes, ensureCommitted, jobCheckpointTree, publishCheckpoints, readCheckpointTree, runStates } from "./disputes.ts";
 import { checkFit, checkVerification, engineCapacity, engineModelFacts, torchCapacity, torchModelFacts } from "./fit.ts";
 import type { Capacity, Fit, ModelFacts } from "./fit.ts";
 import { TorchWorker, TorchWorkerError } from "../backends/torch-worker.ts";
@@ -49,11 +50,26 @@ export interface PipelineContext {
    * conservative figure for the kernel (wasm 2e9, ort 8e9 on 2 CPU cores).
    */
   trainFlops?: number;
+  /**
+   * Optimizer steps between the checkpoints the dispute game's tree commits to (default 10; at least 2, so that
+   * each segment holds a state that is never published: the verifiers' witness).
+   */
+  checkpointEvery?: number;
+  /**
+   * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
+   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
+   * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
+   * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld).
+   */
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
 
 export { SkipJob };
+
+/** Optimizer steps between committed checkpoints unless the node is configured otherwise. */
+export const DEFAULT_CHECKPOINT_EVERY = 10;
 
 /** Errors that retrying cannot fix (see `classify` in faults.ts). */
 export function isPermanent(err: unknown): boolean {
@@ -71,7 +87,8 @@ async function readJson<T>(file: string): Promise<T> {
  * the model's context (`contextLength`) is cut to the context: sequences can never be longer than the
  * model's positions, so the job trains exactly what a poster asking for more gets from the model.
  */
-export function engineConfig(spec: JobSpec, contextLength = Infinity) {
+export function engineConfig(spec: JobSpec, contextLength = Infinity, checkpointEvery = DEFAULT_CHECKPOINT_EVERY) {
+  if (!Number.isInteger(checkpointEvery) || checkpointEvery < 2) throw new Error(`checkpointEvery must be a whole number of at least 2 steps, got ${checkpointEvery}`);
   const t = spec.training;
   if (!Number.isInteger(t.epochs)) throw new SkipJob(`epochs ${t.epochs} is not a whole number; this node trains whole epochs`);
   if (spec.chatTemplate) throw new SkipJob("a custom chat template is not supported by this node yet; post the job without chatTemplate");
@@ -86,7 +103,7 @@ export function engineConfig(spec: JobSpec, contextLength = Infinity) {
     weightDecay: t.weightDecay,
     maxGradNorm: t.maxGradNorm,
     seed: t.seed,
-    checkpointEvery: 10,
+    checkpointEvery,
     lora: { r: spec.lora.r, alpha: spec.lora.alpha, dropout: spec.lora.dropout, targetModules: spec.lora.targetModules as never, useRslora: spec.lora.rslora },
   };
 }
@@ -303,7 +320,12 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const method = spec.method;
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
-    const cfg = engineConfig(spec, context);
+    const cfg = engineConfig(spec, context, ctx.checkpointEvery);
+    if (ctx.faults?.epochs !== undefined) {
+      ctx.log(`job ${rec.jobId}: FAULT INJECTED: training ${ctx.faults.epochs} of the spec's ${cfg.epochs} epochs`);
+      cfg.epochs = ctx.faults.epochs;
+    }
+    const tamper = ctx.faults?.tamperAfterStep;
     // in-run attribution (the default method): the engine's unfused LoRA training keeps each contribution's
     // vector as it trains; elsewhere (torch, fused kernels) attribution reads checkpoints
     const inRun = ctx.backend !== "torch" && !ctx.kernel.ops ? inRunAttributionFor(parts.trainOwner, contributions.length) : null;
@@ -319,6 +341,15 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       signal: ctx.signal,
       onProgress: (p) => ctx.jobs.progress(rec.jobId, p),
       ...(inRun ? { inRun: inRun.hooks() } : {}),
+      ...(tamper !== undefined && ctx.backend !== "torch"
+        ? {
+            afterStep: ({ params, state }: { params: Map<string, Float32Array>; state: { step: number } }) => {
+              if (state.step !== tamper) return;
+              for (const t of params.values()) t[0] += ctx.faults?.by ?? 1e-3;
+              ctx.log(`job ${rec.jobId}: FAULT INJECTED: the adapter was changed after step ${tamper}`);
+            },
+          }
+        : {}),
     });
     // a run resumed from a checkpoint missed the earlier steps: it saves nothing, attribution falls back
     if (inRun?.complete && !metrics.stopped) await inRun.save(adapterDir, contributions.map(contributionKey));
@@ -343,7 +374,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const reportFile = join(dir, "attribution.json");
   if (!existsSync(reportFile)) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "attributing" });
-    const { report } = await attribute({
+    let { report } = await attribute({
       modelDir: files.modelDir,
       adapterDir,
       quantize: method === "qlora",
@@ -357,6 +388,13 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       // a torch node attributes with its worker: any base it trains (Qwen2, Gemma, ...), its checkpoints
       backend: ctx.backend ?? "engine",
     });
+    if (ctx.faults?.inflateAttribution) {
+      // the contribution the honest attribution weighs least gets all the weight
+      const weightOf = (c: JobContribution) => BigInt(report.contributions.find((e) => e.datanetId === c.datanetId && e.contributionId === c.contributionId)?.weight ?? "0");
+      const least = contributions.reduce((m, c, k) => (weightOf(c) < weightOf(contributions[m]) ? k : m), 0);
+      report = buildAttributionReport(contributions.map((c, k) => ({ datanetId: c.datanetId, contributionId: c.contributionId, contributor: c.contributor, contentHash: c.contentHash, score: k === least ? 1 : 0 })), { method: report.method }).report;
+      ctx.log(`job ${rec.jobId}: FAULT INJECTED: the attribution gives contribution ${contributions[least].contributionId} all the weight`);
+    }
     await writeFile(reportFile, `${JSON.stringify(report, null, 2)}\n`);
   }
   rec = await ctx.jobs.update(rec.jobId, { stage: "pinning" });
@@ -387,6 +425,16 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   }
   await copyFile(reportFile, join(adapterDir, "attribution.json"));
   const weights = await readFile(join(adapterDir, "adapter_model.safetensors"));
+  // a replay job publishes its checkpoints and the manifest of the tree it commits to, for verifiers
+  let checkpoints: { manifestCid: string; root: string; count: number } | undefined;
+  if (verification.class === "replay" && (ctx.backend ?? "engine") === "engine") {
+    const final = { adapterHash: sha256File(weights) as `0x${string}`, attributionRoot: report.merkleRoot as `0x${string}`, attributionTotalWeight: BigInt(report.totalWeight) };
+    const tree = await jobCheckpointTree(dir, () => runStates({ adapterDir, backend: "engine", jobId: rec.jobId, specCid: rec.specCid ?? "" }), rec.jobId, final);
+    const states = [...tree.states.slice(0, -1), tree.finalRunState!];
+    const manifestCid = await publishCheckpoints({ store: ctx.store, adapterDir, jobId: rec.jobId, tree, runStates: states, final, checkpointEvery: ctx.checkpointEvery ?? DEFAULT_CHECKPOINT_EVERY, corruptLeaf: ctx.faults?.corruptCheckpointLeaf, signal: ctx.signal });
+    checkpoints = { manifestCid, root: tree.root, count: tree.count };
+    ctx.log(`job ${rec.jobId}: published its ${tree.count} checkpoints for verifiers (manifest ${manifestCid})`);
+  }
   const artifact = ["adapter_model.safetensors", "adapter_config.json", "metrics.json", "training-metrics.json", "attribution.json"];
   const fileEntries = await Promise.all(artifact.map(async (p) => {
     const b = await readFile(join(adapterDir, p));
@@ -410,6 +458,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     stats: { steps: engineMetrics.steps, tokens: engineMetrics.tokens, durationSeconds: engineMetrics.seconds },
     trainer: ctx.conn.account!.address,
     verification: verification.class === "eval" ? { class: "eval", evalLoss: last!.loss, evalTolerance: verification.tolerance! } : { class: "replay" },
+    ...(checkpoints ? { checkpoints } : {}),
     createdAt: new Date().toISOString(),
   });
   await writeFile(join(adapterDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);

@@ -153,6 +153,27 @@ export async function challengeMove(
   return { hash: tx.hash, blockNumber: tx.blockNumber, right };
 }
 
+/**
+ * The challenger's move when it knows which leaf holds the wrong state (an auditor that replayed the trainer's
+ * published checkpoints): `tree` is the trainer's tree rebuilt from its checkpoint manifest (root checked against
+ * the commitment), so its nodes are the children the trainer reveals; descends into the one covering `target`.
+ */
+export async function chooseChildToward(conn: ChainConnection, disputeId: bigint, tree: CheckpointTree, target: number): Promise<TxRef & { right: boolean }> {
+  const d = await getDispute(conn, disputeId);
+  if (d.phaseName !== "challengerMove") throw new RangeError(`Dispute ${disputeId} is in phase ${d.phaseName}; the challenger moves only in challengerMove`);
+  if (target < d.lo || target >= d.lo + d.span) throw new RangeError(`Leaf ${target} is outside the disputed node [${d.lo}, ${d.lo + d.span})`);
+  const [left, right] = childrenOf(tree, d.lo, d.span);
+  const takeRight = target >= d.lo + d.span / 2;
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "chooseChild", [disputeId, left, right, takeRight]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber, right: takeRight };
+}
+
+/** The committee drawn for a dispute's current round. */
+export async function committeeOf(conn: ChainConnection, disputeId: bigint): Promise<readonly Address[]> {
+  const g = conn.contracts.DisputeGame;
+  return conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "committeeOf", args: [disputeId] });
+}
+
 /** The children the trainer revealed in a transaction (`ChildrenRevealed`). */
 export function revealedChildren(conn: ChainConnection, receipt: Parameters<typeof eventsIn>[1]): { left: Hex; right: Hex } | undefined {
   const [ev] = eventsIn(conn.contracts.DisputeGame, receipt, "ChildrenRevealed");

@@ -217,11 +217,14 @@ export async function disputeJob(
   store: ProtocolContentStore,
   jobId: bigint,
   reason: string,
+  /** Pinned with the reason (e.g. a verifier's replay: the leaf, the trainer's state and the replayed one). */
+  evidence?: Record<string, unknown>,
 ): Promise<TxRef & { reasonCid: string; disputeId?: bigint; bond: bigint }> {
   const reasonCid = await addJson(store, {
     schema: "tributary/dispute@1",
     jobId: jobId.toString(),
     reason,
+    ...(evidence ? { evidence } : {}),
     createdAt: new Date().toISOString(),
   });
   const game = conn.contracts.DisputeGame;

@@ -1,0 +1,651 @@
+/**
+ * The node's verifier mode (`tributary-trainer --verify`; docs/contracts.md "Dispute game"). Each pass:
+ * - **stakes** as a verifier in the DisputeGame up to the configured amount;
+ * - **audits** a sample of submitted `replay` jobs whose data it can read: it checks the trainer's checkpoint
+ *   manifest against the tree committed on chain and the submitted result, replays one or more segments on the
+ *   engine's `wasm` kernel from the trainer's published checkpoints (or the whole run), and on a mismatch opens a
+ *   challenge with the evidence pinned as its reason; then plays the challenger's side of the bisection: it knows
+ *   which leaf holds the wrong state, and descends into the child covering it;
+ * - **serves when drawn**: fetches the job's data (keys from the custodian, which releases them to drawn
+ *   verifiers), replays the proven segment from the proven previous state, commits `(verdict, witness)` and
+ *   reveals it when the reveal opens;
+ * - calls `drawCommittee` and `settle` when they are due (anyone may).
+ * Jobs it cannot replay (not `replay`, not trained on wasm, no checkpoint manifest, data unreadable) are skipped
+ * with the reason logged. Data keys and vote salts stay in files readable by the node's user only, never in logs.
+ */
+import { createHash, randomBytes, randomInt } from "node:crypto";
+import { existsSync } from "node:fs";
+import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { keccak256 } from "viem";
+import type { Address, Hex } from "viem";
+import {
+  catJson,
+  checkpointTree,
+  chooseChildToward,
+  commitVote,
+  committeeOf,
+  disputeJob,
+  drawCommittee,
+  finalCheckpointState,
+  getDispute,
+  getJob,
+  listBaseModels,
+  revealVote,
+  sendTx,
+  settleDispute,
+  stakeVerifier,
+} from "@tributary/sdk/chain";
+import type { ChainConnection, CheckpointTree, FinalBinding, JobInfo } from "@tributary/sdk/chain";
+import type { ContentStore } from "@tributary/sdk/content";
+import { fetchFileSet } from "@tributary/sdk/files";
+import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
+import { parseAdapterManifest, parseCheckpointManifest, parseJobSpec } from "@tributary/sdk/schemas";
+import type { CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
+import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments } from "@tributary/engine";
+import type { Kernel, TrainingRecord } from "@tributary/engine";
+import { attribute, dedupContributions } from "./attribution.ts";
+import { fetchJobData } from "./data.ts";
+import type { JobContribution } from "./data.ts";
+import { startState } from "./disputes.ts";
+import { engineConfig, splitJobRecords } from "./pipeline.ts";
+
+const ZERO = `0x${"0".repeat(64)}` as Hex;
+
+export interface VerifierOptions {
+  /** Stake (wei of OPEN) to hold as a verifier; the node tops its stake up to it. Undefined or 0: no staking. */
+  stake?: bigint;
+  /** Audit submitted jobs (default true); false: serve when drawn, draw and settle only. */
+  audit?: boolean;
+  /** Share of submitted jobs audited, 0..1 (default 1). */
+  auditRate?: number;
+  /**
+   * Segments replayed per audited job: a number of random segments from the trainer's checkpoints (default 1), or
+   * `all`: the whole run from its start, stopping at the first checkpoint that differs.
+   */
+  auditSegments?: number | "all";
+  /**
+   * Tests only: a lazy verifier. It audits nothing and, when drawn, votes the trainer's claimed state without
+   * replaying (with a witness it made up, since it has none): the committee's honest majority penalises it.
+   */
+  lazy?: boolean;
+}
+
+export interface VerifierContext {
+  conn: ChainConnection;
+  store: ContentStore;
+  custodianUrl: string;
+  dataDir: string;
+  /** Replays are bit-exact on `wasm` only: the verifier refuses any other kernel. */
+  kernel: Kernel;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** An audit's outcome per job (kept in `<dataDir>/verify/state.json`). */
+export interface AuditRecord {
+  /** closed: the job was past auditing when first seen (finalized, refunded, cancelled, or its window over). */
+  outcome: "match" | "mismatch" | "skipped" | "unsampled" | "closed";
+  reason?: string;
+  /** Leaves replayed. */
+  leaves?: number[];
+  disputeId?: string;
+  at: string;
+}
+
+interface Vote {
+  verdict: Hex;
+  witness: Hex;
+  salt: Hex;
+  committed?: boolean;
+  revealed?: boolean;
+}
+
+interface VerifierState {
+  audits: Record<string, AuditRecord>;
+  /** The challenges this node opened: the leaf it knows is wrong and the trainer's manifest. */
+  challenges: Record<string, { jobId: string; target: number; manifestCid: string }>;
+  /** Votes by `<disputeId>:<round>` (the salt stays secret until the reveal). */
+  votes: Record<string, Vote>;
+  /** Disputes below this id are settled: later passes start here. */
+  disputeCursor?: string;
+  /** Disputes this node could not vote on, with the reason (logged once). */
+  cannotVote?: Record<string, string>;
+}
+
+/**
+ * Why a job cannot be replayed by this node (logged, recorded, not retried). `unavailable`: the trainer's own
+ * publication is missing or wrong (no manifest, a manifest that is not the committed tree, a checkpoint folder that
+ * does not hash to its leaf); then `leaf` names the checkpoint, when one is at fault.
+ */
+export class CannotReplay extends Error {
+  readonly unavailable: boolean;
+  readonly leaf?: number;
+  constructor(message: string, o: { unavailable?: boolean; leaf?: number } = {}) {
+    super(message);
+    this.unavailable = o.unavailable ?? false;
+    this.leaf = o.leaf;
+  }
+}
+
+/**
+ * The verdict (and witness) of a verifier that could not replay because the trainer's publication is missing or
+ * wrong: any other hash than the trainer's loses it the dispute, and every honest verifier votes the same pair.
+ */
+export const UNAVAILABLE: Hex = keccak256(new TextEncoder().encode("tributary/verdict-unavailable@1"));
+
+/** What a replay of a job needs, read once per job. */
+interface Replayable {
+  job: JobInfo;
+  spec: JobSpec;
+  manifest: CheckpointManifest;
+  manifestCid: string;
+  /** The trainer's tree, rebuilt from the manifest and checked against the commitment. */
+  tree: CheckpointTree;
+  modelDir: string;
+  train: TrainingRecord[];
+  evalRecords: TrainingRecord[];
+  config: ReturnType<typeof engineConfig>;
+  method: JobSpec["method"];
+  /** What the attribution run reads (as the trainer node's pipeline calls it). */
+  contributions: JobContribution[];
+  perContribution: TrainingRecord[][];
+  duplicates: ReturnType<typeof dedupContributions>;
+  context: number;
+  /** The kernel the trainer says it trained on (the adapter manifest's `engine.kernel`). */
+  trainedOn: string;
+}
+
+type Wrong = { index: number; replayed: Hex; step: number; result?: FinalBinding };
+
+const sameBinding = (a: FinalBinding, b: FinalBinding) =>
+  a.adapterHash.toLowerCase() === b.adapterHash.toLowerCase() && a.attributionRoot.toLowerCase() === b.attributionRoot.toLowerCase() && a.attributionTotalWeight === b.attributionTotalWeight;
+
+export class Verifier {
+  private state: VerifierState = { audits: {}, challenges: {}, votes: {} };
+  private loaded = false;
+  private readonly dir: string;
+  private readonly me: Address;
+  private readonly cache = new Map<string, Replayable>();
+  private readonly ctx: VerifierContext;
+  private readonly opts: VerifierOptions;
+
+  constructor(ctx: VerifierContext, opts: VerifierOptions = {}) {
+    this.ctx = ctx;
+    this.opts = opts;
+    if (!ctx.conn.account) throw new Error("the verifier needs a connection with the operator's account");
+    if (ctx.kernel.name !== "wasm") throw new Error(`the verifier replays on the wasm kernel only (bit-exact); it was given ${ctx.kernel.name}: start it with --kernel wasm`);
+    const rate = opts.auditRate ?? 1;
+    if (!(rate >= 0 && rate <= 1)) throw new Error(`auditRate must be between 0 and 1, got ${rate}`);
+    const n = opts.auditSegments ?? 1;
+    if (n !== "all" && (!Number.isInteger(n) || n < 1)) throw new Error(`auditSegments must be a whole number of at least 1 or "all", got ${n}`);
+    this.dir = join(ctx.dataDir, "verify");
+    this.me = ctx.conn.account.address;
+  }
+
+  /** The audit outcomes so far, by job id. */
+  audits(): Readonly<Record<string, AuditRecord>> {
+    return this.state.audits;
+  }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    await mkdir(this.dir, { recursive: true });
+    const file = join(this.dir, "state.json");
+    if (existsSync(file)) this.state = { ...this.state, ...(JSON.parse(await readFile(file, "utf8")) as VerifierState) };
+    this.loaded = true;
+  }
+
+  private async save(): Promise<void> {
+    const file = join(this.dir, "state.json");
+    await writeFile(`${file}.tmp`, JSON.stringify(this.state, null, 1), { mode: 0o600 });
+    await copyFile(`${file}.tmp`, file);
+    await rm(`${file}.tmp`);
+  }
+
+  /** One pass: stake, audit, play this node's challenges, serve on committees, draw and settle what is due. */
+  async tick(): Promise<void> {
+    await this.load();
+    await this.ensureStake();
+    // committee seats and moves have clocks: they go first, and again after audits that opened challenges
+    await this.playDisputes();
+    if (this.opts.audit !== false && !this.opts.lazy) {
+      const before = Object.keys(this.state.challenges).length;
+      await this.auditJobs();
+      if (Object.keys(this.state.challenges).length > before) await this.playDisputes();
+    }
+  }
+
+  private async ensureStake(): Promise<void> {
+    const want = this.opts.stake ?? 0n;
+    if (want === 0n) return;
+    const g = this.ctx.conn.contracts.DisputeGame;
+    const v = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "getVerifier", args: [this.me] });
+    if (v.stake >= want) return;
+    await stakeVerifier(this.ctx.conn, want - v.stake);
+    this.ctx.log(`verifier: staked ${want - v.stake} wei of OPEN (stake now ${want})`);
+  }
+
+  // ---------------------------------------------------------------- audit
+
+  private async auditJobs(): Promise<void> {
+    const jm = this.ctx.conn.contracts.JobMarket;
+    const count = await this.ctx.conn.publicClient.readContract({ address: jm.address, abi: jm.abi, functionName: "jobCount", args: [] });
+    for (let id = 1n; id <= count; id++) {
+      this.ctx.signal?.throwIfAborted();
+      const key = id.toString();
+      if (this.state.audits[key]) continue;
+      const job = await getJob(this.ctx.conn, id);
+      if (job.status === "open" || job.status === "claimed") continue; // not submitted yet: looked at again later
+      const block = await this.ctx.conn.publicClient.getBlock();
+      const closed = job.status !== "submitted" || (job.challengeEndsAt !== undefined && block.timestamp > job.challengeEndsAt);
+      let rec: AuditRecord;
+      if (closed) rec = { outcome: "closed", reason: `the job was ${job.status}${job.status === "submitted" ? " past its challenge window" : ""} when first seen`, at: new Date().toISOString() };
+      else if (job.trainer?.toLowerCase() === this.me.toLowerCase()) rec = { outcome: "skipped", reason: "this node trained it (a trainer cannot challenge its own job)", at: new Date().toISOString() };
+      else if (Math.random() >= (this.opts.auditRate ?? 1)) rec = { outcome: "unsampled", at: new Date().toISOString() };
+      else {
+        try {
+          rec = await this.audit(job);
+        } catch (err) {
+          if (this.ctx.signal?.aborted) throw err;
+          if (err instanceof CannotReplay && err.unavailable) {
+            rec = await this.challengeUnavailable(job, err);
+            this.state.audits[key] = rec;
+            await this.save();
+            continue;
+          }
+          if (!(err instanceof CannotReplay)) {
+            // e.g. IPFS or the chain unreachable: the job is looked at again next pass; the others go on
+            this.ctx.log(`verifier: job ${id}: audit failed (retried next pass): ${(err as Error).message}`);
+            continue;
+          }
+          rec = { outcome: "skipped", reason: err.message, at: new Date().toISOString() };
+          this.ctx.log(`verifier: job ${id}: not audited: ${err.message}`);
+        }
+      }
+      this.state.audits[key] = rec;
+      await this.save();
+    }
+  }
+
+  /** Replays the sample of one job's segments; challenges on a mismatch. */
+  private async audit(job: JobInfo): Promise<AuditRecord> {
+    const r = await this.replayable(job.jobId, "audit");
+    // a replay job trained on another kernel may differ from the wasm replay by rounding alone: not worth a bond.
+    // (Drawn on a dispute of one, the node still replays on wasm, as the job class requires.)
+    if (r.trainedOn !== "wasm") throw new CannotReplay(`the run trained on the ${r.trainedOn} kernel, which does not replay bit for bit (wasm does)`);
+    const leaves = r.manifest.leaves;
+    const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
+    const last = r.manifest.count - 1;
+    const submitted = { ...job.result!, attributionTotalWeight: job.result!.attributionTotalWeight };
+    let wrong: Wrong | null = null;
+    let checked: number[];
+    const want = this.opts.auditSegments ?? 1;
+    if (want === "all") {
+      checked = [];
+      const out = await this.rerunDir(r, 0);
+      await replaySegments({
+        ...this.replayOptions(r, null),
+        outDir: out,
+        boundaries: replayLeaves.map((i) => this.endStep(r, i)),
+        onBoundary: (s) => {
+          const leaf = leaves[replayLeaves[checked.length]];
+          checked.push(leaf.index);
+          if (s.stateHash !== leaf.state) {
+            wrong = { index: leaf.index, replayed: s.stateHash, step: s.step };
+            return false;
+          }
+        },
+      });
+      if (!wrong) {
+        // the run matched to its end: the submitted result must be the one it computes
+        const result = await this.rebind(r, out);
+        if (!sameBinding(result, submitted)) wrong = { index: last, replayed: leaves[last].state as Hex, step: leaves[last].step, result };
+      }
+      // and the published checkpoints must be the committed states, or no committee could replay from them
+      if (!wrong) await this.rerunDir(r, last, "published");
+    } else {
+      const pool = [...replayLeaves];
+      const n = Math.min(want, pool.length);
+      checked = [];
+      while (checked.length < n) checked.push(pool.splice(randomInt(pool.length), 1)[0]);
+      checked.sort((a, b) => a - b);
+      for (const j of checked) {
+        const start = await this.startCheckpoint(r, j, (leaves[j - 1]?.state ?? ZERO) as Hex);
+        const out = j === last ? await this.rerunDir(r, j) : undefined;
+        const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j), outDir: out });
+        if (s.stateHash !== leaves[j].state) {
+          wrong = { index: j, replayed: s.stateHash, step: s.step };
+          break;
+        }
+        if (out) {
+          const result = await this.rebind(r, out);
+          if (!sameBinding(result, submitted)) wrong = { index: j, replayed: s.stateHash, step: s.step, result };
+        }
+      }
+    }
+    const found = wrong as Wrong | null;
+    if (!found) {
+      this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
+      return { outcome: "match", leaves: checked, at: new Date().toISOString() };
+    }
+    const leaf = leaves[found.index];
+    const evidence = {
+      checkpointManifest: r.manifestCid,
+      root: r.tree.root,
+      leaf: found.index,
+      step: leaf.step,
+      startState: found.index > 0 ? leaves[found.index - 1].state : null,
+      claimedState: leaf.state,
+      replayedState: found.replayed,
+      replayedStep: found.step,
+      ...(found.result
+        ? {
+            submittedResult: { ...submitted, attributionTotalWeight: submitted.attributionTotalWeight.toString() },
+            recomputedResult: { ...found.result, attributionTotalWeight: found.result.attributionTotalWeight.toString() },
+          }
+        : {}),
+      engine: { kernel: this.ctx.kernel.name },
+    };
+    const reason = found.result
+      ? `the run replays to the trainer's last state, but its result recomputed from the replay (adapter ${found.result.adapterHash}, attribution root ${found.result.attributionRoot}, total weight ${found.result.attributionTotalWeight}) is not the submitted one (adapter ${submitted.adapterHash}, attribution root ${submitted.attributionRoot}, total weight ${submitted.attributionTotalWeight})`
+      : `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
+    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  /**
+   * Challenges a job whose publication is missing or wrong: toward the segment that starts from the bad checkpoint
+   * (or the last one, when the manifest itself is at fault), where a drawn committee cannot replay and votes
+   * UNAVAILABLE.
+   */
+  private async challengeUnavailable(job: JobInfo, err: CannotReplay): Promise<AuditRecord> {
+    const g = this.ctx.conn.contracts.DisputeGame;
+    const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [job.jobId] });
+    if (count < 2) return { outcome: "skipped", reason: `${err.message} (and no checkpoint tree is committed to bisect)`, at: new Date().toISOString() };
+    const target = err.leaf !== undefined && err.leaf + 1 < count ? err.leaf + 1 : count - 1;
+    if (err.leaf !== undefined && err.leaf + 1 >= count) {
+      // only the last checkpoint's folder is wrong: no segment starts from it
+      return { outcome: "skipped", reason: `${err.message} (the last checkpoint: no segment replays from it)`, at: new Date().toISOString() };
+    }
+    const cached = this.cache.get(job.jobId.toString());
+    const adapterCid = job.result?.adapterCid;
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, `the trainer's published data cannot be replayed: ${err.message}`, { unavailable: err.message, leaf: err.leaf ?? null, target, adapterCid, ...(cached ? { checkpointManifest: cached.manifestCid } : {}) });
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target, manifestCid: cached?.manifestCid ?? "" };
+    this.ctx.log(`verifier: job ${job.jobId}: the trainer's published data is unavailable (${err.message}); opened challenge ${tx.disputeId} toward checkpoint ${target} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", reason: err.message, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  // ---------------------------------------------------------------- disputes
+
+  private async playDisputes(): Promise<void> {
+    const conn = this.ctx.conn;
+    const g = conn.contracts.DisputeGame;
+    const count = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "disputeCount", args: [] });
+    let open = false;
+    for (let id = BigInt(this.state.disputeCursor ?? "1"); id <= count; id++) {
+      this.ctx.signal?.throwIfAborted();
+      const d = await getDispute(conn, id);
+      if (d.phaseName === "settled" || d.phaseName === "none") {
+        if (!open) this.state.disputeCursor = (id + 1n).toString();
+        continue;
+      }
+      open = true;
+      if (d.phaseName === "stuck") continue;
+      const block = await conn.publicClient.getBlock();
+      const now = block.timestamp;
+      const mine = this.state.challenges[id.toString()];
+      if ((d.phaseName === "trainerMove" || d.phaseName === "challengerMove") && now > BigInt(d.deadline)) {
+        await this.settle(id, "a party missed its move");
+        continue;
+      }
+      if (d.phaseName === "challengerMove" && mine) {
+        let right: boolean;
+        try {
+          const r = await this.replayable(BigInt(mine.jobId), "challenge");
+          right = (await chooseChildToward(conn, id, r.tree, mine.target)).right;
+        } catch (err) {
+          if (!(err instanceof CannotReplay)) throw err;
+          // no usable manifest (what the challenge is about): the children are in the trainer's last reveal
+          const [ev] = (await conn.publicClient.getContractEvents({ address: g.address, abi: g.abi, eventName: "ChildrenRevealed", args: { disputeId: id }, fromBlock: 0n })).slice(-1);
+          const { left, right: r } = ev.args as { left: Hex; right: Hex };
+          right = mine.target >= d.lo + d.span / 2;
+          await sendTx(conn, g, "chooseChild", [id, left, r, right]);
+        }
+        this.ctx.log(`verifier: challenge ${id}: chose the ${right ? "right" : "left"} child of [${d.lo}, ${d.lo + d.span}) toward checkpoint ${mine.target}`);
+        continue;
+      }
+      if (d.phaseName === "awaitingDraw") {
+        if (block.number > d.drawBlock) {
+          const tx = await drawCommittee(conn, id);
+          if (tx.members.length) this.ctx.log(`verifier: dispute ${id}: drew the committee ${tx.members.join(", ")}`);
+        }
+        continue;
+      }
+      if (d.phaseName === "voting") {
+        try {
+          await this.serve(id, d, now);
+        } catch (err) {
+          if (!(err instanceof CannotReplay)) throw err;
+          // drawn but unable to replay: the seat is lost (the game penalises a missing reveal); said once
+          this.state.cannotVote ??= {};
+          if (!this.state.cannotVote[id.toString()]) this.ctx.log(`verifier: dispute ${id}: cannot vote: ${err.message}`);
+          this.state.cannotVote[id.toString()] = err.message;
+        }
+      }
+    }
+    await this.save();
+  }
+
+  private async settle(id: bigint, why: string): Promise<void> {
+    try {
+      const tx = await settleDispute(this.ctx.conn, id);
+      this.ctx.log(`verifier: dispute ${id}: settled (${why}); ${tx.trainerWins === undefined ? "moot" : tx.trainerWins ? "the trainer wins" : "the trainer loses"}`);
+    } catch (err) {
+      // another node settled it first, or the vote is not over yet: the next pass looks again
+      const name = (err as { errorName?: string }).errorName ?? "";
+      if (!["VotingNotOver", "WrongPhase", "MoveTimeNotOver"].includes(name) && !/VotingNotOver|WrongPhase|MoveTimeNotOver/.test(String((err as Error).message))) throw err;
+    }
+  }
+
+  private async serve(id: bigint, d: Awaited<ReturnType<typeof getDispute>>, now: bigint): Promise<void> {
+    const members = await committeeOf(this.ctx.conn, id);
+    const seat = members.some((m) => m.toLowerCase() === this.me.toLowerCase());
+    const key = `${id}:${d.round}`;
+    let vote = this.state.votes[key];
+    if (seat && !vote?.committed && now < BigInt(d.revealStartsAt)) {
+      vote ??= await this.decide(id, d);
+      this.state.votes[key] = vote;
+      await this.save(); // the salt is on disk before the commitment is on chain
+      await commitVote(this.ctx.conn, id, vote);
+      vote.committed = true;
+      await this.save();
+      this.ctx.log(`verifier: dispute ${id}: committed a vote on checkpoint ${d.lo}${this.opts.lazy ? " (lazy: not replayed)" : ""}`);
+      return;
+    }
+    if (seat && vote?.committed && !vote.revealed && now >= BigInt(d.revealStartsAt) && now < BigInt(d.deadline)) {
+      await revealVote(this.ctx.conn, id, vote);
+      vote.revealed = true;
+      await this.save();
+      this.ctx.log(`verifier: dispute ${id}: revealed verdict ${vote.verdict}`);
+    }
+    if (now >= BigInt(d.deadline) || vote?.revealed) await this.settle(id, now >= BigInt(d.deadline) ? "the reveal is over" : "every vote may be in");
+  }
+
+  /** The verdict and witness for the segment a dispute proved: a replay from the proven previous state. */
+  private async decide(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<Vote> {
+    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
+    if (this.opts.lazy) return { verdict: d.claimedState, witness: keccak256(d.claimedState), salt };
+    try {
+      return { ...(await this.replayVote(id, d)), salt };
+    } catch (err) {
+      if (!(err instanceof CannotReplay) || !err.unavailable) throw err;
+      // what the trainer had to publish for this segment is missing or wrong: it cannot be replayed, and that
+      // is the trainer's to answer for
+      this.ctx.log(`verifier: dispute ${id}: voting UNAVAILABLE: ${err.message}`);
+      return { verdict: UNAVAILABLE, witness: UNAVAILABLE, salt };
+    }
+  }
+
+  private async replayVote(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<{ verdict: Hex; witness: Hex }> {
+    const r = await this.replayable(d.jobId, "vote");
+    const j = d.lo;
+    const leaf = r.manifest.leaves[j];
+    if (leaf.step === 0) {
+      // the start leaf of a single-checkpoint run: derived from the spec, nothing to replay
+      const s = startState(r.job.jobId.toString(), r.job.specCid);
+      return { verdict: s, witness: keccak256(s) };
+    }
+    const start = await this.startCheckpoint(r, j, d.prevState);
+    const last = j === r.manifest.count - 1;
+    // at the last checkpoint the run's result is recomputed too: the adapter the replay ends with, and the
+    // deterministic attribution run over the checkpoints (the trainer's before the segment, the replayed ones in it)
+    const out = last ? await this.rerunDir(r, j) : undefined;
+    const s = await replaySegment({ ...this.replayOptions(r, start), endStep: this.endStep(r, j), outDir: out });
+    const verdict = out ? finalCheckpointState(s.stateHash, await this.rebind(r, out)) : s.stateHash;
+    this.ctx.log(`verifier: dispute ${id}: replayed checkpoint ${j} (steps ${r.manifest.leaves[j - 1]?.step ?? 0}..${s.step}): ${verdict === d.claimedState ? "agrees with" : "differs from"} the trainer's state`);
+    return { verdict, witness: s.witness };
+  }
+
+  // ---------------------------------------------------------------- replay inputs
+
+  /**
+   * A clean folder for a replay that recomputes the run's result, holding in `checkpoints/` the trainer's published
+   * checkpoints of the leaves before `j` (each checked against its leaf); the replay adds its own.
+   */
+  private async rerunDir(r: Replayable, j: number, name = "rerun"): Promise<string> {
+    const dir = join(this.dir, "jobs", r.job.jobId.toString(), name);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(join(dir, "checkpoints"), { recursive: true });
+    for (const leaf of r.manifest.leaves.slice(0, j)) {
+      if (leaf.step === 0) continue;
+      const to = join(dir, "checkpoints", checkpointName(leaf.step));
+      await fetchFileSet(this.ctx.store, leaf.cid!, to, { signal: this.ctx.signal });
+      if ((await checkpointDirStateHash(to)) !== leaf.state) throw new CannotReplay(`the trainer's published checkpoint ${leaf.index} (${leaf.cid}) does not hash to its committed state ${leaf.state}`, { unavailable: true, leaf: leaf.index });
+    }
+    return dir;
+  }
+
+  /** The result a replayed run (adapter and checkpoints in `dir`) binds: its adapter hash and its attribution. */
+  private async rebind(r: Replayable, dir: string): Promise<FinalBinding> {
+    const { report } = await attribute({
+      modelDir: r.modelDir,
+      adapterDir: dir,
+      quantize: r.method === "qlora",
+      kernel: this.ctx.kernel,
+      learningRate: r.spec.training.learningRate,
+      maxSeqLen: Math.min(r.spec.training.maxSeqLength, r.context),
+      trainRecords: r.perContribution,
+      evalRecords: r.evalRecords,
+      contributions: r.contributions,
+      duplicates: r.duplicates,
+      backend: "engine",
+    });
+    const adapterHash = `0x${createHash("sha256").update(await readFile(join(dir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
+    return { adapterHash, attributionRoot: report.merkleRoot as Hex, attributionTotalWeight: BigInt(report.totalWeight) };
+  }
+
+  /** Where the segment ending at leaf `j` ends: its checkpoint's step, and for the last leaf the run's end. */
+  private endStep(r: Replayable, j: number): number {
+    return j === r.manifest.count - 1 ? Infinity : r.manifest.leaves[j].step;
+  }
+
+  private replayOptions(r: Replayable, start: string | null) {
+    return { modelDir: r.modelDir, records: r.train, evalRecords: r.evalRecords, method: r.method, config: r.config, kernel: this.ctx.kernel, start, signal: this.ctx.signal };
+  }
+
+  /**
+   * The trainer's checkpoint before leaf `j` (null: the run's start), fetched and checked against `state` (the
+   * manifest's, or the state the trainer proved on chain).
+   */
+  private async startCheckpoint(r: Replayable, j: number, state: Hex): Promise<string | null> {
+    const prev = j > 0 ? r.manifest.leaves[j - 1] : undefined;
+    if (!prev || prev.step === 0) return null;
+    if (prev.state.toLowerCase() !== state.toLowerCase()) throw new Error(`job ${r.job.jobId}: the manifest's checkpoint ${j - 1} (${prev.state}) is not the proven state ${state}`);
+    const dir = join(this.dir, "jobs", r.job.jobId.toString(), "checkpoints", `leaf-${j - 1}`);
+    await fetchFileSet(this.ctx.store, prev.cid!, dir, { signal: this.ctx.signal });
+    const got = await checkpointDirStateHash(dir);
+    if (got !== prev.state) throw new CannotReplay(`the trainer's published checkpoint ${j - 1} (${prev.cid}) hashes to ${got}, not to its committed state ${prev.state}`, { unavailable: true, leaf: j - 1 });
+    return dir;
+  }
+
+  /**
+   * Reads what replaying the job needs: its result's adapter manifest and checkpoint manifest (checked against
+   * the chain), the base model, the data (keys from the custodian where encrypted), the records as trained.
+   */
+  private async replayable(jobId: bigint, why: string): Promise<Replayable> {
+    const cached = this.cache.get(jobId.toString());
+    if (cached) return cached;
+    const conn = this.ctx.conn;
+    const job = await getJob(conn, jobId);
+    if (!job.result) throw new CannotReplay(`job ${jobId} has no submitted result (${job.status})`);
+    const jobDir = join(this.dir, "jobs", jobId.toString());
+    await mkdir(jobDir, { recursive: true });
+    const adapterDir = join(jobDir, "adapter");
+    await fetchFileSet(this.ctx.store, job.result.adapterCid, adapterDir, { signal: this.ctx.signal });
+    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json", { unavailable: true });
+    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    if (adapter.verification && adapter.verification.class !== "replay") throw new CannotReplay(`the job is verified by its ${adapter.verification.class} loss, not by replay`);
+    if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest", { unavailable: true });
+    const manifest = parseCheckpointManifest(await catJson(this.ctx.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
+    // the manifest must be the tree committed on chain, and bind the submitted result
+    const g = conn.contracts.DisputeGame;
+    const [, root, count] = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
+    if (manifest.jobId !== jobId.toString()) throw new CannotReplay(`the checkpoint manifest is job ${manifest.jobId}'s`, { unavailable: true });
+    const r = job.result;
+    if (manifest.final.adapterHash.toLowerCase() !== r.adapterHash.toLowerCase() || manifest.final.attributionRoot.toLowerCase() !== r.attributionRoot.toLowerCase() || BigInt(manifest.final.attributionTotalWeight) !== r.attributionTotalWeight) {
+      throw new CannotReplay("the checkpoint manifest binds another result than the one submitted", { unavailable: true });
+    }
+    const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as Hex), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
+    if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`, { unavailable: true });
+    const spec = parseJobSpec(await catJson(this.ctx.store, job.specCid, "job spec"));
+    const base = (await listBaseModels(conn)).find((b) => b.baseModelId === job.baseModelId);
+    if (!base) throw new CannotReplay(`base model #${job.baseModelId} is not registered`);
+    const modelDir = join(this.ctx.dataDir, "models", base.cid);
+    await fetchFileSet(this.ctx.store, base.cid, modelDir, { signal: this.ctx.signal });
+    const dataFile = join(jobDir, "data.json");
+    let contributions: JobContribution[];
+    if (existsSync(dataFile)) contributions = JSON.parse(await readFile(dataFile, "utf8")) as JobContribution[];
+    else {
+      try {
+        contributions = await fetchJobData({ conn, store: this.ctx.store, custodianUrl: this.ctx.custodianUrl, jobId, datanets: job.datanets, jobDir, signal: this.ctx.signal });
+      } catch (err) {
+        if (err instanceof KeyReleaseDeniedError) throw new CannotReplay(`the job's data is unreadable to this node (${why}): the custodian releases its keys only to the trainer and to verifiers drawn for a dispute: ${err.message}`);
+        throw err;
+      }
+      await writeFile(dataFile, JSON.stringify(contributions), { mode: 0o600 });
+    }
+    const context = (JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as { max_position_embeddings?: number }).max_position_embeddings ?? Infinity;
+    const duplicates = dedupContributions(contributions);
+    const parts = splitJobRecords(contributions.map((c, i) => (duplicates.has(i) ? { ...c, records: [] } : c)), spec);
+    let config: ReturnType<typeof engineConfig>;
+    try {
+      config = engineConfig(spec, context, manifest.checkpointEvery);
+    } catch (err) {
+      throw new CannotReplay(`the engine cannot replay the job's spec: ${(err as Error).message}`);
+    }
+    const out: Replayable = {
+      job,
+      spec,
+      manifest,
+      manifestCid: adapter.checkpoints.manifestCid,
+      tree,
+      modelDir,
+      train: parts.train,
+      evalRecords: parts.evalRecords,
+      config,
+      method: spec.method,
+      contributions,
+      perContribution: parts.perContribution,
+      duplicates,
+      context,
+      trainedOn: adapter.engine.kernel,
+    };
+    this.cache.set(jobId.toString(), out);
+    return out;
+  }
+}
