@@ -8,7 +8,7 @@ import type { FusedLayerGrads, FusedLayerLora, Kernel } from "../kernels/kernel.
 import { createReferenceKernel } from "../kernels/reference.ts";
 import type { LoraAdapter, Projection } from "../lora/adapter.ts";
 import { PROJECTIONS, loraScale, moduleName, projectionShape } from "../lora/adapter.ts";
-import { attentionBackward, attentionCached, attentionForward } from "../nn/attention.ts";
+import { attentionBackward, attentionCached, attentionDecodeRows, attentionForward } from "../nn/attention.ts";
 import type { AttentionCache, AttentionShape } from "../nn/attention.ts";
 import { crossEntropyBackward } from "../nn/cross-entropy.ts";
 import { embeddingBackward, embeddingForward } from "../nn/embedding.ts";
@@ -537,28 +537,79 @@ export interface BatchSegment {
  * cache). So on a kernel whose products do not depend on M (the `wasm` kernel: each element is a plain
  * sequential sum) each segment's logits equal forwardCached()'s for the same tokens bit for bit.
  */
-/** Per model: the rows' LoRA A and B stacked for a batched product, by `layer:projection:rank`. */
-const loraStacks = new WeakMap<LlamaModel, Map<string, { parts: Float32Array[]; A: Float32Array; B: Float32Array }>>();
+/** Per adapter: its LoraWeights by layer * 7 + projection index (no module-name strings per step). */
+const loraWeightsCache = new WeakMap<LoraAdapter, (LoraWeights | null)[]>();
+
+function loraWeightsOf(adapter: LoraAdapter, numLayers: number, l: number, p: Projection): LoraWeights | null {
+  let all = loraWeightsCache.get(adapter);
+  if (!all) {
+    all = [];
+    for (let li = 0; li < numLayers; li++) for (const pp of PROJECTIONS) all.push(layerLora(adapter, li, pp));
+    loraWeightsCache.set(adapter, all);
+  }
+  return all[l * PROJECTIONS.length + PROJECTIONS.indexOf(p)] ?? null;
+}
 
 /**
- * The A and B of `list`'s rows stacked in row order ([R, r, inF] and [R, outF, r]). Reused while the same
- * adapters sit in the same rows (every decode step of a steady batch), rebuilt when the rows change: copying
- * every row's weights each step cost more than the products themselves on small models. Served adapters are
- * read-only (a weight changed in place keeps its old stack).
+ * Per adapter: its LoRA on a group of projections that share one input (q/k/v, gate/up, or one alone),
+ * laid out for one batched product pair, by `layer:projections:ranks`:
+ * At [inF, Rg]: each projection's A transposed, side by side, projection i in columns [ro_i, ro_i + ranks_i)
+ * (zero-padded from its own rank, zero when it has no LoRA); Bt [Rg, outTot]: each projection's scale * B
+ * transposed on the block diagonal, projection i's outputs in columns [oo_i, oo_i + out_i) (the layout of
+ * the fused q|k|v and gate|up products). x At Bt is then the group's LoRA outputs side by side.
  */
-function stackedLora(model: LlamaModel, key: string, list: readonly { lw: LoraWeights }[], r: number, outF: number, inF: number): { A: Float32Array; B: Float32Array } {
+const loraBlocks = new WeakMap<LoraAdapter, Map<string, { At: Float32Array; Bt: Float32Array }>>();
+
+function loraBlock(adapter: LoraAdapter, numLayers: number, l: number, projs: readonly Projection[], ranks: readonly number[], outs: readonly number[], inF: number, key: string): { At: Float32Array; Bt: Float32Array } {
+  let byKey = loraBlocks.get(adapter);
+  if (!byKey) loraBlocks.set(adapter, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  let Rg = 0;
+  for (const r of ranks) Rg += r;
+  let outTot = 0;
+  for (const o of outs) outTot += o;
+  const At = new Float32Array(inF * Rg);
+  const Bt = new Float32Array(Rg * outTot);
+  for (let i = 0, ro = 0, oo = 0; i < projs.length; ro += ranks[i], oo += outs[i], i++) {
+    const lw = loraWeightsOf(adapter, numLayers, l, projs[i]);
+    if (!lw) continue;
+    const out = outs[i];
+    for (let t = 0; t < lw.r; t++) {
+      for (let k = 0; k < inF; k++) At[k * Rg + ro + t] = lw.A[t * inF + k];
+      const row = (ro + t) * outTot + oo;
+      for (let o = 0; o < out; o++) Bt[row + o] = lw.scale * lw.B[o * lw.r + t];
+    }
+  }
+  const block = { At, Bt };
+  byKey.set(key, block);
+  return block;
+}
+
+/**
+ * Per model: the listed rows' blocks (loraBlock) stacked in row order ([R, inF, Rg] and [R, Rg, outTot])
+ * by `layer:projections`. Reused while the same adapters sit in the same rows (every decode step of a steady
+ * batch), rebuilt from the adapters' cached blocks (plain copies) when the rows change. Served adapters are
+ * read-only (a weight changed in place keeps its old blocks).
+ */
+const loraStacks = new WeakMap<LlamaModel, Map<string, { adapters: LoraAdapter[]; ranks: string; At: Float32Array; Bt: Float32Array }>>();
+
+function stackedLoraGroup(model: LlamaModel, key: string, adapters: readonly LoraAdapter[], ranks: string, block: (a: LoraAdapter) => { At: Float32Array; Bt: Float32Array }): { At: Float32Array; Bt: Float32Array } {
   let byKey = loraStacks.get(model);
   if (!byKey) loraStacks.set(model, (byKey = new Map()));
   const hit = byKey.get(key);
-  if (hit && hit.parts.length === 2 * list.length && list.every((e, j) => hit.parts[2 * j] === e.lw.A && hit.parts[2 * j + 1] === e.lw.B)) return hit;
-  const R = list.length;
-  const A = new Float32Array(R * r * inF);
-  const B = new Float32Array(R * outF * r);
-  list.forEach((e, j) => {
-    A.set(e.lw.A, j * r * inF);
-    B.set(e.lw.B, j * outF * r);
+  if (hit && hit.ranks === ranks && hit.adapters.length === adapters.length && adapters.every((a, j) => hit.adapters[j] === a)) return hit;
+  const first = block(adapters[0]);
+  const na = first.At.length;
+  const nb = first.Bt.length;
+  const At = new Float32Array(adapters.length * na);
+  const Bt = new Float32Array(adapters.length * nb);
+  adapters.forEach((a, j) => {
+    const b = block(a);
+    At.set(b.At, j * na);
+    Bt.set(b.Bt, j * nb);
   });
-  const stack = { parts: list.flatMap((e) => [e.lw.A, e.lw.B]), A, B };
+  const stack = { adapters: [...adapters], ranks, At, Bt };
   byKey.set(key, stack);
   return stack;
 }
@@ -607,37 +658,52 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     return out;
   };
   const scatter = (dst: Float32Array, width: number, rows: readonly number[], src: Float32Array) => rows.forEach((r, j) => dst.set(src.subarray(j * width, (j + 1) * width), r * width));
-  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV), one batched call per
-  // rank for the shrink and one for the expand, instead of two calls per adapter
+  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV) for a whole group of
+  // projections sharing an input (q/k/v, gate/up) at once: one batched call for the shrink and one for the
+  // expand per group and layer, on stacks kept pre-transposed (no Transpose in the graph)
   const perRow = !!kernel.batchMatmul && groups.size >= 4;
-  const loraRows = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
-    const byRank = new Map<number, { row: number; lw: LoraWeights }[]>();
-    for (const [a, rows] of groups) {
-      const lw = layerLora(a, l, p);
-      if (!lw) continue;
-      let list = byRank.get(lw.r);
-      if (!list) byRank.set(lw.r, (list = []));
-      for (const row of rows) list.push({ row, lw });
+  const rowAdapter: (LoraAdapter | null)[] = new Array(B).fill(null);
+  for (const [a, rows] of groups) for (const r of rows) rowAdapter[r] = a;
+  const loraGroup = async (l: number, projs: readonly Projection[], outs: readonly number[], input: Float32Array, y: Float32Array, inF: number) => {
+    const ranks = projs.map(() => 0);
+    for (const a of groups.keys()) {
+      projs.forEach((p, i) => {
+        const lw = loraWeightsOf(a, c.numLayers, l, p);
+        if (lw && lw.r > ranks[i]) ranks[i] = lw.r;
+      });
     }
-    for (const [r, list] of byRank) {
-      const R = list.length;
-      const xa = new Float32Array(R * inF);
-      list.forEach((e, j) => xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF));
-      const { A, B: Bw } = stackedLora(model, `${l}:${p}:${r}`, list, r, outF, inF);
-      const h = await kernel.batchMatmul!({ a: xa, b: A, batch: R, m: 1, n: r, k: inF, transB: true });
-      list.forEach((e, j) => {
-        for (let t = 0; t < r; t++) h[j * r + t] *= e.lw.scale;
-      });
-      const d = await kernel.batchMatmul!({ a: h, b: Bw, batch: R, m: 1, n: outF, k: r, transB: true });
-      list.forEach((e, j) => {
-        const o = e.row * outF;
-        for (let t = 0; t < outF; t++) y[o + t] += d[j * outF + t];
-      });
+    let Rg = 0;
+    for (const r of ranks) Rg += r;
+    if (Rg === 0) return;
+    let outTot = 0;
+    for (const o of outs) outTot += o;
+    // rows whose adapter has LoRA on one of these projections
+    const rows: number[] = [];
+    const list: LoraAdapter[] = [];
+    for (let r = 0; r < B; r++) {
+      const a = rowAdapter[r];
+      if (a && projs.some((p) => loraWeightsOf(a, c.numLayers, l, p))) {
+        rows.push(r);
+        list.push(a);
+      }
+    }
+    if (!rows.length) return;
+    const R = rows.length;
+    const rk = ranks.join(",");
+    const key = `${l}:${projs.join(",")}`;
+    const { At, Bt } = stackedLoraGroup(model, key, list, rk, (a) => loraBlock(a, c.numLayers, l, projs, ranks, outs, inF, `${key}:${rk}`));
+    const xa = R === B ? input : gather(input, inF, rows);
+    const h = await kernel.batchMatmul!({ a: xa, b: At, batch: R, m: 1, n: Rg, k: inF });
+    const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: R, m: 1, n: outTot, k: Rg });
+    for (let j = 0; j < R; j++) {
+      const o = rows[j] * outTot;
+      const dj = j * outTot;
+      for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
     }
   };
   // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
   const lora = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
-    if (perRow) return loraRows(l, p, input, y, outF, inF);
+    if (perRow) return loraGroup(l, [p], [outF], input, y, inF);
     for (const [a, rows] of groups) {
       const lw = layerLora(a, l, p);
       if (!lw) continue;
@@ -662,6 +728,7 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     for (let i = 0; i < B; i++) out.set(src.subarray(i * stride + from, i * stride + from + width), i * width);
     return out;
   };
+  const decodeRows: { qRow: number; k: Float32Array; v: Float32Array; len: number }[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     const layer = model.layers[l];
     const fl = fused?.[l];
@@ -669,12 +736,15 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     let q: Float32Array, k: Float32Array, v: Float32Array;
     if (fl) {
       const qkv = await kernel.matmul({ a: n1, b: fl.qkv, m: B, n: qw + 2 * w, k: D, transB: true });
+      if (perRow) await loraGroup(l, ["q_proj", "k_proj", "v_proj"], [qw, w, w], n1, qkv, D);
       q = columns(qkv, qw + 2 * w, 0, qw);
       k = columns(qkv, qw + 2 * w, qw, w);
       v = columns(qkv, qw + 2 * w, qw + w, w);
-      await lora(l, "q_proj", n1, q, qw, D);
-      await lora(l, "k_proj", n1, k, w, D);
-      await lora(l, "v_proj", n1, v, w, D);
+      if (!perRow) {
+        await lora(l, "q_proj", n1, q, qw, D);
+        await lora(l, "k_proj", n1, k, w, D);
+        await lora(l, "v_proj", n1, v, w, D);
+      }
     } else {
       q = await proj(layer, l, "q_proj", n1);
       k = await proj(layer, l, "k_proj", n1);
@@ -683,6 +753,7 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     ropeApply(q, positions, c.numHeads, model.rope);
     ropeApply(k, positions, c.numKvHeads, model.rope);
     const att = new Float32Array(B * qw);
+    decodeRows.length = 0;
     for (let s = 0; s < S; s++) {
       const { kv, tokens } = segments[s];
       const n = tokens.length;
@@ -690,26 +761,35 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
       const r0 = start[s];
       const ks = k.subarray(r0 * w, (r0 + n) * w);
       const vs = v.subarray(r0 * w, (r0 + n) * w);
-      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
       kv.k[l].set(ks, past * w);
       kv.v[l].set(vs, past * w);
+      if (n === 1) {
+        // one decoded token: with the other rows' below (attentionCached's numbers, one call)
+        decodeRows.push({ qRow: r0, k: kv.k[l], v: kv.v[l], len: past + 1 });
+        continue;
+      }
+      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
       // as forwardCached: a fresh prompt runs the kernel's attention; later tokens read the cache
       const out =
-        past === 0 && n > 1
+        past === 0
           ? (await attentionForward(kernel, qs.slice(), ks.slice(), vs.slice(), null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
           : attentionCached(qs, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
       att.set(out, r0 * qw);
     }
+    if (decodeRows.length) attentionDecodeRows(q, decodeRows, c.numHeads, c.numKvHeads, c.headDim, att);
     const ao = await proj(layer, l, "o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
     const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
     let g: Float32Array, u: Float32Array;
     if (fl) {
       const gu = await kernel.matmul({ a: n2, b: fl.gateUp, m: B, n: 2 * I, k: D, transB: true });
+      if (perRow) await loraGroup(l, ["gate_proj", "up_proj"], [I, I], n2, gu, D);
       g = columns(gu, 2 * I, 0, I);
       u = columns(gu, 2 * I, I, I);
-      await lora(l, "gate_proj", n2, g, I, D);
-      await lora(l, "up_proj", n2, u, I, D);
+      if (!perRow) {
+        await lora(l, "gate_proj", n2, g, I, D);
+        await lora(l, "up_proj", n2, u, I, D);
+      }
     } else {
       g = await proj(layer, l, "gate_proj", n2);
       u = await proj(layer, l, "up_proj", n2);
