@@ -38,6 +38,8 @@ async function compare(kernelName: KernelName, exact: boolean) {
       [[19], [20], adapters[3]],
       [[21, 22, 23], [24], adapters[4]],
       [[], [25], null],
+      [[], [26, 27, 28, 29], adapters[3]], // a second fresh prompt of 4 tokens: one attention call with row 1's
+      [[], [30, 31], null],
     ];
     const caches = async () => {
       const kvs: KvCache[] = [];

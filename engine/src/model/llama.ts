@@ -588,8 +588,9 @@ function loraBlock(adapter: LoraAdapter, numLayers: number, l: number, projs: re
 
 /**
  * Per model: the listed rows' blocks (loraBlock) stacked in row order ([R, inF, Rg] and [R, Rg, outTot])
- * by `layer:projections`. Reused while the same adapters sit in the same rows (every decode step of a steady
- * batch), rebuilt from the adapters' cached blocks (plain copies) when the rows change. Served adapters are
+ * by `layer:projections:decode|prefill`. Reused while the same adapters sit in the same rows (every decode
+ * step of a steady batch), updated where a row's adapter changed, rebuilt from the adapters' cached blocks
+ * (plain copies) when the number of rows changes. Served adapters are
  * read-only (a weight changed in place keeps its old blocks).
  */
 const loraStacks = new WeakMap<LlamaModel, Map<string, { adapters: LoraAdapter[]; ranks: string; At: Float32Array; Bt: Float32Array }>>();
@@ -598,7 +599,19 @@ function stackedLoraGroup(model: LlamaModel, key: string, adapters: readonly Lor
   let byKey = loraStacks.get(model);
   if (!byKey) loraStacks.set(model, (byKey = new Map()));
   const hit = byKey.get(key);
-  if (hit && hit.ranks === ranks && hit.adapters.length === adapters.length && adapters.every((a, j) => hit.adapters[j] === a)) return hit;
+  if (hit && hit.ranks === ranks && hit.adapters.length === adapters.length) {
+    // same rows: copy in only the rows whose adapter changed (none in a steady batch)
+    const na = hit.At.length / adapters.length;
+    const nb = hit.Bt.length / adapters.length;
+    adapters.forEach((a, j) => {
+      if (hit.adapters[j] === a) return;
+      const b = block(a);
+      hit.At.set(b.At, j * na);
+      hit.Bt.set(b.Bt, j * nb);
+      hit.adapters[j] = a;
+    });
+    return hit;
+  }
   const first = block(adapters[0]);
   const na = first.At.length;
   const nb = first.Bt.length;
@@ -662,8 +675,6 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
   // projections sharing an input (q/k/v, gate/up) at once: one batched call for the shrink and one for the
   // expand per group and layer, on stacks kept pre-transposed (no Transpose in the graph)
   const perRow = !!kernel.batchMatmul && groups.size >= 4;
-  const rowAdapter: (LoraAdapter | null)[] = new Array(B).fill(null);
-  for (const [a, rows] of groups) for (const r of rows) rowAdapter[r] = a;
   const loraGroup = async (l: number, projs: readonly Projection[], outs: readonly number[], input: Float32Array, y: Float32Array, inF: number) => {
     const ranks = projs.map(() => 0);
     for (const a of groups.keys()) {
@@ -677,28 +688,54 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     if (Rg === 0) return;
     let outTot = 0;
     for (const o of outs) outTot += o;
-    // rows whose adapter has LoRA on one of these projections
-    const rows: number[] = [];
-    const list: LoraAdapter[] = [];
-    for (let r = 0; r < B; r++) {
-      const a = rowAdapter[r];
-      if (a && projs.some((p) => loraWeightsOf(a, c.numLayers, l, p))) {
-        rows.push(r);
-        list.push(a);
-      }
-    }
-    if (!rows.length) return;
-    const R = rows.length;
     const rk = ranks.join(",");
     const key = `${l}:${projs.join(",")}`;
-    const { At, Bt } = stackedLoraGroup(model, key, list, rk, (a) => loraBlock(a, c.numLayers, l, projs, ranks, outs, inF, `${key}:${rk}`));
-    const xa = R === B ? input : gather(input, inF, rows);
-    const h = await kernel.batchMatmul!({ a: xa, b: At, batch: R, m: 1, n: Rg, k: inF });
-    const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: R, m: 1, n: outTot, k: Rg });
-    for (let j = 0; j < R; j++) {
-      const o = rows[j] * outTot;
-      const dj = j * outTot;
-      for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
+    const block = (a: LoraAdapter) => loraBlock(a, c.numLayers, l, projs, ranks, outs, inF, `${key}:${rk}`);
+    // segments whose adapter has LoRA on one of these projections: decoding ones (one row each) in one
+    // batch of m = 1 products, prompts in one batch of m = the longest prompt (shorter ones zero-padded)
+    const dec: number[] = [];
+    const decA: LoraAdapter[] = [];
+    const pre: number[] = [];
+    const preA: LoraAdapter[] = [];
+    let mMax = 0;
+    for (let s = 0; s < S; s++) {
+      const a = segments[s].adapter;
+      if (!a || !projs.some((p) => loraWeightsOf(a, c.numLayers, l, p))) continue;
+      const n = segments[s].tokens.length;
+      if (n === 1) {
+        dec.push(start[s]);
+        decA.push(a);
+      } else {
+        pre.push(s);
+        preA.push(a);
+        if (n > mMax) mMax = n;
+      }
+    }
+    if (dec.length) {
+      const R = dec.length;
+      const { At, Bt } = stackedLoraGroup(model, `${key}:decode`, decA, rk, block);
+      const xa = R === B ? input : gather(input, inF, dec);
+      const h = await kernel.batchMatmul!({ a: xa, b: At, batch: R, m: 1, n: Rg, k: inF });
+      const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: R, m: 1, n: outTot, k: Rg });
+      for (let j = 0; j < R; j++) {
+        const o = dec[j] * outTot;
+        const dj = j * outTot;
+        for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
+      }
+    }
+    if (pre.length) {
+      const P = pre.length;
+      const { At, Bt } = stackedLoraGroup(model, `${key}:prefill`, preA, rk, block);
+      const xa = new Float32Array(P * mMax * inF);
+      pre.forEach((s, j) => xa.set(input.subarray(start[s] * inF, (start[s] + segments[s].tokens.length) * inF), j * mMax * inF));
+      const h = await kernel.batchMatmul!({ a: xa, b: At, batch: P, m: mMax, n: Rg, k: inF });
+      const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: P, m: mMax, n: outTot, k: Rg });
+      pre.forEach((s, j) => {
+        const o = start[s] * outTot;
+        const dj = j * mMax * outTot;
+        const len = segments[s].tokens.length * outTot;
+        for (let t = 0; t < len; t++) y[o + t] += d[dj + t];
+      });
     }
   };
   // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
@@ -754,6 +791,7 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     ropeApply(k, positions, c.numKvHeads, model.rope);
     const att = new Float32Array(B * qw);
     decodeRows.length = 0;
+    const fresh = new Map<number, number[]>();
     for (let s = 0; s < S; s++) {
       const { kv, tokens } = segments[s];
       const n = tokens.length;
@@ -768,15 +806,28 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
         decodeRows.push({ qRow: r0, k: kv.k[l], v: kv.v[l], len: past + 1 });
         continue;
       }
-      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
-      // as forwardCached: a fresh prompt runs the kernel's attention; later tokens read the cache
-      const out =
-        past === 0
-          ? (await attentionForward(kernel, qs.slice(), ks.slice(), vs.slice(), null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
-          : attentionCached(qs, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
-      att.set(out, r0 * qw);
+      if (past === 0) {
+        // a fresh prompt: below, with the other fresh prompts of its length
+        let same = fresh.get(n);
+        if (!same) fresh.set(n, (same = []));
+        same.push(r0);
+        continue;
+      }
+      att.set(attentionCached(q.subarray(r0 * qw, (r0 + n) * qw), kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim), r0 * qw);
     }
     if (decodeRows.length) attentionDecodeRows(q, decodeRows, c.numHeads, c.numKvHeads, c.headDim, att);
+    // as forwardCached, a fresh prompt runs the kernel's causal attention: the prompts of one length in one
+    // call of B prompts (each prompt's heads are their own products and softmax rows: the same numbers as B = 1)
+    for (const [n, r0s] of fresh) {
+      const shape = { B: r0s.length, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+      const blocks = (src: Float32Array, width: number) => {
+        const o = new Float32Array(r0s.length * n * width);
+        r0s.forEach((r, j) => o.set(src.subarray(r * width, (r + n) * width), j * n * width));
+        return o;
+      };
+      const out = (await attentionForward(kernel, blocks(q, qw), blocks(k, w), blocks(v, w), null, shape)).out;
+      r0s.forEach((r, j) => att.set(out.subarray(j * n * qw, (j + 1) * n * qw), r * qw));
+    }
     const ao = await proj(layer, l, "o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
     const n2 = rmsnormForward(x, layer.postNorm, c.rmsNormEps).y;
