@@ -16,6 +16,7 @@ interface Exports {
   expRow(z: number, n: number): number;
   scaleRow(z: number, n: number, c: number): void;
   rowMax: { value: number };
+  attnRow(q: number, k: number, v: number, out: number, qp: number, sc: number, len: number, H: number, Hkv: number, hd: number, scale: number): void;
 }
 
 /** Where the buffers start in the module's memory (after its static data). */
@@ -32,6 +33,16 @@ export interface Elementwise {
    */
   expRows(z: Float32Array, rows: Int32Array, vocab: number): { max: Float64Array; sum: Float64Array };
   scaleRows(z: Float32Array, rows: Int32Array, vocab: number, c: Float64Array): void;
+  /**
+   * As nn/attention.ts attentionDecodeRows (same bits); only for H / Hkv even and hd a multiple of 4
+   * (the caller checks `attentionRowsFit`).
+   */
+  attentionRows(q: Float32Array, rows: readonly { qRow: number; k: Float32Array; v: Float32Array; len: number }[], H: number, Hkv: number, hd: number, out: Float32Array): void;
+}
+
+/** Whether Elementwise.attentionRows takes this head layout. */
+export function attentionRowsFit(H: number, Hkv: number, hd: number): boolean {
+  return H % Hkv === 0 && (H / Hkv) % 2 === 0 && hd % 4 === 0;
 }
 
 let instance: Elementwise | null = null;
@@ -47,7 +58,7 @@ export function loadElementwise(): Promise<Elementwise | null> {
   loading ??= loadElementwiseModule().then(
     (module) => {
       const inst = new (WebAssemblyApi.Instance as unknown as new (m: unknown, i: object) => { exports: unknown })(module, {
-        env: { abort: () => { throw new Error("wasm elementwise aborted"); } },
+        env: { abort: () => { throw new Error("wasm elementwise aborted"); }, exp: Math.exp },
       });
       instance = wrap(inst.exports as Exports);
       return instance;
@@ -98,6 +109,26 @@ function wrap(w: Exports): Elementwise {
         z.set(f32.subarray(BASE / 4, BASE / 4 + vocab), o);
       }
       return { max, sum };
+    },
+    attentionRows(q, rows, H, Hkv, hd, out) {
+      const qw = H * hd;
+      const kvw = Hkv * hd;
+      let maxLen = 0;
+      for (const r of rows) if (r.len > maxLen) maxLen = r.len;
+      // [q | out | qp (hd f64x2) | sc (2 maxLen f64) | k | v]
+      const qp0 = BASE + 8 * qw;
+      const sc0 = qp0 + 16 * hd;
+      const k0 = sc0 + 16 * maxLen;
+      const v0 = k0 + 4 * maxLen * kvw;
+      ensure(v0 - BASE + 4 * maxLen * kvw);
+      const scale = 1 / Math.sqrt(hd);
+      for (const { qRow, k, v, len } of rows) {
+        f32.set(q.subarray(qRow * qw, (qRow + 1) * qw), BASE / 4);
+        f32.set(k.subarray(0, len * kvw), k0 / 4);
+        f32.set(v.subarray(0, len * kvw), v0 / 4);
+        w.attnRow(BASE, k0, v0, BASE + 4 * qw, qp0, sc0, len, H, Hkv, hd, scale);
+        out.set(f32.subarray((BASE + 4 * qw) / 4, (BASE + 8 * qw) / 4), qRow * qw);
+      }
     },
     scaleRows(z, rows, vocab, c) {
       ensure(vocab * 4);

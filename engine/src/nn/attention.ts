@@ -8,6 +8,7 @@
  */
 import { batchMatmul } from "../kernels/kernel.ts";
 import type { Kernel } from "../kernels/kernel.ts";
+import { attentionRowsFit, elementwise } from "../kernels/elementwise.ts";
 import { expFast } from "./fast-math.ts";
 
 export interface AttentionShape {
@@ -169,6 +170,11 @@ export function attentionCached(
   hd: number,
   out: Float32Array = new Float32Array(n * H * hd),
 ): Float32Array {
+  if (n === 1) {
+    // one decoded token: the same numbers through the one-row path (wasm SIMD where available)
+    attentionDecodeRows(q, [{ qRow: 0, k: kCache, v: vCache, len: past + 1 }], H, Hkv, hd, out);
+    return out;
+  }
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
   const kvw = Hkv * hd;
@@ -225,6 +231,8 @@ export function attentionDecodeRows(
   hd: number,
   out: Float32Array, // [rows, H*hd], written at each listed row
 ): void {
+  const ew = elementwise();
+  if (ew && attentionRowsFit(H, Hkv, hd)) return ew.attentionRows(q, rows, H, Hkv, hd, out); // same bits, in wasm SIMD
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
   const kvw = Hkv * hd;
