@@ -190,3 +190,78 @@ export function attnRow(q: usize, k: usize, v: usize, out: usize, qp: usize, sc:
     }
   }
 }
+
+/**
+ * Per-row LoRA products (BGMV) for the `ort` kernel's batched decoding: for each of R rows, with that
+ * row's adapter weights wherever they sit in memory (tab: per row the u32 offsets of its At and B):
+ * h = x_r At (At [inF, Rg], Rg a multiple of 4), then y_r = the projections' h-slices times their B, side by
+ * side (proj: nP entries of i32 (rank offset, rank, output offset, outputs), outputs a multiple of 4; B holds
+ * each projection's [rank, outputs] block in turn). f32 arithmetic, four lanes (not bit-stable with the
+ * scalar products: the `ort` kernel never was).
+ */
+export function bgmv(x: usize, y: usize, tab: usize, R: i32, inF: i32, Rg: i32, outTot: i32, proj: usize, nP: i32, h: usize): void {
+  const rowA = <usize>Rg * 4;
+  for (let r: i32 = 0; r < R; r++) {
+    const at = <usize>load<u32>(tab + <usize>r * 8);
+    let bt = <usize>load<u32>(tab + <usize>r * 8 + 4);
+    const xr = x + <usize>(r * inF) * 4;
+    // h = x_r At, four rank columns per accumulator, held across the whole input
+    let t: i32 = 0;
+    for (; t + 8 <= Rg; t += 8) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let ap = at + <usize>t * 4;
+      for (let k: i32 = 0; k < inF; k++) {
+        const xs = f32x4.splat(load<f32>(xr + <usize>k * 4));
+        a0 = f32x4.add(a0, f32x4.mul(xs, v128.load(ap)));
+        a1 = f32x4.add(a1, f32x4.mul(xs, v128.load(ap, 16)));
+        ap += rowA;
+      }
+      v128.store(h + <usize>t * 4, a0);
+      v128.store(h + <usize>t * 4, a1, 16);
+    }
+    for (; t < Rg; t += 4) {
+      let a0 = f32x4.splat(0);
+      let ap = at + <usize>t * 4;
+      for (let k: i32 = 0; k < inF; k++) {
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(xr + <usize>k * 4)), v128.load(ap)));
+        ap += rowA;
+      }
+      v128.store(h + <usize>t * 4, a0);
+    }
+    // y_r: each projection's outputs from its rank slice of h, eight outputs per pass held across the rank
+    const yr = y + <usize>(r * outTot) * 4;
+    for (let i: i32 = 0; i < nP; i++) {
+      const e = proj + <usize>i * 16;
+      const hr = h + <usize>load<i32>(e) * 4;
+      const rr = load<i32>(e, 4);
+      const yo = yr + <usize>load<i32>(e, 8) * 4;
+      const out = load<i32>(e, 12);
+      const rowB = <usize>out * 4;
+      let o: i32 = 0;
+      for (; o + 8 <= out; o += 8) {
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let bp = bt + <usize>o * 4;
+        for (let k: i32 = 0; k < rr; k++) {
+          const hs = f32x4.splat(load<f32>(hr + <usize>k * 4));
+          a0 = f32x4.add(a0, f32x4.mul(hs, v128.load(bp)));
+          a1 = f32x4.add(a1, f32x4.mul(hs, v128.load(bp, 16)));
+          bp += rowB;
+        }
+        v128.store(yo + <usize>o * 4, a0);
+        v128.store(yo + <usize>o * 4, a1, 16);
+      }
+      for (; o < out; o += 4) {
+        let a0 = f32x4.splat(0);
+        let bp = bt + <usize>o * 4;
+        for (let k: i32 = 0; k < rr; k++) {
+          a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(hr + <usize>k * 4)), v128.load(bp)));
+          bp += rowB;
+        }
+        v128.store(yo + <usize>o * 4, a0);
+      }
+      bt += <usize>rr * rowB;
+    }
+  }
+}

@@ -6,6 +6,7 @@
  */
 import type { FusedLayerGrads, FusedLayerLora, Kernel } from "../kernels/kernel.ts";
 import { createReferenceKernel } from "../kernels/reference.ts";
+import { loraRows } from "../kernels/elementwise.ts";
 import type { LoraAdapter, Projection } from "../lora/adapter.ts";
 import { PROJECTIONS, loraScale, moduleName, projectionShape } from "../lora/adapter.ts";
 import { attentionBackward, attentionCached, attentionDecodeRows, attentionForward } from "../nn/attention.ts";
@@ -554,34 +555,53 @@ function loraWeightsOf(adapter: LoraAdapter, numLayers: number, l: number, p: Pr
  * Per adapter: its LoRA on a group of projections that share one input (q/k/v, gate/up, or one alone),
  * laid out for one batched product pair, by `layer:projections:ranks`:
  * At [inF, Rg]: each projection's A transposed, side by side, projection i in columns [ro_i, ro_i + ranks_i)
- * (zero-padded from its own rank, zero when it has no LoRA); Bt [Rg, outTot]: each projection's scale * B
- * transposed on the block diagonal, projection i's outputs in columns [oo_i, oo_i + out_i) (the layout of
- * the fused q|k|v and gate|up products). x At Bt is then the group's LoRA outputs side by side.
+ * (zero-padded from its own rank, zero when it has no LoRA; Rg = the ranks' sum rounded up to a multiple of
+ * 4); Bt [Rg, outTot]: each projection's scale * B transposed on the block diagonal, projection i's outputs
+ * in columns [oo_i, oo_i + out_i) (the layout of the fused q|k|v and gate|up products). x At Bt is then the
+ * group's LoRA outputs side by side. Bc: the same scale * B^T blocks without the zeros between them
+ * ([ranks_i, out_i] each, in turn), for the wasm per-row products (kernels/elementwise.ts loraRows).
  */
-const loraBlocks = new WeakMap<LoraAdapter, Map<string, { At: Float32Array; Bt: Float32Array }>>();
+interface LoraBlock {
+  At: Float32Array;
+  Bt: Float32Array;
+  Bc: Float32Array;
+}
 
-function loraBlock(adapter: LoraAdapter, numLayers: number, l: number, projs: readonly Projection[], ranks: readonly number[], outs: readonly number[], inF: number, key: string): { At: Float32Array; Bt: Float32Array } {
+const loraBlocks = new WeakMap<LoraAdapter, Map<string, LoraBlock>>();
+
+/** The padded rank width of a group's At (see loraBlock). */
+function groupRank(ranks: readonly number[]): number {
+  let Rg = 0;
+  for (const r of ranks) Rg += r;
+  return (Rg + 3) & ~3;
+}
+
+function loraBlock(adapter: LoraAdapter, numLayers: number, l: number, projs: readonly Projection[], ranks: readonly number[], outs: readonly number[], inF: number, key: string): LoraBlock {
   let byKey = loraBlocks.get(adapter);
   if (!byKey) loraBlocks.set(adapter, (byKey = new Map()));
   const hit = byKey.get(key);
   if (hit) return hit;
-  let Rg = 0;
-  for (const r of ranks) Rg += r;
+  const Rg = groupRank(ranks);
   let outTot = 0;
-  for (const o of outs) outTot += o;
+  let nc = 0;
+  for (const [i, o] of outs.entries()) {
+    outTot += o;
+    nc += ranks[i] * o;
+  }
   const At = new Float32Array(inF * Rg);
   const Bt = new Float32Array(Rg * outTot);
-  for (let i = 0, ro = 0, oo = 0; i < projs.length; ro += ranks[i], oo += outs[i], i++) {
+  const Bc = new Float32Array(nc);
+  for (let i = 0, ro = 0, oo = 0, co = 0; i < projs.length; ro += ranks[i], oo += outs[i], co += ranks[i] * outs[i], i++) {
     const lw = loraWeightsOf(adapter, numLayers, l, projs[i]);
     if (!lw) continue;
     const out = outs[i];
     for (let t = 0; t < lw.r; t++) {
       for (let k = 0; k < inF; k++) At[k * Rg + ro + t] = lw.A[t * inF + k];
       const row = (ro + t) * outTot + oo;
-      for (let o = 0; o < out; o++) Bt[row + o] = lw.scale * lw.B[o * lw.r + t];
+      for (let o = 0; o < out; o++) Bt[row + o] = Bc[co + t * out + o] = lw.scale * lw.B[o * lw.r + t];
     }
   }
-  const block = { At, Bt };
+  const block = { At, Bt, Bc };
   byKey.set(key, block);
   return block;
 }
@@ -683,9 +703,8 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
         if (lw && lw.r > ranks[i]) ranks[i] = lw.r;
       });
     }
-    let Rg = 0;
-    for (const r of ranks) Rg += r;
-    if (Rg === 0) return;
+    if (ranks.every((r) => r === 0)) return;
+    const Rg = groupRank(ranks);
     let outTot = 0;
     for (const o of outs) outTot += o;
     const rk = ranks.join(",");
@@ -710,6 +729,26 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
         preA.push(a);
         if (n > mMax) mMax = n;
       }
+    }
+    const wasmRows = loraRows();
+    if (wasmRows?.fits({ ranks, outs })) {
+      // in wasm SIMD on the adapters' weights where they sit (no stacks): every row of every segment
+      const rows = [...dec];
+      const blocks = decA.map(block);
+      pre.forEach((s, j) => {
+        const b = block(preA[j]);
+        for (let t = 0; t < segments[s].tokens.length; t++) {
+          rows.push(start[s] + t);
+          blocks.push(b);
+        }
+      });
+      const d = wasmRows.run(input, inF, rows, blocks, { ranks, outs }, Rg);
+      for (let j = 0; j < rows.length; j++) {
+        const o = rows[j] * outTot;
+        const dj = j * outTot;
+        for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
+      }
+      return;
     }
     if (dec.length) {
       const R = dec.length;
