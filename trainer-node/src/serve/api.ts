@@ -7,8 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import type { IncomingMessage, ServerResponse } from "node:http";
-import { RESPONSE_ALREADY_SENT } from "@hono/node-server/utils/response";
+import type { IncomingMessage } from "node:http";
 import { createHttpGuard } from "@tributary/sdk/http";
 import { Hono } from "hono";
 import type { Context } from "hono";
@@ -396,7 +395,7 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
 
     const chunk = (choices: unknown[], more: Record<string, unknown> = {}) => JSON.stringify({ id, object: chunkObject, created, model: model.id, system_fingerprint: null, choices, ...more });
     const forced = chat !== null && (chat.toolChoice.mode === "required" || chat.toolChoice.mode === "function");
-    return sse(c, async (stream) => {
+    return streamSSE(c, async (stream) => {
       const abort = new AbortController();
       streams.add(abort);
       stream.onAbort(() => abort.abort());
@@ -556,50 +555,4 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       });
     },
   };
-}
-
-/** What the completion stream writes through: one server-sent event per call, and the client going away. */
-interface SseSink {
-  writeSSE(message: { data: string }): Promise<void>;
-  onAbort(listener: () => void): void;
-}
-
-/**
- * A server-sent-events response whose events go straight to Node's response object when the app runs under
- * @hono/node-server, instead of through hono's web-stream pipeline (a TransformStream, a ReadableStream and
- * node-server's reader loop, a few promise hops per event), which cost more per event than the socket write
- * itself: a node decoding 64 streams writes 64 events per step. Same headers (hono's SSE headers and those
- * the middleware set), same framing (`data: <line>` per line, blank line after), `onAbort` when the client
- * closes the connection before the end. Elsewhere (app.request in tests) it is hono's streamSSE.
- */
-function sse(c: Context, run: (stream: SseSink) => Promise<void>): Response {
-  const outgoing = (c.env as { outgoing?: ServerResponse } | undefined)?.outgoing;
-  if (!outgoing) return streamSSE(c, run);
-  const head = c.newResponse(null, 200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  const headers: Record<string, string> = {};
-  head.headers.forEach((v, k) => (headers[k] = v));
-  outgoing.writeHead(200, headers);
-  outgoing.flushHeaders();
-  let ended = false;
-  const aborts: (() => void)[] = [];
-  outgoing.on("close", () => {
-    if (ended) return;
-    ended = true;
-    for (const a of aborts) a();
-  });
-  const sink: SseSink = {
-    writeSSE: async ({ data }) => {
-      if (ended || outgoing.destroyed) return;
-      outgoing.write(`${data.split(/\r\n|\r|\n/).map((line) => `data: ${line}`).join("\n")}\n\n`);
-    },
-    onAbort: (listener) => void aborts.push(listener),
-  };
-  void run(sink)
-    .catch((e: unknown) => console.error("[api] stream:", e))
-    .finally(() => {
-      if (ended) return;
-      ended = true;
-      outgoing.end();
-    });
-  return RESPONSE_ALREADY_SENT;
 }
