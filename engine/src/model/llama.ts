@@ -893,5 +893,6 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
   segments.forEach((seg, s) => last.set(x.subarray((start[s] + seg.tokens.length - 1) * D, (start[s] + seg.tokens.length) * D), s * D));
   const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
   const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: S, n: c.vocabSize, k: D, transB: true });
-  return Array.from({ length: S }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
+  // views into the one [S, V] result (no per-row copy; each step allocates a new result)
+  return Array.from({ length: S }, (_, i) => logits.subarray(i * c.vocabSize, (i + 1) * c.vocabSize));
 }
