@@ -1,13 +1,18 @@
-// Micro-benchmark of one engine decode step (issue 13): forwardBatch over R rows (each its own adapter,
-// r=8 on q/k/v/o as bench/serving.ts) against forwardCached over one row, same kernel and threads,
-// interleaved. Usage: node bench/serving-step.ts [--rows 64] [--kernel ort] [--threads 2] [--steps 20] [--rounds 5]
+// Micro-benchmark of the engine's decode step (issue 13), without the HTTP API: forwardBatch over R rows
+// (each its own adapter, r=8 on q/k/v/o as in bench/serving.ts, after a 6-token prompt) against
+// forwardCached over one row (the former one-at-a-time path), same kernel and threads, in interleaved
+// rounds. It bounds what the API's concurrent64_over_single can reach: the API adds per-token work to both
+// arms (sampling, SSE events, the load generator), which the batch does not share.
+// Usage: node bench/serving-step.ts [--rows 64] [--kernel ort] [--threads 2] [--steps 30] [--rounds 7]
+// Writes engine_decode_step in bench/results/serving.json (other keys kept).
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createKvCache, createLoraAdapter, forwardBatch, forwardCached, loadModel, loraConfig, selectKernel } from "@tributary/engine";
 import type { KvCache, LoraAdapter } from "@tributary/engine";
 
-const { values } = parseArgs({ options: { rows: { type: "string", default: "64" }, kernel: { type: "string", default: "ort" }, threads: { type: "string", default: "2" }, steps: { type: "string", default: "20" }, rounds: { type: "string", default: "5" }, adapters: { type: "string", default: "64" } } });
+const { values } = parseArgs({ options: { rows: { type: "string", default: "64" }, kernel: { type: "string", default: "ort" }, threads: { type: "string", default: "2" }, steps: { type: "string", default: "30" }, rounds: { type: "string", default: "7" }, adapters: { type: "string", default: "64" } } });
 const R = Number(values.rows);
 const STEPS = Number(values.steps);
 const kernel = await selectKernel(values.kernel!, Number(values.threads));
@@ -39,12 +44,28 @@ async function single(): Promise<number> {
 }
 await batched(); await single();
 const ratios: number[] = [];
+const rounds: { batched_tokens_per_sec: number; batched_ms_per_step: number; single_tokens_per_sec: number; ratio: number; load1: number }[] = [];
+const r1 = (x: number) => Math.round(x * 10) / 10;
+const load0 = loadavg();
 for (let r = 0; r < Number(values.rounds); r++) {
   const b = await batched();
   const s = await single();
   ratios.push(b / s);
+  rounds.push({ batched_tokens_per_sec: r1(b), batched_ms_per_step: r1((R * 1000) / b), single_tokens_per_sec: r1(s), ratio: r1(b / s), load1: r1(loadavg()[0]) });
   console.log(`round ${r + 1}: batched ${R} rows ${b.toFixed(0)} tok/s (${((R * 1000) / b).toFixed(2)} ms/step), single ${s.toFixed(0)} tok/s (${(1000 / s).toFixed(2)} ms/token), x${(b / s).toFixed(2)}, load ${loadavg()[0].toFixed(2)}`);
 }
 ratios.sort((a, b) => a - b);
 console.log(`median x${ratios[ratios.length >> 1].toFixed(2)} (${ratios[0].toFixed(2)}-${ratios[ratios.length - 1].toFixed(2)})`);
 await kernel.dispose();
+const OUT = fileURLToPath(new URL("./results/serving.json", import.meta.url));
+const result = existsSync(OUT) ? (JSON.parse(readFileSync(OUT, "utf8")) as Record<string, unknown>) : {};
+result.engine_decode_step = {
+  started: new Date().toISOString(),
+  what: "engine only, no HTTP: forwardBatch over `rows` decoding rows (each its own adapter) vs forwardCached over one row, tokens/s, interleaved rounds",
+  config: { model: "tributary-austen-4m", kernel: values.kernel, threads: Number(values.threads), rows: R, adapters: Number(values.adapters), lora: "r=8 alpha=16 on q/k/v/o_proj", prompt_tokens: prompt.length, steps_per_round: STEPS },
+  rows_over_single: { median: r1(ratios[ratios.length >> 1]), min: r1(ratios[0]), max: r1(ratios[ratios.length - 1]) },
+  rounds,
+  load_average_start: load0.map(r1),
+};
+writeFileSync(OUT, JSON.stringify(result, null, 2) + "\n");
+console.log(`wrote ${OUT} (engine_decode_step)`);
