@@ -12,7 +12,6 @@ import { createKernel } from "../src/kernels/index.ts";
 import type { KernelName } from "../src/kernels/index.ts";
 
 const cfg16 = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 24, tieWordEmbeddings: false });
-const cfg = cfg16;
 // an MLP width that is not a multiple of 4: on ort, the gate/up LoRA takes the batched-product path
 // (stacks) instead of the wasm per-row products
 const cfg22 = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 22, tieWordEmbeddings: false });
