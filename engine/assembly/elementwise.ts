@@ -82,3 +82,186 @@ export function scaleRow(z: usize, n: i32, c: f64): void {
     v128.store64_lane(z + o, f32x4.demote_f64x2_zero(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(z + o)), cv)), 0);
   }
 }
+
+@external("env", "exp") declare function mathExp(x: f64): f64;
+
+/**
+ * One decoded token's attention for one sequence (src/nn/attention.ts attentionDecodeRows, whose JS loop
+ * gives the same bits): q [H*hd] f32 at q, keys and values [len, Hkv*hd] f32 at k and v, the output
+ * [H*hd] f32 at out; scratch: qp (hd f64x2: a pair of query heads' values per dimension) and sc (2*len f64).
+ * Query heads go in pairs (H / Hkv even): lane 0 is head 2i, lane 1 head 2i+1 of a key head's group, so each
+ * lane's dot product is the sequential f64 sum over the head dimension; the weighted values run two
+ * dimensions per lane pair with the f32 rounding after every add (as `out[d] += p * v` into f32).
+ * exp is the host's Math.exp.
+ */
+export function attnRow(q: usize, k: usize, v: usize, out: usize, qp: usize, sc: usize, len: i32, H: i32, Hkv: i32, hd: i32, scale: f64): void {
+  const group = H / Hkv;
+  const kvw = <usize>(Hkv * hd) * 4;
+  for (let kh: i32 = 0; kh < Hkv; kh++) {
+    for (let g: i32 = 0; g < group; g += 2) {
+      const h0 = kh * group + g;
+      const q0 = q + <usize>(h0 * hd) * 4;
+      const q1 = q0 + <usize>hd * 4;
+      for (let d: i32 = 0; d < hd; d++) {
+        const o = <usize>d;
+        v128.store(qp + o * 16, f64x2.replace_lane(f64x2.splat(<f64>load<f32>(q0 + o * 4)), 1, <f64>load<f32>(q1 + o * 4)));
+      }
+      // scores of the two heads, positions in order: lane i = head h0 + i
+      let max0: f64 = -Infinity;
+      let max1: f64 = -Infinity;
+      const kb = k + <usize>(kh * hd) * 4;
+      let j: i32 = 0;
+      for (; j + 2 <= len; j += 2) {
+        const ka = kb + <usize>j * kvw;
+        const kc = ka + kvw;
+        let a = f64x2.splat(0.0);
+        let c = f64x2.splat(0.0);
+        for (let d: i32 = 0; d < hd; d++) {
+          const o = <usize>d;
+          const qq = v128.load(qp + o * 16);
+          a = f64x2.add(a, f64x2.mul(qq, f64x2.splat(<f64>load<f32>(ka + o * 4))));
+          c = f64x2.add(c, f64x2.mul(qq, f64x2.splat(<f64>load<f32>(kc + o * 4))));
+        }
+        const sa0 = <f64>(<f32>f64x2.extract_lane(a, 0)) * scale;
+        const sa1 = <f64>(<f32>f64x2.extract_lane(a, 1)) * scale;
+        const sc0 = <f64>(<f32>f64x2.extract_lane(c, 0)) * scale;
+        const sc1 = <f64>(<f32>f64x2.extract_lane(c, 1)) * scale;
+        store<f64>(sc + <usize>j * 8, sa0);
+        store<f64>(sc + <usize>(len + j) * 8, sa1);
+        store<f64>(sc + <usize>(j + 1) * 8, sc0);
+        store<f64>(sc + <usize>(len + j + 1) * 8, sc1);
+        if (sa0 > max0) max0 = sa0;
+        if (sc0 > max0) max0 = sc0;
+        if (sa1 > max1) max1 = sa1;
+        if (sc1 > max1) max1 = sc1;
+      }
+      for (; j < len; j++) {
+        const ka = kb + <usize>j * kvw;
+        let a = f64x2.splat(0.0);
+        for (let d: i32 = 0; d < hd; d++) {
+          const o = <usize>d;
+          a = f64x2.add(a, f64x2.mul(v128.load(qp + o * 16), f64x2.splat(<f64>load<f32>(ka + o * 4))));
+        }
+        const sa0 = <f64>(<f32>f64x2.extract_lane(a, 0)) * scale;
+        const sa1 = <f64>(<f32>f64x2.extract_lane(a, 1)) * scale;
+        store<f64>(sc + <usize>j * 8, sa0);
+        store<f64>(sc + <usize>(len + j) * 8, sa1);
+        if (sa0 > max0) max0 = sa0;
+        if (sa1 > max1) max1 = sa1;
+      }
+      // softmax of each head, sums in position order
+      let sum0: f64 = 0;
+      let sum1: f64 = 0;
+      for (let i: i32 = 0; i < len; i++) {
+        const p0 = sc + <usize>i * 8;
+        const p1 = sc + <usize>(len + i) * 8;
+        const e0 = mathExp(load<f64>(p0) - max0);
+        const e1 = mathExp(load<f64>(p1) - max1);
+        store<f64>(p0, e0);
+        store<f64>(p1, e1);
+        sum0 += e0;
+        sum1 += e1;
+      }
+      for (let i: i32 = 0; i < len; i++) {
+        const p0 = sc + <usize>i * 8;
+        const p1 = sc + <usize>(len + i) * 8;
+        store<f64>(p0, load<f64>(p0) / sum0);
+        store<f64>(p1, load<f64>(p1) / sum1);
+      }
+      // weighted values: out[d] = f32(out[d] + p_j v_j[d]) for j in order, four dimensions per pass
+      const vb = v + <usize>(kh * hd) * 4;
+      for (let hh: i32 = 0; hh < 2; hh++) {
+        const ps = sc + <usize>(hh * len) * 8;
+        const ob = out + <usize>((h0 + hh) * hd) * 4;
+        for (let d: i32 = 0; d < hd; d += 4) {
+          let a = f64x2.splat(0.0);
+          let c = f64x2.splat(0.0);
+          let vj = vb + <usize>d * 4;
+          for (let i: i32 = 0; i < len; i++) {
+            const p = f64x2.splat(load<f64>(ps + <usize>i * 8));
+            a = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(a, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(vj))))));
+            c = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(f64x2.add(c, f64x2.mul(p, f64x2.promote_low_f32x4(v128.load64_zero(vj + 8))))));
+            vj += kvw;
+          }
+          v128.store64_lane(ob + <usize>d * 4, f32x4.demote_f64x2_zero(a), 0);
+          v128.store64_lane(ob + <usize>d * 4 + 8, f32x4.demote_f64x2_zero(c), 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Per-row LoRA products (BGMV) for the `ort` kernel's batched decoding: for each of R rows, with that
+ * row's adapter weights wherever they sit in memory (tab: per row the u32 offsets of its At and B):
+ * h = x_r At (At [inF, Rg], Rg a multiple of 4), then y_r = the projections' h-slices times their B, side by
+ * side (proj: nP entries of i32 (rank offset, rank, output offset, outputs), outputs a multiple of 4; B holds
+ * each projection's [rank, outputs] block in turn). f32 arithmetic, four lanes (not bit-stable with the
+ * scalar products: the `ort` kernel never was).
+ */
+export function bgmv(x: usize, y: usize, tab: usize, R: i32, inF: i32, Rg: i32, outTot: i32, proj: usize, nP: i32, h: usize): void {
+  const rowA = <usize>Rg * 4;
+  for (let r: i32 = 0; r < R; r++) {
+    const at = <usize>load<u32>(tab + <usize>r * 8);
+    let bt = <usize>load<u32>(tab + <usize>r * 8 + 4);
+    const xr = x + <usize>(r * inF) * 4;
+    // h = x_r At, four rank columns per accumulator, held across the whole input
+    let t: i32 = 0;
+    for (; t + 8 <= Rg; t += 8) {
+      let a0 = f32x4.splat(0);
+      let a1 = f32x4.splat(0);
+      let ap = at + <usize>t * 4;
+      for (let k: i32 = 0; k < inF; k++) {
+        const xs = f32x4.splat(load<f32>(xr + <usize>k * 4));
+        a0 = f32x4.add(a0, f32x4.mul(xs, v128.load(ap)));
+        a1 = f32x4.add(a1, f32x4.mul(xs, v128.load(ap, 16)));
+        ap += rowA;
+      }
+      v128.store(h + <usize>t * 4, a0);
+      v128.store(h + <usize>t * 4, a1, 16);
+    }
+    for (; t < Rg; t += 4) {
+      let a0 = f32x4.splat(0);
+      let ap = at + <usize>t * 4;
+      for (let k: i32 = 0; k < inF; k++) {
+        a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(xr + <usize>k * 4)), v128.load(ap)));
+        ap += rowA;
+      }
+      v128.store(h + <usize>t * 4, a0);
+    }
+    // y_r: each projection's outputs from its rank slice of h, eight outputs per pass held across the rank
+    const yr = y + <usize>(r * outTot) * 4;
+    for (let i: i32 = 0; i < nP; i++) {
+      const e = proj + <usize>i * 16;
+      const hr = h + <usize>load<i32>(e) * 4;
+      const rr = load<i32>(e, 4);
+      const yo = yr + <usize>load<i32>(e, 8) * 4;
+      const out = load<i32>(e, 12);
+      const rowB = <usize>out * 4;
+      let o: i32 = 0;
+      for (; o + 8 <= out; o += 8) {
+        let a0 = f32x4.splat(0);
+        let a1 = f32x4.splat(0);
+        let bp = bt + <usize>o * 4;
+        for (let k: i32 = 0; k < rr; k++) {
+          const hs = f32x4.splat(load<f32>(hr + <usize>k * 4));
+          a0 = f32x4.add(a0, f32x4.mul(hs, v128.load(bp)));
+          a1 = f32x4.add(a1, f32x4.mul(hs, v128.load(bp, 16)));
+          bp += rowB;
+        }
+        v128.store(yo + <usize>o * 4, a0);
+        v128.store(yo + <usize>o * 4, a1, 16);
+      }
+      for (; o < out; o += 4) {
+        let a0 = f32x4.splat(0);
+        let bp = bt + <usize>o * 4;
+        for (let k: i32 = 0; k < rr; k++) {
+          a0 = f32x4.add(a0, f32x4.mul(f32x4.splat(load<f32>(hr + <usize>k * 4)), v128.load(bp)));
+          bp += rowB;
+        }
+        v128.store(yo + <usize>o * 4, a0);
+      }
+      bt += <usize>rr * rowB;
+    }
+  }
+}

@@ -11,10 +11,13 @@ import type { KvCache } from "../src/model/llama.ts";
 import { createKernel } from "../src/kernels/index.ts";
 import type { KernelName } from "../src/kernels/index.ts";
 
-const cfg = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 24, tieWordEmbeddings: false });
+const cfg16 = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 24, tieWordEmbeddings: false });
+// an MLP width that is not a multiple of 4: on ort, the gate/up LoRA takes the batched-product path
+// (stacks) instead of the wasm per-row products
+const cfg22 = llamaConfig({ vocabSize: 37, hiddenSize: 16, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 22, tieWordEmbeddings: false });
 
 /** 5 adapters (ranks 2 and 4, different targets) so that the many-adapter path runs on ort too. */
-function makeAdapters(): LoraAdapter[] {
+function makeAdapters(cfg = cfg16): LoraAdapter[] {
   const all = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] as const;
   return [0, 1, 2, 3, 4].map((i) => {
     const a = createLoraAdapter(cfg, loraConfig({ r: i % 2 ? 4 : 2, targetModules: i === 2 ? ["q_proj", "down_proj"] : [...all] }), 10 + i);
@@ -23,11 +26,11 @@ function makeAdapters(): LoraAdapter[] {
   });
 }
 
-async function compare(kernelName: KernelName, exact: boolean) {
+async function compare(kernelName: KernelName, exact: boolean, cfg = cfg16) {
   const kernel = await createKernel(kernelName, { threads: 1 });
   try {
     const model = initModel(cfg, { seed: 3, kernel });
-    const adapters = makeAdapters();
+    const adapters = makeAdapters(cfg);
     // [history prefilled before the step, tokens of this step, adapter]
     const rows: [number[], number[], LoraAdapter | null][] = [
       [[1, 2, 3], [4], adapters[0]],
@@ -38,6 +41,8 @@ async function compare(kernelName: KernelName, exact: boolean) {
       [[19], [20], adapters[3]],
       [[21, 22, 23], [24], adapters[4]],
       [[], [25], null],
+      [[], [26, 27, 28, 29], adapters[3]], // a second fresh prompt of 4 tokens: one attention call with row 1's
+      [[], [30, 31], null],
     ];
     const caches = async () => {
       const kvs: KvCache[] = [];
@@ -76,11 +81,16 @@ test("forwardBatch on wasm: mixed prompts, decodes and adapters give forwardCach
 
 test("forwardBatch on ort (per-row batched LoRA products): forwardCached's logits within 1e-4", () => compare("ort", false));
 
+test("forwardBatch on ort with an MLP width not a multiple of 4 (batched-product LoRA path): within 1e-4", () => compare("ort", false, cfg22));
+
+test("forwardBatch on wasm with an MLP width not a multiple of 4: bit for bit", () => compare("wasm", true, cfg22));
+
 test("forwardBatch on ort: the rows' stacked adapter weights are reused while the rows stay and rebuilt when they change", async () => {
+  const cfg = cfg22; // gate/up through the stacks, the other groups through the wasm per-row products
   const kernel = await createKernel("ort", { threads: 1 });
   try {
     const model = initModel(cfg, { seed: 3, kernel });
-    const adapters = makeAdapters();
+    const adapters = makeAdapters(cfg);
     // steps of one decode token per row: the same rows twice, then reversed, then with rows gone and a repeat
     const steps = [[0, 1, 2, 3, 4], [0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [4, 0, 0, 3], [4, 0, 0, 3]];
     for (const [s, order] of steps.entries()) {

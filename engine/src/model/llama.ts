@@ -6,9 +6,10 @@
  */
 import type { FusedLayerGrads, FusedLayerLora, Kernel } from "../kernels/kernel.ts";
 import { createReferenceKernel } from "../kernels/reference.ts";
+import { loraRows } from "../kernels/elementwise.ts";
 import type { LoraAdapter, Projection } from "../lora/adapter.ts";
 import { PROJECTIONS, loraScale, moduleName, projectionShape } from "../lora/adapter.ts";
-import { attentionBackward, attentionCached, attentionForward } from "../nn/attention.ts";
+import { attentionBackward, attentionCached, attentionDecodeRows, attentionForward } from "../nn/attention.ts";
 import type { AttentionCache, AttentionShape } from "../nn/attention.ts";
 import { crossEntropyBackward } from "../nn/cross-entropy.ts";
 import { embeddingBackward, embeddingForward } from "../nn/embedding.ts";
@@ -551,28 +552,111 @@ export interface BatchSegment {
  * cache). So on a kernel whose products do not depend on M (the `wasm` kernel: each element is a plain
  * sequential sum) each segment's logits equal forwardCached()'s for the same tokens bit for bit.
  */
-/** Per model: the rows' LoRA A and B stacked for a batched product, by `layer:projection:rank`. */
-const loraStacks = new WeakMap<LlamaModel, Map<string, { parts: Float32Array[]; A: Float32Array; B: Float32Array }>>();
+/** Per adapter: its LoraWeights by layer * 7 + projection index (no module-name strings per step). */
+const loraWeightsCache = new WeakMap<LoraAdapter, (LoraWeights | null)[]>();
+
+function loraWeightsOf(adapter: LoraAdapter, numLayers: number, l: number, p: Projection): LoraWeights | null {
+  let all = loraWeightsCache.get(adapter);
+  if (!all) {
+    all = [];
+    for (let li = 0; li < numLayers; li++) for (const pp of PROJECTIONS) all.push(layerLora(adapter, li, pp));
+    loraWeightsCache.set(adapter, all);
+  }
+  return all[l * PROJECTIONS.length + PROJECTIONS.indexOf(p)] ?? null;
+}
 
 /**
- * The A and B of `list`'s rows stacked in row order ([R, r, inF] and [R, outF, r]). Reused while the same
- * adapters sit in the same rows (every decode step of a steady batch), rebuilt when the rows change: copying
- * every row's weights each step cost more than the products themselves on small models. Served adapters are
- * read-only (a weight changed in place keeps its old stack).
+ * Per adapter: its LoRA on a group of projections that share one input (q/k/v, gate/up, or one alone),
+ * laid out for one batched product pair, by `layer:projections:ranks`:
+ * At [inF, Rg]: each projection's A transposed, side by side, projection i in columns [ro_i, ro_i + ranks_i)
+ * (zero-padded from its own rank, zero when it has no LoRA; Rg = the ranks' sum rounded up to a multiple of
+ * 4); Bt [Rg, outTot]: each projection's scale * B transposed on the block diagonal, projection i's outputs
+ * in columns [oo_i, oo_i + out_i) (the layout of the fused q|k|v and gate|up products). x At Bt is then the
+ * group's LoRA outputs side by side. Bc: the same scale * B^T blocks without the zeros between them
+ * ([ranks_i, out_i] each, in turn), for the wasm per-row products (kernels/elementwise.ts loraRows).
  */
-function stackedLora(model: LlamaModel, key: string, list: readonly { lw: LoraWeights }[], r: number, outF: number, inF: number): { A: Float32Array; B: Float32Array } {
+interface LoraBlock {
+  At: Float32Array;
+  Bt: Float32Array;
+  Bc: Float32Array;
+}
+
+const loraBlocks = new WeakMap<LoraAdapter, Map<string, LoraBlock>>();
+
+/** The padded rank width of a group's At (see loraBlock). */
+function groupRank(ranks: readonly number[]): number {
+  let Rg = 0;
+  for (const r of ranks) Rg += r;
+  return (Rg + 3) & ~3;
+}
+
+function loraBlock(adapter: LoraAdapter, numLayers: number, l: number, projs: readonly Projection[], ranks: readonly number[], outs: readonly number[], inF: number, key: string): LoraBlock {
+  let byKey = loraBlocks.get(adapter);
+  if (!byKey) loraBlocks.set(adapter, (byKey = new Map()));
+  const hit = byKey.get(key);
+  if (hit) return hit;
+  const Rg = groupRank(ranks);
+  let outTot = 0;
+  let nc = 0;
+  for (const [i, o] of outs.entries()) {
+    outTot += o;
+    nc += ranks[i] * o;
+  }
+  const At = new Float32Array(inF * Rg);
+  const Bt = new Float32Array(Rg * outTot);
+  const Bc = new Float32Array(nc);
+  for (let i = 0, ro = 0, oo = 0, co = 0; i < projs.length; ro += ranks[i], oo += outs[i], co += ranks[i] * outs[i], i++) {
+    const lw = loraWeightsOf(adapter, numLayers, l, projs[i]);
+    if (!lw) continue;
+    const out = outs[i];
+    for (let t = 0; t < lw.r; t++) {
+      for (let k = 0; k < inF; k++) At[k * Rg + ro + t] = lw.A[t * inF + k];
+      const row = (ro + t) * outTot + oo;
+      for (let o = 0; o < out; o++) Bt[row + o] = Bc[co + t * out + o] = lw.scale * lw.B[o * lw.r + t];
+    }
+  }
+  const block = { At, Bt, Bc };
+  byKey.set(key, block);
+  return block;
+}
+
+/**
+ * Per model: the listed rows' blocks (loraBlock) stacked in row order ([R, inF, Rg] and [R, Rg, outTot])
+ * by `layer:projections:decode|prefill`. Reused while the same adapters sit in the same rows (every decode
+ * step of a steady batch), updated where a row's adapter changed, rebuilt from the adapters' cached blocks
+ * (plain copies) when the number of rows changes. Served adapters are
+ * read-only (a weight changed in place keeps its old blocks).
+ */
+const loraStacks = new WeakMap<LlamaModel, Map<string, { adapters: LoraAdapter[]; ranks: string; At: Float32Array; Bt: Float32Array }>>();
+
+function stackedLoraGroup(model: LlamaModel, key: string, adapters: readonly LoraAdapter[], ranks: string, block: (a: LoraAdapter) => { At: Float32Array; Bt: Float32Array }): { At: Float32Array; Bt: Float32Array } {
   let byKey = loraStacks.get(model);
   if (!byKey) loraStacks.set(model, (byKey = new Map()));
   const hit = byKey.get(key);
-  if (hit && hit.parts.length === 2 * list.length && list.every((e, j) => hit.parts[2 * j] === e.lw.A && hit.parts[2 * j + 1] === e.lw.B)) return hit;
-  const R = list.length;
-  const A = new Float32Array(R * r * inF);
-  const B = new Float32Array(R * outF * r);
-  list.forEach((e, j) => {
-    A.set(e.lw.A, j * r * inF);
-    B.set(e.lw.B, j * outF * r);
+  if (hit && hit.ranks === ranks && hit.adapters.length === adapters.length) {
+    // same rows: copy in only the rows whose adapter changed (none in a steady batch)
+    const na = hit.At.length / adapters.length;
+    const nb = hit.Bt.length / adapters.length;
+    adapters.forEach((a, j) => {
+      if (hit.adapters[j] === a) return;
+      const b = block(a);
+      hit.At.set(b.At, j * na);
+      hit.Bt.set(b.Bt, j * nb);
+      hit.adapters[j] = a;
+    });
+    return hit;
+  }
+  const first = block(adapters[0]);
+  const na = first.At.length;
+  const nb = first.Bt.length;
+  const At = new Float32Array(adapters.length * na);
+  const Bt = new Float32Array(adapters.length * nb);
+  adapters.forEach((a, j) => {
+    const b = block(a);
+    At.set(b.At, j * na);
+    Bt.set(b.Bt, j * nb);
   });
-  const stack = { parts: list.flatMap((e) => [e.lw.A, e.lw.B]), A, B };
+  const stack = { adapters: [...adapters], ranks, At, Bt };
   byKey.set(key, stack);
   return stack;
 }
@@ -621,37 +705,95 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     return out;
   };
   const scatter = (dst: Float32Array, width: number, rows: readonly number[], src: Float32Array) => rows.forEach((r, j) => dst.set(src.subarray(j * width, (j + 1) * width), r * width));
-  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV), one batched call per
-  // rank for the shrink and one for the expand, instead of two calls per adapter
+  // Many adapters on a kernel with a batched product (ort): per-row products (BGMV) for a whole group of
+  // projections sharing an input (q/k/v, gate/up) at once: one batched call for the shrink and one for the
+  // expand per group and layer, on stacks kept pre-transposed (no Transpose in the graph)
   const perRow = !!kernel.batchMatmul && groups.size >= 4;
-  const loraRows = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
-    const byRank = new Map<number, { row: number; lw: LoraWeights }[]>();
-    for (const [a, rows] of groups) {
-      const lw = layerLora(a, l, p);
-      if (!lw) continue;
-      let list = byRank.get(lw.r);
-      if (!list) byRank.set(lw.r, (list = []));
-      for (const row of rows) list.push({ row, lw });
-    }
-    for (const [r, list] of byRank) {
-      const R = list.length;
-      const xa = new Float32Array(R * inF);
-      list.forEach((e, j) => xa.set(input.subarray(e.row * inF, (e.row + 1) * inF), j * inF));
-      const { A, B: Bw } = stackedLora(model, `${l}:${p}:${r}`, list, r, outF, inF);
-      const h = await kernel.batchMatmul!({ a: xa, b: A, batch: R, m: 1, n: r, k: inF, transB: true });
-      list.forEach((e, j) => {
-        for (let t = 0; t < r; t++) h[j * r + t] *= e.lw.scale;
+  const loraGroup = async (l: number, projs: readonly Projection[], outs: readonly number[], input: Float32Array, y: Float32Array, inF: number) => {
+    const ranks = projs.map(() => 0);
+    for (const a of groups.keys()) {
+      projs.forEach((p, i) => {
+        const lw = loraWeightsOf(a, c.numLayers, l, p);
+        if (lw && lw.r > ranks[i]) ranks[i] = lw.r;
       });
-      const d = await kernel.batchMatmul!({ a: h, b: Bw, batch: R, m: 1, n: outF, k: r, transB: true });
-      list.forEach((e, j) => {
-        const o = e.row * outF;
-        for (let t = 0; t < outF; t++) y[o + t] += d[j * outF + t];
+    }
+    if (ranks.every((r) => r === 0)) return;
+    const Rg = groupRank(ranks);
+    let outTot = 0;
+    for (const o of outs) outTot += o;
+    const rk = ranks.join(",");
+    const key = `${l}:${projs.join(",")}`;
+    const block = (a: LoraAdapter) => loraBlock(a, c.numLayers, l, projs, ranks, outs, inF, `${key}:${rk}`);
+    // segments whose adapter has LoRA on one of these projections: decoding ones (one row each) in one
+    // batch of m = 1 products, prompts in one batch of m = the longest prompt (shorter ones zero-padded)
+    const dec: number[] = [];
+    const decA: LoraAdapter[] = [];
+    const pre: number[] = [];
+    const preA: LoraAdapter[] = [];
+    let mMax = 0;
+    for (let s = 0; s < S; s++) {
+      const a = segments[s].adapter;
+      if (!a || !projs.some((p) => loraWeightsOf(a, c.numLayers, l, p))) continue;
+      const n = segments[s].tokens.length;
+      if (n === 1) {
+        dec.push(start[s]);
+        decA.push(a);
+      } else {
+        pre.push(s);
+        preA.push(a);
+        if (n > mMax) mMax = n;
+      }
+    }
+    const wasmRows = loraRows();
+    if (wasmRows?.fits({ ranks, outs })) {
+      // in wasm SIMD on the adapters' weights where they sit (no stacks): every row of every segment
+      const rows = [...dec];
+      const blocks = decA.map(block);
+      pre.forEach((s, j) => {
+        const b = block(preA[j]);
+        for (let t = 0; t < segments[s].tokens.length; t++) {
+          rows.push(start[s] + t);
+          blocks.push(b);
+        }
+      });
+      const d = wasmRows.run(input, inF, rows, blocks, { ranks, outs }, Rg);
+      for (let j = 0; j < rows.length; j++) {
+        const o = rows[j] * outTot;
+        const dj = j * outTot;
+        for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
+      }
+      return;
+    }
+    if (dec.length) {
+      const R = dec.length;
+      const { At, Bt } = stackedLoraGroup(model, `${key}:decode`, decA, rk, block);
+      const xa = R === B ? input : gather(input, inF, dec);
+      const h = await kernel.batchMatmul!({ a: xa, b: At, batch: R, m: 1, n: Rg, k: inF });
+      const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: R, m: 1, n: outTot, k: Rg });
+      for (let j = 0; j < R; j++) {
+        const o = dec[j] * outTot;
+        const dj = j * outTot;
+        for (let t = 0; t < outTot; t++) y[o + t] += d[dj + t];
+      }
+    }
+    if (pre.length) {
+      const P = pre.length;
+      const { At, Bt } = stackedLoraGroup(model, `${key}:prefill`, preA, rk, block);
+      const xa = new Float32Array(P * mMax * inF);
+      pre.forEach((s, j) => xa.set(input.subarray(start[s] * inF, (start[s] + segments[s].tokens.length) * inF), j * mMax * inF));
+      const h = await kernel.batchMatmul!({ a: xa, b: At, batch: P, m: mMax, n: Rg, k: inF });
+      const d = await kernel.batchMatmul!({ a: h, b: Bt, batch: P, m: mMax, n: outTot, k: Rg });
+      pre.forEach((s, j) => {
+        const o = start[s] * outTot;
+        const dj = j * mMax * outTot;
+        const len = segments[s].tokens.length * outTot;
+        for (let t = 0; t < len; t++) y[o + t] += d[dj + t];
       });
     }
   };
   // y [B, outF] += each adapter's LoRA product over its rows of input [B, inF]
   const lora = async (l: number, p: Projection, input: Float32Array, y: Float32Array, outF: number, inF: number) => {
-    if (perRow) return loraRows(l, p, input, y, outF, inF);
+    if (perRow) return loraGroup(l, [p], [outF], input, y, inF);
     for (const [a, rows] of groups) {
       const lw = layerLora(a, l, p);
       if (!lw) continue;
@@ -676,6 +818,7 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     for (let i = 0; i < B; i++) out.set(src.subarray(i * stride + from, i * stride + from + width), i * width);
     return out;
   };
+  const decodeRows: { qRow: number; k: Float32Array; v: Float32Array; len: number }[] = [];
   for (let l = 0; l < c.numLayers; l++) {
     const layer = model.layers[l];
     const fl = fused?.[l];
@@ -683,12 +826,15 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     let q: Float32Array, k: Float32Array, v: Float32Array;
     if (fl) {
       const qkv = await kernel.matmul({ a: n1, b: fl.qkv, m: B, n: qw + 2 * w, k: D, transB: true });
+      if (perRow) await loraGroup(l, ["q_proj", "k_proj", "v_proj"], [qw, w, w], n1, qkv, D);
       q = columns(qkv, qw + 2 * w, 0, qw);
       k = columns(qkv, qw + 2 * w, qw, w);
       v = columns(qkv, qw + 2 * w, qw + w, w);
-      await lora(l, "q_proj", n1, q, qw, D);
-      await lora(l, "k_proj", n1, k, w, D);
-      await lora(l, "v_proj", n1, v, w, D);
+      if (!perRow) {
+        await lora(l, "q_proj", n1, q, qw, D);
+        await lora(l, "k_proj", n1, k, w, D);
+        await lora(l, "v_proj", n1, v, w, D);
+      }
     } else {
       q = await proj(layer, l, "q_proj", n1);
       k = await proj(layer, l, "k_proj", n1);
@@ -697,6 +843,8 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     ropeApply(q, positions, c.numHeads, model.rope);
     ropeApply(k, positions, c.numKvHeads, model.rope);
     const att = new Float32Array(B * qw);
+    decodeRows.length = 0;
+    const fresh = new Map<number, number[]>();
     for (let s = 0; s < S; s++) {
       const { kv, tokens } = segments[s];
       const n = tokens.length;
@@ -704,15 +852,34 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
       const r0 = start[s];
       const ks = k.subarray(r0 * w, (r0 + n) * w);
       const vs = v.subarray(r0 * w, (r0 + n) * w);
-      const qs = q.subarray(r0 * qw, (r0 + n) * qw);
       kv.k[l].set(ks, past * w);
       kv.v[l].set(vs, past * w);
-      // as forwardCached: a fresh prompt runs the kernel's attention; later tokens read the cache
-      const out =
-        past === 0 && n > 1
-          ? (await attentionForward(kernel, qs.slice(), ks.slice(), vs.slice(), null, { B: 1, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim })).out
-          : attentionCached(qs, kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim);
-      att.set(out, r0 * qw);
+      if (n === 1) {
+        // one decoded token: with the other rows' below (attentionCached's numbers, one call)
+        decodeRows.push({ qRow: r0, k: kv.k[l], v: kv.v[l], len: past + 1 });
+        continue;
+      }
+      if (past === 0) {
+        // a fresh prompt: below, with the other fresh prompts of its length
+        let same = fresh.get(n);
+        if (!same) fresh.set(n, (same = []));
+        same.push(r0);
+        continue;
+      }
+      att.set(attentionCached(q.subarray(r0 * qw, (r0 + n) * qw), kv.k[l], kv.v[l], past, n, c.numHeads, c.numKvHeads, c.headDim), r0 * qw);
+    }
+    if (decodeRows.length) attentionDecodeRows(q, decodeRows, c.numHeads, c.numKvHeads, c.headDim, att);
+    // as forwardCached, a fresh prompt runs the kernel's causal attention: the prompts of one length in one
+    // call of B prompts (each prompt's heads are their own products and softmax rows: the same numbers as B = 1)
+    for (const [n, r0s] of fresh) {
+      const shape = { B: r0s.length, T: n, H: c.numHeads, Hkv: c.numKvHeads, hd: c.headDim };
+      const blocks = (src: Float32Array, width: number) => {
+        const o = new Float32Array(r0s.length * n * width);
+        r0s.forEach((r, j) => o.set(src.subarray(r * width, (r + n) * width), j * n * width));
+        return o;
+      };
+      const out = (await attentionForward(kernel, blocks(q, qw), blocks(k, w), blocks(v, w), null, shape)).out;
+      r0s.forEach((r, j) => att.set(out.subarray(j * n * qw, (j + 1) * n * qw), r * qw));
     }
     const ao = await proj(layer, l, "o_proj", att);
     for (let i = 0; i < x.length; i++) x[i] += ao[i];
@@ -720,10 +887,13 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
     let g: Float32Array, u: Float32Array;
     if (fl) {
       const gu = await kernel.matmul({ a: n2, b: fl.gateUp, m: B, n: 2 * I, k: D, transB: true });
+      if (perRow) await loraGroup(l, ["gate_proj", "up_proj"], [I, I], n2, gu, D);
       g = columns(gu, 2 * I, 0, I);
       u = columns(gu, 2 * I, I, I);
-      await lora(l, "gate_proj", n2, g, I, D);
-      await lora(l, "up_proj", n2, u, I, D);
+      if (!perRow) {
+        await lora(l, "gate_proj", n2, g, I, D);
+        await lora(l, "up_proj", n2, u, I, D);
+      }
     } else {
       g = await proj(layer, l, "gate_proj", n2);
       u = await proj(layer, l, "up_proj", n2);
@@ -737,5 +907,6 @@ export async function forwardBatch(model: LlamaModel, segments: readonly BatchSe
   segments.forEach((seg, s) => last.set(x.subarray((start[s] + seg.tokens.length - 1) * D, (start[s] + seg.tokens.length) * D), s * D));
   const nf = rmsnormForward(last, model.norm, c.rmsNormEps).y;
   const logits = await kernel.matmul({ a: nf, b: denseWeight(model.lmHead ?? model.embed), m: S, n: c.vocabSize, k: D, transB: true });
-  return Array.from({ length: S }, (_, i) => logits.slice(i * c.vocabSize, (i + 1) * c.vocabSize));
+  // views into the one [S, V] result (no per-row copy; each step allocates a new result)
+  return Array.from({ length: S }, (_, i) => logits.subarray(i * c.vocabSize, (i + 1) * c.vocabSize));
 }

@@ -8,6 +8,7 @@
  */
 import { batchMatmul } from "../kernels/kernel.ts";
 import type { Kernel } from "../kernels/kernel.ts";
+import { attentionRowsFit, elementwise } from "../kernels/elementwise.ts";
 import { expFast } from "./fast-math.ts";
 
 export interface AttentionShape {
@@ -169,6 +170,11 @@ export function attentionCached(
   hd: number,
   out: Float32Array = new Float32Array(n * H * hd),
 ): Float32Array {
+  if (n === 1) {
+    // one decoded token: the same numbers through the one-row path (wasm SIMD where available)
+    attentionDecodeRows(q, [{ qRow: 0, k: kCache, v: vCache, len: past + 1 }], H, Hkv, hd, out);
+    return out;
+  }
   const group = H / Hkv;
   const scale = 1 / Math.sqrt(hd);
   const kvw = Hkv * hd;
@@ -203,4 +209,105 @@ export function attentionCached(
     }
   }
   return out;
+}
+
+/** Reused score buffer of attentionDecodeRows (grown on demand). */
+let decodeScores = new Float64Array(256);
+
+/**
+ * One decoded token for each of `rows.length` sequences in one call (continuous batching): row i's query
+ * q[rows[i].qRow * H*hd ...] attends to its cache's keys 0..len-1 (len = past + 1, the new key already
+ * written) and its output goes to out at the same row. Every output equals attentionCached(q_i, kCache_i,
+ * vCache_i, len - 1, 1, ...) bit for bit: the same operations in the same order (dot products summed in
+ * f64 over the head dimension, f32-rounded scores, f64 softmax, f32 accumulation of the weighted values);
+ * only the loop structure differs (the query heads sharing a key head read each key once, no allocation
+ * per row).
+ */
+export function attentionDecodeRows(
+  q: Float32Array, // [rows, H*hd]
+  rows: readonly { qRow: number; k: Float32Array; v: Float32Array; len: number }[],
+  H: number,
+  Hkv: number,
+  hd: number,
+  out: Float32Array, // [rows, H*hd], written at each listed row
+): void {
+  const ew = elementwise();
+  if (ew && attentionRowsFit(H, Hkv, hd)) return ew.attentionRows(q, rows, H, Hkv, hd, out); // same bits, in wasm SIMD
+  const group = H / Hkv;
+  const scale = 1 / Math.sqrt(hd);
+  const kvw = Hkv * hd;
+  const qw = H * hd;
+  let maxLen = 0;
+  for (const r of rows) if (r.len > maxLen) maxLen = r.len;
+  if (decodeScores.length < group * maxLen) decodeScores = new Float64Array(Math.max(2 * decodeScores.length, group * maxLen));
+  const scores = decodeScores;
+  for (const { qRow, k: kCache, v: vCache, len } of rows) {
+    const rowQ = qRow * qw;
+    for (let kh = 0; kh < Hkv; kh++) {
+      // scores of the group's query heads, head g's at scores[g * len + j]
+      for (let g = 0; g < group; g++) {
+        const qo = rowQ + (kh * group + g) * hd;
+        const so = g * len;
+        let max = -Infinity;
+        // four keys at a time: four independent f64 sums, each over d in order (as attentionCached)
+        let j = 0;
+        for (let ko = kh * hd; j + 4 <= len; j += 4, ko += 4 * kvw) {
+          let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+          for (let d = 0; d < hd; d++) {
+            const qd = q[qo + d];
+            d0 += qd * kCache[ko + d];
+            d1 += qd * kCache[ko + kvw + d];
+            d2 += qd * kCache[ko + 2 * kvw + d];
+            d3 += qd * kCache[ko + 3 * kvw + d];
+          }
+          const s0 = Math.fround(d0) * scale, s1 = Math.fround(d1) * scale, s2 = Math.fround(d2) * scale, s3 = Math.fround(d3) * scale;
+          scores[so + j] = s0;
+          scores[so + j + 1] = s1;
+          scores[so + j + 2] = s2;
+          scores[so + j + 3] = s3;
+          if (s0 > max) max = s0;
+          if (s1 > max) max = s1;
+          if (s2 > max) max = s2;
+          if (s3 > max) max = s3;
+        }
+        for (let ko = kh * hd + j * kvw; j < len; j++, ko += kvw) {
+          let dot = 0;
+          for (let d = 0; d < hd; d++) dot += q[qo + d] * kCache[ko + d];
+          const sc = Math.fround(dot) * scale;
+          scores[so + j] = sc;
+          if (sc > max) max = sc;
+        }
+        let sum = 0;
+        for (let j = so; j < so + len; j++) {
+          const e = Math.exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        for (let j = so; j < so + len; j++) scores[j] = scores[j] / sum;
+        // out[d] = f32 sum over j of p_j v_j[d], in j order (as attentionCached's += into f32), four d at a time
+        const oo = rowQ + (kh * group + g) * hd;
+        const vo = kh * hd;
+        let d = 0;
+        for (; d + 4 <= hd; d += 4) {
+          let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+          for (let j = 0, vj = vo + d; j < len; j++, vj += kvw) {
+            const pj = scores[so + j];
+            a0 = Math.fround(a0 + pj * vCache[vj]);
+            a1 = Math.fround(a1 + pj * vCache[vj + 1]);
+            a2 = Math.fround(a2 + pj * vCache[vj + 2]);
+            a3 = Math.fround(a3 + pj * vCache[vj + 3]);
+          }
+          out[oo + d] = a0;
+          out[oo + d + 1] = a1;
+          out[oo + d + 2] = a2;
+          out[oo + d + 3] = a3;
+        }
+        for (; d < hd; d++) {
+          let a = 0;
+          for (let j = 0, vj = vo + d; j < len; j++, vj += kvw) a = Math.fround(a + scores[so + j] * vCache[vj]);
+          out[oo + d] = a;
+        }
+      }
+    }
+  }
 }
