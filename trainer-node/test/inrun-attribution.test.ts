@@ -4,12 +4,14 @@
 // truth it contradicts, and that the vectors survive the trip through the adapter folder.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { ChatTokenizer, adapterParams, createLoraAdapter, encodeRecord, evaluate, initModel, llamaConfig, loadModel, lossGradient, selectKernel, train, trainConfig } from "@tributary/engine";
+import { ChatTokenizer, adapterParams, createLoraAdapter, encodeRecord, evaluate, fineTune, initModel, llamaConfig, loadAdapter, loadModel, lossGradient, selectKernel, train, trainConfig } from "@tributary/engine";
 import type { Example, Kernel, LlamaModel, LoraAdapter, TrainingRecord } from "@tributary/engine";
+import { inRunAttributionFor, inRunVectorsByRerun } from "../src/jobs/attribution.ts";
 import { InRunAttribution, queryGradients } from "../src/jobs/influence.ts";
 import { splitJobRecords } from "../src/jobs/pipeline.ts";
 import type { JobContribution } from "../src/jobs/data.ts";
@@ -160,6 +162,43 @@ describe("in-run attribution", () => {
       const a = await inRun.scores(model, r.adapter!, [truth], { maxSeqLen: 64 });
       const b = await back.scores(model, r.adapter!, [truth], { maxSeqLen: 64 });
       assert.deepEqual(b.scores, a.scores);
+    });
+
+    it("a run stopped and resumed gets the uninterrupted run's vectors by training again from the start (what a verifier recomputes too)", async () => {
+      const contributions = [
+        [chat("Whom does Elizabeth Bennet marry?", "Mr Darcy."), chat("Where does Emma Woodhouse live?", "At Hartfield.")],
+        [chat("Whom does Elizabeth Bennet marry?", "Mr Collins.")],
+        [chat("How long should an egg boil to be soft?", "About six minutes."), chat("Who wrote Emma?", "Jane Austen.")],
+      ].map((records, c) => ({ datanetId: "1", contributionId: String(c + 1), records })) as unknown as JobContribution[];
+      const records = contributions.flatMap((c) => c.records);
+      const trainOwner = contributions.flatMap((c, i) => c.records.map(() => i));
+      const evalRecords = [chat("Who does Elizabeth Bennet wed?", "Mr Darcy.")];
+      const config = { lr: 1e-2, epochs: 2, batchSize: 2, seed: 5, maxSeqLen: 64, checkpointEvery: 1, lora: { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] as ("q_proj" | "v_proj")[] } };
+      const keys = contributions.map((c) => `${c.datanetId}/${c.contributionId}`);
+      // uninterrupted, with the hooks
+      const whole = mkdtempSync(join(tmpdir(), "inrun-whole-"));
+      const first = inRunAttributionFor(trainOwner, contributions.length)!;
+      await fineTune({ modelDir: BASE_DIR, records, evalRecords, outDir: whole, method: "lora", config, kernel, inRun: first.hooks() });
+      assert.ok(first.complete);
+      await first.save(whole, keys);
+      // stopped after step 2, resumed with fresh hooks: they saw only the later steps
+      const resumed = mkdtempSync(join(tmpdir(), "inrun-resumed-"));
+      const abort = new AbortController();
+      const stopped = await fineTune({ modelDir: BASE_DIR, records, evalRecords, outDir: resumed, method: "lora", config, kernel, signal: abort.signal, onProgress: (p) => void (p.step === 2 && abort.abort()) });
+      assert.equal(stopped.metrics.stopped, true);
+      const late = inRunAttributionFor(trainOwner, contributions.length)!;
+      const done = await fineTune({ modelDir: BASE_DIR, records, evalRecords, outDir: resumed, method: "lora", config, kernel, resume: true, inRun: late.hooks() });
+      assert.equal(done.metrics.stopped, false);
+      assert.equal(late.complete, false, "the resumed run's hooks missed the first steps");
+      assert.ok(await inRunVectorsByRerun({ modelDir: BASE_DIR, records, trainOwner, evalRecords, contributions, method: "lora", config, kernel, adapterDir: resumed, scratchDir: join(resumed, "rerun") }));
+      const adapter = await loadAdapter(whole, model.config);
+      assert.deepEqual(await readFile(join(resumed, "adapter_model.safetensors")), await readFile(join(whole, "adapter_model.safetensors")), "the resumed run's adapter is the uninterrupted one's");
+      const [a, b] = [(await InRunAttribution.load(whole, adapter))!, (await InRunAttribution.load(resumed, adapter))!];
+      assert.ok(b.complete);
+      const queries = evalRecords.map((r) => encodeRecord(tok, r));
+      const [sa, sb] = [await a.scores(model, adapter, queries, { maxSeqLen: 64 }), await b.scores(model, adapter, queries, { maxSeqLen: 64 })];
+      assert.deepEqual(sb.scores, sa.scores, "the same scores, bit for bit");
+      assert.ok(sa.scores.inrun_tracin_unit[0].some((x) => x !== 0), "the scores are not all zero");
     });
   });
 });

@@ -242,6 +242,24 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     }
   });
 
+  it("an honest run with held-out records passes a whole-run audit: the result is recomputed with the node's in-run attribution", async () => {
+    delete faults.tamperAfterStep;
+    // held-out records make the attribution the real in-run influence (not uniform): the verifier gets its
+    // vectors by training the job again from the start, and must land on the trainer's root
+    const posted = await postJob(conns[builder], ipfs.store, { spec: { ...spec(datanetId.toString(), 6, 23), evalSplit: 0.25 }, budget: parseEther("20"), duration: 3600 });
+    await loop.tick();
+    const job = await getJob(conns[builder], posted.jobId);
+    assert.equal(job.status, "submitted", context());
+    const before = await read<bigint>("disputeCount", []);
+    const auditorNode = verifiers.get(auditor)!;
+    await auditorNode.tick();
+    const audit = auditorNode.audits()[posted.jobId.toString()];
+    assert.equal(audit?.outcome, "match", context());
+    const [, , count] = await read<[string, string, number]>("checkpointsOf", [posted.jobId]);
+    assert.equal(audit.leaves!.length, Number(count), "every leaf replayed, the last one with the result");
+    assert.equal(await read<bigint>("disputeCount", []), before, "no challenge");
+  });
+
   it("skips a job whose data it cannot read; drawn for a false challenge, the committee gets the keys from the custodian, replays and upholds the trainer", async () => {
     // an approval Datanet: its data is encrypted; the custodian releases keys to the trainer and to drawn verifiers only
     const enc = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A (private)", policy: "approval", custodian: { publicKey: custodian.publicKey, url: custodian.url } });

@@ -22,8 +22,8 @@ import type { DuplicateMatch } from "@tributary/sdk/dedup";
 import { buildAttributionReport } from "@tributary/sdk/merkle";
 import type { ContributionTree } from "@tributary/sdk/merkle";
 import type { AttributionReport } from "@tributary/sdk/schemas";
-import { AdamW, ChatTokenizer, adapterParams, encodeRecord, loadAdapter, loadCheckpoint, loadModel } from "@tributary/engine";
-import type { Kernel, LoraAdapter, TrainingRecord } from "@tributary/engine";
+import { AdamW, ChatTokenizer, adapterParams, encodeRecord, fineTune, loadAdapter, loadCheckpoint, loadModel } from "@tributary/engine";
+import type { FineTuneOptions, Kernel, LoraAdapter, TrainingRecord } from "@tributary/engine";
 import { TorchWorker } from "../backends/torch-worker.ts";
 import type { Attributed } from "../backends/torch-protocol.ts";
 import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
@@ -51,6 +51,44 @@ export const isInRun = (m: AttributionMethod): m is InRunMethod => (INRUN_METHOD
 export function inRunAttributionFor(owner: readonly number[], contributions: number, method: AttributionMethod = DEFAULT_METHOD): InRunAttribution | null {
   return isInRun(method) ? new InRunAttribution(owner, contributions, [vectorsOf(method)]) : null;
 }
+/**
+ * A run's in-run vectors, recomputed by training it again from its start with the in-run hooks (into `scratchDir`,
+ * removed after) and saved beside the adapter in `adapterDir`, where `attribute` reads them. The hooks only read
+ * the run and the unfused kernels are deterministic, so these are the vectors of the run that wrote `adapterDir`
+ * had it never stopped: a run resumed from a checkpoint (its hooks missed the steps before it) and a verifier
+ * recomputing a submitted result (it holds the replayed adapter, not the trainer's vectors) get the attribution
+ * an uninterrupted run gets, instead of falling back to another method. Costs one training run. Returns false
+ * (nothing done) when the method is not in-run, the kernel is fused, or there are no eval records to attribute
+ * against (the report is then uniform).
+ */
+export async function inRunVectorsByRerun(o: {
+  modelDir: string;
+  /** The training records in training order and the contribution of each (splitJobRecords' train/trainOwner). */
+  records: TrainingRecord[];
+  trainOwner: readonly number[];
+  evalRecords: TrainingRecord[];
+  contributions: readonly JobContribution[];
+  method: "lora" | "qlora";
+  config: FineTuneOptions["config"];
+  kernel: Kernel;
+  adapterDir: string;
+  scratchDir: string;
+  attributionMethod?: AttributionMethod;
+  signal?: AbortSignal;
+}): Promise<boolean> {
+  const inRun = inRunAttributionFor(o.trainOwner, o.contributions.length, o.attributionMethod ?? DEFAULT_METHOD);
+  if (!inRun || o.kernel.ops || o.evalRecords.length === 0) return false;
+  await rm(o.scratchDir, { recursive: true, force: true });
+  try {
+    const { metrics } = await fineTune({ modelDir: o.modelDir, records: o.records, evalRecords: o.evalRecords, outDir: o.scratchDir, method: o.method, config: o.config, kernel: o.kernel, resume: false, signal: o.signal, inRun: inRun.hooks() });
+    if (metrics.stopped || !inRun.complete) throw new Error("the attribution rerun stopped before the run's end");
+    await inRun.save(o.adapterDir, o.contributions.map(keyOf));
+    return true;
+  } finally {
+    await rm(o.scratchDir, { recursive: true, force: true });
+  }
+}
+
 /** Checkpoints a *_cp method reads (evenly spaced over the run, the final adapter last). */
 export const ATTRIBUTION_CHECKPOINTS = 3;
 

@@ -19,7 +19,7 @@ import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
 import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
-import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions, inRunAttributionFor } from "./attribution.ts";
+import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions, inRunAttributionFor, inRunVectorsByRerun } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
@@ -351,8 +351,14 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
           }
         : {}),
     });
-    // a run resumed from a checkpoint missed the earlier steps: it saves nothing, attribution falls back
-    if (inRun?.complete && !metrics.stopped) await inRun.save(adapterDir, contributions.map(contributionKey));
+    if (inRun && !metrics.stopped) {
+      if (inRun.complete) await inRun.save(adapterDir, contributions.map(contributionKey));
+      // a run resumed from a checkpoint missed the steps before it: its vectors come from training again from the
+      // start (deterministic), so its attribution is the uninterrupted run's, as a verifier recomputes it
+      else if (await inRunVectorsByRerun({ modelDir: files.modelDir, records: parts.train, trainOwner: parts.trainOwner, evalRecords: parts.evalRecords, contributions, method, config: cfg, kernel: ctx.kernel, adapterDir, scratchDir: join(dir, "inrun-rerun"), signal: ctx.signal })) {
+        ctx.log(`job ${rec.jobId}: the run was resumed: in-run attribution vectors recomputed by training again from the start`);
+      }
+    }
     if (metrics.stopped) {
       // the engine wrote the partial adapter: remove it so the resume trains on from the checkpoint
       for (const f of ["adapter_model.safetensors", "adapter_config.json", "metrics.json"]) await rm(join(adapterDir, f), { force: true });

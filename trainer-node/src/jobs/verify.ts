@@ -44,7 +44,7 @@ import { parseAdapterManifest, parseCheckpointManifest, parseJobSpec } from "@tr
 import type { CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
 import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
-import { attribute, dedupContributions } from "./attribution.ts";
+import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { startState } from "./disputes.ts";
@@ -144,6 +144,8 @@ interface Replayable {
   tree: CheckpointTree;
   modelDir: string;
   train: TrainingRecord[];
+  /** The contribution of each training record (in-run attribution). */
+  trainOwner: number[];
   evalRecords: TrainingRecord[];
   config: ReturnType<typeof engineConfig>;
   method: JobSpec["method"];
@@ -532,6 +534,9 @@ export class Verifier {
 
   /** The result a replayed run (adapter and checkpoints in `dir`) binds: its adapter hash and its attribution. */
   private async rebind(r: Replayable, dir: string): Promise<FinalBinding> {
+    // the node's default attribution is in-run: its vectors accumulate over the whole run, so they are recomputed
+    // by training the job again from its start (the trainer does the same for a run it resumed)
+    await inRunVectorsByRerun({ modelDir: r.modelDir, records: r.train, trainOwner: r.trainOwner, evalRecords: r.evalRecords, contributions: r.contributions, method: r.method, config: r.config, kernel: this.ctx.kernel, adapterDir: dir, scratchDir: `${dir}-inrun`, signal: this.ctx.signal });
     const { report } = await attribute({
       modelDir: r.modelDir,
       adapterDir: dir,
@@ -636,6 +641,7 @@ export class Verifier {
       tree,
       modelDir,
       train: parts.train,
+      trainOwner: parts.trainOwner,
       evalRecords: parts.evalRecords,
       config,
       method: spec.method,
