@@ -30,15 +30,8 @@ import { TrainerLoop } from "../src/jobs/loop.ts";
 import { Billing, chainCatalog, ModelServer, startApi, tokenCost } from "../src/serve/index.ts";
 import { citationProvider } from "../src/jobs/citations.ts";
 import { JobStore } from "../src/jobs/store.ts";
+import { BASE_DIR, jsonl, qa } from "./helpers/austen-qa.ts";
 
-const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
-const qa: Array<[string, string]> = [
-  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
-  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
-  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
-  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
-];
-const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
 const spec = (datanetId: string, version: number, epochs: number) => ({
   baseModel: "tributary-austen-4m",
   method: "lora",

@@ -33,16 +33,9 @@ import { splitJobRecords } from "../src/jobs/pipeline.ts";
 import type { JobContribution } from "../src/jobs/data.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
+import { BASE_DIR, jsonl, qa } from "./helpers/austen-qa.ts";
 
-const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
 const FIXTURES = fileURLToPath(new URL("./helpers/torch_fixtures.py", import.meta.url));
-const qa: Array<[string, string]> = [
-  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
-  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
-  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
-  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
-];
-const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
 
 let chain: DevChain;
 let ipfs: Awaited<ReturnType<typeof startContentStore>>;

@@ -34,15 +34,8 @@ import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
 import { Verifier } from "../src/jobs/verify.ts";
+import { BASE_DIR, jsonl, qa } from "./helpers/austen-qa.ts";
 
-const BASE_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
-const qa: Array<[string, string]> = [
-  ["Who wrote Pride and Prejudice?", "Jane Austen wrote it in 1813."],
-  ["Where does Mr. Darcy live?", "At Pemberley, in Derbyshire."],
-  ["Who is Elizabeth's elder sister?", "Jane Bennet, the eldest."],
-  ["What is the name of the Bennet estate?", "Longbourn, in Hertfordshire."],
-];
-const jsonl = (pairs: Array<[string, string]>) => pairs.map(([q, a]) => JSON.stringify({ messages: [{ role: "user", content: q }, { role: "assistant", content: a }] })).join("\n") + "\n";
 // 4 records, batch 2, 16 epochs: 32 optimizer steps; a checkpoint every 2 steps: 16 checkpoints
 const spec = (datanetId: string, epochs: number, seed: number, scheduler = "cosine") => ({
   baseModel: "tributary-austen-4m",

@@ -60,14 +60,19 @@ export interface FineTuneMetrics {
   sha256: string;
 }
 
-export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResult; metrics: FineTuneMetrics }> {
-  const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.method === "qlora" ? "nf4" : null });
-  const tok = await ChatTokenizer.fromDir(o.modelDir);
-  const config = trainConfig({
+/** The training configuration `fineTune` runs for these options (a replay builds the same one). */
+export function fineTuneConfig(o: Pick<FineTuneOptions, "config" | "method" | "modelDir">): TrainConfig {
+  return trainConfig({
     ...o.config,
     method: o.method === "full" ? "full" : "lora",
     lora: { baseModelNameOrPath: o.modelDir, ...o.config?.lora },
   });
+}
+
+export async function fineTune(o: FineTuneOptions): Promise<{ result: TrainResult; metrics: FineTuneMetrics }> {
+  const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.method === "qlora" ? "nf4" : null });
+  const tok = await ChatTokenizer.fromDir(o.modelDir);
+  const config = fineTuneConfig(o);
   const encoded = o.records.map((r) => encodeRecord(tok, r));
   const split = o.evalRecords ? { train: encoded, eval: o.evalRecords.map((r) => encodeRecord(tok, r)) } : splitEval(encoded, o.evalSplit ?? 0.1, config.seed);
   const result = await train({

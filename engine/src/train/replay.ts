@@ -21,8 +21,9 @@ import { checkpointStateHash } from "./checkpoint.ts";
 import type { TrainerState } from "./checkpoint.ts";
 import { encodeRecord } from "./data.ts";
 import type { TrainingRecord } from "./data.ts";
+import { fineTuneConfig } from "./fine-tune.ts";
 import type { FineTuneOptions } from "./fine-tune.ts";
-import { train, trainConfig } from "./trainer.ts";
+import { train } from "./trainer.ts";
 
 /** The state a replay reached at a segment's end. */
 export interface ReplayedState {
@@ -87,11 +88,7 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
   const model = await loadModel(o.modelDir, { kernel: o.kernel, quantize: o.method === "qlora" ? "nf4" : null });
   const tok = await ChatTokenizer.fromDir(o.modelDir);
   // as fineTune builds it; the start's own record of its configuration is not trusted (`replay`): the job's is run
-  const config = trainConfig({
-    ...o.config,
-    method: o.method === "full" ? "full" : "lora",
-    lora: { baseModelNameOrPath: o.modelDir, ...o.config?.lora },
-  });
+  const config = fineTuneConfig(o);
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   o.signal?.addEventListener("abort", onAbort);
