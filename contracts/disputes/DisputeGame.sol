@@ -1,23 +1,21 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IDisputeGame} from "../interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
+import {EvalTally} from "./EvalTally.sol";
 
 /// @title DisputeGame
 /// @notice See {IDisputeGame}. Holds challengers' bonds, verifiers' stakes, a dispute's penalty pot and
 /// credits not yet withdrawn; its token balance is always their sum. Parameters are fixed at construction; the
-/// only role is `EMERGENCY_ROLE`, which can rule on a dispute only once it is stuck (committee split
+/// only privileged account is `emergency`, which can rule on a dispute only once it is stuck (committee split
 /// `MAX_REDRAWS + 1` times) and only after `emergencyDelay`.
-contract DisputeGame is IDisputeGame, AccessControl {
+contract DisputeGame is IDisputeGame {
     using SafeERC20 for IERC20;
 
-    /// @notice Role that may schedule a timelocked ruling on a stuck dispute.
-    bytes32 public constant EMERGENCY_ROLE = keccak256("EMERGENCY_ROLE");
     /// @notice Most checkpoints one job commits (leaves 0..count-1).
     uint32 public constant MAX_CHECKPOINTS = 1_025;
     /// @notice Seats of a first committee; a split one is redrawn with 2n + 1.
@@ -26,6 +24,12 @@ contract DisputeGame is IDisputeGame, AccessControl {
     uint8 public constant MAX_REDRAWS = 2;
     /// @notice Most staked verifiers at once (bounds the draw's loop).
     uint256 public constant MAX_VERIFIERS = 64;
+    /// @notice Eval claims and votes carry losses as fixed point with 9 decimals.
+    uint256 public constant LOSS_SCALE = 1e9;
+    /// @notice How many shards an eval job's held-out records are cut into (record i in shard i % EVAL_SHARDS).
+    uint256 public constant EVAL_SHARDS = 8;
+    /// @notice Widest relative tolerance an eval claim states (50%, in basis points).
+    uint16 public constant MAX_EVAL_TOLERANCE_BPS = 5_000;
 
     struct Commitment {
         address trainer;
@@ -37,6 +41,7 @@ contract DisputeGame is IDisputeGame, AccessControl {
         bytes32 commitment;
         bytes32 key;
         bytes32 verdict;
+        bytes32 witness;
         bool revealed;
     }
 
@@ -48,10 +53,13 @@ contract DisputeGame is IDisputeGame, AccessControl {
     IERC20 private immutable _token;
     IJobMarket private immutable _market;
     IRewardDistributor private immutable _rewards;
+    /// @notice Judges eval disputes' votes (deployed by the constructor: its code does not count against this one's).
+    EvalTally private immutable _evalTally;
     Params private _params;
 
     uint256 private _disputeCount;
     mapping(uint256 jobId => Commitment commitment) private _checkpoints;
+    mapping(uint256 jobId => EvalClaim claim) private _evalClaims;
     mapping(uint256 disputeId => Dispute dispute) private _disputes;
     mapping(uint256 disputeId => address[] members) private _committee;
     mapping(uint256 disputeId => mapping(uint8 round => mapping(address verifier => Vote vote))) private _votes;
@@ -60,18 +68,20 @@ contract DisputeGame is IDisputeGame, AccessControl {
     mapping(uint256 jobId => mapping(address verifier => uint32 seats)) private _serving;
     mapping(address verifier => Verifier data) private _verifiers;
     address[] private _verifierList;
+    address private _emergencyAccount;
+    address private _pendingEmergency;
     mapping(address account => uint256 credit) private _withdrawable;
 
     /// @param token OPEN.
     /// @param market The JobMarket whose jobs are disputed (it must be wired to this game).
     /// @param rewards The RewardDistributor whose Datanet pools receive the protocol side of a loser's funds.
-    /// @param emergency Receives `EMERGENCY_ROLE` and `DEFAULT_ADMIN_ROLE` (to hand the role to a timelock or DAO).
+    /// @param emergency_ The emergency account (it hands itself over to a timelock or DAO by `transferEmergency`).
     /// @param params_ The game's parameters (fixed).
     constructor(
         IERC20 token,
         IJobMarket market,
         IRewardDistributor rewards,
-        address emergency,
+        address emergency_,
         Params memory params_
     ) {
         if (
@@ -83,8 +93,9 @@ contract DisputeGame is IDisputeGame, AccessControl {
         _market = market;
         _rewards = rewards;
         _params = params_;
-        _grantRole(DEFAULT_ADMIN_ROLE, emergency);
-        _grantRole(EMERGENCY_ROLE, emergency);
+        if (emergency_ == address(0)) revert InvalidParams();
+        _emergencyAccount = emergency_;
+        _evalTally = new EvalTally();
         token.forceApprove(address(rewards), type(uint256).max);
     }
 
@@ -102,6 +113,18 @@ contract DisputeGame is IDisputeGame, AccessControl {
     }
 
     /// @inheritdoc IDisputeGame
+    function commitEvalClaim(uint256 jobId, uint64 loss, uint16 toleranceBps) external {
+        IJobMarket.Job memory job = _market.getJob(jobId);
+        if (job.status != IJobMarket.JobStatus.Claimed) revert JobNotClaimed(jobId);
+        if (job.trainer != msg.sender) revert NotJobTrainer(jobId, msg.sender);
+        if (loss == 0 || toleranceBps == 0 || toleranceBps > MAX_EVAL_TOLERANCE_BPS) {
+            revert InvalidEvalClaim(loss, toleranceBps);
+        }
+        _evalClaims[jobId] = EvalClaim({trainer: msg.sender, loss: loss, toleranceBps: toleranceBps});
+        emit EvalClaimCommitted(jobId, msg.sender, loss, toleranceBps);
+    }
+
+    /// @inheritdoc IDisputeGame
     function openChallenge(uint256 jobId, string calldata reasonCID) external returns (uint256 disputeId) {
         IJobMarket.Job memory job = _market.getJob(jobId);
         if (job.trainer == msg.sender) revert TrainerCannotChallenge(jobId);
@@ -114,13 +137,24 @@ contract DisputeGame is IDisputeGame, AccessControl {
         d.phase = Phase.TrainerMove;
         d.deadline = uint40(block.timestamp) + _params.moveTime;
         d.bond = bond;
+        emit ChallengeOpened(disputeId, jobId, msg.sender, bond, reasonCID);
+        EvalClaim memory e = _evalClaims[jobId];
         Commitment storage c = _checkpoints[jobId];
         // A commitment by an earlier trainer of the job does not count: the current one has none to defend.
-        if (c.trainer == job.trainer) {
+        if (e.trainer == job.trainer) {
+            // Checked on its outcome: no bisection, the committee is drawn at once.
+            uint64 drawBlock = uint64(block.number) + _params.lookahead;
+            d.eval = true;
+            d.seats = FIRST_SEATS;
+            d.drawBlock = drawBlock;
+            d.claimedState = bytes32(uint256(e.loss));
+            d.phase = Phase.AwaitingDraw;
+            d.deadline = 0;
+            emit EvalDisputeOpened(disputeId, jobId, e.loss, e.toleranceBps, drawBlock);
+        } else if (c.trainer == job.trainer) {
             d.node = c.root;
             d.span = _ceilPow2(c.count);
         }
-        emit ChallengeOpened(disputeId, jobId, msg.sender, bond, reasonCID);
         _market.openDispute(jobId, msg.sender, reasonCID); // reverts unless Submitted/Disputed within the window
         _token.safeTransferFrom(msg.sender, address(this), bond);
     }
@@ -204,7 +238,9 @@ contract DisputeGame is IDisputeGame, AccessControl {
             emit DrawDeferred(disputeId, next);
             return;
         }
-        address[] memory members = _draw(d, keccak256(abi.encode(seed, disputeId, d.round)));
+        seed = keccak256(abi.encode(seed, disputeId, d.round));
+        if (d.eval) d.node = seed; // the shard the committee reveals follows from it
+        address[] memory members = _draw(d, seed);
         uint256 jobId = d.jobId;
         for (uint256 i = 0; i < members.length; ++i) {
             ++_verifiers[members[i]].duties;
@@ -248,6 +284,7 @@ contract DisputeGame is IDisputeGame, AccessControl {
         v.revealed = true;
         v.key = keccak256(abi.encode(verdict, witness));
         v.verdict = verdict;
+        if (d.eval) v.witness = witness;
         emit VoteRevealed(disputeId, round, msg.sender, verdict, witness);
     }
 
@@ -268,7 +305,8 @@ contract DisputeGame is IDisputeGame, AccessControl {
         if (phase == Phase.TrainerMove || phase == Phase.ChallengerMove) {
             if (block.timestamp <= d.deadline) revert MoveTimeNotOver(disputeId, d.deadline);
             bool trainerWins = phase == Phase.ChallengerMove;
-            _decide(disputeId, d, trainerWins, trainerWins ? Outcome.ChallengerSilent : Outcome.TrainerSilent, 0, 0);
+            Outcome why = trainerWins ? Outcome.ChallengerSilent : Outcome.TrainerSilent;
+            _decide(disputeId, d, trainerWins, why, 0, new bool[](0));
             return;
         }
         if (phase != Phase.Voting) revert WrongPhase(disputeId, phase);
@@ -279,11 +317,13 @@ contract DisputeGame is IDisputeGame, AccessControl {
             if (!_votes[disputeId][d.round][members[i]].revealed) allRevealed = false;
         }
         if (!allRevealed && block.timestamp < d.deadline) revert VotingNotOver(disputeId);
-        _tally(disputeId, d);
+        if (d.eval) _tallyEval(disputeId, d);
+        else _tally(disputeId, d);
     }
 
     /// @inheritdoc IDisputeGame
-    function scheduleEmergency(uint256 disputeId, bool trainerWins) external onlyRole(EMERGENCY_ROLE) {
+    function scheduleEmergency(uint256 disputeId, bool trainerWins) external {
+        if (msg.sender != _emergencyAccount) revert NotEmergency(msg.sender);
         Dispute storage d = _existing(disputeId);
         if (!_stuck(d)) revert NotStuck(disputeId);
         uint40 executableAt = uint40(block.timestamp) + _params.emergencyDelay;
@@ -303,7 +343,27 @@ contract DisputeGame is IDisputeGame, AccessControl {
             _end(disputeId, d, false, Outcome.Moot);
             return;
         }
-        _decide(disputeId, d, e.trainerWins, Outcome.Emergency, 0, 0);
+        _decide(disputeId, d, e.trainerWins, Outcome.Emergency, 0, new bool[](0));
+    }
+
+    /// @inheritdoc IDisputeGame
+    function transferEmergency(address to) external {
+        if (msg.sender != _emergencyAccount) revert NotEmergency(msg.sender);
+        _pendingEmergency = to;
+        emit EmergencyTransferStarted(msg.sender, to);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function acceptEmergency() external {
+        if (msg.sender != _pendingEmergency) revert NotEmergency(msg.sender);
+        emit EmergencyTransferred(_emergencyAccount, msg.sender);
+        _emergencyAccount = msg.sender;
+        _pendingEmergency = address(0);
+    }
+
+    /// @inheritdoc IDisputeGame
+    function emergency() external view returns (address) {
+        return _emergencyAccount;
     }
 
     // ------------------------------------------------------------------ verifiers
@@ -380,6 +440,18 @@ contract DisputeGame is IDisputeGame, AccessControl {
     }
 
     /// @inheritdoc IDisputeGame
+    function evalClaimOf(uint256 jobId) external view returns (EvalClaim memory) {
+        return _evalClaims[jobId];
+    }
+
+    /// @inheritdoc IDisputeGame
+    function evalShardOf(uint256 disputeId) external view returns (uint256) {
+        Dispute storage d = _existing(disputeId);
+        if (!d.eval || d.node == bytes32(0)) revert NotEvalDispute(disputeId);
+        return uint256(keccak256(abi.encode(d.node, "shard"))) % EVAL_SHARDS;
+    }
+
+    /// @inheritdoc IDisputeGame
     function getVerifier(address verifier) external view returns (Verifier memory) {
         return _verifiers[verifier];
     }
@@ -414,37 +486,90 @@ contract DisputeGame is IDisputeGame, AccessControl {
     /// @dev Counts the revealed (verdict, witness) pairs; decides on a majority of the drawn seats with two thirds
     /// revealed, otherwise redraws a larger committee (or gets stuck). Penalties go to the dispute's pot.
     function _tally(uint256 disputeId, Dispute storage d) private {
-        uint8 seats = d.seats;
         address[] memory members = _committee[disputeId];
-        (bytes32[] memory keys, bytes32 bestKey, bytes32 verdict, uint256 best, uint256 revealed) =
-            _count(disputeId, d.round, members);
-        bool decided = best * 2 > seats && revealed * 3 >= uint256(seats) * 2;
-        uint256 coherent = _penaliseRound(disputeId, d, members, keys, decided ? bestKey : bytes32(0));
-        _releaseCommittee(disputeId, d);
-        if (!decided) return _redraw(disputeId, d);
-        _decide(disputeId, d, verdict == d.claimedState, Outcome.CommitteeVerdict, coherent, bestKey);
+        bool decided;
+        bool trainerWins;
+        bool[] memory shown;
+        bool[] memory coherent;
+        {
+            (bytes32[] memory keys, bytes32 bestKey, bytes32 verdict, uint256 best, uint256 revealed) =
+                _count(disputeId, d.round, members);
+            decided = best * 2 > d.seats && revealed * 3 >= uint256(d.seats) * 2;
+            trainerWins = verdict == d.claimedState;
+            (shown, coherent) = _masks(keys, decided ? bestKey : bytes32(0));
+        }
+        _conclude(disputeId, d, members, shown, coherent, decided, trainerWins);
     }
 
-    /// @dev Penalises the members that did not reveal and, when `bestKey` decided, those that revealed another
-    /// key, into the dispute's pot; returns how many revealed `bestKey`.
+    /// @dev Which seats revealed, and which revealed `bestKey` (none when it is zero: no decision).
+    function _masks(bytes32[] memory keys, bytes32 bestKey)
+        private
+        pure
+        returns (bool[] memory shown, bool[] memory coherent)
+    {
+        uint256 n = keys.length;
+        shown = new bool[](n);
+        coherent = new bool[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            shown[i] = keys[i] != bytes32(0);
+            coherent[i] = bestKey != bytes32(0) && keys[i] == bestKey;
+        }
+    }
+
+    /// @dev An eval dispute's tally (see the notice of {IDisputeGame}), judged by {EvalTally}.
+    function _tallyEval(uint256 disputeId, Dispute storage d) private {
+        address[] memory members = _committee[disputeId];
+        uint256 n = members.length;
+        bool[] memory shown = new bool[](n);
+        bytes32[] memory verdicts = new bytes32[](n);
+        bytes32[] memory witnesses = new bytes32[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            Vote storage v = _votes[disputeId][d.round][members[i]];
+            (shown[i], verdicts[i], witnesses[i]) = (v.revealed, v.verdict, v.witness);
+        }
+        EvalClaim memory c = _evalClaims[d.jobId];
+        (bool trainerWins, bool decided, bool[] memory coherent) =
+            _evalTally.tally(shown, verdicts, witnesses, c.loss, c.toleranceBps);
+        _conclude(disputeId, d, members, shown, coherent, decided, trainerWins);
+    }
+
+    /// @dev Penalises the members that did not reveal and, when the round decided, those that revealed but are
+    /// not coherent, into the dispute's pot; returns how many are coherent.
     function _penaliseRound(
         uint256 disputeId,
         Dispute storage d,
         address[] memory members,
-        bytes32[] memory keys,
-        bytes32 bestKey
-    ) private returns (uint256 coherent) {
+        bool[] memory shown,
+        bool[] memory coherent,
+        bool decided
+    ) private returns (uint256 count) {
         uint128 pot = d.pot;
         uint128 penalty = _params.verifierPenalty;
         for (uint256 i = 0; i < members.length; ++i) {
-            if (keys[i] != bytes32(0) && keys[i] == bestKey) {
-                ++coherent;
-            } else if (keys[i] == bytes32(0) || bestKey != bytes32(0)) {
+            if (coherent[i]) {
+                ++count;
+            } else if (!shown[i] || decided) {
                 // Not revealing always costs; revealing costs only against a deciding majority.
                 pot += _penalise(disputeId, members[i], penalty);
             }
         }
         d.pot = pot;
+    }
+
+    /// @dev Ends a round: penalties, the committee released, then a redraw or the decision.
+    function _conclude(
+        uint256 disputeId,
+        Dispute storage d,
+        address[] memory members,
+        bool[] memory shown,
+        bool[] memory coherent,
+        bool decided,
+        bool trainerWins
+    ) private {
+        uint256 count = _penaliseRound(disputeId, d, members, shown, coherent, decided);
+        _releaseCommittee(disputeId, d);
+        if (!decided) return _redraw(disputeId, d);
+        _decide(disputeId, d, trainerWins, Outcome.CommitteeVerdict, count, coherent);
     }
 
     /// @dev No verdict: a committee of 2n + 1 is drawn from a new future block, or the dispute is stuck after
@@ -493,15 +618,15 @@ contract DisputeGame is IDisputeGame, AccessControl {
         }
     }
 
-    /// @dev Moves the loser's funds and ends the dispute. `coherent` verifiers (key `bestKey`) share their fees
-    /// and the pot; without a committee the pot goes to the winner.
+    /// @dev Moves the loser's funds and ends the dispute. The `coherent` verifiers (`mask`, by committee seat) share
+    /// their fees and the pot; without a committee the pot goes to the winner.
     function _decide(
         uint256 disputeId,
         Dispute storage d,
         bool trainerWins,
         Outcome outcome,
         uint256 coherent,
-        bytes32 bestKey
+        bool[] memory mask
     ) private {
         uint256 jobId = d.jobId;
         uint256 fees = coherent * _params.verifierFee;
@@ -522,22 +647,19 @@ contract DisputeGame is IDisputeGame, AccessControl {
             if (received < verifierPay + reward) (verifierPay, reward) = (received, 0);
             _credit(d.challenger, uint256(d.bond) + reward + (coherent == 0 ? d.pot : 0));
         }
-        if (coherent != 0) _payCoherent(disputeId, d, verifierPay + d.pot, coherent, bestKey);
+        if (coherent != 0) _payCoherent(disputeId, verifierPay + d.pot, coherent, mask);
         _end(disputeId, d, trainerWins, outcome);
     }
 
-    /// @dev Shares `amount` equally among the deciding round's verifiers whose vote key is `bestKey` (the first
-    /// takes the rounding remainder).
-    function _payCoherent(uint256 disputeId, Dispute storage d, uint256 amount, uint256 coherent, bytes32 bestKey)
-        private
-    {
+    /// @dev Shares `amount` equally among the deciding round's coherent verifiers (`mask`, by seat; the first takes
+    /// the rounding remainder).
+    function _payCoherent(uint256 disputeId, uint256 amount, uint256 coherent, bool[] memory mask) private {
         uint256 each = amount / coherent;
         uint256 dust = amount - each * coherent;
         address[] storage members = _committee[disputeId];
-        uint8 round = d.round;
         for (uint256 i = 0; i < members.length; ++i) {
             address m = members[i];
-            if (_votes[disputeId][round][m].key != bestKey) continue;
+            if (!mask[i]) continue;
             _credit(m, each + dust);
             emit VerifierPaid(disputeId, m, each + dust);
             dust = 0;

@@ -29,6 +29,22 @@ pragma solidity ^0.8.27;
 /// remainder. The challenger losing pays the verifiers from its bond, the rest half to the trainer, half to the
 /// pools. Challenges run in parallel; the trainer losing any refunds the job, which makes the others moot (bonds
 /// back); the JobMarket finalizes only once none is open.
+///
+/// `eval` jobs (any backend, GPUs included: no bit-exact replay) are checked on their outcome instead. While its
+/// claim runs the trainer commits an eval claim ({commitEvalClaim}): the held-out eval loss (fixed point,
+/// `LOSS_SCALE`) and the relative tolerance of the job's spec. A challenge of a job with an eval claim skips the
+/// bisection: the committee is drawn at once (same lookahead, same exclusions). Each verifier gets the job's data
+/// keys, recomputes the held-out loss of the submitted adapter, the loss on one of `EVAL_SHARDS` shards of the
+/// held-out records chosen by the draw's seed ({evalShardOf}; the trainer never publishes per-shard losses, so a
+/// verifier cannot copy it), and the rank correlation between the submitted attribution and its own recomputation
+/// (Spearman, `rhoCode = 1 + round((rho + 1) * 5000)`, 0 when it cannot recompute it), and checks that the claim's
+/// terms are the spec's (class eval, its tolerance). It votes `verdict = loss << 128 | rhoCode << 64 | termsOk`,
+/// `witness = shard loss`, or UNAVAILABLE (what it needed was not published). The tally takes the medians of the
+/// revealed numbers: a verifier is coherent when its losses are within the tolerance of the medians, its rank
+/// correlation within `RHO_SPREAD` of theirs and its terms flag the majority's; more than half the seats coherent
+/// (two thirds revealed) decides, else the committee is redrawn as above. The trainer wins when the terms hold,
+/// the median loss is at most its claim plus the tolerance, and (when most verifiers measured it) the median rank
+/// correlation is at least `MIN_RANK_CODE` (Spearman 0.8). Money moves as for replay disputes.
 interface IDisputeGame {
     /// @notice Where a dispute stands.
     enum Phase {
@@ -86,6 +102,14 @@ interface IDisputeGame {
         uint64 drawBlock;
         uint40 revealStartsAt;
         uint128 pot;
+        bool eval;
+    }
+
+    /// @notice An eval job's claim: the held-out eval loss (fixed point, `LOSS_SCALE`) and the spec's tolerance.
+    struct EvalClaim {
+        address trainer;
+        uint64 loss;
+        uint16 toleranceBps;
     }
 
     /// @notice A verifier's stake.
@@ -96,6 +120,10 @@ interface IDisputeGame {
     }
 
     event CheckpointsCommitted(uint256 indexed jobId, address indexed trainer, bytes32 root, uint32 count);
+    event EvalClaimCommitted(uint256 indexed jobId, address indexed trainer, uint64 loss, uint16 toleranceBps);
+    event EvalDisputeOpened(
+        uint256 indexed disputeId, uint256 indexed jobId, uint64 loss, uint16 toleranceBps, uint64 drawBlock
+    );
     event ChallengeOpened(
         uint256 indexed disputeId, uint256 indexed jobId, address indexed challenger, uint256 bond, string reasonCID
     );
@@ -118,6 +146,8 @@ interface IDisputeGame {
     event VerifierExitRequested(address indexed verifier, uint40 exitAt);
     event VerifierWithdrawn(address indexed verifier, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
+    event EmergencyTransferStarted(address indexed from, address indexed to);
+    event EmergencyTransferred(address indexed from, address indexed to);
 
     error NotJobTrainer(uint256 jobId, address account);
     error JobNotClaimed(uint256 jobId);
@@ -152,10 +182,18 @@ interface IDisputeGame {
     error NotVerifier(address account);
     error NothingToWithdraw(address account);
     error InvalidParams();
+    error InvalidEvalClaim(uint64 loss, uint16 toleranceBps);
+    error NotEvalDispute(uint256 disputeId);
+    error NotEmergency(address account);
 
     /// @notice The job's trainer commits its checkpoint tree while the claim runs (it may recommit until it
     /// submits). A trainer without a commitment cannot answer a challenge and loses it on the clock.
     function commitCheckpoints(uint256 jobId, bytes32 root, uint32 count) external;
+
+    /// @notice An eval job's trainer commits its held-out eval loss (`LOSS_SCALE` fixed point, above 0) and the spec's
+    /// relative tolerance in basis points (1..5000) while its claim runs (it may recommit until it submits). A
+    /// challenge of the job is then settled on the recomputed loss, not by bisection (see the notice).
+    function commitEvalClaim(uint256 jobId, uint64 loss, uint16 toleranceBps) external;
 
     /// @notice Opens a challenge on a submitted job within its challenge window; pulls `challengeBond`.
     function openChallenge(uint256 jobId, string calldata reasonCID) external returns (uint256 disputeId);
@@ -198,6 +236,14 @@ interface IDisputeGame {
     /// or too few eligible verifiers are staked to draw one); it can execute after `emergencyDelay`.
     function scheduleEmergency(uint256 disputeId, bool trainerWins) external;
 
+    /// @notice The emergency account names its successor (a timelock or DAO), who takes over by {acceptEmergency}.
+    function transferEmergency(address to) external;
+
+    function acceptEmergency() external;
+
+    /// @notice The account that may schedule rulings on stuck disputes.
+    function emergency() external view returns (address);
+
     /// @notice Executes a scheduled emergency ruling after its timelock. Anyone.
     function executeEmergency(uint256 disputeId) external;
 
@@ -216,6 +262,10 @@ interface IDisputeGame {
     function getDispute(uint256 disputeId) external view returns (Dispute memory);
     function committeeOf(uint256 disputeId) external view returns (address[] memory);
     function checkpointsOf(uint256 jobId) external view returns (address trainer, bytes32 root, uint32 count);
+    function evalClaimOf(uint256 jobId) external view returns (EvalClaim memory);
+    /// @notice The held-out shard (0..EVAL_SHARDS-1) whose loss an eval dispute's current committee reveals as its
+    /// witness; follows from the committee's draw seed (reverts for replay disputes, or before the first draw).
+    function evalShardOf(uint256 disputeId) external view returns (uint256);
     function getVerifier(address verifier) external view returns (Verifier memory);
     function verifierCount() external view returns (uint256);
     /// @notice Whether `verifier` sits on the current committee of an open dispute of `jobId`: what a custodian
