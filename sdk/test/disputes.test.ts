@@ -8,11 +8,17 @@ import {
   checkpointProof,
   checkpointTree,
   commitCheckpoints,
+  commitEvalClaim,
   commitVote,
   connect,
   defendDispute,
   disputeJob,
+  decodeEvalVote,
   drawCommittee,
+  EVAL_SHARDS,
+  evalClaimOf,
+  evalShardOf,
+  evalVote,
   getDispute,
   getJob,
   revealedChildren,
@@ -20,6 +26,7 @@ import {
   sendTx,
   settleDispute,
   stakeVerifier,
+  UNAVAILABLE_VERDICT,
   withdrawFromDisputeGame,
 } from "../src/chain/index.ts";
 import type { ChainConnection, ProtocolContentStore } from "../src/chain/index.ts";
@@ -43,6 +50,26 @@ describe("checkpoint tree", () => {
     }
     assert.notEqual(checkpointTree(8n, states).root, tree.root, "the job id is in every leaf");
     assert.throws(() => checkpointTree(1n, [states[0]]), /2\.\.1025/);
+  });
+});
+
+describe("eval votes", () => {
+  it("pack loss, rank correlation and terms as the contract unpacks them, and round-trip", () => {
+    const m = { loss: 1.234567891, shardLoss: 0.9, rho: 0.85, termsOk: true };
+    const { verdict, witness } = evalVote(m);
+    const v = BigInt(verdict);
+    assert.equal(v >> 128n, 1_234_567_891n, "loss in the high 128 bits, 9 decimals");
+    assert.equal((v >> 64n) & 0xffffffffffffffffn, BigInt(1 + Math.round(1.85 * 5000)), "rhoCode");
+    assert.equal(v & 1n, 1n, "terms flag");
+    assert.equal(BigInt(witness), 900_000_000n, "shard loss");
+    const back = decodeEvalVote(verdict, witness)!;
+    assert.equal(back.loss, 1.234567891);
+    assert.ok(Math.abs(back.rho! - 0.85) < 1e-4);
+    assert.equal(back.termsOk, true);
+    assert.equal(decodeEvalVote(evalVote({ ...m, rho: null, termsOk: false }).verdict, witness)!.rho, null, "not measured");
+    assert.equal(decodeEvalVote(UNAVAILABLE_VERDICT, UNAVAILABLE_VERDICT), null);
+    assert.equal(BigInt(evalVote({ ...m, rho: -1 }).verdict) >> 64n & 0xffffffffffffffffn, 1n, "rho -1 is code 1, not 'not measured'");
+    assert.throws(() => evalVote({ ...m, loss: Number.NaN }), /finite number above 0/);
   });
 });
 
@@ -121,5 +148,36 @@ describe("dispute game through the SDK (hardhat node, deploy script)", () => {
     const paid = await withdrawFromDisputeGame(conns[challenger]);
     // Collateral 50 (the floor), fees 3 x 1: the challenger gets its 10 back plus half of the other 47.
     assert.equal(paid.amount, parseEther("10") + parseEther("47") / 2n);
+  });
+  it("settles an eval job on the committee's recomputed loss: an overstated claim loses without bisection", async () => {
+    const d = conns[deployer];
+    await sendTx(d, d.contracts.OpenToken, "approve", [d.contracts.JobMarket.address, parseEther("10")]);
+    await sendTx(d, d.contracts.JobMarket, "postJob", [
+      { specCID: "bafyspec2", baseModelId: 1, parentModelId: 0n, datanetIds: [1n], versions: [1], budget: parseEther("10"), duration: 3600 },
+    ]);
+    const jobId = 2n;
+    const t = conns[trainer];
+    await sendTx(t, t.contracts.JobMarket, "claimJob", [jobId]);
+    await commitEvalClaim(t, jobId, 1.25, 0.01);
+    assert.deepEqual(await evalClaimOf(d, jobId), { trainer: t.account!.address, loss: 1.25, tolerance: 0.01 });
+    await sendTx(t, t.contracts.JobMarket, "submitResult", [
+      jobId,
+      { adapterCID: "bafyadapter", adapterHash: state(1, "a"), metricsCID: "bafymetrics", attributionRoot: state(1, "r"), attributionTotalWeight: 1n, reportCID: "bafyreport" },
+    ]);
+    const { disputeId } = await disputeJob(conns[challenger], store, jobId, "its adapter scores 1.6 on the held-out records");
+    const opened = await getDispute(d, disputeId);
+    assert.equal(opened.eval, true);
+    assert.equal(opened.phaseName, "awaitingDraw", "no bisection");
+    await d.publicClient.request({ method: "hardhat_mine", params: ["0x5"] } as never);
+    const { members } = await drawCommittee(d, disputeId);
+    const shard = await evalShardOf(d, disputeId);
+    assert.ok(shard >= 0 && shard < EVAL_SHARDS);
+    const byAddress = new Map(verifiers.map((v) => [conns[v].account!.address.toLowerCase(), conns[v]]));
+    const votes = members.map((_, i) => ({ ...evalVote({ loss: 1.6 + i * 0.002, shardLoss: 1.5 + i * 0.002, rho: 0.97, termsOk: true }), salt: state(i, "salt") }));
+    for (const [i, m] of members.entries()) await commitVote(byAddress.get(m.toLowerCase())!, disputeId, votes[i]);
+    for (const [i, m] of members.entries()) await revealVote(byAddress.get(m.toLowerCase())!, disputeId, votes[i]);
+    const settled = await settleDispute(d, disputeId);
+    assert.equal(settled.trainerWins, false, "1.6 is beyond 1.25 + 1%");
+    assert.equal((await getJob(d, jobId)).status, "refunded");
   });
 });

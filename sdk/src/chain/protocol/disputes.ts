@@ -225,3 +225,85 @@ export async function withdrawFromDisputeGame(conn: ChainConnection): Promise<Tx
   const [ev] = eventsIn(g, tx.receipt, "Withdrawn");
   return { hash: tx.hash, blockNumber: tx.blockNumber, amount: ev.args.amount! };
 }
+
+// ------------------------------------------------------------------ eval jobs (checked on their outcome)
+
+/** Fixed point of eval losses on chain (`DisputeGame.LOSS_SCALE`: 9 decimals). */
+export const LOSS_SCALE = 1_000_000_000;
+/** How many shards an eval job's held-out records are cut into (`DisputeGame.EVAL_SHARDS`; record i in shard i % 8). */
+export const EVAL_SHARDS = 8;
+/** The lowest median rank correlation (Spearman) with which an eval job's attribution stands (`EvalTally.MIN_RANK_CODE`). */
+export const MIN_RANK_CORRELATION = 0.8;
+/** The verdict of a verifier that could not get what the trainer had to publish. */
+export const UNAVAILABLE_VERDICT: Hex = keccak256(new TextEncoder().encode("tributary/verdict-unavailable@1"));
+
+/** A loss as the contract takes it (rounded to 9 decimals); throws for losses that are not finite and positive. */
+export function lossToFixed(loss: number): bigint {
+  if (!Number.isFinite(loss) || loss <= 0) throw new RangeError(`An eval loss must be a finite number above 0, got ${loss}`);
+  return BigInt(Math.round(loss * LOSS_SCALE));
+}
+
+/** A relative tolerance (0.01 = 1%) in basis points, as `commitEvalClaim` takes it (1..5000). */
+export function toleranceToBps(tolerance: number): number {
+  const bps = Math.round(tolerance * 10_000);
+  if (!(bps >= 1 && bps <= 5000)) throw new RangeError(`An eval tolerance must be between 0.0001 and 0.5, got ${tolerance}`);
+  return bps;
+}
+
+/** `rhoCode = 1 + round((rho + 1) * 5000)` for a Spearman rank correlation; 0 when it was not measured (null). */
+export function rhoCode(rho: number | null): bigint {
+  if (rho === null) return 0n;
+  const r = Math.max(-1, Math.min(1, Number.isFinite(rho) ? rho : -1));
+  return BigInt(1 + Math.round((r + 1) * 5000));
+}
+
+/** What a verifier recomputed for an eval dispute. */
+export interface EvalMeasurement {
+  /** Held-out eval loss of the submitted adapter. */
+  loss: number;
+  /** Loss on the shard `evalShardOf` names. */
+  shardLoss: number;
+  /** Spearman correlation between the submitted attribution and the recomputed one; null when not recomputable. */
+  rho: number | null;
+  /** Whether the claim's terms (class eval, tolerance) are the job spec's. */
+  termsOk: boolean;
+}
+
+/** An eval vote's verdict and witness: `loss << 128 | rhoCode << 64 | termsOk`, and the shard loss. */
+export function evalVote(m: EvalMeasurement): { verdict: Hex; witness: Hex } {
+  const verdict = (lossToFixed(m.loss) << 128n) | (rhoCode(m.rho) << 64n) | (m.termsOk ? 1n : 0n);
+  const hex = (x: bigint) => `0x${x.toString(16).padStart(64, "0")}` as Hex;
+  return { verdict: hex(verdict), witness: hex(lossToFixed(m.shardLoss)) };
+}
+
+/** Reads an eval vote back (for logs and the explorer); null for UNAVAILABLE. */
+export function decodeEvalVote(verdict: Hex, witness: Hex): EvalMeasurement | null {
+  if (verdict === UNAVAILABLE_VERDICT) return null;
+  const v = BigInt(verdict);
+  const code = (v >> 64n) & ((1n << 64n) - 1n);
+  return {
+    loss: Number(v >> 128n) / LOSS_SCALE,
+    shardLoss: Number(BigInt(witness)) / LOSS_SCALE,
+    rho: code === 0n ? null : (Number(code) - 1) / 5000 - 1,
+    termsOk: (v & 1n) === 1n,
+  };
+}
+
+/** An eval job's trainer commits its held-out eval loss and the spec's tolerance while its claim runs. */
+export async function commitEvalClaim(conn: ChainConnection, jobId: bigint, loss: number, tolerance: number): Promise<TxRef> {
+  const tx = await sendTx(conn, conn.contracts.DisputeGame, "commitEvalClaim", [jobId, lossToFixed(loss), toleranceToBps(tolerance)]);
+  return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+/** The eval claim of a job (trainer zero: none), loss and tolerance as numbers. */
+export async function evalClaimOf(conn: ChainConnection, jobId: bigint): Promise<{ trainer: Address; loss: number; tolerance: number }> {
+  const g = conn.contracts.DisputeGame;
+  const c = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "evalClaimOf", args: [jobId] });
+  return { trainer: c.trainer, loss: Number(c.loss) / LOSS_SCALE, tolerance: c.toleranceBps / 10_000 };
+}
+
+/** The held-out shard whose loss an eval dispute's current committee reveals as its witness. */
+export async function evalShardOf(conn: ChainConnection, disputeId: bigint): Promise<number> {
+  const g = conn.contracts.DisputeGame;
+  return Number(await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "evalShardOf", args: [disputeId] }));
+}
