@@ -46,6 +46,7 @@ import type { Example } from "../engine/src/train/data.ts";
 import { train, trainConfig } from "../engine/src/train/trainer.ts";
 import { duplicateGroups } from "../sdk/src/dedup/index.ts";
 import { CitationIndex } from "../trainer-node/src/serve/citations.ts";
+import { ranks, spearman } from "../trainer-node/src/jobs/eval-check.ts";
 import { CATEGORIES, plantedDatanet } from "./attribution-data.ts";
 import { attributionScores, INRUN_METHODS, InRunAttribution, METHODS, queryGradients, vectorsOf } from "../trainer-node/src/jobs/influence.ts";
 import type { Checkpoint, InRunMethod } from "../trainer-node/src/jobs/influence.ts";
@@ -542,34 +543,8 @@ function median(xs: number[]): number {
 function round(x: number, d = 4): number {
   return Number.isFinite(x) ? Number(x.toFixed(d)) : x;
 }
-function ranks(xs: number[]): number[] {
-  const idx = xs.map((_, i) => i).sort((a, b) => xs[a] - xs[b]);
-  const r = new Array<number>(xs.length);
-  for (let i = 0; i < idx.length; ) {
-    let j = i;
-    while (j + 1 < idx.length && xs[idx[j + 1]] === xs[idx[i]]) j++;
-    for (let k = i; k <= j; k++) r[idx[k]] = (i + j) / 2;
-    i = j + 1;
-  }
-  return r;
-}
 function rankOf(xs: number[], i: number): number {
   return ranks(xs)[i];
-}
-function spearman(a: number[], b: number[]): number {
-  const ra = ranks(a);
-  const rb = ranks(b);
-  const ma = mean(ra);
-  const mb = mean(rb);
-  let num = 0;
-  let da = 0;
-  let db = 0;
-  for (let i = 0; i < ra.length; i++) {
-    num += (ra[i] - ma) * (rb[i] - mb);
-    da += (ra[i] - ma) ** 2;
-    db += (rb[i] - mb) ** 2;
-  }
-  return da && db ? num / Math.sqrt(da * db) : NaN;
 }
 function bootstrapCi(perQuery: number[]): [number, number] {
   const xs = perQuery.filter((x) => Number.isFinite(x));

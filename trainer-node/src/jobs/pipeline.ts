@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { claimJob, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, listContributions, releaseJob, submitResult, withdrawFromJobMarket } from "@tributary/sdk/chain";
+import { claimJob, commitEvalClaim, evalClaimOf, finalizeJob, getJob, jobMarketWithdrawable, listBaseModels, listContributions, lossToFixed, releaseJob, submitResult, toleranceToBps, withdrawFromJobMarket } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addJson, catJson } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
@@ -59,9 +59,10 @@ export interface PipelineContext {
    * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
    * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
    * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
-   * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld).
+   * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld);
+   * `evalLossFactor` (eval jobs) commits and publishes the held-out eval loss times that factor.
    */
-  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number };
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number; evalLossFactor?: number };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -463,7 +464,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     evalRecords: parts.evalRecords.length,
     stats: { steps: engineMetrics.steps, tokens: engineMetrics.tokens, durationSeconds: engineMetrics.seconds },
     trainer: ctx.conn.account!.address,
-    verification: verification.class === "eval" ? { class: "eval", evalLoss: last!.loss, evalTolerance: verification.tolerance! } : { class: "replay" },
+    verification: verification.class === "eval" ? { class: "eval", evalLoss: claimedEvalLoss(ctx, rec.jobId, last!.loss), evalTolerance: verification.tolerance! } : { class: "replay" },
     ...(checkpoints ? { checkpoints } : {}),
     createdAt: new Date().toISOString(),
   });
@@ -495,7 +496,7 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   }
   // the dispute game's commitment: the run's checkpoint tree, before the result it backs; an eval job's last
   // state also covers its eval loss (`evalLossCommitment`)
-  const manifest = await readJson<{ verification?: { class: string; evalLoss?: number } }>(join(jobDirOf(ctx, rec.jobId), "adapter", "manifest.json"));
+  const manifest = await readJson<{ verification?: { class: string; evalLoss?: number; evalTolerance?: number } }>(join(jobDirOf(ctx, rec.jobId), "adapter", "manifest.json"));
   const evalExtra = manifest.verification?.class === "eval" && manifest.verification.evalLoss !== undefined ? [evalLossCommitment(manifest.verification.evalLoss)] : [];
   const tree = await jobCheckpointTree(
     jobDirOf(ctx, rec.jobId),
@@ -504,6 +505,16 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     { adapterHash: r.adapterHash as `0x${string}`, attributionRoot: r.attributionRoot as `0x${string}`, attributionTotalWeight: BigInt(r.attributionTotalWeight) },
   );
   if (await ensureCommitted(ctx.conn, tree)) ctx.log(`job ${rec.jobId}: committed its ${tree.count} checkpoint states (root ${tree.root})`);
+  // an eval job is checked on its outcome: the claim a challenge is settled on (DisputeGame.commitEvalClaim)
+  const v = manifest.verification;
+  if (v?.class === "eval" && v.evalLoss !== undefined && v.evalTolerance !== undefined) {
+    const claim = await evalClaimOf(ctx.conn, BigInt(rec.jobId));
+    const same = claim.trainer.toLowerCase() === ctx.conn.account!.address.toLowerCase() && lossToFixed(claim.loss) === lossToFixed(v.evalLoss) && toleranceToBps(claim.tolerance) === toleranceToBps(v.evalTolerance);
+    if (!same) {
+      await commitEvalClaim(ctx.conn, BigInt(rec.jobId), v.evalLoss, v.evalTolerance);
+      ctx.log(`job ${rec.jobId}: committed its eval claim (held-out loss ${v.evalLoss.toFixed(4)}, tolerance ${v.evalTolerance * 100}%)`);
+    }
+  }
   const tx = await submitResult(ctx.conn, BigInt(rec.jobId), {
     adapterCid: r.adapterCid,
     adapterHash: r.adapterHash as `0x${string}`,
@@ -514,6 +525,14 @@ async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   });
   ctx.log(`job ${rec.jobId}: submitted ${r.adapterCid}; challenge window ends ${new Date(Number(tx.challengeEndsAt) * 1000).toISOString()}`);
   await ctx.jobs.update(rec.jobId, { stage: "submitted", challengeEndsAt: tx.challengeEndsAt.toString(), txs: { submit: tx.hash } });
+}
+
+/** The held-out eval loss an eval job claims: the measured one (times the test fault `evalLossFactor`). */
+function claimedEvalLoss(ctx: PipelineContext, jobId: string, measured: number): number {
+  const f = ctx.faults?.evalLossFactor;
+  if (f === undefined) return measured;
+  ctx.log(`job ${jobId}: FAULT INJECTED: claiming the held-out eval loss ${measured.toFixed(4)} x ${f}`);
+  return measured * f;
 }
 
 /**

@@ -27,27 +27,37 @@ import {
   committeeOf,
   disputeJob,
   drawCommittee,
+  evalClaimOf,
+  evalShardOf,
+  evalVote,
   finalCheckpointState,
   getDispute,
   getJob,
   listBaseModels,
   revealVote,
   sendTx,
+  lossToFixed,
+  MIN_RANK_CORRELATION,
   settleDispute,
   stakeVerifier,
+  toleranceToBps,
 } from "@tributary/sdk/chain";
+import type { EvalMeasurement } from "@tributary/sdk/chain";
 import type { ChainConnection, CheckpointTree, FinalBinding, JobInfo } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet } from "@tributary/sdk/files";
 import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
-import { parseAdapterManifest, parseCheckpointManifest, parseJobSpec } from "@tributary/sdk/schemas";
-import type { CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
+import { parseAdapterManifest, parseAttributionReport, parseCheckpointManifest, parseJobSpec, verificationOf } from "@tributary/sdk/schemas";
+import type { AttributionReport, CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
 import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
+import type { AttributionMethod } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { startState } from "./disputes.ts";
+import { attributionAgreement, evalLosses, reportMismatch } from "./eval-check.ts";
+import { engineLoadable } from "./fit.ts";
 import { engineConfig, splitJobRecords } from "./pipeline.ts";
 
 const ZERO = `0x${"0".repeat(64)}` as Hex;
@@ -143,6 +153,8 @@ interface Replayable {
   /** The trainer's tree, rebuilt from the manifest and checked against the commitment. */
   tree: CheckpointTree;
   modelDir: string;
+  /** The base model's config.json. */
+  modelConfig: { max_position_embeddings?: number } & Parameters<typeof engineLoadable>[0];
   train: TrainingRecord[];
   /** The contribution of each training record (in-run attribution). */
   trainOwner: number[];
@@ -158,6 +170,13 @@ interface Replayable {
   trainedOn: string;
 }
 
+/** What checking an eval job needs: its inputs, the submitted adapter and attribution report, and its claim. */
+interface Evaluable extends Omit<Replayable, "manifest" | "manifestCid" | "tree" | "trainedOn"> {
+  adapterDir: string;
+  report: AttributionReport | null;
+  claim: { loss: number; tolerance: number };
+}
+
 type Wrong = { index: number; replayed: Hex; step: number; result?: FinalBinding };
 
 const sameBinding = (a: FinalBinding, b: FinalBinding) =>
@@ -169,6 +188,7 @@ export class Verifier {
   private readonly dir: string;
   private readonly me: Address;
   private readonly cache = new Map<string, Replayable>();
+  private readonly evalCache = new Map<string, Evaluable>();
   private readonly ctx: VerifierContext;
   private readonly opts: VerifierOptions;
 
@@ -270,8 +290,10 @@ export class Verifier {
     }
   }
 
-  /** Replays the sample of one job's segments; challenges on a mismatch. */
+  /** Replays the sample of one job's segments (an eval job: recomputes its outcome); challenges on a mismatch. */
   private async audit(job: JobInfo): Promise<AuditRecord> {
+    const claim = await evalClaimOf(this.ctx.conn, job.jobId);
+    if (claim.trainer.toLowerCase() === job.trainer?.toLowerCase()) return this.auditEval(job);
     const r = await this.replayable(job.jobId, "audit");
     // a replay job trained on another kernel may differ from the wasm replay by rounding alone: not worth a bond.
     // (Drawn on a dispute of one, the node still replays on wasm, as the job class requires.)
@@ -357,6 +379,94 @@ export class Verifier {
     this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
     this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
     return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  /**
+   * Audits an eval job: recomputes its held-out loss (and the first shard's), its attribution's agreement and its
+   * terms; challenges when the claim fails what a committee checks (loss above the claim plus the tolerance, rank
+   * correlation below 0.8, terms not the spec's).
+   */
+  private async auditEval(job: JobInfo): Promise<AuditRecord> {
+    const e = await this.evaluable(job.jobId, "audit");
+    const m = await this.measureEval(e, 0);
+    const fails: string[] = [];
+    if (!m.termsOk) fails.push(`its claim's terms (tolerance ${e.claim.tolerance}) are not the spec's`);
+    if (lossToFixed(m.loss) * 10_000n > lossToFixed(e.claim.loss) * BigInt(10_000 + toleranceToBps(e.claim.tolerance))) {
+      fails.push(`its held-out eval loss is ${m.loss.toFixed(6)}, above the claimed ${e.claim.loss.toFixed(6)} plus ${e.claim.tolerance * 100}%`);
+    }
+    if (m.rho !== null && m.rho < MIN_RANK_CORRELATION) fails.push(`its attribution ranks the contributions unlike a recomputation (Spearman ${m.rho.toFixed(3)} < ${MIN_RANK_CORRELATION})`);
+    if (!fails.length) {
+      this.ctx.log(`verifier: job ${job.jobId}: eval audit passed (held-out loss ${m.loss.toFixed(6)} for a claim of ${e.claim.loss.toFixed(6)}; attribution Spearman ${m.rho === null ? "not recomputable" : m.rho.toFixed(3)})`);
+      return { outcome: "match", leaves: [], at: new Date().toISOString() };
+    }
+    const reason = `eval job ${job.jobId}: ${fails.join("; ")}`;
+    const evidence = { claim: e.claim, recomputed: m, engine: { kernel: this.ctx.kernel.name } };
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: -1, manifestCid: "" };
+    this.ctx.log(`verifier: job ${job.jobId}: eval audit MISMATCH (${fails.join("; ")}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", reason, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  /** What an eval vote reports: the recomputed losses (shard `shard`), the attribution's agreement, the terms. */
+  private async measureEval(e: Evaluable, shard: number): Promise<EvalMeasurement> {
+    const v = verificationOf(e.spec, engineLoadable(e.modelConfig));
+    const termsOk = v.class === "eval" && toleranceToBps(v.tolerance!) === toleranceToBps(e.claim.tolerance);
+    if (!engineLoadable(e.modelConfig)) throw new CannotReplay("the base is not a Llama model: its eval loss is recomputed by a torch verifier (not built yet)");
+    const { loss, shardLoss } = await evalLosses({ modelDir: e.modelDir, adapterDir: e.adapterDir, records: e.evalRecords, quantize: e.method === "qlora", kernel: this.ctx.kernel, batchSize: e.config.batchSize, maxSeqLen: e.config.maxSeqLen, shard });
+    return { loss, shardLoss, rho: await this.attributionRho(e), termsOk };
+  }
+
+  /**
+   * The submitted attribution's agreement with a recomputation: -1 when the published report is not the submitted
+   * root; null when its method needs what eval jobs do not publish (checkpoints); else Spearman of the scores.
+   */
+  private async attributionRho(e: Evaluable): Promise<number | null> {
+    const r = e.job.result!;
+    if (!e.report) return -1;
+    if (reportMismatch(e.report, r)) return -1;
+    if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return null;
+    const method = e.report.method as AttributionMethod;
+    const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) await copyFile(join(e.adapterDir, f), join(dir, f));
+    await inRunVectorsByRerun({ modelDir: e.modelDir, records: e.train, trainOwner: e.trainOwner, evalRecords: e.evalRecords, contributions: e.contributions, method: e.method, config: e.config, kernel: this.ctx.kernel, adapterDir: dir, scratchDir: `${dir}-inrun`, attributionMethod: method, signal: this.ctx.signal });
+    const { report } = await attribute({
+      modelDir: e.modelDir,
+      adapterDir: dir,
+      quantize: e.method === "qlora",
+      kernel: this.ctx.kernel,
+      learningRate: e.spec.training.learningRate,
+      maxSeqLen: Math.min(e.spec.training.maxSeqLength, e.context),
+      trainRecords: e.perContribution,
+      evalRecords: e.evalRecords,
+      contributions: e.contributions,
+      duplicates: e.duplicates,
+      method,
+      backend: "engine",
+    });
+    return attributionAgreement(e.report, report);
+  }
+
+  /** Reads what checking an eval job needs (the adapter, its report, the data; keys from the custodian). */
+  private async evaluable(jobId: bigint, why: string): Promise<Evaluable> {
+    const cached = this.evalCache.get(jobId.toString());
+    if (cached) return cached;
+    const { job, adapterDir } = await this.submitted(jobId);
+    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) {
+      if (!existsSync(join(adapterDir, f))) throw new CannotReplay(`the result's adapter folder has no ${f}`, { unavailable: true });
+    }
+    let report: AttributionReport | null = null;
+    try {
+      report = parseAttributionReport(JSON.parse(await readFile(join(adapterDir, "attribution.json"), "utf8")));
+    } catch {
+      report = null; // unpublished or unreadable: the attribution cannot stand
+    }
+    const claim = await evalClaimOf(this.ctx.conn, jobId);
+    const out: Evaluable = { ...(await this.jobInputs(job, why)), adapterDir, report, claim };
+    this.evalCache.set(jobId.toString(), out);
+    return out;
   }
 
   /**
@@ -466,7 +576,7 @@ export class Verifier {
       await commitVote(this.ctx.conn, id, vote);
       vote.committed = true;
       await this.save();
-      this.ctx.log(`verifier: dispute ${id}: committed a vote on checkpoint ${d.lo}${this.opts.lazy ? " (lazy: not replayed)" : ""}`);
+      this.ctx.log(`verifier: dispute ${id}: committed a vote on ${d.eval ? "the eval job's outcome" : `checkpoint ${d.lo}`}${this.opts.lazy ? " (lazy: not recomputed)" : ""}`);
       return;
     }
     if (seat && vote?.committed && !vote.revealed && now >= BigInt(d.revealStartsAt) && now < BigInt(d.deadline)) {
@@ -481,8 +591,19 @@ export class Verifier {
   /** The verdict and witness for the segment a dispute proved: a replay from the proven previous state. */
   private async decide(id: bigint, d: Awaited<ReturnType<typeof getDispute>>): Promise<Vote> {
     const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
+    if (this.opts.lazy && d.eval) {
+      // copies the claim and guesses the shard: it cannot know a loss nobody published
+      const claim = await evalClaimOf(this.ctx.conn, d.jobId);
+      return { ...evalVote({ loss: claim.loss, shardLoss: claim.loss, rho: 1, termsOk: true }), salt };
+    }
     if (this.opts.lazy) return { verdict: d.claimedState, witness: keccak256(d.claimedState), salt };
     try {
+      if (d.eval) {
+        const shard = await evalShardOf(this.ctx.conn, id);
+        const m = await this.measureEval(await this.evaluable(d.jobId, "vote"), shard);
+        this.ctx.log(`verifier: dispute ${id}: recomputed the eval job's held-out loss ${m.loss.toFixed(6)} (shard ${shard}: ${m.shardLoss.toFixed(6)}), attribution Spearman ${m.rho === null ? "not recomputable" : m.rho.toFixed(3)}, terms ${m.termsOk ? "the spec's" : "NOT the spec's"}`);
+        return { ...evalVote(m), salt };
+      }
       return { ...(await this.replayVote(id, d)), salt };
     } catch (err) {
       if (!(err instanceof CannotReplay) || !err.unavailable) throw err;
@@ -586,14 +707,7 @@ export class Verifier {
     const cached = this.cache.get(jobId.toString());
     if (cached) return cached;
     const conn = this.ctx.conn;
-    const job = await getJob(conn, jobId);
-    if (!job.result) throw new CannotReplay(`job ${jobId} has no submitted result (${job.status})`);
-    const jobDir = join(this.dir, "jobs", jobId.toString());
-    await mkdir(jobDir, { recursive: true });
-    const adapterDir = join(jobDir, "adapter");
-    await fetchFileSet(this.ctx.store, job.result.adapterCid, adapterDir, { signal: this.ctx.signal });
-    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json", { unavailable: true });
-    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    const { job, adapter } = await this.submitted(jobId);
     if (adapter.verification && adapter.verification.class !== "replay") throw new CannotReplay(`the job is verified by its ${adapter.verification.class} loss, not by replay`);
     if (!adapter.checkpoints) throw new CannotReplay("the result publishes no checkpoint manifest", { unavailable: true });
     const manifest = parseCheckpointManifest(await catJson(this.ctx.store, adapter.checkpoints.manifestCid, "checkpoint manifest"));
@@ -601,12 +715,36 @@ export class Verifier {
     const g = conn.contracts.DisputeGame;
     const [, root, count] = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
     if (manifest.jobId !== jobId.toString()) throw new CannotReplay(`the checkpoint manifest is job ${manifest.jobId}'s`, { unavailable: true });
-    const r = job.result;
+    const r = job.result!;
     if (manifest.final.adapterHash.toLowerCase() !== r.adapterHash.toLowerCase() || manifest.final.attributionRoot.toLowerCase() !== r.attributionRoot.toLowerCase() || BigInt(manifest.final.attributionTotalWeight) !== r.attributionTotalWeight) {
       throw new CannotReplay("the checkpoint manifest binds another result than the one submitted", { unavailable: true });
     }
     const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as Hex), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
     if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`, { unavailable: true });
+    const inputs = await this.jobInputs(job, why, manifest.checkpointEvery);
+    const out: Replayable = { ...inputs, manifest, manifestCid: adapter.checkpoints.manifestCid, tree, trainedOn: adapter.engine.kernel };
+    this.cache.set(jobId.toString(), out);
+    return out;
+  }
+
+  /** A submitted job and its result's adapter folder (fetched), with the adapter manifest. */
+  private async submitted(jobId: bigint) {
+    const job = await getJob(this.ctx.conn, jobId);
+    if (!job.result) throw new CannotReplay(`job ${jobId} has no submitted result (${job.status})`);
+    const jobDir = join(this.dir, "jobs", jobId.toString());
+    await mkdir(jobDir, { recursive: true });
+    const adapterDir = join(jobDir, "adapter");
+    await fetchFileSet(this.ctx.store, job.result.adapterCid, adapterDir, { signal: this.ctx.signal });
+    if (!existsSync(join(adapterDir, "manifest.json"))) throw new CannotReplay("the result has no manifest.json", { unavailable: true });
+    const adapter = parseAdapterManifest(JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")));
+    return { job, jobDir, adapterDir, adapter };
+  }
+
+  /** The spec, the base model and the data (keys from the custodian where encrypted), split as the trainer did. */
+  private async jobInputs(job: JobInfo, why: string, checkpointEvery?: number) {
+    const conn = this.ctx.conn;
+    const jobId = job.jobId;
+    const jobDir = join(this.dir, "jobs", jobId.toString());
     const spec = parseJobSpec(await catJson(this.ctx.store, job.specCid, "job spec"));
     const base = (await listBaseModels(conn)).find((b) => b.baseModelId === job.baseModelId);
     if (!base) throw new CannotReplay(`base model #${job.baseModelId} is not registered`);
@@ -624,22 +762,21 @@ export class Verifier {
       }
       await writeFile(dataFile, JSON.stringify(contributions), { mode: 0o600 });
     }
-    const context = (JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as { max_position_embeddings?: number }).max_position_embeddings ?? Infinity;
+    const modelConfig = JSON.parse(await readFile(join(modelDir, "config.json"), "utf8")) as { max_position_embeddings?: number } & Parameters<typeof engineLoadable>[0];
+    const context = modelConfig.max_position_embeddings ?? Infinity;
     const duplicates = dedupContributions(contributions);
     const parts = splitJobRecords(contributions.map((c, i) => (duplicates.has(i) ? { ...c, records: [] } : c)), spec);
     let config: ReturnType<typeof engineConfig>;
     try {
-      config = engineConfig(spec, context, manifest.checkpointEvery);
+      config = engineConfig(spec, context, checkpointEvery);
     } catch (err) {
       throw new CannotReplay(`the engine cannot replay the job's spec: ${(err as Error).message}`);
     }
-    const out: Replayable = {
+    return {
       job,
       spec,
-      manifest,
-      manifestCid: adapter.checkpoints.manifestCid,
-      tree,
       modelDir,
+      modelConfig,
       train: parts.train,
       trainOwner: parts.trainOwner,
       evalRecords: parts.evalRecords,
@@ -649,9 +786,6 @@ export class Verifier {
       perContribution: parts.perContribution,
       duplicates,
       context,
-      trainedOn: adapter.engine.kernel,
     };
-    this.cache.set(jobId.toString(), out);
-    return out;
   }
 }
