@@ -57,7 +57,8 @@ export interface PipelineContext {
   checkpointEvery?: number;
   /**
    * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
-   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
+   * `epochs` trains that many epochs instead of the spec's (fewer: the run stops short of the job's end; more:
+   * its checkpoint manifest claims steps past the end of the job's run);
    * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
    * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld).
    */
