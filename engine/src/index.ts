@@ -47,7 +47,7 @@ export { learningRate } from "./train/schedule.ts";
 export type { SchedulerType } from "./train/schedule.ts";
 export { checkpointDirStateHash, checkpointName, checkpointStateHash, latestCheckpoint, loadCheckpoint, saveCheckpoint } from "./train/checkpoint.ts";
 export type { TrainerState } from "./train/checkpoint.ts";
-export { replaySegment, replaySegments, segmentWitness } from "./train/replay.ts";
+export { replaySegment, replaySegments, runSteps, segmentWitness } from "./train/replay.ts";
 export type { ReplayedState, ReplayOptions } from "./train/replay.ts";
 
 // generation

@@ -12,7 +12,7 @@ import type { Kernel } from "../src/kernels/kernel.ts";
 import { selectKernel } from "../src/select-kernel.ts";
 import { checkpointDirStateHash, checkpointName } from "../src/train/checkpoint.ts";
 import { fineTune } from "../src/train/fine-tune.ts";
-import { replaySegment, replaySegments, segmentWitness } from "../src/train/replay.ts";
+import { replaySegment, replaySegments, runSteps, segmentWitness } from "../src/train/replay.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../models/tributary-austen-4m", import.meta.url));
 const records = [
@@ -94,4 +94,12 @@ test("a replay to Infinity runs to the end of the run, however many steps the ch
   await replaySegment({ ...opts(join(ckpts, checkpointName(4))), endStep: Infinity, outDir: out });
   assert.deepEqual(await readFile(join(out, "adapter_model.safetensors")), await readFile(join(dir, "run", "adapter_model.safetensors")));
   assert.equal(await checkpointDirStateHash(join(out, "checkpoints", checkpointName(6))), await checkpointDirStateHash(join(ckpts, checkpointName(6))));
+});
+
+test("runSteps is where the run ends, planned without training: a checkpoint that claims a later step is not the run's", async () => {
+  assert.equal(await runSteps(opts(null)), 8, "4 records x 4 epochs / batch 2");
+  assert.equal(await runSteps({ ...opts(null), config: { ...config, gradAccum: 3 } }), 3, "8 micro-batches, one step every 3 (the last partial)");
+  assert.equal(await runSteps({ ...opts(null), config: { ...config, epochs: 5 } }), 10);
+  // a replay to a step past it has nothing to reach
+  await assert.rejects(replaySegment({ ...opts(join(ckpts, checkpointName(8))), endStep: 10 }), /the run ended before the replay's last boundary/);
 });

@@ -40,7 +40,8 @@ Options (environment variable in brackets):
   --custodian URL      [TRIBUTARY_CUSTODIAN_URL] (default http://127.0.0.1:8788)
   --data-dir DIR       job state, checkpoints, model cache [TRIBUTARY_TRAINER_DIR] (default .tributary/trainer)
   --host H --port N    API address [TRIBUTARY_TRAINER_HOST, TRIBUTARY_TRAINER_PORT] (default 127.0.0.1:8787)
-  --kernel wasm|ort    training kernel (default wasm: replayable bit for bit; ort is ~4x faster)
+  --kernel wasm|ort    training kernel (default wasm: replayable bit for bit; ort is ~4x faster and takes
+                       eval jobs only: a node on ort refuses replay jobs, the default on Llama bases)
   --backend engine|torch  training backend (default engine; torch: the PyTorch worker, needs engine/.venv
                        or TRIBUTARY_PYTHON, see trainer-node/torch)
   --threads N          (default: all cores)
@@ -68,7 +69,7 @@ Jobs (the same options locate the node's data folder and the chain):
   --json                               machine-readable list
 
 Example:
-  TRIBUTARY_PRIVATE_KEY=0x... npx tributary-trainer --kernel ort --base-models tributary-austen-4m`;
+  TRIBUTARY_PRIVATE_KEY=0x... npx tributary-trainer --base-models tributary-austen-4m`;
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,

@@ -70,18 +70,18 @@ describe("verification class", () => {
   const llama = { model_type: "llama", architectures: ["LlamaForCausalLM"] };
   const qwen = { model_type: "qwen2", architectures: ["Qwen2ForCausalLM"] };
 
-  it("absent from the spec, the base decides: replay on Llama, eval on others; a replay job trains on an engine node (warned off wasm), never on a torch node", () => {
+  it("absent from the spec, the base decides: replay on Llama, eval on others; a replay job trains on an engine node on wasm only, refused on ort and on a torch node", () => {
     const spec = parseJobSpec({ baseModel: "m", data });
-    assert.deepEqual(checkVerification(spec, llama, "engine", "wasm"), { verification: { class: "replay", tolerance: null, explicit: false }, warning: null });
-    assert.match(checkVerification(spec, llama, "engine", "ort").warning!, /verified by replay and this node trains on the ort kernel/);
+    assert.deepEqual(checkVerification(spec, llama, "engine", "wasm"), { verification: { class: "replay", tolerance: null, explicit: false } });
+    assert.throws(() => checkVerification(spec, llama, "engine", "ort"), (e: unknown) => e instanceof SkipJob && /verified by replay .*this node trains on the ort kernel.*run the node with --kernel wasm to take it, or the poster can post it with verification "eval"/.test(e.message));
     assert.throws(() => checkVerification(spec, llama, "torch", "ort"), (e: unknown) => e instanceof SkipJob && /verified by replay .*this node runs the torch backend; an engine node .* verification "eval"/.test(e.message));
     assert.throws(() => checkVerification(parseJobSpec({ baseModel: "m", data, verification: "replay" }), qwen, "torch", "ort"), SkipJob);
     assert.deepEqual(checkVerification(spec, qwen, "torch", "ort").verification, { class: "eval", tolerance: 0.01, explicit: false });
   });
 
-  it("an eval job: any backend; refused when it holds out no records (no eval loss to commit)", () => {
+  it("an eval job: any backend and kernel; refused when it holds out no records (no eval loss to commit)", () => {
     const ev = parseJobSpec({ baseModel: "m", data, verification: "eval", evalTolerance: 0.05 });
-    for (const backend of ["engine", "torch"] as const) assert.deepEqual(checkVerification(ev, llama, backend, "ort"), { verification: { class: "eval", tolerance: 0.05, explicit: true }, warning: null });
+    for (const backend of ["engine", "torch"] as const) assert.deepEqual(checkVerification(ev, llama, backend, "ort"), { verification: { class: "eval", tolerance: 0.05, explicit: true } });
     assert.throws(() => checkVerification(parseJobSpec({ baseModel: "m", data, evalSplit: 0 }), qwen, "torch", "ort"), (e: unknown) => e instanceof SkipJob && /holds out no records \(evalSplit 0\)/.test(e.message));
   });
 });

@@ -70,7 +70,8 @@ describe("trainer node job pipeline", () => {
     await review(conns[owner], { datanetId, approve: [1n, 2n] });
     await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 6 });
     await stake(conns[trainer], parseEther("200")); // the challenged job's collateral (20) stays locked
-    kernel = await selectKernel("ort", 2);
+    // the jobs are verified by replay (Llama base, no verification in the spec): a node trains them on wasm only
+    kernel = await selectKernel("wasm", 2);
   });
   after(async () => {
     await kernel?.dispose();
@@ -145,7 +146,7 @@ describe("trainer node job pipeline", () => {
     assert.equal(tree.root, model.attributionRoot);
     for (const l of leaves) assert.ok(verifyContributionProof(model.attributionRoot, l, tree.proof(l.datanetId, l.contributionId).proof));
     const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { engine: { kernel: string }; data: Array<{ contributions: unknown[] }> };
-    assert.equal(manifest.engine.kernel, "ort");
+    assert.equal(manifest.engine.kernel, "wasm");
     assert.equal(manifest.data[0].contributions.length, 2);
   });
 
@@ -332,7 +333,7 @@ describe("trainer node job pipeline", () => {
     };
     const output: string[] = [];
     const run = (): ChildProcess => {
-      const child = spawn(process.execPath, [bin, "--kernel", "ort", "--threads", "2"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      const child = spawn(process.execPath, [bin, "--kernel", "wasm", "--threads", "2"], { env, stdio: ["ignore", "pipe", "pipe"] });
       child.stdout!.on("data", (d) => output.push(String(d)));
       child.stderr!.on("data", (d) => output.push(String(d)));
       return child;

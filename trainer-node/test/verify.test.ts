@@ -8,8 +8,10 @@
 // on encrypted data is skipped by the auditor (the custodian refuses it the keys); a false challenge of it is
 // decided by a committee that got the keys from the custodian as drawn verifiers, and the challenger loses its bond.
 // A trainer that trains fewer steps than the job asks is caught at its last checkpoint (the run's end is replayed),
-// one that inflates the attribution too (the committee recomputes the result there);
-// a trainer that stops answering loses on its clock.
+// one that inflates the attribution too (the committee recomputes the result there); one that trains more steps
+// publishes checkpoints past the run's end, which the auditor challenges from the spec alone (the committee votes
+// UNAVAILABLE on a segment the run does not have); a replay job is refused by a node on the ort kernel before
+// the claim and taken by one on wasm; a trainer that stops answering loses on its clock.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -197,7 +199,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.ok((await credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
   });
 
-  it("an honest run passes the audit: no challenge is opened", async () => {
+  it("an honest run passes the audit: no challenge is opened; a replay job is refused by a node on ort before the claim, a wasm node takes it", async () => {
     delete faults.tamperAfterStep;
     const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 9), budget: parseEther("20"), duration: 3600 });
     await loop.tick();
@@ -214,22 +216,33 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(await read<bigint>("disputeCount", []), before, "no challenge");
     assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted");
 
-    // a replay job trained on the ort kernel is not audited: the wasm replay may differ by rounding alone
+    // a replay job is refused before the claim by a node on the ort kernel (a wasm replay would not reproduce its run):
+    // the job stays open; the operator's node on wasm (a fresh data folder) claims it, and its run passes the audit
     const ortAccount = mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: 11 });
     const ortConn = await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: ortAccount, pollingInterval: 50 });
     await sendTx(conns[deployer], conns[deployer].contracts.OpenToken, "mint", [ortAccount.address, parseEther("200")]);
     await stake(ortConn, parseEther("200"));
     const ortKernel = await selectKernel("ort", 1);
+    const node = async (k: Kernel) => {
+      const dir = mkdtempSync(join(tmpdir(), `trainer-${k.name}-`));
+      const jobs = await JobStore.open(join(dir, "jobs"));
+      return { jobs, loop: new TrainerLoop({ conn: ortConn, store: ipfs.store, custodianUrl: custodian.url, dataDir: dir, jobs, kernel: k, checkpointEvery: CHECKPOINT_EVERY, log: log(`${k.name}-trainer`) }, { pollMs: 50 }) };
+    };
     try {
-      const ortDir = mkdtempSync(join(tmpdir(), "trainer-ort-"));
-      const ortLoop = new TrainerLoop({ conn: ortConn, store: ipfs.store, custodianUrl: custodian.url, dataDir: ortDir, jobs: await JobStore.open(join(ortDir, "jobs")), kernel: ortKernel, checkpointEvery: CHECKPOINT_EVERY, log: log("ort-trainer") }, { pollMs: 50 });
       const ortJob = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 21), budget: parseEther("20"), duration: 3600 });
-      await ortLoop.tick();
+      const ort = await node(ortKernel);
+      await ort.loop.tick();
+      const refused = ort.jobs.get(ortJob.jobId.toString());
+      assert.equal(refused?.stage, "skipped", context());
+      assert.match(refused.reason!, /verified by replay .*this node trains on the ort kernel.*run the node with --kernel wasm to take it, or the poster can post it with verification "eval"/);
+      assert.equal((await getJob(conns[builder], ortJob.jobId)).status, "open", "the ort node never claimed it");
+      const wasm = await node(kernel);
+      await wasm.loop.tick();
       assert.equal((await getJob(conns[builder], ortJob.jobId)).status, "submitted", context());
+      assert.equal((await getJob(conns[builder], ortJob.jobId)).trainer?.toLowerCase(), ortAccount.address.toLowerCase());
+      assert.ok(logs.some((l) => l.startsWith(`[wasm-trainer] job ${ortJob.jobId}: claimed`)), context());
       await v.tick();
-      const skipped = v.audits()[ortJob.jobId.toString()];
-      assert.equal(skipped?.outcome, "skipped", context());
-      assert.match(skipped.reason!, /trained on the ort kernel/);
+      assert.equal(v.audits()[ortJob.jobId.toString()]?.outcome, "match", context());
     } finally {
       await ortKernel.dispose();
     }
@@ -349,6 +362,53 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "the committee replayed to step 64, not to the trainer's step 32");
     assert.ok(logs.some((l) => l.includes(`dispute ${id}: replayed checkpoint 15 (steps 30..64): differs from`)), context());
+    assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
+  });
+
+  it("challenges a manifest whose checkpoints claim steps past the run's end: no replay reaches them, the committee votes UNAVAILABLE", async () => {
+    // 4 epochs at a constant learning rate: the job's run is 8 steps; the trainer trains 8 epochs (16 steps): its 8
+    // checkpoints are states of that longer run, and leaves 4..7 claim steps 10..16, which the job's run does not have
+    delete faults.tamperAfterStep;
+    faults.epochs = 8;
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 4, 29, "constant"), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.epochs;
+    }
+    assert.equal((await getJob(conns[builder], jobId)).status, "submitted", context());
+    const [, , count] = await read<[string, string, number]>("checkpointsOf", [jobId]);
+    assert.equal(count, 8);
+    const auditorNode = verifiers.get(auditor)!;
+    await auditorNode.tick();
+    const audit = auditorNode.audits()[jobId.toString()];
+    assert.equal(audit?.outcome, "mismatch", `challenged, not retried${context()}`);
+    assert.deepEqual(audit.leaves, [], "the spec alone shows it: nothing replayed");
+    const id = BigInt(audit.disputeId!);
+    const opened = await conns[deployer].publicClient.getContractEvents({ address: game().address, abi: game().abi, eventName: "ChallengeOpened", args: { disputeId: id }, fromBlock: 0n });
+    const reason = (await catJson(ipfs.store, (opened[0].args as { reasonCID: string }).reasonCID, "dispute reason")) as { reason: string; evidence: { leaf: number; step: number; runSteps: number; replayedState?: string } };
+    assert.equal(reason.evidence.leaf, 4);
+    assert.equal(reason.evidence.step, 10);
+    assert.equal(reason.evidence.runSteps, 8);
+    assert.equal(reason.evidence.replayedState, undefined);
+    assert.match(reason.reason, /checkpoint 4 claims step 10, past the end of the run the job's spec defines \(step 8: 4 training records, 4 epochs, batch 2 x 1 accumulation\)/);
+    for (let i = 0; i < 8 && (await getDispute(conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+      await loop.tick();
+      await auditorNode.tick();
+    }
+    let d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "awaitingDraw", context());
+    assert.equal(d.lo, 4, "bisected to the first checkpoint past the run's end");
+    assert.equal(d.moves, 6, "3 levels over 8 checkpoints");
+    await mine(5);
+    for (let i = 0; i < 3 && (await getDispute(conns[deployer], id)).phaseName !== "settled"; i++) {
+      for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
+    }
+    d = await getDispute(conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, "UNAVAILABLE is not the trainer's state");
+    assert.equal(logs.filter((l) => l.includes(`dispute ${id}: voting UNAVAILABLE: checkpoint 4 claims step 10 (from step 8); the run the job's spec defines ends at step 8`)).length, 2, context());
     assert.equal((await getJob(conns[builder], jobId)).status, "refunded");
   });
 

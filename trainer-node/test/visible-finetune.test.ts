@@ -88,6 +88,7 @@ describe("a fine-tune with the base model's recommended settings visibly works",
   let ipfs: Awaited<ReturnType<typeof startContentStore>>;
   let custodian: RunningCustodian;
   let kernel: Kernel;
+  let trainKernel: Kernel;
   const conns: ChainConnection[] = [];
   const [deployer, owner, alice, carol, dave, builder, trainer] = [0, 1, 2, 3, 4, 5, 6];
   const dataDir = mkdtempSync(join(tmpdir(), "visible-finetune-"));
@@ -115,9 +116,12 @@ describe("a fine-tune with the base model's recommended settings visibly works",
     await grantAccess(conns[owner], { datanetId, account: conns[builder].account!.address, expiresAt: BigInt(Math.floor(Date.now() / 1000) + 86400), uses: 5 });
     await stake(conns[trainer], parseEther("100"));
     kernel = await selectKernel("ort", 2);
+    // the job is verified by replay (the card's Llama base, no verification in the spec): a node trains it on wasm only
+    trainKernel = await selectKernel("wasm", 2);
   });
   after(async () => {
     await kernel?.dispose();
+    await trainKernel?.dispose();
     await custodian?.stop();
     await ipfs?.stop();
     await chain?.stop();
@@ -131,7 +135,7 @@ describe("a fine-tune with the base model's recommended settings visibly works",
     assert.equal(posted.spec.training.maxSeqLength, 512, "within the model's context");
 
     const jobs = await JobStore.open(join(dataDir, "jobs"));
-    const ctx = { conn: conns[trainer], store: ipfs.store, custodianUrl: custodian.url, dataDir, jobs, kernel, log: (l: string) => logs.push(l) };
+    const ctx = { conn: conns[trainer], store: ipfs.store, custodianUrl: custodian.url, dataDir, jobs, kernel: trainKernel, log: (l: string) => logs.push(l) };
     const loop = new TrainerLoop(ctx, { pollMs: 50 });
     await loop.tick();
     let rec = jobs.get(posted.jobId.toString())!;

@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { EngineError } from "../errors.ts";
 import type { Kernel } from "../kernels/kernel.ts";
 import { saveAdapter } from "../lora/peft.ts";
-import { loadModel } from "../model/io.ts";
+import { loadModel, readConfig } from "../model/io.ts";
 import { ChatTokenizer } from "../model/tokenizer.ts";
 import { checkpointStateHash } from "./checkpoint.ts";
 import type { TrainerState } from "./checkpoint.ts";
@@ -23,7 +23,7 @@ import { encodeRecord } from "./data.ts";
 import type { TrainingRecord } from "./data.ts";
 import { fineTuneConfig } from "./fine-tune.ts";
 import type { FineTuneOptions } from "./fine-tune.ts";
-import { train } from "./trainer.ts";
+import { runMaxSeqLen, runPlan, train } from "./trainer.ts";
 
 /** The state a replay reached at a segment's end. */
 export interface ReplayedState {
@@ -130,6 +130,17 @@ export async function replaySegments(o: ReplayOptions): Promise<ReplayedState[]>
     o.signal?.removeEventListener("abort", onAbort);
   }
   return out;
+}
+
+/**
+ * The optimizer steps of the run the options and data define (as `train` plans it: no weights are loaded): the step
+ * a replay to `Infinity` ends at. A checkpoint that claims a later step is not a state of this run.
+ */
+export async function runSteps(o: Pick<ReplayOptions, "modelDir" | "records" | "method" | "config">): Promise<number> {
+  const tok = await ChatTokenizer.fromDir(o.modelDir);
+  const config = fineTuneConfig(o);
+  const maxPos = Math.min((await readConfig(o.modelDir)).maxPositionEmbeddings, 1 << 16); // as the model's rope caps it
+  return runPlan(o.records.map((r) => encodeRecord(tok, r)), config, runMaxSeqLen(config, maxPos)).totalSteps;
 }
 
 /** Replays one segment: from checkpoint `start` (null: the run's start) to step `endStep` (`Infinity`: the run's end). */

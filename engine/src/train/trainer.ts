@@ -178,15 +178,28 @@ function dataFingerprint(examples: Example[]): string {
   return `${examples.length}:${h.digest("hex").slice(0, 16)}`;
 }
 
+/** The longest sequence a run trains on a model whose positions go up to `maxPos` (`model.rope.maxPos`). */
+export function runMaxSeqLen(c: TrainConfig, maxPos: number): number {
+  return c.maxSeqLen ?? Math.min(2048, maxPos);
+}
+
+/**
+ * The micro-batches a run trains, in order, and its optimizer steps (one every `gradAccum` micro-batches, the last
+ * one partial): the run's end, which a replay to `Infinity` stops at.
+ */
+export function runPlan(examples: Example[], c: TrainConfig, maxSeqLen: number, masked?: ReadonlySet<number>): { plan: ReturnType<typeof planBatches>; totalSteps: number } {
+  const plan = planBatches(examples, { batchSize: c.batchSize, maxSeqLen, pack: c.pack, seed: c.seed, epochs: c.epochs, masked });
+  return { plan, totalSteps: Math.ceil(plan.length / c.gradAccum) };
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { model, config: c } = o;
-  const maxSeqLen = c.maxSeqLen ?? Math.min(2048, model.rope.maxPos);
+  const maxSeqLen = runMaxSeqLen(c, model.rope.maxPos);
   if (maxSeqLen > model.rope.maxPos) throw new EngineError("maxSeqLen exceeds the model's max_position_embeddings", { maxSeqLen, max: model.rope.maxPos });
   const adapter = c.method === "lora" ? (o.adapter ?? createLoraAdapter(model.config, c.lora, new Rng(deriveSeed(c.seed, "lora-init")))) : null;
   const params = adapter ? adapterParams(adapter) : trainableBaseParams(model);
   const opt = new AdamW(params, { weightDecay: c.weightDecay, noDecay: (n) => n.endsWith("norm.weight") });
-  const plan = planBatches(o.train, { batchSize: c.batchSize, maxSeqLen, pack: c.pack, seed: c.seed, epochs: c.epochs, masked: o.masked });
-  const totalSteps = Math.ceil(plan.length / c.gradAccum);
+  const { plan, totalSteps } = runPlan(o.train, c, maxSeqLen, o.masked);
   const warmup = c.warmupSteps ?? Math.ceil(c.warmupRatio * totalSteps);
   const run = JSON.parse(JSON.stringify({ ...c, data: dataFingerprint(o.train), evalData: dataFingerprint(o.eval ?? []), ...(o.masked?.size ? { masked: [...o.masked].sort((a, b) => a - b) } : {}) })) as Record<string, unknown>;
   let state: TrainerState = {

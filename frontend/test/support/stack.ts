@@ -21,8 +21,9 @@ export async function startTestStack(timeoutMs = 600_000): Promise<TestStack> {
     ...(await testEnv()),
     TRIBUTARY_CHAIN_ID: "31998",
     TRIBUTARY_READY_TIMEOUT_S: "300",
-    // the e2e trains 30 epochs (the demo card): the fast kernel, as replayability is not what it tests
-    TRIBUTARY_TRAINER_KERNEL: "ort",
+    // the e2e trains 30 epochs (the demo card) of a job verified by replay (the card's Llama base): on wasm, the
+    // stack's default kernel, as an ort node refuses replay jobs
+    TRIBUTARY_TRAINER_KERNEL: "wasm",
   };
   const child: ChildProcess = spawn(process.execPath, [path.join(repoRoot, "scripts", "stack", "index.ts")], {
     env: { ...process.env, ...env },

@@ -15,7 +15,7 @@ const num = (name: string): number | undefined => {
   if (!(n > 0)) throw new Error(`${name}=${v} is not a positive number; unset it or give one`);
   return n;
 };
-/** TRIBUTARY_TRAINER_KERNEL: `wasm` (default: every job replays bit for bit) or `ort` (~4x faster). */
+/** TRIBUTARY_TRAINER_KERNEL: `wasm` (default: every job replays bit for bit) or `ort` (~4x faster; refuses replay jobs). */
 const kernel = process.env.TRIBUTARY_TRAINER_KERNEL || undefined;
 if (kernel !== undefined && kernel !== "wasm" && kernel !== "ort") {
   throw new Error(`TRIBUTARY_TRAINER_KERNEL=${kernel} is not a training kernel; use wasm or ort, or unset it`);

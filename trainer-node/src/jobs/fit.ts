@@ -74,23 +74,28 @@ export function engineLoadable(config: Pick<HfConfig, "model_type" | "architectu
 
 /**
  * The job's verification class on this base, refused (SkipJob) where this node cannot honour it: a replay job
- * must train on the engine's `wasm` kernel (a verifier replays its checkpoint segments bit for bit), which a
- * torch node does not run; an eval job needs held-out records (its eval loss is what a verifier recomputes).
- * Returns the class and, for an engine node on another kernel (`ort`), a warning: it trains the job, but a
- * replay on another machine may not match bit for bit (its dispute risk).
+ * must train on the engine's `wasm` kernel (a verifier replays its checkpoint segments bit for bit, on wasm), which
+ * a torch node does not run and an engine node on another kernel (`ort`) does not either: its states differ from
+ * the wasm replay by rounding, which a verifier's audit shows and the dispute game slashes; an eval job needs
+ * held-out records (its eval loss is what a verifier recomputes). `kernel` is the kernel the job trains (or
+ * trained) on.
  */
-export function checkVerification(spec: JobSpec, config: Pick<HfConfig, "model_type" | "architectures">, backend: Capacity["backend"], kernel: string): { verification: Verification; warning: string | null } {
+export function checkVerification(spec: JobSpec, config: Pick<HfConfig, "model_type" | "architectures">, backend: Capacity["backend"], kernel: string): { verification: Verification } {
   const v = verificationOf(spec, engineLoadable(config));
   if (v.class === "replay" && backend === "torch") {
     throw new SkipJob(
       `the job is verified by replay (${describeVerification(v)}): it must train on the engine's wasm kernel, and this node runs the torch backend; an engine node (--backend engine --kernel wasm) can take it, or the poster can post it with verification "eval"`,
     );
   }
+  if (v.class === "replay" && kernel !== "wasm") {
+    throw new SkipJob(
+      `the job is verified by replay (${describeVerification(v)}): it must train on the engine's wasm kernel (verifiers replay it bit for bit on wasm), and this node trains on the ${kernel} kernel, whose run a wasm replay does not reproduce; run the node with --kernel wasm to take it, or the poster can post it with verification "eval"`,
+    );
+  }
   if (v.class === "eval" && spec.evalSplit === 0) {
     throw new SkipJob(`the job is verified by its eval loss (${describeVerification(v)}) but holds out no records (evalSplit 0): there is no eval loss to commit; it must be posted with evalSplit above 0`);
   }
-  const warning = v.class === "replay" && kernel !== "wasm" ? `the job is verified by replay and this node trains on the ${kernel} kernel: a verifier replaying on wasm may not match bit for bit (run with --kernel wasm to be safe)` : null;
-  return { verification: v, warning };
+  return { verification: v };
 }
 
 /** The engine's facts about a model from its config.json: Llama only (the engine's one architecture). */

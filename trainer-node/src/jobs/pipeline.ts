@@ -57,7 +57,8 @@ export interface PipelineContext {
   checkpointEvery?: number;
   /**
    * Tests only: a cheating trainer. After optimizer step `tamperAfterStep` the adapter is changed by `by`;
-   * `epochs` trains that many epochs instead of the spec's (fewer steps than the job asks);
+   * `epochs` trains that many epochs instead of the spec's (fewer: the run stops short of the job's end; more:
+   * its checkpoint manifest claims steps past the end of the job's run);
    * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
    * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld);
    * `evalLossFactor` (eval jobs) commits and publishes the held-out eval loss times that factor.
@@ -216,15 +217,14 @@ async function claimStage(ctx: PipelineContext, rec: JobRecord): Promise<void> {
   } catch (err) {
     throw new SkipJob(`base model ${base.name} (${base.cid}) cannot be fetched as a model folder: ${(err as Error).message}`);
   }
-  // the verification class: replay needs the engine's wasm kernel, eval needs held-out records
-  let verified: ReturnType<typeof checkVerification>;
+  // the verification class: replay needs the engine's wasm kernel (a node on another kernel refuses it here,
+  // before the claim), eval needs held-out records
   try {
-    verified = checkVerification(spec, await readJson(join(modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
+    checkVerification(spec, await readJson(join(modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
   } catch (err) {
     if (err instanceof SkipJob) throw err;
     throw new SkipJob(`base model ${base.name} has no readable config.json: ${(err as Error).message}`);
   }
-  if (verified.warning) ctx.log(`job ${jobId}: ${verified.warning}`);
   // the fit check: architecture and LoRA targets for this backend, memory on this node's devices, time
   let facts: ModelFacts;
   try {
@@ -289,6 +289,10 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   await mkdir(dir, { recursive: true });
   const files = await jobFiles(ctx, rec);
   const { spec } = files;
+  // a replay job is trained and attributed on wasm only (checkVerification): a node restarted on another kernel
+  // while it holds one releases it rather than submit a run the verifiers' wasm replay does not reproduce
+  const baseConfig = await readJson<Parameters<typeof checkVerification>[1]>(join(files.modelDir, "config.json"));
+  const verificationOn = (kernel: string) => checkVerification(spec, baseConfig, ctx.backend ?? "engine", kernel).verification;
   const dataFile = join(dir, "data.json");
   if (!existsSync(dataFile)) {
     rec = await ctx.jobs.update(rec.jobId, { stage: "fetching" });
@@ -320,6 +324,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   const adapterDir = join(dir, "adapter");
   const method = spec.method;
   if (!existsSync(join(adapterDir, "adapter_model.safetensors"))) {
+    verificationOn(ctx.kernel.name);
     rec = await ctx.jobs.update(rec.jobId, { stage: "training", records, contributions: contributions.length });
     const cfg = engineConfig(spec, context, ctx.checkpointEvery);
     if (ctx.faults?.epochs !== undefined) {
@@ -380,6 +385,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   }
   const reportFile = join(dir, "attribution.json");
   if (!existsSync(reportFile)) {
+    verificationOn(ctx.kernel.name);
     rec = await ctx.jobs.update(rec.jobId, { stage: "attributing" });
     let { report } = await attribute({
       modelDir: files.modelDir,
@@ -426,7 +432,8 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
   });
   await writeFile(join(adapterDir, "training-metrics.json"), `${JSON.stringify(metrics, null, 2)}\n`);
   // eval jobs commit the held-out eval loss after the last step (the manifest, and the last checkpoint state)
-  const { verification } = checkVerification(spec, await readJson(join(files.modelDir, "config.json")), ctx.backend ?? "engine", ctx.kernel.name);
+  // (and the kernel that counts for a replay job is the one the run trained on, as its metrics say)
+  const verification = verificationOn(ctx.backend === "torch" ? ctx.kernel.name : engineMetrics.kernel);
   if (verification.class === "eval" && (!last || last.step !== engineMetrics.steps)) {
     throw new Error(`the job is verified by its eval loss, but training reported none after its last step (${engineMetrics.steps}); it cannot be submitted`);
   }

@@ -10,8 +10,12 @@
  *   verifiers), replays the proven segment from the proven previous state, commits `(verdict, witness)` and
  *   reveals it when the reveal opens;
  * - calls `drawCommittee` and `settle` when they are due (anyone may).
- * Jobs it cannot replay (not `replay`, not trained on wasm, no checkpoint manifest, data unreadable) are skipped
- * with the reason logged. Data keys and vote salts stay in files readable by the node's user only, never in logs.
+ * A manifest whose checkpoints claim steps past the end of the run the job's spec defines (`runSteps`: records,
+ * epochs, batch) is not that run's tree: the auditor challenges toward the first such checkpoint with the evidence,
+ * and a drawn verifier votes `UNAVAILABLE` on a segment the run does not have. A replay job trained on another
+ * kernel than wasm (which a node refuses before claiming) is audited like any other: what its wasm replay shows
+ * decides. Jobs it cannot replay (not `replay`, no checkpoint manifest, data unreadable) are skipped with the
+ * reason logged. Data keys and vote salts stay in files readable by the node's user only, never in logs.
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
@@ -49,7 +53,7 @@ import { fetchFileSet } from "@tributary/sdk/files";
 import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
 import { parseAdapterManifest, parseAttributionReport, parseCheckpointManifest, parseJobSpec, verificationOf } from "@tributary/sdk/schemas";
 import type { AttributionReport, CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
-import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments } from "@tributary/engine";
+import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments, runSteps } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
 import type { AttributionMethod } from "./attribution.ts";
@@ -168,16 +172,29 @@ interface Replayable {
   context: number;
   /** The kernel the trainer says it trained on (the adapter manifest's `engine.kernel`). */
   trainedOn: string;
+  /** Where the run the job's spec defines ends (`runSteps`): no checkpoint of it has a later step. */
+  runSteps: number;
 }
 
 /** What checking an eval job needs: its inputs, the submitted adapter and attribution report, and its claim. */
-interface Evaluable extends Omit<Replayable, "manifest" | "manifestCid" | "tree" | "trainedOn"> {
+interface Evaluable extends Omit<Replayable, "manifest" | "manifestCid" | "tree" | "trainedOn" | "runSteps"> {
   adapterDir: string;
   report: AttributionReport | null;
   claim: { loss: number; tolerance: number };
 }
 
-type Wrong = { index: number; replayed: Hex; step: number; result?: FinalBinding };
+type Wrong = { index: number; replayed?: Hex; step: number; result?: FinalBinding; pastEnd?: true };
+
+/** The first leaf of the manifest that claims a step the job's run does not have (steps increase), if any. */
+function firstPastEnd(r: Replayable): CheckpointManifest["leaves"][number] | undefined {
+  return r.manifest.leaves.find((l) => l.step > r.runSteps);
+}
+
+/** What the job's run is, in the words of a past-the-end finding. */
+function runOf(r: Replayable): string {
+  const t = r.spec.training;
+  return `${r.train.length} training records, ${t.epochs} epochs, batch ${t.batchSize} x ${t.gradientAccumulation} accumulation`;
+}
 
 const sameBinding = (a: FinalBinding, b: FinalBinding) =>
   a.adapterHash.toLowerCase() === b.adapterHash.toLowerCase() && a.attributionRoot.toLowerCase() === b.attributionRoot.toLowerCase() && a.attributionTotalWeight === b.attributionTotalWeight;
@@ -295,9 +312,8 @@ export class Verifier {
     const claim = await evalClaimOf(this.ctx.conn, job.jobId);
     if (claim.trainer.toLowerCase() === job.trainer?.toLowerCase()) return this.auditEval(job);
     const r = await this.replayable(job.jobId, "audit");
-    // a replay job trained on another kernel may differ from the wasm replay by rounding alone: not worth a bond.
-    // (Drawn on a dispute of one, the node still replays on wasm, as the job class requires.)
-    if (r.trainedOn !== "wasm") throw new CannotReplay(`the run trained on the ${r.trainedOn} kernel, which does not replay bit for bit (wasm does)`);
+    // a replay job must train on wasm (a node refuses it on another kernel before claiming): one that says it trained
+    // on another is audited like any other, and what its wasm replay shows decides (the committee replays on wasm)
     const leaves = r.manifest.leaves;
     const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
     const last = r.manifest.count - 1;
@@ -305,7 +321,12 @@ export class Verifier {
     let wrong: Wrong | null = null;
     let checked: number[];
     const want = this.opts.auditSegments ?? 1;
-    if (want === "all") {
+    const beyond = firstPastEnd(r);
+    if (beyond) {
+      // no replay can reach a step the run does not have: the tree is another run's, provably from the spec alone
+      checked = [];
+      wrong = { index: beyond.index, step: r.runSteps, pastEnd: true };
+    } else if (want === "all") {
       checked = [];
       const out = await this.rerunDir(r, 0);
       await replaySegments({
@@ -361,23 +382,24 @@ export class Verifier {
       step: leaf.step,
       startState: found.index > 0 ? leaves[found.index - 1].state : null,
       claimedState: leaf.state,
-      replayedState: found.replayed,
-      replayedStep: found.step,
+      ...(found.pastEnd ? { runSteps: found.step, run: runOf(r) } : { replayedState: found.replayed, replayedStep: found.step }),
       ...(found.result
         ? {
             submittedResult: { ...submitted, attributionTotalWeight: submitted.attributionTotalWeight.toString() },
             recomputedResult: { ...found.result, attributionTotalWeight: found.result.attributionTotalWeight.toString() },
           }
         : {}),
-      engine: { kernel: this.ctx.kernel.name },
+      engine: { kernel: this.ctx.kernel.name, trainedOn: r.trainedOn },
     };
-    const reason = found.result
+    const reason = found.pastEnd
+      ? `checkpoint ${found.index} claims step ${leaf.step}, past the end of the run the job's spec defines (step ${found.step}: ${runOf(r)}): the committed tree is not that run's`
+      : found.result
       ? `the run replays to the trainer's last state, but its result recomputed from the replay (adapter ${found.result.adapterHash}, attribution root ${found.result.attributionRoot}, total weight ${found.result.attributionTotalWeight}) is not the submitted one (adapter ${submitted.adapterHash}, attribution root ${submitted.attributionRoot}, total weight ${submitted.attributionTotalWeight})`
       : `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
     const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
     if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
     this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
-    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
+    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}${found.pastEnd ? `, past the run's end at step ${found.step}` : ""}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
     return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
   }
 
@@ -618,6 +640,12 @@ export class Verifier {
     const r = await this.replayable(d.jobId, "vote");
     const j = d.lo;
     const leaf = r.manifest.leaves[j];
+    // a segment the job's run does not have (its end, or for the last leaf its start, past the run's end): the
+    // trainer's manifest is wrong, and no replay can produce a state for it
+    const prevStep = r.manifest.leaves[j - 1]?.step ?? 0;
+    if (leaf.step > r.runSteps || (j === r.manifest.count - 1 && prevStep >= r.runSteps)) {
+      throw new CannotReplay(`checkpoint ${j} claims step ${leaf.step} (from step ${prevStep}); the run the job's spec defines ends at step ${r.runSteps} (${runOf(r)})`, { unavailable: true, leaf: j });
+    }
     if (leaf.step === 0) {
       // the start leaf of a single-checkpoint run: derived from the spec, nothing to replay
       const s = startState(r.job.jobId.toString(), r.job.specCid);
@@ -722,7 +750,13 @@ export class Verifier {
     const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as Hex), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
     if (tree.root !== root || tree.count !== count) throw new CannotReplay(`the checkpoint manifest's tree (root ${tree.root}, ${tree.count} leaves) is not the one committed on chain (root ${root}, ${count} leaves)`, { unavailable: true });
     const inputs = await this.jobInputs(job, why, manifest.checkpointEvery);
-    const out: Replayable = { ...inputs, manifest, manifestCid: adapter.checkpoints.manifestCid, tree, trainedOn: adapter.engine.kernel };
+    let steps: number;
+    try {
+      steps = await runSteps({ modelDir: inputs.modelDir, records: inputs.train, method: inputs.spec.method, config: inputs.config });
+    } catch (err) {
+      throw new CannotReplay(`the engine cannot plan the job's run: ${(err as Error).message}`);
+    }
+    const out: Replayable = { ...inputs, manifest, manifestCid: adapter.checkpoints.manifestCid, tree, trainedOn: adapter.engine.kernel, runSteps: steps };
     this.cache.set(jobId.toString(), out);
     return out;
   }
