@@ -12,14 +12,22 @@ const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
 
 /**
  * Stages in dependency order; the steps of one stage run side by side. First the contracts are compiled
- * (the ABIs every package imports), then the contract tests, ESLint + solhint and tsc together (none of
- * them opens a port or touches what another writes), then each workspace's tests one at a time (they
+ * (the ABIs every package imports), then the contract tests, ESLint + solhint, tsc and the subgraph's tests
+ * together (none of them touches what another writes), then each other workspace's tests one at a time (they
  * start chains, IPFS nodes and servers).
  */
 const stages = [[["root", "compile"]], [["root", "test:contracts"], ["root", "lint"], ["root", "typecheck"]]];
+/**
+ * Workspaces whose tests join the lint/typecheck stage: tsc holds one core for minutes while the contract tests
+ * and ESLint are done in a minute, and these tests take ports by asking the OS (port 0) and leave the CPU-bound
+ * suites alone.
+ */
+const besideTypecheck = new Set(["subgraph"]);
 for (const ws of pkg.workspaces ?? []) {
   const wsPkg = JSON.parse(readFileSync(new URL(`${ws}/package.json`, root), "utf8"));
-  if (wsPkg.scripts?.test) stages.push([[ws, "test"]]);
+  if (!wsPkg.scripts?.test) continue;
+  if (besideTypecheck.has(ws)) stages[1].push([ws, "test"]);
+  else stages.push([[ws, "test"]]);
 }
 const only = process.argv.slice(2);
 const allow = allowList(JSON.parse(readFileSync(new URL("scripts/skip-allow.json", root), "utf8")), process.env);
