@@ -150,6 +150,7 @@ describe("tributary CLI: the remaining protocol actions", () => {
     await ok(cli(TRAINER, "job", "submit", jobId, ...args));
     const status = await ok(cli(undefined, "job", "status", jobId));
     assert.equal(status.status, "submitted");
+    assert.equal(status.evalClaim, null, "no eval claim: the trainer committed none");
     assert.deepEqual(
       [status.result.attributionRoot, status.result.attributionTotalWeight, status.result.adapterHash],
       [tree.root, report.totalWeight, adapterHash],

@@ -164,7 +164,7 @@ describe("dispute game through the SDK (hardhat node, deploy script)", () => {
       jobId,
       { adapterCID: "bafyadapter", adapterHash: state(1, "a"), metricsCID: "bafymetrics", attributionRoot: state(1, "r"), attributionTotalWeight: 1n, reportCID: "bafyreport" },
     ]);
-    const { disputeId } = await disputeJob(conns[challenger], store, jobId, "its adapter scores 1.6 on the held-out records");
+    const disputeId = (await disputeJob(conns[challenger], store, jobId, "its adapter scores 1.6 on the held-out records")).disputeId!;
     const opened = await getDispute(d, disputeId);
     assert.equal(opened.eval, true);
     assert.equal(opened.phaseName, "awaitingDraw", "no bisection");

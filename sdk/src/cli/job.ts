@@ -6,6 +6,7 @@ import {
   cancelJob,
   claimJob,
   disputeJob,
+  evalClaimOf,
   finalizeJob,
   getDatanet,
   getJob,
@@ -172,7 +173,11 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
     .description("a job's state, trainer, datanets and result")
     .action(
       action(env, async (ctx, _o, [id]) => {
-        const j = await getJob(await ctx.conn(), parseId(id, "jobId"));
+        const conn = await ctx.conn();
+        const j = await getJob(conn, parseId(id, "jobId"));
+        // an eval job's trainer commits the held-out eval loss a challenge is settled on
+        const claim = j.trainer ? await evalClaimOf(conn, j.jobId) : null;
+        const evalClaim = claim && claim.trainer.toLowerCase() === j.trainer!.toLowerCase() ? { loss: claim.loss, tolerance: claim.tolerance } : null;
         let verification: { class: "replay" | "eval" | null; tolerance: number | null; text: string };
         try {
           const spec = parseJobSpec(await catJson(ctx.store(), j.specCid, "job spec"));
@@ -181,10 +186,11 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
         } catch (err) {
           verification = { class: null, tolerance: null, text: `unknown: the job spec ${j.specCid} could not be read (${(err as Error).message})` };
         }
-        ctx.print({ ...j, verification }, () =>
+        ctx.print({ ...j, verification, evalClaim }, () =>
           keyValues({
             ...j,
             verification: verification.text,
+            ...(evalClaim ? { evalClaim: `held-out eval loss ${evalClaim.loss} (a challenge is upheld above ${+(evalClaim.loss * (1 + evalClaim.tolerance)).toPrecision(6)})` } : {}),
             budget: open(j.budget),
             dataFee: open(j.dataFee),
             datanets: j.datanets.map((d) => `${d.datanetId}@v${d.version}`),
