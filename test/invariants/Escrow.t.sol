@@ -1252,7 +1252,9 @@ contract EscrowInvariants is Protocol {
         assertEq(reverts, 0, "no handler call reverts");
         assertEq(handler.attacksSucceeded() + chandler.attacksSucceeded(), 0, "no attack succeeded");
         uint256 evalDisputes;
-        for (uint256 i = 0; i < handler.disputeCount(); ++i) if (game.getDispute(handler.disputeIds(i)).eval) ++evalDisputes;
+        for (uint256 i = 0; i < handler.disputeCount(); ++i) {
+            if (game.getDispute(handler.disputeIds(i)).eval) ++evalDisputes;
+        }
         console.log("handler walk: disputes %s eval %s", handler.disputeCount(), evalDisputes);
         assertTrue(ehandler.decided() > 0, "the walk decides eval disputes");
         assertLe(
