@@ -33,6 +33,7 @@ import {Vm} from "../utils/Vm.sol";
 /// Actors: 3 users and 2 trainers post jobs (a trainer may claim its own job: poster == trainer), 2 trainers
 /// (jobs whose id is a multiple of 3 are trained by a cheat), 2 contributors, 2 payers with session keys,
 /// 4 verifiers (verifier 0 lazy), the Datanet owner (curator), and the admin changing parameters mid-run.
+/// Eval claims and their committees' votes are EvalHandler's (Handler hands it an eval committee about to vote).
 contract Handler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -815,8 +816,9 @@ contract ChannelHandler {
 /// size limit). The handler knows each job's true held-out loss and shard losses (`trueLoss`, `trueShardLoss`) and
 /// its spec's tolerance (`specTolerance`). A trainer commits an eval claim on a job it holds: honest (the true loss,
 /// the spec's tolerance), or a cheat: a loss below the truth by more than twice the tolerance (`LOWER`), a wider
-/// tolerance than the spec's (`TERMS`), or an adapter it never publishes (`WITHHELD`). Challenges of eval jobs go
-/// through Handler.settleJob (users[2]: an honest challenger of a cheat, a false one of an honest claim). When an
+/// tolerance than the spec's (`TERMS`), or an adapter it never publishes (`WITHHELD`). Challenges of eval jobs (at
+/// once after the submission, or later by `challengeEval`) go through Handler.settleJob (users[2]: an honest
+/// challenger of a cheat, a false one of an honest claim); `evalMove` draws a committee, which votes at once. When an
 /// eval committee is to vote, Handler calls `vote`: honest verifiers reveal the true numbers with noise within a
 /// quarter of the spec's tolerance (UNAVAILABLE when the adapter was withheld, and one seat in 8 rounds a flaky
 /// UNAVAILABLE), the lazy verifier 0 copies the claim (its loss as the shard loss, a perfect rank code, terms ok).
@@ -963,9 +965,13 @@ contract EvalHandler {
     }
 
     /// @dev Called by Handler when an eval dispute's committee is to vote: every seat commits and reveals, then
-    /// the dispute is settled. A call from anyone else is a skip.
+    /// the dispute is settled. Any other call (the campaign also calls it, at times as Handler) is a skip unless
+    /// it names such a dispute.
     function vote(uint256 id, uint8 how) external {
-        if (msg.sender != address(main)) return _skip();
+        if (msg.sender != address(main) || id == 0 || id > game.disputeCount()) return _skip();
+        IDisputeGame.Dispute memory d = game.getDispute(id);
+        if (!d.eval || d.phase != IDisputeGame.Phase.Voting || block.timestamp >= d.revealStartsAt) return _skip();
+        if (market.getJob(d.jobId).status != IJobMarket.JobStatus.Disputed) return _skip();
         _vote(id, how);
     }
 
