@@ -37,6 +37,8 @@ const tests = [...out.matchAll(/(✔|\d+\))\s+(\w+)\(\)(?: \(runs: (\d+)\))?/g)]
 }));
 const walk = /handler walk: calls (\d+) reverts (\d+)/.exec(out);
 const walk2 = /handler walk: skips (\d+) attacks (\d+)/.exec(out);
+const walk3 = /handler walk: eval claims (\d+) cheats (\d+) decided (\d+)/.exec(out);
+const walk4 = /handler walk: lazy incoherent in decided eval rounds (\d+)/.exec(out);
 const campaign = tests.find((t) => t.name === "invariant_protocol");
 const result = {
   passed: r.status === 0 && tests.length > 0 && tests.every((t) => t.passed),
@@ -51,6 +53,9 @@ const result = {
         skips: Number(walk2[1]),
         skipRate: Number(walk2[1]) / Number(walk[1]),
         attacksAttempted: Number(walk2[2]),
+        ...(walk3 && walk4
+          ? { evalClaims: Number(walk3[1]), evalCheats: Number(walk3[2]), evalDecided: Number(walk3[3]), lazyIncoherentDecided: Number(walk4[1]) }
+          : {}),
       }
     : null,
   wallSeconds: seconds,

@@ -174,6 +174,7 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   }
 
   await measureDisputes();
+  await measureEvalDisputes();
 
   // Last (it moves the clock past grants and windows): after the claim window, the unclaimed weight's share of a model nobody claimed from goes to its pool.
   await gas(null, rewards.write.depositRevenue([modelIds[1], E(100)], as(builder)));
@@ -245,6 +246,50 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
     }
   }
 
+  // The eval game: the same cheating trainer commits an eval claim (held-out loss 1.2, tolerance 1%) before
+  // submitting; a challenge draws the committee at once (no bisection); 3 of the 5 verifiers recompute 1.5
+  // (with per-verifier noise), reveal it with the shard loss as witness, and EvalTally's tally decides: the
+  // trainer loses. DISPUTE_RUNS disputes.
+  async function measureEvalDisputes(): Promise<void> {
+    const cheater = wallets[7];
+    const challenger = wallets[8];
+    const verifiers = wallets.slice(9, 14);
+    const byAddress = new Map(verifiers.map((w) => [w.account.address.toLowerCase(), w]));
+    // The replay disputes slashed the cheater's collateral: stake it again.
+    await gas(null, trainers.write.stake([E(1_000 * DISPUTE_RUNS)], as(cheater)));
+    const testClient = await viem.getTestClient();
+    const PERFECT = 10_001n; // rank code of Spearman 1
+    const verdictOf = (loss: bigint, rho: bigint) => `0x${((loss << 128n) | (rho << 64n) | 1n).toString(16).padStart(64, "0")}` as Hash;
+    const word = (x: bigint) => `0x${x.toString(16).padStart(64, "0")}` as Hash;
+    for (let run = 0; run < DISPUTE_RUNS; run++) {
+      await gas(null, market.write.postJob([{ specCID: CID, baseModelId: 1, parentModelId: 0n, datanetIds: [datanetId], versions: [20], budget: E(1_000), duration: 3600 }], as(builder)));
+      const jobId = (await market.read.jobCount()) as bigint;
+      await gas(null, market.write.claimJob([jobId], as(cheater)));
+      await gas("evalDisputeCommitClaim", game.write.commitEvalClaim([jobId, 1_200_000_000n, 100], as(cheater)));
+      await gas(null, market.write.submitResult([jobId, { adapterCID: CID, adapterHash: tree.root as Hash, metricsCID: CID, attributionRoot: tree.root as Hash, attributionTotalWeight: totalWeight, reportCID: CID }], as(cheater)));
+      await gas("evalDisputeOpen", game.write.openChallenge([jobId, CID], as(challenger)));
+      const disputeId = (await game.read.disputeCount()) as bigint;
+      await testClient.mine({ blocks: 5 });
+      await gas("evalDisputeDraw", game.write.drawCommittee([disputeId]));
+      const members = (await game.read.committeeOf([disputeId])) as Address[];
+      const shard = (await game.read.evalShardOf([disputeId])) as bigint;
+      const votes = members.map((m, i) => ({
+        m,
+        verdict: verdictOf(1_500_000_000n + BigInt(i) * 3_000_000n, PERFECT - BigInt(i)),
+        witness: word(1_400_000_000n + shard * 10_000_000n + BigInt(i) * 3_000_000n),
+        salt: keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [BigInt(run), BigInt(i)])),
+      }));
+      for (const v of votes) {
+        const commitment = keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint8" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }], [disputeId, 0, v.m, v.verdict, v.witness, v.salt]));
+        await gas("evalDisputeCommitVote", game.write.commitVote([disputeId, commitment], as(byAddress.get(v.m.toLowerCase())!)));
+      }
+      for (const v of votes) await gas("evalDisputeRevealVote", game.write.revealVote([disputeId, v.verdict, v.witness, v.salt], as(byAddress.get(v.m.toLowerCase())!)));
+      await gas("evalDisputeSettle", game.write.settle([disputeId]));
+      const outcome = (await game.read.getDispute([disputeId])) as { trainerWon: boolean; outcome: number };
+      if (outcome.trainerWon || outcome.outcome !== 1) throw new Error("the overstated eval claim was not refuted by the committee: the bench's eval game is wrong");
+    }
+  }
+
   const out: Record<string, { avg: number; min: number; max: number; n: number }> = {};
   for (const [key, values] of Object.entries(samples)) {
     const nums = values.map(Number);
@@ -302,6 +347,12 @@ result.meta = {
     disputeCommitVote: "one verifier's commitment",
     disputeRevealVote: "one verifier's reveal (verdict + witness)",
     disputeSettle: "tally of 3 reveals, trainer loses: collateral slashed via the JobMarket, poster refunded, verifiers and challenger credited, the rest to the Datanet pool",
+    evalDisputeCommitClaim: "commitEvalClaim: the trainer's held-out eval loss (1e9 fixed point) and the spec's tolerance, while its claim runs (reads the job, one fresh slot)",
+    evalDisputeOpen: "openChallenge of a job with an eval claim: pulls the bond, marks the job Disputed; no bisection, the committee's draw block is fixed at once",
+    evalDisputeDraw: "committee of 3 drawn stake-weighted from 5 verifiers with the hash of a block 4 ahead; the seed is kept (it picks the held-out shard the committee reveals)",
+    evalDisputeCommitVote: "one verifier's commitment",
+    evalDisputeRevealVote: "one verifier's reveal: verdict (loss << 128 | rank code << 64 | terms ok) and witness (the shard's loss), both stored for the tally",
+    evalDisputeSettle: "EvalTally's tally of 3 numeric reveals (medians, each within the 1% tolerance), the trainer (claimed 1.2, recomputed 1.5) loses: collateral slashed via the JobMarket, poster refunded, verifiers and challenger credited, the rest to the Datanet pool",
   },
 };
 writeFileSync(join(root, "bench", "results", "gas.json"), `${JSON.stringify(result, null, 2)}\n`);

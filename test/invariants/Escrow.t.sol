@@ -33,6 +33,7 @@ import {Vm} from "../utils/Vm.sol";
 /// Actors: 3 users and 2 trainers post jobs (a trainer may claim its own job: poster == trainer), 2 trainers
 /// (jobs whose id is a multiple of 3 are trained by a cheat), 2 contributors, 2 payers with session keys,
 /// 4 verifiers (verifier 0 lazy), the Datanet owner (curator), and the admin changing parameters mid-run.
+/// Eval claims and their committees' votes are EvalHandler's (Handler hands it an eval committee about to vote).
 contract Handler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
 
@@ -100,6 +101,8 @@ contract Handler {
 
     /// @dev The payers (their keys and session keys are in ChannelHandler).
     address[2] public payers;
+    /// @dev Votes eval disputes' committees (split out for the contract size limit; set by `init`).
+    EvalHandler public evals;
 
     constructor(
         OpenToken token_,
@@ -178,8 +181,9 @@ contract Handler {
     }
 
     /// @dev Called once by the test after roles are granted.
-    function init() external {
+    function init(EvalHandler evals_) external {
         if (openNet != 0) return;
+        evals = evals_;
         vm.startPrank(users[0]);
         openNet = datanets.createDatanet("open", IDatanetRegistry.AccessPolicy.Open, 0, new address[](0));
         paidNet = datanets.createDatanet("paid", IDatanetRegistry.AccessPolicy.Paid, 3e18, new address[](0));
@@ -434,6 +438,9 @@ contract Handler {
         IDisputeGame.Dispute memory d = game.getDispute(id);
         if (d.phase == IDisputeGame.Phase.Settled) return _skip();
         if (market.getJob(d.jobId).status != IJobMarket.JobStatus.Disputed) return game.settle(id); // moot
+        if (d.eval && d.phase == IDisputeGame.Phase.Voting && block.timestamp < d.revealStartsAt) {
+            return evals.vote(id, how); // an eval committee votes numbers, not states
+        }
         bool cheat = _cheats(d.jobId);
         if (d.phase == IDisputeGame.Phase.TrainerMove || d.phase == IDisputeGame.Phase.ChallengerMove) {
             if (how % 5 == 0 || block.timestamp > d.deadline) {
@@ -460,7 +467,8 @@ contract Handler {
             vm.prank(d.challenger);
             game.chooseChild(id, left, _node(d.jobId, cheat, level - 1, 2 * index + 1), right);
         } else if (d.phase == IDisputeGame.Phase.AwaitingDraw) {
-            if (d.seats > verifierAccounts.length) return _skip(); // a redrawn committee needs more verifiers than staked
+            // A redrawn committee needs more verifiers than staked (or penalties left too few at the minimum stake).
+            if (d.seats > _eligible()) return _skip();
             if (blockNumber <= d.drawBlock) blockNumber = d.drawBlock + 1;
             vm.roll(blockNumber);
             vm.setBlockhash(d.drawBlock, keccak256(abi.encode(id, d.drawBlock)));
@@ -493,6 +501,15 @@ contract Handler {
             game.revealVote(id, verdict, witness, bytes32(i));
         }
         game.settle(id);
+    }
+
+    /// @dev Verifiers the game can draw (staked at least the minimum, not exiting; none is ever a party).
+    function _eligible() internal view returns (uint256 n) {
+        uint256 minStake = game.params().minVerifierStake;
+        for (uint256 i = 0; i < verifierAccounts.length; ++i) {
+            IDisputeGame.Verifier memory v = game.getVerifier(verifierAccounts[i]);
+            if (v.stake >= minStake && v.exitAt == 0) ++n;
+        }
     }
 
     function _cheats(uint256 jobId) internal pure returns (bool) {
@@ -795,6 +812,257 @@ contract ChannelHandler {
     }
 }
 
+/// @notice The eval-dispute actions of the invariant campaign (split from Handler, which would exceed the contract
+/// size limit). The handler knows each job's true held-out loss and shard losses (`trueLoss`, `trueShardLoss`) and
+/// its spec's tolerance (`specTolerance`). A trainer commits an eval claim on a job it holds: honest (the true loss,
+/// the spec's tolerance), or a cheat: a loss below the truth by more than twice the tolerance (`LOWER`), a wider
+/// tolerance than the spec's (`TERMS`), or an adapter it never publishes (`WITHHELD`). Challenges of eval jobs (at
+/// once after the submission, or later by `challengeEval`) go through Handler.settleJob (users[2]: an honest
+/// challenger of a cheat, a false one of an honest claim); `evalMove` draws a committee, which votes at once. When an
+/// eval committee is to vote, Handler calls `vote`: honest verifiers reveal the true numbers with noise within a
+/// quarter of the spec's tolerance (UNAVAILABLE when the adapter was withheld, and one seat in 8 rounds a flaky
+/// UNAVAILABLE), the lazy verifier 0 copies the claim (its loss as the shard loss, a perfect rank code, terms ok).
+/// Honest verifiers measure the rank correlation of an attribution of kind 0 as ~1, of kind 1 (none) not at all,
+/// of kinds 2-5 (not the run's) as 0. Ghosts: every eval dispute a committee decided, and any where the lazy
+/// verifier gained while incoherent by the handler's own reckoning (the invariants require none).
+contract EvalHandler {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    uint8 public constant HONEST = 0;
+    uint8 public constant LOWER = 1;
+    uint8 public constant TERMS = 2;
+    uint8 public constant WITHHELD = 3;
+    uint256 internal constant BPS = 10_000;
+    uint256 internal constant PERFECT = 10_001; // rank code of Spearman 1
+    uint256 internal constant NO_RANK = 5_001; // rank code of Spearman 0
+    bytes32 public constant UNAVAILABLE = keccak256("tributary/verdict-unavailable@1");
+
+    Handler public main;
+    DisputeGame public game;
+    JobMarket public market;
+    /// @dev The kind of the last eval claim committed on each job (a claim is fixed once the job is submitted).
+    mapping(uint256 jobId => uint8) public claimKind;
+    uint256 public calls;
+    uint256 public skips;
+    /// @dev Eval disputes a committee decided; claims committed (and cheats among them); decided rounds the lazy
+    /// verifier sat on while incoherent, and those it gained from (must stay 0).
+    uint256 public decided;
+    uint256 public claims;
+    uint256 public cheats;
+    uint256 public lazyIncoherentDecided;
+    uint256 public lazyGained;
+
+    constructor(Handler main_, DisputeGame game_, JobMarket market_) {
+        main = main_;
+        game = game_;
+        market = market_;
+    }
+
+    function _skip() internal {
+        ++skips;
+    }
+
+    /// @dev The job's true held-out loss (1e9 fixed point, 1.0 to 3.0).
+    function trueLoss(uint256 jobId) public pure returns (uint64) {
+        return uint64(1e9 + uint256(keccak256(abi.encode("loss", jobId))) % 2e9);
+    }
+
+    /// @dev The true loss on held-out shard `shard` (0.30 to 0.44 of the held-out loss: never near it).
+    function trueShardLoss(uint256 jobId, uint256 shard) public pure returns (uint256) {
+        return uint256(trueLoss(jobId)) * (3_000 + 200 * shard) / BPS;
+    }
+
+    /// @dev The relative tolerance the job's spec states (1% to 5%).
+    function specTolerance(uint256 jobId) public pure returns (uint16) {
+        return uint16(100 * (1 + jobId % 5));
+    }
+
+    /// @dev Whether the claim on `jobId` is honest: true loss, the spec's terms, the adapter published, and an
+    /// attribution the verifiers accept (kind 0, or none: kind 1).
+    function honest(uint256 jobId) public view returns (bool) {
+        return claimKind[jobId] == HONEST && main.kindOf(jobId) <= 1;
+    }
+
+    /// @dev A trainer commits an eval claim on a job it holds (the first from `seed` on that is Claimed and not
+    /// due yet, or Open: claimed first by trainer `how >> 24`): `how % 6` 0-2 honest, 3 LOWER, 4 TERMS,
+    /// 5 WITHHELD. Then, as a trainer node does, it submits (3 times in 4; an honest attribution, or kind
+    /// `how >> 48` one time in 2), and a challenger challenges at once (one time in 2).
+    function commitEvalClaim(uint256 seed, uint256 how) external {
+        ++calls;
+        uint256 n = main.jobCount();
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 i = (seed % n + k) % n;
+            uint256 jobId = main.jobIds(i);
+            IJobMarket.Job memory job = market.getJob(jobId);
+            if (job.status == IJobMarket.JobStatus.Open) {
+                main.claimJob(i, how >> 24);
+                job = market.getJob(jobId);
+            } else if (job.status != IJobMarket.JobStatus.Claimed || block.timestamp > job.dueAt) {
+                continue;
+            }
+            uint8 kind = how % 6 < 3 ? HONEST : uint8(how % 6 - 2);
+            uint64 loss = trueLoss(jobId);
+            uint16 tol = specTolerance(jobId);
+            if (kind == LOWER) loss = uint64(uint256(loss) * (BPS - 2 * tol - 1 - (how >> 8) % 1_000) / BPS);
+            else if (kind == TERMS) tol += uint16(100 * (1 + (how >> 8) % 3));
+            vm.prank(job.trainer);
+            game.commitEvalClaim(jobId, loss, tol);
+            claimKind[jobId] = kind;
+            ++claims;
+            if (kind != HONEST) ++cheats;
+            if ((how >> 32) % 4 != 0) _submitAndChallenge(i, how);
+            return;
+        }
+        _skip();
+    }
+
+    /// @dev Submits job `i`'s result (attribution kind 0, or `how >> 48` one time in 2), then (one time in 2)
+    /// challenges it.
+    function _submitAndChallenge(uint256 i, uint256 how) internal {
+        uint256 n = main.jobCount();
+        uint256 want = (how >> 40) % 2 == 0 ? 0 : (how >> 48) % main.KINDS();
+        uint256 seed = i; // Handler.submitResult: job seed % n, kind seed / 7 % KINDS
+        for (uint256 k = 0; k < 64 && seed / 7 % main.KINDS() != want; ++k) seed += n;
+        main.submitResult(seed, true);
+        IJobMarket.Job memory job = market.getJob(main.jobIds(i));
+        if ((how >> 56) % 2 == 0 && job.status == IJobMarket.JobStatus.Submitted) main.settleJob(i, 2);
+    }
+
+    /// @dev A challenger opens a challenge on a submitted job with an eval claim of its trainer, within the window
+    /// (the first from `seed` on), through Handler.settleJob.
+    function challengeEval(uint256 seed) external {
+        ++calls;
+        uint256 n = main.jobCount();
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 i = (seed % n + k) % n;
+            uint256 jobId = main.jobIds(i);
+            IJobMarket.Job memory job = market.getJob(jobId);
+            if (job.status != IJobMarket.JobStatus.Submitted || block.timestamp >= job.challengeEndsAt) continue;
+            if (game.evalClaimOf(jobId).trainer != job.trainer) continue;
+            return main.settleJob(i, 2);
+        }
+        _skip();
+    }
+
+    /// @dev The next step of an unsettled eval dispute (the first from `seed` on that can move): Handler plays it
+    /// (its committee votes; a silent round or a moot dispute settled); a drawn committee votes in the same call
+    /// (other actions move the clock past the commit time otherwise).
+    function evalMove(uint256 seed, uint8 how) external {
+        ++calls;
+        uint256 n = main.disputeCount();
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 i = (seed % n + k) % n;
+            IDisputeGame.Dispute memory d = game.getDispute(main.disputeIds(i));
+            if (!d.eval || d.phase == IDisputeGame.Phase.Settled) continue;
+            if (d.phase == IDisputeGame.Phase.AwaitingDraw && d.seats > 4) continue; // needs more verifiers
+            main.disputeMove(i, how);
+            uint256 id = main.disputeIds(i);
+            d = game.getDispute(id);
+            if (d.phase == IDisputeGame.Phase.Voting && block.timestamp < d.revealStartsAt) _vote(id, how);
+            return;
+        }
+        _skip();
+    }
+
+    /// @dev Called by Handler when an eval dispute's committee is to vote: every seat commits and reveals, then
+    /// the dispute is settled. Any other call (the campaign also calls it, at times as Handler) is a skip unless
+    /// it names such a dispute.
+    function vote(uint256 id, uint8 how) external {
+        if (msg.sender != address(main) || id == 0 || id > game.disputeCount()) return _skip();
+        IDisputeGame.Dispute memory d = game.getDispute(id);
+        if (!d.eval || d.phase != IDisputeGame.Phase.Voting || block.timestamp >= d.revealStartsAt) return _skip();
+        if (market.getJob(d.jobId).status != IJobMarket.JobStatus.Disputed) return _skip();
+        _vote(id, how);
+    }
+
+    function _vote(uint256 id, uint8 how) internal {
+        IDisputeGame.Dispute memory d = game.getDispute(id);
+        address lazy = main.verifierAccounts(0);
+        bool incoherent = _cast(id, d.round, d.jobId, how) && _lazyIncoherent(id, d.jobId);
+        uint256 before = _holdings(lazy);
+        game.settle(id);
+        d = game.getDispute(id);
+        if (d.phase != IDisputeGame.Phase.Settled || d.outcome != IDisputeGame.Outcome.CommitteeVerdict) return;
+        ++decided;
+        if (!incoherent) return;
+        ++lazyIncoherentDecided;
+        if (_holdings(lazy) > before) ++lazyGained;
+    }
+
+    /// @dev Every seat commits, then reveals; returns whether the lazy verifier sits on the committee.
+    function _cast(uint256 id, uint8 round, uint256 jobId, uint8 how) internal returns (bool lazySits) {
+        address[] memory members = game.committeeOf(id);
+        uint256 n = members.length;
+        bytes32[] memory verdicts = new bytes32[](n);
+        bytes32[] memory witnesses = new bytes32[](n);
+        uint256 flaky = how % 8 == 7 ? (how >> 3) % n : n;
+        for (uint256 i = 0; i < n; ++i) {
+            bool isLazy = members[i] == main.verifierAccounts(0);
+            lazySits = lazySits || isLazy;
+            uint256 noise = uint256(keccak256(abi.encode(id, round, i)));
+            (verdicts[i], witnesses[i]) = _ballot(id, jobId, isLazy, i == flaky, noise);
+            vm.prank(members[i]);
+            game.commitVote(id, keccak256(abi.encode(id, round, members[i], verdicts[i], witnesses[i], bytes32(i))));
+        }
+        for (uint256 i = 0; i < n; ++i) {
+            vm.prank(members[i]);
+            game.revealVote(id, verdicts[i], witnesses[i], bytes32(i));
+        }
+    }
+
+    function _holdings(address v) internal view returns (uint256) {
+        return uint256(game.getVerifier(v).stake) + game.withdrawable(v);
+    }
+
+    /// @dev A seat's vote: the lazy verifier's copy of the claim, UNAVAILABLE, or the true numbers with noise.
+    function _ballot(uint256 id, uint256 jobId, bool lazy, bool flaky, uint256 noise)
+        internal
+        view
+        returns (bytes32 verdict, bytes32 witness)
+    {
+        IDisputeGame.EvalClaim memory c = game.evalClaimOf(jobId);
+        if (lazy) return (_verdict(c.loss, PERFECT, true), bytes32(uint256(c.loss)));
+        if (flaky || claimKind[jobId] == WITHHELD) return (UNAVAILABLE, UNAVAILABLE);
+        return _measured(id, jobId, c.toleranceBps == specTolerance(jobId), noise);
+    }
+
+    /// @dev An honest seat's numbers: the true losses with noise within a quarter of the spec's tolerance.
+    function _measured(uint256 id, uint256 jobId, bool termsOk, uint256 noise)
+        internal
+        view
+        returns (bytes32 verdict, bytes32 witness)
+    {
+        uint256 q = specTolerance(jobId) / 4;
+        uint256 loss = _noisy(trueLoss(jobId), q, noise);
+        witness = bytes32(_noisy(trueShardLoss(jobId, game.evalShardOf(id)), q, noise >> 64));
+        uint8 attribution = main.kindOf(jobId);
+        uint256 rho = attribution == 0 ? PERFECT - (noise >> 128) % 100 : attribution == 1 ? 0 : NO_RANK;
+        verdict = _verdict(loss, rho, termsOk);
+    }
+
+    function _noisy(uint256 truth, uint256 q, uint256 noise) internal pure returns (uint256) {
+        return truth * (BPS - q + noise % (2 * q + 1)) / BPS;
+    }
+
+    function _verdict(uint256 loss, uint256 rho, bool termsOk) internal pure returns (bytes32) {
+        return bytes32((loss << 128) | (rho << 64) | (termsOk ? 1 : 0));
+    }
+
+    /// @dev The handler's own reckoning that the lazy verifier's copy is incoherent with the honest seats: the
+    /// adapter was withheld (honest seats vote UNAVAILABLE), the claim's terms are not the spec's, the attribution
+    /// is not the run's, or its shard loss (the claimed loss) is more than 3 tolerances from the true one (honest
+    /// seats are within a quarter of one: a committee that decides on numbers cannot find the copy coherent).
+    function _lazyIncoherent(uint256 id, uint256 jobId) internal view returns (bool) {
+        IDisputeGame.EvalClaim memory c = game.evalClaimOf(jobId);
+        if (claimKind[jobId] == WITHHELD || c.toleranceBps != specTolerance(jobId) || main.kindOf(jobId) > 1) {
+            return true;
+        }
+        uint256 truth = trueShardLoss(jobId, game.evalShardOf(id));
+        uint256 diff = c.loss > truth ? c.loss - truth : truth - c.loss;
+        return diff * BPS > truth * 3 * c.toleranceBps;
+    }
+}
+
 /// @notice Invariants over random call sequences: every escrowing contract holds exactly what it owes, no leaf
 /// claims beyond its share, attribution never pays a trainer or the owner beyond its own share, and no voucher
 /// moves more than a key the channel accepts signed. Runs, depth and fail-on-revert (on) come from
@@ -804,6 +1072,7 @@ contract ChannelHandler {
 contract EscrowInvariants is Protocol {
     Handler internal handler;
     ChannelHandler internal chandler;
+    EvalHandler internal ehandler;
 
     function setUp() public {
         vm.warp(1_000_000);
@@ -813,10 +1082,12 @@ contract EscrowInvariants is Protocol {
         // The admin changes parameters mid-run through the handler.
         rewards.grantRole(bytes32(0), address(handler));
         market.grantRole(bytes32(0), address(handler));
-        handler.init();
+        ehandler = new EvalHandler(handler, game, market);
+        handler.init(ehandler);
         chandler = new ChannelHandler(handler, channels);
         targetContract(address(handler));
         targetContract(address(chandler));
+        targetContract(address(ehandler));
     }
 
     /// The handler's actions are valid calls: one deterministic pass through all of them changes state
@@ -905,6 +1176,36 @@ contract EscrowInvariants is Protocol {
         invariant_protocol();
     }
 
+    /// Eval disputes through the handler: one job per claim kind (honest, a lower loss, wider terms, a withheld
+    /// adapter), each challenged, its committee drawn and voting: only the honest claim stands, the cheats' jobs
+    /// are refunded, the lazy verifier (when drawn) never gains.
+    function test_handler_evalDisputes() public {
+        for (uint256 kind = 0; kind < 4; ++kind) {
+            handler.postJob(0, 5e18, false);
+            uint256 j = handler.jobCount() - 1;
+            uint256 jobId = handler.jobIds(j);
+            handler.claimJob(j, kind);
+            ehandler.commitEvalClaim(j, kind == 0 ? 0 : kind + 2); // how % 6: 0 honest, 3 LOWER, 4 TERMS, 5 WITHHELD
+            assertEq(ehandler.claimKind(jobId), kind, "claim kind");
+            uint256 seed = j; // an honest attribution (kind 0: seed / 7 % 6 == 0) of this job
+            while (seed / 7 % 6 != 0 || seed % handler.jobCount() != j) seed += handler.jobCount();
+            handler.submitResult(seed, true);
+            ehandler.challengeEval(j);
+            uint256 k = handler.disputeCount() - 1;
+            uint256 id = handler.disputeIds(k);
+            assertTrue(game.getDispute(id).eval, "an eval dispute");
+            ehandler.evalMove(k, 1); // draw, vote and settle
+            IDisputeGame.Dispute memory d = game.getDispute(id);
+            assertEq(uint256(d.outcome), uint256(IDisputeGame.Outcome.CommitteeVerdict), "decided");
+            assertTrue(d.trainerWon == (kind == 0), "only the honest claim stands");
+            IJobMarket.JobStatus s = market.getJob(jobId).status;
+            assertTrue((s == IJobMarket.JobStatus.Refunded) == (kind != 0), "cheats refunded");
+        }
+        assertEq(ehandler.decided(), 4, "four decided");
+        assertEq(ehandler.lazyGained(), 0, "lazy never gained");
+        invariant_protocol();
+    }
+
     /// The handler's rates on a pseudo-random walk of 1,500 calls: with fail-on-revert on, a revert would fail the
     /// campaign, so every call here must succeed (reverts counted by try/catch are 0); the share of calls that
     /// returned early without a state change (skips) is logged for `bench/fuzz.ts` and must stay below 3/4.
@@ -913,7 +1214,7 @@ contract EscrowInvariants is Protocol {
         uint256 n = 1_500;
         for (uint256 i = 0; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode("walk", i)));
-            uint256 a = r % 22;
+            uint256 a = r % 25;
             uint256 x = r >> 8;
             uint256 y = r >> 128;
             bytes memory data;
@@ -939,16 +1240,32 @@ contract EscrowInvariants is Protocol {
             else if (a == 18) data = abi.encodeCall(Handler.stake, (x, y));
             else if (a == 19) data = abi.encodeCall(Handler.withdrawCredit, (x));
             else if (a == 20) data = abi.encodeCall(Handler.withdrawGameCredit, (x));
-            else data = abi.encodeCall(Handler.requestUnstake, (x, y));
+            else if (a == 21) data = abi.encodeCall(Handler.requestUnstake, (x, y));
+            else if (a == 22) data = abi.encodeCall(EvalHandler.commitEvalClaim, (x, y));
+            else if (a == 23) data = abi.encodeCall(EvalHandler.challengeEval, (x));
+            else data = abi.encodeCall(EvalHandler.evalMove, (x, uint8(y)));
+            if (a >= 22) to = address(ehandler);
             (bool ok,) = to.call(data);
             if (!ok) ++reverts;
         }
         console.log("handler walk: calls %s reverts %s", n, reverts);
-        uint256 skips = handler.skips() + chandler.skips();
+        uint256 skips = handler.skips() + chandler.skips() + ehandler.skips();
         console.log("handler walk: skips %s attacks %s", skips, handler.attacks() + chandler.attacks());
+        console.log(
+            "handler walk: eval claims %s cheats %s decided %s", ehandler.claims(), ehandler.cheats(), ehandler.decided()
+        );
+        console.log("handler walk: lazy incoherent in decided eval rounds %s", ehandler.lazyIncoherentDecided());
         assertEq(reverts, 0, "no handler call reverts");
         assertEq(handler.attacksSucceeded() + chandler.attacksSucceeded(), 0, "no attack succeeded");
-        assertLe(skips * 4, (handler.calls() + chandler.calls()) * 3, "under 3/4 of the calls are skips");
+        uint256 evalDisputes;
+        for (uint256 i = 0; i < handler.disputeCount(); ++i) {
+            if (game.getDispute(handler.disputeIds(i)).eval) ++evalDisputes;
+        }
+        console.log("handler walk: disputes %s eval %s", handler.disputeCount(), evalDisputes);
+        assertTrue(ehandler.decided() > 0, "the walk decides eval disputes");
+        assertLe(
+            skips * 4, (handler.calls() + chandler.calls() + ehandler.calls()) * 3, "under 3/4 of the calls are skips"
+        );
         invariant_protocol();
     }
 
@@ -961,6 +1278,28 @@ contract EscrowInvariants is Protocol {
         _attributionPaysOnlyContributors();
         _channelsHoldDepositsAndRespectVouchers();
         _disputeGameHoldsWhatItOwes();
+        _evalVerdictsFollowTheTruth();
+    }
+
+    /// Every eval dispute a committee decided went the way of the handler's truth: a cheating claim (a loss below
+    /// the truth beyond the tolerance, terms not the spec's, a withheld adapter, an attribution not the run's)
+    /// lost and its job was refunded (the trainer is never paid for it); an honest claim won and its job was not
+    /// refunded (never slashed). The lazy verifier never gained from a decided round where it was incoherent.
+    function _evalVerdictsFollowTheTruth() internal view {
+        for (uint256 i = 0; i < handler.disputeCount(); ++i) {
+            IDisputeGame.Dispute memory d = game.getDispute(handler.disputeIds(i));
+            if (!d.eval || d.outcome != IDisputeGame.Outcome.CommitteeVerdict) continue;
+            assertEq(game.evalClaimOf(d.jobId).trainer, d.trainer, "the dispute's claim");
+            IJobMarket.JobStatus s = market.getJob(d.jobId).status;
+            if (ehandler.honest(d.jobId)) {
+                assertTrue(d.trainerWon, "an honest eval claim is upheld");
+                assertTrue(s != IJobMarket.JobStatus.Refunded, "an honest eval claim is never slashed");
+            } else {
+                assertTrue(!d.trainerWon, "a cheating eval claim loses");
+                assertEq(uint256(s), uint256(IJobMarket.JobStatus.Refunded), "a cheating eval claim is refunded");
+            }
+        }
+        assertEq(ehandler.lazyGained(), 0, "the lazy verifier never gains from an incoherent eval vote");
     }
 
     /// No adversarial attempt ever succeeded; no trainer ever received contributor rewards (its own leaf is for
