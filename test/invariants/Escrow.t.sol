@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
 
+import {IAccessRegistry} from "../../contracts/interfaces/IAccessRegistry.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
@@ -32,7 +33,8 @@ import {Vm} from "../utils/Vm.sol";
 /// and one that succeeds is recorded in a ghost the invariants assert is never set.
 /// Actors: 3 users and 2 trainers post jobs (a trainer may claim its own job: poster == trainer), 2 trainers
 /// (jobs whose id is a multiple of 3 are trained by a cheat), 2 contributors, 2 payers with session keys,
-/// 4 verifiers (verifier 0 lazy), the Datanet owner (curator), and the admin changing parameters mid-run.
+/// 4 verifiers (verifier 0 lazy), the Datanet owner (curator), an independent curator (CuratorHandler), and the admin
+/// changing parameters mid-run.
 /// Eval claims and their committees' votes are EvalHandler's (Handler hands it an eval committee about to vote).
 contract Handler {
     Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
@@ -673,6 +675,99 @@ contract Handler {
     }
 }
 
+/// @notice An independent curator of both Datanets (added by their owner; review finding 6): it grants and revokes
+/// access uses as curators may, and tries what a curator must not do, with try/catch (one that succeeds is
+/// recorded for the invariants): take away uses a builder paid for, turn a pool into a distribution with a root of
+/// its choosing, change the access policy or price (a front-run of `buyAccess`), add or remove curators, reject an
+/// approved contribution. Its grants never touch the uses the handler's users bought.
+contract CuratorHandler {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    Handler public main;
+    DatanetRegistry public datanets;
+    AccessRegistry public access;
+    RewardDistributor public rewards;
+    address public constant CURATOR = address(0x6001);
+    uint256 public calls;
+    uint256 public skips;
+    uint256 public attacks;
+    uint256 public attacksSucceeded;
+    string public lastAttackSucceeded;
+
+    /// @dev The Datanets' owner (users[0]) adds the curator to both (after `main.init` created them).
+    constructor(Handler main_, DatanetRegistry datanets_, AccessRegistry access_, RewardDistributor rewards_) {
+        main = main_;
+        datanets = datanets_;
+        access = access_;
+        rewards = rewards_;
+        vm.startPrank(main_.users(0));
+        datanets_.addCurator(main_.openNet(), CURATOR);
+        datanets_.addCurator(main_.paidNet(), CURATOR);
+        vm.stopPrank();
+    }
+
+    /// @dev The uses `user` paid for that still count (bought access that has not expired), and its uses left.
+    function _paid(uint256 net, address user) internal view returns (uint32 paid, uint32 left) {
+        IAccessRegistry.Grant memory g = access.getGrant(net, user);
+        return (g.expiresAt > block.timestamp ? g.paidUses : 0, g.usesLeft);
+    }
+
+    function _attackSucceeded(string memory what) internal {
+        ++attacksSucceeded;
+        lastAttackSucceeded = what;
+    }
+
+    /// @dev A curator's right: grants `uses` (replacing earlier grants) or revokes a user's granted uses on a
+    /// Datanet. The uses the user paid for must stay exactly as they were.
+    function grantOrRevoke(uint256 seed, uint32 uses, bool revoke) external {
+        ++calls;
+        address user = main.users(seed % 3);
+        uint256 net = seed % 2 == 0 ? main.paidNet() : main.openNet();
+        (uint32 paidBefore,) = _paid(net, user);
+        vm.prank(CURATOR);
+        if (revoke) access.revokeAccess(net, user);
+        else access.grantAccess(net, user, uint64(block.timestamp + 1 days), 1 + uses % 4);
+        (uint32 paid, uint32 left) = _paid(net, user);
+        if (paid != paidBefore || left < paid) _attackSucceeded("a curator changed uses a user paid for");
+    }
+
+    /// @dev What a curator must not do; `which` picks the attempt.
+    function overreach(uint256 which, bytes32 root) external {
+        ++calls;
+        ++attacks;
+        uint256 net = which % 2 == 0 ? main.paidNet() : main.openNet();
+        which = which / 2 % 5;
+        vm.startPrank(CURATOR);
+        if (which == 0) {
+            if (rewards.poolBalance(net) == 0) {
+                vm.stopPrank();
+                ++skips;
+                return;
+            }
+            try rewards.createPoolDistribution(net, root, 1, "mine") {
+                _attackSucceeded("a curator alone directed a pool");
+            } catch {}
+        } else if (which == 1) {
+            try datanets.setAccessPolicy(net, IDatanetRegistry.AccessPolicy.Paid, 3_000e18) {
+                _attackSucceeded("a curator changed the access policy");
+            } catch {}
+        } else if (which == 2) {
+            try datanets.addCurator(net, address(uint160(uint256(root)) | 1)) {
+                _attackSucceeded("a curator added a curator");
+            } catch {}
+        } else if (which == 3) {
+            try datanets.removeCurator(net, CURATOR) {
+                _attackSucceeded("a curator removed a curator");
+            } catch {}
+        } else {
+            try datanets.rejectContribution(net, 1) {
+                _attackSucceeded("a curator rejected an approved contribution");
+            } catch {}
+        }
+        vm.stopPrank();
+    }
+}
+
 /// @notice The payment channel actions of the invariant campaign (split from Handler, which would exceed the
 /// contract size limit): 2 payers, each with 2 session keys it rotates (a replaced key keeps the revocation
 /// grace, review finding 5), vouchers signed by the payer, a session key, or a key the channel does not accept
@@ -1073,6 +1168,7 @@ contract EscrowInvariants is Protocol {
     Handler internal handler;
     ChannelHandler internal chandler;
     EvalHandler internal ehandler;
+    CuratorHandler internal curhandler;
 
     function setUp() public {
         vm.warp(1_000_000);
@@ -1085,9 +1181,11 @@ contract EscrowInvariants is Protocol {
         ehandler = new EvalHandler(handler, game, market);
         handler.init(ehandler);
         chandler = new ChannelHandler(handler, channels);
+        curhandler = new CuratorHandler(handler, datanets, access, rewards);
         targetContract(address(handler));
         targetContract(address(chandler));
         targetContract(address(ehandler));
+        targetContract(address(curhandler));
     }
 
     /// The handler's actions are valid calls: one deterministic pass through all of them changes state
@@ -1214,7 +1312,7 @@ contract EscrowInvariants is Protocol {
         uint256 n = 1_500;
         for (uint256 i = 0; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode("walk", i)));
-            uint256 a = r % 25;
+            uint256 a = r % 27;
             uint256 x = r >> 8;
             uint256 y = r >> 128;
             bytes memory data;
@@ -1243,20 +1341,30 @@ contract EscrowInvariants is Protocol {
             else if (a == 21) data = abi.encodeCall(Handler.requestUnstake, (x, y));
             else if (a == 22) data = abi.encodeCall(EvalHandler.commitEvalClaim, (x, y));
             else if (a == 23) data = abi.encodeCall(EvalHandler.challengeEval, (x));
-            else data = abi.encodeCall(EvalHandler.evalMove, (x, uint8(y)));
-            if (a >= 22) to = address(ehandler);
+            else if (a == 24) data = abi.encodeCall(EvalHandler.evalMove, (x, uint8(y)));
+            else if (a == 25) data = abi.encodeCall(CuratorHandler.grantOrRevoke, (x, uint32(y), y % 2 == 0));
+            else data = abi.encodeCall(CuratorHandler.overreach, (x, bytes32(y)));
+            if (a >= 22 && a <= 24) to = address(ehandler);
+            if (a >= 25) to = address(curhandler);
             (bool ok,) = to.call(data);
             if (!ok) ++reverts;
         }
         console.log("handler walk: calls %s reverts %s", n, reverts);
-        uint256 skips = handler.skips() + chandler.skips() + ehandler.skips();
-        console.log("handler walk: skips %s attacks %s", skips, handler.attacks() + chandler.attacks());
+        uint256 skips = handler.skips() + chandler.skips() + ehandler.skips() + curhandler.skips();
+        console.log(
+            "handler walk: skips %s attacks %s", skips, handler.attacks() + chandler.attacks() + curhandler.attacks()
+        );
         console.log(
             "handler walk: eval claims %s cheats %s decided %s", ehandler.claims(), ehandler.cheats(), ehandler.decided()
         );
         console.log("handler walk: lazy incoherent in decided eval rounds %s", ehandler.lazyIncoherentDecided());
         assertEq(reverts, 0, "no handler call reverts");
-        assertEq(handler.attacksSucceeded() + chandler.attacksSucceeded(), 0, "no attack succeeded");
+        assertEq(
+            handler.attacksSucceeded() + chandler.attacksSucceeded() + curhandler.attacksSucceeded(),
+            0,
+            "no attack succeeded"
+        );
+        assertTrue(curhandler.attacks() > 0, "the independent curator overreached");
         uint256 evalDisputes;
         for (uint256 i = 0; i < handler.disputeCount(); ++i) {
             if (game.getDispute(handler.disputeIds(i)).eval) ++evalDisputes;
@@ -1264,7 +1372,9 @@ contract EscrowInvariants is Protocol {
         console.log("handler walk: disputes %s eval %s", handler.disputeCount(), evalDisputes);
         assertTrue(ehandler.decided() > 0, "the walk decides eval disputes");
         assertLe(
-            skips * 4, (handler.calls() + chandler.calls() + ehandler.calls()) * 3, "under 3/4 of the calls are skips"
+            skips * 4,
+            (handler.calls() + chandler.calls() + ehandler.calls() + curhandler.calls()) * 3,
+            "under 3/4 of the calls are skips"
         );
         invariant_protocol();
     }
@@ -1308,6 +1418,7 @@ contract EscrowInvariants is Protocol {
     function _attributionPaysOnlyContributors() internal view {
         assertEq(handler.attacksSucceeded(), 0, handler.lastAttackSucceeded());
         assertEq(chandler.attacksSucceeded(), 0, chandler.lastAttackSucceeded());
+        assertEq(curhandler.attacksSucceeded(), 0, curhandler.lastAttackSucceeded());
         for (uint256 i = 0; i < handler.modelCount(); ++i) {
             uint256 id = handler.modelIds(i);
             IRewardDistributor.ModelRewards memory m = rewards.getModelRewards(id);
