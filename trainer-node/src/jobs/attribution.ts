@@ -139,12 +139,22 @@ export function dedupContributions(contributions: readonly JobContribution[]): M
   );
 }
 
+/**
+ * The checkpoint folders (`<adapterDir>/checkpoints/step-*`) a *_cp attribution reads: `count` of them evenly spaced,
+ * newest last (the torch worker's `pick_checkpoints` is the same choice). Picking again among the picked gives them.
+ */
+export async function pickCheckpoints(adapterDir: string, count = ATTRIBUTION_CHECKPOINTS): Promise<string[]> {
+  const dir = join(adapterDir, "checkpoints");
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
+  if (!names.length) return [];
+  return [...new Set(Array.from({ length: count }, (_, i) => names[Math.round(((i + 1) * names.length) / count) - 1]))];
+}
+
 /** The adapter's checkpoints (engine `checkpoints/step-*`), `count` of them evenly spaced, newest last. */
 async function checkpointsOf(adapterDir: string, adapter: LoraAdapter, learningRate: number, count: number): Promise<Checkpoint[]> {
   const dir = join(adapterDir, "checkpoints");
-  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
-  if (!names.length) return [{ adapter, opt: null, lr: learningRate }];
-  const picked = [...new Set(Array.from({ length: count }, (_, i) => names[Math.round(((i + 1) * names.length) / count) - 1]))];
+  const picked = await pickCheckpoints(adapterDir, count);
+  if (!picked.length) return [{ adapter, opt: null, lr: learningRate }];
   const out: Checkpoint[] = [];
   let prevStep = 0;
   for (const name of picked) {
