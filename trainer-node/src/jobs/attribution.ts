@@ -109,7 +109,7 @@ export interface AttributionInput {
   /** Who computes the gradients: the engine (default; Llama bases) or the torch worker (any causal LM). */
   backend?: "engine" | "torch";
   /** The torch worker's options (backend torch). */
-  torch?: { python?: string; device?: "auto" | "cpu" | "cuda"; precision?: "auto" | "fp32" | "bf16" | "fp16"; threads?: number };
+  torch?: { python?: string; device?: "auto" | "cpu" | "cuda"; precision?: "auto" | "fp32" | "bf16" | "fp16"; threads?: number; worker?: TorchWorker };
 }
 
 export interface DuplicateOf {
@@ -244,7 +244,8 @@ export async function torchAttribution(
   await mkdir(dir, { recursive: true });
   const file = join(dir, "attribution-data.json");
   await writeFile(file, JSON.stringify({ contributions, queries: o.evalRecords }), { mode: 0o600 });
-  const w = await TorchWorker.start({ python: o.torch?.python });
+  // a worker the caller started (and closes), or one of its own
+  const w = o.torch?.worker ?? (await TorchWorker.start({ python: o.torch?.python }));
   try {
     return await w.attribute(
       {
@@ -265,7 +266,7 @@ export async function torchAttribution(
       { onProgress, signal: extra.signal },
     );
   } finally {
-    await w.close();
+    if (!o.torch?.worker) await w.close();
     await rm(file, { force: true });
   }
 }

@@ -27,6 +27,8 @@ export interface TorchOptions {
   /** Default fp32 for eval losses (training's eval loss on the CPU is fp32; bf16 would miss the tolerance). */
   precision?: "auto" | "fp32" | "bf16" | "fp16";
   threads?: number;
+  /** A worker the caller started (and closes): one start for the loss and the attribution. */
+  worker?: TorchWorker;
 }
 
 /** Ranks with ties averaged (0-based). */
@@ -113,7 +115,7 @@ export async function torchEvalLosses(o: {
   await mkdir(o.scratchDir, { recursive: true });
   const file = join(o.scratchDir, "eval-records.jsonl");
   await writeFile(file, o.records.map((r) => JSON.stringify(r)).join("\n") + "\n", { mode: 0o600 });
-  const w = await TorchWorker.start({ python: o.torch?.python });
+  const w = o.torch?.worker ?? (await TorchWorker.start({ python: o.torch?.python }));
   try {
     const r = await w.evaluate({
       model_dir: o.modelDir,
@@ -129,7 +131,7 @@ export async function torchEvalLosses(o: {
     });
     return { loss: r.loss, shardLoss: r.shard_loss };
   } finally {
-    await w.close();
+    if (!o.torch?.worker) await w.close();
     await rm(file, { force: true });
   }
 }

@@ -57,6 +57,7 @@ import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments, 
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
 import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
+import { TorchWorker } from "../backends/torch-worker.ts";
 import type { AttributionMethod } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
@@ -444,23 +445,31 @@ export class Verifier {
     const v = verificationOf(e.spec, engineLoadable(e.modelConfig));
     const termsOk = v.class === "eval" && toleranceToBps(v.tolerance!) === toleranceToBps(e.claim.tolerance);
     const common = { modelDir: e.modelDir, adapterDir: e.adapterDir, records: e.evalRecords, quantize: e.method === "qlora", batchSize: e.config.batchSize, maxSeqLen: e.config.maxSeqLen, shard };
-    // a Llama base on the engine; any other (a job the torch backend trained) on the torch worker, with training's
-    // own eval loss definition
-    const { loss, shardLoss } = engineLoadable(e.modelConfig)
-      ? await evalLosses({ ...common, kernel: this.ctx.kernel })
-      : await torchEvalLosses({ ...common, scratchDir: evalDirOf(this.dir, e.job.jobId), torch: this.ctx.torch });
-    return { loss, shardLoss, rho: await this.attributionRho(e), termsOk };
+    if (engineLoadable(e.modelConfig)) {
+      const { loss, shardLoss } = await evalLosses({ ...common, kernel: this.ctx.kernel });
+      return { loss, shardLoss, rho: await this.attributionRho(e), termsOk };
+    }
+    // any other base (a job the torch backend trained): the torch worker, with training's own eval loss definition;
+    // one worker for the loss and the attribution
+    const worker = await TorchWorker.start({ python: this.ctx.torch?.python });
+    try {
+      const torch = { ...this.ctx.torch, worker };
+      const { loss, shardLoss } = await torchEvalLosses({ ...common, scratchDir: evalDirOf(this.dir, e.job.jobId), torch });
+      return { loss, shardLoss, rho: await this.attributionRho(e, torch), termsOk };
+    } finally {
+      await worker.close();
+    }
   }
 
   /**
    * The submitted attribution's agreement with a recomputation: -1 when the published report is not the submitted
    * root; null when its method needs what eval jobs do not publish (checkpoints); else Spearman of the scores.
    */
-  private async attributionRho(e: Evaluable): Promise<number | null> {
+  private async attributionRho(e: Evaluable, torch?: TorchOptions): Promise<number | null> {
     const r = e.job.result!;
     if (!e.report) return -1;
     if (reportMismatch(e.report, r)) return -1;
-    if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return this.torchAttributionRho(e);
+    if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return this.torchAttributionRho(e, torch);
     const method = e.report.method as AttributionMethod;
     const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
     await rm(dir, { recursive: true, force: true });
@@ -491,7 +500,7 @@ export class Verifier {
    * published (an older trainer). -1: the published checkpoints are not the ones the manifest names, or do not end at
    * the run's last step.
    */
-  private async torchAttributionRho(e: Evaluable): Promise<number | null> {
+  private async torchAttributionRho(e: Evaluable, torch: TorchOptions = this.ctx.torch ?? {}): Promise<number | null> {
     const method = e.report!.method;
     if (!(TORCH_ATTRIBUTION_METHODS as readonly string[]).includes(method)) return null;
     const published = e.manifest.attributionCheckpoints;
@@ -527,7 +536,7 @@ export class Verifier {
       duplicates: e.duplicates,
       method: method as AttributionMethod,
       backend: "torch",
-      torch: { ...this.ctx.torch, precision: this.ctx.torch?.precision ?? "fp32" },
+      torch: { ...torch, precision: torch.precision ?? "fp32" },
     });
     return attributionAgreement(e.report!, report);
   }
