@@ -5,7 +5,8 @@
 // half its held-out loss is found by an auditing verifier, challenged, and decided by a committee of 3 verifier
 // nodes (one lazy: it copies the claim): the trainer's collateral is slashed, the lazy verifier penalised. An honest
 // torch eval job passes the audit with its attribution recomputed (a measured Spearman agreement, not "not
-// recomputable"). Needs engine/.venv (the trainer node's pretest builds it).
+// recomputable"), and one whose attribution gives the least useful contribution all the weight is challenged for it.
+// Needs engine/.venv (the trainer node's pretest builds it).
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
@@ -65,7 +66,7 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
   const [deployer, owner, alice, bob, builder, trainer, auditor, honest1, honest2, lazy] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const logs: string[] = [];
   const log = (who: string) => (l: string) => logs.push(`[${who}] ${l}`);
-  const faults: { evalLossFactor?: number } = { evalLossFactor: 0.5 };
+  const faults: { evalLossFactor?: number; inflateAttribution?: boolean } = { evalLossFactor: 0.5 };
   let loop: TrainerLoop;
   const verifiers = new Map<number, Verifier>();
   let datanetId = 0n;
@@ -181,5 +182,18 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     showLogs(t, posted.jobId);
     const passed = logs.find((l) => l.includes(`job ${posted.jobId}: eval audit passed`));
     assert.ok(passed && /attribution Spearman 1\.000/.test(passed), `the attribution recomputes on the torch worker${context()}`);
+  });
+
+  it("a torch eval job whose attribution gives the least useful contribution all the weight is challenged: its report ranks unlike the recomputation", async (t) => {
+    faults.inflateAttribution = true;
+    const posted = await postJob(conns[builder], ipfs.store, { spec: spec(datanetId.toString(), 5), budget: parseEther("20"), duration: 3600 });
+    await loop.tick();
+    assert.equal((await getJob(conns[builder], posted.jobId)).status, "submitted", context());
+    await verifiers.get(auditor)!.tick();
+    const audit = verifiers.get(auditor)!.audits()[posted.jobId.toString()];
+    showLogs(t, posted.jobId);
+    assert.equal(audit?.outcome, "mismatch", context());
+    assert.match(audit.reason!, /its attribution ranks the contributions unlike a recomputation \(Spearman -?[\d.]+ < 0\.8\)/);
+    assert.doesNotMatch(audit.reason!, /held-out eval loss/, "the loss claim is honest");
   });
 });
