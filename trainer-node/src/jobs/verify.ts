@@ -57,7 +57,7 @@ import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments, 
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
 import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
-import { TorchWorker } from "../backends/torch-worker.ts";
+import { TorchWorker, torchUnavailable } from "../backends/torch-worker.ts";
 import type { AttributionMethod } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
@@ -451,6 +451,8 @@ export class Verifier {
     }
     // any other base (a job the torch backend trained): the torch worker, with training's own eval loss definition;
     // one worker for the loss and the attribution
+    const missing = torchUnavailable(this.ctx.torch?.python);
+    if (missing) throw new CannotReplay(`the base is not a Llama model: its eval loss is recomputed by the torch worker, and ${missing}`);
     const worker = await TorchWorker.start({ python: this.ctx.torch?.python });
     try {
       const torch = { ...this.ctx.torch, worker };
@@ -463,7 +465,9 @@ export class Verifier {
 
   /**
    * The submitted attribution's agreement with a recomputation: -1 when the published report is not the submitted
-   * root; null when its method needs what eval jobs do not publish (checkpoints); else Spearman of the scores.
+   * root; null when its method needs checkpoints the trainer did not publish (an engine checkpoint method, or a torch
+   * one without the manifest's `attributionCheckpoints`); else Spearman of the scores (in-run methods by training
+   * again on the engine, torch methods by the worker over the published checkpoints).
    */
   private async attributionRho(e: Evaluable, torch?: TorchOptions): Promise<number | null> {
     const r = e.job.result!;
@@ -505,6 +509,12 @@ export class Verifier {
     if (!(TORCH_ATTRIBUTION_METHODS as readonly string[]).includes(method)) return null;
     const published = e.manifest.attributionCheckpoints;
     if (method.endsWith("_cp") && !published) return null;
+    const missing = torch.worker ? null : torchUnavailable(torch.python);
+    if (missing) {
+      // (a Llama base the engine evaluates, attributed by a torch trainer): not measured here
+      this.ctx.log(`verifier: job ${e.job.jobId}: its ${method} attribution is recomputed by the torch worker, and ${missing}`);
+      return null;
+    }
     const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
