@@ -142,12 +142,14 @@ export function dedupContributions(contributions: readonly JobContribution[]): M
 /**
  * The checkpoint folders (`<adapterDir>/checkpoints/step-*`) a *_cp attribution reads: `count` of them evenly spaced,
  * newest last (the torch worker's `pick_checkpoints` is the same choice). Picking again among the picked gives them.
+ * (Before, a run with a single checkpoint picked `undefined` beside it here, and the engine's attribution threw.)
  */
 export async function pickCheckpoints(adapterDir: string, count = ATTRIBUTION_CHECKPOINTS): Promise<string[]> {
   const dir = join(adapterDir, "checkpoints");
   const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
   if (!names.length) return [];
-  return [...new Set(Array.from({ length: count }, (_, i) => names[Math.round(((i + 1) * names.length) / count) - 1]))];
+  // `at`: index -1 (a run with one checkpoint, picking 3) is the last one, as Python's names[-1] in the worker
+  return [...new Set(Array.from({ length: count }, (_, i) => names.at(Math.round(((i + 1) * names.length) / count) - 1)!))];
 }
 
 /** The adapter's checkpoints (engine `checkpoints/step-*`), `count` of them evenly spaced, newest last. */
