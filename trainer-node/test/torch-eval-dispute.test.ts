@@ -114,8 +114,9 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     for (let i = 0; i < blocks; i++) await conns[deployer].publicClient.request({ method: "evm_mine" as never, params: [] as never });
   };
   const context = () => `\n${logs.join("\n")}`;
-  const showLogs = (t: { diagnostic: (s: string) => void }, jobId: bigint) => {
-    for (const l of logs.filter((l) => l.includes(`job ${jobId}:`) || /dispute \d+: recomputed/.test(l))) if (/eval audit|recomputed|published the|committed its eval claim|FAULT/.test(l)) t.diagnostic(l);
+  /** The nodes' lines about a job (and a dispute of it) as test diagnostics: the numbers the verifiers measured. */
+  const showLogs = (t: { diagnostic: (s: string) => void }, jobId: bigint, disputeId?: bigint) => {
+    for (const l of logs.filter((l) => l.includes(`job ${jobId}:`) || (disputeId !== undefined && l.includes(`dispute ${disputeId}: recomputed`)))) if (/eval audit|recomputed|published the|committed its eval claim|FAULT/.test(l)) t.diagnostic(l);
   };
 
   it("catches a torch trainer that claims half its held-out loss: torch audit, challenge, committee of 3 (one lazy), slash", async (t) => {
@@ -156,7 +157,7 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     assert.equal(trainerAfter.staked, trainerBefore.staked - job.collateral!, "the trainer's collateral was slashed");
     const stakeOf = async (who: number) => (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake;
     const credit = async (who: number) => read<bigint>("withdrawable", [conns[who].account!.address]);
-    showLogs(t, jobId);
+    showLogs(t, jobId, disputeId);
     assert.equal(await stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
     for (const who of [honest1, honest2]) assert.equal(await credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the penalty");
   });
