@@ -54,6 +54,8 @@ Verifier mode (docs/contracts.md "Dispute game"; replays run on the wasm kernel)
   --verify-stake OPEN  stake this much OPEN as a verifier (topped up; needed to be drawn; default: none)
   --audit-rate R       share of submitted jobs audited, 0..1 (default 1; 0: serve when drawn only)
   --audit-segments N   random segments replayed per audited job, or "all": the whole run (default 1)
+  --verify-device auto|cpu|cuda  where eval jobs on non-Llama bases are recomputed by the torch worker (fp32;
+                       needs engine/.venv or TRIBUTARY_PYTHON; default auto: CUDA when torch sees one)
 Key: TRIBUTARY_PRIVATE_KEY, or TRIBUTARY_KEYSTORE + TRIBUTARY_KEYSTORE_PASSWORD.
 TRIBUTARY_ADMIN_TOKEN enables POST /v1/load_lora_adapter and /v1/unload_lora_adapter for
 Authorization: Bearer <token> (adapters from IPFS, served as extra models; unset: those routes are 403).
@@ -93,6 +95,7 @@ const { values, positionals } = parseArgs({
     "verify-stake": { type: "string" },
     "audit-rate": { type: "string" },
     "audit-segments": { type: "string" },
+    "verify-device": { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
@@ -146,9 +149,11 @@ if (values.verify) {
     }
   }
   verify = { audit: rate > 0, auditRate: rate, auditSegments: segments, stake: stakeWei };
-} else if (values["verify-stake"] !== undefined || values["audit-rate"] !== undefined || values["audit-segments"] !== undefined) {
-  fail("--verify-stake, --audit-rate and --audit-segments need --verify");
+} else if (values["verify-stake"] !== undefined || values["audit-rate"] !== undefined || values["audit-segments"] !== undefined || values["verify-device"] !== undefined) {
+  fail("--verify-stake, --audit-rate, --audit-segments and --verify-device need --verify");
 }
+const verifyDevice = values["verify-device"];
+if (verifyDevice !== undefined && verifyDevice !== "auto" && verifyDevice !== "cpu" && verifyDevice !== "cuda") fail(`--verify-device must be auto, cpu or cuda, got ${verifyDevice}`);
 try {
   account = loadAccount({}, env);
 } catch (err) {
@@ -173,6 +178,7 @@ try {
     train: !values["serve-only"],
     checkpointEvery,
     verify,
+    verifyDevice: verifyDevice as "auto" | "cpu" | "cuda" | undefined,
     adminToken: env.TRIBUTARY_ADMIN_TOKEN || undefined,
     allowedOrigins: parseAllowedOrigins(env.TRIBUTARY_ALLOWED_ORIGINS),
     serveBackends: parseRoutes(env.TRIBUTARY_SERVE_BACKENDS),

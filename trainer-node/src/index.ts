@@ -79,6 +79,11 @@ export interface TrainerNodeOptions {
    * (src/jobs/verify.ts). Replays run on a wasm kernel of their own. Passes run every `pollMs`.
    */
   verify?: VerifierOptions;
+  /**
+   * Where a verifier's torch worker recomputes eval jobs on bases the engine cannot load (`--verify-device`; default
+   * auto: CUDA when torch sees one). Always fp32; its python is TRIBUTARY_PYTHON or engine/.venv, its threads `threads`.
+   */
+  verifyDevice?: "auto" | "cpu" | "cuda";
   /** Enables the runtime adapter API (`/v1/load_lora_adapter`) for this bearer token (TRIBUTARY_ADMIN_TOKEN). */
   adminToken?: string;
   /** Web origins whose pages may call the API (TRIBUTARY_ALLOWED_ORIGINS); default none. */
@@ -124,7 +129,7 @@ export async function startTrainerNode(o: TrainerNodeOptions): Promise<TrainerNo
   if (o.verify) {
     // replays run on their own wasm kernel (bit-exact), whatever the node trains on, beside the training loop
     verifyKernel = await selectKernel("wasm", threads);
-    verifier = runVerifier(new Verifier({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, kernel: verifyKernel, log }, o.verify), o.pollMs ?? 2000, log);
+    verifier = runVerifier(new Verifier({ conn, store, custodianUrl: o.custodianUrl, dataDir: o.dataDir, kernel: verifyKernel, torch: { device: o.verifyDevice ?? "auto", ...(o.threads ? { threads: o.threads } : {}) }, log }, o.verify), o.pollMs ?? 2000, log);
     log(`verifier mode: ${o.verify.audit === false ? "no audits" : `auditing ${Math.round((o.verify.auditRate ?? 1) * 100)}% of submitted replay jobs (${o.verify.auditSegments ?? 1} segment(s) each)`}, serving when drawn${o.verify.stake ? `, stake ${o.verify.stake} wei` : ""}`);
   }
   log(`trainer ${account.address} on chain ${conn.chainId}; API ${api.url}/v1; training on ${o.backend === "torch" ? "torch" : `${trainKernel.name} x${threads}`}${o.train === false ? " (not taking jobs)" : ""}`);

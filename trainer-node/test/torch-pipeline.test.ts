@@ -4,11 +4,12 @@
 // job store, as the web app's loss chart reads it), attributes with the worker (adam_cos_cp over its
 // checkpoints), pins and submits; the pinned adapter is the worker's (metrics kernel torch-cpu-fp32) and it
 // answers a trained prompt in the engine; the manifest commits the eval loss of the eval-verified job. A Qwen2
-// base (random, made by transformers; the engine cannot load it) gets its attribution report the same way. A
+// base (random, made by transformers; the engine cannot load it) gets its attribution report the same way, and the
+// checkpoint its attribution read is published with the adapter (the manifest's attributionCheckpoints). A
 // replay-verified job (the default on a Llama base) is refused by the torch node before claiming.
 // Needs engine/.venv (the trainer node's pretest builds it); fails, saying how to build it, without it.
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -168,7 +169,12 @@ it("a Qwen2 base (the engine cannot load it): verified by eval by default, train
   const adapterDir = join(mkdtempSync(join(tmpdir(), "fetched-adapter-")), "a");
   await fetchFileSet(ipfs.store, rec.result!.adapterCid, adapterDir);
   await assertPinnedReport(rec, adapterDir, 2);
-  const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { verification: { class: string }; engine: { kernel: string } };
+  const manifest = JSON.parse(await readFile(join(adapterDir, "manifest.json"), "utf8")) as { verification: { class: string }; engine: { kernel: string }; attributionCheckpoints?: { cid: string; steps: number[] } };
   assert.equal(manifest.verification.class, "eval");
   assert.equal(manifest.engine.kernel, "torch-cpu-fp32");
+  // the one checkpoint of a 4-step run (every 10 steps and the last) is the one the attribution read, published
+  assert.deepEqual(manifest.attributionCheckpoints?.steps, [4]);
+  const published = join(mkdtempSync(join(tmpdir(), "fetched-checkpoints-")), "c");
+  await fetchFileSet(ipfs.store, manifest.attributionCheckpoints!.cid, published);
+  assert.ok(existsSync(join(published, "step-000004", "adapter.safetensors")) && existsSync(join(published, "step-000004", "optimizer.pt")) && existsSync(join(published, "step-000004", "trainer_state.json")));
 });

@@ -1,6 +1,6 @@
 """The trainer node's torch worker: JSON lines over stdio, protocol 2 (PROTOCOL.md).
 
-    python worker.py               hello, then commands from stdin (train, attribute, generate, encode, inspect, stop,
+    python worker.py               hello, then commands from stdin (train, attribute, evaluate, generate, encode, inspect, stop,
                                    cancel) until stdin closes
     python worker.py --job FILE    hello, then the train message in FILE (how torchrun starts every process)
     torchrun --nproc_per_node N worker.py --job FILE     DDP over N processes; rank 0 speaks the protocol
@@ -22,7 +22,7 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 PROTOCOL = 2
-COMMANDS = ("train", "attribute", "generate", "encode", "inspect", "stop", "cancel")
+COMMANDS = ("train", "attribute", "evaluate", "generate", "encode", "inspect", "stop", "cancel")
 _out = os.fdopen(os.dup(1), "w", buffering=1)
 os.dup2(2, 1)  # C extensions and print() write to stderr from here on
 sys.stdout = sys.stderr
@@ -115,6 +115,10 @@ def do(msg, stop):
         from tributary_torch import attribution
 
         return attribution.run(msg, emit, stop)
+    if kind == "evaluate":
+        from tributary_torch import evaluate
+
+        return evaluate.run(msg, emit, stop)
     if kind == "generate":
         from tributary_torch import generate
 

@@ -64,6 +64,16 @@ export const AdapterManifest = z.object({
     root: Bytes32,
     count: z.number().int().min(2).max(1025),
   }).optional(),
+  /**
+   * The training checkpoints the attribution report was computed over (its *_cp method's evenly spaced pick, newest
+   * last), for verifiers of an eval job to recompute the report with the same method: a file set holding
+   * `step-NNNNNN/` folders (adapter, optimizer state, trainer_state.json), and their steps. Optional: a run whose
+   * attribution reads no checkpoints, or an older trainer, publishes none (its attribution is then not recomputable).
+   */
+  attributionCheckpoints: z.object({
+    cid: CidString,
+    steps: z.array(z.number().int().positive()).min(1),
+  }).optional(),
   createdAt: Timestamp,
 });
 

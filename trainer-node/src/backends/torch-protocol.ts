@@ -103,6 +103,22 @@ export const Attributed = z.object({
   scores: z.array(z.array(z.number())).optional(),
 });
 
+/** The answer to `evaluate`: the mean target-token loss over the held-out records and over shard `shard` of them. */
+export const Evaluated = z.object({
+  type: z.literal("evaluated"),
+  loss: z.number(),
+  shard: z.number().int().min(0),
+  /** The whole set's loss when the shard holds no record with a target. */
+  shard_loss: z.number(),
+  examples: z.number().int().nonnegative(),
+  shard_examples: z.number().int().nonnegative(),
+  tokens: z.number().int().nonnegative(),
+  shard_tokens: z.number().int().nonnegative(),
+  seconds: z.number(),
+  device: z.string(),
+  precision: z.enum(["fp32", "bf16", "fp16"]),
+});
+
 /** One generated token of `generate`: its id (null: held-back text flushed at the end) and the text it completes. */
 export const Token = z.object({ type: z.literal("token"), id: z.string().nullable().optional(), token_id: z.number().int().nullable(), text: z.string() });
 
@@ -118,7 +134,7 @@ export const Generated = z.object({
   seconds: z.number(),
 });
 
-export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, Token, Generated, WorkerError]);
+export const WorkerMessage = z.discriminatedUnion("type", [Hello, Started, Progress, Checkpoint, Done, Encoded, Inspected, AttributionProgress, Attributed, Evaluated, Token, Generated, WorkerError]);
 
 export type Hello = z.infer<typeof Hello>;
 export type Started = z.infer<typeof Started>;
@@ -126,6 +142,7 @@ export type Progress = z.infer<typeof Progress>;
 export type Done = z.infer<typeof Done>;
 export type Inspected = z.infer<typeof Inspected>;
 export type Attributed = z.infer<typeof Attributed>;
+export type Evaluated = z.infer<typeof Evaluated>;
 export type Token = z.infer<typeof Token>;
 export type Generated = z.infer<typeof Generated>;
 export type WorkerMessage = z.infer<typeof WorkerMessage>;
@@ -197,6 +214,28 @@ export const AttributeRequest = z.object({
   threads: z.number().int().positive().optional(),
 });
 export type AttributeRequest = z.input<typeof AttributeRequest>;
+
+/**
+ * `evaluate`: the held-out eval loss of a PEFT adapter as its training run measured it after its last step (train.py's
+ * `eval_sums`: the same encoding, cut, batches and token mean, no dropout), over the records of `data_file` (JSONL,
+ * as `train` reads them) and over shard `shard` of them (record i in shard i % 8), for a verifier of an eval job.
+ */
+export const EvaluateRequest = z.object({
+  type: z.literal("evaluate").default("evaluate"),
+  model_dir: z.string(),
+  adapter_dir: z.string(),
+  data_file: z.string(),
+  /** The job's batch size and max sequence length (cut to the model's context), as training used them. */
+  batch_size: z.number().int().positive(),
+  max_seq_len: z.number().int().min(2),
+  shard: z.number().int().min(0).max(7).default(0),
+  /** The base NF4-quantized as a QLoRA job trained it. */
+  nf4: z.boolean().default(false),
+  precision: z.enum(["auto", "fp32", "bf16", "fp16"]).default("auto"),
+  device: z.enum(["auto", "cpu", "cuda"]).default("auto"),
+  threads: z.number().int().positive().optional(),
+});
+export type EvaluateRequest = z.input<typeof EvaluateRequest>;
 
 /**
  * `generate`: streamed generation with a base (NF4 with `nf4`, as a QLoRA job trained it) and an optional PEFT

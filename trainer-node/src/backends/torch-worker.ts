@@ -11,8 +11,8 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { AttributeRequest, GenerateRequest, Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
-import type { Attributed, Done, Generated, Inspected, Progress, Started } from "./torch-protocol.ts";
+import { AttributeRequest, EvaluateRequest, GenerateRequest, Hello, TORCH_PROTOCOL, TrainRequest, WorkerMessage } from "./torch-protocol.ts";
+import type { Attributed, Done, Evaluated, Generated, Inspected, Progress, Started } from "./torch-protocol.ts";
 
 export const WORKER_SCRIPT = fileURLToPath(new URL("../../torch/worker.py", import.meta.url));
 const VENV_SCRIPT = fileURLToPath(new URL("../../../engine/scripts/python-venv.sh", import.meta.url));
@@ -236,6 +236,24 @@ export class TorchWorker {
     const run = this.turn.then(fn, fn);
     this.turn = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * The held-out eval loss of an adapter over a JSONL file of records, and over one shard of them, as its training
+   * run measured it after the last step (a verifier's recomputation of an eval job's claim).
+   */
+  evaluate(req: EvaluateRequest): Promise<Evaluated> {
+    const parsed = EvaluateRequest.parse(req);
+    if (this.hello.commands && !this.hello.commands.includes("evaluate")) {
+      return Promise.reject(new TorchWorkerError(`this torch worker does not answer evaluate (it answers ${this.hello.commands.join(", ")}): use the worker of this node's release`, false));
+    }
+    return this.exclusive(async () => {
+      this.send(parsed);
+      const m = await this.next();
+      if (m.type === "error") throw new TorchWorkerError(m.message, m.transient);
+      if (m.type !== "evaluated") throw new TorchWorkerError(`expected an evaluated message, got ${m.type}`, false);
+      return m;
+    });
   }
 
   /** Token ids and loss mask of every record of `dataFile`, as the worker trains on them. */

@@ -109,7 +109,7 @@ export interface AttributionInput {
   /** Who computes the gradients: the engine (default; Llama bases) or the torch worker (any causal LM). */
   backend?: "engine" | "torch";
   /** The torch worker's options (backend torch). */
-  torch?: { python?: string; device?: "auto" | "cpu" | "cuda"; precision?: "auto" | "fp32" | "bf16" | "fp16"; threads?: number };
+  torch?: { python?: string; device?: "auto" | "cpu" | "cuda"; precision?: "auto" | "fp32" | "bf16" | "fp16"; threads?: number; worker?: TorchWorker };
 }
 
 export interface DuplicateOf {
@@ -139,12 +139,24 @@ export function dedupContributions(contributions: readonly JobContribution[]): M
   );
 }
 
+/**
+ * The checkpoint folders (`<adapterDir>/checkpoints/step-*`) a *_cp attribution reads: `count` of them evenly spaced,
+ * newest last (the torch worker's `pick_checkpoints` is the same choice). Picking again among the picked gives them.
+ * (Before, a run with a single checkpoint picked `undefined` beside it here, and the engine's attribution threw.)
+ */
+export async function pickCheckpoints(adapterDir: string, count = ATTRIBUTION_CHECKPOINTS): Promise<string[]> {
+  const dir = join(adapterDir, "checkpoints");
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
+  if (!names.length) return [];
+  // `at`: index -1 (a run with one checkpoint, picking 3) is the last one, as Python's names[-1] in the worker
+  return [...new Set(Array.from({ length: count }, (_, i) => names.at(Math.round(((i + 1) * names.length) / count) - 1)!))];
+}
+
 /** The adapter's checkpoints (engine `checkpoints/step-*`), `count` of them evenly spaced, newest last. */
 async function checkpointsOf(adapterDir: string, adapter: LoraAdapter, learningRate: number, count: number): Promise<Checkpoint[]> {
   const dir = join(adapterDir, "checkpoints");
-  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /^step-\d+$/.test(n)).sort() : [];
-  if (!names.length) return [{ adapter, opt: null, lr: learningRate }];
-  const picked = [...new Set(Array.from({ length: count }, (_, i) => names[Math.round(((i + 1) * names.length) / count) - 1]))];
+  const picked = await pickCheckpoints(adapterDir, count);
+  if (!picked.length) return [{ adapter, opt: null, lr: learningRate }];
   const out: Checkpoint[] = [];
   let prevStep = 0;
   for (const name of picked) {
@@ -234,7 +246,8 @@ export async function torchAttribution(
   await mkdir(dir, { recursive: true });
   const file = join(dir, "attribution-data.json");
   await writeFile(file, JSON.stringify({ contributions, queries: o.evalRecords }), { mode: 0o600 });
-  const w = await TorchWorker.start({ python: o.torch?.python });
+  // a worker the caller started (and closes), or one of its own
+  const w = o.torch?.worker ?? (await TorchWorker.start({ python: o.torch?.python }));
   try {
     return await w.attribute(
       {
@@ -255,7 +268,7 @@ export async function torchAttribution(
       { onProgress, signal: extra.signal },
     );
   } finally {
-    await w.close();
+    if (!o.torch?.worker) await w.close();
     await rm(file, { force: true });
   }
 }

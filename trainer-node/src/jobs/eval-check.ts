@@ -6,8 +6,11 @@
  *
  * The losses are the engine's `evaluate` with the job's batch size and sequence length, the same call training
  * makes after its last step, so a verifier on the `wasm` kernel gets a `wasm`-trained job's number bit for bit and
- * another kernel's within rounding (the tolerance covers that).
+ * another kernel's within rounding (the tolerance covers that). On a base the engine cannot load (a job the torch backend
+ * trained) the losses are the torch worker's `evaluate` (`torchEvalLosses`): train.py's own eval loss definition, so
+ * a CPU fp32 verifier gets the training run's number within rounding.
  */
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Hex } from "viem";
 import { EVAL_SHARDS } from "@tributary/sdk/chain";
@@ -15,6 +18,18 @@ import { ContributionTree } from "@tributary/sdk/merkle";
 import type { AttributionReport } from "@tributary/sdk/schemas";
 import { ChatTokenizer, encodeRecord, evaluate, loadAdapter, loadModel } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
+import { TorchWorker } from "../backends/torch-worker.ts";
+
+/** How a verifier runs the torch worker (the python from TRIBUTARY_PYTHON or engine/.venv unless given). */
+export interface TorchOptions {
+  python?: string;
+  device?: "auto" | "cpu" | "cuda";
+  /** Default fp32 for eval losses (training's eval loss on the CPU is fp32; bf16 would miss the tolerance). */
+  precision?: "auto" | "fp32" | "bf16" | "fp16";
+  threads?: number;
+  /** A worker the caller started (and closes): one start for the loss and the attribution. */
+  worker?: TorchWorker;
+}
 
 /** Ranks with ties averaged (0-based). */
 export function ranks(xs: readonly number[]): number[] {
@@ -78,6 +93,47 @@ export async function evalLosses(o: {
   const shard = evalShard(examples, o.shard);
   const shardLoss = shard.length ? await evaluate(model, shard, opts) : loss;
   return { loss, shardLoss };
+}
+
+/**
+ * `evalLosses` on the torch worker (its `evaluate`): for bases the engine cannot load. The records go to the worker in
+ * a JSONL file under `scratchDir` (mode 600, removed afterwards).
+ */
+export async function torchEvalLosses(o: {
+  modelDir: string;
+  adapterDir: string;
+  records: TrainingRecord[];
+  quantize: boolean;
+  batchSize: number;
+  maxSeqLen: number;
+  shard: number;
+  scratchDir: string;
+  torch?: TorchOptions;
+}): Promise<{ loss: number; shardLoss: number }> {
+  if (o.records.length === 0) throw new RangeError("the job holds out no records: there is no eval loss to recompute");
+  if (!Number.isInteger(o.shard) || o.shard < 0 || o.shard >= EVAL_SHARDS) throw new RangeError(`shard must be 0..${EVAL_SHARDS - 1}, got ${o.shard}`);
+  await mkdir(o.scratchDir, { recursive: true });
+  const file = join(o.scratchDir, "eval-records.jsonl");
+  await writeFile(file, o.records.map((r) => JSON.stringify(r)).join("\n") + "\n", { mode: 0o600 });
+  const w = o.torch?.worker ?? (await TorchWorker.start({ python: o.torch?.python }));
+  try {
+    const r = await w.evaluate({
+      model_dir: o.modelDir,
+      adapter_dir: o.adapterDir,
+      data_file: file,
+      batch_size: o.batchSize,
+      max_seq_len: o.maxSeqLen,
+      shard: o.shard,
+      nf4: o.quantize,
+      precision: o.torch?.precision ?? "fp32",
+      device: o.torch?.device ?? "auto",
+      ...(o.torch?.threads ? { threads: o.torch.threads } : {}),
+    });
+    return { loss: r.loss, shardLoss: r.shard_loss };
+  } finally {
+    if (!o.torch?.worker) await w.close();
+    await rm(file, { force: true });
+  }
 }
 
 /**

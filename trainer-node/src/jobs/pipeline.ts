@@ -19,7 +19,7 @@ import { fineTune, splitEval } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import type { JobRecord } from "../types.ts";
 import { fineTuneWithTorch } from "../backends/torch-fine-tune.ts";
-import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions, inRunAttributionFor, inRunVectorsByRerun } from "./attribution.ts";
+import { ATTRIBUTION_CHECKPOINTS, attribute, contributionKey, dedupContributions, inRunAttributionFor, inRunVectorsByRerun, pickCheckpoints } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { classify, SkipJob } from "./faults.ts";
@@ -449,6 +449,10 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     checkpoints = { manifestCid, root: tree.root, count: tree.count };
     ctx.log(`job ${rec.jobId}: published its ${tree.count} checkpoints for verifiers (manifest ${manifestCid})`);
   }
+  // a torch run's attribution read its checkpoints: published with the adapter (for an eval job's verifiers to
+  // recompute the report with its own method), the ones its *_cp method picked
+  const attributionCheckpoints = ctx.backend === "torch" ? await publishAttributionCheckpoints(ctx, adapterDir, (await readJson<{ method: string }>(reportFile)).method) : undefined;
+  if (attributionCheckpoints) ctx.log(`job ${rec.jobId}: published the ${attributionCheckpoints.steps.length} checkpoints its attribution read (steps ${attributionCheckpoints.steps.join(", ")}: ${attributionCheckpoints.cid})`);
   const artifact = ["adapter_model.safetensors", "adapter_config.json", "metrics.json", "training-metrics.json", "attribution.json"];
   const fileEntries = await Promise.all(artifact.map(async (p) => {
     const b = await readFile(join(adapterDir, p));
@@ -473,6 +477,7 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
     trainer: ctx.conn.account!.address,
     verification: verification.class === "eval" ? { class: "eval", evalLoss: claimedEvalLoss(ctx, rec.jobId, last!.loss), evalTolerance: verification.tolerance! } : { class: "replay" },
     ...(checkpoints ? { checkpoints } : {}),
+    ...(attributionCheckpoints ? { attributionCheckpoints } : {}),
     createdAt: new Date().toISOString(),
   });
   await writeFile(join(adapterDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -489,6 +494,23 @@ async function trainStages(ctx: PipelineContext, rec0: JobRecord): Promise<void>
       attributionTotalWeight: report.totalWeight,
     },
   });
+}
+
+/** The files of a checkpoint folder that attribution reads (the torch worker's layout, or the engine's). */
+const ATTRIBUTION_CHECKPOINT_FILES = ["adapter.safetensors", "optimizer.pt", "params.safetensors", "optimizer.safetensors", "trainer_state.json"];
+
+/**
+ * Pins the checkpoint folders a *_cp attribution read (`pickCheckpoints`, the worker's choice) as one file set of
+ * `step-NNNNNN/` folders; undefined when the report's method reads none.
+ */
+async function publishAttributionCheckpoints(ctx: PipelineContext, adapterDir: string, method: string): Promise<{ cid: string; steps: number[] } | undefined> {
+  if (!method.endsWith("_cp")) return undefined;
+  const picked = await pickCheckpoints(adapterDir);
+  if (!picked.length) return undefined;
+  const dir = join(adapterDir, "checkpoints");
+  const files = picked.flatMap((n) => ATTRIBUTION_CHECKPOINT_FILES.filter((f) => existsSync(join(dir, n, f))).map((f) => `${n}/${f}`));
+  const { cid } = await addFileSet(ctx.store, dir, { files, signal: ctx.signal });
+  return { cid, steps: picked.map((n) => Number(n.slice("step-".length))) };
 }
 
 async function submitStage(ctx: PipelineContext, rec0: JobRecord): Promise<void> {

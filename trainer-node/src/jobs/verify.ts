@@ -19,7 +19,7 @@
  */
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { existsSync } from "node:fs";
-import { copyFile, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { keccak256 } from "viem";
 import type { Address, Hex } from "viem";
@@ -52,15 +52,18 @@ import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet } from "@tributary/sdk/files";
 import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
 import { parseAdapterManifest, parseAttributionReport, parseCheckpointManifest, parseJobSpec, verificationOf } from "@tributary/sdk/schemas";
-import type { AttributionReport, CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
+import type { AdapterManifest, AttributionReport, CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
 import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments, runSteps } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
+import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
+import { TorchWorker, torchUnavailable } from "../backends/torch-worker.ts";
 import type { AttributionMethod } from "./attribution.ts";
 import { fetchJobData } from "./data.ts";
 import type { JobContribution } from "./data.ts";
 import { startState } from "./disputes.ts";
-import { attributionAgreement, evalLosses, reportMismatch } from "./eval-check.ts";
+import { attributionAgreement, evalDirOf, evalLosses, reportMismatch, torchEvalLosses } from "./eval-check.ts";
+import type { TorchOptions } from "./eval-check.ts";
 import { engineLoadable } from "./fit.ts";
 import { engineConfig, splitJobRecords } from "./pipeline.ts";
 
@@ -92,6 +95,11 @@ export interface VerifierContext {
   dataDir: string;
   /** Replays are bit-exact on `wasm` only: the verifier refuses any other kernel. */
   kernel: Kernel;
+  /**
+   * The torch worker's settings, for eval jobs on bases the engine cannot load (their held-out loss and attribution
+   * are recomputed by the worker; its python: TRIBUTARY_PYTHON or engine/.venv unless given here).
+   */
+  torch?: TorchOptions;
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -179,6 +187,8 @@ interface Replayable {
 /** What checking an eval job needs: its inputs, the submitted adapter and attribution report, and its claim. */
 interface Evaluable extends Omit<Replayable, "manifest" | "manifestCid" | "tree" | "trainedOn" | "runSteps"> {
   adapterDir: string;
+  /** The result's adapter manifest (its `attributionCheckpoints`: what a torch attribution read). */
+  manifest: AdapterManifest;
   report: AttributionReport | null;
   claim: { loss: number; tolerance: number };
 }
@@ -434,20 +444,36 @@ export class Verifier {
   private async measureEval(e: Evaluable, shard: number): Promise<EvalMeasurement> {
     const v = verificationOf(e.spec, engineLoadable(e.modelConfig));
     const termsOk = v.class === "eval" && toleranceToBps(v.tolerance!) === toleranceToBps(e.claim.tolerance);
-    if (!engineLoadable(e.modelConfig)) throw new CannotReplay("the base is not a Llama model: its eval loss is recomputed by a torch verifier (not built yet)");
-    const { loss, shardLoss } = await evalLosses({ modelDir: e.modelDir, adapterDir: e.adapterDir, records: e.evalRecords, quantize: e.method === "qlora", kernel: this.ctx.kernel, batchSize: e.config.batchSize, maxSeqLen: e.config.maxSeqLen, shard });
-    return { loss, shardLoss, rho: await this.attributionRho(e), termsOk };
+    const common = { modelDir: e.modelDir, adapterDir: e.adapterDir, records: e.evalRecords, quantize: e.method === "qlora", batchSize: e.config.batchSize, maxSeqLen: e.config.maxSeqLen, shard };
+    if (engineLoadable(e.modelConfig)) {
+      const { loss, shardLoss } = await evalLosses({ ...common, kernel: this.ctx.kernel });
+      return { loss, shardLoss, rho: await this.attributionRho(e), termsOk };
+    }
+    // any other base (a job the torch backend trained): the torch worker, with training's own eval loss definition;
+    // one worker for the loss and the attribution
+    const missing = torchUnavailable(this.ctx.torch?.python);
+    if (missing) throw new CannotReplay(`the base is not a Llama model: its eval loss is recomputed by the torch worker, and ${missing}`);
+    const worker = await TorchWorker.start({ python: this.ctx.torch?.python });
+    try {
+      const torch = { ...this.ctx.torch, worker };
+      const { loss, shardLoss } = await torchEvalLosses({ ...common, scratchDir: evalDirOf(this.dir, e.job.jobId), torch });
+      return { loss, shardLoss, rho: await this.attributionRho(e, torch), termsOk };
+    } finally {
+      await worker.close();
+    }
   }
 
   /**
    * The submitted attribution's agreement with a recomputation: -1 when the published report is not the submitted
-   * root; null when its method needs what eval jobs do not publish (checkpoints); else Spearman of the scores.
+   * root; null when its method needs checkpoints the trainer did not publish (an engine checkpoint method, or a torch
+   * one without the manifest's `attributionCheckpoints`); else Spearman of the scores (in-run methods by training
+   * again on the engine, torch methods by the worker over the published checkpoints).
    */
-  private async attributionRho(e: Evaluable): Promise<number | null> {
+  private async attributionRho(e: Evaluable, torch?: TorchOptions): Promise<number | null> {
     const r = e.job.result!;
     if (!e.report) return -1;
     if (reportMismatch(e.report, r)) return -1;
-    if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return null;
+    if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return this.torchAttributionRho(e, torch);
     const method = e.report.method as AttributionMethod;
     const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
     await rm(dir, { recursive: true, force: true });
@@ -471,11 +497,65 @@ export class Verifier {
     return attributionAgreement(e.report, report);
   }
 
+  /**
+   * A report the torch worker computed (a torch-trained job: one of its methods, over the checkpoints the trainer
+   * published with the adapter, `attributionCheckpoints`) recomputed with the same method over the same checkpoints:
+   * Spearman agreement. null: a method the worker does not compute, or a *_cp method whose checkpoints were not
+   * published (an older trainer). -1: the published checkpoints are not the ones the manifest names, or do not end at
+   * the run's last step.
+   */
+  private async torchAttributionRho(e: Evaluable, torch: TorchOptions = this.ctx.torch ?? {}): Promise<number | null> {
+    const method = e.report!.method;
+    if (!(TORCH_ATTRIBUTION_METHODS as readonly string[]).includes(method)) return null;
+    const published = e.manifest.attributionCheckpoints;
+    if (method.endsWith("_cp") && !published) return null;
+    const missing = torch.worker ? null : torchUnavailable(torch.python);
+    if (missing) {
+      // (a Llama base the engine evaluates, attributed by a torch trainer): not measured here
+      this.ctx.log(`verifier: job ${e.job.jobId}: its ${method} attribution is recomputed by the torch worker, and ${missing}`);
+      return null;
+    }
+    const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) await copyFile(join(e.adapterDir, f), join(dir, f));
+    if (published && method.endsWith("_cp")) {
+      const to = join(dir, "checkpoints");
+      await fetchFileSet(this.ctx.store, published.cid, to, { signal: this.ctx.signal });
+      const names = (await readdir(to)).filter((n) => /^step-\d+$/.test(n)).sort();
+      const want = published.steps.map((s) => `step-${String(s).padStart(6, "0")}`);
+      if (names.join() !== want.join()) {
+        this.ctx.log(`verifier: job ${e.job.jobId}: the published attribution checkpoints (${names.join(", ")}) are not the ones the manifest names (${want.join(", ")})`);
+        return -1;
+      }
+      if (e.manifest.stats && published.steps.at(-1) !== e.manifest.stats.steps) {
+        this.ctx.log(`verifier: job ${e.job.jobId}: the published attribution checkpoints end at step ${published.steps.at(-1)}, not at the run's last step ${e.manifest.stats.steps}`);
+        return -1;
+      }
+    }
+    const { report } = await attribute({
+      modelDir: e.modelDir,
+      adapterDir: dir,
+      quantize: e.method === "qlora",
+      kernel: this.ctx.kernel,
+      learningRate: e.spec.training.learningRate,
+      maxSeqLen: Math.min(e.spec.training.maxSeqLength, e.context),
+      trainRecords: e.perContribution,
+      evalRecords: e.evalRecords,
+      contributions: e.contributions,
+      duplicates: e.duplicates,
+      method: method as AttributionMethod,
+      backend: "torch",
+      torch: { ...torch, precision: torch.precision ?? "fp32" },
+    });
+    return attributionAgreement(e.report!, report);
+  }
+
   /** Reads what checking an eval job needs (the adapter, its report, the data; keys from the custodian). */
   private async evaluable(jobId: bigint, why: string): Promise<Evaluable> {
     const cached = this.evalCache.get(jobId.toString());
     if (cached) return cached;
-    const { job, adapterDir } = await this.submitted(jobId);
+    const { job, adapterDir, adapter } = await this.submitted(jobId);
     for (const f of ["adapter_model.safetensors", "adapter_config.json"]) {
       if (!existsSync(join(adapterDir, f))) throw new CannotReplay(`the result's adapter folder has no ${f}`, { unavailable: true });
     }
@@ -486,7 +566,7 @@ export class Verifier {
       report = null; // unpublished or unreadable: the attribution cannot stand
     }
     const claim = await evalClaimOf(this.ctx.conn, jobId);
-    const out: Evaluable = { ...(await this.jobInputs(job, why)), adapterDir, report, claim };
+    const out: Evaluable = { ...(await this.jobInputs(job, why)), adapterDir, manifest: adapter, report, claim };
     this.evalCache.set(jobId.toString(), out);
     return out;
   }

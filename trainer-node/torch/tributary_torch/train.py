@@ -106,6 +106,30 @@ def lora_targets(spec_targets):
     return list(spec_targets)
 
 
+def eval_sums(model, examples, batch_size, pad_id, device, autocast, shard=None, fsdp=False):
+    """(sum of the target-token losses, target count) of `examples` in batches of `batch_size` rows, no gradients: the
+    one definition of the held-out eval loss (its mean), shared by training (after its last step) and the `evaluate`
+    command a verifier runs. The caller puts the model in eval mode (no dropout). With several processes `shard`
+    picks this process's rows of each batch (the caller sums over processes); under FSDP every process runs every
+    forward (its all-gathers), one without rows weighted 0."""
+    import torch
+
+    loss_sum, count = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(examples), batch_size):
+            all_rows = list(range(i, min(len(examples), i + batch_size)))
+            rows = shard(all_rows) if shard else all_rows
+            if not rows and not fsdp:
+                continue
+            ids, mask, tgt = collate(examples, rows or all_rows[:1], pad_id, device)
+            with autocast:
+                logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            if rows:
+                loss_sum += torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum").item()
+                count += int((tgt >= 0).sum())
+    return loss_sum, count
+
+
 def run(msg, emit, stop, dist):
     """Trains the `train` message's job; emits started/progress/checkpoint events; returns the done event."""
     import torch
@@ -213,20 +237,7 @@ def run(msg, emit, stop, dist):
         if not eval_ex:
             return None
         core.eval()
-        loss_sum, count = 0.0, 0
-        with torch.no_grad():
-            for i in range(0, len(eval_ex), batch_size):
-                all_rows = list(range(i, min(len(eval_ex), i + batch_size)))
-                rows = shard(all_rows)
-                if not rows and not fsdp:
-                    continue
-                # under FSDP every process runs every forward (its all-gathers); one without rows weighs 0
-                ids, mask, tgt = collate(eval_ex, rows or all_rows[:1], pad_id, device)
-                with autocast:
-                    logits = core(input_ids=ids, attention_mask=mask).logits[:, :-1]
-                if rows:
-                    loss_sum += torch.nn.functional.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100, reduction="sum").item()
-                    count += int((tgt >= 0).sum())
+        loss_sum, count = eval_sums(core, eval_ex, batch_size, pad_id, device, autocast, shard, fsdp)
         loss_sum, count = dist.all_sum([loss_sum, count])
         core.train()
         loss = loss_sum / count
