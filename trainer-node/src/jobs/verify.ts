@@ -474,26 +474,7 @@ export class Verifier {
     if (!e.report) return -1;
     if (reportMismatch(e.report, r)) return -1;
     if (!e.report.method.startsWith("inrun_") && e.report.method !== "uniform") return this.torchAttributionRho(e, torch);
-    const method = e.report.method as AttributionMethod;
-    const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) await copyFile(join(e.adapterDir, f), join(dir, f));
-    await inRunVectorsByRerun({ modelDir: e.modelDir, records: e.train, trainOwner: e.trainOwner, evalRecords: e.evalRecords, contributions: e.contributions, method: e.method, config: e.config, kernel: this.ctx.kernel, adapterDir: dir, scratchDir: `${dir}-inrun`, attributionMethod: method, signal: this.ctx.signal });
-    const { report } = await attribute({
-      modelDir: e.modelDir,
-      adapterDir: dir,
-      quantize: e.method === "qlora",
-      kernel: this.ctx.kernel,
-      learningRate: e.spec.training.learningRate,
-      maxSeqLen: Math.min(e.spec.training.maxSeqLength, e.context),
-      trainRecords: e.perContribution,
-      evalRecords: e.evalRecords,
-      contributions: e.contributions,
-      duplicates: e.duplicates,
-      method,
-      backend: "engine",
-    });
+    const report = await this.reattribute(e, await this.scratchAdapter(e), { method: e.report.method as AttributionMethod });
     return attributionAgreement(e.report, report);
   }
 
@@ -515,10 +496,7 @@ export class Verifier {
       this.ctx.log(`verifier: job ${e.job.jobId}: its ${method} attribution is recomputed by the torch worker, and ${missing}`);
       return null;
     }
-    const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dir, { recursive: true });
-    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) await copyFile(join(e.adapterDir, f), join(dir, f));
+    const dir = await this.scratchAdapter(e);
     if (published && method.endsWith("_cp")) {
       const to = join(dir, "checkpoints");
       await fetchFileSet(this.ctx.store, published.cid, to, { signal: this.ctx.signal });
@@ -533,21 +511,7 @@ export class Verifier {
         return -1;
       }
     }
-    const { report } = await attribute({
-      modelDir: e.modelDir,
-      adapterDir: dir,
-      quantize: e.method === "qlora",
-      kernel: this.ctx.kernel,
-      learningRate: e.spec.training.learningRate,
-      maxSeqLen: Math.min(e.spec.training.maxSeqLength, e.context),
-      trainRecords: e.perContribution,
-      evalRecords: e.evalRecords,
-      contributions: e.contributions,
-      duplicates: e.duplicates,
-      method: method as AttributionMethod,
-      backend: "torch",
-      torch: { ...torch, precision: torch.precision ?? "fp32" },
-    });
+    const report = await this.reattribute(e, dir, { method: method as AttributionMethod, torch });
     return attributionAgreement(e.report!, report);
   }
 
@@ -763,24 +727,46 @@ export class Verifier {
 
   /** The result a replayed run (adapter and checkpoints in `dir`) binds: its adapter hash and its attribution. */
   private async rebind(r: Replayable, dir: string): Promise<FinalBinding> {
-    // the node's default attribution is in-run: its vectors accumulate over the whole run, so they are recomputed
-    // by training the job again from its start (the trainer does the same for a run it resumed)
-    await inRunVectorsByRerun({ modelDir: r.modelDir, records: r.train, trainOwner: r.trainOwner, evalRecords: r.evalRecords, contributions: r.contributions, method: r.method, config: r.config, kernel: this.ctx.kernel, adapterDir: dir, scratchDir: `${dir}-inrun`, signal: this.ctx.signal });
-    const { report } = await attribute({
-      modelDir: r.modelDir,
-      adapterDir: dir,
-      quantize: r.method === "qlora",
-      kernel: this.ctx.kernel,
-      learningRate: r.spec.training.learningRate,
-      maxSeqLen: Math.min(r.spec.training.maxSeqLength, r.context),
-      trainRecords: r.perContribution,
-      evalRecords: r.evalRecords,
-      contributions: r.contributions,
-      duplicates: r.duplicates,
-      backend: "engine",
-    });
+    const report = await this.reattribute(r, dir);
     const adapterHash = `0x${createHash("sha256").update(await readFile(join(dir, "adapter_model.safetensors"))).digest("hex")}` as Hex;
     return { adapterHash, attributionRoot: report.merkleRoot as Hex, attributionTotalWeight: BigInt(report.totalWeight) };
+  }
+
+  /**
+   * The attribution of the adapter in `dir` over the job's data, as the pipeline computes it. An in-run method
+   * (the default; engine only) first gets its vectors by training the job again from its start, since they
+   * accumulate over the whole run (the trainer does the same for a run it resumed).
+   */
+  private async reattribute(
+    x: Pick<Replayable, "modelDir" | "train" | "trainOwner" | "evalRecords" | "contributions" | "method" | "config" | "spec" | "context" | "perContribution" | "duplicates">,
+    dir: string,
+    o: { method?: AttributionMethod; torch?: TorchOptions } = {},
+  ): Promise<AttributionReport> {
+    if (!o.torch) await inRunVectorsByRerun({ modelDir: x.modelDir, records: x.train, trainOwner: x.trainOwner, evalRecords: x.evalRecords, contributions: x.contributions, method: x.method, config: x.config, kernel: this.ctx.kernel, adapterDir: dir, scratchDir: `${dir}-inrun`, attributionMethod: o.method, signal: this.ctx.signal });
+    const { report } = await attribute({
+      modelDir: x.modelDir,
+      adapterDir: dir,
+      quantize: x.method === "qlora",
+      kernel: this.ctx.kernel,
+      learningRate: x.spec.training.learningRate,
+      maxSeqLen: Math.min(x.spec.training.maxSeqLength, x.context),
+      trainRecords: x.perContribution,
+      evalRecords: x.evalRecords,
+      contributions: x.contributions,
+      duplicates: x.duplicates,
+      ...(o.method ? { method: o.method } : {}),
+      ...(o.torch ? { backend: "torch" as const, torch: { ...o.torch, precision: o.torch.precision ?? "fp32" } } : { backend: "engine" as const }),
+    });
+    return report;
+  }
+
+  /** A clean folder holding a copy of an eval job's submitted adapter, to recompute its attribution in. */
+  private async scratchAdapter(e: Evaluable): Promise<string> {
+    const dir = join(this.dir, "jobs", e.job.jobId.toString(), "eval-attribution");
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    for (const f of ["adapter_model.safetensors", "adapter_config.json"]) await copyFile(join(e.adapterDir, f), join(dir, f));
+    return dir;
   }
 
   /** Where the segment ending at leaf `j` ends: its checkpoint's step, and for the last leaf the run's end. */
