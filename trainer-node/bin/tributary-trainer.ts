@@ -49,8 +49,9 @@ Options (environment variable in brackets):
   --serve-only         do not take jobs; serve models only
   --checkpoint-every N optimizer steps between the checkpoints the dispute game commits to (default 10, >= 2)
 Verifier mode (docs/contracts.md "Dispute game"; replays run on the wasm kernel):
-  --verify             audit submitted replay jobs by replay, challenge mismatches with the evidence and play
-                       the bisection, serve on dispute committees when drawn, draw and settle when due
+  --verify             audit submitted jobs (replay jobs by replay, eval jobs by recomputing their held-out
+                       loss and attribution), challenge mismatches with the evidence and play the bisection,
+                       serve on dispute committees when drawn, draw and settle when due
   --verify-stake OPEN  stake this much OPEN as a verifier (topped up; needed to be drawn; default: none)
   --audit-rate R       share of submitted jobs audited, 0..1 (default 1; 0: serve when drawn only)
   --audit-segments N   random segments replayed per audited job, or "all": the whole run (default 1)

@@ -75,7 +75,7 @@ export interface TrainerNodeOptions {
   /** Whether to take jobs (default true); false serves models only. */
   train?: boolean;
   /**
-   * Verifier mode (`--verify`): audit submitted replay jobs, challenge mismatches, serve on dispute committees
+   * Verifier mode (`--verify`): audit submitted jobs (replay, or eval recomputation), challenge mismatches, serve on dispute committees
    * (src/jobs/verify.ts). Replays run on a wasm kernel of their own. Passes run every `pollMs`.
    */
   verify?: VerifierOptions;
