@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { parseEther } from "viem";
-import { catJson, disputeJob, evalClaimOf, getDispute, getJob, getTrainer, postJob, sendTx, stake } from "@tributary/sdk/chain";
+import { catJson, disputeJob, evalClaimOf, getJob, getTrainer, postJob, sendTx, stake } from "@tributary/sdk/chain";
 import { addFileSet } from "@tributary/sdk/files";
 import { selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
@@ -19,7 +19,7 @@ import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
 import type { Verifier } from "../src/jobs/verify.ts";
 import { BASE_DIR } from "./helpers/austen-qa.ts";
-import { qaDatanet, ROLE, startDisputeNet, verifierNodes } from "./helpers/dispute-net.ts";
+import { qaDatanet, ROLE, serveEvalCommittee, startDisputeNet, verifierNodes } from "./helpers/dispute-net.ts";
 import type { DisputeNet } from "./helpers/dispute-net.ts";
 
 // 6 records, a quarter held out; batch 2, 4 epochs
@@ -61,24 +61,7 @@ describe("eval jobs: committed eval loss, outcome audit, committee without bisec
 
   const game = () => net.conns[deployer].contracts.DisputeGame;
   const read = <T,>(fn: string, args: unknown[]) => net.read<T>(fn, args);
-  const mine = (blocks: number) => net.mine(blocks);
   const context = () => net.context();
-  /** Draws the committee and lets the verifier nodes serve: commit, reveal, settle. `expected`: who must sit. */
-  const runCommittee = async (disputeId: bigint, expected?: number[]) => {
-    let d = await getDispute(net.conns[deployer], disputeId);
-    assert.equal(d.eval, true, "an eval dispute");
-    assert.equal(d.phaseName, "awaitingDraw", `no bisection: the committee is next${context()}`);
-    await mine(5);
-    await verifiers.get(honest1)!.tick();
-    const members = (await read<string[]>("committeeOf", [disputeId])).map((a) => a.toLowerCase()).sort();
-    assert.equal(members.length, 3, context());
-    if (expected) assert.deepEqual(members, expected.map((i) => net.conns[i].account!.address.toLowerCase()).sort(), context());
-    for (let round = 0; round < 2; round++) for (const v of verifiers.values()) await v.tick();
-    d = await getDispute(net.conns[deployer], disputeId);
-    assert.equal(d.phaseName, "settled", context());
-    return { d, members };
-  };
-
   it("catches a trainer that claims a better held-out loss than its adapter reaches: audit, challenge, committee, slash", async () => {
     const p = await read<{ verifierFee: bigint; verifierPenalty: bigint; challengeBond: bigint }>("params", []);
     const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 3), budget: parseEther("20"), duration: 3600 });
@@ -101,17 +84,15 @@ describe("eval jobs: committed eval loss, outcome audit, committee without bisec
     assert.ok(Math.abs(reason.evidence.recomputed.loss * 0.5 - reason.evidence.claim.loss) < 1e-6, "the evidence: the recomputed loss is twice the claim");
 
     // the challenger (the auditor) is excluded: the 3 other verifier nodes serve
-    const { d } = await runCommittee(disputeId, [honest1, honest2, lazy]);
+    const { d } = await serveEvalCommittee(net, verifiers, disputeId, [honest1, honest2, lazy]);
     assert.equal(d.trainerWon, false, "the committee's median loss is above the claim plus 1%");
     assert.equal(net.logs.filter((l) => l.includes(`dispute ${disputeId}: recomputed the eval job's held-out loss`)).length, 2, context());
     assert.equal((await getJob(net.conns[builder], jobId)).status, "refunded");
     const trainerAfter = await getTrainer(net.conns[trainer], net.conns[trainer].account!.address);
     assert.equal(trainerAfter.staked, trainerBefore.staked - job.collateral!, "the trainer's collateral was slashed");
-    const stakeOf = async (who: number) => (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake;
-    const credit = async (who: number) => read<bigint>("withdrawable", [net.conns[who].account!.address]);
-    assert.equal(await stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
-    for (const who of [honest1, honest2]) assert.equal(await credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the penalty");
-    assert.ok((await credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
+    assert.equal(await net.stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
+    for (const who of [honest1, honest2]) assert.equal(await net.credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the penalty");
+    assert.ok((await net.credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
   });
 
   it("an honest eval job passes the audit, and a false challenge of it loses the challenger its bond", async () => {
@@ -130,7 +111,7 @@ describe("eval jobs: committed eval loss, outcome audit, committee without bisec
     const { disputeId } = await disputeJob(net.conns[builder], net.ipfs.store, posted.jobId, "I expected a better model");
     const staked = [auditor, honest1, honest2, lazy];
     const credits = await Promise.all(staked.map((w) => read<bigint>("withdrawable", [net.conns[w].account!.address])));
-    const { d, members } = await runCommittee(disputeId!);
+    const { d, members } = await serveEvalCommittee(net, verifiers, disputeId!);
     assert.equal(d.trainerWon, true, "the recomputed loss is the claim");
     assert.equal((await getJob(net.conns[builder], posted.jobId)).status, "submitted", "back to submitted");
     for (const [i, who] of staked.entries()) {

@@ -17,7 +17,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseEther } from "viem";
-import { catJson, evalClaimOf, getDispute, getJob, getTrainer, postJob, sendTx, stake } from "@tributary/sdk/chain";
+import { catJson, evalClaimOf, getJob, getTrainer, postJob, sendTx, stake } from "@tributary/sdk/chain";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
@@ -26,7 +26,7 @@ import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
 import type { Verifier } from "../src/jobs/verify.ts";
 import { BASE_DIR } from "./helpers/austen-qa.ts";
-import { qaDatanet, ROLE, startDisputeNet, verifierNodes } from "./helpers/dispute-net.ts";
+import { qaDatanet, ROLE, serveEvalCommittee, startDisputeNet, verifierNodes } from "./helpers/dispute-net.ts";
 import type { DisputeNet } from "./helpers/dispute-net.ts";
 
 const FIXTURES = fileURLToPath(new URL("./helpers/torch_fixtures.py", import.meta.url));
@@ -74,7 +74,6 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
 
   const game = () => net.conns[deployer].contracts.DisputeGame;
   const read = <T,>(fn: string, args: unknown[]) => net.read<T>(fn, args);
-  const mine = (blocks: number) => net.mine(blocks);
   const context = () => net.context();
   /** The nodes' lines about a job (and a dispute of it) as test diagnostics: the numbers the verifiers measured. */
   const showLogs = (t: { diagnostic: (s: string) => void }, jobId: bigint, disputeId?: bigint) => {
@@ -102,26 +101,15 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     assert.ok(Math.abs(reason.evidence.recomputed.loss * 0.5 - reason.evidence.claim.loss) <= 1e-6 * reason.evidence.claim.loss, `the evidence: the recomputed loss is twice the claim: ${JSON.stringify(reason.evidence)}`);
     assert.equal(reason.evidence.recomputed.rho, 1, "the attribution itself is honest: recomputed over the published checkpoints");
 
-    let d = await getDispute(net.conns[deployer], disputeId);
-    assert.equal(d.eval, true);
-    assert.equal(d.phaseName, "awaitingDraw", `no bisection: the committee is next${context()}`);
-    await mine(5);
-    await verifiers.get(honest1)!.tick();
-    const members = (await read<string[]>("committeeOf", [disputeId])).map((a) => a.toLowerCase()).sort();
-    assert.deepEqual(members, [honest1, honest2, lazy].map((i) => net.conns[i].account!.address.toLowerCase()).sort(), context());
-    for (let round = 0; round < 2; round++) for (const v of verifiers.values()) await v.tick();
-    d = await getDispute(net.conns[deployer], disputeId);
-    assert.equal(d.phaseName, "settled", context());
+    const { d } = await serveEvalCommittee(net, verifiers, disputeId, [honest1, honest2, lazy]);
     assert.equal(d.trainerWon, false, "the committee's median loss is above the claim plus 1%");
     assert.equal(net.logs.filter((l) => l.includes(`dispute ${disputeId}: recomputed the eval job's held-out loss`)).length, 2, context());
     assert.equal((await getJob(net.conns[builder], jobId)).status, "refunded");
     const trainerAfter = await getTrainer(net.conns[trainer], net.conns[trainer].account!.address);
     assert.equal(trainerAfter.staked, trainerBefore.staked - job.collateral!, "the trainer's collateral was slashed");
-    const stakeOf = async (who: number) => (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake;
-    const credit = async (who: number) => read<bigint>("withdrawable", [net.conns[who].account!.address]);
     showLogs(t, jobId, disputeId);
-    assert.equal(await stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
-    for (const who of [honest1, honest2]) assert.equal(await credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the penalty");
+    assert.equal(await net.stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
+    for (const who of [honest1, honest2]) assert.equal(await net.credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the penalty");
   });
 
   it("an honest torch eval job passes the audit, its attribution recomputed over the checkpoints published with the adapter", async (t) => {

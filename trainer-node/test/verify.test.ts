@@ -128,10 +128,10 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(reason.evidence.checkpointManifest, adapter.checkpoints.manifestCid);
 
     // bisection: the trainer node reveals children, the auditor descends toward leaf 6, until the segment is proven
-    for (let i = 0; i < 12 && (await getDispute(net.conns[deployer], disputeId)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(disputeId, "awaitingDraw", 12, async () => {
       await loop.tick();
       await verifiers.get(auditor)!.tick();
-    }
+    });
     let d = await getDispute(net.conns[deployer], disputeId);
     assert.equal(d.phaseName, "awaitingDraw", context());
     assert.equal(d.lo, 6, "the bisection ended at the tampered checkpoint");
@@ -159,15 +159,13 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     const trainerAfter = await getTrainer(net.conns[trainer], net.conns[trainer].account!.address);
     assert.equal(trainerAfter.staked, trainerBefore.staked - collateral, "the trainer's collateral was slashed");
     assert.equal(await jobMarketWithdrawable(net.conns[builder], net.conns[builder].account!.address), posterBefore + parseEther("20"), "the poster's budget is refunded");
-    const stakeOf = async (who: number) => (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake;
-    const credit = async (who: number) => read<bigint>("withdrawable", [net.conns[who].account!.address]);
-    assert.equal(await stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
-    assert.equal(await credit(lazy), 0n);
+    assert.equal(await net.stakeOf(lazy), parseEther("100") - p.verifierPenalty, "the lazy verifier lost the penalty");
+    assert.equal(await net.credit(lazy), 0n);
     for (const who of [honest1, honest2]) {
-      assert.equal(await stakeOf(who), parseEther("100"));
-      assert.equal(await credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the lazy verifier's penalty");
+      assert.equal(await net.stakeOf(who), parseEther("100"));
+      assert.equal(await net.credit(who), p.verifierFee + p.verifierPenalty / 2n, "fee plus half the lazy verifier's penalty");
     }
-    assert.ok((await credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
+    assert.ok((await net.credit(auditor)) > p.challengeBond, "the challenger got its bond back and a reward");
   });
 
   it("an honest run passes the audit: no challenge is opened; a replay job is refused by a node on ort before the claim, a wasm node takes it", async () => {
@@ -262,10 +260,10 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     const tree = checkpointTree(jobId, manifest.leaves.map((l) => l.state as `0x${string}`), { adapterHash: r.adapterHash, attributionRoot: r.attributionRoot, attributionTotalWeight: r.attributionTotalWeight });
     const { disputeId } = await disputeJob(net.conns[builder], net.ipfs.store, jobId, "I do not believe it");
     const id = disputeId!;
-    for (let i = 0; i < 8 && (await getDispute(net.conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(id, "awaitingDraw", 8, async () => {
       await loop.tick();
       if ((await getDispute(net.conns[deployer], id)).phaseName === "challengerMove") await chooseChildToward(net.conns[builder], id, tree, 1);
-    }
+    });
     assert.equal((await getDispute(net.conns[deployer], id)).phaseName, "awaitingDraw", context());
     await mine(5);
     const stakes = new Map<number, bigint>();
@@ -274,9 +272,9 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
       stakes.set(who, (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake);
       credits.set(who, await read<bigint>("withdrawable", [net.conns[who].account!.address]));
     }
-    for (let i = 0; i < 3 && (await getDispute(net.conns[deployer], id)).phaseName !== "settled"; i++) {
+    await net.untilPhase(id, "settled", 3, async () => {
       for (const v of verifiers.values()) await v.tick();
-    }
+    });
     const d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, true, "the replayed segment agrees with the trainer's state");
@@ -317,18 +315,18 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(audit?.outcome, "mismatch", context());
     assert.deepEqual(audit.leaves, Array.from({ length: 16 }, (_, i) => i), "every checkpoint but the last matched");
     const id = BigInt(audit.disputeId!);
-    for (let i = 0; i < 12 && (await getDispute(net.conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(id, "awaitingDraw", 12, async () => {
       await loop.tick();
       await auditorNode.tick();
-    }
+    });
     let d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "awaitingDraw", context());
     assert.equal(d.lo, 15, "bisected to the last checkpoint");
     assert.equal(d.moves, 8);
     await mine(5);
-    for (let i = 0; i < 3 && (await getDispute(net.conns[deployer], id)).phaseName !== "settled"; i++) {
+    await net.untilPhase(id, "settled", 3, async () => {
       for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
-    }
+    });
     d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "the committee replayed to step 64, not to the trainer's step 32");
@@ -364,18 +362,18 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(reason.evidence.runSteps, 8);
     assert.equal(reason.evidence.replayedState, undefined);
     assert.match(reason.reason, /checkpoint 4 claims step 10, past the end of the run the job's spec defines \(step 8: 4 training records, 4 epochs, batch 2 x 1 accumulation\)/);
-    for (let i = 0; i < 8 && (await getDispute(net.conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(id, "awaitingDraw", 8, async () => {
       await loop.tick();
       await auditorNode.tick();
-    }
+    });
     let d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "awaitingDraw", context());
     assert.equal(d.lo, 4, "bisected to the first checkpoint past the run's end");
     assert.equal(d.moves, 6, "3 levels over 8 checkpoints");
     await mine(5);
-    for (let i = 0; i < 3 && (await getDispute(net.conns[deployer], id)).phaseName !== "settled"; i++) {
+    await net.untilPhase(id, "settled", 3, async () => {
       for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
-    }
+    });
     d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "UNAVAILABLE is not the trainer's state");
@@ -410,17 +408,17 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.notEqual(reason.evidence.recomputedResult.attributionRoot, job.result!.attributionRoot);
     assert.equal(reason.evidence.recomputedResult.adapterHash, job.result!.adapterHash, "the adapter itself is the honest one");
     const id = BigInt(audit.disputeId!);
-    for (let i = 0; i < 12 && (await getDispute(net.conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(id, "awaitingDraw", 12, async () => {
       await loop.tick();
       await auditorNode.tick();
-    }
+    });
     let d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "awaitingDraw", context());
     assert.equal(d.lo, 15);
     await mine(5);
-    for (let i = 0; i < 3 && (await getDispute(net.conns[deployer], id)).phaseName !== "settled"; i++) {
+    await net.untilPhase(id, "settled", 3, async () => {
       for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
-    }
+    });
     d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "the committee's recomputed result differs from the submitted one");
@@ -444,17 +442,17 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(audit?.outcome, "mismatch", context());
     assert.match(audit.reason!, /published checkpoint 4 .* does not hash to its committed state/);
     const id = BigInt(audit.disputeId!);
-    for (let i = 0; i < 12 && (await getDispute(net.conns[deployer], id)).phaseName !== "awaitingDraw"; i++) {
+    await net.untilPhase(id, "awaitingDraw", 12, async () => {
       await loop.tick();
       await auditorNode.tick();
-    }
+    });
     let d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "awaitingDraw", context());
     assert.equal(d.lo, 5, "bisected to the segment that starts from the withheld checkpoint");
     await mine(5);
-    for (let i = 0; i < 3 && (await getDispute(net.conns[deployer], id)).phaseName !== "settled"; i++) {
+    await net.untilPhase(id, "settled", 3, async () => {
       for (const who of [honest1, honest2, lazy]) await verifiers.get(who)!.tick();
-    }
+    });
     d = await getDispute(net.conns[deployer], id);
     assert.equal(d.phaseName, "settled", context());
     assert.equal(d.trainerWon, false, "UNAVAILABLE is not the trainer's state");

@@ -1,14 +1,15 @@
 // The network the dispute tests run on: a Hardhat chain with the protocol deployed, an embedded IPFS node, the
 // custodian, and ten funded accounts in fixed roles (deployer, Datanet owner, two contributors, a builder, a
 // trainer, an auditing verifier, two honest verifiers, a lazy one), with the logs of every node in one list.
+import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseEther } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import type { LocalAccount } from "viem";
-import { connect, contribute, createDatanet, review, sendTx } from "@tributary/sdk/chain";
-import type { ChainConnection } from "@tributary/sdk/chain";
+import { connect, contribute, createDatanet, getDispute, review, sendTx } from "@tributary/sdk/chain";
+import type { ChainConnection, DisputePhase } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
 import type { Kernel } from "@tributary/engine";
@@ -36,6 +37,11 @@ export interface DisputeNet {
   read: <T>(functionName: string, args: unknown[]) => Promise<T>;
   /** Mines `blocks` empty blocks. */
   mine: (blocks: number) => Promise<void>;
+  /** Runs `step` until dispute `id` is in `phase` (at most `tries` times); returns the dispute as it is then. */
+  untilPhase: (id: bigint, phase: DisputePhase, tries: number, step: () => Promise<void>) => Promise<Awaited<ReturnType<typeof getDispute>>>;
+  /** A verifier's stake in the game, and what the game credits it (by role index). */
+  stakeOf: (who: number) => Promise<bigint>;
+  credit: (who: number) => Promise<bigint>;
   stop: () => Promise<void>;
 }
 
@@ -56,6 +62,7 @@ export async function startDisputeNet(): Promise<DisputeNet> {
   for (const who of [ROLE.builder, ROLE.trainer, ROLE.auditor, ROLE.honest1, ROLE.honest2, ROLE.lazy]) await sendTx(d, d.contracts.OpenToken, "mint", [conns[who].account!.address, parseEther("1000")]);
   const logs: string[] = [];
   const game = d.contracts.DisputeGame;
+  const read = <T,>(functionName: string, args: unknown[]) => d.publicClient.readContract({ address: game.address, abi: game.abi, functionName: functionName as never, args: args as never }) as Promise<T>;
   return {
     chain,
     ipfs,
@@ -64,10 +71,16 @@ export async function startDisputeNet(): Promise<DisputeNet> {
     logs,
     log: (who) => (line) => logs.push(`[${who}] ${line}`),
     context: () => `\n${logs.join("\n")}`,
-    read: <T,>(functionName: string, args: unknown[]) => d.publicClient.readContract({ address: game.address, abi: game.abi, functionName: functionName as never, args: args as never }) as Promise<T>,
+    read,
     mine: async (blocks) => {
       for (let i = 0; i < blocks; i++) await d.publicClient.request({ method: "evm_mine" as never, params: [] as never });
     },
+    untilPhase: async (id, phase, tries, step) => {
+      for (let i = 0; i < tries && (await getDispute(d, id)).phaseName !== phase; i++) await step();
+      return getDispute(d, id);
+    },
+    stakeOf: async (who) => (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake,
+    credit: (who) => read<bigint>("withdrawable", [conns[who].account!.address]),
     stop: async () => {
       await custodian.stop();
       await ipfs.stop();
@@ -109,4 +122,24 @@ export async function verifierNodes(net: DisputeNet, kernel: Kernel, o: { audito
   ]);
   for (const v of nodes.values()) await v.tick(); // each stakes
   return nodes;
+}
+
+/**
+ * Lets the verifier nodes serve on an eval dispute's committee: checks that it skipped the bisection, mines past
+ * the lookahead, draws (the first honest node), then lets every node commit, reveal and settle. `expected`: the
+ * roles that must sit (all three seats). Returns the settled dispute and the members' addresses (lower case).
+ */
+export async function serveEvalCommittee(net: DisputeNet, verifiers: Map<number, Verifier>, disputeId: bigint, expected?: number[]) {
+  const d0 = await getDispute(net.conns[ROLE.deployer], disputeId);
+  assert.equal(d0.eval, true, "an eval dispute");
+  assert.equal(d0.phaseName, "awaitingDraw", `no bisection: the committee is next${net.context()}`);
+  await net.mine(5);
+  await verifiers.get(ROLE.honest1)!.tick();
+  const members = (await net.read<string[]>("committeeOf", [disputeId])).map((a) => a.toLowerCase()).sort();
+  assert.equal(members.length, 3, net.context());
+  if (expected) assert.deepEqual(members, expected.map((i) => net.conns[i].account!.address.toLowerCase()).sort(), net.context());
+  for (let round = 0; round < 2; round++) for (const v of verifiers.values()) await v.tick();
+  const d = await getDispute(net.conns[ROLE.deployer], disputeId);
+  assert.equal(d.phaseName, "settled", net.context());
+  return { d, members };
 }

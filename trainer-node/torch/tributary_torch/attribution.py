@@ -107,7 +107,7 @@ def run(msg, emit, stop):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from .train import SpecError, choose_precision
+    from .train import SpecError, choose_precision, model_and_adapter
 
     for k in ("model_dir", "adapter_dir", "data_file"):
         if k not in msg:
@@ -115,11 +115,7 @@ def run(msg, emit, stop):
     method = msg.get("method", "adam_cos_cp")
     if method not in METHODS:
         raise SpecError(f"attribution method {method!r} is not one the torch worker computes ({', '.join(METHODS)})")
-    model_dir, adapter_dir = msg["model_dir"], msg["adapter_dir"]
-    if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise SpecError(f"{model_dir} is not a model folder (no config.json)")
-    if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
-        raise SpecError(f"{adapter_dir} holds no adapter (no adapter_config.json); train the job first")
+    model_dir, adapter_dir = model_and_adapter(msg, "attribute", (), "; train the job first")
     max_len = int(msg.get("max_seq_len", 1024))
     lr0 = float(msg.get("learning_rate", 2e-4))
     with open(msg["data_file"], encoding="utf8") as f:

@@ -9,7 +9,6 @@ The shard's loss is the same over the records of shard `shard` (record i is in s
 own; an empty shard (fewer records than shards, or none with a target) reports the whole set's loss.
 """
 import math
-import os
 import time
 
 from .data import DataError, RecordEncoder, read_records, trainable
@@ -27,16 +26,9 @@ def run(msg, emit, stop):
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    from .train import SpecError, choose_precision, eval_sums
+    from .train import SpecError, choose_precision, eval_sums, model_and_adapter
 
-    for k in ("model_dir", "adapter_dir", "data_file", "batch_size", "max_seq_len"):
-        if k not in msg:
-            raise SpecError(f"evaluate message lacks {k}")
-    model_dir, adapter_dir = msg["model_dir"], msg["adapter_dir"]
-    if not os.path.isfile(os.path.join(model_dir, "config.json")):
-        raise SpecError(f"{model_dir} is not a model folder (no config.json)")
-    if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
-        raise SpecError(f"{adapter_dir} holds no adapter (no adapter_config.json)")
+    model_dir, adapter_dir = model_and_adapter(msg, "evaluate", ("model_dir", "adapter_dir", "data_file", "batch_size", "max_seq_len"))
     batch_size, max_len = int(msg["batch_size"]), int(msg["max_seq_len"])
     shard = int(msg.get("shard", 0))
     if batch_size < 1 or max_len < 2:

@@ -31,6 +31,20 @@ class SpecError(ValueError):
     """The job cannot be trained as asked (not transient)."""
 
 
+def model_and_adapter(msg, command, keys, adapter_hint=""):
+    """A command's base model and adapter folders, after checking that `msg` has `keys` and both folders hold
+    what they must (SpecError says which is missing)."""
+    for k in keys:
+        if k not in msg:
+            raise SpecError(f"{command} message lacks {k}")
+    model_dir, adapter_dir = msg["model_dir"], msg["adapter_dir"]
+    if not os.path.isfile(os.path.join(model_dir, "config.json")):
+        raise SpecError(f"{model_dir} is not a model folder (no config.json)")
+    if not os.path.isfile(os.path.join(adapter_dir, "adapter_config.json")):
+        raise SpecError(f"{adapter_dir} holds no adapter (no adapter_config.json){adapter_hint}")
+    return model_dir, adapter_dir
+
+
 class Dist:
     """This process's place in a torchrun launch (one process: rank 0 of 1, no communication)."""
 
