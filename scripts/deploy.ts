@@ -44,7 +44,9 @@ export const CONTRACTS = {
   JobMarket: "contracts/jobs/JobMarket.sol",
   UsageEpochs: "contracts/rewards/UsageEpochs.sol",
   PaymentChannels: "contracts/billing/PaymentChannels.sol",
+  VerifierPool: "contracts/disputes/VerifierPool.sol",
   DisputeGame: "contracts/disputes/DisputeGame.sol",
+  UsageGame: "contracts/disputes/UsageGame.sol",
 } as const;
 export type ContractName = keyof typeof CONTRACTS;
 
@@ -58,21 +60,21 @@ export interface DeployParams {
   paidAccessDuration: bigint;
   closeTimeout: number;
   split: { ownerBps: number; trainerBps: number; protocolBps: number };
-  /** The dispute game's fixed parameters (IDisputeGame.Params): bond, verifier fee/penalty/stake, clocks. */
+  /** The job dispute game's fixed parameters (IDisputeGame.Params): bond, verifier fee/penalty, clocks; the usage game takes the same fee, penalty and clocks. */
   disputes: {
     challengeBond: bigint;
     verifierFee: bigint;
     verifierPenalty: bigint;
-    minVerifierStake: bigint;
     moveTime: number;
     commitTime: number;
     revealTime: number;
     lookahead: number;
-    exitDelay: number;
     emergencyDelay: number;
   };
-  /** Usage epochs (UsageEpochs): seconds before an epoch is claimable, before uncommitted revenue may be released, and the challenge bond. */
-  usage: { challengeWindow: number; releaseDelay: number; challengeBond: bigint };
+  /** The verifier pool both games draw from (VerifierPool): the least stake drawn, and the exit delay (longer than a whole dispute). */
+  verifiers: { minStake: bigint; exitDelay: number };
+  /** Usage epochs (UsageEpochs, UsageGame): seconds before an epoch is claimable, before uncommitted revenue may be released, the provider's bond per epoch and a challenger's bond. */
+  usage: { challengeWindow: number; releaseDelay: number; providerBond: bigint; challengeBond: bigint };
   treasury?: Address;
   /** An existing OPEN token to use instead of deploying `OpenToken` (real networks). */
   token?: Address;
@@ -92,15 +94,14 @@ export const LOCAL_PARAMS: DeployParams = {
     challengeBond: parseEther("10"),
     verifierFee: parseEther("1"),
     verifierPenalty: parseEther("2"),
-    minVerifierStake: parseEther("100"),
     moveTime: 600,
     commitTime: 600,
     revealTime: 600,
     lookahead: 4,
-    exitDelay: 86_400,
     emergencyDelay: 3_600,
   },
-  usage: { challengeWindow: 600, releaseDelay: 86_400, challengeBond: parseEther("10") },
+  verifiers: { minStake: parseEther("100"), exitDelay: 86_400 },
+  usage: { challengeWindow: 600, releaseDelay: 86_400, providerBond: parseEther("10"), challengeBond: parseEther("10") },
   baseModel: {
     name: process.env.TRIBUTARY_BASE_MODEL_NAME ?? "tributary/tiny-llama",
     cid: process.env.TRIBUTARY_BASE_MODEL_CID ?? "unpinned:tributary/tiny-llama",
@@ -121,10 +122,10 @@ export const NETWORK_PARAMS: DeployParams = {
     commitTime: 43_200,
     revealTime: 21_600,
     lookahead: 128,
-    exitDelay: 21 * 86_400,
     emergencyDelay: 3 * 86_400,
   },
-  usage: { challengeWindow: 86_400, releaseDelay: 7 * 86_400, challengeBond: parseEther("10") },
+  verifiers: { minStake: parseEther("100"), exitDelay: 21 * 86_400 },
+  usage: { challengeWindow: 86_400, releaseDelay: 7 * 86_400, providerBond: parseEther("10"), challengeBond: parseEther("10") },
 };
 
 /** Local chains (Hardhat node, anvil: chain id 31337) get short windows; others the network parameters. */
@@ -258,10 +259,28 @@ export async function deployProtocol(
     admin,
     params.usage.challengeWindow,
     params.usage.releaseDelay,
-    params.usage.challengeBond,
+    params.usage.providerBond,
   ]);
   const channels = await deploy("PaymentChannels", [token, usage, admin, params.closeTimeout]);
-  const game = await deploy("DisputeGame", [token, market, rewards, admin, params.disputes]);
+  // One pool of staked verifiers for both games: jobs (replay and eval disputes) and usage epochs.
+  const pool = await deploy("VerifierPool", [token, params.verifiers.minStake, params.verifiers.exitDelay]);
+  const game = await deploy("DisputeGame", [token, market, rewards, pool, admin, params.disputes]);
+  const d = params.disputes;
+  const usageGame = await deploy("UsageGame", [
+    token,
+    usage,
+    pool,
+    admin,
+    {
+      challengeBond: params.usage.challengeBond,
+      verifierFee: d.verifierFee,
+      verifierPenalty: d.verifierPenalty,
+      commitTime: d.commitTime,
+      revealTime: d.revealTime,
+      lookahead: d.lookahead,
+      emergencyDelay: d.emergencyDelay,
+    },
+  ]);
 
   // Wiring: the job market consumes access uses, slashes and tracks trainers, mints models, registers rewards.
   await send("AccessRegistry", "grantRole", [await role("AccessRegistry", "CONSUMER_ROLE"), market]);
@@ -271,6 +290,9 @@ export async function deployProtocol(
   // Disputes are opened and closed by the dispute game only (wired once; no arbiter role).
   await send("JobMarket", "setDisputeGame", [game]);
   await send("UsageEpochs", "setPaymentChannels", [channels]);
+  // Usage-epoch challenges are decided by the usage game's committees (no arbiter); both games draw from the pool.
+  await send("UsageEpochs", "setUsageGame", [usageGame]);
+  await send("VerifierPool", "setGames", [[game, usageGame]]);
   // Every model transfer first pays the previous owner the owner share accrued to it.
   await send("ModelRegistry", "setTransferHook", [rewards]);
   await send("ModelRegistry", "registerBaseModel", [params.baseModel.name, params.baseModel.cid]);

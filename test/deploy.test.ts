@@ -79,7 +79,7 @@ describe("scripts/deploy.ts against hardhat node", () => {
       contracts: Record<string, { address: Address; deployBlock: number }>;
     };
     assert.equal(deployment.chainId, 31337);
-    assert.equal(Object.keys(deployment.contracts).length, 10);
+    assert.equal(Object.keys(deployment.contracts).length, 12);
     for (const { address, deployBlock } of Object.values(deployment.contracts)) {
       assert.notEqual(await client.getCode({ address }), undefined);
       assert.ok(deployBlock >= deployment.deployBlock);
@@ -141,6 +141,17 @@ describe("scripts/deploy.ts against hardhat node", () => {
       deployment.contracts.PaymentChannels.address,
       "voucher revenue goes through UsageEpochs",
     );
+    assert.equal(await addressOf("UsageEpochs", "usageGame"), deployment.contracts.UsageGame.address, "usage challenges go to the usage game");
+    for (const g of ["DisputeGame", "UsageGame"]) {
+      assert.equal(await addressOf(g, "verifierPool"), deployment.contracts.VerifierPool.address, `${g} draws from the pool`);
+      const isGame = await client.readContract({
+        address: deployment.contracts.VerifierPool.address,
+        abi: [{ type: "function", name: "isGame", stateMutability: "view", inputs: [{ type: "address" }], outputs: [{ type: "bool" }] }],
+        functionName: "isGame",
+        args: [deployment.contracts[g].address],
+      });
+      assert.equal(isGame, true, `the pool names ${g}`);
+    }
 
     const blockBefore = await client.getBlockNumber();
     const second = await run(["scripts/deploy.ts"], env);

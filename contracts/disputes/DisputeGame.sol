@@ -6,13 +6,15 @@ import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol
 import {IDisputeGame} from "../interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../interfaces/IJobMarket.sol";
 import {IRewardDistributor} from "../interfaces/IRewardDistributor.sol";
+import {IVerifierPool} from "../interfaces/IVerifierPool.sol";
+import {CommitteeVotes} from "./CommitteeVotes.sol";
 import {EvalTally} from "./EvalTally.sol";
 
 /// @title DisputeGame
-/// @notice See {IDisputeGame}. Holds challengers' bonds, verifiers' stakes, a dispute's penalty pot and
-/// credits not yet withdrawn; its token balance is always their sum. Parameters are fixed at construction; the
-/// only privileged account is `emergency`, which can rule on a dispute only once it is stuck (committee split
-/// `MAX_REDRAWS + 1` times) and only after `emergencyDelay`.
+/// @notice See {IDisputeGame}. Holds challengers' bonds, a dispute's penalty pot and credits not yet withdrawn; its
+/// token balance is always their sum (verifiers' stakes are in the {VerifierPool}). Parameters are fixed at
+/// construction; the only privileged account is `emergency`, which can rule on a dispute only once it is stuck
+/// (committee split `MAX_REDRAWS + 1` times) and only after `emergencyDelay`.
 contract DisputeGame is IDisputeGame {
     using SafeERC20 for IERC20;
 
@@ -22,8 +24,6 @@ contract DisputeGame is IDisputeGame {
     uint8 public constant FIRST_SEATS = 3;
     /// @notice How often a split committee is redrawn before the dispute is stuck.
     uint8 public constant MAX_REDRAWS = 2;
-    /// @notice Most staked verifiers at once (bounds the draw's loop).
-    uint256 public constant MAX_VERIFIERS = 64;
     /// @notice Eval claims and votes carry losses as fixed point with 9 decimals.
     uint256 public constant LOSS_SCALE = 1e9;
     /// @notice How many shards an eval job's held-out records are cut into (record i in shard i % EVAL_SHARDS).
@@ -53,6 +53,7 @@ contract DisputeGame is IDisputeGame {
     IERC20 private immutable _token;
     IJobMarket private immutable _market;
     IRewardDistributor private immutable _rewards;
+    IVerifierPool private immutable _pool;
     /// @notice Judges eval disputes' votes (deployed by the constructor: its code does not count against this one's).
     EvalTally private immutable _evalTally;
     Params private _params;
@@ -66,8 +67,6 @@ contract DisputeGame is IDisputeGame {
     mapping(uint256 disputeId => uint8 count) private _commits;
     mapping(uint256 disputeId => Emergency ruling) private _emergency;
     mapping(uint256 jobId => mapping(address verifier => uint32 seats)) private _serving;
-    mapping(address verifier => Verifier data) private _verifiers;
-    address[] private _verifierList;
     address private _emergencyAccount;
     address private _pendingEmergency;
     mapping(address account => uint256 credit) private _withdrawable;
@@ -75,23 +74,25 @@ contract DisputeGame is IDisputeGame {
     /// @param token OPEN.
     /// @param market The JobMarket whose jobs are disputed (it must be wired to this game).
     /// @param rewards The RewardDistributor whose Datanet pools receive the protocol side of a loser's funds.
+    /// @param pool The verifiers committees are drawn from (it must name this game).
     /// @param emergency_ The emergency account (it hands itself over to a timelock or DAO by `transferEmergency`).
     /// @param params_ The game's parameters (fixed).
     constructor(
         IERC20 token,
         IJobMarket market,
         IRewardDistributor rewards,
+        IVerifierPool pool,
         address emergency_,
         Params memory params_
     ) {
         if (
             params_.challengeBond == 0 || params_.moveTime == 0 || params_.commitTime == 0 || params_.revealTime == 0
-                || params_.lookahead == 0 || params_.minVerifierStake < params_.verifierPenalty
-                || params_.emergencyDelay == 0
+                || params_.lookahead == 0 || pool.minStake() < params_.verifierPenalty || params_.emergencyDelay == 0
         ) revert InvalidParams();
         _token = token;
         _market = market;
         _rewards = rewards;
+        _pool = pool;
         _params = params_;
         if (emergency_ == address(0)) revert InvalidParams();
         _emergencyAccount = emergency_;
@@ -240,10 +241,9 @@ contract DisputeGame is IDisputeGame {
         }
         seed = keccak256(abi.encode(seed, disputeId, d.round));
         if (d.eval) d.node = seed; // the shard the committee reveals follows from it
-        address[] memory members = _draw(d, seed);
+        address[] memory members = _pool.draw(seed, d.seats, _parties(d));
         uint256 jobId = d.jobId;
         for (uint256 i = 0; i < members.length; ++i) {
-            ++_verifiers[members[i]].duties;
             ++_serving[jobId][members[i]];
         }
         _committee[disputeId] = members;
@@ -278,9 +278,8 @@ contract DisputeGame is IDisputeGame {
         if (block.timestamp >= d.deadline) revert RevealClosed(disputeId);
         uint8 round = d.round;
         Vote storage v = _seat(disputeId, round);
-        if (v.revealed || v.commitment != keccak256(abi.encode(disputeId, round, msg.sender, verdict, witness, salt))) {
-            revert CommitmentMismatch(disputeId, msg.sender);
-        }
+        bytes32 expected = CommitteeVotes.commitment(disputeId, round, msg.sender, verdict, witness, salt);
+        if (v.revealed || v.commitment != expected) revert CommitmentMismatch(disputeId, msg.sender);
         v.revealed = true;
         v.key = keccak256(abi.encode(verdict, witness));
         v.verdict = verdict;
@@ -366,51 +365,7 @@ contract DisputeGame is IDisputeGame {
         return _emergencyAccount;
     }
 
-    // ------------------------------------------------------------------ verifiers
-
-    /// @inheritdoc IDisputeGame
-    function stakeVerifier(uint256 amount) external {
-        if (amount == 0) revert ZeroAmount();
-        Verifier storage v = _verifiers[msg.sender];
-        uint256 stake = uint256(v.stake) + amount;
-        if (stake < _params.minVerifierStake) revert StakeBelowMinimum(stake, _params.minVerifierStake);
-        if (!_listed(msg.sender)) {
-            if (_verifierList.length >= MAX_VERIFIERS) revert TooManyVerifiers(MAX_VERIFIERS);
-            _verifierList.push(msg.sender);
-        }
-        v.stake = uint128(stake);
-        v.exitAt = 0;
-        emit VerifierStaked(msg.sender, amount, stake);
-        _token.safeTransferFrom(msg.sender, address(this), amount);
-    }
-
-    /// @inheritdoc IDisputeGame
-    function requestVerifierExit() external {
-        Verifier storage v = _verifiers[msg.sender];
-        if (!_listed(msg.sender)) revert NotVerifier(msg.sender);
-        uint40 exitAt = uint40(block.timestamp) + _params.exitDelay;
-        v.exitAt = exitAt;
-        emit VerifierExitRequested(msg.sender, exitAt);
-    }
-
-    /// @inheritdoc IDisputeGame
-    function withdrawVerifierStake() external returns (uint256 amount) {
-        Verifier storage v = _verifiers[msg.sender];
-        if (v.exitAt == 0 || block.timestamp < v.exitAt) revert ExitNotReady(msg.sender, v.exitAt);
-        if (v.duties != 0) revert VerifierBusy(msg.sender, v.duties);
-        amount = v.stake;
-        delete _verifiers[msg.sender];
-        uint256 n = _verifierList.length;
-        for (uint256 i = 0; i < n; ++i) {
-            if (_verifierList[i] == msg.sender) {
-                _verifierList[i] = _verifierList[n - 1];
-                _verifierList.pop();
-                break;
-            }
-        }
-        emit VerifierWithdrawn(msg.sender, amount);
-        if (amount != 0) _token.safeTransfer(msg.sender, amount);
-    }
+    // ------------------------------------------------------------------ credits
 
     /// @inheritdoc IDisputeGame
     function withdraw() external returns (uint256 amount) {
@@ -452,13 +407,8 @@ contract DisputeGame is IDisputeGame {
     }
 
     /// @inheritdoc IDisputeGame
-    function getVerifier(address verifier) external view returns (Verifier memory) {
-        return _verifiers[verifier];
-    }
-
-    /// @inheritdoc IDisputeGame
-    function verifierCount() external view returns (uint256) {
-        return _verifierList.length;
+    function verifierPool() external view returns (address) {
+        return address(_pool);
     }
 
     /// @inheritdoc IDisputeGame
@@ -496,24 +446,9 @@ contract DisputeGame is IDisputeGame {
                 _count(disputeId, d.round, members);
             decided = best * 2 > d.seats && revealed * 3 >= uint256(d.seats) * 2;
             trainerWins = verdict == d.claimedState;
-            (shown, coherent) = _masks(keys, decided ? bestKey : bytes32(0));
+            (shown, coherent) = CommitteeVotes.masks(keys, decided ? bestKey : bytes32(0));
         }
         _conclude(disputeId, d, members, shown, coherent, decided, trainerWins);
-    }
-
-    /// @dev Which seats revealed, and which revealed `bestKey` (none when it is zero: no decision).
-    function _masks(bytes32[] memory keys, bytes32 bestKey)
-        private
-        pure
-        returns (bool[] memory shown, bool[] memory coherent)
-    {
-        uint256 n = keys.length;
-        shown = new bool[](n);
-        coherent = new bool[](n);
-        for (uint256 i = 0; i < n; ++i) {
-            shown[i] = keys[i] != bytes32(0);
-            coherent[i] = bestKey != bytes32(0) && keys[i] == bestKey;
-        }
     }
 
     /// @dev An eval dispute's tally (see the notice of {IDisputeGame}), judged by {EvalTally}.
@@ -600,22 +535,13 @@ contract DisputeGame is IDisputeGame {
     {
         uint256 n = members.length;
         keys = new bytes32[](n);
-        bytes32[] memory verdicts = new bytes32[](n);
         for (uint256 i = 0; i < n; ++i) {
             Vote storage v = _votes[disputeId][round][members[i]];
-            if (!v.revealed) continue;
-            keys[i] = v.key;
-            verdicts[i] = v.verdict;
-            ++revealed;
+            if (v.revealed) keys[i] = v.key;
         }
-        for (uint256 i = 0; i < n; ++i) {
-            if (keys[i] == bytes32(0)) continue;
-            uint256 same;
-            for (uint256 k = 0; k < n; ++k) {
-                if (keys[k] == keys[i]) ++same;
-            }
-            if (same > best) (best, bestKey, verdict) = (same, keys[i], verdicts[i]);
-        }
+        uint256 seat;
+        (seat, best, revealed) = CommitteeVotes.majority(keys);
+        if (best != 0) (bestKey, verdict) = (keys[seat], _votes[disputeId][round][members[seat]].verdict);
     }
 
     /// @dev Moves the loser's funds and ends the dispute. The `coherent` verifiers (`mask`, by committee seat) share
@@ -675,71 +601,31 @@ contract DisputeGame is IDisputeGame {
         emit DisputeSettled(disputeId, d.jobId, trainerWins, outcome);
     }
 
-    /// @dev Takes up to `amount` from a verifier's stake into the dispute's pot.
+    /// @dev Takes up to `amount` from a verifier's stake (the pool sends it here) into the dispute's pot.
     function _penalise(uint256 disputeId, address verifier, uint128 amount) private returns (uint128 taken) {
-        Verifier storage v = _verifiers[verifier];
-        taken = v.stake < amount ? v.stake : amount;
-        if (taken == 0) return 0;
-        v.stake -= taken;
-        emit VerifierPenalised(disputeId, verifier, taken);
+        taken = _pool.penalise(verifier, amount);
+        if (taken != 0) emit VerifierPenalised(disputeId, verifier, taken);
     }
 
     function _releaseCommittee(uint256 disputeId, Dispute storage d) private {
-        address[] storage members = _committee[disputeId];
+        address[] memory members = _committee[disputeId];
         uint256 jobId = d.jobId;
         for (uint256 i = 0; i < members.length; ++i) {
-            --_verifiers[members[i]].duties;
             --_serving[jobId][members[i]];
         }
+        _pool.release(members);
     }
 
     /// @dev Stuck: the committee split after the last redraw, or too few eligible verifiers are staked to draw one.
     function _stuck(Dispute storage d) private view returns (bool) {
         if (d.phase == Phase.Stuck) return true;
-        if (d.phase != Phase.AwaitingDraw) return false;
-        (, uint256 eligible) = _weights(d);
-        return eligible < d.seats;
+        return d.phase == Phase.AwaitingDraw && _pool.eligibleCount(_parties(d)) < d.seats;
     }
 
-    /// @dev The draw weight of each listed verifier (its stake, or 0 when not eligible) and how many are eligible.
-    function _weights(Dispute storage d) private view returns (uint256[] memory weights, uint256 eligible) {
-        uint256 n = _verifierList.length;
-        weights = new uint256[](n);
-        uint256 minStake = _params.minVerifierStake;
-        address poster = _market.getJob(d.jobId).poster;
-        for (uint256 i = 0; i < n; ++i) {
-            address a = _verifierList[i];
-            Verifier storage v = _verifiers[a];
-            if (v.stake < minStake || v.exitAt != 0 || a == d.trainer || a == d.challenger || a == poster) continue;
-            weights[i] = v.stake;
-            ++eligible;
-        }
-    }
-
-    /// @dev Draws `d.seats` distinct verifiers, stake-weighted, among those staked at least `minVerifierStake`,
-    /// not exiting, and neither the trainer nor the challenger nor the poster.
-    function _draw(Dispute storage d, bytes32 seed) private view returns (address[] memory members) {
-        (uint256[] memory weights, uint256 eligible) = _weights(d);
-        uint256 n = weights.length;
-        uint256 total;
-        for (uint256 i = 0; i < n; ++i) {
-            total += weights[i];
-        }
-        uint256 seats = d.seats;
-        if (eligible < seats) revert NotEnoughVerifiers(eligible, seats);
-        members = new address[](seats);
-        for (uint256 s = 0; s < seats; ++s) {
-            uint256 r = uint256(keccak256(abi.encode(seed, s))) % total;
-            for (uint256 i = 0; i < n; ++i) {
-                if (r < weights[i]) {
-                    members[s] = _verifierList[i];
-                    total -= weights[i];
-                    weights[i] = 0;
-                    break;
-                }
-                r -= weights[i];
-            }
-        }
+    /// @dev Who may not sit on a dispute's committee: its trainer, its challenger and the job's poster.
+    function _parties(Dispute storage d) private view returns (address[] memory parties) {
+        parties = new address[](3);
+        (parties[0], parties[1], parties[2]) = (d.trainer, d.challenger, _market.getJob(d.jobId).poster);
     }
 
     /// @dev Sends `amount` (held here) to the job's Datanet pools in equal shares, the first taking the remainder.
@@ -780,14 +666,6 @@ contract DisputeGame is IDisputeGame {
     function _existing(uint256 disputeId) private view returns (Dispute storage d) {
         d = _disputes[disputeId];
         if (d.phase == Phase.None) revert DisputeNotFound(disputeId);
-    }
-
-    function _listed(address account) private view returns (bool) {
-        uint256 n = _verifierList.length;
-        for (uint256 i = 0; i < n; ++i) {
-            if (_verifierList[i] == account) return true;
-        }
-        return false;
     }
 
     /// @inheritdoc IDisputeGame

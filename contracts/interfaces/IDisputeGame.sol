@@ -22,7 +22,8 @@ pragma solidity ^0.8.27;
 /// more than half the drawn seats, with at least two thirds of them revealed, decides: the trainer wins on its own
 /// hash. Otherwise the committee is redrawn larger (2n + 1), at most `MAX_REDRAWS` times, then the dispute is
 /// stuck until the timelocked emergency role rules. Verifiers that do not reveal, or reveal another pair than the
-/// deciding one, pay `verifierPenalty` from their stake to the coherent ones.
+/// deciding one, pay `verifierPenalty` from their stake to the coherent ones. Verifiers stake in the
+/// {IVerifierPool}, shared with the usage game.
 ///
 /// Money: the trainer losing slashes its whole collateral (the JobMarket refunds the poster's budget): the coherent
 /// verifiers get `verifierFee` each, the challenger its bond back plus half the rest, the job's Datanet pools the
@@ -72,12 +73,10 @@ interface IDisputeGame {
         uint128 challengeBond;
         uint128 verifierFee;
         uint128 verifierPenalty;
-        uint128 minVerifierStake;
         uint32 moveTime;
         uint32 commitTime;
         uint32 revealTime;
         uint32 lookahead;
-        uint32 exitDelay;
         uint32 emergencyDelay;
     }
 
@@ -112,13 +111,6 @@ interface IDisputeGame {
         uint16 toleranceBps;
     }
 
-    /// @notice A verifier's stake.
-    struct Verifier {
-        uint128 stake;
-        uint32 duties;
-        uint40 exitAt;
-    }
-
     event CheckpointsCommitted(uint256 indexed jobId, address indexed trainer, bytes32 root, uint32 count);
     event EvalClaimCommitted(uint256 indexed jobId, address indexed trainer, uint64 loss, uint16 toleranceBps);
     event EvalDisputeOpened(
@@ -142,9 +134,6 @@ interface IDisputeGame {
     event DisputeStuck(uint256 indexed disputeId);
     event DisputeSettled(uint256 indexed disputeId, uint256 indexed jobId, bool trainerWins, Outcome outcome);
     event EmergencyScheduled(uint256 indexed disputeId, bool trainerWins, uint40 executableAt);
-    event VerifierStaked(address indexed verifier, uint256 amount, uint256 stake);
-    event VerifierExitRequested(address indexed verifier, uint40 exitAt);
-    event VerifierWithdrawn(address indexed verifier, uint256 amount);
     event Withdrawn(address indexed account, uint256 amount);
     event EmergencyTransferStarted(address indexed from, address indexed to);
     event EmergencyTransferred(address indexed from, address indexed to);
@@ -163,7 +152,6 @@ interface IDisputeGame {
     error BeyondLastCheckpoint(uint256 disputeId, uint32 lo, uint32 count);
     error SegmentMismatch(uint256 disputeId, uint32 index);
     error DrawBlockNotReached(uint256 disputeId, uint64 drawBlock);
-    error NotEnoughVerifiers(uint256 eligible, uint256 seats);
     error NotOnCommittee(uint256 disputeId, address account);
     error AlreadyCommitted(uint256 disputeId, address account);
     error CommitClosed(uint256 disputeId);
@@ -174,12 +162,6 @@ interface IDisputeGame {
     error NotStuck(uint256 disputeId);
     error EmergencyNotScheduled(uint256 disputeId);
     error EmergencyTimelocked(uint256 disputeId, uint40 executableAt);
-    error ZeroAmount();
-    error TooManyVerifiers(uint256 max);
-    error StakeBelowMinimum(uint256 stake, uint256 minimum);
-    error VerifierBusy(address verifier, uint32 duties);
-    error ExitNotReady(address verifier, uint40 exitAt);
-    error NotVerifier(address account);
     error NothingToWithdraw(address account);
     error InvalidParams();
     error InvalidEvalClaim(uint64 loss, uint16 toleranceBps);
@@ -247,15 +229,6 @@ interface IDisputeGame {
     /// @notice Executes a scheduled emergency ruling after its timelock. Anyone.
     function executeEmergency(uint256 disputeId) external;
 
-    /// @notice Adds to the caller's verifier stake (the first stake must reach `minVerifierStake`).
-    function stakeVerifier(uint256 amount) external;
-
-    /// @notice Starts the caller's exit: it is no longer drawn, and can withdraw after `exitDelay`.
-    function requestVerifierExit() external;
-
-    /// @notice Withdraws the caller's whole verifier stake after its exit delay, when it serves on no committee.
-    function withdrawVerifierStake() external returns (uint256 amount);
-
     /// @notice Withdraws the caller's credited OPEN (bonds back, rewards, fees).
     function withdraw() external returns (uint256 amount);
 
@@ -266,8 +239,8 @@ interface IDisputeGame {
     /// @notice The held-out shard (0..EVAL_SHARDS-1) whose loss an eval dispute's current committee reveals as its
     /// witness; follows from the committee's draw seed (reverts for replay disputes, or before the first draw).
     function evalShardOf(uint256 disputeId) external view returns (uint256);
-    function getVerifier(address verifier) external view returns (Verifier memory);
-    function verifierCount() external view returns (uint256);
+    /// @notice The {IVerifierPool} committees are drawn from (verifiers stake there).
+    function verifierPool() external view returns (address);
     /// @notice Whether `verifier` sits on the current committee of an open dispute of `jobId`: what a custodian
     /// checks before releasing the job's data keys to a verifier.
     function isDrawnVerifier(uint256 jobId, address verifier) external view returns (bool);

@@ -15,8 +15,13 @@ pragma solidity ^0.8.27;
 /// - After a challenge window the epoch is finalised: the uncited revenue goes to the RewardDistributor
 ///   (owner, trainer, protocol and contributors by training-time influence); of the cited revenue the owner,
 ///   trainer and protocol get their basis points directly and the contributors' part is the epoch's claim
-///   pool, split off-chain by what each request cited. A challenged epoch waits for the arbiter; a voided
-///   one sends all its held revenue to the RewardDistributor.
+///   pool, split off-chain by what each request cited.
+/// - The provider puts up `providerBond` with each commit (back at finalisation). Within the window anyone but the
+///   provider challenges the epoch through the usage game ({IUsageGame}): a committee of staked verifiers, drawn
+///   from the {IVerifierPool}, recomputes the epoch from the records the provider serves it. Upheld: the epoch is
+///   claimable at once. Voided: all its held revenue goes to the RewardDistributor (training-time influence) and
+///   the provider's bond to the game, which pays the verifiers and the challenger. Only the game challenges and
+///   resolves; no admin does.
 /// - Contributors claim many epochs (of any models) in one transaction.
 /// Holding is per model, switched on once by its owner ({enableUsageEpochs}); until then voucher revenue goes
 /// straight to the RewardDistributor (as released revenue: an epoch may still account it, uncited).
@@ -50,6 +55,7 @@ interface IUsageEpochs {
         uint128 citedRevenue;
         uint128 pool;
         uint128 claimed;
+        uint128 bond;
         uint32 requests;
         bytes32 recordsRoot;
         bytes32 claimsRoot;
@@ -92,10 +98,14 @@ interface IUsageEpochs {
     );
     event UsageClaimed(uint256 indexed epochId, uint256 indexed modelId, address indexed account, uint256 amount);
     event UsageEpochsEnabled(uint256 indexed modelId, address indexed owner);
-    event ParamsUpdated(uint40 challengeWindow, uint40 releaseDelay, uint128 challengeBond);
+    event ParamsUpdated(uint40 challengeWindow, uint40 releaseDelay, uint128 providerBond);
+    event UsageGameSet(address game);
 
     error ZeroAddress();
     error ChannelsAlreadySet();
+    error GameAlreadySet();
+    error NotUsageGame(address account);
+    error ProviderCannotChallenge(uint256 epochId);
     error ModelNotRegistered(uint256 modelId);
     error EmptyEpoch();
     error TooManyChannels(uint256 count, uint256 max);
@@ -132,7 +142,8 @@ interface IUsageEpochs {
     /// @notice Whether the model can take revenue (asked of the RewardDistributor).
     function isRegistered(uint256 modelId) external view returns (bool);
 
-    /// @notice Commits a usage epoch for `modelId`; the caller must be the provider of every channel.
+    /// @notice Commits a usage epoch for `modelId`; the caller must be the provider of every channel. Pulls the
+    /// provider bond (returned when the epoch is finalised).
     function commitEpoch(
         uint256 modelId,
         ChannelRange[] calldata ranges,
@@ -143,12 +154,21 @@ interface IUsageEpochs {
         string calldata reportCID
     ) external returns (uint256 epochId);
 
-    /// @notice Challenges an epoch within its window, with the challenge bond; the arbiter resolves it.
-    function challengeEpoch(uint256 epochId, string calldata reasonCID) external;
+    /// @notice The usage game marks an epoch challenged by `challenger` (within the window; never its provider),
+    /// which holds `bond` for it; returns the provider.
+    function challengeEpoch(uint256 epochId, address challenger, uint256 bond, string calldata reasonCID)
+        external
+        returns (address provider);
 
-    /// @notice The arbiter's verdict: `upheld` keeps the epoch (bond to its provider), else it is voided
-    /// (bond back to the challenger, all held revenue to the RewardDistributor).
-    function resolveChallenge(uint256 epochId, bool upheld) external;
+    /// @notice The usage game's verdict: `upheld` makes the epoch claimable at once (the provider's bond back at
+    /// finalisation); otherwise it is voided: all its held revenue to the RewardDistributor, the provider's bond
+    /// to the game (returned as `providerBond`).
+    function resolveChallenge(uint256 epochId, bool upheld) external returns (uint256 providerBond);
+
+    /// @notice Names the usage game (once, by the admin: it is deployed after this contract).
+    function setUsageGame(address game) external;
+
+    function usageGame() external view returns (address);
 
     /// @notice After the window: pays the cited revenue's owner/trainer/protocol parts, forwards the uncited
     /// revenue and opens the claim pool. Anyone may call it; claims call it when needed.
@@ -160,7 +180,8 @@ interface IUsageEpochs {
     /// @notice Forwards a model's held revenue to the RewardDistributor once nobody committed it for `releaseDelay`.
     function releaseHeld(uint256 modelId) external;
 
-    function setParams(uint40 challengeWindow, uint40 releaseDelay, uint128 challengeBond) external;
+    /// @notice Challenge window, release delay and provider bond for later commits (admin).
+    function setParams(uint40 challengeWindow, uint40 releaseDelay, uint128 providerBond) external;
 
     function getEpoch(uint256 epochId) external view returns (Epoch memory);
     function epochCount() external view returns (uint256);

@@ -12,12 +12,11 @@ import {IUsageEpochs} from "../interfaces/IUsageEpochs.sol";
 
 /// @title UsageEpochs
 /// @notice See {IUsageEpochs}. The token balance always equals {liabilities}: held revenue per model, plus the
-/// held revenue of committed (or challenged) epochs, plus each finalised epoch's `pool - claimed`, plus bonds.
+/// held revenue of committed (or challenged) epochs, plus each finalised epoch's `pool - claimed`, plus the
+/// providers' bonds of unfinalised epochs. Challenges are decided by the usage game ({IUsageGame}), not an admin.
 contract UsageEpochs is IUsageEpochs, AccessControl {
     using SafeERC20 for IERC20;
 
-    /// @notice Role that resolves epoch challenges (until the dispute game takes usage epochs, see the docs).
-    bytes32 public constant ARBITER_ROLE = keccak256("ARBITER_ROLE");
     /// @notice Most channels one epoch accounts for.
     uint256 public constant MAX_CHANNELS = 64;
     /// @notice Most epochs one `claim` call handles.
@@ -28,10 +27,11 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     IRewardDistributor private immutable _rewards;
     IERC721 private immutable _models;
     IPaymentChannels private _channels;
+    address private _game;
 
     uint40 private _challengeWindow;
     uint40 private _releaseDelay;
-    uint128 private _challengeBond;
+    uint128 private _providerBond;
     uint256 private _epochCount;
     uint256 private _liabilities;
 
@@ -46,10 +46,10 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     /// @param token The OPEN token.
     /// @param rewards The reward distributor (split, trainer, treasury; takes the uncited revenue).
     /// @param models The model registry (owners of models).
-    /// @param admin Receives `DEFAULT_ADMIN_ROLE` and `ARBITER_ROLE`.
+    /// @param admin Receives `DEFAULT_ADMIN_ROLE` (wiring and parameters; it decides no challenge).
     /// @param challengeWindow_ Seconds between an epoch's commit and its claims.
     /// @param releaseDelay_ Seconds held revenue waits for a commit before anyone may release it.
-    /// @param challengeBond_ OPEN wei a challenger puts up.
+    /// @param providerBond_ OPEN wei a provider puts up per committed epoch.
     constructor(
         IERC20 token,
         IRewardDistributor rewards,
@@ -57,7 +57,7 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         address admin,
         uint40 challengeWindow_,
         uint40 releaseDelay_,
-        uint128 challengeBond_
+        uint128 providerBond_
     ) {
         if (address(token) == address(0) || address(rewards) == address(0) || address(models) == address(0)) {
             revert ZeroAddress();
@@ -66,8 +66,7 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         _rewards = rewards;
         _models = models;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(ARBITER_ROLE, admin);
-        _setParams(challengeWindow_, releaseDelay_, challengeBond_);
+        _setParams(challengeWindow_, releaseDelay_, providerBond_);
         token.forceApprove(address(rewards), type(uint256).max);
     }
 
@@ -76,6 +75,19 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         if (address(channels_) == address(0)) revert ZeroAddress();
         if (address(_channels) != address(0)) revert ChannelsAlreadySet();
         _channels = channels_;
+    }
+
+    /// @inheritdoc IUsageEpochs
+    function setUsageGame(address game) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (game == address(0)) revert ZeroAddress();
+        if (_game != address(0)) revert GameAlreadySet();
+        _game = game;
+        emit UsageGameSet(game);
+    }
+
+    /// @inheritdoc IUsageEpochs
+    function usageGame() external view returns (address) {
+        return _game;
     }
 
     /// @inheritdoc IUsageEpochs
@@ -151,7 +163,11 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         e.requests = requests;
         e.recordsRoot = recordsRoot;
         e.claimsRoot = claimsRoot;
+        uint128 bond = _providerBond;
+        e.bond = bond;
+        _liabilities += bond;
         _emitCommitted(epochId, e, reportCID);
+        _token.safeTransferFrom(msg.sender, address(this), bond);
     }
 
     function _emitCommitted(uint256 epochId, Epoch storage e, string calldata reportCID) private {
@@ -170,39 +186,41 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     }
 
     /// @inheritdoc IUsageEpochs
-    function challengeEpoch(uint256 epochId, string calldata reasonCID) external {
+    function challengeEpoch(uint256 epochId, address challenger, uint256 bond, string calldata reasonCID)
+        external
+        returns (address provider)
+    {
+        if (msg.sender != _game) revert NotUsageGame(msg.sender);
         Epoch storage e = _epoch(epochId);
         if (e.status != Status.Committed) revert WrongStatus(epochId, e.status);
         if (block.timestamp >= e.claimableAt) revert ChallengeWindowOver(epochId, e.claimableAt);
-        uint128 bond = _challengeBond;
+        provider = e.provider;
+        if (challenger == provider) revert ProviderCannotChallenge(epochId);
         e.status = Status.Challenged;
-        e.challenger = msg.sender;
-        _liabilities += bond;
-        emit EpochChallenged(epochId, msg.sender, bond, reasonCID);
-        _token.safeTransferFrom(msg.sender, address(this), bond);
+        e.challenger = challenger;
+        emit EpochChallenged(epochId, challenger, bond, reasonCID);
     }
 
     /// @inheritdoc IUsageEpochs
-    function resolveChallenge(uint256 epochId, bool upheld) external onlyRole(ARBITER_ROLE) {
+    function resolveChallenge(uint256 epochId, bool upheld) external returns (uint256 providerBond) {
+        if (msg.sender != _game) revert NotUsageGame(msg.sender);
         Epoch storage e = _epoch(epochId);
         if (e.status != Status.Challenged) revert WrongStatus(epochId, e.status);
-        uint128 bond = _challengeBond;
-        _liabilities -= bond;
         emit EpochResolved(epochId, upheld);
         if (upheld) {
             // a challenge was answered: claims open now, and the window does not reopen
             e.status = Status.Committed;
             e.claimableAt = uint40(block.timestamp);
-            _token.safeTransfer(e.provider, bond);
-        } else {
-            e.status = Status.Voided;
-            uint256 amount = e.heldRevenue;
-            _liabilities -= amount;
-            _token.safeTransfer(e.challenger, bond);
-            if (amount != 0) {
-                _rewards.depositRevenue(e.modelId, amount);
-                emit RevenueForwarded(e.modelId, amount);
-            }
+            return 0;
+        }
+        e.status = Status.Voided;
+        providerBond = e.bond;
+        uint256 amount = e.heldRevenue;
+        _liabilities -= amount + providerBond;
+        if (providerBond != 0) _token.safeTransfer(msg.sender, providerBond);
+        if (amount != 0) {
+            _rewards.depositRevenue(e.modelId, amount);
+            emit RevenueForwarded(e.modelId, amount);
         }
     }
 
@@ -254,11 +272,11 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
     }
 
     /// @inheritdoc IUsageEpochs
-    function setParams(uint40 challengeWindow_, uint40 releaseDelay_, uint128 challengeBond_)
+    function setParams(uint40 challengeWindow_, uint40 releaseDelay_, uint128 providerBond_)
         external
         onlyRole(DEFAULT_ADMIN_ROLE)
     {
-        _setParams(challengeWindow_, releaseDelay_, challengeBond_);
+        _setParams(challengeWindow_, releaseDelay_, providerBond_);
     }
 
     /// @inheritdoc IUsageEpochs
@@ -301,9 +319,9 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         return address(_channels);
     }
 
-    /// @notice Challenge window, release delay and challenge bond.
-    function params() external view returns (uint40 challengeWindow, uint40 releaseDelay, uint128 challengeBond) {
-        return (_challengeWindow, _releaseDelay, _challengeBond);
+    /// @notice Challenge window, release delay and provider bond.
+    function params() external view returns (uint40 challengeWindow, uint40 releaseDelay, uint128 providerBond) {
+        return (_challengeWindow, _releaseDelay, _providerBond);
     }
 
     /// @dev Pays the cited revenue's owner/trainer/protocol parts, forwards the uncited revenue, opens the pool.
@@ -319,7 +337,8 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         uint256 forwarded = e.heldRevenue - cited;
         e.status = Status.Finalized;
         e.pool = uint128(pool);
-        _liabilities -= e.heldRevenue - pool;
+        uint256 bond = e.bond;
+        _liabilities -= e.heldRevenue - pool + bond;
         emit EpochFinalized(epochId, pool, ownerAmount, trainerAmount, protocolAmount, forwarded);
         if (ownerAmount != 0) _token.safeTransfer(_models.ownerOf(modelId), ownerAmount);
         if (trainerAmount != 0) _token.safeTransfer(m.trainer, trainerAmount);
@@ -328,6 +347,7 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
             _rewards.depositRevenue(modelId, forwarded);
             emit RevenueForwarded(modelId, forwarded);
         }
+        if (bond != 0) _token.safeTransfer(e.provider, bond);
     }
 
     /// @dev Reads each channel's redeemed amount and moves its accounted mark; returns the revenue.
@@ -368,11 +388,11 @@ contract UsageEpochs is IUsageEpochs, AccessControl {
         if (e.status == Status.None) revert EpochNotFound(epochId);
     }
 
-    function _setParams(uint40 challengeWindow_, uint40 releaseDelay_, uint128 challengeBond_) private {
-        if (challengeWindow_ == 0 || releaseDelay_ == 0 || challengeBond_ == 0) revert InvalidParams();
+    function _setParams(uint40 challengeWindow_, uint40 releaseDelay_, uint128 providerBond_) private {
+        if (challengeWindow_ == 0 || releaseDelay_ == 0 || providerBond_ == 0) revert InvalidParams();
         _challengeWindow = challengeWindow_;
         _releaseDelay = releaseDelay_;
-        _challengeBond = challengeBond_;
-        emit ParamsUpdated(challengeWindow_, releaseDelay_, challengeBond_);
+        _providerBond = providerBond_;
+        emit ParamsUpdated(challengeWindow_, releaseDelay_, providerBond_);
     }
 }

@@ -222,7 +222,7 @@ export function handleParamsUpdated(event: ParamsUpdatedEvent): void {
   const e = new ParamsUpdated(eventId(event));
   e.challengeWindow = event.params.challengeWindow;
   e.releaseDelay = event.params.releaseDelay;
-  e.challengeBond = event.params.challengeBond;
+  e.providerBond = event.params.providerBond;
   stamp(e, event);
   e.save();
 }

@@ -904,7 +904,7 @@ describe("PaymentChannels and RewardDistributor handlers", () => {
 describe("UsageEpochs handlers", () => {
   it("follows a model's held revenue, its epochs from commit to claims, challenges and releases", async () => {
     const CH2 = b32(0xc4b);
-    chain.emit("UsageEpochs", "ParamsUpdated", { challengeWindow: 600, releaseDelay: 86_400, challengeBond: 10n * E18 });
+    chain.emit("UsageEpochs", "ParamsUpdated", { challengeWindow: 600, releaseDelay: 86_400, providerBond: 10n * E18 });
     chain.emit("UsageEpochs", "UsageEpochsEnabled", { modelId: 1n, owner: BUILDER });
     chain.emit("UsageEpochs", "RevenueHeld", { modelId: 1n, from: MARKET, amount: 4n * E18, held: 4n * E18 });
     chain.emit("UsageEpochs", "RevenueHeld", { modelId: 1n, from: MARKET, amount: 2n * E18, held: 6n * E18 });

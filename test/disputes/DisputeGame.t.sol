@@ -2,6 +2,7 @@
 pragma solidity ^0.8.27;
 
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
+import {IVerifierPool} from "../../contracts/interfaces/IVerifierPool.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {Protocol} from "../utils/Protocol.sol";
@@ -33,7 +34,7 @@ contract DisputeGameTest is Protocol {
         verifiers.push(v);
         fund(v, MIN_VERIFIER_STAKE);
         vm.prank(v);
-        game.stakeVerifier(MIN_VERIFIER_STAKE);
+        pool.stake(MIN_VERIFIER_STAKE);
     }
 
     /// @dev The true state hash after checkpoint `i` (what an honest replay computes).
@@ -165,7 +166,7 @@ contract DisputeGameTest is Protocol {
     }
 
     function _stake(address v) internal view returns (uint256) {
-        return game.getVerifier(v).stake;
+        return pool.getVerifier(v).stake;
     }
 
     // ------------------------------------------------------------------ paths
@@ -189,7 +190,8 @@ contract DisputeGameTest is Protocol {
         bytes32[][] memory honestTree = _tree(jobId, _states(COUNT));
         uint256 id = _open(jobId);
         assertEq(uint256(market.getJob(jobId).status), uint256(IJobMarket.JobStatus.Disputed), "disputed");
-        assertEq(token.balanceOf(address(game)), 5 * MIN_VERIFIER_STAKE + CHALLENGE_BOND, "bond held");
+        assertEq(token.balanceOf(address(game)), CHALLENGE_BOND, "bond held");
+        assertEq(token.balanceOf(address(pool)), 5 * MIN_VERIFIER_STAKE, "stakes in the pool");
 
         uint256 leaf = _bisect(id, tree, honestTree, cheat);
         IDisputeGame.Dispute memory d = game.getDispute(id);
@@ -235,7 +237,7 @@ contract DisputeGameTest is Protocol {
         assertEq(game.withdrawable(members[1]), each, "honest paid fee + half the penalty");
         assertEq(game.withdrawable(members[2]), each, "honest paid fee + half the penalty");
         assertTrue(!(game.isDrawnVerifier(jobId, members[1])), "released");
-        assertEq(game.getVerifier(members[1]).duties, 0, "no duty left");
+        assertEq(pool.getVerifier(members[1]).duties, 0, "no duty left");
         _assertGameSolvent();
         vm.prank(challenger);
         game.withdraw();
@@ -527,10 +529,10 @@ contract DisputeGameTest is Protocol {
         // The trainer and the challenger stake as verifiers too; with 5 others they are never drawn.
         fund(trainer, MIN_VERIFIER_STAKE);
         vm.prank(trainer);
-        game.stakeVerifier(MIN_VERIFIER_STAKE);
+        pool.stake(MIN_VERIFIER_STAKE);
         fund(challenger, MIN_VERIFIER_STAKE);
         vm.prank(challenger);
-        game.stakeVerifier(MIN_VERIFIER_STAKE);
+        pool.stake(MIN_VERIFIER_STAKE);
         bytes32[] memory cheat = _states(2);
         (uint256 jobId, bytes32[][] memory tree) = _submitted(cheat);
         uint256 id = _open(jobId);
@@ -559,32 +561,32 @@ contract DisputeGameTest is Protocol {
         game.settle(id);
         // A busy verifier cannot leave with its stake.
         vm.prank(members[0]);
-        game.requestVerifierExit();
+        pool.requestExit();
         vm.warp(block.timestamp + EXIT_DELAY);
         vm.prank(members[0]);
-        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.VerifierBusy.selector, members[0], 1));
-        game.withdrawVerifierStake();
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.VerifierBusy.selector, members[0], 1));
+        pool.withdrawStake();
     }
 
     function test_verifierStake_exitAndWithdraw() public {
         address v = verifiers[0];
         vm.prank(v);
-        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.ExitNotReady.selector, v, 0));
-        game.withdrawVerifierStake();
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.ExitNotReady.selector, v, 0));
+        pool.withdrawStake();
         vm.prank(v);
-        game.requestVerifierExit();
+        pool.requestExit();
         vm.prank(v);
-        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.ExitNotReady.selector, v, uint40(block.timestamp) + EXIT_DELAY));
-        game.withdrawVerifierStake();
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.ExitNotReady.selector, v, uint40(block.timestamp) + EXIT_DELAY));
+        pool.withdrawStake();
         vm.warp(block.timestamp + EXIT_DELAY);
         vm.prank(v);
-        game.withdrawVerifierStake();
+        pool.withdrawStake();
         assertEq(token.balanceOf(v), MIN_VERIFIER_STAKE, "stake back");
-        assertEq(game.verifierCount(), 4, "left the list");
+        assertEq(pool.verifierCount(), 4, "left the list");
         fund(stranger, 1e18);
         vm.prank(stranger);
-        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.StakeBelowMinimum.selector, 1e18, MIN_VERIFIER_STAKE));
-        game.stakeVerifier(1e18);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.StakeBelowMinimum.selector, 1e18, MIN_VERIFIER_STAKE));
+        pool.stake(1e18);
     }
 
     function test_draw_needsEnoughEligibleVerifiers_andDefersAStaleBlock_elseEmergency() public {
@@ -598,12 +600,12 @@ contract DisputeGameTest is Protocol {
         assertEq(game.getDispute(id).drawBlock, drawBlock + 300 + LOOKAHEAD, "deferred to a new future block");
         for (uint256 i = 0; i < 3; ++i) {
             vm.prank(verifiers[i]);
-            game.requestVerifierExit();
+            pool.requestExit();
         }
         drawBlock = game.getDispute(id).drawBlock;
         vm.roll(drawBlock + 1);
         vm.setBlockhash(drawBlock, keccak256("b"));
-        vm.expectRevert(abi.encodeWithSelector(IDisputeGame.NotEnoughVerifiers.selector, 2, 3));
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotEnoughVerifiers.selector, 2, 3));
         game.drawCommittee(id);
         // No committee can be drawn: the timelocked emergency role may rule rather than leave the job locked.
         game.scheduleEmergency(id, false);
@@ -879,10 +881,12 @@ contract DisputeGameTest is Protocol {
 
     function _assertGameSolvent() internal view {
         uint256 owed;
+        uint256 stakes = pool.getVerifier(trainer).stake + pool.getVerifier(challenger).stake;
         for (uint256 i = 0; i < verifiers.length; ++i) {
-            owed += game.getVerifier(verifiers[i]).stake + game.withdrawable(verifiers[i]);
+            stakes += pool.getVerifier(verifiers[i]).stake;
+            owed += game.withdrawable(verifiers[i]);
         }
-        owed += game.getVerifier(trainer).stake + game.getVerifier(challenger).stake;
+        assertEq(token.balanceOf(address(pool)), stakes, "pool balance");
         owed += game.withdrawable(trainer) + game.withdrawable(challenger) + game.withdrawable(builder);
         for (uint256 id = 1; id <= game.disputeCount(); ++id) {
             IDisputeGame.Dispute memory d = game.getDispute(id);

@@ -2,6 +2,7 @@
 pragma solidity ^0.8.27;
 
 import {IAccessRegistry} from "../../contracts/interfaces/IAccessRegistry.sol";
+import {IVerifierPool} from "../../contracts/interfaces/IVerifierPool.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
 import {IPaymentChannels} from "../../contracts/interfaces/IPaymentChannels.sol";
@@ -16,6 +17,7 @@ import {TrainerRegistry} from "../../contracts/trainers/TrainerRegistry.sol";
 import {JobMarket} from "../../contracts/jobs/JobMarket.sol";
 import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
+import {VerifierPool} from "../../contracts/disputes/VerifierPool.sol";
 import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {Merkle} from "../utils/Merkle.sol";
@@ -47,6 +49,7 @@ contract Handler {
     RewardDistributor public rewards;
     PaymentChannels public channels;
     DisputeGame public game;
+    VerifierPool public pool;
     uint32 public baseModel;
     /// @dev Checkpoints each handler trainer commits; a job whose id is a multiple of 3 is trained by a cheat
     /// (states from checkpoint 3 on are made up). Verifier 0 is lazy (copies the trainer's hash, guesses the
@@ -118,6 +121,7 @@ contract Handler {
         uint32 baseModel_
     ) {
         game = game_;
+        pool = VerifierPool(game_.verifierPool());
         token = token_;
         datanets = datanets_;
         access = access_;
@@ -216,8 +220,8 @@ contract Handler {
         for (uint256 i = 0; i < 4; ++i) {
             token.mint(verifierAccounts[i], 1_000e18);
             vm.startPrank(verifierAccounts[i]);
-            token.approve(address(game), type(uint256).max);
-            game.stakeVerifier(1_000e18);
+            token.approve(address(pool), type(uint256).max);
+            pool.stake(1_000e18);
             vm.stopPrank();
         }
         vm.roll(blockNumber);
@@ -507,9 +511,9 @@ contract Handler {
 
     /// @dev Verifiers the game can draw (staked at least the minimum, not exiting; none is ever a party).
     function _eligible() internal view returns (uint256 n) {
-        uint256 minStake = game.params().minVerifierStake;
+        uint256 minStake = pool.minStake();
         for (uint256 i = 0; i < verifierAccounts.length; ++i) {
-            IDisputeGame.Verifier memory v = game.getVerifier(verifierAccounts[i]);
+            IVerifierPool.Verifier memory v = pool.getVerifier(verifierAccounts[i]);
             if (v.stake >= minStake && v.exitAt == 0) ++n;
         }
     }
@@ -934,6 +938,7 @@ contract EvalHandler {
 
     Handler public main;
     DisputeGame public game;
+    VerifierPool public pool;
     JobMarket public market;
     /// @dev The kind of the last eval claim committed on each job (a claim is fixed once the job is submitted).
     mapping(uint256 jobId => uint8) public claimKind;
@@ -950,6 +955,7 @@ contract EvalHandler {
     constructor(Handler main_, DisputeGame game_, JobMarket market_) {
         main = main_;
         game = game_;
+        pool = VerifierPool(game_.verifierPool());
         market = market_;
     }
 
@@ -1106,7 +1112,7 @@ contract EvalHandler {
     }
 
     function _holdings(address v) internal view returns (uint256) {
-        return uint256(game.getVerifier(v).stake) + game.withdrawable(v);
+        return uint256(pool.getVerifier(v).stake) + game.withdrawable(v);
     }
 
     /// @dev A seat's vote: the lazy verifier's copy of the claim, UNAVAILABLE, or the true numbers with noise.
@@ -1430,14 +1436,17 @@ contract EscrowInvariants is Protocol {
         }
     }
 
-    /// The dispute game holds the verifiers' stakes, the bonds and pots of unsettled disputes, and every
-    /// unwithdrawn credit; the job of an unsettled dispute stays Disputed or is refunded (moot).
+    /// The verifier pool holds the verifiers' stakes; the dispute game the bonds and pots of unsettled disputes, and
+    /// every unwithdrawn credit; the job of an unsettled dispute stays Disputed or is refunded (moot).
     function _disputeGameHoldsWhatItOwes() internal view {
         uint256 owed;
+        uint256 stakes;
         for (uint256 i = 0; i < 4; ++i) {
             address v = handler.verifierAccounts(i);
-            owed += game.getVerifier(v).stake + game.withdrawable(v);
+            stakes += pool.getVerifier(v).stake;
+            owed += game.withdrawable(v);
         }
+        assertEq(token.balanceOf(address(pool)), stakes, "verifier pool balance");
         address[] memory all = handler.accounts();
         for (uint256 i = 0; i < all.length; ++i) {
             owed += game.withdrawable(all[i]);

@@ -6,18 +6,27 @@ import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {IAccessControl} from "@openzeppelin/contracts/access/IAccessControl.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {UsageEpochs} from "../../contracts/rewards/UsageEpochs.sol";
+import {UsageGame} from "../../contracts/disputes/UsageGame.sol";
+import {IUsageGame} from "../../contracts/interfaces/IUsageGame.sol";
+import {IVerifierPool} from "../../contracts/interfaces/IVerifierPool.sol";
 import {IRewardDistributor} from "../../contracts/interfaces/IRewardDistributor.sol";
 import {IUsageEpochs} from "../../contracts/interfaces/IUsageEpochs.sol";
 import {Merkle} from "../utils/Merkle.sol";
 import {Protocol} from "../utils/Protocol.sol";
 
-/// @notice PaymentChannels wired to UsageEpochs as deploy.ts does; payers, a node, contributors and a challenger.
+/// @notice PaymentChannels wired to UsageEpochs and the usage game as deploy.ts does; payers, a node (the provider),
+/// contributors, a challenger and staked verifiers.
 contract UsageEpochsTest is Protocol {
     uint40 internal constant WINDOW = 1 days;
     uint40 internal constant RELEASE = 7 days;
-    uint128 internal constant BOND = 10e18;
+    /// @dev The provider bond per epoch.
+    uint128 internal constant BOND = 50e18;
 
     UsageEpochs internal usage;
+    UsageGame internal ugame;
+    /// @dev Seven verifiers (staked by `_stakeVerifiers`); the first is lazy where a test says so.
+    address[7] internal verifiers =
+        [address(0x7E01), address(0x7E02), address(0x7E03), address(0x7E04), address(0x7E05), address(0x7E06), address(0x7E07)];
     PaymentChannels internal pc;
     uint256 internal payerKey = 0xBA1E;
     uint256 internal payer2Key = 0xBA2E;
@@ -39,6 +48,25 @@ contract UsageEpochsTest is Protocol {
         );
         pc = new PaymentChannels(IERC20(address(token)), IRewardDistributor(address(usage)), address(this), 1 days);
         usage.setPaymentChannels(pc);
+        ugame = new UsageGame(
+            IERC20(address(token)),
+            usage,
+            pool,
+            address(this),
+            IUsageGame.Params({
+                challengeBond: CHALLENGE_BOND,
+                verifierFee: VERIFIER_FEE,
+                verifierPenalty: VERIFIER_PENALTY,
+                commitTime: COMMIT_TIME,
+                revealTime: REVEAL_TIME,
+                lookahead: LOOKAHEAD,
+                emergencyDelay: EMERGENCY_DELAY
+            })
+        );
+        usage.setUsageGame(address(ugame));
+        address[] memory games = new address[](2);
+        (games[0], games[1]) = (address(game), address(ugame));
+        pool.setGames(games);
         payer = vm.addr(payerKey);
         payer2 = vm.addr(payer2Key);
         model = mintModel(keccak256("root"), 1);
@@ -52,8 +80,16 @@ contract UsageEpochsTest is Protocol {
         ch3 = _open(payer, model2);
         fund(stranger, 1_000e18);
         vm.prank(stranger);
+        token.approve(address(ugame), type(uint256).max);
+        vm.prank(stranger);
+        token.approve(address(usage), type(uint256).max);
+        fund(node, 1_000e18);
+        vm.prank(node);
         token.approve(address(usage), type(uint256).max);
     }
+
+    /// @dev The pool is named once the usage game exists (see setUp).
+    function wirePool() internal override {}
 
     function _open(address who, uint256 m) internal returns (bytes32 id) {
         token.mint(who, 1_000e18);
@@ -219,51 +255,289 @@ contract UsageEpochsTest is Protocol {
         _escrow();
     }
 
-    function test_challenge_voidedEpochGoesByInfluence_upheldKeepsIt() public {
-        _redeem(payerKey, ch1, 10e18);
-        _redeem(payer2Key, ch2, 10e18);
-        (bytes32 root, bytes32[] memory proof) = Merkle.rootAndProof(_tree(3e18, 0, 0), 0);
-        uint256 e1 = _commit(model, _ranges(ch1, 10e18), 5e18, root);
-        uint256 e2 = _commit(model, _ranges(ch2, 10e18), 5e18, root);
-        vm.prank(stranger);
-        usage.challengeEpoch(e1, "bafyreason");
-        vm.prank(stranger);
-        usage.challengeEpoch(e2, "bafyreason");
-        _escrow();
-        vm.expectRevert(abi.encodeWithSelector(IAccessControl.AccessControlUnauthorizedAccount.selector, stranger, usage.ARBITER_ROLE()));
-        vm.prank(stranger);
-        usage.resolveChallenge(e1, false);
-        vm.warp(block.timestamp + WINDOW);
-        IUsageEpochs.Claim[] memory c = new IUsageEpochs.Claim[](1);
-        c[0] = IUsageEpochs.Claim(e1, 3e18, proof);
-        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotClaimable.selector, e1, IUsageEpochs.Status.Challenged));
-        usage.claim(alice, c);
+    // ------------------------------------------------------------------ usage disputes (UsageGame)
 
-        uint256 strangerBefore = token.balanceOf(stranger);
-        usage.resolveChallenge(e1, false);
-        assertEq(token.balanceOf(stranger) - strangerBefore, BOND, "bond back");
-        assertEq(rewards.getModelRewards(model).revenue, 10e18, "voided: all of it by influence");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotClaimable.selector, e1, IUsageEpochs.Status.Voided));
-        usage.claim(alice, c);
+    bytes32 internal constant WITNESS = keccak256("the leaf nobody published");
 
-        uint256 nodeBefore = token.balanceOf(node);
-        usage.resolveChallenge(e2, true);
-        assertEq(token.balanceOf(node) - nodeBefore, BOND, "bond to the provider");
-        c[0] = IUsageEpochs.Claim(e2, 3e18, proof);
-        assertEq(usage.claim(alice, c), 3e18, "upheld epoch claimable at once");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.WrongStatus.selector, e2, IUsageEpochs.Status.Finalized));
+    function _stakeVerifiers(uint256 n) internal {
+        for (uint256 i = 0; i < n; ++i) {
+            if (pool.getVerifier(verifiers[i]).stake != 0) continue;
+            fund(verifiers[i], MIN_VERIFIER_STAKE);
+            vm.prank(verifiers[i]);
+            pool.stake(MIN_VERIFIER_STAKE);
+        }
+    }
+
+    /// @dev `stranger` challenges epoch `e`; the committee is drawn once the draw block is past.
+    function _challenge(uint256 e) internal returns (uint256 id) {
         vm.prank(stranger);
-        usage.challengeEpoch(e2, "again");
+        id = ugame.openChallenge(e, "bafyreason");
+        vm.roll(block.number + LOOKAHEAD + 1);
+        ugame.drawCommittee(id);
+    }
+
+    /// @dev Every member commits and reveals: verifiers[0] is lazy (copies the committed roots, cannot know the
+    /// witness); the others vote `verdict` with the witness (`WITNESS`, or none with UNAVAILABLE).
+    function _vote(uint256 id, bytes32 verdict) internal {
+        address[] memory m = ugame.committeeOf(id);
+        uint8 round = ugame.getDispute(id).round;
+        bytes32[] memory v = new bytes32[](m.length);
+        bytes32[] memory w = new bytes32[](m.length);
+        for (uint256 i = 0; i < m.length; ++i) {
+            bool lazy = m[i] == verifiers[0];
+            v[i] = lazy ? ugame.expectedVerdict(ugame.getDispute(id).epochId) : verdict;
+            w[i] = lazy ? bytes32(uint256(1)) : verdict == ugame.UNAVAILABLE() ? bytes32(0) : WITNESS;
+            vm.prank(m[i]);
+            ugame.commitVote(id, keccak256(abi.encode(id, round, m[i], v[i], w[i], bytes32(i))));
+        }
+        for (uint256 i = 0; i < m.length; ++i) {
+            vm.prank(m[i]);
+            ugame.revealVote(id, v[i], w[i], bytes32(i));
+        }
+    }
+
+    function _gameSolvent() internal view {
+        uint256 owed;
+        uint256 stakes;
+        for (uint256 i = 0; i < verifiers.length; ++i) {
+            stakes += pool.getVerifier(verifiers[i]).stake;
+            owed += ugame.withdrawable(verifiers[i]);
+        }
+        owed += ugame.withdrawable(stranger) + ugame.withdrawable(node);
+        for (uint256 id = 1; id <= ugame.disputeCount(); ++id) {
+            IUsageGame.Dispute memory d = ugame.getDispute(id);
+            if (d.phase != IUsageGame.Phase.Settled) owed += uint256(d.bond) + d.pot;
+        }
+        assertEq(token.balanceOf(address(ugame)), owed, "usage game balance");
+        assertEq(token.balanceOf(address(pool)), stakes, "pool balance");
         _escrow();
     }
 
-    function test_challenge_onlyInTheWindow() public {
+    function test_challenge_onlyThroughTheGame_onlyByOthers_onlyInTheWindow() public {
         _redeem(payerKey, ch1, 10e18);
         uint256 e = _commit(model, _ranges(ch1, 10e18), 0, bytes32(0));
-        vm.warp(block.timestamp + WINDOW);
-        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.ChallengeWindowOver.selector, e, uint40(block.timestamp)));
+        assertEq(usage.getEpoch(e).bond, BOND, "provider bond fixed at commit");
         vm.prank(stranger);
-        usage.challengeEpoch(e, "late");
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotUsageGame.selector, stranger));
+        usage.challengeEpoch(e, stranger, 0, "");
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotUsageGame.selector, address(this)));
+        usage.resolveChallenge(e, false);
+        fund(node, CHALLENGE_BOND);
+        vm.prank(node);
+        token.approve(address(ugame), type(uint256).max);
+        vm.prank(node);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.ProviderCannotChallenge.selector, e));
+        ugame.openChallenge(e, "self");
+        vm.warp(block.timestamp + WINDOW);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.ChallengeWindowOver.selector, e, uint40(block.timestamp)));
+        ugame.openChallenge(e, "late");
+        vm.expectRevert(IUsageEpochs.GameAlreadySet.selector);
+        usage.setUsageGame(address(this));
+    }
+
+    /// A provider whose claims root is not what its records give (it paid alice more) is voided by the honest
+    /// majority: all of the epoch's revenue goes by training-time influence, its bond pays the verifiers and the
+    /// challenger; the lazy verifier, who copied the committed roots, is penalised and paid nothing.
+    function test_usageDispute_overstatedClaimsVoided_lazyPenalised() public {
+        _stakeVerifiers(3);
+        _redeem(payerKey, ch1, 10e18);
+        (bytes32 root, bytes32[] memory proof) = Merkle.rootAndProof(_tree(6e18, 0, 0), 0);
+        (bytes32 honestRoot,) = Merkle.rootAndProof(_tree(3e18, 0, 0), 0);
+        uint256 e = _commit(model, _ranges(ch1, 10e18), 5e18, root);
+        uint256 id = _challenge(e);
+        assertEq(uint8(usage.getEpoch(e).status), uint8(IUsageEpochs.Status.Challenged), "frozen");
+        address[] memory m = ugame.committeeOf(id);
+        assertTrue(ugame.isDrawnVerifier(e, m[0]) && !ugame.isDrawnVerifier(e, stranger), "drawn verifiers only");
+        _vote(id, keccak256(abi.encode(keccak256("records"), honestRoot, uint256(5e18))));
+        _gameSolvent();
+        uint256 strangerBefore = ugame.withdrawable(stranger);
+        ugame.settle(id);
+        IUsageGame.Dispute memory d = ugame.getDispute(id);
+        assertTrue(d.phase == IUsageGame.Phase.Settled && !d.providerWon, "provider lost");
+        assertEq(uint8(usage.getEpoch(e).status), uint8(IUsageEpochs.Status.Voided), "voided");
+        assertEq(rewards.getModelRewards(model).revenue, 10e18, "all of it by influence");
+        // bond 50: two coherent verifiers' fees (20) out of it, the rest and the challenge bond to the challenger
+        assertEq(ugame.withdrawable(stranger) - strangerBefore, CHALLENGE_BOND + BOND - 2 * VERIFIER_FEE, "challenger");
+        assertEq(pool.getVerifier(verifiers[0]).stake, MIN_VERIFIER_STAKE - VERIFIER_PENALTY, "lazy penalised");
+        assertEq(ugame.withdrawable(verifiers[0]), 0, "lazy paid nothing");
+        assertEq(ugame.withdrawable(verifiers[1]), VERIFIER_FEE + VERIFIER_PENALTY / 2, "fee and half the pot");
+        assertTrue(!ugame.isDrawnVerifier(e, m[0]), "released");
+        assertEq(pool.getVerifier(verifiers[1]).duties, 0, "no duty left");
+        IUsageEpochs.Claim[] memory c = new IUsageEpochs.Claim[](1);
+        c[0] = IUsageEpochs.Claim(e, 6e18, proof);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotClaimable.selector, e, IUsageEpochs.Status.Voided));
+        usage.claim(alice, c);
+        _gameSolvent();
+        uint256 before = token.balanceOf(verifiers[1]);
+        vm.prank(verifiers[1]);
+        ugame.withdraw();
+        assertEq(token.balanceOf(verifiers[1]) - before, VERIFIER_FEE + VERIFIER_PENALTY / 2, "withdrawn");
+        vm.prank(verifiers[1]);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.NothingToWithdraw.selector, verifiers[1]));
+        ugame.withdraw();
+        _gameSolvent();
+    }
+
+    /// An honest epoch against a false challenger: upheld, claimable at once, the provider's bond back at
+    /// finalisation; the challenger's bond pays the verifiers and the provider.
+    function test_usageDispute_honestEpochUpheld_falseChallengerPays() public {
+        _stakeVerifiers(3);
+        _redeem(payerKey, ch1, 10e18);
+        (bytes32 root, bytes32[] memory proof) = Merkle.rootAndProof(_tree(3e18, 0, 0), 0);
+        uint256 e = _commit(model, _ranges(ch1, 10e18), 5e18, root);
+        uint256 id = _challenge(e);
+        _vote(id, ugame.expectedVerdict(e));
+        ugame.settle(id);
+        assertTrue(ugame.getDispute(id).providerWon, "provider won");
+        // the lazy one voted the same verdict but not the witness: incoherent, penalised
+        assertEq(ugame.withdrawable(node), CHALLENGE_BOND - 2 * VERIFIER_FEE, "provider gets the rest of the bond");
+        assertEq(pool.getVerifier(verifiers[0]).stake, MIN_VERIFIER_STAKE - VERIFIER_PENALTY, "lazy penalised");
+        IUsageEpochs.Claim[] memory c = new IUsageEpochs.Claim[](1);
+        c[0] = IUsageEpochs.Claim(e, 3e18, proof);
+        uint256 nodeBefore = token.balanceOf(node);
+        assertEq(usage.claim(alice, c), 3e18, "claimable at once");
+        assertEq(token.balanceOf(node) - nodeBefore, BOND, "provider bond back at finalisation");
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.WrongStatus.selector, e, IUsageEpochs.Status.Finalized));
+        ugame.openChallenge(e, "again");
+        _gameSolvent();
+    }
+
+    /// A provider that serves no records building its root loses: the honest majority votes UNAVAILABLE.
+    function test_usageDispute_withheldRecordsVoid() public {
+        _stakeVerifiers(3);
+        _redeem(payerKey, ch1, 10e18);
+        uint256 e = _commit(model, _ranges(ch1, 10e18), 0, bytes32(0));
+        uint256 id = _challenge(e);
+        _vote(id, ugame.UNAVAILABLE());
+        ugame.settle(id);
+        assertTrue(!ugame.getDispute(id).providerWon, "withheld records lose");
+        assertEq(uint8(usage.getEpoch(e).status), uint8(IUsageEpochs.Status.Voided), "voided");
+        _gameSolvent();
+    }
+
+    /// Every step has a clock: a split committee is redrawn larger (7), a silent one is penalised and redrawn, and
+    /// with too few verifiers for the next round the dispute is stuck until the timelocked emergency account rules.
+    function test_usageDispute_splitRedrawnThenStuck_emergencyTimelocked() public {
+        _stakeVerifiers(3);
+        _redeem(payerKey, ch1, 10e18);
+        uint256 e = _commit(model, _ranges(ch1, 10e18), 0, bytes32(0));
+        uint256 id = _challenge(e);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.NotStuck.selector, id));
+        ugame.scheduleEmergency(id, true);
+        address[] memory m = ugame.committeeOf(id);
+        for (uint256 i = 0; i < 3; ++i) {
+            bytes32 v = keccak256(abi.encode(i));
+            vm.prank(m[i]);
+            ugame.commitVote(id, keccak256(abi.encode(id, uint8(0), m[i], v, WITNESS, bytes32(0))));
+        }
+        vm.prank(m[0]);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.CommitmentMismatch.selector, id, m[0]));
+        ugame.revealVote(id, keccak256(abi.encode(uint256(0))), WITNESS, bytes32(uint256(1)));
+        for (uint256 i = 0; i < 3; ++i) {
+            vm.prank(m[i]);
+            ugame.revealVote(id, keccak256(abi.encode(i)), WITNESS, bytes32(0));
+        }
+        ugame.settle(id);
+        IUsageGame.Dispute memory d = ugame.getDispute(id);
+        assertTrue(d.phase == IUsageGame.Phase.AwaitingDraw && d.seats == 7 && d.round == 1, "redrawn with 7 seats");
+        assertEq(pool.getVerifier(m[0]).stake, MIN_VERIFIER_STAKE, "a split costs nobody who revealed");
+        _stakeVerifiers(7);
+        vm.roll(block.number + LOOKAHEAD + 1);
+        ugame.drawCommittee(id);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.VotingNotOver.selector, id));
+        ugame.settle(id);
+        vm.warp(block.timestamp + COMMIT_TIME + REVEAL_TIME);
+        ugame.settle(id); // nobody voted: all 7 penalised, redrawn with 15 seats
+        d = ugame.getDispute(id);
+        assertEq(d.seats, 15, "15 seats");
+        assertEq(d.pot, 7 * VERIFIER_PENALTY, "silence costs");
+        vm.roll(block.number + LOOKAHEAD + 1);
+        // the seven penalised ones are below the minimum stake now: nobody is eligible
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotEnoughVerifiers.selector, 0, 15));
+        ugame.drawCommittee(id);
+        vm.prank(stranger);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.NotEmergency.selector, stranger));
+        ugame.scheduleEmergency(id, false);
+        ugame.scheduleEmergency(id, false);
+        vm.expectRevert(
+            abi.encodeWithSelector(IUsageGame.EmergencyTimelocked.selector, id, uint40(block.timestamp + EMERGENCY_DELAY))
+        );
+        ugame.executeEmergency(id);
+        vm.warp(block.timestamp + EMERGENCY_DELAY);
+        uint256 strangerBefore = ugame.withdrawable(stranger);
+        ugame.executeEmergency(id);
+        d = ugame.getDispute(id);
+        assertTrue(d.outcome == IUsageGame.Outcome.Emergency && !d.providerWon, "ruled");
+        // no coherent verifier: the pot goes to the winner with its bond and the provider's bond
+        assertEq(ugame.withdrawable(stranger) - strangerBefore, CHALLENGE_BOND + BOND + 7 * VERIFIER_PENALTY, "winner");
+        _gameSolvent();
+    }
+
+    function test_usageDispute_committeeRules() public {
+        _stakeVerifiers(4);
+        _redeem(payerKey, ch1, 10e18);
+        uint256 e = _commit(model, _ranges(ch1, 10e18), 0, bytes32(0));
+        vm.prank(stranger);
+        uint256 id = ugame.openChallenge(e, "why");
+        assertEq(ugame.disputeOf(e), id, "latest dispute");
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.DrawBlockNotReached.selector, id, uint64(block.number + LOOKAHEAD)));
+        ugame.drawCommittee(id);
+        vm.roll(block.number + LOOKAHEAD + 1);
+        ugame.drawCommittee(id);
+        address[] memory m = ugame.committeeOf(id);
+        address outsider;
+        for (uint256 i = 0; i < 4; ++i) {
+            bool on = verifiers[i] == m[0] || verifiers[i] == m[1] || verifiers[i] == m[2];
+            if (!on) outsider = verifiers[i];
+            assertTrue(ugame.isDrawnVerifier(e, verifiers[i]) == on, "drawn ones only");
+        }
+        vm.prank(outsider);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.NotOnCommittee.selector, id, outsider));
+        ugame.commitVote(id, bytes32(uint256(1)));
+        vm.prank(m[0]);
+        ugame.commitVote(id, keccak256("c"));
+        vm.prank(m[0]);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.AlreadyCommitted.selector, id, m[0]));
+        ugame.commitVote(id, keccak256("c"));
+        vm.prank(m[0]);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.RevealNotOpen.selector, id, uint40(block.timestamp + COMMIT_TIME)));
+        ugame.revealVote(id, bytes32(0), bytes32(0), bytes32(0));
+        vm.warp(block.timestamp + COMMIT_TIME);
+        vm.prank(m[1]);
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.CommitClosed.selector, id));
+        ugame.commitVote(id, keccak256("c"));
+        // the one who committed exits: it cannot withdraw while it serves
+        vm.prank(m[0]);
+        pool.requestExit();
+        vm.warp(block.timestamp + EXIT_DELAY);
+        vm.prank(m[0]);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.VerifierBusy.selector, m[0], 1));
+        pool.withdrawStake();
+        vm.expectRevert(abi.encodeWithSelector(IUsageGame.RevealClosed.selector, id));
+        vm.prank(m[0]);
+        ugame.revealVote(id, bytes32(0), bytes32(0), bytes32(0));
+        ugame.settle(id); // nobody revealed: all penalised, redrawn
+        vm.prank(m[0]);
+        assertEq(pool.withdrawStake(), MIN_VERIFIER_STAKE - VERIFIER_PENALTY, "free once released");
+        _gameSolvent();
+    }
+
+    function test_pool_onlyTheGamesDrawReleaseAndPenalise() public {
+        _stakeVerifiers(3);
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotDeployer.selector, address(this)));
+        pool.setGames(new address[](1));
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotGame.selector, address(this)));
+        pool.draw(bytes32(0), 1, new address[](0));
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotGame.selector, address(this)));
+        pool.release(new address[](0));
+        vm.expectRevert(abi.encodeWithSelector(IVerifierPool.NotGame.selector, address(this)));
+        pool.penalise(verifiers[0], 1);
+        assertTrue(pool.isGame(address(game)) && pool.isGame(address(ugame)) && !pool.isGame(address(this)), "games");
+        assertEq(ugame.verifierPool(), address(pool), "one pool");
+        assertEq(game.verifierPool(), address(pool), "for both games");
+        assertEq(ugame.usageEpochs(), address(usage), "usage");
     }
 
     function test_release_heldRevenueNobodyCommits() public {
@@ -334,7 +608,7 @@ contract UsageEpochsTest is Protocol {
         usage.getEpoch(1);
         uint256 e = _commit(model, _ranges(ch1, 2e18), 0, bytes32(0));
         assertEq(usage.epochCount(), e, "count");
-        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.WrongStatus.selector, e, IUsageEpochs.Status.Committed));
+        vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.NotUsageGame.selector, address(this)));
         usage.resolveChallenge(e, true);
         vm.expectRevert(abi.encodeWithSelector(IUsageEpochs.BatchTooLarge.selector, 65, 64));
         usage.claim(alice, new IUsageEpochs.Claim[](65));
@@ -371,12 +645,13 @@ contract UsageEpochsTest is Protocol {
         uint256 e1 = _commit(model, _ranges(ch1, 7e18, ch2, 9e18), 10e18, root);
         _escrow();
         uint256 e2 = _commit(model, _ranges(ch2, 13e18), 4e18, root);
-        vm.prank(stranger);
-        usage.challengeEpoch(e2, "bafyreason");
-        _escrow();
+        _stakeVerifiers(3);
+        uint256 id = _challenge(e2);
+        _gameSolvent();
+        _vote(id, ugame.UNAVAILABLE());
+        ugame.settle(id);
+        _gameSolvent();
         vm.warp(block.timestamp + WINDOW);
-        usage.resolveChallenge(e2, false);
-        _escrow();
         IUsageEpochs.Claim[] memory c = new IUsageEpochs.Claim[](1);
         c[0] = IUsageEpochs.Claim(e1, 3e18, pa);
         usage.claim(alice, c);
@@ -388,7 +663,8 @@ contract UsageEpochsTest is Protocol {
         c[0] = IUsageEpochs.Claim(e1, 1e18, pc3);
         usage.claim(carol, c);
         _escrow();
-        // pool 6.5 - 6 claimed: 0.5 is still owed to a leaf nobody has claimed (the dummy one holds 0)
+        // pool 6.5 - 6 claimed: 0.5 is still owed to a leaf nobody has claimed (the dummy one holds 0); e1's
+        // provider bond went back at its finalisation, e2's to the game
         assertEq(usage.liabilities(), 0.5e18, "only the unclaimed pool is left");
     }
 }

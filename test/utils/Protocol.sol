@@ -12,6 +12,7 @@ import {ModelRegistry} from "../../contracts/models/ModelRegistry.sol";
 import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
+import {VerifierPool} from "../../contracts/disputes/VerifierPool.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
@@ -50,6 +51,7 @@ abstract contract Protocol is Test {
     RewardDistributor internal rewards;
     PaymentChannels internal channels;
     DisputeGame internal game;
+    VerifierPool internal pool;
     uint32 internal baseModel;
 
     address internal treasury = address(0x7EA5);
@@ -89,31 +91,39 @@ abstract contract Protocol is Test {
             SLASH
         );
         channels = new PaymentChannels(IERC20(address(token)), rewards, address(this), CLOSE_TIMEOUT);
+        pool = new VerifierPool(IERC20(address(token)), MIN_VERIFIER_STAKE, EXIT_DELAY);
         game = new DisputeGame(
             IERC20(address(token)),
             market,
             rewards,
+            pool,
             address(this),
             IDisputeGame.Params({
                 challengeBond: CHALLENGE_BOND,
                 verifierFee: VERIFIER_FEE,
                 verifierPenalty: VERIFIER_PENALTY,
-                minVerifierStake: MIN_VERIFIER_STAKE,
                 moveTime: MOVE_TIME,
                 commitTime: COMMIT_TIME,
                 revealTime: REVEAL_TIME,
                 lookahead: LOOKAHEAD,
-                exitDelay: EXIT_DELAY,
                 emergencyDelay: EMERGENCY_DELAY
             })
         );
         market.setDisputeGame(address(game));
+        wirePool();
         access.grantRole(access.CONSUMER_ROLE(), address(market));
         trainers.grantRole(trainers.JOB_MARKET_ROLE(), address(market));
         models.grantRole(models.MINTER_ROLE(), address(market));
         rewards.grantRole(rewards.REGISTRAR_ROLE(), address(market));
         models.setTransferHook(IModelTransferHook(address(rewards)));
         baseModel = models.registerBaseModel("tributary/tiny-llama", "bafybase");
+    }
+
+    /// @dev Names the games of the verifier pool (once); a test that adds the usage game overrides it.
+    function wirePool() internal virtual {
+        address[] memory games = new address[](1);
+        games[0] = address(game);
+        pool.setGames(games);
     }
 
     function fund(address account, uint256 amount) internal {
@@ -130,6 +140,8 @@ abstract contract Protocol is Test {
         token.approve(address(trainers), type(uint256).max);
         vm.prank(account);
         token.approve(address(game), type(uint256).max);
+        vm.prank(account);
+        token.approve(address(pool), type(uint256).max);
     }
 
     /// @dev A datanet owned by `alice` with `approved` approved contributions by bob.

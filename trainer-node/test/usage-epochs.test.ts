@@ -77,6 +77,8 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       models.push(modelId);
     }
     for (const p of [carol, payer, 7]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(p), parseEther("10")]);
+    // the provider bonds each epoch it commits (back at finalisation)
+    await sendTx(d, d.contracts.OpenToken, "mint", [addr(node), parseEther("100")]);
     eos = (await ChatTokenizer.fromDir(BASE_DIR)).eosId ?? 0;
   });
 

@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { spawn } from "node:child_process";
 import { parseEther, toHex } from "viem";
 import { mnemonicToAccount } from "viem/accounts";
-import { catJson, checkpointTree, chooseChildToward, connect, contribute, createDatanet, disputeJob, getDispute, getJob, getTrainer, grantAccess, jobMarketWithdrawable, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
+import { catJson, checkpointTree, chooseChildToward, connect, contribute, createDatanet, disputeJob, getDispute, getJob, getTrainer, grantAccess, jobMarketWithdrawable, postJob, review, sendTx, stake, verifierStake } from "@tributary/sdk/chain";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { parseAdapterManifest, parseCheckpointManifest } from "@tributary/sdk/schemas";
 import { selectKernel } from "@tributary/engine";
@@ -269,7 +269,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     const stakes = new Map<number, bigint>();
     const credits = new Map<number, bigint>();
     for (const who of verifiers.keys()) {
-      stakes.set(who, (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake);
+      stakes.set(who, (await verifierStake(net.conns[who], net.conns[who].account!.address)).stake);
       credits.set(who, await read<bigint>("withdrawable", [net.conns[who].account!.address]));
     }
     await net.untilPhase(id, "settled", 3, async () => {
@@ -284,7 +284,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     const p = await read<{ verifierFee: bigint; verifierPenalty: bigint }>("params", []);
     for (const who of verifiers.keys()) {
       if (!members.includes(net.conns[who].account!.address.toLowerCase())) continue;
-      const stakeNow = (await read<{ stake: bigint }>("getVerifier", [net.conns[who].account!.address])).stake;
+      const stakeNow = (await verifierStake(net.conns[who], net.conns[who].account!.address)).stake;
       if (who === lazy) assert.equal(stakeNow, stakes.get(lazy)! - p.verifierPenalty, "a drawn lazy verifier is penalised");
       else {
         // an honest member read the encrypted data: the net.custodian released the keys to it as a drawn verifier
@@ -508,7 +508,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
         if (Date.now() > end || child.exitCode !== null) throw new Error(`the verifier did not stake:\n${output.join("")}`);
         await new Promise((r) => setTimeout(r, 100));
       }
-      assert.equal((await read<{ stake: bigint }>("getVerifier", [hd.address])).stake, parseEther("100"));
+      assert.equal((await verifierStake(net.conns[deployer], hd.address)).stake, parseEther("100"));
       assert.match(output.join(""), /verifier mode: no audits, serving when drawn/);
     } finally {
       child.kill("SIGTERM");

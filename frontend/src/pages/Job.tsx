@@ -228,7 +228,8 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
         <>
           <p className="muted">
             Accepting now pays the trainer and mints your model right away. Otherwise it happens by itself
-            when the challenge window ends; until then you may dispute a bad result, and an arbiter decides.
+            when the challenge window ends; until then you may dispute a bad result (with a bond), and a committee of
+            staked verifiers, drawn at random, recomputes it and decides.
           </p>
           <button
             type="button"
@@ -253,7 +254,7 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
                     "Pinning your reason and disputing…",
                     (s) => disputeJob(s, store, j.jobId, reason.trim()),
                     () =>
-                      "Disputed: an arbiter reviews the result; the trainer is paid only if it is upheld.",
+                      "Disputed: a committee of staked verifiers recomputes the result; the trainer is paid only if it is upheld.",
                   )
                   .then(after);
               }}
@@ -261,7 +262,7 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
               <Field
                 name="dispute-reason"
                 label="What is wrong with the result"
-                hint="Pinned to IPFS with the dispute, for the arbiter. Be specific: which answers, which data."
+                hint="Pinned to IPFS with the dispute, for the verifiers. Be specific: which answers, which data."
                 error={reasonError}
               >
                 <textarea

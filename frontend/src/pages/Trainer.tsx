@@ -35,7 +35,7 @@ export function TrainerPage() {
       <h1>Trainers</h1>
       <p className="lead">
         Trainer nodes stake OPEN, take fine-tuning jobs, and are paid from each job's budget when its result
-        is final. A missed deadline or a result an arbiter rejects is slashed from the stake.
+        is final. A missed deadline or a result a verifier committee rejects is slashed from the stake.
       </p>
       <NodeJobs />
       <MyTrainer />

@@ -15,6 +15,8 @@ import {
   rewardDistributorAbi,
   trainerRegistryAbi,
   usageEpochsAbi,
+  usageGameAbi,
+  verifierPoolAbi,
 } from "./generated/abis.ts";
 import type { ContractName, Deployments } from "./deployments.ts";
 import { DeploymentsError, RpcUnreachableError, WrongChainError } from "./errors.ts";
@@ -36,6 +38,8 @@ const ABIS = {
   PaymentChannels: paymentChannelsAbi,
   DisputeGame: disputeGameAbi,
   UsageEpochs: usageEpochsAbi,
+  VerifierPool: verifierPoolAbi,
+  UsageGame: usageGameAbi,
 } as const;
 type Abis = typeof ABIS;
 

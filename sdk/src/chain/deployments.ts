@@ -16,6 +16,8 @@ export const CONTRACT_NAMES = [
   "PaymentChannels",
   "DisputeGame",
   "UsageEpochs",
+  "VerifierPool",
+  "UsageGame",
 ] as const;
 export type ContractName = (typeof CONTRACT_NAMES)[number];
 

@@ -1,6 +1,6 @@
 /**
  * The node's verifier mode (`tributary-trainer --verify`; docs/contracts.md "Dispute game"). Each pass:
- * - **stakes** as a verifier in the DisputeGame up to the configured amount;
+ * - **stakes** as a verifier in the VerifierPool (both games draw from it) up to the configured amount;
  * - **audits** a sample of submitted `replay` jobs whose data it can read: it checks the trainer's checkpoint
  *   manifest against the tree committed on chain and the submitted result, replays one or more segments on the
  *   engine's `wasm` kernel from the trainer's published checkpoints (or the whole run), and on a mismatch opens a
@@ -9,7 +9,9 @@
  * - **serves when drawn**: fetches the job's data (keys from the custodian, which releases them to drawn
  *   verifiers), replays the proven segment from the proven previous state, commits `(verdict, witness)` and
  *   reveals it when the reveal opens;
- * - calls `drawCommittee` and `settle` when they are due (anyone may).
+ * - **serves on usage-epoch committees** (UsageGame): fetches the epoch's records from its provider (a signed
+ *   request; the provider serves drawn verifiers only), recomputes the epoch (usage-verify.ts) and votes;
+ * - calls `drawCommittee` and `settle` when they are due (anyone may), in both games.
  * A manifest whose checkpoints claim steps past the end of the run the job's spec defines (`runSteps`: records,
  * epochs, batch) is not that run's tree: the auditor challenges toward the first such checkpoint with the evidence,
  * and a drawn verifier votes `UNAVAILABLE` on a segment the run does not have. A replay job trained on another
@@ -31,12 +33,22 @@ import {
   committeeOf,
   disputeJob,
   drawCommittee,
+  drawUsageCommittee,
+  commitUsageVote,
   evalClaimOf,
   evalShardOf,
   evalVote,
   finalCheckpointState,
   getDispute,
   getJob,
+  getUsageDispute,
+  getUsageEpoch,
+  expectedUsageVerdict,
+  revealUsageVote,
+  settleUsageDispute,
+  usageCommitteeOf,
+  usageEpochRanges,
+  verifierStake,
   listBaseModels,
   revealVote,
   sendTx,
@@ -66,6 +78,7 @@ import { attributionAgreement, evalDirOf, evalLosses, reportMismatch, torchEvalL
 import type { TorchOptions } from "./eval-check.ts";
 import { engineLoadable } from "./fit.ts";
 import { engineConfig, splitJobRecords } from "./pipeline.ts";
+import { fetchUsageRecords, providerEndpoint, recomputeUsageEpoch, usageVote } from "./usage-verify.ts";
 
 const ZERO = `0x${"0".repeat(64)}` as Hex;
 
@@ -86,6 +99,11 @@ export interface VerifierOptions {
    * replaying (with a witness it made up, since it has none): the committee's honest majority penalises it.
    */
   lazy?: boolean;
+  /**
+   * Where a usage epoch's provider serves its records, by provider address (lower case); default: the endpoint of
+   * the provider's trainer profile.
+   */
+  usageProviderUrls?: Record<string, string>;
 }
 
 export interface VerifierContext {
@@ -133,6 +151,9 @@ interface VerifierState {
   disputeCursor?: string;
   /** Disputes this node could not vote on, with the reason (logged once). */
   cannotVote?: Record<string, string>;
+  /** Usage-epoch disputes (UsageGame): votes by `<disputeId>:<round>`, and where later passes start. */
+  usageVotes?: Record<string, Vote>;
+  usageCursor?: string;
 }
 
 /**
@@ -258,6 +279,7 @@ export class Verifier {
     await this.ensureStake();
     // committee seats and moves have clocks: they go first, and again after audits that opened challenges
     await this.playDisputes();
+    await this.playUsageDisputes();
     if (this.opts.audit !== false && !this.opts.lazy) {
       const before = Object.keys(this.state.challenges).length;
       await this.auditJobs();
@@ -268,8 +290,7 @@ export class Verifier {
   private async ensureStake(): Promise<void> {
     const want = this.opts.stake ?? 0n;
     if (want === 0n) return;
-    const g = this.ctx.conn.contracts.DisputeGame;
-    const v = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "getVerifier", args: [this.me] });
+    const v = await verifierStake(this.ctx.conn, this.me);
     if (v.stake >= want) return;
     await stakeVerifier(this.ctx.conn, want - v.stake);
     this.ctx.log(`verifier: staked ${want - v.stake} wei of OPEN (stake now ${want})`);
@@ -631,27 +652,131 @@ export class Verifier {
   }
 
   private async serve(id: bigint, d: Awaited<ReturnType<typeof getDispute>>, now: bigint): Promise<void> {
-    const members = await committeeOf(this.ctx.conn, id);
-    const seat = members.some((m) => m.toLowerCase() === this.me.toLowerCase());
+    const conn = this.ctx.conn;
+    await this.sit(id, d, now, {
+      members: () => committeeOf(conn, id),
+      votes: this.state.votes,
+      decide: () => this.decide(id, d),
+      commit: (v) => commitVote(conn, id, v),
+      reveal: (v) => revealVote(conn, id, v),
+      settle: (why) => this.settle(id, why),
+      what: `dispute ${id}`,
+      subject: d.eval ? "the eval job's outcome" : `checkpoint ${d.lo}`,
+    });
+  }
+
+  /**
+   * A committee seat, in either game: decide and commit while the commit is open (the salt on disk first), reveal
+   * when the reveal opens, settle once every vote may be in or the reveal is over.
+   */
+  private async sit(
+    id: bigint,
+    d: { round: number; revealStartsAt: number | bigint; deadline: number | bigint },
+    now: bigint,
+    g: {
+      members: () => Promise<readonly Address[]>;
+      votes: Record<string, Vote>;
+      decide: () => Promise<Vote>;
+      commit: (v: Vote) => Promise<unknown>;
+      reveal: (v: Vote) => Promise<unknown>;
+      settle: (why: string) => Promise<void>;
+      what: string;
+      subject: string;
+    },
+  ): Promise<void> {
+    const seat = (await g.members()).some((m) => m.toLowerCase() === this.me.toLowerCase());
     const key = `${id}:${d.round}`;
-    let vote = this.state.votes[key];
+    let vote = g.votes[key];
     if (seat && !vote?.committed && now < BigInt(d.revealStartsAt)) {
-      vote ??= await this.decide(id, d);
-      this.state.votes[key] = vote;
+      vote ??= await g.decide();
+      g.votes[key] = vote;
       await this.save(); // the salt is on disk before the commitment is on chain
-      await commitVote(this.ctx.conn, id, vote);
+      await g.commit(vote);
       vote.committed = true;
       await this.save();
-      this.ctx.log(`verifier: dispute ${id}: committed a vote on ${d.eval ? "the eval job's outcome" : `checkpoint ${d.lo}`}${this.opts.lazy ? " (lazy: not recomputed)" : ""}`);
+      this.ctx.log(`verifier: ${g.what}: committed a vote on ${g.subject}${this.opts.lazy ? " (lazy: not recomputed)" : ""}`);
       return;
     }
     if (seat && vote?.committed && !vote.revealed && now >= BigInt(d.revealStartsAt) && now < BigInt(d.deadline)) {
-      await revealVote(this.ctx.conn, id, vote);
+      await g.reveal(vote);
       vote.revealed = true;
       await this.save();
-      this.ctx.log(`verifier: dispute ${id}: revealed verdict ${vote.verdict}`);
+      this.ctx.log(`verifier: ${g.what}: revealed verdict ${vote.verdict}`);
     }
-    if (now >= BigInt(d.deadline) || vote?.revealed) await this.settle(id, now >= BigInt(d.deadline) ? "the reveal is over" : "every vote may be in");
+    if (now >= BigInt(d.deadline) || vote?.revealed) await g.settle(now >= BigInt(d.deadline) ? "the reveal is over" : "every vote may be in");
+  }
+
+  // ---------------------------------------------------------------- usage-epoch disputes (UsageGame)
+
+  private async playUsageDisputes(): Promise<void> {
+    const conn = this.ctx.conn;
+    const g = conn.contracts.UsageGame;
+    const count = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "disputeCount", args: [] });
+    const votes = (this.state.usageVotes ??= {});
+    let open = false;
+    for (let id = BigInt(this.state.usageCursor ?? "1"); id <= count; id++) {
+      this.ctx.signal?.throwIfAborted();
+      const d = await getUsageDispute(conn, id);
+      if (d.phaseName === "settled" || d.phaseName === "none") {
+        if (!open) this.state.usageCursor = (id + 1n).toString();
+        continue;
+      }
+      open = true;
+      const block = await conn.publicClient.getBlock();
+      if (d.phaseName === "awaitingDraw" && block.number > d.drawBlock) {
+        try {
+          const tx = await drawUsageCommittee(conn, id);
+          if (tx.members.length) this.ctx.log(`verifier: usage dispute ${id}: drew the committee ${tx.members.join(", ")}`);
+        } catch (err) {
+          // too few verifiers staked (the dispute is stuck until the emergency account rules), or drawn already
+          if (!/NotEnoughVerifiers|WrongPhase/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+        }
+        continue;
+      }
+      if (d.phaseName !== "voting") continue;
+      await this.sit(id, d, block.timestamp, {
+        members: () => usageCommitteeOf(conn, id),
+        votes,
+        decide: () => this.decideUsage(id, d),
+        commit: (v) => commitUsageVote(conn, id, v),
+        reveal: (v) => revealUsageVote(conn, id, v),
+        settle: async (why) => {
+          try {
+            const tx = await settleUsageDispute(conn, id);
+            this.ctx.log(`verifier: usage dispute ${id}: settled (${why}); ${tx.providerWins === undefined ? "redrawn" : tx.providerWins ? "the epoch is upheld" : "the epoch is voided"}`);
+          } catch (err) {
+            if (!/VotingNotOver|WrongPhase/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+          }
+        },
+        what: `usage dispute ${id}`,
+        subject: `usage epoch ${d.epochId}`,
+      });
+    }
+    await this.save();
+  }
+
+  /** The vote on a usage epoch: recomputed from the records its provider serves (see usage-verify.ts). */
+  private async decideUsage(id: bigint, d: Awaited<ReturnType<typeof getUsageDispute>>): Promise<Vote> {
+    const conn = this.ctx.conn;
+    const salt = `0x${randomBytes(32).toString("hex")}` as Hex;
+    if (this.opts.lazy) {
+      // copies the committed roots: it cannot name a record it never fetched
+      const verdict = await expectedUsageVerdict(conn, d.epochId);
+      return { verdict, witness: keccak256(verdict), salt };
+    }
+    const epoch = await getUsageEpoch(conn, d.epochId);
+    const rd = conn.contracts.RewardDistributor;
+    const m = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "getModelRewards", args: [epoch.modelId] });
+    const url = this.opts.usageProviderUrls?.[d.provider.toLowerCase()] ?? (await providerEndpoint(conn, this.ctx.store, d.provider));
+    const records = await fetchUsageRecords(conn, url, d.epochId, (line) => this.ctx.log(`verifier: ${line}`));
+    const r = recomputeUsageEpoch(records, {
+      modelId: epoch.modelId,
+      recordsRoot: epoch.recordsRoot,
+      ranges: await usageEpochRanges(conn, d.epochId),
+      contributorsBps: 10_000 - m.split.ownerBps - m.split.trainerBps - m.split.protocolBps,
+    });
+    this.ctx.log(`verifier: usage dispute ${id}: epoch ${d.epochId}: ${r.reason}; ${r.verdict === d.claimed ? "agrees with" : "differs from"} what the provider committed`);
+    return { ...usageVote(r, d.seed), salt };
   }
 
   /** The verdict and witness for the segment a dispute proved: a replay from the proven previous state. */

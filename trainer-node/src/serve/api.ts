@@ -20,7 +20,7 @@ import type { Metric } from "prom-client";
 import type { JobEvent, JobsView, ModelCatalog, ServedModel } from "../types.ts";
 import { BadRequestError, ModelNotFoundError, ServeError } from "./errors.ts";
 import type { Authorization, Billing } from "./billing.ts";
-import type { PaidUse } from "./usage.ts";
+import type { PaidUse, UsageRecorder } from "./usage.ts";
 import type { GrammarSpec } from "./grammar/xgrammar.ts";
 import type { TokenLogprob } from "./decode.ts";
 import { usageOf } from "./models.ts";
@@ -51,8 +51,11 @@ export interface ApiOptions {
   billing?: Billing;
   /** Inference-time attribution: the spans of a completion found in the model's training data (citations.ts). */
   citations?: (model: ServedModel, ids: number[]) => Promise<unknown[] | null>;
-  /** Use pays, per request: every settled paid request is recorded for the usage epochs (usage.ts). */
-  usage?: { record(u: PaidUse): Promise<void> };
+  /**
+   * Use pays, per request: every settled paid request is recorded for the usage epochs (usage.ts); a committed
+   * epoch's records are served to the verifiers drawn for a challenge of it.
+   */
+  usage?: { record(u: PaidUse): Promise<void>; recordsFor?: UsageRecorder["recordsFor"] };
   /**
    * Enables vLLM's runtime adapter API (`POST /v1/load_lora_adapter`, `/v1/unload_lora_adapter`) for
    * callers sending `Authorization: Bearer <adminToken>`; absent: those routes answer 403.
@@ -484,6 +487,19 @@ export async function startApi(o: ApiOptions): Promise<ApiServer> {
       }
     });
   }
+
+  // A challenged usage epoch's records, for the verifiers drawn to recompute it (a signed request; see usage.ts)
+  app.get("/v1/usage/epochs/:id/records", async (c) => {
+    const id = c.req.param("id");
+    if (!/^[1-9][0-9]{0,30}$/.test(id)) throw new BadRequestError("id", `epoch id ${JSON.stringify(id)} is not a positive whole number`, "invalid_epoch");
+    if (!o.usage?.recordsFor) throw new ServeError("This node does not record usage epochs", { status: 404, type: "invalid_request_error", code: "no_usage_epochs", hint: "Ask the node that committed the epoch (its provider)" });
+    const r = await o.usage.recordsFor(BigInt(id), { verifier: c.req.header("x-tributary-verifier"), at: c.req.header("x-tributary-at"), signature: c.req.header("x-tributary-signature") });
+    if (!r.ok) {
+      const type = r.status === 404 ? "invalid_request_error" : r.status === 401 ? "authentication_error" : "permission_error";
+      throw new ServeError(`Usage records of epoch ${id} are served only to its drawn verifiers: ${r.reason}`, { status: r.status, type, code: "usage_records_refused", hint: "Sign the request with the wallet of a verifier drawn for a challenge of this epoch (the SDK's usageRecordsAuth)" });
+    }
+    return c.json({ object: "usage_records", epoch_id: id, records: r.records });
+  });
 
   app.get("/v1/jobs", (c) => c.json({ object: "list", data: o.jobs.list() }));
 

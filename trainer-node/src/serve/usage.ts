@@ -12,15 +12,16 @@
  *   by cited tokens: a payer citing their own record is paid only out of their own request. The rest of the
  *   revenue (uncited requests, revenue no record covers) goes by training-time influence on chain.
  * - `commit` (periodically, after vouchers are redeemed) pins the epoch's report to IPFS, commits the roots
- *   on chain, and moves the committed records to `<dataDir>/usage/epoch-<epochId>.json`, kept for the
- *   verifiers if the epoch is challenged (citation lookup is deterministic, so they can recompute it).
+ *   on chain (with the provider bond), and moves the committed records to `<dataDir>/usage/epoch-<epochId>.json`.
+ * - `recordsFor` reads them back for `GET /v1/usage/epochs/:id/records`: the verifiers drawn for a challenge of
+ *   the epoch (a request signed by one of them) get them and recompute the epoch (jobs/usage-verify.ts).
  */
 import { existsSync } from "node:fs";
 import { appendFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { encodeAbiParameters, getAddress, keccak256 } from "viem";
 import type { Address, Hex } from "viem";
-import { addJson, commitUsageEpoch, getChannel, usageAccounted, usageClaimsTree, usageEpochsEnabled, usageRecordsRoot, USAGE_EPOCH_SCHEMA } from "@tributary/sdk/chain";
+import { addJson, checkUsageRecordsAuth, commitUsageEpoch, getChannel, usageAccounted, usageClaimsTree, usageEpochsEnabled, usageRecordsRoot, USAGE_EPOCH_SCHEMA } from "@tributary/sdk/chain";
 import type { ChainConnection, ProtocolContentStore, UsageEpochReport } from "@tributary/sdk/chain";
 
 const BPS = 10_000n;
@@ -65,7 +66,8 @@ export function citationsHash(c: UsageCitation[]): Hex {
   return keccak256(encodeAbiParameters([{ type: "tuple[]", components: [{ type: "uint256" }, { type: "uint256" }, { type: "address" }, { type: "uint32" }] }], [c.map((x) => [BigInt(x.datanetId), BigInt(x.contributionId), x.contributor, x.tokens] as const)]));
 }
 
-function recordLeaf(r: UsageRecord): [Hex, bigint, bigint, Hex, Hex] {
+/** A record's leaf values in the records tree (channel, from, to, completion hash, citations hash). */
+export function recordLeaf(r: UsageRecord): [Hex, bigint, bigint, Hex, Hex] {
   return [r.channelId, BigInt(r.from), BigInt(r.to), r.completionHash, citationsHash(r.citations)];
 }
 
@@ -162,6 +164,11 @@ export interface UsageRecorderOptions {
   commitEveryMs?: number;
   /** Redeems vouchers before a commit (the node's Billing.redeemAll). */
   redeem?: () => Promise<void>;
+  /**
+   * Tests only: rewrites a plan before it is committed (a dishonest provider: claims that are not what its
+   * records give). The records kept for verifiers stay the real ones.
+   */
+  tamper?: (plan: UsageEpochPlan) => UsageEpochPlan;
   log?: (line: string) => void;
 }
 
@@ -235,8 +242,9 @@ export class UsageRecorder {
           if (!m) continue;
           const modelId = m[1];
           if (!(await usageEpochsEnabled(this.o.conn, BigInt(modelId)))) continue; // revenue goes by influence anyway
-          const plan = await this.plan(modelId);
-          if (!plan) continue;
+          const real = await this.plan(modelId);
+          if (!real) continue;
+          const plan = this.o.tamper ? this.o.tamper(real) : real;
           const provider = this.o.conn.account!.address;
           const report: UsageEpochReport = {
             schema: USAGE_EPOCH_SCHEMA,
@@ -272,6 +280,20 @@ export class UsageRecorder {
       }
     })();
     return this.committing;
+  }
+
+  /**
+   * What `GET /v1/usage/epochs/:id/records` answers: the epoch's records, to a verifier drawn for a challenge of it
+   * (a fresh signature by an address on the current committee); otherwise why not.
+   */
+  async recordsFor(epochId: bigint, auth: { verifier?: string; at?: string; signature?: string }): Promise<{ ok: true; verifier: Address; records: UsageRecord[] } | { ok: false; status: 401 | 403 | 404; reason: string }> {
+    const check = await checkUsageRecordsAuth(this.o.conn, epochId, auth);
+    if (!check.ok) return { ok: false, status: auth.signature ? 403 : 401, reason: check.reason };
+    const file = join(this.dir, `epoch-${epochId}.json`);
+    if (!existsSync(file)) return { ok: false, status: 404, reason: `this node keeps no records of epoch ${epochId}` };
+    const { records } = JSON.parse(await readFile(file, "utf8")) as { records: UsageRecord[] };
+    this.log(`usage epoch ${epochId}: served its ${records.length} records to drawn verifier ${check.verifier}`);
+    return { ok: true, verifier: check.verifier, records };
   }
 
   async close(): Promise<void> {

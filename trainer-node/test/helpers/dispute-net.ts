@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { parseEther } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import type { LocalAccount } from "viem";
-import { connect, contribute, createDatanet, getDispute, review, sendTx } from "@tributary/sdk/chain";
+import { connect, contribute, createDatanet, getDispute, review, sendTx, verifierStake } from "@tributary/sdk/chain";
 import type { ChainConnection, DisputePhase } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
@@ -79,7 +79,7 @@ export async function startDisputeNet(): Promise<DisputeNet> {
       for (let i = 0; i < tries && (await getDispute(d, id)).phaseName !== phase; i++) await step();
       return getDispute(d, id);
     },
-    stakeOf: async (who) => (await read<{ stake: bigint }>("getVerifier", [conns[who].account!.address])).stake,
+    stakeOf: async (who) => (await verifierStake(d, conns[who].account!.address)).stake,
     credit: (who) => read<bigint>("withdrawable", [conns[who].account!.address]),
     stop: async () => {
       await custodian.stop();

@@ -210,12 +210,22 @@ export async function settleDispute(conn: ChainConnection, disputeId: bigint): P
   return { hash: tx.hash, blockNumber: tx.blockNumber, trainerWins: ev?.args.trainerWins };
 }
 
-/** Stakes the caller as a verifier (approving the game first). */
+/**
+ * Stakes the caller as a verifier in the VerifierPool (approving it first): both games, jobs and usage epochs, draw
+ * their committees from it.
+ */
 export async function stakeVerifier(conn: ChainConnection, amount: bigint): Promise<TxRef> {
-  const g = conn.contracts.DisputeGame;
-  await ensureAllowance(conn, g.address, amount);
-  const tx = await sendTx(conn, g, "stakeVerifier", [amount]);
+  const p = conn.contracts.VerifierPool;
+  await ensureAllowance(conn, p.address, amount);
+  const tx = await sendTx(conn, p, "stake", [amount]);
   return { hash: tx.hash, blockNumber: tx.blockNumber };
+}
+
+/** A verifier's stake, the seats it serves on now, and when its exit completes (0: not exiting). */
+export async function verifierStake(conn: ChainConnection, verifier: Address): Promise<{ stake: bigint; duties: number; exitAt: number }> {
+  const p = conn.contracts.VerifierPool;
+  const v = await conn.publicClient.readContract({ address: p.address, abi: p.abi, functionName: "getVerifier", args: [verifier] });
+  return { stake: v.stake, duties: Number(v.duties), exitAt: Number(v.exitAt) };
 }
 
 /** Withdraws the caller's credits in the game (bond back, rewards, verifier fees). */

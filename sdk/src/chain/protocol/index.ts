@@ -9,3 +9,4 @@ export * from "./trainers.ts";
 export * from "./channels.ts";
 export * from "./disputes.ts";
 export * from "./usage.ts";
+export * from "./usage-disputes.ts";

@@ -12,6 +12,7 @@ import { scanEvents } from "../logs.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
 import type { TxRef } from "./access.ts";
 import { catJson } from "./content.ts";
+import { ensureAllowance } from "./token.ts";
 import { listModels } from "./models.ts";
 import { MAX_CLAIM_BATCH, rewardPosition } from "./rewards.ts";
 import type { RewardLeaf } from "./rewards.ts";
@@ -56,6 +57,8 @@ export interface UsageEpochView {
   citedRevenue: bigint;
   pool: bigint;
   claimed: bigint;
+  /** The provider's bond (back at finalisation; forfeited to the usage game if a challenge voids the epoch). */
+  bond: bigint;
   requests: number;
   recordsRoot: Hex;
   claimsRoot: Hex;
@@ -101,9 +104,14 @@ export interface CommitUsageEpochInput {
   reportCid: string;
 }
 
-/** Commits a usage epoch (the connection's account must be the provider of every channel). */
+/**
+ * Commits a usage epoch (the connection's account must be the provider of every channel), approving the provider
+ * bond first (returned when the epoch is finalised; forfeited if a challenge voids it).
+ */
 export async function commitUsageEpoch(conn: ChainConnection, e: CommitUsageEpochInput): Promise<TxRef & { epochId: bigint; revenue: bigint }> {
   const u = conn.contracts.UsageEpochs;
+  const [, , providerBond] = await readView(u, "params", () => conn.publicClient.readContract({ address: u.address, abi: u.abi, functionName: "params" }));
+  await ensureAllowance(conn, u.address, providerBond);
   const tx = await sendTx(conn, u, "commitEpoch", [e.modelId, e.ranges, e.citedRevenue, e.requests, e.recordsRoot, e.claimsRoot, e.reportCid]);
   const [ev] = eventsIn(u, tx.receipt, "EpochCommitted");
   return { hash: tx.hash, blockNumber: tx.blockNumber, epochId: ev.args.epochId!, revenue: ev.args.revenue! };
@@ -124,6 +132,7 @@ export async function getUsageEpoch(conn: ChainConnection, epochId: bigint): Pro
     citedRevenue: e.citedRevenue,
     pool: e.pool,
     claimed: e.claimed,
+    bond: e.bond,
     requests: Number(e.requests),
     recordsRoot: e.recordsRoot,
     claimsRoot: e.claimsRoot,
