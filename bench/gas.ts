@@ -45,6 +45,9 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
   const rewards = await viem.getContractAt("RewardDistributor", c.RewardDistributor.address);
   const channels = await viem.getContractAt("PaymentChannels", c.PaymentChannels.address);
   const game = await viem.getContractAt("DisputeGame", c.DisputeGame.address);
+  const pool = await viem.getContractAt("VerifierPool", c.VerifierPool.address);
+  const usage = await viem.getContractAt("UsageEpochs", c.UsageEpochs.address);
+  const usageGame = await viem.getContractAt("UsageGame", c.UsageGame.address);
   const as = (w: { account: { address: Address } }) => ({ account: w.account });
   const samples: Record<string, bigint[]> = {};
   const gas = async (key: string | null, tx: Promise<Hash>) => {
@@ -175,6 +178,7 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
 
   await measureDisputes();
   await measureEvalDisputes();
+  await measureUsageDisputes();
 
   // Last (it moves the clock past grants and windows): after the claim window, the unclaimed weight's share of a model nobody claimed from goes to its pool.
   await gas(null, rewards.write.depositRevenue([modelIds[1], E(100)], as(builder)));
@@ -189,14 +193,15 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
     const challenger = wallets[8];
     const verifiers = wallets.slice(9, 14);
     const byAddress = new Map(verifiers.map((w) => [w.account.address.toLowerCase(), w]));
-    const params = (await game.read.params()) as { challengeBond: bigint; minVerifierStake: bigint };
     for (const w of [cheater, challenger, ...verifiers]) await gas(null, token.write.mint([w.account.address, E(100_000)]));
     await gas(null, token.write.approve([trainers.address, 2n ** 255n], as(cheater)));
     await gas(null, token.write.approve([game.address, 2n ** 255n], as(challenger)));
     await gas(null, trainers.write.stake([E(100 + 1_000 * DISPUTE_RUNS)], as(cheater)));
+    // Verifiers stake in the VerifierPool both games draw from (stakeVerifier moved there as `stake`).
+    const minStake = (await pool.read.minStake()) as bigint;
     for (const v of verifiers) {
-      await gas(null, token.write.approve([game.address, 2n ** 255n], as(v)));
-      await gas("disputeStakeVerifier", game.write.stakeVerifier([params.minVerifierStake], as(v)));
+      await gas(null, token.write.approve([pool.address, 2n ** 255n], as(v)));
+      await gas("disputeStakeVerifier", pool.write.stake([minStake], as(v)));
     }
     const testClient = await viem.getTestClient();
     for (let run = 0; run < DISPUTE_RUNS; run++) {
@@ -290,6 +295,72 @@ async function measureReceipts(): Promise<Record<string, { avg: number; min: num
     }
   }
 
+  // The usage game: the model's owner switches usage epochs on; a payer's vouchers to the provider are held by
+  // UsageEpochs; the provider commits an epoch per 2 vouchers (one channel range, half the revenue cited, a
+  // provider bond); a challenger opens a challenge, a committee of 3 is drawn from the 5 verifiers (the replay and
+  // eval disputes' ones) with the hash of a block 4 ahead, commits and reveals its recomputed verdict with the
+  // witness. DISPUTE_RUNS epochs whose provider withheld its records (UNAVAILABLE: voided, the provider's bond to the
+  // challenger and the verifiers), then DISPUTE_RUNS honest ones (the epoch's verdict: upheld, the challenger's bond
+  // to the provider and the verifiers).
+  async function measureUsageDisputes(): Promise<void> {
+    const challenger = wallets[8];
+    const verifiers = wallets.slice(9, 14);
+    const byAddress = new Map(verifiers.map((w) => [w.account.address.toLowerCase(), w]));
+    const model = modelIds[2];
+    await gas(null, usage.write.enableUsageEpochs([model], as(builder)));
+    await gas(null, token.write.mint([provider.account.address, E(100_000)]));
+    await gas(null, token.write.approve([usage.address, 2n ** 255n], as(provider)));
+    await gas(null, token.write.approve([usageGame.address, 2n ** 255n], as(challenger)));
+    await gas(null, channels.write.openChannel([provider.account.address, model, E(1_000), "0x0000000000000000000000000000000000000000", 0], as(payer)));
+    const channelId = (await channels.read.channelIdOf([payer.account.address, provider.account.address, model])) as Hash;
+    let cumulative = 0n;
+    const redeem = async () => {
+      cumulative += E(10);
+      const signature = await payer.signTypedData({
+        account: payer.account,
+        domain: { name: "Tributary PaymentChannels", version: "1", chainId: d.chainId, verifyingContract: channels.address },
+        types: { Voucher: [{ name: "channelId", type: "bytes32" }, { name: "cumulativeAmount", type: "uint256" }, { name: "epoch", type: "uint32" }] },
+        primaryType: "Voucher",
+        message: { channelId, cumulativeAmount: cumulative, epoch: 0 },
+      });
+      await gas(null, channels.write.redeemVoucher([channelId, cumulative, signature], as(provider)));
+    };
+    const UNAVAILABLE = (await usageGame.read.UNAVAILABLE()) as Hash;
+    const testClient = await viem.getTestClient();
+    const word = (x: bigint) => `0x${x.toString(16).padStart(64, "0")}` as Hash;
+    for (let run = 0; run < 2 * DISPUTE_RUNS; run++) {
+      const voided = run < DISPUTE_RUNS;
+      await redeem();
+      await redeem();
+      // A claims tree of 4 contributors over the cited half (20 OPEN redeemed, 10 cited).
+      const claims = StandardMerkleTree.of(
+        Array.from({ length: 4 }, (_, i) => [privateKeyToAccount(`0x${(7000 + i).toString(16).padStart(64, "0")}` as Hex).address, E(1)]),
+        ["address", "uint256"],
+      );
+      const recordsRoot = keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["records", BigInt(run)]));
+      await gas("usageCommitEpoch", usage.write.commitEpoch([model, [{ channelId, toCumulative: cumulative }], E(10), 20, recordsRoot, claims.root as Hash, CID], as(provider)));
+      const epochId = (await usage.read.epochCount()) as bigint;
+      await gas("usageDisputeOpen", usageGame.write.openChallenge([epochId, CID], as(challenger)));
+      const disputeId = (await usageGame.read.disputeCount()) as bigint;
+      await testClient.mine({ blocks: 5 });
+      await gas("usageDisputeDraw", usageGame.write.drawCommittee([disputeId]));
+      const members = (await usageGame.read.committeeOf([disputeId])) as Address[];
+      const verdict = voided ? UNAVAILABLE : ((await usageGame.read.expectedVerdict([epochId])) as Hash);
+      const witness = voided ? word(0n) : keccak256(encodeAbiParameters([{ type: "string" }, { type: "uint256" }], ["leaf", BigInt(run)]));
+      const salts = members.map((_, i) => keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint256" }], [BigInt(run), BigInt(i)])));
+      for (const [i, m] of members.entries()) {
+        const commitment = keccak256(encodeAbiParameters([{ type: "uint256" }, { type: "uint8" }, { type: "address" }, { type: "bytes32" }, { type: "bytes32" }, { type: "bytes32" }], [disputeId, 0, m, verdict, witness, salts[i]]));
+        await gas("usageDisputeCommitVote", usageGame.write.commitVote([disputeId, commitment], as(byAddress.get(m.toLowerCase())!)));
+      }
+      for (const [i, m] of members.entries()) await gas("usageDisputeRevealVote", usageGame.write.revealVote([disputeId, verdict, witness, salts[i]], as(byAddress.get(m.toLowerCase())!)));
+      await gas(voided ? "usageDisputeSettleVoided" : "usageDisputeSettleUpheld", usageGame.write.settle([disputeId]));
+      const outcome = (await usageGame.read.getDispute([disputeId])) as { providerWon: boolean; outcome: number };
+      if (outcome.providerWon === voided || outcome.outcome !== 1) throw new Error("the usage committee did not decide as the bench's verifiers voted: the bench's usage game is wrong");
+      const status = ((await usage.read.getEpoch([epochId])) as { status: number }).status;
+      if ((status === 4) !== voided) throw new Error(`usage epoch ${epochId} has status ${status} after its dispute`);
+    }
+  }
+
   const out: Record<string, { avg: number; min: number; max: number; n: number }> = {};
   for (const [key, values] of Object.entries(samples)) {
     const nums = values.map(Number);
@@ -352,6 +423,15 @@ result.meta = {
     evalDisputeDraw: "committee of 3 drawn stake-weighted from 5 verifiers with the hash of a block 4 ahead; the seed is kept (it picks the held-out shard the committee reveals)",
     evalDisputeCommitVote: "one verifier's commitment",
     evalDisputeRevealVote: "one verifier's reveal: verdict (loss << 128 | rank code << 64 | terms ok) and witness (the shard's loss), both stored for the tally",
+    disputeStakeVerifier: "VerifierPool.stake of the minimum stake (the pool both games draw from; first stake: the verifier is listed)",
+    usageCommitEpoch: "UsageEpochs.commitEpoch: one channel range (reads the channel, moves its accounted mark), half the revenue cited with a claims root, the epoch (fresh slots) and the provider's bond pulled (a token transfer)",
+    usageDisputeOpen: "UsageGame.openChallenge: freezes the epoch in UsageEpochs, writes the dispute and its claimed verdict (reads the epoch), pulls the challenger's bond",
+    usageDisputeDraw: "committee of 3 drawn stake-weighted from 5 verifiers (VerifierPool.draw) with the hash of a block 4 ahead",
+    usageDisputeCommitVote: "one verifier's commitment (the third opens the reveal at once)",
+    usageDisputeRevealVote: "one verifier's reveal: verdict (keccak256(recordsRoot, claimsRoot, citedRevenue), or UNAVAILABLE) and witness",
+    usageDisputeSettleVoided: "tally of 3 reveals (UNAVAILABLE: the provider withheld its records), the epoch voided: its held revenue forwarded to the RewardDistributor, the provider's bond to the game, 3 verifier fees and the challenger credited",
+    usageDisputeSettleUpheld: "tally of 3 reveals (the epoch's verdict), the epoch upheld (claimable at once), 3 verifier fees from the challenger's bond, the rest credited to the provider",
+    usageDisputeSettle: "both settles vary by up to about 20k between runs of the bench: the committee comes from a block hash (timestamps differ per run), and a verifier's first credit in the game writes a fresh slot",
     evalDisputeSettle: "EvalTally's tally of 3 numeric reveals (medians, each within the 1% tolerance), the trainer (claimed 1.2, recomputed 1.5) loses: collateral slashed via the JobMarket, poster refunded, verifiers and challenger credited, the rest to the Datanet pool",
   },
 };

@@ -22,6 +22,12 @@ import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {Merkle} from "../utils/Merkle.sol";
 import {Vm} from "../utils/Vm.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
+import {UsageEpochs} from "../../contracts/rewards/UsageEpochs.sol";
+import {UsageGame} from "../../contracts/disputes/UsageGame.sol";
+import {IUsageEpochs} from "../../contracts/interfaces/IUsageEpochs.sol";
+import {IUsageGame} from "../../contracts/interfaces/IUsageGame.sol";
 
 // The handlers live in this file so that running it alone compiles and emits their artifacts too (the invariant
 // runner only fuzzes contracts whose code matches an artifact: with the handler in its own file, a run of this
@@ -1164,6 +1170,400 @@ contract EvalHandler {
     }
 }
 
+/// @notice The usage-epoch actions of the invariant campaign (its own contract for the size limit), over a
+/// UsageEpochs + PaymentChannels + UsageGame wired as deploy.ts does (the pool names both games). Two payers redeem
+/// vouchers to two providers on one model with usage epochs (the first of Handler's models, or one it makes on the
+/// first usage action). Provider 0 is honest, provider 1 cheats (its claims root is not the one its records give);
+/// one epoch in 5 of either is committed and its records withheld (served to nobody). The handler knows each
+/// epoch's truth (`kindOf`, `truthOf`: the verdict an honest recomputation gives). An honest challenger challenges
+/// cheating and withheld epochs, a false challenger honest ones; the provider challenging its own epoch is an
+/// attack (try/catch, must revert). Committees (Handler's 4 verifiers, verifier 0 lazy) vote in the call that
+/// draws them: honest seats reveal the truth (UNAVAILABLE when the records were withheld) with the witness the
+/// records give for the round's seed, the lazy one the committed verdict with a made-up witness; one round in 8
+/// stays silent (all penalised, redrawn with 7 seats: more than are staked, so the dispute is stuck and the
+/// emergency account, this handler, rules the truth after the timelock). Ghosts: disputes a committee decided,
+/// decided rounds the lazy verifier sat on incoherent, and those it gained from, and settlements that credited the
+/// losing side (both must stay 0).
+contract UsageHandler {
+    Vm internal constant vm = Vm(address(uint160(uint256(keccak256("hevm cheat code")))));
+
+    uint8 public constant HONEST = 0;
+    uint8 public constant CHEAT = 1;
+    uint8 public constant WITHHELD = 2;
+
+    Handler public main;
+    OpenToken public token;
+    UsageEpochs public usage;
+    PaymentChannels public uchannels;
+    UsageGame public ugame;
+    VerifierPool public pool;
+    IERC721 public models;
+
+    uint256[2] public PAYER_KEYS = [uint256(0xCA1E), uint256(0xCA1F)];
+    address[2] public payers;
+    address[2] public providers = [address(0x6001), address(0x6002)];
+    /// @dev 0 challenges cheating and withheld epochs (honest), 1 challenges honest ones (false).
+    address[2] public challengers = [address(0x6101), address(0x6102)];
+    address public contributorA = address(0x6201);
+    address public contributorB = address(0x6202);
+
+    uint256 public model;
+    /// @dev Channel 2 * provider + payer.
+    bytes32[4] public channelIds;
+    uint256[] public epochIds;
+    uint256[] public disputeIds;
+    mapping(uint256 epochId => uint8) public kindOf;
+    mapping(uint256 epochId => bytes32) public truthOf;
+    mapping(uint256 epochId => address[2]) internal _claimants;
+    mapping(uint256 epochId => uint256[2]) internal _amounts;
+    mapping(uint256 epochId => bytes32[4]) internal _leaves;
+    /// @dev When UsageEpochs' held revenue of the model started waiting (mirrors its private `_heldSince`).
+    uint256 public heldSince;
+    uint256 public blockNumber = 1_000;
+
+    uint256 public calls;
+    uint256 public skips;
+    uint256 public attacks;
+    uint256 public attacksSucceeded;
+    string public lastAttackSucceeded;
+    uint256 public epochsCommitted;
+    uint256 public decided;
+    uint256 public emergencies;
+    uint256 public lazyIncoherentDecided;
+    uint256 public lazyGained;
+    uint256 public loserPaid;
+
+    constructor(Handler main_, UsageEpochs usage_, PaymentChannels uchannels_, UsageGame ugame_, IERC721 models_) {
+        main = main_;
+        token = main_.token();
+        usage = usage_;
+        uchannels = uchannels_;
+        ugame = ugame_;
+        pool = VerifierPool(ugame_.verifierPool());
+        models = models_;
+        payers[0] = vm.addr(PAYER_KEYS[0]);
+        payers[1] = vm.addr(PAYER_KEYS[1]);
+    }
+
+    /// @dev Takes over the usage game's emergency account (the test named this handler) and funds the actors.
+    function init() external {
+        if (ugame.emergency() == address(this)) return;
+        ugame.acceptEmergency();
+        for (uint256 i = 0; i < 2; ++i) {
+            vm.startPrank(payers[i]);
+            token.approve(address(uchannels), type(uint256).max);
+            vm.stopPrank();
+            vm.startPrank(providers[i]);
+            token.approve(address(usage), type(uint256).max);
+            token.approve(address(ugame), type(uint256).max);
+            vm.stopPrank();
+            vm.prank(challengers[i]);
+            token.approve(address(ugame), type(uint256).max);
+        }
+    }
+
+    function _skip() internal {
+        ++skips;
+    }
+
+    function epochCount() external view returns (uint256) {
+        return epochIds.length;
+    }
+
+    function disputeCount() external view returns (uint256) {
+        return disputeIds.length;
+    }
+
+    /// @dev Everyone the usage game may credit.
+    function accounts() external view returns (address[8] memory a) {
+        a = [challengers[0], challengers[1], providers[0], providers[1], address(0), address(0), address(0), address(0)];
+        for (uint256 i = 0; i < 4; ++i) a[4 + i] = main.verifierAccounts(i);
+    }
+
+    /// @dev The model with usage epochs (Handler's first model; one made through Handler when it has none), its
+    /// usage epochs switched on by its owner and the four channels opened. Returns false when not possible.
+    function _ready() internal returns (bool) {
+        if (model != 0) return true;
+        if (main.modelCount() == 0) {
+            main.postJob(0, 5e18, false);
+            uint256 n = main.jobCount();
+            uint256 j = n - 1;
+            main.claimJob(j, 0);
+            uint256 seed = j; // Handler.submitResult: job seed % n, kind seed / 7 % KINDS (0: honest)
+            while (seed / 7 % main.KINDS() != 0 || seed % n != j) seed += n;
+            main.submitResult(seed, true);
+            main.settleJob(j, 0); // the poster accepts
+            if (main.modelCount() == 0) return false;
+        }
+        uint256 m = main.modelAt(0);
+        if (!usage.usageEpochsEnabled(m)) {
+            vm.prank(models.ownerOf(m));
+            usage.enableUsageEpochs(m);
+        }
+        model = m;
+        for (uint256 q = 0; q < 2; ++q) {
+            for (uint256 p = 0; p < 2; ++p) {
+                vm.prank(payers[p]);
+                channelIds[2 * q + p] = uchannels.openChannel(providers[q], m, 1e24, address(0), 0);
+            }
+        }
+        return true;
+    }
+
+    /// @dev Payer `seed % 2` signs a voucher for up to 50 OPEN more to provider `seed >> 8 % 2`, who redeems it.
+    function redeem(uint256 seed, uint256 amount) external {
+        ++calls;
+        if (!_ready()) return _skip();
+        uint256 p = seed % 2;
+        bytes32 id = channelIds[2 * ((seed >> 8) % 2) + p];
+        IPaymentChannels.Channel memory c = uchannels.getChannel(id);
+        uint256 cumulative = c.redeemed + 1 + amount % 50e18;
+        if (cumulative > c.deposit) return _skip();
+        (uint8 v, bytes32 r, bytes32 s) = vm.sign(PAYER_KEYS[p], uchannels.voucherDigest(id, cumulative, c.epoch));
+        if (heldSince == 0) heldSince = block.timestamp;
+        vm.prank(c.provider);
+        uchannels.redeemVoucher(id, cumulative, abi.encodePacked(r, s, v));
+    }
+
+    /// @dev Provider `seed % 2` commits an epoch over its channels' unaccounted revenue, citing half the held part:
+    /// honest (provider 0) or a made-up claims root (provider 1); `how % 5 == 0`: its records are withheld.
+    function commitEpoch(uint256 seed, uint256 how) external {
+        ++calls;
+        if (!_ready()) return _skip();
+        uint256 q = seed % 2;
+        IUsageEpochs.ChannelRange[] memory all = new IUsageEpochs.ChannelRange[](2);
+        uint256 n;
+        uint256 revenue;
+        for (uint256 p = 0; p < 2; ++p) {
+            bytes32 id = channelIds[2 * q + p];
+            uint256 redeemed = uchannels.getChannel(id).redeemed;
+            uint256 from = usage.accounted(id);
+            if (redeemed <= from) continue;
+            all[n++] = IUsageEpochs.ChannelRange(id, redeemed);
+            revenue += redeemed - from;
+        }
+        if (n == 0) return _skip();
+        IUsageEpochs.ChannelRange[] memory ranges = new IUsageEpochs.ChannelRange[](n);
+        for (uint256 i = 0; i < n; ++i) ranges[i] = all[i];
+        uint256 h = usage.held(model);
+        uint256 heldPart = revenue < h ? revenue : h;
+        if (revenue - heldPart > usage.releasedCredit(model)) return _skip();
+        uint256 cited = heldPart / 2;
+        uint256 epochId = usage.epochCount() + 1;
+        uint8 kind = how % 5 == 0 ? WITHHELD : q == 0 ? HONEST : CHEAT;
+        (bytes32 recordsRoot, bytes32 claimsRoot) = _trees(epochId, kind, cited);
+        heldSince = h == heldPart ? 0 : block.timestamp;
+        vm.prank(providers[q]);
+        uint256 e = usage.commitEpoch(model, ranges, cited, 3, recordsRoot, claimsRoot, "report");
+        require(e == epochId, "epoch id");
+        epochIds.push(e);
+        ++epochsCommitted;
+    }
+
+    /// @dev The epoch's records root, and the claims root it commits; records the truth (`truthOf`) and the leaves.
+    function _trees(uint256 epochId, uint8 kind, uint256 cited) internal returns (bytes32 recordsRoot, bytes32 claimsRoot) {
+        recordsRoot = keccak256(abi.encode("records", epochId));
+        // What the records give: contributorA a tenth of the cited revenue, contributorB a twentieth.
+        bytes32[4] memory truth = [
+            Merkle.leaf(contributorA, cited / 10),
+            Merkle.leaf(contributorB, cited / 20),
+            Merkle.leaf(address(1), 0),
+            Merkle.leaf(address(2), 0)
+        ];
+        (bytes32 trueRoot,) = Merkle.rootAndProof(truth, 0);
+        truthOf[epochId] = keccak256(abi.encode(recordsRoot, trueRoot, cited));
+        if (kind == CHEAT) {
+            // The cheat pays itself a quarter of the cited revenue in place of contributorB.
+            _claimants[epochId] = [providers[1], contributorA];
+            _amounts[epochId] = [cited / 4, cited / 10];
+            _leaves[epochId] =
+                [Merkle.leaf(providers[1], cited / 4), Merkle.leaf(contributorA, cited / 10), truth[2], truth[3]];
+        } else {
+            _claimants[epochId] = [contributorA, contributorB];
+            _amounts[epochId] = [cited / 10, cited / 20];
+            _leaves[epochId] = truth;
+        }
+        (claimsRoot,) = Merkle.rootAndProof(_leaves[epochId], 0);
+        kindOf[epochId] = kind;
+    }
+
+    /// @dev A challenge of the first epoch from `seed` on that is committed and within its window: by the honest
+    /// challenger when it cheats or withheld its records, by the false one when honest. `how % 4 == 0`: its provider
+    /// tries first (an attack: must revert).
+    function challenge(uint256 seed, uint256 how) external {
+        ++calls;
+        uint256 n = epochIds.length;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 e = epochIds[(seed % n + k) % n];
+            IUsageEpochs.Epoch memory ep = usage.getEpoch(e);
+            if (ep.status != IUsageEpochs.Status.Committed || block.timestamp >= ep.claimableAt) continue;
+            if (how % 4 == 0) {
+                ++attacks;
+                vm.prank(ep.provider);
+                try ugame.openChallenge(e, "mine") {
+                    ++attacksSucceeded;
+                    lastAttackSucceeded = "a provider challenged its own epoch";
+                } catch {}
+            }
+            vm.prank(challengers[kindOf[e] == HONEST ? 1 : 0]);
+            disputeIds.push(ugame.openChallenge(e, "why"));
+            return;
+        }
+        _skip();
+    }
+
+    /// @dev The next step of the first unsettled usage dispute from `seed` on: draw and vote in one call (silent
+    /// one round in 8: all penalised and redrawn after the deadline), or, stuck, the emergency's ruling.
+    function move(uint256 seed, uint8 how) external {
+        ++calls;
+        uint256 n = disputeIds.length;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 id = disputeIds[(seed % n + k) % n];
+            IUsageGame.Dispute memory d = ugame.getDispute(id);
+            if (d.phase == IUsageGame.Phase.Settled) continue;
+            if (d.phase == IUsageGame.Phase.Stuck || (d.phase == IUsageGame.Phase.AwaitingDraw && _eligible(d) < d.seats)) {
+                return _emergency(id, d);
+            }
+            if (d.phase == IUsageGame.Phase.AwaitingDraw) {
+                if (blockNumber < block.number) blockNumber = block.number;
+                if (blockNumber <= d.drawBlock) blockNumber = d.drawBlock + 1;
+                vm.roll(blockNumber);
+                vm.setBlockhash(d.drawBlock, keccak256(abi.encode("usage", id, d.drawBlock)));
+                ugame.drawCommittee(id);
+                d = ugame.getDispute(id);
+                if (d.phase != IUsageGame.Phase.Voting) return; // deferred to a new draw block
+            }
+            if (how % 8 != 0 && block.timestamp < d.revealStartsAt) return _vote(id, d);
+            uint256 c = main.clock();
+            if (c < d.deadline) main.advanceTime(d.deadline - c - 1);
+            ugame.settle(id);
+            return;
+        }
+        _skip();
+    }
+
+    function _eligible(IUsageGame.Dispute memory d) internal view returns (uint256) {
+        address[] memory parties = new address[](2);
+        (parties[0], parties[1]) = (d.provider, d.challenger);
+        return pool.eligibleCount(parties);
+    }
+
+    /// @dev A stuck dispute: this handler (the emergency account) rules the truth; executed after the timelock.
+    function _emergency(uint256 id, IUsageGame.Dispute memory d) internal {
+        ugame.scheduleEmergency(id, kindOf[d.epochId] == HONEST);
+        main.advanceTime(EMERGENCY_DELAY - 1);
+        (uint256 providerBefore, uint256 challengerBefore) = (ugame.withdrawable(d.provider), ugame.withdrawable(d.challenger));
+        ugame.executeEmergency(id);
+        ++emergencies;
+        _loserUnpaid(ugame.getDispute(id), providerBefore, challengerBefore);
+    }
+
+    uint32 internal constant EMERGENCY_DELAY = 3 days;
+
+    /// @dev Every seat commits, then reveals; the dispute is settled. Honest seats reveal the truth (UNAVAILABLE
+    /// when the records were withheld) with the witness the records give for the round's seed; the lazy verifier 0
+    /// copies the committed verdict with a made-up witness.
+    function _vote(uint256 id, IUsageGame.Dispute memory d) internal {
+        address[] memory members = ugame.committeeOf(id);
+        address lazy = main.verifierAccounts(0);
+        uint256 m = members.length;
+        bytes32[] memory verdicts = new bytes32[](m);
+        bytes32[] memory witnesses = new bytes32[](m);
+        bool lazySits;
+        for (uint256 i = 0; i < m; ++i) {
+            if (members[i] == lazy) {
+                lazySits = true;
+                (verdicts[i], witnesses[i]) = (d.claimed, keccak256(abi.encode("guess", id, d.round)));
+            } else if (kindOf[d.epochId] == WITHHELD) {
+                (verdicts[i], witnesses[i]) = (ugame.UNAVAILABLE(), bytes32(0));
+            } else {
+                (verdicts[i], witnesses[i]) = (truthOf[d.epochId], keccak256(abi.encode("least leaf", d.epochId, d.seed)));
+            }
+            vm.prank(members[i]);
+            ugame.commitVote(id, keccak256(abi.encode(id, d.round, members[i], verdicts[i], witnesses[i], bytes32(i))));
+        }
+        for (uint256 i = 0; i < m; ++i) {
+            vm.prank(members[i]);
+            ugame.revealVote(id, verdicts[i], witnesses[i], bytes32(i));
+        }
+        uint256 before = _holdings(lazy);
+        (uint256 providerBefore, uint256 challengerBefore) = (ugame.withdrawable(d.provider), ugame.withdrawable(d.challenger));
+        ugame.settle(id);
+        d = ugame.getDispute(id);
+        if (d.phase != IUsageGame.Phase.Settled || d.outcome != IUsageGame.Outcome.CommitteeVerdict) return;
+        ++decided;
+        _loserUnpaid(d, providerBefore, challengerBefore);
+        // The lazy copy never holds the honest seats' witness: it is incoherent whenever it sits.
+        if (!lazySits) return;
+        ++lazyIncoherentDecided;
+        if (_holdings(lazy) > before) ++lazyGained;
+    }
+
+    function _holdings(address v) internal view returns (uint256) {
+        return uint256(pool.getVerifier(v).stake) + ugame.withdrawable(v);
+    }
+
+    /// @dev The side that lost a dispute is credited nothing by its settlement (counted in `loserPaid`).
+    function _loserUnpaid(IUsageGame.Dispute memory d, uint256 providerBefore, uint256 challengerBefore) internal {
+        address loser = d.providerWon ? d.challenger : d.provider;
+        uint256 before = d.providerWon ? challengerBefore : providerBefore;
+        if (ugame.withdrawable(loser) > before) ++loserPaid;
+    }
+
+    /// @dev Finalises the first epoch from `seed` on that is committed and past its window.
+    function finalize(uint256 seed) external {
+        ++calls;
+        uint256 n = epochIds.length;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 e = epochIds[(seed % n + k) % n];
+            IUsageEpochs.Epoch memory ep = usage.getEpoch(e);
+            if (ep.status != IUsageEpochs.Status.Committed || block.timestamp < ep.claimableAt) continue;
+            usage.finalizeEpoch(e);
+            return;
+        }
+        _skip();
+    }
+
+    /// @dev Claims leaf `seed >> 8 % 2` of the first finalised epoch from `seed` on where it is unclaimed and within
+    /// what is left of the pool (a cheat's leaves may ask more than the pool holds).
+    function claim(uint256 seed) external {
+        ++calls;
+        uint256 n = epochIds.length;
+        uint256 leaf = (seed >> 8) % 2;
+        for (uint256 k = 0; k < n; ++k) {
+            uint256 e = epochIds[(seed % n + k) % n];
+            IUsageEpochs.Epoch memory ep = usage.getEpoch(e);
+            address who = _claimants[e][leaf];
+            uint256 amount = _amounts[e][leaf];
+            if (ep.status != IUsageEpochs.Status.Finalized || amount == 0 || usage.isClaimed(e, who)) continue;
+            if (amount > ep.pool - ep.claimed) continue;
+            IUsageEpochs.Claim[] memory cs = new IUsageEpochs.Claim[](1);
+            (, bytes32[] memory proof) = Merkle.rootAndProof(_leaves[e], leaf);
+            cs[0] = IUsageEpochs.Claim(e, amount, proof);
+            usage.claim(who, cs);
+            return;
+        }
+        _skip();
+    }
+
+    /// @dev Held revenue nobody committed within the release delay goes on to the distributor.
+    function releaseHeld() external {
+        ++calls;
+        if (model == 0 || usage.held(model) == 0 || block.timestamp < heldSince + 7 days) return _skip();
+        heldSince = 0;
+        usage.releaseHeld(model);
+    }
+
+    /// @dev An account the usage game credited withdraws.
+    function withdraw(uint256 seed) external {
+        ++calls;
+        address a = this.accounts()[seed % 8];
+        if (ugame.withdrawable(a) == 0) return _skip();
+        vm.prank(a);
+        ugame.withdraw();
+    }
+}
+
 /// @notice Invariants over random call sequences: every escrowing contract holds exactly what it owes, no leaf
 /// claims beyond its share, attribution never pays a trainer or the owner beyond its own share, and no voucher
 /// moves more than a key the channel accepts signed. Runs, depth and fail-on-revert (on) come from
@@ -1175,6 +1575,42 @@ contract EscrowInvariants is Protocol {
     ChannelHandler internal chandler;
     EvalHandler internal ehandler;
     CuratorHandler internal curhandler;
+    UsageHandler internal uhandler;
+    UsageEpochs internal usage;
+    PaymentChannels internal uchannels;
+    UsageGame internal ugame;
+    uint40 internal constant USAGE_WINDOW = 1 days;
+    uint40 internal constant USAGE_RELEASE = 7 days;
+    uint128 internal constant PROVIDER_BOND = 50e18;
+
+    /// @dev Usage epochs wired as deploy.ts does: their own PaymentChannels (voucher revenue held by UsageEpochs),
+    /// the usage game, and the pool naming both games.
+    function wirePool() internal override {
+        usage = new UsageEpochs(
+            IERC20(address(token)), rewards, IERC721(address(models)), address(this), USAGE_WINDOW, USAGE_RELEASE, PROVIDER_BOND
+        );
+        uchannels = new PaymentChannels(IERC20(address(token)), IRewardDistributor(address(usage)), address(this), CLOSE_TIMEOUT);
+        usage.setPaymentChannels(uchannels);
+        ugame = new UsageGame(
+            IERC20(address(token)),
+            usage,
+            pool,
+            address(this),
+            IUsageGame.Params({
+                challengeBond: CHALLENGE_BOND,
+                verifierFee: VERIFIER_FEE,
+                verifierPenalty: VERIFIER_PENALTY,
+                commitTime: COMMIT_TIME,
+                revealTime: REVEAL_TIME,
+                lookahead: LOOKAHEAD,
+                emergencyDelay: EMERGENCY_DELAY
+            })
+        );
+        usage.setUsageGame(address(ugame));
+        address[] memory games = new address[](2);
+        (games[0], games[1]) = (address(game), address(ugame));
+        pool.setGames(games);
+    }
 
     function setUp() public {
         vm.warp(1_000_000);
@@ -1188,7 +1624,16 @@ contract EscrowInvariants is Protocol {
         handler.init(ehandler);
         chandler = new ChannelHandler(handler, channels);
         curhandler = new CuratorHandler(handler, datanets, access, rewards);
+        uhandler = new UsageHandler(handler, usage, uchannels, ugame, IERC721(address(models)));
+        ugame.transferEmergency(address(uhandler));
+        for (uint256 i = 0; i < 2; ++i) {
+            token.mint(uhandler.payers(i), 1e27);
+            token.mint(uhandler.providers(i), 1e27);
+            token.mint(uhandler.challengers(i), 1e27);
+        }
+        uhandler.init();
         targetContract(address(handler));
+        targetContract(address(uhandler));
         targetContract(address(chandler));
         targetContract(address(ehandler));
         targetContract(address(curhandler));
@@ -1310,6 +1755,55 @@ contract EscrowInvariants is Protocol {
         invariant_protocol();
     }
 
+    /// Usage disputes through the handler: an honest epoch challenged by the false challenger (upheld), a cheating
+    /// one and a withheld one challenged by the honest challenger (voided), a provider challenging its own epoch
+    /// (refused), a silent committee redrawn larger than the pool then ruled by the timelocked emergency; claims,
+    /// finalisation, release and withdrawals. The lazy verifier (when drawn) never gains.
+    function test_handler_usageDisputes() public {
+        uhandler.redeem(0, 10e18); // payer 0 -> provider 0
+        uhandler.redeem(1, 20e18); // payer 1 -> provider 0
+        uhandler.commitEpoch(0, 1); // honest
+        uhandler.challenge(0, 4); // the provider tries first (refused), then the false challenger
+        uhandler.move(0, 1); // draw, vote, settle
+        uint256 id = uhandler.disputeIds(0);
+        assertTrue(ugame.getDispute(id).providerWon, "an honest epoch is upheld");
+        uhandler.redeem(256, 10e18); // payer 0 -> provider 1
+        uhandler.commitEpoch(1, 1); // the cheat
+        uhandler.challenge(0, 1);
+        uhandler.move(1, 1);
+        assertTrue(!ugame.getDispute(uhandler.disputeIds(1)).providerWon, "a cheating epoch is voided");
+        uhandler.redeem(0, 5e18);
+        uhandler.commitEpoch(0, 0); // withheld records
+        uhandler.challenge(0, 1);
+        uhandler.move(2, 1);
+        assertTrue(!ugame.getDispute(uhandler.disputeIds(2)).providerWon, "withheld records lose");
+        uhandler.redeem(1, 5e18);
+        uhandler.commitEpoch(0, 1); // honest
+        uhandler.challenge(0, 1);
+        uhandler.move(3, 8); // drawn, silent: all penalised, redrawn with 7 seats
+        IUsageGame.Dispute memory d = ugame.getDispute(uhandler.disputeIds(3));
+        assertEq(d.seats, 7, "redrawn larger");
+        assertEq(d.pot, 3 * VERIFIER_PENALTY, "silence costs");
+        uhandler.move(3, 1); // stuck: the emergency rules after its timelock
+        d = ugame.getDispute(uhandler.disputeIds(3));
+        assertTrue(d.outcome == IUsageGame.Outcome.Emergency && d.providerWon, "ruled the truth");
+        assertEq(uhandler.decided(), 3, "three decided by committees");
+        assertEq(uhandler.emergencies(), 1, "one emergency");
+        assertEq(uhandler.attacks(), 1, "the provider tried");
+        assertEq(uhandler.attacksSucceeded(), 0, "and was refused");
+        handler.advanceTime(USAGE_WINDOW);
+        uhandler.finalize(0);
+        uhandler.claim(0);
+        uhandler.claim(256);
+        for (uint256 i = 0; i < 8; ++i) uhandler.withdraw(i);
+        uhandler.redeem(0, 1e18);
+        handler.advanceTime(USAGE_RELEASE);
+        uhandler.releaseHeld();
+        assertEq(usage.held(uhandler.model()), 0, "released");
+        assertEq(uhandler.lazyGained(), 0, "lazy never gained");
+        invariant_protocol();
+    }
+
     /// The handler's rates on a pseudo-random walk of 1,500 calls: with fail-on-revert on, a revert would fail the
     /// campaign, so every call here must succeed (reverts counted by try/catch are 0); the share of calls that
     /// returned early without a state change (skips) is logged for `bench/fuzz.ts` and must stay below 3/4.
@@ -1318,7 +1812,7 @@ contract EscrowInvariants is Protocol {
         uint256 n = 1_500;
         for (uint256 i = 0; i < n; ++i) {
             uint256 r = uint256(keccak256(abi.encode("walk", i)));
-            uint256 a = r % 27;
+            uint256 a = r % 35;
             uint256 x = r >> 8;
             uint256 y = r >> 128;
             bytes memory data;
@@ -1349,24 +1843,46 @@ contract EscrowInvariants is Protocol {
             else if (a == 23) data = abi.encodeCall(EvalHandler.challengeEval, (x));
             else if (a == 24) data = abi.encodeCall(EvalHandler.evalMove, (x, uint8(y)));
             else if (a == 25) data = abi.encodeCall(CuratorHandler.grantOrRevoke, (x, uint32(y), y % 2 == 0));
-            else data = abi.encodeCall(CuratorHandler.overreach, (x, bytes32(y)));
+            else if (a == 26) data = abi.encodeCall(CuratorHandler.overreach, (x, bytes32(y)));
+            else if (a == 27) data = abi.encodeCall(UsageHandler.redeem, (x, y));
+            else if (a == 28) data = abi.encodeCall(UsageHandler.commitEpoch, (x, y));
+            else if (a == 29) data = abi.encodeCall(UsageHandler.challenge, (x, y));
+            else if (a == 30) data = abi.encodeCall(UsageHandler.move, (x, uint8(y)));
+            else if (a == 31) data = abi.encodeCall(UsageHandler.finalize, (x));
+            else if (a == 32) data = abi.encodeCall(UsageHandler.claim, (x));
+            else if (a == 33) data = abi.encodeCall(UsageHandler.releaseHeld, ());
+            else data = abi.encodeCall(UsageHandler.withdraw, (x));
             if (a >= 22 && a <= 24) to = address(ehandler);
-            if (a >= 25) to = address(curhandler);
+            if (a >= 25 && a <= 26) to = address(curhandler);
+            if (a >= 27) to = address(uhandler);
             (bool ok,) = to.call(data);
             if (!ok) ++reverts;
         }
         console.log("handler walk: calls %s reverts %s", n, reverts);
-        uint256 skips = handler.skips() + chandler.skips() + ehandler.skips() + curhandler.skips();
+        uint256 skips = handler.skips() + chandler.skips() + ehandler.skips() + curhandler.skips() + uhandler.skips();
         console.log(
-            "handler walk: skips %s attacks %s", skips, handler.attacks() + chandler.attacks() + curhandler.attacks()
+            "handler walk: skips %s attacks %s",
+            skips,
+            handler.attacks() + chandler.attacks() + curhandler.attacks() + uhandler.attacks()
         );
+        console.log(
+            "handler walk: usage calls %s skips %s epochs %s", uhandler.calls(), uhandler.skips(), uhandler.epochCount()
+        );
+        console.log(
+            "handler walk: usage disputes %s decided %s emergencies %s",
+            uhandler.disputeCount(),
+            uhandler.decided(),
+            uhandler.emergencies()
+        );
+        console.log("handler walk: lazy incoherent in decided usage rounds %s", uhandler.lazyIncoherentDecided());
         console.log(
             "handler walk: eval claims %s cheats %s decided %s", ehandler.claims(), ehandler.cheats(), ehandler.decided()
         );
         console.log("handler walk: lazy incoherent in decided eval rounds %s", ehandler.lazyIncoherentDecided());
         assertEq(reverts, 0, "no handler call reverts");
         assertEq(
-            handler.attacksSucceeded() + chandler.attacksSucceeded() + curhandler.attacksSucceeded(),
+            handler.attacksSucceeded() + chandler.attacksSucceeded() + curhandler.attacksSucceeded()
+                + uhandler.attacksSucceeded(),
             0,
             "no attack succeeded"
         );
@@ -1377,9 +1893,10 @@ contract EscrowInvariants is Protocol {
         }
         console.log("handler walk: disputes %s eval %s", handler.disputeCount(), evalDisputes);
         assertTrue(ehandler.decided() > 0, "the walk decides eval disputes");
+        assertTrue(uhandler.decided() > 0, "the walk decides usage disputes");
         assertLe(
             skips * 4,
-            (handler.calls() + chandler.calls() + ehandler.calls() + curhandler.calls()) * 3,
+            (handler.calls() + chandler.calls() + ehandler.calls() + curhandler.calls() + uhandler.calls()) * 3,
             "under 3/4 of the calls are skips"
         );
         invariant_protocol();
@@ -1395,6 +1912,62 @@ contract EscrowInvariants is Protocol {
         _channelsHoldDepositsAndRespectVouchers();
         _disputeGameHoldsWhatItOwes();
         _evalVerdictsFollowTheTruth();
+        _usageEscrowsHoldWhatTheyOwe();
+        _usageVerdictsFollowTheTruth();
+    }
+
+    /// UsageEpochs holds exactly its liabilities; the usage game the bonds and pots of its unsettled disputes and
+    /// every unwithdrawn credit; the verifier pool (shared by both games) the verifiers' stakes; the usage channels
+    /// their unspent deposits.
+    function _usageEscrowsHoldWhatTheyOwe() internal view {
+        assertEq(token.balanceOf(address(usage)), usage.liabilities(), "usage epochs balance");
+        uint256 owed;
+        address[8] memory all = uhandler.accounts();
+        for (uint256 i = 0; i < all.length; ++i) {
+            owed += ugame.withdrawable(all[i]);
+        }
+        for (uint256 i = 0; i < uhandler.disputeCount(); ++i) {
+            IUsageGame.Dispute memory d = ugame.getDispute(uhandler.disputeIds(i));
+            if (d.phase == IUsageGame.Phase.Settled) continue;
+            owed += uint256(d.bond) + d.pot;
+            assertEq(
+                uint256(usage.getEpoch(d.epochId).status), uint256(IUsageEpochs.Status.Challenged), "open dispute's epoch"
+            );
+        }
+        assertEq(token.balanceOf(address(ugame)), owed, "usage game balance");
+        uint256 stakes;
+        for (uint256 i = 0; i < 4; ++i) {
+            stakes += pool.getVerifier(handler.verifierAccounts(i)).stake;
+        }
+        assertEq(token.balanceOf(address(pool)), stakes, "verifier pool balance");
+        uint256 deposits;
+        for (uint256 i = 0; i < 4 && uhandler.model() != 0; ++i) {
+            IPaymentChannels.Channel memory c = uchannels.getChannel(uhandler.channelIds(i));
+            deposits += c.deposit - c.redeemed;
+        }
+        assertEq(token.balanceOf(address(uchannels)), deposits, "usage channels balance");
+    }
+
+    /// Every settled usage dispute went the way of the handler's truth (a committee's verdict, or the emergency's
+    /// ruling of a stuck one): an epoch whose claims root is not what its records give, or whose records were
+    /// withheld, was voided; an honest epoch was upheld and never voided; the losing side was credited nothing. No
+    /// provider challenged its own epoch. The lazy verifier never gained from a decided round where it was incoherent.
+    function _usageVerdictsFollowTheTruth() internal view {
+        for (uint256 i = 0; i < uhandler.disputeCount(); ++i) {
+            IUsageGame.Dispute memory d = ugame.getDispute(uhandler.disputeIds(i));
+            if (d.phase != IUsageGame.Phase.Settled) continue;
+            IUsageEpochs.Status s = usage.getEpoch(d.epochId).status;
+            if (uhandler.kindOf(d.epochId) == uhandler.HONEST()) {
+                assertTrue(d.providerWon, "an honest epoch is upheld");
+                assertTrue(s != IUsageEpochs.Status.Voided, "an honest epoch is never voided");
+            } else {
+                assertTrue(!d.providerWon, "a cheating or withheld epoch loses");
+                assertEq(uint256(s), uint256(IUsageEpochs.Status.Voided), "a cheating or withheld epoch is voided");
+            }
+        }
+        assertEq(uhandler.attacksSucceeded(), 0, uhandler.lastAttackSucceeded());
+        assertEq(uhandler.loserPaid(), 0, "the losing side of a usage dispute is credited nothing");
+        assertEq(uhandler.lazyGained(), 0, "the lazy verifier never gains from an incoherent usage vote");
     }
 
     /// Every eval dispute a committee decided went the way of the handler's truth: a cheating claim (a loss below
