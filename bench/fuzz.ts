@@ -39,6 +39,9 @@ const walk = /handler walk: calls (\d+) reverts (\d+)/.exec(out);
 const walk2 = /handler walk: skips (\d+) attacks (\d+)/.exec(out);
 const walk3 = /handler walk: eval claims (\d+) cheats (\d+) decided (\d+)/.exec(out);
 const walk4 = /handler walk: lazy incoherent in decided eval rounds (\d+)/.exec(out);
+const usage1 = /handler walk: usage calls (\d+) skips (\d+) epochs (\d+)/.exec(out);
+const usage2 = /handler walk: usage disputes (\d+) decided (\d+) emergencies (\d+)/.exec(out);
+const usage3 = /handler walk: lazy incoherent in decided usage rounds (\d+)/.exec(out);
 const campaign = tests.find((t) => t.name === "invariant_protocol");
 const result = {
   passed: r.status === 0 && tests.length > 0 && tests.every((t) => t.passed),
@@ -55,6 +58,19 @@ const result = {
         attacksAttempted: Number(walk2[2]),
         ...(walk3 && walk4
           ? { evalClaims: Number(walk3[1]), evalCheats: Number(walk3[2]), evalDecided: Number(walk3[3]), lazyIncoherentDecided: Number(walk4[1]) }
+          : {}),
+        ...(usage1 && usage2 && usage3
+          ? {
+              usage: {
+                calls: Number(usage1[1]),
+                skips: Number(usage1[2]),
+                epochs: Number(usage1[3]),
+                disputes: Number(usage2[1]),
+                decided: Number(usage2[2]),
+                emergencies: Number(usage2[3]),
+                lazyIncoherentDecided: Number(usage3[1]),
+              },
+            }
           : {}),
       }
     : null,

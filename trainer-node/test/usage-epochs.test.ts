@@ -12,10 +12,10 @@ import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
 import { getAddress, parseEther, zeroHash } from "viem";
 import type { Address, Hex } from "viem";
-import { privateKeyToAccount } from "viem/accounts";
+import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { ChatTokenizer, fineTune, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { connect, enableUsageEpochs, getUsageEpoch, openChannel, sendTx, setInferencePrice, signVoucher, usageEarnings } from "@tributary/sdk/chain";
+import { challengeUsageEpoch, connect, enableUsageEpochs, getUsageDispute, getUsageEpoch, openChannel, registerTrainer, sendTx, setInferencePrice, signVoucher, usageClaimsTree, usageEarnings, usageRecordsAuth, verifierStake } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addFileSet } from "@tributary/sdk/files";
 import { addJson } from "@tributary/sdk/chain";
@@ -24,19 +24,23 @@ import { cliRunner, ok } from "../../sdk/test/helpers/cli.ts";
 import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
 import { Billing, buildUsageEpoch, chainCatalog, CitationIndex, ModelServer, startApi, UsageRecorder } from "../src/serve/index.ts";
-import type { UsageRecord } from "../src/serve/index.ts";
+import type { UsageRecord, UsageRecorderOptions } from "../src/serve/index.ts";
 import { MemoryJobs } from "./helpers/serve.ts";
+import { Verifier } from "../src/jobs/verify.ts";
 
 const BASE_DIR = fileURLToPath(new URL("../models/tributary-austen-4m/", import.meta.resolve("@tributary/engine")));
 const PRICE = 10n ** 15n; // OPEN wei per 1,000 tokens: 1e12 wei a token
 const TOKEN = PRICE / 1000n;
 const MAX = 16;
 const CONTRIBUTORS_BPS = 6_500n; // the local split: owner 20 %, trainer 10 %, protocol 5 %
+const PROMPT_X = [40, 51, 62, 73, 84, 95, 106, 117];
+const PROMPT_Y = [200, 190, 180, 170, 160, 150, 140, 130];
 
 describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, () => {
   let chain: DevChain;
   let ipfs: Awaited<ReturnType<typeof startContentStore>>;
   let kernel: Kernel;
+  let wasm: Kernel;
   const conns: ChainConnection[] = [];
   const models: bigint[] = [];
   let eos = 0;
@@ -47,12 +51,15 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
   before(async () => {
     chain = await startDevChain();
     ipfs = await startContentStore();
-    for (let i = 0; i < 8; i++) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account: privateKeyToAccount(TEST_KEYS[i]), pollingInterval: 50 }));
+    // the dev chain funds 20 accounts of its mnemonic: 0..7 are TEST_KEYS, 8..12 the dispute test's payer, warm-up and verifiers
+    const accounts = [...TEST_KEYS.map((k) => privateKeyToAccount(k)), ...[8, 9, 10, 11, 12].map((i) => mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: i }))];
+    for (const account of accounts) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account, pollingInterval: 50 }));
     const d = conns[deployer];
     const baseCid = (await addFileSet(ipfs.store, BASE_DIR)).cid;
     await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", baseCid]);
     const baseModelId = await d.publicClient.readContract({ address: d.contracts.ModelRegistry.address, abi: d.contracts.ModelRegistry.abi, functionName: "baseModelCount" });
     kernel = await selectKernel("ort", 2);
+    wasm = await selectKernel("wasm", 1); // verifier nodes run on wasm (usage checks use no kernel, but the node requires it)
     const out = join(tmp, "adapter");
     await fineTune({ modelDir: BASE_DIR, records: [{ messages: [{ role: "user", content: "Who wrote Emma?" }, { role: "assistant", content: "Jane Austen." }] }], evalSplit: 0, outDir: out, method: "lora", kernel, config: { lr: 1e-2, epochs: 1, batchSize: 1, warmupSteps: 0, seed: 1, lora: { r: 4, alpha: 8, targetModules: ["q_proj", "v_proj"] } } });
     const adapterCid = (await addFileSet(ipfs.store, out)).cid;
@@ -84,17 +91,21 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
 
   after(async () => {
     await kernel?.dispose();
+    await wasm?.dispose();
     await ipfs?.stop();
     await chain?.stop();
   });
 
-  it("a cited contribution earns more than an equal uncited one, self-citing captures nothing of others, one claim takes every epoch of both models", async () => {
+  /**
+   * A serving node of `conns[node]` on `cacheDir`: billing, the usage recorder (`tamper`: a dishonest one) and a real
+   * citation index built from the model's own greedy answers, asked once uncited by `warmup`: alice's record is what
+   * the model says to X, carol's what it says to Y, bob's (as long) is never said.
+   */
+  async function startProvider(cacheDir: string, warmup: number, tamper?: UsageRecorderOptions["tamper"], log?: (line: string) => void) {
     const provider = conns[node];
-    const cacheDir = join(tmp, "node");
     const billing = await Billing.open({ conn: provider, file: join(cacheDir, "vouchers.json"), redeemEveryMs: 0 });
     const server = new ModelServer({ store: ipfs.store, cacheDir, kernel });
-    const usage = new UsageRecorder({ conn: provider, store: ipfs.store, dataDir: cacheDir, redeem: () => billing.redeemAll() });
-    // citations: none until the index is built from the completions the warm-up requests produced
+    const usage = new UsageRecorder({ conn: provider, store: ipfs.store, dataDir: cacheDir, redeem: () => billing.redeemAll(), tamper, log });
     const captured: number[][] = [];
     let index: CitationIndex | null = null;
     const citations = async (_m: unknown, ids: number[]) => {
@@ -105,8 +116,6 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       return index.find(ids, 6).map((s) => ({ ...s.source, datanet_id: s.source.datanetId, contribution_id: s.source.contributionId, tokens: s.end - s.start }));
     };
     const api = await startApi({ port: 0, catalog: chainCatalog(provider), models: server, jobs: new MemoryJobs(), billing, citations, usage });
-    const PROMPT_X = [40, 51, 62, 73, 84, 95, 106, 117];
-    const PROMPT_Y = [200, 190, 180, 170, 160, 150, 140, 130];
     const channels = new Map<string, { id: Hex; signer: ChainConnection; owed: bigint }>();
     const ask = async (who: number, model: bigint, prompt: number[]) => {
       const key = `${who}/${model}`;
@@ -124,18 +133,29 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       ch.owed = BigInt(body.tributary.billing.owed);
       return body.tributary.citations ?? [];
     };
+    // warm-up (uncited): what the model answers to X and Y, greedily
+    await ask(warmup, models[0], PROMPT_X);
+    await ask(warmup, models[0], PROMPT_Y);
+    assert.equal(captured.length, 2);
+    const src = (who: number, c: number) => ({ datanetId: "1", contributionId: String(c), contributor: addr(who) });
+    index = CitationIndex.build([
+      { ids: captured[0], source: src(alice, 1) },
+      { ids: captured[0].map((t, i) => 300 + ((t * 31 + i * 17) % 500)), source: src(bob, 2) },
+      { ids: captured[1], source: src(carol, 3) },
+    ]);
+    const stop = async () => {
+      await api.stop();
+      await usage.close();
+      await billing.close();
+      await server.close();
+    };
+    return { provider, api, usage, ask, channels, stop };
+  }
+
+  it("a cited contribution earns more than an equal uncited one, self-citing captures nothing of others, one claim takes every epoch of both models", async () => {
+    const cacheDir = join(tmp, "node");
+    const { provider, usage, ask, channels, stop } = await startProvider(cacheDir, 7);
     try {
-      // warm-up (uncited): what the model answers to X and Y, greedily
-      await ask(7, models[0], PROMPT_X);
-      await ask(7, models[0], PROMPT_Y);
-      assert.equal(captured.length, 2);
-      const src = (who: number, c: number) => ({ datanetId: "1", contributionId: String(c), contributor: addr(who) });
-      // alice's record is what the model says to X, carol's what it says to Y; bob's (as long) is never said
-      index = CitationIndex.build([
-        { ids: captured[0], source: src(alice, 1) },
-        { ids: captured[0].map((t, i) => 300 + ((t * 31 + i * 17) % 500)), source: src(bob, 2) },
-        { ids: captured[1], source: src(carol, 3) },
-      ]);
       for (let k = 0; k < 2; k++) {
         for (const m of models) for (let i = 0; i < 2; i++) assert.ok((await ask(payer, m, PROMPT_X)).every((c) => getAddress(c.contributor) === addr(alice)), "X cites alice");
         for (let i = 0; i < 2; i++) assert.ok((await ask(carol, models[0], PROMPT_Y)).some((c) => getAddress(c.contributor) === addr(carol)), "Y cites carol");
@@ -209,10 +229,99 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       const owes2 = await provider.publicClient.readContract({ address: ue.address, abi: ue.abi, functionName: "liabilities" });
       assert.equal(balance2, owes2, "still balanced after claims and finalisation");
     } finally {
-      await api.stop();
-      await usage.close();
-      await billing.close();
-      await server.close();
+      await stop();
+    }
+  });
+
+  it("usage-epoch challenges are decided by 3 verifier nodes from the provider's records: inflated claims voided, a false challenge loses its bond, the lazy verifier is penalised", async () => {
+    const [payer2, warmup2, v1, v2, lazyV] = [8, 9, 10, 11, 12];
+    const d = conns[deployer];
+    for (const who of [alice, carol, v1, v2, lazyV, payer2, warmup2]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(who), parseEther("200")]);
+    const cacheDir = join(tmp, "node2");
+    // a dishonest provider on model 1: its committed claims pay bob (never cited) what its records give alice
+    const tamper: UsageRecorderOptions["tamper"] = (plan) => {
+      if (plan.modelId !== models[0] || plan.claims.length === 0) return plan;
+      const total = plan.claims.reduce((s, c) => s + c.amount, 0n);
+      const claims = [{ account: addr(bob), amount: total }];
+      return { ...plan, claims, claimsRoot: usageClaimsTree(claims).root, contributions: plan.contributions.map((c) => ({ ...c, contributor: addr(bob) })) };
+    };
+    const logs: string[] = [];
+    const { provider, api, usage, ask, stop } = await startProvider(cacheDir, warmup2, tamper, (l) => logs.push(`[provider] ${l}`));
+    const verifiers = [v1, v2, lazyV].map(
+      (who) =>
+        new Verifier(
+          { conn: conns[who], store: ipfs.store, custodianUrl: "http://127.0.0.1:9", dataDir: join(tmp, `verifier-${who}`), kernel: wasm, log: (l) => logs.push(`[${who}] ${l}`) },
+          { stake: parseEther("100"), audit: false, lazy: who === lazyV },
+        ),
+    );
+    const context = () => `\n${logs.join("\n")}`;
+    const mine = async (n: number) => {
+      for (let i = 0; i < n; i++) await d.publicClient.request({ method: "evm_mine" as never, params: [] as never });
+    };
+    try {
+      // the provider publishes where its node serves the API (its trainer profile): verifiers fetch records there
+      await registerTrainer(provider, ipfs.store, { endpoint: api.url });
+      for (const v of verifiers) await v.tick(); // stakes
+      for (const m of models) for (let i = 0; i < 2; i++) assert.ok((await ask(payer2, m, PROMPT_X)).every((c) => getAddress(c.contributor) === addr(alice)), "X cites alice");
+      const [cheat, honest] = (await usage.commit()).sort((a, b) => (a.modelId < b.modelId ? -1 : 1)).map((e) => e.epochId);
+      const ue = provider.contracts.UsageEpochs;
+      const bondOf = async (e: bigint) => (await getUsageEpoch(provider, e)).bond;
+      assert.ok((await bondOf(cheat)) > 0n, "the provider bonded its epoch");
+
+      // the records are served to drawn verifiers only
+      const unsigned = await fetch(`${api.url}/v1/usage/epochs/${cheat}/records`);
+      assert.equal(unsigned.status, 401, "no signature: refused");
+      const notDrawn = await fetch(`${api.url}/v1/usage/epochs/${cheat}/records`, { headers: await usageRecordsAuth(conns[v1], cheat) });
+      assert.equal(notDrawn.status, 403, "a verifier not drawn for it: refused");
+      assert.match(((await notDrawn.json()) as { error: { message: string } }).error.message, /not on a committee/);
+
+      // alice, whose record the paid answers cited, sees the epoch pays bob instead, and challenges it
+      const settleAll = async (disputeId: bigint) => {
+        await mine(5); // past the draw block
+        for (let round = 0; round < 6 && (await getUsageDispute(d, disputeId)).phaseName !== "settled"; round++) {
+          for (const v of verifiers) await v.tick();
+        }
+        return getUsageDispute(d, disputeId);
+      };
+      // (with the CLI: `tributary rewards challenge-epoch <id> --reason ...`)
+      const cli = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: tmp });
+      const c1 = await ok(cli(TEST_KEYS[alice], "rewards", "challenge-epoch", String(cheat), "--reason", "the paid answers cited my record; this epoch pays bob"));
+      c1.disputeId = BigInt(c1.disputeId);
+      assert.equal(BigInt(c1.bond), (await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "params" })).challengeBond, "the bond posted");
+      const d1 = await settleAll(c1.disputeId);
+      assert.equal(d1.phaseName, "settled", context());
+      assert.equal(d1.providerWon, false, `the committee recomputed the epoch from the records: voided${context()}`);
+      assert.equal((await getUsageEpoch(provider, cheat)).status, 4, "voided");
+      assert.match(context(), /served its \d+ records to drawn verifier/, "the provider's node served the records");
+      assert.match(context(), /differs from what the provider committed/);
+      const p = await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "params" });
+      const penalised = await d.publicClient.getContractEvents({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, eventName: "VerifierPenalised", args: { disputeId: c1.disputeId }, fromBlock: 0n });
+      assert.deepEqual(penalised.map((e) => [e.args.verifier, e.args.amount]), [[addr(lazyV), p.verifierPenalty]], "the lazy verifier (copied the committed roots) is penalised, nobody else");
+      assert.equal((await verifierStake(d, addr(lazyV))).stake, parseEther("100"), "and its node topped its stake up again");
+      const credit = (who: number) => d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "withdrawable", args: [addr(who)] });
+      const fee = p.verifierFee;
+      assert.equal(await credit(v1), fee + p.verifierPenalty / 2n, "an honest verifier: its fee and half the lazy one's penalty");
+      const bond = await bondOf(cheat);
+      assert.equal(await credit(alice), p.challengeBond + bond - 2n * fee, "the challenger: its bond back and the provider's, less the fees");
+      // voided: the whole revenue went by training-time influence; bob's forged claim is worthless
+      const bobEarnings = await usageEarnings(conns[bob], ipfs.store, addr(bob));
+      assert.ok(bobEarnings.every((e) => e.epochId !== cheat || !e.claimable), "nothing claimable from a voided epoch");
+
+      // carol challenges the honest epoch: upheld, her bond pays the verifiers and the provider
+      const c2 = await challengeUsageEpoch(conns[carol], ipfs.store, honest, "a false challenge");
+      const d2 = await settleAll(c2.disputeId);
+      assert.equal(d2.providerWon, true, `an honest epoch is upheld${context()}`);
+      assert.equal((await getUsageEpoch(provider, honest)).status, 1, "committed, claimable at once");
+      assert.match(context(), /agrees with what the provider committed/);
+      const nodeCredit = await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "withdrawable", args: [addr(node)] });
+      assert.equal(nodeCredit, p.challengeBond - 2n * fee, "the false challenger's bond less two fees to the provider");
+      const earned = (await usageEarnings(conns[alice], ipfs.store, addr(alice))).find((e) => e.epochId === honest);
+      assert.ok(earned && earned.claimable && earned.amount > 0n, "alice claims the upheld epoch at once");
+      const balance = await provider.publicClient.readContract({ address: provider.contracts.OpenToken.address, abi: provider.contracts.OpenToken.abi, functionName: "balanceOf", args: [ue.address] });
+      const owes = await provider.publicClient.readContract({ address: ue.address, abi: ue.abi, functionName: "liabilities" });
+      assert.equal(balance, owes, "UsageEpochs still holds exactly what it owes");
+    } finally {
+      await stop();
     }
   });
 });

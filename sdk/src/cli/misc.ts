@@ -11,6 +11,7 @@ import {
   baseModelCard,
   findBaseModel,
   registerBaseModel,
+  challengeUsageEpoch,
   claimAll,
   claimPoolReward,
   claimReward,
@@ -280,6 +281,21 @@ export function rewardsCommand(env: NodeJS.ProcessEnv): Command {
         }),
       ),
     "tributary rewards claim-all",
+  );
+  example(
+    cmd
+      .command("challenge-epoch <epochId>")
+      .description(
+        "challenge a usage epoch within its window (anyone but its provider; posts the usage game's bond): verifiers drawn from the pool recompute it from the provider's records; voided, its revenue goes by training-time influence",
+      )
+      .requiredOption("--reason <text>", "why the epoch's claims are wrong (pinned to IPFS)")
+      .action(
+        action<{ reason: string }>(env, async (ctx, o, [id]) => {
+          const r = await challengeUsageEpoch(await ctx.conn(), ctx.store(), parseId(id, "epochId"), o.reason);
+          ctx.print({ epochId: id, ...r }, () => `Challenged usage epoch ${id}: dispute ${r.disputeId}, bond ${open(r.bond)}, committee drawn after block ${r.drawBlock} (reason ${r.reasonCid}, tx ${r.hash})`);
+        }),
+      ),
+    'tributary rewards challenge-epoch 3 --reason "my record was cited in paid answers; this epoch pays someone else"',
   );
   example(
     cmd

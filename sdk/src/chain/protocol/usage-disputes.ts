@@ -5,6 +5,8 @@
 import { encodeAbiParameters, hexToBigInt, keccak256, recoverMessageAddress, toBytes } from "viem";
 import type { Address, Hex } from "viem";
 import type { ChainConnection } from "../client.ts";
+import { addJson } from "./content.ts";
+import type { ProtocolContentStore } from "./content.ts";
 import { NoWalletError } from "../errors.ts";
 import { scanEvents } from "../logs.ts";
 import { eventsIn, readView, sendTx } from "../write.ts";
@@ -117,25 +119,24 @@ export async function checkUsageRecordsAuth(
   return { ok: true, verifier: signer };
 }
 
-/** Challenges a committed epoch within its window (approving the bond first). */
+/**
+ * Challenges a committed epoch within its window (anyone but its provider): pins the reason (and any evidence) to
+ * IPFS, approves the usage game's bond and opens the dispute. The committee is drawn `lookahead` blocks later.
+ */
 export async function challengeUsageEpoch(
   conn: ChainConnection,
+  store: ProtocolContentStore,
   epochId: bigint,
-  reasonCid: string,
-): Promise<TxRef & { disputeId: bigint; drawBlock: bigint }> {
+  reason: string,
+  evidence?: Record<string, unknown>,
+): Promise<TxRef & { disputeId: bigint; drawBlock: bigint; bond: bigint; reasonCid: string }> {
+  const reasonCid = await addJson(store, { schema: "tributary/usage-challenge@1", epochId: epochId.toString(), reason, ...(evidence ? { evidence } : {}), createdAt: new Date().toISOString() });
   const g = conn.contracts.UsageGame;
-  const p = await readView(g, "params", () =>
-    conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "params" }),
-  );
+  const p = await readView(g, "params", () => conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "params" }));
   await ensureAllowance(conn, g.address, p.challengeBond);
   const tx = await sendTx(conn, g, "openChallenge", [epochId, reasonCid]);
   const [ev] = eventsIn(g, tx.receipt, "ChallengeOpened");
-  return {
-    hash: tx.hash,
-    blockNumber: tx.blockNumber,
-    disputeId: ev.args.disputeId!,
-    drawBlock: ev.args.drawBlock!,
-  };
+  return { hash: tx.hash, blockNumber: tx.blockNumber, disputeId: ev.args.disputeId!, drawBlock: ev.args.drawBlock!, bond: ev.args.bond!, reasonCid };
 }
 
 export async function getUsageDispute(conn: ChainConnection, disputeId: bigint) {
