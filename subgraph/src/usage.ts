@@ -7,6 +7,7 @@ import {
   EpochFinalized as EpochFinalizedEvent,
   EpochResolved as EpochResolvedEvent,
   ParamsUpdated as ParamsUpdatedEvent,
+  UsageGameSet as UsageGameSetEvent,
   RevenueForwarded as RevenueForwardedEvent,
   RevenueHeld as RevenueHeldEvent,
   RevenueReleased as RevenueReleasedEvent,
@@ -22,6 +23,7 @@ import {
   ModelUsage,
   ModelVersion,
   ParamsUpdated,
+  UsageGameSet,
   RevenueForwarded,
   RevenueHeld,
   RevenueReleased,
@@ -214,6 +216,14 @@ export function handleUsageClaimed(event: UsageClaimedEvent): void {
   e.modelId = event.params.modelId;
   e.account = who.id;
   e.amount = event.params.amount;
+  stamp(e, event);
+  e.save();
+}
+
+/** The usage game that decides challenges (wired once at deployment; no arbiter). */
+export function handleUsageGameSet(event: UsageGameSetEvent): void {
+  const e = new UsageGameSet(eventId(event));
+  e.game = event.params.game;
   stamp(e, event);
   e.save();
 }

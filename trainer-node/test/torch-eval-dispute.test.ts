@@ -46,7 +46,7 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
   let net: DisputeNet;
   let kernel: Kernel;
   const { deployer, builder, trainer, auditor, honest1, honest2, lazy } = ROLE;
-  const faults: { evalLossFactor?: number; inflateAttribution?: boolean } = { evalLossFactor: 0.5 };
+  const faults: { evalLossFactor?: number; inflateAttribution?: boolean; forgeAttributionCheckpoint?: boolean } = { evalLossFactor: 0.5 };
   let loop: TrainerLoop;
   let verifiers: Map<number, Verifier>;
   let datanetId = 0n;
@@ -146,5 +146,23 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     assert.equal(audit?.outcome, "mismatch", context());
     assert.match(audit.reason!, /its attribution ranks the contributions unlike a recomputation \(Spearman -?[\d.]+ < 0\.8\)/);
     assert.doesNotMatch(audit.reason!, /held-out eval loss/, "the loss claim is honest");
+  });
+
+  it("a torch eval job whose last published attribution checkpoint is not the submitted adapter is challenged: the checkpoints are bound to the result", async (t) => {
+    delete faults.inflateAttribution;
+    faults.forgeAttributionCheckpoint = true;
+    try {
+      const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 6), budget: parseEther("20"), duration: 3600 });
+      await loop.tick();
+      assert.equal((await getJob(net.conns[builder], posted.jobId)).status, "submitted", context());
+      await verifiers.get(auditor)!.tick();
+      const audit = verifiers.get(auditor)!.audits()[posted.jobId.toString()];
+      showLogs(t, posted.jobId);
+      assert.equal(audit?.outcome, "mismatch", context());
+      assert.ok(net.logs.some((l) => l.includes(`job ${posted.jobId}: the last published attribution checkpoint is not the submitted adapter`)), context());
+      assert.match(audit.reason!, /Spearman -1\.000 < 0\.8/);
+    } finally {
+      delete faults.forgeAttributionCheckpoint;
+    }
   });
 });

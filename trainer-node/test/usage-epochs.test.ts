@@ -15,7 +15,7 @@ import type { Address, Hex } from "viem";
 import { mnemonicToAccount, privateKeyToAccount } from "viem/accounts";
 import { ChatTokenizer, fineTune, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { challengeUsageEpoch, connect, enableUsageEpochs, getUsageDispute, getUsageEpoch, openChannel, registerTrainer, sendTx, setInferencePrice, signVoucher, usageClaimsTree, usageEarnings, usageRecordsAuth, verifierStake } from "@tributary/sdk/chain";
+import { connect, enableUsageEpochs, getUsageDispute, getUsageEpoch, openChannel, registerTrainer, sendTx, setInferencePrice, signVoucher, usageClaimsTree, usageCommitteeOf, usageDisputeOf, usageEarnings, usageRecordsAuth, verifierStake } from "@tributary/sdk/chain";
 import type { ChainConnection } from "@tributary/sdk/chain";
 import { addFileSet } from "@tributary/sdk/files";
 import { addJson } from "@tributary/sdk/chain";
@@ -51,8 +51,8 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
   before(async () => {
     chain = await startDevChain();
     ipfs = await startContentStore();
-    // the dev chain funds 20 accounts of its mnemonic: 0..7 are TEST_KEYS, 8..12 the dispute test's payer, warm-up and verifiers
-    const accounts = [...TEST_KEYS.map((k) => privateKeyToAccount(k)), ...[8, 9, 10, 11, 12].map((i) => mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: i }))];
+    // the dev chain funds 20 accounts of its mnemonic: 0..7 are TEST_KEYS, 8..13 the dispute test's payer, warm-up and verifiers
+    const accounts = [...TEST_KEYS.map((k) => privateKeyToAccount(k)), ...[8, 9, 10, 11, 12, 13].map((i) => mnemonicToAccount("test test test test test test test test test test test junk", { addressIndex: i }))];
     for (const account of accounts) conns.push(await connect({ rpcUrl: chain.rpcUrl, chainId: chain.chainId, deployments: chain.deploymentsFile, account, pollingInterval: 50 }));
     const d = conns[deployer];
     const baseCid = (await addFileSet(ipfs.store, BASE_DIR)).cid;
@@ -233,10 +233,10 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
     }
   });
 
-  it("usage-epoch challenges are decided by 3 verifier nodes from the provider's records: inflated claims voided, a false challenge loses its bond, the lazy verifier is penalised", async () => {
-    const [payer2, warmup2, v1, v2, lazyV] = [8, 9, 10, 11, 12];
+  it("usage epochs are checked by verifier nodes: an auditor challenges a report paying the wrong contributor, a committee voids it from the provider's records (lazy verifier penalised), a false challenge loses its bond", async () => {
+    const [payer2, warmup2, auditor, v2, lazyV, v3] = [8, 9, 10, 11, 12, 13];
     const d = conns[deployer];
-    for (const who of [alice, carol, v1, v2, lazyV, payer2, warmup2]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(who), parseEther("200")]);
+    for (const who of [alice, carol, auditor, v2, v3, lazyV, payer2, warmup2]) await sendTx(d, d.contracts.OpenToken, "mint", [addr(who), parseEther("200")]);
     const cacheDir = join(tmp, "node2");
     // a dishonest provider on model 1: its committed claims pay bob (never cited) what its records give alice
     const tamper: UsageRecorderOptions["tamper"] = (plan) => {
@@ -247,11 +247,12 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
     };
     const logs: string[] = [];
     const { provider, api, usage, ask, stop } = await startProvider(cacheDir, warmup2, tamper, (l) => logs.push(`[provider] ${l}`));
-    const verifiers = [v1, v2, lazyV].map(
+    // four verifier nodes: one audits (usage epochs by their public report), one is lazy
+    const verifiers = [auditor, v2, v3, lazyV].map(
       (who) =>
         new Verifier(
           { conn: conns[who], store: ipfs.store, custodianUrl: "http://127.0.0.1:9", dataDir: join(tmp, `verifier-${who}`), kernel: wasm, log: (l) => logs.push(`[${who}] ${l}`) },
-          { stake: parseEther("100"), audit: false, lazy: who === lazyV },
+          { stake: parseEther("100"), audit: who === auditor, lazy: who === lazyV },
         ),
     );
     const context = () => `\n${logs.join("\n")}`;
@@ -271,11 +272,10 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
       // the records are served to drawn verifiers only
       const unsigned = await fetch(`${api.url}/v1/usage/epochs/${cheat}/records`);
       assert.equal(unsigned.status, 401, "no signature: refused");
-      const notDrawn = await fetch(`${api.url}/v1/usage/epochs/${cheat}/records`, { headers: await usageRecordsAuth(conns[v1], cheat) });
+      const notDrawn = await fetch(`${api.url}/v1/usage/epochs/${cheat}/records`, { headers: await usageRecordsAuth(conns[v2], cheat) });
       assert.equal(notDrawn.status, 403, "a verifier not drawn for it: refused");
       assert.match(((await notDrawn.json()) as { error: { message: string } }).error.message, /not on a committee/);
 
-      // alice, whose record the paid answers cited, sees the epoch pays bob instead, and challenges it
       const settleAll = async (disputeId: bigint) => {
         await mine(5); // past the draw block
         for (let round = 0; round < 6 && (await getUsageDispute(d, disputeId)).phaseName !== "settled"; round++) {
@@ -283,38 +283,45 @@ describe("usage epochs: paid answers pay what they cite", { timeout: 600_000 }, 
         }
         return getUsageDispute(d, disputeId);
       };
-      // (with the CLI: `tributary rewards challenge-epoch <id> --reason ...`)
-      const cli = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: tmp });
-      const c1 = await ok(cli(TEST_KEYS[alice], "rewards", "challenge-epoch", String(cheat), "--reason", "the paid answers cited my record; this epoch pays bob"));
-      c1.disputeId = BigInt(c1.disputeId);
-      assert.equal(BigInt(c1.bond), (await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "params" })).challengeBond, "the bond posted");
-      const d1 = await settleAll(c1.disputeId);
+      // the auditing node reads each epoch's public report: the cheat pays bob for alice's contribution 1/1
+      await verifiers[0].tick();
+      const disputeId = await usageDisputeOf(d, cheat);
+      assert.ok(disputeId > 0n, `the auditor challenged the epoch${context()}`);
+      assert.match(context(), /contribution 1\/1 belongs to 0x[0-9a-fA-F]{40}, but the report pays/);
+      assert.equal(await usageDisputeOf(d, honest), 0n, "the honest epoch passes the audit");
+      const d1 = await settleAll(disputeId);
       assert.equal(d1.phaseName, "settled", context());
       assert.equal(d1.providerWon, false, `the committee recomputed the epoch from the records: voided${context()}`);
       assert.equal((await getUsageEpoch(provider, cheat)).status, 4, "voided");
       assert.match(context(), /served its \d+ records to drawn verifier/, "the provider's node served the records");
       assert.match(context(), /differs from what the provider committed/);
       const p = await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "params" });
-      const penalised = await d.publicClient.getContractEvents({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, eventName: "VerifierPenalised", args: { disputeId: c1.disputeId }, fromBlock: 0n });
+      const penalised = await d.publicClient.getContractEvents({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, eventName: "VerifierPenalised", args: { disputeId }, fromBlock: 0n });
       assert.deepEqual(penalised.map((e) => [e.args.verifier, e.args.amount]), [[addr(lazyV), p.verifierPenalty]], "the lazy verifier (copied the committed roots) is penalised, nobody else");
-      assert.equal((await verifierStake(d, addr(lazyV))).stake, parseEther("100"), "and its node topped its stake up again");
+      await verifiers[3].tick();
+      assert.equal((await verifierStake(d, addr(lazyV))).stake, parseEther("100"), "and its node tops its stake up again");
       const credit = (who: number) => d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "withdrawable", args: [addr(who)] });
       const fee = p.verifierFee;
-      assert.equal(await credit(v1), fee + p.verifierPenalty / 2n, "an honest verifier: its fee and half the lazy one's penalty");
+      assert.deepEqual(new Set(await usageCommitteeOf(d, disputeId)), new Set([v2, v3, lazyV].map(addr)), "the challenging auditor does not sit on its own dispute");
+      assert.equal(await credit(v2), fee + p.verifierPenalty / 2n, "an honest verifier: its fee and half the lazy one's penalty");
       const bond = await bondOf(cheat);
-      assert.equal(await credit(alice), p.challengeBond + bond - 2n * fee, "the challenger: its bond back and the provider's, less the fees");
+      assert.equal(await credit(auditor), p.challengeBond + bond - 2n * fee, "the challenger: its bond back and the provider's, less the fees");
       // voided: the whole revenue went by training-time influence; bob's forged claim is worthless
       const bobEarnings = await usageEarnings(conns[bob], ipfs.store, addr(bob));
       assert.ok(bobEarnings.every((e) => e.epochId !== cheat || !e.claimable), "nothing claimable from a voided epoch");
 
-      // carol challenges the honest epoch: upheld, her bond pays the verifiers and the provider
-      const c2 = await challengeUsageEpoch(conns[carol], ipfs.store, honest, "a false challenge");
-      const d2 = await settleAll(c2.disputeId);
+      // carol challenges the honest epoch (`tributary rewards challenge-epoch`): upheld, her bond pays the
+      // verifiers and the provider
+      const cli = cliRunner({ rpcUrl: chain.rpcUrl, deploymentsFile: chain.deploymentsFile, ipfsApi: ipfs.apiUrl, cwd: tmp });
+      const c2 = await ok(cli(TEST_KEYS[carol], "rewards", "challenge-epoch", String(honest), "--reason", "I think my record was cited too"));
+      assert.equal(BigInt(c2.bond), p.challengeBond, "the bond posted");
+      const d2 = await settleAll(BigInt(c2.disputeId));
       assert.equal(d2.providerWon, true, `an honest epoch is upheld${context()}`);
       assert.equal((await getUsageEpoch(provider, honest)).status, 1, "committed, claimable at once");
       assert.match(context(), /agrees with what the provider committed/);
       const nodeCredit = await d.publicClient.readContract({ address: d.contracts.UsageGame.address, abi: d.contracts.UsageGame.abi, functionName: "withdrawable", args: [addr(node)] });
-      assert.equal(nodeCredit, p.challengeBond - 2n * fee, "the false challenger's bond less two fees to the provider");
+      const coherent = (await usageCommitteeOf(d, BigInt(c2.disputeId))).includes(addr(lazyV)) ? 2n : 3n;
+      assert.equal(nodeCredit, p.challengeBond - coherent * fee, "the false challenger's bond less the coherent verifiers' fees to the provider");
       const earned = (await usageEarnings(conns[alice], ipfs.store, addr(alice))).find((e) => e.epochId === honest);
       assert.ok(earned && earned.claimable && earned.amount > 0n, "alice claims the upheld epoch at once");
       const balance = await provider.publicClient.readContract({ address: provider.contracts.OpenToken.address, abi: provider.contracts.OpenToken.abi, functionName: "balanceOf", args: [ue.address] });

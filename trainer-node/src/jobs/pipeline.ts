@@ -61,9 +61,10 @@ export interface PipelineContext {
    * its checkpoint manifest claims steps past the end of the job's run);
    * `inflateAttribution` submits an attribution giving the contribution the run weighs least all the weight;
    * `corruptCheckpointLeaf` publishes another checkpoint's folder for that leaf (its own is withheld);
-   * `evalLossFactor` (eval jobs) commits and publishes the held-out eval loss times that factor.
+   * `evalLossFactor` (eval jobs) commits and publishes the held-out eval loss times that factor;
+   * `forgeAttributionCheckpoint` (torch) publishes a last attribution checkpoint whose weights are not the adapter's.
    */
-  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number; evalLossFactor?: number };
+  faults?: { tamperAfterStep?: number; by?: number; epochs?: number; inflateAttribution?: boolean; corruptCheckpointLeaf?: number; evalLossFactor?: number; forgeAttributionCheckpoint?: boolean };
   log: (line: string) => void;
   signal?: AbortSignal;
 }
@@ -508,6 +509,13 @@ async function publishAttributionCheckpoints(ctx: PipelineContext, adapterDir: s
   const picked = await pickCheckpoints(adapterDir);
   if (!picked.length) return undefined;
   const dir = join(adapterDir, "checkpoints");
+  if (ctx.faults?.forgeAttributionCheckpoint) {
+    // tests only: one byte of the last checkpoint's first tensor changed (the file still parses)
+    const file = join(dir, picked[picked.length - 1], "adapter.safetensors");
+    const bytes = await readFile(file);
+    bytes[8 + Number(bytes.readBigUInt64LE(0)) + 1] ^= 0x40;
+    await writeFile(file, bytes);
+  }
   const files = picked.flatMap((n) => ATTRIBUTION_CHECKPOINT_FILES.filter((f) => existsSync(join(dir, n, f))).map((f) => `${n}/${f}`));
   const { cid } = await addFileSet(ctx.store, dir, { files, signal: ctx.signal });
   return { cid, steps: picked.map((n) => Number(n.slice("step-".length))) };

@@ -9,6 +9,9 @@
  * - **serves when drawn**: fetches the job's data (keys from the custodian, which releases them to drawn
  *   verifiers), replays the proven segment from the proven previous state, commits `(verdict, witness)` and
  *   reveals it when the reveal opens;
+ * - **audits usage epochs** in their window by their public report (its claims root, the contributions it pays
+ *   against their contributors on chain, the claims as sums of those, the contributors' share) and challenges one
+ *   that fails (UsageGame);
  * - **serves on usage-epoch committees** (UsageGame): fetches the epoch's records from its provider (a signed
  *   request; the provider serves drawn verifiers only), recomputes the epoch (usage-verify.ts) and votes;
  * - calls `drawCommittee` and `settle` when they are due (anyone may), in both games.
@@ -48,6 +51,9 @@ import {
   settleUsageDispute,
   usageCommitteeOf,
   usageEpochRanges,
+  challengeUsageEpoch,
+  listUsageEpochs,
+  readUsageReport,
   verifierStake,
   listBaseModels,
   revealVote,
@@ -58,14 +64,14 @@ import {
   stakeVerifier,
   toleranceToBps,
 } from "@tributary/sdk/chain";
-import type { EvalMeasurement } from "@tributary/sdk/chain";
+import type { EvalMeasurement, UsageEpochReport } from "@tributary/sdk/chain";
 import type { ChainConnection, CheckpointTree, FinalBinding, JobInfo } from "@tributary/sdk/chain";
 import type { ContentStore } from "@tributary/sdk/content";
 import { fetchFileSet } from "@tributary/sdk/files";
 import { KeyReleaseDeniedError } from "@tributary/sdk/custody";
 import { parseAdapterManifest, parseAttributionReport, parseCheckpointManifest, parseJobSpec, verificationOf } from "@tributary/sdk/schemas";
 import type { AdapterManifest, AttributionReport, CheckpointManifest, JobSpec } from "@tributary/sdk/schemas";
-import { checkpointDirStateHash, checkpointName, replaySegment, replaySegments, runSteps } from "@tributary/engine";
+import { checkpointDirStateHash, checkpointName, readSafetensors, replaySegment, replaySegments, runSteps } from "@tributary/engine";
 import type { Kernel, TrainingRecord } from "@tributary/engine";
 import { attribute, dedupContributions, inRunVectorsByRerun } from "./attribution.ts";
 import { TORCH_ATTRIBUTION_METHODS } from "../backends/torch-protocol.ts";
@@ -154,6 +160,8 @@ interface VerifierState {
   /** Usage-epoch disputes (UsageGame): votes by `<disputeId>:<round>`, and where later passes start. */
   usageVotes?: Record<string, Vote>;
   usageCursor?: string;
+  /** Usage epochs audited by their public report (see `usageReportProblem`), by epoch id. */
+  usageAudits?: Record<string, AuditRecord>;
 }
 
 /**
@@ -284,6 +292,7 @@ export class Verifier {
       const before = Object.keys(this.state.challenges).length;
       await this.auditJobs();
       if (Object.keys(this.state.challenges).length > before) await this.playDisputes();
+      await this.auditUsageEpochs();
     }
   }
 
@@ -531,6 +540,11 @@ export class Verifier {
         this.ctx.log(`verifier: job ${e.job.jobId}: the published attribution checkpoints end at step ${published.steps.at(-1)}, not at the run's last step ${e.manifest.stats.steps}`);
         return -1;
       }
+      const differs = await lastCheckpointDiffers(join(to, names[names.length - 1]), e.adapterDir);
+      if (differs) {
+        this.ctx.log(`verifier: job ${e.job.jobId}: the last published attribution checkpoint is not the submitted adapter: ${differs}`);
+        return -1;
+      }
     }
     const report = await this.reattribute(e, dir, { method: method as AttributionMethod, torch });
     return attributionAgreement(e.report!, report);
@@ -620,8 +634,17 @@ export class Verifier {
       }
       if (d.phaseName === "awaitingDraw") {
         if (block.number > d.drawBlock) {
-          const tx = await drawCommittee(conn, id);
-          if (tx.members.length) this.ctx.log(`verifier: dispute ${id}: drew the committee ${tx.members.join(", ")}`);
+          try {
+            const tx = await drawCommittee(conn, id);
+            if (tx.members.length) this.ctx.log(`verifier: dispute ${id}: drew the committee ${tx.members.join(", ")}`);
+          } catch (err) {
+            // too few eligible verifiers staked (the dispute waits for more, or for the emergency account): the
+            // pass goes on with the other disputes and the audits
+            if (!/NotEnoughVerifiers/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+            this.state.cannotVote ??= {};
+            if (!this.state.cannotVote[`draw:${id}`]) this.ctx.log(`verifier: dispute ${id}: cannot draw its committee yet: ${(err as Error).message}`);
+            this.state.cannotVote[`draw:${id}`] = (err as Error).message;
+          }
         }
         continue;
       }
@@ -704,6 +727,75 @@ export class Verifier {
       this.ctx.log(`verifier: ${g.what}: revealed verdict ${vote.verdict}`);
     }
     if (now >= BigInt(d.deadline) || vote?.revealed) await g.settle(now >= BigInt(d.deadline) ? "the reveal is over" : "every vote may be in");
+  }
+
+  // ---------------------------------------------------------------- usage-epoch audits (public checks)
+
+  /**
+   * What anyone can check of a committed usage epoch without its records (the provider serves those to a drawn
+   * committee only): the report builds the committed claims root and names the committed records root and request
+   * count; every contribution it pays belongs, on chain, to the account it pays; the claims are the per-account sums
+   * of those payments; and they do not exceed the contributors' share of the cited revenue. Null when all hold.
+   */
+  private async usageReportProblem(reportCid: string, e: Awaited<ReturnType<typeof getUsageEpoch>>): Promise<string | null> {
+    const conn = this.ctx.conn;
+    let report: UsageEpochReport;
+    try {
+      report = await readUsageReport(this.ctx.store, reportCid, e);
+    } catch (err) {
+      return `its report ${reportCid} cannot prove its claims: ${(err as Error).message}`;
+    }
+    if (report.recordsRoot?.toLowerCase() !== e.recordsRoot.toLowerCase() || report.requests !== e.requests) {
+      return `its report names records root ${report.recordsRoot} over ${report.requests} requests; the epoch committed ${e.recordsRoot} over ${e.requests}`;
+    }
+    const dn = conn.contracts.DatanetRegistry;
+    const paid = new Map<string, bigint>();
+    for (const c of report.contributions) {
+      const onChain = await conn.publicClient.readContract({ address: dn.address, abi: dn.abi, functionName: "getContribution", args: [BigInt(c.datanetId), BigInt(c.contributionId)] }).catch(() => null);
+      if (!onChain || onChain.contributor.toLowerCase() !== c.contributor.toLowerCase()) {
+        return `contribution ${c.datanetId}/${c.contributionId} belongs to ${onChain?.contributor ?? "nobody"}, but the report pays ${c.contributor} for it`;
+      }
+      paid.set(c.contributor.toLowerCase(), (paid.get(c.contributor.toLowerCase()) ?? 0n) + BigInt(c.amount));
+    }
+    for (const claim of report.claims) {
+      const due = paid.get(claim.account.toLowerCase()) ?? 0n;
+      if (BigInt(claim.amount) !== due) return `the claim of ${claim.account} is ${claim.amount}; the contributions the report pays it add up to ${due}`;
+    }
+    const total = report.claims.reduce((s, c) => s + BigInt(c.amount), 0n);
+    const share = (e.citedRevenue * BigInt(report.contributorsBps)) / 10_000n;
+    if (total > share) return `its claims add up to ${total}, more than the contributors' ${report.contributorsBps} bps of the cited revenue (${share})`;
+    return null;
+  }
+
+  /** Audits every committed usage epoch still in its window (once each); challenges one that fails a public check. */
+  private async auditUsageEpochs(): Promise<void> {
+    const conn = this.ctx.conn;
+    const audits = (this.state.usageAudits ??= {});
+    for (const c of await listUsageEpochs(conn)) {
+      this.ctx.signal?.throwIfAborted();
+      const key = c.epochId.toString();
+      if (audits[key]) continue;
+      const at = new Date().toISOString();
+      if (c.provider.toLowerCase() === this.me.toLowerCase()) {
+        audits[key] = { outcome: "skipped", reason: "this node committed it", at };
+        continue;
+      }
+      const e = await getUsageEpoch(conn, c.epochId);
+      const now = (await conn.publicClient.getBlock()).timestamp;
+      if (e.status !== 1 || now >= BigInt(e.claimableAt)) {
+        audits[key] = { outcome: "closed", reason: "challenged, finalised or past its window when first seen", at };
+        continue;
+      }
+      const problem = await this.usageReportProblem(c.reportCid, e);
+      if (!problem) {
+        audits[key] = { outcome: "match", at };
+        continue;
+      }
+      const r = await challengeUsageEpoch(conn, this.ctx.store, c.epochId, `usage epoch ${c.epochId}: ${problem}`, { reportCid: c.reportCid, problem });
+      audits[key] = { outcome: "mismatch", reason: problem, disputeId: r.disputeId.toString(), at };
+      this.ctx.log(`verifier: usage epoch ${c.epochId} of model ${c.modelId}: ${problem}; challenged (usage dispute ${r.disputeId}, reason ${r.reasonCid})`);
+    }
+    await this.save();
   }
 
   // ---------------------------------------------------------------- usage-epoch disputes (UsageGame)
@@ -1013,4 +1105,25 @@ export class Verifier {
       context,
     };
   }
+}
+
+/**
+ * Whether a torch run's last attribution checkpoint (`adapter.safetensors`: the trainable tensors by parameter
+ * name) holds the submitted adapter (`adapter_model.safetensors`, PEFT's names): every adapter tensor must be in the
+ * checkpoint, equal value for value. The checkpoints before it are the trainer's word (a GPU run cannot be replayed);
+ * the last one is bound to what the job delivered. Null when they agree, else what differs.
+ */
+async function lastCheckpointDiffers(checkpointDir: string, adapterDir: string): Promise<string | null> {
+  const file = join(checkpointDir, "adapter.safetensors");
+  if (!existsSync(file)) return `it has no adapter.safetensors`;
+  // PEFT drops the adapter name (".default") and may drop the "base_model.model." prefix when it saves
+  const norm = (name: string) => name.replace(/\.default(?=\.)/g, "").replace(/^base_model\.model\./, "");
+  const saved = new Map([...readSafetensors(new Uint8Array(await readFile(file))).tensors].map(([k, t]) => [norm(k), t]));
+  const adapter = readSafetensors(new Uint8Array(await readFile(join(adapterDir, "adapter_model.safetensors")))).tensors;
+  for (const [name, t] of adapter) {
+    const c = saved.get(norm(name));
+    if (!c) return `the adapter's ${name} is not in it`;
+    if (c.data.length !== t.data.length || c.data.some((v, i) => v !== t.data[i])) return `its ${name} is not the adapter's`;
+  }
+  return adapter.size === 0 ? "the adapter holds no tensor" : null;
 }
