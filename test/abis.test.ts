@@ -15,7 +15,7 @@ describe("scripts/gen-abis.ts", () => {
       const res = spawnSync(process.execPath, ["scripts/gen-abis.ts", out], { cwd: join(import.meta.dirname, ".."), encoding: "utf8" });
       assert.equal(res.status, 0, res.stderr);
       const text = readFileSync(out, "utf8");
-      assert.equal(text.match(/^export const \w+Abi = \[/gm)?.length, 10);
+      assert.equal(text.match(/^export const \w+Abi = \[/gm)?.length, 12);
       assert.match(text, /\] as const;/);
       const abis = (await import(pathToFileURL(out).href)) as Record<string, { type: string; name?: string }[]>;
       const artifact = JSON.parse(
@@ -28,6 +28,8 @@ describe("scripts/gen-abis.ts", () => {
       assert.ok(names(abis.paymentChannelsAbi, "function").includes("redeemVoucher"));
       assert.ok(names(abis.rewardDistributorAbi, "error").includes("InvalidProof"));
       assert.ok(names(abis.openTokenAbi, "function").includes("permit"));
+      assert.ok(names(abis.usageGameAbi, "function").includes("openChallenge"));
+      assert.ok(names(abis.verifierPoolAbi, "function").includes("stake"));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
