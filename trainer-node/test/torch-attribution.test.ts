@@ -26,6 +26,7 @@ import type { AttributionReport } from "@tributary/sdk/schemas";
 import { runTorchTraining, TorchWorker, torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
 import { attribute, dedupContributions } from "../src/jobs/attribution.ts";
 import type { JobContribution } from "../src/jobs/data.ts";
+import { makeTinyModels } from "./helpers/tiny-models.ts";
 
 const run = promisify(execFile);
 const FIXTURES = fileURLToPath(new URL("./helpers/torch_fixtures.py", import.meta.url));
@@ -93,7 +94,7 @@ describe("torch attribution", () => {
     assert.equal(missing, null, missing ?? "");
     dir = mkdtempSync(join(tmpdir(), "torch-attribution-"));
     kernel = await selectKernel("wasm", 1);
-    await run(torchPython(), [FIXTURES, "make", TOKENIZER_DIR, dir, "llama,qwen2"]);
+    await makeTinyModels(TOKENIZER_DIR, dir, ["llama", "qwen2"]);
     const train = join(dir, "train.jsonl");
     writeFileSync(train, trainRecords.flat().map((r) => JSON.stringify(r)).join("\n") + "\n");
     for (const arch of ["llama", "qwen2"]) {

@@ -8,28 +8,25 @@
 // recomputable"), and one whose attribution gives the least useful contribution all the weight is challenged for it.
 // Needs engine/.venv (the trainer node's pretest builds it).
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { parseEther } from "viem";
 import { catJson, evalClaimOf, getJob, getTrainer, postJob, sendTx, stake } from "@tributary/sdk/chain";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
 import { selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
-import { torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
+import { torchUnavailable } from "../src/backends/torch-worker.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
 import type { Verifier } from "../src/jobs/verify.ts";
 import { BASE_DIR } from "./helpers/austen-qa.ts";
 import { qaDatanet, ROLE, serveEvalCommittee, startDisputeNet, verifierNodes } from "./helpers/dispute-net.ts";
 import type { DisputeNet } from "./helpers/dispute-net.ts";
+import { makeTinyModels } from "./helpers/tiny-models.ts";
 
-const FIXTURES = fileURLToPath(new URL("./helpers/torch_fixtures.py", import.meta.url));
 // 6 records, a quarter held out; batch 2, 2 epochs; a checkpoint every 2 steps
 const spec = (datanetId: string, seed: number) => ({
   baseModel: "tiny-qwen2",
@@ -57,7 +54,7 @@ describe("torch eval jobs: outcome audit and committee by torch-capable verifier
     net = await startDisputeNet();
     const d = net.conns[deployer];
     const fixtures = mkdtempSync(join(tmpdir(), "torch-eval-dispute-models-"));
-    await promisify(execFile)(torchPython(), [FIXTURES, "make", BASE_DIR, fixtures, "qwen2"]);
+    await makeTinyModels(BASE_DIR, fixtures, ["qwen2"]);
     await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tiny-qwen2", (await addFileSet(net.ipfs.store, join(fixtures, "qwen2"))).cid]);
     datanetId = await qaDatanet(net);
     await stake(net.conns[trainer], parseEther("1000"));

@@ -10,9 +10,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { runTorchTraining, TorchWorker, torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
+import { runTorchTraining, TorchWorker, torchUnavailable } from "../src/backends/torch-worker.ts";
 import type { Progress } from "../src/backends/torch-protocol.ts";
-import { chat, FIXTURES, qa, run } from "./helpers/torch-offline.ts";
+import { chat, qa } from "./helpers/torch-offline.ts";
+import { makeTinyModels } from "./helpers/tiny-models.ts";
 
 const TOKENIZER_DIR = fileURLToPath(new URL("../../engine/models/tributary-austen-4m", import.meta.url));
 const close = (got: number, want: number, what: string) => assert.ok(Math.abs(got - want) <= 1e-6 * Math.abs(want), `${what}: ${got} vs ${want}`);
@@ -26,7 +27,7 @@ describe("torch worker: evaluate", () => {
     dir = mkdtempSync(join(tmpdir(), "torch-evaluate-"));
     writeFileSync(join(dir, "train.jsonl"), qa.map(([q, a]) => JSON.stringify(chat(q, a))).join("\n") + "\n");
     writeFileSync(join(dir, "eval.jsonl"), evalRecords.map((r) => JSON.stringify(r)).join("\n") + "\n");
-    await run(torchPython(), [FIXTURES, "make", TOKENIZER_DIR, dir, "qwen2"]);
+    await makeTinyModels(TOKENIZER_DIR, dir, ["qwen2"]);
   });
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });

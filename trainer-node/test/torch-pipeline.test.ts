@@ -14,7 +14,6 @@ import { readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, it } from "node:test";
-import { fileURLToPath } from "node:url";
 import { parseEther } from "viem";
 import { privateKeyToAccount } from "viem/accounts";
 import { cancelJob, connect, contribute, createDatanet, grantAccess, postJob, review, sendTx, stake } from "@tributary/sdk/chain";
@@ -22,21 +21,19 @@ import type { ChainConnection } from "@tributary/sdk/chain";
 import { startCustodian } from "@tributary/sdk/custody";
 import type { RunningCustodian } from "@tributary/sdk/custody";
 import { addFileSet, fetchFileSet } from "@tributary/sdk/files";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
 import { catJson } from "@tributary/sdk/chain";
 import { ChatTokenizer, generateChat, loadAdapter, loadModel, selectKernel } from "@tributary/engine";
 import type { Kernel } from "@tributary/engine";
 import { startContentStore, startDevChain, TEST_KEYS } from "../../sdk/test/helpers/devchain.ts";
 import type { DevChain } from "../../sdk/test/helpers/devchain.ts";
-import { torchPython, torchUnavailable } from "../src/backends/torch-worker.ts";
+import { torchUnavailable } from "../src/backends/torch-worker.ts";
 import { splitJobRecords } from "../src/jobs/pipeline.ts";
 import type { JobContribution } from "../src/jobs/data.ts";
 import { TrainerLoop } from "../src/jobs/loop.ts";
 import { JobStore } from "../src/jobs/store.ts";
 import { BASE_DIR, jsonl, qa } from "./helpers/austen-qa.ts";
+import { makeTinyModels } from "./helpers/tiny-models.ts";
 
-const FIXTURES = fileURLToPath(new URL("./helpers/torch_fixtures.py", import.meta.url));
 
 let chain: DevChain;
 let ipfs: Awaited<ReturnType<typeof startContentStore>>;
@@ -59,7 +56,7 @@ before(async () => {
   await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tributary-austen-4m", (await addFileSet(ipfs.store, BASE_DIR)).cid]);
   // a random tiny Qwen2 (q/k/v biases) with the demo tokenizer, registered as a base model
   const fixtures = mkdtempSync(join(tmpdir(), "torch-pipeline-models-"));
-  await promisify(execFile)(torchPython(), [FIXTURES, "make", BASE_DIR, fixtures, "qwen2"]);
+  await makeTinyModels(BASE_DIR, fixtures, ["qwen2"]);
   await sendTx(d, d.contracts.ModelRegistry, "registerBaseModel", ["tiny-qwen2", (await addFileSet(ipfs.store, join(fixtures, "qwen2"))).cid]);
   const { datanetId } = await createDatanet(conns[owner], ipfs.store, { name: "Austen Q&A", policy: "approval", custodian: { publicKey: custodian.publicKey, url: custodian.url } });
   await contribute(conns[alice], ipfs.store, { datanetId, fileName: "alice.jsonl", content: jsonl(qa.slice(0, 2)) });

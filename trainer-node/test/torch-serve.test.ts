@@ -28,6 +28,7 @@ import type { TorchBackend } from "../src/serve/torch.ts";
 import type { ServedModel } from "../src/types.ts";
 import { pricedModels } from "./helpers/priced-models.ts";
 import { MemoryJobs, sseEvents } from "./helpers/serve.ts";
+import { makeTinyModels } from "./helpers/tiny-models.ts";
 
 const run = promisify(execFile);
 const CLI = fileURLToPath(new URL("../bin/tributary-trainer.ts", import.meta.url));
@@ -63,7 +64,7 @@ describe("torch serving backend: a Qwen2 base and its worker-trained adapter thr
     // no skip: a machine without the env fails here, saying how to build it
     const missing = torchUnavailable();
     assert.equal(missing, null, missing ?? "");
-    await run(torchPython(), [FIXTURES, "make", TOKENIZER_DIR, tmp, "qwen2"]);
+    await makeTinyModels(TOKENIZER_DIR, tmp, ["qwen2"]);
     const baseDir = join(tmp, "qwen2");
     writeFileSync(join(tmp, "qa.jsonl"), qa.map(([q, a]) => JSON.stringify(chat(q, a))).join("\n") + "\n");
     await run(process.execPath, [CLI, "train", "--backend", "torch", "--model", baseDir, "--data", join(tmp, "qa.jsonl"), "--out", join(tmp, "out"), ...TRAIN_ARGS], { maxBuffer: 64 << 20 });

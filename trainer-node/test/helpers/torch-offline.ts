@@ -10,11 +10,12 @@ import { join } from "node:path";
 import { after, before } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { torchPython, torchUnavailable } from "../../src/backends/torch-worker.ts";
+import { torchUnavailable } from "../../src/backends/torch-worker.ts";
+import { FIXTURES, makeTinyModels } from "./tiny-models.ts";
 
 export const run = promisify(execFile);
 export const CLI = fileURLToPath(new URL("../../bin/tributary-trainer.ts", import.meta.url));
-export const FIXTURES = fileURLToPath(new URL("./torch_fixtures.py", import.meta.url));
+export { FIXTURES };
 const TOKENIZER_DIR = fileURLToPath(new URL("../../../engine/models/tributary-austen-4m", import.meta.url));
 export const ARCHS = ["llama", "qwen2", "gemma"] as const;
 
@@ -55,7 +56,7 @@ export function torchModels() {
     assert.equal(missing, null, missing ?? "");
     dir = mkdtempSync(join(tmpdir(), "torch-backend-"));
     writeFileSync(join(dir, "qa.jsonl"), qa.map(([q, a]) => JSON.stringify(chat(q, a))).join("\n") + "\n");
-    await run(torchPython(), [FIXTURES, "make", TOKENIZER_DIR, dir]);
+    await makeTinyModels(TOKENIZER_DIR, dir);
   });
   after(async () => {
     if (dir) await rm(dir, { recursive: true, force: true });
