@@ -1586,30 +1586,7 @@ contract EscrowInvariants is Protocol {
     /// @dev Usage epochs wired as deploy.ts does: their own PaymentChannels (voucher revenue held by UsageEpochs),
     /// the usage game, and the pool naming both games.
     function wirePool() internal override {
-        usage = new UsageEpochs(
-            IERC20(address(token)), rewards, IERC721(address(models)), address(this), USAGE_WINDOW, USAGE_RELEASE, PROVIDER_BOND
-        );
-        uchannels = new PaymentChannels(IERC20(address(token)), IRewardDistributor(address(usage)), address(this), CLOSE_TIMEOUT);
-        usage.setPaymentChannels(uchannels);
-        ugame = new UsageGame(
-            IERC20(address(token)),
-            usage,
-            pool,
-            address(this),
-            IUsageGame.Params({
-                challengeBond: CHALLENGE_BOND,
-                verifierFee: VERIFIER_FEE,
-                verifierPenalty: VERIFIER_PENALTY,
-                commitTime: COMMIT_TIME,
-                revealTime: REVEAL_TIME,
-                lookahead: LOOKAHEAD,
-                emergencyDelay: EMERGENCY_DELAY
-            })
-        );
-        usage.setUsageGame(address(ugame));
-        address[] memory games = new address[](2);
-        (games[0], games[1]) = (address(game), address(ugame));
-        pool.setGames(games);
+        (usage, uchannels, ugame) = deployUsage(USAGE_WINDOW, USAGE_RELEASE, PROVIDER_BOND);
     }
 
     function setUp() public {

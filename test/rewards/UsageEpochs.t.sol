@@ -43,30 +43,7 @@ contract UsageEpochsTest is Protocol {
     function setUp() public {
         vm.warp(1_000_000);
         deployProtocol();
-        usage = new UsageEpochs(
-            IERC20(address(token)), rewards, IERC721(address(models)), address(this), WINDOW, RELEASE, BOND
-        );
-        pc = new PaymentChannels(IERC20(address(token)), IRewardDistributor(address(usage)), address(this), 1 days);
-        usage.setPaymentChannels(pc);
-        ugame = new UsageGame(
-            IERC20(address(token)),
-            usage,
-            pool,
-            address(this),
-            IUsageGame.Params({
-                challengeBond: CHALLENGE_BOND,
-                verifierFee: VERIFIER_FEE,
-                verifierPenalty: VERIFIER_PENALTY,
-                commitTime: COMMIT_TIME,
-                revealTime: REVEAL_TIME,
-                lookahead: LOOKAHEAD,
-                emergencyDelay: EMERGENCY_DELAY
-            })
-        );
-        usage.setUsageGame(address(ugame));
-        address[] memory games = new address[](2);
-        (games[0], games[1]) = (address(game), address(ugame));
-        pool.setGames(games);
+        (usage, pc, ugame) = deployUsage(WINDOW, RELEASE, BOND);
         payer = vm.addr(payerKey);
         payer2 = vm.addr(payer2Key);
         model = mintModel(keccak256("root"), 1);
@@ -88,7 +65,7 @@ contract UsageEpochsTest is Protocol {
         token.approve(address(usage), type(uint256).max);
     }
 
-    /// @dev The pool is named once the usage game exists (see setUp).
+    /// @dev The pool is named once the usage game exists (`deployUsage` in setUp).
     function wirePool() internal override {}
 
     function _open(address who, uint256 m) internal returns (bytes32 id) {

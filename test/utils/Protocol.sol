@@ -13,6 +13,9 @@ import {RewardDistributor} from "../../contracts/rewards/RewardDistributor.sol";
 import {PaymentChannels} from "../../contracts/billing/PaymentChannels.sol";
 import {DisputeGame} from "../../contracts/disputes/DisputeGame.sol";
 import {VerifierPool} from "../../contracts/disputes/VerifierPool.sol";
+import {UsageGame} from "../../contracts/disputes/UsageGame.sol";
+import {UsageEpochs} from "../../contracts/rewards/UsageEpochs.sol";
+import {IUsageGame} from "../../contracts/interfaces/IUsageGame.sol";
 import {IDisputeGame} from "../../contracts/interfaces/IDisputeGame.sol";
 import {IDatanetRegistry} from "../../contracts/interfaces/IDatanetRegistry.sol";
 import {IJobMarket} from "../../contracts/interfaces/IJobMarket.sol";
@@ -123,6 +126,39 @@ abstract contract Protocol is Test {
     function wirePool() internal virtual {
         address[] memory games = new address[](1);
         games[0] = address(game);
+        pool.setGames(games);
+    }
+
+    /// @dev Usage epochs wired as deploy.ts does: UsageEpochs with a PaymentChannels of its own (voucher revenue held
+    /// by UsageEpochs), the usage game, and the pool naming both games (call it from a `wirePool` override).
+    function deployUsage(uint40 window, uint40 release, uint128 providerBond)
+        internal
+        returns (UsageEpochs usage_, PaymentChannels channels_, UsageGame game_)
+    {
+        usage_ = new UsageEpochs(
+            IERC20(address(token)), rewards, IERC721(address(models)), address(this), window, release, providerBond
+        );
+        channels_ =
+            new PaymentChannels(IERC20(address(token)), IRewardDistributor(address(usage_)), address(this), CLOSE_TIMEOUT);
+        usage_.setPaymentChannels(channels_);
+        game_ = new UsageGame(
+            IERC20(address(token)),
+            usage_,
+            pool,
+            address(this),
+            IUsageGame.Params({
+                challengeBond: CHALLENGE_BOND,
+                verifierFee: VERIFIER_FEE,
+                verifierPenalty: VERIFIER_PENALTY,
+                commitTime: COMMIT_TIME,
+                revealTime: REVEAL_TIME,
+                lookahead: LOOKAHEAD,
+                emergencyDelay: EMERGENCY_DELAY
+            })
+        );
+        usage_.setUsageGame(address(game_));
+        address[] memory games = new address[](2);
+        (games[0], games[1]) = (address(game), address(game_));
         pool.setGames(games);
     }
 

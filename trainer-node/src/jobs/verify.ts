@@ -52,6 +52,7 @@ import {
   usageCommitteeOf,
   usageEpochRanges,
   challengeUsageEpoch,
+  contributorsBpsOf,
   listUsageEpochs,
   readUsageReport,
   verifierStake,
@@ -640,7 +641,7 @@ export class Verifier {
           } catch (err) {
             // too few eligible verifiers staked (the dispute waits for more, or for the emergency account): the
             // pass goes on with the other disputes and the audits
-            if (!/NotEnoughVerifiers/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+            if (!revertedWith(err, "NotEnoughVerifiers")) throw err;
             this.state.cannotVote ??= {};
             if (!this.state.cannotVote[`draw:${id}`]) this.ctx.log(`verifier: dispute ${id}: cannot draw its committee yet: ${(err as Error).message}`);
             this.state.cannotVote[`draw:${id}`] = (err as Error).message;
@@ -669,8 +670,7 @@ export class Verifier {
       this.ctx.log(`verifier: dispute ${id}: settled (${why}); ${tx.trainerWins === undefined ? "moot" : tx.trainerWins ? "the trainer wins" : "the trainer loses"}`);
     } catch (err) {
       // another node settled it first, or the vote is not over yet: the next pass looks again
-      const name = (err as { errorName?: string }).errorName ?? "";
-      if (!["VotingNotOver", "WrongPhase", "MoveTimeNotOver"].includes(name) && !/VotingNotOver|WrongPhase|MoveTimeNotOver/.test(String((err as Error).message))) throw err;
+      if (!revertedWith(err, "VotingNotOver", "WrongPhase", "MoveTimeNotOver")) throw err;
     }
   }
 
@@ -821,7 +821,7 @@ export class Verifier {
           if (tx.members.length) this.ctx.log(`verifier: usage dispute ${id}: drew the committee ${tx.members.join(", ")}`);
         } catch (err) {
           // too few verifiers staked (the dispute is stuck until the emergency account rules), or drawn already
-          if (!/NotEnoughVerifiers|WrongPhase/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+          if (!revertedWith(err, "NotEnoughVerifiers", "WrongPhase")) throw err;
         }
         continue;
       }
@@ -837,7 +837,7 @@ export class Verifier {
             const tx = await settleUsageDispute(conn, id);
             this.ctx.log(`verifier: usage dispute ${id}: settled (${why}); ${tx.providerWins === undefined ? "redrawn" : tx.providerWins ? "the epoch is upheld" : "the epoch is voided"}`);
           } catch (err) {
-            if (!/VotingNotOver|WrongPhase/.test(`${(err as { errorName?: string }).errorName} ${(err as Error).message}`)) throw err;
+            if (!revertedWith(err, "VotingNotOver", "WrongPhase")) throw err;
           }
         },
         what: `usage dispute ${id}`,
@@ -857,15 +857,13 @@ export class Verifier {
       return { verdict, witness: keccak256(verdict), salt };
     }
     const epoch = await getUsageEpoch(conn, d.epochId);
-    const rd = conn.contracts.RewardDistributor;
-    const m = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "getModelRewards", args: [epoch.modelId] });
     const url = this.opts.usageProviderUrls?.[d.provider.toLowerCase()] ?? (await providerEndpoint(conn, this.ctx.store, d.provider));
     const records = await fetchUsageRecords(conn, url, d.epochId, (line) => this.ctx.log(`verifier: ${line}`));
     const r = recomputeUsageEpoch(records, {
       modelId: epoch.modelId,
       recordsRoot: epoch.recordsRoot,
       ranges: await usageEpochRanges(conn, d.epochId),
-      contributorsBps: 10_000 - m.split.ownerBps - m.split.trainerBps - m.split.protocolBps,
+      contributorsBps: await contributorsBpsOf(conn, epoch.modelId),
     });
     this.ctx.log(`verifier: usage dispute ${id}: epoch ${d.epochId}: ${r.reason}; ${r.verdict === d.claimed ? "agrees with" : "differs from"} what the provider committed`);
     return { ...usageVote(r, d.seed), salt };
@@ -1126,4 +1124,10 @@ async function lastCheckpointDiffers(checkpointDir: string, adapterDir: string):
     if (c.data.length !== t.data.length || c.data.some((v, i) => v !== t.data[i])) return `its ${name} is not the adapter's`;
   }
   return adapter.size === 0 ? "the adapter holds no tensor" : null;
+}
+
+/** Whether `err` is a contract revert with one of these custom errors (decoded, or named in the message). */
+function revertedWith(err: unknown, ...names: string[]): boolean {
+  const e = err as { errorName?: string; message?: string };
+  return names.some((n) => e.errorName === n || String(e.message).includes(n));
 }

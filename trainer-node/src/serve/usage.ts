@@ -21,7 +21,7 @@ import { appendFile, mkdir, readFile, readdir, rename, writeFile } from "node:fs
 import { join } from "node:path";
 import { encodeAbiParameters, getAddress, keccak256 } from "viem";
 import type { Address, Hex } from "viem";
-import { addJson, checkUsageRecordsAuth, commitUsageEpoch, getChannel, usageAccounted, usageClaimsTree, usageEpochsEnabled, usageRecordsRoot, USAGE_EPOCH_SCHEMA } from "@tributary/sdk/chain";
+import { addJson, checkUsageRecordsAuth, commitUsageEpoch, contributorsBpsOf, getChannel, usageAccounted, usageClaimsTree, usageEpochsEnabled, usageRecordsRoot, USAGE_EPOCH_SCHEMA } from "@tributary/sdk/chain";
 import type { ChainConnection, ProtocolContentStore, UsageEpochReport } from "@tributary/sdk/chain";
 
 const BPS = 10_000n;
@@ -224,10 +224,7 @@ export class UsageRecorder {
       const [ch, accounted] = await Promise.all([getChannel(conn, id as Hex), usageAccounted(conn, id as Hex)]);
       chain.set(id, { redeemed: ch.redeemed, accounted });
     }
-    const rd = conn.contracts.RewardDistributor;
-    const m = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "getModelRewards", args: [BigInt(modelId)] });
-    const contributorsBps = 10_000 - m.split.ownerBps - m.split.trainerBps - m.split.protocolBps;
-    return buildUsageEpoch(BigInt(modelId), records, chain, contributorsBps);
+    return buildUsageEpoch(BigInt(modelId), records, chain, await contributorsBpsOf(conn, BigInt(modelId)));
   }
 
   /** Commits one epoch per model with redeemed, unaccounted records (models with usage epochs enabled). */

@@ -77,6 +77,13 @@ export function usageRecordsRoot(leaves: Array<[Hex, bigint, bigint, Hex, Hex]>)
   return StandardMerkleTree.of(leaves, USAGE_RECORD_ENCODING).root as Hex;
 }
 
+/** The contributors' basis points of a model's split (what the owner, trainer and protocol parts leave). */
+export async function contributorsBpsOf(conn: ChainConnection, modelId: bigint): Promise<number> {
+  const rd = conn.contracts.RewardDistributor;
+  const m = await conn.publicClient.readContract({ address: rd.address, abi: rd.abi, functionName: "getModelRewards", args: [modelId] });
+  return 10_000 - m.split.ownerBps - m.split.trainerBps - m.split.protocolBps;
+}
+
 /** The model's owner switches usage epochs on (once): its voucher revenue is held for per-request splits. */
 export async function enableUsageEpochs(conn: ChainConnection, modelId: bigint): Promise<TxRef> {
   const tx = await sendTx(conn, conn.contracts.UsageEpochs, "enableUsageEpochs", [modelId]);
