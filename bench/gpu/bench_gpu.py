@@ -9,11 +9,13 @@ layers, AdamW, bf16. Measured in one run on one device:
   - plain transformers + PEFT with the same settings (bf16 weights, LoRA fp32, autocast bf16, the same loss);
   - lora_over_hf_peft = backend LoRA tokens/s / plain tokens/s (goal >= 1.0),
     qlora_peak_mem_over_lora = backend QLoRA peak / backend LoRA peak (goal <= 0.45),
+    each the median over --rounds interleaved rounds (default 3; each round runs the three in a rotated order, and a
+    ratio pairs the runs of one round), with the min and max recorded;
     MFU = 4 x params x tokens/s / matmul rate (LoRA: forward 2N + input gradients 2N per token; no weight gradients).
 
 Run it with `sh bench/gpu/run.sh [--out FILE]` (picks a Python with CUDA torch, see run.sh). Needs a CUDA device with
->= 24 GB; about 3-5 minutes on an H100/H200 class GPU (model creation, 3 x 12 training steps, QLoRA's quantization
-on the CPU). The result records the device, the library versions (and the project's pinned ones), the settings and
+>= 24 GB; about 1-2 minutes a round on an H100/H200 class GPU (3 x 24 training steps, the workers' start, QLoRA's
+quantization). The result file is rewritten after each round, so a run cut short keeps its finished rounds. The result records the device, the library versions (and the project's pinned ones), the settings and
 the date; nothing here is estimated: every number is measured in the run.
 """
 import argparse
@@ -34,7 +36,7 @@ import transformers
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WORKER = os.path.join(ROOT, "trainer-node", "torch", "worker.py")
 TOKENIZER = os.path.join(ROOT, "engine", "models", "tributary-austen-4m")
-BATCH, SEQ, RANK, STEPS, WARMUP = 4, 1024, 16, 12, 4
+BATCH, SEQ, RANK, STEPS, WARMUP = 4, 1024, 16, 24, 4
 
 
 def matmul_rate():
@@ -138,12 +140,22 @@ def pinned():
     return dict(l.strip().split("==", 1) for l in open(req) if "==" in l and not l.startswith("#"))
 
 
+def spread(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    med = xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+    return {"median": med, "min": xs[0], "max": xs[-1], "runs": n}
+
+
 def main():
     ap = argparse.ArgumentParser(description="GPU benchmark of the trainer node's torch backend")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "gpu.json"), help="where to write the result (default bench/results/gpu.json)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the three runs (default 3)")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("bench/gpu needs a CUDA device; this machine has none (the CPU tests cover correctness)")
+    if args.rounds < 1:
+        sys.exit("bench/gpu: --rounds must be at least 1")
     work = tempfile.mkdtemp(prefix="tributary-gpu-bench-")
     try:
         rate = matmul_rate()
@@ -151,32 +163,63 @@ def main():
         params = make_model(model_dir)
         data = os.path.join(work, "data.jsonl")
         records(data, BATCH * STEPS)
-        hf = plain(model_dir)
-        lora = backend(model_dir, data, os.path.join(work, "lora"), "lora")
-        qlora = backend(model_dir, data, os.path.join(work, "qlora"), "qlora")
         mfu = lambda tps: 4 * params * tps / rate  # noqa: E731
-        result = {
-            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "device": torch.cuda.get_device_name(0), "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory,
-            "versions": {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda, "transformers": transformers.__version__, "peft": peft.__version__},
-            "pinned_versions": pinned(),
-            "settings": {"model": "Llama hidden 2048, intermediate 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000, untied (random weights)",
-                         "params": params, "batch": BATCH, "seq": SEQ, "lora": f"r={RANK} alpha={2 * RANK} all-linear", "precision": "bf16",
-                         "timed_steps": STEPS - WARMUP, "mfu": "4 x params x tokens/s / bf16 matmul rate"},
-            "bf16_matmul_flops": rate,
-            "hf_peft_lora": {**hf, "mfu": mfu(hf["tokens_per_s"])},
-            "backend_lora": {**lora, "mfu": mfu(lora["tokens_per_s"])},
-            "backend_qlora": {**qlora, "mfu": mfu(qlora["tokens_per_s"])},
-            "lora_over_hf_peft": lora["tokens_per_s"] / hf["tokens_per_s"],
-            "qlora_peak_mem_over_lora": qlora["peak_mem_bytes"] / lora["peak_mem_bytes"],
-            "goals": {"lora_over_hf_peft": ">= 1.0", "qlora_peak_mem_over_lora": "<= 0.45"},
-            "command": "sh bench/gpu/run.sh",
-        }
-        out = args.out
-        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-        with open(out, "w") as f:
-            f.write(json.dumps(result, indent=2) + "\n")
-        print(json.dumps(result, indent=2))
+        runs = {"hf_peft_lora": lambda r: plain(model_dir),
+                "backend_lora": lambda r: backend(model_dir, data, os.path.join(work, f"lora-{r}"), "lora"),
+                "backend_qlora": lambda r: backend(model_dir, data, os.path.join(work, f"qlora-{r}"), "qlora")}
+        names = list(runs)
+        rounds, errors = [], []
+        for r in range(args.rounds):
+            order = names[r % 3:] + names[:r % 3]
+            got = {"order": order}
+            for name in order:
+                t = time.time()
+                try:
+                    got[name] = runs[name](r)
+                except Exception as e:  # a failed run is recorded, and the others still run
+                    errors.append(f"round {r + 1} {name}: {e}")
+                    print(f"bench/gpu: round {r + 1} {name} failed: {e}", file=sys.stderr)
+                    continue
+                print(f"bench/gpu: round {r + 1} {name}: {got[name]['tokens_per_s']:.0f} tokens/s, peak {got[name]['peak_mem_bytes'] / 2**30:.2f} GiB ({time.time() - t:.0f} s)", file=sys.stderr)
+            if "backend_lora" in got and "hf_peft_lora" in got:
+                got["lora_over_hf_peft"] = got["backend_lora"]["tokens_per_s"] / got["hf_peft_lora"]["tokens_per_s"]
+            if "backend_lora" in got and "backend_qlora" in got:
+                got["qlora_peak_mem_over_lora"] = got["backend_qlora"]["peak_mem_bytes"] / got["backend_lora"]["peak_mem_bytes"]
+            rounds.append(got)
+            summary = {}
+            for name in names:
+                tps = [g[name]["tokens_per_s"] for g in rounds if name in g]
+                if tps:
+                    mem = [g[name]["peak_mem_bytes"] for g in rounds if name in g]
+                    summary[name] = {"tokens_per_s": spread(tps), "peak_mem_bytes": max(mem), "mfu": mfu(spread(tps)["median"])}
+            for k in ("lora_over_hf_peft", "qlora_peak_mem_over_lora"):
+                xs = [g[k] for g in rounds if k in g]
+                if xs:
+                    summary[k] = spread(xs)
+            result = {
+                "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                "device": torch.cuda.get_device_name(0), "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory,
+                "versions": {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda, "transformers": transformers.__version__, "peft": peft.__version__},
+                "pinned_versions": pinned(),
+                "settings": {"model": "Llama hidden 2048, intermediate 5632, 22 layers, 32 heads, 4 KV heads, vocab 32000, untied (random weights)",
+                             "params": params, "batch": BATCH, "seq": SEQ, "lora": f"r={RANK} alpha={2 * RANK} all-linear", "precision": "bf16",
+                             "steps": STEPS, "timed_steps": STEPS - WARMUP, "rounds": args.rounds, "rounds_done": len(rounds),
+                             "mfu": "4 x params x tokens/s (median) / bf16 matmul rate",
+                             "baseline": "plain transformers + PEFT in one process, the same model, batch, LoRA, optimizer and clipping; bf16 autocast, LoRA in fp32"},
+                "bf16_matmul_flops": rate,
+                **summary,
+                "rounds": rounds,
+                "errors": errors,
+                "goals": {"lora_over_hf_peft": ">= 1.0 (median)", "qlora_peak_mem_over_lora": "<= 0.45 (median)"},
+                "command": "sh bench/gpu/run.sh",
+            }
+            out = args.out
+            os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+            with open(out, "w") as f:
+                f.write(json.dumps(result, indent=2) + "\n")
+        print(json.dumps({k: v for k, v in result.items() if k != "rounds"}, indent=2))
+        if errors:
+            sys.exit(f"bench/gpu: {len(errors)} run(s) failed (recorded under errors in {args.out})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
