@@ -7,6 +7,7 @@
   torch_fixtures.py nf4 IN.safetensors OUT_DIR    the worker's NF4 packing of every tensor, as raw bytes
   torch_fixtures.py engine-checkpoints MODEL ADAPTER OUT  ADAPTER/checkpoints (the worker's) rewritten in the engine's layout
                                                  (params.safetensors, optimizer.safetensors, trainer_state.json)
+  torch_fixtures.py qlora-backward MODEL OUT.json  QLoRA's backward vs the dense-weight reference: gradients, saved bytes
 
 `make` takes an optional comma-separated list of architectures (default: all three).
 """
@@ -128,6 +129,69 @@ def engine_checkpoints(model_dir, adapter_dir, out_dir):
         shutil.copy(os.path.join(src, "trainer_state.json"), os.path.join(dst, "trainer_state.json"))
 
 
+def qlora_backward(model_dir, out_file):
+    """QLoRA's backward against the dense-weight reference, and what autograd keeps for it. On MODEL (fp32):
+      - chunked dequantization (Nf4Weight.dense with a small chunk) equals the whole-matrix one, bit for bit;
+      - one forward + backward of a QLoRA model (all-linear LoRA) with the worker's Nf4Linear, and the same with
+        the reference forward F.linear(x, dense W): loss and LoRA gradients (max abs difference);
+      - the bytes autograd saves for the backward outside the model's own parameters and buffers, in each, and in
+        the same LoRA model on the unquantized base."""
+    import torch.nn.functional as F
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "torch"))
+    from tributary_torch import nf4
+
+    def build(quant):
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        if quant:
+            nf4.quantize_model(model, torch.float32)
+        torch.manual_seed(1)
+        model = get_peft_model(model, LoraConfig(r=4, lora_alpha=8, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"))
+        for n, p in model.named_parameters():
+            if p.requires_grad:  # B starts at zero: give it values so every gradient path carries something
+                torch.nn.init.normal_(p, std=0.02)
+        return model
+
+    def step(model):
+        own = {t.untyped_storage().data_ptr() for t in list(model.parameters()) + list(model.buffers())}
+        saved = []
+
+        def pack(t):
+            if t.untyped_storage().data_ptr() not in own:
+                saved.append(t.untyped_storage().nbytes())
+            return t
+
+        ids = torch.arange(3, 3 + 2 * 48).reshape(2, 48) % model.config.vocab_size
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+        return float(loss.detach()), grads, sum(saved)
+
+    q = build(True)
+    chunked_equal = True
+    for m in q.modules():
+        if isinstance(m, nf4.Nf4Weight):
+            chunked_equal &= torch.equal(m.dense(torch.float32, chunk=nf4.BLOCK * nf4.ABSMAX_BLOCK), m.dense(torch.float32, chunk=1 << 40))
+    loss_q, grads_q, saved_q = step(q)
+    forward = nf4.Nf4Linear.forward
+    nf4.Nf4Linear.forward = lambda self, x: F.linear(x, self.q.dense(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+    try:
+        loss_ref, grads_ref, saved_ref = step(build(True))
+    finally:
+        nf4.Nf4Linear.forward = forward
+    _, _, saved_lora = step(build(False))
+    diff = max(float((grads_q[n] - grads_ref[n]).abs().max()) for n in grads_q)
+    scale = max(float(g.abs().max()) for g in grads_ref.values())
+    dense_bytes = sum(m.rows * m.cols * 4 for m in q.modules() if isinstance(m, nf4.Nf4Weight))
+    json.dump({"chunked_equal": bool(chunked_equal), "loss": loss_q, "loss_reference": loss_ref, "grad_max_abs_diff": diff, "grad_max_abs": scale,
+               "grads": len(grads_q), "saved_bytes": saved_q, "saved_bytes_reference": saved_ref, "saved_bytes_lora": saved_lora,
+               "dense_weight_bytes": dense_bytes}, open(out_file, "w"))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "make":
@@ -138,5 +202,7 @@ if __name__ == "__main__":
         answer(sys.argv[2], sys.argv[3])
     elif cmd == "nf4":
         nf4(sys.argv[2], sys.argv[3])
+    elif cmd == "qlora-backward":
+        qlora_backward(sys.argv[2], sys.argv[3])
     else:
         sys.exit(__doc__)

@@ -23,6 +23,7 @@ NF4_LEVELS = [
 ]
 BLOCK = 64
 ABSMAX_BLOCK = 256
+DENSE_CHUNK = 1 << 22  # values dequantized at a time (a multiple of BLOCK * ABSMAX_BLOCK)
 _LEVELS32 = torch.tensor(NF4_LEVELS, dtype=torch.float32)
 # the engine's midpoints: computed in f64, stored in a Float32Array
 _MIDPOINTS = ((_LEVELS32[1:].double() + _LEVELS32[:-1].double()) / 2).float().double()
@@ -88,9 +89,24 @@ class Nf4Weight(nn.Module):
         self.register_buffer("scales", scales)
         self.register_buffer("offset", offset)
 
-    def dense(self, dtype=torch.float32):
-        # dequantize in f64 on the device, round to f32 (the engine's values), then to the compute dtype
-        return dequantize(self.codes, self.absmax_codes, self.scales, self.offset, self.rows * self.cols, dtype).reshape(self.rows, self.cols)
+    def dense(self, dtype=torch.float32, chunk=DENSE_CHUNK):
+        """The matrix in `dtype`: dequantized in f64 on the device, rounded to f32 (the engine's values), then
+        cast. Done `chunk` elements at a time (a whole number of absmax groups), so the f64 and index
+        temporaries stay small: whole, they came to ~40 bytes a value (2.5 GB for a 32000 x 2048 head), at the
+        moment the forward's activations peak."""
+        n = self.rows * self.cols
+        if n <= chunk:
+            return dequantize(self.codes, self.absmax_codes, self.scales, self.offset, n, dtype).reshape(self.rows, self.cols)
+        group = BLOCK * ABSMAX_BLOCK
+        chunk -= chunk % group
+        out = torch.empty(n, dtype=dtype, device=self.codes.device)
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            b0, g0 = start // BLOCK, start // group
+            nb = (m + BLOCK - 1) // BLOCK
+            out[start:start + m] = dequantize(self.codes[start // 2:(start + m + 1) // 2], self.absmax_codes[b0:b0 + nb],
+                                              self.scales[g0:g0 + (nb + ABSMAX_BLOCK - 1) // ABSMAX_BLOCK], self.offset, m, dtype)
+        return out.reshape(self.rows, self.cols)
 
     def dense_rows(self, ids, dtype):
         """Rows `ids` only (embedding lookups), when a row is whole blocks; else the whole matrix."""
@@ -107,8 +123,28 @@ class Nf4Weight(nn.Module):
         return out.reshape(*ids.shape, self.cols)
 
 
+class _Nf4Matmul(torch.autograd.Function):
+    """y = x W^T + b over a frozen NF4 W that autograd does not keep: the backward dequantizes W again for the
+    input's gradient (W and b take none), as bitsandbytes' 4-bit matmul does. With plain F.linear over the
+    dequantized W, autograd saved every layer's dense W for the backward, so a QLoRA step held the whole base in
+    the compute dtype on top of its codes (measured on an H200: QLoRA's peak 1.07x LoRA's, bench/results/gpu.json)."""
+
+    @staticmethod
+    def forward(ctx, x, q, bias):
+        w = q.dense(x.dtype)
+        ctx.q, ctx.dtype = q, x.dtype
+        return F.linear(x, w, bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        if not ctx.needs_input_grad[0]:
+            return None, None, None
+        return grad.to(ctx.dtype) @ ctx.q.dense(ctx.dtype), None, None
+
+
 class Nf4Linear(nn.Linear):
-    """nn.Linear over an NF4 weight: the weight is dequantized in the input's dtype at each forward."""
+    """nn.Linear over an NF4 weight: the weight is dequantized in the input's dtype at each forward (and again
+    in the backward, rather than kept)."""
 
     def __init__(self, linear, q=None):
         nn.Module.__init__(self)
@@ -121,7 +157,9 @@ class Nf4Linear(nn.Linear):
         return self.q.dense()
 
     def forward(self, x):
-        return F.linear(x, self.q.dense(x.dtype), None if self.bias is None else self.bias.to(x.dtype))
+        if torch.is_autocast_enabled(x.device.type):
+            x = x.to(torch.get_autocast_dtype(x.device.type))
+        return _Nf4Matmul.apply(x, self.q, None if self.bias is None else self.bias.to(x.dtype))
 
 
 class Nf4Embedding(nn.Embedding):
