@@ -11,6 +11,8 @@ layers, AdamW, bf16. Measured in one run on one device:
     qlora_peak_mem_over_lora = backend QLoRA peak / backend LoRA peak (goal <= 0.45),
     each the median over --rounds interleaved rounds (default 3; each round runs the three in a rotated order, and a
     ratio pairs the runs of one round), with the min and max recorded;
+  - once after the rounds, the backend's LoRA and QLoRA with gradient checkpointing (gradient_checkpointing: tokens/s,
+    peak memory, qlora_gc_peak_mem_over_lora_gc): without it, activations dominate the peak at this batch;
     MFU = 4 x params x tokens/s / matmul rate (LoRA: forward 2N + input gradients 2N per token; no weight gradients).
 
 Run it with `sh bench/gpu/run.sh [--out FILE]` (picks a Python with CUDA torch, see run.sh). Needs a CUDA device with
@@ -78,9 +80,9 @@ def records(path, n):
             f.write(json.dumps({"text": " ".join(words[(i * 37) % len(words):] + words) * 3}) + "\n")
 
 
-def backend(model_dir, data, out, method):
+def backend(model_dir, data, out, method, gc=False):
     job = {"type": "train", "model_dir": model_dir, "train_file": data, "out_dir": out, "resume": False, "checkpoint_every": 0,
-           "precision": "bf16", "device": "cuda",
+           "precision": "bf16", "device": "cuda", "gradient_checkpointing": gc,
            "spec": {"method": method, "lora": {"r": RANK, "alpha": 2 * RANK, "dropout": 0.0, "targetModules": ["all-linear"], "rslora": False},
                     "training": {"learningRate": 1e-4, "epochs": 1, "batchSize": BATCH, "gradientAccumulation": 1, "maxSeqLength": SEQ,
                                  "scheduler": "constant", "warmupRatio": 0.0, "weightDecay": 0.0, "maxGradNorm": 1.0, "seed": 1}}}
@@ -168,7 +170,7 @@ def main():
                 "backend_lora": lambda r: backend(model_dir, data, os.path.join(work, f"lora-{r}"), "lora"),
                 "backend_qlora": lambda r: backend(model_dir, data, os.path.join(work, f"qlora-{r}"), "qlora")}
         names = list(runs)
-        rounds, errors = [], []
+        rounds, errors, gc_runs = [], [], {}
         for r in range(args.rounds):
             order = names[r % 3:] + names[:r % 3]
             got = {"order": order}
@@ -186,6 +188,16 @@ def main():
             if "backend_lora" in got and "backend_qlora" in got:
                 got["qlora_peak_mem_over_lora"] = got["backend_qlora"]["peak_mem_bytes"] / got["backend_lora"]["peak_mem_bytes"]
             rounds.append(got)
+            if r == args.rounds - 1:
+                # once, after the rounds: both with gradient checkpointing, where activations no longer hide what
+                # the quantized base saves (memory is what this pair is for; one run each)
+                for name, method in (("backend_lora_gc", "lora"), ("backend_qlora_gc", "qlora")):
+                    try:
+                        gc_runs[name] = backend(model_dir, data, os.path.join(work, name), method, gc=True)
+                        print(f"bench/gpu: {name}: {gc_runs[name]['tokens_per_s']:.0f} tokens/s, peak {gc_runs[name]['peak_mem_bytes'] / 2**30:.2f} GiB", file=sys.stderr)
+                    except Exception as e:
+                        errors.append(f"{name}: {e}")
+                        print(f"bench/gpu: {name} failed: {e}", file=sys.stderr)
             summary = {}
             for name in names:
                 tps = [g[name]["tokens_per_s"] for g in rounds if name in g]
@@ -196,6 +208,9 @@ def main():
                 xs = [g[k] for g in rounds if k in g]
                 if xs:
                     summary[k] = spread(xs)
+            gc = dict(gc_runs)
+            if "backend_lora_gc" in gc and "backend_qlora_gc" in gc:
+                gc["qlora_gc_peak_mem_over_lora_gc"] = gc["backend_qlora_gc"]["peak_mem_bytes"] / gc["backend_lora_gc"]["peak_mem_bytes"]
             result = {
                 "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
                 "device": torch.cuda.get_device_name(0), "device_memory_bytes": torch.cuda.get_device_properties(0).total_memory,
@@ -208,6 +223,7 @@ def main():
                              "baseline": "plain transformers + PEFT in one process, the same model, batch, LoRA, optimizer and clipping; bf16 autocast, LoRA in fp32"},
                 "bf16_matmul_flops": rate,
                 **summary,
+                "gradient_checkpointing": gc,
                 "rounds": rounds,
                 "errors": errors,
                 "goals": {"lora_over_hf_peft": ">= 1.0 (median)", "qlora_peak_mem_over_lora": "<= 0.45 (median)"},
