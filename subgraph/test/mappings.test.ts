@@ -1442,6 +1442,7 @@ describe("the app's queries on the indexed data", () => {
       "my-grants.graphql": { account: BUILDER },
       "trainer.graphql": { id: TRAINER, trainer: TRAINER },
       "claims.graphql": { account: ALICE },
+      "disputes.graphql": { job: "1" },
     };
     const results: Record<string, Data> = {};
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
@@ -1475,6 +1476,16 @@ describe("the app's queries on the indexed data", () => {
       [`1-${BUILDER}`],
     );
     assert.equal(results["pending-contributions.graphql"].contributions.length, d.pending.length);
+    const disputes = results["disputes.graphql"];
+    assert.deepEqual(
+      disputes.disputes.map((x: Data) => [x.id, x.status, x.outcome, x.votes.length]),
+      [
+        ["2", "Settled", "Emergency", 10],
+        ["1", "Settled", "CommitteeVerdict", 10],
+      ],
+    );
+    assert.equal(disputes.verifiers.length, 7, "the verifier that withdrew is not listed");
+    assert.equal(disputes.verifiers[0].id, V(1));
     assert.equal(results["trainer.graphql"].trainer.jobsCompleted, 1);
     const trainerJobs = results["trainer.graphql"].trainer.jobs as Array<{
       status: string;
