@@ -46,6 +46,10 @@ export function stats(event: ethereum.Event): ProtocolStats {
     s.totalRevenue = ZERO;
     s.totalRewardsClaimed = ZERO;
     s.totalPoolFunding = ZERO;
+    s.disputeCount = 0;
+    s.usageDisputeCount = 0;
+    s.verifierCount = 0;
+    s.totalVerifierStake = ZERO;
     s.eventCount = 0;
   }
   s.updatedAt = event.block.timestamp;

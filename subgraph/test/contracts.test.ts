@@ -40,7 +40,7 @@ describe("real contracts through the subgraph", () => {
   let abi: (name: string) => Abi;
   let read: (name: string, fn: string, args?: unknown[]) => Promise<unknown>;
   const actors = {} as Record<
-    "curator" | "bob" | "carol" | "builder" | "trainer" | "payer" | "provider",
+    "curator" | "bob" | "carol" | "builder" | "trainer" | "payer" | "provider" | "verifier",
     Address
   >;
 
@@ -75,8 +75,8 @@ describe("real contracts through the subgraph", () => {
         functionName: fn,
         args,
       } as never);
-    const [, curator, bob, carol, builder, trainer, payer, provider] = chain.accounts;
-    Object.assign(actors, { curator, bob, carol, builder, trainer, payer, provider });
+    const [, curator, bob, carol, builder, trainer, payer, provider, verifier] = chain.accounts;
+    Object.assign(actors, { curator, bob, carol, builder, trainer, payer, provider, verifier });
 
     const send = async (name: string, fn: string, args: unknown[], from: Address = deployer.address) => {
       const hash = await chain.wallet.writeContract({
@@ -135,6 +135,8 @@ describe("real contracts through the subgraph", () => {
     };
     await send("JobMarket", "postJob", [job], builder);
     await send("JobMarket", "claimJob", [1n], trainer);
+    // The trainer commits its checkpoint tree in the DisputeGame while its claim runs.
+    await send("DisputeGame", "commitCheckpoints", [1n, `0x${"44".repeat(32)}`, 4], trainer);
     const result = {
       adapterCID: "bafyadapter",
       adapterHash: `0x${"22".repeat(32)}`,
@@ -175,6 +177,12 @@ describe("real contracts through the subgraph", () => {
     });
     await send("PaymentChannels", "redeemVoucher", [channelId, E(20), signature], provider);
     await send("JobMarket", "withdraw", [], trainer);
+    // A verifier stakes in the VerifierPool (the minimum, plus more in a second stake).
+    const minStake = (await read("VerifierPool", "minStake")) as bigint;
+    await sendAs("OpenToken", "mint", [verifier, minStake + E(1)]);
+    await send("OpenToken", "approve", [addr.VerifierPool, minStake + E(1)], verifier);
+    await send("VerifierPool", "stake", [minStake], verifier);
+    await send("VerifierPool", "stake", [E(1)], verifier);
 
     dataDir = mkdtempSync(join(tmpdir(), "subgraph-contracts-"));
     indexer = await startIndexer({
@@ -268,5 +276,25 @@ describe("real contracts through the subgraph", () => {
     ]);
     assert.deepEqual(d.accessGrant, { paid: String(E(5)), usesLeft: 0, usesConsumed: 1 });
     assert.deepEqual(d.trainer, { staked: String(E(1_100)), jobsCompleted: 1, earnings: String(E(900)) });
+  });
+
+  it("agrees with the dispute game and the verifier pool on the checkpoints and the verifier's stake", async () => {
+    const d = await q(`{
+      job(id: "1") { checkpointRoot checkpointCount checkpointsBy { id } }
+      verifier(id: "${actors.verifier.toLowerCase()}") { stake active exitAt }
+      protocolStats(id: "protocol") { verifierCount totalVerifierStake }
+      gamesSets { games }
+    }`);
+    const [by, root, count] = (await read("DisputeGame", "checkpointsOf", [1n])) as [Address, Hash, number];
+    assert.deepEqual(d.job, { checkpointRoot: root, checkpointCount: count, checkpointsBy: { id: by.toLowerCase() } });
+    const v = (await read("VerifierPool", "getVerifier", [actors.verifier])) as { stake: bigint; exitAt: number };
+    assert.ok(v.stake > 0n);
+    assert.deepEqual(d.verifier, { stake: String(v.stake), active: true, exitAt: null });
+    assert.equal(v.exitAt, 0);
+    assert.deepEqual(d.protocolStats, {
+      verifierCount: Number(await read("VerifierPool", "verifierCount")),
+      totalVerifierStake: String(v.stake),
+    });
+    assert.deepEqual(d.gamesSets, [{ games: [addr.DisputeGame.toLowerCase(), addr.UsageGame.toLowerCase()] }]);
   });
 });

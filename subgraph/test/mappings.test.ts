@@ -30,6 +30,11 @@ const PAYER = addr(0x9a);
 const SESSION = addr(0x5e);
 const SESSION2 = addr(0x5f);
 const CHANNEL = b32(0xc4a);
+const GAME = addr(0x6a1); // DisputeGame
+const UGAME = addr(0x6a2); // UsageGame
+const V = (i: number): Hex => addr(0x7e00 + i); // staked verifiers
+const VERIFIERS = [1, 2, 3, 4, 5, 6, 7].map(V);
+const LEAVER = addr(0x7eff);
 
 let chain: MockChain;
 
@@ -969,11 +974,435 @@ describe("UsageEpochs handlers", () => {
   });
 });
 
+describe("VerifierPool handlers", () => {
+  it("follows verifiers' stakes, exits and withdrawals, and the pool totals", async () => {
+    chain.emit("VerifierPool", "GamesSet", { games: [GAME, UGAME] });
+    for (const v of VERIFIERS) chain.emit("VerifierPool", "VerifierStaked", { verifier: v, amount: 100n * E18, stake: 100n * E18 }, v);
+    chain.emit("VerifierPool", "VerifierStaked", { verifier: V(1), amount: 50n * E18, stake: 150n * E18 }, V(1));
+    chain.emit("VerifierPool", "VerifierStaked", { verifier: LEAVER, amount: 100n * E18, stake: 100n * E18 }, LEAVER);
+    chain.emit("VerifierPool", "VerifierExitRequested", { verifier: LEAVER, exitAt: 1_700_100_000 }, LEAVER);
+    chain.mine();
+    let d = await chain.query(`{
+      verifier(id: "${V(1)}") { account { id } stake active exitAt withdrawn taken seatCount paid }
+      leaver: verifier(id: "${LEAVER}") { stake active exitAt }
+      protocolStats(id: "protocol") { verifierCount totalVerifierStake }
+      gamesSets { games }
+    }`);
+    assert.deepEqual(d.verifier, {
+      account: { id: V(1) },
+      stake: String(150n * E18),
+      active: true,
+      exitAt: null,
+      withdrawn: "0",
+      taken: "0",
+      seatCount: 0,
+      paid: "0",
+    });
+    assert.deepEqual(d.leaver, { stake: String(100n * E18), active: true, exitAt: "1700100000" });
+    assert.deepEqual(d.protocolStats, { verifierCount: 8, totalVerifierStake: String(850n * E18) });
+    assert.deepEqual(d.gamesSets, [{ games: [GAME, UGAME] }]);
+    // staking again cancels the exit; a second exit, then the whole stake is withdrawn and the verifier unlisted
+    chain.emit("VerifierPool", "VerifierStaked", { verifier: LEAVER, amount: 10n * E18, stake: 110n * E18 }, LEAVER);
+    chain.mine();
+    assert.deepEqual(await one(`verifier(id: "${LEAVER}") { stake exitAt }`), { stake: String(110n * E18), exitAt: null });
+    chain.emit("VerifierPool", "VerifierExitRequested", { verifier: LEAVER, exitAt: 1_700_200_000 }, LEAVER);
+    chain.mine();
+    chain.emit("VerifierPool", "VerifierWithdrawn", { verifier: LEAVER, amount: 110n * E18 }, LEAVER);
+    chain.mine();
+    d = await chain.query(`{
+      verifier(id: "${LEAVER}") { stake active exitAt withdrawn }
+      protocolStats(id: "protocol") { verifierCount totalVerifierStake }
+      verifierStakeds(where: { verifier: "${LEAVER}" }, orderBy: stake) { amount stake }
+      verifierExitRequesteds(orderBy: exitAt) { verifier { id } exitAt }
+      verifierWithdrawns { verifier { id } amount }
+    }`);
+    assert.deepEqual(d.verifier, { stake: "0", active: false, exitAt: null, withdrawn: String(110n * E18) });
+    assert.deepEqual(d.protocolStats, { verifierCount: 7, totalVerifierStake: String(750n * E18) });
+    assert.deepEqual(d.verifierStakeds, [
+      { amount: String(100n * E18), stake: String(100n * E18) },
+      { amount: String(10n * E18), stake: String(110n * E18) },
+    ]);
+    assert.deepEqual(d.verifierExitRequesteds.map((e: Data) => e.exitAt), ["1700100000", "1700200000"]);
+    assert.deepEqual(d.verifierWithdrawns, [{ verifier: { id: LEAVER }, amount: String(110n * E18) }]);
+  });
+});
+
+describe("DisputeGame handlers", () => {
+  const voteQ = `{ verifier { id } committed revealed verdict paid penalised }`;
+
+  it("follows a replay dispute through bisection, a split committee, a redraw and the verdict", async () => {
+    const ROOT = b32(0x7001);
+    chain.emit("DisputeGame", "CheckpointsCommitted", { jobId: 1n, trainer: TRAINER, root: ROOT, count: 5 }, TRAINER);
+    chain.mine();
+    assert.deepEqual(await one(`job(id: "1") { checkpointRoot checkpointCount checkpointsBy { id } evalLoss }`), {
+      checkpointRoot: ROOT,
+      checkpointCount: 5,
+      checkpointsBy: { id: TRAINER },
+      evalLoss: null,
+    });
+    chain.emit("DisputeGame", "ChallengeOpened", { disputeId: 1n, jobId: 1n, challenger: BOB, bond: 20n * E18, reasonCID: "bafy-why" }, BOB);
+    chain.mine();
+    const dq = `dispute(id: "1") { status outcome moves lo span node round seats committee commits reveals drawBlock revealStartsAt segmentIndex prevState state trainerWon }`;
+    let d = await one(`dispute(id: "1") { job { id } trainer { id } challenger { id } bond reasonCID eval status outcome moves lo span node round seats committee }`);
+    assert.deepEqual(d, {
+      job: { id: "1" },
+      trainer: { id: TRAINER },
+      challenger: { id: BOB },
+      bond: String(20n * E18),
+      reasonCID: "bafy-why",
+      eval: false,
+      status: "TrainerMove",
+      outcome: "None",
+      moves: 0,
+      // the root of the trainer's 5 checkpoints, padded to 8 leaves
+      lo: 0,
+      span: 8,
+      node: ROOT,
+      round: 0,
+      seats: 0,
+      committee: [],
+    });
+    assert.equal((await one(`protocolStats(id: "protocol") { disputeCount }`)).disputeCount, 1);
+    chain.emit("DisputeGame", "ChildrenRevealed", { disputeId: 1n, move: 1, left: b32(0x71), right: b32(0x72) }, TRAINER);
+    chain.mine();
+    d = await one(dq);
+    assert.equal(d.status, "ChallengerMove");
+    assert.equal(d.moves, 1);
+    chain.emit("DisputeGame", "ChildChosen", { disputeId: 1n, move: 2, lo: 4, span: 4, node: b32(0x72) }, BOB);
+    chain.emit("DisputeGame", "ChildrenRevealed", { disputeId: 1n, move: 3, left: b32(0x73), right: b32(0x74) }, TRAINER);
+    chain.emit("DisputeGame", "ChildChosen", { disputeId: 1n, move: 4, lo: 4, span: 2, node: b32(0x73) }, BOB);
+    chain.emit("DisputeGame", "ChildrenRevealed", { disputeId: 1n, move: 5, left: b32(0x75), right: b32(0x76) }, TRAINER);
+    chain.emit("DisputeGame", "ChildChosen", { disputeId: 1n, move: 6, lo: 5, span: 1, node: b32(0x76) }, BOB);
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.status, d.moves, d.lo, d.span, d.node], ["TrainerMove", 6, 5, 1, b32(0x76)]);
+    chain.emit("DisputeGame", "SegmentProven", { disputeId: 1n, index: 5, prevState: b32(0x5a), state: b32(0x5b), drawBlock: 120n }, TRAINER);
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual(
+      [d.status, d.seats, d.segmentIndex, d.prevState, d.state, d.drawBlock],
+      ["AwaitingDraw", 3, 5, b32(0x5a), b32(0x5b), "120"],
+    );
+    chain.emit("DisputeGame", "DrawDeferred", { disputeId: 1n, drawBlock: 400n });
+    chain.mine();
+    assert.equal((await one(dq)).drawBlock, "400");
+
+    // round 0: three seats, all commit (the reveal opens at once), one never reveals: split, penalty, redraw
+    const first = [V(1), V(2), V(3)];
+    chain.emit("DisputeGame", "CommitteeDrawn", { disputeId: 1n, round: 0, members: first, revealStartsAt: 1_800_000_000 });
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.status, d.round, d.seats, d.committee, d.revealStartsAt], ["Voting", 0, 3, first, "1800000000"]);
+    assert.deepEqual(await one(`dispute(id: "1") { votes(orderBy: id) ${voteQ} }`), {
+      votes: first.map((v) => ({ verifier: { id: v }, committed: false, revealed: false, verdict: null, paid: "0", penalised: "0" })),
+    });
+    chain.emit("DisputeGame", "VoteCommitted", { disputeId: 1n, round: 0, verifier: V(1) }, V(1));
+    chain.emit("DisputeGame", "VoteCommitted", { disputeId: 1n, round: 0, verifier: V(2) }, V(2));
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.commits, d.revealStartsAt], [2, "1800000000"]);
+    chain.emit("DisputeGame", "VoteCommitted", { disputeId: 1n, round: 0, verifier: V(3) }, V(3));
+    const allCommittedBlock = chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.commits, d.revealStartsAt], [3, String(1_700_000_000 + allCommittedBlock * 12)]);
+    chain.emit("DisputeGame", "VoteRevealed", { disputeId: 1n, round: 0, verifier: V(1), verdict: b32(0x5b), witness: b32(0x1) }, V(1));
+    chain.emit("DisputeGame", "VoteRevealed", { disputeId: 1n, round: 0, verifier: V(2), verdict: b32(0xbad), witness: b32(0x2) }, V(2));
+    chain.mine();
+    assert.equal((await one(dq)).reveals, 2);
+    chain.emit("DisputeGame", "VerifierPenalised", { disputeId: 1n, verifier: V(3), amount: 5n * E18 });
+    chain.emit("VerifierPool", "StakeTaken", { game: GAME, verifier: V(3), amount: 5n * E18 });
+    chain.emit("DisputeGame", "CommitteeSplit", { disputeId: 1n, round: 0, nextSeats: 7, drawBlock: 520n });
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual(
+      [d.status, d.round, d.seats, d.committee, d.commits, d.reveals, d.drawBlock, d.revealStartsAt],
+      ["AwaitingDraw", 1, 7, [], 0, 0, "520", null],
+    );
+    const v3 = `${"1"}-0-${V(3)}`;
+    assert.deepEqual(await one(`disputeVote(id: "${v3}") { round committed revealed penalised }`), {
+      round: 0,
+      committed: true,
+      revealed: false,
+      penalised: String(5n * E18),
+    });
+    assert.deepEqual(await one(`verifier(id: "${V(3)}") { stake taken penaltyCount seatCount }`), {
+      stake: String(95n * E18),
+      taken: String(5n * E18),
+      penaltyCount: 1,
+      seatCount: 1,
+    });
+    assert.equal((await one(`protocolStats(id: "protocol") { totalVerifierStake }`)).totalVerifierStake, String(745n * E18));
+
+    // round 1: seven seats, six agree with the trainer's state: it wins; the dissenter pays, the others are paid
+    chain.emit("DisputeGame", "CommitteeDrawn", { disputeId: 1n, round: 1, members: VERIFIERS, revealStartsAt: 1_800_001_000 });
+    for (const v of VERIFIERS) chain.emit("DisputeGame", "VoteCommitted", { disputeId: 1n, round: 1, verifier: v }, v);
+    chain.mine();
+    VERIFIERS.forEach((v, i) =>
+      chain.emit("DisputeGame", "VoteRevealed", { disputeId: 1n, round: 1, verifier: v, verdict: i === 6 ? b32(0xbad) : b32(0x5b), witness: b32(0x9) }, v),
+    );
+    chain.emit("DisputeGame", "VerifierPenalised", { disputeId: 1n, verifier: V(7), amount: 5n * E18 });
+    chain.emit("VerifierPool", "StakeTaken", { game: GAME, verifier: V(7), amount: 5n * E18 });
+    for (let i = 1; i <= 6; i++) chain.emit("DisputeGame", "VerifierPaid", { disputeId: 1n, verifier: V(i), amount: 2n * E18 });
+    chain.emit("DisputeGame", "DisputeSettled", { disputeId: 1n, jobId: 1n, trainerWins: true, outcome: 1 });
+    chain.emit("DisputeGame", "Withdrawn", { account: V(1), amount: 2n * E18 }, V(1));
+    const settledBlock = chain.mine();
+    d = await chain.query(`{
+      dispute(id: "1") { status outcome trainerWon settledAt round seats committee commits reveals
+        r1: votes(where: { round: 1 }, orderBy: id) ${voteQ}
+        r0: votes(where: { round: 0 }) { id } }
+      v1: verifier(id: "${V(1)}") { seatCount paid paymentCount penaltyCount votes { id } }
+      v7: verifier(id: "${V(7)}") { stake paid penaltyCount }
+      job(id: "1") { disputes { id } }
+      disputeSettleds { dispute { id } job { id } trainerWins outcome }
+      disputeGameWithdrawals { account { id } amount }
+    }`);
+    assert.deepEqual(
+      [d.dispute.status, d.dispute.outcome, d.dispute.trainerWon, d.dispute.settledAt],
+      ["Settled", "CommitteeVerdict", true, String(1_700_000_000 + settledBlock * 12)],
+    );
+    assert.deepEqual([d.dispute.round, d.dispute.seats, d.dispute.committee, d.dispute.commits, d.dispute.reveals], [1, 7, VERIFIERS, 7, 7]);
+    assert.equal(d.dispute.r0.length, 3);
+    assert.deepEqual(
+      d.dispute.r1,
+      [...VERIFIERS].sort().map((v) => ({
+        verifier: { id: v },
+        committed: true,
+        revealed: true,
+        verdict: v === V(7) ? b32(0xbad) : b32(0x5b),
+        paid: v === V(7) ? "0" : String(2n * E18),
+        penalised: v === V(7) ? String(5n * E18) : "0",
+      })),
+    );
+    assert.deepEqual(
+      [d.v1.seatCount, d.v1.paid, d.v1.paymentCount, d.v1.penaltyCount, d.v1.votes.length],
+      [2, String(2n * E18), 1, 0, 2],
+    );
+    assert.deepEqual(d.v7, { stake: String(95n * E18), paid: "0", penaltyCount: 1 });
+    assert.deepEqual(d.job.disputes, [{ id: "1" }]);
+    assert.deepEqual(d.disputeSettleds, [{ dispute: { id: "1" }, job: { id: "1" }, trainerWins: true, outcome: "CommitteeVerdict" }]);
+    assert.deepEqual(d.disputeGameWithdrawals, [{ account: { id: V(1) }, amount: String(2n * E18) }]);
+  });
+
+  it("draws an eval dispute's committee at once and follows it to a stuck vote and an emergency ruling", async () => {
+    chain.emit("DisputeGame", "EvalClaimCommitted", { jobId: 1n, trainer: TRAINER, loss: 1_234_567n, toleranceBps: 500 }, TRAINER);
+    chain.mine();
+    assert.deepEqual(await one(`job(id: "1") { evalLoss evalToleranceBps checkpointCount }`), {
+      evalLoss: "1234567",
+      evalToleranceBps: 500,
+      checkpointCount: 5,
+    });
+    chain.emit("DisputeGame", "ChallengeOpened", { disputeId: 2n, jobId: 1n, challenger: ALICE, bond: 20n * E18, reasonCID: "bafy-eval" }, ALICE);
+    chain.emit("DisputeGame", "EvalDisputeOpened", { disputeId: 2n, jobId: 1n, loss: 1_234_567n, toleranceBps: 500, drawBlock: 77n }, ALICE);
+    chain.mine();
+    const dq = `dispute(id: "2") { eval evalLoss evalToleranceBps status seats lo span node drawBlock moves outcome emergencyTrainerWins emergencyExecutableAt trainerWon }`;
+    assert.deepEqual(await one(dq), {
+      eval: true,
+      evalLoss: "1234567",
+      evalToleranceBps: 500,
+      status: "AwaitingDraw",
+      seats: 3,
+      // no bisection for an eval dispute, although the job has a checkpoint commitment
+      lo: null,
+      span: null,
+      node: null,
+      drawBlock: "77",
+      moves: 0,
+      outcome: "None",
+      emergencyTrainerWins: null,
+      emergencyExecutableAt: null,
+      trainerWon: null,
+    });
+    chain.emit("DisputeGame", "CommitteeDrawn", { disputeId: 2n, round: 0, members: [V(4), V(5), V(6)], revealStartsAt: 1_800_000_000 });
+    chain.mine();
+    chain.emit("DisputeGame", "CommitteeSplit", { disputeId: 2n, round: 0, nextSeats: 7, drawBlock: 900n });
+    chain.mine();
+    chain.emit("DisputeGame", "CommitteeDrawn", { disputeId: 2n, round: 1, members: VERIFIERS, revealStartsAt: 1_800_002_000 });
+    chain.mine();
+    chain.emit("DisputeGame", "DisputeStuck", { disputeId: 2n });
+    chain.mine();
+    assert.equal((await one(dq)).status, "Stuck");
+    chain.emit("DisputeGame", "EmergencyScheduled", { disputeId: 2n, trainerWins: false, executableAt: 1_800_100_000 }, ARBITER);
+    chain.mine();
+    let d = await one(dq);
+    assert.deepEqual([d.status, d.emergencyTrainerWins, d.emergencyExecutableAt], ["EmergencyScheduled", false, "1800100000"]);
+    chain.emit("DisputeGame", "DisputeSettled", { disputeId: 2n, jobId: 1n, trainerWins: false, outcome: 4 });
+    chain.emit("DisputeGame", "EmergencyTransferStarted", { from: ARBITER, to: TREASURY }, ARBITER);
+    chain.emit("DisputeGame", "EmergencyTransferred", { from: ARBITER, to: TREASURY }, TREASURY);
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.status, d.outcome, d.trainerWon], ["Settled", "Emergency", false]);
+    const ev = await chain.query(`{
+      evalDisputeOpeneds { dispute { id } job { id } loss toleranceBps drawBlock }
+      disputeCommitteeDrawns(where: { dispute: "2" }, orderBy: round) { round members }
+      disputeStucks { dispute { id } }
+      disputeEmergencyTransferStarteds { from to }
+      disputeEmergencyTransferreds { from to }
+      job(id: "1") { disputes(orderBy: disputeId) { id eval } }
+      protocolStats(id: "protocol") { disputeCount }
+    }`);
+    assert.deepEqual(ev.evalDisputeOpeneds, [{ dispute: { id: "2" }, job: { id: "1" }, loss: "1234567", toleranceBps: 500, drawBlock: "77" }]);
+    assert.deepEqual(ev.disputeCommitteeDrawns.map((e: Data) => [e.round, e.members.length]), [[0, 3], [1, 7]]);
+    assert.deepEqual(ev.disputeStucks, [{ dispute: { id: "2" } }]);
+    assert.deepEqual(ev.disputeEmergencyTransferStarteds, [{ from: ARBITER, to: TREASURY }]);
+    assert.deepEqual(ev.disputeEmergencyTransferreds, [{ from: ARBITER, to: TREASURY }]);
+    assert.deepEqual(ev.job.disputes, [{ id: "1", eval: false }, { id: "2", eval: true }]);
+    assert.equal(ev.protocolStats.disputeCount, 2);
+  });
+
+  it("starts no bisection from a commitment an earlier trainer made, and settles a silent trainer's loss", async () => {
+    // job 4's trainer is TRAINER; the commitment is another account's
+    chain.emit("DisputeGame", "CheckpointsCommitted", { jobId: 4n, trainer: OWNER, root: b32(0x7004), count: 3 }, OWNER);
+    chain.emit("DisputeGame", "ChallengeOpened", { disputeId: 3n, jobId: 4n, challenger: BOB, bond: 20n * E18, reasonCID: "bafy-3" }, BOB);
+    chain.mine();
+    const dq = `dispute(id: "3") { trainer { id } status lo span node outcome trainerWon }`;
+    assert.deepEqual(await one(dq), {
+      trainer: { id: TRAINER },
+      status: "TrainerMove",
+      lo: null,
+      span: null,
+      node: null,
+      outcome: "None",
+      trainerWon: null,
+    });
+    chain.emit("DisputeGame", "DisputeSettled", { disputeId: 3n, jobId: 4n, trainerWins: false, outcome: 2 });
+    chain.mine();
+    const d = await one(dq);
+    assert.deepEqual([d.status, d.outcome, d.trainerWon], ["Settled", "TrainerSilent", false]);
+    assert.deepEqual(await one(`checkpointsCommitteds(orderBy: blockNumber) { job { id } trainer { id } count }`), [
+      { job: { id: "1" }, trainer: { id: TRAINER }, count: 5 },
+      { job: { id: "4" }, trainer: { id: OWNER }, count: 3 },
+    ]);
+  });
+});
+
+describe("UsageGame handlers", () => {
+  it("follows a usage dispute from the challenge through the committee's votes to its verdict", async () => {
+    const members = [V(1), V(2), V(4)];
+    chain.emit("UsageGame", "ChallengeOpened", { disputeId: 1n, epochId: 1n, challenger: BOB, bond: 10n * E18, reasonCID: "bafy-usage-why", drawBlock: 60n }, BOB);
+    chain.mine();
+    const dq = `usageDispute(id: "1") { epoch { id } provider { id } challenger { id } bond reasonCID round seats committee seed commits reveals drawBlock revealStartsAt status outcome providerWon settledAt }`;
+    assert.deepEqual(await one(dq), {
+      epoch: { id: "1" },
+      provider: { id: TRAINER },
+      challenger: { id: BOB },
+      bond: String(10n * E18),
+      reasonCID: "bafy-usage-why",
+      round: 0,
+      seats: 3,
+      committee: [],
+      seed: null,
+      commits: 0,
+      reveals: 0,
+      drawBlock: "60",
+      revealStartsAt: null,
+      status: "AwaitingDraw",
+      outcome: "None",
+      providerWon: null,
+      settledAt: null,
+    });
+    chain.emit("UsageGame", "CommitteeDrawn", { disputeId: 1n, round: 0, members, seed: b32(0x5eed), revealStartsAt: 1_800_000_000 });
+    chain.mine();
+    let d = await one(dq);
+    assert.deepEqual([d.status, d.committee, d.seed, d.revealStartsAt], ["Voting", members, b32(0x5eed), "1800000000"]);
+    for (const v of members) chain.emit("UsageGame", "VoteCommitted", { disputeId: 1n, round: 0, verifier: v }, v);
+    const committedBlock = chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.commits, d.revealStartsAt], [3, String(1_700_000_000 + committedBlock * 12)]);
+    members.forEach((v, i) =>
+      chain.emit("UsageGame", "VoteRevealed", { disputeId: 1n, round: 0, verifier: v, verdict: i === 2 ? b32(0xa) : b32(0xb), witness: b32(0xc) }, v),
+    );
+    chain.emit("UsageGame", "VerifierPenalised", { disputeId: 1n, verifier: V(4), amount: E18 });
+    chain.emit("VerifierPool", "StakeTaken", { game: UGAME, verifier: V(4), amount: E18 });
+    chain.emit("UsageGame", "VerifierPaid", { disputeId: 1n, verifier: V(1), amount: 3n * E18 });
+    chain.emit("UsageGame", "VerifierPaid", { disputeId: 1n, verifier: V(2), amount: 3n * E18 });
+    chain.emit("UsageGame", "DisputeSettled", { disputeId: 1n, epochId: 1n, providerWins: false, outcome: 1 });
+    chain.emit("UsageGame", "Withdrawn", { account: BOB, amount: 14n * E18 }, BOB);
+    const settledBlock = chain.mine();
+    d = await chain.query(`{
+      ${dq.replace("usageDispute(", "x: usageDispute(")}
+      votes: usageDisputeVotes(where: { dispute: "1" }, orderBy: id) { round verifier { id } committed revealed verdict paid penalised }
+      usageEpoch(id: "1") { disputes { id } }
+      v4: verifier(id: "${V(4)}") { stake taken penaltyCount usageVotes { id } }
+      v1: verifier(id: "${V(1)}") { paid paymentCount seatCount }
+      usageDisputeSettleds { dispute { id } epoch { id } providerWins outcome }
+      usageGameWithdrawals { account { id } amount }
+      protocolStats(id: "protocol") { usageDisputeCount totalVerifierStake }
+    }`);
+    assert.deepEqual(
+      [d.x.status, d.x.outcome, d.x.providerWon, d.x.reveals, d.x.settledAt],
+      ["Settled", "CommitteeVerdict", false, 3, String(1_700_000_000 + settledBlock * 12)],
+    );
+    assert.deepEqual(
+      d.votes,
+      [...members].sort().map((v) => ({
+        round: 0,
+        verifier: { id: v },
+        committed: true,
+        revealed: true,
+        verdict: v === V(4) ? b32(0xa) : b32(0xb),
+        paid: v === V(4) ? "0" : String(3n * E18),
+        penalised: v === V(4) ? String(E18) : "0",
+      })),
+    );
+    assert.deepEqual(d.usageEpoch.disputes, [{ id: "1" }]);
+    assert.deepEqual(d.v4, { stake: String(99n * E18), taken: String(E18), penaltyCount: 1, usageVotes: [{ id: `1-0-${V(4)}` }] });
+    // V(1) was also paid 2 OPEN in the job dispute, and sat on its two committees and the eval dispute's second
+    assert.deepEqual(d.v1, { paid: String(5n * E18), paymentCount: 2, seatCount: 4 });
+    assert.deepEqual(d.usageDisputeSettleds, [{ dispute: { id: "1" }, epoch: { id: "1" }, providerWins: false, outcome: "CommitteeVerdict" }]);
+    assert.deepEqual(d.usageGameWithdrawals, [{ account: { id: BOB }, amount: String(14n * E18) }]);
+    assert.deepEqual(d.protocolStats, { usageDisputeCount: 1, totalVerifierStake: String(739n * E18) });
+  });
+
+  it("redraws a split committee, defers a stale draw, and settles a stuck dispute by emergency", async () => {
+    chain.emit("UsageGame", "ChallengeOpened", { disputeId: 2n, epochId: 2n, challenger: ALICE, bond: 10n * E18, reasonCID: "bafy-u2", drawBlock: 70n }, ALICE);
+    chain.mine();
+    chain.emit("UsageGame", "DrawDeferred", { disputeId: 2n, drawBlock: 600n });
+    chain.mine();
+    const dq = `usageDispute(id: "2") { round seats committee drawBlock status outcome providerWon emergencyProviderWins emergencyExecutableAt }`;
+    assert.equal((await one(dq)).drawBlock, "600");
+    chain.emit("UsageGame", "CommitteeDrawn", { disputeId: 2n, round: 0, members: [V(5), V(6), V(7)], seed: b32(0x5eee), revealStartsAt: 1_800_000_000 });
+    chain.mine();
+    chain.emit("UsageGame", "CommitteeSplit", { disputeId: 2n, round: 0, nextSeats: 7, drawBlock: 700n });
+    chain.mine();
+    let d = await one(dq);
+    assert.deepEqual([d.round, d.seats, d.committee, d.drawBlock, d.status], [1, 7, [], "700", "AwaitingDraw"]);
+    chain.emit("UsageGame", "DisputeStuck", { disputeId: 2n });
+    chain.mine();
+    assert.equal((await one(dq)).status, "Stuck");
+    chain.emit("UsageGame", "EmergencyScheduled", { disputeId: 2n, providerWins: true, executableAt: 1_800_200_000 }, ARBITER);
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.status, d.emergencyProviderWins, d.emergencyExecutableAt], ["EmergencyScheduled", true, "1800200000"]);
+    chain.emit("UsageGame", "DisputeSettled", { disputeId: 2n, epochId: 2n, providerWins: true, outcome: 2 });
+    chain.emit("UsageGame", "EmergencyTransferStarted", { from: ARBITER, to: TREASURY }, ARBITER);
+    chain.emit("UsageGame", "EmergencyTransferred", { from: ARBITER, to: TREASURY }, TREASURY);
+    chain.mine();
+    d = await one(dq);
+    assert.deepEqual([d.status, d.outcome, d.providerWon], ["Settled", "Emergency", true]);
+    const ev = await chain.query(`{
+      usageDrawDeferreds { drawBlock }
+      usageCommitteeSplits { round nextSeats drawBlock }
+      usageDisputeStucks { dispute { id } }
+      usageEmergencyScheduleds { providerWins }
+      usageEmergencyTransferStarteds { to }
+      usageEmergencyTransferreds { to }
+      usageEpoch(id: "2") { disputes { id challenger { id } } }
+    }`);
+    assert.deepEqual(ev.usageDrawDeferreds, [{ drawBlock: "600" }]);
+    assert.deepEqual(ev.usageCommitteeSplits, [{ round: 0, nextSeats: 7, drawBlock: "700" }]);
+    assert.deepEqual(ev.usageDisputeStucks, [{ dispute: { id: "2" } }]);
+    assert.deepEqual(ev.usageEmergencyScheduleds, [{ providerWins: true }]);
+    assert.deepEqual(ev.usageEmergencyTransferStarteds, [{ to: TREASURY }]);
+    assert.deepEqual(ev.usageEmergencyTransferreds, [{ to: TREASURY }]);
+    assert.deepEqual(ev.usageEpoch.disputes, [{ id: "2", challenger: { id: ALICE } }]);
+  });
+});
+
 describe("coverage of the whole subgraph", () => {
   it("has a handler for every event of every contract interface, and each was exercised", async () => {
     const handled = chain.subgraph.dataSources.flatMap((d) => d.handlers.map((h) => h.event.name));
     const names = new Set(handled);
-    assert.equal(names.size, 82);
+    assert.equal(names.size, 106);
     const d = await chain.query(
       `{ events(first: 1000) { __typename } protocolStats(id: "protocol") { eventCount accountCount } accounts(first: 1000) { id } }`,
     );
@@ -981,7 +1410,9 @@ describe("coverage of the whole subgraph", () => {
       // event entities are named after their events, except where the event's name is too generic
       d.events.map(
         (e: { __typename: string }) =>
-          ({ JobMarketWithdrawal: "Withdrawn", ModelTransfer: "Transfer" })[e.__typename] ?? e.__typename,
+          ({ JobMarketWithdrawal: "Withdrawn", ModelTransfer: "Transfer" })[e.__typename] ??
+          // the dispute games' events share names: DisputeGame's are prefixed `Dispute` where taken, UsageGame's `Usage`
+          e.__typename.replace(/^(Dispute|Usage)(?=ChallengeOpened|DrawDeferred|CommitteeDrawn|CommitteeSplit|Vote|Verifier|Emergency)/, "").replace(/^(DisputeGame|UsageGame)Withdrawal$/, "Withdrawn").replace(/^UsageDispute(?=Stuck|Settled)/, "Dispute"),
       ),
     );
     assert.deepEqual(
@@ -1011,6 +1442,7 @@ describe("the app's queries on the indexed data", () => {
       "my-grants.graphql": { account: BUILDER },
       "trainer.graphql": { id: TRAINER, trainer: TRAINER },
       "claims.graphql": { account: ALICE },
+      "disputes.graphql": { job: "1" },
     };
     const results: Record<string, Data> = {};
     for (const f of readdirSync(dir).filter((x) => x.endsWith(".graphql"))) {
@@ -1044,6 +1476,16 @@ describe("the app's queries on the indexed data", () => {
       [`1-${BUILDER}`],
     );
     assert.equal(results["pending-contributions.graphql"].contributions.length, d.pending.length);
+    const disputes = results["disputes.graphql"];
+    assert.deepEqual(
+      disputes.disputes.map((x: Data) => [x.id, x.status, x.outcome, x.votes.length]),
+      [
+        ["2", "Settled", "Emergency", 10],
+        ["1", "Settled", "CommitteeVerdict", 10],
+      ],
+    );
+    assert.equal(disputes.verifiers.length, 7, "the verifier that withdrew is not listed");
+    assert.equal(disputes.verifiers[0].id, V(1));
     assert.equal(results["trainer.graphql"].trainer.jobsCompleted, 1);
     const trainerJobs = results["trainer.graphql"].trainer.jobs as Array<{
       status: string;
