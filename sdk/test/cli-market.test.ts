@@ -187,6 +187,7 @@ describe("tributary CLI: trainers, models, rewards, channels", () => {
       cli(BUILDER, "job", "dispute", posted.jobId, "--reason", "eval loss is worse than the base model"),
     );
     assert.ok(disputed.reasonCid);
+    assert.equal(disputed.replay, true, "no eval claim: a replay dispute, whose challenger must play the bisection");
     const status = await ok(cli(undefined, "job", "status", posted.jobId));
     assert.equal(status.status, "disputed");
     assert.equal(status.result.adapterHash, keccak256(toHex("adapter 2")));

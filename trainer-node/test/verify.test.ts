@@ -11,7 +11,9 @@
 // one that inflates the attribution too (the committee recomputes the result there); one that trains more steps
 // publishes checkpoints past the run's end, which the auditor challenges from the spec alone (the committee votes
 // UNAVAILABLE on a segment the run does not have); a replay job is refused by a node on the ort kernel before
-// the claim and taken by one on wasm; a trainer that stops answering loses on its clock.
+// the claim and taken by one on wasm; a trainer that stops answering loses on its clock. A challenge the poster
+// opened in the web app is played by a node run with the poster's key (it replays the run to find the wrong
+// checkpoint), or, when the run is honest, said to be unwinnable and lost on the challenger's clock.
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
@@ -480,6 +482,64 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
     assert.equal(d.trainerWon, false, "the silent trainer loses on its clock");
     assert.equal((await getJob(net.conns[builder], jobId)).status, "refunded");
     assert.ok(net.logs.some((l) => l.includes(`dispute ${id}: settled (a party missed its move); the trainer loses`)), context());
+  });
+
+  it("a challenge opened with the web app (the poster's key) is played by a verifier node run with that key: it replays the run, bisects and wins", async () => {
+    // the poster disputes in the browser; nobody else would play the challenger's moves, so the bond would be lost
+    // on the first clock. Its own node (--verify --audit-rate 0 with the same key) adopts the challenge.
+    faults.epochs = 16;
+    const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 32, 29, "constant"), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.epochs;
+    }
+    assert.equal((await getJob(net.conns[builder], jobId)).status, "submitted", context());
+    const p = await read<{ challengeBond: bigint }>("params", []);
+    const before = await net.credit(builder);
+    const { disputeId } = await disputeJob(net.conns[builder], net.ipfs.store, jobId, "the model did not learn the answers");
+    const id = disputeId!;
+    const posterNode = new Verifier({ conn: net.conns[builder], store: net.ipfs.store, custodianUrl: net.custodian.url, dataDir: mkdtempSync(join(tmpdir(), "verifier-poster-")), kernel, log: net.log("poster") }, { audit: false });
+    await net.untilPhase(id, "awaitingDraw", 12, async () => {
+      await loop.tick();
+      await posterNode.tick();
+    });
+    assert.ok(net.logs.some((l) => l.includes(`challenge ${id} (job ${jobId}) was opened with this node's key elsewhere; its replay finds checkpoint 15 wrong`)), context());
+    let d = await getDispute(net.conns[deployer], id);
+    assert.equal(d.lo, 15, "bisected to the last checkpoint");
+    assert.equal(d.moves, 8);
+    await mine(5);
+    // every staked node may be drawn here (the auditor too: it is not the challenger)
+    await net.untilPhase(id, "settled", 4, async () => {
+      for (const v of verifiers.values()) await v.tick();
+    });
+    d = await getDispute(net.conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, false, context());
+    assert.equal((await getJob(net.conns[builder], jobId)).status, "refunded");
+    assert.ok((await net.credit(builder)) - before >= p.challengeBond, "the poster's bond came back");
+  });
+
+  it("a challenge opened with the node's key that cannot win is said so, and lost on the challenger's clock", async () => {
+    const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 4, 31), budget: parseEther("20"), duration: 3600 });
+    const jobId = posted.jobId;
+    await loop.tick();
+    const { disputeId } = await disputeJob(net.conns[builder], net.ipfs.store, jobId, "I do not like the answers");
+    const id = disputeId!;
+    const posterNode = new Verifier({ conn: net.conns[builder], store: net.ipfs.store, custodianUrl: net.custodian.url, dataDir: mkdtempSync(join(tmpdir(), "verifier-poster-")), kernel, log: net.log("poster") }, { audit: false });
+    await posterNode.tick();
+    assert.ok(net.logs.some((l) => l.includes(`challenge ${id} was opened with this node's key, but job ${jobId} replays exactly to its submitted result: the challenge cannot win`)), context());
+    await loop.tick(); // the trainer reveals the root's children: the challenger's move
+    await posterNode.tick();
+    assert.equal((await getDispute(net.conns[deployer], id)).phaseName, "challengerMove", "the node does not play a challenge it cannot win");
+    const { moveTime } = await read<{ moveTime: number }>("params", []);
+    await net.conns[deployer].publicClient.request({ method: "evm_increaseTime" as never, params: [moveTime + 1] as never });
+    await mine(1);
+    await verifiers.get(honest1)!.tick();
+    const d = await getDispute(net.conns[deployer], id);
+    assert.equal(d.phaseName, "settled", context());
+    assert.equal(d.trainerWon, true, "the silent challenger loses");
   });
 
   it("tributary-trainer --verify stakes as a verifier and runs its passes; the key is never printed", async () => {

@@ -356,12 +356,52 @@ export class Verifier {
     // a replay job must train on wasm (a node refuses it on another kernel before claiming): one that says it trained
     // on another is audited like any other, and what its wasm replay shows decides (the committee replays on wasm)
     const leaves = r.manifest.leaves;
+    const submitted = { ...job.result!, attributionTotalWeight: job.result!.attributionTotalWeight };
+    const { wrong: found, checked } = await this.findWrong(r, submitted, this.opts.auditSegments ?? 1);
+    if (!found) {
+      this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
+      return { outcome: "match", leaves: checked, at: new Date().toISOString() };
+    }
+    const leaf = leaves[found.index];
+    const evidence = {
+      checkpointManifest: r.manifestCid,
+      root: r.tree.root,
+      leaf: found.index,
+      step: leaf.step,
+      startState: found.index > 0 ? leaves[found.index - 1].state : null,
+      claimedState: leaf.state,
+      ...(found.pastEnd ? { runSteps: found.step, run: runOf(r) } : { replayedState: found.replayed, replayedStep: found.step }),
+      ...(found.result
+        ? {
+            submittedResult: { ...submitted, attributionTotalWeight: submitted.attributionTotalWeight.toString() },
+            recomputedResult: { ...found.result, attributionTotalWeight: found.result.attributionTotalWeight.toString() },
+          }
+        : {}),
+      engine: { kernel: this.ctx.kernel.name, trainedOn: r.trainedOn },
+    };
+    const reason = found.pastEnd
+      ? `checkpoint ${found.index} claims step ${leaf.step}, past the end of the run the job's spec defines (step ${found.step}: ${runOf(r)}): the committed tree is not that run's`
+      : found.result
+      ? `the run replays to the trainer's last state, but its result recomputed from the replay (adapter ${found.result.adapterHash}, attribution root ${found.result.attributionRoot}, total weight ${found.result.attributionTotalWeight}) is not the submitted one (adapter ${submitted.adapterHash}, attribution root ${submitted.attributionRoot}, total weight ${submitted.attributionTotalWeight})`
+      : `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
+    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
+    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
+    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
+    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}${found.pastEnd ? `, past the run's end at step ${found.step}` : ""}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
+    return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+  }
+
+  /**
+   * The first checkpoint of a replayable run that is wrong, among `want` sampled segments or all of them ("all":
+   * one replay from the start, then the submitted result recomputed and the published last checkpoint checked);
+   * with the leaves it checked.
+   */
+  private async findWrong(r: Replayable, submitted: NonNullable<JobInfo["result"]>, want: number | "all"): Promise<{ wrong: Wrong | null; checked: number[] }> {
+    const leaves = r.manifest.leaves;
     const replayLeaves = leaves.filter((l) => l.step > 0).map((l) => l.index);
     const last = r.manifest.count - 1;
-    const submitted = { ...job.result!, attributionTotalWeight: job.result!.attributionTotalWeight };
     let wrong: Wrong | null = null;
     let checked: number[];
-    const want = this.opts.auditSegments ?? 1;
     const beyond = firstPastEnd(r);
     if (beyond) {
       // no replay can reach a step the run does not have: the tree is another run's, provably from the spec alone
@@ -410,38 +450,7 @@ export class Verifier {
         }
       }
     }
-    const found = wrong as Wrong | null;
-    if (!found) {
-      this.ctx.log(`verifier: job ${job.jobId}: audit passed (${checked.length} of ${leaves.length} checkpoints replayed: ${checked.join(", ")})`);
-      return { outcome: "match", leaves: checked, at: new Date().toISOString() };
-    }
-    const leaf = leaves[found.index];
-    const evidence = {
-      checkpointManifest: r.manifestCid,
-      root: r.tree.root,
-      leaf: found.index,
-      step: leaf.step,
-      startState: found.index > 0 ? leaves[found.index - 1].state : null,
-      claimedState: leaf.state,
-      ...(found.pastEnd ? { runSteps: found.step, run: runOf(r) } : { replayedState: found.replayed, replayedStep: found.step }),
-      ...(found.result
-        ? {
-            submittedResult: { ...submitted, attributionTotalWeight: submitted.attributionTotalWeight.toString() },
-            recomputedResult: { ...found.result, attributionTotalWeight: found.result.attributionTotalWeight.toString() },
-          }
-        : {}),
-      engine: { kernel: this.ctx.kernel.name, trainedOn: r.trainedOn },
-    };
-    const reason = found.pastEnd
-      ? `checkpoint ${found.index} claims step ${leaf.step}, past the end of the run the job's spec defines (step ${found.step}: ${runOf(r)}): the committed tree is not that run's`
-      : found.result
-      ? `the run replays to the trainer's last state, but its result recomputed from the replay (adapter ${found.result.adapterHash}, attribution root ${found.result.attributionRoot}, total weight ${found.result.attributionTotalWeight}) is not the submitted one (adapter ${submitted.adapterHash}, attribution root ${submitted.attributionRoot}, total weight ${submitted.attributionTotalWeight})`
-      : `replay of checkpoint ${found.index} (step ${leaf.step}${found.step !== leaf.step ? `; the run ends at step ${found.step}` : ""}) from ${found.index > 0 ? `the trainer's checkpoint ${found.index - 1}` : "the run's start"} gives state ${found.replayed}, the trainer committed ${leaf.state}`;
-    const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, reason, evidence);
-    if (tx.disputeId === undefined) throw new Error(`job ${job.jobId}: the challenge transaction ${tx.hash} emitted no ChallengeOpened`);
-    this.state.challenges[tx.disputeId.toString()] = { jobId: job.jobId.toString(), target: found.index, manifestCid: r.manifestCid };
-    this.ctx.log(`verifier: job ${job.jobId}: audit MISMATCH at checkpoint ${found.index} (step ${leaf.step}${found.pastEnd ? `, past the run's end at step ${found.step}` : ""}); opened challenge ${tx.disputeId} (evidence ${tx.reasonCid})`);
-    return { outcome: "mismatch", leaves: checked, disputeId: tx.disputeId.toString(), at: new Date().toISOString() };
+    return { wrong: wrong as Wrong | null, checked };
   }
 
   /**
@@ -612,10 +621,13 @@ export class Verifier {
       if (d.phaseName === "stuck") continue;
       const block = await conn.publicClient.getBlock();
       const now = block.timestamp;
-      const mine = this.state.challenges[id.toString()];
+      let mine: VerifierState["challenges"][string] | undefined = this.state.challenges[id.toString()];
       if ((d.phaseName === "trainerMove" || d.phaseName === "challengerMove") && now > BigInt(d.deadline)) {
         await this.settle(id, "a party missed its move");
         continue;
+      }
+      if (!mine && !d.eval && d.challenger.toLowerCase() === this.me.toLowerCase() && (d.phaseName === "trainerMove" || d.phaseName === "challengerMove")) {
+        mine = await this.adopt(id, d.jobId);
       }
       if (d.phaseName === "challengerMove" && mine) {
         let right: boolean;
@@ -662,6 +674,51 @@ export class Verifier {
       }
     }
     await this.save();
+  }
+
+  /**
+   * A challenge opened with this node's key somewhere else (the web app's "Dispute the result", the CLI): nobody
+   * would play the challenger's side of its bisection, and the bond would be lost on the first move's clock. The
+   * node replays the whole run to find a wrong checkpoint and plays toward it from then on; when the run replays
+   * exactly to the submitted result, the challenge cannot win, which it says once.
+   */
+  private async adopt(id: bigint, jobId: bigint): Promise<VerifierState["challenges"][string] | undefined> {
+    this.state.cannotVote ??= {};
+    const key = `adopt:${id}`;
+    if (this.state.cannotVote[key]) return undefined;
+    let target: number;
+    let manifestCid = "";
+    try {
+      const r = await this.replayable(jobId, "challenge");
+      const job = await getJob(this.ctx.conn, jobId);
+      const { wrong } = await this.findWrong(r, job.result!, "all");
+      if (!wrong) {
+        this.state.cannotVote[key] = `job ${jobId} replays exactly to its submitted result`;
+        this.ctx.log(`verifier: challenge ${id} was opened with this node's key, but job ${jobId} replays exactly to its submitted result: the challenge cannot win, and its bond goes to the trainer and the verifiers when its move clock ends`);
+        await this.save();
+        return undefined;
+      }
+      target = wrong.index;
+      manifestCid = r.manifestCid;
+    } catch (err) {
+      if (!(err instanceof CannotReplay)) throw err;
+      const g = this.ctx.conn.contracts.DisputeGame;
+      const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
+      if (!err.unavailable || count < 2 || (err.leaf !== undefined && err.leaf + 1 >= count)) {
+        // this node cannot tell which checkpoint is wrong (its data is unreadable here, say): it cannot play the challenge
+        this.state.cannotVote[key] = err.message;
+        this.ctx.log(`verifier: challenge ${id} was opened with this node's key, but this node cannot replay job ${jobId} to play it: ${err.message}`);
+        await this.save();
+        return undefined;
+      }
+      // the trainer's publication is at fault: toward the checkpoint after the bad one, as an audit would
+      target = err.leaf !== undefined ? err.leaf + 1 : count - 1;
+    }
+    const mine = { jobId: jobId.toString(), target, manifestCid };
+    this.state.challenges[id.toString()] = mine;
+    await this.save();
+    this.ctx.log(`verifier: challenge ${id} (job ${jobId}) was opened with this node's key elsewhere; its replay finds checkpoint ${target} wrong: playing the challenger's side toward it`);
+    return mine;
   }
 
   private async settle(id: bigint, why: string): Promise<void> {

@@ -98,6 +98,15 @@ export function voteCommitment(disputeId: bigint, round: number, verifier: Addre
   );
 }
 
+/**
+ * What a replay dispute's challenger must do next, said wherever one is opened (the CLI, the web app): the game
+ * bisects the checkpoint tree, the challenger answers each move before its clock ends (`moveTime`), and a node run
+ * with the challenger's key plays those moves (it replays the run to find the wrong checkpoint); without one the
+ * bond is lost on the first clock.
+ */
+export const REPLAY_CHALLENGER_HINT =
+  "This is a replay dispute: you answer each bisection move before its clock ends, or lose the bond. A node run with the same key plays your side (it replays the training run to find the wrong checkpoint): TRIBUTARY_PRIVATE_KEY=<this account's key> npx tributary-trainer --serve-only --verify --audit-rate 0. Keep it running until the dispute settles.";
+
 export async function getDispute(conn: ChainConnection, disputeId: bigint) {
   const g = conn.contracts.DisputeGame;
   const d = await conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "getDispute", args: [disputeId] });
