@@ -1,10 +1,18 @@
 // One job: its status on chain, the trainer's live progress (loss chart, step, tokens/s, ETA) while it
 // trains, and what the poster can do next (accept early, cancel, chat with the model).
 import { useQuery, useQueryClient } from "@tanstack/react-query";
-import { acceptJob, cancelJob, disputeJob, getJob } from "@tributary/sdk/chain/browser";
+import {
+  acceptJob,
+  cancelJob,
+  disputeJob,
+  evalClaimOf,
+  getJob,
+  REPLAY_CHALLENGER_HINT,
+} from "@tributary/sdk/chain/browser";
 import type { JobInfo } from "@tributary/sdk/chain/browser";
 import { useEffect, useState } from "react";
 import { useWallet } from "../wallet.tsx";
+import { DisputePanel } from "../components/DisputePanel.tsx";
 import { Field } from "../components/Field.tsx";
 import { LossChart } from "../components/LossChart.tsx";
 import { TxStatus } from "../components/TxStatus.tsx";
@@ -197,6 +205,7 @@ export function JobPage({ id }: { id: string }) {
           )}
         </div>
       )}
+      {["submitted", "disputed", "refunded", "finalized"].includes(j.status) && <DisputePanel jobId={id} />}
       <JobActions job={j} onChange={() => void job.refetch()} />
     </section>
   );
@@ -206,8 +215,22 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
   const { address } = useWallet();
   const tx = useTx();
   const qc = useQueryClient();
-  const { store } = useProtocol();
+  const { store, conn } = useProtocol();
   const [reason, setReason] = useState("");
+  // what a dispute of this result costs and who plays it: an eval claim goes straight to a committee; a replay
+  // dispute is bisected, and the challenger's moves are its node's
+  const terms = useQuery({
+    queryKey: ["dispute-terms", j.jobId.toString()],
+    enabled: j.status === "submitted",
+    queryFn: async () => {
+      const g = conn.contracts.DisputeGame;
+      const [params, claim] = await Promise.all([
+        conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "params" }),
+        evalClaimOf(conn, j.jobId),
+      ]);
+      return { bond: params.challengeBond, replay: claim.trainer.toLowerCase() !== j.trainer?.toLowerCase() };
+    },
+  });
   const [reasonError, setReasonError] = useState<string>();
   const mine = address?.toLowerCase() === j.poster.toLowerCase();
   const after = () => {
@@ -253,8 +276,10 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
                   .run(
                     "Pinning your reason and disputing…",
                     (s) => disputeJob(s, store, j.jobId, reason.trim()),
-                    () =>
-                      "Disputed: a committee of staked verifiers recomputes the result; the trainer is paid only if it is upheld.",
+                    (r) =>
+                      terms.data?.replay === false
+                        ? `Disputed (dispute #${r.disputeId}): a committee of staked verifiers recomputes the result; the trainer is paid only if it is upheld.`
+                        : `Disputed (dispute #${r.disputeId}). ${REPLAY_CHALLENGER_HINT}`,
                   )
                   .then(after);
               }}
@@ -274,6 +299,19 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
                   }}
                 />
               </Field>
+              {terms.data && (
+                <div className="muted" data-testid="dispute-terms">
+                  <p>
+                    Disputing posts a bond of {formatOpen(terms.data.bond)}: you get it back with a reward if the
+                    result is wrong, and lose it to the trainer and the verifiers if it is right.
+                  </p>
+                  {terms.data.replay ? (
+                    <p data-testid="dispute-replay-hint">{REPLAY_CHALLENGER_HINT}</p>
+                  ) : (
+                    <p>This is an eval job: a committee of staked verifiers recomputes the result; nothing more to do.</p>
+                  )}
+                </div>
+              )}
               <button type="submit" className="secondary" disabled={tx.state.phase === "running"}>
                 Dispute
               </button>

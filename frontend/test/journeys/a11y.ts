@@ -62,6 +62,7 @@ export function a11yJourney() {
       rewards: "#/rewards",
       trainers: "#/trainers",
     };
+    if (e.disputedJobId) pages["disputed-job"] = `#/jobs/${e.disputedJobId}`;
     // the model's chat: its base beside it, and (priced by the paid-chat journey) the payment panel
     if (e.modelId) pages.chat = `#/chat/model-${e.modelId}`;
     const counts: Record<string, number> = {};

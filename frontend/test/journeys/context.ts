@@ -24,6 +24,8 @@ export interface E2E {
   chainId: number;
   rpcUrl: string;
   jobId?: string;
+  /** The job the datanet-owner journey disputes (its page shows the dispute panel). */
+  disputedJobId?: string;
   modelId?: bigint;
   pageErrors: string[];
 }

@@ -1,7 +1,8 @@
 // The Datanet owner's journey: create a Datanet in the app (a file with bad lines is refused line by line,
 // a good one previewed), publish it with its first data approved as version 1, see it on its page; then,
 // as a builder, fine-tune on it through the wizard (with the trainer node, the job is trained and
-// submitted).
+// submitted); dispute that result from its page: the form says the bond and what a replay challenger must do,
+// and the dispute panel follows the game from the subgraph as the trainer node answers.
 import assert from "node:assert/strict";
 import { it } from "node:test";
 import { getDatanet } from "@tributary/sdk/chain/browser";
@@ -158,5 +159,43 @@ export function datanetOwnerJourney() {
       ratio > 0.5 && ratio < 2,
       `the wizard's ${estimatedSeconds} s against the node's ${nodeSeconds.toFixed(1)} s`,
     );
+    e.disputedJobId = jobId;
+  });
+
+  it("disputes the result from the job page: the bond and the challenger's moves are said first; the dispute panel follows the trainer's answer", async () => {
+    assert.ok(e.disputedJobId, "the job was submitted");
+    const p = e.page;
+    await p.getByTestId("dispute").locator("summary").click();
+    const terms = p.getByTestId("dispute-terms");
+    await terms.waitFor({ timeout: 30_000 });
+    assert.match(await terms.innerText(), /posts a bond of 10 OPEN/);
+    // a Llama base: a replay job, whose challenger plays the bisection through a node run with its key
+    assert.match(
+      await p.getByTestId("dispute-replay-hint").innerText(),
+      /answer each bisection move before its clock ends.*npx tributary-trainer --serve-only --verify --audit-rate 0/s,
+    );
+    await p.getByRole("button", { name: "Dispute", exact: true }).click();
+    assert.match(await p.getByTestId("dispute").innerText(), /Say what is wrong/, "an empty reason is refused");
+    await p.getByLabel("What is wrong with the result").fill("The answers about bread are not the ones in the data.");
+    await p.getByRole("button", { name: "Dispute", exact: true }).click();
+    await p.getByTestId("tx-status").getByText(/Disputed \(dispute #\d+\)\. This is a replay dispute/).waitFor({ timeout: 60_000 });
+    await p.waitForFunction(
+      () => document.querySelector('[data-testid="job-status"]')?.textContent === "disputed",
+      undefined,
+      { timeout: 30_000, polling: 1000 },
+    );
+    // from the subgraph: the trainer node reveals the halves of its checkpoint tree; then it is the challenger's move
+    const panel = p.getByTestId("dispute-panel");
+    await panel.waitFor({ timeout: 60_000 });
+    await panel.locator('[data-testid="dispute-status"][data-status="ChallengerMove"]').waitFor({ timeout: 120_000 });
+    assert.equal(await panel.getByTestId("dispute-status").innerText(), "challenger's move");
+    assert.match(await panel.getByTestId("dispute-stage").innerText(), /The challenger's move/);
+    const bisection = await panel.getByTestId("bisection").innerText();
+    const m = /(\d+) \/ (\d+)\s*bisection moves/.exec(bisection);
+    assert.ok(m, bisection);
+    assert.equal(Number(m[1]), 1, "one move so far: the trainer's reveal");
+    assert.ok(Number(m[2]) >= 2 && Number(m[2]) % 2 === 0, `moves a bisection takes: ${m[2]}`);
+    assert.match(bisection, /checkpoints 0–\d+ of \d+/);
+    await shot(p, "18-dispute-challenger-move");
   });
 }
