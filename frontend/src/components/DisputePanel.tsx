@@ -1,7 +1,8 @@
 // A job's disputes, from the subgraph (DisputeGame): where each stands in words, the bisection's progress over
 // the trainer's checkpoint tree, the committee's seats and votes, and how it ended. Polls while one is open.
 import { useQuery } from "@tanstack/react-query";
-import { formatOpen, shortAddress } from "../lib/format.ts";
+import { getDispute } from "@tributary/sdk/chain/browser";
+import { formatOpen, formatTime, shortAddress } from "../lib/format.ts";
 import { disputeView } from "../lib/disputes.ts";
 import { gql, JobDisputesQuery } from "../lib/subgraph.ts";
 import { useProtocol } from "../protocol.tsx";
@@ -30,6 +31,7 @@ export function DisputePanel({ jobId }: { jobId: string }) {
               </span>
             </h3>
             <p data-testid="dispute-stage">{v.stage}</p>
+            {!v.settled && <DisputeClock disputeId={d.disputeId} />}
             <p className="muted">
               {d.eval ? "Eval dispute" : "Replay dispute"}, opened by {shortAddress(d.challenger.id)} with a bond
               of {formatOpen(BigInt(d.bond))}.
@@ -80,4 +82,33 @@ export function DisputePanel({ jobId }: { jobId: string }) {
       })}
     </div>
   );
+}
+
+/**
+ * The clock of the step under way, from the chain (the events do not carry it): a bisection move's deadline (who
+ * misses it loses), or the committee's commit and reveal windows.
+ */
+function DisputeClock({ disputeId }: { disputeId: string }) {
+  const { conn } = useProtocol();
+  const q = useQuery({
+    queryKey: ["dispute-clock", disputeId],
+    queryFn: () => getDispute(conn, BigInt(disputeId)),
+    refetchInterval: 5000,
+  });
+  const d = q.data;
+  if (!d || d.deadline === 0) return null;
+  if (d.phaseName === "trainerMove" || d.phaseName === "challengerMove")
+    return (
+      <p className="muted" data-testid="dispute-clock">
+        {d.phaseName === "trainerMove" ? "The trainer's" : "The challenger's"} move is due by{" "}
+        {formatTime(d.deadline)}; a party that misses its move loses the dispute.
+      </p>
+    );
+  if (d.phaseName === "voting")
+    return (
+      <p className="muted" data-testid="dispute-clock">
+        Votes are committed until {formatTime(d.revealStartsAt)} and revealed until {formatTime(d.deadline)}.
+      </p>
+    );
+  return null;
 }

@@ -190,6 +190,8 @@ export function datanetOwnerJourney() {
     await panel.locator('[data-testid="dispute-status"][data-status="ChallengerMove"]').waitFor({ timeout: 120_000 });
     assert.equal(await panel.getByTestId("dispute-status").innerText(), "challenger's move");
     assert.match(await panel.getByTestId("dispute-stage").innerText(), /The challenger's move/);
+    // the move's clock, read from the chain (the events do not carry it)
+    await panel.getByTestId("dispute-clock").getByText(/The challenger's move is due by/).waitFor({ timeout: 30_000 });
     const bisection = await panel.getByTestId("bisection").innerText();
     const m = /(\d+) \/ (\d+)\s*bisection moves/.exec(bisection);
     assert.ok(m, bisection);
