@@ -87,6 +87,19 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   const read = <T,>(fn: string, args: unknown[]) => net.read<T>(fn, args);
   const mine = (blocks: number) => net.mine(blocks);
   const context = () => net.context();
+  // 32 epochs at a constant learning rate (64 steps); the trainer trains 16: its 16 checkpoints are all honest
+  // states of the shorter run, but the last one is not the end of the job's run
+  const submitShortRun = async (seed: number) => {
+    faults.epochs = 16;
+    const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 32, seed, "constant"), budget: parseEther("20"), duration: 3600 });
+    try {
+      await loop.tick();
+    } finally {
+      delete faults.epochs;
+    }
+    assert.equal((await getJob(net.conns[builder], posted.jobId)).status, "submitted", context());
+    return posted.jobId;
+  };
 
   it("catches a tampered run: audit, challenge with evidence, 4 bisection levels over 16 checkpoints, committee verdict, slash and payouts", async () => {
     const p = await read<{ challengeBond: bigint; verifierFee: bigint; verifierPenalty: bigint }>("params", []);
@@ -298,17 +311,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   });
 
   it("catches a trainer that trains fewer steps than the job asks: the last checkpoint must be the run's end", async () => {
-    // 32 epochs at a constant learning rate (64 steps); the trainer trains 16: its 16 checkpoints are all honest
-    // states of the shorter run, but the last one is not the end of the job's run
-    faults.epochs = 16;
-    const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 32, 13, "constant"), budget: parseEther("20"), duration: 3600 });
-    const jobId = posted.jobId;
-    try {
-      await loop.tick();
-    } finally {
-      delete faults.epochs;
-    }
-    assert.equal((await getJob(net.conns[builder], jobId)).status, "submitted", context());
+    const jobId = await submitShortRun(13);
     const [, , count] = await read<[string, string, number]>("checkpointsOf", [jobId]);
     assert.equal(count, 16);
     const auditorNode = verifiers.get(auditor)!;
@@ -487,15 +490,7 @@ describe("verifier mode: audit, challenge, bisect, committee", () => {
   it("a challenge opened with the web app (the poster's key) is played by a verifier node run with that key: it replays the run, bisects and wins", async () => {
     // the poster disputes in the browser; nobody else would play the challenger's moves, so the bond would be lost
     // on the first clock. Its own node (--verify --audit-rate 0 with the same key) adopts the challenge.
-    faults.epochs = 16;
-    const posted = await postJob(net.conns[builder], net.ipfs.store, { spec: spec(datanetId.toString(), 32, 29, "constant"), budget: parseEther("20"), duration: 3600 });
-    const jobId = posted.jobId;
-    try {
-      await loop.tick();
-    } finally {
-      delete faults.epochs;
-    }
-    assert.equal((await getJob(net.conns[builder], jobId)).status, "submitted", context());
+    const jobId = await submitShortRun(29);
     const p = await read<{ challengeBond: bigint }>("params", []);
     const before = await net.credit(builder);
     const { disputeId } = await disputeJob(net.conns[builder], net.ipfs.store, jobId, "the model did not learn the answers");

@@ -5,7 +5,7 @@ import {
   acceptJob,
   cancelJob,
   disputeJob,
-  evalClaimOf,
+  disputeTerms,
   getJob,
   REPLAY_CHALLENGER_HINT,
 } from "@tributary/sdk/chain/browser";
@@ -222,14 +222,7 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
   const terms = useQuery({
     queryKey: ["dispute-terms", j.jobId.toString()],
     enabled: j.status === "submitted",
-    queryFn: async () => {
-      const g = conn.contracts.DisputeGame;
-      const [params, claim] = await Promise.all([
-        conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "params" }),
-        evalClaimOf(conn, j.jobId),
-      ]);
-      return { bond: params.challengeBond, replay: claim.trainer.toLowerCase() !== j.trainer?.toLowerCase() };
-    },
+    queryFn: () => disputeTerms(conn, j),
   });
   const [reasonError, setReasonError] = useState<string>();
   const mine = address?.toLowerCase() === j.poster.toLowerCase();
@@ -277,7 +270,7 @@ function JobActions({ job: j, onChange }: { job: JobInfo; onChange: () => void }
                     "Pinning your reason and disputing…",
                     (s) => disputeJob(s, store, j.jobId, reason.trim()),
                     (r) =>
-                      terms.data?.replay === false
+                      !r.replay
                         ? `Disputed (dispute #${r.disputeId}): a committee of staked verifiers recomputes the result; the trainer is paid only if it is upheld.`
                         : `Disputed (dispute #${r.disputeId}). ${REPLAY_CHALLENGER_HINT}`,
                   )

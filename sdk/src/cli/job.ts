@@ -9,7 +9,6 @@ import {
   evalClaimOf,
   finalizeJob,
   getDatanet,
-  getDispute,
   getJob,
   postJob,
   REPLAY_CHALLENGER_HINT,
@@ -217,12 +216,10 @@ export function jobCommand(env: NodeJS.ProcessEnv): Command {
     .requiredOption("--reason <text>", "why the result is wrong")
     .action(
       action<{ reason: string }>(env, async (ctx, o, [id]) => {
-        const conn = await ctx.conn();
-        const r = await disputeJob(conn, ctx.store(), parseId(id, "jobId"), o.reason);
+        const r = await disputeJob(await ctx.conn(), ctx.store(), parseId(id, "jobId"), o.reason);
         // a replay dispute is bisected: the challenger must answer each move before its clock ends
-        const replay = r.disputeId !== undefined && !(await getDispute(conn, r.disputeId)).eval;
-        const next = replay ? REPLAY_CHALLENGER_HINT : "A committee of staked verifiers recomputes the result; nothing more to do.";
-        ctx.print({ jobId: id, ...r, replay }, () => `Challenged job ${id}: dispute ${r.disputeId}, bond ${r.bond} wei (reason ${r.reasonCid}, tx ${r.hash}).\n${next}`);
+        const next = r.replay ? REPLAY_CHALLENGER_HINT : "A committee of staked verifiers recomputes the result; nothing more to do.";
+        ctx.print({ jobId: id, ...r }, () => `Challenged job ${id}: dispute ${r.disputeId}, bond ${r.bond} wei (reason ${r.reasonCid}, tx ${r.hash}).\n${next}`);
       }),
     );
 

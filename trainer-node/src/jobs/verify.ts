@@ -585,15 +585,22 @@ export class Verifier {
    * (or the last one, when the manifest itself is at fault), where a drawn committee cannot replay and votes
    * UNAVAILABLE.
    */
-  private async challengeUnavailable(job: JobInfo, err: CannotReplay): Promise<AuditRecord> {
+  /**
+   * Where a challenge of a job whose trainer's publication is at fault bisects to: the checkpoint after the bad one
+   * (or the last, when no leaf is named); a string says why there is none.
+   */
+  private async unavailableTarget(jobId: bigint, err: CannotReplay): Promise<number | string> {
     const g = this.ctx.conn.contracts.DisputeGame;
-    const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [job.jobId] });
-    if (count < 2) return { outcome: "skipped", reason: `${err.message} (and no checkpoint tree is committed to bisect)`, at: new Date().toISOString() };
-    const target = err.leaf !== undefined && err.leaf + 1 < count ? err.leaf + 1 : count - 1;
-    if (err.leaf !== undefined && err.leaf + 1 >= count) {
-      // only the last checkpoint's folder is wrong: no segment starts from it
-      return { outcome: "skipped", reason: `${err.message} (the last checkpoint: no segment replays from it)`, at: new Date().toISOString() };
-    }
+    const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
+    if (count < 2) return `${err.message} (and no checkpoint tree is committed to bisect)`;
+    // only the last checkpoint's folder is wrong: no segment starts from it
+    if (err.leaf !== undefined && err.leaf + 1 >= count) return `${err.message} (the last checkpoint: no segment replays from it)`;
+    return err.leaf !== undefined ? err.leaf + 1 : count - 1;
+  }
+
+  private async challengeUnavailable(job: JobInfo, err: CannotReplay): Promise<AuditRecord> {
+    const target = await this.unavailableTarget(job.jobId, err);
+    if (typeof target === "string") return { outcome: "skipped", reason: target, at: new Date().toISOString() };
     const cached = this.cache.get(job.jobId.toString());
     const adapterCid = job.result?.adapterCid;
     const tx = await disputeJob(this.ctx.conn, this.ctx.store, job.jobId, `the trainer's published data cannot be replayed: ${err.message}`, { unavailable: err.message, leaf: err.leaf ?? null, target, adapterCid, ...(cached ? { checkpointManifest: cached.manifestCid } : {}) });
@@ -702,17 +709,16 @@ export class Verifier {
       manifestCid = r.manifestCid;
     } catch (err) {
       if (!(err instanceof CannotReplay)) throw err;
-      const g = this.ctx.conn.contracts.DisputeGame;
-      const [, , count] = await this.ctx.conn.publicClient.readContract({ address: g.address, abi: g.abi, functionName: "checkpointsOf", args: [jobId] });
-      if (!err.unavailable || count < 2 || (err.leaf !== undefined && err.leaf + 1 >= count)) {
+      // the trainer's publication at fault: toward the checkpoint after the bad one, as an audit would
+      const to = err.unavailable ? await this.unavailableTarget(jobId, err) : err.message;
+      if (typeof to === "string") {
         // this node cannot tell which checkpoint is wrong (its data is unreadable here, say): it cannot play the challenge
-        this.state.cannotVote[key] = err.message;
-        this.ctx.log(`verifier: challenge ${id} was opened with this node's key, but this node cannot replay job ${jobId} to play it: ${err.message}`);
+        this.state.cannotVote[key] = to;
+        this.ctx.log(`verifier: challenge ${id} was opened with this node's key, but this node cannot replay job ${jobId} to play it: ${to}`);
         await this.save();
         return undefined;
       }
-      // the trainer's publication is at fault: toward the checkpoint after the bad one, as an audit would
-      target = err.leaf !== undefined ? err.leaf + 1 : count - 1;
+      target = to;
     }
     const mine = { jobId: jobId.toString(), target, manifestCid };
     this.state.challenges[id.toString()] = mine;

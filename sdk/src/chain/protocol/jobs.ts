@@ -219,7 +219,7 @@ export async function disputeJob(
   reason: string,
   /** Pinned with the reason (e.g. a verifier's replay: the leaf, the trainer's state and the replayed one). */
   evidence?: Record<string, unknown>,
-): Promise<TxRef & { reasonCid: string; disputeId?: bigint; bond: bigint }> {
+): Promise<TxRef & { reasonCid: string; disputeId?: bigint; bond: bigint; replay: boolean }> {
   const reasonCid = await addJson(store, {
     schema: "tributary/dispute@1",
     jobId: jobId.toString(),
@@ -232,7 +232,23 @@ export async function disputeJob(
   await ensureAllowance(conn, game.address, bond);
   const tx = await sendTx(conn, game, "openChallenge", [jobId, reasonCid]);
   const [ev] = eventsIn(game, tx.receipt, "ChallengeOpened");
-  return { hash: tx.hash, blockNumber: tx.blockNumber, reasonCid, disputeId: ev?.args.disputeId, bond };
+  // an eval claim goes to a committee at once (EvalDisputeOpened); otherwise the challenger plays the bisection
+  const replay = eventsIn(game, tx.receipt, "EvalDisputeOpened").length === 0;
+  return { hash: tx.hash, blockNumber: tx.blockNumber, reasonCid, disputeId: ev?.args.disputeId, bond, replay };
+}
+
+/**
+ * What disputing a job's result costs and how it would be decided, before opening it: the challenge bond, and
+ * whether it is a replay dispute (bisected: the challenger answers each move, see REPLAY_CHALLENGER_HINT) or an eval
+ * one (the job's current trainer committed an eval claim: a committee recomputes it).
+ */
+export async function disputeTerms(conn: ChainConnection, job: Pick<JobInfo, "jobId" | "trainer">): Promise<{ bond: bigint; replay: boolean }> {
+  const game = conn.contracts.DisputeGame;
+  const [params, claim] = await Promise.all([
+    conn.publicClient.readContract({ address: game.address, abi: game.abi, functionName: "params" }),
+    conn.publicClient.readContract({ address: game.address, abi: game.abi, functionName: "evalClaimOf", args: [job.jobId] }),
+  ]);
+  return { bond: params.challengeBond, replay: claim.trainer.toLowerCase() !== job.trainer?.toLowerCase() };
 }
 
 /** Cancels an open (unclaimed) job; the budget is refunded to the poster. */
